@@ -1,0 +1,88 @@
+// AccountState: everything the engine remembers about one account, in a
+// fixed-size record (~400 bytes) no matter how many interactions it sends.
+//
+// Counters cover the account's whole life (they are what a sliding window
+// would need at the scale of a campaign account's few-day life); the
+// template and indicator sets keep only the first few distinct values
+// (kMaxValuesPerKind) and count the rest, so a hostile account sending
+// millions of distinct prompts or addresses cannot grow its state.
+// Update cost: O(1) per interaction.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "content/analyzer.h"
+#include "content/features.h"
+
+namespace dg {
+
+enum class Verdict : uint8_t { kAllow, kReview, kBlock };
+std::string_view VerdictName(Verdict v);
+
+// Kinds of shared indicator that can tie accounts to one operator.
+enum class IndicatorKind : uint8_t {
+  kPayment, kIpPrefix, kSystemPrompt, kPromptTemplate, kPromptFrame, kToolset, kClient,
+  kCreationBurst, kEmailDomain, kCount
+};
+inline constexpr size_t kIndicatorKinds = static_cast<size_t>(IndicatorKind::kCount);
+std::string_view IndicatorKindName(IndicatorKind k);
+
+inline constexpr size_t kMaxValuesPerKind = 4;
+inline constexpr size_t kTopTemplates = 4;
+
+// Space-saving top-k counter for template clusters.
+struct TopK {
+  std::array<uint32_t, kTopTemplates> key{};
+  std::array<uint32_t, kTopTemplates> count{};
+  void Add(uint32_t k);
+  uint32_t TopCount() const;
+  uint32_t TopKey() const;
+};
+
+struct AccountState {
+  std::string id;
+  std::string org;
+  uint32_t index = 0;
+  TimeMs first_ts = 0;
+  TimeMs last_ts = 0;
+  TimeMs created_at = -1;  // -1 unknown
+  uint32_t n = 0;
+  // content
+  uint32_t cot = 0, recon = 0, rubric = 0, datagen = 0, tools = 0;
+  uint32_t single_turn = 0, high_cap = 0;
+  std::array<uint32_t, kCapabilityCount> capability{};
+  TopK templates;
+  TopK systems;
+  // sampling settings: first seen and how often repeated
+  uint64_t sampling_key = 0;
+  uint32_t sampling_same = 0;
+  // timing
+  std::array<uint32_t, 24> hours{};
+  double gap_sum = 0, gap_sq = 0;
+  uint32_t gaps = 0;
+  // indicators: first few values of each kind
+  std::array<std::array<uint64_t, kMaxValuesPerKind>, kIndicatorKinds> indicators{};
+  std::array<uint8_t, kIndicatorKinds> indicator_count{};
+  std::array<uint32_t, kIndicatorKinds> indicator_overflow{};
+  // decision state
+  float own_score = 0;
+  float score = 0;
+  Verdict verdict = Verdict::kAllow;
+  bool suspicious = false;
+  uint32_t reasons = 0;          // bit per Reason (detect/reasons.h)
+  uint32_t campaign_root = 0;    // union-find node + 1 (0 = none)
+  TimeMs flagged_at = -1;        // first block
+  uint32_t n_at_flag = 0;
+  uint32_t last_link_check = 0;
+
+  // Records one interaction's features. Returns nothing; O(1).
+  void Observe(const EventFeatures& f, int64_t high_max_tokens);
+  // True if the value was new for this account (and was recorded or counted).
+  bool AddIndicator(IndicatorKind kind, uint64_t value);
+  bool HasIndicator(IndicatorKind kind, uint64_t value) const;
+  double ActiveDays() const;
+};
+
+}  // namespace dg

@@ -1,0 +1,49 @@
+// Subcommand arguments and entry points. Each Run* returns the process exit
+// code: 0 success, 1 input or quality failure, 2 usage error.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace dg::cli {
+
+struct ScanArgs {
+  std::vector<std::string> inputs;
+  std::string out;
+  std::string policy;
+  std::string mapping = "canonical";
+  std::string default_account;
+  bool strict = false;
+  bool quiet = false;
+  bool progress = true;
+  size_t reorder_window = 4096;
+  size_t max_line_bytes = 16u << 20;
+  bool keep_samples = true;
+};
+void AddScanOptions(CLI::App& cmd, ScanArgs& args);
+int RunScan(const ScanArgs& args);
+
+struct SimulateArgs {
+  std::string scenario = "demo";
+  std::string out;
+  double scale = 1.0;
+  uint64_t seed = 1;
+  std::string corpus;
+  std::vector<std::string> evade;
+  double days = 0;
+};
+void AddSimulateOptions(CLI::App& cmd, SimulateArgs& args);
+int RunSimulate(const SimulateArgs& args);
+
+struct EvalArgs {
+  std::string labels;
+  std::string accounts;
+  bool json = false;
+  double gate_recall = -1, gate_fpr = -1, gate_leakage = -1, gate_purity = -1, gate_archetype_fpr = -1;
+};
+void AddEvalOptions(CLI::App& cmd, EvalArgs& args);
+int RunEval(const EvalArgs& args);
+
+}  // namespace dg::cli

@@ -1,0 +1,57 @@
+// ContentAnalyzer: turns one Interaction into the fixed-size EventFeatures
+// that every later stage uses. It is the only stage that reads prompt text;
+// after it, text is gone (privacy: only fingerprints and features are kept).
+//
+//   system prompt   -> template cluster (MinHash LSH)
+//   last user turn  -> lexicon flags, capability, template cluster, and
+//                      "frame" keys: hashes of the first and last 6 masked
+//                      tokens, which stay fixed when a template wraps a
+//                      long variable task
+//   tools           -> toolset hash
+// Cost: O(prompt length) -- one tokenisation and one MinHash per text, one
+// LSH lookup per prompt. Memory: the two TemplateIndexes (bounded).
+#pragma once
+
+#include <cstdint>
+
+#include "content/features.h"
+#include "content/minhash.h"
+#include "content/tokens.h"
+#include "ingest/interaction.h"
+
+namespace dg {
+
+struct EventFeatures {
+  TimeMs ts = 0;
+  uint32_t flags = 0;               // ContentFlag bits
+  Capability capability = Capability::kGeneral;
+  uint32_t system_cluster = 0;      // 0 = no system prompt
+  uint32_t prompt_cluster = 0;      // 0 = no user text
+  uint64_t frame_head = 0;          // 0 = prompt too short for a frame
+  uint64_t frame_tail = 0;
+  uint64_t tools_hash = 0;
+  uint32_t prompt_tokens = 0;
+  int64_t max_tokens = -1;
+  double temperature = -1;
+  int64_t output_tokens = -1;
+  bool single_turn = true;          // no earlier assistant turn sent
+};
+
+class ContentAnalyzer {
+ public:
+  ContentAnalyzer(size_t max_clusters = 1u << 20);
+  ContentAnalyzer(const ContentAnalyzer&) = delete;  // owns large indexes
+  ContentAnalyzer& operator=(const ContentAnalyzer&) = delete;
+
+  void Analyze(const Interaction& in, EventFeatures* out);
+
+  size_t system_clusters() const { return system_index_.clusters(); }
+  size_t prompt_clusters() const { return prompt_index_.clusters(); }
+
+ private:
+  TemplateIndex system_index_;
+  TemplateIndex prompt_index_;
+  TokenStream tokens_;  // reused buffer
+};
+
+}  // namespace dg

@@ -1,0 +1,48 @@
+// Per-interaction content features: what a prompt asks the model to do.
+//
+// A phrase lexicon (word sequences matched on the token stream, O(tokens))
+// marks requests that serve training data rather than a user:
+//   cot_elicitation        "think step by step", "show your reasoning", ...
+//   reasoning_reconstruction  "the internal reasoning behind a completed
+//                          response", "given the answer, write the steps" ...
+//   rubric_grading         "rubric", "impartial judge", "rate the response
+//                          on a scale of 1 to 10", "[[rating]]" ...
+//   data_generation        "generate 20 examples", "synthetic dataset" ...
+// and scores the capability area (coding, maths, reasoning, agentic,
+// writing, roleplay, general). The lexicon lives in features.cc with the
+// reason each phrase family exists; nothing here is fitted to the simulator.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "content/tokens.h"
+
+namespace dg {
+
+enum class Capability : uint8_t { kGeneral, kCoding, kMath, kReasoning, kAgentic, kWriting, kRoleplay, kCount };
+inline constexpr size_t kCapabilityCount = static_cast<size_t>(Capability::kCount);
+std::string_view CapabilityName(Capability c);
+
+enum ContentFlag : uint32_t {
+  kFlagCot = 1u << 0,
+  kFlagRecon = 1u << 1,
+  kFlagRubric = 1u << 2,
+  kFlagDataGen = 1u << 3,
+  kFlagTools = 1u << 4,       // tool definitions or tool blocks present
+  kFlagMultiTurn = 1u << 5,   // the request carries earlier assistant turns
+};
+
+struct LexiconHits {
+  uint32_t flags = 0;
+  uint16_t capability_hits[kCapabilityCount] = {};
+};
+
+// Scans a token stream's `words` for lexicon phrases, adding to *hits.
+void MatchLexicon(const TokenStream& tokens, LexiconHits* hits);
+
+// Dominant capability from lexicon hits and structure.
+Capability ClassifyCapability(const LexiconHits& hits, bool has_tools, size_t code_blocks, size_t numbers,
+                              size_t tokens);
+
+}  // namespace dg

@@ -1,0 +1,72 @@
+#include "correlate/campaigns.h"
+
+#include <algorithm>
+
+namespace dg {
+
+void CampaignSet::EnsureAccounts(size_t n) {
+  while (parent_.size() < n) parent_.push_back(static_cast<uint32_t>(parent_.size()));
+}
+
+uint32_t CampaignSet::Find(uint32_t x) {
+  while (parent_[x] != x) {
+    parent_[x] = parent_[parent_[x]];
+    x = parent_[x];
+  }
+  return x;
+}
+
+CampaignAggregate& CampaignSet::AggregateFor(uint32_t root, double own_score) {
+  auto it = aggs_.find(root);
+  if (it == aggs_.end()) {
+    it = aggs_.emplace(root, CampaignAggregate{}).first;
+    it->second.members.push_back(root);
+    it->second.score_sum = own_score;
+  }
+  return it->second;
+}
+
+CampaignAggregate* CampaignSet::Aggregate(uint32_t root) {
+  const auto it = aggs_.find(root);
+  return it == aggs_.end() ? nullptr : &it->second;
+}
+
+uint32_t CampaignSet::Union(uint32_t a, uint32_t b, double score_a, double score_b) {
+  uint32_t ra = Find(a);
+  uint32_t rb = Find(b);
+  if (ra == rb) return ra;
+  CampaignAggregate* ga = &AggregateFor(ra, score_a);
+  CampaignAggregate* gb = &AggregateFor(rb, score_b);
+  // Keep the confirmed (older) campaign's identity; else the larger.
+  const bool swap = (gb->confirmed_seq != 0 && (ga->confirmed_seq == 0 || gb->confirmed_seq < ga->confirmed_seq)) ||
+                    (ga->confirmed_seq == 0 && gb->confirmed_seq == 0 && gb->members.size() > ga->members.size());
+  if (swap) {
+    std::swap(ra, rb);
+    std::swap(ga, gb);
+  }
+  parent_[rb] = ra;
+  ga->members.insert(ga->members.end(), gb->members.begin(), gb->members.end());
+  ga->score_sum += gb->score_sum;
+  ga->interactions += gb->interactions;
+  if (gb->first_seen >= 0 && (ga->first_seen < 0 || gb->first_seen < ga->first_seen)) ga->first_seen = gb->first_seen;
+  ga->last_seen = std::max(ga->last_seen, gb->last_seen);
+  for (const auto& [day, n] : gb->per_day) ga->per_day[day] += n;
+  for (const auto& [model, n] : gb->models) ga->models[model] += n;
+  for (auto& s : gb->samples) {
+    if (ga->samples.size() < 3) ga->samples.push_back(std::move(s));
+  }
+  ga->link_reasons |= gb->link_reasons;
+  aggs_.erase(rb);
+  return ra;
+}
+
+bool CampaignSet::MaybeConfirm(uint32_t root, size_t min_accounts, TimeMs now) {
+  CampaignAggregate* g = Aggregate(root);
+  if (g == nullptr || g->confirmed_seq != 0 || g->members.size() < min_accounts) return false;
+  g->confirmed_seq = next_seq_++;
+  g->id = "camp_" + std::to_string(g->confirmed_seq);
+  g->confirmed_at = now;
+  return true;
+}
+
+}  // namespace dg

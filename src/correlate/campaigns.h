@@ -1,0 +1,54 @@
+// CampaignSet: campaigns as clusters of the account graph, maintained online
+// with union-find (path halving, union by size). Linking two accounts merges
+// their clusters and their aggregates; a cluster becomes a campaign (gets an
+// id "camp_N", N in order of confirmation) once it holds enough accounts.
+//
+// Memory: 4 bytes per account for the forest, plus one aggregate per cluster
+// with more than one member (member list, per-day volume, models, samples).
+// Union is O(smaller member list); Find is ~O(1) amortised.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <absl/container/flat_hash_map.h>
+
+#include "common/time.h"
+
+namespace dg {
+
+struct CampaignAggregate {
+  std::string id;              // empty until confirmed
+  uint32_t confirmed_seq = 0;  // order of confirmation
+  std::vector<uint32_t> members;
+  double score_sum = 0;        // sum of members' own scores at linking
+  uint64_t interactions = 0;   // member interactions since joining
+  TimeMs first_seen = -1, last_seen = -1, confirmed_at = -1;
+  std::map<int64_t, uint64_t> per_day;       // day index -> interactions
+  std::map<std::string, uint64_t> models;    // model -> interactions
+  std::vector<std::string> samples;          // redacted prompt samples (<= 3)
+  uint32_t link_reasons = 0;                 // Reason bits of the links that built it
+};
+
+class CampaignSet {
+ public:
+  void EnsureAccounts(size_t n);
+  uint32_t Find(uint32_t account);
+  // Merges the clusters of a and b; returns the new root.
+  uint32_t Union(uint32_t a, uint32_t b, double score_a, double score_b);
+  CampaignAggregate* Aggregate(uint32_t root);  // null for singletons never linked
+  CampaignAggregate& AggregateFor(uint32_t root, double own_score);
+  // Gives the cluster an id if it now qualifies; true when newly confirmed.
+  bool MaybeConfirm(uint32_t root, size_t min_accounts, TimeMs now);
+  const absl::flat_hash_map<uint32_t, CampaignAggregate>& aggregates() const { return aggs_; }
+  uint32_t confirmed() const { return next_seq_ - 1; }
+
+ private:
+  std::vector<uint32_t> parent_;
+  absl::flat_hash_map<uint32_t, CampaignAggregate> aggs_;
+  uint32_t next_seq_ = 1;
+};
+
+}  // namespace dg

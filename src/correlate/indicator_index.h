@@ -1,0 +1,63 @@
+// IndicatorIndex: from every indicator value (payment fingerprint, IP
+// prefix, template cluster, client configuration, ...) to the accounts that
+// used it, weighted by how common it is among unrelated accounts.
+//
+// For each value it counts the distinct accounts that used it and the
+// suspicious ones among them, and keeps the last kMaxMembers suspicious
+// accounts (to find link candidates). purity = suspicious / accounts: a
+// value shared by a whole campus or by every user of a popular agent has
+// purity near 0 and ties nobody together; one used only by suspicious
+// accounts has purity near 1.
+//
+// Memory: ~64 bytes per distinct value, capped at max_values (new values
+// past the cap are counted in `dropped` and not indexed). O(1) per update.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include <absl/container/flat_hash_map.h>
+
+#include "account/account_state.h"
+
+namespace dg {
+
+inline constexpr size_t kMaxMembers = 16;
+
+struct IndicatorStats {
+  uint32_t accounts = 0;
+  uint32_t suspicious = 0;
+  uint32_t campaign_hint = 0;  // union-find node + 1 of a suspicious member
+  uint8_t nmembers = 0;
+  uint8_t next_member = 0;
+  std::array<uint32_t, kMaxMembers> members{};
+  std::string display;  // human-readable value, kept only once suspicious
+  double Purity() const { return accounts == 0 ? 0.0 : static_cast<double>(suspicious) / accounts; }
+};
+
+class IndicatorIndex {
+ public:
+  explicit IndicatorIndex(size_t max_values = 16u << 20) : max_values_(max_values) {}
+  IndicatorIndex(const IndicatorIndex&) = delete;  // large
+  IndicatorIndex& operator=(const IndicatorIndex&) = delete;
+
+  // Key for a value of a kind (kinds never collide).
+  static uint64_t Key(IndicatorKind kind, uint64_t value);
+
+  // An account used this value for the first time.
+  IndicatorStats* AddAccount(uint64_t key);
+  // A suspicious account uses this value.
+  void AddSuspicious(uint64_t key, uint32_t account, uint32_t campaign_hint);
+  const IndicatorStats* Find(uint64_t key) const;
+  IndicatorStats* FindMutable(uint64_t key);
+  size_t size() const { return values_.size(); }
+  uint64_t dropped() const { return dropped_; }
+
+ private:
+  size_t max_values_;
+  uint64_t dropped_ = 0;
+  absl::flat_hash_map<uint64_t, IndicatorStats> values_;
+};
+
+}  // namespace dg

@@ -1,0 +1,463 @@
+#include "detect/engine.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/hash.h"
+
+namespace dg {
+namespace {
+
+constexpr TimeMs kCreationBucketMs = 2 * kMsPerHour;
+constexpr uint32_t kRelinkEvery = 16;
+constexpr uint32_t kRematchEvery = 32;
+constexpr double kCandidatePurity = 0.2;  // values below this cannot link anyone
+
+uint64_t IpPrefixKey(const std::string& ip, std::string* display) {
+  unsigned char addr[16];
+  if (ip.find(':') != std::string::npos) {
+    if (inet_pton(AF_INET6, ip.c_str(), addr) != 1) return 0;
+    if (display) {
+      char buf[INET6_ADDRSTRLEN];
+      unsigned char masked[16] = {};
+      std::copy(addr, addr + 6, masked);
+      inet_ntop(AF_INET6, masked, buf, sizeof(buf));
+      *display = std::string(buf) + "/48";
+    }
+    return Hash64(std::string_view(reinterpret_cast<char*>(addr), 6), 6);
+  }
+  if (inet_pton(AF_INET, ip.c_str(), addr) != 1) return 0;
+  if (display) *display = std::to_string(addr[0]) + "." + std::to_string(addr[1]) + "." + std::to_string(addr[2]) + ".0/24";
+  return Hash64(std::string_view(reinterpret_cast<char*>(addr), 3), 4);
+}
+
+Reason LinkReason(IndicatorKind k) {
+  switch (k) {
+    case IndicatorKind::kPayment: return Reason::kSharedPayment;
+    case IndicatorKind::kIpPrefix: return Reason::kSharedIpPrefix;
+    case IndicatorKind::kSystemPrompt: return Reason::kSharedSystemPrompt;
+    case IndicatorKind::kPromptTemplate: return Reason::kSharedTemplate;
+    case IndicatorKind::kPromptFrame: return Reason::kSharedPromptFrame;
+    case IndicatorKind::kToolset: return Reason::kSharedToolset;
+    case IndicatorKind::kClient: return Reason::kSharedClient;
+    case IndicatorKind::kCreationBurst: return Reason::kCreationBurst;
+    case IndicatorKind::kEmailDomain: return Reason::kSharedEmailDomain;
+    case IndicatorKind::kCount: break;
+  }
+  return Reason::kCampaignMember;
+}
+
+bool IsKeyChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+}  // namespace
+
+std::string RedactSample(std::string_view text, size_t max_len) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < text.size() && out.size() < max_len) {
+    // Take a whitespace-delimited word.
+    size_t end = pos;
+    while (end < text.size() && text[end] != ' ' && text[end] != '\n' && text[end] != '\t') ++end;
+    const std::string_view word = text.substr(pos, end - pos);
+    size_t digits = 0, letters = 0, keychars = 0;
+    for (const char c : word) {
+      digits += (c >= '0' && c <= '9');
+      letters += (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+      keychars += IsKeyChar(c);
+    }
+    if (word.find('@') != std::string_view::npos && word.find('.') != std::string_view::npos) {
+      out += "[EMAIL]";
+    } else if (word.find("://") != std::string_view::npos &&
+               (word.find('?') != std::string_view::npos || word.find('@') != std::string_view::npos)) {
+      out += std::string(word.substr(0, word.find("://") + 3)) + "[URL]";
+    } else if (word.size() >= 20 && digits > 0 && letters > 0 && keychars * 10 >= word.size() * 9) {
+      out += "[KEY]";
+    } else if (digits >= 9 && digits * 10 >= word.size() * 6) {
+      out += "[PHONE]";
+    } else {
+      out.append(word);
+    }
+    if (end < text.size()) out.push_back(' ');
+    pos = end + 1;
+  }
+  if (out.size() > max_len) out.resize(max_len);
+  if (pos < text.size()) out += "...";
+  return out;
+}
+
+Engine::Engine(Policy policy, EngineOptions options)
+    : policy_(std::move(policy)),
+      options_(options),
+      analyzer_(options.max_template_clusters),
+      index_(options.max_indicator_values) {}
+
+const AccountState* Engine::FindAccount(const std::string& id) const {
+  const auto it = account_ids_.find(id);
+  return it == account_ids_.end() ? nullptr : &accounts_[it->second];
+}
+
+uint32_t Engine::AccountIndex(const Interaction& in) {
+  const auto [it, inserted] = account_ids_.try_emplace(in.account_id, static_cast<uint32_t>(accounts_.size()));
+  if (inserted) {
+    AccountState& a = accounts_.emplace_back();
+    a.id = in.account_id;
+    a.org = in.org_id;
+    a.index = it->second;
+    campaigns_.EnsureAccounts(accounts_.size());
+  }
+  AccountState& a = accounts_[it->second];
+  if (a.created_at < 0 && in.account_created_at != kNoTime) a.created_at = in.account_created_at;
+  return it->second;
+}
+
+void Engine::AddIndicator(AccountState& a, IndicatorKind kind, uint64_t value, const std::string* display) {
+  if (value == 0) return;
+  const uint64_t key = IndicatorIndex::Key(kind, value);
+  if (a.AddIndicator(kind, key)) {
+    IndicatorStats* s = index_.AddAccount(key);
+    if (s != nullptr && a.suspicious) {
+      const uint32_t root = campaigns_.Find(a.index);
+      const CampaignAggregate* g = campaigns_.Aggregate(root);
+      index_.AddSuspicious(key, a.index, g && g->confirmed_seq ? root + 1 : 0);
+    }
+  }
+  if (a.suspicious && display != nullptr) {
+    IndicatorStats* s = index_.FindMutable(key);
+    if (s != nullptr && s->display.empty()) s->display = display->substr(0, 200);
+  }
+}
+
+void Engine::RecordIndicators(AccountState& a, const Interaction& in, const EventFeatures& f) {
+  if (!in.payment_fingerprint.empty()) AddIndicator(a, IndicatorKind::kPayment, Hash64(in.payment_fingerprint), &in.payment_fingerprint);
+  if (!in.ip.empty()) {
+    std::string shown;
+    const uint64_t key = IpPrefixKey(in.ip, a.suspicious ? &shown : nullptr);
+    AddIndicator(a, IndicatorKind::kIpPrefix, key, a.suspicious ? &shown : nullptr);
+  }
+  const std::string tmpl_display = a.suspicious ? RedactSample(in.LastUserText(), 120) : std::string();
+  AddIndicator(a, IndicatorKind::kSystemPrompt, f.system_cluster, a.suspicious ? &in.system : nullptr);
+  AddIndicator(a, IndicatorKind::kPromptTemplate, f.prompt_cluster, a.suspicious ? &tmpl_display : nullptr);
+  AddIndicator(a, IndicatorKind::kPromptFrame, f.frame_head, a.suspicious ? &tmpl_display : nullptr);
+  AddIndicator(a, IndicatorKind::kPromptFrame, f.frame_tail, a.suspicious ? &tmpl_display : nullptr);
+  if (f.tools_hash != 0) {
+    std::string names;
+    for (const auto& t : in.tool_names) names += (names.empty() ? "" : ",") + t;
+    AddIndicator(a, IndicatorKind::kToolset, f.tools_hash, &names);
+  }
+  if (!in.user_agent.empty()) {
+    const uint64_t client = HashCombine(HashCombine(Hash64(in.user_agent), static_cast<uint64_t>(f.max_tokens + 2)),
+                                        static_cast<uint64_t>(std::lround(f.temperature * 1000) + 7));
+    const std::string shown = in.user_agent + " max_tokens=" + std::to_string(f.max_tokens) +
+                              " temperature=" + (f.temperature < 0 ? std::string("default") : std::to_string(f.temperature).substr(0, 4));
+    AddIndicator(a, IndicatorKind::kClient, client, &shown);
+  }
+  if (a.created_at >= 0) {
+    const int64_t bucket = a.created_at / kCreationBucketMs;
+    const std::string shown = FormatRfc3339(bucket * kCreationBucketMs) + " +2h";
+    AddIndicator(a, IndicatorKind::kCreationBurst, static_cast<uint64_t>(bucket) + 1, &shown);
+  }
+  if (!in.email_domain.empty()) AddIndicator(a, IndicatorKind::kEmailDomain, Hash64(in.email_domain), &in.email_domain);
+}
+
+void Engine::MarkSuspicious(AccountState& a) {
+  a.suspicious = true;
+  const uint32_t root = campaigns_.Find(a.index);
+  const CampaignAggregate* g = campaigns_.Aggregate(root);
+  const uint32_t hint = g && g->confirmed_seq ? root + 1 : 0;
+  for (size_t k = 0; k < kIndicatorKinds; ++k) {
+    for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) index_.AddSuspicious(a.indicators[k][idx], a.index, hint);
+  }
+}
+
+double Engine::LinkScore(const AccountState& a, const AccountState& b, uint32_t* reasons) const {
+  const std::array<double, kIndicatorKinds> weights = {
+      policy_.links.payment,  policy_.links.ip_prefix, policy_.links.system_prompt,
+      policy_.links.prompt_template, policy_.links.prompt_frame, policy_.links.toolset,
+      policy_.links.client, policy_.links.creation_burst, policy_.links.email_domain};
+  double total = 0;
+  for (size_t k = 0; k < kIndicatorKinds; ++k) {
+    double best = 0;
+    for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) {
+      const uint64_t key = a.indicators[k][idx];
+      if (!b.HasIndicator(static_cast<IndicatorKind>(k), key)) continue;
+      const IndicatorStats* s = index_.Find(key);
+      if (s != nullptr) best = std::max(best, weights[k] * s->Purity());
+    }
+    if (best > 0.1 && reasons != nullptr) *reasons |= Bit(LinkReason(static_cast<IndicatorKind>(k)));
+    total += best;
+  }
+  return total;
+}
+
+double Engine::CampaignScore(const CampaignAggregate& g) const {
+  const double m = static_cast<double>(g.members.size());
+  return std::clamp(g.score_sum / m + 0.1 * std::log2(m), 0.0, 1.0);
+}
+
+void Engine::OnConfirmed(uint32_t root, TimeMs now) {
+  CampaignAggregate* g = campaigns_.Aggregate(root);
+  if (g == nullptr) return;
+  const std::vector<uint32_t> members = g->members;
+  for (const uint32_t m : members) {
+    AccountState& b = accounts_[m];
+    for (size_t k = 0; k < kIndicatorKinds; ++k) {
+      for (size_t idx = 0; idx < b.indicator_count[k]; ++idx) {
+        if (IndicatorStats* s = index_.FindMutable(b.indicators[k][idx])) s->campaign_hint = root + 1;
+      }
+    }
+    Decide(b, std::max(now, b.last_ts));
+  }
+}
+
+void Engine::TryLink(AccountState& a, TimeMs now) {
+  a.last_link_check = a.n;
+  std::vector<uint32_t> candidates;
+  for (size_t k = 0; k < kIndicatorKinds; ++k) {
+    for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) {
+      const IndicatorStats* s = index_.Find(a.indicators[k][idx]);
+      if (s == nullptr || s->Purity() < kCandidatePurity) continue;
+      for (size_t mi = 0; mi < s->nmembers; ++mi) {
+        const uint32_t m = s->members[mi];
+        if (m != a.index && std::find(candidates.begin(), candidates.end(), m) == candidates.end()) candidates.push_back(m);
+      }
+    }
+  }
+  std::sort(candidates.begin(), candidates.end());  // deterministic order
+  for (const uint32_t m : candidates) {
+    AccountState& b = accounts_[m];
+    if (!b.suspicious) continue;
+    if (!a.org.empty() && a.org == b.org) continue;  // one declared customer, not coordination
+    if (campaigns_.Find(a.index) == campaigns_.Find(b.index)) continue;
+    uint32_t reasons = 0;
+    if (LinkScore(a, b, &reasons) < policy_.link_threshold) continue;
+    const double sa = std::max<double>(a.own_score, policy_.suspicious_score);
+    const double sb = std::max<double>(b.own_score, policy_.suspicious_score);
+    const uint32_t root = campaigns_.Union(a.index, b.index, sa, sb);
+    CampaignAggregate* g = campaigns_.Aggregate(root);
+    g->link_reasons |= reasons;
+    if (g->first_seen < 0 || std::min(a.first_ts, b.first_ts) < g->first_seen) g->first_seen = std::min(a.first_ts, b.first_ts);
+    g->last_seen = std::max({g->last_seen, a.last_ts, b.last_ts});
+    if (campaigns_.MaybeConfirm(root, static_cast<size_t>(policy_.campaign_min_accounts), now)) {
+      OnConfirmed(root, now);
+    } else if (g->confirmed_seq != 0) {
+      OnConfirmed(root, now);  // refresh hints and verdicts for the joined side
+    }
+  }
+}
+
+bool Engine::MatchCampaign(AccountState& a, const EventFeatures& f, TimeMs now) {
+  const std::array<double, kIndicatorKinds> weights = {
+      policy_.links.payment,  policy_.links.ip_prefix, policy_.links.system_prompt,
+      policy_.links.prompt_template, policy_.links.prompt_frame, policy_.links.toolset,
+      policy_.links.client, policy_.links.creation_burst, policy_.links.email_domain};
+  // Per candidate campaign root: best weight per kind.
+  std::vector<std::pair<uint32_t, std::array<double, kIndicatorKinds>>> scores;
+  for (size_t k = 0; k < kIndicatorKinds; ++k) {
+    for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) {
+      const IndicatorStats* s = index_.Find(a.indicators[k][idx]);
+      if (s == nullptr || s->campaign_hint == 0 || s->Purity() < policy_.min_indicator_purity) continue;
+      const uint32_t root = campaigns_.Find(s->campaign_hint - 1);
+      const CampaignAggregate* g = campaigns_.Aggregate(root);
+      if (g == nullptr || g->confirmed_seq == 0) continue;
+      auto it = std::find_if(scores.begin(), scores.end(), [&](const auto& p) { return p.first == root; });
+      if (it == scores.end()) {
+        scores.push_back({root, {}});
+        it = scores.end() - 1;
+      }
+      it->second[k] = std::max(it->second[k], weights[k] * s->Purity());
+    }
+  }
+  uint32_t best_root = 0;
+  double best = 0;
+  for (const auto& [root, per_kind] : scores) {
+    double total = 0;
+    for (const double v : per_kind) total += v;
+    if (total > best || (total == best && root < best_root)) {
+      best = total;
+      best_root = root;
+    }
+  }
+  if (best < policy_.link_threshold) return false;
+  // An established account with benign behaviour is not pulled in by
+  // shared infrastructure alone.
+  if (a.n > static_cast<uint32_t>(3 * policy_.min_interactions) && a.own_score < 0.6 * policy_.suspicious_score) return false;
+  (void)f;
+  const uint32_t root = campaigns_.Union(best_root, a.index, 0, std::max<double>(a.own_score, policy_.suspicious_score));
+  a.reasons |= Bit(Reason::kCampaignIndicatorMatch);
+  if (!a.suspicious) MarkSuspicious(a);
+  OnConfirmed(root, now);
+  return true;
+}
+
+void Engine::Decide(AccountState& a, TimeMs now) {
+  if (policy_.allow_accounts.contains(a.id) || (!a.org.empty() && policy_.allow_orgs.contains(a.org))) {
+    a.verdict = Verdict::kAllow;
+    a.reasons = Bit(Reason::kAllowlisted);
+    a.score = 0;
+    return;
+  }
+  if (a.verdict == Verdict::kBlock) return;  // blocks are sticky
+  const OwnEvidence ev = ScoreAccount(a, policy_);
+  a.own_score = static_cast<float>(ev.score);
+  uint32_t reasons = a.reasons & Bit(Reason::kCampaignIndicatorMatch);
+  for (size_t r = 0; r < static_cast<size_t>(Reason::kCampaignMember); ++r) {
+    if (ev.strength[r] >= 0.5) reasons |= 1u << r;
+  }
+  double score = ev.score;
+  bool block = ev.score >= policy_.solo_block_score;
+  const uint32_t root = campaigns_.Find(a.index);
+  const CampaignAggregate* g = campaigns_.Aggregate(root);
+  const bool in_campaign = g != nullptr && g->confirmed_seq != 0;
+  if (in_campaign) {
+    const double cs = CampaignScore(*g);
+    score = std::max(score, cs);
+    reasons |= Bit(Reason::kCampaignMember) | g->link_reasons;
+    if (cs >= policy_.campaign_block_score && a.suspicious) block = true;
+  }
+  a.reasons = reasons;
+  a.score = static_cast<float>(score);
+  if (block && !policy_.review_only) {
+    a.verdict = Verdict::kBlock;
+    a.flagged_at = now;
+    a.n_at_flag = a.n;
+  } else if (block || in_campaign || (ev.score >= policy_.review_score && a.n >= static_cast<uint32_t>(policy_.min_interactions))) {
+    a.verdict = Verdict::kReview;
+  } else {
+    a.verdict = Verdict::kAllow;
+  }
+}
+
+void Engine::NoteCampaignActivity(AccountState& a, const Interaction& in, const EventFeatures& f) {
+  CampaignAggregate* g = campaigns_.Aggregate(campaigns_.Find(a.index));
+  if (g == nullptr) return;
+  ++g->interactions;
+  ++g->per_day[in.ts / kMsPerDay];
+  if (g->models.size() < 64 || g->models.contains(in.model)) ++g->models[in.model];
+  if (g->first_seen < 0 || in.ts < g->first_seen) g->first_seen = in.ts;
+  g->last_seen = std::max(g->last_seen, in.ts);
+  if (options_.keep_samples && g->samples.size() < 3 && (f.flags & (kFlagCot | kFlagRecon | kFlagRubric | kFlagTools))) {
+    g->samples.push_back(RedactSample(in.LastUserText()));
+  }
+}
+
+Verdict Engine::Observe(const Interaction& in) {
+  ++interactions_;
+  now_ = std::max(now_, in.ts);
+  EventFeatures f;
+  analyzer_.Analyze(in, &f);
+  AccountState& a = accounts_[AccountIndex(in)];
+  a.Observe(f, policy_.high_max_tokens);
+  const uint32_t before = [&] {
+    uint32_t total = 0;
+    for (const auto c : a.indicator_count) total += c;
+    return total;
+  }();
+  RecordIndicators(a, in, f);
+  uint32_t after = 0;
+  for (const auto c : a.indicator_count) after += c;
+  const bool new_indicator = after != before;
+
+  if (a.verdict != Verdict::kBlock) {
+    const OwnEvidence ev = ScoreAccount(a, policy_);
+    a.own_score = static_cast<float>(ev.score);
+    if (!a.suspicious && ev.score >= policy_.suspicious_score) {
+      MarkSuspicious(a);
+      TryLink(a, in.ts);
+    } else if (a.suspicious && (new_indicator || a.n - a.last_link_check >= kRelinkEvery)) {
+      TryLink(a, in.ts);
+    }
+    const CampaignAggregate* g = campaigns_.Aggregate(campaigns_.Find(a.index));
+    const bool in_campaign = g != nullptr && g->confirmed_seq != 0;
+    if (!in_campaign && campaigns_.confirmed() > 0 && (a.n <= 4 || new_indicator || a.n % kRematchEvery == 0)) {
+      MatchCampaign(a, f, in.ts);
+    }
+    Decide(a, in.ts);
+  }
+  NoteCampaignActivity(a, in, f);
+  return a.verdict;
+}
+
+void Engine::Finish() {
+  for (auto& a : accounts_) {
+    if (a.verdict == Verdict::kBlock) continue;
+    const CampaignAggregate* g = campaigns_.Aggregate(campaigns_.Find(a.index));
+    if (g != nullptr && g->confirmed_seq != 0) Decide(a, std::max(a.last_ts, g->confirmed_at));
+  }
+}
+
+std::string Engine::CampaignOf(uint32_t account) {
+  const CampaignAggregate* g = campaigns_.Aggregate(campaigns_.Find(account));
+  return g != nullptr ? g->id : std::string();
+}
+
+std::vector<std::pair<std::string, double>> Engine::Explain(const AccountState& a) const {
+  const OwnEvidence ev = ScoreAccount(a, policy_);
+  std::vector<std::pair<std::string, double>> out;
+  for (size_t r = 0; r < kReasonCount; ++r) {
+    if ((a.reasons & (1u << r)) == 0) continue;
+    const double v = r < static_cast<size_t>(Reason::kCampaignMember) ? ev.value[r] : 1.0;
+    out.emplace_back(std::string(ReasonName(static_cast<Reason>(r))), std::round(v * 1000) / 1000);
+  }
+  return out;
+}
+
+std::vector<CampaignView> Engine::Campaigns() {
+  std::vector<CampaignView> out;
+  for (const auto& [root, g] : campaigns_.aggregates()) {
+    if (g.confirmed_seq == 0) continue;
+    CampaignView v;
+    v.id = g.id;
+    v.score = CampaignScore(g);
+    v.members = g.members;
+    std::sort(v.members.begin(), v.members.end());
+    v.first_seen = g.first_seen;
+    v.last_seen = g.last_seen;
+    v.confirmed_at = g.confirmed_at;
+    v.per_day = g.per_day;
+    v.models = g.models;
+    v.samples = g.samples;
+    for (size_t r = 0; r < kReasonCount; ++r) {
+      if (g.link_reasons & (1u << r)) v.reasons.emplace_back(ReasonName(static_cast<Reason>(r)));
+    }
+    // Aggregate member behaviour and the indicators the members share.
+    absl::flat_hash_map<uint64_t, std::pair<size_t, uint32_t>> shared;  // key -> (kind, members)
+    for (const uint32_t m : v.members) {
+      const AccountState& a = accounts_[m];
+      v.interactions += a.n;
+      for (size_t c = 0; c < kCapabilityCount; ++c) v.capabilities[c] += a.capability[c];
+      for (size_t h = 0; h < 24; ++h) v.hours[h] += a.hours[h];
+      for (size_t k = 0; k < kIndicatorKinds; ++k) {
+        for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) {
+          auto& e = shared[a.indicators[k][idx]];
+          e.first = k;
+          ++e.second;
+        }
+      }
+    }
+    std::vector<std::tuple<uint32_t, size_t, uint64_t>> ranked;
+    for (const auto& [key, e] : shared) {
+      const IndicatorStats* s = index_.Find(key);
+      if (e.second >= 2 && s != nullptr && !s->display.empty() && s->Purity() >= 0.5) ranked.emplace_back(e.second, e.first, key);
+    }
+    std::sort(ranked.begin(), ranked.end(), [](const auto& x, const auto& y) {
+      if (std::get<0>(x) != std::get<0>(y)) return std::get<0>(x) > std::get<0>(y);
+      return std::get<2>(x) < std::get<2>(y);
+    });
+    for (size_t idx = 0; idx < ranked.size() && idx < 24; ++idx) {
+      const auto& [count, kind, key] = ranked[idx];
+      v.indicators.emplace_back(std::string(IndicatorKindName(static_cast<IndicatorKind>(kind))), index_.Find(key)->display);
+    }
+    out.push_back(std::move(v));
+  }
+  std::sort(out.begin(), out.end(), [](const CampaignView& x, const CampaignView& y) {
+    if (x.members.size() != y.members.size()) return x.members.size() > y.members.size();
+    return x.id < y.id;
+  });
+  return out;
+}
+
+}  // namespace dg

@@ -1,0 +1,78 @@
+#include "detect/scoring.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace dg {
+namespace {
+
+constexpr double kDayMs = static_cast<double>(kMsPerDay);
+
+double Clamp01(double x) { return std::clamp(x, 0.0, 1.0); }
+double Rate(uint32_t count, uint32_t n) { return static_cast<double>(count) / (n + 2.0); }
+
+// Longest run of empty hours (circular) in a 24-hour histogram.
+int LongestQuietRun(const std::array<uint32_t, 24>& hours) {
+  int best = 0;
+  int run = 0;
+  for (int idx = 0; idx < 48; ++idx) {
+    if (hours[static_cast<size_t>(idx % 24)] == 0) {
+      best = std::max(best, ++run);
+    } else {
+      run = 0;
+    }
+  }
+  return std::min(best, 24);
+}
+
+}  // namespace
+
+OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
+  OwnEvidence e;
+  const auto& w = policy.weights;
+  const uint32_t n = a.n;
+  auto set = [&](Reason r, double value, double strength, double weight) {
+    e.value[static_cast<size_t>(r)] = value;
+    e.strength[static_cast<size_t>(r)] = Clamp01(strength);
+    return weight * Clamp01(strength);
+  };
+  double sum = 0;
+  const double cot = Rate(a.cot, n);
+  sum += set(Reason::kCotElicitation, cot, (cot - 0.2) / 0.5, w.reasoning_elicitation);
+  const double recon = Rate(a.recon, n);
+  sum += set(Reason::kReasoningReconstruction, recon, (recon - 0.1) / 0.4, w.reasoning_reconstruction);
+  const double rubric = Rate(a.rubric, n);
+  sum += set(Reason::kRubricGrading, rubric, (rubric - 0.2) / 0.5, w.rubric_grading);
+  const double datagen = Rate(a.datagen, n);
+  sum += set(Reason::kDataGeneration, datagen, (datagen - 0.2) / 0.5, w.data_generation);
+  const double single = Rate(a.single_turn, n);
+  sum += set(Reason::kSingleTurn, single, (single - 0.7) / 0.25, w.single_turn);
+  const double fixed = n >= 10 ? static_cast<double>(a.sampling_same) / n : 0;
+  sum += set(Reason::kFixedSampling, fixed, (fixed - 0.9) / 0.1, w.fixed_sampling);
+  const double top_template = std::max(Rate(a.templates.TopCount(), n), 0.0);
+  sum += set(Reason::kTemplateConcentration, top_template, (top_template - 0.2) / 0.5, w.template_concentration);
+  const double span_days = static_cast<double>(a.last_ts - a.first_ts) / kDayMs;
+  const int quiet = LongestQuietRun(a.hours);
+  const bool clock_measurable = span_days >= 1.5 && n >= 48;
+  sum += set(Reason::kRoundTheClock, quiet, clock_measurable ? (4.0 - quiet) / 3.0 : 0, w.round_the_clock);
+  double cv = -1;
+  if (a.gaps >= 20) {
+    const double mean = a.gap_sum / a.gaps;
+    const double var = std::max(0.0, a.gap_sq / a.gaps - mean * mean);
+    cv = mean > 0 ? std::sqrt(var) / mean : -1;
+  }
+  sum += set(Reason::kMachinePacing, cv, cv >= 0 ? (0.5 - cv) / 0.3 : 0, w.machine_pacing);
+  const double per_day = n / std::max(1.0, span_days);
+  sum += set(Reason::kHighVolume, per_day, (per_day - 50.0) / 200.0, w.high_volume);
+  double age_days = -1;
+  if (a.created_at >= 0) {
+    age_days = static_cast<double>(a.first_ts - a.created_at) / kDayMs;
+    sum += set(Reason::kYoungAccount, age_days, (7.0 - age_days) / 6.0, w.young_account);
+  }
+  const double cap = Rate(a.high_cap, n);
+  sum += set(Reason::kMaxOutputCap, cap, (cap - 0.5) / 0.4, w.max_output_cap);
+  e.score = static_cast<double>(n) >= policy.min_interactions ? 1.0 - std::exp(-sum) : 0.0;
+  return e;
+}
+
+}  // namespace dg

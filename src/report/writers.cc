@@ -1,0 +1,225 @@
+#include "report/writers.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "common/json_out.h"
+
+namespace dg {
+namespace {
+
+bool WriteFile(const std::string& path, const std::string& data, std::string* error) {
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (f == nullptr) {
+    *error = fmt::format("{}: cannot write: {}", path, std::strerror(errno));
+    return false;
+  }
+  const bool ok = std::fwrite(data.data(), 1, data.size(), f) == data.size();
+  const bool closed = std::fclose(f) == 0;
+  if (!ok || !closed) {
+    *error = fmt::format("{}: write failed: {}", path, std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+void AppendTimeOrNull(std::string& out, TimeMs t) {
+  if (t < 0) {
+    out += "null";
+  } else {
+    AppendJsonString(out, FormatRfc3339(t));
+  }
+}
+
+// A bar chart as inline SVG.
+std::string BarChart(const std::vector<std::pair<std::string, double>>& bars, const std::string& title, int width = 520,
+                     int height = 150) {
+  double max_v = 1e-9;
+  for (const auto& b : bars) max_v = std::max(max_v, b.second);
+  std::string svg = fmt::format(
+      "<figure><figcaption>{}</figcaption><svg class=\"chart\" viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\" "
+      "role=\"img\">",
+      title, width, height + 30, width, height + 30);
+  const double bw = bars.empty() ? 0 : static_cast<double>(width - 40) / bars.size();
+  svg += fmt::format("<line x1=\"30\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#444\"/>", height, width, height);
+  svg += fmt::format("<text x=\"0\" y=\"12\" font-size=\"10\">{:.0f}</text>", max_v);
+  for (size_t idx = 0; idx < bars.size(); ++idx) {
+    const double h = bars[idx].second / max_v * (height - 15);
+    const double x = 32 + idx * bw;
+    svg += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"#3b6ea5\"><title>",
+                       x, height - h, std::max(1.0, bw - 2), h);
+    AppendHtmlEscaped(svg, bars[idx].first);
+    svg += fmt::format(": {:.0f}</title></rect>", bars[idx].second);
+    const size_t label_every = std::max<size_t>(1, bars.size() / 12);
+    if (idx % label_every == 0) {
+      svg += fmt::format("<text x=\"{:.1f}\" y=\"{}\" font-size=\"9\">", x, height + 12);
+      AppendHtmlEscaped(svg, bars[idx].first);
+      svg += "</text>";
+    }
+  }
+  svg += "</svg></figure>";
+  return svg;
+}
+
+}  // namespace
+
+bool WriteAccounts(Engine& engine, const std::string& path, std::string* error) {
+  std::string out;
+  out.reserve(engine.accounts().size() * 200);
+  for (const AccountState& a : engine.accounts()) {
+    out += "{\"account_id\":";
+    AppendJsonString(out, a.id);
+    out += fmt::format(",\"verdict\":\"{}\",\"score\":{:.4f},\"campaign_id\":", VerdictName(a.verdict), a.score);
+    const std::string camp = engine.CampaignOf(a.index);
+    if (camp.empty()) out += "null";
+    else AppendJsonString(out, camp);
+    out += ",\"first_flagged_at\":";
+    AppendTimeOrNull(out, a.flagged_at);
+    out += fmt::format(",\"interactions\":{},\"interactions_before_flag\":", a.n);
+    if (a.flagged_at < 0) out += "null";
+    else out += std::to_string(a.n_at_flag);
+    const auto evidence = engine.Explain(a);
+    out += ",\"reasons\":[";
+    for (size_t idx = 0; idx < evidence.size(); ++idx) {
+      if (idx) out += ",";
+      AppendJsonString(out, evidence[idx].first);
+    }
+    out += "],\"evidence\":{";
+    for (size_t idx = 0; idx < evidence.size(); ++idx) {
+      if (idx) out += ",";
+      AppendJsonString(out, evidence[idx].first);
+      out += fmt::format(":{}", evidence[idx].second);
+    }
+    out += "}}\n";
+  }
+  return WriteFile(path, out, error);
+}
+
+bool WriteCampaigns(const std::vector<CampaignView>& campaigns, const Engine& engine, const std::string& path,
+                    std::string* error) {
+  std::string out;
+  for (const auto& c : campaigns) {
+    out += "{\"campaign_id\":";
+    AppendJsonString(out, c.id);
+    out += fmt::format(",\"score\":{:.4f},\"accounts\":[", c.score);
+    for (size_t idx = 0; idx < c.members.size(); ++idx) {
+      if (idx) out += ",";
+      AppendJsonString(out, engine.accounts()[c.members[idx]].id);
+    }
+    out += fmt::format("],\"account_count\":{},\"interactions\":{},\"first_seen\":", c.members.size(), c.interactions);
+    AppendTimeOrNull(out, c.first_seen);
+    out += ",\"last_seen\":";
+    AppendTimeOrNull(out, c.last_seen);
+    out += ",\"confirmed_at\":";
+    AppendTimeOrNull(out, c.confirmed_at);
+    out += ",\"capabilities\":{";
+    bool first = true;
+    for (size_t cap = 0; cap < kCapabilityCount; ++cap) {
+      if (c.capabilities[cap] == 0) continue;
+      if (!first) out += ",";
+      first = false;
+      out += fmt::format("\"{}\":{}", CapabilityName(static_cast<Capability>(cap)), c.capabilities[cap]);
+    }
+    out += "},\"models\":{";
+    first = true;
+    for (const auto& [model, n] : c.models) {
+      if (!first) out += ",";
+      first = false;
+      AppendJsonString(out, model);
+      out += fmt::format(":{}", n);
+    }
+    out += "},\"indicators\":[";
+    for (size_t idx = 0; idx < c.indicators.size(); ++idx) {
+      if (idx) out += ",";
+      out += "{\"kind\":";
+      AppendJsonString(out, c.indicators[idx].first);
+      out += ",\"value\":";
+      AppendJsonString(out, c.indicators[idx].second);
+      out += "}";
+    }
+    out += "],\"reasons\":[";
+    for (size_t idx = 0; idx < c.reasons.size(); ++idx) {
+      if (idx) out += ",";
+      AppendJsonString(out, c.reasons[idx]);
+    }
+    out += "],\"samples\":[";
+    for (size_t idx = 0; idx < c.samples.size(); ++idx) {
+      if (idx) out += ",";
+      AppendJsonString(out, c.samples[idx]);
+    }
+    out += "]}\n";
+  }
+  return WriteFile(path, out, error);
+}
+
+bool WriteReport(const std::vector<CampaignView>& campaigns, const Engine& engine, const RunInfo& info,
+                 const std::string& path, std::string* error) {
+  size_t blocked = 0, review = 0;
+  for (const auto& a : engine.accounts()) {
+    blocked += a.verdict == Verdict::kBlock;
+    review += a.verdict == Verdict::kReview;
+  }
+  std::string h =
+      "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>distillguard report</title><style>"
+      "body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+      "section.campaign{border:1px solid #ccc;border-radius:6px;padding:1em;margin:1.5em 0;page-break-inside:avoid}"
+      "figure{display:inline-block;margin:0.5em}figcaption{font-size:0.85em;color:#555}"
+      "table{border-collapse:collapse;font-size:0.85em}td,th{border:1px solid #ddd;padding:2px 6px;text-align:left}"
+      "code{background:#f4f4f4;padding:1px 3px}</style></head><body>";
+  h += "<h1>distillguard campaign report</h1>";
+  h += fmt::format("<p>{} interactions from {} accounts. <b>{}</b> campaigns, <b>{}</b> accounts blocked, {} in review.</p>",
+                   info.interactions, engine.accounts().size(), campaigns.size(), blocked, review);
+  h += "<h2>Campaigns, ranked</h2><table><tr><th>campaign</th><th>score</th><th>accounts</th><th>interactions</th><th>first seen</th><th>last seen</th></tr>";
+  for (const auto& c : campaigns) {
+    h += fmt::format("<tr><td><a href=\"#{0}\">{0}</a></td><td>{1:.2f}</td><td>{2}</td><td>{3}</td><td>{4}</td><td>{5}</td></tr>",
+                     c.id, c.score, c.members.size(), c.interactions, FormatRfc3339(c.first_seen), FormatRfc3339(c.last_seen));
+  }
+  h += "</table>";
+  for (const auto& c : campaigns) {
+    h += fmt::format("<section class=\"campaign\" id=\"{0}\"><h2>{0} &mdash; score {1:.2f}, {2} accounts, {3} interactions</h2>",
+                     c.id, c.score, c.members.size(), c.interactions);
+    h += "<p>Why: ";
+    for (const auto& r : c.reasons) h += "<code>" + r + "</code> ";
+    h += "</p>";
+    std::vector<std::pair<std::string, double>> days;
+    for (const auto& [day, n] : c.per_day) days.emplace_back(FormatRfc3339(day * kMsPerDay).substr(5, 5), static_cast<double>(n));
+    h += BarChart(days, "Interactions per day (after linking)");
+    std::vector<std::pair<std::string, double>> hours;
+    for (size_t hr = 0; hr < 24; ++hr) hours.emplace_back(fmt::format("{:02}h", hr), static_cast<double>(c.hours[hr]));
+    h += BarChart(hours, "Activity by hour of day (UTC)");
+    std::map<int64_t, uint64_t> created;
+    for (const uint32_t m : c.members) {
+      const auto& a = engine.accounts()[m];
+      if (a.created_at >= 0) ++created[a.created_at / kMsPerDay];
+    }
+    std::vector<std::pair<std::string, double>> waves;
+    for (const auto& [day, n] : created) waves.emplace_back(FormatRfc3339(day * kMsPerDay).substr(5, 5), static_cast<double>(n));
+    h += BarChart(waves, "Account creation by day (ban-replacement waves)");
+    std::vector<std::pair<std::string, double>> caps;
+    for (size_t cap = 0; cap < kCapabilityCount; ++cap) caps.emplace_back(std::string(CapabilityName(static_cast<Capability>(cap))), static_cast<double>(c.capabilities[cap]));
+    h += BarChart(caps, "Capability areas targeted", 360);
+    std::vector<std::pair<std::string, double>> models;
+    for (const auto& [m, n] : c.models) models.emplace_back(m, static_cast<double>(n));
+    h += BarChart(models, "Models targeted", 300);
+    h += "<h3>Shared indicators</h3><table><tr><th>kind</th><th>value</th></tr>";
+    for (const auto& [kind, value] : c.indicators) {
+      h += "<tr><td>" + kind + "</td><td>";
+      AppendHtmlEscaped(h, value);
+      h += "</td></tr>";
+    }
+    h += "</table><h3>Representative prompts (redacted)</h3><ul>";
+    for (const auto& s : c.samples) {
+      h += "<li><code>";
+      AppendHtmlEscaped(h, s);
+      h += "</code></li>";
+    }
+    h += "</ul></section>";
+  }
+  h += "</body></html>\n";
+  return WriteFile(path, h, error);
+}
+
+}  // namespace dg

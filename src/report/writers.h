@@ -1,0 +1,28 @@
+// Scan outputs (SCHEMA.md, "Output of distillguard scan"):
+//   accounts.jsonl  one line per account seen
+//   campaigns.jsonl one line per campaign
+//   report.html     the same for a person, self-contained, with SVG charts
+// Cost: O(accounts + campaign members); written once at the end of a scan.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "detect/engine.h"
+
+namespace dg {
+
+struct RunInfo {
+  std::string inputs;
+  uint64_t interactions = 0;
+  double seconds = 0;
+};
+
+// Each returns false and sets *error on an I/O failure.
+bool WriteAccounts(Engine& engine, const std::string& path, std::string* error);
+bool WriteCampaigns(const std::vector<CampaignView>& campaigns, const Engine& engine, const std::string& path,
+                    std::string* error);
+bool WriteReport(const std::vector<CampaignView>& campaigns, const Engine& engine, const RunInfo& info,
+                 const std::string& path, std::string* error);
+
+}  // namespace dg

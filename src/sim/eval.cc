@@ -1,0 +1,160 @@
+#include "sim/eval.h"
+
+#include <fstream>
+
+#include <absl/container/flat_hash_map.h>
+#include <fmt/format.h>
+#include <simdjson.h>
+
+namespace dg::sim {
+namespace {
+
+struct Label {
+  bool attack = false;
+  std::string campaign;
+  std::string archetype;
+};
+
+}  // namespace
+
+bool Evaluate(const std::string& labels_path, const std::string& accounts_path, EvalResult* out, std::string* error) {
+  *out = EvalResult{};
+  simdjson::dom::parser parser;
+  absl::flat_hash_map<std::string, Label> labels;
+  {
+    std::ifstream in(labels_path);
+    if (!in) {
+      *error = labels_path + ": cannot read";
+      return false;
+    }
+    std::string line;
+    uint64_t line_no = 0;
+    while (std::getline(in, line)) {
+      ++line_no;
+      if (line.empty()) continue;
+      simdjson::dom::element e;
+      std::string_view id, label;
+      if (parser.parse(line).get(e) || e["account_id"].get(id) || e["label"].get(label)) {
+        *error = fmt::format("{}:{}: expected {{\"account_id\", \"label\", ...}}", labels_path, line_no);
+        return false;
+      }
+      Label l;
+      l.attack = label == "attack";
+      std::string_view s;
+      if (e["campaign"].get(s) == simdjson::SUCCESS) l.campaign = s;
+      if (e["archetype"].get(s) == simdjson::SUCCESS) l.archetype = s;
+      labels[std::string(id)] = std::move(l);
+    }
+  }
+  std::ifstream in(accounts_path);
+  if (!in) {
+    *error = accounts_path + ": cannot read";
+    return false;
+  }
+  // predicted campaign -> (true group -> count)
+  std::map<std::string, std::map<std::string, uint64_t>> predicted;
+  std::string line;
+  uint64_t line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.empty()) continue;
+    simdjson::dom::element e;
+    std::string_view id, verdict;
+    uint64_t n = 0;
+    if (parser.parse(line).get(e) || e["account_id"].get(id) || e["verdict"].get(verdict) || e["interactions"].get(n)) {
+      *error = fmt::format("{}:{}: expected an accounts.jsonl line", accounts_path, line_no);
+      return false;
+    }
+    const auto it = labels.find(std::string(id));
+    if (it == labels.end()) {
+      ++out->unlabelled_accounts;
+      continue;
+    }
+    const Label& l = it->second;
+    const bool blocked = verdict == "block";
+    uint64_t before = n;
+    if (blocked) {
+      uint64_t b = 0;
+      if (e["interactions_before_flag"].get(b) == simdjson::SUCCESS) before = b;
+    }
+    auto add = [&](GroupFigures& g) {
+      ++g.accounts;
+      g.blocked += blocked;
+      g.review += verdict == "review";
+      g.interactions += n;
+      g.served_before_block += blocked ? before : n;
+      g.interactions_blocked += blocked ? n - std::min(n, before) + 1 : 0;
+    };
+    if (l.attack) {
+      add(out->attack);
+      add(out->campaigns[l.campaign.empty() ? "(none)" : l.campaign]);
+    } else {
+      add(out->legit);
+      add(out->archetypes[l.archetype.empty() ? "(none)" : l.archetype]);
+    }
+    std::string_view camp;
+    if (e["campaign_id"].get(camp) == simdjson::SUCCESS) {
+      predicted[std::string(camp)][l.attack ? l.campaign : "legit"]++;
+    }
+  }
+  uint64_t total = 0, majority = 0;
+  for (const auto& [camp, groups] : predicted) {
+    uint64_t best = 0, sum = 0;
+    for (const auto& [g, n] : groups) {
+      best = std::max(best, n);
+      sum += n;
+    }
+    total += sum;
+    majority += best;
+  }
+  out->predicted_campaigns = predicted.size();
+  out->purity = total ? double(majority) / total : 1.0;
+  return true;
+}
+
+std::string FormatEval(const EvalResult& r) {
+  std::string s = fmt::format(
+      "account recall: {:.4f} ({}/{})   FPR: {:.5f} ({}/{})   leakage: {:.4f}   legit interactions blocked: {:.5f}   "
+      "campaign purity: {:.4f} ({} campaigns)\n",
+      r.Recall(), r.attack.blocked, r.attack.accounts, r.Fpr(), r.legit.blocked, r.legit.accounts, r.Leakage(),
+      r.LegitInteractionsBlocked(), r.purity, r.predicted_campaigns);
+  s += fmt::format("{:<26} {:>8} {:>8} {:>8} {:>9} {:>9}\n", "attack campaign", "accounts", "blocked", "review", "recall", "leakage");
+  for (const auto& [name, g] : r.campaigns) {
+    s += fmt::format("{:<26} {:>8} {:>8} {:>8} {:>9.4f} {:>9.4f}\n", name, g.accounts, g.blocked, g.review,
+                     g.accounts ? double(g.blocked) / g.accounts : 1.0,
+                     g.interactions ? double(g.served_before_block) / g.interactions : 0.0);
+  }
+  s += fmt::format("{:<26} {:>8} {:>8} {:>8} {:>9}\n", "legit archetype", "accounts", "blocked", "review", "FPR");
+  for (const auto& [name, g] : r.archetypes) {
+    s += fmt::format("{:<26} {:>8} {:>8} {:>8} {:>9.5f}\n", name, g.accounts, g.blocked, g.review,
+                     g.accounts ? double(g.blocked) / g.accounts : 0.0);
+  }
+  if (r.unlabelled_accounts) s += fmt::format("accounts without a label: {}\n", r.unlabelled_accounts);
+  return s;
+}
+
+std::string FormatEvalJson(const EvalResult& r) {
+  auto group = [](const GroupFigures& g) {
+    return fmt::format("{{\"accounts\":{},\"blocked\":{},\"review\":{},\"interactions\":{},\"served_before_block\":{}}}",
+                       g.accounts, g.blocked, g.review, g.interactions, g.served_before_block);
+  };
+  std::string s = fmt::format(
+      "{{\"recall\":{:.6f},\"fpr\":{:.6f},\"leakage\":{:.6f},\"legit_interactions_blocked\":{:.6f},\"purity\":{:.6f},"
+      "\"predicted_campaigns\":{},\"campaigns\":{{",
+      r.Recall(), r.Fpr(), r.Leakage(), r.LegitInteractionsBlocked(), r.purity, r.predicted_campaigns);
+  bool first = true;
+  for (const auto& [name, g] : r.campaigns) {
+    s += fmt::format("{}\"{}\":{}", first ? "" : ",", name, group(g));
+    first = false;
+  }
+  s += "},\"archetypes\":{";
+  first = true;
+  for (const auto& [name, g] : r.archetypes) {
+    s += fmt::format("{}\"{}\":{}", first ? "" : ",", name, group(g));
+    first = false;
+  }
+  s += "}}\n";
+  return s;
+}
+
+}  // namespace dg::sim

@@ -1,0 +1,40 @@
+// Quality figures of a scan against labels (SCHEMA.md, "How quality is
+// scored"): account recall, false-positive rate, legit interactions
+// blocked, campaign purity and leakage, overall, per attack campaign and per
+// legit archetype. Reads the two JSONL files; O(accounts) memory.
+#pragma once
+
+#include <map>
+#include <string>
+
+namespace dg::sim {
+
+struct GroupFigures {
+  uint64_t accounts = 0;
+  uint64_t blocked = 0;
+  uint64_t review = 0;
+  uint64_t interactions = 0;
+  uint64_t served_before_block = 0;  // attack: leaked; legit: interactions after block are "blocked"
+  uint64_t interactions_blocked = 0;
+};
+
+struct EvalResult {
+  GroupFigures attack, legit;
+  std::map<std::string, GroupFigures> campaigns;   // by true campaign
+  std::map<std::string, GroupFigures> archetypes;  // by legit archetype
+  double purity = 1.0;           // size-weighted majority share of predicted campaigns
+  uint64_t predicted_campaigns = 0;
+  uint64_t unlabelled_accounts = 0;
+  double Recall() const { return attack.accounts ? double(attack.blocked) / attack.accounts : 1.0; }
+  double Fpr() const { return legit.accounts ? double(legit.blocked) / legit.accounts : 0.0; }
+  double Leakage() const { return attack.interactions ? double(attack.served_before_block) / attack.interactions : 0.0; }
+  double LegitInteractionsBlocked() const {
+    return legit.interactions ? double(legit.interactions_blocked) / legit.interactions : 0.0;
+  }
+};
+
+bool Evaluate(const std::string& labels_path, const std::string& accounts_path, EvalResult* out, std::string* error);
+std::string FormatEval(const EvalResult& r);
+std::string FormatEvalJson(const EvalResult& r);
+
+}  // namespace dg::sim

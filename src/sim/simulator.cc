@@ -1,0 +1,965 @@
+#include "sim/simulator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <queue>
+
+#include <fmt/format.h>
+
+#include "common/hash.h"
+#include "common/json_out.h"
+#include "common/rng.h"
+#include "common/time.h"
+#include "sim/text.h"
+
+namespace dg::sim {
+namespace {
+
+// 2026-04-01T00:00:00Z
+constexpr TimeMs kScenarioStart = 1775001600000LL;
+constexpr double kSecondsPerDay = 86400.0;
+
+enum class Schedule : uint8_t {
+  kDiurnal,      // human sessions, weighted by local hour of day
+  kBusiness,     // weekdays 9-18 local, paced
+  kPaced,        // regular machine pacing around the clock
+  kUniform,      // Poisson around the clock
+  kRuns,         // occasional benchmark runs: bursts of paced requests
+  kSynchronized  // campaign-wide windows shared by all accounts
+};
+
+enum class Style : uint8_t {
+  kHuman,       // people asking their own questions
+  kAgentApp,    // users of a popular coding agent (shared system + tools)
+  kBatch,       // one template at volume
+  kHomework,    // shared question list with personal edits
+  kBenchmark,   // "think step by step" benchmark prompts
+  kSupportBot,  // SaaS chatbot with persona system prompt
+  kRouter,      // diverse resold traffic
+  kEvalJudge,   // legit LLM-as-judge evaluation
+  kDistill,     // templated task harvesting
+  kRecon,       // reasoning-trace reconstruction
+  kRubric,      // reward-model harvesting
+  kAgentDistill,// agentic trace harvesting
+  kReseller     // resold organic traffic mixed with agentic harvesting
+};
+
+struct Shared {  // infrastructure and content shared by a group of accounts
+  std::vector<std::string> ip_pool;
+  bool ip_rotate = false;       // a new pool address for every request
+  bool residential_rotate = false;  // a fresh random address every request
+  std::vector<std::string> payments;
+  std::string system;
+  std::string tools_json;
+  std::vector<std::string> wrappers;  // "{TASK}" templates
+  std::vector<std::string> questions; // shared question list (homework)
+  std::string ua;
+  std::string email_domain;
+  std::string org;
+  int64_t max_tokens = -1;
+  double temperature = -1;
+  double paraphrase = 0;
+  double cot_rate = 0;
+  double multi_turn_fake = 0;
+  // synchronized windows
+  double window_period_s = 3600;
+  double window_len_s = 900;
+  double window_phase_s = 0;
+  // model pivot
+  double pivot_share = 0;
+  double pivot_delay_h = -1;
+};
+
+struct Account {
+  std::string id, org, key, ua, payment, email_domain, ip;
+  TimeMs created = 0, active_from = 0, active_until = 0;
+  Schedule schedule = Schedule::kDiurnal;
+  Style style = Style::kHuman;
+  TopicKind topic = TopicKind::kCasual;
+  double rate_per_day = 5;
+  int tz_hours = 0;
+  double p_continue = 0.5;   // chance the next request continues the conversation
+  int64_t max_tokens = -1;
+  double temperature = -1;
+  bool vary_settings = true;
+  double adopt_at_day = -1;  // when it starts using the new model
+  double adopt_share = 0.6;
+  std::shared_ptr<Shared> shared;
+  // labels
+  bool attack = false;
+  std::string campaign, archetype;
+  // dynamic state
+  TimeMs next = 0;
+  std::vector<std::pair<bool, std::string>> history;  // (is_user, text)
+  std::string conversation_id;
+  int run_left = 0;
+  uint64_t events = 0;
+};
+
+const std::vector<std::string_view> kCommonUas = {
+    "openai-python/1.51.0", "anthropic-sdk-python/0.39.0", "python-httpx/0.27.2",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Safari/605.1.15",
+    "node-fetch/3.3.2", "anthropic-typescript/0.30.1", "langchain-python/0.3.4", "curl/8.5.0", "axios/1.7.7"};
+const std::vector<std::string_view> kMailDomains = {"gmail.com", "outlook.com", "yahoo.com", "icloud.com",
+                                                    "proton.me", "hotmail.com", "gmx.de", "qq.com", "163.com"};
+const char* const kOldModel = "atlas-3-pro";
+const char* const kMiniModel = "atlas-3-mini";
+const char* const kNewModel = "atlas-4-pro";
+
+const char* const kAgentSystem =
+    "You are CodePilot, an autonomous software engineering assistant running in the user's terminal. "
+    "You can read and edit files, run shell commands and tests, and search the codebase using the tools "
+    "provided. Always explain what you are about to do before calling a tool. Prefer small, reviewable "
+    "changes. Never run destructive commands without confirmation. When a task is ambiguous, ask a "
+    "clarifying question. Follow the repository's existing style, run the tests after each change, and "
+    "summarise the diff at the end of the task. Respect .gitignore and never commit secrets.";
+const char* const kAgentTools =
+    R"([{"name":"read_file","description":"Read a file from the workspace","input_schema":{"type":"object","properties":{"path":{"type":"string"}},"required":["path"]}},)"
+    R"({"name":"edit_file","description":"Replace text in a file","input_schema":{"type":"object","properties":{"path":{"type":"string"},"old":{"type":"string"},"new":{"type":"string"}}}},)"
+    R"({"name":"run_command","description":"Run a shell command and return its output","input_schema":{"type":"object","properties":{"cmd":{"type":"string"}}}},)"
+    R"({"name":"search_code","description":"Search the repository","input_schema":{"type":"object","properties":{"query":{"type":"string"}}}}])";
+
+std::string Hex(Rng& rng, int digits) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s;
+  s.reserve(static_cast<size_t>(digits));
+  uint64_t bits = rng.Next();
+  for (int idx = 0; idx < digits; ++idx) {
+    if (idx == 16) bits = rng.Next();
+    s.push_back(kHex[bits & 0xF]);
+    bits >>= 4;
+  }
+  return s;
+}
+
+std::string PublicIpv4(Rng& rng) {
+  for (;;) {
+    const int a = static_cast<int>(rng.Range(1, 223));
+    if (a == 10 || a == 127 || a == 172 || a == 192 || a == 100 || a == 169) continue;
+    return fmt::format("{}.{}.{}.{}", a, rng.Range(0, 255), rng.Range(0, 255), rng.Range(1, 254));
+  }
+}
+
+std::string Ipv6(Rng& rng) {
+  return fmt::format("2a0{}:{:x}:{:x}:{:x}::{:x}", rng.Range(0, 9), rng.Range(0x1000, 0xffff), rng.Range(0, 0xffff),
+                     rng.Range(0, 0xffff), rng.Range(1, 0xffff));
+}
+
+std::string ResidentialIp(Rng& rng) { return rng.Chance(0.15) ? Ipv6(rng) : PublicIpv4(rng); }
+
+// n addresses inside `prefixes` random /24 networks.
+std::vector<std::string> IpPool(Rng& rng, int prefixes, int per_prefix) {
+  std::vector<std::string> pool;
+  for (int p = 0; p < prefixes; ++p) {
+    const std::string net = PublicIpv4(rng);
+    const std::string base = net.substr(0, net.rfind('.') + 1);
+    for (int k = 0; k < per_prefix; ++k) pool.push_back(base + std::to_string(rng.Range(1, 254)));
+  }
+  return pool;
+}
+
+double HourWeight(int local_hour) {
+  static constexpr double kW[24] = {0.15, 0.08, 0.05, 0.04, 0.04, 0.08, 0.25, 0.5, 0.8, 1.0, 1.0, 1.0,
+                                    0.95, 1.0, 1.0, 0.95, 0.9, 0.85, 0.8, 0.85, 0.9, 0.8, 0.6, 0.35};
+  return kW[((local_hour % 24) + 24) % 24];
+}
+
+}  // namespace
+
+const std::vector<std::string>& KnownScenarios() {
+  static const std::vector<std::string> kNames = {"demo", "standard", "alibaba-scale"};
+  return kNames;
+}
+
+const std::vector<std::pair<std::string, std::string>>& KnownEvasions() {
+  static const std::vector<std::pair<std::string, std::string>> kList = {
+      {"no-shared-payment", "every attack account has its own payment instrument"},
+      {"residential-ip", "attack accounts use rotating residential proxy addresses"},
+      {"paraphrase", "attack templates are paraphrased on every request"},
+      {"diurnal", "attack schedules follow a human day in one time zone"},
+      {"multi-turn", "attack requests carry fabricated earlier turns half of the time"},
+      {"no-cot", "attacks never ask for reasoning explicitly"},
+      {"common-ua", "attacks use the most common SDK user agent and default settings"},
+      {"slow", "four times as many attack accounts, each a quarter as busy"},
+  };
+  return kList;
+}
+
+struct Simulator::Impl {
+  SimOptions options;
+  std::unique_ptr<TextSource> text;
+  Rng rng{1};
+  std::vector<Account> accounts;
+  TimeMs start = kScenarioStart;
+  TimeMs end = kScenarioStart;
+  TimeMs release = kScenarioStart;
+  uint64_t request_counter = 0;
+
+  bool Evade(std::string_view name) const {
+    return std::find(options.evasions.begin(), options.evasions.end(), name) != options.evasions.end();
+  }
+  int Scaled(double n) const { return std::max(1, static_cast<int>(std::lround(n * options.scale))); }
+  double Day(TimeMs t) const { return static_cast<double>(t - start) / (kSecondsPerDay * 1000.0); }
+
+  Account& NewAccount(const std::string& archetype, bool attack, const std::string& campaign) {
+    Account& a = accounts.emplace_back();
+    a.id = "acct_" + Hex(rng, 16);
+    a.key = "key_" + Hex(rng, 12);
+    a.org = "org_" + Hex(rng, 10);
+    a.archetype = archetype;
+    a.attack = attack;
+    a.campaign = campaign;
+    a.ua = std::string(rng.Pick(kCommonUas));
+    a.email_domain = std::string(rng.Pick(kMailDomains));
+    a.ip = ResidentialIp(rng);
+    if (rng.Chance(0.85)) a.payment = "pm_" + Hex(rng, 20);
+    a.active_from = start;
+    a.active_until = end;
+    a.created = start - static_cast<TimeMs>(rng.Uniform(1, 700) * kSecondsPerDay * 1000);
+    a.tz_hours = static_cast<int>(rng.Pick(std::vector<int>{-8, -7, -5, -4, -3, 0, 1, 2, 3, 5, 8, 9, 10}));
+    a.adopt_at_day = rng.Chance(0.35) ? Day(release) + rng.Exponential(3.0) : -1;
+    if (rng.Chance(0.5)) {
+      a.max_tokens = rng.Pick(std::vector<int64_t>{512, 1024, 2048, 4096, 8192});
+    }
+    if (rng.Chance(0.5)) a.temperature = rng.Pick(std::vector<double>{0.0, 0.2, 0.5, 0.7, 1.0});
+    return a;
+  }
+
+  // ---- legitimate archetypes ---------------------------------------------
+  void AddLegit() {
+    const int casual = Scaled(14000);
+    for (int idx = 0; idx < casual; ++idx) {
+      Account& a = NewAccount("casual", false, "");
+      a.rate_per_day = rng.LogNormal(2.0, 0.9);
+      a.p_continue = rng.Uniform(0.3, 0.75);
+      a.topic = static_cast<TopicKind>(rng.Pick(std::vector<int>{0, 0, 0, 1, 1, 2, 3, 5}));
+      a.vary_settings = rng.Chance(0.6);
+      if (rng.Chance(0.3)) a.active_from = start + static_cast<TimeMs>(rng.Uniform(0, Day(end) * 0.8) * kSecondsPerDay * 1000);
+      if (a.active_from > start && rng.Chance(0.5)) a.created = a.active_from - static_cast<TimeMs>(rng.Uniform(0, 2) * kSecondsPerDay * 1000);
+    }
+    // families and small teams sharing one card
+    const int families = Scaled(700);
+    for (int f = 0; f < families; ++f) {
+      const std::string card = "pm_" + Hex(rng, 20);
+      const int members = static_cast<int>(rng.Range(2, 5));
+      const std::string home_ip = ResidentialIp(rng);
+      for (int m = 0; m < members; ++m) {
+        Account& a = NewAccount("family_shared_card", false, "");
+        a.payment = card;
+        if (rng.Chance(0.6)) a.ip = home_ip;
+        a.rate_per_day = rng.LogNormal(1.5, 0.8);
+        a.p_continue = rng.Uniform(0.3, 0.7);
+      }
+    }
+    // users of one popular coding agent: identical long system prompt and tools
+    auto agent = std::make_shared<Shared>();
+    agent->system = kAgentSystem;
+    agent->tools_json = kAgentTools;
+    agent->ua = "codepilot-cli/2.3.1";
+    const int agent_users = Scaled(2500);
+    for (int idx = 0; idx < agent_users; ++idx) {
+      Account& a = NewAccount("coding_agent_user", false, "");
+      a.shared = agent;
+      a.style = Style::kAgentApp;
+      a.topic = TopicKind::kCoding;
+      a.ua = agent->ua;
+      a.rate_per_day = rng.LogNormal(12, 0.8);
+      a.p_continue = 0.85;
+      a.max_tokens = 8192;
+      a.temperature = 0;
+      a.vary_settings = false;
+      a.schedule = Schedule::kDiurnal;
+      if (rng.Chance(0.3)) a.payment = "";
+    }
+    // enterprise batch jobs: one template at high volume
+    const int batches = Scaled(12);
+    for (int idx = 0; idx < batches; ++idx) {
+      auto sh = std::make_shared<Shared>();
+      sh->wrappers = {rng.Pick(std::vector<std::string>{
+          "Classify the following support ticket into one of: billing, bug, feature, other. Ticket: {TASK}",
+          "Extract the company name, amount and due date as JSON from this invoice text: {TASK}",
+          "Summarise the following customer review in one sentence and give its sentiment: {TASK}",
+          "Translate the following product description into German, keeping the formatting: {TASK}"})};
+      sh->ip_pool = IpPool(rng, 1, 3);
+      Account& a = NewAccount("enterprise_batch", false, "");
+      a.shared = sh;
+      a.style = Style::kBatch;
+      a.schedule = rng.Chance(0.5) ? Schedule::kPaced : Schedule::kBusiness;
+      a.rate_per_day = rng.Uniform(800, 2500);
+      a.max_tokens = rng.Pick(std::vector<int64_t>{256, 512, 1024});
+      a.temperature = 0;
+      a.vary_settings = false;
+      a.p_continue = 0;
+      a.email_domain = "corp-" + Hex(rng, 6) + ".com";
+      a.ua = "python-httpx/0.27.2";
+      const double s = rng.Uniform(0, Day(end) * 0.5);
+      a.active_from = start + static_cast<TimeMs>(s * kSecondsPerDay * 1000);
+      a.active_until = std::min(end, a.active_from + static_cast<TimeMs>(rng.Uniform(2, 6) * kSecondsPerDay * 1000));
+    }
+    // university classes behind one campus NAT, accounts created the same week
+    const int classes = Scaled(3);
+    for (int c = 0; c < classes; ++c) {
+      auto sh = std::make_shared<Shared>();
+      sh->ip_pool = IpPool(rng, 1, 2);
+      sh->email_domain = "univ-" + Hex(rng, 4) + ".edu";
+      const TimeMs week = start - static_cast<TimeMs>(rng.Uniform(0, 20) * kSecondsPerDay * 1000);
+      const int students = static_cast<int>(rng.Range(40, 80));
+      for (int s = 0; s < students; ++s) {
+        Account& a = NewAccount("campus_class", false, "");
+        a.shared = sh;
+        a.style = Style::kHomework;
+        a.topic = TopicKind::kHomework;
+        a.email_domain = sh->email_domain;
+        a.created = week + static_cast<TimeMs>(rng.Uniform(0, 7) * kSecondsPerDay * 1000);
+        a.rate_per_day = rng.LogNormal(3, 0.6);
+        a.p_continue = 0.5;
+        a.tz_hours = 1;
+        a.ip = sh->ip_pool[0];
+        if (rng.Chance(0.5)) a.payment = "";
+      }
+    }
+    // research labs running benchmarks with "think step by step"
+    const int labs = Scaled(4);
+    for (int l = 0; l < labs; ++l) {
+      auto sh = std::make_shared<Shared>();
+      sh->ip_pool = IpPool(rng, 1, 4);
+      sh->org = "org_" + Hex(rng, 10);
+      sh->payments = {"pm_" + Hex(rng, 20)};
+      sh->wrappers = {"Question: {TASK}\nLet's think step by step, then give the final answer on the last line.",
+                      "{TASK}\n\nThink step by step and show your reasoning before the answer."};
+      const int members = static_cast<int>(rng.Range(2, 4));
+      for (int m = 0; m < members; ++m) {
+        Account& a = NewAccount("research_lab_benchmark", false, "");
+        a.shared = sh;
+        a.style = Style::kBenchmark;
+        a.schedule = Schedule::kRuns;
+        a.topic = rng.Chance(0.5) ? TopicKind::kMaths : TopicKind::kReasoning;
+        a.org = sh->org;
+        a.payment = sh->payments[0];
+        a.ip = sh->ip_pool[static_cast<size_t>(m) % sh->ip_pool.size()];
+        a.rate_per_day = 1;  // runs per ~3 days handled by the schedule
+        a.max_tokens = 4096;
+        a.temperature = 0;
+        a.vary_settings = false;
+        a.p_continue = 0;
+        a.ua = "python-httpx/0.27.2";
+      }
+    }
+    // SaaS chatbots: persona system prompt, multi-turn, many end users
+    const int saas = Scaled(30);
+    for (int idx = 0; idx < saas; ++idx) {
+      auto sh = std::make_shared<Shared>();
+      sh->system = fmt::format("You are {}, the friendly support assistant of {}. Answer briefly, stay on topic, "
+                               "and hand over to a human agent when the customer asks.",
+                               rng.Pick(std::vector<std::string_view>{"Ava", "Max", "Nova", "Sam"}), "Company-" + Hex(rng, 4));
+      sh->ip_pool = IpPool(rng, 1, 4);
+      sh->ip_rotate = true;
+      Account& a = NewAccount("saas_chatbot", false, "");
+      a.shared = sh;
+      a.style = Style::kSupportBot;
+      a.topic = TopicKind::kSupport;
+      a.rate_per_day = rng.Uniform(100, 500);
+      a.p_continue = 0.7;
+      a.max_tokens = 1024;
+      a.temperature = 0.3;
+      a.vary_settings = false;
+      a.ua = "node-fetch/3.3.2";
+    }
+    // legitimate API routers: very high volume, diverse traffic
+    const int routers = Scaled(5);
+    for (int idx = 0; idx < routers; ++idx) {
+      auto sh = std::make_shared<Shared>();
+      sh->ip_pool = IpPool(rng, 1, 8);
+      sh->ip_rotate = true;
+      Account& a = NewAccount("api_router", false, "");
+      a.shared = sh;
+      a.style = Style::kRouter;
+      a.schedule = Schedule::kUniform;
+      a.rate_per_day = rng.Uniform(400, 1200);
+      a.p_continue = 0.4;
+      a.ua = "litellm/1.50.2";
+    }
+    // evaluation teams using the model as a judge for their own product
+    const int evals = Scaled(6);
+    for (int idx = 0; idx < evals; ++idx) {
+      Account& a = NewAccount("eval_team_judge", false, "");
+      a.style = Style::kEvalJudge;
+      a.schedule = Schedule::kRuns;
+      a.rate_per_day = 1;
+      a.temperature = 0;
+      a.max_tokens = 1024;
+      a.vary_settings = false;
+      a.p_continue = 0;
+      a.ua = "python-httpx/0.27.2";
+    }
+  }
+
+  // ---- attack campaigns ----------------------------------------------------
+  // Shared attack infrastructure, then accounts in waves over [from, until).
+  struct CampaignPlan {
+    std::string name;
+    Style style;
+    TopicKind topic;
+    int accounts;             // total over the campaign, including replacements
+    int concurrent;           // live at once
+    double rate_per_day;      // per account
+    double life_days;         // account lifetime before replacement
+    Schedule schedule;
+    double from_day, until_day;
+    int ip_prefixes;          // 0 = one address per account
+    bool residential = false;
+    int cards;                // 0 = one card per account
+    bool creation_burst = true;
+  };
+
+  void AddCampaign(CampaignPlan plan, const std::shared_ptr<Shared>& sh) {
+    if (Evade("slow")) {
+      plan.accounts *= 4;
+      plan.concurrent *= 4;
+      plan.rate_per_day /= 4;
+    }
+    if (Evade("residential-ip")) plan.residential = true;
+    if (Evade("no-shared-payment")) plan.cards = 0;
+    if (Evade("paraphrase")) sh->paraphrase = std::max(sh->paraphrase, 0.8);
+    if (Evade("no-cot")) sh->cot_rate = 0;
+    if (Evade("multi-turn")) sh->multi_turn_fake = 0.5;
+    if (Evade("diurnal")) plan.schedule = Schedule::kDiurnal;
+    if (Evade("common-ua")) {
+      sh->ua = std::string(kCommonUas[0]);
+      sh->max_tokens = -1;
+      sh->temperature = -1;
+    }
+    if (plan.ip_prefixes > 0 && !plan.residential) sh->ip_pool = IpPool(rng, plan.ip_prefixes, 12);
+    sh->residential_rotate = plan.residential;
+    for (int c = 0; c < plan.cards; ++c) sh->payments.push_back("pm_" + Hex(rng, 20));
+    const double span = plan.until_day - plan.from_day;
+    const int waves = std::max(1, static_cast<int>(std::ceil(plan.accounts / static_cast<double>(plan.concurrent))));
+    const double wave_len = std::max(plan.life_days, span / waves);
+    int made = 0;
+    for (int w = 0; w < waves && made < plan.accounts; ++w) {
+      const double wave_start = plan.from_day + w * (span - plan.life_days) / std::max(1, waves - 1) * (waves > 1 ? 1 : 0);
+      const double burst_at = wave_start - rng.Uniform(0.05, 0.5);
+      for (int k = 0; k < plan.concurrent && made < plan.accounts; ++k, ++made) {
+        Account& a = NewAccount(plan.name, true, plan.name);
+        a.shared = sh;
+        a.style = plan.style;
+        a.topic = plan.topic;
+        a.schedule = plan.schedule;
+        a.rate_per_day = plan.rate_per_day * rng.Uniform(0.7, 1.3);
+        const double from = std::max(0.0, wave_start + rng.Uniform(0, 0.3));
+        a.active_from = start + static_cast<TimeMs>(from * kSecondsPerDay * 1000);
+        a.active_until = std::min(end, start + static_cast<TimeMs>(std::min(plan.until_day, from + wave_len * rng.Uniform(0.8, 1.1)) * kSecondsPerDay * 1000));
+        const double created_day = plan.creation_burst ? burst_at + rng.Uniform(0, 0.04) : from - rng.Uniform(0.2, 10);
+        a.created = start + static_cast<TimeMs>(created_day * kSecondsPerDay * 1000);
+        if (!sh->payments.empty()) a.payment = sh->payments[rng.Below(sh->payments.size())];
+        else a.payment = "pm_" + Hex(rng, 20);
+        if (!sh->ip_pool.empty()) a.ip = sh->ip_pool[rng.Below(sh->ip_pool.size())];
+        if (!sh->ua.empty()) a.ua = sh->ua;
+        a.max_tokens = sh->max_tokens;
+        a.temperature = sh->temperature;
+        a.vary_settings = false;
+        a.p_continue = 0.0;
+        if (sh->pivot_delay_h >= 0) {
+          a.adopt_at_day = Day(release) + sh->pivot_delay_h / 24.0 * rng.Uniform(0.5, 1.0);
+          a.adopt_share = sh->pivot_share;
+        }
+        a.tz_hours = 8;
+      }
+    }
+  }
+
+  void AddAttacks() {
+    const double days = Day(end);
+    // Templated hydra network with account waves and synchronized windows.
+    {
+      auto sh = std::make_shared<Shared>();
+      sh->system = "You are Professor Sage, a world-class expert tutor in mathematics, computer science and logic. "
+                   "You always give complete, rigorous, well-structured answers.";
+      sh->wrappers = {"Solve the following problem. Think step by step and show your complete reasoning before the final answer.\n\nProblem: {TASK}",
+                      "{TASK}\n\nExplain your reasoning step by step in detail, then state the final answer clearly."};
+      sh->cot_rate = 1.0;
+      sh->max_tokens = 8192;
+      sh->temperature = 0.7;
+      sh->ua = "python-httpx/0.27.2";
+      sh->window_period_s = 3600;
+      sh->window_len_s = 1200;
+      sh->window_phase_s = rng.Uniform(0, 3600);
+      AddCampaign({"hydra-templated", Style::kDistill, TopicKind::kMaths, Scaled(360), Scaled(60), 90, 3.0,
+                   Schedule::kSynchronized, 0.5, days, 5, false, Scaled(12), true}, sh);
+    }
+    // Proxy reseller: resold organic traffic mixed with agentic harvesting.
+    {
+      auto sh = std::make_shared<Shared>();
+      sh->tools_json = R"([{"name":"web_search","description":"Search the web","input_schema":{"type":"object","properties":{"q":{"type":"string"}}}},{"name":"python","description":"Run python code","input_schema":{"type":"object","properties":{"code":{"type":"string"}}}}])";
+      sh->wrappers = {"You are an autonomous agent. Task: {TASK}\nPlan the full sequence of steps, call tools as needed, and narrate your reasoning at every step."};
+      sh->cot_rate = 0.6;
+      sh->max_tokens = 16000;
+      AddCampaign({"proxy-reseller", Style::kReseller, TopicKind::kAgentic, Scaled(120), Scaled(40), 140, 6.0,
+                   Schedule::kUniform, 1.0, days, 0, true, Scaled(10), false}, sh);
+    }
+    // Low-and-slow: one address and one card per account, paraphrased.
+    {
+      auto sh = std::make_shared<Shared>();
+      sh->wrappers = {"Please explain in detail how to solve this, reasoning step by step: {TASK}",
+                      "{TASK}\nWalk me through your thinking before you answer.",
+                      "Answer the following question with a thorough explanation: {TASK}"};
+      sh->paraphrase = 0.6;
+      sh->cot_rate = 0.6;
+      sh->max_tokens = 4096;
+      sh->temperature = 1.0;
+      sh->ua = std::string(kCommonUas[0]);
+      AddCampaign({"low-and-slow", Style::kDistill, TopicKind::kReasoning, Scaled(240), Scaled(240), 22, days,
+                   Schedule::kUniform, 0.0, days, 0, true, 0, false}, sh);
+    }
+    // Reward-model (rubric) harvesting.
+    {
+      auto sh = std::make_shared<Shared>();
+      sh->max_tokens = 2048;
+      sh->temperature = 0;
+      sh->ua = "aiohttp/3.10.5";
+      AddCampaign({"rubric-harvest", Style::kRubric, TopicKind::kCasual, Scaled(80), Scaled(40), 110, 5.0,
+                   Schedule::kPaced, 2.0, days, 2, false, Scaled(4), true}, sh);
+    }
+    // Reasoning-trace reconstruction.
+    {
+      auto sh = std::make_shared<Shared>();
+      sh->system = "You are a meticulous reasoning assistant.";
+      sh->max_tokens = 16384;
+      sh->temperature = 0.6;
+      sh->ua = std::string(kCommonUas[1]);
+      AddCampaign({"reasoning-trace", Style::kRecon, TopicKind::kMaths, Scaled(120), Scaled(40), 100, 4.0,
+                   Schedule::kUniform, 1.5, days, 3, false, Scaled(6), true}, sh);
+    }
+    // Model-release pivot: about half the traffic moves within a day.
+    {
+      auto sh = std::make_shared<Shared>();
+      sh->wrappers = {"Implement the following and explain each design decision: {TASK}",
+                      "Write production-quality code for: {TASK}\nInclude tests."};
+      sh->max_tokens = 8192;
+      sh->temperature = 0.2;
+      sh->ua = "go-resty/2.14.0";
+      sh->pivot_share = 0.5;
+      sh->pivot_delay_h = 20;
+      AddCampaign({"model-pivot", Style::kDistill, TopicKind::kCoding, Scaled(150), Scaled(50), 80, 5.0,
+                   Schedule::kPaced, 1.0, days, 4, false, Scaled(8), true}, sh);
+    }
+  }
+
+  // ---- scheduling -------------------------------------------------------------
+  TimeMs NextTime(Account& a, TimeMs now) {
+    const double mean_gap_s = kSecondsPerDay / std::max(0.01, a.rate_per_day);
+    switch (a.schedule) {
+      case Schedule::kDiurnal: {
+        if (!a.history.empty() && rng.Chance(a.p_continue)) {
+          return now + static_cast<TimeMs>(rng.Uniform(15, 240) * 1000);  // reading, typing
+        }
+        // Next session start, thinned by the local hour of day.
+        TimeMs t = now;
+        for (int tries = 0; tries < 1000; ++tries) {
+          t += static_cast<TimeMs>(rng.Exponential(mean_gap_s * 0.6) * 1000);
+          const int hour = static_cast<int>(((t / kMsPerHour) + a.tz_hours) % 24);
+          if (rng.Chance(HourWeight(hour))) break;
+        }
+        a.history.clear();
+        return t;
+      }
+      case Schedule::kBusiness: {
+        TimeMs t = now + static_cast<TimeMs>(mean_gap_s * rng.Uniform(0.3, 0.7) * 1000);
+        for (int tries = 0; tries < 200; ++tries) {
+          const int64_t day = t / kMsPerDay;
+          const int hour = static_cast<int>(((t / kMsPerHour) + a.tz_hours) % 24);
+          const bool weekday = ((day + 4) % 7) < 5;
+          if (weekday && hour >= 9 && hour < 18) return t;
+          t += kMsPerHour;
+        }
+        return t;
+      }
+      case Schedule::kPaced:
+        return now + static_cast<TimeMs>(mean_gap_s * rng.Uniform(0.85, 1.15) * 1000);
+      case Schedule::kUniform:
+        return now + static_cast<TimeMs>(rng.Exponential(mean_gap_s) * 1000);
+      case Schedule::kRuns: {
+        if (a.run_left > 0) {
+          --a.run_left;
+          return now + static_cast<TimeMs>(rng.Uniform(2, 8) * 1000);
+        }
+        a.run_left = static_cast<int>(rng.Range(300, 1500));
+        const int hour_base = static_cast<int>(rng.Range(9, 16));
+        const double days_ahead = rng.Uniform(1.5, 5.0);
+        const TimeMs day0 = ((now + static_cast<TimeMs>(days_ahead * kSecondsPerDay * 1000)) / kMsPerDay) * kMsPerDay;
+        return day0 + (hour_base - a.tz_hours) * kMsPerHour + static_cast<TimeMs>(rng.Uniform(0, 3600) * 1000);
+      }
+      case Schedule::kSynchronized: {
+        const Shared& sh = *a.shared;
+        // Inside the campaign's shared window, requests come in bursts.
+        const double window_rate = a.rate_per_day * sh.window_period_s / sh.window_len_s;
+        TimeMs t = now + static_cast<TimeMs>(rng.Exponential(kSecondsPerDay / window_rate) * 1000);
+        const double period_ms = sh.window_period_s * 1000;
+        const double pos = std::fmod(static_cast<double>(t - start) - sh.window_phase_s * 1000, period_ms);
+        const double p = pos < 0 ? pos + period_ms : pos;
+        if (p > sh.window_len_s * 1000) t += static_cast<TimeMs>(period_ms - p + rng.Uniform(0, 20000));
+        return t;
+      }
+    }
+    return now + static_cast<TimeMs>(mean_gap_s * 1000);
+  }
+
+  TimeMs FirstTime(Account& a) {
+    TimeMs t = a.active_from;
+    if (a.schedule == Schedule::kRuns) {
+      a.run_left = 0;
+      return NextTime(a, t - static_cast<TimeMs>(1.5 * kSecondsPerDay * 1000));
+    }
+    return NextTime(a, t);
+  }
+
+  // ---- one event ----------------------------------------------------------------
+  std::string Wrap(const Shared& sh, const std::string& task) {
+    std::string w = sh.wrappers.empty() ? "{TASK}" : sh.wrappers[rng.Below(sh.wrappers.size())];
+    if (sh.paraphrase > 0) w = Paraphrase(w, rng, sh.paraphrase);
+    const size_t p = w.find("{TASK}");
+    if (p != std::string::npos) w.replace(p, 6, task);
+    return w;
+  }
+
+  std::string ReconPrompt() {
+    const std::string q = text->TaskPrompt(TopicKind::kMaths, rng);
+    const std::string ans = text->Response(q, TopicKind::kMaths, rng);
+    static const std::vector<std::string_view> kRecon = {
+        "Below is a question and a completed response. Imagine and articulate the internal reasoning behind the completed response, and write it out step by step as if you were thinking it.\n\nQuestion: {Q}\n\nCompleted response: {A}",
+        "Given the final answer below, reconstruct the reasoning that led to it in full detail, one step at a time.\nProblem: {Q}\nFinal answer: {A}",
+        "Here is a problem and its solution. Write out the hidden reasoning a careful expert would go through to arrive at this answer.\n{Q}\n---\n{A}"};
+    std::string t(rng.Pick(kRecon));
+    size_t p;
+    while ((p = t.find("{Q}")) != std::string::npos) t.replace(p, 3, q);
+    while ((p = t.find("{A}")) != std::string::npos) t.replace(p, 3, ans);
+    return t;
+  }
+
+  struct Request {
+    std::string system;
+    std::string tools_json;
+    std::vector<std::pair<bool, std::string>> messages;
+    bool tool_turns = false;
+    TopicKind topic = TopicKind::kCasual;
+  };
+
+  Request BuildRequest(Account& a) {
+    Request r;
+    r.topic = a.topic;
+    const Shared* sh = a.shared.get();
+    auto human_turn = [&](TopicKind kind) {
+      if (!a.history.empty() && a.schedule == Schedule::kDiurnal) {
+        r.messages = a.history;
+        r.messages.emplace_back(true, text->FollowUp(rng));
+      } else {
+        r.messages.emplace_back(true, text->HumanPrompt(kind, rng));
+      }
+    };
+    switch (a.style) {
+      case Style::kHuman: human_turn(a.topic); break;
+      case Style::kAgentApp:
+        r.system = sh->system;
+        r.tools_json = sh->tools_json;
+        if (!a.history.empty()) {
+          r.messages = a.history;
+          r.messages.emplace_back(true, rng.Chance(0.7) ? "[tool_result] exit code 0\n" + std::string(text->Response("", TopicKind::kCoding, rng)).substr(0, 200) : text->FollowUp(rng));
+          r.tool_turns = true;
+        } else {
+          r.messages.emplace_back(true, text->HumanPrompt(TopicKind::kCoding, rng));
+        }
+        break;
+      case Style::kBatch: r.messages.emplace_back(true, Wrap(*sh, text->HumanPrompt(TopicKind::kSupport, rng) + " (ref " + std::to_string(rng.Range(1000, 99999)) + ")")); break;
+      case Style::kHomework: {
+        if (!a.history.empty()) {
+          human_turn(TopicKind::kHomework);
+        } else {
+          std::string q = text->HumanPrompt(TopicKind::kHomework, rng);
+          if (rng.Chance(0.3)) q += " Please explain step by step.";
+          if (rng.Chance(0.3)) q = "hi, " + q;
+          r.messages.emplace_back(true, q);
+        }
+        break;
+      }
+      case Style::kBenchmark: r.messages.emplace_back(true, Wrap(*sh, text->TaskPrompt(a.topic, rng))); break;
+      case Style::kSupportBot:
+        r.system = sh->system;
+        human_turn(TopicKind::kSupport);
+        break;
+      case Style::kRouter: {
+        const TopicKind kind = static_cast<TopicKind>(rng.Below(4));
+        if (rng.Chance(0.2)) r.system = "You are a helpful assistant.";
+        human_turn(kind);
+        r.topic = kind;
+        break;
+      }
+      case Style::kEvalJudge: r.messages.emplace_back(true, text->JudgePrompt(rng)); break;
+      case Style::kDistill: {
+        std::string task = text->TaskPrompt(a.topic, rng);
+        r.system = sh->system;
+        r.messages.emplace_back(true, sh->cot_rate > 0 && rng.Chance(sh->cot_rate) ? Wrap(*sh, task) : Wrap(Shared{}, task));
+        break;
+      }
+      case Style::kRecon:
+        r.system = sh->system;
+        r.messages.emplace_back(true, ReconPrompt());
+        break;
+      case Style::kRubric: r.messages.emplace_back(true, text->JudgePrompt(rng)); break;
+      case Style::kAgentDistill:
+      case Style::kReseller: {
+        if (a.style == Style::kReseller && rng.Chance(0.4)) {  // resold organic customer traffic
+          const TopicKind kind = static_cast<TopicKind>(rng.Below(4));
+          r.messages.emplace_back(true, text->HumanPrompt(kind, rng));
+          if (rng.Chance(0.4)) {
+            r.messages.insert(r.messages.begin(), {{true, text->HumanPrompt(kind, rng)}, {false, text->Response("", kind, rng)}});
+          }
+          r.topic = kind;
+          break;
+        }
+        r.tools_json = sh->tools_json;
+        r.messages.emplace_back(true, Wrap(*sh, text->TaskPrompt(TopicKind::kAgentic, rng)));
+        if (rng.Chance(0.5)) {  // continue a harvested agent trace
+          r.messages.emplace_back(false, "I'll start by searching for the relevant information.");
+          r.messages.emplace_back(true, "[tool_result] " + text->Response("", TopicKind::kAgentic, rng).substr(0, 160));
+          r.tool_turns = true;
+        }
+        break;
+      }
+    }
+    if (sh != nullptr && sh->multi_turn_fake > 0 && a.attack && r.messages.size() == 1 && rng.Chance(sh->multi_turn_fake)) {
+      r.messages.insert(r.messages.begin(), {{true, text->HumanPrompt(TopicKind::kCasual, rng)}, {false, text->Response("", TopicKind::kCasual, rng)}});
+    }
+    return r;
+  }
+
+  void WriteEvent(Account& a, TimeMs ts, std::string& out) {
+    Request r = BuildRequest(a);
+    const std::string& last_user = r.messages.back().second;
+    const std::string response = text->Response(last_user, r.topic, rng);
+    const bool openai_shape = a.style == Style::kRouter || a.style == Style::kReseller ? rng.Chance(0.15) : false;
+    // model
+    const char* model = rng.Chance(0.2) ? kMiniModel : kOldModel;
+    if (a.adopt_at_day >= 0 && Day(ts) >= a.adopt_at_day && ts >= release && rng.Chance(a.adopt_share)) model = kNewModel;
+    // settings
+    int64_t max_tokens = a.max_tokens;
+    double temperature = a.temperature;
+    if (a.vary_settings) {
+      if (rng.Chance(0.3)) max_tokens = rng.Pick(std::vector<int64_t>{-1, 1024, 2048, 4096});
+      if (rng.Chance(0.3)) temperature = rng.Pick(std::vector<double>{-1, 0.3, 0.7, 1.0});
+    }
+    std::string ip = a.ip;
+    if (a.shared) {
+      if (a.shared->residential_rotate) ip = ResidentialIp(rng);
+      else if (a.shared->ip_rotate && !a.shared->ip_pool.empty()) ip = a.shared->ip_pool[rng.Below(a.shared->ip_pool.size())];
+    }
+    if (!a.attack && a.schedule == Schedule::kDiurnal && rng.Chance(0.03)) ip = ResidentialIp(rng);  // travel, mobile
+
+    out.append("{\"ts\":");
+    AppendJsonString(out, FormatRfc3339(ts));
+    out.append(",\"request_id\":\"req_");
+    out.append(Hex(rng, 20));
+    out.append("\"");
+    out.append(openai_shape ? ",\"user\":" : ",\"account_id\":");
+    AppendJsonString(out, a.id);
+    out.append(",\"org_id\":");
+    AppendJsonString(out, a.org);
+    out.append(",\"api_key_id\":");
+    AppendJsonString(out, a.key);
+    out.append(",\"ip\":");
+    AppendJsonString(out, ip);
+    out.append(",\"user_agent\":");
+    AppendJsonString(out, a.ua);
+    if (!a.payment.empty()) {
+      out.append(",\"payment_fingerprint\":");
+      AppendJsonString(out, a.payment);
+    }
+    out.append(",\"account_created_at\":");
+    AppendJsonString(out, FormatRfc3339(a.created));
+    out.append(",\"email_domain\":");
+    AppendJsonString(out, a.email_domain);
+    out.append(",\"model\":\"");
+    out.append(model);
+    out.append("\"");
+    if (!r.system.empty() && !openai_shape) {
+      out.append(",\"system\":");
+      AppendJsonString(out, r.system);
+    }
+    out.append(",\"messages\":[");
+    bool first = true;
+    if (!r.system.empty() && openai_shape) {
+      out.append("{\"role\":\"system\",\"content\":");
+      AppendJsonString(out, r.system);
+      out.append("}");
+      first = false;
+    }
+    for (const auto& [is_user, content] : r.messages) {
+      if (!first) out.push_back(',');
+      first = false;
+      out.append(is_user ? "{\"role\":\"user\",\"content\":" : "{\"role\":\"assistant\",\"content\":");
+      if (r.tool_turns && is_user && content.starts_with("[tool_result]") && !openai_shape) {
+        out.append("[{\"type\":\"tool_result\",\"tool_use_id\":\"tu_1\",\"content\":");
+        AppendJsonString(out, content.substr(14));
+        out.append("}]");
+      } else {
+        AppendJsonString(out, content);
+      }
+      out.append("}");
+    }
+    out.append("]");
+    if (!r.tools_json.empty()) {
+      out.append(",\"tools\":");
+      out.append(r.tools_json);
+    }
+    if (max_tokens > 0) out.append(fmt::format(",\"max_tokens\":{}", max_tokens));
+    if (temperature >= 0) out.append(fmt::format(",\"temperature\":{}", temperature));
+    const bool continuing = r.messages.size() > 1;
+    if (a.schedule == Schedule::kDiurnal && (continuing || rng.Chance(0.5))) {
+      if (!continuing || a.conversation_id.empty()) a.conversation_id = "conv_" + Hex(rng, 12);
+      out.append(",\"conversation_id\":");
+      AppendJsonString(out, a.conversation_id);
+    }
+    const int64_t in_tokens = static_cast<int64_t>(r.system.size() + last_user.size()) / 4 + 5 * static_cast<int64_t>(r.messages.size());
+    const int64_t cap = max_tokens > 0 ? max_tokens : 4096;
+    const bool long_output = a.attack && a.style != Style::kReseller;
+    int64_t out_tokens = static_cast<int64_t>(rng.LogNormal(long_output ? 900 : 350, 0.7));
+    out_tokens = std::clamp<int64_t>(out_tokens, 5, cap);
+    const int64_t reasoning = std::string_view(model) == kMiniModel ? 0 : static_cast<int64_t>(rng.LogNormal(400, 1.0));
+    if (openai_shape) {
+      out.append(",\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":");
+      AppendJsonString(out, response);
+      out.append(fmt::format("}},\"finish_reason\":\"stop\"}}],\"usage\":{{\"prompt_tokens\":{},\"completion_tokens\":{}}}}}\n", in_tokens, out_tokens));
+    } else {
+      out.append(",\"response\":{\"content\":");
+      AppendJsonString(out, response);
+      out.append(fmt::format(",\"stop_reason\":\"{}\",\"input_tokens\":{},\"output_tokens\":{},\"reasoning_tokens\":{}}}}}\n",
+                             out_tokens >= cap ? "max_tokens" : "end_turn", in_tokens, out_tokens, reasoning));
+    }
+    // conversation memory for the next turn
+    if (a.schedule == Schedule::kDiurnal) {
+      a.history = r.messages;
+      a.history.emplace_back(false, response.substr(0, 400));
+      if (a.history.size() > 8) a.history.erase(a.history.begin(), a.history.begin() + 2);
+    }
+  }
+};
+
+Simulator::Simulator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Simulator::~Simulator() = default;
+
+std::unique_ptr<Simulator> Simulator::Create(const SimOptions& options, std::string* error) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->rng = Rng(options.seed * 0x9e3779b97f4a7c15ULL + 17);
+  const auto& names = KnownScenarios();
+  if (std::find(names.begin(), names.end(), options.scenario) == names.end()) {
+    *error = fmt::format("unknown scenario '{}' (known: demo, standard, alibaba-scale)", options.scenario);
+    return nullptr;
+  }
+  for (const auto& e : options.evasions) {
+    const auto& known = KnownEvasions();
+    if (std::none_of(known.begin(), known.end(), [&](const auto& k) { return k.first == e; })) {
+      *error = fmt::format("unknown evasion '{}' (see simulate --help)", e);
+      return nullptr;
+    }
+  }
+  if (!(options.scale > 0 && options.scale <= 1000)) {
+    *error = "--scale must be in (0, 1000]";
+    return nullptr;
+  }
+  impl->text = TextSource::Create(options.corpus_dir, error);
+  if (!impl->text) return nullptr;
+  double days = 14;
+  double scale = options.scale;
+  if (options.scenario == "demo") {
+    days = 4;
+    scale *= 0.04;
+  } else if (options.scenario == "alibaba-scale") {
+    days = 44;
+    scale *= 1.0;
+  }
+  if (options.days > 0) days = options.days;
+  impl->options.scale = scale;
+  impl->end = impl->start + static_cast<TimeMs>(days * kSecondsPerDay * 1000);
+  impl->release = impl->start + static_cast<TimeMs>(days * 0.6 * kSecondsPerDay * 1000);
+  impl->AddLegit();
+  impl->AddAttacks();
+  if (options.scenario == "alibaba-scale") {
+    // The reported incident: ~25k accounts, 28.8M interactions in 44 days,
+    // on top of a platform of >100M legitimate interactions.
+    Impl::CampaignPlan plan{"industrial-hydra", Style::kAgentDistill, TopicKind::kAgentic,
+                            static_cast<int>(25000 * options.scale), static_cast<int>(8000 * options.scale),
+                            28.8e6 / 25000 / 14.0, 14.0, Schedule::kSynchronized, 0.0, days, 60, false,
+                            static_cast<int>(400 * options.scale), true};
+    auto sh = std::make_shared<Shared>();
+    sh->tools_json = R"([{"name":"bash","description":"Run a shell command","input_schema":{"type":"object"}},{"name":"editor","description":"Edit files","input_schema":{"type":"object"}}])";
+    sh->wrappers = {"You are a senior engineer agent. {TASK}\nPlan in detail, reason step by step, and call tools to finish the task."};
+    sh->cot_rate = 0.7;
+    sh->max_tokens = 16000;
+    sh->temperature = 0.7;
+    sh->ua = "python-httpx/0.27.2";
+    sh->window_period_s = 1800;
+    sh->window_len_s = 1500;
+    impl->AddCampaign(plan, sh);
+    // Scale legit volume up to >100M: busier routers and SaaS bots.
+    for (auto& a : impl->accounts) {
+      if (!a.attack && (a.style == Style::kRouter || a.style == Style::kSupportBot)) a.rate_per_day *= 40;
+    }
+  }
+  return std::unique_ptr<Simulator>(new Simulator(std::move(impl)));
+}
+
+bool Simulator::Run(std::FILE* events, std::FILE* labels, SimStats* stats) {
+  Impl& s = *impl_;
+  *stats = SimStats{};
+  using Item = std::pair<TimeMs, uint32_t>;
+  std::priority_queue<Item, std::vector<Item>, std::greater<>> heap;
+  for (uint32_t idx = 0; idx < s.accounts.size(); ++idx) {
+    Account& a = s.accounts[idx];
+    a.next = s.FirstTime(a);
+    if (a.next < a.active_until) heap.emplace(a.next, idx);
+  }
+  std::string buf;
+  buf.reserve(1u << 22);
+  bool ok = true;
+  while (!heap.empty() && ok) {
+    const auto [ts, idx] = heap.top();
+    heap.pop();
+    Account& a = s.accounts[idx];
+    s.WriteEvent(a, ts, buf);
+    ++a.events;
+    ++stats->events;
+    if (a.attack) ++stats->attack_events;
+    const TimeMs next = std::max(ts + 1, s.NextTime(a, ts));
+    if (next < a.active_until && next < s.end) heap.emplace(next, idx);
+    if (buf.size() > (1u << 22) - (1u << 16)) {
+      ok = std::fwrite(buf.data(), 1, buf.size(), events) == buf.size();
+      stats->bytes += buf.size();
+      buf.clear();
+    }
+  }
+  if (ok && !buf.empty()) {
+    ok = std::fwrite(buf.data(), 1, buf.size(), events) == buf.size();
+    stats->bytes += buf.size();
+  }
+  ok = ok && std::fflush(events) == 0;
+  for (const auto& a : s.accounts) {
+    if (a.events == 0) continue;
+    ++stats->accounts;
+    if (a.attack) ++stats->attack_accounts;
+    if (labels == nullptr) continue;
+    std::string line = "{\"account_id\":";
+    AppendJsonString(line, a.id);
+    line.append(a.attack ? ",\"label\":\"attack\",\"campaign\":" : ",\"label\":\"legit\",\"campaign\":");
+    if (a.attack) AppendJsonString(line, a.campaign);
+    else line.append("null");
+    line.append(",\"archetype\":");
+    AppendJsonString(line, a.archetype);
+    line.append("}\n");
+    ok = ok && std::fwrite(line.data(), 1, line.size(), labels) == line.size();
+  }
+  if (labels != nullptr) ok = ok && std::fflush(labels) == 0;
+  return ok;
+}
+
+}  // namespace dg::sim

@@ -1,0 +1,60 @@
+// The traffic simulator: labelled API traffic that resembles a real
+// platform, with hard legitimate negatives and the reported distillation
+// playbook (see docs/SCENARIOS.md for every archetype and campaign and the
+// public report each reflects).
+//
+// Every account is an actor with its own schedule; a min-heap of next event
+// times merges them, so events come out in timestamp order and can be
+// streamed (`--out -`) at any scale with memory proportional to the number
+// of accounts, not events. All randomness flows from one seed: the same
+// options give the same bytes. Nothing in an id, a field or the order of
+// events reveals a label; labels go to a separate file.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace dg::sim {
+
+struct SimOptions {
+  std::string scenario = "demo";  // demo | standard | alibaba-scale
+  double scale = 1.0;             // multiplies account counts
+  uint64_t seed = 1;
+  std::string corpus_dir;         // empty = procedural text
+  std::vector<std::string> evasions;  // see KnownEvasions()
+  double days = 0;                // 0 = the scenario's own length
+};
+
+struct SimStats {
+  uint64_t events = 0;
+  uint64_t attack_events = 0;
+  uint64_t accounts = 0;
+  uint64_t attack_accounts = 0;
+  uint64_t bytes = 0;
+};
+
+const std::vector<std::string>& KnownScenarios();
+// Name and one-line description of each evasion `--evade` accepts.
+const std::vector<std::pair<std::string, std::string>>& KnownEvasions();
+
+class Simulator {
+ public:
+  static std::unique_ptr<Simulator> Create(const SimOptions& options, std::string* error);
+  ~Simulator();
+  Simulator(const Simulator&) = delete;  // owns all actors
+  Simulator& operator=(const Simulator&) = delete;
+
+  // Writes events (JSONL, time-ordered) and labels (JSONL). labels may be
+  // null. Returns false on a write error (disk full, closed pipe).
+  bool Run(std::FILE* events, std::FILE* labels, SimStats* stats);
+
+ private:
+  struct Impl;
+  explicit Simulator(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dg::sim
