@@ -71,6 +71,7 @@ struct AccountState {
   float score = 0;
   Verdict verdict = Verdict::kAllow;
   bool suspicious = false;
+  bool young = false;            // first used soon after creation (policy.young_account_days)
   uint32_t reasons = 0;          // bit per Reason (detect/reasons.h)
   uint32_t campaign_root = 0;    // union-find node + 1 (0 = none)
   TimeMs flagged_at = -1;        // first block

@@ -173,7 +173,12 @@ void Engine::MarkSuspicious(AccountState& a) {
   }
 }
 
-double Engine::LinkScore(const AccountState& a, const AccountState& b, uint32_t* reasons) const {
+bool IsInfrastructure(IndicatorKind k) {
+  return k == IndicatorKind::kPayment || k == IndicatorKind::kIpPrefix || k == IndicatorKind::kCreationBurst ||
+         k == IndicatorKind::kEmailDomain;
+}
+
+double Engine::LinkScore(const AccountState& a, const AccountState& b, uint32_t* reasons, bool* infra) const {
   const std::array<double, kIndicatorKinds> weights = {
       policy_.links.payment,  policy_.links.ip_prefix, policy_.links.system_prompt,
       policy_.links.prompt_template, policy_.links.prompt_frame, policy_.links.toolset,
@@ -188,6 +193,7 @@ double Engine::LinkScore(const AccountState& a, const AccountState& b, uint32_t*
       if (s != nullptr) best = std::max(best, weights[k] * s->Purity());
     }
     if (best > 0.1 && reasons != nullptr) *reasons |= Bit(LinkReason(static_cast<IndicatorKind>(k)));
+    if (best >= 0.5 * weights[k] && IsInfrastructure(static_cast<IndicatorKind>(k))) *infra = true;
     total += best;
   }
   return total;
@@ -195,7 +201,7 @@ double Engine::LinkScore(const AccountState& a, const AccountState& b, uint32_t*
 
 double Engine::CampaignScore(const CampaignAggregate& g) const {
   const double m = static_cast<double>(g.members.size());
-  return std::clamp(g.score_sum / m + 0.1 * std::log2(m), 0.0, 1.0);
+  return std::clamp(g.score_sum / m + 0.05 * std::log2(m), 0.0, 1.0);
 }
 
 void Engine::OnConfirmed(uint32_t root, TimeMs now) {
@@ -233,7 +239,12 @@ void Engine::TryLink(AccountState& a, TimeMs now) {
     if (!a.org.empty() && a.org == b.org) continue;  // one declared customer, not coordination
     if (campaigns_.Find(a.index) == campaigns_.Find(b.index)) continue;
     uint32_t reasons = 0;
-    if (LinkScore(a, b, &reasons) < policy_.link_threshold) continue;
+    bool infra = false;
+    if (LinkScore(a, b, &reasons, &infra) < policy_.link_threshold) continue;
+    // Shared content or client configuration alone ties young accounts
+    // only: established customers of different orgs legitimately share
+    // public templates and popular apps.
+    if (!infra && !(a.young && b.young)) continue;
     const double sa = std::max<double>(a.own_score, policy_.suspicious_score);
     const double sb = std::max<double>(b.own_score, policy_.suspicious_score);
     const uint32_t root = campaigns_.Union(a.index, b.index, sa, sb);
@@ -275,7 +286,12 @@ bool Engine::MatchCampaign(AccountState& a, const EventFeatures& f, TimeMs now) 
   double best = 0;
   for (const auto& [root, per_kind] : scores) {
     double total = 0;
-    for (const double v : per_kind) total += v;
+    bool infra = a.young;
+    for (size_t k = 0; k < kIndicatorKinds; ++k) {
+      total += per_kind[k];
+      if (per_kind[k] >= 0.5 * weights[k] && IsInfrastructure(static_cast<IndicatorKind>(k))) infra = true;
+    }
+    if (!infra) continue;
     if (total > best || (total == best && root < best_root)) {
       best = total;
       best_root = root;
@@ -302,12 +318,12 @@ void Engine::Decide(AccountState& a, TimeMs now) {
   }
   if (a.verdict == Verdict::kBlock) return;  // blocks are sticky
   const OwnEvidence ev = ScoreAccount(a, policy_);
-  a.own_score = static_cast<float>(ev.score);
+  a.own_score = static_cast<float>(std::max(ev.score, ev.automation_score));
   uint32_t reasons = a.reasons & Bit(Reason::kCampaignIndicatorMatch);
   for (size_t r = 0; r < static_cast<size_t>(Reason::kCampaignMember); ++r) {
     if (ev.strength[r] >= 0.5) reasons |= 1u << r;
   }
-  double score = ev.score;
+  double score = a.own_score;
   bool block = ev.score >= policy_.solo_block_score;
   const uint32_t root = campaigns_.Find(a.index);
   const CampaignAggregate* g = campaigns_.Aggregate(root);
@@ -324,7 +340,7 @@ void Engine::Decide(AccountState& a, TimeMs now) {
     a.verdict = Verdict::kBlock;
     a.flagged_at = now;
     a.n_at_flag = a.n;
-  } else if (block || in_campaign || (ev.score >= policy_.review_score && a.n >= static_cast<uint32_t>(policy_.min_interactions))) {
+  } else if (block || in_campaign || a.suspicious || ev.score >= policy_.review_score) {
     a.verdict = Verdict::kReview;
   } else {
     a.verdict = Verdict::kAllow;
@@ -363,8 +379,11 @@ Verdict Engine::Observe(const Interaction& in) {
 
   if (a.verdict != Verdict::kBlock) {
     const OwnEvidence ev = ScoreAccount(a, policy_);
-    a.own_score = static_cast<float>(ev.score);
-    if (!a.suspicious && ev.score >= policy_.suspicious_score) {
+    a.own_score = static_cast<float>(std::max(ev.score, ev.automation_score));
+    a.young = ev.young;
+    const bool suspicious_now =
+        ev.score >= policy_.suspicious_score || ev.automation_score >= policy_.automation_score;
+    if (!a.suspicious && suspicious_now) {
       MarkSuspicious(a);
       TryLink(a, in.ts);
     } else if (a.suspicious && (new_indicator || a.n - a.last_link_check >= kRelinkEvery)) {
@@ -372,7 +391,8 @@ Verdict Engine::Observe(const Interaction& in) {
     }
     const CampaignAggregate* g = campaigns_.Aggregate(campaigns_.Find(a.index));
     const bool in_campaign = g != nullptr && g->confirmed_seq != 0;
-    if (!in_campaign && campaigns_.confirmed() > 0 && (a.n <= 4 || new_indicator || a.n % kRematchEvery == 0)) {
+    const uint32_t rematch_every = a.n < 64 ? kRematchEvery / 4 : kRematchEvery;
+    if (!in_campaign && campaigns_.confirmed() > 0 && (a.n <= 4 || new_indicator || a.n % rematch_every == 0)) {
       MatchCampaign(a, f, in.ts);
     }
     Decide(a, in.ts);

@@ -90,7 +90,10 @@ class Engine {
   void AddIndicator(AccountState& a, IndicatorKind kind, uint64_t value, const std::string* display);
   void MarkSuspicious(AccountState& a);
   void TryLink(AccountState& a, TimeMs now);
-  double LinkScore(const AccountState& a, const AccountState& b, uint32_t* reasons) const;
+  // Summed purity-weighted indicators a and b share; *infra is set when one
+  // of them is operator infrastructure (payment, IP prefix, creation burst,
+  // e-mail domain) rather than content or client configuration.
+  double LinkScore(const AccountState& a, const AccountState& b, uint32_t* reasons, bool* infra) const;
   bool MatchCampaign(AccountState& a, const EventFeatures& f, TimeMs now);
   void Decide(AccountState& a, TimeMs now);
   void OnConfirmed(uint32_t root, TimeMs now);

@@ -37,6 +37,10 @@ OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
     return weight * Clamp01(strength);
   };
   double sum = 0;
+  auto take = [&](double* family) {
+    *family += sum;
+    sum = 0;
+  };
   const double cot = Rate(a.cot, n);
   sum += set(Reason::kCotElicitation, cot, (cot - 0.2) / 0.5, w.reasoning_elicitation);
   const double recon = Rate(a.recon, n);
@@ -45,6 +49,7 @@ OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
   sum += set(Reason::kRubricGrading, rubric, (rubric - 0.2) / 0.5, w.rubric_grading);
   const double datagen = Rate(a.datagen, n);
   sum += set(Reason::kDataGeneration, datagen, (datagen - 0.2) / 0.5, w.data_generation);
+  take(&e.harvest);
   const double single = Rate(a.single_turn, n);
   sum += set(Reason::kSingleTurn, single, (single - 0.7) / 0.25, w.single_turn);
   const double fixed = n >= 10 ? static_cast<double>(a.sampling_same) / n : 0;
@@ -64,14 +69,20 @@ OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
   sum += set(Reason::kMachinePacing, cv, cv >= 0 ? (0.5 - cv) / 0.3 : 0, w.machine_pacing);
   const double per_day = n / std::max(1.0, span_days);
   sum += set(Reason::kHighVolume, per_day, (per_day - 50.0) / 200.0, w.high_volume);
-  double age_days = -1;
-  if (a.created_at >= 0) {
-    age_days = static_cast<double>(a.first_ts - a.created_at) / kDayMs;
-    sum += set(Reason::kYoungAccount, age_days, (7.0 - age_days) / 6.0, w.young_account);
-  }
   const double cap = Rate(a.high_cap, n);
   sum += set(Reason::kMaxOutputCap, cap, (cap - 0.5) / 0.4, w.max_output_cap);
-  e.score = static_cast<double>(n) >= policy.min_interactions ? 1.0 - std::exp(-sum) : 0.0;
+  take(&e.automation);
+  if (a.created_at >= 0) {
+    const double age_days = static_cast<double>(a.first_ts - a.created_at) / kDayMs;
+    const double young_days = policy.young_account_days;
+    sum += set(Reason::kYoungAccount, age_days, (young_days - age_days) / (0.8 * young_days), w.young_account);
+    e.young = age_days <= young_days;
+  }
+  take(&e.youth);
+  if (static_cast<double>(n) < policy.min_interactions) return e;
+  const double amplify = std::min(1.0, e.harvest / 0.5);
+  e.score = 1.0 - std::exp(-(e.harvest + (e.automation + e.youth) * amplify));
+  if (e.young) e.automation_score = 1.0 - std::exp(-(e.automation + e.youth));
   return e;
 }
 

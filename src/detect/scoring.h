@@ -1,8 +1,16 @@
 // Own-behaviour scoring: from an account's counters to evidence strengths in
-// [0, 1] and one score, score = 1 - exp(-sum(weight_i * strength_i)).
-// Every term is evidence, none is a verdict: an enterprise batch job is
-// single-turn, templated, paced and round the clock, yet carries no
-// harvesting content, so it stays under the suspicion threshold.
+// [0, 1], grouped in three families:
+//   H  harvest content: reasoning elicitation / reconstruction, rubric
+//      grading, data generation -- what is being extracted;
+//   A  automation: single-turn, fixed sampling, one template, round the
+//      clock, machine pacing, volume, maximal output caps -- how;
+//   Y  a young account (created shortly before its first use).
+// score = 1 - exp(-(H + (A + Y) * min(1, H / 0.5))): automation amplifies
+// harvesting but never creates it, because real customers automate too (an
+// enterprise batch job is single-turn, templated, paced and round the
+// clock). automation_score = 1 - exp(-(A + Y)) counts only for young
+// accounts: a fresh account that behaves like a harvesting bot is worth
+// correlating even when its prompts ask for nothing special.
 // Rates are shrunk towards zero for small samples (count / (n + 2)).
 // Cost: ~100 arithmetic operations per call; called once per interaction.
 #pragma once
@@ -18,7 +26,10 @@ namespace dg {
 struct OwnEvidence {
   std::array<double, kReasonCount> strength{};  // own-behaviour reasons only
   std::array<double, kReasonCount> value{};     // the measured value behind it
+  double harvest = 0, automation = 0, youth = 0;
   double score = 0;
+  double automation_score = 0;
+  bool young = false;  // first used within policy.young_account_days of creation
 };
 
 OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy);

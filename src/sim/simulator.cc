@@ -231,7 +231,7 @@ struct Simulator::Impl {
     const int casual = Scaled(14000);
     for (int idx = 0; idx < casual; ++idx) {
       Account& a = NewAccount("casual", false, "");
-      a.rate_per_day = rng.LogNormal(2.0, 0.9);
+      a.rate_per_day = rng.LogNormal(1.5, 0.9);
       a.p_continue = rng.Uniform(0.3, 0.75);
       a.topic = static_cast<TopicKind>(rng.Pick(std::vector<int>{0, 0, 0, 1, 1, 2, 3, 5}));
       a.vary_settings = rng.Chance(0.6);
@@ -264,7 +264,7 @@ struct Simulator::Impl {
       a.style = Style::kAgentApp;
       a.topic = TopicKind::kCoding;
       a.ua = agent->ua;
-      a.rate_per_day = rng.LogNormal(12, 0.8);
+      a.rate_per_day = rng.LogNormal(10, 0.8);
       a.p_continue = 0.85;
       a.max_tokens = 8192;
       a.temperature = 0;
@@ -554,10 +554,13 @@ struct Simulator::Impl {
         if (!a.history.empty() && rng.Chance(a.p_continue)) {
           return now + static_cast<TimeMs>(rng.Uniform(15, 240) * 1000);  // reading, typing
         }
-        // Next session start, thinned by the local hour of day.
+        // Next session start, thinned by the local hour of day; sessions
+        // average 1/(1-p_continue) requests, so `rate_per_day` stays the
+        // account's request rate.
+        const double session_len = 1.0 / std::max(0.05, 1.0 - a.p_continue);
         TimeMs t = now;
         for (int tries = 0; tries < 1000; ++tries) {
-          t += static_cast<TimeMs>(rng.Exponential(mean_gap_s * 0.6) * 1000);
+          t += static_cast<TimeMs>(rng.Exponential(mean_gap_s * 0.6 * session_len) * 1000);
           const int hour = static_cast<int>(((t / kMsPerHour) + a.tz_hours) % 24);
           if (rng.Chance(HourWeight(hour))) break;
         }
@@ -838,8 +841,8 @@ struct Simulator::Impl {
     // conversation memory for the next turn
     if (a.schedule == Schedule::kDiurnal) {
       a.history = r.messages;
-      a.history.emplace_back(false, response.substr(0, 400));
-      if (a.history.size() > 8) a.history.erase(a.history.begin(), a.history.begin() + 2);
+      a.history.emplace_back(false, response.substr(0, 300));
+      if (a.history.size() > 6) a.history.erase(a.history.begin(), a.history.begin() + 2);
     }
   }
 };
