@@ -37,6 +37,18 @@ void TopK::Add(uint32_t k) {
   ++count[min_idx];
 }
 
+uint32_t RepeatCounter::Add(uint64_t k) {
+  size_t min_idx = 0;
+  for (size_t idx = 0; idx < kSlots; ++idx) {
+    if (key[idx] == k && count[idx] > 0) return ++count[idx];
+    if (count[idx] < count[min_idx]) min_idx = idx;
+  }
+  key[min_idx] = k;
+  return ++count[min_idx];
+}
+
+uint32_t RepeatCounter::TopCount() const { return *std::max_element(count.begin(), count.end()); }
+
 uint32_t TopK::TopCount() const { return *std::max_element(count.begin(), count.end()); }
 uint32_t TopK::TopKey() const { return key[static_cast<size_t>(std::max_element(count.begin(), count.end()) - count.begin())]; }
 

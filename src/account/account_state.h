@@ -32,6 +32,16 @@ std::string_view IndicatorKindName(IndicatorKind k);
 inline constexpr size_t kMaxValuesPerKind = 4;
 inline constexpr size_t kTopTemplates = 4;
 
+// Space-saving top-k counter of 64-bit keys: the values an account repeats.
+struct RepeatCounter {
+  static constexpr size_t kSlots = 8;
+  std::array<uint64_t, kSlots> key{};
+  std::array<uint32_t, kSlots> count{};
+  // Returns the key's count after adding it.
+  uint32_t Add(uint64_t k);
+  uint32_t TopCount() const;
+};
+
 // Space-saving top-k counter for template clusters.
 struct TopK {
   std::array<uint32_t, kTopTemplates> key{};
@@ -72,6 +82,8 @@ struct AccountState {
   Verdict verdict = Verdict::kAllow;
   bool suspicious = false;
   bool young = false;            // first used soon after creation (policy.young_account_days)
+  bool cleared = false;          // observed long enough without turning suspicious
+  RepeatCounter repeats;         // template / frame values this account repeats
   uint32_t reasons = 0;          // bit per Reason (detect/reasons.h)
   uint32_t campaign_root = 0;    // union-find node + 1 (0 = none)
   TimeMs flagged_at = -1;        // first block

@@ -21,11 +21,17 @@ IndicatorStats* IndicatorIndex::AddAccount(uint64_t key) {
   return &it->second;
 }
 
-void IndicatorIndex::AddSuspicious(uint64_t key, uint32_t account, uint32_t campaign_hint) {
+void IndicatorIndex::AddCleared(uint64_t key) {
+  auto it = values_.find(key);
+  if (it != values_.end()) ++it->second.cleared;
+}
+
+void IndicatorIndex::AddSuspicious(uint64_t key, uint32_t account, uint32_t campaign_hint, bool was_cleared) {
   auto it = values_.find(key);
   if (it == values_.end()) return;
   IndicatorStats& s = it->second;
   ++s.suspicious;
+  if (was_cleared && s.cleared > 0) --s.cleared;
   if (campaign_hint != 0) s.campaign_hint = campaign_hint;
   if (s.nmembers < kMaxMembers) {
     s.members[s.nmembers++] = account;

@@ -2,17 +2,22 @@
 // prefix, template cluster, client configuration, ...) to the accounts that
 // used it, weighted by how common it is among unrelated accounts.
 //
-// For each value it counts the distinct accounts that used it and the
-// suspicious ones among them, and keeps the last kMaxMembers suspicious
-// accounts (to find link candidates). purity = suspicious / accounts: a
-// value shared by a whole campus or by every user of a popular agent has
-// purity near 0 and ties nobody together; one used only by suspicious
-// accounts has purity near 1.
+// For each value it counts the distinct accounts that used it, split into
+// suspicious ones, cleared ones (observed long enough -- policy: 10
+// interactions or a day -- without turning suspicious) and the rest, not yet
+// judged; and it keeps the last kMaxMembers suspicious accounts (to find
+// link candidates). purity = suspicious / (suspicious + cleared + 1/4 of the
+// unjudged): a value shared by a whole campus or by every user of a popular
+// agent has purity near 0 and ties nobody together; one used only by
+// suspicious accounts has purity near 1 -- and a fresh campaign's values,
+// used so far only by its own new accounts, become pure as soon as a few of
+// them give themselves away, not once half of them have.
 //
 // Memory: ~64 bytes per distinct value, capped at max_values (new values
 // past the cap are counted in `dropped` and not indexed). O(1) per update.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -28,12 +33,17 @@ inline constexpr size_t kMaxMembers = 16;
 struct IndicatorStats {
   uint32_t accounts = 0;
   uint32_t suspicious = 0;
+  uint32_t cleared = 0;
   uint32_t campaign_hint = 0;  // union-find node + 1 of a suspicious member
   uint8_t nmembers = 0;
   uint8_t next_member = 0;
   std::array<uint32_t, kMaxMembers> members{};
   std::string display;  // human-readable value, kept only once suspicious
-  double Purity() const { return accounts == 0 ? 0.0 : static_cast<double>(suspicious) / accounts; }
+  double Purity() const {
+    const double unjudged = static_cast<double>(accounts) - suspicious - cleared;
+    const double denom = suspicious + cleared + 0.25 * std::max(0.0, unjudged);
+    return denom <= 0 ? 0.0 : suspicious / denom;
+  }
 };
 
 class IndicatorIndex {
@@ -47,8 +57,12 @@ class IndicatorIndex {
 
   // An account used this value for the first time.
   IndicatorStats* AddAccount(uint64_t key);
-  // A suspicious account uses this value.
-  void AddSuspicious(uint64_t key, uint32_t account, uint32_t campaign_hint);
+  // A suspicious account uses this value (was_cleared: it had been counted
+  // as cleared and is no longer).
+  void AddSuspicious(uint64_t key, uint32_t account, uint32_t campaign_hint, bool was_cleared = false);
+  // An account that uses this value was observed long enough and is not
+  // suspicious.
+  void AddCleared(uint64_t key);
   const IndicatorStats* Find(uint64_t key) const;
   IndicatorStats* FindMutable(uint64_t key);
   size_t size() const { return values_.size(); }

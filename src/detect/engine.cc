@@ -14,6 +14,10 @@ constexpr TimeMs kCreationBucketMs = 2 * kMsPerHour;
 constexpr uint32_t kRelinkEvery = 16;
 constexpr uint32_t kRematchEvery = 32;
 constexpr double kCandidatePurity = 0.2;  // values below this cannot link anyone
+// An account observed this long without turning suspicious counts as
+// unrelated to any campaign that shares its values.
+constexpr uint32_t kClearAfterInteractions = 10;
+constexpr TimeMs kClearAfterMs = kMsPerDay;
 
 uint64_t IpPrefixKey(const std::string& ip, std::string* display) {
   unsigned char addr[16];
@@ -123,6 +127,8 @@ void Engine::AddIndicator(AccountState& a, IndicatorKind kind, uint64_t value, c
       const uint32_t root = campaigns_.Find(a.index);
       const CampaignAggregate* g = campaigns_.Aggregate(root);
       index_.AddSuspicious(key, a.index, g && g->confirmed_seq ? root + 1 : 0);
+    } else if (s != nullptr && a.cleared) {
+      ++s->cleared;
     }
   }
   if (a.suspicious && display != nullptr) {
@@ -138,11 +144,17 @@ void Engine::RecordIndicators(AccountState& a, const Interaction& in, const Even
     const uint64_t key = IpPrefixKey(in.ip, a.suspicious ? &shown : nullptr);
     AddIndicator(a, IndicatorKind::kIpPrefix, key, a.suspicious ? &shown : nullptr);
   }
+  // Content values are an account's template only once it repeats them;
+  // one-off prompts never enter the index.
   const std::string tmpl_display = a.suspicious ? RedactSample(in.LastUserText(), 120) : std::string();
-  AddIndicator(a, IndicatorKind::kSystemPrompt, f.system_cluster, a.suspicious ? &in.system : nullptr);
-  AddIndicator(a, IndicatorKind::kPromptTemplate, f.prompt_cluster, a.suspicious ? &tmpl_display : nullptr);
-  AddIndicator(a, IndicatorKind::kPromptFrame, f.frame_head, a.suspicious ? &tmpl_display : nullptr);
-  AddIndicator(a, IndicatorKind::kPromptFrame, f.frame_tail, a.suspicious ? &tmpl_display : nullptr);
+  auto repeated = [&](IndicatorKind kind, uint64_t value, const std::string* display) {
+    if (value == 0) return;
+    if (a.repeats.Add(IndicatorIndex::Key(kind, value)) >= 2) AddIndicator(a, kind, value, display);
+  };
+  repeated(IndicatorKind::kSystemPrompt, f.system_cluster, a.suspicious ? &in.system : nullptr);
+  repeated(IndicatorKind::kPromptTemplate, f.prompt_cluster, a.suspicious ? &tmpl_display : nullptr);
+  repeated(IndicatorKind::kPromptFrame, f.frame_head, a.suspicious ? &tmpl_display : nullptr);
+  repeated(IndicatorKind::kPromptFrame, f.frame_tail, a.suspicious ? &tmpl_display : nullptr);
   if (f.tools_hash != 0) {
     std::string names;
     for (const auto& t : in.tool_names) names += (names.empty() ? "" : ",") + t;
@@ -164,12 +176,21 @@ void Engine::RecordIndicators(AccountState& a, const Interaction& in, const Even
 }
 
 void Engine::MarkSuspicious(AccountState& a) {
+  const bool was_cleared = a.cleared;
+  a.cleared = false;
   a.suspicious = true;
   const uint32_t root = campaigns_.Find(a.index);
   const CampaignAggregate* g = campaigns_.Aggregate(root);
   const uint32_t hint = g && g->confirmed_seq ? root + 1 : 0;
   for (size_t k = 0; k < kIndicatorKinds; ++k) {
-    for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) index_.AddSuspicious(a.indicators[k][idx], a.index, hint);
+    for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) index_.AddSuspicious(a.indicators[k][idx], a.index, hint, was_cleared);
+  }
+}
+
+void Engine::MarkCleared(AccountState& a) {
+  a.cleared = true;
+  for (size_t k = 0; k < kIndicatorKinds; ++k) {
+    for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) index_.AddCleared(a.indicators[k][idx]);
   }
 }
 
@@ -386,12 +407,14 @@ Verdict Engine::Observe(const Interaction& in) {
     if (!a.suspicious && suspicious_now) {
       MarkSuspicious(a);
       TryLink(a, in.ts);
+    } else if (!a.suspicious && !a.cleared && (a.n >= kClearAfterInteractions || in.ts - a.first_ts >= kClearAfterMs)) {
+      MarkCleared(a);
     } else if (a.suspicious && (new_indicator || a.n - a.last_link_check >= kRelinkEvery)) {
       TryLink(a, in.ts);
     }
     const CampaignAggregate* g = campaigns_.Aggregate(campaigns_.Find(a.index));
     const bool in_campaign = g != nullptr && g->confirmed_seq != 0;
-    const uint32_t rematch_every = a.n < 64 ? kRematchEvery / 4 : kRematchEvery;
+    const uint32_t rematch_every = a.n < 64 ? 1 : kRematchEvery;
     if (!in_campaign && campaigns_.confirmed() > 0 && (a.n <= 4 || new_indicator || a.n % rematch_every == 0)) {
       MatchCampaign(a, f, in.ts);
     }

@@ -89,6 +89,7 @@ class Engine {
   void RecordIndicators(AccountState& a, const Interaction& in, const EventFeatures& f);
   void AddIndicator(AccountState& a, IndicatorKind kind, uint64_t value, const std::string* display);
   void MarkSuspicious(AccountState& a);
+  void MarkCleared(AccountState& a);
   void TryLink(AccountState& a, TimeMs now);
   // Summed purity-weighted indicators a and b share; *infra is set when one
   // of them is operator infrastructure (payment, IP prefix, creation burst,

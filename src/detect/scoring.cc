@@ -54,7 +54,9 @@ OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
   sum += set(Reason::kSingleTurn, single, (single - 0.7) / 0.25, w.single_turn);
   const double fixed = n >= 10 ? static_cast<double>(a.sampling_same) / n : 0;
   sum += set(Reason::kFixedSampling, fixed, (fixed - 0.9) / 0.1, w.fixed_sampling);
-  const double top_template = std::max(Rate(a.templates.TopCount(), n), 0.0);
+  // The most repeated prompt cluster, or template frame (fixed opening or
+  // closing words around a variable task).
+  const double top_template = Rate(std::max(a.templates.TopCount(), a.repeats.TopCount()), n);
   sum += set(Reason::kTemplateConcentration, top_template, (top_template - 0.2) / 0.5, w.template_concentration);
   const double span_days = static_cast<double>(a.last_ts - a.first_ts) / kDayMs;
   const int quiet = LongestQuietRun(a.hours);
