@@ -81,6 +81,14 @@ void Tokenize(std::string_view text, TokenStream* out) {
       ++pos;
       continue;
     }
+    // URLs run to the next whitespace: one <url> token.
+    if ((c == 'h' || c == 'H' || c == 'w') &&
+        (text.compare(pos, 7, "http://") == 0 || text.compare(pos, 8, "https://") == 0 || text.compare(pos, 4, "www.") == 0)) {
+      while (pos < n && text[pos] != ' ' && text[pos] != '\n' && text[pos] != '\t' && text[pos] != ')') ++pos;
+      sentence_start = false;
+      emit(kUrlToken, kUrlToken);
+      continue;
+    }
     if (!IsWordByte(static_cast<unsigned char>(c))) {
       if (c == '.' || c == '?' || c == '!' || c == '\n' || c == ':') sentence_start = true;
       ++pos;

@@ -35,8 +35,10 @@ uint32_t CampaignSet::Union(uint32_t a, uint32_t b, double score_a, double score
   uint32_t ra = Find(a);
   uint32_t rb = Find(b);
   if (ra == rb) return ra;
-  CampaignAggregate* ga = &AggregateFor(ra, score_a);
-  CampaignAggregate* gb = &AggregateFor(rb, score_b);
+  AggregateFor(ra, score_a);
+  AggregateFor(rb, score_b);  // may rehash: take both pointers afterwards
+  CampaignAggregate* ga = Aggregate(ra);
+  CampaignAggregate* gb = Aggregate(rb);
   // Keep the confirmed (older) campaign's identity; else the larger.
   const bool swap = (gb->confirmed_seq != 0 && (ga->confirmed_seq == 0 || gb->confirmed_seq < ga->confirmed_seq)) ||
                     (ga->confirmed_seq == 0 && gb->confirmed_seq == 0 && gb->members.size() > ga->members.size());

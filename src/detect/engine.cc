@@ -59,7 +59,45 @@ bool IsKeyChar(char c) {
 
 }  // namespace
 
-std::string RedactSample(std::string_view text, size_t max_len) {
+// Replaces runs of digits, spaces, '+', '-', '(' and ')' that hold at least
+// nine digits (phone numbers, also written with spaces) by [PHONE].
+std::string MaskPhoneRuns(std::string_view text) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const char c = text[pos];
+    if ((c >= '0' && c <= '9') || c == '+') {
+      size_t end = pos;
+      size_t digits = 0;
+      size_t last_digit = pos;
+      while (end < text.size()) {
+        const char d = text[end];
+        if (d >= '0' && d <= '9') {
+          ++digits;
+          last_digit = end;
+        } else if (d != ' ' && d != '-' && d != '(' && d != ')' && d != '+' && d != '.') {
+          break;
+        }
+        ++end;
+      }
+      if (digits >= 9) {
+        out += "[PHONE]";
+        pos = last_digit + 1;
+        continue;
+      }
+      out.append(text.substr(pos, last_digit + 1 - pos));
+      pos = last_digit + 1;
+      continue;
+    }
+    out.push_back(c);
+    ++pos;
+  }
+  return out;
+}
+
+std::string RedactSample(std::string_view raw, size_t max_len) {
+  const std::string masked = MaskPhoneRuns(raw.substr(0, 4 * max_len));
+  const std::string_view text = masked;
   std::string out;
   size_t pos = 0;
   while (pos < text.size() && out.size() < max_len) {
@@ -80,8 +118,6 @@ std::string RedactSample(std::string_view text, size_t max_len) {
       out += std::string(word.substr(0, word.find("://") + 3)) + "[URL]";
     } else if (word.size() >= 20 && digits > 0 && letters > 0 && keychars * 10 >= word.size() * 9) {
       out += "[KEY]";
-    } else if (digits >= 9 && digits * 10 >= word.size() * 6) {
-      out += "[PHONE]";
     } else {
       out.append(word);
     }
@@ -89,7 +125,7 @@ std::string RedactSample(std::string_view text, size_t max_len) {
     pos = end + 1;
   }
   if (out.size() > max_len) out.resize(max_len);
-  if (pos < text.size()) out += "...";
+  if (pos < text.size() || raw.size() > 4 * max_len) out += "...";
   return out;
 }
 

@@ -288,7 +288,7 @@ LineReader::Status LineReader::Next(std::string_view* line) {
     const size_t scanned = end_ - begin_;
     if (!Fill()) {
       if (!error_.empty()) {
-        if (begin_ != end_ || skipping) ++line_number_;
+        ++line_number_;  // the error is at the line being read
         begin_ = end_ = 0;
         return Status::kError;
       }

@@ -22,7 +22,7 @@ void Set(FieldMapping& m, Field f, std::vector<std::string> ptrs) { m.pointers[s
 // model, messages, response (OpenAI chat completion), metadata.user_api_key_*
 // and requester_ip_address, end_user, model_parameters.
 FieldMapping LiteLlm() {
-  FieldMapping m;
+  FieldMapping m = FieldMapping::Canonical();
   m.name = "litellm";
   Set(m, Field::kTs, {"/startTime"});
   Set(m, Field::kRequestId, {"/id"});
@@ -50,7 +50,7 @@ FieldMapping LiteLlm() {
 // and the account defaults to the batch owner ("batch-owner" unless the
 // mapping or --default-account sets it).
 FieldMapping OpenAiBatch() {
-  FieldMapping m;
+  FieldMapping m = FieldMapping::Canonical();
   m.name = "openai-batch";
   Set(m, Field::kTs, {"/response/body/created"});
   Set(m, Field::kRequestId, {"/response/request_id", "/id", "/custom_id"});

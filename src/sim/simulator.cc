@@ -407,8 +407,8 @@ struct Simulator::Impl {
     double life_days;         // account lifetime before replacement
     Schedule schedule;
     double from_day, until_day;
-    int ip_prefixes;          // 0 = one address per account
-    bool residential = false;
+    int ip_prefixes;          // 0 = one residential address per account
+    bool rotate = false;      // a fresh residential address on every request
     int cards;                // 0 = one card per account
     bool creation_burst = true;
   };
@@ -419,7 +419,10 @@ struct Simulator::Impl {
       plan.concurrent *= 4;
       plan.rate_per_day /= 4;
     }
-    if (Evade("residential-ip")) plan.residential = true;
+    if (Evade("residential-ip")) {
+      plan.ip_prefixes = 0;
+      plan.rotate = true;
+    }
     if (Evade("no-shared-payment")) plan.cards = 0;
     if (Evade("paraphrase")) sh->paraphrase = std::max(sh->paraphrase, 0.8);
     if (Evade("no-cot")) sh->cot_rate = 0;
@@ -430,8 +433,8 @@ struct Simulator::Impl {
       sh->max_tokens = -1;
       sh->temperature = -1;
     }
-    if (plan.ip_prefixes > 0 && !plan.residential) sh->ip_pool = IpPool(rng, plan.ip_prefixes, 12);
-    sh->residential_rotate = plan.residential;
+    if (plan.ip_prefixes > 0) sh->ip_pool = IpPool(rng, plan.ip_prefixes, 12);
+    sh->residential_rotate = plan.rotate;
     for (int c = 0; c < plan.cards; ++c) sh->payments.push_back("pm_" + Hex(rng, 20));
     const double span = plan.until_day - plan.from_day;
     const int waves = std::max(1, static_cast<int>(std::ceil(plan.accounts / static_cast<double>(plan.concurrent))));
@@ -510,7 +513,7 @@ struct Simulator::Impl {
       sh->temperature = 1.0;
       sh->ua = std::string(kCommonUas[0]);
       AddCampaign({"low-and-slow", Style::kDistill, TopicKind::kReasoning, Scaled(240), Scaled(240), 22, days,
-                   Schedule::kUniform, 0.0, days, 0, true, 0, false}, sh);
+                   Schedule::kUniform, 0.0, days, 0, false, 0, false}, sh);
     }
     // Reward-model (rubric) harvesting.
     {

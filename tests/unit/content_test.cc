@@ -1,0 +1,118 @@
+#include <gtest/gtest.h>
+
+#include "common/rng.h"
+#include "content/analyzer.h"
+#include "content/features.h"
+#include "content/minhash.h"
+#include "content/tokens.h"
+
+namespace dg {
+namespace {
+
+uint32_t Flags(const std::string& text) {
+  TokenStream t;
+  Tokenize(text, &t);
+  LexiconHits hits;
+  MatchLexicon(t, &hits);
+  return hits.flags;
+}
+
+TEST(Tokens, MasksVariableSlots) {
+  TokenStream a, b;
+  Tokenize("Compute 12 + 7 for \"Alice\" at https://x.io/p?q=1 or mail bob@x.org, see `code` and ```\nint x;\n```", &a);
+  Tokenize("Compute 99 + 1 for \"Robert Smith\" at https://y.io/z or mail eve@y.org, see `other` and ```\nfoo();\n```", &b);
+  EXPECT_EQ(a.masked, b.masked);
+  EXPECT_NE(a.words, b.words);
+  EXPECT_EQ(a.code_blocks, 2u);
+}
+
+TEST(Tokens, NamesInsideSentencesAreMasked) {
+  TokenStream a, b;
+  Tokenize("Write a poem for Maria about autumn.", &a);
+  Tokenize("Write a poem for Jonathan about autumn.", &b);
+  EXPECT_EQ(a.masked, b.masked);
+}
+
+TEST(Tokens, HugeInputIsBounded) {
+  TokenStream t;
+  std::string huge;
+  for (int idx = 0; idx < 200000; ++idx) huge += "word ";
+  Tokenize(huge, &t);
+  EXPECT_LE(t.words.size(), kMaxTokens + 10);
+}
+
+TEST(Lexicon, RecognisesHarvestingRequests) {
+  EXPECT_TRUE(Flags("Solve this. Think step by step and show your reasoning.") & kFlagCot);
+  EXPECT_TRUE(Flags("Let's think step-by-step") & kFlagCot);
+  EXPECT_TRUE(Flags("Imagine and articulate the internal reasoning behind a completed response") & kFlagRecon);
+  EXPECT_TRUE(Flags("Please act as an impartial judge and evaluate the quality of the response") & kFlagRubric);
+  EXPECT_TRUE(Flags("Grade the response using this rubric") & kFlagRubric);
+  EXPECT_TRUE(Flags("Generate a synthetic dataset of 50 question answer pairs") & kFlagDataGen);
+  EXPECT_EQ(Flags("What's a good recipe for banana bread?"), 0u);
+  EXPECT_EQ(Flags("step on it, by the way"), 0u);
+}
+
+TEST(MinHash, SimilarityTracksJaccard) {
+  TokenStream a, b, c;
+  Tokenize("You are an expert tutor. Explain the solution to the following problem in full detail with each step", &a);
+  Tokenize("You are an expert tutor. Explain the answer to the following problem in full detail with each step", &b);
+  Tokenize("Recommend three restaurants in Lisbon for a family dinner on a budget this weekend please", &c);
+  Signature sa, sb, sc;
+  ASSERT_TRUE(ComputeSignature(a.masked, &sa));
+  ASSERT_TRUE(ComputeSignature(b.masked, &sb));
+  ASSERT_TRUE(ComputeSignature(c.masked, &sc));
+  EXPECT_GT(EstimateJaccard(sa, sb), 0.5);
+  EXPECT_LT(EstimateJaccard(sa, sc), 0.2);
+  Signature empty;
+  EXPECT_FALSE(ComputeSignature({}, &empty));
+}
+
+TEST(TemplateIndex, ParaphrasedPromptsJoinOneClusterAndStrangersDoNot) {
+  TemplateIndex index(1000, 0.5);
+  auto sig = [](const std::string& text) {
+    TokenStream t;
+    Tokenize(text, &t);
+    Signature s;
+    ComputeSignature(t.masked, &s);
+    return s;
+  };
+  const uint32_t first = index.Assign(sig("Solve the following problem and explain your reasoning in detail: 12 apples and 7 pears cost 40 dollars"));
+  const uint32_t same = index.Assign(sig("Solve the following problem and explain your reasoning in detail: 3 apples and 9 pears cost 18 dollars"));
+  const uint32_t edited = index.Assign(sig("Solve the following problem and explain all your reasoning in detail: 5 apples and 2 pears cost 11 dollars"));
+  const uint32_t other = index.Assign(sig("What is the capital of Australia and why was it chosen over Sydney"));
+  EXPECT_EQ(first, same);
+  EXPECT_EQ(first, edited);
+  EXPECT_NE(first, other);
+}
+
+TEST(TemplateIndex, MemoryIsBoundedByGenerations) {
+  TemplateIndex index(100, 0.5);
+  Rng rng(3);
+  for (int idx = 0; idx < 10000; ++idx) {
+    Signature s;
+    for (auto& v : s) v = static_cast<uint32_t>(rng.Next());
+    index.Assign(s);
+  }
+  EXPECT_LE(index.clusters(), 200u);
+}
+
+TEST(Analyzer, FeaturesOfAnAgenticMultiTurnRequest) {
+  ContentAnalyzer analyzer;
+  Interaction in;
+  in.ts = 1;
+  in.system = "You are a coding agent.";
+  in.tools_hash = 77;
+  in.messages.push_back({Role::kUser, "Fix the failing unit test in the python repository", 0, 0, 0});
+  in.messages.push_back({Role::kAssistant, "Reading the file.", 1, 0, 0});
+  in.messages.push_back({Role::kUser, "def f(): pass", 0, 1, 0});
+  EventFeatures f;
+  analyzer.Analyze(in, &f);
+  EXPECT_FALSE(f.single_turn);
+  EXPECT_TRUE(f.flags & kFlagTools);
+  EXPECT_TRUE(f.flags & kFlagMultiTurn);
+  EXPECT_EQ(f.capability, Capability::kAgentic);
+  EXPECT_NE(f.system_cluster, 0u);
+}
+
+}  // namespace
+}  // namespace dg

@@ -1,0 +1,155 @@
+#include "detect/engine.h"
+
+#include <gtest/gtest.h>
+
+#include "common/rng.h"
+
+namespace dg {
+namespace {
+
+constexpr TimeMs kT0 = 1775001600000LL;
+
+Interaction Harvest(const std::string& account, TimeMs ts, Rng& rng, const std::string& card, const std::string& ip) {
+  Interaction in;
+  in.ts = ts;
+  in.request_id = "r" + std::to_string(rng.Next());
+  in.account_id = account;
+  in.org_id = "org_" + account;
+  in.ip = ip;
+  in.user_agent = "python-httpx/0.27.2";
+  in.payment_fingerprint = card;
+  in.account_created_at = kT0 - kMsPerHour;
+  in.model = "m";
+  in.system = "You are Professor Sage, a world-class expert tutor.";
+  in.messages.push_back({Role::kUser,
+                         "Solve the following problem. Think step by step and show your complete reasoning. Problem: " +
+                             std::to_string(rng.Next() % 1000) + " apples and " + std::to_string(rng.Next() % 1000) + " pears",
+                         0, 0, 0});
+  in.max_tokens = 8192;
+  in.temperature = 0.7;
+  return in;
+}
+
+Interaction Casual(const std::string& account, TimeMs ts, Rng& rng, const std::string& ip) {
+  Interaction in;
+  in.ts = ts;
+  in.request_id = "c" + std::to_string(rng.Next());
+  in.account_id = account;
+  in.org_id = "org_" + account;
+  in.ip = ip;
+  in.user_agent = "Mozilla/5.0";
+  in.account_created_at = kT0 - 300 * kMsPerDay;
+  in.messages.push_back({Role::kUser, "how do I fix a leaky tap", 0, 0, 0});
+  if (rng.Chance(0.5)) {
+    in.messages.push_back({Role::kAssistant, "Turn off the water first.", 0, 0, 0});
+    in.messages.push_back({Role::kUser, "ok and then?", 0, 0, 0});
+  }
+  return in;
+}
+
+TEST(Engine, CoordinatedHarvestersAreBlockedAndTheirCampaignNamed) {
+  Engine engine(Policy::Defaults());
+  Rng rng(1);
+  TimeMs t = kT0;
+  // Ten harvesting accounts sharing two cards and a /24, interleaved.
+  for (int round = 0; round < 30; ++round) {
+    for (int acct = 0; acct < 10; ++acct) {
+      t += 2000;
+      engine.Observe(Harvest("h" + std::to_string(acct), t, rng, acct % 2 ? "cardA" : "cardB", "198.51.100." + std::to_string(acct + 1)));
+    }
+  }
+  engine.Finish();
+  auto campaigns = engine.Campaigns();
+  ASSERT_EQ(campaigns.size(), 1u);
+  EXPECT_EQ(campaigns[0].members.size(), 10u);
+  for (int acct = 0; acct < 10; ++acct) {
+    const AccountState* a = engine.FindAccount("h" + std::to_string(acct));
+    ASSERT_NE(a, nullptr);
+    EXPECT_EQ(a->verdict, Verdict::kBlock) << a->id;
+    EXPECT_LE(a->n_at_flag, 12u) << "blocked within its first interactions";
+    const auto why = engine.Explain(*a);
+    auto has = [&](const char* name) {
+      return std::any_of(why.begin(), why.end(), [&](const auto& r) { return r.first == name; });
+    };
+    EXPECT_TRUE(has("cot_elicitation"));
+    EXPECT_TRUE(has("campaign_member"));
+    EXPECT_TRUE(has("shared_payment"));
+  }
+  // A new account on the same card is blocked at its first request.
+  engine.Observe(Harvest("newcomer", t + 5000, rng, "cardA", "198.51.100.77"));
+  const AccountState* n = engine.FindAccount("newcomer");
+  EXPECT_EQ(n->verdict, Verdict::kBlock);
+  EXPECT_EQ(n->n_at_flag, 1u);
+}
+
+TEST(Engine, CampusBehindOneNatIsNotBlocked) {
+  Engine engine(Policy::Defaults());
+  Rng rng(2);
+  TimeMs t = kT0;
+  for (int round = 0; round < 40; ++round) {
+    for (int acct = 0; acct < 30; ++acct) {
+      t += 60000;
+      engine.Observe(Casual("s" + std::to_string(acct), t, rng, "192.0.2.10"));
+    }
+  }
+  engine.Finish();
+  EXPECT_TRUE(engine.Campaigns().empty());
+  for (const auto& a : engine.accounts()) EXPECT_NE(a.verdict, Verdict::kBlock) << a.id;
+}
+
+TEST(Engine, SingleBenchmarkAccountIsReviewedNotBlocked) {
+  Engine engine(Policy::Defaults());
+  Rng rng(3);
+  TimeMs t = kT0;
+  for (int idx = 0; idx < 500; ++idx) {
+    t += 3000;
+    Interaction in = Harvest("lab", t, rng, "labcard", "203.0.113.5");
+    in.account_created_at = kT0 - 400 * kMsPerDay;
+    engine.Observe(in);
+  }
+  engine.Finish();
+  EXPECT_EQ(engine.FindAccount("lab")->verdict, Verdict::kReview);
+}
+
+TEST(Engine, AllowlistAndReviewOnlyPolicies) {
+  Policy p = Policy::Defaults();
+  p.allow_accounts.insert("h0");
+  p.review_only = true;
+  Engine engine(p);
+  Rng rng(4);
+  TimeMs t = kT0;
+  for (int round = 0; round < 30; ++round) {
+    for (int acct = 0; acct < 6; ++acct) {
+      t += 2000;
+      engine.Observe(Harvest("h" + std::to_string(acct), t, rng, "card", "198.51.100.9"));
+    }
+  }
+  engine.Finish();
+  EXPECT_EQ(engine.FindAccount("h0")->verdict, Verdict::kAllow);
+  for (int acct = 1; acct < 6; ++acct) EXPECT_EQ(engine.FindAccount("h" + std::to_string(acct))->verdict, Verdict::kReview);
+}
+
+TEST(Engine, SameInputSameVerdicts) {
+  auto run = [] {
+    Engine engine(Policy::Defaults());
+    Rng rng(5);
+    TimeMs t = kT0;
+    std::string out;
+    for (int idx = 0; idx < 400; ++idx) {
+      t += 1000;
+      if (idx % 3) out += VerdictName(engine.Observe(Harvest("h" + std::to_string(idx % 7), t, rng, "c" + std::to_string(idx % 2), "198.51.100.1")));
+      else out += VerdictName(engine.Observe(Casual("u" + std::to_string(idx % 11), t, rng, "203.0.113.1")));
+    }
+    return out;
+  };
+  EXPECT_EQ(run(), run());
+}
+
+TEST(Redact, MasksPersonalDataAndSecrets) {
+  EXPECT_EQ(RedactSample("mail me at jane.doe@example.com or +44 7700 900123 now"), "mail me at [EMAIL] or [PHONE] now");
+  EXPECT_EQ(RedactSample("call 447700900123 key sk_live_abcdefghijklmnop1234 url https://x.io/a?token=secret"),
+            "call [PHONE] key [KEY] url https://[URL]");
+}
+
+}  // namespace
+}  // namespace dg
