@@ -74,8 +74,11 @@ void AccountState::Observe(const EventFeatures& f, int64_t high_max_tokens) {
   if (f.prompt_cluster != 0) templates.Add(f.prompt_cluster);
   if (f.system_cluster != 0) systems.Add(f.system_cluster);
   const uint64_t sk = HashCombine(static_cast<uint64_t>(f.max_tokens + 2), static_cast<uint64_t>(std::lround(f.temperature * 1000) + 7));
+  // Only explicit settings count: everyone who leaves the defaults alone
+  // sends "the same settings".
+  const bool explicit_settings = f.max_tokens >= 0 || f.temperature >= 0;
   if (n == 1) sampling_key = sk;
-  sampling_same += sk == sampling_key;
+  sampling_same += explicit_settings && sk == sampling_key;
   const int64_t hour = ((f.ts / kMsPerHour) % 24 + 24) % 24;
   ++hours[static_cast<size_t>(hour)];
 }

@@ -7,7 +7,8 @@
 // interactions or a day -- without turning suspicious) and the rest, not yet
 // judged; and it keeps the last kMaxMembers suspicious accounts (to find
 // link candidates). purity = suspicious / (suspicious + cleared + 1/4 of the
-// unjudged): a value shared by a whole campus or by every user of a popular
+// unjudged + 1 unseen benign account, so that a value seen on two accounts is
+// not yet "pure"): a value shared by a whole campus or by every user of a popular
 // agent has purity near 0 and ties nobody together; one used only by
 // suspicious accounts has purity near 1 -- and a fresh campaign's values,
 // used so far only by its own new accounts, become pure as soon as a few of
@@ -41,8 +42,7 @@ struct IndicatorStats {
   std::string display;  // human-readable value, kept only once suspicious
   double Purity() const {
     const double unjudged = static_cast<double>(accounts) - suspicious - cleared;
-    const double denom = suspicious + cleared + 0.25 * std::max(0.0, unjudged);
-    return denom <= 0 ? 0.0 : suspicious / denom;
+    return suspicious / (suspicious + cleared + 0.25 * std::max(0.0, unjudged) + 1.0);
   }
 };
 

@@ -357,7 +357,9 @@ bool Engine::MatchCampaign(AccountState& a, const EventFeatures& f, TimeMs now) 
   if (best < policy_.link_threshold) return false;
   // An established account with benign behaviour is not pulled in by
   // shared infrastructure alone.
-  if (a.n > static_cast<uint32_t>(3 * policy_.min_interactions) && a.own_score < 0.6 * policy_.suspicious_score) return false;
+  if (a.n > static_cast<uint32_t>(3 * policy_.min_interactions) && a.own_score < 0.6 * policy_.suspicious_score) {
+    return false;
+  }
   (void)f;
   const uint32_t root = campaigns_.Union(best_root, a.index, 0, std::max<double>(a.own_score, policy_.suspicious_score));
   a.reasons |= Bit(Reason::kCampaignIndicatorMatch);

@@ -50,8 +50,8 @@ OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
   const double datagen = Rate(a.datagen, n);
   sum += set(Reason::kDataGeneration, datagen, (datagen - 0.2) / 0.5, w.data_generation);
   take(&e.harvest);
-  const double single = Rate(a.single_turn, n);
-  sum += set(Reason::kSingleTurn, single, (single - 0.7) / 0.25, w.single_turn);
+  const double single = static_cast<double>(a.single_turn) / (n + 1.0);
+  sum += set(Reason::kSingleTurn, single, (single - 0.6) / 0.3, w.single_turn);
   const double fixed = n >= 10 ? static_cast<double>(a.sampling_same) / n : 0;
   sum += set(Reason::kFixedSampling, fixed, (fixed - 0.9) / 0.1, w.fixed_sampling);
   // The most repeated prompt cluster, or template frame (fixed opening or
@@ -82,9 +82,14 @@ OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
   }
   take(&e.youth);
   if (static_cast<double>(n) < policy.min_interactions) return e;
-  const double amplify = std::min(1.0, e.harvest / 0.5);
-  e.score = 1.0 - std::exp(-(e.harvest + (e.automation + e.youth) * amplify));
-  if (e.young) e.automation_score = 1.0 - std::exp(-(e.automation + e.youth));
+  // Harvesting is programmatic extraction: content counts in full only
+  // with some automation, automation only with harvesting content, and
+  // youth only with automation.
+  const double automated = std::min(1.0, e.automation / 0.4);
+  const double harvesting = std::min(1.0, e.harvest / 0.5);
+  const double youth = e.youth * std::min(1.0, e.automation / 0.6);
+  e.score = 1.0 - std::exp(-(e.harvest * automated + (e.automation + youth) * harvesting));
+  if (e.young) e.automation_score = 1.0 - std::exp(-(e.automation + youth));
   return e;
 }
 
