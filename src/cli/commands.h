@@ -28,6 +28,7 @@ int RunScan(const ScanArgs& args);
 struct SimulateArgs {
   std::string scenario = "demo";
   std::string out;
+  std::string labels;  // with --out -: where labels go
   double scale = 1.0;
   uint64_t seed = 1;
   std::string corpus;

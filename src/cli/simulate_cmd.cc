@@ -21,6 +21,7 @@ void AddSimulateOptions(CLI::App& cmd, SimulateArgs& args) {
   cmd.add_option("--corpus", args.corpus, "Corpus directory (e.g. ../shared/corpora) to draw real prompt text from");
   cmd.add_option("--evade", args.evade, evasions);
   cmd.add_option("--days", args.days, "Override the scenario's length in days");
+  cmd.add_option("--labels", args.labels, "With --out -: write labels.jsonl to this file");
 }
 
 int RunSimulate(const SimulateArgs& args) {
@@ -40,6 +41,13 @@ int RunSimulate(const SimulateArgs& args) {
   std::FILE* events = stdout;
   std::FILE* labels = nullptr;
   std::string events_path = "<stdout>";
+  if (args.out == "-" && !args.labels.empty()) {
+    labels = std::fopen(args.labels.c_str(), "wb");
+    if (labels == nullptr) {
+      fmt::print(stderr, "simulate: cannot write {}: {}\n", args.labels, std::strerror(errno));
+      return 1;
+    }
+  }
   if (args.out != "-") {
     std::error_code ec;
     std::filesystem::create_directories(args.out, ec);

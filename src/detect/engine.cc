@@ -132,6 +132,9 @@ std::string RedactSample(std::string_view raw, size_t max_len) {
 Engine::Engine(Policy policy, EngineOptions options)
     : policy_(std::move(policy)),
       options_(options),
+      link_weights_{policy_.links.payment,       policy_.links.ip_prefix,    policy_.links.system_prompt,
+                    policy_.links.prompt_template, policy_.links.prompt_frame, policy_.links.toolset,
+                    policy_.links.client,         policy_.links.creation_burst, policy_.links.email_domain},
       analyzer_(options.max_template_clusters),
       index_(options.max_indicator_values) {}
 
@@ -235,25 +238,43 @@ bool IsInfrastructure(IndicatorKind k) {
          k == IndicatorKind::kEmailDomain;
 }
 
-double Engine::LinkScore(const AccountState& a, const AccountState& b, uint32_t* reasons, bool* infra) const {
-  const std::array<double, kIndicatorKinds> weights = {
-      policy_.links.payment,  policy_.links.ip_prefix, policy_.links.system_prompt,
-      policy_.links.prompt_template, policy_.links.prompt_frame, policy_.links.toolset,
-      policy_.links.client, policy_.links.creation_burst, policy_.links.email_domain};
-  double total = 0;
+// Suspicious accounts a value needs before it counts in full: a creation
+// "burst" is many accounts made together, not two that happen to share a
+// two-hour window; an e-mail domain likewise.
+constexpr std::array<double, kIndicatorKinds> kMinSupport = {1, 1, 1, 1, 1, 1, 1, 10, 5};
+
+double Evidence(const IndicatorStats& s, size_t kind, double weight) {
+  return weight * s.Purity() * std::min(1.0, s.suspicious / kMinSupport[kind]);
+}
+
+// Prompt content: shared by anyone who draws on the same public prompts.
+bool IsContent(IndicatorKind k) {
+  return k == IndicatorKind::kSystemPrompt || k == IndicatorKind::kPromptTemplate || k == IndicatorKind::kPromptFrame;
+}
+
+double Engine::CombineKinds(const std::array<double, kIndicatorKinds>& per_kind, bool* infra) const {
+  double content = 0;
+  double other = 0;
   for (size_t k = 0; k < kIndicatorKinds; ++k) {
-    double best = 0;
+    const auto kind = static_cast<IndicatorKind>(k);
+    if (per_kind[k] >= 0.5 * link_weights_[k] && IsInfrastructure(kind)) *infra = true;
+    (IsContent(kind) ? content : other) += per_kind[k];
+  }
+  return other + std::min(content, policy_.links.content_cap);
+}
+
+double Engine::LinkScore(const AccountState& a, const AccountState& b, uint32_t* reasons, bool* infra) const {
+  std::array<double, kIndicatorKinds> per_kind{};
+  for (size_t k = 0; k < kIndicatorKinds; ++k) {
     for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) {
       const uint64_t key = a.indicators[k][idx];
       if (!b.HasIndicator(static_cast<IndicatorKind>(k), key)) continue;
       const IndicatorStats* s = index_.Find(key);
-      if (s != nullptr) best = std::max(best, weights[k] * s->Purity());
+      if (s != nullptr) per_kind[k] = std::max(per_kind[k], Evidence(*s, k, link_weights_[k]));
     }
-    if (best > 0.1 && reasons != nullptr) *reasons |= Bit(LinkReason(static_cast<IndicatorKind>(k)));
-    if (best >= 0.5 * weights[k] && IsInfrastructure(static_cast<IndicatorKind>(k))) *infra = true;
-    total += best;
+    if (per_kind[k] > 0.1 && reasons != nullptr) *reasons |= Bit(LinkReason(static_cast<IndicatorKind>(k)));
   }
-  return total;
+  return CombineKinds(per_kind, infra);
 }
 
 double Engine::CampaignScore(const CampaignAggregate& g) const {
@@ -302,6 +323,13 @@ void Engine::TryLink(AccountState& a, TimeMs now) {
     // only: established customers of different orgs legitimately share
     // public templates and popular apps.
     if (!infra && !(a.young && b.young)) continue;
+    if (getenv("DG_DEBUG_LINKS")) {
+      std::array<double, kIndicatorKinds> dbg{};
+      for (size_t k = 0; k < kIndicatorKinds; ++k) for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) { const uint64_t key = a.indicators[k][idx]; if (b.HasIndicator(static_cast<IndicatorKind>(k), key)) { const IndicatorStats* st = index_.Find(key); if (st) dbg[k] = std::max(dbg[k], Evidence(*st, k, link_weights_[k])); } }
+      fprintf(stderr, "LINK %s %s young=%d/%d infra=%d", a.id.c_str(), b.id.c_str(), a.young, b.young, infra);
+      for (size_t k = 0; k < kIndicatorKinds; ++k) fprintf(stderr, " %s=%.2f", std::string(IndicatorKindName(static_cast<IndicatorKind>(k))).c_str(), dbg[k]);
+      fprintf(stderr, "\n");
+    }
     const double sa = std::max<double>(a.own_score, policy_.suspicious_score);
     const double sb = std::max<double>(b.own_score, policy_.suspicious_score);
     const uint32_t root = campaigns_.Union(a.index, b.index, sa, sb);
@@ -317,11 +345,7 @@ void Engine::TryLink(AccountState& a, TimeMs now) {
   }
 }
 
-bool Engine::MatchCampaign(AccountState& a, const EventFeatures& f, TimeMs now) {
-  const std::array<double, kIndicatorKinds> weights = {
-      policy_.links.payment,  policy_.links.ip_prefix, policy_.links.system_prompt,
-      policy_.links.prompt_template, policy_.links.prompt_frame, policy_.links.toolset,
-      policy_.links.client, policy_.links.creation_burst, policy_.links.email_domain};
+bool Engine::MatchCampaign(AccountState& a, TimeMs now) {
   // Per candidate campaign root: best weight per kind.
   std::vector<std::pair<uint32_t, std::array<double, kIndicatorKinds>>> scores;
   for (size_t k = 0; k < kIndicatorKinds; ++k) {
@@ -336,18 +360,14 @@ bool Engine::MatchCampaign(AccountState& a, const EventFeatures& f, TimeMs now) 
         scores.push_back({root, {}});
         it = scores.end() - 1;
       }
-      it->second[k] = std::max(it->second[k], weights[k] * s->Purity());
+      it->second[k] = std::max(it->second[k], Evidence(*s, k, link_weights_[k]));
     }
   }
   uint32_t best_root = 0;
   double best = 0;
   for (const auto& [root, per_kind] : scores) {
-    double total = 0;
     bool infra = a.young;
-    for (size_t k = 0; k < kIndicatorKinds; ++k) {
-      total += per_kind[k];
-      if (per_kind[k] >= 0.5 * weights[k] && IsInfrastructure(static_cast<IndicatorKind>(k))) infra = true;
-    }
+    const double total = CombineKinds(per_kind, &infra);
     if (!infra) continue;
     if (total > best || (total == best && root < best_root)) {
       best = total;
@@ -360,7 +380,11 @@ bool Engine::MatchCampaign(AccountState& a, const EventFeatures& f, TimeMs now) 
   if (a.n > static_cast<uint32_t>(3 * policy_.min_interactions) && a.own_score < 0.6 * policy_.suspicious_score) {
     return false;
   }
-  (void)f;
+  if (getenv("DG_DEBUG_LINKS")) {
+    fprintf(stderr, "MATCH %s root=%s best=%.2f", a.id.c_str(), accounts_[best_root].id.c_str(), best);
+    for (const auto& [r, pk] : scores) if (r == best_root) for (size_t k = 0; k < kIndicatorKinds; ++k) fprintf(stderr, " %s=%.2f", std::string(IndicatorKindName(static_cast<IndicatorKind>(k))).c_str(), pk[k]);
+    fprintf(stderr, "\n");
+  }
   const uint32_t root = campaigns_.Union(best_root, a.index, 0, std::max<double>(a.own_score, policy_.suspicious_score));
   a.reasons |= Bit(Reason::kCampaignIndicatorMatch);
   if (!a.suspicious) MarkSuspicious(a);
@@ -454,7 +478,7 @@ Verdict Engine::Observe(const Interaction& in) {
     const bool in_campaign = g != nullptr && g->confirmed_seq != 0;
     const uint32_t rematch_every = a.n < 64 ? 1 : kRematchEvery;
     if (!in_campaign && campaigns_.confirmed() > 0 && (a.n <= 4 || new_indicator || a.n % rematch_every == 0)) {
-      MatchCampaign(a, f, in.ts);
+      MatchCampaign(a, in.ts);
     }
     Decide(a, in.ts);
   }

@@ -95,7 +95,11 @@ class Engine {
   // of them is operator infrastructure (payment, IP prefix, creation burst,
   // e-mail domain) rather than content or client configuration.
   double LinkScore(const AccountState& a, const AccountState& b, uint32_t* reasons, bool* infra) const;
-  bool MatchCampaign(AccountState& a, const EventFeatures& f, TimeMs now);
+  bool MatchCampaign(AccountState& a, TimeMs now);
+  // Sum of per-kind link weights, prompt-content kinds together capped at
+  // policy.links.content_cap: two operators drawing on the same public
+  // prompt set share content and nothing else.
+  double CombineKinds(const std::array<double, kIndicatorKinds>& per_kind, bool* infra) const;
   void Decide(AccountState& a, TimeMs now);
   void OnConfirmed(uint32_t root, TimeMs now);
   double CampaignScore(const CampaignAggregate& g) const;
@@ -103,6 +107,7 @@ class Engine {
 
   Policy policy_;
   EngineOptions options_;
+  std::array<double, kIndicatorKinds> link_weights_;  // by IndicatorKind
   ContentAnalyzer analyzer_;
   IndicatorIndex index_;
   CampaignSet campaigns_;
