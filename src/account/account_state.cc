@@ -19,7 +19,7 @@ std::string_view VerdictName(Verdict v) {
 std::string_view IndicatorKindName(IndicatorKind k) {
   static constexpr std::array<std::string_view, kIndicatorKinds> kNames = {
       "payment_fingerprint", "ip_prefix", "system_prompt", "prompt_template", "prompt_frame",
-      "toolset", "client", "creation_burst", "email_domain"};
+      "toolset", "client", "creation_burst", "email_domain", "behaviour"};
   return kNames[static_cast<size_t>(k)];
 }
 
@@ -43,8 +43,12 @@ uint32_t RepeatCounter::Add(uint64_t k) {
     if (key[idx] == k && count[idx] > 0) return ++count[idx];
     if (count[idx] < count[min_idx]) min_idx = idx;
   }
+  // Unlike space-saving, a newcomer starts at 1: a value must really recur
+  // to count as repeated. Values seen once keep churning through the
+  // least-used slot; recurring ones stay.
   key[min_idx] = k;
-  return ++count[min_idx];
+  count[min_idx] = 1;
+  return 1;
 }
 
 uint32_t RepeatCounter::TopCount() const { return *std::max_element(count.begin(), count.end()); }

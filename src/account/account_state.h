@@ -24,15 +24,18 @@ std::string_view VerdictName(Verdict v);
 // Kinds of shared indicator that can tie accounts to one operator.
 enum class IndicatorKind : uint8_t {
   kPayment, kIpPrefix, kSystemPrompt, kPromptTemplate, kPromptFrame, kToolset, kClient,
-  kCreationBurst, kEmailDomain, kCount
+  kCreationBurst, kEmailDomain,
+  kBehaviour,  // client configuration used repeatedly for one kind of task
+  kCount
 };
 inline constexpr size_t kIndicatorKinds = static_cast<size_t>(IndicatorKind::kCount);
 std::string_view IndicatorKindName(IndicatorKind k);
 
-inline constexpr size_t kMaxValuesPerKind = 4;
+inline constexpr size_t kMaxValuesPerKind = 6;
 inline constexpr size_t kTopTemplates = 4;
 
-// Space-saving top-k counter of 64-bit keys: the values an account repeats.
+// Counter of the 64-bit values an account repeats (8 slots; a new value
+// takes the least-used slot with count 1).
 struct RepeatCounter {
   static constexpr size_t kSlots = 8;
   std::array<uint64_t, kSlots> key{};

@@ -1,10 +1,12 @@
 #include "content/features.h"
 
 #include <array>
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
 
 namespace dg {
 namespace {
@@ -201,6 +203,40 @@ const absl::flat_hash_map<uint64_t, std::vector<CompiledPhrase>>& Lexicon() {
 constexpr std::array<std::string_view, kCapabilityCount> kCapabilityNames = {
     "general", "coding", "maths", "reasoning", "agentic", "writing", "roleplay"};
 
+// Reasoning elicitation also shows as an exposition verb followed closely
+// by a reasoning noun ("lay out your line of thought", "describe each
+// step", "narrate the rationale"), however it is paraphrased.
+constexpr std::string_view kExpositionVerbs[] = {"explain", "show", "walk", "describe", "articulate", "outline",
+                                                 "detail", "write", "narrate", "lay", "justify", "reveal",
+                                                 "present", "include", "give", "provide", "elaborate", "clarify"};
+constexpr std::string_view kReasoningNouns[] = {"reasoning", "thinking", "thought", "thoughts", "rationale", "logic",
+                                                "steps", "step", "derivation", "workings", "process"};
+constexpr size_t kCotWindow = 6;
+
+const absl::flat_hash_set<uint64_t>& WordSet(bool verbs) {
+  static const auto* sets = [] {
+    auto* out = new std::array<absl::flat_hash_set<uint64_t>, 2>();
+    for (const auto w : kReasoningNouns) (*out)[0].insert(WordHash(w));
+    for (const auto w : kExpositionVerbs) (*out)[1].insert(WordHash(w));
+    return out;
+  }();
+  return (*sets)[verbs ? 1 : 0];
+}
+
+bool ExpositionOfReasoning(const std::vector<uint64_t>& words) {
+  const auto& verbs = WordSet(true);
+  const auto& nouns = WordSet(false);
+  size_t last_verb = SIZE_MAX;
+  for (size_t pos = 0; pos < words.size(); ++pos) {
+    if (verbs.contains(words[pos])) {
+      last_verb = pos;
+    } else if (last_verb != SIZE_MAX && pos - last_verb <= kCotWindow && nouns.contains(words[pos])) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 std::string_view CapabilityName(Capability c) { return kCapabilityNames[static_cast<size_t>(c)]; }
@@ -208,6 +244,7 @@ std::string_view CapabilityName(Capability c) { return kCapabilityNames[static_c
 void MatchLexicon(const TokenStream& tokens, LexiconHits* hits) {
   const auto& lexicon = Lexicon();
   const auto& words = tokens.words;
+  if (ExpositionOfReasoning(words)) hits->flags |= kFlagCot;
   for (size_t pos = 0; pos < words.size(); ++pos) {
     const auto it = lexicon.find(words[pos]);
     if (it == lexicon.end()) continue;

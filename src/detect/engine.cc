@@ -48,6 +48,7 @@ Reason LinkReason(IndicatorKind k) {
     case IndicatorKind::kClient: return Reason::kSharedClient;
     case IndicatorKind::kCreationBurst: return Reason::kCreationBurst;
     case IndicatorKind::kEmailDomain: return Reason::kSharedEmailDomain;
+    case IndicatorKind::kBehaviour: return Reason::kSharedBehaviour;
     case IndicatorKind::kCount: break;
   }
   return Reason::kCampaignMember;
@@ -134,7 +135,8 @@ Engine::Engine(Policy policy, EngineOptions options)
       options_(options),
       link_weights_{policy_.links.payment,       policy_.links.ip_prefix,    policy_.links.system_prompt,
                     policy_.links.prompt_template, policy_.links.prompt_frame, policy_.links.toolset,
-                    policy_.links.client,         policy_.links.creation_burst, policy_.links.email_domain},
+                    policy_.links.client,         policy_.links.creation_burst, policy_.links.email_domain,
+                    policy_.links.behaviour},
       analyzer_(options.max_template_clusters),
       index_(options.max_indicator_values) {}
 
@@ -204,7 +206,9 @@ void Engine::RecordIndicators(AccountState& a, const Interaction& in, const Even
                                         static_cast<uint64_t>(std::lround(f.temperature * 1000) + 7));
     const std::string shown = in.user_agent + " max_tokens=" + std::to_string(f.max_tokens) +
                               " temperature=" + (f.temperature < 0 ? std::string("default") : std::to_string(f.temperature).substr(0, 4));
-    AddIndicator(a, IndicatorKind::kClient, client, &shown);
+    repeated(IndicatorKind::kClient, client, &shown);
+    const std::string behaviour_shown = shown + " task=" + std::string(CapabilityName(f.capability));
+    repeated(IndicatorKind::kBehaviour, HashCombine(client, static_cast<uint64_t>(f.capability) + 1), &behaviour_shown);
   }
   if (a.created_at >= 0) {
     const int64_t bucket = a.created_at / kCreationBucketMs;
@@ -241,7 +245,7 @@ bool IsInfrastructure(IndicatorKind k) {
 // Suspicious accounts a value needs before it counts in full: a creation
 // "burst" is many accounts made together, not two that happen to share a
 // two-hour window; an e-mail domain likewise.
-constexpr std::array<double, kIndicatorKinds> kMinSupport = {1, 1, 1, 1, 1, 1, 1, 10, 5};
+constexpr std::array<double, kIndicatorKinds> kMinSupport = {1, 1, 1, 1, 1, 1, 1, 10, 5, 1};
 
 double Evidence(const IndicatorStats& s, size_t kind, double weight) {
   return weight * s.Purity() * std::min(1.0, s.suspicious / kMinSupport[kind]);

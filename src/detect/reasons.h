@@ -34,6 +34,7 @@ enum class Reason : uint8_t {
   kSharedClient,
   kCreationBurst,
   kSharedEmailDomain,
+  kSharedBehaviour,
   kAllowlisted,
   kCount
 };

@@ -60,7 +60,7 @@ OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
   sum += set(Reason::kTemplateConcentration, top_template, (top_template - 0.2) / 0.5, w.template_concentration);
   const double span_days = static_cast<double>(a.last_ts - a.first_ts) / kDayMs;
   const int quiet = LongestQuietRun(a.hours);
-  const bool clock_measurable = span_days >= 1.5 && n >= 48;
+  const bool clock_measurable = span_days >= 1.0 && n >= 24;
   sum += set(Reason::kRoundTheClock, quiet, clock_measurable ? (4.0 - quiet) / 3.0 : 0, w.round_the_clock);
   double cv = -1;
   if (a.gaps >= 20) {

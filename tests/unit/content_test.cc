@@ -48,7 +48,10 @@ TEST(Lexicon, RecognisesHarvestingRequests) {
   EXPECT_TRUE(Flags("Please act as an impartial judge and evaluate the quality of the response") & kFlagRubric);
   EXPECT_TRUE(Flags("Grade the response using this rubric") & kFlagRubric);
   EXPECT_TRUE(Flags("Generate a synthetic dataset of 50 question answer pairs") & kFlagDataGen);
+  EXPECT_TRUE(Flags("Kindly lay out your line of thought before you reply") & kFlagCot);
+  EXPECT_TRUE(Flags("Describe each step you take to reach the result") & kFlagCot);
   EXPECT_EQ(Flags("What's a good recipe for banana bread?"), 0u);
+  EXPECT_EQ(Flags("Explain how photosynthesis works in plants"), 0u);
   EXPECT_EQ(Flags("step on it, by the way"), 0u);
 }
 
