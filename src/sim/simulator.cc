@@ -882,17 +882,25 @@ std::unique_ptr<Simulator> Simulator::Create(const SimOptions& options, std::str
     scale *= 0.04;
   } else if (options.scenario == "alibaba-scale") {
     days = 44;
-    scale *= 1.0;
   }
   if (options.days > 0) days = options.days;
   impl->options.scale = scale;
   impl->end = impl->start + static_cast<TimeMs>(days * kSecondsPerDay * 1000);
   impl->release = impl->start + static_cast<TimeMs>(days * 0.6 * kSecondsPerDay * 1000);
-  impl->AddLegit();
+  const bool industrial = options.scenario == "alibaba-scale";
+  if (industrial) {
+    // A platform of >100M legitimate interactions in 44 days: five times
+    // the accounts of `standard`, each 6 times as busy.
+    impl->options.scale = scale * 5;
+    impl->AddLegit();
+    for (auto& a : impl->accounts) a.rate_per_day *= 6;
+    impl->options.scale = scale;
+  } else {
+    impl->AddLegit();
+  }
   impl->AddAttacks();
-  if (options.scenario == "alibaba-scale") {
-    // The reported incident: ~25k accounts, 28.8M interactions in 44 days,
-    // on top of a platform of >100M legitimate interactions.
+  if (industrial) {
+    // The reported incident: ~25k accounts, 28.8M interactions in 44 days.
     Impl::CampaignPlan plan{"industrial-hydra", Style::kAgentDistill, TopicKind::kAgentic,
                             static_cast<int>(25000 * options.scale), static_cast<int>(8000 * options.scale),
                             28.8e6 / 25000 / 14.0, 14.0, Schedule::kSynchronized, 0.0, days, 60, false,
@@ -907,10 +915,6 @@ std::unique_ptr<Simulator> Simulator::Create(const SimOptions& options, std::str
     sh->window_period_s = 1800;
     sh->window_len_s = 1500;
     impl->AddCampaign(plan, sh);
-    // Scale legit volume up to >100M: busier routers and SaaS bots.
-    for (auto& a : impl->accounts) {
-      if (!a.attack && (a.style == Style::kRouter || a.style == Style::kSupportBot)) a.rate_per_day *= 40;
-    }
   }
   return std::unique_ptr<Simulator>(new Simulator(std::move(impl)));
 }
