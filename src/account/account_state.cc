@@ -38,16 +38,21 @@ void TopK::Add(uint32_t k) {
 }
 
 uint32_t RepeatCounter::Add(uint64_t k) {
-  size_t min_idx = 0;
   for (size_t idx = 0; idx < kSlots; ++idx) {
     if (key[idx] == k && count[idx] > 0) return ++count[idx];
-    if (count[idx] < count[min_idx]) min_idx = idx;
   }
   // Unlike space-saving, a newcomer starts at 1: a value must really recur
-  // to count as repeated. Values seen once keep churning through the
-  // least-used slot; recurring ones stay.
-  key[min_idx] = k;
-  count[min_idx] = 1;
+  // to count as repeated. It replaces the least-used slot, the oldest among
+  // equals (round robin), so a value seen once survives the next
+  // kSlots - 1 newcomers: enough for a template used every few requests.
+  size_t victim = next_;
+  for (size_t step = 0; step < kSlots; ++step) {
+    const size_t idx = (next_ + step) % kSlots;
+    if (count[idx] < count[victim]) victim = idx;
+  }
+  key[victim] = k;
+  count[victim] = 1;
+  next_ = static_cast<uint8_t>((victim + 1) % kSlots);
   return 1;
 }
 

@@ -1,5 +1,5 @@
 // AccountState: everything the engine remembers about one account, in a
-// fixed-size record (~400 bytes) no matter how many interactions it sends.
+// fixed-size record (~1 KB) no matter how many interactions it sends.
 //
 // Counters cover the account's whole life (they are what a sliding window
 // would need at the scale of a campaign account's few-day life); the
@@ -40,6 +40,7 @@ struct RepeatCounter {
   static constexpr size_t kSlots = 8;
   std::array<uint64_t, kSlots> key{};
   std::array<uint32_t, kSlots> count{};
+  uint8_t next_ = 0;  // round-robin start among equally used slots
   // Returns the key's count after adding it.
   uint32_t Add(uint64_t k);
   uint32_t TopCount() const;
