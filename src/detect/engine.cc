@@ -261,7 +261,7 @@ double Engine::CombineKinds(const std::array<double, kIndicatorKinds>& per_kind,
   double other = 0;
   for (size_t k = 0; k < kIndicatorKinds; ++k) {
     const auto kind = static_cast<IndicatorKind>(k);
-    if (per_kind[k] >= 0.5 * link_weights_[k] && IsInfrastructure(kind)) *infra = true;
+    if (per_kind[k] > 0 && per_kind[k] >= 0.5 * link_weights_[k] && IsInfrastructure(kind)) *infra = true;
     (IsContent(kind) ? content : other) += per_kind[k];
   }
   return other + std::min(content, policy_.links.content_cap);

@@ -111,6 +111,32 @@ TEST(Engine, SingleBenchmarkAccountIsReviewedNotBlocked) {
   EXPECT_EQ(engine.FindAccount("lab")->verdict, Verdict::kReview);
 }
 
+// Established customers of different orgs that run the same public
+// benchmark template with the same SDK settings are not a campaign -- also
+// when a policy switches an infrastructure link off (a zero weight once
+// counted as "shared infrastructure").
+TEST(Engine, EstablishedAccountsSharingOnlyATemplateAreNotLinked) {
+  for (const double payment_weight : {1.0, 0.0}) {
+    Policy p = Policy::Defaults();
+    p.links.payment = payment_weight;
+    Engine engine(p);
+    Rng rng(6);
+    TimeMs t = kT0;
+    for (int round = 0; round < 60; ++round) {
+      for (int acct = 0; acct < 5; ++acct) {
+        t += 3000;
+        Interaction in = Harvest("team" + std::to_string(acct), t, rng, "card" + std::to_string(acct),
+                                 "203.0." + std::to_string(acct) + ".5");
+        in.account_created_at = kT0 - 500 * kMsPerDay;
+        engine.Observe(in);
+      }
+    }
+    engine.Finish();
+    EXPECT_TRUE(engine.Campaigns().empty()) << "payment weight " << payment_weight;
+    for (const auto& a : engine.accounts()) EXPECT_EQ(a.verdict, Verdict::kReview) << a.id;
+  }
+}
+
 TEST(Engine, AllowlistAndReviewOnlyPolicies) {
   Policy p = Policy::Defaults();
   p.allow_accounts.insert("h0");
