@@ -327,13 +327,6 @@ void Engine::TryLink(AccountState& a, TimeMs now) {
     // only: established customers of different orgs legitimately share
     // public templates and popular apps.
     if (!infra && !(a.young && b.young)) continue;
-    if (getenv("DG_DEBUG_LINKS")) {
-      std::array<double, kIndicatorKinds> dbg{};
-      for (size_t k = 0; k < kIndicatorKinds; ++k) for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) { const uint64_t key = a.indicators[k][idx]; if (b.HasIndicator(static_cast<IndicatorKind>(k), key)) { const IndicatorStats* st = index_.Find(key); if (st) dbg[k] = std::max(dbg[k], Evidence(*st, k, link_weights_[k])); } }
-      fprintf(stderr, "LINK %s %s young=%d/%d infra=%d", a.id.c_str(), b.id.c_str(), a.young, b.young, infra);
-      for (size_t k = 0; k < kIndicatorKinds; ++k) fprintf(stderr, " %s=%.2f", std::string(IndicatorKindName(static_cast<IndicatorKind>(k))).c_str(), dbg[k]);
-      fprintf(stderr, "\n");
-    }
     const double sa = std::max<double>(a.own_score, policy_.suspicious_score);
     const double sb = std::max<double>(b.own_score, policy_.suspicious_score);
     const uint32_t root = campaigns_.Union(a.index, b.index, sa, sb);
@@ -383,11 +376,6 @@ bool Engine::MatchCampaign(AccountState& a, TimeMs now) {
   // shared infrastructure alone.
   if (a.n > static_cast<uint32_t>(3 * policy_.min_interactions) && a.own_score < 0.6 * policy_.suspicious_score) {
     return false;
-  }
-  if (getenv("DG_DEBUG_LINKS")) {
-    fprintf(stderr, "MATCH %s root=%s best=%.2f", a.id.c_str(), accounts_[best_root].id.c_str(), best);
-    for (const auto& [r, pk] : scores) if (r == best_root) for (size_t k = 0; k < kIndicatorKinds; ++k) fprintf(stderr, " %s=%.2f", std::string(IndicatorKindName(static_cast<IndicatorKind>(k))).c_str(), pk[k]);
-    fprintf(stderr, "\n");
   }
   const uint32_t root = campaigns_.Union(best_root, a.index, 0, std::max<double>(a.own_score, policy_.suspicious_score));
   a.reasons |= Bit(Reason::kCampaignIndicatorMatch);
