@@ -384,7 +384,7 @@ bool Engine::MatchCampaign(AccountState& a, TimeMs now) {
   return true;
 }
 
-void Engine::Decide(AccountState& a, TimeMs now) {
+void Engine::Decide(AccountState& a, TimeMs now, const OwnEvidence* known) {
   if (policy_.allow_accounts.contains(a.id) || (!a.org.empty() && policy_.allow_orgs.contains(a.org))) {
     a.verdict = Verdict::kAllow;
     a.reasons = Bit(Reason::kAllowlisted);
@@ -392,7 +392,7 @@ void Engine::Decide(AccountState& a, TimeMs now) {
     return;
   }
   if (a.verdict == Verdict::kBlock) return;  // blocks are sticky
-  const OwnEvidence ev = ScoreAccount(a, policy_);
+  const OwnEvidence ev = known != nullptr ? *known : ScoreAccount(a, policy_);
   a.own_score = static_cast<float>(std::max(ev.score, ev.automation_score));
   uint32_t reasons = a.reasons & Bit(Reason::kCampaignIndicatorMatch);
   for (size_t r = 0; r < static_cast<size_t>(Reason::kCampaignMember); ++r) {
@@ -472,7 +472,7 @@ Verdict Engine::Observe(const Interaction& in) {
     if (!in_campaign && campaigns_.confirmed() > 0 && (a.n <= 4 || new_indicator || a.n % rematch_every == 0)) {
       MatchCampaign(a, in.ts);
     }
-    Decide(a, in.ts);
+    Decide(a, in.ts, &ev);
   }
   NoteCampaignActivity(a, in, f);
   return a.verdict;

@@ -100,7 +100,9 @@ class Engine {
   // policy.links.content_cap: two operators drawing on the same public
   // prompt set share content and nothing else.
   double CombineKinds(const std::array<double, kIndicatorKinds>& per_kind, bool* infra) const;
-  void Decide(AccountState& a, TimeMs now);
+  // Re-decides an account; `known` is its evidence if already computed for
+  // this interaction.
+  void Decide(AccountState& a, TimeMs now, const OwnEvidence* known = nullptr);
   void OnConfirmed(uint32_t root, TimeMs now);
   double CampaignScore(const CampaignAggregate& g) const;
   void NoteCampaignActivity(AccountState& a, const Interaction& in, const EventFeatures& f);
