@@ -19,7 +19,7 @@ std::string_view VerdictName(Verdict v) {
 std::string_view IndicatorKindName(IndicatorKind k) {
   static constexpr std::array<std::string_view, kIndicatorKinds> kNames = {
       "payment_fingerprint", "ip_prefix", "system_prompt", "prompt_template", "prompt_frame",
-      "toolset", "client", "creation_burst", "email_domain", "behaviour"};
+      "toolset", "client", "creation_burst", "email_domain", "behaviour", "schedule"};
   return kNames[static_cast<size_t>(k)];
 }
 
@@ -61,6 +61,40 @@ uint32_t RepeatCounter::TopCount() const { return *std::max_element(count.begin(
 uint32_t TopK::TopCount() const { return *std::max_element(count.begin(), count.end()); }
 uint32_t TopK::TopKey() const { return key[static_cast<size_t>(std::max_element(count.begin(), count.end()) - count.begin())]; }
 
+void RateCounts::Add(const RateCounts& o) {
+  n += o.n;
+  cot += o.cot;
+  recon += o.recon;
+  rubric += o.rubric;
+  datagen += o.datagen;
+  single_turn += o.single_turn;
+  high_cap += o.high_cap;
+}
+
+RateCounts AccountState::Recent() const {
+  RateCounts r = window_cur;
+  r.Add(window_prev);
+  return r;
+}
+
+uint32_t AccountState::SynchronizedBins() const {
+  constexpr uint32_t kMinActivity = 20;
+  uint32_t total = 0;
+  for (const auto c : minute_bins) total += c;
+  if (total < kMinActivity) return 0;
+  std::array<size_t, kMinuteBins> order{};
+  for (size_t idx = 0; idx < kMinuteBins; ++idx) order[idx] = idx;
+  std::sort(order.begin(), order.end(), [&](size_t x, size_t y) { return minute_bins[x] > minute_bins[y]; });
+  uint32_t held = 0;
+  uint32_t mask = 0;
+  for (size_t rank = 0; rank < 3; ++rank) {
+    held += minute_bins[order[rank]];
+    mask |= 1u << order[rank];
+    if (held * 10 >= total * 8) return mask;
+  }
+  return 0;
+}
+
 void AccountState::Observe(const EventFeatures& f, int64_t high_max_tokens) {
   if (n == 0) {
     first_ts = f.ts;
@@ -72,13 +106,30 @@ void AccountState::Observe(const EventFeatures& f, int64_t high_max_tokens) {
   }
   last_ts = std::max(last_ts, f.ts);
   ++n;
-  cot += (f.flags & kFlagCot) != 0;
-  recon += (f.flags & kFlagRecon) != 0;
-  rubric += (f.flags & kFlagRubric) != 0;
-  datagen += (f.flags & kFlagDataGen) != 0;
+  // Slide the window: a new day-long bucket starts, the older one is kept
+  // only if it is the one just before.
+  if (window_cur.n == 0 && window_prev.n == 0) {
+    window_start = f.ts;
+  } else if (f.ts >= window_start + kRateWindowMs) {
+    window_prev = f.ts < window_start + 2 * kRateWindowMs ? window_cur : RateCounts{};
+    window_cur = RateCounts{};
+    window_start = f.ts;
+  }
+  RateCounts one;
+  one.n = 1;
+  one.cot = (f.flags & kFlagCot) != 0;
+  one.recon = (f.flags & kFlagRecon) != 0;
+  one.rubric = (f.flags & kFlagRubric) != 0;
+  one.datagen = (f.flags & kFlagDataGen) != 0;
+  one.single_turn = f.single_turn;
+  one.high_cap = f.max_tokens >= high_max_tokens;
+  life.Add(one);
+  window_cur.Add(one);
   tools += (f.flags & kFlagTools) != 0;
-  single_turn += f.single_turn;
-  high_cap += f.max_tokens >= high_max_tokens;
+  if (f.input_tokens >= 0 && f.output_tokens >= 0) {
+    input_tokens += static_cast<uint64_t>(f.input_tokens);
+    output_tokens += static_cast<uint64_t>(f.output_tokens);
+  }
   ++capability[static_cast<size_t>(f.capability)];
   if (f.prompt_cluster != 0) templates.Add(f.prompt_cluster);
   if (f.system_cluster != 0) systems.Add(f.system_cluster);
@@ -90,6 +141,8 @@ void AccountState::Observe(const EventFeatures& f, int64_t high_max_tokens) {
   sampling_same += explicit_settings && sk == sampling_key;
   const int64_t hour = ((f.ts / kMsPerHour) % 24 + 24) % 24;
   ++hours[static_cast<size_t>(hour)];
+  const int64_t minute = ((f.ts / kMsPerMinute) % 60 + 60) % 60;
+  ++minute_bins[static_cast<size_t>(minute / 10)];
 }
 
 bool AccountState::AddIndicator(IndicatorKind kind, uint64_t value) {

@@ -1,12 +1,14 @@
 // AccountState: everything the engine remembers about one account, in a
-// fixed-size record (~1 KB) no matter how many interactions it sends.
+// fixed-size record (~1.2 KB) no matter how many interactions it sends.
 //
-// Counters cover the account's whole life (they are what a sliding window
-// would need at the scale of a campaign account's few-day life); the
-// template and indicator sets keep only the first few distinct values
-// (kMaxValuesPerKind) and count the rest, so a hostile account sending
-// millions of distinct prompts or addresses cannot grow its state.
-// Update cost: O(1) per interaction.
+// Rate counters are kept twice: over the account's life and over a sliding
+// window of the last one to two days (two day-long buckets, the older one
+// dropped when a new day starts), so an account that changes behaviour --
+// an aged or bought account that starts harvesting -- is judged on what it
+// does now, not diluted by its past. The template and indicator sets keep
+// only the first few distinct values (kMaxValuesPerKind) and count the
+// rest, so a hostile account sending millions of distinct prompts or
+// addresses cannot grow its state. Update cost: O(1) per interaction.
 #pragma once
 
 #include <array>
@@ -26,6 +28,7 @@ enum class IndicatorKind : uint8_t {
   kPayment, kIpPrefix, kSystemPrompt, kPromptTemplate, kPromptFrame, kToolset, kClient,
   kCreationBurst, kEmailDomain,
   kBehaviour,  // client configuration used repeatedly for one kind of task
+  kSchedule,   // activity concentrated in the same minutes of every hour
   kCount
 };
 inline constexpr size_t kIndicatorKinds = static_cast<size_t>(IndicatorKind::kCount);
@@ -55,6 +58,17 @@ struct TopK {
   uint32_t TopKey() const;
 };
 
+// Counts behind the rate-based evidence.
+struct RateCounts {
+  uint32_t n = 0;
+  uint32_t cot = 0, recon = 0, rubric = 0, datagen = 0;
+  uint32_t single_turn = 0, high_cap = 0;
+  void Add(const RateCounts& o);
+};
+
+inline constexpr TimeMs kRateWindowMs = kMsPerDay;
+inline constexpr size_t kMinuteBins = 6;  // 10-minute bins of the hour
+
 struct AccountState {
   std::string id;
   std::string org;
@@ -63,9 +77,11 @@ struct AccountState {
   TimeMs last_ts = 0;
   TimeMs created_at = -1;  // -1 unknown
   uint32_t n = 0;
-  // content
-  uint32_t cot = 0, recon = 0, rubric = 0, datagen = 0, tools = 0;
-  uint32_t single_turn = 0, high_cap = 0;
+  // rate counts: lifetime, and the current and previous day-long windows
+  RateCounts life, window_cur, window_prev;
+  TimeMs window_start = 0;
+  uint32_t tools = 0;
+  uint64_t input_tokens = 0, output_tokens = 0;  // where the log reports them
   std::array<uint32_t, kCapabilityCount> capability{};
   TopK templates;
   TopK systems;
@@ -74,6 +90,7 @@ struct AccountState {
   uint32_t sampling_same = 0;
   // timing
   std::array<uint32_t, 24> hours{};
+  std::array<uint32_t, kMinuteBins> minute_bins{};  // activity by 10 minutes of the hour
   double gap_sum = 0, gap_sq = 0;
   uint32_t gaps = 0;
   // indicators: first few values of each kind
@@ -89,7 +106,6 @@ struct AccountState {
   bool cleared = false;          // observed long enough without turning suspicious
   RepeatCounter repeats;         // template / frame values this account repeats
   uint32_t reasons = 0;          // bit per Reason (detect/reasons.h)
-  uint32_t campaign_root = 0;    // union-find node + 1 (0 = none)
   TimeMs flagged_at = -1;        // first block
   uint32_t n_at_flag = 0;
   uint32_t last_link_check = 0;
@@ -100,6 +116,12 @@ struct AccountState {
   bool AddIndicator(IndicatorKind kind, uint64_t value);
   bool HasIndicator(IndicatorKind kind, uint64_t value) const;
   double ActiveDays() const;
+  // The last one to two days of rate counts.
+  RateCounts Recent() const;
+  // Bit mask of the 10-minute bins of the hour that hold the account's
+  // activity when it is concentrated (>= 80% in at most 3 bins after 20
+  // interactions), else 0: scheduler-driven, synchronized traffic.
+  uint32_t SynchronizedBins() const;
 };
 
 }  // namespace dg

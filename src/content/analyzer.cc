@@ -25,6 +25,7 @@ void ContentAnalyzer::Analyze(const Interaction& in, EventFeatures* out) {
   out->max_tokens = in.max_tokens;
   out->temperature = std::isnan(in.temperature) ? -1 : in.temperature;
   out->output_tokens = in.output_tokens;
+  out->input_tokens = in.input_tokens;
   out->tools_hash = in.tools_hash;
 
   LexiconHits hits;

@@ -34,6 +34,7 @@ struct EventFeatures {
   int64_t max_tokens = -1;
   double temperature = -1;
   int64_t output_tokens = -1;
+  int64_t input_tokens = -1;
   bool single_turn = true;          // no earlier assistant turn sent
 };
 

@@ -94,6 +94,7 @@ std::optional<Policy> Policy::FromToml(std::string_view text, const std::string&
       {"links.creation_burst", number(&p.links.creation_burst, 0, 10)},
       {"links.email_domain", number(&p.links.email_domain, 0, 10)},
       {"links.behaviour", number(&p.links.behaviour, 0, 10)},
+      {"links.schedule", number(&p.links.schedule, 0, 10)},
       {"links.content_cap", number(&p.links.content_cap, 0, 10)},
       {"allowlist.orgs", string_set(&p.allow_orgs)},
       {"allowlist.accounts", string_set(&p.allow_accounts)},

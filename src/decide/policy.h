@@ -42,6 +42,7 @@ struct LinkWeights {
   double creation_burst = 0.4;
   double email_domain = 0.3;
   double behaviour = 0.5;
+  double schedule = 0.4;
   double content_cap = 0.8;  // system prompt + template + frame together
 };
 

@@ -12,6 +12,7 @@ namespace {
 
 constexpr TimeMs kCreationBucketMs = 2 * kMsPerHour;
 constexpr uint32_t kRelinkEvery = 16;
+constexpr uint32_t kScheduleCheckEvery = 8;
 constexpr uint32_t kRematchEvery = 32;
 constexpr double kCandidatePurity = 0.2;  // values below this cannot link anyone
 // An account observed this long without turning suspicious counts as
@@ -49,6 +50,7 @@ Reason LinkReason(IndicatorKind k) {
     case IndicatorKind::kCreationBurst: return Reason::kCreationBurst;
     case IndicatorKind::kEmailDomain: return Reason::kSharedEmailDomain;
     case IndicatorKind::kBehaviour: return Reason::kSharedBehaviour;
+    case IndicatorKind::kSchedule: return Reason::kSynchronizedBurst;
     case IndicatorKind::kCount: break;
   }
   return Reason::kCampaignMember;
@@ -136,7 +138,7 @@ Engine::Engine(Policy policy, EngineOptions options)
       link_weights_{policy_.links.payment,       policy_.links.ip_prefix,    policy_.links.system_prompt,
                     policy_.links.prompt_template, policy_.links.prompt_frame, policy_.links.toolset,
                     policy_.links.client,         policy_.links.creation_burst, policy_.links.email_domain,
-                    policy_.links.behaviour},
+                    policy_.links.behaviour,       policy_.links.schedule},
       analyzer_(options.max_template_clusters),
       index_(options.max_indicator_values) {}
 
@@ -216,6 +218,17 @@ void Engine::RecordIndicators(AccountState& a, const Interaction& in, const Even
     AddIndicator(a, IndicatorKind::kCreationBurst, static_cast<uint64_t>(bucket) + 1, &shown);
   }
   if (!in.email_domain.empty()) AddIndicator(a, IndicatorKind::kEmailDomain, Hash64(in.email_domain), &in.email_domain);
+  // Synchronized schedules: accounts driven by one scheduler are active in
+  // the same minutes of every hour. Checked every few interactions.
+  if (a.n % kScheduleCheckEvery == 0) {
+    if (const uint32_t bins = a.SynchronizedBins()) {
+      std::string shown = "active in minutes";
+      for (size_t bin = 0; bin < kMinuteBins; ++bin) {
+        if (bins & (1u << bin)) shown += " :" + std::to_string(bin * 10) + "-:" + std::to_string(bin * 10 + 9);
+      }
+      AddIndicator(a, IndicatorKind::kSchedule, bins, &shown);
+    }
+  }
 }
 
 void Engine::MarkSuspicious(AccountState& a) {
@@ -245,7 +258,7 @@ bool IsInfrastructure(IndicatorKind k) {
 // Suspicious accounts a value needs before it counts in full: a creation
 // "burst" is many accounts made together, not two that happen to share a
 // two-hour window; an e-mail domain likewise.
-constexpr std::array<double, kIndicatorKinds> kMinSupport = {1, 1, 1, 1, 1, 1, 1, 10, 5, 1};
+constexpr std::array<double, kIndicatorKinds> kMinSupport = {1, 1, 1, 1, 1, 1, 1, 10, 5, 1, 5};
 
 double Evidence(const IndicatorStats& s, size_t kind, double weight) {
   return weight * s.Purity() * std::min(1.0, s.suspicious / kMinSupport[kind]);
@@ -435,9 +448,22 @@ void Engine::NoteCampaignActivity(AccountState& a, const Interaction& in, const 
   }
 }
 
+void Engine::ReexamineCampaigns() {
+  for (const auto& [root, g] : campaigns_.aggregates()) {
+    if (g.confirmed_seq == 0) continue;
+    double sum = 0;
+    for (const uint32_t m : g.members) sum += std::max<double>(accounts_[m].own_score, policy_.suspicious_score);
+    campaigns_.Aggregate(root)->score_sum = sum;
+  }
+}
+
 Verdict Engine::Observe(const Interaction& in) {
   ++interactions_;
   now_ = std::max(now_, in.ts);
+  if (const int64_t day = now_ / kMsPerDay; day != last_reexamined_day_) {
+    if (last_reexamined_day_ >= 0) ReexamineCampaigns();
+    last_reexamined_day_ = day;
+  }
   EventFeatures f;
   analyzer_.Analyze(in, &f);
   AccountState& a = accounts_[AccountIndex(in)];
@@ -525,6 +551,8 @@ std::vector<CampaignView> Engine::Campaigns() {
     for (const uint32_t m : v.members) {
       const AccountState& a = accounts_[m];
       v.interactions += a.n;
+      v.input_tokens += a.input_tokens;
+      v.output_tokens += a.output_tokens;
       for (size_t c = 0; c < kCapabilityCount; ++c) v.capabilities[c] += a.capability[c];
       for (size_t h = 0; h < 24; ++h) v.hours[h] += a.hours[h];
       for (size_t k = 0; k < kIndicatorKinds; ++k) {

@@ -49,6 +49,7 @@ struct CampaignView {
   double score = 0;
   std::vector<uint32_t> members;  // account indices
   uint64_t interactions = 0;      // all interactions of its members
+  uint64_t input_tokens = 0, output_tokens = 0;
   TimeMs first_seen = -1, last_seen = -1, confirmed_at = -1;
   std::array<uint64_t, kCapabilityCount> capabilities{};
   std::array<uint64_t, 24> hours{};
@@ -106,6 +107,10 @@ class Engine {
   void OnConfirmed(uint32_t root, TimeMs now);
   double CampaignScore(const CampaignAggregate& g) const;
   void NoteCampaignActivity(AccountState& a, const Interaction& in, const EventFeatures& f);
+  // Once a day of stream time: every campaign's score is recomputed from
+  // its members' current evidence (scores given at linking go stale as
+  // accounts keep sending).
+  void ReexamineCampaigns();
 
   Policy policy_;
   EngineOptions options_;
@@ -117,6 +122,7 @@ class Engine {
   absl::flat_hash_map<std::string, uint32_t> account_ids_;
   uint64_t interactions_ = 0;
   TimeMs now_ = 0;
+  int64_t last_reexamined_day_ = -1;
 };
 
 // Masks e-mail addresses, phone numbers, API keys / long tokens and URLs

@@ -35,6 +35,7 @@ enum class Reason : uint8_t {
   kCreationBurst,
   kSharedEmailDomain,
   kSharedBehaviour,
+  kSynchronizedBurst,
   kAllowlisted,
   kCount
 };

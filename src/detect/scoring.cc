@@ -7,6 +7,8 @@ namespace dg {
 namespace {
 
 constexpr double kDayMs = static_cast<double>(kMsPerDay);
+// The sliding window's rates count once it holds this many interactions.
+constexpr uint32_t kMinWindowInteractions = 10;
 
 double Clamp01(double x) { return std::clamp(x, 0.0, 1.0); }
 double Rate(uint32_t count, uint32_t n) { return static_cast<double>(count) / (n + 2.0); }
@@ -41,17 +43,25 @@ OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
     *family += sum;
     sum = 0;
   };
-  const double cot = Rate(a.cot, n);
-  sum += set(Reason::kCotElicitation, cot, (cot - 0.2) / 0.5, w.reasoning_elicitation);
-  const double recon = Rate(a.recon, n);
-  sum += set(Reason::kReasoningReconstruction, recon, (recon - 0.1) / 0.4, w.reasoning_reconstruction);
-  const double rubric = Rate(a.rubric, n);
-  sum += set(Reason::kRubricGrading, rubric, (rubric - 0.2) / 0.5, w.rubric_grading);
-  const double datagen = Rate(a.datagen, n);
-  sum += set(Reason::kDataGeneration, datagen, (datagen - 0.2) / 0.5, w.data_generation);
+  // Rate evidence is read over the account's life and over the sliding
+  // window (last one to two days); the stronger reading counts, so a
+  // change of behaviour shows at once without a long benign past hiding it.
+  const RateCounts recent = a.Recent();
+  const bool use_recent = recent.n >= kMinWindowInteractions && recent.n < a.life.n;
+  auto rate = [&](Reason r, uint32_t RateCounts::*field, double floor, double span, double weight, bool single) {
+    auto read = [&](const RateCounts& c) {
+      return single ? static_cast<double>(c.*field) / (c.n + 1.0) : Rate(c.*field, c.n);
+    };
+    double v = read(a.life);
+    if (use_recent) v = std::max(v, read(recent));
+    return set(r, v, (v - floor) / span, weight);
+  };
+  sum += rate(Reason::kCotElicitation, &RateCounts::cot, 0.2, 0.5, w.reasoning_elicitation, false);
+  sum += rate(Reason::kReasoningReconstruction, &RateCounts::recon, 0.1, 0.4, w.reasoning_reconstruction, false);
+  sum += rate(Reason::kRubricGrading, &RateCounts::rubric, 0.2, 0.5, w.rubric_grading, false);
+  sum += rate(Reason::kDataGeneration, &RateCounts::datagen, 0.2, 0.5, w.data_generation, false);
   take(&e.harvest);
-  const double single = static_cast<double>(a.single_turn) / (n + 1.0);
-  sum += set(Reason::kSingleTurn, single, (single - 0.6) / 0.3, w.single_turn);
+  sum += rate(Reason::kSingleTurn, &RateCounts::single_turn, 0.6, 0.3, w.single_turn, true);
   const double fixed = n >= 10 ? static_cast<double>(a.sampling_same) / n : 0;
   sum += set(Reason::kFixedSampling, fixed, (fixed - 0.9) / 0.1, w.fixed_sampling);
   // The most repeated prompt cluster, or template frame (fixed opening or
@@ -69,10 +79,14 @@ OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
     cv = mean > 0 ? std::sqrt(var) / mean : -1;
   }
   sum += set(Reason::kMachinePacing, cv, cv >= 0 ? (0.5 - cv) / 0.3 : 0, w.machine_pacing);
-  const double per_day = n / std::max(1.0, span_days);
+  // Volume: the lifetime daily average, or the sliding window's rate.
+  double per_day = n / std::max(1.0, span_days);
+  if (use_recent) {
+    const double window_days = std::max(1.0, static_cast<double>(a.last_ts - a.window_start) / kDayMs + (a.window_prev.n > 0 ? 1.0 : 0.0));
+    per_day = std::max(per_day, recent.n / window_days);
+  }
   sum += set(Reason::kHighVolume, per_day, (per_day - 50.0) / 200.0, w.high_volume);
-  const double cap = Rate(a.high_cap, n);
-  sum += set(Reason::kMaxOutputCap, cap, (cap - 0.5) / 0.4, w.max_output_cap);
+  sum += rate(Reason::kMaxOutputCap, &RateCounts::high_cap, 0.5, 0.4, w.max_output_cap, false);
   take(&e.automation);
   if (a.created_at >= 0) {
     const double age_days = static_cast<double>(a.first_ts - a.created_at) / kDayMs;

@@ -109,7 +109,8 @@ bool WriteCampaigns(const std::vector<CampaignView>& campaigns, const Engine& en
       if (idx) out += ",";
       AppendJsonString(out, engine.accounts()[c.members[idx]].id);
     }
-    out += fmt::format("],\"account_count\":{},\"interactions\":{},\"first_seen\":", c.members.size(), c.interactions);
+    out += fmt::format("],\"account_count\":{},\"interactions\":{},\"input_tokens\":{},\"output_tokens\":{},\"first_seen\":",
+                       c.members.size(), c.interactions, c.input_tokens, c.output_tokens);
     AppendTimeOrNull(out, c.first_seen);
     out += ",\"last_seen\":";
     AppendTimeOrNull(out, c.last_seen);

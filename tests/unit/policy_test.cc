@@ -18,6 +18,9 @@ TEST(Policy, ShippedDefaultsLoadAndMatchCompiledDefaults) {
   EXPECT_EQ(p->min_interactions, d.min_interactions);
   EXPECT_EQ(p->weights.reasoning_elicitation, d.weights.reasoning_elicitation);
   EXPECT_EQ(p->links.payment, d.links.payment);
+  EXPECT_EQ(p->links.schedule, d.links.schedule);
+  EXPECT_EQ(p->links.behaviour, d.links.behaviour);
+  EXPECT_EQ(p->links.content_cap, d.links.content_cap);
   EXPECT_FALSE(p->review_only);
 }
 
