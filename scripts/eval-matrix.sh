@@ -23,6 +23,7 @@ runs=(
   "seed=10 evade=no-cot"
   "seed=11 evade=common-ua"
   "seed=12 evade=slow"
+  "seed=13 evade=aged-accounts"
 )
 if [ -n "${RUNS:-}" ]; then IFS=';' read -r -a runs <<<"$RUNS"; fi
 printf "%-40s %8s %9s %8s %7s  %s\n" run recall fpr leakage purity "worst campaign recall / worst archetype FPR"

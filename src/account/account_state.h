@@ -103,6 +103,7 @@ struct AccountState {
   Verdict verdict = Verdict::kAllow;
   bool suspicious = false;
   bool young = false;            // first used soon after creation (policy.young_account_days)
+  bool changed = false;          // took up harvesting after a history without it (sticky)
   bool cleared = false;          // observed long enough without turning suspicious
   RepeatCounter repeats;         // template / frame values this account repeats
   uint32_t reasons = 0;          // bit per Reason (detect/reasons.h)

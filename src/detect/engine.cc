@@ -339,7 +339,7 @@ void Engine::TryLink(AccountState& a, TimeMs now) {
     // Shared content or client configuration alone ties young accounts
     // only: established customers of different orgs legitimately share
     // public templates and popular apps.
-    if (!infra && !(a.young && b.young)) continue;
+    if (!infra && !((a.young || a.changed) && (b.young || b.changed))) continue;
     const double sa = std::max<double>(a.own_score, policy_.suspicious_score);
     const double sb = std::max<double>(b.own_score, policy_.suspicious_score);
     const uint32_t root = campaigns_.Union(a.index, b.index, sa, sb);
@@ -376,7 +376,7 @@ bool Engine::MatchCampaign(AccountState& a, TimeMs now) {
   uint32_t best_root = 0;
   double best = 0;
   for (const auto& [root, per_kind] : scores) {
-    bool infra = a.young;
+    bool infra = a.young || a.changed;
     const double total = CombineKinds(per_kind, &infra);
     if (!infra) continue;
     if (total > best || (total == best && root < best_root)) {
@@ -482,6 +482,7 @@ Verdict Engine::Observe(const Interaction& in) {
     const OwnEvidence ev = ScoreAccount(a, policy_);
     a.own_score = static_cast<float>(std::max(ev.score, ev.automation_score));
     a.young = ev.young;
+    a.changed = a.changed || ev.changed;
     const bool suspicious_now =
         ev.score >= policy_.suspicious_score || ev.automation_score >= policy_.automation_score;
     if (!a.suspicious && suspicious_now) {

@@ -9,6 +9,8 @@ namespace {
 constexpr double kDayMs = static_cast<double>(kMsPerDay);
 // The sliding window's rates count once it holds this many interactions.
 constexpr uint32_t kMinWindowInteractions = 10;
+// History needed before the window to call a change of behaviour.
+constexpr uint32_t kMinHistory = 20;
 
 double Clamp01(double x) { return std::clamp(x, 0.0, 1.0); }
 double Rate(uint32_t count, uint32_t n) { return static_cast<double>(count) / (n + 2.0); }
@@ -56,6 +58,14 @@ OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
     if (use_recent) v = std::max(v, read(recent));
     return set(r, v, (v - floor) / span, weight);
   };
+  if (use_recent && a.life.n - recent.n >= kMinHistory) {
+    RateCounts before = a.life;
+    before.n -= recent.n;
+    for (auto field : {&RateCounts::cot, &RateCounts::recon, &RateCounts::rubric, &RateCounts::datagen}) {
+      before.*field -= recent.*field;
+      if (Rate(recent.*field, recent.n) >= 0.3 && Rate(before.*field, before.n) <= 0.1) e.changed = true;
+    }
+  }
   sum += rate(Reason::kCotElicitation, &RateCounts::cot, 0.2, 0.5, w.reasoning_elicitation, false);
   sum += rate(Reason::kReasoningReconstruction, &RateCounts::recon, 0.1, 0.4, w.reasoning_reconstruction, false);
   sum += rate(Reason::kRubricGrading, &RateCounts::rubric, 0.2, 0.5, w.rubric_grading, false);

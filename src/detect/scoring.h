@@ -30,6 +30,9 @@ struct OwnEvidence {
   double score = 0;
   double automation_score = 0;
   bool young = false;  // first used within policy.young_account_days of creation
+  // Started harvesting recently after a history without it: an aged or
+  // bought account put to work. Treated like a young account for linking.
+  bool changed = false;
 };
 
 OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy);

@@ -182,6 +182,7 @@ const std::vector<std::pair<std::string, std::string>>& KnownEvasions() {
       {"no-cot", "attacks never ask for reasoning explicitly"},
       {"common-ua", "attacks use the most common SDK user agent and default settings"},
       {"slow", "four times as many attack accounts, each a quarter as busy"},
+      {"aged-accounts", "attack accounts are months old and send ordinary traffic for the first third of their life"},
   };
   return kList;
 }
@@ -453,7 +454,8 @@ struct Simulator::Impl {
         const double from = std::max(0.0, wave_start + rng.Uniform(0, 0.3));
         a.active_from = start + static_cast<TimeMs>(from * kSecondsPerDay * 1000);
         a.active_until = std::min(end, start + static_cast<TimeMs>(std::min(plan.until_day, from + wave_len * rng.Uniform(0.8, 1.1)) * kSecondsPerDay * 1000));
-        const double created_day = plan.creation_burst ? burst_at + rng.Uniform(0, 0.04) : from - rng.Uniform(0.2, 10);
+        double created_day = plan.creation_burst ? burst_at + rng.Uniform(0, 0.04) : from - rng.Uniform(0.2, 10);
+        if (Evade("aged-accounts")) created_day = from - rng.Uniform(60, 700);  // bought or farmed accounts
         a.created = start + static_cast<TimeMs>(created_day * kSecondsPerDay * 1000);
         if (!sh->payments.empty()) a.payment = sh->payments[rng.Below(sh->payments.size())];
         else a.payment = "pm_" + Hex(rng, 20);
@@ -651,8 +653,18 @@ struct Simulator::Impl {
     TopicKind topic = TopicKind::kCasual;
   };
 
-  Request BuildRequest(Account& a) {
+  Request BuildRequest(Account& a, TimeMs ts) {
     Request r;
+    // Warm-up: an aged account first looks like an ordinary customer.
+    if (a.attack && Evade("aged-accounts") && ts < a.active_from + (a.active_until - a.active_from) / 3) {
+      const TopicKind kind = static_cast<TopicKind>(rng.Below(4));
+      r.messages.emplace_back(true, text->HumanPrompt(kind, rng));
+      if (rng.Chance(0.4)) {
+        r.messages.insert(r.messages.begin(), {{true, text->HumanPrompt(kind, rng)}, {false, text->Response("", kind, rng)}});
+      }
+      r.topic = kind;
+      return r;
+    }
     r.topic = a.topic;
     const Shared* sh = a.shared.get();
     auto human_turn = [&](TopicKind kind) {
@@ -740,7 +752,7 @@ struct Simulator::Impl {
   }
 
   void WriteEvent(Account& a, TimeMs ts, std::string& out) {
-    Request r = BuildRequest(a);
+    Request r = BuildRequest(a, ts);
     const std::string& last_user = r.messages.back().second;
     const std::string response = text->Response(last_user, r.topic, rng);
     const bool openai_shape = a.style == Style::kRouter || a.style == Style::kReseller ? rng.Chance(0.15) : false;
