@@ -168,8 +168,4 @@ bool AccountState::HasIndicator(IndicatorKind kind, uint64_t value) const {
   return false;
 }
 
-double AccountState::ActiveDays() const {
-  return std::max(1.0 / 24, static_cast<double>(last_ts - first_ts) / kMsPerDay);
-}
-
 }  // namespace dg

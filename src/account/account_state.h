@@ -116,7 +116,6 @@ struct AccountState {
   // True if the value was new for this account (and was recorded or counted).
   bool AddIndicator(IndicatorKind kind, uint64_t value);
   bool HasIndicator(IndicatorKind kind, uint64_t value) const;
-  double ActiveDays() const;
   // The last one to two days of rate counts.
   RateCounts Recent() const;
   // Bit mask of the 10-minute bins of the hour that hold the account's

@@ -103,6 +103,8 @@ int RunScan(const ScanArgs& args) {
                c.interactions, FormatRfc3339(c.first_seen).substr(0, 16), FormatRfc3339(c.last_seen).substr(0, 16));
   }
   if (campaigns.size() > 20) fmt::print("  ... and {} more\n", campaigns.size() - 20);
+  fmt::print("state: {} accounts, {} indicator values, {} template clusters\n", engine.accounts().size(),
+             engine.indicator_values(), engine.template_clusters());
   fmt::print("throughput: {:.0f} interactions/s, {:.1f} MB/s ({:.2f}s)\n", st.accepted / std::max(secs, 1e-9),
              st.bytes / 1e6 / std::max(secs, 1e-9), secs);
   if (!args.out.empty()) {

@@ -82,8 +82,8 @@ class Engine {
   // Evidence names and values behind an account's verdict.
   std::vector<std::pair<std::string, double>> Explain(const AccountState& a) const;
   const Policy& policy() const { return policy_; }
-  uint64_t interactions() const { return interactions_; }
   size_t indicator_values() const { return index_.size(); }
+  size_t template_clusters() const { return analyzer_.system_clusters() + analyzer_.prompt_clusters(); }
 
  private:
   uint32_t AccountIndex(const Interaction& in);

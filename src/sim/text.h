@@ -48,9 +48,6 @@ class TextSource {
   // A follow-up turn in a conversation.
   std::string FollowUp(Rng& rng) const;
 
-  bool has_corpus() const { return !human_.empty(); }
-  size_t corpus_prompts() const { return human_.size() + distill_.size(); }
-
  private:
   std::vector<std::string> human_;          // real user prompts
   std::vector<std::string> distill_;        // instruction-data prompts
