@@ -13,6 +13,7 @@ namespace {
 constexpr TimeMs kCreationBucketMs = 2 * kMsPerHour;
 constexpr uint32_t kRelinkEvery = 16;
 constexpr uint32_t kScheduleCheckEvery = 8;
+constexpr size_t kMaxDisplay = 200;  // bytes of an indicator's human-readable value
 constexpr uint32_t kRematchEvery = 32;
 constexpr double kCandidatePurity = 0.2;  // values below this cannot link anyone
 // An account observed this long without turning suspicious counts as
@@ -161,7 +162,7 @@ uint32_t Engine::AccountIndex(const Interaction& in) {
   return it->second;
 }
 
-void Engine::AddIndicator(AccountState& a, IndicatorKind kind, uint64_t value, const std::string* display) {
+void Engine::AddIndicator(AccountState& a, IndicatorKind kind, uint64_t value, DisplayFn display) {
   if (value == 0) return;
   const uint64_t key = IndicatorIndex::Key(kind, value);
   if (a.AddIndicator(kind, key)) {
@@ -174,59 +175,73 @@ void Engine::AddIndicator(AccountState& a, IndicatorKind kind, uint64_t value, c
       ++s->cleared;
     }
   }
-  if (a.suspicious && display != nullptr) {
+  // The human-readable value is built only when a suspicious account's
+  // value has none yet: never on the common path.
+  if (a.suspicious) {
     IndicatorStats* s = index_.FindMutable(key);
-    if (s != nullptr && s->display.empty()) s->display = display->substr(0, 200);
+    if (s != nullptr && s->display.empty()) s->display = display().substr(0, kMaxDisplay);
   }
 }
 
 void Engine::RecordIndicators(AccountState& a, const Interaction& in, const EventFeatures& f) {
-  if (!in.payment_fingerprint.empty()) AddIndicator(a, IndicatorKind::kPayment, Hash64(in.payment_fingerprint), &in.payment_fingerprint);
+  if (!in.payment_fingerprint.empty()) {
+    AddIndicator(a, IndicatorKind::kPayment, Hash64(in.payment_fingerprint), [&] { return in.payment_fingerprint; });
+  }
   if (!in.ip.empty()) {
-    std::string shown;
-    const uint64_t key = IpPrefixKey(in.ip, a.suspicious ? &shown : nullptr);
-    AddIndicator(a, IndicatorKind::kIpPrefix, key, a.suspicious ? &shown : nullptr);
+    AddIndicator(a, IndicatorKind::kIpPrefix, IpPrefixKey(in.ip, nullptr), [&] {
+      std::string shown;
+      IpPrefixKey(in.ip, &shown);
+      return shown;
+    });
   }
   // Content values are an account's template only once it repeats them;
   // one-off prompts never enter the index.
-  const std::string tmpl_display = a.suspicious ? RedactSample(in.LastUserText(), 120) : std::string();
-  auto repeated = [&](IndicatorKind kind, uint64_t value, const std::string* display) {
+  auto repeated = [&](IndicatorKind kind, uint64_t value, DisplayFn display) {
     if (value == 0) return;
     if (a.repeats.Add(IndicatorIndex::Key(kind, value)) >= 2) AddIndicator(a, kind, value, display);
   };
-  repeated(IndicatorKind::kSystemPrompt, f.system_cluster, a.suspicious ? &in.system : nullptr);
-  repeated(IndicatorKind::kPromptTemplate, f.prompt_cluster, a.suspicious ? &tmpl_display : nullptr);
-  repeated(IndicatorKind::kPromptFrame, f.frame_head, a.suspicious ? &tmpl_display : nullptr);
-  repeated(IndicatorKind::kPromptFrame, f.frame_tail, a.suspicious ? &tmpl_display : nullptr);
+  auto prompt_sample = [&] { return RedactSample(in.LastUserText(), 120); };
+  repeated(IndicatorKind::kSystemPrompt, f.system_cluster, [&] { return RedactSample(in.system, kMaxDisplay); });
+  repeated(IndicatorKind::kPromptTemplate, f.prompt_cluster, prompt_sample);
+  repeated(IndicatorKind::kPromptFrame, f.frame_head, prompt_sample);
+  repeated(IndicatorKind::kPromptFrame, f.frame_tail, prompt_sample);
   if (f.tools_hash != 0) {
-    std::string names;
-    for (const auto& t : in.tool_names) names += (names.empty() ? "" : ",") + t;
-    AddIndicator(a, IndicatorKind::kToolset, f.tools_hash, &names);
+    AddIndicator(a, IndicatorKind::kToolset, f.tools_hash, [&] {
+      std::string names;
+      for (const auto& t : in.tool_names) names += (names.empty() ? "" : ",") + t;
+      return names;
+    });
   }
   if (!in.user_agent.empty()) {
     const uint64_t client = HashCombine(HashCombine(Hash64(in.user_agent), static_cast<uint64_t>(f.max_tokens + 2)),
                                         static_cast<uint64_t>(std::lround(f.temperature * 1000) + 7));
-    const std::string shown = in.user_agent + " max_tokens=" + std::to_string(f.max_tokens) +
-                              " temperature=" + (f.temperature < 0 ? std::string("default") : std::to_string(f.temperature).substr(0, 4));
-    repeated(IndicatorKind::kClient, client, &shown);
-    const std::string behaviour_shown = shown + " task=" + std::string(CapabilityName(f.capability));
-    repeated(IndicatorKind::kBehaviour, HashCombine(client, static_cast<uint64_t>(f.capability) + 1), &behaviour_shown);
+    auto client_shown = [&] {
+      return in.user_agent + " max_tokens=" + std::to_string(f.max_tokens) +
+             " temperature=" + (f.temperature < 0 ? std::string("default") : std::to_string(f.temperature).substr(0, 4));
+    };
+    repeated(IndicatorKind::kClient, client, client_shown);
+    repeated(IndicatorKind::kBehaviour, HashCombine(client, static_cast<uint64_t>(f.capability) + 1),
+             [&] { return client_shown() + " task=" + std::string(CapabilityName(f.capability)); });
   }
   if (a.created_at >= 0) {
     const int64_t bucket = a.created_at / kCreationBucketMs;
-    const std::string shown = FormatRfc3339(bucket * kCreationBucketMs) + " +2h";
-    AddIndicator(a, IndicatorKind::kCreationBurst, static_cast<uint64_t>(bucket) + 1, &shown);
+    AddIndicator(a, IndicatorKind::kCreationBurst, static_cast<uint64_t>(bucket) + 1,
+                 [&] { return FormatRfc3339(bucket * kCreationBucketMs) + " +2h"; });
   }
-  if (!in.email_domain.empty()) AddIndicator(a, IndicatorKind::kEmailDomain, Hash64(in.email_domain), &in.email_domain);
+  if (!in.email_domain.empty()) {
+    AddIndicator(a, IndicatorKind::kEmailDomain, Hash64(in.email_domain), [&] { return in.email_domain; });
+  }
   // Synchronized schedules: accounts driven by one scheduler are active in
   // the same minutes of every hour. Checked every few interactions.
   if (a.n % kScheduleCheckEvery == 0) {
     if (const uint32_t bins = a.SynchronizedBins()) {
-      std::string shown = "active in minutes";
-      for (size_t bin = 0; bin < kMinuteBins; ++bin) {
-        if (bins & (1u << bin)) shown += " :" + std::to_string(bin * 10) + "-:" + std::to_string(bin * 10 + 9);
-      }
-      AddIndicator(a, IndicatorKind::kSchedule, bins, &shown);
+      AddIndicator(a, IndicatorKind::kSchedule, bins, [&] {
+        std::string shown = "active in minutes";
+        for (size_t bin = 0; bin < kMinuteBins; ++bin) {
+          if (bins & (1u << bin)) shown += " :" + std::to_string(bin * 10) + "-:" + std::to_string(bin * 10 + 9);
+        }
+        return shown;
+      });
     }
   }
 }

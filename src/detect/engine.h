@@ -26,6 +26,7 @@
 #include <vector>
 
 #include <absl/container/flat_hash_map.h>
+#include <absl/functional/function_ref.h>
 
 #include "account/account_state.h"
 #include "content/analyzer.h"
@@ -88,7 +89,8 @@ class Engine {
  private:
   uint32_t AccountIndex(const Interaction& in);
   void RecordIndicators(AccountState& a, const Interaction& in, const EventFeatures& f);
-  void AddIndicator(AccountState& a, IndicatorKind kind, uint64_t value, const std::string* display);
+  using DisplayFn = absl::FunctionRef<std::string()>;
+  void AddIndicator(AccountState& a, IndicatorKind kind, uint64_t value, DisplayFn display);
   void MarkSuspicious(AccountState& a);
   void MarkCleared(AccountState& a);
   void TryLink(AccountState& a, TimeMs now);

@@ -114,8 +114,10 @@ bool IngestPipeline::ReadAll(LineReader& reader, const std::string& origin) {
 }
 
 namespace {
-struct HeapOrder {
-  bool operator()(const Interaction& a, const Interaction& b) const {
+// std::push_heap keeps the largest first: "larger" = later.
+struct Later {
+  template <typename E>
+  bool operator()(const E& a, const E& b) const {
     if (a.ts != b.ts) return a.ts > b.ts;
     return a.seq > b.seq;
   }
@@ -131,18 +133,29 @@ void IngestPipeline::Accept(Interaction&& interaction) {
     return;
   }
   interaction.seq = arrival_seq_++;
-  heap_.push_back(std::move(interaction));
-  std::push_heap(heap_.begin(), heap_.end(), HeapOrder{});
+  uint32_t slot;
+  if (free_slots_.empty()) {
+    slot = static_cast<uint32_t>(slots_.size());
+    slots_.push_back(std::move(interaction));
+  } else {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+    std::swap(slots_[slot], interaction);  // the old buffers go back to the parser's object
+  }
+  heap_.push_back({slots_[slot].ts, slots_[slot].seq, slot});
+  std::push_heap(heap_.begin(), heap_.end(), Later{});
   if (heap_.size() > options_.reorder_window) Release();
 }
 
 void IngestPipeline::Release() {
-  std::pop_heap(heap_.begin(), heap_.end(), HeapOrder{});
-  Interaction& next = heap_.back();
-  if (released_until_ != kNoTime && next.ts < released_until_) ++stats_.late;
-  released_until_ = std::max(released_until_, next.ts);
-  sink_(next);
+  std::pop_heap(heap_.begin(), heap_.end(), Later{});
+  const HeapEntry next = heap_.back();
   heap_.pop_back();
+  Interaction& in = slots_[next.slot];
+  if (released_until_ != kNoTime && in.ts < released_until_) ++stats_.late;
+  released_until_ = std::max(released_until_, in.ts);
+  sink_(in);
+  free_slots_.push_back(next.slot);
 }
 
 void IngestPipeline::Flush() {

@@ -96,7 +96,16 @@ class IngestPipeline {
   RecordParser parser_;
   RequestIdDedup dedup_;
   IngestStats stats_;
-  std::vector<Interaction> heap_;  // min-heap by (ts, arrival)
+  // Reorder buffer: interactions stay in `slots_` (reused, so their string
+  // buffers are too); the heap orders small (ts, arrival, slot) entries.
+  struct HeapEntry {
+    TimeMs ts;
+    uint64_t seq;
+    uint32_t slot;
+  };
+  std::vector<Interaction> slots_;
+  std::vector<uint32_t> free_slots_;
+  std::vector<HeapEntry> heap_;  // min-heap by (ts, arrival)
   uint64_t arrival_seq_ = 0;
   TimeMs released_until_ = kNoTime;
   uint64_t errors_shown_ = 0;
