@@ -105,6 +105,8 @@ struct AccountState {
   bool young = false;            // first used soon after creation (policy.young_account_days)
   bool changed = false;          // took up harvesting after a history without it (sticky)
   bool cleared = false;          // observed long enough without turning suspicious
+  bool automation_only = false;  // candidate by bot-like behaviour alone (not young, no harvest content)
+  bool reviewable = false;       // was a candidate on its own content or youth (sticky)
   RepeatCounter repeats;         // template / frame values this account repeats
   uint32_t reasons = 0;          // bit per Reason (detect/reasons.h)
   TimeMs flagged_at = -1;        // first block

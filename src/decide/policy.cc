@@ -64,6 +64,7 @@ std::optional<Policy> Policy::FromToml(std::string_view text, const std::string&
       {"thresholds.suspicious_score", number(&p.suspicious_score, 0, 1)},
       {"thresholds.review_score", number(&p.review_score, 0, 1)},
       {"thresholds.automation_score", number(&p.automation_score, 0, 1.01)},
+      {"thresholds.established_automation_score", number(&p.established_automation_score, 0, 1.01)},
       {"thresholds.young_account_days", number(&p.young_account_days, 0, 3650)},
       {"thresholds.solo_block_score", number(&p.solo_block_score, 0, 1.01)},
       {"thresholds.campaign_block_score", number(&p.campaign_block_score, 0, 1)},

@@ -51,6 +51,7 @@ struct Policy {
   bool review_only = false;          // never block; what would be blocked is reviewed
   double suspicious_score = 0.5;     // own score that makes an account a campaign candidate
   double automation_score = 0.7;     // automation score of a young account that does the same
+  double established_automation_score = 0.65;  // ... and of an older one (links through infrastructure only)
   double young_account_days = 14;    // account age at first use that counts as young
   double review_score = 0.5;
   double solo_block_score = 0.97;    // own score that blocks without a campaign

@@ -329,6 +329,15 @@ void Engine::OnConfirmed(uint32_t root, TimeMs now) {
   }
 }
 
+size_t Engine::CampaignMinAccounts(const CampaignAggregate& g) const {
+  const auto min = static_cast<size_t>(policy_.campaign_min_accounts);
+  if (g.members.size() < min || g.members.size() >= 2 * min) return min;
+  for (const uint32_t m : g.members) {
+    if (!accounts_[m].automation_only) return min;
+  }
+  return 2 * min;
+}
+
 void Engine::TryLink(AccountState& a, TimeMs now) {
   a.last_link_check = a.n;
   std::vector<uint32_t> candidates;
@@ -362,7 +371,7 @@ void Engine::TryLink(AccountState& a, TimeMs now) {
     g->link_reasons |= reasons;
     if (g->first_seen < 0 || std::min(a.first_ts, b.first_ts) < g->first_seen) g->first_seen = std::min(a.first_ts, b.first_ts);
     g->last_seen = std::max({g->last_seen, a.last_ts, b.last_ts});
-    if (campaigns_.MaybeConfirm(root, static_cast<size_t>(policy_.campaign_min_accounts), now)) {
+    if (campaigns_.MaybeConfirm(root, CampaignMinAccounts(*g), now)) {
       OnConfirmed(root, now);
     } else if (g->confirmed_seq != 0) {
       OnConfirmed(root, now);  // refresh hints and verdicts for the joined side
@@ -443,7 +452,7 @@ void Engine::Decide(AccountState& a, TimeMs now, const OwnEvidence* known) {
     a.verdict = Verdict::kBlock;
     a.flagged_at = now;
     a.n_at_flag = a.n;
-  } else if (block || in_campaign || a.suspicious || ev.score >= policy_.review_score) {
+  } else if (block || in_campaign || a.reviewable || ev.score >= policy_.review_score) {
     a.verdict = Verdict::kReview;
   } else {
     a.verdict = Verdict::kAllow;
@@ -498,8 +507,12 @@ Verdict Engine::Observe(const Interaction& in) {
     a.own_score = static_cast<float>(std::max(ev.score, ev.automation_score));
     a.young = ev.young;
     a.changed = a.changed || ev.changed;
-    const bool suspicious_now =
-        ev.score >= policy_.suspicious_score || ev.automation_score >= policy_.automation_score;
+    a.automation_only = ev.automation_only;
+    a.reviewable = a.reviewable || ev.score >= policy_.suspicious_score ||
+                   (ev.young && ev.automation_score >= policy_.automation_score);
+    const bool suspicious_now = ev.score >= policy_.suspicious_score ||
+                                (ev.young && ev.automation_score >= policy_.automation_score) ||
+                                ev.automation_only;
     if (!a.suspicious && suspicious_now) {
       MarkSuspicious(a);
       TryLink(a, in.ts);

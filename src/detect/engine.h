@@ -108,6 +108,10 @@ class Engine {
   void Decide(AccountState& a, TimeMs now, const OwnEvidence* known = nullptr);
   void OnConfirmed(uint32_t root, TimeMs now);
   double CampaignScore(const CampaignAggregate& g) const;
+  // Accounts a cluster needs to be confirmed: policy.campaign_min_accounts,
+  // doubled when every member is a candidate by automation alone (without
+  // harvesting content only a larger network is evidence of coordination).
+  size_t CampaignMinAccounts(const CampaignAggregate& g) const;
   void NoteCampaignActivity(AccountState& a, const Interaction& in, const EventFeatures& f);
   // Once a day of stream time: every campaign's score is recomputed from
   // its members' current evidence (scores given at linking go stale as

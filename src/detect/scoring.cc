@@ -113,7 +113,13 @@ OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
   const double harvesting = std::min(1.0, e.harvest / 0.5);
   const double youth = e.youth * std::min(1.0, e.automation / 0.6);
   e.score = 1.0 - std::exp(-(e.harvest * automated + (e.automation + youth) * harvesting));
-  if (e.young) e.automation_score = 1.0 - std::exp(-(e.automation + youth));
+  const double automation_score = 1.0 - std::exp(-(e.automation + youth));
+  if (e.young) {
+    e.automation_score = automation_score;
+  } else if (automation_score >= policy.established_automation_score) {
+    e.automation_score = automation_score;
+    e.automation_only = e.score < policy.suspicious_score;
+  }
   return e;
 }
 

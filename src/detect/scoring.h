@@ -8,9 +8,14 @@
 // score = 1 - exp(-(H + (A + Y) * min(1, H / 0.5))): automation amplifies
 // harvesting but never creates it, because real customers automate too (an
 // enterprise batch job is single-turn, templated, paced and round the
-// clock). automation_score = 1 - exp(-(A + Y)) counts only for young
-// accounts: a fresh account that behaves like a harvesting bot is worth
-// correlating even when its prompts ask for nothing special.
+// clock). automation_score = 1 - exp(-(A + Y)) makes a young account a
+// campaign candidate: a fresh account that behaves like a harvesting bot is
+// worth correlating even when its prompts ask for nothing special. An
+// established account needs policy.established_automation_score of
+// automation alone to become a candidate, and then links only through
+// operator infrastructure (payment, address block, creation burst): many
+// bot accounts paid by one card are multi-accounting around per-account
+// limits whatever they ask, while one busy customer is just a customer.
 // Rates are shrunk towards zero for small samples (count / (n + 2)).
 // Cost: ~100 arithmetic operations per call; called once per interaction.
 #pragma once
@@ -33,6 +38,9 @@ struct OwnEvidence {
   // Started harvesting recently after a history without it: an aged or
   // bought account put to work. Treated like a young account for linking.
   bool changed = false;
+  // A candidate by automation alone on an account that is not young: it
+  // may be linked through infrastructure but is not reviewed on its own.
+  bool automation_only = false;
 };
 
 OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy);

@@ -137,6 +137,46 @@ TEST(Engine, EstablishedAccountsSharingOnlyATemplateAreNotLinked) {
   }
 }
 
+// Aged accounts that ask for nothing special but behave wholly like bots
+// (single-turn, one template, fixed settings, maximal output cap, paced
+// round the clock). A few of them on one card are left alone -- a customer
+// may run several jobs -- and not reviewed; a larger network behind the
+// same card is multi-accounting and is blocked as one campaign.
+TEST(Engine, AgedBotNetworkOnOneCardIsACampaignOnlyWhenLarge) {
+  auto run = [](int accounts) {
+    Engine engine(Policy::Defaults());
+    Rng rng(7);
+    TimeMs t = kT0;
+    for (int step = 0; step < 4 * 24 * 3; ++step) {  // every 15 minutes for three days
+      for (int acct = 0; acct < accounts; ++acct) {
+        Interaction in;
+        in.ts = t + step * 15 * kMsPerMinute + acct * 1000;
+        in.request_id = "p" + std::to_string(step) + "_" + std::to_string(acct);
+        in.account_id = "bot" + std::to_string(acct);
+        in.org_id = "org_bot" + std::to_string(acct);
+        in.ip = "198.51.100." + std::to_string(acct + 1);
+        in.user_agent = "go-resty/2.14.0";
+        in.payment_fingerprint = "shared-card";
+        in.account_created_at = kT0 - 400 * kMsPerDay;
+        in.messages.push_back({Role::kUser, "Write production-quality code for: item " + std::to_string(rng.Next() % 100000) +
+                                                " of the queue\nInclude tests.", 0, 0, 0});
+        in.max_tokens = 8192;
+        in.temperature = 0.2;
+        engine.Observe(in);
+      }
+    }
+    engine.Finish();
+    return std::make_pair(engine.Campaigns(), std::vector<AccountState>(engine.accounts()));
+  };
+  const auto [few_campaigns, few] = run(4);
+  EXPECT_TRUE(few_campaigns.empty());
+  for (const auto& a : few) EXPECT_EQ(a.verdict, Verdict::kAllow) << a.id;
+  const auto [many_campaigns, many] = run(8);
+  ASSERT_EQ(many_campaigns.size(), 1u);
+  EXPECT_EQ(many_campaigns[0].members.size(), 8u);
+  for (const auto& a : many) EXPECT_EQ(a.verdict, Verdict::kBlock) << a.id;
+}
+
 TEST(Engine, AllowlistAndReviewOnlyPolicies) {
   Policy p = Policy::Defaults();
   p.allow_accounts.insert("h0");

@@ -12,6 +12,7 @@ TEST(Policy, ShippedDefaultsLoadAndMatchCompiledDefaults) {
   const Policy d = Policy::Defaults();
   EXPECT_EQ(p->suspicious_score, d.suspicious_score);
   EXPECT_EQ(p->automation_score, d.automation_score);
+  EXPECT_EQ(p->established_automation_score, d.established_automation_score);
   EXPECT_EQ(p->solo_block_score, d.solo_block_score);
   EXPECT_EQ(p->campaign_block_score, d.campaign_block_score);
   EXPECT_EQ(p->link_threshold, d.link_threshold);
