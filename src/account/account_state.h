@@ -101,12 +101,15 @@ struct AccountState {
   float own_score = 0;
   float score = 0;
   Verdict verdict = Verdict::kAllow;
-  bool suspicious = false;
-  bool young = false;            // first used soon after creation (policy.young_account_days)
-  bool changed = false;          // took up harvesting after a history without it (sticky)
-  bool cleared = false;          // observed long enough without turning suspicious
-  bool automation_only = false;  // candidate by bot-like behaviour alone (not young, no harvest content)
-  bool reviewable = false;       // was a candidate on its own content or youth (sticky)
+  // Flags as bit-fields: the state stays within its documented size.
+  bool suspicious : 1 = false;
+  bool young : 1 = false;            // first used soon after creation (policy.young_account_days)
+  bool changed : 1 = false;          // took up harvesting after a history without it (sticky)
+  bool cleared : 1 = false;          // observed long enough without turning suspicious
+  bool automation_only : 1 = false;  // candidate by bot-like behaviour alone (not young, no harvest content)
+  bool shared_match : 1 = false;     // uses an indicator another provider shared (sticky)
+  bool reviewable : 1 = false;       // was a candidate on its own content or youth (sticky)
+  int8_t override_verdict = -1;      // a person's allow / block (Verdict), never changed by the engine
   RepeatCounter repeats;         // template / frame values this account repeats
   uint32_t reasons = 0;          // bit per Reason (detect/reasons.h)
   TimeMs flagged_at = -1;        // first block

@@ -47,4 +47,20 @@ struct EvalArgs {
 void AddEvalOptions(CLI::App& cmd, EvalArgs& args);
 int RunEval(const EvalArgs& args);
 
+struct ServeArgs {
+  std::string config;
+  std::string listen;       // HOST:PORT
+  std::string data;
+  std::string policy;
+  std::string token_file;
+  std::string follow;
+  std::string mapping;
+  std::string port_file;
+  int threads = 0;
+  size_t max_body_bytes = 64u << 20;
+  bool no_samples = false;
+};
+void AddServeOptions(CLI::App& cmd, ServeArgs& args);
+int RunServe(ServeArgs args);
+
 }  // namespace dg::cli

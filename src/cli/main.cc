@@ -25,6 +25,10 @@ int main(int argc, char** argv) {
   auto* eval_cmd = app.add_subcommand("eval", "Score a scan's accounts.jsonl against labels (recall, FPR, leakage, purity)");
   dg::cli::AddEvalOptions(*eval_cmd, eval);
 
+  dg::cli::ServeArgs serve;
+  auto* serve_cmd = app.add_subcommand("serve", "Live service: decision API, ingest and analyst API, durable under --data");
+  dg::cli::AddServeOptions(*serve_cmd, serve);
+
   auto* version_cmd = app.add_subcommand("version", "Print the version");
 
   // Planned front ends: present so that --help lists them, but they say
@@ -34,7 +38,6 @@ int main(int argc, char** argv) {
     const char* what;
   };
   const Planned planned[] = {
-      {"serve", "Live service: decision API, ingest and analyst API (not built yet)"},
       {"report", "Regenerate report.html from a serve data directory (not built yet)"},
       {"export", "Export campaigns as a STIX 2.1 bundle (not built yet)"},
       {"import", "Import shared STIX 2.1 indicators (not built yet)"},
@@ -52,6 +55,7 @@ int main(int argc, char** argv) {
   if (*scan_cmd) return dg::cli::RunScan(scan);
   if (*sim_cmd) return dg::cli::RunSimulate(sim);
   if (*eval_cmd) return dg::cli::RunEval(eval);
+  if (*serve_cmd) return dg::cli::RunServe(serve);
   if (*version_cmd) {
     fmt::print("distillguard {}\n", DG_VERSION);
     return 0;

@@ -19,8 +19,9 @@ uint64_t HashRange(const std::vector<uint64_t>& toks, size_t from, size_t count,
 ContentAnalyzer::ContentAnalyzer(size_t max_clusters)
     : system_index_(max_clusters / 4 + 1, 0.6), prompt_index_(max_clusters, 0.5) {}
 
-void ContentAnalyzer::Analyze(const Interaction& in, EventFeatures* out) {
-  *out = EventFeatures{};
+void DigestContent(const Interaction& in, TokenStream* scratch, ContentDigest* digest) {
+  *digest = ContentDigest{};
+  EventFeatures* out = &digest->features;
   out->ts = in.ts;
   out->max_tokens = in.max_tokens;
   out->temperature = std::isnan(in.temperature) ? -1 : in.temperature;
@@ -35,23 +36,21 @@ void ContentAnalyzer::Analyze(const Interaction& in, EventFeatures* out) {
     if (m.tool_use_blocks > 0 || m.tool_result_blocks > 0) tool_blocks = true;
   }
   if (!in.system.empty()) {
-    Tokenize(in.system, &tokens_);
-    MatchLexicon(tokens_, &hits);
-    Signature sig;
-    if (ComputeSignature(tokens_.masked, &sig)) out->system_cluster = system_index_.Assign(sig);
+    Tokenize(in.system, scratch);
+    MatchLexicon(*scratch, &hits);
+    digest->has_system_sig = ComputeSignature(scratch->masked, &digest->system_sig);
   }
   const std::string& user = in.LastUserText();
   size_t code_blocks = 0, numbers = 0, ntokens = 0;
   if (!user.empty()) {
-    Tokenize(user, &tokens_);
-    MatchLexicon(tokens_, &hits);
-    code_blocks = tokens_.code_blocks;
-    numbers = tokens_.numbers;
-    ntokens = tokens_.total_tokens;
+    Tokenize(user, scratch);
+    MatchLexicon(*scratch, &hits);
+    code_blocks = scratch->code_blocks;
+    numbers = scratch->numbers;
+    ntokens = scratch->total_tokens;
     out->prompt_tokens = static_cast<uint32_t>(std::min<size_t>(ntokens, UINT32_MAX));
-    Signature sig;
-    if (ComputeSignature(tokens_.masked, &sig)) out->prompt_cluster = prompt_index_.Assign(sig);
-    const auto& masked = tokens_.masked;
+    digest->has_prompt_sig = ComputeSignature(scratch->masked, &digest->prompt_sig);
+    const auto& masked = scratch->masked;
     if (masked.size() >= kMinFramedPrompt) {
       out->frame_head = HashRange(masked, 0, kFrameTokens, 0xf00d);
       out->frame_tail = HashRange(masked, masked.size() - kFrameTokens, kFrameTokens, 0xbeef);
@@ -62,6 +61,17 @@ void ContentAnalyzer::Analyze(const Interaction& in, EventFeatures* out) {
   if (!out->single_turn) hits.flags |= kFlagMultiTurn;
   out->flags = hits.flags;
   out->capability = ClassifyCapability(hits, has_tools, code_blocks, numbers, ntokens);
+}
+
+void ContentAnalyzer::Assign(const ContentDigest& digest, EventFeatures* out) {
+  *out = digest.features;
+  if (digest.has_system_sig) out->system_cluster = system_index_.Assign(digest.system_sig);
+  if (digest.has_prompt_sig) out->prompt_cluster = prompt_index_.Assign(digest.prompt_sig);
+}
+
+void ContentAnalyzer::Analyze(const Interaction& in, EventFeatures* out) {
+  DigestContent(in, &tokens_, &digest_);
+  Assign(digest_, out);
 }
 
 }  // namespace dg

@@ -38,13 +38,33 @@ struct EventFeatures {
   bool single_turn = true;          // no earlier assistant turn sent
 };
 
+// What the text of one interaction leaves behind once read: features with
+// the cluster ids still unassigned, and the MinHash signatures that assign
+// them. Computing it is stateless (any thread, any time); it is what the
+// serve log keeps at rest instead of prompt text, so a replay assigns the
+// same clusters in the same order. ~300 bytes.
+struct ContentDigest {
+  EventFeatures features;  // system_cluster / prompt_cluster are 0 here
+  bool has_system_sig = false;
+  bool has_prompt_sig = false;
+  Signature system_sig{};
+  Signature prompt_sig{};
+};
+
+// Stateless half of the analysis: tokenises and fingerprints the text.
+// `scratch` is a reusable token buffer (one per thread).
+void DigestContent(const Interaction& in, TokenStream* scratch, ContentDigest* out);
+
 class ContentAnalyzer {
  public:
   ContentAnalyzer(size_t max_clusters = 1u << 20);
   ContentAnalyzer(const ContentAnalyzer&) = delete;  // owns large indexes
   ContentAnalyzer& operator=(const ContentAnalyzer&) = delete;
 
+  // Digest + Assign.
   void Analyze(const Interaction& in, EventFeatures* out);
+  // Stateful half: assigns the digest's signatures to template clusters.
+  void Assign(const ContentDigest& digest, EventFeatures* out);
 
   size_t system_clusters() const { return system_index_.clusters(); }
   size_t prompt_clusters() const { return prompt_index_.clusters(); }
@@ -52,7 +72,8 @@ class ContentAnalyzer {
  private:
   TemplateIndex system_index_;
   TemplateIndex prompt_index_;
-  TokenStream tokens_;  // reused buffer
+  TokenStream tokens_;    // reused buffers
+  ContentDigest digest_;
 };
 
 }  // namespace dg

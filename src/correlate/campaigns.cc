@@ -16,6 +16,16 @@ uint32_t CampaignSet::Find(uint32_t x) {
   return x;
 }
 
+uint32_t CampaignSet::Root(uint32_t x) const {
+  while (parent_[x] != x) x = parent_[x];
+  return x;
+}
+
+const CampaignAggregate* CampaignSet::Aggregate(uint32_t root) const {
+  const auto it = aggs_.find(root);
+  return it == aggs_.end() ? nullptr : &it->second;
+}
+
 CampaignAggregate& CampaignSet::AggregateFor(uint32_t root, double own_score) {
   auto it = aggs_.find(root);
   if (it == aggs_.end()) {

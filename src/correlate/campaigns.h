@@ -38,7 +38,10 @@ class CampaignSet {
   uint32_t Find(uint32_t account);
   // Merges the clusters of a and b; returns the new root.
   uint32_t Union(uint32_t a, uint32_t b, double score_a, double score_b);
+  // Root without path compression, for readers holding a shared lock.
+  uint32_t Root(uint32_t account) const;
   CampaignAggregate* Aggregate(uint32_t root);  // null for singletons never linked
+  const CampaignAggregate* Aggregate(uint32_t root) const;
   CampaignAggregate& AggregateFor(uint32_t root, double own_score);
   // Gives the cluster an id if it now qualifies; true when newly confirmed.
   bool MaybeConfirm(uint32_t root, size_t min_accounts, TimeMs now);

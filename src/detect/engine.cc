@@ -155,6 +155,9 @@ uint32_t Engine::AccountIndex(const Interaction& in) {
     a.id = in.account_id;
     a.org = in.org_id;
     a.index = it->second;
+    if (const auto o = overrides_.find(in.account_id); o != overrides_.end()) {
+      a.override_verdict = static_cast<int8_t>(o->second);
+    }
     campaigns_.EnsureAccounts(accounts_.size());
   }
   AccountState& a = accounts_[it->second];
@@ -422,6 +425,16 @@ bool Engine::MatchCampaign(AccountState& a, TimeMs now) {
 }
 
 void Engine::Decide(AccountState& a, TimeMs now, const OwnEvidence* known) {
+  if (a.override_verdict >= 0) {
+    a.verdict = static_cast<Verdict>(a.override_verdict);
+    a.reasons = Bit(Reason::kAnalystOverride);
+    a.score = a.verdict == Verdict::kBlock ? 1.0f : 0.0f;
+    if (a.verdict == Verdict::kBlock && a.flagged_at < 0) {
+      a.flagged_at = now;
+      a.n_at_flag = a.n;
+    }
+    return;
+  }
   if (policy_.allow_accounts.contains(a.id) || (!a.org.empty() && policy_.allow_orgs.contains(a.org))) {
     a.verdict = Verdict::kAllow;
     a.reasons = Bit(Reason::kAllowlisted);
@@ -446,6 +459,11 @@ void Engine::Decide(AccountState& a, TimeMs now, const OwnEvidence* known) {
     reasons |= Bit(Reason::kCampaignMember) | g->link_reasons;
     if (cs >= policy_.campaign_block_score && a.suspicious) block = true;
   }
+  if (a.shared_match) {
+    reasons |= Bit(Reason::kSharedIndicator);
+    block = true;
+    score = std::max(score, 0.9);
+  }
   a.reasons = reasons;
   a.score = static_cast<float>(score);
   if (block && !policy_.review_only) {
@@ -467,8 +485,10 @@ void Engine::NoteCampaignActivity(AccountState& a, const Interaction& in, const 
   if (g->models.size() < 64 || g->models.contains(in.model)) ++g->models[in.model];
   if (g->first_seen < 0 || in.ts < g->first_seen) g->first_seen = in.ts;
   g->last_seen = std::max(g->last_seen, in.ts);
-  if (options_.keep_samples && g->samples.size() < 3 && (f.flags & (kFlagCot | kFlagRecon | kFlagRubric | kFlagTools))) {
+  if (options_.keep_samples && g->samples.size() < 3 && (f.flags & (kFlagCot | kFlagRecon | kFlagRubric | kFlagTools)) &&
+      !in.LastUserText().empty()) {
     g->samples.push_back(RedactSample(in.LastUserText()));
+    if (sample_sink_ && g->confirmed_seq != 0) sample_sink_(g->id, g->samples.back());
   }
 }
 
@@ -482,14 +502,24 @@ void Engine::ReexamineCampaigns() {
 }
 
 Verdict Engine::Observe(const Interaction& in) {
+  EventFeatures f;
+  analyzer_.Analyze(in, &f);
+  return ObserveFeatures(in, f);
+}
+
+Verdict Engine::ObserveDigest(const Interaction& in, const ContentDigest& digest) {
+  EventFeatures f;
+  analyzer_.Assign(digest, &f);
+  return ObserveFeatures(in, f);
+}
+
+Verdict Engine::ObserveFeatures(const Interaction& in, const EventFeatures& f) {
   ++interactions_;
   now_ = std::max(now_, in.ts);
   if (const int64_t day = now_ / kMsPerDay; day != last_reexamined_day_) {
     if (last_reexamined_day_ >= 0) ReexamineCampaigns();
     last_reexamined_day_ = day;
   }
-  EventFeatures f;
-  analyzer_.Analyze(in, &f);
   AccountState& a = accounts_[AccountIndex(in)];
   a.Observe(f, policy_.high_max_tokens);
   const uint32_t before = [&] {
@@ -502,6 +532,7 @@ Verdict Engine::Observe(const Interaction& in) {
   for (const auto c : a.indicator_count) after += c;
   const bool new_indicator = after != before;
 
+  if (!shared_.empty() && !a.shared_match) a.shared_match = MatchesShared(in.payment_fingerprint, in.ip) != nullptr;
   if (a.verdict != Verdict::kBlock) {
     const OwnEvidence ev = ScoreAccount(a, policy_);
     a.own_score = static_cast<float>(std::max(ev.score, ev.automation_score));
@@ -541,6 +572,167 @@ void Engine::Finish() {
   }
 }
 
+std::string_view DecisionName(Decision d) {
+  switch (d) {
+    case Decision::kAllow: return "allow";
+    case Decision::kThrottle: return "throttle";
+    case Decision::kChallenge: return "challenge";
+    case Decision::kBlock: return "block";
+    case Decision::kWithholdReasoning: return "withhold_reasoning";
+  }
+  return "allow";
+}
+
+namespace {
+uint64_t SharedKey(IndicatorKind kind, std::string_view value) {
+  if (kind == IndicatorKind::kClient) return IndicatorIndex::Key(kind, HashCombine(Hash64(value), 0x5ca1ab1eULL));
+  return IndicatorIndex::Key(kind, Hash64(value));
+}
+}  // namespace
+
+const std::string* Engine::MatchesShared(const std::string& payment, const std::string& ip) const {
+  if (!payment.empty()) {
+    if (const auto it = shared_.find(SharedKey(IndicatorKind::kPayment, payment)); it != shared_.end()) return &it->second;
+  }
+  if (!ip.empty()) {
+    const uint64_t prefix = IpPrefixKey(ip, nullptr);
+    if (prefix != 0) {
+      if (const auto it = shared_.find(IndicatorIndex::Key(IndicatorKind::kIpPrefix, prefix)); it != shared_.end()) return &it->second;
+    }
+  }
+  return nullptr;
+}
+
+bool Engine::AddSharedIndicator(IndicatorKind kind, const std::string& value, const std::string& source) {
+  if (value.empty()) return false;
+  if (kind == IndicatorKind::kIpPrefix) {
+    std::string addr = value.substr(0, value.find('/'));
+    const uint64_t prefix = IpPrefixKey(addr, nullptr);
+    if (prefix == 0) return false;
+    shared_[IndicatorIndex::Key(kind, prefix)] = source;
+    return true;
+  }
+  if (kind != IndicatorKind::kPayment && kind != IndicatorKind::kClient) return false;
+  shared_[SharedKey(kind, value)] = source;
+  return true;
+}
+
+void Engine::SetOverride(const std::string& account_id, Verdict verdict) {
+  if (verdict == Verdict::kReview) {
+    overrides_.erase(account_id);
+  } else {
+    overrides_[account_id] = verdict;
+  }
+  const auto it = account_ids_.find(account_id);
+  if (it == account_ids_.end()) return;
+  AccountState& a = accounts_[it->second];
+  if (verdict == Verdict::kReview) {
+    a.override_verdict = -1;
+    a.verdict = Verdict::kAllow;  // re-decided from the evidence
+    a.reasons = 0;
+  } else {
+    a.override_verdict = static_cast<int8_t>(verdict);
+  }
+  Decide(a, std::max(now_, a.last_ts));
+}
+
+void Engine::RestoreSample(const std::string& campaign_id, const std::string& sample) {
+  for (const auto& [root, g] : campaigns_.aggregates()) {
+    if (g.id != campaign_id) continue;
+    CampaignAggregate* mg = campaigns_.Aggregate(root);
+    if (mg->samples.size() < 3 && std::find(mg->samples.begin(), mg->samples.end(), sample) == mg->samples.end()) {
+      mg->samples.push_back(sample);
+    }
+    return;
+  }
+}
+
+std::string Engine::CampaignOfConst(uint32_t account) const {
+  const CampaignAggregate* g = campaigns_.Aggregate(campaigns_.Root(account));
+  return g != nullptr && g->confirmed_seq != 0 ? g->id : std::string();
+}
+
+CheckResult Engine::Check(const CheckRequest& r) const {
+  CheckResult out;
+  const AccountState* a = nullptr;
+  if (const auto it = account_ids_.find(r.account_id); it != account_ids_.end()) a = &accounts_[it->second];
+  const bool reasoning_prompt = (r.prompt_flags & (kFlagCot | kFlagRecon)) != 0;
+  if (a != nullptr) {
+    out.score = a->score;
+    out.reasons = a->reasons;
+    out.campaign_id = CampaignOfConst(a->index);
+    if (a->verdict == Verdict::kBlock) {
+      out.decision = Decision::kBlock;
+      out.ttl_s = 3600;
+      return out;
+    }
+    if (a->override_verdict == static_cast<int8_t>(Verdict::kAllow)) return out;
+    if (a->verdict == Verdict::kReview) {
+      constexpr uint32_t kReasoning = Bit(Reason::kCotElicitation) | Bit(Reason::kReasoningReconstruction);
+      out.decision = (a->reasons & kReasoning) || reasoning_prompt ? Decision::kWithholdReasoning : Decision::kThrottle;
+      out.ttl_s = 300;
+      return out;
+    }
+    // An established account is not judged on the infrastructure it shares.
+    if (a->n > static_cast<uint32_t>(3 * policy_.min_interactions)) return out;
+  }
+  if (MatchesShared(r.payment_fingerprint, r.ip) != nullptr) {
+    out.decision = Decision::kBlock;
+    out.reasons |= Bit(Reason::kSharedIndicator);
+    out.score = std::max(out.score, 0.9);
+    out.ttl_s = 3600;
+    return out;
+  }
+  if (campaigns_.confirmed() == 0) return out;
+  // The request's indicators against confirmed campaigns, as MatchCampaign
+  // does for an account's first interactions.
+  std::array<std::pair<IndicatorKind, uint64_t>, 3> keys{};
+  size_t nkeys = 0;
+  if (!r.payment_fingerprint.empty()) keys[nkeys++] = {IndicatorKind::kPayment, Hash64(r.payment_fingerprint)};
+  if (!r.ip.empty()) {
+    if (const uint64_t p = IpPrefixKey(r.ip, nullptr)) keys[nkeys++] = {IndicatorKind::kIpPrefix, p};
+  }
+  std::vector<std::pair<uint32_t, std::array<double, kIndicatorKinds>>> scores;
+  for (size_t idx = 0; idx < nkeys; ++idx) {
+    const auto [kind, value] = keys[idx];
+    const IndicatorStats* s = index_.Find(IndicatorIndex::Key(kind, value));
+    if (s == nullptr || s->campaign_hint == 0 || s->Purity() < policy_.min_indicator_purity) continue;
+    const uint32_t root = campaigns_.Root(s->campaign_hint - 1);
+    const CampaignAggregate* g = campaigns_.Aggregate(root);
+    if (g == nullptr || g->confirmed_seq == 0) continue;
+    auto it = std::find_if(scores.begin(), scores.end(), [&](const auto& p) { return p.first == root; });
+    if (it == scores.end()) {
+      scores.push_back({root, {}});
+      it = scores.end() - 1;
+    }
+    const auto k = static_cast<size_t>(kind);
+    it->second[k] = std::max(it->second[k], Evidence(*s, k, link_weights_[k]));
+  }
+  double best = 0;
+  uint32_t best_root = 0;
+  uint32_t best_reasons = 0;
+  for (const auto& [root, per_kind] : scores) {
+    bool infra = false;
+    const double total = CombineKinds(per_kind, &infra);
+    if (total > best || (total == best && root < best_root)) {
+      best = total;
+      best_root = root;
+      best_reasons = 0;
+      for (size_t k = 0; k < kIndicatorKinds; ++k) {
+        if (per_kind[k] > 0) best_reasons |= Bit(LinkReason(static_cast<IndicatorKind>(k)));
+      }
+    }
+  }
+  if (best <= 0) return out;
+  const CampaignAggregate* g = campaigns_.Aggregate(best_root);
+  out.campaign_id = g->id;
+  out.reasons |= Bit(Reason::kCampaignIndicatorMatch) | best_reasons;
+  out.score = std::max(out.score, std::min(1.0, CampaignScore(*g) * std::min(1.0, best / policy_.link_threshold)));
+  out.decision = best >= policy_.link_threshold ? Decision::kBlock : Decision::kChallenge;
+  out.ttl_s = out.decision == Decision::kBlock ? 3600 : 300;
+  return out;
+}
+
 std::string Engine::CampaignOf(uint32_t account) {
   const CampaignAggregate* g = campaigns_.Aggregate(campaigns_.Find(account));
   return g != nullptr ? g->id : std::string();
@@ -557,7 +749,7 @@ std::vector<std::pair<std::string, double>> Engine::Explain(const AccountState& 
   return out;
 }
 
-std::vector<CampaignView> Engine::Campaigns() {
+std::vector<CampaignView> Engine::Campaigns() const {
   std::vector<CampaignView> out;
   for (const auto& [root, g] : campaigns_.aggregates()) {
     if (g.confirmed_seq == 0) continue;

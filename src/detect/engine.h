@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -61,6 +62,23 @@ struct CampaignView {
   std::vector<std::string> reasons;
 };
 
+// What a gateway knows before serving a request (serve's /v1/check).
+struct CheckRequest {
+  std::string account_id, api_key_id, ip, user_agent, payment_fingerprint, model;
+  uint32_t prompt_flags = 0;  // ContentFlag bits of the prompt, if the gateway sent it
+};
+
+enum class Decision : uint8_t { kAllow, kThrottle, kChallenge, kBlock, kWithholdReasoning };
+std::string_view DecisionName(Decision d);
+
+struct CheckResult {
+  Decision decision = Decision::kAllow;
+  std::string campaign_id;
+  double score = 0;
+  uint32_t reasons = 0;  // Reason bits
+  int ttl_s = 60;        // how long the gateway may cache the answer
+};
+
 class Engine {
  public:
   explicit Engine(Policy policy, EngineOptions options = {});
@@ -69,6 +87,39 @@ class Engine {
 
   // Processes one interaction; returns its account's verdict after it.
   Verdict Observe(const Interaction& in);
+  // The same, for an interaction whose text was already digested (the
+  // interaction's text fields are not read): serve digests on its request
+  // threads and replays its log, which keeps digests, never text.
+  Verdict ObserveDigest(const Interaction& in, const ContentDigest& digest);
+
+  // Decision for a request about to be served. Read-only: safe under a
+  // shared lock while no Observe runs. O(indicators of the request).
+  //   known account: block -> block; review -> withhold_reasoning when its
+  //   evidence (or this prompt) is reasoning harvest, else throttle;
+  //   new or barely seen account: its payment / address block / client
+  //   matched against confirmed campaigns' pure indicators and against
+  //   imported indicators -> block (payment, or enough together) or
+  //   challenge (a weaker match).
+  CheckResult Check(const CheckRequest& request) const;
+
+  // A person's decision on an account: kAllow or kBlock, or kReview to
+  // withdraw it. Applies to the account when it appears if not seen yet;
+  // the engine never overwrites it.
+  void SetOverride(const std::string& account_id, Verdict verdict);
+  // Indicators shared by another provider (STIX import): kind + raw value
+  // (payment fingerprint, IP prefix "a.b.c.0/24" or address, user agent).
+  // Returns false for a value the engine cannot use.
+  bool AddSharedIndicator(IndicatorKind kind, const std::string& value, const std::string& source);
+  size_t shared_indicators() const { return shared_.size(); }
+  uint64_t interactions() const { return interactions_; }
+  uint32_t confirmed_campaigns() const { return campaigns_.confirmed(); }
+  // Campaign id of an account without modifying the forest (shared lock).
+  std::string CampaignOfConst(uint32_t account) const;
+  // Restores a campaign's redacted sample (serve keeps samples in its
+  // store; replayed digests carry no text).
+  void RestoreSample(const std::string& campaign_id, const std::string& sample);
+  // Called with (campaign id, redacted sample) when a sample is taken.
+  void set_sample_sink(std::function<void(const std::string&, const std::string&)> sink) { sample_sink_ = std::move(sink); }
   // End of input: campaigns confirmed late are applied to members that sent
   // nothing since (flagged at the confirmation time, with all their
   // interactions counted as served).
@@ -77,7 +128,7 @@ class Engine {
   const std::vector<AccountState>& accounts() const { return accounts_; }
   const AccountState* FindAccount(const std::string& id) const;
   // Confirmed campaigns, strongest first.
-  std::vector<CampaignView> Campaigns();
+  std::vector<CampaignView> Campaigns() const;
   // Campaign id of an account, or empty.
   std::string CampaignOf(uint32_t account);
   // Evidence names and values behind an account's verdict.
@@ -87,6 +138,10 @@ class Engine {
   size_t template_clusters() const { return analyzer_.system_clusters() + analyzer_.prompt_clusters(); }
 
  private:
+  Verdict ObserveFeatures(const Interaction& in, const EventFeatures& f);
+  // Source of the shared (imported) indicator this payment / address
+  // matches, or null.
+  const std::string* MatchesShared(const std::string& payment, const std::string& ip) const;
   uint32_t AccountIndex(const Interaction& in);
   void RecordIndicators(AccountState& a, const Interaction& in, const EventFeatures& f);
   using DisplayFn = absl::FunctionRef<std::string()>;
@@ -129,6 +184,9 @@ class Engine {
   uint64_t interactions_ = 0;
   TimeMs now_ = 0;
   int64_t last_reexamined_day_ = -1;
+  absl::flat_hash_map<std::string, Verdict> overrides_;
+  absl::flat_hash_map<uint64_t, std::string> shared_;  // indicator key -> source
+  std::function<void(const std::string&, const std::string&)> sample_sink_;
 };
 
 // Masks e-mail addresses, phone numbers, API keys / long tokens and URLs

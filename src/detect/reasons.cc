@@ -10,7 +10,8 @@ std::string_view ReasonName(Reason r) {
       "fixed_sampling", "template_concentration", "round_the_clock", "machine_pacing", "high_volume",
       "young_account", "max_output_cap", "campaign_member", "campaign_indicator_match", "shared_payment",
       "shared_ip_prefix", "shared_system_prompt", "shared_template", "shared_prompt_frame", "shared_toolset",
-      "shared_client", "creation_burst", "shared_email_domain", "shared_behaviour", "synchronized_burst", "allowlisted"};
+      "shared_client", "creation_burst", "shared_email_domain", "shared_behaviour", "synchronized_burst", "allowlisted",
+      "analyst_override", "shared_indicator"};
   return kNames[static_cast<size_t>(r)];
 }
 

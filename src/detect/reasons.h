@@ -37,6 +37,8 @@ enum class Reason : uint8_t {
   kSharedBehaviour,
   kSynchronizedBurst,
   kAllowlisted,
+  kAnalystOverride,      // a person allowed or blocked the account
+  kSharedIndicator,      // matches an indicator shared by another provider (STIX import)
   kCount
 };
 inline constexpr size_t kReasonCount = static_cast<size_t>(Reason::kCount);

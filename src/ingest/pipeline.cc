@@ -29,14 +29,22 @@ std::string IngestStats::Summary() const {
   return s;
 }
 
-bool RequestIdDedup::SeenBefore(std::string_view request_id) {
+bool RequestIdDedup::Contains(std::string_view request_id) const {
   const uint64_t h = Hash64(request_id, 0xd3d0);
-  if (current_.contains(h) || previous_.contains(h)) return true;
+  return current_.contains(h) || previous_.contains(h);
+}
+
+void RequestIdDedup::Insert(std::string_view request_id) {
   if (current_.size() >= capacity_) {
     previous_ = std::move(current_);
     current_ = {};
   }
-  current_.insert(h);
+  current_.insert(Hash64(request_id, 0xd3d0));
+}
+
+bool RequestIdDedup::SeenBefore(std::string_view request_id) {
+  if (Contains(request_id)) return true;
+  Insert(request_id);
   return false;
 }
 

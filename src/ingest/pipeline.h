@@ -59,6 +59,10 @@ class RequestIdDedup {
   explicit RequestIdDedup(size_t capacity) : capacity_(capacity) {}
   // True when the id was seen before; records it otherwise.
   bool SeenBefore(std::string_view request_id);
+  // The two halves of SeenBefore, for callers that record an id only once
+  // the interaction is stored (serve).
+  bool Contains(std::string_view request_id) const;
+  void Insert(std::string_view request_id);
 
  private:
   size_t capacity_;

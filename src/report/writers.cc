@@ -66,92 +66,102 @@ std::string BarChart(const std::vector<std::pair<std::string, double>>& bars, co
 
 }  // namespace
 
-bool WriteAccounts(Engine& engine, const std::string& path, std::string* error) {
+void AppendAccountJson(std::string& out, const Engine& engine, const AccountState& a) {
+  out += "{\"account_id\":";
+  AppendJsonString(out, a.id);
+  out += fmt::format(",\"verdict\":\"{}\",\"score\":{:.4f},\"campaign_id\":", VerdictName(a.verdict), a.score);
+  const std::string camp = engine.CampaignOfConst(a.index);
+  if (camp.empty()) out += "null";
+  else AppendJsonString(out, camp);
+  out += ",\"first_flagged_at\":";
+  AppendTimeOrNull(out, a.flagged_at);
+  out += fmt::format(",\"interactions\":{},\"interactions_before_flag\":", a.n);
+  if (a.flagged_at < 0) out += "null";
+  else out += std::to_string(a.n_at_flag);
+  const auto evidence = engine.Explain(a);
+  out += ",\"reasons\":[";
+  for (size_t idx = 0; idx < evidence.size(); ++idx) {
+    if (idx) out += ",";
+    AppendJsonString(out, evidence[idx].first);
+  }
+  out += "],\"evidence\":{";
+  for (size_t idx = 0; idx < evidence.size(); ++idx) {
+    if (idx) out += ",";
+    AppendJsonString(out, evidence[idx].first);
+    out += fmt::format(":{}", evidence[idx].second);
+  }
+  out += "}}";
+}
+
+bool WriteAccounts(const Engine& engine, const std::string& path, std::string* error) {
   std::string out;
   out.reserve(engine.accounts().size() * 200);
   for (const AccountState& a : engine.accounts()) {
-    out += "{\"account_id\":";
-    AppendJsonString(out, a.id);
-    out += fmt::format(",\"verdict\":\"{}\",\"score\":{:.4f},\"campaign_id\":", VerdictName(a.verdict), a.score);
-    const std::string camp = engine.CampaignOf(a.index);
-    if (camp.empty()) out += "null";
-    else AppendJsonString(out, camp);
-    out += ",\"first_flagged_at\":";
-    AppendTimeOrNull(out, a.flagged_at);
-    out += fmt::format(",\"interactions\":{},\"interactions_before_flag\":", a.n);
-    if (a.flagged_at < 0) out += "null";
-    else out += std::to_string(a.n_at_flag);
-    const auto evidence = engine.Explain(a);
-    out += ",\"reasons\":[";
-    for (size_t idx = 0; idx < evidence.size(); ++idx) {
-      if (idx) out += ",";
-      AppendJsonString(out, evidence[idx].first);
-    }
-    out += "],\"evidence\":{";
-    for (size_t idx = 0; idx < evidence.size(); ++idx) {
-      if (idx) out += ",";
-      AppendJsonString(out, evidence[idx].first);
-      out += fmt::format(":{}", evidence[idx].second);
-    }
-    out += "}}\n";
+    AppendAccountJson(out, engine, a);
+    out += "\n";
   }
   return WriteFile(path, out, error);
+}
+
+void AppendCampaignJson(std::string& out, const CampaignView& c, const Engine& engine) {
+  out += "{\"campaign_id\":";
+  AppendJsonString(out, c.id);
+  out += fmt::format(",\"score\":{:.4f},\"accounts\":[", c.score);
+  for (size_t idx = 0; idx < c.members.size(); ++idx) {
+    if (idx) out += ",";
+    AppendJsonString(out, engine.accounts()[c.members[idx]].id);
+  }
+  out += fmt::format("],\"account_count\":{},\"interactions\":{},\"input_tokens\":{},\"output_tokens\":{},\"first_seen\":",
+                     c.members.size(), c.interactions, c.input_tokens, c.output_tokens);
+  AppendTimeOrNull(out, c.first_seen);
+  out += ",\"last_seen\":";
+  AppendTimeOrNull(out, c.last_seen);
+  out += ",\"confirmed_at\":";
+  AppendTimeOrNull(out, c.confirmed_at);
+  out += ",\"capabilities\":{";
+  bool first = true;
+  for (size_t cap = 0; cap < kCapabilityCount; ++cap) {
+    if (c.capabilities[cap] == 0) continue;
+    if (!first) out += ",";
+    first = false;
+    out += fmt::format("\"{}\":{}", CapabilityName(static_cast<Capability>(cap)), c.capabilities[cap]);
+  }
+  out += "},\"models\":{";
+  first = true;
+  for (const auto& [model, n] : c.models) {
+    if (!first) out += ",";
+    first = false;
+    AppendJsonString(out, model);
+    out += fmt::format(":{}", n);
+  }
+  out += "},\"indicators\":[";
+  for (size_t idx = 0; idx < c.indicators.size(); ++idx) {
+    if (idx) out += ",";
+    out += "{\"kind\":";
+    AppendJsonString(out, c.indicators[idx].first);
+    out += ",\"value\":";
+    AppendJsonString(out, c.indicators[idx].second);
+    out += "}";
+  }
+  out += "],\"reasons\":[";
+  for (size_t idx = 0; idx < c.reasons.size(); ++idx) {
+    if (idx) out += ",";
+    AppendJsonString(out, c.reasons[idx]);
+  }
+  out += "],\"samples\":[";
+  for (size_t idx = 0; idx < c.samples.size(); ++idx) {
+    if (idx) out += ",";
+    AppendJsonString(out, c.samples[idx]);
+  }
+  out += "]}";
 }
 
 bool WriteCampaigns(const std::vector<CampaignView>& campaigns, const Engine& engine, const std::string& path,
                     std::string* error) {
   std::string out;
   for (const auto& c : campaigns) {
-    out += "{\"campaign_id\":";
-    AppendJsonString(out, c.id);
-    out += fmt::format(",\"score\":{:.4f},\"accounts\":[", c.score);
-    for (size_t idx = 0; idx < c.members.size(); ++idx) {
-      if (idx) out += ",";
-      AppendJsonString(out, engine.accounts()[c.members[idx]].id);
-    }
-    out += fmt::format("],\"account_count\":{},\"interactions\":{},\"input_tokens\":{},\"output_tokens\":{},\"first_seen\":",
-                       c.members.size(), c.interactions, c.input_tokens, c.output_tokens);
-    AppendTimeOrNull(out, c.first_seen);
-    out += ",\"last_seen\":";
-    AppendTimeOrNull(out, c.last_seen);
-    out += ",\"confirmed_at\":";
-    AppendTimeOrNull(out, c.confirmed_at);
-    out += ",\"capabilities\":{";
-    bool first = true;
-    for (size_t cap = 0; cap < kCapabilityCount; ++cap) {
-      if (c.capabilities[cap] == 0) continue;
-      if (!first) out += ",";
-      first = false;
-      out += fmt::format("\"{}\":{}", CapabilityName(static_cast<Capability>(cap)), c.capabilities[cap]);
-    }
-    out += "},\"models\":{";
-    first = true;
-    for (const auto& [model, n] : c.models) {
-      if (!first) out += ",";
-      first = false;
-      AppendJsonString(out, model);
-      out += fmt::format(":{}", n);
-    }
-    out += "},\"indicators\":[";
-    for (size_t idx = 0; idx < c.indicators.size(); ++idx) {
-      if (idx) out += ",";
-      out += "{\"kind\":";
-      AppendJsonString(out, c.indicators[idx].first);
-      out += ",\"value\":";
-      AppendJsonString(out, c.indicators[idx].second);
-      out += "}";
-    }
-    out += "],\"reasons\":[";
-    for (size_t idx = 0; idx < c.reasons.size(); ++idx) {
-      if (idx) out += ",";
-      AppendJsonString(out, c.reasons[idx]);
-    }
-    out += "],\"samples\":[";
-    for (size_t idx = 0; idx < c.samples.size(); ++idx) {
-      if (idx) out += ",";
-      AppendJsonString(out, c.samples[idx]);
-    }
-    out += "]}\n";
+    AppendCampaignJson(out, c, engine);
+    out += "\n";
   }
   return WriteFile(path, out, error);
 }

@@ -18,8 +18,13 @@ struct RunInfo {
   double seconds = 0;
 };
 
+// One account / campaign as a JSON object (the lines of the files below;
+// also serve's analyst API). Read-only on the engine.
+void AppendAccountJson(std::string& out, const Engine& engine, const AccountState& a);
+void AppendCampaignJson(std::string& out, const CampaignView& c, const Engine& engine);
+
 // Each returns false and sets *error on an I/O failure.
-bool WriteAccounts(Engine& engine, const std::string& path, std::string* error);
+bool WriteAccounts(const Engine& engine, const std::string& path, std::string* error);
 bool WriteCampaigns(const std::vector<CampaignView>& campaigns, const Engine& engine, const std::string& path,
                     std::string* error);
 bool WriteReport(const std::vector<CampaignView>& campaigns, const Engine& engine, const RunInfo& info,

@@ -1,0 +1,406 @@
+#include "serve/service.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "common/json_out.h"
+#include "content/features.h"
+#include "content/tokens.h"
+#include "ingest/parser.h"
+#include "report/writers.h"
+#include "serve/wire.h"
+
+namespace dg {
+namespace {
+
+constexpr size_t kApplyChunk = 256;
+constexpr size_t kFollowChunkBytes = 4u << 20;
+
+double MicrosSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string NowRfc3339() {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  return FormatRfc3339(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+}
+
+uint64_t ResidentBytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  unsigned long size = 0, resident = 0;
+  const int got = std::fscanf(f, "%lu %lu", &size, &resident);
+  std::fclose(f);
+  return got == 2 ? resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) : 0;
+}
+
+}  // namespace
+
+void LatencyHistogram::Record(double us) {
+  size_t idx = 0;
+  while (idx < kBoundsUs.size() && us > kBoundsUs[idx]) ++idx;
+  buckets_[idx].fetch_add(1, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+  sum_ns_.fetch_add(static_cast<uint64_t>(us * 1000), std::memory_order_relaxed);
+}
+
+void LatencyHistogram::AppendPrometheus(std::string& out, const std::string& name, const std::string& help) const {
+  out += fmt::format("# HELP {} {}\n# TYPE {} histogram\n", name, help, name);
+  uint64_t cumulative = 0;
+  for (size_t idx = 0; idx < kBoundsUs.size(); ++idx) {
+    cumulative += buckets_[idx].load(std::memory_order_relaxed);
+    out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, kBoundsUs[idx] / 1e6, cumulative);
+  }
+  cumulative += buckets_[kBoundsUs.size()].load(std::memory_order_relaxed);
+  out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n{}_sum {}\n{}_count {}\n", name, cumulative, name,
+                     sum_ns_.load(std::memory_order_relaxed) / 1e9, name, count_.load(std::memory_order_relaxed));
+}
+
+Service::Service(ServiceOptions options)
+    : options_(std::move(options)),
+      engine_(options_.policy, EngineOptions{options_.keep_samples}),
+      dedup_(4u << 20) {}
+
+Service::~Service() { Stop(); }
+
+std::unique_ptr<Service> Service::Open(ServiceOptions options, std::string* error) {
+  std::unique_ptr<Service> s(new Service(std::move(options)));
+  s->store_ = Store::Open(s->options_.data_dir, error);
+  if (!s->store_) return nullptr;
+  if (!s->Replay(error)) return nullptr;
+  Store* store = s->store_.get();
+  s->engine_.set_sample_sink([store](const std::string& campaign, const std::string& sample) {
+    std::string ignored;  // samples are best effort; events and overrides are what must be durable
+    store->AddSample(campaign, sample, &ignored);
+  });
+  s->ready_ = true;
+  return s;
+}
+
+bool Service::Replay(std::string* error) {
+  Interaction in;
+  ContentDigest digest;
+  WireExtras extras;
+  uint64_t bad = 0;
+  if (!store_->ForEachRecord(
+          [&](std::string_view record) {
+            if (!DecodeRecord(record, &in, &digest, &extras)) {
+              ++bad;
+              return;
+            }
+            dedup_.Insert(in.request_id);
+            engine_.ObserveDigest(in, digest);
+            ++replayed_;
+          },
+          error)) {
+    return false;
+  }
+  if (bad > 0) fmt::print(stderr, "serve: {}: {} log records could not be decoded and were skipped\n", store_->path(), bad);
+  bool ok = store_->ForEachOverride(
+      [&](const OverrideRecord& o) {
+        engine_.SetOverride(o.account_id, o.action == "allow" ? Verdict::kAllow : o.action == "block" ? Verdict::kBlock : Verdict::kReview);
+        override_history_[o.account_id].push_back(o);
+      },
+      error);
+  ok = ok && store_->ForEachSample([&](const std::string& c, const std::string& text) { engine_.RestoreSample(c, text); }, error);
+  ok = ok && store_->ForEachSharedIndicator(
+                 [&](const std::string& kind, const std::string& value, const std::string& source) {
+                   const auto k = kind == "payment" ? IndicatorKind::kPayment
+                                  : kind == "ip_prefix" ? IndicatorKind::kIpPrefix
+                                                        : IndicatorKind::kClient;
+                   engine_.AddSharedIndicator(k, value, source);
+                 },
+                 error);
+  return ok;
+}
+
+IngestResult Service::Ingest(std::string_view jsonl, const std::string& origin) { return IngestLines(jsonl, origin, {}); }
+
+IngestResult Service::IngestLines(std::string_view jsonl, const std::string& origin,
+                                  const std::vector<std::pair<std::string, std::string>>& meta) {
+  const auto t0 = std::chrono::steady_clock::now();
+  IngestResult result;
+  // 1. Parse and digest, without any lock.
+  RecordParser parser(options_.mapping);
+  TokenStream scratch;
+  std::vector<Interaction> events;
+  std::vector<ContentDigest> digests;
+  std::vector<std::string> records;
+  uint64_t line_no = 0;
+  size_t pos = 0;
+  while (pos < jsonl.size()) {
+    size_t end = jsonl.find('\n', pos);
+    if (end == std::string_view::npos) end = jsonl.size();
+    std::string_view line = jsonl.substr(pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+    Interaction in;
+    if (auto err = parser.Parse(line, false, &in)) {
+      ++result.rejected;
+      if (result.errors.size() < options_.max_errors_returned) result.errors.push_back(fmt::format("{}:{}: {}", origin, line_no, err->Message()));
+      continue;
+    }
+    ContentDigest d;
+    DigestContent(in, &scratch, &d);
+    WireExtras x;
+    if (in.has_response && !in.response_text.empty()) {
+      Tokenize(in.response_text, &scratch);
+      x.has_response_sig = ComputeSignature(scratch.masked, &x.response_sig);
+    }
+    records.push_back(EncodeRecord(in, d, x));
+    events.push_back(std::move(in));
+    digests.push_back(d);
+  }
+  // Time order within the batch (stable: ties keep arrival order).
+  std::vector<size_t> order(events.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return events[a].ts < events[b].ts; });
+
+  // 2. Under the ingest lock: dedup, durable append, then apply.
+  std::lock_guard<std::mutex> ingest(ingest_mu_);
+  std::vector<size_t> fresh;
+  std::vector<std::string> to_store;
+  fresh.reserve(order.size());
+  to_store.reserve(order.size());
+  absl::flat_hash_set<std::string_view> in_batch;
+  for (const size_t idx : order) {
+    const std::string& id = events[idx].request_id;
+    if (dedup_.Contains(id) || !in_batch.insert(id).second) {
+      ++result.duplicates;
+      continue;
+    }
+    fresh.push_back(idx);
+    to_store.push_back(std::move(records[idx]));
+  }
+  if (!to_store.empty() || !meta.empty()) {
+    std::string err;
+    if (!store_->Append(to_store, meta, &err)) {
+      result.stored = false;
+      result.store_error = err;
+      store_failures_.fetch_add(1, std::memory_order_relaxed);
+      return result;
+    }
+  }
+  for (const size_t idx : fresh) dedup_.Insert(events[idx].request_id);
+  for (size_t from = 0; from < fresh.size(); from += kApplyChunk) {
+    std::unique_lock<std::shared_mutex> lock(engine_mu_);
+    const size_t to = std::min(fresh.size(), from + kApplyChunk);
+    for (size_t k = from; k < to; ++k) engine_.ObserveDigest(events[fresh[k]], digests[fresh[k]]);
+  }
+  result.accepted = fresh.size();
+  events_accepted_.fetch_add(result.accepted, std::memory_order_relaxed);
+  events_duplicate_.fetch_add(result.duplicates, std::memory_order_relaxed);
+  events_rejected_.fetch_add(result.rejected, std::memory_order_relaxed);
+  ingest_latency_.Record(MicrosSince(t0));
+  return result;
+}
+
+CheckResult Service::Check(const CheckRequest& request) {
+  std::shared_lock<std::shared_mutex> lock(engine_mu_);
+  return engine_.Check(request);
+}
+
+uint32_t Service::PromptFlags(std::string_view prompt) {
+  if (prompt.empty()) return 0;
+  TokenStream tokens;
+  Tokenize(prompt, &tokens);
+  LexiconHits hits;
+  MatchLexicon(tokens, &hits);
+  return hits.flags;
+}
+
+void Service::RecordDecision(Decision d, double us) {
+  decisions_[static_cast<size_t>(d)].fetch_add(1, std::memory_order_relaxed);
+  check_latency_.Record(us);
+}
+
+std::string Service::CampaignsJson() {
+  std::shared_lock<std::shared_mutex> lock(engine_mu_);
+  std::string out = "{\"campaigns\":[";
+  const auto campaigns = engine_.Campaigns();
+  for (size_t idx = 0; idx < campaigns.size(); ++idx) {
+    if (idx) out += ",";
+    AppendCampaignJson(out, campaigns[idx], engine_);
+  }
+  out += "]}";
+  return out;
+}
+
+std::optional<std::string> Service::CampaignJson(const std::string& id) {
+  std::shared_lock<std::shared_mutex> lock(engine_mu_);
+  for (const auto& c : engine_.Campaigns()) {
+    if (c.id != id) continue;
+    std::string out;
+    AppendCampaignJson(out, c, engine_);
+    return out;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> Service::AccountJson(const std::string& id) {
+  std::shared_lock<std::shared_mutex> lock(engine_mu_);
+  const AccountState* a = engine_.FindAccount(id);
+  const auto hist = override_history_.find(id);
+  if (a == nullptr && hist == override_history_.end()) return std::nullopt;
+  std::string out;
+  if (a != nullptr) {
+    AppendAccountJson(out, engine_, *a);
+    out.pop_back();  // reopen the object
+    out += ",\"first_seen\":";
+    AppendJsonString(out, FormatRfc3339(a->first_ts));
+    out += ",\"last_seen\":";
+    AppendJsonString(out, FormatRfc3339(a->last_ts));
+  } else {
+    out += "{\"account_id\":";
+    AppendJsonString(out, id);
+    out += ",\"verdict\":null,\"interactions\":0";
+  }
+  out += ",\"overrides\":[";
+  if (hist != override_history_.end()) {
+    for (size_t idx = 0; idx < hist->second.size(); ++idx) {
+      const auto& o = hist->second[idx];
+      if (idx) out += ",";
+      out += "{\"action\":";
+      AppendJsonString(out, o.action);
+      out += ",\"by\":";
+      AppendJsonString(out, o.by);
+      out += ",\"reason\":";
+      AppendJsonString(out, o.reason);
+      out += ",\"at\":";
+      AppendJsonString(out, o.at);
+      out += "}";
+    }
+  }
+  out += "]}";
+  return out;
+}
+
+bool Service::Override(const std::string& account_id, const std::string& action, const std::string& by,
+                       const std::string& reason, std::string* error) {
+  if (action != "allow" && action != "block" && action != "clear") {
+    *error = "field 'action': must be \"allow\", \"block\" or \"clear\"";
+    return false;
+  }
+  OverrideRecord o{account_id, action, by, reason, NowRfc3339()};
+  std::lock_guard<std::mutex> ingest(ingest_mu_);
+  if (!store_->AddOverride(o, error)) return false;
+  std::unique_lock<std::shared_mutex> lock(engine_mu_);
+  engine_.SetOverride(account_id, action == "allow" ? Verdict::kAllow : action == "block" ? Verdict::kBlock : Verdict::kReview);
+  override_history_[account_id].push_back(std::move(o));
+  return true;
+}
+
+bool Service::ImportIndicator(IndicatorKind kind, const std::string& value, const std::string& source, std::string* error) {
+  const char* name = kind == IndicatorKind::kPayment ? "payment" : kind == IndicatorKind::kIpPrefix ? "ip_prefix" : "user_agent";
+  std::lock_guard<std::mutex> ingest(ingest_mu_);
+  {
+    std::unique_lock<std::shared_mutex> lock(engine_mu_);
+    if (!engine_.AddSharedIndicator(kind, value, source)) {
+      *error = fmt::format("indicator {} '{}' cannot be used", name, value);
+      return false;
+    }
+  }
+  return store_->AddSharedIndicator(name, value, source, error);
+}
+
+bool Service::Follow(const std::string& path, std::string* error) {
+  std::ifstream probe(path);
+  if (!probe) {
+    *error = fmt::format("{}: cannot open for --follow", path);
+    return false;
+  }
+  follower_ = std::thread([this, path] { FollowLoop(path); });
+  return true;
+}
+
+void Service::FollowLoop(std::string path) {
+  const std::string key = "follow:" + path;
+  uint64_t offset = 0;
+  {
+    std::lock_guard<std::mutex> ingest(ingest_mu_);
+    if (auto v = store_->GetMeta(key)) offset = std::stoull(*v);
+  }
+  std::string buf;
+  while (!stop_.load()) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || static_cast<uint64_t>(st.st_size) == offset) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    if (static_cast<uint64_t>(st.st_size) < offset) {
+      fmt::print(stderr, "serve: {} shrank below the consumed offset {}: reading it again from the start\n", path, offset);
+      offset = 0;
+    }
+    std::ifstream f(path, std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(offset));
+    buf.resize(kFollowChunkBytes);
+    f.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    buf.resize(static_cast<size_t>(f.gcount()));
+    const size_t last_nl = buf.rfind('\n');
+    if (last_nl == std::string::npos) {
+      // A partial line (still being written), or one longer than the chunk.
+      if (buf.size() == kFollowChunkBytes) {
+        fmt::print(stderr, "serve: {}: a line longer than {} bytes at offset {} was skipped\n", path, kFollowChunkBytes, offset);
+        offset += buf.size();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    buf.resize(last_nl + 1);
+    const uint64_t next = offset + buf.size();
+    const IngestResult r = IngestLines(buf, path, {{key, std::to_string(next)}});
+    for (const auto& e : r.errors) fmt::print(stderr, "serve: {}\n", e);
+    if (!r.stored) {
+      fmt::print(stderr, "serve: --follow {}: {}; retrying\n", path, r.store_error);
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      continue;
+    }
+    offset = next;
+  }
+}
+
+void Service::Stop() {
+  stop_ = true;
+  if (follower_.joinable()) follower_.join();
+}
+
+std::string Service::Metrics() {
+  std::string out;
+  auto counter = [&](const char* name, const char* help, uint64_t v) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, help, name, name, v);
+  };
+  auto gauge = [&](const char* name, const char* help, double v) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n{} {}\n", name, help, name, name, v);
+  };
+  counter("distillguard_events_accepted_total", "Interactions accepted and stored", events_accepted_.load());
+  counter("distillguard_events_duplicate_total", "Interactions dropped as repeated request ids", events_duplicate_.load());
+  counter("distillguard_events_rejected_total", "Lines rejected as malformed", events_rejected_.load());
+  counter("distillguard_store_failures_total", "Batches not stored (and not acknowledged)", store_failures_.load());
+  out += "# HELP distillguard_decisions_total Decisions answered by /v1/check and ext_authz\n# TYPE distillguard_decisions_total counter\n";
+  for (size_t d = 0; d < decisions_.size(); ++d) {
+    out += fmt::format("distillguard_decisions_total{{decision=\"{}\"}} {}\n", DecisionName(static_cast<Decision>(d)), decisions_[d].load());
+  }
+  check_latency_.AppendPrometheus(out, "distillguard_check_seconds", "Decision latency inside the service");
+  ingest_latency_.AppendPrometheus(out, "distillguard_ingest_batch_seconds", "Time to parse, store and apply one batch");
+  {
+    std::shared_lock<std::shared_mutex> lock(engine_mu_);
+    gauge("distillguard_campaigns", "Confirmed campaigns", engine_.confirmed_campaigns());
+    gauge("distillguard_accounts", "Accounts in the engine", static_cast<double>(engine_.accounts().size()));
+    gauge("distillguard_indicator_values", "Distinct indicator values indexed", static_cast<double>(engine_.indicator_values()));
+    gauge("distillguard_engine_interactions", "Interactions applied to the engine", static_cast<double>(engine_.interactions()));
+  }
+  gauge("distillguard_resident_memory_bytes", "Resident set size", static_cast<double>(ResidentBytes()));
+  return out;
+}
+
+}  // namespace dg

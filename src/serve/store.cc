@@ -1,0 +1,220 @@
+#include "serve/store.h"
+
+#include <sqlite3.h>
+
+#include <filesystem>
+
+namespace dg {
+namespace {
+
+// Finalizes a statement on scope exit.
+struct Stmt {
+  sqlite3_stmt* s = nullptr;
+  ~Stmt() { sqlite3_finalize(s); }
+};
+
+void BindText(sqlite3_stmt* s, int idx, std::string_view v) {
+  sqlite3_bind_text(s, idx, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+}
+
+std::string Column(sqlite3_stmt* s, int idx) {
+  const auto* p = sqlite3_column_text(s, idx);
+  return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(s, idx)));
+}
+
+}  // namespace
+
+std::string Store::Error(std::string_view what) const {
+  return path_ + ": " + std::string(what) + ": " + (db_ != nullptr ? sqlite3_errmsg(db_) : "cannot open");
+}
+
+bool Store::Exec(const char* sql, std::string* error) {
+  char* msg = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+    *error = path_ + ": " + (msg != nullptr ? msg : "error");
+    sqlite3_free(msg);
+    return false;
+  }
+  return true;
+}
+
+std::unique_ptr<Store> Store::Open(const std::string& dir, std::string* error) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    *error = dir + ": cannot create the data directory: " + ec.message();
+    return nullptr;
+  }
+  std::unique_ptr<Store> st(new Store());
+  st->path_ = (std::filesystem::path(dir) / "distillguard.db").string();
+  if (sqlite3_open_v2(st->path_.c_str(), &st->db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
+      SQLITE_OK) {
+    *error = st->Error("cannot open");
+    return nullptr;
+  }
+  sqlite3_busy_timeout(st->db_, 5000);
+  if (!st->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                "CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY, record BLOB NOT NULL);"
+                "CREATE TABLE IF NOT EXISTS overrides(seq INTEGER PRIMARY KEY, account_id TEXT NOT NULL, action TEXT NOT NULL,"
+                " by TEXT NOT NULL, reason TEXT NOT NULL, at TEXT NOT NULL);"
+                "CREATE TABLE IF NOT EXISTS samples(campaign_id TEXT NOT NULL, sample TEXT NOT NULL, PRIMARY KEY(campaign_id, sample));"
+                "CREATE TABLE IF NOT EXISTS shared_indicators(kind TEXT NOT NULL, value TEXT NOT NULL, source TEXT NOT NULL,"
+                " PRIMARY KEY(kind, value));"
+                "INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '1');",
+                error)) {
+    return nullptr;
+  }
+  if (sqlite3_prepare_v2(st->db_, "INSERT INTO events(record) VALUES(?)", -1, &st->insert_record_, nullptr) != SQLITE_OK ||
+      sqlite3_prepare_v2(st->db_, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", -1, &st->set_meta_, nullptr) != SQLITE_OK) {
+    *error = st->Error("prepare");
+    return nullptr;
+  }
+  Stmt count;
+  if (sqlite3_prepare_v2(st->db_, "SELECT COUNT(*) FROM events", -1, &count.s, nullptr) == SQLITE_OK && sqlite3_step(count.s) == SQLITE_ROW) {
+    st->records_ = static_cast<uint64_t>(sqlite3_column_int64(count.s, 0));
+  }
+  return st;
+}
+
+Store::~Store() {
+  sqlite3_finalize(insert_record_);
+  sqlite3_finalize(set_meta_);
+  sqlite3_close(db_);
+}
+
+bool Store::Append(const std::vector<std::string>& records, const std::vector<std::pair<std::string, std::string>>& meta,
+                   std::string* error) {
+  if (!Exec("BEGIN IMMEDIATE", error)) return false;
+  auto fail = [&](std::string_view what) {
+    *error = Error(what);
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    return false;
+  };
+  for (const auto& r : records) {
+    sqlite3_bind_blob(insert_record_, 1, r.data(), static_cast<int>(r.size()), SQLITE_STATIC);
+    const int rc = sqlite3_step(insert_record_);
+    sqlite3_reset(insert_record_);
+    if (rc != SQLITE_DONE) return fail("append");
+  }
+  for (const auto& [key, value] : meta) {
+    BindText(set_meta_, 1, key);
+    BindText(set_meta_, 2, value);
+    const int rc = sqlite3_step(set_meta_);
+    sqlite3_reset(set_meta_);
+    if (rc != SQLITE_DONE) return fail("metadata");
+  }
+  if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return fail("commit");
+  records_ += records.size();
+  return true;
+}
+
+bool Store::ForEachRecord(const std::function<void(std::string_view)>& fn, std::string* error) {
+  Stmt q;
+  if (sqlite3_prepare_v2(db_, "SELECT record FROM events ORDER BY seq", -1, &q.s, nullptr) != SQLITE_OK) {
+    *error = Error("read log");
+    return false;
+  }
+  int rc;
+  while ((rc = sqlite3_step(q.s)) == SQLITE_ROW) {
+    const auto* p = static_cast<const char*>(sqlite3_column_blob(q.s, 0));
+    fn(std::string_view(p == nullptr ? "" : p, static_cast<size_t>(sqlite3_column_bytes(q.s, 0))));
+  }
+  if (rc != SQLITE_DONE) {
+    *error = Error("read log");
+    return false;
+  }
+  return true;
+}
+
+bool Store::AddOverride(const OverrideRecord& o, std::string* error) {
+  Stmt q;
+  if (sqlite3_prepare_v2(db_, "INSERT INTO overrides(account_id, action, by, reason, at) VALUES(?, ?, ?, ?, ?)", -1, &q.s, nullptr) !=
+      SQLITE_OK) {
+    *error = Error("override");
+    return false;
+  }
+  BindText(q.s, 1, o.account_id);
+  BindText(q.s, 2, o.action);
+  BindText(q.s, 3, o.by);
+  BindText(q.s, 4, o.reason);
+  BindText(q.s, 5, o.at);
+  if (sqlite3_step(q.s) != SQLITE_DONE) {
+    *error = Error("override");
+    return false;
+  }
+  return true;
+}
+
+bool Store::ForEachOverride(const std::function<void(const OverrideRecord&)>& fn, std::string* error) {
+  Stmt q;
+  if (sqlite3_prepare_v2(db_, "SELECT account_id, action, by, reason, at FROM overrides ORDER BY seq", -1, &q.s, nullptr) != SQLITE_OK) {
+    *error = Error("read overrides");
+    return false;
+  }
+  while (sqlite3_step(q.s) == SQLITE_ROW) fn({Column(q.s, 0), Column(q.s, 1), Column(q.s, 2), Column(q.s, 3), Column(q.s, 4)});
+  return true;
+}
+
+bool Store::AddSample(const std::string& campaign_id, const std::string& sample, std::string* error) {
+  Stmt q;
+  if (sqlite3_prepare_v2(db_, "INSERT OR IGNORE INTO samples(campaign_id, sample) VALUES(?, ?)", -1, &q.s, nullptr) != SQLITE_OK) {
+    *error = Error("sample");
+    return false;
+  }
+  BindText(q.s, 1, campaign_id);
+  BindText(q.s, 2, sample);
+  if (sqlite3_step(q.s) != SQLITE_DONE) {
+    *error = Error("sample");
+    return false;
+  }
+  return true;
+}
+
+bool Store::ForEachSample(const std::function<void(const std::string&, const std::string&)>& fn, std::string* error) {
+  Stmt q;
+  if (sqlite3_prepare_v2(db_, "SELECT campaign_id, sample FROM samples ORDER BY rowid", -1, &q.s, nullptr) != SQLITE_OK) {
+    *error = Error("read samples");
+    return false;
+  }
+  while (sqlite3_step(q.s) == SQLITE_ROW) fn(Column(q.s, 0), Column(q.s, 1));
+  return true;
+}
+
+bool Store::AddSharedIndicator(const std::string& kind, const std::string& value, const std::string& source, std::string* error) {
+  Stmt q;
+  if (sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO shared_indicators(kind, value, source) VALUES(?, ?, ?)", -1, &q.s, nullptr) !=
+      SQLITE_OK) {
+    *error = Error("indicator");
+    return false;
+  }
+  BindText(q.s, 1, kind);
+  BindText(q.s, 2, value);
+  BindText(q.s, 3, source);
+  if (sqlite3_step(q.s) != SQLITE_DONE) {
+    *error = Error("indicator");
+    return false;
+  }
+  return true;
+}
+
+bool Store::ForEachSharedIndicator(const std::function<void(const std::string&, const std::string&, const std::string&)>& fn,
+                                   std::string* error) {
+  Stmt q;
+  if (sqlite3_prepare_v2(db_, "SELECT kind, value, source FROM shared_indicators ORDER BY rowid", -1, &q.s, nullptr) != SQLITE_OK) {
+    *error = Error("read indicators");
+    return false;
+  }
+  while (sqlite3_step(q.s) == SQLITE_ROW) fn(Column(q.s, 0), Column(q.s, 1), Column(q.s, 2));
+  return true;
+}
+
+std::optional<std::string> Store::GetMeta(const std::string& key) {
+  Stmt q;
+  if (sqlite3_prepare_v2(db_, "SELECT value FROM meta WHERE key = ?", -1, &q.s, nullptr) != SQLITE_OK) return std::nullopt;
+  BindText(q.s, 1, key);
+  if (sqlite3_step(q.s) != SQLITE_ROW) return std::nullopt;
+  return Column(q.s, 0);
+}
+
+}  // namespace dg

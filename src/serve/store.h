@@ -1,0 +1,75 @@
+// Store: serve's durable state in one SQLite database file (DIR/distillguard.db,
+// WAL journal, synchronous=FULL): the log of accepted interactions (wire
+// records, no text), analysts' overrides, redacted samples of flagged
+// campaigns, imported indicators, and small metadata (e.g. the offset a
+// --follow tail has consumed). A batch is appended in one transaction; when
+// Append returns true the batch is on disk and survives kill -9 or power
+// loss, which is when serve acknowledges it. A torn last transaction after
+// a crash is rolled back by SQLite on open: never half a batch.
+//
+// Cost: one fsync per batch (group your events), ~1-2 us per record inside
+// it. Reading the log back is sequential. Not thread-safe: one writer
+// (serve holds its ingest lock around every call).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace dg {
+
+struct OverrideRecord {
+  std::string account_id;
+  std::string action;  // "allow", "block" or "clear"
+  std::string by;
+  std::string reason;
+  std::string at;      // RFC 3339, when it was made
+};
+
+class Store {
+ public:
+  // Opens or creates DIR/distillguard.db. On failure returns null and sets
+  // *error ("DIR/distillguard.db: reason").
+  static std::unique_ptr<Store> Open(const std::string& dir, std::string* error);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Appends records (and optionally a metadata update) in one durable
+  // transaction. On false nothing was written and *error says why.
+  bool Append(const std::vector<std::string>& records, const std::vector<std::pair<std::string, std::string>>& meta,
+              std::string* error);
+  // Calls fn for every logged record in order; false on a read error.
+  bool ForEachRecord(const std::function<void(std::string_view)>& fn, std::string* error);
+  uint64_t records() const { return records_; }
+
+  bool AddOverride(const OverrideRecord& o, std::string* error);
+  bool ForEachOverride(const std::function<void(const OverrideRecord&)>& fn, std::string* error);
+  bool AddSample(const std::string& campaign_id, const std::string& sample, std::string* error);
+  bool ForEachSample(const std::function<void(const std::string&, const std::string&)>& fn, std::string* error);
+  bool AddSharedIndicator(const std::string& kind, const std::string& value, const std::string& source, std::string* error);
+  bool ForEachSharedIndicator(const std::function<void(const std::string&, const std::string&, const std::string&)>& fn,
+                              std::string* error);
+  std::optional<std::string> GetMeta(const std::string& key);
+  const std::string& path() const { return path_; }
+
+ private:
+  Store() = default;
+  bool Exec(const char* sql, std::string* error);
+  std::string Error(std::string_view what) const;
+
+  std::string path_;
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* insert_record_ = nullptr;
+  sqlite3_stmt* set_meta_ = nullptr;
+  uint64_t records_ = 0;
+};
+
+}  // namespace dg

@@ -1,0 +1,35 @@
+// Wire: the compact binary record serve keeps for each accepted interaction
+// in its log -- the interaction's identifiers and infrastructure (account,
+// org, key, address, user agent, payment fingerprint, e-mail domain, model,
+// tool names) and its ContentDigest, but never prompt or response text, so
+// the store holds fingerprints and features only (privacy by default).
+// Replaying the records in log order rebuilds the engine's state exactly.
+//
+// Format: a version byte, then fixed-width little-endian integers and
+// length-prefixed strings. Decode checks every length against the record
+// and returns false on any inconsistency (a torn or foreign record is never
+// half-applied). ~250-400 bytes per interaction. O(record size).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "content/analyzer.h"
+#include "ingest/interaction.h"
+
+namespace dg {
+
+inline constexpr uint8_t kWireVersion = 1;
+
+// A response fingerprint for traceback rides with the record when the
+// interaction carried a response.
+struct WireExtras {
+  bool has_response_sig = false;
+  Signature response_sig{};
+};
+
+std::string EncodeRecord(const Interaction& in, const ContentDigest& digest, const WireExtras& extras);
+// Fills the text-free fields of *in (text fields left empty) and *digest.
+bool DecodeRecord(std::string_view record, Interaction* in, ContentDigest* digest, WireExtras* extras);
+
+}  // namespace dg

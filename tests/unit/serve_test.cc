@@ -1,0 +1,217 @@
+// The live service below HTTP: wire records, the SQLite store, and the
+// Service's ingest / replay / check / override contract.
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "common/rng.h"
+#include "serve/service.h"
+#include "serve/store.h"
+#include "serve/wire.h"
+
+namespace dg {
+namespace {
+
+std::string TempDir(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / ("dg_serve_test_" + name + "_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  return dir.string();
+}
+
+// One JSONL line of a harvesting account sharing `card` (a hydra member).
+std::string HarvestLine(int acct, int n, const std::string& card) {
+  return "{\"ts\":" + std::to_string(1775001600 + n * 20 + acct) + ",\"request_id\":\"r" + std::to_string(acct) + "_" +
+         std::to_string(n) + "\",\"account_id\":\"h" + std::to_string(acct) +
+         "\",\"ip\":\"198.51.100." + std::to_string(acct + 1) + "\",\"user_agent\":\"python-httpx/0.27.2\","
+         "\"payment_fingerprint\":\"" + card + "\",\"account_created_at\":1775000000,"
+         "\"system\":\"You are Professor Sage, a world-class expert tutor.\",\"max_tokens\":8192,\"temperature\":0.7,"
+         "\"messages\":[{\"role\":\"user\",\"content\":\"Solve the following problem. Think step by step and show your "
+         "complete reasoning. Problem: " + std::to_string(n * 7919 % 1000) + " apples and " + std::to_string(n * 104729 % 1000) +
+         " pears\"}],\"response\":{\"content\":\"Step 1: count. Step 2: add. Answer " + std::to_string(n) + "\",\"output_tokens\":900}}";
+}
+
+CheckRequest Req(const std::string& account) {
+  CheckRequest r;
+  r.account_id = account;
+  return r;
+}
+
+std::string HydraBatch(int from, int to) {
+  std::string out;
+  for (int n = from; n < to; ++n) {
+    for (int acct = 0; acct < 8; ++acct) out += HarvestLine(acct, n, acct % 2 ? "cardA" : "cardB") + "\n";
+  }
+  return out;
+}
+
+TEST(Wire, RoundTripKeepsIdentifiersAndDigestButNoText) {
+  Interaction in;
+  in.ts = 1775001600123;
+  in.request_id = "req-1";
+  in.account_id = "acct";
+  in.org_id = "org";
+  in.ip = "2001:db8::1";
+  in.user_agent = "ua/1";
+  in.payment_fingerprint = "pm";
+  in.account_created_at = 1775000000000;
+  in.model = "m";
+  in.tool_names = {"web_search", "python"};
+  in.system = "SECRET SYSTEM PROMPT";
+  in.messages.push_back({Role::kUser, "SECRET USER TEXT think step by step", 0, 0, 0});
+  TokenStream scratch;
+  ContentDigest d;
+  DigestContent(in, &scratch, &d);
+  WireExtras x;
+  x.has_response_sig = true;
+  x.response_sig[3] = 42;
+  const std::string rec = EncodeRecord(in, d, x);
+  EXPECT_EQ(rec.find("SECRET"), std::string::npos) << "no text at rest";
+  Interaction out;
+  ContentDigest d2;
+  WireExtras x2;
+  ASSERT_TRUE(DecodeRecord(rec, &out, &d2, &x2));
+  EXPECT_EQ(out.ts, in.ts);
+  EXPECT_EQ(out.request_id, "req-1");
+  EXPECT_EQ(out.ip, "2001:db8::1");
+  EXPECT_EQ(out.account_created_at, in.account_created_at);
+  EXPECT_EQ(out.tool_names, in.tool_names);
+  EXPECT_EQ(d2.features.flags, d.features.flags);
+  EXPECT_NE(d2.features.flags & kFlagCot, 0u);
+  EXPECT_EQ(d2.prompt_sig, d.prompt_sig);
+  EXPECT_EQ(d2.system_sig, d.system_sig);
+  EXPECT_EQ(x2.response_sig[3], 42u);
+  // Every truncation and a foreign version byte are refused, never half-read.
+  for (size_t len = 0; len < rec.size(); ++len) EXPECT_FALSE(DecodeRecord(rec.substr(0, len), &out, &d2, &x2)) << len;
+  std::string foreign = rec;
+  foreign[0] = 99;
+  EXPECT_FALSE(DecodeRecord(foreign, &out, &d2, &x2));
+}
+
+TEST(Store, AppendsDurablyAndReadsBackInOrderAfterReopen) {
+  const std::string dir = TempDir("store");
+  std::string error;
+  {
+    auto st = Store::Open(dir, &error);
+    ASSERT_TRUE(st) << error;
+    ASSERT_TRUE(st->Append({"a", "b"}, {{"follow:x", "10"}}, &error)) << error;
+    ASSERT_TRUE(st->Append({"c"}, {}, &error)) << error;
+    ASSERT_TRUE(st->AddOverride({"acct", "block", "alice", "fraud ring", "2026-01-01T00:00:00Z"}, &error));
+  }
+  auto st = Store::Open(dir, &error);
+  ASSERT_TRUE(st) << error;
+  std::string seen;
+  ASSERT_TRUE(st->ForEachRecord([&](std::string_view r) { seen += r; }, &error));
+  EXPECT_EQ(seen, "abc");
+  EXPECT_EQ(st->records(), 3u);
+  EXPECT_EQ(st->GetMeta("follow:x").value_or(""), "10");
+  std::vector<OverrideRecord> overrides;
+  st->ForEachOverride([&](const OverrideRecord& o) { overrides.push_back(o); }, &error);
+  ASSERT_EQ(overrides.size(), 1u);
+  EXPECT_EQ(overrides[0].by, "alice");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Store, UnwritableDirectoryIsAClearError) {
+  std::string error;
+  EXPECT_FALSE(Store::Open("/proc/distillguard-cannot-exist", &error));
+  EXPECT_NE(error.find("/proc/distillguard-cannot-exist"), std::string::npos) << error;
+}
+
+TEST(Service, DetectsOnLiveTrafficAndResumesExactlyAfterRestart) {
+  const std::string dir = TempDir("service");
+  std::string error;
+  ServiceOptions so;
+  so.data_dir = dir;
+  std::string campaign;
+  {
+    auto svc = Service::Open(so, &error);
+    ASSERT_TRUE(svc) << error;
+    EXPECT_EQ(svc->Check(Req("h0")).decision, Decision::kAllow) << "unknown before any traffic";
+    const IngestResult r = svc->Ingest(HydraBatch(0, 30), "batch");
+    EXPECT_TRUE(r.stored);
+    EXPECT_EQ(r.accepted, 240u);
+    EXPECT_EQ(r.rejected, 0u);
+    const CheckResult c = svc->Check(Req("h3"));
+    EXPECT_EQ(c.decision, Decision::kBlock);
+    ASSERT_FALSE(c.campaign_id.empty());
+    campaign = c.campaign_id;
+    // A brand-new account on the campaign's card is challenged at its first
+    // request (one indicator, purity 4/5); on its card and address block, blocked.
+    CheckRequest fresh = Req("newcomer");
+    fresh.payment_fingerprint = "cardA";
+    CheckResult n = svc->Check(fresh);
+    EXPECT_EQ(n.decision, Decision::kChallenge);
+    EXPECT_EQ(n.campaign_id, campaign);
+    EXPECT_NE(n.reasons & Bit(Reason::kCampaignIndicatorMatch), 0u);
+    fresh.ip = "198.51.100.200";
+    n = svc->Check(fresh);
+    EXPECT_EQ(n.decision, Decision::kBlock);
+    EXPECT_NE(n.reasons & Bit(Reason::kSharedIpPrefix), 0u);
+    EXPECT_EQ(svc->Check(Req("stranger")).decision, Decision::kAllow);
+    // A person's decision wins over the engine's and is never overwritten.
+    ASSERT_TRUE(svc->Override("h5", "allow", "alice", "known researcher", &error)) << error;
+    EXPECT_EQ(svc->Check(Req("h5")).decision, Decision::kAllow);
+    svc->Ingest(HydraBatch(30, 35), "batch");
+    EXPECT_EQ(svc->Check(Req("h5")).decision, Decision::kAllow);
+    EXPECT_FALSE(svc->Override("h5", "maybe", "alice", "x", &error));
+  }
+  auto svc = Service::Open(so, &error);
+  ASSERT_TRUE(svc) << error;
+  EXPECT_EQ(svc->replayed(), 280u);
+  const CheckResult c = svc->Check(Req("h3"));
+  EXPECT_EQ(c.decision, Decision::kBlock);
+  EXPECT_EQ(c.campaign_id, campaign) << "same campaign ids after replay";
+  EXPECT_EQ(svc->Check(Req("h5")).decision, Decision::kAllow) << "override survives restart";
+  const auto account = svc->AccountJson("h5");
+  ASSERT_TRUE(account);
+  EXPECT_NE(account->find("\"by\":\"alice\""), std::string::npos) << *account;
+  // Everything acknowledged before the restart is known: resending is a duplicate.
+  const IngestResult again = svc->Ingest(HydraBatch(0, 35), "resend");
+  EXPECT_EQ(again.accepted, 0u);
+  EXPECT_EQ(again.duplicates, 280u);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Service, BadLinesAreNamedAndDoNotBlockTheRest) {
+  const std::string dir = TempDir("badlines");
+  std::string error;
+  ServiceOptions so;
+  so.data_dir = dir;
+  auto svc = Service::Open(so, &error);
+  ASSERT_TRUE(svc) << error;
+  const IngestResult r = svc->Ingest(HarvestLine(0, 1, "c") + "\n{\"ts\":1}\nnot json\n" + HarvestLine(0, 2, "c") + "\n", "req");
+  EXPECT_EQ(r.accepted, 2u);
+  EXPECT_EQ(r.rejected, 2u);
+  ASSERT_EQ(r.errors.size(), 2u);
+  EXPECT_EQ(r.errors[0].rfind("req:2: field", 0), 0u) << r.errors[0];
+  EXPECT_EQ(r.errors[1].rfind("req:3: ", 0), 0u) << r.errors[1];
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Service, ImportedIndicatorBlocksAtFirstRequestAndPersists) {
+  const std::string dir = TempDir("shared");
+  std::string error;
+  ServiceOptions so;
+  so.data_dir = dir;
+  {
+    auto svc = Service::Open(so, &error);
+    ASSERT_TRUE(svc) << error;
+    ASSERT_TRUE(svc->ImportIndicator(IndicatorKind::kIpPrefix, "203.0.113.0/24", "provider-x", &error)) << error;
+    EXPECT_FALSE(svc->ImportIndicator(IndicatorKind::kIpPrefix, "not-an-ip", "provider-x", &error));
+  }
+  auto svc = Service::Open(so, &error);
+  CheckRequest r = Req("someone");
+  r.ip = "203.0.113.77";
+  const CheckResult c = svc->Check(r);
+  EXPECT_EQ(c.decision, Decision::kBlock);
+  EXPECT_NE(c.reasons & Bit(Reason::kSharedIndicator), 0u);
+  r.ip = "203.0.114.77";
+  EXPECT_EQ(svc->Check(r).decision, Decision::kAllow);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace dg
