@@ -23,6 +23,7 @@ namespace {
 
 constexpr size_t kApplyChunk = 256;
 constexpr size_t kFollowChunkBytes = 4u << 20;
+constexpr size_t kResponseSigBytes = 2048;
 
 double MicrosSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
@@ -154,7 +155,8 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
     DigestContent(in, &scratch, &d);
     WireExtras x;
     if (in.has_response && !in.response_text.empty()) {
-      Tokenize(in.response_text, &scratch);
+      // The opening of a response identifies it well enough for traceback.
+      Tokenize(std::string_view(in.response_text).substr(0, kResponseSigBytes), &scratch);
       x.has_response_sig = ComputeSignature(scratch.masked, &x.response_sig);
     }
     records.push_back(EncodeRecord(in, d, x));

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <cstring>
 #include <filesystem>
 
 namespace dg {
@@ -55,7 +56,7 @@ std::unique_ptr<Store> Store::Open(const std::string& dir, std::string* error) {
   sqlite3_busy_timeout(st->db_, 5000);
   if (!st->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                 "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-                "CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY, record BLOB NOT NULL);"
+                "CREATE TABLE IF NOT EXISTS batches(seq INTEGER PRIMARY KEY, count INTEGER NOT NULL, records BLOB NOT NULL);"
                 "CREATE TABLE IF NOT EXISTS overrides(seq INTEGER PRIMARY KEY, account_id TEXT NOT NULL, action TEXT NOT NULL,"
                 " by TEXT NOT NULL, reason TEXT NOT NULL, at TEXT NOT NULL);"
                 "CREATE TABLE IF NOT EXISTS samples(campaign_id TEXT NOT NULL, sample TEXT NOT NULL, PRIMARY KEY(campaign_id, sample));"
@@ -65,13 +66,13 @@ std::unique_ptr<Store> Store::Open(const std::string& dir, std::string* error) {
                 error)) {
     return nullptr;
   }
-  if (sqlite3_prepare_v2(st->db_, "INSERT INTO events(record) VALUES(?)", -1, &st->insert_record_, nullptr) != SQLITE_OK ||
+  if (sqlite3_prepare_v2(st->db_, "INSERT INTO batches(count, records) VALUES(?, ?)", -1, &st->insert_record_, nullptr) != SQLITE_OK ||
       sqlite3_prepare_v2(st->db_, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", -1, &st->set_meta_, nullptr) != SQLITE_OK) {
     *error = st->Error("prepare");
     return nullptr;
   }
   Stmt count;
-  if (sqlite3_prepare_v2(st->db_, "SELECT COUNT(*) FROM events", -1, &count.s, nullptr) == SQLITE_OK && sqlite3_step(count.s) == SQLITE_ROW) {
+  if (sqlite3_prepare_v2(st->db_, "SELECT COALESCE(SUM(count), 0) FROM batches", -1, &count.s, nullptr) == SQLITE_OK && sqlite3_step(count.s) == SQLITE_ROW) {
     st->records_ = static_cast<uint64_t>(sqlite3_column_int64(count.s, 0));
   }
   return st;
@@ -91,8 +92,19 @@ bool Store::Append(const std::vector<std::string>& records, const std::vector<st
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     return false;
   };
-  for (const auto& r : records) {
-    sqlite3_bind_blob(insert_record_, 1, r.data(), static_cast<int>(r.size()), SQLITE_STATIC);
+  if (!records.empty()) {
+    // One row per batch: each record prefixed by its 4-byte length.
+    size_t total = 0;
+    for (const auto& r : records) total += 4 + r.size();
+    batch_.clear();
+    batch_.reserve(total);
+    for (const auto& r : records) {
+      const auto len = static_cast<uint32_t>(r.size());
+      batch_.append(reinterpret_cast<const char*>(&len), 4);
+      batch_.append(r);
+    }
+    sqlite3_bind_int64(insert_record_, 1, static_cast<sqlite3_int64>(records.size()));
+    sqlite3_bind_blob(insert_record_, 2, batch_.data(), static_cast<int>(batch_.size()), SQLITE_STATIC);
     const int rc = sqlite3_step(insert_record_);
     sqlite3_reset(insert_record_);
     if (rc != SQLITE_DONE) return fail("append");
@@ -111,14 +123,26 @@ bool Store::Append(const std::vector<std::string>& records, const std::vector<st
 
 bool Store::ForEachRecord(const std::function<void(std::string_view)>& fn, std::string* error) {
   Stmt q;
-  if (sqlite3_prepare_v2(db_, "SELECT record FROM events ORDER BY seq", -1, &q.s, nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(db_, "SELECT records FROM batches ORDER BY seq", -1, &q.s, nullptr) != SQLITE_OK) {
     *error = Error("read log");
     return false;
   }
   int rc;
   while ((rc = sqlite3_step(q.s)) == SQLITE_ROW) {
     const auto* p = static_cast<const char*>(sqlite3_column_blob(q.s, 0));
-    fn(std::string_view(p == nullptr ? "" : p, static_cast<size_t>(sqlite3_column_bytes(q.s, 0))));
+    const std::string_view batch(p == nullptr ? "" : p, static_cast<size_t>(sqlite3_column_bytes(q.s, 0)));
+    size_t pos = 0;
+    while (pos + 4 <= batch.size()) {
+      uint32_t len = 0;
+      std::memcpy(&len, batch.data() + pos, 4);
+      pos += 4;
+      if (len > batch.size() - pos) {
+        *error = path_ + ": a logged batch is inconsistent (record length past its end)";
+        return false;
+      }
+      fn(batch.substr(pos, len));
+      pos += len;
+    }
   }
   if (rc != SQLITE_DONE) {
     *error = Error("read log");

@@ -7,8 +7,8 @@
 // loss, which is when serve acknowledges it. A torn last transaction after
 // a crash is rolled back by SQLite on open: never half a batch.
 //
-// Cost: one fsync per batch (group your events), ~1-2 us per record inside
-// it. Reading the log back is sequential. Not thread-safe: one writer
+// The log holds one row per batch (its records, each length-prefixed).
+// Cost: one fsync per batch (group your events) plus a copy of the batch. Reading the log back is sequential. Not thread-safe: one writer
 // (serve holds its ingest lock around every call).
 #pragma once
 
@@ -70,6 +70,7 @@ class Store {
   sqlite3_stmt* insert_record_ = nullptr;
   sqlite3_stmt* set_meta_ = nullptr;
   uint64_t records_ = 0;
+  std::string batch_;  // reused buffer for one batch row
 };
 
 }  // namespace dg
