@@ -4,7 +4,7 @@ batches of --batch lines, and posts them over --connections keep-alive
 connections as fast as the server acknowledges. Prints events/s and MB/s
 (medians are taken by the caller over repeated runs).
 
-Usage: ingest_load.py URL FILE [--batch N] [--connections C] [--limit N] [--token T]
+Usage: ingest_load.py URL FILE [--batch N] [--connections C] [--limit N] [--token T] [--rate EV_PER_S] [--skip N]
 """
 import argparse
 import http.client
@@ -18,12 +18,16 @@ ap.add_argument("file")
 ap.add_argument("--batch", type=int, default=5000)
 ap.add_argument("--connections", type=int, default=2)
 ap.add_argument("--limit", type=int, default=500000)
+ap.add_argument("--skip", type=int, default=0, help="lines to skip first (fresh request ids on a reused server)")
 ap.add_argument("--token", default="")
+ap.add_argument("--rate", type=float, default=0, help="events/s to offer in total (0: as fast as acknowledged)")
 args = ap.parse_args()
 
 batches = []
 with open(args.file, "rb") as f:
     cur, n = [], 0
+    for _ in range(args.skip):
+        f.readline()
     for line in f:
         cur.append(line)
         n += 1
@@ -51,6 +55,11 @@ def worker():
             state["next"] += 1
         if i >= len(batches):
             return
+        if args.rate > 0:  # paced: batch i is due at i * batch / rate
+            due = t0 + i * args.batch / args.rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
         conn.request("POST", "/v1/events", body=batches[i], headers=headers)
         r = conn.getresponse()
         body = r.read()

@@ -16,7 +16,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev  # unit tests
   libbenchmark-dev     # micro-benchmarks
   libsqlite3-dev       # serve persistence
-  libcpp-httplib-dev   # serve HTTP
+  libboost-dev         # serve HTTP (Boost.Beast / Asio, header-only)
   python3              # golden-scenario runner
 )
 

@@ -24,7 +24,7 @@ void AddServeOptions(CLI::App& cmd, ServeArgs& args) {
   cmd.add_option("--follow", args.follow, "Tail this growing JSONL log file as a second ingest source");
   cmd.add_option("--mapping", args.mapping, "Field mapping of ingested records: canonical, litellm, openai-batch, or a TOML file");
   cmd.add_option("--port-file", args.port_file, "Write the bound port here once listening (for port 0)");
-  cmd.add_option("--threads", args.threads, "HTTP worker threads (default max(8, 4 x cores))");
+  cmd.add_option("--threads", args.threads, "Worker threads for ingest and analyst routes (default 2; decisions run on the event loop)");
   cmd.add_option("--max-body-bytes", args.max_body_bytes, "Largest /v1/events body accepted (413 above)")->capture_default_str();
   cmd.add_flag("--no-samples", args.no_samples, "Keep no prompt samples, even redacted, for campaigns");
 }
@@ -105,7 +105,7 @@ int RunServe(ServeArgs args) {
     if (http.host.size() > 2 && http.host.front() == '[' && http.host.back() == ']') http.host = http.host.substr(1, http.host.size() - 2);
     http.port = port;
   }
-  http.threads = args.threads;
+  http.workers = args.threads > 0 ? args.threads : 2;
   http.max_body_bytes = args.max_body_bytes;
   if (!args.token_file.empty()) {
     std::ifstream f(args.token_file);

@@ -318,9 +318,13 @@ double Engine::CampaignScore(const CampaignAggregate& g) const {
 }
 
 void Engine::OnConfirmed(uint32_t root, TimeMs now) {
-  CampaignAggregate* g = campaigns_.Aggregate(root);
+  const CampaignAggregate* g = campaigns_.Aggregate(root);
   if (g == nullptr) return;
   const std::vector<uint32_t> members = g->members;
+  RefreshMembers(root, members, now);
+}
+
+void Engine::RefreshMembers(uint32_t root, const std::vector<uint32_t>& members, TimeMs now) {
   for (const uint32_t m : members) {
     AccountState& b = accounts_[m];
     for (size_t k = 0; k < kIndicatorKinds; ++k) {
@@ -369,6 +373,22 @@ void Engine::TryLink(AccountState& a, TimeMs now) {
     if (!infra && !((a.young || a.changed) && (b.young || b.changed))) continue;
     const double sa = std::max<double>(a.own_score, policy_.suspicious_score);
     const double sb = std::max<double>(b.own_score, policy_.suspicious_score);
+    // When one side is a confirmed campaign, only the other side's accounts
+    // need new hints and verdicts -- unless the merge lifts the campaign's
+    // score over the block line, which changes every member's verdict.
+    std::vector<uint32_t> joined;
+    double score_before = -1;
+    {
+      const uint32_t ra = campaigns_.Find(a.index), rb = campaigns_.Find(b.index);
+      const CampaignAggregate* ga = campaigns_.Aggregate(ra);
+      const CampaignAggregate* gb = campaigns_.Aggregate(rb);
+      const bool ca = ga != nullptr && ga->confirmed_seq != 0, cb = gb != nullptr && gb->confirmed_seq != 0;
+      if (ca != cb) {
+        const CampaignAggregate* other = ca ? gb : ga;
+        joined = other != nullptr ? other->members : std::vector<uint32_t>{ca ? b.index : a.index};
+        score_before = CampaignScore(ca ? *ga : *gb);
+      }
+    }
     const uint32_t root = campaigns_.Union(a.index, b.index, sa, sb);
     CampaignAggregate* g = campaigns_.Aggregate(root);
     g->link_reasons |= reasons;
@@ -377,7 +397,13 @@ void Engine::TryLink(AccountState& a, TimeMs now) {
     if (campaigns_.MaybeConfirm(root, CampaignMinAccounts(*g), now)) {
       OnConfirmed(root, now);
     } else if (g->confirmed_seq != 0) {
-      OnConfirmed(root, now);  // refresh hints and verdicts for the joined side
+      const bool crossed = score_before >= 0 && score_before < policy_.campaign_block_score &&
+                           CampaignScore(*g) >= policy_.campaign_block_score;
+      if (joined.empty() || crossed) {
+        OnConfirmed(root, now);
+      } else {
+        RefreshMembers(root, joined, now);
+      }
     }
   }
 }
@@ -417,10 +443,15 @@ bool Engine::MatchCampaign(AccountState& a, TimeMs now) {
   if (a.n > static_cast<uint32_t>(3 * policy_.min_interactions) && a.own_score < 0.6 * policy_.suspicious_score) {
     return false;
   }
+  const double score_before = CampaignScore(*campaigns_.Aggregate(best_root));
   const uint32_t root = campaigns_.Union(best_root, a.index, 0, std::max<double>(a.own_score, policy_.suspicious_score));
   a.reasons |= Bit(Reason::kCampaignIndicatorMatch);
   if (!a.suspicious) MarkSuspicious(a);
-  OnConfirmed(root, now);
+  if (score_before < policy_.campaign_block_score && CampaignScore(*campaigns_.Aggregate(root)) >= policy_.campaign_block_score) {
+    OnConfirmed(root, now);
+  } else {
+    RefreshMembers(root, {a.index}, now);
+  }
   return true;
 }
 
@@ -493,12 +524,19 @@ void Engine::NoteCampaignActivity(AccountState& a, const Interaction& in, const 
 }
 
 void Engine::ReexamineCampaigns() {
+  std::vector<uint32_t> crossed;
   for (const auto& [root, g] : campaigns_.aggregates()) {
     if (g.confirmed_seq == 0) continue;
+    const double before = CampaignScore(g);
     double sum = 0;
     for (const uint32_t m : g.members) sum += std::max<double>(accounts_[m].own_score, policy_.suspicious_score);
-    campaigns_.Aggregate(root)->score_sum = sum;
+    CampaignAggregate* mg = campaigns_.Aggregate(root);
+    mg->score_sum = sum;
+    if (before < policy_.campaign_block_score && CampaignScore(*mg) >= policy_.campaign_block_score) crossed.push_back(root);
   }
+  // Members that have gone quiet are re-decided when the campaign now blocks.
+  std::sort(crossed.begin(), crossed.end());
+  for (const uint32_t root : crossed) OnConfirmed(root, now_);
 }
 
 Verdict Engine::Observe(const Interaction& in) {

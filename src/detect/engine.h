@@ -162,6 +162,8 @@ class Engine {
   // this interaction.
   void Decide(AccountState& a, TimeMs now, const OwnEvidence* known = nullptr);
   void OnConfirmed(uint32_t root, TimeMs now);
+  // Campaign hints on the members' indicators, and their verdicts re-decided.
+  void RefreshMembers(uint32_t root, const std::vector<uint32_t>& members, TimeMs now);
   double CampaignScore(const CampaignAggregate& g) const;
   // Accounts a cluster needs to be confirmed: policy.campaign_min_accounts,
   // doubled when every member is a candidate by automation alone (without

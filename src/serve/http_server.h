@@ -1,6 +1,9 @@
-// HttpServer: serve's HTTP/1.1 front end (cpp-httplib, a thread pool of
-// blocking workers, keep-alive, TCP_NODELAY). Thin: every route parses its
-// request, calls Service and writes JSON.
+// HttpServer: serve's HTTP/1.1 front end on Boost.Beast/Asio. One event-loop
+// thread accepts connections, reads requests (keep-alive, TCP_NODELAY) and
+// answers the fast routes inline -- /v1/check, ext_authz, health, metrics --
+// so a decision costs one read, a small JSON parse, Engine::Check under a
+// shared lock and one write. Slow routes (ingest, analyst reads, overrides,
+// indicator import) run on a small worker pool and never stall decisions.
 //
 //   GET  /healthz, /readyz, /metrics          open (Prometheus text on /metrics)
 //   POST /v1/events                           JSON Lines in; 200 once durable
@@ -16,8 +19,7 @@
 // "Authorization: Bearer <token>" (401 otherwise); without one, analyst,
 // override and indicator routes answer 403 (they are never open).
 // Bad requests get 4xx with {"error": "..."} and never touch state; bodies
-// above the limits get 413. Cost per /v1/check: one small JSON parse and
-// Engine::Check under a shared lock.
+// above the limits get 413 and the connection is closed.
 #pragma once
 
 #include <memory>
@@ -25,36 +27,31 @@
 
 #include "serve/service.h"
 
-namespace httplib {
-class Server;
-}
-
 namespace dg {
 
 struct HttpOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;                    // 0: any free port (see Bind)
-  std::string token;                  // empty: no auth on the gateway routes, analyst routes closed
-  size_t max_body_bytes = 64u << 20;  // /v1/events
+  int port = 8080;                          // 0: any free port (see Bind)
+  std::string token;                        // empty: gateway routes open, analyst routes closed
+  size_t max_body_bytes = 64u << 20;        // /v1/events, /v1/indicators
   size_t max_small_body_bytes = 64u << 10;  // /v1/check, overrides
-  int threads = 0;                    // worker threads; 0 = max(8, 4 x cores)
+  int workers = 2;                          // threads for the slow routes
 };
 
 class HttpServer {
  public:
   HttpServer(Service& service, HttpOptions options);
   ~HttpServer();
-  // Binds the listening socket; returns the port, or -1 and *error.
+  // Binds and listens; returns the port, or -1 and *error.
   int Bind(std::string* error);
-  // Serves until Stop() (from another thread or a signal watcher).
+  // Serves until Stop() (from another thread, e.g. a signal watcher).
   bool Run();
   void Stop();
 
+  struct Impl;  // implementation detail (http_server.cc)
+
  private:
-  void Routes();
-  Service& service_;
-  HttpOptions options_;
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace dg

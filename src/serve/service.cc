@@ -11,17 +11,19 @@
 
 #include <fmt/format.h>
 
+#include "common/hash.h"
 #include "common/json_out.h"
 #include "content/features.h"
 #include "content/tokens.h"
 #include "ingest/parser.h"
+#include "report/stix.h"
 #include "report/writers.h"
 #include "serve/wire.h"
 
 namespace dg {
 namespace {
 
-constexpr size_t kApplyChunk = 256;
+constexpr size_t kApplyChunk = 64;  // events applied per exclusive lock (decisions wait at most one chunk)
 constexpr size_t kFollowChunkBytes = 4u << 20;
 constexpr size_t kResponseSigBytes = 2048;
 
@@ -196,8 +198,10 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
   for (const size_t idx : fresh) dedup_.Insert(events[idx].request_id);
   for (size_t from = 0; from < fresh.size(); from += kApplyChunk) {
     std::unique_lock<std::shared_mutex> lock(engine_mu_);
+    const auto held = std::chrono::steady_clock::now();
     const size_t to = std::min(fresh.size(), from + kApplyChunk);
     for (size_t k = from; k < to; ++k) engine_.ObserveDigest(events[fresh[k]], digests[fresh[k]]);
+    apply_lock_.Record(MicrosSince(held));
   }
   result.accepted = fresh.size();
   events_accepted_.fetch_add(result.accepted, std::memory_order_relaxed);
@@ -207,9 +211,38 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
   return result;
 }
 
+uint64_t DecisionCache::Key(const CheckRequest& r) {
+  return HashCombine(HashCombine(Hash64(r.account_id), Hash64(r.payment_fingerprint)), Hash64(r.ip)) ^ r.prompt_flags;
+}
+
+void DecisionCache::Put(uint64_t key, const CheckResult& r) {
+  Shard& s = shards_[key % kShards];
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (s.map.size() >= per_shard_) s.map.clear();
+  s.map.insert_or_assign(key, r);
+}
+
+std::optional<CheckResult> DecisionCache::Get(uint64_t key) {
+  Shard& s = shards_[key % kShards];
+  std::lock_guard<std::mutex> lock(s.mu);
+  const auto it = s.map.find(key);
+  if (it == s.map.end()) return std::nullopt;
+  return it->second;
+}
+
 CheckResult Service::Check(const CheckRequest& request) {
-  std::shared_lock<std::shared_mutex> lock(engine_mu_);
-  return engine_.Check(request);
+  const uint64_t key = DecisionCache::Key(request);
+  std::shared_lock<std::shared_mutex> lock(engine_mu_, std::try_to_lock);
+  if (!lock.owns_lock()) {
+    if (auto cached = decision_cache_.Get(key)) {
+      checks_from_cache_.fetch_add(1, std::memory_order_relaxed);
+      return *cached;
+    }
+    lock.lock();
+  }
+  CheckResult r = engine_.Check(request);
+  decision_cache_.Put(key, r);
+  return r;
 }
 
 uint32_t Service::PromptFlags(std::string_view prompt) {
@@ -315,6 +348,23 @@ bool Service::ImportIndicator(IndicatorKind kind, const std::string& value, cons
   return store_->AddSharedIndicator(name, value, source, error);
 }
 
+std::optional<size_t> Service::ImportStix(std::string_view bundle, const std::string& origin, std::string* error) {
+  auto parsed = dg::ImportStix(bundle, error);
+  if (!parsed) {
+    *error = origin + ": " + *error;
+    return std::nullopt;
+  }
+  size_t imported = 0;
+  for (const auto& ind : parsed->indicators) {
+    const IndicatorKind kind = ind.kind == "payment" ? IndicatorKind::kPayment
+                               : ind.kind == "ip_prefix" ? IndicatorKind::kIpPrefix
+                                                         : IndicatorKind::kClient;
+    std::string ignored;
+    if (ImportIndicator(kind, ind.value, ind.source, &ignored)) ++imported;
+  }
+  return imported;
+}
+
 bool Service::Follow(const std::string& path, std::string* error) {
   std::ifstream probe(path);
   if (!probe) {
@@ -387,6 +437,8 @@ std::string Service::Metrics() {
   counter("distillguard_events_accepted_total", "Interactions accepted and stored", events_accepted_.load());
   counter("distillguard_events_duplicate_total", "Interactions dropped as repeated request ids", events_duplicate_.load());
   counter("distillguard_events_rejected_total", "Lines rejected as malformed", events_rejected_.load());
+  counter("distillguard_checks_from_cache_total", "Decisions answered from the last-decision cache while the engine was busy",
+          checks_from_cache_.load());
   counter("distillguard_store_failures_total", "Batches not stored (and not acknowledged)", store_failures_.load());
   out += "# HELP distillguard_decisions_total Decisions answered by /v1/check and ext_authz\n# TYPE distillguard_decisions_total counter\n";
   for (size_t d = 0; d < decisions_.size(); ++d) {
@@ -394,6 +446,7 @@ std::string Service::Metrics() {
   }
   check_latency_.AppendPrometheus(out, "distillguard_check_seconds", "Decision latency inside the service");
   ingest_latency_.AppendPrometheus(out, "distillguard_ingest_batch_seconds", "Time to parse, store and apply one batch");
+  apply_lock_.AppendPrometheus(out, "distillguard_apply_lock_seconds", "Engine held exclusively per applied chunk (decisions wait this long at most)");
   {
     std::shared_lock<std::shared_mutex> lock(engine_mu_);
     gauge("distillguard_campaigns", "Confirmed campaigns", engine_.confirmed_campaigns());

@@ -6,9 +6,13 @@
 //   Ingest(JSONL)  parse + digest on the caller's thread (no lock), then
 //                  under the ingest lock: drop duplicates, append to the
 //                  store in one durable transaction, and only then apply to
-//                  the engine (exclusive lock, in chunks of 256 so that
+//                  the engine (exclusive lock, in chunks of 64 so that
 //                  decisions wait at most one chunk). Returns once durable.
-//   Check(req)     shared lock; Engine::Check. Never writes.
+//   Check(req)     shared lock; Engine::Check. Never writes. When a chunk is
+//                  being applied (the engine is held exclusively), the answer
+//                  last given for the same account / card / address comes from
+//                  a bounded cache instead of waiting: at most one chunk old,
+//                  far fresher than the ttl_s gateways cache it for.
 //   analyst reads  shared lock; JSON of campaigns and accounts.
 //   Override       durable first, then applied; never overwritten.
 //   Follow(file)   tails a growing log file; the consumed offset is stored
@@ -30,6 +34,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <absl/container/flat_hash_map.h>
 
 #include "detect/engine.h"
 #include "ingest/mapping.h"
@@ -68,6 +74,26 @@ class LatencyHistogram {
   std::atomic<uint64_t> sum_ns_{0};
 };
 
+// Last decisions by request identity, for answering while the engine is
+// busy. 16 shards, each a mutex and a map cleared when it reaches its share
+// of `capacity` (bounded memory: ~100 B an entry).
+class DecisionCache {
+ public:
+  explicit DecisionCache(size_t capacity = 1u << 20) : per_shard_(capacity / kShards + 1) {}
+  static uint64_t Key(const CheckRequest& r);
+  void Put(uint64_t key, const CheckResult& r);
+  std::optional<CheckResult> Get(uint64_t key);
+
+ private:
+  static constexpr size_t kShards = 16;
+  struct Shard {
+    std::mutex mu;
+    absl::flat_hash_map<uint64_t, CheckResult> map;
+  };
+  size_t per_shard_;
+  std::array<Shard, kShards> shards_;
+};
+
 class Service {
  public:
   // Opens the store under options.data_dir and replays it. Null + *error on
@@ -87,6 +113,9 @@ class Service {
   bool Override(const std::string& account_id, const std::string& action, const std::string& by, const std::string& reason,
                 std::string* error);
   bool ImportIndicator(IndicatorKind kind, const std::string& value, const std::string& source, std::string* error);
+  // Imports the usable indicators of a STIX 2.1 bundle (report/stix.h);
+  // returns how many, or nullopt + *error for a bad bundle (nothing imported).
+  std::optional<size_t> ImportStix(std::string_view bundle, const std::string& origin, std::string* error);
 
   // Starts tailing `path` (from the stored offset) on a background thread.
   bool Follow(const std::string& path, std::string* error);
@@ -118,7 +147,9 @@ class Service {
   // metrics
   std::atomic<uint64_t> events_accepted_{0}, events_duplicate_{0}, events_rejected_{0}, store_failures_{0};
   std::array<std::atomic<uint64_t>, 5> decisions_{};
-  LatencyHistogram check_latency_, ingest_latency_;
+  LatencyHistogram check_latency_, ingest_latency_, apply_lock_;
+  DecisionCache decision_cache_;
+  std::atomic<uint64_t> checks_from_cache_{0};
 };
 
 }  // namespace dg

@@ -1,0 +1,61 @@
+// STIX 2.1 indicator sharing (OASIS STIX 2.1, section 4 "STIX Domain
+// Objects" and 9 "Patterning").
+//
+// Export: campaigns (as scan writes them to campaigns.jsonl, or serve's
+// analyst API returns them) become one bundle: an identity for the producer,
+// a `campaign` per campaign, an `indicator` per shareable indicator with a
+// STIX pattern, and an `indicates` relationship from each indicator to its
+// campaign. Shareable: IP prefixes ([ipv4-addr:value = 'a.b.c.0/24'] /
+// ipv6-addr), client user agents ([network-traffic:extensions.
+// 'http-request-ext'.request_header.'User-Agent' = '...']) and payment
+// fingerprints (custom object [x-distillguard-payment:fingerprint = '...'],
+// opaque hashes that match only where providers share a hashing scheme).
+// Prompt text -- template indicators and samples -- is left out unless
+// include_prompts is set. Object ids are UUIDv5-style hashes of their
+// content, so the same campaigns give the same bundle.
+//
+// Import: reads a bundle and returns the indicators it can act on (the
+// three kinds above, in patterns of `=` comparisons joined by OR), skipping
+// others with a count. ValidateStixObject checks the properties STIX 2.1
+// requires of each object type used here.
+//
+// Cost: linear in the campaigns / bundle size; run offline or on import.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dg {
+
+struct StixExportOptions {
+  std::string producer = "distillguard";
+  std::string campaign_id;        // only this campaign (empty: all)
+  bool include_prompts = false;   // template indicators and redacted samples
+  std::string created;            // RFC 3339 time stamped on objects (default: now)
+};
+
+// campaigns_json: JSON objects in campaigns.jsonl form, either one per line
+// or as {"campaigns": [...]}. Returns the bundle, or nullopt + *error.
+std::optional<std::string> ExportStix(std::string_view campaigns_json, const StixExportOptions& options, std::string* error);
+
+struct SharedIndicator {
+  std::string kind;    // "ip_prefix", "user_agent" or "payment"
+  std::string value;
+  std::string source;  // "<indicator id> (<created_by or bundle>)"
+};
+
+struct StixImport {
+  std::vector<SharedIndicator> indicators;
+  size_t objects = 0;
+  size_t skipped_patterns = 0;  // indicators with patterns this engine cannot use
+};
+
+std::optional<StixImport> ImportStix(std::string_view bundle_json, std::string* error);
+
+// Empty when the object (a parsed JSON object, as text) has every property
+// STIX 2.1 requires for its type; otherwise the problems, one per entry.
+std::vector<std::string> ValidateStixObject(std::string_view object_json);
+
+}  // namespace dg
