@@ -2,8 +2,7 @@
 # serve's decision API and ingest, measured on loopback, side by side with
 # nginx answering a static 200. Needs wrk and nginx (apt: wrk nginx-light).
 # Usage: bench/serve_bench.sh [BUILD_DIR] [EVENTS_JSONL]
-#   EVENTS_JSONL: traffic to ingest (default: a simulated standard-scenario
-#   day). Prints one line per measurement; medians of 3 runs for wrk.
+#   EVENTS_JSONL: traffic to ingest (default: the simulated standard scenario).
 set -euo pipefail
 BUILD=${1:-build}
 DG="$BUILD/distillguard"
@@ -11,7 +10,7 @@ WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null; rm -rf "$WORK"' EXIT
 EVENTS=${2:-}
 if [ -z "$EVENTS" ]; then
-  "$DG" simulate --scenario standard --seed 9 --days 1 --out "$WORK/sim" 2>/dev/null
+  "$DG" simulate --scenario standard --seed 9 --out "$WORK/sim" 2>/dev/null  # ~1.7M events, 3.3 GB
   EVENTS="$WORK/sim/events.jsonl"
 fi
 TOKEN=bench-token

@@ -17,8 +17,16 @@ PACKAGES=(
   libbenchmark-dev     # micro-benchmarks
   libsqlite3-dev       # serve persistence
   libboost-dev         # serve HTTP (Boost.Beast / Asio, header-only)
-  python3              # golden-scenario runner
+  python3              # golden-scenario runner, serve integration test
+  chromium             # report.html checked in a real browser (tests/report)
 )
+# `install-deps.sh --bench` adds what the benchmarks compare against.
+if [ "${1:-}" = "--bench" ]; then
+  PACKAGES+=(
+    wrk                # decision-API load (bench/serve_bench.sh)
+    nginx-light        # the static-200 reference next to it
+  )
+fi
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

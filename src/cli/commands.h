@@ -21,6 +21,7 @@ struct ScanArgs {
   size_t reorder_window = 4096;
   size_t max_line_bytes = 16u << 20;
   bool keep_samples = true;
+  bool response_index = true;
 };
 void AddScanOptions(CLI::App& cmd, ScanArgs& args);
 int RunScan(const ScanArgs& args);
@@ -62,5 +63,25 @@ struct ServeArgs {
 };
 void AddServeOptions(CLI::App& cmd, ServeArgs& args);
 int RunServe(ServeArgs args);
+
+struct TraceArgs {
+  std::string from;        // scan output or serve data directory
+  std::string out;
+  std::string campaign;
+  std::string file;        // import: the bundle; traceback: suspect texts
+  std::string data;        // import: serve data directory
+  bool stix = false;
+  bool include_prompts = false;
+  bool json = false;
+  double min_similarity = 0.6;
+};
+void AddReportOptions(CLI::App& cmd, TraceArgs& args);
+int RunReport(const TraceArgs& args);
+void AddExportOptions(CLI::App& cmd, TraceArgs& args);
+int RunExport(const TraceArgs& args);
+void AddImportOptions(CLI::App& cmd, TraceArgs& args);
+int RunImport(const TraceArgs& args);
+void AddTracebackOptions(CLI::App& cmd, TraceArgs& args);
+int RunTraceback(const TraceArgs& args);
 
 }  // namespace dg::cli

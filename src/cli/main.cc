@@ -29,26 +29,17 @@ int main(int argc, char** argv) {
   auto* serve_cmd = app.add_subcommand("serve", "Live service: decision API, ingest and analyst API, durable under --data");
   dg::cli::AddServeOptions(*serve_cmd, serve);
 
-  auto* version_cmd = app.add_subcommand("version", "Print the version");
+  dg::cli::TraceArgs report, exp, imp, tb;
+  auto* report_cmd = app.add_subcommand("report", "Write report.html from a serve data directory");
+  dg::cli::AddReportOptions(*report_cmd, report);
+  auto* export_cmd = app.add_subcommand("export", "Export campaigns and their indicators as a STIX 2.1 bundle");
+  dg::cli::AddExportOptions(*export_cmd, exp);
+  auto* import_cmd = app.add_subcommand("import", "Load STIX 2.1 indicators shared by another provider into a serve data directory");
+  dg::cli::AddImportOptions(*import_cmd, imp);
+  auto* traceback_cmd = app.add_subcommand("traceback", "Find which accounts and campaigns received near-identical responses to suspect texts");
+  dg::cli::AddTracebackOptions(*traceback_cmd, tb);
 
-  // Planned front ends: present so that --help lists them, but they say
-  // clearly that they are not built yet and exit non-zero.
-  struct Planned {
-    const char* name;
-    const char* what;
-  };
-  const Planned planned[] = {
-      {"report", "Regenerate report.html from a serve data directory (not built yet)"},
-      {"export", "Export campaigns as a STIX 2.1 bundle (not built yet)"},
-      {"import", "Import shared STIX 2.1 indicators (not built yet)"},
-      {"traceback", "Find which accounts received near-identical responses (not built yet)"},
-  };
-  std::vector<CLI::App*> planned_cmds;
-  for (const auto& p : planned) {
-    auto* cmd = app.add_subcommand(p.name, p.what);
-    cmd->allow_extras();
-    planned_cmds.push_back(cmd);
-  }
+  auto* version_cmd = app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -56,15 +47,13 @@ int main(int argc, char** argv) {
   if (*sim_cmd) return dg::cli::RunSimulate(sim);
   if (*eval_cmd) return dg::cli::RunEval(eval);
   if (*serve_cmd) return dg::cli::RunServe(serve);
+  if (*report_cmd) return dg::cli::RunReport(report);
+  if (*export_cmd) return dg::cli::RunExport(exp);
+  if (*import_cmd) return dg::cli::RunImport(imp);
+  if (*traceback_cmd) return dg::cli::RunTraceback(tb);
   if (*version_cmd) {
     fmt::print("distillguard {}\n", DG_VERSION);
     return 0;
-  }
-  for (auto* cmd : planned_cmds) {
-    if (*cmd) {
-      fmt::print(stderr, "distillguard {}: not built yet in this version (see the project's open issues)\n", cmd->get_name());
-      return 2;
-    }
   }
   return 2;
 }

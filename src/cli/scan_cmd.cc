@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "detect/engine.h"
 #include "ingest/pipeline.h"
+#include "report/traceback.h"
 #include "report/writers.h"
 
 namespace dg::cli {
@@ -22,6 +23,7 @@ void AddScanOptions(CLI::App& cmd, ScanArgs& args) {
   cmd.add_flag("--quiet", args.quiet, "No progress bar");
   cmd.add_option("--reorder-window", args.reorder_window, "Events held back to restore timestamp order")->capture_default_str();
   cmd.add_option("--max-line-bytes", args.max_line_bytes, "Longer lines are rejected as line_too_long")->capture_default_str();
+  cmd.add_flag("!--no-response-index", args.response_index, "Do not write responses.fp (response fingerprints for traceback)");
   cmd.add_flag("!--no-samples", args.keep_samples, "Keep no prompt samples, even redacted, for campaigns");
 }
 
@@ -61,10 +63,22 @@ int RunScan(const ScanArgs& args) {
   const bool tty = !args.quiet && isatty(STDERR_FILENO);
   const auto t0 = std::chrono::steady_clock::now();
   uint64_t seen = 0;
+  // Fingerprints of the responses served, for traceback (never the text).
+  ResponseIndexWriter responses;
+  const bool index_responses = !args.out.empty() && args.response_index;
+  if (index_responses && !responses.Open(args.out + "/responses.fp", &error)) {
+    fmt::print(stderr, "scan: {}\n", error);
+    return 1;
+  }
+  TokenStream scratch;
+  Signature sig;
   IngestPipeline pipeline(
       io,
       [&](Interaction& in) {
         engine.Observe(in);
+        if (index_responses && in.has_response && ResponseSignature(in.response_text, &scratch, &sig)) {
+          responses.Add(in.account_id, in.ts, sig);
+        }
         if (tty && (++seen & 0xFFFF) == 0) {
           const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
           fmt::print(stderr, "\rscan: {} interactions  {:.0f}/s  {} ", seen, seen / std::max(secs, 1e-9),
@@ -115,7 +129,12 @@ int RunScan(const ScanArgs& args) {
       fmt::print(stderr, "scan: {}\n", error);
       return 1;
     }
-    fmt::print("wrote {}/accounts.jsonl, campaigns.jsonl, report.html\n", args.out);
+    if (!responses.Close(&error)) {
+      fmt::print(stderr, "scan: {}\n", error);
+      return 1;
+    }
+    fmt::print("wrote {}/accounts.jsonl, campaigns.jsonl, report.html{}\n", args.out,
+               index_responses ? fmt::format(", responses.fp ({} response fingerprints)", responses.written()) : "");
   }
   return 0;
 }

@@ -64,6 +64,7 @@ uint32_t CampaignSet::Union(uint32_t a, uint32_t b, double score_a, double score
   ga->last_seen = std::max(ga->last_seen, gb->last_seen);
   for (const auto& [day, n] : gb->per_day) ga->per_day[day] += n;
   for (const auto& [model, n] : gb->models) ga->models[model] += n;
+  for (const auto& [key, n] : gb->day_models) ga->day_models[key] += n;
   for (auto& s : gb->samples) {
     if (ga->samples.size() < 3) ga->samples.push_back(std::move(s));
   }

@@ -28,6 +28,7 @@ struct CampaignAggregate {
   TimeMs first_seen = -1, last_seen = -1, confirmed_at = -1;
   std::map<int64_t, uint64_t> per_day;       // day index -> interactions
   std::map<std::string, uint64_t> models;    // model -> interactions
+  std::map<std::pair<int64_t, std::string>, uint64_t> day_models;  // (day, model) -> interactions (models <= 64)
   std::vector<std::string> samples;          // redacted prompt samples (<= 3)
   uint32_t link_reasons = 0;                 // Reason bits of the links that built it
 };

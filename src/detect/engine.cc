@@ -513,7 +513,10 @@ void Engine::NoteCampaignActivity(AccountState& a, const Interaction& in, const 
   if (g == nullptr) return;
   ++g->interactions;
   ++g->per_day[in.ts / kMsPerDay];
-  if (g->models.size() < 64 || g->models.contains(in.model)) ++g->models[in.model];
+  if (g->models.size() < 64 || g->models.contains(in.model)) {
+    ++g->models[in.model];
+    ++g->day_models[{in.ts / kMsPerDay, in.model}];
+  }
   if (g->first_seen < 0 || in.ts < g->first_seen) g->first_seen = in.ts;
   g->last_seen = std::max(g->last_seen, in.ts);
   if (options_.keep_samples && g->samples.size() < 3 && (f.flags & (kFlagCot | kFlagRecon | kFlagRubric | kFlagTools)) &&
@@ -801,6 +804,7 @@ std::vector<CampaignView> Engine::Campaigns() const {
     v.confirmed_at = g.confirmed_at;
     v.per_day = g.per_day;
     v.models = g.models;
+    v.day_models = g.day_models;
     v.samples = g.samples;
     for (size_t r = 0; r < kReasonCount; ++r) {
       if (g.link_reasons & (1u << r)) v.reasons.emplace_back(ReasonName(static_cast<Reason>(r)));

@@ -57,6 +57,7 @@ struct CampaignView {
   std::array<uint64_t, 24> hours{};
   std::map<int64_t, uint64_t> per_day;
   std::map<std::string, uint64_t> models;
+  std::map<std::pair<int64_t, std::string>, uint64_t> day_models;  // (day, model) -> interactions
   std::vector<std::pair<std::string, std::string>> indicators;  // (kind, value)
   std::vector<std::string> samples;
   std::vector<std::string> reasons;

@@ -64,6 +64,61 @@ std::string BarChart(const std::vector<std::pair<std::string, double>>& bars, co
   return svg;
 }
 
+// Interactions per day, one colour per model: a move to a newly released
+// model shows as a new colour taking over within a day or two.
+std::string ModelsByDayChart(const std::map<std::pair<int64_t, std::string>, uint64_t>& day_models, int width = 520,
+                             int height = 150) {
+  static constexpr const char* kColours[] = {"#3b6ea5", "#e07b39", "#5a9e4b", "#b5453f", "#8062a8", "#8c6d31", "#d16ba5", "#6b6b6b"};
+  std::map<int64_t, std::vector<std::pair<std::string, uint64_t>>> by_day;
+  std::vector<std::string> models;
+  for (const auto& [key, n] : day_models) {
+    by_day[key.first].emplace_back(key.second, n);
+    if (std::find(models.begin(), models.end(), key.second) == models.end()) models.push_back(key.second);
+  }
+  double max_v = 1;
+  for (const auto& [day, parts] : by_day) {
+    double total = 0;
+    for (const auto& p : parts) total += static_cast<double>(p.second);
+    max_v = std::max(max_v, total);
+  }
+  auto colour = [&](const std::string& m) {
+    const size_t idx = static_cast<size_t>(std::find(models.begin(), models.end(), m) - models.begin());
+    return kColours[idx % 8];
+  };
+  std::string svg = fmt::format(
+      "<figure><figcaption>Models targeted, per day (a new colour taking over is a pivot to a new model)</figcaption>"
+      "<svg class=\"chart\" viewBox=\"0 0 {0} {1}\" width=\"{0}\" height=\"{1}\" role=\"img\">",
+      width, height + 30 + 14 * static_cast<int>(models.size()));
+  svg += fmt::format("<line x1=\"30\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#444\"/>", height, width, height);
+  svg += fmt::format("<text x=\"0\" y=\"12\" font-size=\"10\">{:.0f}</text>", max_v);
+  const double bw = by_day.empty() ? 0 : static_cast<double>(width - 40) / by_day.size();
+  size_t idx = 0;
+  for (const auto& [day, parts] : by_day) {
+    const double x = 32 + idx * bw;
+    double y = height;
+    for (const auto& [model, n] : parts) {
+      const double h = static_cast<double>(n) / max_v * (height - 15);
+      y -= h;
+      svg += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\"><title>",
+                         x, y, std::max(1.0, bw - 2), h, colour(model));
+      AppendHtmlEscaped(svg, FormatRfc3339(day * kMsPerDay).substr(0, 10) + " " + model);
+      svg += fmt::format(": {}</title></rect>", n);
+    }
+    if (idx % std::max<size_t>(1, by_day.size() / 12) == 0) {
+      svg += fmt::format("<text x=\"{:.1f}\" y=\"{}\" font-size=\"9\">{}</text>", x, height + 12, FormatRfc3339(day * kMsPerDay).substr(5, 5));
+    }
+    ++idx;
+  }
+  for (size_t m = 0; m < models.size(); ++m) {
+    const int y = height + 26 + 14 * static_cast<int>(m);
+    svg += fmt::format("<rect x=\"32\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"46\" y=\"{}\" font-size=\"10\">", y - 9, kColours[m % 8], y);
+    AppendHtmlEscaped(svg, models[m].empty() ? "(none given)" : models[m]);
+    svg += "</text>";
+  }
+  svg += "</svg></figure>";
+  return svg;
+}
+
 }  // namespace
 
 void AppendAccountJson(std::string& out, const Engine& engine, const AccountState& a) {
@@ -212,9 +267,19 @@ bool WriteReport(const std::vector<CampaignView>& campaigns, const Engine& engin
     std::vector<std::pair<std::string, double>> caps;
     for (size_t cap = 0; cap < kCapabilityCount; ++cap) caps.emplace_back(std::string(CapabilityName(static_cast<Capability>(cap))), static_cast<double>(c.capabilities[cap]));
     h += BarChart(caps, "Capability areas targeted", 360);
-    std::vector<std::pair<std::string, double>> models;
-    for (const auto& [m, n] : c.models) models.emplace_back(m, static_cast<double>(n));
-    h += BarChart(models, "Models targeted", 300);
+    h += ModelsByDayChart(c.day_models);
+    h += fmt::format("<details><summary>{} accounts</summary><table><tr><th>account</th><th>verdict</th><th>interactions</th>"
+                     "<th>created</th><th>first flagged</th><th>before flag</th></tr>",
+                     c.members.size());
+    for (const uint32_t m : c.members) {
+      const auto& a = engine.accounts()[m];
+      h += "<tr><td>";
+      AppendHtmlEscaped(h, a.id);
+      h += fmt::format("</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", VerdictName(a.verdict), a.n,
+                       a.created_at >= 0 ? FormatRfc3339(a.created_at) : "", a.flagged_at >= 0 ? FormatRfc3339(a.flagged_at) : "",
+                       a.flagged_at >= 0 ? std::to_string(a.n_at_flag) : "");
+    }
+    h += "</table></details>";
     h += "<h3>Shared indicators</h3><table><tr><th>kind</th><th>value</th></tr>";
     for (const auto& [kind, value] : c.indicators) {
       h += "<tr><td>" + kind + "</td><td>";
@@ -229,6 +294,13 @@ bool WriteReport(const std::vector<CampaignView>& campaigns, const Engine& engin
     }
     h += "</ul></section>";
   }
+  // Self-check for automated viewing (tests/report): counts what rendered
+  // and records script errors on the root element. No network, no data.
+  h += "<script>window.onerror=function(m){document.documentElement.dataset.reportErrors=(document.documentElement.dataset.reportErrors||'')+m+';'};"
+       "document.addEventListener('DOMContentLoaded',function(){var s=document.querySelectorAll('section.campaign'),ok=0;"
+       "s.forEach(function(x){var c=x.querySelectorAll('svg.chart');var drawn=0;c.forEach(function(g){if(g.getBBox().width>0)drawn++});"
+       "if(c.length>=5&&drawn==c.length)ok++});"
+       "document.documentElement.dataset.reportCheck='campaigns='+s.length+' rendered='+ok;});</script>";
   h += "</body></html>\n";
   return WriteFile(path, h, error);
 }

@@ -17,6 +17,7 @@
 #include "content/tokens.h"
 #include "ingest/parser.h"
 #include "report/stix.h"
+#include "report/traceback.h"
 #include "report/writers.h"
 #include "serve/wire.h"
 
@@ -25,7 +26,6 @@ namespace {
 
 constexpr size_t kApplyChunk = 64;  // events applied per exclusive lock (decisions wait at most one chunk)
 constexpr size_t kFollowChunkBytes = 4u << 20;
-constexpr size_t kResponseSigBytes = 2048;
 
 double MicrosSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
@@ -157,9 +157,7 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
     DigestContent(in, &scratch, &d);
     WireExtras x;
     if (in.has_response && !in.response_text.empty()) {
-      // The opening of a response identifies it well enough for traceback.
-      Tokenize(std::string_view(in.response_text).substr(0, kResponseSigBytes), &scratch);
-      x.has_response_sig = ComputeSignature(scratch.masked, &x.response_sig);
+      x.has_response_sig = ResponseSignature(in.response_text, &scratch, &x.response_sig);  // for traceback
     }
     records.push_back(EncodeRecord(in, d, x));
     events.push_back(std::move(in));
@@ -269,6 +267,14 @@ std::string Service::CampaignsJson() {
   }
   out += "]}";
   return out;
+}
+
+bool Service::WriteReport(const std::string& path, std::string* error) {
+  std::shared_lock<std::shared_mutex> lock(engine_mu_);
+  RunInfo info;
+  info.inputs = options_.data_dir;
+  info.interactions = engine_.interactions();
+  return dg::WriteReport(engine_.Campaigns(), engine_, info, path, error);
 }
 
 std::optional<std::string> Service::CampaignJson(const std::string& id) {

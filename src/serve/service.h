@@ -107,6 +107,8 @@ class Service {
   static uint32_t PromptFlags(std::string_view prompt);
 
   std::string CampaignsJson();
+  // report.html of the current state (same page as scan --out writes).
+  bool WriteReport(const std::string& path, std::string* error);
   std::optional<std::string> CampaignJson(const std::string& id);
   std::optional<std::string> AccountJson(const std::string& id);
   // action: "allow", "block" or "clear". False + *error if not durable.

@@ -172,6 +172,21 @@ def main():
     st, body, _ = s.request("GET", "/v1/accounts/" + early_attack)
     check(st == 200 and body["verdict"] == "block" and body["reasons"], "account detail with verdict and reasons")
 
+    # Indicators shared by another provider block at the first request.
+    uid = "0b6d6b9e-6c1a-4b1e-9d0e-3b8c0e1f2a3b"
+    bundle = {"type": "bundle", "id": "bundle--" + uid, "objects": [{
+        "type": "indicator", "spec_version": "2.1", "id": "indicator--" + uid,
+        "created": "2026-11-01T00:00:00Z", "modified": "2026-11-01T00:00:00Z",
+        "pattern": "[ipv4-addr:value = '203.0.113.0/24']", "pattern_type": "stix",
+        "valid_from": "2026-11-01T00:00:00Z"}]}
+    st, body, _ = s.request("POST", "/v1/indicators", json.dumps(bundle), headers={"Content-Type": "application/json"})
+    check(st == 200 and body["imported"] == 1, "STIX bundle imported over the API")
+    st, body, _ = s.check(account_id="fresh-from-provider-x", ip="203.0.113.50")
+    check(body["decision"] == "block" and "shared_indicator" in body["reasons"],
+          "an account on a shared indicator is blocked at its first request")
+    st, body, _ = s.request("POST", "/v1/indicators", "{\"type\": \"campaign\"}")
+    check(st == 400 and "bundle" in body["error"], "not a bundle: 400")
+
     # Overrides: who and why required; a person's allow wins and sticks.
     st, body, _ = s.request("POST", f"/v1/accounts/{early_attack}/override", json.dumps({"action": "allow"}))
     check(st == 400 and "by" in body["error"], "override without 'by': 400")
@@ -242,8 +257,17 @@ def main():
     st, body, _ = s.request("GET", "/v1/campaigns")
     check(st == 200 and any(c["campaign_id"] == camp for c in body["campaigns"]), "campaigns resume after kill -9")
 
-    # No token configured: the analyst API is closed, not open.
+    # report and export read the data directory of a stopped server.
     s.stop()
+    out = os.path.join(WORK, "shared.json")
+    r = subprocess.run([BIN, "export", "--stix", "--from", data, "--out", out], capture_output=True, text=True)
+    exported = json.load(open(out)) if r.returncode == 0 else {"objects": []}
+    check(any(o["type"] == "campaign" and o["name"].endswith(camp) for o in exported["objects"]),
+          "export --stix from the serve data directory")
+    r = subprocess.run([BIN, "report", "--from", data, "--out", os.path.join(WORK, "r.html")], capture_output=True, text=True)
+    check(r.returncode == 0 and camp in open(os.path.join(WORK, "r.html")).read(), "report from the serve data directory")
+
+    # No token configured: the analyst API is closed, not open.
     s = Server(os.path.join(WORK, "data2"), token=None)
     st, body, _ = s.request("GET", "/v1/campaigns", token=None)
     check(st == 403 and "token" in body["error"], "analyst API without a configured token: 403")
