@@ -20,6 +20,10 @@ PACKAGES=(
   python3              # golden-scenario runner, serve integration test
   chromium             # report.html checked in a real browser (tests/report)
 )
+# `install-deps.sh --fuzz` adds clang and its libFuzzer runtime.
+if [ "${1:-}" = "--fuzz" ]; then
+  PACKAGES+=(clang libclang-rt-14-dev)
+fi
 # `install-deps.sh --bench` adds what the benchmarks compare against.
 if [ "${1:-}" = "--bench" ]; then
   PACKAGES+=(

@@ -59,6 +59,7 @@ struct ServeArgs {
   std::string port_file;
   int threads = 0;
   size_t max_body_bytes = 64u << 20;
+  uint64_t max_store_bytes = 0;
   bool no_samples = false;
 };
 void AddServeOptions(CLI::App& cmd, ServeArgs& args);

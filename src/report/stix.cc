@@ -234,8 +234,8 @@ std::vector<std::string> ValidateStixObject(std::string_view object_json) {
   auto need = [&](const char* key) {
     if (Field(o, key).empty()) problems.push_back(fmt::format("{}: required property '{}' missing or not a string", type.empty() ? "?" : type, key));
   };
-  const std::regex id_re(R"(^[a-z0-9][a-z0-9-]*[a-z0-9]--[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$)");
-  const std::regex ts_re(R"(^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$)");
+  static const std::regex id_re(R"(^[a-z0-9][a-z0-9-]*[a-z0-9]--[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$)");
+  static const std::regex ts_re(R"(^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$)");
   need("type");
   need("id");
   const std::string id = Field(o, "id");
@@ -279,7 +279,7 @@ std::optional<StixImport> ImportStix(std::string_view bundle_json, std::string* 
   }
   StixImport out;
   // One comparison: <object-path> = '<literal>'.
-  const std::regex cmp_re(R"(([a-z0-9-]+):([A-Za-z0-9_.'-]+)\s*=\s*'((?:[^'\\]|\\.)*)')");
+  static const std::regex cmp_re(R"(([a-z0-9-]+):([A-Za-z0-9_.'-]+)\s*=\s*'((?:[^'\\]|\\.)*)')");
   size_t index = 0;
   for (element e : objects) {
     ++index;

@@ -15,9 +15,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
-#include <simdjson.h>
 
 #include "common/json_out.h"
+#include "serve/requests.h"
 
 namespace dg {
 namespace {
@@ -60,24 +60,6 @@ std::string DecisionJson(const CheckResult& r) {
   }
   out += fmt::format("],\"ttl_s\":{}}}", r.ttl_s);
   return out;
-}
-
-// Reads an optional string field; false (with *error) if present and not a string.
-bool OptionalString(simdjson::dom::object& obj, const char* key, std::string* out, std::string* error) {
-  simdjson::dom::element e;
-  if (obj.at_key(key).get(e) != simdjson::SUCCESS || e.is_null()) return true;
-  std::string_view v;
-  if (e.get_string().get(v) != simdjson::SUCCESS) {
-    *error = fmt::format("field '{}': must be a string", key);
-    return false;
-  }
-  out->assign(v);
-  return true;
-}
-
-simdjson::dom::parser& ThreadParser() {
-  thread_local simdjson::dom::parser parser;
-  return parser;
 }
 
 std::string Header(const Request& req, std::string_view name) {
@@ -169,20 +151,9 @@ void HttpServer::Impl::Check(const Request& req, Response& res) {
   const auto t0 = std::chrono::steady_clock::now();
   if (!GatewayOk(req, res)) return;
   if (req.method() != http::verb::post) return Fail(res, 405, "use POST");
-  simdjson::dom::element doc;
-  simdjson::dom::object obj;
-  if (ThreadParser().parse(req.body()).get(doc) != simdjson::SUCCESS) return Fail(res, 400, "body is not valid JSON");
-  if (doc.get_object().get(obj) != simdjson::SUCCESS) return Fail(res, 400, "body must be a JSON object");
   CheckRequest cr;
-  std::string prompt, error;
-  if (!OptionalString(obj, "account_id", &cr.account_id, &error) || !OptionalString(obj, "api_key_id", &cr.api_key_id, &error) ||
-      !OptionalString(obj, "ip", &cr.ip, &error) || !OptionalString(obj, "user_agent", &cr.user_agent, &error) ||
-      !OptionalString(obj, "payment_fingerprint", &cr.payment_fingerprint, &error) ||
-      !OptionalString(obj, "model", &cr.model, &error) || !OptionalString(obj, "prompt", &prompt, &error)) {
-    return Fail(res, 400, error);
-  }
-  if (cr.account_id.empty()) return Fail(res, 400, "field 'account_id': required");
-  cr.prompt_flags = Service::PromptFlags(prompt);
+  std::string error;
+  if (!ParseCheckBody(req.body(), &cr, &error)) return Fail(res, 400, error);
   const CheckResult r = service.Check(cr);
   Json(res, 200, DecisionJson(r));
   service.RecordDecision(r.decision, std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
@@ -216,19 +187,10 @@ void HttpServer::Impl::Authz(const Request& req, Response& res) {
 void HttpServer::Impl::Override(const std::string& account, const Request& req, Response& res) {
   if (!AnalystOk(req, res)) return;
   if (req.method() != http::verb::post) return Fail(res, 405, "use POST");
-  simdjson::dom::element doc;
-  simdjson::dom::object obj;
-  if (ThreadParser().parse(req.body()).get(doc) != simdjson::SUCCESS || doc.get_object().get(obj) != simdjson::SUCCESS) {
-    return Fail(res, 400, "body must be a JSON object");
-  }
-  std::string action, by, reason, error;
-  if (!OptionalString(obj, "action", &action, &error) || !OptionalString(obj, "by", &by, &error) ||
-      !OptionalString(obj, "reason", &reason, &error)) {
-    return Fail(res, 400, error);
-  }
-  if (by.empty()) return Fail(res, 400, "field 'by': required (who decided)");
-  if (reason.empty()) return Fail(res, 400, "field 'reason': required (why)");
-  if (!service.Override(account, action, by, reason, &error)) {
+  OverrideBody body;
+  std::string error;
+  if (!ParseOverrideBody(req.body(), &body, &error)) return Fail(res, 400, error);
+  if (!service.Override(account, body.action, body.by, body.reason, &error)) {
     return Fail(res, error.rfind("field", 0) == 0 ? 400 : 503, error);
   }
   Json(res, 200, *service.AccountJson(account));

@@ -76,7 +76,7 @@ Service::~Service() { Stop(); }
 
 std::unique_ptr<Service> Service::Open(ServiceOptions options, std::string* error) {
   std::unique_ptr<Service> s(new Service(std::move(options)));
-  s->store_ = Store::Open(s->options_.data_dir, error);
+  s->store_ = Store::Open(s->options_.data_dir, error, s->options_.max_store_bytes);
   if (!s->store_) return nullptr;
   if (!s->Replay(error)) return nullptr;
   Store* store = s->store_.get();

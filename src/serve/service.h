@@ -50,6 +50,7 @@ struct ServiceOptions {
   FieldMapping mapping = FieldMapping::Canonical();
   bool keep_samples = true;
   size_t max_errors_returned = 20;
+  uint64_t max_store_bytes = 0;  // 0: as much as the disk holds
 };
 
 struct IngestResult {

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 
@@ -39,7 +40,7 @@ bool Store::Exec(const char* sql, std::string* error) {
   return true;
 }
 
-std::unique_ptr<Store> Store::Open(const std::string& dir, std::string* error) {
+std::unique_ptr<Store> Store::Open(const std::string& dir, std::string* error, uint64_t max_bytes) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) {
@@ -65,6 +66,10 @@ std::unique_ptr<Store> Store::Open(const std::string& dir, std::string* error) {
                 "INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '1');",
                 error)) {
     return nullptr;
+  }
+  if (max_bytes > 0) {
+    const std::string pragma = "PRAGMA max_page_count = " + std::to_string(std::max<uint64_t>(16, max_bytes / 4096)) + ";";
+    if (!st->Exec(pragma.c_str(), error)) return nullptr;
   }
   if (sqlite3_prepare_v2(st->db_, "INSERT INTO batches(count, records) VALUES(?, ?)", -1, &st->insert_record_, nullptr) != SQLITE_OK ||
       sqlite3_prepare_v2(st->db_, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", -1, &st->set_meta_, nullptr) != SQLITE_OK) {

@@ -37,7 +37,9 @@ class Store {
  public:
   // Opens or creates DIR/distillguard.db. On failure returns null and sets
   // *error ("DIR/distillguard.db: reason").
-  static std::unique_ptr<Store> Open(const std::string& dir, std::string* error);
+  // max_bytes > 0 caps the database file: past it, appends fail as on a
+  // full disk (SQLITE_FULL) -- nothing is acknowledged, reads go on.
+  static std::unique_ptr<Store> Open(const std::string& dir, std::string* error, uint64_t max_bytes = 0);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;

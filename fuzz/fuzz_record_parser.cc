@@ -1,0 +1,47 @@
+// libFuzzer: one JSONL line through everything that reads it -- the record
+// parser (canonical, OpenAI and litellm shapes), content digest, the serve
+// log's wire encoding (decode(encode(x)) must give x's fields back), and
+// the engine (one instance across inputs, so state builds up as in a run).
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "content/analyzer.h"
+#include "detect/engine.h"
+#include "ingest/parser.h"
+#include "serve/wire.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static dg::RecordParser canonical(dg::FieldMapping::Canonical());
+  static dg::RecordParser litellm(*dg::FieldMapping::Preset("litellm"));
+  static dg::Engine engine(dg::Policy::Defaults());
+  static dg::TokenStream scratch;
+  const std::string_view line(reinterpret_cast<const char*>(data), size);
+  dg::Interaction in;
+  if (!canonical.Parse(line, false, &in)) {
+    dg::ContentDigest digest;
+    dg::DigestContent(in, &scratch, &digest);
+    const std::string rec = dg::EncodeRecord(in, digest, {});
+    dg::Interaction back;
+    dg::ContentDigest d2;
+    dg::WireExtras x2;
+    if (!dg::DecodeRecord(rec, &back, &d2, &x2) || back.account_id != in.account_id || back.ts != in.ts ||
+        back.request_id != in.request_id || d2.prompt_sig != digest.prompt_sig) {
+      std::abort();  // the log must give back what was written
+    }
+    engine.Observe(in);
+    dg::CheckRequest cr;
+    cr.account_id = in.account_id;
+    cr.ip = in.ip;
+    cr.payment_fingerprint = in.payment_fingerprint;
+    engine.Check(cr);
+  }
+  dg::Interaction other;
+  (void)litellm.Parse(line, false, &other);
+  // Arbitrary bytes as a logged record (a corrupted data directory).
+  dg::Interaction r;
+  dg::ContentDigest d;
+  dg::WireExtras x;
+  (void)dg::DecodeRecord(line, &r, &d, &x);
+  return 0;
+}
