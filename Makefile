@@ -31,7 +31,7 @@ test: build
 test-sanitize: deps
 	@cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDG_SANITIZE=ON -DDG_BUILD_BENCH=OFF >/dev/null
 	@cmake --build $(BUILD)-asan -j$(JOBS)
-	cd $(BUILD)-asan && ctest --output-on-failure -j$(JOBS) -LE "quality|browser"
+	cd $(BUILD)-asan && ctest --output-on-failure -j$(JOBS) -LE "quality|browser|perf"
 
 bench: build
 	scripts/bench.sh

@@ -22,6 +22,7 @@ struct ScanArgs {
   size_t max_line_bytes = 16u << 20;
   bool keep_samples = true;
   bool response_index = true;
+  size_t max_accounts = 2u << 20;
 };
 void AddScanOptions(CLI::App& cmd, ScanArgs& args);
 int RunScan(const ScanArgs& args);

@@ -23,6 +23,8 @@ void AddScanOptions(CLI::App& cmd, ScanArgs& args) {
   cmd.add_flag("--quiet", args.quiet, "No progress bar");
   cmd.add_option("--reorder-window", args.reorder_window, "Events held back to restore timestamp order")->capture_default_str();
   cmd.add_option("--max-line-bytes", args.max_line_bytes, "Longer lines are rejected as line_too_long")->capture_default_str();
+  cmd.add_option("--max-accounts", args.max_accounts, "Accounts kept at once; idle unsuspicious ones past it are forgotten")
+      ->capture_default_str();
   cmd.add_flag("!--no-response-index", args.response_index, "Do not write responses.fp (response fingerprints for traceback)");
   cmd.add_flag("!--no-samples", args.keep_samples, "Keep no prompt samples, even redacted, for campaigns");
 }
@@ -59,6 +61,7 @@ int RunScan(const ScanArgs& args) {
   }
   EngineOptions eo;
   eo.keep_samples = args.keep_samples;
+  eo.max_accounts = args.max_accounts;
   Engine engine(policy, eo);
   const bool tty = !args.quiet && isatty(STDERR_FILENO);
   const auto t0 = std::chrono::steady_clock::now();
@@ -109,7 +112,7 @@ int RunScan(const ScanArgs& args) {
     blocked += a.verdict == Verdict::kBlock;
     review += a.verdict == Verdict::kReview;
   }
-  fmt::print("accounts: {}  blocked: {}  review: {}  campaigns: {}\n", engine.accounts().size(), blocked, review,
+  fmt::print("accounts: {}  blocked: {}  review: {}  campaigns: {}\n", engine.live_accounts(), blocked, review,
              campaigns.size());
   for (size_t idx = 0; idx < campaigns.size() && idx < 20; ++idx) {
     const auto& c = campaigns[idx];
@@ -117,8 +120,8 @@ int RunScan(const ScanArgs& args) {
                c.interactions, FormatRfc3339(c.first_seen).substr(0, 16), FormatRfc3339(c.last_seen).substr(0, 16));
   }
   if (campaigns.size() > 20) fmt::print("  ... and {} more\n", campaigns.size() - 20);
-  fmt::print("state: {} accounts, {} indicator values, {} template clusters\n", engine.accounts().size(),
-             engine.indicator_values(), engine.template_clusters());
+  fmt::print("state: {} accounts ({} forgotten to stay within --max-accounts), {} indicator values, {} template clusters\n",
+             engine.live_accounts(), engine.evicted_accounts(), engine.indicator_values(), engine.template_clusters());
   fmt::print("throughput: {:.0f} interactions/s, {:.1f} MB/s ({:.2f}s)\n", st.accepted / std::max(secs, 1e-9),
              st.bytes / 1e6 / std::max(secs, 1e-9), secs);
   if (!args.out.empty()) {

@@ -36,6 +36,8 @@ struct CampaignAggregate {
 class CampaignSet {
  public:
   void EnsureAccounts(size_t n);
+  // A reused account slot (never linked) becomes its own cluster again.
+  void Reset(uint32_t account) { parent_[account] = account; }
   uint32_t Find(uint32_t account);
   // Merges the clusters of a and b; returns the new root.
   uint32_t Union(uint32_t a, uint32_t b, double score_a, double score_b);

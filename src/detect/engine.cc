@@ -149,10 +149,28 @@ const AccountState* Engine::FindAccount(const std::string& id) const {
 }
 
 uint32_t Engine::AccountIndex(const Interaction& in) {
-  const auto [it, inserted] = account_ids_.try_emplace(in.account_id, static_cast<uint32_t>(accounts_.size()));
+  if (const auto found = account_ids_.find(in.account_id); found != account_ids_.end()) {
+    AccountState& a = accounts_[found->second];
+    if (a.created_at < 0 && in.account_created_at != kNoTime) a.created_at = in.account_created_at;
+    a.recent = true;
+    return found->second;
+  }
+  if (options_.max_accounts > 0 && live_accounts() >= std::max(options_.max_accounts, sweep_again_at_)) EvictAccounts();
+  uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+    accounts_[slot] = AccountState{};
+    campaigns_.Reset(slot);
+  } else {
+    slot = static_cast<uint32_t>(accounts_.size());
+    accounts_.emplace_back();
+  }
+  const auto [it, inserted] = account_ids_.try_emplace(in.account_id, slot);
   if (inserted) {
-    AccountState& a = accounts_.emplace_back();
+    AccountState& a = accounts_[slot];
     a.id = in.account_id;
+    a.recent = true;
     a.org = in.org_id;
     a.index = it->second;
     if (const auto o = overrides_.find(in.account_id); o != overrides_.end()) {
@@ -163,6 +181,37 @@ uint32_t Engine::AccountIndex(const Interaction& in) {
   AccountState& a = accounts_[it->second];
   if (a.created_at < 0 && in.account_created_at != kNoTime) a.created_at = in.account_created_at;
   return it->second;
+}
+
+void Engine::EvictAccounts() {
+  const size_t target = options_.max_accounts - options_.max_accounts / 20;  // free 5% at a time
+  // Two full turns of the hand: the first clears CLOCK bits, the second
+  // finds the accounts that stayed idle since.
+  for (size_t steps = 0; steps < 2 * accounts_.size() && live_accounts() > target; ++steps) {
+    if (clock_hand_ >= accounts_.size()) clock_hand_ = 0;
+    const uint32_t idx = static_cast<uint32_t>(clock_hand_++);
+    AccountState& a = accounts_[idx];
+    if (a.id.empty() || a.suspicious || a.reviewable || a.override_verdict >= 0 || a.verdict != Verdict::kAllow ||
+        a.shared_match || campaigns_.Find(idx) != idx || campaigns_.Aggregate(idx) != nullptr) {
+      continue;
+    }
+    if (a.recent) {
+      a.recent = false;
+      continue;
+    }
+    if (!a.cleared) MarkCleared(a);  // observed and never suspicious: counts as cleared in its values
+    account_ids_.erase(a.id);
+    a.id.clear();
+    a.id.shrink_to_fit();
+    a.org.clear();
+    a.org.shrink_to_fit();
+    free_slots_.push_back(idx);
+    ++evicted_;
+  }
+  // Nothing (or too little) could go -- every account is active or under
+  // suspicion: grow by another 5% before sweeping again, so a sweep that
+  // finds nothing is not repeated for every new account.
+  sweep_again_at_ = live_accounts() > target ? live_accounts() + options_.max_accounts / 20 + 1 : 0;
 }
 
 void Engine::AddIndicator(AccountState& a, IndicatorKind kind, uint64_t value, DisplayFn display) {

@@ -42,6 +42,11 @@ namespace dg {
 
 struct EngineOptions {
   bool keep_samples = true;  // redacted prompt samples for flagged campaigns
+  // Accounts kept at once. Past it, accounts that are neither suspicious,
+  // reviewed, overridden nor in a cluster -- least recently active first
+  // (CLOCK) -- are forgotten (counted as cleared in their indicators) and
+  // their slots reused; a forgotten account that returns starts afresh.
+  size_t max_accounts = 2u << 20;
   size_t max_indicator_values = 16u << 20;
   size_t max_template_clusters = 1u << 20;
 };
@@ -126,7 +131,10 @@ class Engine {
   // interactions counted as served).
   void Finish();
 
+  // Account slots; a slot whose id is empty is free (an evicted account).
   const std::vector<AccountState>& accounts() const { return accounts_; }
+  size_t live_accounts() const { return accounts_.size() - free_slots_.size(); }
+  uint64_t evicted_accounts() const { return evicted_; }
   const AccountState* FindAccount(const std::string& id) const;
   // Confirmed campaigns, strongest first.
   std::vector<CampaignView> Campaigns() const;
@@ -187,6 +195,12 @@ class Engine {
   uint64_t interactions_ = 0;
   TimeMs now_ = 0;
   int64_t last_reexamined_day_ = -1;
+  // Frees slots (CLOCK sweep) until the live accounts fit max_accounts.
+  void EvictAccounts();
+  std::vector<uint32_t> free_slots_;
+  size_t clock_hand_ = 0;
+  size_t sweep_again_at_ = 0;
+  uint64_t evicted_ = 0;
   absl::flat_hash_map<std::string, Verdict> overrides_;
   absl::flat_hash_map<uint64_t, std::string> shared_;  // indicator key -> source
   std::function<void(const std::string&, const std::string&)> sample_sink_;

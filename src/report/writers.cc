@@ -152,6 +152,7 @@ bool WriteAccounts(const Engine& engine, const std::string& path, std::string* e
   std::string out;
   out.reserve(engine.accounts().size() * 200);
   for (const AccountState& a : engine.accounts()) {
+    if (a.id.empty()) continue;  // a free slot (evicted account)
     AppendAccountJson(out, engine, a);
     out += "\n";
   }
@@ -237,7 +238,7 @@ bool WriteReport(const std::vector<CampaignView>& campaigns, const Engine& engin
       "code{background:#f4f4f4;padding:1px 3px}</style></head><body>";
   h += "<h1>distillguard campaign report</h1>";
   h += fmt::format("<p>{} interactions from {} accounts. <b>{}</b> campaigns, <b>{}</b> accounts blocked, {} in review.</p>",
-                   info.interactions, engine.accounts().size(), campaigns.size(), blocked, review);
+                   info.interactions, engine.live_accounts(), campaigns.size(), blocked, review);
   h += "<h2>Campaigns, ranked</h2><table><tr><th>campaign</th><th>score</th><th>accounts</th><th>interactions</th><th>first seen</th><th>last seen</th></tr>";
   for (const auto& c : campaigns) {
     h += fmt::format("<tr><td><a href=\"#{0}\">{0}</a></td><td>{1:.2f}</td><td>{2}</td><td>{3}</td><td>{4}</td><td>{5}</td></tr>",

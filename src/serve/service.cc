@@ -456,7 +456,7 @@ std::string Service::Metrics() {
   {
     std::shared_lock<std::shared_mutex> lock(engine_mu_);
     gauge("distillguard_campaigns", "Confirmed campaigns", engine_.confirmed_campaigns());
-    gauge("distillguard_accounts", "Accounts in the engine", static_cast<double>(engine_.accounts().size()));
+    gauge("distillguard_accounts", "Accounts in the engine", static_cast<double>(engine_.live_accounts()));
     gauge("distillguard_indicator_values", "Distinct indicator values indexed", static_cast<double>(engine_.indicator_values()));
     gauge("distillguard_engine_interactions", "Interactions applied to the engine", static_cast<double>(engine_.interactions()));
   }
