@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "common/toml_int.h"
 #include "cli/commands.h"
 #include "serve/http_server.h"
 #include "serve/service.h"
@@ -60,7 +61,7 @@ bool ApplyConfig(ServeArgs& args, std::string* error) {
     else if (key == "follow") ok = set(&args.follow);
     else if (key == "mapping") ok = set(&args.mapping);
     else if (key == "threads") {
-      const auto v = node.value<int64_t>();
+      const auto v = TomlInteger(node);
       if (!v || *v < 1 || *v > 1024) {
         *error = fmt::format("{}:{}: key 'threads': must be an integer in [1, 1024]", args.config, node.source().begin.line);
         return false;

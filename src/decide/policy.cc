@@ -1,3 +1,4 @@
+#include "common/toml_int.h"
 #include "decide/policy.h"
 
 #include <fstream>
@@ -35,7 +36,7 @@ std::optional<Policy> Policy::FromToml(std::string_view text, const std::string&
   };
   auto integer = [&](auto* dst, int64_t lo, int64_t hi) -> Setter {
     return [&, dst, lo, hi](const toml::node& n, const std::string& key) {
-      const auto v = n.value<int64_t>();
+      const auto v = TomlInteger(n);
       if (!v || !n.is_integer()) return fail(n, key, "must be an integer");
       if (*v < lo || *v > hi) return fail(n, key, fmt::format("must be in [{}, {}]", lo, hi));
       *dst = static_cast<std::remove_pointer_t<decltype(dst)>>(*v);
@@ -53,7 +54,7 @@ std::optional<Policy> Policy::FromToml(std::string_view text, const std::string&
   };
   const std::map<std::string, Setter> keys = {
       {"version", [&](const toml::node& n, const std::string& key) {
-         if (n.value<int64_t>() != 1) fail(n, key, "unsupported policy version (expected 1)");
+         if (TomlInteger(n) != 1) fail(n, key, "unsupported policy version (expected 1)");
        }},
       {"mode", [&](const toml::node& n, const std::string& key) {
          const auto v = n.value<std::string>();

@@ -1,3 +1,4 @@
+#include "common/toml_int.h"
 #include "ingest/mapping.h"
 
 #include <fstream>
@@ -116,7 +117,7 @@ std::optional<FieldMapping> FieldMapping::FromToml(std::string_view text, const 
   for (const auto& [key, node] : root) {
     const std::string_view k = key.str();
     if (k == "version") {
-      if (node.value<int64_t>() != 1) return fail(node, k, "unsupported mapping version (expected 1)");
+      if (TomlInteger(node) != 1) return fail(node, k, "unsupported mapping version (expected 1)");
     } else if (k == "name") {
       if (!node.is_string()) return fail(node, k, "must be a string");
       m.name = *node.value<std::string>();

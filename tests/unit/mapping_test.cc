@@ -95,5 +95,12 @@ TEST(Mapping, ShippedMappingFilesLoad) {
   }
 }
 
+// fuzz_config finding (see Policy.HugeFloatWhereAnIntegerBelongsIsAnErrorNotACast).
+TEST(Mapping, HugeFloatVersionIsAnErrorNotACast) {
+  std::string error;
+  EXPECT_FALSE(FieldMapping::FromToml("version = 8.8e66\n", "m.toml", &error));
+  EXPECT_NE(error.find("unsupported mapping version"), std::string::npos) << error;
+}
+
 }  // namespace
 }  // namespace dg

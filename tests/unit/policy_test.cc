@@ -25,6 +25,16 @@ TEST(Policy, ShippedDefaultsLoadAndMatchCompiledDefaults) {
   EXPECT_FALSE(p->review_only);
 }
 
+// fuzz_config finding: a float where an integer belongs was cast by the
+// TOML library (undefined behaviour for 8.8e66); it is now "not an integer".
+TEST(Policy, HugeFloatWhereAnIntegerBelongsIsAnErrorNotACast) {
+  std::string error;
+  EXPECT_FALSE(Policy::FromToml("version = 8888888888888888888888888888888888888888888888888888888888888888880.0\n", "p.toml", &error));
+  EXPECT_EQ(error, "p.toml:1: key 'version': unsupported policy version (expected 1)");
+  EXPECT_FALSE(Policy::FromToml("[thresholds]\nmin_interactions = 1e300\n", "p.toml", &error));
+  EXPECT_EQ(error, "p.toml:2: key 'thresholds.min_interactions': must be an integer");
+}
+
 TEST(Policy, ErrorsNameLineAndKey) {
   std::string error;
   EXPECT_FALSE(Policy::FromToml("version = 1\n[thresholds]\nblock = 0.9\n", "p.toml", &error));
