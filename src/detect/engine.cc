@@ -457,23 +457,25 @@ void Engine::TryLink(AccountState& a, TimeMs now) {
   }
 }
 
+void Engine::AddCampaignEvidence(size_t kind, uint64_t key, CampaignScores* scores) const {
+  const IndicatorStats* s = index_.Find(key);
+  if (s == nullptr || s->campaign_hint == 0 || s->Purity() < policy_.min_indicator_purity) return;
+  const uint32_t root = campaigns_.Root(s->campaign_hint - 1);
+  const CampaignAggregate* g = campaigns_.Aggregate(root);
+  if (g == nullptr || g->confirmed_seq == 0) return;
+  auto it = std::find_if(scores->begin(), scores->end(), [&](const auto& p) { return p.first == root; });
+  if (it == scores->end()) {
+    scores->push_back({root, {}});
+    it = scores->end() - 1;
+  }
+  it->second[kind] = std::max(it->second[kind], Evidence(*s, kind, link_weights_[kind]));
+}
+
 bool Engine::MatchCampaign(AccountState& a, TimeMs now) {
   // Per candidate campaign root: best weight per kind.
-  std::vector<std::pair<uint32_t, std::array<double, kIndicatorKinds>>> scores;
+  CampaignScores scores;
   for (size_t k = 0; k < kIndicatorKinds; ++k) {
-    for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) {
-      const IndicatorStats* s = index_.Find(a.indicators[k][idx]);
-      if (s == nullptr || s->campaign_hint == 0 || s->Purity() < policy_.min_indicator_purity) continue;
-      const uint32_t root = campaigns_.Find(s->campaign_hint - 1);
-      const CampaignAggregate* g = campaigns_.Aggregate(root);
-      if (g == nullptr || g->confirmed_seq == 0) continue;
-      auto it = std::find_if(scores.begin(), scores.end(), [&](const auto& p) { return p.first == root; });
-      if (it == scores.end()) {
-        scores.push_back({root, {}});
-        it = scores.end() - 1;
-      }
-      it->second[k] = std::max(it->second[k], Evidence(*s, k, link_weights_[k]));
-    }
+    for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) AddCampaignEvidence(k, a.indicators[k][idx], &scores);
   }
   uint32_t best_root = 0;
   double best = 0;
@@ -782,21 +784,10 @@ CheckResult Engine::Check(const CheckRequest& r) const {
   if (!r.ip.empty()) {
     if (const uint64_t p = IpPrefixKey(r.ip, nullptr)) keys[nkeys++] = {IndicatorKind::kIpPrefix, p};
   }
-  std::vector<std::pair<uint32_t, std::array<double, kIndicatorKinds>>> scores;
+  CampaignScores scores;
   for (size_t idx = 0; idx < nkeys; ++idx) {
     const auto [kind, value] = keys[idx];
-    const IndicatorStats* s = index_.Find(IndicatorIndex::Key(kind, value));
-    if (s == nullptr || s->campaign_hint == 0 || s->Purity() < policy_.min_indicator_purity) continue;
-    const uint32_t root = campaigns_.Root(s->campaign_hint - 1);
-    const CampaignAggregate* g = campaigns_.Aggregate(root);
-    if (g == nullptr || g->confirmed_seq == 0) continue;
-    auto it = std::find_if(scores.begin(), scores.end(), [&](const auto& p) { return p.first == root; });
-    if (it == scores.end()) {
-      scores.push_back({root, {}});
-      it = scores.end() - 1;
-    }
-    const auto k = static_cast<size_t>(kind);
-    it->second[k] = std::max(it->second[k], Evidence(*s, k, link_weights_[k]));
+    AddCampaignEvidence(static_cast<size_t>(kind), IndicatorIndex::Key(kind, value), &scores);
   }
   double best = 0;
   uint32_t best_root = 0;

@@ -163,6 +163,11 @@ class Engine {
   // e-mail domain) rather than content or client configuration.
   double LinkScore(const AccountState& a, const AccountState& b, uint32_t* reasons, bool* infra) const;
   bool MatchCampaign(AccountState& a, TimeMs now);
+  // Per confirmed campaign (root), the best evidence per indicator kind.
+  using CampaignScores = std::vector<std::pair<uint32_t, std::array<double, kIndicatorKinds>>>;
+  // Adds one indicator value's evidence toward the confirmed campaign its
+  // hint points to, if it is pure enough (MatchCampaign and Check).
+  void AddCampaignEvidence(size_t kind, uint64_t key, CampaignScores* scores) const;
   // Sum of per-kind link weights, prompt-content kinds together capped at
   // policy.links.content_cap: two operators drawing on the same public
   // prompt set share content and nothing else.

@@ -22,18 +22,14 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from dgtest import FAILS, check  # noqa: E402
+
 BIN = sys.argv[1]
 N = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2].isdigit() else 300000
 MAX_ACCOUNTS = 20000
 T0 = 1775001600
 work = tempfile.mkdtemp(prefix="dg_hostile_")
-fails = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        fails.append(what)
 
 
 def hydra(i):
@@ -106,4 +102,4 @@ check(wide[4] == normal[4], "wide: the hydra's verdicts are unchanged")
 check(one[4] == normal[4], "one account: the hydra's verdicts are unchanged")
 import shutil
 shutil.rmtree(work, ignore_errors=True)
-sys.exit(1 if fails else 0)
+sys.exit(1 if FAILS else 0)

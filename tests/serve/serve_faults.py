@@ -19,62 +19,24 @@ import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dgtest  # noqa: E402
+from dgtest import FAILS, check  # noqa: E402
 BIN = sys.argv[1]
 WORK = tempfile.mkdtemp(prefix="dg_serve_faults_")
-FAILS = []
 
 
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        FAILS.append(what)
-
-
-import http.client
-
-
-class Server:
+class Server(dgtest.Server):
     def __init__(self, data, extra=()):
-        self.port_file = os.path.join(WORK, "port")
-        if os.path.exists(self.port_file):
-            os.remove(self.port_file)
-        self.log = open(os.path.join(WORK, "server.log"), "a")
-        self.proc = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0", "--data", data,
-                                      "--port-file", self.port_file, *extra], stdout=self.log, stderr=self.log)
-        deadline = time.time() + 60
-        while not os.path.exists(self.port_file):
-            if self.proc.poll() is not None or time.time() > deadline:
-                raise SystemExit("server did not start; see " + self.log.name)
-            time.sleep(0.05)
-        self.port = int(open(self.port_file).read())
+        super().__init__(BIN, WORK, data, extra)
 
     def post(self, path, body, timeout=60):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        conn.request("POST", path, body=body.encode(), headers={"Content-Type": "application/x-ndjson"})
-        r = conn.getresponse()
-        data = r.read()
-        conn.close()
-        return r.status, json.loads(data)
+        st, parsed, _ = self.request("POST", path, body, timeout=timeout)
+        return st, parsed
 
     def get(self, path):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        conn.request("GET", path)
-        r = conn.getresponse()
-        data = r.read().decode()
-        conn.close()
-        return r.status, data
-
-    def metric(self, name):
-        for line in self.get("/metrics")[1].splitlines():
-            if line.startswith(name + " "):
-                return float(line.split()[1])
-        return None
-
-    def stop(self, sig=signal.SIGTERM):
-        self.proc.send_signal(sig)
-        self.proc.wait(timeout=60)
-        return self.proc.returncode
+        st, parsed, _ = self.request("GET", path)
+        return st, parsed
 
 
 def resend_all(s, acked):

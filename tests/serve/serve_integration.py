@@ -7,7 +7,6 @@ kill -9 in the middle of ingest with nothing acknowledged lost.
 
 Usage: serve_integration.py DISTILLGUARD_BINARY
 """
-import http.client
 import json
 import os
 import random
@@ -19,71 +18,17 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dgtest  # noqa: E402
+from dgtest import FAILS, check  # noqa: E402
+
 BIN = sys.argv[1]
 TOKEN = "it-token-" + str(os.getpid())
 WORK = tempfile.mkdtemp(prefix="dg_serve_it_")
-FAILS = []
 
 
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        FAILS.append(what)
-
-
-class Server:
-    def __init__(self, data, extra=(), token=TOKEN):
-        self.port_file = os.path.join(WORK, "port")
-        if os.path.exists(self.port_file):
-            os.remove(self.port_file)
-        env = dict(os.environ)
-        env.pop("DISTILLGUARD_TOKEN", None)
-        if token:
-            env["DISTILLGUARD_TOKEN"] = token
-        self.log = open(os.path.join(WORK, "server.log"), "a")
-        self.proc = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0", "--data", data,
-                                      "--port-file", self.port_file, *extra],
-                                     env=env, stdout=self.log, stderr=self.log)
-        deadline = time.time() + 60
-        while not os.path.exists(self.port_file):
-            if self.proc.poll() is not None or time.time() > deadline:
-                raise SystemExit("server did not start; see " + self.log.name)
-            time.sleep(0.05)
-        self.port = int(open(self.port_file).read())
-
-    def request(self, method, path, body=None, token=TOKEN, headers=None, timeout=60):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        h = dict(headers or {})
-        if token:
-            h["Authorization"] = "Bearer " + token
-        if body is not None and not isinstance(body, bytes):
-            body = body.encode()
-        if body is not None:
-            h.setdefault("Content-Type", "application/x-ndjson" if path == "/v1/events" else "application/json")
-        conn.request(method, path, body=body, headers=h)
-        r = conn.getresponse()
-        data = r.read()
-        conn.close()
-        try:
-            parsed = json.loads(data) if data else None
-        except ValueError:
-            parsed = data.decode(errors="replace")
-        return r.status, parsed, r
-
-    def check(self, **fields):
-        return self.request("POST", "/v1/check", json.dumps(fields))
-
-    def metric(self, name):
-        _, text, _ = self.request("GET", "/metrics", token=None)
-        for line in text.splitlines():
-            if line.startswith(name + " "):
-                return float(line.split()[1])
-        return None
-
-    def stop(self, sig=signal.SIGTERM):
-        self.proc.send_signal(sig)
-        self.proc.wait(timeout=60)
-        return self.proc.returncode
+def Server(data, extra=(), token=TOKEN):
+    return dgtest.Server(BIN, WORK, data, extra, token)
 
 
 def main():
