@@ -127,7 +127,37 @@ def main():
         check(dup in (0, len(batch)), f"SIGTERM during a batch: not acknowledged, stored whole or not at all ({dup})")
     s.stop()
 
-    # 5. A data directory that cannot be used: a clear error, exit 1.
+    # 5. The data directory turns read-only under a running service (chattr
+    # +i: honoured even for root, unlike permissions): ingest answers 503
+    # and acknowledges nothing, decisions go on, and it recovers.
+    ro = os.path.join(WORK, "ro")
+    s = Server(ro)
+    st, body = s.post("/v1/events", "\n".join(lines[:500]) + "\n")
+    ro_acked = lines[:500] if st == 200 else []
+    # The directory and the database files; not the -shm file, which SQLite
+    # memory-maps (an unwritable mapping is a SIGBUS: docs/RELIABILITY.md).
+    files = [ro] + [os.path.join(ro, f) for f in os.listdir(ro) if not f.endswith("-shm")]
+    if subprocess.run(["chattr", "+i", *files], capture_output=True).returncode != 0:
+        print("skip read-only data directory: chattr +i is not available here")
+        s.stop()
+    else:
+        try:
+            st, body = s.post("/v1/events", "\n".join(lines[500:800]) + "\n")
+            check(st == 503 and "not stored" in body["error"], f"read-only data directory: 503, nothing acknowledged ({st})")
+            st, body = s.post("/v1/check", json.dumps({"account_id": "anyone"}))
+            check(st == 200, "read-only data directory: decisions are still answered")
+        finally:
+            subprocess.run(["chattr", "-i", *files], capture_output=True)
+        st, body = s.post("/v1/events", "\n".join(lines[500:800]) + "\n")
+        check(st == 200 and body["accepted"] == 300, "read-only data directory: ingest recovers once writable")
+        ro_acked += lines[500:800]
+        s.stop()
+        s = Server(ro)
+        dup, acc = resend_all(s, ro_acked)
+        check(dup == len(ro_acked) and acc == 0, "read-only data directory: every acknowledged event kept")
+        s.stop()
+
+    # 6. A data directory that cannot be used: a clear error, exit 1.
     r = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:0", "--data", "/proc/distillguard-data"],
                        capture_output=True, text=True, timeout=30)
     check(r.returncode == 1 and "/proc/distillguard-data" in r.stderr, f"unusable data directory: exit 1 naming it")
