@@ -196,18 +196,10 @@ int RunTraceback(const TraceArgs& args) {
         if (a.get_string().get(acct) == simdjson::SUCCESS) campaign_of[std::string(acct)] = std::string(id);
       }
     };
-    simdjson::dom::element doc;
-    simdjson::dom::array arr;
-    if (parser.parse(campaigns_json).get(doc) == simdjson::SUCCESS && doc["campaigns"].get_array().get(arr) == simdjson::SUCCESS) {
-      for (simdjson::dom::element c : arr) take(c);
-    } else {
-      size_t pos = 0;
-      while (pos < campaigns_json.size()) {
-        size_t end = campaigns_json.find('\n', pos);
-        if (end == std::string::npos) end = campaigns_json.size();
-        const std::string line = campaigns_json.substr(pos, end - pos);
-        pos = end + 1;
-        if (parser.parse(line).get(doc) == simdjson::SUCCESS) take(doc);
+    if (auto objects = CampaignObjects(campaigns_json, &error)) {
+      simdjson::dom::element doc;
+      for (const auto& text : *objects) {
+        if (parser.parse(text).get(doc) == simdjson::SUCCESS) take(doc);
       }
     }
   }

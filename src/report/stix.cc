@@ -82,12 +82,11 @@ std::string NowStamp() {
 
 }  // namespace
 
-std::optional<std::string> ExportStix(std::string_view campaigns_json, const StixExportOptions& options, std::string* error) {
-  // Gather campaign objects from either input form.
-  simdjson::dom::parser parser;
-  std::vector<std::string> campaign_texts;
+std::optional<std::vector<std::string>> CampaignObjects(std::string_view campaigns_json, std::string* error) {
+  std::vector<std::string> out;
   const size_t first = campaigns_json.find_first_not_of(" \t\r\n");
   if (first != std::string_view::npos && campaigns_json.substr(first, 13).find("\"campaigns\"") != std::string_view::npos) {
+    simdjson::dom::parser parser;
     element doc;
     simdjson::dom::array arr;
     if (parser.parse(campaigns_json.data(), campaigns_json.size()).get(doc) != simdjson::SUCCESS ||
@@ -95,19 +94,24 @@ std::optional<std::string> ExportStix(std::string_view campaigns_json, const Sti
       *error = "campaigns: not a {\"campaigns\": [...]} document";
       return std::nullopt;
     }
-    for (element c : arr) campaign_texts.push_back(simdjson::minify(c));
-  } else {
-    size_t pos = 0, line = 0;
-    while (pos < campaigns_json.size()) {
-      size_t end = campaigns_json.find('\n', pos);
-      if (end == std::string_view::npos) end = campaigns_json.size();
-      ++line;
-      const std::string_view l = campaigns_json.substr(pos, end - pos);
-      pos = end + 1;
-      if (l.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-      campaign_texts.emplace_back(l);
-    }
+    for (element c : arr) out.push_back(simdjson::minify(c));
+    return out;
   }
+  size_t pos = 0;
+  while (pos < campaigns_json.size()) {
+    size_t end = campaigns_json.find('\n', pos);
+    if (end == std::string_view::npos) end = campaigns_json.size();
+    const std::string_view l = campaigns_json.substr(pos, end - pos);
+    pos = end + 1;
+    if (l.find_first_not_of(" \t\r") != std::string_view::npos) out.emplace_back(l);
+  }
+  return out;
+}
+
+std::optional<std::string> ExportStix(std::string_view campaigns_json, const StixExportOptions& options, std::string* error) {
+  auto campaign_texts = CampaignObjects(campaigns_json, error);
+  if (!campaign_texts) return std::nullopt;
+  simdjson::dom::parser parser;
   const std::string created = options.created.empty() ? NowStamp() : options.created;
   const std::string identity = StixId("identity", options.producer);
   std::vector<std::string> objects;
@@ -118,10 +122,10 @@ std::optional<std::string> ExportStix(std::string_view campaigns_json, const Sti
     objects.push_back(o.json + "}");
   }
   size_t exported = 0;
-  for (size_t ci = 0; ci < campaign_texts.size(); ++ci) {
+  for (size_t ci = 0; ci < campaign_texts->size(); ++ci) {
     element doc;
     object c;
-    if (parser.parse(campaign_texts[ci]).get(doc) != simdjson::SUCCESS || doc.get_object().get(c) != simdjson::SUCCESS) {
+    if (parser.parse((*campaign_texts)[ci]).get(doc) != simdjson::SUCCESS || doc.get_object().get(c) != simdjson::SUCCESS) {
       *error = fmt::format("campaigns:{}: not a JSON object", ci + 1);
       return std::nullopt;
     }

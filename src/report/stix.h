@@ -36,6 +36,11 @@ struct StixExportOptions {
   std::string created;            // RFC 3339 time stamped on objects (default: now)
 };
 
+// The campaign objects of either campaigns form -- campaigns.jsonl (one per
+// line) or serve's {"campaigns": [...]} -- each as JSON text. Nullopt +
+// *error for a {"campaigns": ...} document that is not one.
+std::optional<std::vector<std::string>> CampaignObjects(std::string_view campaigns_json, std::string* error);
+
 // campaigns_json: JSON objects in campaigns.jsonl form, either one per line
 // or as {"campaigns": [...]}. Returns the bundle, or nullopt + *error.
 std::optional<std::string> ExportStix(std::string_view campaigns_json, const StixExportOptions& options, std::string* error);

@@ -3,8 +3,10 @@ recorder, and a `distillguard serve` process on port 0 with an HTTP client."""
 import http.client
 import json
 import os
+import shutil
 import signal
 import subprocess
+import sys
 import time
 
 FAILS = []
@@ -15,6 +17,19 @@ def check(cond, what):
     print(("ok   " if cond else "FAIL ") + what, flush=True)
     if not cond:
         FAILS.append(what)
+
+
+def run(main, work, what):
+    """Runs main(), removes the work directory whatever happens, and exits 1
+    if any check failed."""
+    try:
+        main()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if FAILS:
+        print(f"{len(FAILS)} check(s) failed", file=sys.stderr)
+        sys.exit(1)
+    print(f"all {what} checks passed")
 
 
 class Server:

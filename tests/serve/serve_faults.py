@@ -10,7 +10,6 @@ Usage: serve_faults.py DISTILLGUARD_BINARY
 """
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -167,11 +166,4 @@ def main():
     check(r.returncode == 1 and "a-file" in r.stderr, "data path that is a file: exit 1 naming it")
 
 
-try:
-    main()
-finally:
-    shutil.rmtree(WORK, ignore_errors=True)
-if FAILS:
-    print(f"{len(FAILS)} check(s) failed", file=sys.stderr)
-    sys.exit(1)
-print("all fault checks passed")
+dgtest.run(main, WORK, "fault")

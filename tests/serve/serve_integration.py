@@ -10,7 +10,6 @@ Usage: serve_integration.py DISTILLGUARD_BINARY
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -224,11 +223,4 @@ def main():
     s.stop()
 
 
-try:
-    main()
-finally:
-    shutil.rmtree(WORK, ignore_errors=True)
-if FAILS:
-    print(f"{len(FAILS)} check(s) failed", file=sys.stderr)
-    sys.exit(1)
-print("all serve checks passed")
+dgtest.run(main, WORK, "serve")
