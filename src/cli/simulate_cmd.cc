@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "common/pipe.h"
 #include "sim/simulator.h"
 
 namespace dg::cli {
@@ -39,6 +40,7 @@ int RunSimulate(const SimulateArgs& args) {
     return 2;
   }
   std::FILE* events = stdout;
+  EnlargeIfPipe(fileno(stdout));
   std::FILE* labels = nullptr;
   std::string events_path = "<stdout>";
   if (args.out == "-" && !args.labels.empty()) {

@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "common/pipe.h"
+
 namespace dg {
 
 // A stream of decompressed bytes.
@@ -198,6 +200,7 @@ std::unique_ptr<LineReader> LineReader::Open(const std::string& path, size_t max
       return nullptr;
     }
   }
+  EnlargeIfPipe(fd);
   auto raw = std::make_unique<FdSource>(fd, !is_stdin, name);
   // Sniff the magic bytes.
   std::string head(4, '\0');

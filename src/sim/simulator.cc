@@ -942,7 +942,7 @@ bool Simulator::Run(std::FILE* events, std::FILE* labels, SimStats* stats) {
     if (a.next < a.active_until) heap.emplace(a.next, idx);
   }
   std::string buf;
-  buf.reserve(1u << 22);
+  buf.reserve(1u << 18);
   bool ok = true;
   while (!heap.empty() && ok) {
     const auto [ts, idx] = heap.top();
@@ -954,7 +954,9 @@ bool Simulator::Run(std::FILE* events, std::FILE* labels, SimStats* stats) {
     if (a.attack) ++stats->attack_events;
     const TimeMs next = std::max(ts + 1, s.NextTime(a, ts));
     if (next < a.active_until && next < s.end) heap.emplace(next, idx);
-    if (buf.size() > (1u << 22) - (1u << 16)) {
+    // Written in 256 KiB pieces, well inside a pipe's buffer, so a reader on
+    // the other end of `simulate --out - | scan -` works while this generates.
+    if (buf.size() > (1u << 18) - (1u << 16)) {
       ok = std::fwrite(buf.data(), 1, buf.size(), events) == buf.size();
       stats->bytes += buf.size();
       buf.clear();
