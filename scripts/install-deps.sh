@@ -29,6 +29,7 @@ if [ "${1:-}" = "--bench" ]; then
   PACKAGES+=(
     wrk                # decision-API load (bench/serve_bench.sh)
     nginx-light        # the static-200 reference next to it
+    python3-sklearn    # the IsolationForest baseline (bench/iforest_baseline.py)
   )
 fi
 
