@@ -23,6 +23,7 @@ struct ScanArgs {
   bool keep_samples = true;
   bool response_index = true;
   size_t max_accounts = 2u << 20;
+  int threads = 2;
 };
 void AddScanOptions(CLI::App& cmd, ScanArgs& args);
 int RunScan(const ScanArgs& args);

@@ -1,11 +1,15 @@
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "common/bounded_queue.h"
+#include "content/analyzer.h"
 #include "detect/engine.h"
 #include "ingest/pipeline.h"
 #include "report/traceback.h"
@@ -27,7 +31,31 @@ void AddScanOptions(CLI::App& cmd, ScanArgs& args) {
       ->capture_default_str();
   cmd.add_flag("!--no-response-index", args.response_index, "Do not write responses.fp (response fingerprints for traceback)");
   cmd.add_flag("!--no-samples", args.keep_samples, "Keep no prompt samples, even redacted, for campaigns");
+  cmd.add_option("--threads", args.threads,
+                 "1: everything on one thread; 2: read, parse and fingerprint on a second thread "
+                 "(same verdicts either way)")
+      ->check(CLI::Range(1, 2))
+      ->capture_default_str();
 }
+
+namespace {
+
+// One interaction with the stateless half of its analysis done: what the
+// reading stage hands the engine stage.
+struct Digested {
+  Interaction in;
+  ContentDigest digest;
+  Signature response_sig{};
+  bool has_response_sig = false;
+};
+// Items [0, n) are live; the rest keep their buffers for the next fill.
+struct Batch {
+  std::vector<Digested> items;
+  size_t n = 0;
+};
+constexpr size_t kBatch = 256;
+
+}  // namespace
 
 int RunScan(const ScanArgs& args) {
   std::string error;
@@ -65,7 +93,7 @@ int RunScan(const ScanArgs& args) {
   Engine engine(policy, eo);
   const bool tty = !args.quiet && isatty(STDERR_FILENO);
   const auto t0 = std::chrono::steady_clock::now();
-  uint64_t seen = 0;
+  std::atomic<uint64_t> seen{0};  // read by the error callback on the reading thread
   // Fingerprints of the responses served, for traceback (never the text).
   ResponseIndexWriter responses;
   const bool index_responses = !args.out.empty() && args.response_index;
@@ -73,30 +101,82 @@ int RunScan(const ScanArgs& args) {
     fmt::print(stderr, "scan: {}\n", error);
     return 1;
   }
-  TokenStream scratch;
-  Signature sig;
-  IngestPipeline pipeline(
-      io,
-      [&](Interaction& in) {
-        engine.Observe(in);
-        if (index_responses && in.has_response && ResponseSignature(in.response_text, &scratch, &sig)) {
-          responses.Add(in.account_id, in.ts, sig);
-        }
-        if (tty && (++seen & 0xFFFF) == 0) {
-          const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-          fmt::print(stderr, "\rscan: {} interactions  {:.0f}/s  {} ", seen, seen / std::max(secs, 1e-9),
-                     FormatRfc3339(in.ts));
-        }
-      },
-      [&](const std::string& msg) { fmt::print(stderr, "{}{}\n", tty && seen > 0 ? "\n" : "", msg); });
-  bool ok = true;
-  for (const auto& input : args.inputs) {
-    if (!pipeline.AddFile(input)) {
-      ok = false;
-      break;
+  // The engine stage: in time order, one interaction at a time.
+  auto observe = [&](const Interaction& in, const ContentDigest& digest, const Signature* response_sig) {
+    engine.ObserveDigest(in, digest);
+    if (response_sig != nullptr) responses.Add(in.account_id, in.ts, *response_sig);
+    if (!tty) return;
+    if (const uint64_t n = seen.fetch_add(1, std::memory_order_relaxed) + 1; (n & 0xFFFF) == 0) {
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      fmt::print(stderr, "\rscan: {} interactions  {:.0f}/s  {} ", n, n / std::max(secs, 1e-9),
+                 FormatRfc3339(in.ts));
     }
+  };
+  // The reading stage: read, parse, dedup, reorder, then the stateless
+  // fingerprints (content digest; response signature for traceback).
+  TokenStream scratch;
+  auto digest = [&](const Interaction& in, Digested* out) {
+    DigestContent(in, &scratch, &out->digest);
+    out->has_response_sig =
+        index_responses && in.has_response && ResponseSignature(in.response_text, &scratch, &out->response_sig);
+  };
+  // With two threads the stages run concurrently, passing batches through a
+  // bounded queue (and the emptied batches back, so their buffers are
+  // reused); order is kept, so the verdicts are the same as with one.
+  BoundedQueue<Batch> full(8), empty(10);
+  Batch current;
+  Digested one;
+  std::function<void(Interaction&)> sink;
+  if (args.threads >= 2) {
+    sink = [&](Interaction& in) {
+      if (current.n == 0 && current.items.empty()) {
+        if (auto b = empty.TryPop()) current = std::move(*b);
+      }
+      if (current.n == current.items.size()) current.items.emplace_back();
+      Digested& d = current.items[current.n++];
+      std::swap(d.in, in);  // the slot's old buffers go back to the reader
+      digest(d.in, &d);
+      if (current.n == kBatch) {
+        full.Push(std::move(current));
+        current = Batch();
+      }
+    };
+  } else {
+    sink = [&](Interaction& in) {
+      digest(in, &one);
+      observe(in, one.digest, one.has_response_sig ? &one.response_sig : nullptr);
+    };
   }
-  pipeline.Flush();
+  IngestPipeline pipeline(
+      io, sink, [&](const std::string& msg) { fmt::print(stderr, "{}{}\n", tty && seen.load(std::memory_order_relaxed) > 0 ? "\n" : "", msg); });
+  bool ok = true;
+  auto read_all = [&] {
+    for (const auto& input : args.inputs) {
+      if (!pipeline.AddFile(input)) {
+        ok = false;
+        break;
+      }
+    }
+    pipeline.Flush();
+  };
+  if (args.threads >= 2) {
+    std::thread reader([&] {
+      read_all();
+      if (current.n > 0) full.Push(std::move(current));
+      full.Close();
+    });
+    while (auto batch = full.Pop()) {
+      for (size_t k = 0; k < batch->n; ++k) {
+        const Digested& d = batch->items[k];
+        observe(d.in, d.digest, d.has_response_sig ? &d.response_sig : nullptr);
+      }
+      batch->n = 0;
+      empty.Push(std::move(*batch));  // at most 10 batches exist: never blocks
+    }
+    reader.join();
+  } else {
+    read_all();
+  }
   engine.Finish();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (tty) fmt::print(stderr, "\r\033[K");

@@ -40,5 +40,16 @@ check "missing policy is a usage error" bash -c "[ $? -eq 2 ] && grep -q 'cannot
 "$BIN" simulate --scenario demo --scale 0.2 --seed 3 --out - --labels "$WORK/l.jsonl" 2>/dev/null | "$BIN" scan - --quiet --out "$WORK/s" >/dev/null
 check "simulate streams into scan" test -s "$WORK/s/accounts.jsonl"
 check "labels cover the scanned accounts" bash -c "[ \$(wc -l < '$WORK/l.jsonl') -eq \$(wc -l < '$WORK/s/accounts.jsonl') ]"
+
+# Two threads (the default: read/parse/fingerprint on one, the engine on the
+# other) must give byte-for-byte the outputs of one, bad lines included.
+"$BIN" simulate --scenario demo --scale 0.3 --seed 5 --evade paraphrase --out "$WORK/d" >/dev/null 2>&1
+cat "$WORK/in.jsonl" >> "$WORK/d/events.jsonl"
+"$BIN" scan "$WORK/d/events.jsonl" --quiet --threads 1 --out "$WORK/t1" > "$WORK/t1.txt" 2>"$WORK/t1.err"
+"$BIN" scan "$WORK/d/events.jsonl" --quiet --threads 2 --out "$WORK/t2" > "$WORK/t2.txt" 2>"$WORK/t2.err"
+check "--threads 2 gives the verdicts of --threads 1" bash -c "cmp '$WORK/t1/accounts.jsonl' '$WORK/t2/accounts.jsonl' && cmp '$WORK/t1/campaigns.jsonl' '$WORK/t2/campaigns.jsonl' && cmp '$WORK/t1/responses.fp' '$WORK/t2/responses.fp'"
+check "--threads 2 reports the same bad lines" bash -c "cmp '$WORK/t1.err' '$WORK/t2.err' && grep -q 'events.jsonl:' '$WORK/t2.err'"
+"$BIN" scan "$WORK/d/events.jsonl" --quiet --threads 2 --strict > /dev/null 2>"$WORK/t3.err"
+check "--threads 2 --strict stops at the first bad line" bash -c "[ $? -eq 1 ] && grep -q 'stopped at the first bad line' '$WORK/t3.err'"
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
