@@ -16,6 +16,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DG="$ROOT/$BUILD/distillguard"
 [ -x "$DG" ] || DG="$BUILD/distillguard"
 "$ROOT/scripts/install-deps.sh" --bench
+# Everything below runs these; build them if a plain `make build` did not.
+cmake --build "$BUILD" -j"$(nproc)" --target distillguard dg_bench dg_parse_ceiling dg_serve_ingest_bench >/dev/null
 PY=/usr/bin/python3  # Debian's python, which has python3-sklearn
 OUT="$ROOT/bench-results"
 mkdir -p "$OUT"
@@ -27,7 +29,7 @@ trap 'rm -rf "$WORK"' EXIT
   echo "## micro (Google Benchmark, medians of 3)"
   "$BUILD/bench/dg_bench" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true 2>&1 | grep -E "median|Benchmark"
 
-  echo "## standard scenario, seed 1: simulate and scan (one core each)"
+  echo "## standard scenario, seed 1: simulate, then scan (two threads)"
   /usr/bin/time -f "simulate: %e s wall, %M KiB peak" "$DG" simulate --scenario standard --seed 1 --out "$WORK/std" 2>&1 | tail -1
   /usr/bin/time -f "scan: %e s wall, %M KiB peak" "$DG" scan "$WORK/std/events.jsonl" --out "$WORK/std/out" --quiet 2>&1 | tail -1
   echo "interactions: $(wc -l < "$WORK/std/events.jsonl"), bytes: $(stat -c %s "$WORK/std/events.jsonl")"
