@@ -110,6 +110,7 @@ struct AccountState {
   bool shared_match : 1 = false;     // uses an indicator another provider shared (sticky)
   bool reviewable : 1 = false;       // was a candidate on its own content or youth (sticky)
   bool recent : 1 = false;           // active since the eviction sweep last passed (CLOCK bit)
+  bool veteran : 1 = false;          // cleared and still clean after a week and 100 interactions
   int8_t override_verdict = -1;      // a person's allow / block (Verdict), never changed by the engine
   RepeatCounter repeats;         // template / frame values this account repeats
   uint32_t reasons = 0;          // bit per Reason (detect/reasons.h)

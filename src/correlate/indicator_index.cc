@@ -26,6 +26,16 @@ void IndicatorIndex::AddCleared(uint64_t key) {
   if (it != values_.end()) ++it->second.cleared;
 }
 
+void IndicatorIndex::AddVeteran(uint64_t key) {
+  auto it = values_.find(key);
+  if (it != values_.end()) ++it->second.veterans;
+}
+
+void IndicatorIndex::RemoveVeteran(uint64_t key) {
+  auto it = values_.find(key);
+  if (it != values_.end() && it->second.veterans > 0) --it->second.veterans;
+}
+
 void IndicatorIndex::AddSuspicious(uint64_t key, uint32_t account, uint32_t campaign_hint, bool was_cleared) {
   auto it = values_.find(key);
   if (it == values_.end()) return;

@@ -12,7 +12,9 @@
 // agent has purity near 0 and ties nobody together; one used only by
 // suspicious accounts has purity near 1 -- and a fresh campaign's values,
 // used so far only by its own new accounts, become pure as soon as a few of
-// them give themselves away, not once half of them have.
+// them give themselves away, not once half of them have. Veterans (cleared
+// accounts still clean after a week and 100 interactions) mark a value as
+// public whatever its purity (IndicatorStats::Publicness).
 //
 // Memory: ~64 bytes per distinct value, capped at max_values (new values
 // past the cap are counted in `dropped` and not indexed). O(1) per update.
@@ -36,6 +38,7 @@ struct IndicatorStats {
   uint32_t suspicious = 0;
   uint32_t cleared = 0;
   uint32_t campaign_hint = 0;  // union-find node + 1 of a suspicious member
+  uint32_t veterans = 0;       // cleared accounts clean for weeks (see Publicness)
   uint8_t nmembers = 0;
   uint8_t next_member = 0;
   std::array<uint32_t, kMaxMembers> members{};
@@ -44,6 +47,12 @@ struct IndicatorStats {
     const double unjudged = static_cast<double>(accounts) - suspicious - cleared;
     return suspicious / (suspicious + cleared + 0.25 * std::max(0.0, unjudged) + 1.0);
   }
+  // Purity is a share, and a share cannot tell a campaign's own value from
+  // a popular app's whose heavy users half look automated. What only the
+  // public value has is a population that used it for weeks without
+  // turning suspicious: its evidence halves at kPublicVeterans of them.
+  static constexpr double kPublicVeterans = 20;
+  double Publicness() const { return 1.0 / (1.0 + veterans / kPublicVeterans); }
 };
 
 class IndicatorIndex {
@@ -63,6 +72,10 @@ class IndicatorIndex {
   // An account that uses this value was observed long enough and is not
   // suspicious.
   void AddCleared(uint64_t key);
+  // A cleared account that uses this value became a veteran (clean for
+  // weeks); RemoveVeteran when it turns suspicious after all.
+  void AddVeteran(uint64_t key);
+  void RemoveVeteran(uint64_t key);
   const IndicatorStats* Find(uint64_t key) const;
   IndicatorStats* FindMutable(uint64_t key);
   size_t size() const { return values_.size(); }

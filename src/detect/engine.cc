@@ -20,6 +20,10 @@ constexpr double kCandidatePurity = 0.2;  // values below this cannot link anyon
 // unrelated to any campaign that shares its values.
 constexpr uint32_t kClearAfterInteractions = 10;
 constexpr TimeMs kClearAfterMs = kMsPerDay;
+// A cleared account this long and this busy without turning suspicious is a
+// veteran: its values are used in the open (IndicatorStats::Publicness).
+constexpr uint32_t kVeteranAfterInteractions = 100;
+constexpr TimeMs kVeteranAfterMs = 7 * kMsPerDay;
 
 uint64_t IpPrefixKey(const std::string& ip, std::string* display) {
   unsigned char addr[16];
@@ -225,6 +229,7 @@ void Engine::AddIndicator(AccountState& a, IndicatorKind kind, uint64_t value, D
       index_.AddSuspicious(key, a.index, g && g->confirmed_seq ? root + 1 : 0);
     } else if (s != nullptr && a.cleared) {
       ++s->cleared;
+      if (a.veteran) ++s->veterans;
     }
   }
   // The human-readable value is built only when a suspicious account's
@@ -302,11 +307,24 @@ void Engine::MarkSuspicious(AccountState& a) {
   const bool was_cleared = a.cleared;
   a.cleared = false;
   a.suspicious = true;
+  if (a.veteran) {
+    a.veteran = false;
+    for (size_t k = 0; k < kIndicatorKinds; ++k) {
+      for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) index_.RemoveVeteran(a.indicators[k][idx]);
+    }
+  }
   const uint32_t root = campaigns_.Find(a.index);
   const CampaignAggregate* g = campaigns_.Aggregate(root);
   const uint32_t hint = g && g->confirmed_seq ? root + 1 : 0;
   for (size_t k = 0; k < kIndicatorKinds; ++k) {
     for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) index_.AddSuspicious(a.indicators[k][idx], a.index, hint, was_cleared);
+  }
+}
+
+void Engine::MarkVeteran(AccountState& a) {
+  a.veteran = true;
+  for (size_t k = 0; k < kIndicatorKinds; ++k) {
+    for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) index_.AddVeteran(a.indicators[k][idx]);
   }
 }
 
@@ -328,7 +346,7 @@ bool IsInfrastructure(IndicatorKind k) {
 constexpr std::array<double, kIndicatorKinds> kMinSupport = {1, 1, 1, 1, 1, 1, 1, 10, 5, 1, 5};
 
 double Evidence(const IndicatorStats& s, size_t kind, double weight) {
-  return weight * s.Purity() * std::min(1.0, s.suspicious / kMinSupport[kind]);
+  return weight * s.Purity() * s.Publicness() * std::min(1.0, s.suspicious / kMinSupport[kind]);
 }
 
 // Prompt content: shared by anyone who draws on the same public prompts.
@@ -641,6 +659,8 @@ Verdict Engine::ObserveFeatures(const Interaction& in, const EventFeatures& f) {
       TryLink(a, in.ts);
     } else if (!a.suspicious && !a.cleared && (a.n >= kClearAfterInteractions || in.ts - a.first_ts >= kClearAfterMs)) {
       MarkCleared(a);
+    } else if (a.cleared && !a.veteran && a.n >= kVeteranAfterInteractions && in.ts - a.first_ts >= kVeteranAfterMs) {
+      MarkVeteran(a);
     } else if (a.suspicious && (new_indicator || a.n - a.last_link_check >= kRelinkEvery)) {
       TryLink(a, in.ts);
     }

@@ -144,6 +144,7 @@ class Engine {
   std::vector<std::pair<std::string, double>> Explain(const AccountState& a) const;
   const Policy& policy() const { return policy_; }
   size_t indicator_values() const { return index_.size(); }
+  const IndicatorIndex& indicator_index() const { return index_; }
   size_t template_clusters() const { return analyzer_.system_clusters() + analyzer_.prompt_clusters(); }
 
  private:
@@ -157,6 +158,7 @@ class Engine {
   void AddIndicator(AccountState& a, IndicatorKind kind, uint64_t value, DisplayFn display);
   void MarkSuspicious(AccountState& a);
   void MarkCleared(AccountState& a);
+  void MarkVeteran(AccountState& a);
   void TryLink(AccountState& a, TimeMs now);
   // Summed purity-weighted indicators a and b share; *infra is set when one
   // of them is operator infrastructure (payment, IP prefix, creation burst,

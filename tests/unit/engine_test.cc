@@ -211,6 +211,62 @@ TEST(Engine, SameInputSameVerdicts) {
   EXPECT_EQ(run(), run());
 }
 
+// Accounts that use a value for a week and 100 interactions without turning
+// suspicious make it public: its link evidence is discounted whatever share
+// of its users look automated. Shorter clean histories do not count.
+TEST(Engine, ValuesUsedInTheOpenForWeeksArePublic) {
+  Engine engine(Policy::Defaults());
+  Rng rng(8);
+  // Daytime use, 14 times a day for 8 days (112 interactions); the last
+  // five accounts only in the mornings (48): cleared, never veterans.
+  for (int day = 0; day < 8; ++day) {
+    for (int k = 0; k < 14; ++k) {
+      for (int acct = 0; acct < 30; ++acct) {
+        if (acct >= 25 && k >= 6) continue;
+        const TimeMs ts = kT0 + day * kMsPerDay + 9 * kMsPerHour + k * 50 * kMsPerMinute +
+                          static_cast<TimeMs>(rng.Next() % (20 * kMsPerMinute)) + acct;
+        engine.Observe(Casual("u" + std::to_string(acct), ts, rng, "203.0.113." + std::to_string(acct + 1)));
+      }
+    }
+  }
+  const AccountState* first = nullptr;
+  for (const auto& a : engine.accounts()) {
+    if (a.id == "u0") first = &a;
+    if (a.id.empty()) continue;
+    EXPECT_FALSE(a.suspicious) << a.id;
+    EXPECT_TRUE(a.cleared) << a.id;
+    EXPECT_EQ(a.veteran, a.n >= 100) << a.id << " n=" << a.n;
+  }
+  ASSERT_NE(first, nullptr);
+  const auto kind = static_cast<size_t>(IndicatorKind::kIpPrefix);
+  ASSERT_EQ(first->indicator_count[kind], 1);
+  const IndicatorStats* s = engine.indicator_index().Find(first->indicators[kind][0]);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->accounts, 30u);
+  EXPECT_EQ(s->cleared, 30u);
+  EXPECT_EQ(s->veterans, 25u);
+  EXPECT_NEAR(s->Publicness(), 1.0 / (1.0 + 25.0 / IndicatorStats::kPublicVeterans), 1e-9);
+}
+
+TEST(IndicatorIndex, VeteransWhoTurnSuspiciousStopCounting) {
+  IndicatorIndex index;
+  const uint64_t key = IndicatorIndex::Key(IndicatorKind::kClient, 42);
+  for (int i = 0; i < 3; ++i) index.AddAccount(key);
+  for (int i = 0; i < 3; ++i) index.AddCleared(key);
+  for (int i = 0; i < 3; ++i) index.AddVeteran(key);
+  EXPECT_EQ(index.Find(key)->veterans, 3u);
+  index.RemoveVeteran(key);
+  index.AddSuspicious(key, 7, 0, /*was_cleared=*/true);
+  const IndicatorStats* s = index.Find(key);
+  EXPECT_EQ(s->veterans, 2u);
+  EXPECT_EQ(s->cleared, 2u);
+  EXPECT_EQ(s->suspicious, 1u);
+  EXPECT_DOUBLE_EQ(s->Publicness(), 1.0 / (1.0 + 2.0 / IndicatorStats::kPublicVeterans));
+  for (int i = 0; i < 5; ++i) index.RemoveVeteran(key);  // never below zero
+  EXPECT_EQ(index.Find(key)->veterans, 0u);
+  EXPECT_DOUBLE_EQ(index.Find(key)->Publicness(), 1.0);
+}
+
 TEST(Redact, MasksPersonalDataAndSecrets) {
   EXPECT_EQ(RedactSample("mail me at jane.doe@example.com or +44 7700 900123 now"), "mail me at [EMAIL] or [PHONE] now");
   EXPECT_EQ(RedactSample("call 447700900123 key sk_live_abcdefghijklmnop1234 url https://x.io/a?token=secret"),
