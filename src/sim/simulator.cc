@@ -82,6 +82,7 @@ struct Account {
   int64_t max_tokens = -1;
   double temperature = -1;
   bool vary_settings = true;
+  bool decoy = false;        // an attacker's account that only sends ordinary traffic
   double adopt_at_day = -1;  // when it starts using the new model
   double adopt_share = 0.6;
   std::shared_ptr<Shared> shared;
@@ -183,6 +184,7 @@ const std::vector<std::pair<std::string, std::string>>& KnownEvasions() {
       {"common-ua", "attacks use the most common SDK user agent and default settings"},
       {"slow", "four times as many attack accounts, each a quarter as busy"},
       {"aged-accounts", "attack accounts are months old and send ordinary traffic for the first third of their life"},
+      {"public-decoys", "each campaign also runs 30 aged accounts on its cards, addresses and client that only ever send ordinary traffic, to make those values look public"},
   };
   return kList;
 }
@@ -472,6 +474,32 @@ struct Simulator::Impl {
         a.tz_hours = 8;
       }
     }
+    // Decoys: months-old accounts on the campaign's cards, addresses and
+    // client, with its system prompt and tools, that send ordinary traffic
+    // at a human pace for the whole period -- so that every value the
+    // campaign uses has a long clean population (what the engine takes as
+    // a sign that a value is public). Labelled as the campaign's own
+    // accounts under "<campaign>-decoys", so that the campaign's row keeps
+    // measuring the accounts that harvest.
+    if (Evade("public-decoys")) {
+      for (int k = 0; k < 30; ++k) {
+        Account& a = NewAccount(plan.name + "-decoy", true, plan.name + "-decoys");
+        a.shared = sh;
+        a.decoy = true;
+        a.style = Style::kHuman;
+        a.topic = TopicKind::kCasual;
+        a.schedule = Schedule::kDiurnal;
+        a.rate_per_day = rng.Uniform(12, 24);
+        a.created = start - static_cast<TimeMs>(rng.Uniform(60, 700) * kSecondsPerDay * 1000);
+        if (!sh->payments.empty()) a.payment = sh->payments[rng.Below(sh->payments.size())];
+        if (!sh->ip_pool.empty()) a.ip = sh->ip_pool[rng.Below(sh->ip_pool.size())];
+        if (!sh->ua.empty()) a.ua = sh->ua;
+        a.max_tokens = sh->max_tokens;
+        a.temperature = sh->temperature;
+        a.vary_settings = false;
+        a.tz_hours = 8;
+      }
+    }
   }
 
   void AddAttacks() {
@@ -656,13 +684,17 @@ struct Simulator::Impl {
   Request BuildRequest(Account& a, TimeMs ts) {
     Request r;
     // Warm-up: an aged account first looks like an ordinary customer.
-    if (a.attack && Evade("aged-accounts") && ts < a.active_from + (a.active_until - a.active_from) / 3) {
+    if (a.decoy || (a.attack && Evade("aged-accounts") && ts < a.active_from + (a.active_until - a.active_from) / 3)) {
       const TopicKind kind = static_cast<TopicKind>(rng.Below(4));
       r.messages.emplace_back(true, text->HumanPrompt(kind, rng));
       if (rng.Chance(0.4)) {
         r.messages.insert(r.messages.begin(), {{true, text->HumanPrompt(kind, rng)}, {false, text->Response("", kind, rng)}});
       }
       r.topic = kind;
+      if (a.decoy) {
+        r.system = a.shared->system;
+        r.tools_json = a.shared->tools_json;
+      }
       return r;
     }
     r.topic = a.topic;

@@ -221,6 +221,33 @@ TEST(Simulator, RubricAndReasoningTraceCampaignsCarryTheirPrompts) {
   EXPECT_GT(recon, t.size() * 9 / 10);
 }
 
+// public-decoys: every campaign also runs 30 old accounts on its own cards,
+// client and system prompt that only send ordinary traffic at a human pace.
+TEST(Simulator, PublicDecoysShareTheHydraValuesButNeverHarvest) {
+  SimOptions o;
+  o.scenario = "demo";
+  o.seed = 11;
+  o.evasions = {"public-decoys"};
+  const Parsed p = Parse(Simulate(o));
+  const auto& hydra = p.by_group.at("hydra-templated");
+  const auto& decoys = p.by_group.at("hydra-templated-decoy");
+  std::set<std::string> hydra_cards, decoy_accounts;
+  for (const auto* in : hydra) hydra_cards.insert(in->payment_fingerprint);
+  size_t harvest = 0, on_hydra_card = 0;
+  for (const auto* in : decoys) {
+    decoy_accounts.insert(in->account_id);
+    EXPECT_EQ(in->system, hydra.front()->system);
+    EXPECT_EQ(in->user_agent, hydra.front()->user_agent);
+    EXPECT_LT(in->account_created_at, in->ts - 50 * kMsPerDay) << "aged";
+    harvest += (FlagsOf(*in) & (kFlagCot | kFlagRubric | kFlagRecon)) != 0;
+    on_hydra_card += hydra_cards.count(in->payment_fingerprint);
+  }
+  EXPECT_EQ(decoy_accounts.size(), 30u);
+  EXPECT_EQ(on_hydra_card, decoys.size());
+  EXPECT_LT(harvest, decoys.size() / 10) << "ordinary traffic only";
+  for (const auto& a : decoy_accounts) EXPECT_EQ(p.labels.at(a).campaign, "hydra-templated-decoys");
+}
+
 TEST(Simulator, ResellerMixesOrganicAndAgenticTraffic) {
   const auto& ev = Demo().by_group.at("proxy-reseller");
   size_t tools = 0, plain = 0;
