@@ -70,6 +70,7 @@ for how in "nice -n 19" "chrt --idle 0"; do
   $how sh -c 'while :; do :; done' & H1=$!
   $how sh -c 'while :; do :; done' & H2=$!
   sleep 1
+  wrk_median "nginx static 200, 2 busy loops ($how)" "http://127.0.0.1:$NGX_PORT/v1/check"
   wrk_median "distillguard /v1/check, 2 busy loops ($how)" "http://127.0.0.1:$PORT/v1/check"
   kill $H1 $H2; wait $H1 $H2 2>/dev/null || true
 done
