@@ -416,6 +416,19 @@ struct Simulator::Impl {
     bool creation_burst = true;
   };
 
+  // A campaign account's card, address, client and settings from the
+  // campaign's shared pools (own_card_otherwise: a fresh card when the
+  // campaign has none to share; else the account keeps its own).
+  void UseCampaignInfrastructure(Account& a, const Shared& sh, bool own_card_otherwise) {
+    if (!sh.payments.empty()) a.payment = sh.payments[rng.Below(sh.payments.size())];
+    else if (own_card_otherwise) a.payment = "pm_" + Hex(rng, 20);
+    if (!sh.ip_pool.empty()) a.ip = sh.ip_pool[rng.Below(sh.ip_pool.size())];
+    if (!sh.ua.empty()) a.ua = sh.ua;
+    a.max_tokens = sh.max_tokens;
+    a.temperature = sh.temperature;
+    a.vary_settings = false;
+  }
+
   void AddCampaign(CampaignPlan plan, const std::shared_ptr<Shared>& sh) {
     if (Evade("slow")) {
       plan.accounts *= 4;
@@ -459,13 +472,7 @@ struct Simulator::Impl {
         double created_day = plan.creation_burst ? burst_at + rng.Uniform(0, 0.04) : from - rng.Uniform(0.2, 10);
         if (Evade("aged-accounts")) created_day = from - rng.Uniform(60, 700);  // bought or farmed accounts
         a.created = start + static_cast<TimeMs>(created_day * kSecondsPerDay * 1000);
-        if (!sh->payments.empty()) a.payment = sh->payments[rng.Below(sh->payments.size())];
-        else a.payment = "pm_" + Hex(rng, 20);
-        if (!sh->ip_pool.empty()) a.ip = sh->ip_pool[rng.Below(sh->ip_pool.size())];
-        if (!sh->ua.empty()) a.ua = sh->ua;
-        a.max_tokens = sh->max_tokens;
-        a.temperature = sh->temperature;
-        a.vary_settings = false;
+        UseCampaignInfrastructure(a, *sh, /*own_card_otherwise=*/true);
         a.p_continue = 0.0;
         if (sh->pivot_delay_h >= 0) {
           a.adopt_at_day = Day(release) + sh->pivot_delay_h / 24.0 * rng.Uniform(0.5, 1.0);
@@ -491,12 +498,7 @@ struct Simulator::Impl {
         a.schedule = Schedule::kDiurnal;
         a.rate_per_day = rng.Uniform(12, 24);
         a.created = start - static_cast<TimeMs>(rng.Uniform(60, 700) * kSecondsPerDay * 1000);
-        if (!sh->payments.empty()) a.payment = sh->payments[rng.Below(sh->payments.size())];
-        if (!sh->ip_pool.empty()) a.ip = sh->ip_pool[rng.Below(sh->ip_pool.size())];
-        if (!sh->ua.empty()) a.ua = sh->ua;
-        a.max_tokens = sh->max_tokens;
-        a.temperature = sh->temperature;
-        a.vary_settings = false;
+        UseCampaignInfrastructure(a, *sh, /*own_card_otherwise=*/false);
         a.tz_hours = 8;
       }
     }
