@@ -10,7 +10,7 @@
 #include "common/hash.h"
 #include "common/rng.h"
 #include "content/analyzer.h"
-#include "detect/engine.h"
+#include "engine/engine.h"
 #include "ingest/parser.h"
 
 namespace {

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "decide/policy.h"
+#include "policy/policy.h"
 #include "ingest/mapping.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

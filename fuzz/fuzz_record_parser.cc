@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "content/analyzer.h"
-#include "detect/engine.h"
+#include "engine/engine.h"
 #include "ingest/parser.h"
 #include "serve/wire.h"
 

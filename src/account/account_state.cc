@@ -16,13 +16,6 @@ std::string_view VerdictName(Verdict v) {
   return "allow";
 }
 
-std::string_view IndicatorKindName(IndicatorKind k) {
-  static constexpr std::array<std::string_view, kIndicatorKinds> kNames = {
-      "payment_fingerprint", "ip_prefix", "system_prompt", "prompt_template", "prompt_frame",
-      "toolset", "client", "creation_burst", "email_domain", "behaviour", "schedule"};
-  return kNames[static_cast<size_t>(k)];
-}
-
 void TopK::Add(uint32_t k) {
   size_t min_idx = 0;
   for (size_t idx = 0; idx < kTopTemplates; ++idx) {

@@ -17,22 +17,12 @@
 
 #include "content/analyzer.h"
 #include "content/features.h"
+#include "signals/signals.h"
 
 namespace dg {
 
 enum class Verdict : uint8_t { kAllow, kReview, kBlock };
 std::string_view VerdictName(Verdict v);
-
-// Kinds of shared indicator that can tie accounts to one operator.
-enum class IndicatorKind : uint8_t {
-  kPayment, kIpPrefix, kSystemPrompt, kPromptTemplate, kPromptFrame, kToolset, kClient,
-  kCreationBurst, kEmailDomain,
-  kBehaviour,  // client configuration used repeatedly for one kind of task
-  kSchedule,   // activity concentrated in the same minutes of every hour
-  kCount
-};
-inline constexpr size_t kIndicatorKinds = static_cast<size_t>(IndicatorKind::kCount);
-std::string_view IndicatorKindName(IndicatorKind k);
 
 inline constexpr size_t kMaxValuesPerKind = 6;
 inline constexpr size_t kTopTemplates = 4;

@@ -31,6 +31,9 @@ int RunEval(const EvalArgs& args) {
       rc = 1;
     }
   };
+  const bool gated = args.gate_recall >= 0 || args.gate_fpr >= 0 || args.gate_archetype_fpr >= 0 ||
+                     args.gate_leakage >= 0 || args.gate_purity >= 0;
+  gate(gated && r.matched_accounts == 0, "the scan lists none of the labelled accounts (empty scan?)");
   if (args.gate_recall >= 0) {
     for (const auto& [name, g] : r.campaigns) {
       const double recall = g.accounts ? double(g.blocked) / g.accounts : 1.0;

@@ -41,7 +41,12 @@ int main(int argc, char** argv) {
 
   auto* version_cmd = app.add_subcommand("version", "Print the version");
 
-  CLI11_PARSE(app, argc, argv);
+  // Usage errors exit 2 (CLI11's own codes are 100+); --help and --version 0.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
 
   if (*scan_cmd) return dg::cli::RunScan(scan);
   if (*sim_cmd) return dg::cli::RunSimulate(sim);

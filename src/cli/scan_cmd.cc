@@ -10,7 +10,7 @@
 #include "cli/commands.h"
 #include "common/bounded_queue.h"
 #include "content/analyzer.h"
-#include "detect/engine.h"
+#include "engine/engine.h"
 #include "ingest/pipeline.h"
 #include "report/traceback.h"
 #include "report/writers.h"
@@ -186,7 +186,7 @@ int RunScan(const ScanArgs& args) {
     fmt::print(stderr, "scan: stopped at the first bad line (--strict)\n");
     return 1;
   }
-  auto campaigns = engine.Campaigns();
+  auto campaigns = Campaigns(engine);
   size_t blocked = 0, review = 0;
   for (const auto& a : engine.accounts()) {
     blocked += a.verdict == Verdict::kBlock;
@@ -218,6 +218,17 @@ int RunScan(const ScanArgs& args) {
     }
     fmt::print("wrote {}/accounts.jsonl, campaigns.jsonl, report.html{}\n", args.out,
                index_responses ? fmt::format(", responses.fp ({} response fingerprints)", responses.written()) : "");
+  }
+  // A scheduler must be able to trust the exit code: an input that could not
+  // be read, or input of which nothing was usable, is a failed run.
+  if (const uint64_t unreadable = st.rejected[static_cast<size_t>(Reject::kIoError)]; unreadable > 0) {
+    fmt::print(stderr, "scan: failed: {} input error(s) (unreadable or truncated input, see above)\n", unreadable);
+    return 1;
+  }
+  if (st.accepted == 0) {
+    fmt::print(stderr, "scan: failed: no interaction accepted ({} lines read, {} rejected)\n", st.lines_read,
+               st.RejectedTotal());
+    return 1;
   }
   return 0;
 }

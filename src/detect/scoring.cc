@@ -13,6 +13,25 @@ constexpr uint32_t kMinWindowInteractions = 10;
 constexpr uint32_t kMinHistory = 20;
 
 double Clamp01(double x) { return std::clamp(x, 0.0, 1.0); }
+
+// Rate signals: the share of an account's interactions that carry a
+// content flag or trait (AccountState::Observe counts them). The evidence
+// starts at `floor` and reaches full strength `span` above it; `single`
+// rates divide by n + 1 rather than n + 2.
+struct RateSignal {
+  Reason reason;
+  uint32_t RateCounts::*counter;
+  double floor, span;
+  bool single;
+};
+constexpr std::array<RateSignal, 4> kHarvestRates = {{
+    {Reason::kCotElicitation, &RateCounts::cot, 0.2, 0.5, false},
+    {Reason::kReasoningReconstruction, &RateCounts::recon, 0.1, 0.4, false},
+    {Reason::kRubricGrading, &RateCounts::rubric, 0.2, 0.5, false},
+    {Reason::kDataGeneration, &RateCounts::datagen, 0.2, 0.5, false},
+}};
+constexpr RateSignal kSingleTurnRate{Reason::kSingleTurn, &RateCounts::single_turn, 0.6, 0.3, true};
+constexpr RateSignal kMaxOutputCapRate{Reason::kMaxOutputCap, &RateCounts::high_cap, 0.5, 0.4, false};
 double Rate(uint32_t count, uint32_t n) { return static_cast<double>(count) / (n + 2.0); }
 
 // Longest run of empty hours (circular) in a 24-hour histogram.
@@ -33,12 +52,11 @@ int LongestQuietRun(const std::array<uint32_t, 24>& hours) {
 
 OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
   OwnEvidence e;
-  const auto& w = policy.weights;
   const uint32_t n = a.n;
-  auto set = [&](Reason r, double value, double strength, double weight) {
+  auto set = [&](Reason r, double value, double strength) {
     e.value[static_cast<size_t>(r)] = value;
     e.strength[static_cast<size_t>(r)] = Clamp01(strength);
-    return weight * Clamp01(strength);
+    return policy.weight(r) * Clamp01(strength);
   };
   double sum = 0;
   auto take = [&](double* family) {
@@ -50,58 +68,55 @@ OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
   // change of behaviour shows at once without a long benign past hiding it.
   const RateCounts recent = a.Recent();
   const bool use_recent = recent.n >= kMinWindowInteractions && recent.n < a.life.n;
-  auto rate = [&](Reason r, uint32_t RateCounts::*field, double floor, double span, double weight, bool single) {
+  auto rate = [&](const RateSignal& sig) {
     auto read = [&](const RateCounts& c) {
-      return single ? static_cast<double>(c.*field) / (c.n + 1.0) : Rate(c.*field, c.n);
+      return sig.single ? static_cast<double>(c.*sig.counter) / (c.n + 1.0) : Rate(c.*sig.counter, c.n);
     };
     double v = read(a.life);
     if (use_recent) v = std::max(v, read(recent));
-    return set(r, v, (v - floor) / span, weight);
+    return set(sig.reason, v, (v - sig.floor) / sig.span);
   };
   if (use_recent && a.life.n - recent.n >= kMinHistory) {
     RateCounts before = a.life;
     before.n -= recent.n;
-    for (auto field : {&RateCounts::cot, &RateCounts::recon, &RateCounts::rubric, &RateCounts::datagen}) {
-      before.*field -= recent.*field;
-      if (Rate(recent.*field, recent.n) >= 0.3 && Rate(before.*field, before.n) <= 0.1) e.changed = true;
+    for (const RateSignal& sig : kHarvestRates) {
+      before.*sig.counter -= recent.*sig.counter;
+      if (Rate(recent.*sig.counter, recent.n) >= 0.3 && Rate(before.*sig.counter, before.n) <= 0.1) e.changed = true;
     }
   }
-  sum += rate(Reason::kCotElicitation, &RateCounts::cot, 0.2, 0.5, w.reasoning_elicitation, false);
-  sum += rate(Reason::kReasoningReconstruction, &RateCounts::recon, 0.1, 0.4, w.reasoning_reconstruction, false);
-  sum += rate(Reason::kRubricGrading, &RateCounts::rubric, 0.2, 0.5, w.rubric_grading, false);
-  sum += rate(Reason::kDataGeneration, &RateCounts::datagen, 0.2, 0.5, w.data_generation, false);
+  for (const RateSignal& sig : kHarvestRates) sum += rate(sig);
   take(&e.harvest);
-  sum += rate(Reason::kSingleTurn, &RateCounts::single_turn, 0.6, 0.3, w.single_turn, true);
+  sum += rate(kSingleTurnRate);
   const double fixed = n >= 10 ? static_cast<double>(a.sampling_same) / n : 0;
-  sum += set(Reason::kFixedSampling, fixed, (fixed - 0.9) / 0.1, w.fixed_sampling);
+  sum += set(Reason::kFixedSampling, fixed, (fixed - 0.9) / 0.1);
   // The most repeated prompt cluster, or template frame (fixed opening or
   // closing words around a variable task).
   const double top_template = Rate(std::max(a.templates.TopCount(), a.repeats.TopCount()), n);
-  sum += set(Reason::kTemplateConcentration, top_template, (top_template - 0.2) / 0.5, w.template_concentration);
+  sum += set(Reason::kTemplateConcentration, top_template, (top_template - 0.2) / 0.5);
   const double span_days = static_cast<double>(a.last_ts - a.first_ts) / kDayMs;
   const int quiet = LongestQuietRun(a.hours);
   const bool clock_measurable = span_days >= 1.0 && n >= 24;
-  sum += set(Reason::kRoundTheClock, quiet, clock_measurable ? (4.0 - quiet) / 3.0 : 0, w.round_the_clock);
+  sum += set(Reason::kRoundTheClock, quiet, clock_measurable ? (4.0 - quiet) / 3.0 : 0);
   double cv = -1;
   if (a.gaps >= 20) {
     const double mean = a.gap_sum / a.gaps;
     const double var = std::max(0.0, a.gap_sq / a.gaps - mean * mean);
     cv = mean > 0 ? std::sqrt(var) / mean : -1;
   }
-  sum += set(Reason::kMachinePacing, cv, cv >= 0 ? (0.5 - cv) / 0.3 : 0, w.machine_pacing);
+  sum += set(Reason::kMachinePacing, cv, cv >= 0 ? (0.5 - cv) / 0.3 : 0);
   // Volume: the lifetime daily average, or the sliding window's rate.
   double per_day = n / std::max(1.0, span_days);
   if (use_recent) {
     const double window_days = std::max(1.0, static_cast<double>(a.last_ts - a.window_start) / kDayMs + (a.window_prev.n > 0 ? 1.0 : 0.0));
     per_day = std::max(per_day, recent.n / window_days);
   }
-  sum += set(Reason::kHighVolume, per_day, (per_day - 50.0) / 200.0, w.high_volume);
-  sum += rate(Reason::kMaxOutputCap, &RateCounts::high_cap, 0.5, 0.4, w.max_output_cap, false);
+  sum += set(Reason::kHighVolume, per_day, (per_day - 50.0) / 200.0);
+  sum += rate(kMaxOutputCapRate);
   take(&e.automation);
   if (a.created_at >= 0) {
     const double age_days = static_cast<double>(a.first_ts - a.created_at) / kDayMs;
     const double young_days = policy.young_account_days;
-    sum += set(Reason::kYoungAccount, age_days, (young_days - age_days) / (0.8 * young_days), w.young_account);
+    sum += set(Reason::kYoungAccount, age_days, (young_days - age_days) / (0.8 * young_days));
     e.young = age_days <= young_days;
   }
   take(&e.youth);

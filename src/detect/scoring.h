@@ -23,8 +23,8 @@
 #include <array>
 
 #include "account/account_state.h"
-#include "decide/policy.h"
-#include "detect/reasons.h"
+#include "policy/policy.h"
+#include "signals/signals.h"
 
 namespace dg {
 

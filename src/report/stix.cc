@@ -186,7 +186,7 @@ std::optional<std::string> ExportStix(std::string_view campaigns_json, const Sti
       if (kind == "ip_prefix") {
         pattern = fmt::format("[{}:value = {}]", value.find(':') != std::string::npos ? "ipv6-addr" : "ipv4-addr", PatternLiteral(value));
         name = "address block " + value;
-      } else if (kind == "payment_fingerprint") {
+      } else if (kind == "payment" || kind == "payment_fingerprint") {  // the second: campaigns.jsonl before the names were unified
         pattern = "[x-distillguard-payment:fingerprint = " + PatternLiteral(value) + "]";
         name = "payment fingerprint " + value;
       } else if (kind == "client") {
@@ -310,7 +310,7 @@ std::optional<StixImport> ImportStix(std::string_view bundle_json, std::string* 
       std::string kind;
       if ((obj == "ipv4-addr" || obj == "ipv6-addr") && path == "value") kind = "ip_prefix";
       else if (obj == "x-distillguard-payment" && path == "fingerprint") kind = "payment";
-      else if (obj == "network-traffic" && path.find("'User-Agent'") != std::string::npos) kind = "user_agent";
+      else if (obj == "network-traffic" && path.find("'User-Agent'") != std::string::npos) kind = "client";
       if (kind.empty()) continue;
       out.indicators.push_back({kind, value, source});
       used = true;

@@ -46,7 +46,7 @@ std::optional<std::vector<std::string>> CampaignObjects(std::string_view campaig
 std::optional<std::string> ExportStix(std::string_view campaigns_json, const StixExportOptions& options, std::string* error);
 
 struct SharedIndicator {
-  std::string kind;    // "ip_prefix", "user_agent" or "payment"
+  std::string kind;    // an indicator kind name (signals.h): "ip_prefix", "client" or "payment"
   std::string value;
   std::string source;  // "<indicator id> (<created_by or bundle>)"
 };

@@ -125,7 +125,7 @@ void AppendAccountJson(std::string& out, const Engine& engine, const AccountStat
   out += "{\"account_id\":";
   AppendJsonString(out, a.id);
   out += fmt::format(",\"verdict\":\"{}\",\"score\":{:.4f},\"campaign_id\":", VerdictName(a.verdict), a.score);
-  const std::string camp = engine.CampaignOfConst(a.index);
+  const std::string camp = engine.CampaignOf(a.index);
   if (camp.empty()) out += "null";
   else AppendJsonString(out, camp);
   out += ",\"first_flagged_at\":";
@@ -133,7 +133,7 @@ void AppendAccountJson(std::string& out, const Engine& engine, const AccountStat
   out += fmt::format(",\"interactions\":{},\"interactions_before_flag\":", a.n);
   if (a.flagged_at < 0) out += "null";
   else out += std::to_string(a.n_at_flag);
-  const auto evidence = engine.Explain(a);
+  const auto evidence = Explain(engine, a);
   out += ",\"reasons\":[";
   for (size_t idx = 0; idx < evidence.size(); ++idx) {
     if (idx) out += ",";
@@ -145,7 +145,25 @@ void AppendAccountJson(std::string& out, const Engine& engine, const AccountStat
     AppendJsonString(out, evidence[idx].first);
     out += fmt::format(":{}", evidence[idx].second);
   }
-  out += "}}";
+  out += "}";
+  // The verdict as it was made: when, and the evidence then (the fields
+  // above are the latest, recomputed at the end of the stream).
+  out += ",\"decided\":";
+  if (const VerdictRecord* r = engine.LastDecision(a.index)) {
+    out += "{\"at\":";
+    AppendTimeOrNull(out, r->at);
+    out += fmt::format(",\"verdict\":\"{}\",\"score\":{:.4f},\"evidence\":{{", VerdictName(r->verdict), r->score);
+    const auto then = Explain(*r);
+    for (size_t idx = 0; idx < then.size(); ++idx) {
+      if (idx) out += ",";
+      AppendJsonString(out, then[idx].first);
+      out += fmt::format(":{}", then[idx].second);
+    }
+    out += "}}";
+  } else {
+    out += "null";
+  }
+  out += "}";
 }
 
 bool WriteAccounts(const Engine& engine, const std::string& path, std::string* error) {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "detect/engine.h"
+#include "report/views.h"
 
 namespace dg {
 

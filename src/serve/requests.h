@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "detect/engine.h"
+#include "engine/engine.h"
 
 namespace dg {
 

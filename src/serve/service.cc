@@ -116,10 +116,9 @@ bool Service::Replay(std::string* error) {
   ok = ok && store_->ForEachSample([&](const std::string& c, const std::string& text) { engine_.RestoreSample(c, text); }, error);
   ok = ok && store_->ForEachSharedIndicator(
                  [&](const std::string& kind, const std::string& value, const std::string& source) {
-                   const auto k = kind == "payment" ? IndicatorKind::kPayment
-                                  : kind == "ip_prefix" ? IndicatorKind::kIpPrefix
-                                                        : IndicatorKind::kClient;
-                   engine_.AddSharedIndicator(k, value, source);
+                   // "user_agent": the name stores written before the names were unified.
+                   const auto k = kind == "user_agent" ? std::optional(IndicatorKind::kClient) : IndicatorKindByName(kind);
+                   if (k) engine_.AddSharedIndicator(*k, value, source);
                  },
                  error);
   return ok;
@@ -260,7 +259,7 @@ void Service::RecordDecision(Decision d, double us) {
 std::string Service::CampaignsJson() {
   std::shared_lock<std::shared_mutex> lock(engine_mu_);
   std::string out = "{\"campaigns\":[";
-  const auto campaigns = engine_.Campaigns();
+  const auto campaigns = Campaigns(engine_);
   for (size_t idx = 0; idx < campaigns.size(); ++idx) {
     if (idx) out += ",";
     AppendCampaignJson(out, campaigns[idx], engine_);
@@ -274,12 +273,12 @@ bool Service::WriteReport(const std::string& path, std::string* error) {
   RunInfo info;
   info.inputs = options_.data_dir;
   info.interactions = engine_.interactions();
-  return dg::WriteReport(engine_.Campaigns(), engine_, info, path, error);
+  return dg::WriteReport(Campaigns(engine_), engine_, info, path, error);
 }
 
 std::optional<std::string> Service::CampaignJson(const std::string& id) {
   std::shared_lock<std::shared_mutex> lock(engine_mu_);
-  for (const auto& c : engine_.Campaigns()) {
+  for (const auto& c : Campaigns(engine_)) {
     if (c.id != id) continue;
     std::string out;
     AppendCampaignJson(out, c, engine_);
@@ -342,7 +341,7 @@ bool Service::Override(const std::string& account_id, const std::string& action,
 }
 
 bool Service::ImportIndicator(IndicatorKind kind, const std::string& value, const std::string& source, std::string* error) {
-  const char* name = kind == IndicatorKind::kPayment ? "payment" : kind == IndicatorKind::kIpPrefix ? "ip_prefix" : "user_agent";
+  const std::string name(IndicatorKindName(kind));
   std::lock_guard<std::mutex> ingest(ingest_mu_);
   {
     std::unique_lock<std::shared_mutex> lock(engine_mu_);
@@ -362,11 +361,9 @@ std::optional<size_t> Service::ImportStix(std::string_view bundle, const std::st
   }
   size_t imported = 0;
   for (const auto& ind : parsed->indicators) {
-    const IndicatorKind kind = ind.kind == "payment" ? IndicatorKind::kPayment
-                               : ind.kind == "ip_prefix" ? IndicatorKind::kIpPrefix
-                                                         : IndicatorKind::kClient;
+    const auto kind = IndicatorKindByName(ind.kind);
     std::string ignored;
-    if (ImportIndicator(kind, ind.value, ind.source, &ignored)) ++imported;
+    if (kind && ImportIndicator(*kind, ind.value, ind.source, &ignored)) ++imported;
   }
   return imported;
 }

@@ -37,7 +37,7 @@
 
 #include <absl/container/flat_hash_map.h>
 
-#include "detect/engine.h"
+#include "report/views.h"
 #include "ingest/mapping.h"
 #include "ingest/pipeline.h"
 #include "serve/store.h"

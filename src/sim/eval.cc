@@ -53,6 +53,7 @@ bool Evaluate(const std::string& labels_path, const std::string& accounts_path, 
   }
   // predicted campaign -> (true group -> count)
   std::map<std::string, std::map<std::string, uint64_t>> predicted;
+  absl::flat_hash_map<std::string, bool> listed;
   std::string line;
   uint64_t line_no = 0;
   while (std::getline(in, line)) {
@@ -70,6 +71,8 @@ bool Evaluate(const std::string& labels_path, const std::string& accounts_path, 
       ++out->unlabelled_accounts;
       continue;
     }
+    if (!listed.emplace(it->first, true).second) continue;  // listed twice: counted once
+    ++out->matched_accounts;
     const Label& l = it->second;
     const bool blocked = verdict == "block";
     uint64_t before = n;
@@ -95,6 +98,20 @@ bool Evaluate(const std::string& labels_path, const std::string& accounts_path, 
     std::string_view camp;
     if (e["campaign_id"].get(camp) == simdjson::SUCCESS) {
       predicted[std::string(camp)][l.attack ? l.campaign : "legit"]++;
+    }
+  }
+  // A labelled account the scan never listed was not blocked: count it as
+  // allowed (its interactions are unknown here), and say how many.
+  for (const auto& [id, l] : labels) {
+    if (listed.contains(id)) continue;
+    ++out->missing_accounts;
+    auto add = [](GroupFigures& g) { ++g.accounts; };
+    if (l.attack) {
+      add(out->attack);
+      add(out->campaigns[l.campaign.empty() ? "(none)" : l.campaign]);
+    } else {
+      add(out->legit);
+      add(out->archetypes[l.archetype.empty() ? "(none)" : l.archetype]);
     }
   }
   uint64_t total = 0, majority = 0;
@@ -130,6 +147,9 @@ std::string FormatEval(const EvalResult& r) {
                      g.accounts ? double(g.blocked) / g.accounts : 0.0);
   }
   if (r.unlabelled_accounts) s += fmt::format("accounts without a label: {}\n", r.unlabelled_accounts);
+  if (r.missing_accounts) {
+    s += fmt::format("labelled accounts missing from the scan (counted as allowed): {}\n", r.missing_accounts);
+  }
   return s;
 }
 
@@ -140,8 +160,8 @@ std::string FormatEvalJson(const EvalResult& r) {
   };
   std::string s = fmt::format(
       "{{\"recall\":{:.6f},\"fpr\":{:.6f},\"leakage\":{:.6f},\"legit_interactions_blocked\":{:.6f},\"purity\":{:.6f},"
-      "\"predicted_campaigns\":{},\"campaigns\":{{",
-      r.Recall(), r.Fpr(), r.Leakage(), r.LegitInteractionsBlocked(), r.purity, r.predicted_campaigns);
+      "\"predicted_campaigns\":{},\"missing_accounts\":{},\"campaigns\":{{",
+      r.Recall(), r.Fpr(), r.Leakage(), r.LegitInteractionsBlocked(), r.purity, r.predicted_campaigns, r.missing_accounts);
   bool first = true;
   for (const auto& [name, g] : r.campaigns) {
     s += fmt::format("{}\"{}\":{}", first ? "" : ",", name, group(g));

@@ -25,6 +25,10 @@ struct EvalResult {
   double purity = 1.0;           // size-weighted majority share of predicted campaigns
   uint64_t predicted_campaigns = 0;
   uint64_t unlabelled_accounts = 0;
+  // Labelled accounts the scan did not list at all (counted as allowed,
+  // with no interactions known), and the labelled accounts it did list.
+  uint64_t missing_accounts = 0;
+  uint64_t matched_accounts = 0;
   double Recall() const { return attack.accounts ? double(attack.blocked) / attack.accounts : 1.0; }
   double Fpr() const { return legit.accounts ? double(legit.blocked) / legit.accounts : 0.0; }
   double Leakage() const { return attack.interactions ? double(attack.served_before_block) / attack.interactions : 0.0; }

@@ -1,4 +1,5 @@
-#include "detect/engine.h"
+#include "content/redact.h"
+#include "report/views.h"
 
 #include <gtest/gtest.h>
 
@@ -59,7 +60,7 @@ TEST(Engine, CoordinatedHarvestersAreBlockedAndTheirCampaignNamed) {
     }
   }
   engine.Finish();
-  auto campaigns = engine.Campaigns();
+  auto campaigns = Campaigns(engine);
   ASSERT_EQ(campaigns.size(), 1u);
   EXPECT_EQ(campaigns[0].members.size(), 10u);
   for (int acct = 0; acct < 10; ++acct) {
@@ -67,7 +68,7 @@ TEST(Engine, CoordinatedHarvestersAreBlockedAndTheirCampaignNamed) {
     ASSERT_NE(a, nullptr);
     EXPECT_EQ(a->verdict, Verdict::kBlock) << a->id;
     EXPECT_LE(a->n_at_flag, 12u) << "blocked within its first interactions";
-    const auto why = engine.Explain(*a);
+    const auto why = Explain(engine, *a);
     auto has = [&](const char* name) {
       return std::any_of(why.begin(), why.end(), [&](const auto& r) { return r.first == name; });
     };
@@ -93,7 +94,7 @@ TEST(Engine, CampusBehindOneNatIsNotBlocked) {
     }
   }
   engine.Finish();
-  EXPECT_TRUE(engine.Campaigns().empty());
+  EXPECT_TRUE(Campaigns(engine).empty());
   for (const auto& a : engine.accounts()) EXPECT_NE(a.verdict, Verdict::kBlock) << a.id;
 }
 
@@ -118,7 +119,7 @@ TEST(Engine, SingleBenchmarkAccountIsReviewedNotBlocked) {
 TEST(Engine, EstablishedAccountsSharingOnlyATemplateAreNotLinked) {
   for (const double payment_weight : {1.0, 0.0}) {
     Policy p = Policy::Defaults();
-    p.links.payment = payment_weight;
+    p.links[static_cast<size_t>(IndicatorKind::kPayment)] = payment_weight;
     Engine engine(p);
     Rng rng(6);
     TimeMs t = kT0;
@@ -132,7 +133,7 @@ TEST(Engine, EstablishedAccountsSharingOnlyATemplateAreNotLinked) {
       }
     }
     engine.Finish();
-    EXPECT_TRUE(engine.Campaigns().empty()) << "payment weight " << payment_weight;
+    EXPECT_TRUE(Campaigns(engine).empty()) << "payment weight " << payment_weight;
     for (const auto& a : engine.accounts()) EXPECT_EQ(a.verdict, Verdict::kReview) << a.id;
   }
 }
@@ -166,7 +167,7 @@ TEST(Engine, AgedBotNetworkOnOneCardIsACampaignOnlyWhenLarge) {
       }
     }
     engine.Finish();
-    return std::make_pair(engine.Campaigns(), std::vector<AccountState>(engine.accounts()));
+    return std::make_pair(Campaigns(engine), std::vector<AccountState>(engine.accounts()));
   };
   const auto [few_campaigns, few] = run(4);
   EXPECT_TRUE(few_campaigns.empty());
@@ -240,7 +241,7 @@ TEST(Engine, ValuesUsedInTheOpenForWeeksArePublic) {
   ASSERT_NE(first, nullptr);
   const auto kind = static_cast<size_t>(IndicatorKind::kIpPrefix);
   ASSERT_EQ(first->indicator_count[kind], 1);
-  const IndicatorStats* s = engine.indicator_index().Find(first->indicators[kind][0]);
+  const IndicatorStats* s = engine.correlator().index().Find(first->indicators[kind][0]);
   ASSERT_NE(s, nullptr);
   EXPECT_EQ(s->accounts, 30u);
   EXPECT_EQ(s->cleared, 30u);

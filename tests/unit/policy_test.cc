@@ -1,4 +1,4 @@
-#include "decide/policy.h"
+#include "policy/policy.h"
 
 #include <gtest/gtest.h>
 
@@ -17,11 +17,9 @@ TEST(Policy, ShippedDefaultsLoadAndMatchCompiledDefaults) {
   EXPECT_EQ(p->campaign_block_score, d.campaign_block_score);
   EXPECT_EQ(p->link_threshold, d.link_threshold);
   EXPECT_EQ(p->min_interactions, d.min_interactions);
-  EXPECT_EQ(p->weights.reasoning_elicitation, d.weights.reasoning_elicitation);
-  EXPECT_EQ(p->links.payment, d.links.payment);
-  EXPECT_EQ(p->links.schedule, d.links.schedule);
-  EXPECT_EQ(p->links.behaviour, d.links.behaviour);
-  EXPECT_EQ(p->links.content_cap, d.links.content_cap);
+  EXPECT_EQ(p->weights, d.weights);
+  EXPECT_EQ(p->links, d.links);
+  EXPECT_EQ(p->content_cap, d.content_cap);
   EXPECT_FALSE(p->review_only);
 }
 
@@ -59,4 +57,43 @@ TEST(Policy, AllowlistsAndReviewOnly) {
 }
 
 }  // namespace
+
+// Every own-behaviour signal and indicator kind has its policy key, named
+// as in signals/signals.h; other reasons have none.
+TEST(Policy, EverySignalAndKindHasItsKey) {
+  for (const auto& sig : kSignals) {
+    const std::string toml = "[weights]\n" + std::string(sig.name) + " = 3.5\n";
+    std::string error;
+    const auto p = Policy::FromToml(toml, "t.toml", &error);
+    if (IsOwnBehaviour(sig.reason)) {
+      ASSERT_TRUE(p) << sig.name << ": " << error;
+      EXPECT_EQ(p->weight(sig.reason), 3.5) << sig.name;
+    } else {
+      EXPECT_FALSE(p) << sig.name << " is not an own-behaviour signal and has no weight";
+    }
+  }
+  for (const auto& spec : kIndicatorSpecs) {
+    std::string error;
+    const auto p = Policy::FromToml("[links]\n" + std::string(spec.name) + " = 2.5\n", "t.toml", &error);
+    ASSERT_TRUE(p) << spec.name << ": " << error;
+    EXPECT_EQ(p->link(spec.kind), 2.5) << spec.name;
+  }
+  // The name version 1 used before the names were unified is still read.
+  std::string error;
+  const auto old = Policy::FromToml("[weights]\nreasoning_elicitation = 4.0\n", "t.toml", &error);
+  ASSERT_TRUE(old) << error;
+  EXPECT_EQ(old->weight(Reason::kCotElicitation), 4.0);
+}
+
+// One name per indicator kind: the reason a link on it gives is
+// "shared_<kind>", and names resolve back to their rows.
+TEST(Signals, OneNamePerKindAndReason) {
+  for (const auto& spec : kIndicatorSpecs) {
+    EXPECT_EQ(ReasonName(spec.reason), "shared_" + std::string(spec.name));
+    EXPECT_EQ(IndicatorKindByName(spec.name), spec.kind);
+  }
+  for (const auto& sig : kSignals) EXPECT_EQ(ReasonByName(sig.name), sig.reason);
+  EXPECT_FALSE(ReasonByName("no_such_signal"));
+}
+
 }  // namespace dg

@@ -13,7 +13,7 @@ namespace {
 const char* kCampaigns =
     R"({"campaign_id":"camp_1","score":0.9,"accounts":["a","b"],"account_count":2,"interactions":500,)"
     R"("first_seen":"2026-04-01T10:00:00.000Z","last_seen":"2026-04-03T10:00:00.000Z","capabilities":{"maths":400},)"
-    R"("models":{"atlas-3-pro":500},"indicators":[{"kind":"payment_fingerprint","value":"pm_abc"},)"
+    R"("models":{"atlas-3-pro":500},"indicators":[{"kind":"payment","value":"pm_abc"},)"
     R"({"kind":"ip_prefix","value":"198.51.100.0/24"},{"kind":"ip_prefix","value":"2001:db8:1::/48"},)"
     R"({"kind":"client","value":"python-httpx/0.27.2 max_tokens=8192 temperature=0.70"},)"
     R"({"kind":"prompt_template","value":"SECRET TEMPLATE Think step by step"},{"kind":"creation_burst","value":"x"}],)"
@@ -78,7 +78,7 @@ TEST(Stix, RoundTripGivesBackTheSameIndicators) {
   for (const auto& i : imported->indicators) got.insert({i.kind, i.value});
   const std::set<std::pair<std::string, std::string>> want = {
       {"payment", "pm_abc"}, {"ip_prefix", "198.51.100.0/24"}, {"ip_prefix", "2001:db8:1::/48"},
-      {"user_agent", "python-httpx/0.27.2"}, {"payment", "pm_it's"}};
+      {"client", "python-httpx/0.27.2"}, {"payment", "pm_it's"}};
   EXPECT_EQ(got, want);
   EXPECT_EQ(imported->skipped_patterns, 0u);
 }

@@ -14,37 +14,20 @@
 
 #include <absl/container/flat_hash_set.h>
 
+#include "signals/signals.h"
+
 namespace dg {
 
-struct EvidenceWeights {
-  double reasoning_elicitation = 1.0;
-  double reasoning_reconstruction = 2.0;
-  double rubric_grading = 1.2;
-  double data_generation = 1.0;
-  double single_turn = 0.4;
-  double fixed_sampling = 0.2;
-  double template_concentration = 0.3;
-  double round_the_clock = 0.3;
-  double machine_pacing = 0.2;
-  double high_volume = 0.3;
-  double young_account = 0.4;
-  double max_output_cap = 0.2;
-};
-
-struct LinkWeights {
-  double payment = 1.0;
-  double ip_prefix = 0.6;
-  double system_prompt = 0.5;
-  double prompt_template = 0.6;
-  double prompt_frame = 0.5;
-  double toolset = 0.4;
-  double client = 0.5;
-  double creation_burst = 0.4;
-  double email_domain = 0.3;
-  double behaviour = 0.5;
-  double schedule = 0.4;
-  double content_cap = 0.8;  // system prompt + template + frame together
-};
+constexpr std::array<double, kReasonCount> DefaultWeights() {
+  std::array<double, kReasonCount> w{};
+  for (size_t i = 0; i < kReasonCount; ++i) w[i] = kSignals[i].weight;
+  return w;
+}
+constexpr std::array<double, kIndicatorKinds> DefaultLinks() {
+  std::array<double, kIndicatorKinds> w{};
+  for (size_t i = 0; i < kIndicatorKinds; ++i) w[i] = kIndicatorSpecs[i].weight;
+  return w;
+}
 
 struct Policy {
   int version = 1;
@@ -61,8 +44,17 @@ struct Policy {
   double link_threshold = 1.0;       // summed indicator weight that links two accounts
   double min_indicator_purity = 0.5; // share of an indicator's accounts that must be suspicious to match a campaign
   int64_t high_max_tokens = 8000;
-  EvidenceWeights weights;
-  LinkWeights links;
+  // Own-behaviour evidence weights by Reason (kSignals' defaults; policy
+  // [weights] keys are the signal names) and link weights by indicator kind
+  // (kIndicatorSpecs' defaults; [links] keys are the kind names).
+  std::array<double, kReasonCount> weights = DefaultWeights();
+  std::array<double, kIndicatorKinds> links = DefaultLinks();
+  // System prompt, template and frame together count at most this much:
+  // two operators drawing on the same public prompt set share content and
+  // nothing else.
+  double content_cap = 0.8;
+  double weight(Reason r) const { return weights[static_cast<size_t>(r)]; }
+  double link(IndicatorKind k) const { return links[static_cast<size_t>(k)]; }
   absl::flat_hash_set<std::string> allow_orgs;
   absl::flat_hash_set<std::string> allow_accounts;
 

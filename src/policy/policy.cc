@@ -1,5 +1,5 @@
 #include "common/toml_int.h"
-#include "decide/policy.h"
+#include "policy/policy.h"
 
 #include <fstream>
 #include <functional>
@@ -52,7 +52,7 @@ std::optional<Policy> Policy::FromToml(std::string_view text, const std::string&
       }
     };
   };
-  const std::map<std::string, Setter> keys = {
+  std::map<std::string, Setter> keys = {
       {"version", [&](const toml::node& n, const std::string& key) {
          if (TomlInteger(n) != 1) fail(n, key, "unsupported policy version (expected 1)");
        }},
@@ -74,33 +74,22 @@ std::optional<Policy> Policy::FromToml(std::string_view text, const std::string&
       {"thresholds.link_threshold", number(&p.link_threshold, 0.01, 100)},
       {"thresholds.min_indicator_purity", number(&p.min_indicator_purity, 0, 1)},
       {"thresholds.high_max_tokens", integer(&p.high_max_tokens, 1, 10000000)},
-      {"weights.reasoning_elicitation", number(&p.weights.reasoning_elicitation, 0, 10)},
-      {"weights.reasoning_reconstruction", number(&p.weights.reasoning_reconstruction, 0, 10)},
-      {"weights.rubric_grading", number(&p.weights.rubric_grading, 0, 10)},
-      {"weights.data_generation", number(&p.weights.data_generation, 0, 10)},
-      {"weights.single_turn", number(&p.weights.single_turn, 0, 10)},
-      {"weights.fixed_sampling", number(&p.weights.fixed_sampling, 0, 10)},
-      {"weights.template_concentration", number(&p.weights.template_concentration, 0, 10)},
-      {"weights.round_the_clock", number(&p.weights.round_the_clock, 0, 10)},
-      {"weights.machine_pacing", number(&p.weights.machine_pacing, 0, 10)},
-      {"weights.high_volume", number(&p.weights.high_volume, 0, 10)},
-      {"weights.young_account", number(&p.weights.young_account, 0, 10)},
-      {"weights.max_output_cap", number(&p.weights.max_output_cap, 0, 10)},
-      {"links.payment", number(&p.links.payment, 0, 10)},
-      {"links.ip_prefix", number(&p.links.ip_prefix, 0, 10)},
-      {"links.system_prompt", number(&p.links.system_prompt, 0, 10)},
-      {"links.prompt_template", number(&p.links.prompt_template, 0, 10)},
-      {"links.prompt_frame", number(&p.links.prompt_frame, 0, 10)},
-      {"links.toolset", number(&p.links.toolset, 0, 10)},
-      {"links.client", number(&p.links.client, 0, 10)},
-      {"links.creation_burst", number(&p.links.creation_burst, 0, 10)},
-      {"links.email_domain", number(&p.links.email_domain, 0, 10)},
-      {"links.behaviour", number(&p.links.behaviour, 0, 10)},
-      {"links.schedule", number(&p.links.schedule, 0, 10)},
-      {"links.content_cap", number(&p.links.content_cap, 0, 10)},
+      {"links.content_cap", number(&p.content_cap, 0, 10)},
       {"allowlist.orgs", string_set(&p.allow_orgs)},
       {"allowlist.accounts", string_set(&p.allow_accounts)},
   };
+  // One key per own-behaviour signal and per indicator kind, named as in
+  // signals/signals.h.
+  for (const auto& sig : kSignals) {
+    if (IsOwnBehaviour(sig.reason)) {
+      keys["weights." + std::string(sig.name)] = number(&p.weights[static_cast<size_t>(sig.reason)], 0, 10);
+    }
+  }
+  for (const auto& spec : kIndicatorSpecs) {
+    keys["links." + std::string(spec.name)] = number(&p.links[static_cast<size_t>(spec.kind)], 0, 10);
+  }
+  // Names of version 1 before the names were unified (still read).
+  keys["weights.reasoning_elicitation"] = keys["weights.cot_elicitation"];
   const std::vector<std::string> tables = {"thresholds", "weights", "links", "allowlist"};
   for (const auto& [key, node] : root) {
     const std::string k(key.str());

@@ -1,0 +1,146 @@
+// Correlator: the coordination stage. From each account's values to the
+// campaigns that tie accounts together.
+//
+//   Record        the account's indicator values (payment, IP prefix,
+//                 repeated templates and frames, toolset, client settings,
+//                 creation wave, e-mail domain, schedule) into its slots and
+//                 the IndicatorIndex
+//   Mark*         the account's lifecycle as its values see it: suspicious
+//                 (a link candidate), cleared (observed long enough without
+//                 turning suspicious), veteran (cleared and clean for weeks:
+//                 its values are used in the open)
+//   TryLink       a suspicious account against the other suspicious
+//                 accounts on its pure values; links merge clusters
+//                 (CampaignSet) and confirm campaigns
+//   MatchCampaign an account's values against confirmed campaigns' pure
+//                 values (a new account of a known campaign joins at once)
+//   MatchRequest  the same for a request not yet seen (Check)
+//   shared        indicators imported from other providers (STIX)
+//
+// Whenever a link or a match changes an account's campaign, the caller's
+// `refresh` is called with that account (in a fixed order) so the decide
+// stage can re-decide it; the correlator never decides a verdict itself.
+//
+// Cost: O(values) per Record; TryLink examines <= kMaxMembers candidates per
+// pure value, when an account turns suspicious and every 16 interactions or
+// new value after. Memory: IndicatorIndex (~64 B per value, capped),
+// CampaignSet (4 B per account + one aggregate per linked cluster), ~60 B
+// per imported indicator.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <absl/container/flat_hash_map.h>
+#include <absl/functional/function_ref.h>
+
+#include "account/account_table.h"
+#include "content/analyzer.h"
+#include "correlate/campaigns.h"
+#include "correlate/indicator_index.h"
+#include "ingest/interaction.h"
+#include "policy/policy.h"
+
+namespace dg {
+
+// Key of an address's block: /24 for IPv4, /48 for IPv6 (0 if unparsable);
+// *display gets "a.b.c.0/24" when not null.
+uint64_t IpPrefixKey(const std::string& ip, std::string* display);
+
+struct CorrelatorOptions {
+  bool keep_samples = true;  // redacted prompt samples for campaigns
+  size_t max_indicator_values = 16u << 20;
+};
+
+class Correlator {
+ public:
+  // Called with an account whose campaign standing changed, and the time
+  // of the change, so that its verdict is re-decided.
+  using RefreshFn = absl::FunctionRef<void(AccountState&, TimeMs)>;
+
+  Correlator(const Policy& policy, AccountTable& accounts, CorrelatorOptions options);
+  Correlator(const Correlator&) = delete;
+  Correlator& operator=(const Correlator&) = delete;
+
+  // A slot was (re)assigned to a new account.
+  void OnNewAccount(const AccountTable::Slot& slot, size_t slots);
+  // Records the interaction's indicator values; true if the account gained one.
+  bool Record(AccountState& a, const Interaction& in, const EventFeatures& f);
+  void MarkSuspicious(AccountState& a);
+  void MarkCleared(AccountState& a);
+  void MarkVeteran(AccountState& a);
+  // Whether an account may be forgotten: not in any cluster.
+  bool Unlinked(uint32_t account);
+
+  void TryLink(AccountState& a, TimeMs now, RefreshFn refresh);
+  bool MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh);
+  // Once a day of stream time: every campaign's score is recomputed from its
+  // members' current evidence (scores given at linking go stale as accounts
+  // keep sending); members of campaigns that now block are refreshed.
+  void Reexamine(TimeMs now, RefreshFn refresh);
+  // Campaign volume, models, days and samples.
+  void NoteActivity(AccountState& a, const Interaction& in, const EventFeatures& f);
+
+  // The confirmed campaign an account belongs to, or null (Find compresses
+  // paths; the Const form is for readers under a shared lock).
+  const CampaignAggregate* ConfirmedCampaign(uint32_t account);
+  const CampaignAggregate* ConfirmedCampaignConst(uint32_t account) const;
+  double CampaignScore(const CampaignAggregate& g) const;
+
+  // A request's payment and address block against confirmed campaigns.
+  struct RequestMatch {
+    const CampaignAggregate* campaign = nullptr;
+    double total = 0;      // summed link evidence
+    uint32_t reasons = 0;  // Reason bits of the kinds that matched
+  };
+  RequestMatch MatchRequest(const std::string& payment, const std::string& ip) const;
+
+  // Indicators shared by another provider: kind + raw value (payment
+  // fingerprint, IP prefix "a.b.c.0/24" or address, user agent). False for
+  // a value the engine cannot use.
+  bool AddShared(IndicatorKind kind, const std::string& value, const std::string& source);
+  // Source of the shared indicator this payment / address matches, or null.
+  const std::string* MatchesShared(const std::string& payment, const std::string& ip) const;
+  size_t shared_count() const { return shared_.size(); }
+
+  void RestoreSample(const std::string& campaign_id, const std::string& sample);
+  void set_sample_sink(std::function<void(const std::string&, const std::string&)> sink) { sample_sink_ = std::move(sink); }
+
+  const IndicatorIndex& index() const { return index_; }
+  const CampaignSet& campaigns() const { return campaigns_; }
+  CampaignSet& campaigns() { return campaigns_; }
+
+ private:
+  using DisplayFn = absl::FunctionRef<std::string()>;
+  void AddIndicator(AccountState& a, IndicatorKind kind, uint64_t value, DisplayFn display);
+  // Summed evidence of the values a and b share; *infra is set when one of
+  // them is operator infrastructure rather than content or configuration.
+  double LinkScore(const AccountState& a, const AccountState& b, uint32_t* reasons, bool* infra) const;
+  // Per confirmed campaign (root), the best evidence per indicator kind.
+  using CampaignScores = std::vector<std::pair<uint32_t, std::array<double, kIndicatorKinds>>>;
+  void AddCampaignEvidence(size_t kind, uint64_t key, CampaignScores* scores) const;
+  // Sum of per-kind evidence, prompt-content kinds together capped at
+  // policy.content_cap: two operators drawing on the same public prompt set
+  // share content and nothing else.
+  double CombineKinds(const std::array<double, kIndicatorKinds>& per_kind, bool* infra) const;
+  void OnConfirmed(uint32_t root, TimeMs now, RefreshFn refresh);
+  // Campaign hints on the members' indicators, and the members refreshed.
+  void RefreshMembers(uint32_t root, const std::vector<uint32_t>& members, TimeMs now, RefreshFn refresh);
+  // Accounts a cluster needs to be confirmed: policy.campaign_min_accounts,
+  // doubled when every member is a candidate by automation alone.
+  size_t CampaignMinAccounts(const CampaignAggregate& g) const;
+
+  const Policy& policy_;
+  AccountTable& accounts_;
+  CorrelatorOptions options_;
+  IndicatorIndex index_;
+  CampaignSet campaigns_;
+  absl::flat_hash_map<uint64_t, std::string> shared_;  // indicator key -> source
+  std::function<void(const std::string&, const std::string&)> sample_sink_;
+};
+
+}  // namespace dg

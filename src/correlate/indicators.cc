@@ -1,0 +1,234 @@
+// The correlator's indicator half: values recorded per account, the
+// suspicious / cleared / veteran lifecycle, imported indicators, campaign
+// activity (correlate/correlator.h).
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/hash.h"
+#include "content/redact.h"
+#include "correlate/correlator.h"
+
+namespace dg {
+namespace {
+
+constexpr TimeMs kCreationBucketMs = 2 * kMsPerHour;
+constexpr uint32_t kScheduleCheckEvery = 8;
+constexpr size_t kMaxDisplay = 200;  // bytes of an indicator's human-readable value
+
+uint64_t SharedKey(IndicatorKind kind, std::string_view value) {
+  if (kind == IndicatorKind::kClient) return IndicatorIndex::Key(kind, HashCombine(Hash64(value), 0x5ca1ab1eULL));
+  return IndicatorIndex::Key(kind, Hash64(value));
+}
+
+}  // namespace
+
+uint64_t IpPrefixKey(const std::string& ip, std::string* display) {
+  unsigned char addr[16];
+  if (ip.find(':') != std::string::npos) {
+    if (inet_pton(AF_INET6, ip.c_str(), addr) != 1) return 0;
+    if (display) {
+      char buf[INET6_ADDRSTRLEN];
+      unsigned char masked[16] = {};
+      std::copy(addr, addr + 6, masked);
+      inet_ntop(AF_INET6, masked, buf, sizeof(buf));
+      *display = std::string(buf) + "/48";
+    }
+    return Hash64(std::string_view(reinterpret_cast<char*>(addr), 6), 6);
+  }
+  if (inet_pton(AF_INET, ip.c_str(), addr) != 1) return 0;
+  if (display) *display = std::to_string(addr[0]) + "." + std::to_string(addr[1]) + "." + std::to_string(addr[2]) + ".0/24";
+  return Hash64(std::string_view(reinterpret_cast<char*>(addr), 3), 4);
+}
+
+Correlator::Correlator(const Policy& policy, AccountTable& accounts, CorrelatorOptions options)
+    : policy_(policy), accounts_(accounts), options_(options), index_(options.max_indicator_values) {}
+
+void Correlator::OnNewAccount(const AccountTable::Slot& slot, size_t slots) {
+  if (slot.reused) campaigns_.Reset(slot.index);
+  campaigns_.EnsureAccounts(slots);
+}
+
+bool Correlator::Unlinked(uint32_t idx) { return campaigns_.Find(idx) == idx && campaigns_.Aggregate(idx) == nullptr; }
+
+void Correlator::AddIndicator(AccountState& a, IndicatorKind kind, uint64_t value, DisplayFn display) {
+  if (value == 0) return;
+  const uint64_t key = IndicatorIndex::Key(kind, value);
+  if (a.AddIndicator(kind, key)) {
+    IndicatorStats* s = index_.AddAccount(key);
+    if (s != nullptr && a.suspicious) {
+      const uint32_t root = campaigns_.Find(a.index);
+      const CampaignAggregate* g = campaigns_.Aggregate(root);
+      index_.AddSuspicious(key, a.index, g && g->confirmed_seq ? root + 1 : 0);
+    } else if (s != nullptr && a.cleared) {
+      ++s->cleared;
+      if (a.veteran) ++s->veterans;
+    }
+  }
+  // The human-readable value is built only when a suspicious account's
+  // value has none yet: never on the common path.
+  if (a.suspicious) {
+    IndicatorStats* s = index_.FindMutable(key);
+    if (s != nullptr && s->display.empty()) s->display = display().substr(0, kMaxDisplay);
+  }
+}
+
+bool Correlator::Record(AccountState& a, const Interaction& in, const EventFeatures& f) {
+  uint32_t before = 0;
+  for (const auto c : a.indicator_count) before += c;
+  if (!in.payment_fingerprint.empty()) {
+    AddIndicator(a, IndicatorKind::kPayment, Hash64(in.payment_fingerprint), [&] { return in.payment_fingerprint; });
+  }
+  if (!in.ip.empty()) {
+    AddIndicator(a, IndicatorKind::kIpPrefix, IpPrefixKey(in.ip, nullptr), [&] {
+      std::string shown;
+      IpPrefixKey(in.ip, &shown);
+      return shown;
+    });
+  }
+  // Content values are an account's template only once it repeats them;
+  // one-off prompts never enter the index.
+  auto repeated = [&](IndicatorKind kind, uint64_t value, DisplayFn display) {
+    if (value == 0) return;
+    if (a.repeats.Add(IndicatorIndex::Key(kind, value)) >= 2) AddIndicator(a, kind, value, display);
+  };
+  auto prompt_sample = [&] { return RedactSample(in.LastUserText(), 120); };
+  repeated(IndicatorKind::kSystemPrompt, f.system_cluster, [&] { return RedactSample(in.system, kMaxDisplay); });
+  repeated(IndicatorKind::kPromptTemplate, f.prompt_cluster, prompt_sample);
+  repeated(IndicatorKind::kPromptFrame, f.frame_head, prompt_sample);
+  repeated(IndicatorKind::kPromptFrame, f.frame_tail, prompt_sample);
+  if (f.tools_hash != 0) {
+    AddIndicator(a, IndicatorKind::kToolset, f.tools_hash, [&] {
+      std::string names;
+      for (const auto& t : in.tool_names) names += (names.empty() ? "" : ",") + t;
+      return names;
+    });
+  }
+  if (!in.user_agent.empty()) {
+    const uint64_t client = HashCombine(HashCombine(Hash64(in.user_agent), static_cast<uint64_t>(f.max_tokens + 2)),
+                                        static_cast<uint64_t>(std::lround(f.temperature * 1000) + 7));
+    auto client_shown = [&] {
+      return in.user_agent + " max_tokens=" + std::to_string(f.max_tokens) +
+             " temperature=" + (f.temperature < 0 ? std::string("default") : std::to_string(f.temperature).substr(0, 4));
+    };
+    repeated(IndicatorKind::kClient, client, client_shown);
+    repeated(IndicatorKind::kBehaviour, HashCombine(client, static_cast<uint64_t>(f.capability) + 1),
+             [&] { return client_shown() + " task=" + std::string(CapabilityName(f.capability)); });
+  }
+  if (a.created_at >= 0) {
+    const int64_t bucket = a.created_at / kCreationBucketMs;
+    AddIndicator(a, IndicatorKind::kCreationBurst, static_cast<uint64_t>(bucket) + 1,
+                 [&] { return FormatRfc3339(bucket * kCreationBucketMs) + " +2h"; });
+  }
+  if (!in.email_domain.empty()) {
+    AddIndicator(a, IndicatorKind::kEmailDomain, Hash64(in.email_domain), [&] { return in.email_domain; });
+  }
+  // Synchronized schedules: accounts driven by one scheduler are active in
+  // the same minutes of every hour. Checked every few interactions.
+  if (a.n % kScheduleCheckEvery == 0) {
+    if (const uint32_t bins = a.SynchronizedBins()) {
+      AddIndicator(a, IndicatorKind::kSchedule, bins, [&] {
+        std::string shown = "active in minutes";
+        for (size_t bin = 0; bin < kMinuteBins; ++bin) {
+          if (bins & (1u << bin)) shown += " :" + std::to_string(bin * 10) + "-:" + std::to_string(bin * 10 + 9);
+        }
+        return shown;
+      });
+    }
+  }
+  uint32_t after = 0;
+  for (const auto c : a.indicator_count) after += c;
+  return after != before;
+}
+
+void Correlator::MarkSuspicious(AccountState& a) {
+  const bool was_cleared = a.cleared;
+  a.cleared = false;
+  a.suspicious = true;
+  if (a.veteran) {
+    a.veteran = false;
+    for (size_t k = 0; k < kIndicatorKinds; ++k) {
+      for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) index_.RemoveVeteran(a.indicators[k][idx]);
+    }
+  }
+  const uint32_t root = campaigns_.Find(a.index);
+  const CampaignAggregate* g = campaigns_.Aggregate(root);
+  const uint32_t hint = g && g->confirmed_seq ? root + 1 : 0;
+  for (size_t k = 0; k < kIndicatorKinds; ++k) {
+    for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) index_.AddSuspicious(a.indicators[k][idx], a.index, hint, was_cleared);
+  }
+}
+
+void Correlator::MarkVeteran(AccountState& a) {
+  a.veteran = true;
+  for (size_t k = 0; k < kIndicatorKinds; ++k) {
+    for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) index_.AddVeteran(a.indicators[k][idx]);
+  }
+}
+
+void Correlator::MarkCleared(AccountState& a) {
+  a.cleared = true;
+  for (size_t k = 0; k < kIndicatorKinds; ++k) {
+    for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) index_.AddCleared(a.indicators[k][idx]);
+  }
+}
+
+void Correlator::NoteActivity(AccountState& a, const Interaction& in, const EventFeatures& f) {
+  CampaignAggregate* g = campaigns_.Aggregate(campaigns_.Find(a.index));
+  if (g == nullptr) return;
+  ++g->interactions;
+  ++g->per_day[in.ts / kMsPerDay];
+  if (g->models.size() < 64 || g->models.contains(in.model)) {
+    ++g->models[in.model];
+    ++g->day_models[{in.ts / kMsPerDay, in.model}];
+  }
+  if (g->first_seen < 0 || in.ts < g->first_seen) g->first_seen = in.ts;
+  g->last_seen = std::max(g->last_seen, in.ts);
+  if (options_.keep_samples && g->samples.size() < 3 && (f.flags & (kFlagCot | kFlagRecon | kFlagRubric | kFlagTools)) &&
+      !in.LastUserText().empty()) {
+    g->samples.push_back(RedactSample(in.LastUserText()));
+    if (sample_sink_ && g->confirmed_seq != 0) sample_sink_(g->id, g->samples.back());
+  }
+}
+
+void Correlator::RestoreSample(const std::string& campaign_id, const std::string& sample) {
+  for (const auto& [root, g] : campaigns_.aggregates()) {
+    if (g.id != campaign_id) continue;
+    CampaignAggregate* mg = campaigns_.Aggregate(root);
+    if (mg->samples.size() < 3 && std::find(mg->samples.begin(), mg->samples.end(), sample) == mg->samples.end()) {
+      mg->samples.push_back(sample);
+    }
+    return;
+  }
+}
+
+const std::string* Correlator::MatchesShared(const std::string& payment, const std::string& ip) const {
+  if (shared_.empty()) return nullptr;
+  if (!payment.empty()) {
+    if (const auto it = shared_.find(SharedKey(IndicatorKind::kPayment, payment)); it != shared_.end()) return &it->second;
+  }
+  if (!ip.empty()) {
+    const uint64_t prefix = IpPrefixKey(ip, nullptr);
+    if (prefix != 0) {
+      if (const auto it = shared_.find(IndicatorIndex::Key(IndicatorKind::kIpPrefix, prefix)); it != shared_.end()) return &it->second;
+    }
+  }
+  return nullptr;
+}
+
+bool Correlator::AddShared(IndicatorKind kind, const std::string& value, const std::string& source) {
+  if (value.empty()) return false;
+  if (kind == IndicatorKind::kIpPrefix) {
+    std::string addr = value.substr(0, value.find('/'));
+    const uint64_t prefix = IpPrefixKey(addr, nullptr);
+    if (prefix == 0) return false;
+    shared_[IndicatorIndex::Key(kind, prefix)] = source;
+    return true;
+  }
+  if (kind != IndicatorKind::kPayment && kind != IndicatorKind::kClient) return false;
+  shared_[SharedKey(kind, value)] = source;
+  return true;
+}
+
+}  // namespace dg

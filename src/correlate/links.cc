@@ -1,0 +1,250 @@
+// The correlator's linking half: evidence of a shared value, links between
+// suspicious accounts, campaigns confirmed and matched (correlate/correlator.h).
+#include <algorithm>
+#include <cmath>
+
+#include "common/hash.h"
+#include "correlate/correlator.h"
+
+namespace dg {
+namespace {
+
+constexpr double kCandidatePurity = 0.2;    // values below this cannot link anyone
+
+// A value's evidence of coordination: its kind's weight, times how pure it
+// is among judged accounts, times how far from public, times how much of
+// its kind's minimum support it has.
+double Evidence(const IndicatorStats& s, size_t kind, double weight) {
+  return weight * s.Purity() * s.Publicness() * std::min(1.0, s.suspicious / kIndicatorSpecs[kind].min_support);
+}
+
+}  // namespace
+
+double Correlator::CombineKinds(const std::array<double, kIndicatorKinds>& per_kind, bool* infra) const {
+  double content = 0;
+  double other = 0;
+  for (size_t k = 0; k < kIndicatorKinds; ++k) {
+    const auto kind = static_cast<IndicatorKind>(k);
+    if (per_kind[k] > 0 && per_kind[k] >= 0.5 * policy_.links[k] && IsInfrastructure(kind)) *infra = true;
+    (IsContent(kind) ? content : other) += per_kind[k];
+  }
+  return other + std::min(content, policy_.content_cap);
+}
+
+double Correlator::LinkScore(const AccountState& a, const AccountState& b, uint32_t* reasons, bool* infra) const {
+  std::array<double, kIndicatorKinds> per_kind{};
+  for (size_t k = 0; k < kIndicatorKinds; ++k) {
+    for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) {
+      const uint64_t key = a.indicators[k][idx];
+      if (!b.HasIndicator(static_cast<IndicatorKind>(k), key)) continue;
+      const IndicatorStats* s = index_.Find(key);
+      if (s != nullptr) per_kind[k] = std::max(per_kind[k], Evidence(*s, k, policy_.links[k]));
+    }
+    if (per_kind[k] > 0.1 && reasons != nullptr) *reasons |= Bit(LinkReason(static_cast<IndicatorKind>(k)));
+  }
+  return CombineKinds(per_kind, infra);
+}
+
+double Correlator::CampaignScore(const CampaignAggregate& g) const {
+  const double m = static_cast<double>(g.members.size());
+  return std::clamp(g.score_sum / m + 0.05 * std::log2(m), 0.0, 1.0);
+}
+
+const CampaignAggregate* Correlator::ConfirmedCampaign(uint32_t account) {
+  const CampaignAggregate* g = campaigns_.Aggregate(campaigns_.Find(account));
+  return g != nullptr && g->confirmed_seq != 0 ? g : nullptr;
+}
+
+const CampaignAggregate* Correlator::ConfirmedCampaignConst(uint32_t account) const {
+  const CampaignAggregate* g = campaigns_.Aggregate(campaigns_.Root(account));
+  return g != nullptr && g->confirmed_seq != 0 ? g : nullptr;
+}
+
+void Correlator::OnConfirmed(uint32_t root, TimeMs now, RefreshFn refresh) {
+  const CampaignAggregate* g = campaigns_.Aggregate(root);
+  if (g == nullptr) return;
+  const std::vector<uint32_t> members = g->members;
+  RefreshMembers(root, members, now, refresh);
+}
+
+void Correlator::RefreshMembers(uint32_t root, const std::vector<uint32_t>& members, TimeMs now, RefreshFn refresh) {
+  for (const uint32_t m : members) {
+    AccountState& b = accounts_[m];
+    for (size_t k = 0; k < kIndicatorKinds; ++k) {
+      for (size_t idx = 0; idx < b.indicator_count[k]; ++idx) {
+        if (IndicatorStats* s = index_.FindMutable(b.indicators[k][idx])) s->campaign_hint = root + 1;
+      }
+    }
+    refresh(b, std::max(now, b.last_ts));
+  }
+}
+
+size_t Correlator::CampaignMinAccounts(const CampaignAggregate& g) const {
+  const auto min = static_cast<size_t>(policy_.campaign_min_accounts);
+  if (g.members.size() < min || g.members.size() >= 2 * min) return min;
+  for (const uint32_t m : g.members) {
+    if (!accounts_[m].automation_only) return min;
+  }
+  return 2 * min;
+}
+
+void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
+  a.last_link_check = a.n;
+  std::vector<uint32_t> candidates;
+  for (size_t k = 0; k < kIndicatorKinds; ++k) {
+    for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) {
+      const IndicatorStats* s = index_.Find(a.indicators[k][idx]);
+      if (s == nullptr || s->Purity() < kCandidatePurity) continue;
+      for (size_t mi = 0; mi < s->nmembers; ++mi) {
+        const uint32_t m = s->members[mi];
+        if (m != a.index && std::find(candidates.begin(), candidates.end(), m) == candidates.end()) candidates.push_back(m);
+      }
+    }
+  }
+  std::sort(candidates.begin(), candidates.end());  // deterministic order
+  for (const uint32_t m : candidates) {
+    AccountState& b = accounts_[m];
+    if (!b.suspicious) continue;
+    if (!a.org.empty() && a.org == b.org) continue;  // one declared customer, not coordination
+    if (campaigns_.Find(a.index) == campaigns_.Find(b.index)) continue;
+    uint32_t reasons = 0;
+    bool infra = false;
+    if (LinkScore(a, b, &reasons, &infra) < policy_.link_threshold) continue;
+    // Shared content or client configuration alone ties young accounts
+    // only: established customers of different orgs legitimately share
+    // public templates and popular apps.
+    if (!infra && !((a.young || a.changed) && (b.young || b.changed))) continue;
+    const double sa = std::max<double>(a.own_score, policy_.suspicious_score);
+    const double sb = std::max<double>(b.own_score, policy_.suspicious_score);
+    // When one side is a confirmed campaign, only the other side's accounts
+    // need new hints and verdicts -- unless the merge lifts the campaign's
+    // score over the block line, which changes every member's verdict.
+    std::vector<uint32_t> joined;
+    double score_before = -1;
+    {
+      const uint32_t ra = campaigns_.Find(a.index), rb = campaigns_.Find(b.index);
+      const CampaignAggregate* ga = campaigns_.Aggregate(ra);
+      const CampaignAggregate* gb = campaigns_.Aggregate(rb);
+      const bool ca = ga != nullptr && ga->confirmed_seq != 0, cb = gb != nullptr && gb->confirmed_seq != 0;
+      if (ca != cb) {
+        const CampaignAggregate* other = ca ? gb : ga;
+        joined = other != nullptr ? other->members : std::vector<uint32_t>{ca ? b.index : a.index};
+        score_before = CampaignScore(ca ? *ga : *gb);
+      }
+    }
+    const uint32_t root = campaigns_.Union(a.index, b.index, sa, sb);
+    CampaignAggregate* g = campaigns_.Aggregate(root);
+    g->link_reasons |= reasons;
+    if (g->first_seen < 0 || std::min(a.first_ts, b.first_ts) < g->first_seen) g->first_seen = std::min(a.first_ts, b.first_ts);
+    g->last_seen = std::max({g->last_seen, a.last_ts, b.last_ts});
+    if (campaigns_.MaybeConfirm(root, CampaignMinAccounts(*g), now)) {
+      OnConfirmed(root, now, refresh);
+    } else if (g->confirmed_seq != 0) {
+      const bool crossed = score_before >= 0 && score_before < policy_.campaign_block_score &&
+                           CampaignScore(*g) >= policy_.campaign_block_score;
+      if (joined.empty() || crossed) {
+        OnConfirmed(root, now, refresh);
+      } else {
+        RefreshMembers(root, joined, now, refresh);
+      }
+    }
+  }
+}
+
+void Correlator::AddCampaignEvidence(size_t kind, uint64_t key, CampaignScores* scores) const {
+  const IndicatorStats* s = index_.Find(key);
+  if (s == nullptr || s->campaign_hint == 0 || s->Purity() < policy_.min_indicator_purity) return;
+  const uint32_t root = campaigns_.Root(s->campaign_hint - 1);
+  const CampaignAggregate* g = campaigns_.Aggregate(root);
+  if (g == nullptr || g->confirmed_seq == 0) return;
+  auto it = std::find_if(scores->begin(), scores->end(), [&](const auto& p) { return p.first == root; });
+  if (it == scores->end()) {
+    scores->push_back({root, {}});
+    it = scores->end() - 1;
+  }
+  it->second[kind] = std::max(it->second[kind], Evidence(*s, kind, policy_.links[kind]));
+}
+
+bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
+  // Per candidate campaign root: best weight per kind.
+  CampaignScores scores;
+  for (size_t k = 0; k < kIndicatorKinds; ++k) {
+    for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) AddCampaignEvidence(k, a.indicators[k][idx], &scores);
+  }
+  uint32_t best_root = 0;
+  double best = 0;
+  for (const auto& [root, per_kind] : scores) {
+    bool infra = a.young || a.changed;
+    const double total = CombineKinds(per_kind, &infra);
+    if (!infra) continue;
+    if (total > best || (total == best && root < best_root)) {
+      best = total;
+      best_root = root;
+    }
+  }
+  if (best < policy_.link_threshold) return false;
+  // An established account with benign behaviour is not pulled in by
+  // shared infrastructure alone.
+  if (a.n > static_cast<uint32_t>(3 * policy_.min_interactions) && a.own_score < 0.6 * policy_.suspicious_score) {
+    return false;
+  }
+  const double score_before = CampaignScore(*campaigns_.Aggregate(best_root));
+  const uint32_t root = campaigns_.Union(best_root, a.index, 0, std::max<double>(a.own_score, policy_.suspicious_score));
+  a.reasons |= Bit(Reason::kCampaignIndicatorMatch);
+  if (!a.suspicious) MarkSuspicious(a);
+  if (score_before < policy_.campaign_block_score && CampaignScore(*campaigns_.Aggregate(root)) >= policy_.campaign_block_score) {
+    OnConfirmed(root, now, refresh);
+  } else {
+    RefreshMembers(root, {a.index}, now, refresh);
+  }
+  return true;
+}
+
+Correlator::RequestMatch Correlator::MatchRequest(const std::string& payment, const std::string& ip) const {
+  RequestMatch out;
+  if (campaigns_.confirmed() == 0) return out;
+  std::array<std::pair<IndicatorKind, uint64_t>, 2> keys{};
+  size_t nkeys = 0;
+  if (!payment.empty()) keys[nkeys++] = {IndicatorKind::kPayment, Hash64(payment)};
+  if (!ip.empty()) {
+    if (const uint64_t p = IpPrefixKey(ip, nullptr)) keys[nkeys++] = {IndicatorKind::kIpPrefix, p};
+  }
+  CampaignScores scores;
+  for (size_t idx = 0; idx < nkeys; ++idx) {
+    const auto [kind, value] = keys[idx];
+    AddCampaignEvidence(static_cast<size_t>(kind), IndicatorIndex::Key(kind, value), &scores);
+  }
+  uint32_t best_root = 0;
+  for (const auto& [root, per_kind] : scores) {
+    bool infra = false;
+    const double total = CombineKinds(per_kind, &infra);
+    if (total > out.total || (total == out.total && root < best_root)) {
+      out.total = total;
+      best_root = root;
+      out.reasons = 0;
+      for (size_t k = 0; k < kIndicatorKinds; ++k) {
+        if (per_kind[k] > 0) out.reasons |= Bit(LinkReason(static_cast<IndicatorKind>(k)));
+      }
+    }
+  }
+  if (out.total > 0) out.campaign = campaigns_.Aggregate(best_root);
+  return out;
+}
+
+void Correlator::Reexamine(TimeMs now, RefreshFn refresh) {
+  std::vector<uint32_t> crossed;
+  for (const auto& [root, g] : campaigns_.aggregates()) {
+    if (g.confirmed_seq == 0) continue;
+    const double before = CampaignScore(g);
+    double sum = 0;
+    for (const uint32_t m : g.members) sum += std::max<double>(accounts_[m].own_score, policy_.suspicious_score);
+    CampaignAggregate* mg = campaigns_.Aggregate(root);
+    mg->score_sum = sum;
+    if (before < policy_.campaign_block_score && CampaignScore(*mg) >= policy_.campaign_block_score) crossed.push_back(root);
+  }
+  // Members that have gone quiet are re-decided when the campaign now blocks.
+  std::sort(crossed.begin(), crossed.end());
+  for (const uint32_t root : crossed) OnConfirmed(root, now, refresh);
+}
+
+}  // namespace dg

@@ -1,0 +1,62 @@
+#include "decide/check.h"
+
+#include <algorithm>
+
+#include "content/features.h"
+
+namespace dg {
+
+std::string_view DecisionName(Decision d) {
+  switch (d) {
+    case Decision::kAllow: return "allow";
+    case Decision::kThrottle: return "throttle";
+    case Decision::kChallenge: return "challenge";
+    case Decision::kBlock: return "block";
+    case Decision::kWithholdReasoning: return "withhold_reasoning";
+  }
+  return "allow";
+}
+
+CheckResult Check(const CheckRequest& r, const AccountTable& accounts, const Correlator& correlator, const Policy& policy) {
+  CheckResult out;
+  const AccountState* a = accounts.Find(r.account_id);
+  const bool reasoning_prompt = (r.prompt_flags & (kFlagCot | kFlagRecon)) != 0;
+  if (a != nullptr) {
+    out.score = a->score;
+    out.reasons = a->reasons;
+    if (const CampaignAggregate* g = correlator.ConfirmedCampaignConst(a->index)) out.campaign_id = g->id;
+    if (a->verdict == Verdict::kBlock) {
+      out.decision = Decision::kBlock;
+      out.ttl_s = 3600;
+      return out;
+    }
+    if (a->override_verdict == static_cast<int8_t>(Verdict::kAllow)) return out;
+    if (a->verdict == Verdict::kReview) {
+      constexpr uint32_t kReasoning = Bit(Reason::kCotElicitation) | Bit(Reason::kReasoningReconstruction);
+      out.decision = (a->reasons & kReasoning) || reasoning_prompt ? Decision::kWithholdReasoning : Decision::kThrottle;
+      out.ttl_s = 300;
+      return out;
+    }
+    // An established account is not judged on the infrastructure it shares.
+    if (a->n > static_cast<uint32_t>(3 * policy.min_interactions)) return out;
+  }
+  if (correlator.MatchesShared(r.payment_fingerprint, r.ip) != nullptr) {
+    out.decision = Decision::kBlock;
+    out.reasons |= Bit(Reason::kSharedIndicator);
+    out.score = std::max(out.score, 0.9);
+    out.ttl_s = 3600;
+    return out;
+  }
+  // The request's indicators against confirmed campaigns, as MatchCampaign
+  // does for an account's first interactions.
+  const Correlator::RequestMatch m = correlator.MatchRequest(r.payment_fingerprint, r.ip);
+  if (m.campaign == nullptr) return out;
+  out.campaign_id = m.campaign->id;
+  out.reasons |= Bit(Reason::kCampaignIndicatorMatch) | m.reasons;
+  out.score = std::max(out.score, std::min(1.0, correlator.CampaignScore(*m.campaign) * std::min(1.0, m.total / policy.link_threshold)));
+  out.decision = m.total >= policy.link_threshold ? Decision::kBlock : Decision::kChallenge;
+  out.ttl_s = out.decision == Decision::kBlock ? 3600 : 300;
+  return out;
+}
+
+}  // namespace dg

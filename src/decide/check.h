@@ -1,0 +1,44 @@
+// Check: the decision for a request about to be served (serve's /v1/check
+// and ext_authz). Read-only over the engine's state: safe under a shared
+// lock while no interaction is applied. O(indicators of the request).
+//
+//   known account: block -> block; review -> withhold_reasoning when its
+//   evidence (or this prompt) is reasoning harvest, else throttle; an
+//   analyst's allow -> allow;
+//   new or barely seen account: its payment / address block matched against
+//   imported indicators -> block, and against confirmed campaigns' pure
+//   indicators -> block (enough evidence to link) or challenge (weaker).
+// An established account is not judged on the infrastructure it shares.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "account/account_table.h"
+#include "correlate/correlator.h"
+#include "policy/policy.h"
+
+namespace dg {
+
+// What a gateway knows before serving a request.
+struct CheckRequest {
+  std::string account_id, api_key_id, ip, user_agent, payment_fingerprint, model;
+  uint32_t prompt_flags = 0;  // ContentFlag bits of the prompt, if the gateway sent it
+};
+
+enum class Decision : uint8_t { kAllow, kThrottle, kChallenge, kBlock, kWithholdReasoning };
+std::string_view DecisionName(Decision d);
+
+struct CheckResult {
+  Decision decision = Decision::kAllow;
+  std::string campaign_id;
+  double score = 0;
+  uint32_t reasons = 0;  // Reason bits
+  int ttl_s = 60;        // how long the gateway may cache the answer
+};
+
+CheckResult Check(const CheckRequest& request, const AccountTable& accounts, const Correlator& correlator,
+                  const Policy& policy);
+
+}  // namespace dg

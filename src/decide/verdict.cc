@@ -1,0 +1,81 @@
+#include "decide/verdict.h"
+
+#include <algorithm>
+
+namespace dg {
+namespace {
+
+void Apply(AccountState& a, const Policy& policy, Correlator& correlator, TimeMs now, const OwnEvidence* known,
+           std::optional<OwnEvidence>* used) {
+  if (a.override_verdict >= 0) {
+    a.verdict = static_cast<Verdict>(a.override_verdict);
+    a.reasons = Bit(Reason::kAnalystOverride);
+    a.score = a.verdict == Verdict::kBlock ? 1.0f : 0.0f;
+    if (a.verdict == Verdict::kBlock && a.flagged_at < 0) {
+      a.flagged_at = now;
+      a.n_at_flag = a.n;
+    }
+    return;
+  }
+  if (policy.allow_accounts.contains(a.id) || (!a.org.empty() && policy.allow_orgs.contains(a.org))) {
+    a.verdict = Verdict::kAllow;
+    a.reasons = Bit(Reason::kAllowlisted);
+    a.score = 0;
+    return;
+  }
+  if (a.verdict == Verdict::kBlock) return;  // blocks are sticky
+  const OwnEvidence ev = known != nullptr ? *known : ScoreAccount(a, policy);
+  *used = ev;  // the evidence the verdict rests on
+  a.own_score = static_cast<float>(std::max(ev.score, ev.automation_score));
+  uint32_t reasons = a.reasons & Bit(Reason::kCampaignIndicatorMatch);
+  for (size_t r = 0; r < kOwnSignals; ++r) {
+    if (ev.strength[r] >= 0.5) reasons |= 1u << r;
+  }
+  double score = a.own_score;
+  bool block = ev.score >= policy.solo_block_score;
+  const CampaignAggregate* g = correlator.ConfirmedCampaign(a.index);
+  const bool in_campaign = g != nullptr;
+  if (in_campaign) {
+    const double cs = correlator.CampaignScore(*g);
+    score = std::max(score, cs);
+    reasons |= Bit(Reason::kCampaignMember) | g->link_reasons;
+    if (cs >= policy.campaign_block_score && a.suspicious) block = true;
+  }
+  if (a.shared_match) {
+    reasons |= Bit(Reason::kSharedIndicator);
+    block = true;
+    score = std::max(score, 0.9);
+  }
+  a.reasons = reasons;
+  a.score = static_cast<float>(score);
+  if (block && !policy.review_only) {
+    a.verdict = Verdict::kBlock;
+    a.flagged_at = now;
+    a.n_at_flag = a.n;
+  } else if (block || in_campaign || a.reviewable || ev.score >= policy.review_score) {
+    a.verdict = Verdict::kReview;
+  } else {
+    a.verdict = Verdict::kAllow;
+  }
+}
+
+}  // namespace
+
+std::optional<VerdictRecord> Decide(AccountState& a, TimeMs now, const OwnEvidence* known, const Policy& policy,
+                                    Correlator& correlator) {
+  const Verdict before = a.verdict;
+  std::optional<OwnEvidence> used;  // set when the evidence rule ran (not an override or allowlist)
+  Apply(a, policy, correlator, now, known, &used);
+  if (a.verdict == before) return std::nullopt;
+  VerdictRecord r;
+  r.at = now;
+  r.verdict = a.verdict;
+  r.score = a.score;
+  r.reasons = a.reasons;
+  if (used) {
+    for (size_t s = 0; s < kOwnSignals; ++s) r.values[s] = static_cast<float>(used->value[s]);
+  }
+  return r;
+}
+
+}  // namespace dg

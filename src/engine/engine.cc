@@ -1,0 +1,164 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+
+namespace dg {
+namespace {
+
+constexpr uint32_t kRelinkEvery = 16;
+constexpr uint32_t kRematchEvery = 32;
+// An account observed this long without turning suspicious counts as
+// unrelated to any campaign that shares its values.
+constexpr uint32_t kClearAfterInteractions = 10;
+constexpr TimeMs kClearAfterMs = kMsPerDay;
+// A cleared account this long and this busy without turning suspicious is a
+// veteran: its values are used in the open (IndicatorStats::Publicness).
+constexpr uint32_t kVeteranAfterInteractions = 100;
+constexpr TimeMs kVeteranAfterMs = 7 * kMsPerDay;
+
+}  // namespace
+
+Engine::Engine(Policy policy, EngineOptions options)
+    : policy_(std::move(policy)),
+      options_(options),
+      analyzer_(options.max_template_clusters),
+      accounts_(options.max_accounts),
+      correlator_(policy_, accounts_, CorrelatorOptions{options.keep_samples, options.max_indicator_values}) {}
+
+Verdict Engine::Observe(const Interaction& in) {
+  EventFeatures f;
+  analyzer_.Analyze(in, &f);
+  return ObserveFeatures(in, f);
+}
+
+Verdict Engine::ObserveDigest(const Interaction& in, const ContentDigest& digest) {
+  EventFeatures f;
+  analyzer_.Assign(digest, &f);
+  return ObserveFeatures(in, f);
+}
+
+AccountState& Engine::AccountFor(const Interaction& in) {
+  auto evictable = [&](const AccountState& a) {
+    return !(a.suspicious || a.reviewable || a.override_verdict >= 0 || a.verdict != Verdict::kAllow || a.shared_match) &&
+           correlator_.Unlinked(a.index);
+  };
+  auto forget = [&](AccountState& a) {
+    if (!a.cleared) correlator_.MarkCleared(a);  // observed and never suspicious: counts as cleared in its values
+    decisions_.erase(a.index);
+  };
+  const AccountTable::Slot slot = accounts_.Acquire(in, evictable, forget);
+  AccountState& a = accounts_[slot.index];
+  if (slot.created) {
+    if (const auto o = overrides_.find(in.account_id); o != overrides_.end()) {
+      a.override_verdict = static_cast<int8_t>(o->second);
+    }
+    correlator_.OnNewAccount(slot, accounts_.slots().size());
+  }
+  return a;
+}
+
+void Engine::Decide(AccountState& a, TimeMs now, const OwnEvidence* known) {
+  if (auto record = dg::Decide(a, now, known, policy_, correlator_)) decisions_[a.index] = *record;
+}
+
+Verdict Engine::ObserveFeatures(const Interaction& in, const EventFeatures& f) {
+  ++interactions_;
+  now_ = std::max(now_, in.ts);
+  auto refresh = [&](AccountState& b, TimeMs at) { Decide(b, at); };
+  if (const int64_t day = now_ / kMsPerDay; day != last_reexamined_day_) {
+    if (last_reexamined_day_ >= 0) correlator_.Reexamine(now_, refresh);
+    last_reexamined_day_ = day;
+  }
+  // account
+  AccountState& a = AccountFor(in);
+  a.Observe(f, policy_.high_max_tokens);
+  // indicators
+  const bool new_indicator = correlator_.Record(a, in, f);
+  if (!a.shared_match) a.shared_match = correlator_.MatchesShared(in.payment_fingerprint, in.ip) != nullptr;
+  if (a.verdict != Verdict::kBlock) {
+    // score
+    const OwnEvidence ev = ScoreAccount(a, policy_);
+    a.own_score = static_cast<float>(std::max(ev.score, ev.automation_score));
+    a.young = ev.young;
+    a.changed = a.changed || ev.changed;
+    a.automation_only = ev.automation_only;
+    a.reviewable = a.reviewable || ev.score >= policy_.suspicious_score ||
+                   (ev.young && ev.automation_score >= policy_.automation_score);
+    const bool suspicious_now = ev.score >= policy_.suspicious_score ||
+                                (ev.young && ev.automation_score >= policy_.automation_score) ||
+                                ev.automation_only;
+    // lifecycle and link
+    if (!a.suspicious && suspicious_now) {
+      correlator_.MarkSuspicious(a);
+      correlator_.TryLink(a, in.ts, refresh);
+    } else if (!a.suspicious && !a.cleared && (a.n >= kClearAfterInteractions || in.ts - a.first_ts >= kClearAfterMs)) {
+      correlator_.MarkCleared(a);
+    } else if (a.cleared && !a.veteran && a.n >= kVeteranAfterInteractions && in.ts - a.first_ts >= kVeteranAfterMs) {
+      correlator_.MarkVeteran(a);
+    } else if (a.suspicious && (new_indicator || a.n - a.last_link_check >= kRelinkEvery)) {
+      correlator_.TryLink(a, in.ts, refresh);
+    }
+    // match a known campaign
+    const bool in_campaign = correlator_.ConfirmedCampaign(a.index) != nullptr;
+    const uint32_t rematch_every = a.n < 64 ? 1 : kRematchEvery;
+    if (!in_campaign && confirmed_campaigns() > 0 && (a.n <= 4 || new_indicator || a.n % rematch_every == 0)) {
+      correlator_.MatchCampaign(a, in.ts, refresh);
+    }
+    // decide
+    Decide(a, in.ts, &ev);
+  }
+  correlator_.NoteActivity(a, in, f);
+  return a.verdict;
+}
+
+void Engine::Finish() {
+  for (auto& a : accounts_.slots()) {
+    if (a.verdict == Verdict::kBlock) continue;
+    const CampaignAggregate* g = correlator_.ConfirmedCampaign(a.index);
+    if (g != nullptr) Decide(a, std::max(a.last_ts, g->confirmed_at));
+  }
+}
+
+CheckResult Engine::Check(const CheckRequest& request) const { return dg::Check(request, accounts_, correlator_, policy_); }
+
+void Engine::SetOverride(const std::string& account_id, Verdict verdict) {
+  if (verdict == Verdict::kReview) {
+    overrides_.erase(account_id);
+  } else {
+    overrides_[account_id] = verdict;
+  }
+  AccountState* a = accounts_.FindMutable(account_id);
+  if (a == nullptr) return;
+  if (verdict == Verdict::kReview) {
+    a->override_verdict = -1;
+    a->verdict = Verdict::kAllow;  // re-decided from the evidence
+    a->reasons = 0;
+  } else {
+    a->override_verdict = static_cast<int8_t>(verdict);
+  }
+  Decide(*a, std::max(now_, a->last_ts));
+}
+
+bool Engine::AddSharedIndicator(IndicatorKind kind, const std::string& value, const std::string& source) {
+  return correlator_.AddShared(kind, value, source);
+}
+
+void Engine::RestoreSample(const std::string& campaign_id, const std::string& sample) {
+  correlator_.RestoreSample(campaign_id, sample);
+}
+
+void Engine::set_sample_sink(std::function<void(const std::string&, const std::string&)> sink) {
+  correlator_.set_sample_sink(std::move(sink));
+}
+
+const VerdictRecord* Engine::LastDecision(uint32_t account) const {
+  const auto it = decisions_.find(account);
+  return it == decisions_.end() ? nullptr : &it->second;
+}
+
+std::string Engine::CampaignOf(uint32_t account) const {
+  const CampaignAggregate* g = correlator_.ConfirmedCampaignConst(account);
+  return g != nullptr ? g->id : std::string();
+}
+
+}  // namespace dg

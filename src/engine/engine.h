@@ -1,0 +1,124 @@
+// Engine: the online detection core, as the sequence of its stages. Feed it
+// interactions in timestamp order; after each one, the account's verdict
+// uses only what arrived so far. No I/O: scan and serve both drive it.
+//
+// Per interaction (ObserveFeatures, engine.cc):
+//   content    ContentAnalyzer assigns template clusters (text is dropped)
+//   account    AccountTable slot; AccountState counters (account/)
+//   indicators Correlator::Record -- the account's values into the index
+//   score      ScoreAccount -- own evidence (detect/scoring.h)
+//   lifecycle  suspicious / cleared / veteran (correlate/)
+//   link       Correlator::TryLink -- suspicious accounts on pure values
+//   match      Correlator::MatchCampaign -- a new account of a known campaign
+//   decide     Decide -- block / review / allow with reasons (decide/verdict.h)
+//   activity   campaign volume, models, samples
+// Stages never call a later stage; when linking changes an account's
+// campaign, the correlator hands the account back and the engine re-decides
+// it (the refresh callback), in a fixed order.
+//
+// Cost: O(prompt length) for content, O(1) amortised for state, plus a link
+// check (<= 16 candidates per value) when an account turns suspicious and
+// every 16 interactions after. Memory: ~1.1 KB per account (AccountState +
+// id map), ~64 B per indicator value, bounded template indexes, one
+// VerdictRecord (~72 B) per account whose verdict changed. Deterministic:
+// the same input in the same order gives the same output.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <absl/container/flat_hash_map.h>
+
+#include "account/account_state.h"
+#include "account/account_table.h"
+#include "content/analyzer.h"
+#include "correlate/correlator.h"
+#include "decide/check.h"
+#include "decide/verdict.h"
+#include "detect/scoring.h"
+#include "ingest/interaction.h"
+#include "policy/policy.h"
+
+namespace dg {
+
+struct EngineOptions {
+  bool keep_samples = true;  // redacted prompt samples for flagged campaigns
+  // Accounts kept at once. Past it, accounts that are neither suspicious,
+  // reviewed, overridden nor in a cluster -- least recently active first
+  // (CLOCK) -- are forgotten (counted as cleared in their indicators) and
+  // their slots reused; a forgotten account that returns starts afresh.
+  size_t max_accounts = 2u << 20;
+  size_t max_indicator_values = 16u << 20;
+  size_t max_template_clusters = 1u << 20;
+};
+
+class Engine {
+ public:
+  explicit Engine(Policy policy, EngineOptions options = {});
+  Engine(const Engine&) = delete;  // owns all state
+  Engine& operator=(const Engine&) = delete;
+
+  // Processes one interaction; returns its account's verdict after it.
+  Verdict Observe(const Interaction& in);
+  // The same, for an interaction whose text was already digested (the
+  // interaction's text fields are not read): scan digests on its reading
+  // thread, serve on its request threads and when it replays its log.
+  Verdict ObserveDigest(const Interaction& in, const ContentDigest& digest);
+  // End of input: campaigns confirmed late are applied to members that sent
+  // nothing since (flagged at the confirmation time).
+  void Finish();
+
+  // Decision for a request about to be served (decide/check.h). Read-only.
+  CheckResult Check(const CheckRequest& request) const;
+  // A person's decision on an account: kAllow or kBlock, or kReview to
+  // withdraw it. Applies to the account when it appears if not seen yet;
+  // the engine never overwrites it.
+  void SetOverride(const std::string& account_id, Verdict verdict);
+  // Indicators shared by another provider (Correlator::AddShared).
+  bool AddSharedIndicator(IndicatorKind kind, const std::string& value, const std::string& source);
+  // Restores a campaign's redacted sample (serve keeps samples in its store;
+  // replayed digests carry no text).
+  void RestoreSample(const std::string& campaign_id, const std::string& sample);
+  // Called with (campaign id, redacted sample) when a sample is taken.
+  void set_sample_sink(std::function<void(const std::string&, const std::string&)> sink);
+
+  // Account slots; a slot whose id is empty is free (a forgotten account).
+  const std::vector<AccountState>& accounts() const { return accounts_.slots(); }
+  const AccountState* FindAccount(const std::string& id) const { return accounts_.Find(id); }
+  size_t live_accounts() const { return accounts_.live(); }
+  uint64_t evicted_accounts() const { return accounts_.evicted(); }
+  // The record of the account's latest verdict change (the evidence as it
+  // was then), or null if its verdict never changed.
+  const VerdictRecord* LastDecision(uint32_t account) const;
+  // Campaign id of an account (confirmed campaigns only), or empty.
+  std::string CampaignOf(uint32_t account) const;
+
+  const Policy& policy() const { return policy_; }
+  const Correlator& correlator() const { return correlator_; }
+  uint64_t interactions() const { return interactions_; }
+  uint32_t confirmed_campaigns() const { return correlator_.campaigns().confirmed(); }
+  size_t shared_indicators() const { return correlator_.shared_count(); }
+  size_t indicator_values() const { return correlator_.index().size(); }
+  size_t template_clusters() const { return analyzer_.system_clusters() + analyzer_.prompt_clusters(); }
+
+ private:
+  Verdict ObserveFeatures(const Interaction& in, const EventFeatures& f);
+  AccountState& AccountFor(const Interaction& in);
+  // Re-decides an account and keeps the record of a change.
+  void Decide(AccountState& a, TimeMs now, const OwnEvidence* known = nullptr);
+
+  Policy policy_;
+  EngineOptions options_;
+  ContentAnalyzer analyzer_;
+  AccountTable accounts_;
+  Correlator correlator_;
+  absl::flat_hash_map<std::string, Verdict> overrides_;
+  absl::flat_hash_map<uint32_t, VerdictRecord> decisions_;  // account index -> latest verdict change
+  uint64_t interactions_ = 0;
+  TimeMs now_ = 0;
+  int64_t last_reexamined_day_ = -1;
+};
+
+}  // namespace dg
