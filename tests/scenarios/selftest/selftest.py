@@ -44,8 +44,15 @@ CASES = [
 ]
 
 
+def readme_example():
+    """The example in README.md, so the documentation cannot drift from the runner."""
+    text = open(os.path.join(HERE, "..", "README.md")).read()
+    return text.split("## An example", 1)[1].split("```")[1].lstrip("\n")
+
+
 def main():
     fails = 0
+    CASES.append(("readme_example", readme_example(), 0, ["6 ok, 0 failed"]))
     with tempfile.TemporaryDirectory(prefix="dg_scn_self_") as work:
         for name, text, want_rc, needles in CASES:
             path = os.path.join(work, name + ".scn")
