@@ -324,6 +324,7 @@ class Scenario:
         if words[0] == "campaigns":
             if len(words) != 2 or not words[1].isdigit():
                 raise ParseError(f"{where}: expected 'expect campaigns N'")
+            self.mark_checkpoint()
             return ("campaigns", int(words[1]))
         if words[0] == "summary":
             want = {}

@@ -41,6 +41,8 @@ CASES = [
     ("parse_arrow", EVENTS + "check acct=acct_ok block\n", 2, ["parse_arrow.scn:4"]),
     ("parse_time_order", EVENTS + "expect acct_ok allow\nt=+1m acct=acct_ok\nexpect acct_ok allow\n", 2,
      ["parse_time_order.scn:5", "before the checkpoint"]),
+    ("parse_time_order_campaigns", EVENTS + "expect campaigns 0\nt=+1m acct=acct_ok\nexpect acct_ok allow\n", 2,
+     ["parse_time_order_campaigns.scn:5", "before the checkpoint"]),
 ]
 
 
