@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: deps configure build demo test test-sanitize bench clean
+.PHONY: deps configure build demo test check test-sanitize bench clean
 
 deps:
 	@scripts/install-deps.sh
@@ -25,6 +25,12 @@ demo: build
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 	$(MAKE) test-sanitize
+
+# The inner loop while developing: unit tests, behaviour scenarios, CLI and
+# serve tests -- everything but the long quality runs, the browser, the
+# timing test and the sanitizer rebuild. `make test` is what CI runs.
+check: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) -LE "quality|browser|perf"
 
 # The same suite (without the two long quality runs) under AddressSanitizer
 # and UndefinedBehaviorSanitizer: distillguard reads hostile input.

@@ -17,7 +17,7 @@ PACKAGES=(
   libbenchmark-dev     # micro-benchmarks
   libsqlite3-dev       # serve persistence
   libboost-dev         # serve HTTP (Boost.Beast / Asio, header-only)
-  python3              # golden-scenario runner, serve integration test
+  python3              # scenario runner, serve integration test
   chromium             # report.html checked in a real browser (tests/report)
 )
 # `install-deps.sh --fuzz` adds clang and its libFuzzer runtime.
