@@ -1,5 +1,5 @@
 // AccountState: everything the engine remembers about one account, in a
-// fixed-size record (~1.2 KB) no matter how many interactions it sends.
+// fixed-size record (1,200 bytes, `sizeof(AccountState)`) no matter how many interactions it sends.
 //
 // Rate counters are kept twice: over the account's life and over a sliding
 // window of the last one to two days (two day-long buckets, the older one

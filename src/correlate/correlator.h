@@ -23,7 +23,7 @@
 //
 // Cost: O(values) per Record; TryLink examines <= kMaxMembers candidates per
 // pure value, when an account turns suspicious and every 16 interactions or
-// new value after. Memory: IndicatorIndex (~64 B per value, capped),
+// new value after. Memory: IndicatorIndex (~150 B per value, capped),
 // CampaignSet (4 B per account + one aggregate per linked cluster), ~60 B
 // per imported indicator.
 #pragma once

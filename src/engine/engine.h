@@ -18,9 +18,10 @@
 //
 // Cost: O(prompt length) for content, O(1) amortised for state, plus a link
 // check (<= 16 candidates per value) when an account turns suspicious and
-// every 16 interactions after. Memory: ~1.1 KB per account (AccountState +
-// id map), ~64 B per indicator value, bounded template indexes, one
-// VerdictRecord (~72 B) per account whose verdict changed. Deterministic:
+// every 16 interactions after. Memory: ~1.25 KB per account (1,200-byte
+// AccountState + id map), ~150 B per indicator value, bounded template
+// indexes, one 72-byte VerdictRecord per account whose verdict changed
+// (docs/ARCHITECTURE.md, "Costs and bounds"). Deterministic:
 // the same input in the same order gives the same output.
 #pragma once
 
