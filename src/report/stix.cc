@@ -74,11 +74,6 @@ Obj Common(std::string_view type, const std::string& id, const std::string& crea
   return o;
 }
 
-// STIX timestamps: RFC 3339 in UTC with a Z; ours already are.
-std::string NowStamp() {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  return FormatRfc3339(ms);
-}
 
 }  // namespace
 
@@ -112,7 +107,7 @@ std::optional<std::string> ExportStix(std::string_view campaigns_json, const Sti
   auto campaign_texts = CampaignObjects(campaigns_json, error);
   if (!campaign_texts) return std::nullopt;
   simdjson::dom::parser parser;
-  const std::string created = options.created.empty() ? NowStamp() : options.created;
+  const std::string created = options.created.empty() ? FormatRfc3339(options.clock()) : options.created;  // STIX: RFC 3339 UTC with a Z, as ours
   const std::string identity = StixId("identity", options.producer);
   std::vector<std::string> objects;
   {

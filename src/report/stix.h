@@ -22,6 +22,8 @@
 // Cost: linear in the campaigns / bundle size; run offline or on import.
 #pragma once
 
+#include "common/clock.h"
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,7 +35,8 @@ struct StixExportOptions {
   std::string producer = "distillguard";
   std::string campaign_id;        // only this campaign (empty: all)
   bool include_prompts = false;   // template indicators and redacted samples
-  std::string created;            // RFC 3339 time stamped on objects (default: now)
+  std::string created;            // RFC 3339 time stamped on objects (default: clock's now)
+  Clock clock = SystemClock();
 };
 
 // The campaign objects of either campaigns form -- campaigns.jsonl (one per

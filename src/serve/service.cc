@@ -31,11 +31,6 @@ double MicrosSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
 }
 
-std::string NowRfc3339() {
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  return FormatRfc3339(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
-}
-
 uint64_t ResidentBytes() {
   std::FILE* f = std::fopen("/proc/self/statm", "r");
   if (f == nullptr) return 0;
@@ -331,7 +326,7 @@ bool Service::Override(const std::string& account_id, const std::string& action,
     *error = "field 'action': must be \"allow\", \"block\" or \"clear\"";
     return false;
   }
-  OverrideRecord o{account_id, action, by, reason, NowRfc3339()};
+  OverrideRecord o{account_id, action, by, reason, FormatRfc3339(options_.clock())};
   std::lock_guard<std::mutex> ingest(ingest_mu_);
   if (!store_->AddOverride(o, error)) return false;
   std::unique_lock<std::shared_mutex> lock(engine_mu_);

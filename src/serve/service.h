@@ -38,6 +38,7 @@
 #include <absl/container/flat_hash_map.h>
 
 #include "report/views.h"
+#include "common/clock.h"
 #include "ingest/mapping.h"
 #include "ingest/pipeline.h"
 #include "serve/store.h"
@@ -51,6 +52,7 @@ struct ServiceOptions {
   bool keep_samples = true;
   size_t max_errors_returned = 20;
   uint64_t max_store_bytes = 0;  // 0: as much as the disk holds
+  Clock clock = SystemClock();   // stamps override records
 };
 
 struct IngestResult {

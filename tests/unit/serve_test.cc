@@ -125,6 +125,7 @@ TEST(Service, DetectsOnLiveTrafficAndResumesExactlyAfterRestart) {
   std::string error;
   ServiceOptions so;
   so.data_dir = dir;
+  so.clock = [] { return TimeMs{1777636800000}; };  // 2026-05-01T12:00:00Z
   std::string campaign;
   {
     auto svc = Service::Open(so, &error);
@@ -168,6 +169,8 @@ TEST(Service, DetectsOnLiveTrafficAndResumesExactlyAfterRestart) {
   const auto account = svc->AccountJson("h5");
   ASSERT_TRUE(account);
   EXPECT_NE(account->find("\"by\":\"alice\""), std::string::npos) << *account;
+  // The override was stamped by the injected clock, not the machine's.
+  EXPECT_NE(account->find("2026-05-01T12:00:00.000Z"), std::string::npos) << *account;
   // Everything acknowledged before the restart is known: resending is a duplicate.
   const IngestResult again = svc->Ingest(HydraBatch(0, 35), "resend");
   EXPECT_EQ(again.accepted, 0u);

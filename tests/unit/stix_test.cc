@@ -83,6 +83,15 @@ TEST(Stix, RoundTripGivesBackTheSameIndicators) {
   EXPECT_EQ(imported->skipped_patterns, 0u);
 }
 
+TEST(Stix, CreatedComesFromTheInjectedClock) {
+  std::string error;
+  StixExportOptions o;
+  o.clock = [] { return TimeMs{1777636800000}; };  // 2026-05-01T12:00:00Z
+  const auto bundle = ExportStix(kCampaigns, o, &error);
+  ASSERT_TRUE(bundle) << error;
+  EXPECT_NE(bundle->find("\"created\":\"2026-05-01T12:00:00.000Z\""), std::string::npos);
+}
+
 TEST(Stix, OneCampaignOnly) {
   std::string error;
   StixExportOptions o = Fixed();
