@@ -101,9 +101,11 @@ struct AccountState {
   bool reviewable : 1 = false;       // was a candidate on its own content or youth (sticky)
   bool recent : 1 = false;           // active since the eviction sweep last passed (CLOCK bit)
   bool veteran : 1 = false;          // cleared and still clean after a week and 100 interactions
+  bool shared_match_established : 1 = false;  // first matched an imported indicator when already established
   int8_t override_verdict = -1;      // a person's allow / block (Verdict), never changed by the engine
   RepeatCounter repeats;         // template / frame values this account repeats
-  uint32_t reasons = 0;          // bit per Reason (detect/reasons.h)
+  uint32_t reasons = 0;          // bit per Reason (signals/signals.h)
+  uint32_t link_reasons = 0;     // Reason bits of this account's own links and campaign matches
   TimeMs flagged_at = -1;        // first block
   uint32_t n_at_flag = 0;
   uint32_t last_link_check = 0;

@@ -33,6 +33,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <absl/container/flat_hash_map.h>
@@ -47,8 +48,16 @@
 
 namespace dg {
 
-// Key of an address's block: /24 for IPv4, /48 for IPv6 (0 if unparsable);
-// *display gets "a.b.c.0/24" when not null.
+// An address in 16 bytes; an IPv4 address (also one written as IPv4-mapped
+// IPv6, ::ffff:a.b.c.d) in the first 4 with v4 set.
+struct IpAddress {
+  std::array<unsigned char, 16> bytes{};
+  bool v4 = false;
+};
+bool ParseAddress(std::string_view text, IpAddress* out);
+// Key of an address's block: /24 for IPv4 (IPv4-mapped IPv6 included), /48
+// for IPv6; 0 if unparsable, loopback or unspecified. *display gets
+// "a.b.c.0/24" when not null.
 uint64_t IpPrefixKey(const std::string& ip, std::string* display);
 
 struct CorrelatorOptions {
@@ -90,6 +99,11 @@ class Correlator {
   const CampaignAggregate* ConfirmedCampaign(uint32_t account);
   const CampaignAggregate* ConfirmedCampaignConst(uint32_t account) const;
   double CampaignScore(const CampaignAggregate& g) const;
+  // The account's own coordination reasons: the links it was made or
+  // matched on, and the kinds of which it holds a value that other
+  // suspicious accounts share with evidence -- never its campaign's union.
+  // O(indicator slots).
+  uint32_t OwnLinkReasons(const AccountState& a) const;
 
   // A request's payment and address block against confirmed campaigns.
   struct RequestMatch {
@@ -100,8 +114,10 @@ class Correlator {
   RequestMatch MatchRequest(const std::string& payment, const std::string& ip) const;
 
   // Indicators shared by another provider: kind + raw value (payment
-  // fingerprint, IP prefix "a.b.c.0/24" or address, user agent). False for
-  // a value the engine cannot use.
+  // fingerprint; a network "a.b.c.0/24" or an address, matched with its own
+  // prefix length, IPv4-mapped IPv6 as IPv4, nothing wider than /16 or /32;
+  // user agent). False for a value the engine cannot use. Matching costs
+  // one lookup per distinct prefix length shared.
   bool AddShared(IndicatorKind kind, const std::string& value, const std::string& source);
   // Source of the shared indicator this payment / address matches, or null.
   const std::string* MatchesShared(const std::string& payment, const std::string& ip) const;
@@ -140,6 +156,7 @@ class Correlator {
   IndicatorIndex index_;
   CampaignSet campaigns_;
   absl::flat_hash_map<uint64_t, std::string> shared_;  // indicator key -> source
+  std::vector<int> shared_v4_lengths_, shared_v6_lengths_;  // prefix lengths of shared networks, longest first
   std::function<void(const std::string&, const std::string&)> sample_sink_;
 };
 

@@ -24,23 +24,63 @@ uint64_t SharedKey(IndicatorKind kind, std::string_view value) {
 
 }  // namespace
 
+bool ParseAddress(std::string_view text, IpAddress* out) {
+  char buf[INET6_ADDRSTRLEN + 1];
+  if (text.empty() || text.size() >= sizeof(buf)) return false;
+  std::copy(text.begin(), text.end(), buf);
+  buf[text.size()] = '\0';
+  out->bytes = {};
+  if (text.find(':') == std::string_view::npos) {
+    out->v4 = true;
+    return inet_pton(AF_INET, buf, out->bytes.data()) == 1;
+  }
+  if (inet_pton(AF_INET6, buf, out->bytes.data()) != 1) return false;
+  // An IPv4 address written as IPv6 (::ffff:a.b.c.d) is that IPv4 address.
+  static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::equal(kMapped, kMapped + 12, out->bytes.begin())) {
+    std::copy(out->bytes.begin() + 12, out->bytes.end(), out->bytes.begin());
+    std::fill(out->bytes.begin() + 4, out->bytes.end(), 0);
+    out->v4 = true;
+    return true;
+  }
+  out->v4 = false;
+  return true;
+}
+
 uint64_t IpPrefixKey(const std::string& ip, std::string* display) {
-  unsigned char addr[16];
-  if (ip.find(':') != std::string::npos) {
-    if (inet_pton(AF_INET6, ip.c_str(), addr) != 1) return 0;
+  IpAddress addr;
+  if (!ParseAddress(ip, &addr)) return 0;
+  const unsigned char* b = addr.bytes.data();
+  if (!addr.v4) {
+    // Loopback and unspecified addresses say nothing about an operator.
+    static constexpr unsigned char kZero[15] = {};
+    if (std::equal(kZero, kZero + 15, b) && (b[15] == 0 || b[15] == 1)) return 0;
     if (display) {
       char buf[INET6_ADDRSTRLEN];
       unsigned char masked[16] = {};
-      std::copy(addr, addr + 6, masked);
+      std::copy(b, b + 6, masked);
       inet_ntop(AF_INET6, masked, buf, sizeof(buf));
       *display = std::string(buf) + "/48";
     }
-    return Hash64(std::string_view(reinterpret_cast<char*>(addr), 6), 6);
+    return Hash64(std::string_view(reinterpret_cast<const char*>(b), 6), 6);
   }
-  if (inet_pton(AF_INET, ip.c_str(), addr) != 1) return 0;
-  if (display) *display = std::to_string(addr[0]) + "." + std::to_string(addr[1]) + "." + std::to_string(addr[2]) + ".0/24";
-  return Hash64(std::string_view(reinterpret_cast<char*>(addr), 3), 4);
+  if (display) *display = std::to_string(b[0]) + "." + std::to_string(b[1]) + "." + std::to_string(b[2]) + ".0/24";
+  return Hash64(std::string_view(reinterpret_cast<const char*>(b), 3), 4);
 }
+
+namespace {
+
+// Key of an address masked to `len` bits (family and length are part of it).
+uint64_t NetKey(const IpAddress& a, int len) {
+  std::array<unsigned char, 16> masked{};
+  const int whole = len / 8;
+  std::copy(a.bytes.begin(), a.bytes.begin() + whole, masked.begin());
+  if (len % 8) masked[static_cast<size_t>(whole)] = a.bytes[static_cast<size_t>(whole)] & static_cast<unsigned char>(0xff << (8 - len % 8));
+  return HashCombine(Hash64(std::string_view(reinterpret_cast<const char*>(masked.data()), 16)),
+                     static_cast<uint64_t>(len) + (a.v4 ? 0x400 : 0x600));
+}
+
+}  // namespace
 
 Correlator::Correlator(const Policy& policy, AccountTable& accounts, CorrelatorOptions options)
     : policy_(policy), accounts_(accounts), options_(options), index_(options.max_indicator_values) {}
@@ -208,10 +248,10 @@ const std::string* Correlator::MatchesShared(const std::string& payment, const s
   if (!payment.empty()) {
     if (const auto it = shared_.find(SharedKey(IndicatorKind::kPayment, payment)); it != shared_.end()) return &it->second;
   }
-  if (!ip.empty()) {
-    const uint64_t prefix = IpPrefixKey(ip, nullptr);
-    if (prefix != 0) {
-      if (const auto it = shared_.find(IndicatorIndex::Key(IndicatorKind::kIpPrefix, prefix)); it != shared_.end()) return &it->second;
+  IpAddress addr;
+  if (!ip.empty() && ParseAddress(ip, &addr)) {
+    for (const int len : addr.v4 ? shared_v4_lengths_ : shared_v6_lengths_) {
+      if (const auto it = shared_.find(NetKey(addr, len)); it != shared_.end()) return &it->second;
     }
   }
   return nullptr;
@@ -220,10 +260,30 @@ const std::string* Correlator::MatchesShared(const std::string& payment, const s
 bool Correlator::AddShared(IndicatorKind kind, const std::string& value, const std::string& source) {
   if (value.empty()) return false;
   if (kind == IndicatorKind::kIpPrefix) {
-    std::string addr = value.substr(0, value.find('/'));
-    const uint64_t prefix = IpPrefixKey(addr, nullptr);
-    if (prefix == 0) return false;
-    shared_[IndicatorIndex::Key(kind, prefix)] = source;
+    // "a.b.c.d", "a.b.c.0/24", "2001:db8::/48", "::ffff:a.b.c.d/120": the
+    // network as given (a bare address is that host only). Networks wider
+    // than /16 (IPv4) or /32 (IPv6) are refused: one shared indicator must
+    // not be able to block a whole provider's customers.
+    const size_t slash = value.find('/');
+    IpAddress addr;
+    if (!ParseAddress(std::string_view(value).substr(0, slash), &addr)) return false;
+    const bool mapped = addr.v4 && value.find(':') != std::string::npos;
+    int len = addr.v4 ? 32 : 128;
+    if (slash != std::string::npos) {
+      const std::string_view digits = std::string_view(value).substr(slash + 1);
+      if (digits.empty() || digits.size() > 3 || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        return false;
+      }
+      len = std::stoi(std::string(digits));
+      if (mapped) len -= 96;  // ::ffff:a.b.c.d/120 is a.b.c.d/24
+    }
+    if (len > (addr.v4 ? 32 : 128) || len < (addr.v4 ? 16 : 32)) return false;
+    shared_[NetKey(addr, len)] = source;
+    auto& lengths = addr.v4 ? shared_v4_lengths_ : shared_v6_lengths_;
+    if (std::find(lengths.begin(), lengths.end(), len) == lengths.end()) {
+      lengths.push_back(len);
+      std::sort(lengths.rbegin(), lengths.rend());  // most specific first
+    }
     return true;
   }
   if (kind != IndicatorKind::kPayment && kind != IndicatorKind::kClient) return false;

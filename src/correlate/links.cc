@@ -50,6 +50,21 @@ double Correlator::CampaignScore(const CampaignAggregate& g) const {
   return std::clamp(g.score_sum / m + 0.05 * std::log2(m), 0.0, 1.0);
 }
 
+uint32_t Correlator::OwnLinkReasons(const AccountState& a) const {
+  uint32_t reasons = a.link_reasons;
+  for (size_t k = 0; k < kIndicatorKinds; ++k) {
+    if (reasons & Bit(LinkReason(static_cast<IndicatorKind>(k)))) continue;
+    for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) {
+      const IndicatorStats* s = index_.Find(a.indicators[k][idx]);
+      if (s != nullptr && s->suspicious >= 2 && Evidence(*s, k, policy_.links[k]) > 0.1) {
+        reasons |= Bit(LinkReason(static_cast<IndicatorKind>(k)));
+        break;
+      }
+    }
+  }
+  return reasons;
+}
+
 const CampaignAggregate* Correlator::ConfirmedCampaign(uint32_t account) {
   const CampaignAggregate* g = campaigns_.Aggregate(campaigns_.Find(account));
   return g != nullptr && g->confirmed_seq != 0 ? g : nullptr;
@@ -135,6 +150,10 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     const uint32_t root = campaigns_.Union(a.index, b.index, sa, sb);
     CampaignAggregate* g = campaigns_.Aggregate(root);
     g->link_reasons |= reasons;
+    // Each side is reported with the links it has itself, never the
+    // campaign's union (a member does not "share a payment" it never used).
+    a.link_reasons |= reasons;
+    b.link_reasons |= reasons;
     if (g->first_seen < 0 || std::min(a.first_ts, b.first_ts) < g->first_seen) g->first_seen = std::min(a.first_ts, b.first_ts);
     g->last_seen = std::max({g->last_seen, a.last_ts, b.last_ts});
     if (campaigns_.MaybeConfirm(root, CampaignMinAccounts(*g), now)) {
@@ -172,6 +191,7 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) AddCampaignEvidence(k, a.indicators[k][idx], &scores);
   }
   uint32_t best_root = 0;
+  uint32_t best_reasons = 0;
   double best = 0;
   for (const auto& [root, per_kind] : scores) {
     bool infra = a.young || a.changed;
@@ -180,6 +200,10 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     if (total > best || (total == best && root < best_root)) {
       best = total;
       best_root = root;
+      best_reasons = 0;
+      for (size_t k = 0; k < kIndicatorKinds; ++k) {
+        if (per_kind[k] > 0.1) best_reasons |= Bit(LinkReason(static_cast<IndicatorKind>(k)));
+      }
     }
   }
   if (best < policy_.link_threshold) return false;
@@ -191,6 +215,7 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
   const double score_before = CampaignScore(*campaigns_.Aggregate(best_root));
   const uint32_t root = campaigns_.Union(best_root, a.index, 0, std::max<double>(a.own_score, policy_.suspicious_score));
   a.reasons |= Bit(Reason::kCampaignIndicatorMatch);
+  a.link_reasons |= best_reasons;
   if (!a.suspicious) MarkSuspicious(a);
   if (score_before < policy_.campaign_block_score && CampaignScore(*campaigns_.Aggregate(root)) >= policy_.campaign_block_score) {
     OnConfirmed(root, now, refresh);

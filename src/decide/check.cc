@@ -17,9 +17,21 @@ std::string_view DecisionName(Decision d) {
   return "allow";
 }
 
-CheckResult Check(const CheckRequest& r, const AccountTable& accounts, const Correlator& correlator, const Policy& policy) {
+CheckResult Check(const CheckRequest& r, const AccountTable& accounts, const Correlator& correlator, const Policy& policy,
+                  const absl::flat_hash_map<std::string, Verdict>& overrides) {
   CheckResult out;
   const AccountState* a = accounts.Find(r.account_id);
+  if (a == nullptr) {
+    if (const auto o = overrides.find(r.account_id); o != overrides.end()) {
+      out.reasons = Bit(Reason::kAnalystOverride);
+      if (o->second == Verdict::kBlock) {
+        out.decision = Decision::kBlock;
+        out.score = 1.0;
+        out.ttl_s = 3600;
+      }
+      return out;
+    }
+  }
   const bool reasoning_prompt = (r.prompt_flags & (kFlagCot | kFlagRecon)) != 0;
   if (a != nullptr) {
     out.score = a->score;

@@ -2,6 +2,7 @@
 // and ext_authz). Read-only over the engine's state: safe under a shared
 // lock while no interaction is applied. O(indicators of the request).
 //
+//   an analyst's decision on an account not seen yet -> that decision;
 //   known account: block -> block; review -> withhold_reasoning when its
 //   evidence (or this prompt) is reasoning harvest, else throttle; an
 //   analyst's allow -> allow;
@@ -14,6 +15,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include <absl/container/flat_hash_map.h>
 
 #include "account/account_table.h"
 #include "correlate/correlator.h"
@@ -38,7 +41,9 @@ struct CheckResult {
   int ttl_s = 60;        // how long the gateway may cache the answer
 };
 
+// `overrides`: analysts' decisions by account id, including accounts not
+// seen yet (a block issued before the account's first event holds at once).
 CheckResult Check(const CheckRequest& request, const AccountTable& accounts, const Correlator& correlator,
-                  const Policy& policy);
+                  const Policy& policy, const absl::flat_hash_map<std::string, Verdict>& overrides);
 
 }  // namespace dg

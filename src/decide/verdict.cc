@@ -33,18 +33,28 @@ void Apply(AccountState& a, const Policy& policy, Correlator& correlator, TimeMs
   }
   double score = a.own_score;
   bool block = ev.score >= policy.solo_block_score;
+  bool in_review_by_indicator = false;
   const CampaignAggregate* g = correlator.ConfirmedCampaign(a.index);
   const bool in_campaign = g != nullptr;
   if (in_campaign) {
     const double cs = correlator.CampaignScore(*g);
     score = std::max(score, cs);
-    reasons |= Bit(Reason::kCampaignMember) | g->link_reasons;
+    reasons |= Bit(Reason::kCampaignMember) | correlator.OwnLinkReasons(a);
     if (cs >= policy.campaign_block_score && a.suspicious) block = true;
   }
   if (a.shared_match) {
+    // A partner's indicator blocks a new or barely seen account; one that was
+    // already established when it first matched is put in review: as at the
+    // gateway (Check), an established account is not judged on the
+    // infrastructure it shares.
     reasons |= Bit(Reason::kSharedIndicator);
-    block = true;
-    score = std::max(score, 0.9);
+    if (!a.shared_match_established) {
+      block = true;
+      score = std::max(score, 0.9);
+    } else {
+      score = std::max(score, policy.review_score);
+      in_review_by_indicator = true;
+    }
   }
   a.reasons = reasons;
   a.score = static_cast<float>(score);
@@ -52,7 +62,7 @@ void Apply(AccountState& a, const Policy& policy, Correlator& correlator, TimeMs
     a.verdict = Verdict::kBlock;
     a.flagged_at = now;
     a.n_at_flag = a.n;
-  } else if (block || in_campaign || a.reviewable || ev.score >= policy.review_score) {
+  } else if (block || in_campaign || a.reviewable || in_review_by_indicator || ev.score >= policy.review_score) {
     a.verdict = Verdict::kReview;
   } else {
     a.verdict = Verdict::kAllow;

@@ -4,13 +4,14 @@
 //   an allowlisted account or org  -> allow
 //   already blocked                -> stays blocked (blocks are sticky)
 //   own score >= solo_block_score, or a member (itself suspicious) of a
-//   confirmed campaign whose score >= campaign_block_score, or a user of an
-//   imported indicator                                     -> block
+//   confirmed campaign whose score >= campaign_block_score, or a new or
+//   barely seen user of an imported indicator               -> block
+//   an established account that starts using an imported indicator -> review
 //   otherwise a campaign member, a reviewable account, or own score >=
 //   review_score                                           -> review
 // policy.review_only turns every block into review. Reasons: the account's
 // own signals at strength >= 0.5, plus campaign membership and the links
-// that built its campaign.
+// the account itself was linked or matched on (not the campaign's union).
 //
 // Each change of verdict leaves a VerdictRecord: the evidence as it was
 // when the verdict was made (accounts.jsonl reports it next to the latest).

@@ -74,7 +74,10 @@ Verdict Engine::ObserveFeatures(const Interaction& in, const EventFeatures& f) {
   a.Observe(f, policy_.high_max_tokens);
   // indicators
   const bool new_indicator = correlator_.Record(a, in, f);
-  if (!a.shared_match) a.shared_match = correlator_.MatchesShared(in.payment_fingerprint, in.ip) != nullptr;
+  if (!a.shared_match && correlator_.MatchesShared(in.payment_fingerprint, in.ip) != nullptr) {
+    a.shared_match = true;
+    a.shared_match_established = a.n > static_cast<uint32_t>(3 * policy_.min_interactions);
+  }
   if (a.verdict != Verdict::kBlock) {
     // score
     const OwnEvidence ev = ScoreAccount(a, policy_);
@@ -119,7 +122,7 @@ void Engine::Finish() {
   }
 }
 
-CheckResult Engine::Check(const CheckRequest& request) const { return dg::Check(request, accounts_, correlator_, policy_); }
+CheckResult Engine::Check(const CheckRequest& request) const { return dg::Check(request, accounts_, correlator_, policy_, overrides_); }
 
 void Engine::SetOverride(const std::string& account_id, Verdict verdict) {
   if (verdict == Verdict::kReview) {

@@ -10,9 +10,13 @@ namespace dg {
 
 std::vector<std::pair<std::string, double>> Explain(const Engine& engine, const AccountState& a) {
   const OwnEvidence ev = ScoreAccount(a, engine.policy());
+  // A member's links as they stand now (its verdict's reasons are frozen
+  // when it is blocked; `decided` keeps those).
+  uint32_t bits = a.reasons;
+  if (bits & Bit(Reason::kCampaignMember)) bits = (bits & ~LinkReasonMask()) | engine.correlator().OwnLinkReasons(a);
   std::vector<std::pair<std::string, double>> out;
   for (size_t r = 0; r < kReasonCount; ++r) {
-    if ((a.reasons & (1u << r)) == 0) continue;
+    if ((bits & (1u << r)) == 0) continue;
     const double v = r < kOwnSignals ? ev.value[r] : 1.0;
     out.emplace_back(std::string(ReasonName(static_cast<Reason>(r))), std::round(v * 1000) / 1000);
   }

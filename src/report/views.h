@@ -37,7 +37,8 @@ struct CampaignView {
 // Confirmed campaigns, largest first (ties by id).
 std::vector<CampaignView> Campaigns(const Engine& engine);
 // Evidence names and values behind an account's current verdict (own
-// signals with their measured value, coordination and outcomes as 1).
+// signals with their measured value now, coordination and outcomes as 1;
+// a campaign member's links as they stand now, Correlator::OwnLinkReasons).
 std::vector<std::pair<std::string, double>> Explain(const Engine& engine, const AccountState& a);
 // The same for the evidence recorded when its latest verdict was made.
 std::vector<std::pair<std::string, double>> Explain(const VerdictRecord& r);

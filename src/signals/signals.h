@@ -172,6 +172,12 @@ constexpr Reason LinkReason(IndicatorKind k) { return Spec(k).reason; }
 constexpr bool IsInfrastructure(IndicatorKind k) { return Spec(k).cls == IndicatorClass::kInfrastructure; }
 constexpr bool IsContent(IndicatorKind k) { return Spec(k).cls == IndicatorClass::kContent; }
 std::optional<IndicatorKind> IndicatorKindByName(std::string_view name);
+// Reason bits of every indicator kind's link reason.
+constexpr uint32_t LinkReasonMask() {
+  uint32_t m = 0;
+  for (const auto& s : kIndicatorSpecs) m |= Bit(s.reason);
+  return m;
+}
 
 namespace signals_check {
 constexpr bool TablesInOrder() {

@@ -51,5 +51,27 @@ check "--threads 2 gives the verdicts of --threads 1" bash -c "cmp '$WORK/t1/acc
 check "--threads 2 reports the same bad lines" bash -c "cmp '$WORK/t1.err' '$WORK/t2.err' && grep -q 'events.jsonl:' '$WORK/t2.err'"
 "$BIN" scan "$WORK/d/events.jsonl" --quiet --threads 2 --strict > /dev/null 2>"$WORK/t3.err"
 check "--threads 2 --strict stops at the first bad line" bash -c "[ $? -eq 1 ] && grep -q 'stopped at the first bad line' '$WORK/t3.err'"
+
+# Exit codes a scheduler can trust.
+"$BIN" scan /nonexistent/logs.jsonl --out "$WORK/x1" --quiet >/dev/null 2>"$WORK/x1.err"
+check "scan of a missing file exits 1 with its reason" bash -c "[ $? -eq 1 ] && grep -q 'scan: failed: 1 input error' '$WORK/x1.err'"
+printf 'not json\n{"ts":"2026-04-01T00:00:00Z"}\n' > "$WORK/allbad.jsonl"
+"$BIN" scan "$WORK/allbad.jsonl" --out "$WORK/x2" --quiet >/dev/null 2>"$WORK/x2.err"
+check "scan with every line rejected exits 1" bash -c "[ $? -eq 1 ] && grep -q 'no interaction accepted (2 lines read, 2 rejected)' '$WORK/x2.err'"
+"$BIN" scan --bogus-flag >/dev/null 2>&1
+check "an unknown flag is a usage error (2)" bash -c "[ $? -eq 2 ]"
+"$BIN" scan --help >/dev/null 2>&1
+check "--help exits 0" bash -c "[ $? -eq 0 ]"
+check "accounts.jsonl keeps the evidence as it was when the verdict was made" python3 -c "
+import json,sys
+rows=[json.loads(l) for l in open('$WORK/t1/accounts.jsonl')]
+blocked=[r for r in rows if r['verdict']=='block']
+ok=blocked and all(r['decided'] and r['decided']['at']==r['first_flagged_at'] and r['decided']['verdict']=='block' and r['decided']['evidence'] for r in blocked)
+sys.exit(0 if ok and all('decided' in r for r in rows) else 1)"
+"$BIN" eval --labels "$WORK/l.jsonl" --accounts "$WORK/allbad.jsonl.none" >/dev/null 2>&1
+check "eval of a missing accounts file is an error" bash -c "[ $? -eq 2 ]"
+: > "$WORK/empty_accounts.jsonl"
+"$BIN" eval --labels "$WORK/l.jsonl" --accounts "$WORK/empty_accounts.jsonl" --max-fpr 0.01 >"$WORK/e.out" 2>"$WORK/e.err"
+check "eval gates fail on an empty scan and count the missing accounts" bash -c "[ $? -eq 1 ] && grep -q 'lists none of the labelled accounts' '$WORK/e.err' && grep -q 'missing from the scan (counted as allowed)' '$WORK/e.out'"
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
