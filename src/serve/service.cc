@@ -1,11 +1,16 @@
 #include "serve/service.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <numeric>
 
@@ -19,6 +24,7 @@
 #include "report/stix.h"
 #include "report/traceback.h"
 #include "report/writers.h"
+#include "serve/request_guard.h"
 #include "serve/wire.h"
 
 namespace dg {
@@ -34,6 +40,44 @@ double MicrosSince(std::chrono::steady_clock::time_point t0) {
 std::string NowRfc3339() {
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   return FormatRfc3339(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+}
+
+int64_t NowSecondsSinceEpoch() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// Exclusive flock on DIR/distillguard.lock (released by the kernel when the
+// process dies, even by kill -9). Returns the descriptor, or -1 + *error.
+int LockDataDir(const std::string& dir, std::string* error) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  const std::string path = (std::filesystem::path(dir) / "distillguard.lock").string();
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    *error = fmt::format("{}: cannot open the lock file: {}", path, std::strerror(errno));
+    return -1;
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    char buf[32] = {};
+    const ssize_t n = ::pread(fd, buf, sizeof(buf) - 1, 0);
+    std::string pid(buf, n > 0 ? static_cast<size_t>(n) : 0);
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+    ::close(fd);
+    if (err == EWOULDBLOCK) {
+      *error = fmt::format("{}: the data directory is in use by another distillguard serve (pid {}; lock {}): one process per "
+                           "data directory",
+                           dir, pid.empty() ? "unknown" : pid, path);
+    } else {
+      *error = fmt::format("{}: cannot lock: {}", path, std::strerror(err));
+    }
+    return -1;
+  }
+  const std::string me = std::to_string(getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, me.data(), me.size(), 0) < 0) {
+    // The lock holds regardless; the pid is only for the message.
+  }
+  return fd;
 }
 
 uint64_t ResidentBytes() {
@@ -72,12 +116,21 @@ Service::Service(ServiceOptions options)
       engine_(options_.policy, EngineOptions{options_.keep_samples}),
       dedup_(4u << 20) {}
 
-Service::~Service() { Stop(); }
+Service::~Service() {
+  Stop();
+  store_.reset();
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+}
 
 std::unique_ptr<Service> Service::Open(ServiceOptions options, std::string* error) {
   std::unique_ptr<Service> s(new Service(std::move(options)));
+  if (s->options_.lock_data_dir) {
+    s->lock_fd_ = LockDataDir(s->options_.data_dir, error);
+    if (s->lock_fd_ < 0) return nullptr;
+  }
   s->store_ = Store::Open(s->options_.data_dir, error, s->options_.max_store_bytes);
   if (!s->store_) return nullptr;
+  s->MaybePrune();  // retention applies before replay: replay sees the retained history only
   if (!s->Replay(error)) return nullptr;
   Store* store = s->store_.get();
   s->engine_.set_sample_sink([store](const std::string& campaign, const std::string& sample) {
@@ -99,6 +152,11 @@ bool Service::Replay(std::string* error) {
               ++bad;
               return;
             }
+            // A request id counts once, even if the log somehow holds it twice.
+            if (dedup_.Contains(in.request_id)) {
+              ++replay_duplicates_;
+              return;
+            }
             dedup_.Insert(in.request_id);
             engine_.ObserveDigest(in, digest);
             ++replayed_;
@@ -107,6 +165,10 @@ bool Service::Replay(std::string* error) {
     return false;
   }
   if (bad > 0) fmt::print(stderr, "serve: {}: {} log records could not be decoded and were skipped\n", store_->path(), bad);
+  if (replay_duplicates_ > 0) {
+    fmt::print(stderr, "serve: {}: {} logged records repeated a request id and were counted once\n", store_->path(),
+               replay_duplicates_);
+  }
   bool ok = store_->ForEachOverride(
       [&](const OverrideRecord& o) {
         engine_.SetOverride(o.account_id, o.action == "allow" ? Verdict::kAllow : o.action == "block" ? Verdict::kBlock : Verdict::kReview);
@@ -153,6 +215,7 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
       if (result.errors.size() < options_.max_errors_returned) result.errors.push_back(fmt::format("{}:{}: {}", origin, line_no, err->Message()));
       continue;
     }
+    in.ip = NormalizeIp(in.ip);  // ::ffff:a.b.c.d is a.b.c.d (one key for one address)
     ContentDigest d;
     DigestContent(in, &scratch, &d);
     WireExtras x;
@@ -186,12 +249,18 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
   }
   if (!to_store.empty() || !meta.empty()) {
     std::string err;
-    if (!store_->Append(to_store, meta, &err)) {
+    TimeMs newest = kNoTime;
+    for (const size_t idx : fresh) newest = std::max(newest, events[idx].ts);
+    if (!store_->Append(to_store, meta, &err, newest)) {
       result.stored = false;
       result.store_error = err;
       store_failures_.fetch_add(1, std::memory_order_relaxed);
+      last_store_error_ = err;
+      store_ok_ = false;
       return result;
     }
+    store_ok_ = true;
+    MaybePrune();
   }
   for (const size_t idx : fresh) dedup_.Insert(events[idx].request_id);
   for (size_t from = 0; from < fresh.size(); from += kApplyChunk) {
@@ -207,6 +276,47 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
   events_rejected_.fetch_add(result.rejected, std::memory_order_relaxed);
   ingest_latency_.Record(MicrosSince(t0));
   return result;
+}
+
+bool Service::Ready(std::string* why) {
+  if (!ready_.load()) {
+    *why = "replaying the log";
+    return false;
+  }
+  if (store_ok_.load()) return true;
+  // The last write failed: probe (at most once a second) so that readiness
+  // comes back with the disk even when no traffic is sent meanwhile.
+  const int64_t now = NowSecondsSinceEpoch();
+  std::unique_lock<std::mutex> ingest(ingest_mu_, std::try_to_lock);
+  if (ingest.owns_lock()) {
+    if (last_probe_s_.exchange(now) != now && !store_ok_.load()) {
+      std::string err;
+      if (store_->Append({}, {{"ready_probe", std::to_string(now)}}, &err)) store_ok_ = true;
+      else last_store_error_ = err;
+    }
+    if (store_ok_.load()) return true;
+    *why = "the store refuses writes (ingest answers 503): " + last_store_error_;
+  } else {
+    *why = "the store refuses writes (ingest answers 503)";
+  }
+  return false;
+}
+
+void Service::MaybePrune() {
+  if (options_.retention_days <= 0) return;
+  const int64_t now = NowSecondsSinceEpoch();
+  if (now - last_prune_s_.load() < 3600) return;
+  last_prune_s_ = now;
+  const TimeMs cutoff = (now - static_cast<int64_t>(options_.retention_days) * 86400) * 1000;
+  std::string err;
+  const auto pruned = store_->PruneBefore(cutoff, &err);
+  if (!pruned) {
+    fmt::print(stderr, "serve: retention: {}\n", err);
+    return;
+  }
+  if (*pruned > 0) {
+    fmt::print(stderr, "serve: retention: deleted {} logged events older than {} days\n", *pruned, options_.retention_days);
+  }
 }
 
 uint64_t DecisionCache::Key(const CheckRequest& r) {
@@ -408,7 +518,7 @@ void Service::FollowLoop(std::string path) {
     if (last_nl == std::string::npos) {
       // A partial line (still being written), or one longer than the chunk.
       if (buf.size() == kFollowChunkBytes) {
-        fmt::print(stderr, "serve: {}: a line longer than {} bytes at offset {} was skipped\n", path, kFollowChunkBytes, offset);
+        fmt::print(stderr, "serve: {}: a line longer than {} bytes at offset {} was skipped\n", Printable(path), kFollowChunkBytes, offset);
         offset += buf.size();
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -417,7 +527,7 @@ void Service::FollowLoop(std::string path) {
     buf.resize(last_nl + 1);
     const uint64_t next = offset + buf.size();
     const IngestResult r = IngestLines(buf, path, {{key, std::to_string(next)}});
-    for (const auto& e : r.errors) fmt::print(stderr, "serve: {}\n", e);
+    for (const auto& e : r.errors) fmt::print(stderr, "serve: {}\n", Printable(e, 1024));  // no raw control characters
     if (!r.stored) {
       fmt::print(stderr, "serve: --follow {}: {}; retrying\n", path, r.store_error);
       std::this_thread::sleep_for(std::chrono::seconds(1));

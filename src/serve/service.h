@@ -21,7 +21,13 @@
 // Restart: Open() replays the store's log through Engine::ObserveDigest (the
 // log keeps digests, never text), then overrides, samples and imported
 // indicators: the engine resumes exactly where it was, and after kill -9
-// nothing acknowledged is lost. Replay runs at engine speed (~1 us/event).
+// nothing acknowledged is lost. Replay runs at engine speed (~1 us/event)
+// and counts a request id once even if the log holds it twice. With
+// retention_days, batches whose newest event is older are deleted at start
+// and hourly: replay then rebuilds the state of the retained history only.
+// With lock_data_dir (serve), Open takes an exclusive flock on
+// DIR/distillguard.lock: a second serve on the same directory is refused.
+// Ingest normalises IPv4-mapped addresses (::ffff:a.b.c.d -> a.b.c.d).
 // Memory: the engine's, plus the dedup (2 x 4M request-id hashes at most).
 #pragma once
 
@@ -51,6 +57,8 @@ struct ServiceOptions {
   bool keep_samples = true;
   size_t max_errors_returned = 20;
   uint64_t max_store_bytes = 0;  // 0: as much as the disk holds
+  bool lock_data_dir = false;    // serve: one process per data directory
+  int retention_days = 0;        // 0: keep the event log for ever
 };
 
 struct IngestResult {
@@ -128,6 +136,11 @@ class Service {
   void RecordDecision(Decision d, double us);
   uint64_t replayed() const { return replayed_; }
   bool ready() const { return ready_.load(); }
+  // Ready to take traffic: replayed, and the store's last write succeeded.
+  // When it failed, *why says so and a probe write is made (at most once a
+  // second) so that readiness comes back with the disk.
+  bool Ready(std::string* why);
+  uint64_t replay_duplicates() const { return replay_duplicates_; }
 
  private:
   explicit Service(ServiceOptions options);
@@ -144,6 +157,12 @@ class Service {
   mutable std::shared_mutex engine_mu_;
   std::unordered_map<std::string, std::vector<OverrideRecord>> override_history_;  // under engine_mu_
   uint64_t replayed_ = 0;
+  uint64_t replay_duplicates_ = 0;
+  int lock_fd_ = -1;                  // flock on DIR/distillguard.lock
+  std::atomic<bool> store_ok_{true};  // last store write succeeded
+  std::string last_store_error_;      // under ingest_mu_
+  std::atomic<int64_t> last_probe_s_{0}, last_prune_s_{0};
+  void MaybePrune();                  // under ingest_mu_
   std::atomic<bool> ready_{false};
   std::atomic<bool> stop_{false};
   std::thread follower_;
