@@ -256,6 +256,8 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
       result.store_error = err;
       store_failures_.fetch_add(1, std::memory_order_relaxed);
       last_store_error_ = err;
+      last_failed_bytes_ = 0;
+      for (const auto& r : to_store) last_failed_bytes_ += r.size() + 4;
       store_ok_ = false;
       return result;
     }
@@ -284,14 +286,15 @@ bool Service::Ready(std::string* why) {
     return false;
   }
   if (store_ok_.load()) return true;
-  // The last write failed: probe (at most once a second) so that readiness
-  // comes back with the disk even when no traffic is sent meanwhile.
+  // The last write failed: probe (at most every 5 s) with as many bytes as
+  // the failed batch, so that readiness comes back with room on the disk.
   const int64_t now = NowSecondsSinceEpoch();
   std::unique_lock<std::mutex> ingest(ingest_mu_, std::try_to_lock);
   if (ingest.owns_lock()) {
-    if (last_probe_s_.exchange(now) != now && !store_ok_.load()) {
+    if (now - last_probe_s_.load() >= 5 && !store_ok_.load()) {
+      last_probe_s_ = now;
       std::string err;
-      if (store_->Append({}, {{"ready_probe", std::to_string(now)}}, &err)) store_ok_ = true;
+      if (store_->Probe(std::clamp<size_t>(last_failed_bytes_, 1, 1u << 20), &err)) store_ok_ = true;
       else last_store_error_ = err;
     }
     if (store_ok_.load()) return true;

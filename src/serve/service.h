@@ -137,8 +137,11 @@ class Service {
   uint64_t replayed() const { return replayed_; }
   bool ready() const { return ready_.load(); }
   // Ready to take traffic: replayed, and the store's last write succeeded.
-  // When it failed, *why says so and a probe write is made (at most once a
-  // second) so that readiness comes back with the disk.
+  // When it failed, *why says so, and at most every 5 s a probe writes (and
+  // removes, in one transaction) as many bytes as the failed batch had, up
+  // to 1 MiB, so that readiness comes back with room on the disk even when
+  // no events are sent meanwhile. The probe runs on the caller's thread and
+  // only while the store is failing.
   bool Ready(std::string* why);
   uint64_t replay_duplicates() const { return replay_duplicates_; }
 
@@ -161,6 +164,7 @@ class Service {
   int lock_fd_ = -1;                  // flock on DIR/distillguard.lock
   std::atomic<bool> store_ok_{true};  // last store write succeeded
   std::string last_store_error_;      // under ingest_mu_
+  size_t last_failed_bytes_ = 0;      // under ingest_mu_
   std::atomic<int64_t> last_probe_s_{0}, last_prune_s_{0};
   void MaybePrune();                  // under ingest_mu_
   std::atomic<bool> ready_{false};

@@ -306,6 +306,24 @@ bool Store::ForEachSharedIndicator(const std::function<void(const std::string&, 
   return true;
 }
 
+bool Store::Probe(size_t bytes, std::string* error) {
+  if (!Exec("BEGIN IMMEDIATE", error)) return false;
+  Stmt q;
+  bool ok = sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES('ready_probe', zeroblob(?))", -1, &q.s, nullptr) ==
+            SQLITE_OK;
+  if (ok) {
+    sqlite3_bind_int64(q.s, 1, static_cast<sqlite3_int64>(bytes));
+    ok = sqlite3_step(q.s) == SQLITE_DONE;
+  }
+  ok = ok && sqlite3_exec(db_, "DELETE FROM meta WHERE key = 'ready_probe'", nullptr, nullptr, nullptr) == SQLITE_OK;
+  ok = ok && sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
+  if (!ok) {
+    *error = Error("probe");
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  return ok;
+}
+
 std::optional<std::string> Store::GetMeta(const std::string& key) {
   Stmt q;
   if (sqlite3_prepare_v2(db_, "SELECT value FROM meta WHERE key = ?", -1, &q.s, nullptr) != SQLITE_OK) return std::nullopt;

@@ -73,6 +73,9 @@ class Store {
   bool ForEachSharedIndicator(const std::function<void(const std::string&, const std::string&, const std::string&)>& fn,
                               std::string* error);
   std::optional<std::string> GetMeta(const std::string& key);
+  // Would a batch of `bytes` fit now? Writes that many bytes and removes
+  // them in one transaction (net nothing stored). False + *error if not.
+  bool Probe(size_t bytes, std::string* error);
   const std::string& path() const { return path_; }
 
  private:
