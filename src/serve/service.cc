@@ -352,6 +352,22 @@ CheckResult Service::Check(const CheckRequest& request) {
     lock.lock();
   }
   CheckResult r = engine_.Check(request);
+  // An analyst's override on an account that has sent no event yet (the
+  // engine keeps it for the first event but its Check does not consult it):
+  // a pre-emptive block blocks, a pre-emptive allow allows, from now on.
+  if (const auto hist = override_history_.find(request.account_id);
+      hist != override_history_.end() && !hist->second.empty() && engine_.FindAccount(request.account_id) == nullptr) {
+    const std::string& action = hist->second.back().action;
+    if (action == "block") {
+      r = CheckResult{};
+      r.decision = Decision::kBlock;
+      r.reasons = 1u << static_cast<uint32_t>(Reason::kAnalystOverride);
+      r.ttl_s = 3600;
+    } else if (action == "allow") {
+      r = CheckResult{};
+      r.reasons = 1u << static_cast<uint32_t>(Reason::kAnalystOverride);
+    }
+  }
   decision_cache_.Put(key, r);
   return r;
 }

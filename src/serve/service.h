@@ -8,7 +8,8 @@
 //                  store in one durable transaction, and only then apply to
 //                  the engine (exclusive lock, in chunks of 64 so that
 //                  decisions wait at most one chunk). Returns once durable.
-//   Check(req)     shared lock; Engine::Check. Never writes. When a chunk is
+//   Check(req)     shared lock; Engine::Check (plus an analyst's override on
+//                  an account not seen yet: applied at once). Never writes. When a chunk is
 //                  being applied (the engine is held exclusively), the answer
 //                  last given for the same account / card / address comes from
 //                  a bounded cache instead of waiting: at most one chunk old,

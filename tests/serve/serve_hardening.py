@@ -118,6 +118,11 @@ def roles_and_bodies():
     s.request("POST", "/v1/events", event(1, account="bob smith") + "\n", token=GATEWAY)
     st, body, _ = s.request("POST", "/v1/check", json.dumps({"account_id": "bob smith"}), token=GATEWAY)
     check(body["decision"] == "block", f"the block on bob%20smith holds for 'bob smith' ({body})")
+    # A block on an account that has sent nothing yet applies at once.
+    s.request("POST", "/v1/accounts/not-seen-yet/override", json.dumps({"action": "block", "by": "alice", "reason": "fraud"}),
+              token=ANALYST)
+    st, body, _ = s.request("POST", "/v1/check", json.dumps({"account_id": "not-seen-yet"}), token=GATEWAY)
+    check(body["decision"] == "block", f"a block on an account not seen yet applies before its first event ({body})")
     st, body, _ = s.request("GET", "/v1/accounts/bob%2", token=ANALYST)
     check(st == 400 and "percent" in body["error"], f"bad percent-escape: 400 ({st})")
 

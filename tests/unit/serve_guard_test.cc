@@ -259,5 +259,27 @@ TEST(ServiceGuard, IngestNormalisesIPv4MappedAddresses) {
   EXPECT_EQ(ips, std::vector<std::string>{"203.0.113.9"});
 }
 
+TEST(ServiceGuard, OverrideOnAnAccountNotSeenYetAppliesAtOnce) {
+  testing::TempDir tmp;
+  ServiceOptions o;
+  o.data_dir = tmp.File("data");
+  std::string error;
+  auto s = Service::Open(o, &error);
+  ASSERT_NE(s, nullptr) << error;
+  CheckRequest ghost;
+  ghost.account_id = "ghost";
+  EXPECT_EQ(s->Check(ghost).decision, Decision::kAllow);
+  ASSERT_TRUE(s->Override("ghost", "block", "alice", "known fraud", &error)) << error;
+  EXPECT_EQ(s->Check(ghost).decision, Decision::kBlock);
+  ASSERT_TRUE(s->Override("ghost", "clear", "alice", "mistake", &error)) << error;
+  EXPECT_EQ(s->Check(ghost).decision, Decision::kAllow);
+  // And after a restart (overrides are replayed).
+  ASSERT_TRUE(s->Override("ghost", "block", "alice", "again", &error)) << error;
+  s.reset();
+  s = Service::Open(o, &error);
+  ASSERT_NE(s, nullptr) << error;
+  EXPECT_EQ(s->Check(ghost).decision, Decision::kBlock);
+}
+
 }  // namespace
 }  // namespace dg
