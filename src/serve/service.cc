@@ -42,6 +42,18 @@ std::string NowRfc3339() {
   return FormatRfc3339(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
 }
 
+// Request ids are de-duplicated per account: an id is the client's (or its
+// gateway's) choice, so a global key would let one account's events hide
+// another's by reusing its ids.
+std::string DedupKey(const Interaction& in) {
+  std::string key;
+  key.reserve(in.account_id.size() + 1 + in.request_id.size());
+  key += in.account_id;
+  key += '\x1f';
+  key += in.request_id;
+  return key;
+}
+
 int64_t NowSecondsSinceEpoch() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -153,11 +165,12 @@ bool Service::Replay(std::string* error) {
               return;
             }
             // A request id counts once, even if the log somehow holds it twice.
-            if (dedup_.Contains(in.request_id)) {
+            const std::string key = DedupKey(in);
+            if (dedup_.Contains(key)) {
               ++replay_duplicates_;
               return;
             }
-            dedup_.Insert(in.request_id);
+            dedup_.Insert(key);
             engine_.ObserveDigest(in, digest);
             ++replayed_;
           },
@@ -237,9 +250,11 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
   std::vector<std::string> to_store;
   fresh.reserve(order.size());
   to_store.reserve(order.size());
-  absl::flat_hash_set<std::string_view> in_batch;
+  absl::flat_hash_set<std::string> in_batch;
+  std::vector<std::string> keys(events.size());
   for (const size_t idx : order) {
-    const std::string& id = events[idx].request_id;
+    keys[idx] = DedupKey(events[idx]);
+    const std::string& id = keys[idx];
     if (dedup_.Contains(id) || !in_batch.insert(id).second) {
       ++result.duplicates;
       continue;
@@ -264,7 +279,7 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
     store_ok_ = true;
     MaybePrune();
   }
-  for (const size_t idx : fresh) dedup_.Insert(events[idx].request_id);
+  for (const size_t idx : fresh) dedup_.Insert(keys[idx]);
   for (size_t from = 0; from < fresh.size(); from += kApplyChunk) {
     std::unique_lock<std::shared_mutex> lock(engine_mu_);
     const auto held = std::chrono::steady_clock::now();

@@ -28,7 +28,8 @@
 // and hourly: replay then rebuilds the state of the retained history only.
 // With lock_data_dir (serve), Open takes an exclusive flock on
 // DIR/distillguard.lock: a second serve on the same directory is refused.
-// Ingest normalises IPv4-mapped addresses (::ffff:a.b.c.d -> a.b.c.d).
+// Ingest normalises IPv4-mapped addresses (::ffff:a.b.c.d -> a.b.c.d), and
+// de-duplicates request ids per account (ingest and replay alike).
 // Memory: the engine's, plus the dedup (2 x 4M request-id hashes at most).
 #pragma once
 

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/hash.h"
+
 namespace dg {
 namespace {
 
@@ -85,11 +87,21 @@ std::unique_ptr<Store> Store::Open(const std::string& dir, std::string* error, u
     }
   }
   if (!has_newest && !st->Exec("ALTER TABLE batches ADD COLUMN newest_ts INTEGER", error)) return nullptr;
+  // A checksum per batch: quick_check verifies the b-tree, not the bytes of
+  // a record, and a flipped byte inside one decodes as a phantom account.
+  bool has_checksum = false;
+  {
+    Stmt cols;
+    if (sqlite3_prepare_v2(st->db_, "PRAGMA table_info(batches)", -1, &cols.s, nullptr) == SQLITE_OK) {
+      while (sqlite3_step(cols.s) == SQLITE_ROW) has_checksum = has_checksum || Column(cols.s, 1) == "checksum";
+    }
+  }
+  if (!has_checksum && !st->Exec("ALTER TABLE batches ADD COLUMN checksum INTEGER", error)) return nullptr;
   if (max_bytes > 0) {
     const std::string pragma = "PRAGMA max_page_count = " + std::to_string(std::max<uint64_t>(16, max_bytes / 4096)) + ";";
     if (!st->Exec(pragma.c_str(), error)) return nullptr;
   }
-  if (sqlite3_prepare_v2(st->db_, "INSERT INTO batches(count, records, newest_ts) VALUES(?, ?, ?)", -1, &st->insert_record_, nullptr) != SQLITE_OK ||
+  if (sqlite3_prepare_v2(st->db_, "INSERT INTO batches(count, records, newest_ts, checksum) VALUES(?, ?, ?, ?)", -1, &st->insert_record_, nullptr) != SQLITE_OK ||
       sqlite3_prepare_v2(st->db_, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", -1, &st->set_meta_, nullptr) != SQLITE_OK) {
     *error = st->Error("prepare");
     return nullptr;
@@ -178,6 +190,7 @@ bool Store::Append(const std::vector<std::string>& records, const std::vector<st
     sqlite3_bind_blob(insert_record_, 2, batch_.data(), static_cast<int>(batch_.size()), SQLITE_STATIC);
     if (newest_ts == std::numeric_limits<int64_t>::min()) sqlite3_bind_null(insert_record_, 3);
     else sqlite3_bind_int64(insert_record_, 3, newest_ts);
+    sqlite3_bind_int64(insert_record_, 4, static_cast<sqlite3_int64>(Hash64(batch_)));
     const int rc = sqlite3_step(insert_record_);
     sqlite3_reset(insert_record_);
     if (rc != SQLITE_DONE) return fail("append");
@@ -196,7 +209,7 @@ bool Store::Append(const std::vector<std::string>& records, const std::vector<st
 
 bool Store::ForEachRecord(const std::function<void(std::string_view)>& fn, std::string* error) {
   Stmt q;
-  if (sqlite3_prepare_v2(db_, "SELECT records FROM batches ORDER BY seq", -1, &q.s, nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(db_, "SELECT records, checksum, seq FROM batches ORDER BY seq", -1, &q.s, nullptr) != SQLITE_OK) {
     *error = Error("read log");
     return false;
   }
@@ -204,6 +217,13 @@ bool Store::ForEachRecord(const std::function<void(std::string_view)>& fn, std::
   while ((rc = sqlite3_step(q.s)) == SQLITE_ROW) {
     const auto* p = static_cast<const char*>(sqlite3_column_blob(q.s, 0));
     const std::string_view batch(p == nullptr ? "" : p, static_cast<size_t>(sqlite3_column_bytes(q.s, 0)));
+    // Batches logged before checksums existed have none (NULL): unchecked.
+    if (sqlite3_column_type(q.s, 1) != SQLITE_NULL &&
+        static_cast<uint64_t>(sqlite3_column_int64(q.s, 1)) != Hash64(batch)) {
+      *error = path_ + ": logged batch " + std::to_string(sqlite3_column_int64(q.s, 2)) +
+               " fails its checksum (the file was altered or damaged); restore it from a backup or move it away";
+      return false;
+    }
     size_t pos = 0;
     while (pos + 4 <= batch.size()) {
       uint32_t len = 0;

@@ -7,8 +7,10 @@
 // loss, which is when serve acknowledges it. A torn last transaction after
 // a crash is rolled back by SQLite on open: never half a batch.
 //
-// The log holds one row per batch (its records, each length-prefixed, and
-// the time of its newest event, for retention).
+// The log holds one row per batch (its records, each length-prefixed, the
+// time of its newest event, for retention, and an XXH3 checksum of the
+// records, verified when they are read back: a damaged batch stops the
+// replay with an error instead of decoding as phantom accounts).
 // Open refuses a database that fails SQLite's `PRAGMA quick_check` (a cost
 // of one sequential read of the file at start, ~1 s per GB) and an existing
 // zero-length database file (a truncated database is not a fresh start:

@@ -160,6 +160,37 @@ TEST(StoreGuard, CorruptDatabaseIsRefusedAtStart) {
   EXPECT_NE(error.find("corrupt"), std::string::npos) << error;
 }
 
+TEST(StoreGuard, AFlippedByteInsideARecordIsCaughtByItsChecksum) {
+  testing::TempDir tmp;
+  const auto dir = tmp.File("data");
+  std::string error;
+  const std::string marker = "account-PHANTOM-MARKER-0123456789";
+  {
+    auto st = Store::Open(dir, &error);
+    ASSERT_NE(st, nullptr) << error;
+    ASSERT_TRUE(st->Append({"first record", marker, "third record"}, {}, &error)) << error;
+  }  // closing checkpoints the WAL into the database file
+  const auto db = dir + "/distillguard.db";
+  std::string bytes;
+  {
+    std::ifstream f(db, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  }
+  const size_t at = bytes.find(marker);
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + 8] ^= 0x01;  // one bit of the account id
+  {
+    std::ofstream f(db, std::ios::binary | std::ios::trunc);
+    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  auto st = Store::Open(dir, &error);  // quick_check cannot see it
+  ASSERT_NE(st, nullptr) << error;
+  std::vector<std::string> seen;
+  EXPECT_FALSE(st->ForEachRecord([&](std::string_view r) { seen.emplace_back(r); }, &error));
+  EXPECT_TRUE(seen.empty());
+  EXPECT_NE(error.find("fails its checksum"), std::string::npos) << error;
+}
+
 TEST(StoreGuard, RetentionPrunesBatchesByTheirNewestEvent) {
   testing::TempDir tmp_retention;
   const auto dir = tmp_retention.File("data");
@@ -232,6 +263,28 @@ TEST(ServiceGuard, ReplayCountsARepeatedRequestIdOnce) {
   const auto json = s->AccountJson("acct");
   ASSERT_TRUE(json);
   EXPECT_NE(json->find("\"interactions\":100"), std::string::npos) << *json;
+}
+
+TEST(ServiceGuard, ARequestIdCannotHideAnotherAccountsEvent) {
+  testing::TempDir tmp;
+  ServiceOptions o;
+  o.data_dir = tmp.File("data");
+  std::string error;
+  auto s = Service::Open(o, &error);
+  ASSERT_NE(s, nullptr) << error;
+  // The attacker sends first, with the id the victim's gateway will use.
+  const std::string mine = "{\"ts\":1775001600,\"request_id\":\"req7\",\"account_id\":\"attacker\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}\n";
+  const std::string victims = "{\"ts\":1775001601,\"request_id\":\"req7\",\"account_id\":\"victim\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}\n";
+  EXPECT_EQ(s->Ingest(mine, "t").accepted, 1u);
+  const auto r = s->Ingest(victims, "t");
+  EXPECT_EQ(r.accepted, 1u);
+  EXPECT_EQ(r.duplicates, 0u);
+  EXPECT_EQ(s->Ingest(victims, "t").duplicates, 1u);  // the same account's repeat still counts once
+  s.reset();
+  s = Service::Open(o, &error);
+  ASSERT_NE(s, nullptr) << error;
+  EXPECT_EQ(s->replayed(), 2u);
+  EXPECT_EQ(s->replay_duplicates(), 0u);
 }
 
 TEST(ServiceGuard, IngestNormalisesIPv4MappedAddresses) {
