@@ -224,8 +224,42 @@ def store_faults():
     check(r.returncode == 1 and "empty (0 bytes)" in r.stderr, f"zero-length database: refused ({r.returncode})")
 
 
+def throttle_rate():
+    # Finding 16: "throttle" is a rate, not a 429 on every request. A young
+    # account that looks wholly automated (single-turn, fixed settings, one
+    # template, paced) but asks for no reasoning is under review: throttled.
+    s = dgtest.Server(BIN, WORK, os.path.join(WORK, "throttle"), ["--throttle-rate", "0.2", "--throttle-burst", "3"], token=GATEWAY)
+
+    def bot_event(n):
+        return json.dumps({"ts": 1775001600 + n * 20, "request_id": f"b{n}", "account_id": "bot", "ip": "198.51.100.9",
+                           "user_agent": "python-httpx/0.27.2", "payment_fingerprint": "pm_bot", "account_created_at": 1775000000,
+                           "max_tokens": 8192, "temperature": 0.7, "system": "You are a data generator.",
+                           "messages": [{"role": "user", "content": f"Write a product description for item {n * 7919 % 1000}."}],
+                           "response": {"content": f"Item {n} is great.", "output_tokens": 900}})
+
+    st, body, _ = s.request("POST", "/v1/events", "\n".join(bot_event(n) for n in range(100)) + "\n")
+    check(st == 200 and body["accepted"] == 100, "throttle: the automated account's events accepted")
+    answers = [s.request("POST", "/v1/check", json.dumps({"account_id": "bot"})) for _ in range(5)]
+    decisions = [a[1]["decision"] for a in answers]
+    check(decisions[:3] == ["allow"] * 3 and all(a[1]["ttl_s"] == 0 for a in answers[:3]),
+          f"throttle: the burst is served, and not cached by the gateway ({decisions})")
+    st, body, resp = answers[3]
+    check(body["decision"] == "throttle" and body.get("retry_after_s", 0) >= 1 and resp.getheader("Retry-After"),
+          f"throttle: past the burst, throttle with retry_after_s and Retry-After ({body})")
+    st, body, resp = s.request("GET", "/v1/authz/x", headers={"x-account-id": "bot"})
+    check(st == 429 and resp.getheader("Retry-After") and body["reason"] == "rate_limited",
+          f"throttle: ext_authz answers 429 with Retry-After past the rate ({st} {body})")
+    st, body, _ = s.request("POST", "/v1/check", json.dumps({"account_id": "someone-else"}))
+    check(body["decision"] == "allow", "throttle: other accounts are not affected")
+    time.sleep(5.5)  # 0.2/s: one token back after 5 s
+    st, body, _ = s.request("POST", "/v1/check", json.dumps({"account_id": "bot"}))
+    check(body["decision"] == "allow", f"throttle: served again once the rate allows ({body})")
+    s.stop()
+
+
 def main():
     roles_and_bodies()
+    throttle_rate()
     no_token()
     store_faults()
 
