@@ -78,25 +78,12 @@ std::unique_ptr<Store> Store::Open(const std::string& dir, std::string* error, u
                 error)) {
     return nullptr;
   }
-  // Retention needs each batch's newest event time (absent in older logs).
-  bool has_newest = false;
-  {
-    Stmt cols;
-    if (sqlite3_prepare_v2(st->db_, "PRAGMA table_info(batches)", -1, &cols.s, nullptr) == SQLITE_OK) {
-      while (sqlite3_step(cols.s) == SQLITE_ROW) has_newest = has_newest || Column(cols.s, 1) == "newest_ts";
-    }
-  }
-  if (!has_newest && !st->Exec("ALTER TABLE batches ADD COLUMN newest_ts INTEGER", error)) return nullptr;
-  // A checksum per batch: quick_check verifies the b-tree, not the bytes of
-  // a record, and a flipped byte inside one decodes as a phantom account.
-  bool has_checksum = false;
-  {
-    Stmt cols;
-    if (sqlite3_prepare_v2(st->db_, "PRAGMA table_info(batches)", -1, &cols.s, nullptr) == SQLITE_OK) {
-      while (sqlite3_step(cols.s) == SQLITE_ROW) has_checksum = has_checksum || Column(cols.s, 1) == "checksum";
-    }
-  }
-  if (!has_checksum && !st->Exec("ALTER TABLE batches ADD COLUMN checksum INTEGER", error)) return nullptr;
+  // Columns added since the first schema (absent in older logs): each
+  // batch's newest event time, for retention, and a checksum of its records
+  // (quick_check verifies the b-tree, not the bytes of a record, and a
+  // flipped byte inside one decodes as a phantom account).
+  if (!st->HasColumn("batches", "newest_ts") && !st->Exec("ALTER TABLE batches ADD COLUMN newest_ts INTEGER", error)) return nullptr;
+  if (!st->HasColumn("batches", "checksum") && !st->Exec("ALTER TABLE batches ADD COLUMN checksum INTEGER", error)) return nullptr;
   if (max_bytes > 0) {
     const std::string pragma = "PRAGMA max_page_count = " + std::to_string(std::max<uint64_t>(16, max_bytes / 4096)) + ";";
     if (!st->Exec(pragma.c_str(), error)) return nullptr;
@@ -117,6 +104,16 @@ Store::~Store() {
   sqlite3_finalize(insert_record_);
   sqlite3_finalize(set_meta_);
   sqlite3_close(db_);
+}
+
+bool Store::HasColumn(const char* table, const char* column) {
+  Stmt cols;
+  const std::string sql = std::string("PRAGMA table_info(") + table + ")";
+  if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &cols.s, nullptr) != SQLITE_OK) return false;
+  while (sqlite3_step(cols.s) == SQLITE_ROW) {
+    if (Column(cols.s, 1) == column) return true;
+  }
+  return false;
 }
 
 bool Store::QuickCheck(std::string* error) {

@@ -84,6 +84,7 @@ class Store {
   Store() = default;
   bool Exec(const char* sql, std::string* error);
   bool QuickCheck(std::string* error);
+  bool HasColumn(const char* table, const char* column);
   std::string Error(std::string_view what) const;
 
   std::string path_;
