@@ -214,6 +214,9 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
   std::vector<std::string> records;
   uint64_t line_no = 0;
   size_t pos = 0;
+  // A UTF-8 byte-order mark (editors and some exporters write one) is not
+  // part of the first line.
+  if (jsonl.substr(0, 3) == "\xEF\xBB\xBF") pos = 3;
   while (pos < jsonl.size()) {
     size_t end = jsonl.find('\n', pos);
     if (end == std::string_view::npos) end = jsonl.size();

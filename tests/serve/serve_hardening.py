@@ -154,6 +154,12 @@ def roles_and_bodies():
     r = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:0", "--data", data], capture_output=True, text=True, timeout=60)
     check(r.returncode == 1 and "in use by another distillguard serve" in r.stderr and str(s.proc.pid) in r.stderr,
           f"second serve on the same data directory: refused naming the first ({r.returncode}: {r.stderr.strip()[-160:]})")
+    bundle = os.path.join(WORK, "bundle.json")
+    with open(bundle, "w") as f:
+        json.dump(BUNDLE, f)
+    r = subprocess.run([BIN, "import", "--stix", bundle, "--data", data], capture_output=True, text=True, timeout=60)
+    check(r.returncode == 1 and "POST /v1/indicators" in r.stderr,
+          f"import into a running serve's directory: refused, pointing to the API ({r.returncode})")
     check(s.stop() == 0, "roles: clean stop")
     s = dgtest.Server(BIN, WORK, data, ["--token-file", gw])
     check(s.request("GET", "/v1/campaigns", token=GATEWAY)[0] == 200, "restart after the first stopped: the lock is free; "

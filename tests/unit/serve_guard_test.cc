@@ -287,6 +287,18 @@ TEST(ServiceGuard, ARequestIdCannotHideAnotherAccountsEvent) {
   EXPECT_EQ(s->replay_duplicates(), 0u);
 }
 
+TEST(ServiceGuard, AByteOrderMarkDoesNotRejectTheFirstLine) {
+  testing::TempDir tmp;
+  ServiceOptions o;
+  o.data_dir = tmp.File("data");
+  std::string error;
+  auto s = Service::Open(o, &error);
+  ASSERT_NE(s, nullptr) << error;
+  const auto r = s->Ingest("\xEF\xBB\xBF" + Line(1) + Line(2), "t");
+  EXPECT_EQ(r.accepted, 2u);
+  EXPECT_EQ(r.rejected, 0u);
+}
+
 TEST(ServiceGuard, IngestNormalisesIPv4MappedAddresses) {
   testing::TempDir tmp_mapped;
   const auto dir = tmp_mapped.File("data");
