@@ -304,8 +304,10 @@ void HttpServer::Impl::Handle(Route route, AuthRole role, const std::string& id,
                    fmt::format("# HELP distillguard_connections Open HTTP connections\n# TYPE distillguard_connections gauge\n"
                                "distillguard_connections {}\n"
                                "# HELP distillguard_connections_shed_total Idle connections closed to make room for new ones\n"
-                               "# TYPE distillguard_connections_shed_total counter\ndistillguard_connections_shed_total {}\n",
-                               connections, shed.load());
+                               "# TYPE distillguard_connections_shed_total counter\ndistillguard_connections_shed_total {}\n"
+                               "# HELP distillguard_connections_timed_out_total Connections closed at their header or body deadline\n"
+                               "# TYPE distillguard_connections_timed_out_total counter\ndistillguard_connections_timed_out_total {}\n",
+                               connections, shed.load(), timed_out.load());
       return;
     case Route::kCheck: return Check(role, req, res);
     case Route::kAuthz: return Authz(req, res);
