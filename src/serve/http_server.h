@@ -14,6 +14,8 @@
 //   GET  /v1/accounts/{id}
 //   POST /v1/accounts/{id}/override           {"action","by","reason"}
 //   POST /v1/indicators                       STIX 2.1 bundle of shared indicators
+// {id} is percent-decoded (bob%20smith; a bad escape or %00 is a 400).
+// /readyz is 503 while replaying or while the store refuses writes.
 //
 // Auth (serve/request_guard.h): two roles, each with its own token. The
 // gateway token opens /v1/check, ext_authz and /v1/events; the analyst token
