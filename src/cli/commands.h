@@ -56,6 +56,8 @@ struct ServeArgs {
   std::string data;
   std::string policy;
   std::string token_file;
+  std::string gateway_token_file;
+  std::string analyst_token_file;
   std::string follow;
   std::string mapping;
   std::string port_file;
@@ -63,6 +65,15 @@ struct ServeArgs {
   size_t max_body_bytes = 64u << 20;
   uint64_t max_store_bytes = 0;
   bool no_samples = false;
+  bool insecure = false;          // allow a non-loopback address without tokens
+  int trusted_hops = 0;           // 0: unset (1)
+  double idle_timeout_s = 60;
+  double body_timeout_s = 60;
+  size_t max_connections = 0;     // 0: descriptor limit - 64
+  double shutdown_grace_s = 10;
+  double throttle_rate = 1;
+  double throttle_burst = 10;
+  int retention_days = -1;        // -1: unset (0, keep for ever)
 };
 void AddServeOptions(CLI::App& cmd, ServeArgs& args);
 int RunServe(ServeArgs args);

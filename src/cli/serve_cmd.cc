@@ -6,6 +6,9 @@
 #include <sstream>
 #include <thread>
 
+#include <atomic>
+
+#include <boost/asio/ip/address.hpp>
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
@@ -17,11 +20,34 @@
 namespace dg::cli {
 
 void AddServeOptions(CLI::App& cmd, ServeArgs& args) {
-  cmd.add_option("--config", args.config, "TOML file with any of: listen, data, policy, token_file, follow, mapping, threads");
+  cmd.add_option("--config", args.config,
+                 "TOML file with any of: listen, data, policy, token_file, gateway_token_file, analyst_token_file, follow, mapping, "
+                 "threads, trusted_hops, retention_days");
   cmd.add_option("--listen", args.listen, "HOST:PORT to listen on (default 127.0.0.1:8080; port 0 picks a free one)");
   cmd.add_option("--data", args.data, "Data directory (SQLite store: event log, overrides, samples)");
   cmd.add_option("--policy", args.policy, "Policy TOML (default: built-in, same as config/policy.toml)");
-  cmd.add_option("--token-file", args.token_file, "File holding the bearer token (else $DISTILLGUARD_TOKEN)");
+  cmd.add_option("--token-file", args.token_file,
+                 "File holding one bearer token for every role (else $DISTILLGUARD_TOKEN); see the two role tokens below");
+  cmd.add_option("--gateway-token-file", args.gateway_token_file,
+                 "File holding the gateway token: /v1/check, ext_authz and /v1/events only");
+  cmd.add_option("--analyst-token-file", args.analyst_token_file,
+                 "File holding the analyst token: every route (analyst reads, overrides, indicators, and /v1/check with details)");
+  cmd.add_flag("--insecure", args.insecure, "Allow listening on a non-loopback address without any token (gateway routes open to anyone)");
+  cmd.add_option("--trusted-hops", args.trusted_hops,
+                 "Proxies of yours that append to X-Forwarded-For before ext_authz (default 1: the rightmost entry is the client)");
+  cmd.add_option("--idle-timeout", args.idle_timeout_s, "Seconds a connection may take to send a request header (idle keep-alive included)")
+      ->capture_default_str();
+  cmd.add_option("--body-timeout", args.body_timeout_s, "Seconds a request body may take after its header (and an answer to be taken)")
+      ->capture_default_str();
+  cmd.add_option("--max-connections", args.max_connections,
+                 "Open connections at most (default: the descriptor limit less 64); past it the longest-idle one is closed");
+  cmd.add_option("--shutdown-grace", args.shutdown_grace_s, "Seconds SIGTERM waits for requests in flight before exiting anyway")
+      ->capture_default_str();
+  cmd.add_option("--throttle-rate", args.throttle_rate, "Requests a second a throttled account is served (token bucket per account)")
+      ->capture_default_str();
+  cmd.add_option("--throttle-burst", args.throttle_burst, "Burst a throttled account may send before its rate applies")->capture_default_str();
+  cmd.add_option("--retention-days", args.retention_days,
+                 "Delete logged events older than this many days (0: keep for ever); a restart replays the retained days only");
   cmd.add_option("--follow", args.follow, "Tail this growing JSONL log file as a second ingest source");
   cmd.add_option("--mapping", args.mapping, "Field mapping of ingested records: canonical, litellm, openai-batch, or a TOML file");
   cmd.add_option("--port-file", args.port_file, "Write the bound port here once listening (for port 0)");
@@ -58,6 +84,8 @@ bool ApplyConfig(ServeArgs& args, std::string* error) {
     else if (key == "data") ok = set(&args.data);
     else if (key == "policy") ok = set(&args.policy);
     else if (key == "token_file") ok = set(&args.token_file);
+    else if (key == "gateway_token_file") ok = set(&args.gateway_token_file);
+    else if (key == "analyst_token_file") ok = set(&args.analyst_token_file);
     else if (key == "follow") ok = set(&args.follow);
     else if (key == "mapping") ok = set(&args.mapping);
     else if (key == "threads") {
@@ -67,8 +95,18 @@ bool ApplyConfig(ServeArgs& args, std::string* error) {
         return false;
       }
       if (args.threads == 0) args.threads = static_cast<int>(*v);
+    } else if (key == "trusted_hops" || key == "retention_days") {
+      const auto v = TomlInteger(node);
+      const bool hops = key == "trusted_hops";
+      if (!v || *v < (hops ? 1 : 0) || *v > (hops ? 64 : 100000)) {
+        *error = fmt::format("{}:{}: key '{}': must be an integer in [{}, {}]", args.config, node.source().begin.line, key.str(),
+                             hops ? 1 : 0, hops ? 64 : 100000);
+        return false;
+      }
+      int& field = hops ? args.trusted_hops : args.retention_days;
+      if (field == (hops ? 0 : -1)) field = static_cast<int>(*v);
     } else {
-      *error = fmt::format("{}:{}: key '{}': unknown key (expected listen, data, policy, token_file, follow, mapping, threads)",
+      *error = fmt::format("{}:{}: key '{}': unknown key (expected listen, data, policy, token_file, gateway_token_file, analyst_token_file, follow, mapping, threads, trusted_hops, retention_days)",
                            args.config, node.source().begin.line, key.str());
       return false;
     }
@@ -110,25 +148,67 @@ int RunServe(ServeArgs args) {
   }
   http.workers = args.threads > 0 ? args.threads : 2;
   http.max_body_bytes = args.max_body_bytes;
-  if (!args.token_file.empty()) {
-    std::ifstream f(args.token_file);
+  // Tokens: --token-file (or DISTILLGUARD_TOKEN) is one token for every
+  // role; the role files set (or override) one role each.
+  auto read_token = [](const std::string& flag, const std::string& path, std::string* out) {
+    std::ifstream f(path);
     if (!f) {
-      fmt::print(stderr, "serve: --token-file {}: cannot read\n", args.token_file);
-      return 2;
+      fmt::print(stderr, "serve: {} {}: cannot read\n", flag, path);
+      return false;
     }
-    std::getline(f, http.token);
-    while (!http.token.empty() && (http.token.back() == '\r' || http.token.back() == ' ')) http.token.pop_back();
-    if (http.token.empty()) {
-      fmt::print(stderr, "serve: --token-file {}: empty\n", args.token_file);
-      return 2;
+    std::getline(f, *out);
+    while (!out->empty() && (out->back() == '\r' || out->back() == ' ' || out->back() == '\t')) out->pop_back();
+    if (out->empty()) {
+      fmt::print(stderr, "serve: {} {}: empty\n", flag, path);
+      return false;
     }
+    return true;
+  };
+  std::string shared;
+  if (!args.token_file.empty()) {
+    if (!read_token("--token-file", args.token_file, &shared)) return 2;
   } else if (const char* env = std::getenv("DISTILLGUARD_TOKEN"); env != nullptr && *env != '\0') {
-    http.token = env;
+    shared = env;
+  }
+  http.tokens.gateway = http.tokens.analyst = shared;
+  if (!args.gateway_token_file.empty() && !read_token("--gateway-token-file", args.gateway_token_file, &http.tokens.gateway)) return 2;
+  if (!args.analyst_token_file.empty() && !read_token("--analyst-token-file", args.analyst_token_file, &http.tokens.analyst)) return 2;
+  if (!args.gateway_token_file.empty() && !args.analyst_token_file.empty() && http.tokens.gateway == http.tokens.analyst) {
+    fmt::print(stderr, "serve: the gateway and analyst tokens are the same: the roles would not be separate (use --token-file for one "
+                       "token)\n");
+    return 2;
+  }
+  {
+    // No token: the gateway routes (and /v1/events) are open to whoever can
+    // connect, which only loopback bounds.
+    boost::system::error_code ec;
+    const auto addr = boost::asio::ip::make_address(http.host, ec);
+    const bool loopback = !ec && addr.is_loopback();
+    if (!http.tokens.any() && !loopback && !args.insecure) {
+      fmt::print(stderr,
+                 "serve: --listen {}: not a loopback address, and no token is set: anyone who can reach it could send events "
+                 "and read decisions. Set --token-file (or --gateway-token-file and --analyst-token-file), or pass --insecure\n",
+                 http.host);
+      return 2;
+    }
+  }
+  if (args.trusted_hops > 0) http.trusted_hops = args.trusted_hops;
+  http.idle_timeout_s = args.idle_timeout_s;
+  http.body_timeout_s = args.body_timeout_s;
+  http.max_connections = args.max_connections;
+  http.throttle_rate_per_s = args.throttle_rate;
+  http.throttle_burst = args.throttle_burst;
+  if (args.idle_timeout_s <= 0 || args.body_timeout_s <= 0 || args.shutdown_grace_s <= 0 || args.throttle_rate <= 0 ||
+      args.throttle_burst < 1) {
+    fmt::print(stderr, "serve: --idle-timeout, --body-timeout, --shutdown-grace and --throttle-rate must be > 0, --throttle-burst >= 1\n");
+    return 2;
   }
   ServiceOptions so;
   so.data_dir = args.data;
   so.keep_samples = !args.no_samples;
   so.max_store_bytes = args.max_store_bytes;
+  so.lock_data_dir = true;
+  so.retention_days = std::max(0, args.retention_days);
   if (!args.policy.empty()) {
     auto p = Policy::Load(args.policy, &error);
     if (!p) {
@@ -175,21 +255,40 @@ int RunServe(ServeArgs args) {
     std::ofstream(args.port_file + ".tmp") << port << "\n";
     std::rename((args.port_file + ".tmp").c_str(), args.port_file.c_str());
   }
-  fmt::print(stderr, "serve: listening on http://{}:{} (auth: {})\n", http.host, port,
-             http.token.empty() ? "none on gateway routes; analyst routes closed" : "bearer token");
+  const char* auth = !http.tokens.any()                             ? "none on gateway routes (loopback only); analyst routes closed"
+                     : http.tokens.gateway == http.tokens.analyst       ? "one bearer token for every role"
+                     : http.tokens.analyst.empty()                     ? "gateway token; analyst routes closed"
+                     : http.tokens.gateway.empty()                     ? "analyst token only (gateways use it too)"
+                                                                       : "gateway and analyst tokens";
+  fmt::print(stderr, "serve: listening on http://{}:{} (auth: {}; at most {} connections)\n", http.host, port, auth,
+             server.max_connections());
+  // SIGTERM: stop taking requests; requests being handled finish; past the
+  // grace period the process exits anyway (stalled clients cannot hold it).
+  std::atomic<bool> finished{false};
+  const double grace = args.shutdown_grace_s;
   std::thread watcher([&] {
     int sig = 0;
     sigwait(&signals, &sig);
+    if (finished.load()) return;
     fmt::print(stderr, "serve: signal {}: finishing requests in flight and stopping\n", sig);
     server.Stop();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(grace);
+    while (!finished.load()) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        fmt::print(stderr, "serve: still stopping after the {} s grace period: exiting now\n", grace);
+        std::_Exit(1);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
   });
   const bool ok = server.Run();
-  // Run returns on Stop; wake the watcher if Run ended on its own.
-  if (watcher.joinable()) {
-    pthread_kill(watcher.native_handle(), SIGTERM);
-    watcher.join();
-  }
+  // Run returns on Stop; requests being handled on the workers finish here
+  // (under the watcher's grace period), then the watcher is woken.
+  server.Join();
   service->Stop();
+  finished = true;
+  pthread_kill(watcher.native_handle(), SIGTERM);
+  watcher.join();
   fmt::print(stderr, "serve: stopped\n");
   return ok ? 0 : 1;
 }

@@ -35,9 +35,12 @@ std::optional<std::string> ReadFile(const std::string& path, std::string* error)
   return ss.str();
 }
 
-std::unique_ptr<Service> OpenServeDir(const std::string& dir, std::string* error) {
+// lock: the data directory's exclusive lock, as serve takes it (for writers:
+// a running serve would not see what they write until its next start).
+std::unique_ptr<Service> OpenServeDir(const std::string& dir, std::string* error, bool lock = false) {
   ServiceOptions so;
   so.data_dir = dir;
+  so.lock_data_dir = lock;
   return Service::Open(std::move(so), error);
 }
 
@@ -126,9 +129,10 @@ int RunImport(const TraceArgs& args) {
     fmt::print(stderr, "import: {}\n", error);
     return 2;
   }
-  auto svc = OpenServeDir(args.data, &error);
+  auto svc = OpenServeDir(args.data, &error, /*lock=*/true);
   if (!svc) {
-    fmt::print(stderr, "import: {}\n", error);
+    const bool busy = error.find("in use by another distillguard serve") != std::string::npos;
+    fmt::print(stderr, "import: {}{}\n", error, busy ? " (send the bundle to the running serve: POST /v1/indicators)" : "");
     return 1;
   }
   auto n = svc->ImportStix(*bundle, args.file, &error);

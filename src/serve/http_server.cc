@@ -8,10 +8,13 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
+#include <list>
 #include <optional>
 #include <thread>
 
 #include <boost/asio.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
@@ -44,7 +47,8 @@ void Json(Response& res, unsigned status, std::string body) {
 
 void Fail(Response& res, unsigned status, std::string_view message) { Json(res, status, ErrorJson(message)); }
 
-std::string DecisionJson(const CheckResult& r) {
+// The analyst's view of a decision: with the detector's internals.
+std::string DecisionJson(const CheckResult& r, std::optional<int> retry_after_s) {
   std::string out = fmt::format("{{\"decision\":\"{}\",\"campaign_id\":", DecisionName(r.decision));
   if (r.campaign_id.empty()) out += "null";
   else AppendJsonString(out, r.campaign_id);
@@ -58,7 +62,31 @@ std::string DecisionJson(const CheckResult& r) {
     out += ReasonName(static_cast<Reason>(b));
     out += "\"";
   }
-  out += fmt::format("],\"ttl_s\":{}}}", r.ttl_s);
+  out += fmt::format("],\"ttl_s\":{}", r.ttl_s);
+  if (retry_after_s) out += fmt::format(",\"retry_after_s\":{}", *retry_after_s);
+  out += "}";
+  return out;
+}
+
+// What the end client may see: why, as a customer-facing code, without
+// campaign ids, scores or detector reasons (those would teach an attacker
+// which signal caught it).
+std::string_view ClientReason(Decision d) {
+  switch (d) {
+    case Decision::kAllow: return "none";
+    case Decision::kThrottle: return "rate_limited";
+    case Decision::kChallenge: return "verification_required";
+    case Decision::kBlock: return "access_denied";
+    case Decision::kWithholdReasoning: return "reasoning_withheld";
+  }
+  return "none";
+}
+
+std::string ClientDecisionJson(const CheckResult& r, std::optional<int> retry_after_s) {
+  std::string out = fmt::format("{{\"decision\":\"{}\",\"reason\":\"{}\",\"ttl_s\":{}", DecisionName(r.decision),
+                                ClientReason(r.decision), r.ttl_s);
+  if (retry_after_s) out += fmt::format(",\"retry_after_s\":{}", *retry_after_s);
+  out += "}";
   return out;
 }
 
@@ -67,9 +95,10 @@ std::string Header(const Request& req, std::string_view name) {
   return it == req.end() ? std::string() : std::string(it->value());
 }
 
+
 enum class Route { kHealth, kReady, kMetrics, kCheck, kAuthz, kEvents, kCampaigns, kCampaign, kAccount, kOverride, kIndicators, kNone };
 
-// Path without the query string -> route and its {id}.
+// Path without the query string -> route and its {id} (still percent-encoded).
 Route Match(std::string_view target, std::string* id) {
   const std::string_view path = target.substr(0, target.find('?'));
   auto starts = [&](std::string_view p) { return path.substr(0, p.size()) == p; };
@@ -100,11 +129,39 @@ bool IsSlow(Route r) {
          r == Route::kOverride || r == Route::kIndicators;
 }
 
+bool IsOpen(Route r) { return r == Route::kHealth || r == Route::kReady || r == Route::kMetrics || r == Route::kNone; }
+bool IsGatewayRoute(Route r) { return r == Route::kCheck || r == Route::kAuthz || r == Route::kEvents; }
+
+double NowSeconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::chrono::steady_clock::duration Seconds(double s) {
+  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(std::max(0.001, s)));
+}
+
+class Session;
+
 }  // namespace
 
 struct HttpServer::Impl {
-  Impl(Service& s, HttpOptions o) : service(s), options(std::move(o)), ioc(1), acceptor(ioc), pool_guard(pool.get_executor()) {
-    if (!options.token.empty()) bearer = "Bearer " + options.token;
+  Impl(Service& s, HttpOptions o)
+      : service(s),
+        options(std::move(o)),
+        throttle(options.throttle_rate_per_s, options.throttle_burst),
+        ioc(1),
+        acceptor(ioc),
+        accept_backoff(ioc),
+        pool_guard(pool.get_executor()) {
+    max_connections = options.max_connections;
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+      const size_t fds = static_cast<size_t>(rl.rlim_cur);
+      const size_t by_fds = fds > 128 ? fds - 64 : fds / 2;
+      if (max_connections == 0 || max_connections > by_fds) max_connections = by_fds;
+    }
+    if (max_connections == 0) max_connections = 10000;
+    max_inflight_body_bytes = 4 * std::max(options.max_body_bytes, options.max_small_body_bytes);
     // Slow routes run at nice 19: on a busy machine the event loop's
     // decisions get the CPU first, while ingest still progresses (SCHED_IDLE
     // was tried: it starved ingest completely under decision load).
@@ -118,74 +175,109 @@ struct HttpServer::Impl {
 
   Service& service;
   HttpOptions options;
-  std::string bearer;
+  RateLimiter throttle;  // event-loop thread only
+  // Connections (event-loop thread only). Declared before ioc: sessions
+  // destroyed with the io_context still find them.
+  size_t connections = 0;
+  size_t max_connections = 0;
+  std::list<Session*> idle;  // sessions waiting for a request header, oldest first
+  std::atomic<uint64_t> shed{0}, timed_out{0};
+  std::atomic<size_t> inflight_body_bytes{0};
+  size_t max_inflight_body_bytes = 0;
   asio::io_context ioc;
   tcp::acceptor acceptor;
+  asio::steady_timer accept_backoff;
   asio::io_context pool;  // slow routes
   asio::executor_work_guard<asio::io_context::executor_type> pool_guard;
   std::vector<std::thread> workers;
 
-  bool GatewayOk(const Request& req, Response& res) const {
-    if (bearer.empty() || Header(req, "Authorization") == bearer) return true;
-    Fail(res, 401, "missing or wrong bearer token");
-    return false;
-  }
-  bool AnalystOk(const Request& req, Response& res) const {
-    if (bearer.empty()) {
-      Fail(res, 403, "analyst endpoints need a token: start serve with --token-file FILE or DISTILLGUARD_TOKEN");
+  // Auth on the header alone. True to go on; else fills res (401/403).
+  bool Authorized(Route route, AuthRole role, Response& res) const {
+    if (IsOpen(route)) return true;
+    if (IsGatewayRoute(route)) {
+      if (!options.tokens.any() || role != AuthRole::kNone) return true;
+      Fail(res, 401, "missing or wrong bearer token");
       return false;
     }
-    if (Header(req, "Authorization") == bearer) return true;
+    if (options.tokens.analyst.empty()) {
+      Fail(res, 403,
+           "analyst endpoints need the analyst token: start serve with --analyst-token-file FILE, --token-file FILE or "
+           "DISTILLGUARD_TOKEN");
+      return false;
+    }
+    if (role == AuthRole::kAnalyst) return true;
+    if (role == AuthRole::kGateway) {
+      Fail(res, 403, "this token has the gateway role; analyst endpoints need the analyst token");
+      return false;
+    }
     Fail(res, 401, "missing or wrong bearer token");
     return false;
   }
 
-  void Handle(Route route, const std::string& id, const Request& req, Response& res);
-  void Check(const Request& req, Response& res);
+  void Handle(Route route, AuthRole role, const std::string& id, const Request& req, Response& res);
+  void Check(AuthRole role, const Request& req, Response& res);
   void Authz(const Request& req, Response& res);
+  // Applies the throttle rate to a decision; returns retry_after_s when over it.
+  std::optional<int> Throttle(const std::string& account, CheckResult* r);
   void Override(const std::string& account, const Request& req, Response& res);
   void Accept();
+  void ShedOldestIdle();
 };
 
-void HttpServer::Impl::Check(const Request& req, Response& res) {
+std::optional<int> HttpServer::Impl::Throttle(const std::string& account, CheckResult* r) {
+  if (r->decision != Decision::kThrottle) return std::nullopt;
+  const auto wait = throttle.Take(account, NowSeconds());
+  if (!wait) {
+    // Within the account's rate: served, and re-checked on every request.
+    r->decision = Decision::kAllow;
+    r->ttl_s = 0;
+    return std::nullopt;
+  }
+  r->ttl_s = 0;
+  return std::max(1, static_cast<int>(std::ceil(*wait)));
+}
+
+void HttpServer::Impl::Check(AuthRole role, const Request& req, Response& res) {
   const auto t0 = std::chrono::steady_clock::now();
-  if (!GatewayOk(req, res)) return;
   if (req.method() != http::verb::post) return Fail(res, 405, "use POST");
   CheckRequest cr;
   std::string error;
   if (!ParseCheckBody(req.body(), &cr, &error)) return Fail(res, 400, error);
-  const CheckResult r = service.Check(cr);
-  Json(res, 200, DecisionJson(r));
+  cr.ip = NormalizeIp(cr.ip);
+  CheckResult r = service.Check(cr);
+  const auto retry = Throttle(cr.account_id, &r);
+  Json(res, 200, role == AuthRole::kAnalyst ? DecisionJson(r, retry) : ClientDecisionJson(r, retry));
+  if (retry) res.set(http::field::retry_after, std::to_string(*retry));
   service.RecordDecision(r.decision, std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
 }
 
 // Envoy ext_authz (HTTP service): Envoy forwards the client's headers
 // (configure allowed_headers) to this path prefix; 200 lets the request
-// through, anything else is returned to the client.
+// through, anything else is returned to the client -- so the body says no
+// more than the decision and a customer-facing reason code.
 void HttpServer::Impl::Authz(const Request& req, Response& res) {
   const auto t0 = std::chrono::steady_clock::now();
-  if (!GatewayOk(req, res)) return;
   CheckRequest cr;
   cr.account_id = Header(req, "x-account-id");
   cr.api_key_id = Header(req, "x-api-key-id");
-  cr.ip = Header(req, "x-forwarded-for");
-  if (const size_t comma = cr.ip.find(','); comma != std::string::npos) cr.ip.resize(comma);
+  // The address our proxy appended, not the client-written leftmost entry.
+  cr.ip = ClientAddress(Header(req, "x-forwarded-for"), options.trusted_hops);
   cr.user_agent = Header(req, "user-agent");
   cr.payment_fingerprint = Header(req, "x-payment-fingerprint");
   cr.model = Header(req, "x-model");
   if (cr.account_id.empty()) return Fail(res, 400, "header 'x-account-id': required");
-  const CheckResult r = service.Check(cr);
+  CheckResult r = service.Check(cr);
+  const auto retry = Throttle(cr.account_id, &r);
   unsigned status = 200;
   if (r.decision == Decision::kBlock || r.decision == Decision::kChallenge) status = 403;
   if (r.decision == Decision::kThrottle) status = 429;
-  Json(res, status, DecisionJson(r));
+  Json(res, status, ClientDecisionJson(r, retry));
   res.set("x-distillguard-decision", std::string(DecisionName(r.decision)));
-  if (!r.campaign_id.empty()) res.set("x-distillguard-campaign", r.campaign_id);
+  if (retry) res.set(http::field::retry_after, std::to_string(*retry));
   service.RecordDecision(r.decision, std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
 }
 
 void HttpServer::Impl::Override(const std::string& account, const Request& req, Response& res) {
-  if (!AnalystOk(req, res)) return;
   if (req.method() != http::verb::post) return Fail(res, 405, "use POST");
   OverrideBody body;
   std::string error;
@@ -196,22 +288,30 @@ void HttpServer::Impl::Override(const std::string& account, const Request& req, 
   Json(res, 200, *service.AccountJson(account));
 }
 
-void HttpServer::Impl::Handle(Route route, const std::string& id, const Request& req, Response& res) {
+void HttpServer::Impl::Handle(Route route, AuthRole role, const std::string& id, const Request& req, Response& res) {
   const bool get = req.method() == http::verb::get;
   switch (route) {
     case Route::kHealth: return Json(res, 200, "{\"status\":\"ok\"}");
-    case Route::kReady:
-      if (service.ready()) return Json(res, 200, "{\"status\":\"ready\"}");
-      return Fail(res, 503, "replaying the log");
+    case Route::kReady: {
+      std::string why;
+      if (service.Ready(&why)) return Json(res, 200, "{\"status\":\"ready\"}");
+      return Fail(res, 503, "not ready: " + why);
+    }
     case Route::kMetrics:
       res.result(200);
       res.set(http::field::content_type, "text/plain; version=0.0.4");
-      res.body() = service.Metrics();
+      res.body() = service.Metrics() +
+                   fmt::format("# HELP distillguard_connections Open HTTP connections\n# TYPE distillguard_connections gauge\n"
+                               "distillguard_connections {}\n"
+                               "# HELP distillguard_connections_shed_total Idle connections closed to make room for new ones\n"
+                               "# TYPE distillguard_connections_shed_total counter\ndistillguard_connections_shed_total {}\n"
+                               "# HELP distillguard_connections_timed_out_total Connections closed at their header or body deadline\n"
+                               "# TYPE distillguard_connections_timed_out_total counter\ndistillguard_connections_timed_out_total {}\n",
+                               connections, shed.load(), timed_out.load());
       return;
-    case Route::kCheck: return Check(req, res);
+    case Route::kCheck: return Check(role, req, res);
     case Route::kAuthz: return Authz(req, res);
     case Route::kEvents: {
-      if (!GatewayOk(req, res)) return;
       if (req.method() != http::verb::post) return Fail(res, 405, "use POST");
       const IngestResult r = service.Ingest(req.body(), "request");
       if (!r.stored) return Fail(res, 503, "events not stored (nothing was accepted; retry): " + r.store_error);
@@ -225,18 +325,15 @@ void HttpServer::Impl::Handle(Route route, const std::string& id, const Request&
       return Json(res, r.rejected > 0 && r.accepted == 0 && r.duplicates == 0 ? 400 : 200, std::move(out));
     }
     case Route::kCampaigns:
-      if (!AnalystOk(req, res)) return;
       if (!get) return Fail(res, 405, "use GET");
       return Json(res, 200, service.CampaignsJson());
     case Route::kCampaign: {
-      if (!AnalystOk(req, res)) return;
       if (!get) return Fail(res, 405, "use GET");
       auto c = service.CampaignJson(id);
       if (!c) return Fail(res, 404, "no such campaign");
       return Json(res, 200, std::move(*c));
     }
     case Route::kAccount: {
-      if (!AnalystOk(req, res)) return;
       if (!get) return Fail(res, 405, "use GET");
       auto a = service.AccountJson(id);
       if (!a) return Fail(res, 404, "no such account");
@@ -244,7 +341,6 @@ void HttpServer::Impl::Handle(Route route, const std::string& id, const Request&
     }
     case Route::kOverride: return Override(id, req, res);
     case Route::kIndicators: {
-      if (!AnalystOk(req, res)) return;
       if (req.method() != http::verb::post) return Fail(res, 405, "use POST");
       std::string error;
       const auto n = service.ImportStix(req.body(), "request", &error);
@@ -258,14 +354,56 @@ void HttpServer::Impl::Handle(Route route, const std::string& id, const Request&
 
 namespace {
 
-// One connection: read header, pick the body limit by route, read body,
-// answer (inline or on the worker pool), write, repeat while keep-alive.
+bool IsHttpProtocolError(const beast::error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::bad_target).category() && ec != http::error::end_of_stream &&
+         ec != http::error::partial_message && ec != http::error::need_more;
+}
+
+// One connection: read header (deadline: idle_timeout_s), decide route and
+// auth on it, read the body (deadline: body_timeout_s), answer (inline or on
+// the worker pool), write, repeat while keep-alive. All network I/O is
+// asynchronous on the event loop; only the handling of slow routes runs on
+// a worker, so a stalled client never holds a worker.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, HttpServer::Impl& server) : stream_(std::move(socket)), server_(server) {}
+  Session(tcp::socket socket, HttpServer::Impl& server) : stream_(std::move(socket)), server_(server) { ++server_.connections; }
+  ~Session() {
+    LeaveIdle();
+    ReleaseBody();
+    Uncount();
+  }
   void Start() { ReadHeader(); }
 
+  // Closes an idle connection to make room (event-loop thread).
+  void Shed() {
+    LeaveIdle();
+    Uncount();
+    beast::error_code ignored;
+    stream_.socket().close(ignored);
+  }
+
  private:
+  void EnterIdle() {
+    if (in_idle_) return;
+    idle_it_ = server_.idle.insert(server_.idle.end(), this);
+    in_idle_ = true;
+  }
+  void LeaveIdle() {
+    if (!in_idle_) return;
+    server_.idle.erase(idle_it_);
+    in_idle_ = false;
+  }
+  // A connection counts against the cap until its descriptor is closed.
+  void Uncount() {
+    if (!counted_) return;
+    counted_ = false;
+    --server_.connections;
+  }
+  void ReleaseBody() {
+    if (reserved_ > 0) server_.inflight_body_bytes.fetch_sub(reserved_);
+    reserved_ = 0;
+  }
+
   void ReadHeader() {
     parser_.emplace();
     parser_->header_limit(16 * 1024);
@@ -273,73 +411,104 @@ class Session : public std::enable_shared_from_this<Session> {
     // compares the length against an empty optional as "over the limit",
     // so the limit here is a number.)
     parser_->body_limit(std::max(server_.options.max_body_bytes, server_.options.max_small_body_bytes));
+    EnterIdle();
+    stream_.expires_after(Seconds(server_.options.idle_timeout_s));
     http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
-    if (ec) return Close(ec);
-    route_ = Match(std::string_view(parser_->get().target().data(), parser_->get().target().size()), &id_);
+    LeaveIdle();
+    if (ec == http::error::header_limit) return Reply(431, "request header too large (limit 16384 bytes)");
+    if (ec && IsHttpProtocolError(ec)) return Reply(400, "malformed HTTP request: " + ec.message());
+    if (ec) {
+      if (ec == beast::error::timeout) server_.timed_out.fetch_add(1, std::memory_order_relaxed);
+      return Close(ec);
+    }
+    const auto& head = parser_->get();
+    std::string raw_id;
+    route_ = Match(std::string_view(head.target().data(), head.target().size()), &raw_id);
+    if (!PercentDecode(raw_id, &id_)) return Reply(400, "path: a bad percent-escape in the id");
+    role_ = RoleOf(server_.options.tokens, Header(head, "Authorization"));
+    // Auth before any byte of the body is read.
+    res_ = {};
+    res_.version(11);
+    if (!server_.Authorized(route_, role_, res_)) return Write(false);
     limit_ = route_ == Route::kEvents || route_ == Route::kIndicators ? server_.options.max_body_bytes
                                                                         : server_.options.max_small_body_bytes;
     const auto length = parser_->content_length();
     if (length && *length > limit_) return TooLarge();
     parser_->body_limit(limit_);
-    if (!IsSlow(route_)) {
-      http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
+    if (IsSlow(route_)) {
+      // Bounded memory for bodies in flight (declared size, or the limit).
+      const size_t want = std::max<size_t>(1, length ? static_cast<size_t>(*length) : limit_);
+      if (server_.inflight_body_bytes.fetch_add(want) + want > server_.max_inflight_body_bytes) {
+        server_.inflight_body_bytes.fetch_sub(want);
+        res_.set(http::field::retry_after, "1");
+        Fail(res_, 503, "too many request bodies in flight; retry");
+        return Write(false);
+      }
+      reserved_ = want;
+    }
+    if (beast::iequals(Header(head, "Expect"), "100-continue")) {
+      continue_ = {};
+      continue_.version(11);
+      continue_.result(http::status::continue_);
+      stream_.expires_after(Seconds(server_.options.body_timeout_s));
+      http::async_write(stream_, continue_, [self = shared_from_this()](beast::error_code ec, size_t) {
+        if (ec) return self->Close(ec);
+        self->ReadBody();
+      });
       return;
     }
-    // Slow routes: the body (up to max_body_bytes), the work and the answer
-    // all happen on a worker thread, with blocking I/O on this connection
-    // (nothing else touches it meanwhile); the event loop only resumes the
-    // keep-alive loop afterwards, so bulk uploads never delay decisions.
-    asio::post(server_.pool, [self = shared_from_this()] {
-      beast::error_code ec;
-      http::read(self->stream_, self->buffer_, *self->parser_, ec);
-      bool keep = false;
-      self->res_ = {};
-      self->res_.version(11);
-      if (ec == http::error::body_limit) {
-        Fail(self->res_, 413, fmt::format("request body too large (limit {} bytes)", self->limit_));
-      } else if (ec) {
-        return asio::post(self->stream_.get_executor(), [self, ec] { self->Close(ec); });
-      } else {
-        self->req_ = self->parser_->release();
-        keep = self->req_.keep_alive();
-        self->server_.Handle(self->route_, self->id_, self->req_, self->res_);
-      }
-      self->res_.keep_alive(keep);
-      self->res_.prepare_payload();
-      http::write(self->stream_, self->res_, ec);
-      asio::post(self->stream_.get_executor(), [self, keep, ec] {
-        if (ec || !keep) return self->Close(ec);
-        self->req_ = {};
-        self->ReadHeader();
-      });
-    });
+    ReadBody();
+  }
+
+  void ReadBody() {
+    stream_.expires_after(Seconds(server_.options.body_timeout_s));
+    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
   }
 
   void OnBody(beast::error_code ec) {
     if (ec == http::error::body_limit) return TooLarge();
-    if (ec) return Close(ec);
+    if (ec && IsHttpProtocolError(ec)) return Reply(400, "malformed HTTP request: " + ec.message());
+    if (ec) {
+      if (ec == beast::error::timeout) server_.timed_out.fetch_add(1, std::memory_order_relaxed);
+      return Close(ec);
+    }
     res_ = {};
     res_.version(11);
     req_ = parser_->release();
     const bool keep = req_.keep_alive();
-    server_.Handle(route_, id_, req_, res_);
-    Write(keep);
+    if (!IsSlow(route_)) {
+      server_.Handle(route_, role_, id_, req_, res_);
+      return Write(keep);
+    }
+    // Slow routes: handled on a worker (nothing else touches this session
+    // meanwhile), answered from the event loop.
+    asio::post(server_.pool, [self = shared_from_this(), keep] {
+      self->server_.Handle(self->route_, self->role_, self->id_, self->req_, self->res_);
+      self->req_ = {};
+      self->ReleaseBody();
+      asio::post(self->stream_.get_executor(), [self, keep] { self->Write(keep); });
+    });
   }
 
-  // 413, then close: the unread body makes the connection unusable.
-  void TooLarge() {
+  // An error answer, then close (the rest of the request is not read).
+  void Reply(unsigned status, std::string_view message) {
     res_ = {};
     res_.version(11);
-    Fail(res_, 413, fmt::format("request body too large (limit {} bytes)", limit_));
+    Fail(res_, status, message);
     Write(false);
   }
 
+  // 413, then close: the unread body makes the connection unusable.
+  void TooLarge() { Reply(413, fmt::format("request body too large (limit {} bytes)", limit_)); }
+
   void Write(bool keep) {
+    ReleaseBody();
     res_.keep_alive(keep);
     res_.prepare_payload();
+    stream_.expires_after(Seconds(server_.options.body_timeout_s));
     http::async_write(stream_, res_, [self = shared_from_this(), keep](beast::error_code ec, size_t) {
       if (ec || !keep) return self->Close(ec);
       self->req_ = {};
@@ -350,6 +519,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void Close(beast::error_code) {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.socket().close(ignored);
+    Uncount();
   }
 
   beast::tcp_stream stream_;
@@ -358,20 +529,50 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   Request req_;
   Response res_;
+  http::response<http::empty_body> continue_;
   Route route_ = Route::kNone;
+  AuthRole role_ = AuthRole::kNone;
   std::string id_;
   size_t limit_ = 0;
+  size_t reserved_ = 0;  // declared body bytes counted in inflight_body_bytes
+  bool in_idle_ = false;
+  bool counted_ = true;
+  std::list<Session*>::iterator idle_it_;
 };
 
 }  // namespace
 
+void HttpServer::Impl::ShedOldestIdle() {
+  if (idle.empty()) return;
+  Session* oldest = idle.front();
+  oldest->Shed();
+  shed.fetch_add(1, std::memory_order_relaxed);
+}
+
 void HttpServer::Impl::Accept() {
   acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted) return;
+    if (ec == asio::error::no_descriptors || ec.value() == ENFILE || ec == asio::error::no_buffer_space ||
+        ec == asio::error::no_memory) {
+      // Out of descriptors: make room and back off instead of spinning.
+      ShedOldestIdle();
+      accept_backoff.expires_after(std::chrono::milliseconds(50));
+      accept_backoff.async_wait([this](beast::error_code e) {
+        if (!e) Accept();
+      });
+      return;
+    }
     if (!ec) {
+      // At the cap: the connection idle the longest makes room; with none
+      // idle (all busy), the new one is refused.
       beast::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
-      std::make_shared<Session>(std::move(socket), *this)->Start();
+      if (connections >= max_connections) ShedOldestIdle();
+      if (connections >= max_connections) {
+        socket.close(ignored);
+      } else {
+        socket.set_option(tcp::no_delay(true), ignored);
+        std::make_shared<Session>(std::move(socket), *this)->Start();
+      }
     }
     Accept();
   });
@@ -381,8 +582,14 @@ HttpServer::HttpServer(Service& service, HttpOptions options) : impl_(std::make_
 
 HttpServer::~HttpServer() {
   Stop();
+  Join();
+}
+
+void HttpServer::Join() {
   impl_->pool_guard.reset();
-  for (auto& t : impl_->workers) t.join();
+  for (auto& t : impl_->workers) {
+    if (t.joinable()) t.join();
+  }
 }
 
 int HttpServer::Bind(std::string* error) {
@@ -412,5 +619,7 @@ bool HttpServer::Run() {
 }
 
 void HttpServer::Stop() { impl_->ioc.stop(); }
+
+size_t HttpServer::max_connections() const { return impl_->max_connections; }
 
 }  // namespace dg

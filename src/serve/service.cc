@@ -1,11 +1,16 @@
 #include "serve/service.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <numeric>
 
@@ -19,6 +24,7 @@
 #include "report/stix.h"
 #include "report/traceback.h"
 #include "report/writers.h"
+#include "serve/request_guard.h"
 #include "serve/wire.h"
 
 namespace dg {
@@ -29,6 +35,52 @@ constexpr size_t kFollowChunkBytes = 4u << 20;
 
 double MicrosSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Request ids are de-duplicated per account: an id is the client's (or its
+// gateway's) choice, so a global key would let one account's events hide
+// another's by reusing its ids.
+std::string DedupKey(const Interaction& in) {
+  std::string key;
+  key.reserve(in.account_id.size() + 1 + in.request_id.size());
+  key += in.account_id;
+  key += '\x1f';
+  key += in.request_id;
+  return key;
+}
+
+// Exclusive flock on DIR/distillguard.lock (released by the kernel when the
+// process dies, even by kill -9). Returns the descriptor, or -1 + *error.
+int LockDataDir(const std::string& dir, std::string* error) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  const std::string path = (std::filesystem::path(dir) / "distillguard.lock").string();
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    *error = fmt::format("{}: cannot open the lock file: {}", path, std::strerror(errno));
+    return -1;
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    char buf[32] = {};
+    const ssize_t n = ::pread(fd, buf, sizeof(buf) - 1, 0);
+    std::string pid(buf, n > 0 ? static_cast<size_t>(n) : 0);
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+    ::close(fd);
+    if (err == EWOULDBLOCK) {
+      *error = fmt::format("{}: the data directory is in use by another distillguard serve (pid {}; lock {}): one process per "
+                           "data directory",
+                           dir, pid.empty() ? "unknown" : pid, path);
+    } else {
+      *error = fmt::format("{}: cannot lock: {}", path, std::strerror(err));
+    }
+    return -1;
+  }
+  const std::string me = std::to_string(getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, me.data(), me.size(), 0) < 0) {
+    // The lock holds regardless; the pid is only for the message.
+  }
+  return fd;
 }
 
 uint64_t ResidentBytes() {
@@ -67,12 +119,21 @@ Service::Service(ServiceOptions options)
       engine_(options_.policy, EngineOptions{options_.keep_samples}),
       dedup_(4u << 20) {}
 
-Service::~Service() { Stop(); }
+Service::~Service() {
+  Stop();
+  store_.reset();
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+}
 
 std::unique_ptr<Service> Service::Open(ServiceOptions options, std::string* error) {
   std::unique_ptr<Service> s(new Service(std::move(options)));
+  if (s->options_.lock_data_dir) {
+    s->lock_fd_ = LockDataDir(s->options_.data_dir, error);
+    if (s->lock_fd_ < 0) return nullptr;
+  }
   s->store_ = Store::Open(s->options_.data_dir, error, s->options_.max_store_bytes);
   if (!s->store_) return nullptr;
+  s->MaybePrune();  // retention applies before replay: replay sees the retained history only
   if (!s->Replay(error)) return nullptr;
   Store* store = s->store_.get();
   s->engine_.set_sample_sink([store](const std::string& campaign, const std::string& sample) {
@@ -94,7 +155,13 @@ bool Service::Replay(std::string* error) {
               ++bad;
               return;
             }
-            dedup_.Insert(in.request_id);
+            // A request id counts once, even if the log somehow holds it twice.
+            const std::string key = DedupKey(in);
+            if (dedup_.Contains(key)) {
+              ++replay_duplicates_;
+              return;
+            }
+            dedup_.Insert(key);
             engine_.ObserveDigest(in, digest);
             ++replayed_;
           },
@@ -102,6 +169,10 @@ bool Service::Replay(std::string* error) {
     return false;
   }
   if (bad > 0) fmt::print(stderr, "serve: {}: {} log records could not be decoded and were skipped\n", store_->path(), bad);
+  if (replay_duplicates_ > 0) {
+    fmt::print(stderr, "serve: {}: {} logged records repeated a request id and were counted once\n", store_->path(),
+               replay_duplicates_);
+  }
   bool ok = store_->ForEachOverride(
       [&](const OverrideRecord& o) {
         engine_.SetOverride(o.account_id, o.action == "allow" ? Verdict::kAllow : o.action == "block" ? Verdict::kBlock : Verdict::kReview);
@@ -133,6 +204,9 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
   std::vector<std::string> records;
   uint64_t line_no = 0;
   size_t pos = 0;
+  // A UTF-8 byte-order mark (editors and some exporters write one) is not
+  // part of the first line.
+  if (jsonl.substr(0, 3) == "\xEF\xBB\xBF") pos = 3;
   while (pos < jsonl.size()) {
     size_t end = jsonl.find('\n', pos);
     if (end == std::string_view::npos) end = jsonl.size();
@@ -147,6 +221,7 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
       if (result.errors.size() < options_.max_errors_returned) result.errors.push_back(fmt::format("{}:{}: {}", origin, line_no, err->Message()));
       continue;
     }
+    in.ip = NormalizeIp(in.ip);  // ::ffff:a.b.c.d is a.b.c.d (one key for one address)
     ContentDigest d;
     DigestContent(in, &scratch, &d);
     WireExtras x;
@@ -168,9 +243,11 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
   std::vector<std::string> to_store;
   fresh.reserve(order.size());
   to_store.reserve(order.size());
-  absl::flat_hash_set<std::string_view> in_batch;
+  absl::flat_hash_set<std::string> in_batch;
+  std::vector<std::string> keys(events.size());
   for (const size_t idx : order) {
-    const std::string& id = events[idx].request_id;
+    keys[idx] = DedupKey(events[idx]);
+    const std::string& id = keys[idx];
     if (dedup_.Contains(id) || !in_batch.insert(id).second) {
       ++result.duplicates;
       continue;
@@ -180,14 +257,22 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
   }
   if (!to_store.empty() || !meta.empty()) {
     std::string err;
-    if (!store_->Append(to_store, meta, &err)) {
+    TimeMs newest = kNoTime;
+    for (const size_t idx : fresh) newest = std::max(newest, events[idx].ts);
+    if (!store_->Append(to_store, meta, &err, newest)) {
       result.stored = false;
       result.store_error = err;
       store_failures_.fetch_add(1, std::memory_order_relaxed);
+      last_store_error_ = err;
+      last_failed_bytes_ = 0;
+      for (const auto& r : to_store) last_failed_bytes_ += r.size() + 4;
+      store_ok_ = false;
       return result;
     }
+    store_ok_ = true;
+    MaybePrune();
   }
-  for (const size_t idx : fresh) dedup_.Insert(events[idx].request_id);
+  for (const size_t idx : fresh) dedup_.Insert(keys[idx]);
   for (size_t from = 0; from < fresh.size(); from += kApplyChunk) {
     std::unique_lock<std::shared_mutex> lock(engine_mu_);
     const auto held = std::chrono::steady_clock::now();
@@ -201,6 +286,49 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
   events_rejected_.fetch_add(result.rejected, std::memory_order_relaxed);
   ingest_latency_.Record(MicrosSince(t0));
   return result;
+}
+
+bool Service::Ready(std::string* why) {
+  if (!ready_.load()) {
+    *why = "replaying the log";
+    return false;
+  }
+  if (store_ok_.load()) return true;
+  // The last write failed: probe (at most every 5 s) with as many bytes as
+  // the failed batch, so that readiness comes back with room on the disk.
+  // Probe pacing is the process's own business: a monotonic clock.
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  std::unique_lock<std::mutex> ingest(ingest_mu_, std::try_to_lock);
+  if (ingest.owns_lock()) {
+    if (now - last_probe_s_.load() >= 5 && !store_ok_.load()) {
+      last_probe_s_ = now;
+      std::string err;
+      if (store_->Probe(std::clamp<size_t>(last_failed_bytes_, 1, 1u << 20), &err)) store_ok_ = true;
+      else last_store_error_ = err;
+    }
+    if (store_ok_.load()) return true;
+    *why = "the store refuses writes (ingest answers 503): " + last_store_error_;
+  } else {
+    *why = "the store refuses writes (ingest answers 503)";
+  }
+  return false;
+}
+
+void Service::MaybePrune() {
+  if (options_.retention_days <= 0) return;
+  const int64_t now = options_.clock() / 1000;  // seconds
+  if (now - last_prune_s_.load() < 3600) return;
+  last_prune_s_ = now;
+  const TimeMs cutoff = (now - static_cast<int64_t>(options_.retention_days) * 86400) * 1000;
+  std::string err;
+  const auto pruned = store_->PruneBefore(cutoff, &err);
+  if (!pruned) {
+    fmt::print(stderr, "serve: retention: {}\n", err);
+    return;
+  }
+  if (*pruned > 0) {
+    fmt::print(stderr, "serve: retention: deleted {} logged events older than {} days\n", *pruned, options_.retention_days);
+  }
 }
 
 uint64_t DecisionCache::Key(const CheckRequest& r) {
@@ -233,6 +361,8 @@ CheckResult Service::Check(const CheckRequest& request) {
     lock.lock();
   }
   CheckResult r = engine_.Check(request);
+  // (An analyst's override on an account that has sent nothing yet is
+  // consulted by Engine::Check itself.)
   decision_cache_.Put(key, r);
   return r;
 }
@@ -400,7 +530,7 @@ void Service::FollowLoop(std::string path) {
     if (last_nl == std::string::npos) {
       // A partial line (still being written), or one longer than the chunk.
       if (buf.size() == kFollowChunkBytes) {
-        fmt::print(stderr, "serve: {}: a line longer than {} bytes at offset {} was skipped\n", path, kFollowChunkBytes, offset);
+        fmt::print(stderr, "serve: {}: a line longer than {} bytes at offset {} was skipped\n", Printable(path), kFollowChunkBytes, offset);
         offset += buf.size();
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -409,7 +539,7 @@ void Service::FollowLoop(std::string path) {
     buf.resize(last_nl + 1);
     const uint64_t next = offset + buf.size();
     const IngestResult r = IngestLines(buf, path, {{key, std::to_string(next)}});
-    for (const auto& e : r.errors) fmt::print(stderr, "serve: {}\n", e);
+    for (const auto& e : r.errors) fmt::print(stderr, "serve: {}\n", Printable(e, 1024));  // no raw control characters
     if (!r.stored) {
       fmt::print(stderr, "serve: --follow {}: {}; retrying\n", path, r.store_error);
       std::this_thread::sleep_for(std::chrono::seconds(1));

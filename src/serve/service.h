@@ -8,7 +8,8 @@
 //                  store in one durable transaction, and only then apply to
 //                  the engine (exclusive lock, in chunks of 64 so that
 //                  decisions wait at most one chunk). Returns once durable.
-//   Check(req)     shared lock; Engine::Check. Never writes. When a chunk is
+//   Check(req)     shared lock; Engine::Check (plus an analyst's override on
+//                  an account not seen yet: applied at once). Never writes. When a chunk is
 //                  being applied (the engine is held exclusively), the answer
 //                  last given for the same account / card / address comes from
 //                  a bounded cache instead of waiting: at most one chunk old,
@@ -21,7 +22,14 @@
 // Restart: Open() replays the store's log through Engine::ObserveDigest (the
 // log keeps digests, never text), then overrides, samples and imported
 // indicators: the engine resumes exactly where it was, and after kill -9
-// nothing acknowledged is lost. Replay runs at engine speed (~1 us/event).
+// nothing acknowledged is lost. Replay runs at engine speed (~1 us/event)
+// and counts a request id once even if the log holds it twice. With
+// retention_days, batches whose newest event is older are deleted at start
+// and hourly: replay then rebuilds the state of the retained history only.
+// With lock_data_dir (serve), Open takes an exclusive flock on
+// DIR/distillguard.lock: a second serve on the same directory is refused.
+// Ingest normalises IPv4-mapped addresses (::ffff:a.b.c.d -> a.b.c.d), and
+// de-duplicates request ids per account (ingest and replay alike).
 // Memory: the engine's, plus the dedup (2 x 4M request-id hashes at most).
 #pragma once
 
@@ -52,7 +60,9 @@ struct ServiceOptions {
   bool keep_samples = true;
   size_t max_errors_returned = 20;
   uint64_t max_store_bytes = 0;  // 0: as much as the disk holds
-  Clock clock = SystemClock();   // stamps override records
+  Clock clock = SystemClock();   // stamps override records, dates retention
+  bool lock_data_dir = false;    // serve: one process per data directory
+  int retention_days = 0;        // 0: keep the event log for ever
 };
 
 struct IngestResult {
@@ -130,6 +140,14 @@ class Service {
   void RecordDecision(Decision d, double us);
   uint64_t replayed() const { return replayed_; }
   bool ready() const { return ready_.load(); }
+  // Ready to take traffic: replayed, and the store's last write succeeded.
+  // When it failed, *why says so, and at most every 5 s a probe writes (and
+  // removes, in one transaction) as many bytes as the failed batch had, up
+  // to 1 MiB, so that readiness comes back with room on the disk even when
+  // no events are sent meanwhile. The probe runs on the caller's thread and
+  // only while the store is failing.
+  bool Ready(std::string* why);
+  uint64_t replay_duplicates() const { return replay_duplicates_; }
 
  private:
   explicit Service(ServiceOptions options);
@@ -146,6 +164,13 @@ class Service {
   mutable std::shared_mutex engine_mu_;
   std::unordered_map<std::string, std::vector<OverrideRecord>> override_history_;  // under engine_mu_
   uint64_t replayed_ = 0;
+  uint64_t replay_duplicates_ = 0;
+  int lock_fd_ = -1;                  // flock on DIR/distillguard.lock
+  std::atomic<bool> store_ok_{true};  // last store write succeeded
+  std::string last_store_error_;      // under ingest_mu_
+  size_t last_failed_bytes_ = 0;      // under ingest_mu_
+  std::atomic<int64_t> last_probe_s_{0}, last_prune_s_{0};
+  void MaybePrune();                  // under ingest_mu_
   std::atomic<bool> ready_{false};
   std::atomic<bool> stop_{false};
   std::thread follower_;

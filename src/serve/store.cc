@@ -6,6 +6,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/hash.h"
+
 namespace dg {
 namespace {
 
@@ -49,12 +51,21 @@ std::unique_ptr<Store> Store::Open(const std::string& dir, std::string* error, u
   }
   std::unique_ptr<Store> st(new Store());
   st->path_ = (std::filesystem::path(dir) / "distillguard.db").string();
+  // An existing empty database file is a truncated database, not a fresh
+  // start: starting empty would silently forget every account.
+  if (std::filesystem::exists(st->path_, ec) && std::filesystem::file_size(st->path_, ec) == 0 && !ec) {
+    *error = st->path_ +
+             ": the database file exists but is empty (0 bytes): truncated? Restore it from a backup, or remove it to start "
+             "with an empty log";
+    return nullptr;
+  }
   if (sqlite3_open_v2(st->path_.c_str(), &st->db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
       SQLITE_OK) {
     *error = st->Error("cannot open");
     return nullptr;
   }
   sqlite3_busy_timeout(st->db_, 5000);
+  if (!st->QuickCheck(error)) return nullptr;
   if (!st->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                 "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
                 "CREATE TABLE IF NOT EXISTS batches(seq INTEGER PRIMARY KEY, count INTEGER NOT NULL, records BLOB NOT NULL);"
@@ -67,11 +78,17 @@ std::unique_ptr<Store> Store::Open(const std::string& dir, std::string* error, u
                 error)) {
     return nullptr;
   }
+  // Columns added since the first schema (absent in older logs): each
+  // batch's newest event time, for retention, and a checksum of its records
+  // (quick_check verifies the b-tree, not the bytes of a record, and a
+  // flipped byte inside one decodes as a phantom account).
+  if (!st->HasColumn("batches", "newest_ts") && !st->Exec("ALTER TABLE batches ADD COLUMN newest_ts INTEGER", error)) return nullptr;
+  if (!st->HasColumn("batches", "checksum") && !st->Exec("ALTER TABLE batches ADD COLUMN checksum INTEGER", error)) return nullptr;
   if (max_bytes > 0) {
     const std::string pragma = "PRAGMA max_page_count = " + std::to_string(std::max<uint64_t>(16, max_bytes / 4096)) + ";";
     if (!st->Exec(pragma.c_str(), error)) return nullptr;
   }
-  if (sqlite3_prepare_v2(st->db_, "INSERT INTO batches(count, records) VALUES(?, ?)", -1, &st->insert_record_, nullptr) != SQLITE_OK ||
+  if (sqlite3_prepare_v2(st->db_, "INSERT INTO batches(count, records, newest_ts, checksum) VALUES(?, ?, ?, ?)", -1, &st->insert_record_, nullptr) != SQLITE_OK ||
       sqlite3_prepare_v2(st->db_, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", -1, &st->set_meta_, nullptr) != SQLITE_OK) {
     *error = st->Error("prepare");
     return nullptr;
@@ -89,8 +106,66 @@ Store::~Store() {
   sqlite3_close(db_);
 }
 
+bool Store::HasColumn(const char* table, const char* column) {
+  Stmt cols;
+  const std::string sql = std::string("PRAGMA table_info(") + table + ")";
+  if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &cols.s, nullptr) != SQLITE_OK) return false;
+  while (sqlite3_step(cols.s) == SQLITE_ROW) {
+    if (Column(cols.s, 1) == column) return true;
+  }
+  return false;
+}
+
+bool Store::QuickCheck(std::string* error) {
+  Stmt q;
+  if (sqlite3_prepare_v2(db_, "PRAGMA quick_check", -1, &q.s, nullptr) != SQLITE_OK) {
+    *error = Error("is not a usable database (quick_check)") + "; restore it from a backup or move it away";
+    return false;
+  }
+  std::string problems;
+  int rc, shown = 0;
+  while ((rc = sqlite3_step(q.s)) == SQLITE_ROW) {
+    const std::string line = Column(q.s, 0);
+    if (line == "ok") continue;
+    if (shown++ < 3) problems += (problems.empty() ? "" : "; ") + line;
+  }
+  if (rc != SQLITE_DONE) {
+    *error = Error("is corrupt (quick_check could not read it)") + "; restore it from a backup or move it away";
+    return false;
+  }
+  if (!problems.empty()) {
+    *error = path_ + ": is corrupt (quick_check: " + problems + "); restore it from a backup or move it away";
+    return false;
+  }
+  return true;
+}
+
+std::optional<uint64_t> Store::PruneBefore(int64_t cutoff_ms, std::string* error) {
+  Stmt count;
+  uint64_t n = 0;
+  if (sqlite3_prepare_v2(db_, "SELECT COALESCE(SUM(count), 0) FROM batches WHERE newest_ts < ?", -1, &count.s, nullptr) != SQLITE_OK) {
+    *error = Error("retention");
+    return std::nullopt;
+  }
+  sqlite3_bind_int64(count.s, 1, cutoff_ms);
+  if (sqlite3_step(count.s) == SQLITE_ROW) n = static_cast<uint64_t>(sqlite3_column_int64(count.s, 0));
+  if (n == 0) return 0;
+  Stmt del;
+  if (sqlite3_prepare_v2(db_, "DELETE FROM batches WHERE newest_ts < ?", -1, &del.s, nullptr) != SQLITE_OK) {
+    *error = Error("retention");
+    return std::nullopt;
+  }
+  sqlite3_bind_int64(del.s, 1, cutoff_ms);
+  if (sqlite3_step(del.s) != SQLITE_DONE) {
+    *error = Error("retention");
+    return std::nullopt;
+  }
+  records_ -= std::min(records_, n);
+  return n;
+}
+
 bool Store::Append(const std::vector<std::string>& records, const std::vector<std::pair<std::string, std::string>>& meta,
-                   std::string* error) {
+                   std::string* error, int64_t newest_ts) {
   if (!Exec("BEGIN IMMEDIATE", error)) return false;
   auto fail = [&](std::string_view what) {
     *error = Error(what);
@@ -110,6 +185,9 @@ bool Store::Append(const std::vector<std::string>& records, const std::vector<st
     }
     sqlite3_bind_int64(insert_record_, 1, static_cast<sqlite3_int64>(records.size()));
     sqlite3_bind_blob(insert_record_, 2, batch_.data(), static_cast<int>(batch_.size()), SQLITE_STATIC);
+    if (newest_ts == std::numeric_limits<int64_t>::min()) sqlite3_bind_null(insert_record_, 3);
+    else sqlite3_bind_int64(insert_record_, 3, newest_ts);
+    sqlite3_bind_int64(insert_record_, 4, static_cast<sqlite3_int64>(Hash64(batch_)));
     const int rc = sqlite3_step(insert_record_);
     sqlite3_reset(insert_record_);
     if (rc != SQLITE_DONE) return fail("append");
@@ -128,7 +206,7 @@ bool Store::Append(const std::vector<std::string>& records, const std::vector<st
 
 bool Store::ForEachRecord(const std::function<void(std::string_view)>& fn, std::string* error) {
   Stmt q;
-  if (sqlite3_prepare_v2(db_, "SELECT records FROM batches ORDER BY seq", -1, &q.s, nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(db_, "SELECT records, checksum, seq FROM batches ORDER BY seq", -1, &q.s, nullptr) != SQLITE_OK) {
     *error = Error("read log");
     return false;
   }
@@ -136,6 +214,13 @@ bool Store::ForEachRecord(const std::function<void(std::string_view)>& fn, std::
   while ((rc = sqlite3_step(q.s)) == SQLITE_ROW) {
     const auto* p = static_cast<const char*>(sqlite3_column_blob(q.s, 0));
     const std::string_view batch(p == nullptr ? "" : p, static_cast<size_t>(sqlite3_column_bytes(q.s, 0)));
+    // Batches logged before checksums existed have none (NULL): unchecked.
+    if (sqlite3_column_type(q.s, 1) != SQLITE_NULL &&
+        static_cast<uint64_t>(sqlite3_column_int64(q.s, 1)) != Hash64(batch)) {
+      *error = path_ + ": logged batch " + std::to_string(sqlite3_column_int64(q.s, 2)) +
+               " fails its checksum (the file was altered or damaged); restore it from a backup or move it away";
+      return false;
+    }
     size_t pos = 0;
     while (pos + 4 <= batch.size()) {
       uint32_t len = 0;
@@ -236,6 +321,24 @@ bool Store::ForEachSharedIndicator(const std::function<void(const std::string&, 
   }
   while (sqlite3_step(q.s) == SQLITE_ROW) fn(Column(q.s, 0), Column(q.s, 1), Column(q.s, 2));
   return true;
+}
+
+bool Store::Probe(size_t bytes, std::string* error) {
+  if (!Exec("BEGIN IMMEDIATE", error)) return false;
+  Stmt q;
+  bool ok = sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES('ready_probe', zeroblob(?))", -1, &q.s, nullptr) ==
+            SQLITE_OK;
+  if (ok) {
+    sqlite3_bind_int64(q.s, 1, static_cast<sqlite3_int64>(bytes));
+    ok = sqlite3_step(q.s) == SQLITE_DONE;
+  }
+  ok = ok && sqlite3_exec(db_, "DELETE FROM meta WHERE key = 'ready_probe'", nullptr, nullptr, nullptr) == SQLITE_OK;
+  ok = ok && sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
+  if (!ok) {
+    *error = Error("probe");
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  return ok;
 }
 
 std::optional<std::string> Store::GetMeta(const std::string& key) {

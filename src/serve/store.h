@@ -7,13 +7,21 @@
 // loss, which is when serve acknowledges it. A torn last transaction after
 // a crash is rolled back by SQLite on open: never half a batch.
 //
-// The log holds one row per batch (its records, each length-prefixed).
+// The log holds one row per batch (its records, each length-prefixed, the
+// time of its newest event, for retention, and an XXH3 checksum of the
+// records, verified when they are read back: a damaged batch stops the
+// replay with an error instead of decoding as phantom accounts).
+// Open refuses a database that fails SQLite's `PRAGMA quick_check` (a cost
+// of one sequential read of the file at start, ~1 s per GB) and an existing
+// zero-length database file (a truncated database is not a fresh start:
+// only a directory without the file starts empty).
 // Cost: one fsync per batch (group your events) plus a copy of the batch. Reading the log back is sequential. Not thread-safe: one writer
 // (serve holds its ingest lock around every call).
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,6 +47,8 @@ class Store {
   // *error ("DIR/distillguard.db: reason").
   // max_bytes > 0 caps the database file: past it, appends fail as on a
   // full disk (SQLITE_FULL) -- nothing is acknowledged, reads go on.
+  // A corrupt or zero-length existing database is refused with *error
+  // saying so and what to do.
   static std::unique_ptr<Store> Open(const std::string& dir, std::string* error, uint64_t max_bytes = 0);
   ~Store();
   Store(const Store&) = delete;
@@ -46,8 +56,13 @@ class Store {
 
   // Appends records (and optionally a metadata update) in one durable
   // transaction. On false nothing was written and *error says why.
+  // newest_ts: the batch's newest event time (ms), for PruneBefore.
   bool Append(const std::vector<std::string>& records, const std::vector<std::pair<std::string, std::string>>& meta,
-              std::string* error);
+              std::string* error, int64_t newest_ts = std::numeric_limits<int64_t>::min());
+  // Deletes the batches whose newest event is older than cutoff_ms (batches
+  // logged before this column existed are kept). Returns the number of
+  // records deleted, or nullopt + *error.
+  std::optional<uint64_t> PruneBefore(int64_t cutoff_ms, std::string* error);
   // Calls fn for every logged record in order; false on a read error.
   bool ForEachRecord(const std::function<void(std::string_view)>& fn, std::string* error);
   uint64_t records() const { return records_; }
@@ -60,11 +75,16 @@ class Store {
   bool ForEachSharedIndicator(const std::function<void(const std::string&, const std::string&, const std::string&)>& fn,
                               std::string* error);
   std::optional<std::string> GetMeta(const std::string& key);
+  // Would a batch of `bytes` fit now? Writes that many bytes and removes
+  // them in one transaction (net nothing stored). False + *error if not.
+  bool Probe(size_t bytes, std::string* error);
   const std::string& path() const { return path_; }
 
  private:
   Store() = default;
   bool Exec(const char* sql, std::string* error);
+  bool QuickCheck(std::string* error);
+  bool HasColumn(const char* table, const char* column);
   std::string Error(std::string_view what) const;
 
   std::string path_;

@@ -36,7 +36,7 @@ class Server:
     """`distillguard serve --listen 127.0.0.1:0 --data DATA [extra]`, with the
     bearer token in DISTILLGUARD_TOKEN when given; waits for its port file."""
 
-    def __init__(self, binary, work, data, extra=(), token=None):
+    def __init__(self, binary, work, data, extra=(), token=None, preexec_fn=None):
         self.token = token
         self.port_file = os.path.join(work, "port")
         if os.path.exists(self.port_file):
@@ -48,7 +48,7 @@ class Server:
         self.log = open(os.path.join(work, "server.log"), "a")
         self.proc = subprocess.Popen([binary, "serve", "--listen", "127.0.0.1:0", "--data", data,
                                       "--port-file", self.port_file, *extra],
-                                     env=env, stdout=self.log, stderr=self.log)
+                                     env=env, stdout=self.log, stderr=self.log, preexec_fn=preexec_fn)
         deadline = time.time() + 60
         while not os.path.exists(self.port_file):
             if self.proc.poll() is not None or time.time() > deadline:
