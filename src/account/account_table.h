@@ -5,7 +5,10 @@
 // Bounded: past max_accounts, Acquire sweeps a CLOCK hand over the slots
 // and forgets accounts the caller says may go (evictable) that stayed idle
 // since the hand last passed (the `recent` bit), freeing 5% at a time; a
-// forgotten account that returns starts afresh. When nothing can go, the
+// forgotten account that returns starts afresh. The sweep asks in two tiers:
+// tier 0 first (for the engine: accounts never suspicious), and only if that
+// frees too little, tier 1 (also suspicious accounts outside any campaign,
+// which the engine keeps as a compact summary). When nothing can go, the
 // table grows by another 5% before sweeping again, so a sweep that finds
 // nothing is not repeated for every new account.
 //
@@ -38,10 +41,10 @@ class AccountTable {
     bool reused;   // the slot belonged to a forgotten account
   };
   // The slot of the interaction's account, created if new. `evictable`
-  // says whether an account may be forgotten; `forget` is called on it just
-  // before its slot is freed.
-  Slot Acquire(const Interaction& in, absl::FunctionRef<bool(const AccountState&)> evictable,
-               absl::FunctionRef<void(AccountState&)> forget);
+  // says whether an account may be forgotten in a tier (0, then 1); `forget`
+  // is called on it just before its slot is freed.
+  using EvictableFn = absl::FunctionRef<bool(const AccountState&, int tier)>;
+  Slot Acquire(const Interaction& in, EvictableFn evictable, absl::FunctionRef<void(AccountState&)> forget);
 
   AccountState& operator[](uint32_t index) { return accounts_[index]; }
   const AccountState& operator[](uint32_t index) const { return accounts_[index]; }
@@ -54,7 +57,7 @@ class AccountTable {
   uint64_t evicted() const { return evicted_; }
 
  private:
-  void Evict(absl::FunctionRef<bool(const AccountState&)> evictable, absl::FunctionRef<void(AccountState&)> forget);
+  void Evict(EvictableFn evictable, absl::FunctionRef<void(AccountState&)> forget);
 
   size_t max_accounts_;
   std::vector<AccountState> accounts_;

@@ -200,8 +200,11 @@ int RunScan(const ScanArgs& args) {
                c.interactions, FormatRfc3339(c.first_seen).substr(0, 16), FormatRfc3339(c.last_seen).substr(0, 16));
   }
   if (campaigns.size() > 20) fmt::print("  ... and {} more\n", campaigns.size() - 20);
-  fmt::print("state: {} accounts ({} forgotten to stay within --max-accounts), {} indicator values, {} template clusters\n",
-             engine.live_accounts(), engine.evicted_accounts(), engine.indicator_values(), engine.template_clusters());
+  fmt::print("state: {} accounts ({} forgotten to stay within --max-accounts, {} of them suspicious and kept as summaries{}), "
+             "{} indicator values, {} template clusters\n",
+             engine.live_accounts(), engine.evicted_accounts(), engine.summaries().size(),
+             engine.summaries_dropped() ? fmt::format(", {} summaries dropped", engine.summaries_dropped()) : "",
+             engine.indicator_values(), engine.template_clusters());
   fmt::print("throughput: {:.0f} interactions/s, {:.1f} MB/s ({:.2f}s)\n", st.accepted / std::max(secs, 1e-9),
              st.bytes / 1e6 / std::max(secs, 1e-9), secs);
   if (!args.out.empty()) {

@@ -17,8 +17,21 @@ std::string_view DecisionName(Decision d) {
   return "allow";
 }
 
+namespace {
+
+// An account in review is served without its reasoning trace when its
+// evidence (or this prompt) is reasoning harvest, else throttled.
+Decision ReviewDecision(uint32_t reasons, uint32_t prompt_flags) {
+  constexpr uint32_t kReasoning = Bit(Reason::kCotElicitation) | Bit(Reason::kReasoningReconstruction);
+  const bool reasoning_prompt = (prompt_flags & (kFlagCot | kFlagRecon)) != 0;
+  return (reasons & kReasoning) || reasoning_prompt ? Decision::kWithholdReasoning : Decision::kThrottle;
+}
+
+}  // namespace
+
 CheckResult Check(const CheckRequest& r, const AccountTable& accounts, const Correlator& correlator, const Policy& policy,
-                  const absl::flat_hash_map<std::string, Verdict>& overrides) {
+                  const absl::flat_hash_map<std::string, Verdict>& overrides,
+                  const absl::flat_hash_map<std::string, AccountSummary>& summaries) {
   CheckResult out;
   const AccountState* a = accounts.Find(r.account_id);
   if (a == nullptr) {
@@ -31,8 +44,14 @@ CheckResult Check(const CheckRequest& r, const AccountTable& accounts, const Cor
       }
       return out;
     }
+    if (const auto it = summaries.find(r.account_id); it != summaries.end() && it->second.verdict == Verdict::kReview) {
+      out.score = it->second.score;
+      out.reasons = it->second.reasons;
+      out.decision = ReviewDecision(it->second.reasons, r.prompt_flags);
+      out.ttl_s = 300;
+      return out;
+    }
   }
-  const bool reasoning_prompt = (r.prompt_flags & (kFlagCot | kFlagRecon)) != 0;
   if (a != nullptr) {
     out.score = a->score;
     out.reasons = a->reasons;
@@ -44,8 +63,7 @@ CheckResult Check(const CheckRequest& r, const AccountTable& accounts, const Cor
     }
     if (a->override_verdict == static_cast<int8_t>(Verdict::kAllow)) return out;
     if (a->verdict == Verdict::kReview) {
-      constexpr uint32_t kReasoning = Bit(Reason::kCotElicitation) | Bit(Reason::kReasoningReconstruction);
-      out.decision = (a->reasons & kReasoning) || reasoning_prompt ? Decision::kWithholdReasoning : Decision::kThrottle;
+      out.decision = ReviewDecision(a->reasons, r.prompt_flags);
       out.ttl_s = 300;
       return out;
     }

@@ -43,7 +43,9 @@ struct CheckResult {
 
 // `overrides`: analysts' decisions by account id, including accounts not
 // seen yet (a block issued before the account's first event holds at once).
+// `summaries`: suspicious accounts forgotten to bound memory (still reviewed).
 CheckResult Check(const CheckRequest& request, const AccountTable& accounts, const Correlator& correlator,
-                  const Policy& policy, const absl::flat_hash_map<std::string, Verdict>& overrides);
+                  const Policy& policy, const absl::flat_hash_map<std::string, Verdict>& overrides,
+                  const absl::flat_hash_map<std::string, AccountSummary>& summaries);
 
 }  // namespace dg

@@ -60,8 +60,12 @@ void Apply(AccountState& a, const Policy& policy, Correlator& correlator, TimeMs
   a.score = static_cast<float>(score);
   if (block && !policy.review_only) {
     a.verdict = Verdict::kBlock;
-    a.flagged_at = now;
-    a.n_at_flag = a.n;
+    // First flagged stays first: an analyst's allow and then clear must not
+    // move it (blocks are otherwise sticky, so this is the only way back).
+    if (a.flagged_at < 0) {
+      a.flagged_at = now;
+      a.n_at_flag = a.n;
+    }
   } else if (block || in_campaign || a.reviewable || in_review_by_indicator || ev.score >= policy.review_score) {
     a.verdict = Verdict::kReview;
   } else {

@@ -38,12 +38,24 @@ Verdict Engine::ObserveDigest(const Interaction& in, const ContentDigest& digest
 }
 
 AccountState& Engine::AccountFor(const Interaction& in) {
-  auto evictable = [&](const AccountState& a) {
-    return !(a.suspicious || a.reviewable || a.override_verdict >= 0 || a.verdict != Verdict::kAllow || a.shared_match) &&
-           correlator_.Unlinked(a.index);
+  // Tier 0: accounts never suspicious. Tier 1 (only when tier 0 frees too
+  // little, e.g. a flood of suspicious accounts): suspicious ones outside any
+  // campaign, neither blocked nor overridden, kept as a summary.
+  auto evictable = [&](const AccountState& a, int tier) {
+    if (a.override_verdict >= 0 || a.shared_match || !correlator_.Unlinked(a.index)) return false;
+    if (tier == 0) return !(a.suspicious || a.reviewable || a.verdict != Verdict::kAllow);
+    return a.verdict != Verdict::kBlock;
   };
   auto forget = [&](AccountState& a) {
-    if (!a.cleared) correlator_.MarkCleared(a);  // observed and never suspicious: counts as cleared in its values
+    if (a.suspicious || a.reviewable || a.verdict != Verdict::kAllow) {
+      if (summaries_.size() < options_.max_summaries) {
+        summaries_[a.id] = AccountSummary{a.verdict, a.score, a.reasons, a.n, a.first_ts, a.last_ts, a.flagged_at};
+      } else {
+        ++summaries_dropped_;
+      }
+    } else if (!a.cleared) {
+      correlator_.MarkCleared(a);  // observed and never suspicious: counts as cleared in its values
+    }
     decisions_.erase(a.index);
   };
   const AccountTable::Slot slot = accounts_.Acquire(in, evictable, forget);
@@ -51,6 +63,13 @@ AccountState& Engine::AccountFor(const Interaction& in) {
   if (slot.created) {
     if (const auto o = overrides_.find(in.account_id); o != overrides_.end()) {
       a.override_verdict = static_cast<int8_t>(o->second);
+    }
+    // A summarised account that returns starts afresh but stays reviewable.
+    if (!summaries_.empty()) {
+      if (const auto it = summaries_.find(in.account_id); it != summaries_.end()) {
+        a.reviewable = it->second.verdict != Verdict::kAllow;
+        summaries_.erase(it);
+      }
     }
     correlator_.OnNewAccount(slot, accounts_.slots().size());
   }
@@ -122,7 +141,7 @@ void Engine::Finish() {
   }
 }
 
-CheckResult Engine::Check(const CheckRequest& request) const { return dg::Check(request, accounts_, correlator_, policy_, overrides_); }
+CheckResult Engine::Check(const CheckRequest& request) const { return dg::Check(request, accounts_, correlator_, policy_, overrides_, summaries_); }
 
 void Engine::SetOverride(const std::string& account_id, Verdict verdict) {
   if (verdict == Verdict::kReview) {

@@ -49,8 +49,13 @@ struct EngineOptions {
   // Accounts kept at once. Past it, accounts that are neither suspicious,
   // reviewed, overridden nor in a cluster -- least recently active first
   // (CLOCK) -- are forgotten (counted as cleared in their indicators) and
-  // their slots reused; a forgotten account that returns starts afresh.
+  // their slots reused; a forgotten account that returns starts afresh. If
+  // that frees too little, suspicious accounts outside any campaign (not
+  // blocked, not overridden) go too, kept as an AccountSummary -- at most
+  // max_summaries of them (more are counted, not kept); one that returns
+  // starts afresh but stays reviewable.
   size_t max_accounts = 2u << 20;
+  size_t max_summaries = 8u << 20;
   size_t max_indicator_values = 16u << 20;
   size_t max_template_clusters = 1u << 20;
 };
@@ -89,6 +94,9 @@ class Engine {
   const std::vector<AccountState>& accounts() const { return accounts_.slots(); }
   const AccountState* FindAccount(const std::string& id) const { return accounts_.Find(id); }
   size_t live_accounts() const { return accounts_.live(); }
+  // Suspicious accounts forgotten to stay within max_accounts, by id.
+  const absl::flat_hash_map<std::string, AccountSummary>& summaries() const { return summaries_; }
+  uint64_t summaries_dropped() const { return summaries_dropped_; }
   uint64_t evicted_accounts() const { return accounts_.evicted(); }
   // The record of the account's latest verdict change (the evidence as it
   // was then), or null if its verdict never changed.
@@ -117,6 +125,8 @@ class Engine {
   Correlator correlator_;
   absl::flat_hash_map<std::string, Verdict> overrides_;
   absl::flat_hash_map<uint32_t, VerdictRecord> decisions_;  // account index -> latest verdict change
+  absl::flat_hash_map<std::string, AccountSummary> summaries_;
+  uint64_t summaries_dropped_ = 0;
   uint64_t interactions_ = 0;
   TimeMs now_ = 0;
   int64_t last_reexamined_day_ = -1;

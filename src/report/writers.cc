@@ -1,5 +1,7 @@
 #include "report/writers.h"
 
+#include <algorithm>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -173,6 +175,28 @@ bool WriteAccounts(const Engine& engine, const std::string& path, std::string* e
     if (a.id.empty()) continue;  // a free slot (evicted account)
     AppendAccountJson(out, engine, a);
     out += "\n";
+  }
+  // Suspicious accounts forgotten to stay within --max-accounts: what is
+  // left of them (engine.h, AccountSummary), in id order.
+  std::vector<const std::pair<const std::string, AccountSummary>*> forgotten;
+  forgotten.reserve(engine.summaries().size());
+  for (const auto& e : engine.summaries()) forgotten.push_back(&e);
+  std::sort(forgotten.begin(), forgotten.end(), [](const auto* x, const auto* y) { return x->first < y->first; });
+  for (const auto* e : forgotten) {
+    const AccountSummary& m = e->second;
+    out += "{\"account_id\":";
+    AppendJsonString(out, e->first);
+    out += fmt::format(",\"verdict\":\"{}\",\"score\":{:.4f},\"campaign_id\":null,\"first_flagged_at\":", VerdictName(m.verdict), m.score);
+    AppendTimeOrNull(out, m.flagged_at);
+    out += fmt::format(",\"interactions\":{},\"interactions_before_flag\":null,\"reasons\":[", m.n);
+    bool first = true;
+    for (size_t r = 0; r < kReasonCount; ++r) {
+      if ((m.reasons & (1u << r)) == 0) continue;
+      if (!first) out += ",";
+      first = false;
+      AppendJsonString(out, ReasonName(static_cast<Reason>(r)));
+    }
+    out += "],\"evidence\":{},\"decided\":null,\"forgotten\":true}\n";
   }
   return WriteFile(path, out, error);
 }

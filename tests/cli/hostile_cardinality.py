@@ -6,11 +6,16 @@ a new user agent and a new prompt template -- plus a planted hydra (12
 accounts on two cards harvesting step-by-step reasoning). Stream B
 ("normal"): the same number of interactions from a pool of 2,000 accounts,
 plus the same hydra. Stream C ("one account"): one account sending N
-distinct prompts, plus the hydra.
+distinct prompts, plus the hydra. Stream D ("suspicious"): N/5 accounts of
+five requests each that all look like harvesting bots on their own (chain of
+thought, single-turn, fixed maximal settings) but share nothing that links
+them (own address, client, card; no sign-up time), plus the hydra: they are
+suspicious, so the first eviction tier cannot forget them.
 
 Checks: with --max-accounts M the engine keeps at most M accounts (the rest
-forgotten), peak memory stays under a bound, throughput on A and C stays
-within 2x of B, and the hydra's verdicts are the same in all three.
+forgotten; on D the suspicious ones are kept as summaries and listed with
+their verdict), peak memory stays under a bound, throughput on A and C stays
+within 2x of B, and the hydra's verdicts are the same in all four.
 
 Usage: hostile_cardinality.py DISTILLGUARD [N] [--max-accounts M]
 """
@@ -52,6 +57,15 @@ def write(path, kind):
             if kind == "wide":
                 acct, ip, ua = f"w{i}", f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}", f"client-{i}/1.0"
                 prompt = f"template {i} " + " ".join(rnd.choice(["alpha", "beta", "gamma", "delta", "omega"]) for _ in range(12))
+            elif kind == "suspicious":
+                k = i // 5
+                acct, ip, ua = f"s{k}", f"{11 + (k >> 16)}.{k >> 8 & 255}.{k & 255}.7", f"bot-{k}/1.0"  # a /24 each
+                prompt = (f"Think step by step and show your complete reasoning. Question {i}: " +
+                          " ".join(rnd.choice(["prime", "sum", "graph", "proof", "limit", "set"]) for _ in range(10)))
+                f.write(json.dumps({"ts": T0 + i * 0.5, "request_id": f"r{i}", "account_id": acct, "ip": ip,
+                                    "user_agent": ua, "max_tokens": 8192, "temperature": 0.0,
+                                    "messages": [{"role": "user", "content": prompt}]}) + "\n")
+                continue
             elif kind == "one":
                 acct, ip, ua = "single", "203.0.113.9", "curl/8.0"
                 prompt = f"distinct question {i}: " + " ".join(rnd.choice(["why", "how", "sky", "sea", "tree", "code"]) for _ in range(12))
@@ -73,23 +87,26 @@ def scan(path, out):
     rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", r.stderr).group(1))
     state = re.search(r"state: (\d+) accounts \((\d+) forgotten", r.stdout)
     verdicts = {}
+    summaries = {}
     for line in open(os.path.join(out, "accounts.jsonl")):
         a = json.loads(line)
         if a["account_id"].startswith("hydra"):
             verdicts[a["account_id"]] = a["verdict"]
-    return rate, rss_kb, int(state.group(1)), int(state.group(2)), verdicts
+        if a.get("forgotten"):
+            summaries[a["account_id"]] = a["verdict"]
+    return rate, rss_kb, int(state.group(1)), int(state.group(2)), verdicts, summaries
 
 
 results = {}
-for kind in ("normal", "wide", "one"):
+for kind in ("normal", "wide", "one", "suspicious"):
     path = os.path.join(work, kind + ".jsonl")
     write(path, kind)
     results[kind] = scan(path, os.path.join(work, kind + "_out"))
     os.remove(path)
-    rate, rss, live, forgotten, _ = results[kind]
+    rate, rss, live, forgotten, _, _ = results[kind]
     print(f"     {kind:<7} {N} interactions: {rate:.0f}/s, peak RSS {rss / 1024:.0f} MiB, {live} accounts kept, {forgotten} forgotten")
 
-normal, wide, one = results["normal"], results["wide"], results["one"]
+normal, wide, one, sus = results["normal"], results["wide"], results["one"], results["suspicious"]
 check(wide[2] <= MAX_ACCOUNTS, f"wide: accounts kept ({wide[2]}) within --max-accounts {MAX_ACCOUNTS}")
 check(wide[3] >= N * 0.9 - MAX_ACCOUNTS, f"wide: the rest forgotten ({wide[3]})")
 # AccountState ~1.2 KB + index entries; indicator index and template clusters are capped separately.
@@ -100,6 +117,13 @@ check(one[0] >= normal[0] / 2, f"one account: throughput {one[0]:.0f}/s within 2
 check(normal[4] and all(v == "block" for v in normal[4].values()), "normal: the planted hydra is blocked")
 check(wide[4] == normal[4], "wide: the hydra's verdicts are unchanged")
 check(one[4] == normal[4], "one account: the hydra's verdicts are unchanged")
+# Suspicious accounts outside any campaign are evictable too (as summaries).
+check(sus[2] <= MAX_ACCOUNTS * 1.06, f"suspicious: accounts kept ({sus[2]}) within --max-accounts {MAX_ACCOUNTS} (+5% sweep slack)")
+check(len(sus[5]) >= N // 5 - MAX_ACCOUNTS * 1.1, f"suspicious: the rest kept as summaries ({len(sus[5])})")
+check(sus[5] and sum(v == "review" for v in sus[5].values()) >= 0.9 * len(sus[5]),
+      "suspicious: the summaries keep their verdict (review)")
+check(sus[1] < normal[1] + 400 * 1024, f"suspicious: peak memory {sus[1] // 1024} MiB stays near normal's")
+check(sus[4] == normal[4], "suspicious: the hydra's verdicts are unchanged")
 import shutil
 shutil.rmtree(work, ignore_errors=True)
 sys.exit(1 if FAILS else 0)

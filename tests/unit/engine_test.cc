@@ -368,5 +368,75 @@ TEST(Engine, OverridesOfAccountsNotSeenYetHoldAtTheGateway) {
   EXPECT_EQ(engine.Check(r).decision, Decision::kAllow);
 }
 
+
+// An analyst's allow and then clear re-decide the account from its evidence;
+// the block that follows keeps the time it was first flagged.
+TEST(Engine, AllowThenClearKeepsFirstFlaggedAt) {
+  Engine engine(Policy::Defaults());
+  Rng rng(1);
+  TimeMs t = kT0;
+  for (int round = 0; round < 30; ++round) {
+    for (int acct = 0; acct < 10; ++acct) {
+      t += 2000;
+      engine.Observe(Harvest("h" + std::to_string(acct), t, rng, acct % 2 ? "cardA" : "cardB", "198.51.100." + std::to_string(acct + 1)));
+    }
+  }
+  const AccountState* a = engine.FindAccount("h3");
+  ASSERT_EQ(a->verdict, Verdict::kBlock);
+  const TimeMs first = a->flagged_at;
+  const uint32_t n_first = a->n_at_flag;
+  ASSERT_GE(first, 0);
+  ASSERT_NE(engine.LastDecision(a->index), nullptr);
+  EXPECT_EQ(engine.LastDecision(a->index)->at, first) << "the verdict record is the block's";
+  engine.SetOverride("h3", Verdict::kAllow);
+  EXPECT_EQ(a->verdict, Verdict::kAllow);
+  engine.Observe(Harvest("h3", t += 60000, rng, "cardA", "198.51.100.4"));
+  engine.SetOverride("h3", Verdict::kReview);  // clear
+  EXPECT_EQ(a->verdict, Verdict::kBlock);
+  EXPECT_EQ(a->flagged_at, first);
+  EXPECT_EQ(a->n_at_flag, n_first);
+}
+
+
+// Suspicious accounts outside any campaign are forgotten too when the table
+// is full of them, kept as summaries: still reviewed at the gateway, and
+// reviewable again if they return.
+TEST(Engine, SuspiciousAccountsBeyondTheLimitBecomeSummaries) {
+  EngineOptions o;
+  o.max_accounts = 100;
+  Engine engine(Policy::Defaults(), o);
+  Rng rng(3);
+  TimeMs t = kT0;
+  auto bot = [&](int k) {
+    Interaction in;
+    in.ts = t += 1000;
+    in.request_id = "b" + std::to_string(rng.Next());
+    in.account_id = "bot" + std::to_string(k);
+    in.ip = "10." + std::to_string(k / 250) + "." + std::to_string(k % 250) + ".7";  // a /24 each
+    in.user_agent = "bot-" + std::to_string(k);
+    in.max_tokens = 8192;
+    in.temperature = 0;
+    in.messages.push_back({Role::kUser, "Think step by step and show your complete reasoning. Q" + std::to_string(rng.Next() % 100000), 0, 0, 0});
+    return in;
+  };
+  for (int k = 0; k < 400; ++k) {
+    for (int i = 0; i < 6; ++i) engine.Observe(bot(k));
+  }
+  EXPECT_LE(engine.live_accounts(), 106u);
+  ASSERT_GE(engine.summaries().size(), 250u);
+  const auto& [id, summary] = *engine.summaries().begin();
+  EXPECT_EQ(summary.verdict, Verdict::kReview);
+  EXPECT_EQ(summary.n, 6u);
+  CheckRequest r;
+  r.account_id = id;
+  const Decision d = engine.Check(r).decision;
+  EXPECT_TRUE(d == Decision::kWithholdReasoning || d == Decision::kThrottle) << DecisionName(d);
+  const int k = std::stoi(id.substr(3));
+  engine.Observe(bot(k));
+  ASSERT_NE(engine.FindAccount(id), nullptr);
+  EXPECT_TRUE(engine.FindAccount(id)->reviewable);
+  EXPECT_FALSE(engine.summaries().contains(id));
+}
+
 }  // namespace
 }  // namespace dg
