@@ -138,19 +138,37 @@ void AccountState::Observe(const EventFeatures& f, int64_t high_max_tokens) {
   ++minute_bins[static_cast<size_t>(minute / 10)];
 }
 
-bool AccountState::AddIndicator(IndicatorKind kind, uint64_t value) {
-  if (value == 0) return false;
+AccountState::Slot AccountState::AddIndicator(IndicatorKind kind, uint64_t value, uint64_t* evicted) {
+  if (value == 0) return Slot::kKnown;
   const size_t k = static_cast<size_t>(kind);
   auto& vals = indicators[k];
+  auto& hits = indicator_hits[k];
   for (size_t idx = 0; idx < indicator_count[k]; ++idx) {
-    if (vals[idx] == value) return false;
+    if (vals[idx] == value) {
+      if (hits[idx] < 255) ++hits[idx];
+      return Slot::kKnown;
+    }
   }
   if (indicator_count[k] < kMaxValuesPerKind) {
-    vals[indicator_count[k]++] = value;
-    return true;
+    vals[indicator_count[k]] = value;
+    hits[indicator_count[k]++] = 1;
+    return Slot::kAdded;
   }
   ++indicator_overflow[k];
-  return false;
+  // The oldest value used only once gives way (a cursor turning over the
+  // slots): a value the account uses again before kMaxValuesPerKind other
+  // newcomers arrive stays, whatever was sent first to fill the slots.
+  for (size_t step = 0; step < kMaxValuesPerKind; ++step) {
+    const size_t idx = (indicator_cursor[k] + step) % kMaxValuesPerKind;
+    if (hits[idx] <= 1) {
+      if (evicted != nullptr) *evicted = vals[idx];
+      vals[idx] = value;
+      hits[idx] = 1;
+      indicator_cursor[k] = static_cast<uint8_t>((idx + 1) % kMaxValuesPerKind);
+      return Slot::kReplaced;
+    }
+  }
+  return Slot::kOverflow;
 }
 
 bool AccountState::HasIndicator(IndicatorKind kind, uint64_t value) const {

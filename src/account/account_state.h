@@ -1,14 +1,15 @@
 // AccountState: everything the engine remembers about one account, in a
-// fixed-size record (1,200 bytes, `sizeof(AccountState)`) no matter how many interactions it sends.
+// fixed-size record (1,280 bytes, `sizeof(AccountState)`) no matter how many interactions it sends.
 //
 // Rate counters are kept twice: over the account's life and over a sliding
 // window of the last one to two days (two day-long buckets, the older one
 // dropped when a new day starts), so an account that changes behaviour --
 // an aged or bought account that starts harvesting -- is judged on what it
 // does now, not diluted by its past. The template and indicator sets keep
-// only the first few distinct values (kMaxValuesPerKind) and count the
-// rest, so a hostile account sending millions of distinct prompts or
-// addresses cannot grow its state. Update cost: O(1) per interaction.
+// at most kMaxValuesPerKind distinct values (a newcomer replaces a value
+// used only once; the rest are counted), so a hostile account sending
+// millions of distinct prompts or addresses cannot grow its state, nor pin
+// its slots with one-off values sent first. Update cost: O(1) per interaction.
 #pragma once
 
 #include <array>
@@ -87,6 +88,11 @@ struct AccountState {
   std::array<std::array<uint64_t, kMaxValuesPerKind>, kIndicatorKinds> indicators{};
   std::array<uint8_t, kIndicatorKinds> indicator_count{};
   std::array<uint32_t, kIndicatorKinds> indicator_overflow{};
+  // Uses of each slot's value (saturating). A full kind admits a newcomer
+  // only in place of a value used once: values an account keeps using are
+  // never pushed out by a flood of one-off values sent to pin the slots.
+  std::array<std::array<uint8_t, kMaxValuesPerKind>, kIndicatorKinds> indicator_hits{};
+  std::array<uint8_t, kIndicatorKinds> indicator_cursor{};  // where the next newcomer looks first (FIFO over one-offs)
   // decision state
   float own_score = 0;
   float score = 0;
@@ -112,8 +118,11 @@ struct AccountState {
 
   // Records one interaction's features. Returns nothing; O(1).
   void Observe(const EventFeatures& f, int64_t high_max_tokens);
-  // True if the value was new for this account (and was recorded or counted).
-  bool AddIndicator(IndicatorKind kind, uint64_t value);
+  // Records a use of the value: kKnown (already held), kAdded (a free slot),
+  // kReplaced (took the slot of a value used once; *evicted gets that
+  // value), kOverflow (every slot holds a value used more than once).
+  enum class Slot : uint8_t { kKnown, kAdded, kReplaced, kOverflow };
+  Slot AddIndicator(IndicatorKind kind, uint64_t value, uint64_t* evicted = nullptr);
   bool HasIndicator(IndicatorKind kind, uint64_t value) const;
   // The last one to two days of rate counts.
   RateCounts Recent() const;
@@ -125,7 +134,7 @@ struct AccountState {
 
 // What the engine still knows of a suspicious account it had to forget to
 // stay within max_accounts (it was outside any campaign): its verdict and the
-// figures an analyst needs. ~100 bytes with its id, against ~1.25 KB.
+// figures an analyst needs. ~100 bytes with its id, against ~1.33 KB.
 struct AccountSummary {
   Verdict verdict = Verdict::kAllow;
   float score = 0;

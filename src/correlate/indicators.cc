@@ -95,7 +95,8 @@ bool Correlator::Unlinked(uint32_t idx) { return campaigns_.Find(idx) == idx && 
 void Correlator::AddIndicator(AccountState& a, IndicatorKind kind, uint64_t value, DisplayFn display) {
   if (value == 0) return;
   const uint64_t key = IndicatorIndex::Key(kind, value);
-  if (a.AddIndicator(kind, key)) {
+  const AccountState::Slot slot = a.AddIndicator(kind, key);
+  if (slot == AccountState::Slot::kAdded || slot == AccountState::Slot::kReplaced) {
     IndicatorStats* s = index_.AddAccount(key);
     if (s != nullptr && a.suspicious) {
       const uint32_t root = campaigns_.Find(a.index);
