@@ -424,7 +424,9 @@ TEST(Engine, SuspiciousAccountsBeyondTheLimitBecomeSummaries) {
   }
   EXPECT_LE(engine.live_accounts(), 106u);
   ASSERT_GE(engine.summaries().size(), 250u);
-  const auto& [id, summary] = *engine.summaries().begin();
+  // Copies: Observe below erases the summary, and a reference would dangle.
+  const std::string id = engine.summaries().begin()->first;
+  const AccountSummary summary = engine.summaries().begin()->second;
   EXPECT_EQ(summary.verdict, Verdict::kReview);
   EXPECT_EQ(summary.n, 6u);
   CheckRequest r;
