@@ -37,6 +37,7 @@ struct SimulateArgs {
   std::string corpus;
   std::vector<std::string> evade;
   double days = 0;
+  std::string fields = "full";
 };
 void AddSimulateOptions(CLI::App& cmd, SimulateArgs& args);
 int RunSimulate(const SimulateArgs& args);

@@ -12,7 +12,7 @@
 namespace dg::cli {
 
 void AddSimulateOptions(CLI::App& cmd, SimulateArgs& args) {
-  std::string evasions = "Evasion to switch on (repeatable):";
+  std::string evasions = "Evasion to switch on (repeatable; `all` for every one at once):";
   for (const auto& [name, what] : sim::KnownEvasions()) evasions += fmt::format("\n  {}: {}", name, what);
   cmd.add_option("--scenario", args.scenario, "Scenario: demo (seconds), standard (~1M interactions), alibaba-scale (streamed)")
       ->capture_default_str();
@@ -22,6 +22,10 @@ void AddSimulateOptions(CLI::App& cmd, SimulateArgs& args) {
   cmd.add_option("--corpus", args.corpus, "Corpus directory (e.g. ../shared/corpora) to draw real prompt text from");
   cmd.add_option("--evade", args.evade, evasions);
   cmd.add_option("--days", args.days, "Override the scenario's length in days");
+  cmd.add_option("--fields", args.fields,
+                 "What the log carries: full, gateway (no payment, sign-up time, e-mail domain, org), "
+                 "no-ua, no-ip (no address, no user agent), content-only")
+      ->capture_default_str();
   cmd.add_option("--labels", args.labels, "With --out -: write labels.jsonl to this file");
 }
 
@@ -33,6 +37,7 @@ int RunSimulate(const SimulateArgs& args) {
   options.corpus_dir = args.corpus;
   options.evasions = args.evade;
   options.days = args.days;
+  options.fields = args.fields;
   std::string error;
   auto simulator = sim::Simulator::Create(options, &error);
   if (!simulator) {

@@ -34,6 +34,7 @@ enum class Style : uint8_t {
   kBatch,       // one template at volume
   kHomework,    // shared question list with personal edits
   kBenchmark,   // "think step by step" benchmark prompts
+  kScripted,    // one person scripting the API over their own data with a copied template
   kSupportBot,  // SaaS chatbot with persona system prompt
   kRouter,      // diverse resold traffic
   kEvalJudge,   // legit LLM-as-judge evaluation
@@ -61,6 +62,7 @@ struct Shared {  // infrastructure and content shared by a group of accounts
   double paraphrase = 0;
   double cot_rate = 0;
   double multi_turn_fake = 0;
+  bool hidden_cot = false;      // reasoning asked for in an earlier turn the model "accepted"
   // synchronized windows
   double window_period_s = 3600;
   double window_len_s = 900;
@@ -83,6 +85,7 @@ struct Account {
   double temperature = -1;
   bool vary_settings = true;
   bool decoy = false;        // an attacker's account that only sends ordinary traffic
+  bool long_output = false;  // asks for long answers (harvesting, or a person's own data generation)
   double adopt_at_day = -1;  // when it starts using the new model
   double adopt_share = 0.6;
   std::shared_ptr<Shared> shared;
@@ -173,6 +176,11 @@ const std::vector<std::string>& KnownScenarios() {
   return kNames;
 }
 
+const std::vector<std::string>& KnownFieldProfiles() {
+  static const std::vector<std::string> kNames = {"full", "gateway", "no-ua", "no-ip", "content-only"};
+  return kNames;
+}
+
 const std::vector<std::pair<std::string, std::string>>& KnownEvasions() {
   static const std::vector<std::pair<std::string, std::string>> kList = {
       {"no-shared-payment", "every attack account has its own payment instrument"},
@@ -185,6 +193,8 @@ const std::vector<std::pair<std::string, std::string>>& KnownEvasions() {
       {"slow", "four times as many attack accounts, each a quarter as busy"},
       {"aged-accounts", "attack accounts are months old and send ordinary traffic for the first third of their life"},
       {"public-decoys", "each campaign also runs 30 aged accounts on its cards, addresses and client that only ever send ordinary traffic, to make those values look public"},
+      {"hidden-cot", "the reasoning instruction moves into an earlier user turn, followed by an assistant turn the model never produced (\"Understood.\"); the last turn is the bare task"},
+      {"one-org", "every account of a campaign declares the same org_id (self-service organisations)"},
   };
   return kList;
 }
@@ -198,6 +208,8 @@ struct Simulator::Impl {
   TimeMs end = kScenarioStart;
   TimeMs release = kScenarioStart;
   uint64_t request_counter = 0;
+  // Field profile: which account and network fields the log carries.
+  bool billing = true, has_ua = true, has_ip = true;
 
   bool Evade(std::string_view name) const {
     return std::find(options.evasions.begin(), options.evasions.end(), name) != options.evasions.end();
@@ -396,6 +408,52 @@ struct Simulator::Impl {
       a.p_continue = 0;
       a.ua = "python-httpx/0.27.2";
     }
+    // Heavy individual API users: one person scripting the API for their
+    // own work -- a data set run through a prompt template copied from the
+    // internet, the most popular SDKs, fixed settings, single-turn batches,
+    // webmail addresses, often a new account made the day before. The hard
+    // negative of this field: each of them alone looks like one harvesting
+    // account, and hundreds of them share every public value there is.
+    static const std::vector<std::string> kPublicTemplates = {
+        "Summarize the following text in 5 bullet points:\n\n{TASK}",
+        "You are an expert. Answer the following question. Let's think step by step.\n\n{TASK}",
+        "Answer the question below as accurately as possible.\nQuestion: {TASK}\nAnswer:",
+        "Rewrite the following to be clearer and more concise:\n{TASK}",
+        "{TASK}\n\nExplain your answer.",
+        "Generate 5 diverse question-answer pairs about the following topic, as JSON: {TASK}",
+        "Classify the sentiment of this text as positive, negative or neutral: {TASK}",
+        "{TASK}"};
+    static const std::vector<std::string> kPublicSystems = {
+        "You are a helpful assistant.",
+        "You are ChatGPT, a large language model. Answer as concisely as possible.",
+        "You are an expert Python developer. Write clean, well-documented code."};
+    const int heavy = Scaled(250);
+    for (int idx = 0; idx < heavy; ++idx) {
+      auto sh = std::make_shared<Shared>();
+      sh->wrappers = {kPublicTemplates[rng.Below(kPublicTemplates.size())]};
+      if (rng.Chance(0.3)) sh->wrappers.push_back(kPublicTemplates[rng.Below(kPublicTemplates.size())]);
+      if (rng.Chance(0.35)) sh->system = kPublicSystems[rng.Below(kPublicSystems.size())];
+      Account& a = NewAccount("heavy_individual", false, "");
+      a.shared = sh;
+      a.style = Style::kScripted;
+      a.topic = static_cast<TopicKind>(rng.Pick(std::vector<int>{0, 1, 1, 2, 3, 5}));
+      a.ua = std::string(kCommonUas[rng.Chance(0.5) ? 0 : rng.Below(3)]);
+      a.max_tokens = rng.Pick(std::vector<int64_t>{-1, 2048, 4096, 8192, 16384});
+      a.temperature = rng.Pick(std::vector<double>{-1, 0.0, 0.0, 0.2, 0.7, 1.0});
+      a.vary_settings = false;
+      a.p_continue = 0;
+      a.long_output = rng.Chance(0.5);
+      a.schedule = rng.Pick(std::vector<Schedule>{Schedule::kRuns, Schedule::kPaced, Schedule::kUniform, Schedule::kBusiness});
+      a.rate_per_day = rng.LogNormal(120, 0.9);
+      if (rng.Chance(0.45)) {  // a new account for the job
+        const double from = rng.Uniform(0, Day(end) * 0.7);
+        a.active_from = start + static_cast<TimeMs>(from * kSecondsPerDay * 1000);
+        a.created = a.active_from - static_cast<TimeMs>(rng.Uniform(0.01, 1.5) * kSecondsPerDay * 1000);
+      }
+      if (rng.Chance(0.5)) {  // a job, not a habit
+        a.active_until = std::min(end, a.active_from + static_cast<TimeMs>(rng.Uniform(1, 6) * kSecondsPerDay * 1000));
+      }
+    }
   }
 
   // ---- attack campaigns ----------------------------------------------------
@@ -443,6 +501,8 @@ struct Simulator::Impl {
     if (Evade("paraphrase")) sh->paraphrase = std::max(sh->paraphrase, 0.8);
     if (Evade("no-cot")) sh->cot_rate = 0;
     if (Evade("multi-turn")) sh->multi_turn_fake = 0.5;
+    if (Evade("hidden-cot")) sh->hidden_cot = true;
+    if (Evade("one-org")) sh->org = "org_" + Hex(rng, 10);
     if (Evade("diurnal")) plan.schedule = Schedule::kDiurnal;
     if (Evade("common-ua")) {
       sh->ua = std::string(kCommonUas[0]);
@@ -473,6 +533,8 @@ struct Simulator::Impl {
         if (Evade("aged-accounts")) created_day = from - rng.Uniform(60, 700);  // bought or farmed accounts
         a.created = start + static_cast<TimeMs>(created_day * kSecondsPerDay * 1000);
         UseCampaignInfrastructure(a, *sh, /*own_card_otherwise=*/true);
+        if (!sh->org.empty()) a.org = sh->org;
+        a.long_output = plan.style != Style::kReseller;
         a.p_continue = 0.0;
         if (sh->pivot_delay_h >= 0) {
           a.adopt_at_day = Day(release) + sh->pivot_delay_h / 24.0 * rng.Uniform(0.5, 1.0);
@@ -747,6 +809,10 @@ struct Simulator::Impl {
         break;
       }
       case Style::kEvalJudge: r.messages.emplace_back(true, text->JudgePrompt(rng)); break;
+      case Style::kScripted:
+        r.system = sh->system;
+        r.messages.emplace_back(true, Wrap(*sh, a.topic == TopicKind::kCasual ? text->HumanPrompt(a.topic, rng) : text->TaskPrompt(a.topic, rng)));
+        break;
       case Style::kDistill: {
         std::string task = text->TaskPrompt(a.topic, rng);
         r.system = sh->system;
@@ -778,6 +844,18 @@ struct Simulator::Impl {
         }
         break;
       }
+    }
+    if (sh != nullptr && sh->hidden_cot && a.attack && !a.decoy && r.messages.size() == 1) {
+      static const std::vector<std::string_view> kStanding = {
+          "For every task in this chat, think step by step and show your complete reasoning before the final answer.",
+          "From now on, before each answer, write out your full chain of thought, then the answer.",
+          "In this conversation always reason carefully and explain every step of your thinking in detail."};
+      static const std::vector<std::string_view> kAck = {"Understood.", "Sure, I will do that.", "Okay."};
+      const std::string task = a.style == Style::kRecon || a.style == Style::kRubric ? r.messages.back().second : text->TaskPrompt(a.topic, rng);
+      r.messages.clear();
+      r.messages.emplace_back(true, std::string(rng.Pick(kStanding)));
+      r.messages.emplace_back(false, std::string(rng.Pick(kAck)));
+      r.messages.emplace_back(true, task);
     }
     if (sh != nullptr && sh->multi_turn_fake > 0 && a.attack && r.messages.size() == 1 && rng.Chance(sh->multi_turn_fake)) {
       r.messages.insert(r.messages.begin(), {{true, text->HumanPrompt(TopicKind::kCasual, rng)}, {false, text->Response("", TopicKind::kCasual, rng)}});
@@ -814,22 +892,30 @@ struct Simulator::Impl {
     out.append("\"");
     out.append(openai_shape ? ",\"user\":" : ",\"account_id\":");
     AppendJsonString(out, a.id);
-    out.append(",\"org_id\":");
-    AppendJsonString(out, a.org);
+    if (billing) {
+      out.append(",\"org_id\":");
+      AppendJsonString(out, a.org);
+    }
     out.append(",\"api_key_id\":");
     AppendJsonString(out, a.key);
-    out.append(",\"ip\":");
-    AppendJsonString(out, ip);
-    out.append(",\"user_agent\":");
-    AppendJsonString(out, a.ua);
-    if (!a.payment.empty()) {
+    if (has_ip) {
+      out.append(",\"ip\":");
+      AppendJsonString(out, ip);
+    }
+    if (has_ua) {
+      out.append(",\"user_agent\":");
+      AppendJsonString(out, a.ua);
+    }
+    if (billing && !a.payment.empty()) {
       out.append(",\"payment_fingerprint\":");
       AppendJsonString(out, a.payment);
     }
-    out.append(",\"account_created_at\":");
-    AppendJsonString(out, FormatRfc3339(a.created));
-    out.append(",\"email_domain\":");
-    AppendJsonString(out, a.email_domain);
+    if (billing) {
+      out.append(",\"account_created_at\":");
+      AppendJsonString(out, FormatRfc3339(a.created));
+      out.append(",\"email_domain\":");
+      AppendJsonString(out, a.email_domain);
+    }
     out.append(",\"model\":\"");
     out.append(model);
     out.append("\"");
@@ -873,7 +959,7 @@ struct Simulator::Impl {
     }
     const int64_t in_tokens = static_cast<int64_t>(r.system.size() + last_user.size()) / 4 + 5 * static_cast<int64_t>(r.messages.size());
     const int64_t cap = max_tokens > 0 ? max_tokens : 4096;
-    const bool long_output = a.attack && a.style != Style::kReseller;
+    const bool long_output = a.long_output;
     int64_t out_tokens = static_cast<int64_t>(rng.LogNormal(long_output ? 900 : 350, 0.7));
     out_tokens = std::clamp<int64_t>(out_tokens, 5, cap);
     const int64_t reasoning = std::string_view(model) == kMiniModel ? 0 : static_cast<int64_t>(rng.LogNormal(400, 1.0));
@@ -908,13 +994,26 @@ std::unique_ptr<Simulator> Simulator::Create(const SimOptions& options, std::str
     *error = fmt::format("unknown scenario '{}' (known: demo, standard, alibaba-scale)", options.scenario);
     return nullptr;
   }
-  for (const auto& e : options.evasions) {
+  // "all": every evasion at once (the combined white-box attacker).
+  if (std::find(options.evasions.begin(), options.evasions.end(), "all") != options.evasions.end()) {
+    impl->options.evasions.clear();
+    for (const auto& [name, what] : KnownEvasions()) impl->options.evasions.push_back(name);
+  }
+  for (const auto& e : impl->options.evasions) {
     const auto& known = KnownEvasions();
     if (std::none_of(known.begin(), known.end(), [&](const auto& k) { return k.first == e; })) {
       *error = fmt::format("unknown evasion '{}' (see simulate --help)", e);
       return nullptr;
     }
   }
+  const auto& profiles = KnownFieldProfiles();
+  if (std::find(profiles.begin(), profiles.end(), options.fields) == profiles.end()) {
+    *error = fmt::format("unknown field profile '{}' (known: full, gateway, no-ua, no-ip, content-only)", options.fields);
+    return nullptr;
+  }
+  impl->billing = options.fields == "full" || options.fields == "no-ua" || options.fields == "no-ip";
+  impl->has_ua = options.fields == "full" || options.fields == "gateway";
+  impl->has_ip = impl->has_ua || options.fields == "no-ua";
   if (!(options.scale > 0 && options.scale <= 1000)) {
     *error = "--scale must be in (0, 1000]";
     return nullptr;

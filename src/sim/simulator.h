@@ -26,6 +26,11 @@ struct SimOptions {
   std::string corpus_dir;         // empty = procedural text
   std::vector<std::string> evasions;  // see KnownEvasions()
   double days = 0;                // 0 = the scenario's own length
+  // What the log carries (KnownFieldProfiles): "full" (every field),
+  // "gateway" (no payment fingerprint, sign-up time, e-mail domain or org:
+  // what a gateway sees without billing data), "no-ua", "no-ip" (no address
+  // and no user agent, as in a Helicone export), "content-only".
+  std::string fields = "full";
 };
 
 struct SimStats {
@@ -37,6 +42,7 @@ struct SimStats {
 };
 
 const std::vector<std::string>& KnownScenarios();
+const std::vector<std::string>& KnownFieldProfiles();
 // Name and one-line description of each evasion `--evade` accepts.
 const std::vector<std::pair<std::string, std::string>>& KnownEvasions();
 
