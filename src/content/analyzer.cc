@@ -8,6 +8,26 @@ namespace dg {
 namespace {
 constexpr size_t kFrameTokens = 6;
 constexpr size_t kMinFramedPrompt = 2 * kFrameTokens + 4;
+// Earlier user turns are read for standing reasoning-harvest instructions
+// only, up to this many bytes in all (the first turns first): a standing
+// instruction ("for every task in this chat, think step by step") is
+// typically there, and a long history must not multiply the cost per
+// request.
+constexpr size_t kHistoryBudget = 2048;
+
+// Whether an instruction says it holds beyond its own turn. ASCII
+// case-insensitive substring search over <= kHistoryBudget bytes.
+bool NamesStandingScope(std::string_view text) {
+  static constexpr std::string_view kScopes[] = {"every ", "each ", "from now on", "always", "all of your", "all your",
+                                                 "this chat", "this conversation", "this session", "rest of",
+                                                 "any question", "any task", "following tasks", "following questions"};
+  std::string lower(text);
+  for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  for (const std::string_view scope : kScopes) {
+    if (lower.find(scope) != std::string::npos) return true;
+  }
+  return false;
+}
 
 uint64_t HashRange(const std::vector<uint64_t>& toks, size_t from, size_t count, uint64_t seed) {
   uint64_t h = seed;
@@ -54,6 +74,29 @@ void DigestContent(const Interaction& in, TokenStream* scratch, ContentDigest* d
     if (masked.size() >= kMinFramedPrompt) {
       out->frame_head = HashRange(masked, 0, kFrameTokens, 0xf00d);
       out->frame_tail = HashRange(masked, masked.size() - kFrameTokens, kFrameTokens, 0xbeef);
+    }
+  }
+  // A harvesting instruction moved into an earlier user turn still asks for
+  // the reasoning of every later answer in the conversation.
+  if (!out->single_turn && (hits.flags & (kFlagCot | kFlagRecon)) != (kFlagCot | kFlagRecon)) {
+    const Message* last_user = nullptr;
+    for (const auto& m : in.messages) {
+      if (m.role == Role::kUser && !m.text.empty()) last_user = &m;
+    }
+    size_t budget = kHistoryBudget;
+    for (const auto& m : in.messages) {
+      if (budget == 0 || &m == last_user) break;
+      if (m.role != Role::kUser || m.text.empty()) continue;
+      const std::string_view text = std::string_view(m.text).substr(0, budget);
+      budget -= text.size();
+      Tokenize(text, scratch);
+      LexiconHits turn;
+      MatchLexicon(*scratch, &turn);
+      // Only a standing instruction -- one that names its scope ("for every
+      // task", "from now on", "in this chat") -- asks for the reasoning of
+      // later answers; a person's earlier "solve this step by step" was
+      // about that question, and follow-ups carry it along.
+      if ((turn.flags & (kFlagCot | kFlagRecon)) != 0 && NamesStandingScope(text)) hits.flags |= turn.flags & (kFlagCot | kFlagRecon);
     }
   }
   const bool has_tools = in.tools_hash != 0 || tool_blocks;
