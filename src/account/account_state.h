@@ -116,6 +116,14 @@ struct AccountState {
   uint32_t n_at_flag = 0;
   uint32_t last_link_check = 0;
 
+  // Not known to be an established customer: young, put to a new use, or
+  // of unknown age (a gateway's log has no sign-up time). Shared content
+  // and client configuration link only such accounts.
+  bool NotKnownEstablished() const { return young || changed || created_at < 0; }
+  // May be linked on shared content and client configuration alone: not
+  // known to be established, and a candidate for more than automation.
+  bool MayLinkOnContent() const { return NotKnownEstablished() && !automation_only; }
+
   // Records one interaction's features. Returns nothing; O(1).
   void Observe(const EventFeatures& f, int64_t high_max_tokens);
   // Records a use of the value: kKnown (already held), kAdded (a free slot),

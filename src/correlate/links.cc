@@ -128,7 +128,7 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     // Shared content or client configuration alone ties young accounts
     // only: established customers of different orgs legitimately share
     // public templates and popular apps.
-    if (!infra && !((a.young || a.changed) && (b.young || b.changed))) continue;
+    if (!infra && !(a.MayLinkOnContent() && b.MayLinkOnContent())) continue;
     const double sa = std::max<double>(a.own_score, policy_.suspicious_score);
     const double sb = std::max<double>(b.own_score, policy_.suspicious_score);
     // When one side is a confirmed campaign, only the other side's accounts
@@ -194,7 +194,7 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
   uint32_t best_reasons = 0;
   double best = 0;
   for (const auto& [root, per_kind] : scores) {
-    bool infra = a.young || a.changed;
+    bool infra = a.MayLinkOnContent();
     const double total = CombineKinds(per_kind, &infra);
     if (!infra) continue;
     if (total > best || (total == best && root < best_root)) {

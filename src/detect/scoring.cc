@@ -11,6 +11,8 @@ constexpr double kDayMs = static_cast<double>(kMsPerDay);
 constexpr uint32_t kMinWindowInteractions = 10;
 // History needed before the window to call a change of behaviour.
 constexpr uint32_t kMinHistory = 20;
+// Harvest evidence below this is none at all (a stray keyword or two).
+constexpr double kNoHarvest = 0.1;
 
 double Clamp01(double x) { return std::clamp(x, 0.0, 1.0); }
 
@@ -131,6 +133,14 @@ OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
   const double automation_score = 1.0 - std::exp(-(e.automation + youth));
   if (e.young) {
     e.automation_score = automation_score;
+    // A young bot that asks for nothing a harvester asks for is a person's
+    // script until its infrastructure says otherwise: it is a candidate,
+    // but links only through operator infrastructure. Heavy individual API
+    // users share public templates, popular SDKs and their default
+    // settings with hundreds of strangers, and those values alone must not
+    // make them a campaign.
+    e.automation_only = automation_score >= policy.automation_score && e.score < policy.suspicious_score &&
+                        e.harvest < kNoHarvest;
   } else if (automation_score >= policy.established_automation_score) {
     e.automation_score = automation_score;
     e.automation_only = e.score < policy.suspicious_score;

@@ -38,8 +38,11 @@ struct OwnEvidence {
   // Started harvesting recently after a history without it: an aged or
   // bought account put to work. Treated like a young account for linking.
   bool changed = false;
-  // A candidate by automation alone on an account that is not young: it
-  // may be linked through infrastructure but is not reviewed on its own.
+  // A candidate by automation alone, with no harvest content: it may be
+  // linked through operator infrastructure only (payment, address block,
+  // creation burst, e-mail domain), never on shared content or client
+  // configuration. An established one is not reviewed on its own; a young
+  // one is (policy.automation_score).
   bool automation_only = false;
 };
 
