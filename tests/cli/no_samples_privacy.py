@@ -120,6 +120,18 @@ def main():
     check(status == 200 and body.get("campaigns"), "serve --no-samples after restart: campaigns answered")
     check(not any(s in text for s in PLANTED), "serve --no-samples after restart: restored samples ignored, no planted text")
     srv.stop()
+    # The offline readers of a serve directory, with the same flag.
+    page = os.path.join(WORK, "served_report.html")
+    bundle = os.path.join(WORK, "served.stix.json")
+    r1 = subprocess.run([BIN, "report", "--from", data, "--out", page, "--no-samples"], capture_output=True, text=True)
+    r2 = subprocess.run([BIN, "export", "--stix", "--from", data, "--out", bundle, "--include-prompts", "--no-samples"],
+                        capture_output=True, text=True)
+    check(r1.returncode == 0 and r2.returncode == 0, f"report / export --no-samples of the serve directory exit 0 ({r1.stderr}{r2.stderr})")
+    found = hits([page, bundle], r1.stderr + r2.stderr)
+    check(not found, f"report / export --no-samples of the serve directory: no planted string ({found})")
+    r3 = subprocess.run([BIN, "report", "--from", data, "--out", page], capture_output=True, text=True)
+    check(r3.returncode == 0 and "PLANTED-7f3a" in open(page).read(),
+          "report of the serve directory without the flag shows the stored samples (the check above can fail)")
 
 
 dgtest.run(main, WORK, "no-samples privacy")
