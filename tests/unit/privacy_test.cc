@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "common/rng.h"
+#include "report/stix.h"
 #include "report/views.h"
 #include "report/writers.h"
 
@@ -86,6 +87,29 @@ TEST(Privacy, NoSamplesMeansNoPromptTextInCampaigns) {
 TEST(Privacy, FingerprintsAreStableForTheSameInput) {
   EXPECT_EQ(CampaignOutputs(false, false), CampaignOutputs(false, false));
   EXPECT_EQ(IndicatorFingerprint(0x1234), "fingerprint 0000000000001234");
+}
+
+// The STIX export never shares a content fingerprint, even when asked for
+// prompts; a user agent that merely starts with the word is still shared.
+TEST(Privacy, StixExportSkipsContentFingerprints) {
+  const std::string campaigns =
+      R"({"campaign_id":"camp_1","account_count":2,"interactions":9,"first_seen":"2026-04-01T10:00:00.000Z",)"
+      R"("indicators":[{"kind":"system_prompt","value":"fingerprint 00000000deadbeef"},)"
+      R"({"kind":"prompt_template","value":"fingerprint 00000000cafef00d"},)"
+      R"({"kind":"client","value":"fingerprint-ua/1.0 max_tokens=1 temperature=0.10"},)"
+      R"({"kind":"client","value":"fingerprint ua/2.0 max_tokens=1 temperature=0.10"}],"reasons":[],"samples":[]})"
+      "\n";
+  StixExportOptions o;
+  o.created = "2026-11-29T00:00:00.000Z";
+  o.include_prompts = true;
+  std::string error;
+  const auto bundle = ExportStix(campaigns, o, &error);
+  ASSERT_TRUE(bundle) << error;
+  EXPECT_EQ(bundle->find("deadbeef"), std::string::npos) << *bundle;
+  EXPECT_EQ(bundle->find("cafef00d"), std::string::npos) << *bundle;
+  EXPECT_EQ(bundle->find("x-distillguard-prompt"), std::string::npos) << *bundle;
+  EXPECT_NE(bundle->find("fingerprint-ua/1.0"), std::string::npos) << *bundle;
+  EXPECT_NE(bundle->find("fingerprint ua/2.0"), std::string::npos) << *bundle;
 }
 
 }  // namespace
