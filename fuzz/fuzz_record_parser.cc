@@ -4,9 +4,12 @@
 // the engine (one instance across inputs, so state builds up as in a run).
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
+#include "common/json_out.h"
 #include "content/analyzer.h"
+#include "content/redact.h"
 #include "engine/engine.h"
 #include "ingest/parser.h"
 #include "serve/wire.h"
@@ -43,5 +46,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   dg::ContentDigest d;
   dg::WireExtras x;
   (void)dg::DecodeRecord(line, &r, &d, &x);
+  // The same bytes as text leaving the process: a redacted sample stays
+  // within its bound; a JSON literal is valid UTF-8 without raw controls.
+  if (dg::RedactSample(line, 240).size() > 243) std::abort();
+  std::string json;
+  dg::AppendJsonString(json, line);
+  for (size_t pos = 0; pos < json.size();) {
+    const size_t n = dg::Utf8SequenceLength(json, pos);
+    if (n == 0 || static_cast<unsigned char>(json[pos]) < 0x20 || json[pos] == 0x7f) std::abort();
+    pos += n;
+  }
+  (void)dg::LogSafe(line);
   return 0;
 }

@@ -87,6 +87,7 @@ struct TraceArgs {
   std::string data;        // import: serve data directory
   bool stix = false;
   bool include_prompts = false;
+  bool no_samples = false;  // report / export of a serve directory: no prompt text
   bool json = false;
   double min_similarity = 0.6;
 };

@@ -37,10 +37,13 @@ std::optional<std::string> ReadFile(const std::string& path, std::string* error)
 
 // lock: the data directory's exclusive lock, as serve takes it (for writers:
 // a running serve would not see what they write until its next start).
-std::unique_ptr<Service> OpenServeDir(const std::string& dir, std::string* error, bool lock = false) {
+// keep_samples false: the samples in its store are ignored and content
+// indicators shown by fingerprint (--no-samples).
+std::unique_ptr<Service> OpenServeDir(const std::string& dir, std::string* error, bool lock = false, bool keep_samples = true) {
   ServiceOptions so;
   so.data_dir = dir;
   so.lock_data_dir = lock;
+  so.keep_samples = keep_samples;
   return Service::Open(std::move(so), error);
 }
 
@@ -49,6 +52,7 @@ std::unique_ptr<Service> OpenServeDir(const std::string& dir, std::string* error
 void AddReportOptions(CLI::App& cmd, TraceArgs& args) {
   cmd.add_option("--from", args.from, "serve data directory")->required();
   cmd.add_option("--out", args.out, "Where to write the page (default DIR/report.html)");
+  cmd.add_flag("--no-samples", args.no_samples, "No prompt text: ignore the samples in the store (as serve --no-samples)");
 }
 
 int RunReport(const TraceArgs& args) {
@@ -57,7 +61,7 @@ int RunReport(const TraceArgs& args) {
     fmt::print(stderr, "report: {}: not a serve data directory (no distillguard.db); scan --out writes its report itself\n", args.from);
     return 2;
   }
-  auto svc = OpenServeDir(args.from, &error);
+  auto svc = OpenServeDir(args.from, &error, /*lock=*/false, /*keep_samples=*/!args.no_samples);
   if (!svc) {
     fmt::print(stderr, "report: {}\n", error);
     return 1;
@@ -77,6 +81,7 @@ void AddExportOptions(CLI::App& cmd, TraceArgs& args) {
   cmd.add_option("--out", args.out, "Bundle file to write (- for stdout)")->required();
   cmd.add_option("--campaign", args.campaign, "Only this campaign");
   cmd.add_flag("--include-prompts", args.include_prompts, "Also share redacted prompt samples and template indicators");
+  cmd.add_flag("--no-samples", args.no_samples, "serve data directory: ignore the samples in its store (as serve --no-samples)");
 }
 
 int RunExport(const TraceArgs& args) {
@@ -85,7 +90,7 @@ int RunExport(const TraceArgs& args) {
   if (IsScanDir(args.from)) {
     campaigns = ReadFile((std::filesystem::path(args.from) / "campaigns.jsonl").string(), &error);
   } else if (IsServeDir(args.from)) {
-    if (auto svc = OpenServeDir(args.from, &error)) campaigns = svc->CampaignsJson();
+    if (auto svc = OpenServeDir(args.from, &error, /*lock=*/false, /*keep_samples=*/!args.no_samples)) campaigns = svc->CampaignsJson();
   } else {
     error = args.from + ": neither a scan output (campaigns.jsonl) nor a serve data directory (distillguard.db)";
   }

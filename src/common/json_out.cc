@@ -1,45 +1,76 @@
 #include "common/json_out.h"
 
+#include <algorithm>
+
 namespace dg {
 
-namespace {
-// Length of the valid UTF-8 sequence starting at s[pos], or 0 if invalid.
-size_t Utf8SeqLen(std::string_view s, size_t pos) {
+size_t Utf8SequenceLength(std::string_view s, size_t pos) {
   const auto c = static_cast<unsigned char>(s[pos]);
+  if (c < 0x80) return 1;
   size_t len;
-  if (c >= 0xC2 && c <= 0xDF) len = 2;
-  else if (c >= 0xE0 && c <= 0xEF) len = 3;
-  else if (c >= 0xF0 && c <= 0xF4) len = 4;
-  else return 0;
+  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    if (c == 0xE0) lo = 0xA0;       // overlong below U+0800
+    else if (c == 0xED) hi = 0x9F;  // surrogates U+D800-U+DFFF
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    if (c == 0xF0) lo = 0x90;       // overlong below U+10000
+    else if (c == 0xF4) hi = 0x8F;  // past U+10FFFF
+  } else {
+    return 0;  // continuation byte, C0/C1 overlong lead, or F5-FF
+  }
   if (pos + len > s.size()) return 0;
-  for (size_t idx = 1; idx < len; ++idx) {
+  const auto b1 = static_cast<unsigned char>(s[pos + 1]);
+  if (b1 < lo || b1 > hi) return 0;
+  for (size_t idx = 2; idx < len; ++idx) {
     if ((static_cast<unsigned char>(s[pos + idx]) & 0xC0) != 0x80) return 0;
   }
   return len;
 }
+
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+
+// A two-byte sequence encoding a C1 control (U+0080-U+009F).
+bool IsC1(std::string_view s, size_t pos, size_t len) {
+  return len == 2 && static_cast<unsigned char>(s[pos]) == 0xC2 && static_cast<unsigned char>(s[pos + 1]) < 0xA0;
+}
+
 }  // namespace
 
 void AppendJsonString(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
   size_t run_start = 0;
   size_t pos = 0;
   auto flush = [&] { out.append(s.data() + run_start, pos - run_start); };
   while (pos < s.size()) {
     const auto c = static_cast<unsigned char>(s[pos]);
-    if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+    if (c >= 0x20 && c != '"' && c != '\\' && c < 0x7F) {
       ++pos;
       continue;
     }
     if (c >= 0x80) {
-      const size_t len = Utf8SeqLen(s, pos);
-      if (len > 0) {
+      const size_t len = Utf8SequenceLength(s, pos);
+      if (len > 0 && !IsC1(s, pos, len)) {
         pos += len;
         continue;
       }
       flush();
-      out.append("\xEF\xBF\xBD");
-      ++pos;
+      if (len == 0) {
+        out.append(kReplacement);
+        ++pos;
+      } else {
+        const auto cp = static_cast<unsigned char>(s[pos + 1]);  // C2 80-9F encodes U+0080-U+009F
+        out.append("\\u00");
+        out.push_back(kHex[cp >> 4]);
+        out.push_back(kHex[cp & 0xF]);
+        pos += 2;
+      }
       run_start = pos;
       continue;
     }
@@ -50,7 +81,7 @@ void AppendJsonString(std::string& out, std::string_view s) {
       case '\n': out.append("\\n"); break;
       case '\r': out.append("\\r"); break;
       case '\t': out.append("\\t"); break;
-      default:
+      default:  // C0 controls and DEL
         out.append("\\u00");
         out.push_back(kHex[c >> 4]);
         out.push_back(kHex[c & 0xF]);
@@ -63,16 +94,65 @@ void AppendJsonString(std::string& out, std::string_view s) {
 }
 
 void AppendHtmlEscaped(std::string& out, std::string_view s) {
-  for (const char c : s) {
+  size_t pos = 0;
+  while (pos < s.size()) {
+    const char c = s[pos];
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x80) {
+      const size_t len = Utf8SequenceLength(s, pos);
+      if (len == 0 || IsC1(s, pos, len)) {
+        out.append(kReplacement);
+        pos += len == 0 ? 1 : len;
+      } else {
+        out.append(s.data() + pos, len);
+        pos += len;
+      }
+      continue;
+    }
     switch (c) {
       case '&': out.append("&amp;"); break;
       case '<': out.append("&lt;"); break;
       case '>': out.append("&gt;"); break;
       case '"': out.append("&quot;"); break;
       case '\'': out.append("&#39;"); break;
-      default: out.push_back(c);
+      default:
+        if ((u < 0x20 && c != '\t' && c != '\n') || u == 0x7F) out.append(kReplacement);
+        else out.push_back(c);
+    }
+    ++pos;
+  }
+}
+
+std::string LogSafe(std::string_view s, size_t max_bytes) {
+  std::string out;
+  const size_t n = std::min(s.size(), max_bytes);
+  out.reserve(n + 8);
+  auto hex = [&](unsigned char b) {
+    out += "\\x";
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  };
+  size_t pos = 0;
+  while (pos < n) {
+    const auto c = static_cast<unsigned char>(s[pos]);
+    if (c < 0x80) {
+      if (c < 0x20 || c == 0x7F || c == '\\') hex(c);
+      else out.push_back(static_cast<char>(c));
+      ++pos;
+      continue;
+    }
+    const size_t len = Utf8SequenceLength(s.substr(0, n), pos);
+    if (len == 0 || IsC1(s, pos, len)) {
+      const size_t bad = len == 0 ? 1 : len;
+      for (size_t idx = 0; idx < bad; ++idx) hex(static_cast<unsigned char>(s[pos + idx]));
+      pos += bad;
+    } else {
+      out.append(s.data() + pos, len);
+      pos += len;
     }
   }
+  if (s.size() > n) out += "...";
+  return out;
 }
 
 }  // namespace dg

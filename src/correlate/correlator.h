@@ -60,8 +60,18 @@ bool ParseAddress(std::string_view text, IpAddress* out);
 // "a.b.c.0/24" when not null.
 uint64_t IpPrefixKey(const std::string& ip, std::string* display);
 
+// What an analyst sees of a prompt-content indicator (system prompt,
+// template, frame) when samples are off: "fingerprint <16 hex digits>", the
+// indicator's key -- stable for the same input, and no prompt text.
+inline constexpr std::string_view kFingerprintPrefix = "fingerprint ";
+std::string IndicatorFingerprint(uint64_t key);
+
 struct CorrelatorOptions {
-  bool keep_samples = true;  // redacted prompt samples for campaigns
+  // Redacted prompt samples for campaigns and redacted prompt text as the
+  // displayed value of content indicators. Off (--no-samples): no prompt
+  // text at all -- no samples (restored ones ignored), content indicators
+  // shown by IndicatorFingerprint.
+  bool keep_samples = true;
   size_t max_indicator_values = 16u << 20;
 };
 

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "common/hash.h"
 #include "content/redact.h"
 #include "correlate/correlator.h"
@@ -108,10 +110,13 @@ void Correlator::AddIndicator(AccountState& a, IndicatorKind kind, uint64_t valu
     }
   }
   // The human-readable value is built only when a suspicious account's
-  // value has none yet: never on the common path.
+  // value has none yet: never on the common path. Without samples, prompt
+  // content is shown by its fingerprint only: no prompt text is kept.
   if (a.suspicious) {
     IndicatorStats* s = index_.FindMutable(key);
-    if (s != nullptr && s->display.empty()) s->display = display().substr(0, kMaxDisplay);
+    if (s != nullptr && s->display.empty()) {
+      s->display = !options_.keep_samples && IsContent(kind) ? IndicatorFingerprint(key) : display().substr(0, kMaxDisplay);
+    }
   }
 }
 
@@ -233,7 +238,10 @@ void Correlator::NoteActivity(AccountState& a, const Interaction& in, const Even
   }
 }
 
+std::string IndicatorFingerprint(uint64_t key) { return fmt::format("{}{:016x}", kFingerprintPrefix, key); }
+
 void Correlator::RestoreSample(const std::string& campaign_id, const std::string& sample) {
+  if (!options_.keep_samples) return;  // samples stored by an earlier run with them on
   for (const auto& [root, g] : campaigns_.aggregates()) {
     if (g.id != campaign_id) continue;
     CampaignAggregate* mg = campaigns_.Aggregate(root);

@@ -45,7 +45,10 @@
 namespace dg {
 
 struct EngineOptions {
-  bool keep_samples = true;  // redacted prompt samples for flagged campaigns
+  // Redacted prompt samples for flagged campaigns, and redacted prompt text
+  // as the shown value of content indicators; off: no prompt text in any
+  // output (CorrelatorOptions::keep_samples).
+  bool keep_samples = true;
   // Accounts kept at once. Past it, accounts that are neither suspicious,
   // reviewed, overridden nor in a cluster -- least recently active first
   // (CLOCK) -- are forgotten (counted as cleared in their indicators) and

@@ -8,6 +8,7 @@
 #include <simdjson.h>
 
 #include "common/hash.h"
+#include "common/json_out.h"
 #include "ingest/line_reader.h"
 
 namespace dg {
@@ -23,10 +24,9 @@ constexpr std::array<std::string_view, kRejectCount> kRejectNames = {
 
 constexpr size_t kMaxShownValue = 60;
 
-std::string Shown(std::string_view v) {
-  if (v.size() <= kMaxShownValue) return std::string(v);
-  return std::string(v.substr(0, kMaxShownValue)) + "...";
-}
+// A client-written value quoted in an error message: cut, and with control
+// characters and invalid UTF-8 escaped (messages go to stderr and logs).
+std::string Shown(std::string_view v) { return LogSafe(v, kMaxShownValue); }
 
 const char* TypeName(element_type t) {
   switch (t) {

@@ -177,6 +177,11 @@ std::optional<std::string> ExportStix(std::string_view campaigns_json, const Sti
       if (ie.get_object().get(io) != simdjson::SUCCESS) continue;
       const std::string kind = Field(io, "kind");
       const std::string value = Field(io, "value");
+      // A prompt-content value under --no-samples: an opaque key of this
+      // run's, nothing a partner could match. (Content kinds only: a client
+      // could name its user agent "fingerprint ..." to stay unshared.)
+      const bool content = kind == "prompt_template" || kind == "system_prompt" || kind == "prompt_frame";
+      if (content && value.starts_with("fingerprint ")) continue;
       std::string pattern, name;
       if (kind == "ip_prefix") {
         pattern = fmt::format("[{}:value = {}]", value.find(':') != std::string::npos ? "ipv6-addr" : "ipv4-addr", PatternLiteral(value));
