@@ -159,6 +159,9 @@ class Correlator {
   // Accounts a cluster needs to be confirmed: policy.campaign_min_accounts,
   // doubled when every member is a candidate by automation alone.
   size_t CampaignMinAccounts(const CampaignAggregate& g) const;
+  // A campaign grew to policy.campaign_block_min_accounts: every member's
+  // verdict may change.
+  bool CrossesBlockSize(size_t before, size_t after) const;
 
   const Policy& policy_;
   AccountTable& accounts_;

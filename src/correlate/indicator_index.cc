@@ -26,6 +26,11 @@ void IndicatorIndex::AddCleared(uint64_t key) {
   if (it != values_.end()) ++it->second.cleared;
 }
 
+void IndicatorIndex::AddPasserby(uint64_t key) {
+  auto it = values_.find(key);
+  if (it != values_.end() && it->second.passersby < UINT32_MAX) ++it->second.passersby;
+}
+
 void IndicatorIndex::AddVeteran(uint64_t key) {
   auto it = values_.find(key);
   if (it != values_.end()) ++it->second.veterans;

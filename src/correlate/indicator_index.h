@@ -16,7 +16,7 @@
 // accounts still clean after a week and 100 interactions) mark a value as
 // public whatever its purity (IndicatorStats::Publicness).
 //
-// Memory: ~150 bytes per distinct value (120-byte IndicatorStats + key in a
+// Memory: ~150 bytes per distinct value (128-byte IndicatorStats + key in a
 // flat hash map at 7/8 load; a suspicious value also keeps its display
 // string, <= 200 bytes), capped at max_values (new values
 // past the cap are counted in `dropped` and not indexed). O(1) per update.
@@ -41,14 +41,21 @@ struct IndicatorStats {
   uint32_t cleared = 0;
   uint32_t campaign_hint = 0;  // union-find node + 1 of a suspicious member
   uint32_t veterans = 0;       // cleared accounts clean for weeks (see Publicness)
+  uint32_t passersby = 0;      // uses by cleared accounts that did not repeat it (content values)
   uint8_t nmembers = 0;
   uint8_t next_member = 0;
   std::array<uint32_t, kMaxMembers> members{};
   std::string display;  // human-readable value, kept only once suspicious
   double Purity() const {
     const double unjudged = static_cast<double>(accounts) - suspicious - cleared;
-    return suspicious / (suspicious + cleared + 0.25 * std::max(0.0, unjudged) + 1.0);
+    return suspicious / (suspicious + cleared + 0.25 * std::max(0.0, unjudged) + kPasserbyWeight * passersby + 1.0);
   }
+  // A prompt template copied from a tutorial is sent once or twice by
+  // thousands of ordinary customers and repeated only by the few who
+  // script it: those one-off uses are what make it public. Only cleared
+  // accounts count (an attacker must age clean accounts to fake them), at
+  // half the weight of a cleared account that repeats the value.
+  static constexpr double kPasserbyWeight = 0.5;
   // Purity is a share, and a share cannot tell a campaign's own value from
   // a popular app's whose heavy users half look automated. What only the
   // public value has is a population that used it for weeks without
@@ -74,6 +81,9 @@ class IndicatorIndex {
   // An account that uses this value was observed long enough and is not
   // suspicious.
   void AddCleared(uint64_t key);
+  // A cleared account used this (already indexed) value without repeating
+  // it. Values not in the index are not added: one-off prompts never are.
+  void AddPasserby(uint64_t key);
   // A cleared account that uses this value became a veteran (clean for
   // weeks); RemoveVeteran when it turns suspicious after all.
   void AddVeteran(uint64_t key);

@@ -137,7 +137,12 @@ bool Correlator::Record(AccountState& a, const Interaction& in, const EventFeatu
   // one-off prompts never enter the index.
   auto repeated = [&](IndicatorKind kind, uint64_t value, DisplayFn display) {
     if (value == 0) return;
-    if (a.repeats.Add(IndicatorIndex::Key(kind, value)) >= 2) AddIndicator(a, kind, value, display);
+    const uint64_t key = IndicatorIndex::Key(kind, value);
+    if (a.repeats.Add(key) >= 2) {
+      AddIndicator(a, kind, value, display);
+    } else if (a.cleared && !a.suspicious) {
+      index_.AddPasserby(key);  // a one-off use by an ordinary customer: the value is public
+    }
   };
   auto prompt_sample = [&] { return RedactSample(in.LastUserText(), 120); };
   repeated(IndicatorKind::kSystemPrompt, f.system_cluster, [&] { return RedactSample(in.system, kMaxDisplay); });

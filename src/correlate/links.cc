@@ -94,6 +94,11 @@ void Correlator::RefreshMembers(uint32_t root, const std::vector<uint32_t>& memb
   }
 }
 
+bool Correlator::CrossesBlockSize(size_t before, size_t after) const {
+  const auto min = static_cast<size_t>(policy_.campaign_block_min_accounts);
+  return before < min && after >= min;
+}
+
 size_t Correlator::CampaignMinAccounts(const CampaignAggregate& g) const {
   const auto min = static_cast<size_t>(policy_.campaign_min_accounts);
   if (g.members.size() < min || g.members.size() >= 2 * min) return min;
@@ -136,6 +141,7 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     // score over the block line, which changes every member's verdict.
     std::vector<uint32_t> joined;
     double score_before = -1;
+    size_t size_before = 0;
     {
       const uint32_t ra = campaigns_.Find(a.index), rb = campaigns_.Find(b.index);
       const CampaignAggregate* ga = campaigns_.Aggregate(ra);
@@ -145,6 +151,7 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
         const CampaignAggregate* other = ca ? gb : ga;
         joined = other != nullptr ? other->members : std::vector<uint32_t>{ca ? b.index : a.index};
         score_before = CampaignScore(ca ? *ga : *gb);
+        size_before = (ca ? ga : gb)->members.size();
       }
     }
     const uint32_t root = campaigns_.Union(a.index, b.index, sa, sb);
@@ -159,8 +166,9 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     if (campaigns_.MaybeConfirm(root, CampaignMinAccounts(*g), now)) {
       OnConfirmed(root, now, refresh);
     } else if (g->confirmed_seq != 0) {
-      const bool crossed = score_before >= 0 && score_before < policy_.campaign_block_score &&
-                           CampaignScore(*g) >= policy_.campaign_block_score;
+      const bool crossed = score_before >= 0 && ((score_before < policy_.campaign_block_score &&
+                                                  CampaignScore(*g) >= policy_.campaign_block_score) ||
+                                                 CrossesBlockSize(size_before, g->members.size()));
       if (joined.empty() || crossed) {
         OnConfirmed(root, now, refresh);
       } else {
@@ -213,11 +221,13 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     return false;
   }
   const double score_before = CampaignScore(*campaigns_.Aggregate(best_root));
+  const size_t size_before = campaigns_.Aggregate(best_root)->members.size();
   const uint32_t root = campaigns_.Union(best_root, a.index, 0, std::max<double>(a.own_score, policy_.suspicious_score));
   a.reasons |= Bit(Reason::kCampaignIndicatorMatch);
   a.link_reasons |= best_reasons;
   if (!a.suspicious) MarkSuspicious(a);
-  if (score_before < policy_.campaign_block_score && CampaignScore(*campaigns_.Aggregate(root)) >= policy_.campaign_block_score) {
+  if ((score_before < policy_.campaign_block_score && CampaignScore(*campaigns_.Aggregate(root)) >= policy_.campaign_block_score) ||
+      CrossesBlockSize(size_before, campaigns_.Aggregate(root)->members.size())) {
     OnConfirmed(root, now, refresh);
   } else {
     RefreshMembers(root, {a.index}, now, refresh);

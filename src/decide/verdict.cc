@@ -40,7 +40,10 @@ void Apply(AccountState& a, const Policy& policy, Correlator& correlator, TimeMs
     const double cs = correlator.CampaignScore(*g);
     score = std::max(score, cs);
     reasons |= Bit(Reason::kCampaignMember) | correlator.OwnLinkReasons(a);
-    if (cs >= policy.campaign_block_score && a.suspicious) block = true;
+    if (cs >= policy.campaign_block_score && a.suspicious &&
+        g->members.size() >= static_cast<size_t>(policy.campaign_block_min_accounts)) {
+      block = true;
+    }
   }
   if (a.shared_match) {
     // A partner's indicator blocks a new or barely seen account; one that was

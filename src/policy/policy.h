@@ -41,6 +41,9 @@ struct Policy {
   double campaign_block_score = 0.7; // campaign score that blocks its members
   int min_interactions = 3;          // before an account's own score counts
   int campaign_min_accounts = 3;
+  // Members a campaign needs before membership alone blocks: a smaller group
+  // (a lab's or a team's few accounts on one card or network) is reviewed.
+  int campaign_block_min_accounts = 5;
   double link_threshold = 1.0;       // summed indicator weight that links two accounts
   double min_indicator_purity = 0.5; // share of an indicator's accounts that must be suspicious to match a campaign
   int64_t high_max_tokens = 8000;

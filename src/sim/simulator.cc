@@ -86,6 +86,7 @@ struct Account {
   bool vary_settings = true;
   bool decoy = false;        // an attacker's account that only sends ordinary traffic
   bool long_output = false;  // asks for long answers (harvesting, or a person's own data generation)
+  double public_template_rate = 0;  // share of new questions sent through a copied public template
   double adopt_at_day = -1;  // when it starts using the new model
   double adopt_share = 0.6;
   std::shared_ptr<Shared> shared;
@@ -107,6 +108,21 @@ const std::vector<std::string_view> kCommonUas = {
     "node-fetch/3.3.2", "anthropic-typescript/0.30.1", "langchain-python/0.3.4", "curl/8.5.0", "axios/1.7.7"};
 const std::vector<std::string_view> kMailDomains = {"gmail.com", "outlook.com", "yahoo.com", "icloud.com",
                                                     "proton.me", "hotmail.com", "gmx.de", "qq.com", "163.com"};
+// Prompt templates and system prompts copied all over the internet: sent
+// by heavy individual users at volume and by ordinary people now and then.
+const std::vector<std::string> kPublicTemplates = {
+    "Summarize the following text in 5 bullet points:\n\n{TASK}",
+    "You are an expert. Answer the following question. Let's think step by step.\n\n{TASK}",
+    "Answer the question below as accurately as possible.\nQuestion: {TASK}\nAnswer:",
+    "Rewrite the following to be clearer and more concise:\n{TASK}",
+    "{TASK}\n\nExplain your answer.",
+    "Generate 5 diverse question-answer pairs about the following topic, as JSON: {TASK}",
+    "Classify the sentiment of this text as positive, negative or neutral: {TASK}",
+    "{TASK}"};
+const std::vector<std::string> kPublicSystems = {
+    "You are a helpful assistant.",
+    "You are ChatGPT, a large language model. Answer as concisely as possible.",
+    "You are an expert Python developer. Write clean, well-documented code."};
 const char* const kOldModel = "atlas-3-pro";
 const char* const kMiniModel = "atlas-3-mini";
 const char* const kNewModel = "atlas-4-pro";
@@ -250,6 +266,7 @@ struct Simulator::Impl {
       a.p_continue = rng.Uniform(0.3, 0.75);
       a.topic = static_cast<TopicKind>(rng.Pick(std::vector<int>{0, 0, 0, 1, 1, 2, 3, 5}));
       a.vary_settings = rng.Chance(0.6);
+      if (rng.Chance(0.25)) a.public_template_rate = rng.Uniform(0.05, 0.3);
       if (rng.Chance(0.3)) a.active_from = start + static_cast<TimeMs>(rng.Uniform(0, Day(end) * 0.8) * kSecondsPerDay * 1000);
       if (a.active_from > start && rng.Chance(0.5)) a.created = a.active_from - static_cast<TimeMs>(rng.Uniform(0, 2) * kSecondsPerDay * 1000);
     }
@@ -414,19 +431,6 @@ struct Simulator::Impl {
     // webmail addresses, often a new account made the day before. The hard
     // negative of this field: each of them alone looks like one harvesting
     // account, and hundreds of them share every public value there is.
-    static const std::vector<std::string> kPublicTemplates = {
-        "Summarize the following text in 5 bullet points:\n\n{TASK}",
-        "You are an expert. Answer the following question. Let's think step by step.\n\n{TASK}",
-        "Answer the question below as accurately as possible.\nQuestion: {TASK}\nAnswer:",
-        "Rewrite the following to be clearer and more concise:\n{TASK}",
-        "{TASK}\n\nExplain your answer.",
-        "Generate 5 diverse question-answer pairs about the following topic, as JSON: {TASK}",
-        "Classify the sentiment of this text as positive, negative or neutral: {TASK}",
-        "{TASK}"};
-    static const std::vector<std::string> kPublicSystems = {
-        "You are a helpful assistant.",
-        "You are ChatGPT, a large language model. Answer as concisely as possible.",
-        "You are an expert Python developer. Write clean, well-documented code."};
     const int heavy = Scaled(250);
     for (int idx = 0; idx < heavy; ++idx) {
       auto sh = std::make_shared<Shared>();
@@ -767,6 +771,11 @@ struct Simulator::Impl {
       if (!a.history.empty() && a.schedule == Schedule::kDiurnal) {
         r.messages = a.history;
         r.messages.emplace_back(true, text->FollowUp(rng));
+      } else if (a.public_template_rate > 0 && rng.Chance(a.public_template_rate)) {
+        Shared copied;
+        copied.wrappers = {kPublicTemplates[rng.Below(kPublicTemplates.size())]};
+        if (rng.Chance(0.3)) r.system = kPublicSystems[rng.Below(kPublicSystems.size())];
+        r.messages.emplace_back(true, Wrap(copied, text->HumanPrompt(kind, rng)));
       } else {
         r.messages.emplace_back(true, text->HumanPrompt(kind, rng));
       }
