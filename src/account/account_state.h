@@ -108,6 +108,7 @@ struct AccountState {
   bool recent : 1 = false;           // active since the eviction sweep last passed (CLOCK bit)
   bool veteran : 1 = false;          // cleared and still clean after a week and 100 interactions
   bool shared_match_established : 1 = false;  // first matched an imported indicator when already established
+  bool shared_match_review : 1 = false;       // matched only imported indicators of review trust (never blocks)
   int8_t override_verdict = -1;      // a person's allow / block (Verdict), never changed by the engine
   RepeatCounter repeats;         // template / frame values this account repeats
   uint32_t reasons = 0;          // bit per Reason (signals/signals.h)

@@ -85,6 +85,7 @@ struct TraceArgs {
   std::string campaign;
   std::string file;        // import: the bundle; traceback: suspect texts
   std::string data;        // import: serve data directory
+  std::string trust = "review";  // import: "review" or "block" (per-source trust)
   bool stix = false;
   bool include_prompts = false;
   bool no_samples = false;  // report / export of a serve directory: no prompt text

@@ -125,6 +125,11 @@ void AddImportOptions(CLI::App& cmd, TraceArgs& args) {
   cmd.add_option("bundle", args.file, "Bundle shared by another provider")->required();
   cmd.add_option("--data", args.data, "serve data directory to load the indicators into (for a running server, "
                                        "POST the bundle to /v1/indicators instead)")->required();
+  cmd.add_option("--trust", args.trust,
+                 "How far this source is trusted: review (a match sends the account to review, never a block) or block "
+                 "(a new account matching it is blocked)")
+      ->check(CLI::IsMember({"review", "block"}))
+      ->capture_default_str();
 }
 
 int RunImport(const TraceArgs& args) {
@@ -140,13 +145,21 @@ int RunImport(const TraceArgs& args) {
     fmt::print(stderr, "import: {}{}\n", error, busy ? " (send the bundle to the running serve: POST /v1/indicators)" : "");
     return 1;
   }
-  auto n = svc->ImportStix(*bundle, args.file, &error);
-  if (!n) {
+  const SharedTrust trust = SharedTrustByName(args.trust).value_or(SharedTrust::kReview);
+  auto r = svc->ImportStix(*bundle, args.file, trust, &error);
+  if (!r) {
     fmt::print(stderr, "import: {}\n", error);
     return 1;
   }
-  fmt::print(stderr, "import: {} indicators from {} loaded into {} (serve blocks matching accounts at their first request)\n", *n,
-             args.file, args.data);
+  if (!r->stored) {
+    fmt::print(stderr, "import: {}: nothing imported: {}\n", args.file, r->store_error);
+    return 1;
+  }
+  fmt::print(stderr, "import: {} indicators from {} loaded into {} with trust {} ({})\n", r->imported, args.file, args.data,
+             args.trust,
+             trust == SharedTrust::kBlock ? "serve blocks new accounts that match them at their first request"
+                                          : "serve sends accounts that match them to review; it never blocks on them");
+  for (const auto& [reason, n] : r->skipped) fmt::print(stderr, "import: skipped {}: {}\n", n, reason);
   return 0;
 }
 

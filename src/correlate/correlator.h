@@ -66,6 +66,19 @@ uint64_t IpPrefixKey(const std::string& ip, std::string* display);
 inline constexpr std::string_view kFingerprintPrefix = "fingerprint ";
 std::string IndicatorFingerprint(uint64_t key);
 
+// How far an imported (partner) indicator is trusted. kReview: a match
+// sends the account to review at most, never a block. kBlock: a new or
+// barely seen account matching it is blocked (an established one reviewed).
+enum class SharedTrust : uint8_t { kReview, kBlock };
+std::string_view SharedTrustName(SharedTrust t);
+std::optional<SharedTrust> SharedTrustByName(std::string_view name);
+
+// One imported indicator as the correlator holds it.
+struct SharedEntry {
+  std::string source;
+  SharedTrust trust = SharedTrust::kReview;
+};
+
 struct CorrelatorOptions {
   // Redacted prompt samples for campaigns and redacted prompt text as the
   // displayed value of content indicators. Off (--no-samples): no prompt
@@ -127,10 +140,21 @@ class Correlator {
   // fingerprint; a network "a.b.c.0/24" or an address, matched with its own
   // prefix length, IPv4-mapped IPv6 as IPv4, nothing wider than /16 or /32;
   // user agent). False for a value the engine cannot use. Matching costs
-  // one lookup per distinct prefix length shared.
-  bool AddShared(IndicatorKind kind, const std::string& value, const std::string& source);
-  // Source of the shared indicator this payment / address matches, or null.
-  const std::string* MatchesShared(const std::string& payment, const std::string& ip) const;
+  // one lookup per distinct prefix length shared. The same value imported
+  // again replaces its source and trust, except that a kReview import never
+  // lowers a kBlock one (a second, less trusted feed cannot disarm the first;
+  // remove it to lower it).
+  bool AddShared(IndicatorKind kind, const std::string& value, const std::string& source, SharedTrust trust);
+  // Forgets an imported indicator (the value as given to AddShared, or any
+  // form with the same canonical value). False if it was not there.
+  bool RemoveShared(IndicatorKind kind, const std::string& value);
+  // The form a value is keyed by: networks as "a.b.c.0/24" (masked, IPv4-
+  // mapped as IPv4, host addresses with /32 or /128), others unchanged;
+  // nullopt for a value AddShared would refuse.
+  static std::optional<std::string> CanonicalShared(IndicatorKind kind, const std::string& value);
+  // The shared indicator this payment / address matches (a kBlock one when
+  // both kinds match), or null.
+  const SharedEntry* MatchesShared(const std::string& payment, const std::string& ip) const;
   size_t shared_count() const { return shared_.size(); }
 
   void RestoreSample(const std::string& campaign_id, const std::string& sample);
@@ -168,7 +192,7 @@ class Correlator {
   CorrelatorOptions options_;
   IndicatorIndex index_;
   CampaignSet campaigns_;
-  absl::flat_hash_map<uint64_t, std::string> shared_;  // indicator key -> source
+  absl::flat_hash_map<uint64_t, SharedEntry> shared_;  // indicator key -> source and trust
   std::vector<int> shared_v4_lengths_, shared_v6_lengths_;  // prefix lengths of shared networks, longest first
   std::function<void(const std::string&, const std::string&)> sample_sink_;
 };

@@ -70,12 +70,18 @@ CheckResult Check(const CheckRequest& r, const AccountTable& accounts, const Cor
     // An established account is not judged on the infrastructure it shares.
     if (a->n > static_cast<uint32_t>(3 * policy.min_interactions)) return out;
   }
-  if (correlator.MatchesShared(r.payment_fingerprint, r.ip) != nullptr) {
-    out.decision = Decision::kBlock;
+  if (const SharedEntry* shared = correlator.MatchesShared(r.payment_fingerprint, r.ip)) {
     out.reasons |= Bit(Reason::kSharedIndicator);
-    out.score = std::max(out.score, 0.9);
-    out.ttl_s = 3600;
-    return out;
+    if (shared->trust == SharedTrust::kBlock) {
+      out.decision = Decision::kBlock;
+      out.score = std::max(out.score, 0.9);
+      out.ttl_s = 3600;
+      return out;
+    }
+    // Review trust: as an account in review (a campaign match below may still challenge or block).
+    out.decision = ReviewDecision(out.reasons, r.prompt_flags);
+    out.score = std::max(out.score, policy.review_score);
+    out.ttl_s = 300;
   }
   // The request's indicators against confirmed campaigns, as MatchCampaign
   // does for an account's first interactions.

@@ -7,8 +7,9 @@
 //   evidence (or this prompt) is reasoning harvest, else throttle; an
 //   analyst's allow -> allow;
 //   new or barely seen account: its payment / address block matched against
-//   imported indicators -> block, and against confirmed campaigns' pure
-//   indicators -> block (enough evidence to link) or challenge (weaker).
+//   imported indicators -> block (block trust) or as in review (review
+//   trust: throttle / withhold_reasoning), and against confirmed campaigns'
+//   pure indicators -> block (enough evidence to link) or challenge (weaker).
 // An established account is not judged on the infrastructure it shares.
 #pragma once
 

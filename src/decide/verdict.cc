@@ -50,8 +50,9 @@ void Apply(AccountState& a, const Policy& policy, Correlator& correlator, TimeMs
     // already established when it first matched is put in review: as at the
     // gateway (Check), an established account is not judged on the
     // infrastructure it shares.
+    // An indicator imported with review trust never blocks.
     reasons |= Bit(Reason::kSharedIndicator);
-    if (!a.shared_match_established) {
+    if (!a.shared_match_established && !a.shared_match_review) {
       block = true;
       score = std::max(score, 0.9);
     } else {

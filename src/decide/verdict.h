@@ -5,8 +5,9 @@
 //   already blocked                -> stays blocked (blocks are sticky)
 //   own score >= solo_block_score, or a member (itself suspicious) of a
 //   confirmed campaign whose score >= campaign_block_score, or a new or
-//   barely seen user of an imported indicator               -> block
-//   an established account that starts using an imported indicator -> review
+//   barely seen user of an imported indicator of block trust  -> block
+//   an established account that starts using an imported indicator, or
+//   any account on one of review trust                       -> review
 //   otherwise a campaign member, a reviewable account, or own score >=
 //   review_score                                           -> review
 // policy.review_only turns every block into review. Reasons: the account's

@@ -93,9 +93,18 @@ Verdict Engine::ObserveFeatures(const Interaction& in, const EventFeatures& f) {
   a.Observe(f, policy_.high_max_tokens);
   // indicators
   const bool new_indicator = correlator_.Record(a, in, f);
-  if (!a.shared_match && correlator_.MatchesShared(in.payment_fingerprint, in.ip) != nullptr) {
-    a.shared_match = true;
-    a.shared_match_established = a.n > static_cast<uint32_t>(3 * policy_.min_interactions);
+  // Imported indicators: the first match is sticky; an account that matched
+  // only review-trust indicators is looked at again, in case it comes to
+  // use a block-trust one.
+  if (!a.shared_match || a.shared_match_review) {
+    if (const SharedEntry* m = correlator_.MatchesShared(in.payment_fingerprint, in.ip)) {
+      const bool review = m->trust == SharedTrust::kReview;
+      if (!a.shared_match || !review) {
+        a.shared_match_established = a.n > static_cast<uint32_t>(3 * policy_.min_interactions);
+        a.shared_match_review = review;
+      }
+      a.shared_match = true;
+    }
   }
   if (a.verdict != Verdict::kBlock) {
     // score
@@ -161,9 +170,11 @@ void Engine::SetOverride(const std::string& account_id, Verdict verdict) {
   Decide(*a, std::max(now_, a->last_ts));
 }
 
-bool Engine::AddSharedIndicator(IndicatorKind kind, const std::string& value, const std::string& source) {
-  return correlator_.AddShared(kind, value, source);
+bool Engine::AddSharedIndicator(IndicatorKind kind, const std::string& value, const std::string& source, SharedTrust trust) {
+  return correlator_.AddShared(kind, value, source, trust);
 }
+
+bool Engine::RemoveSharedIndicator(IndicatorKind kind, const std::string& value) { return correlator_.RemoveShared(kind, value); }
 
 void Engine::RestoreSample(const std::string& campaign_id, const std::string& sample) {
   correlator_.RestoreSample(campaign_id, sample);

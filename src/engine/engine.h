@@ -27,6 +27,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -85,8 +86,18 @@ class Engine {
   // withdraw it. Applies to the account when it appears if not seen yet;
   // the engine never overwrites it.
   void SetOverride(const std::string& account_id, Verdict verdict);
-  // Indicators shared by another provider (Correlator::AddShared).
-  bool AddSharedIndicator(IndicatorKind kind, const std::string& value, const std::string& source);
+  // Indicators shared by another provider (Correlator::AddShared): with
+  // kBlock a new or barely seen account matching one is blocked; with
+  // kReview it is sent to review at most (Check: throttle or withhold).
+  bool AddSharedIndicator(IndicatorKind kind, const std::string& value, const std::string& source, SharedTrust trust);
+  // Forgets one: later requests and interactions no longer match it.
+  // Accounts that already matched keep their verdict (blocks are sticky;
+  // an analyst's override releases one). O(1).
+  bool RemoveSharedIndicator(IndicatorKind kind, const std::string& value);
+  // The form a shared value is stored and keyed by (Correlator::CanonicalShared).
+  static std::optional<std::string> CanonicalSharedIndicator(IndicatorKind kind, const std::string& value) {
+    return Correlator::CanonicalShared(kind, value);
+  }
   // Restores a campaign's redacted sample (serve keeps samples in its store;
   // replayed digests carry no text).
   void RestoreSample(const std::string& campaign_id, const std::string& sample);

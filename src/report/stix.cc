@@ -1,7 +1,6 @@
 #include "report/stix.h"
 
 #include <chrono>
-#include <regex>
 
 #include <fmt/format.h>
 #include <simdjson.h>
@@ -74,8 +73,195 @@ Obj Common(std::string_view type, const std::string& id, const std::string& crea
   return o;
 }
 
+constexpr size_t kMaxIdBytes = 300;         // STIX types are at most 250 characters, plus "--" and a UUID
+constexpr size_t kMaxTimestampBytes = 64;   // far more fraction digits than anyone writes
+constexpr size_t kMaxShownBytes = 80;       // of a value quoted in an error message
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsLowerHex(char c) { return IsDigit(c) || (c >= 'a' && c <= 'f'); }
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool IsWordChar(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || IsDigit(c) || c == '_' || c == '-'; }
+
+// A value quoted in an error message, in quotes: at most kMaxShownBytes of it.
+std::string Shown(std::string_view v) {
+  if (v.size() <= kMaxShownBytes) return fmt::format("'{}'", v);
+  return fmt::format("'{}...' ({} bytes)", v.substr(0, kMaxShownBytes), v.size());
+}
+
+// "<type>--<UUID>": type [a-z0-9][a-z0-9-]*[a-z0-9] equal to `type`, UUID
+// in lowercase hex 8-4-4-4-12 with a version 1-8 and the RFC 4122 variant.
+bool IsStixId(std::string_view id, std::string_view type) {
+  constexpr size_t kUuid = 36;
+  if (id.size() > kMaxIdBytes || id.size() < kUuid + 2 + 2) return false;
+  const std::string_view prefix = id.substr(0, id.size() - kUuid - 2);
+  const std::string_view uuid = id.substr(id.size() - kUuid);
+  if (id.substr(prefix.size(), 2) != "--" || prefix != type) return false;
+  if (prefix.front() == '-' || prefix.back() == '-') return false;
+  for (const char c : prefix) {
+    if (!((c >= 'a' && c <= 'z') || IsDigit(c) || c == '-')) return false;
+  }
+  for (size_t i = 0; i < kUuid; ++i) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (uuid[i] != '-') return false;
+    } else if (!IsLowerHex(uuid[i])) {
+      return false;
+    }
+  }
+  return uuid[14] >= '1' && uuid[14] <= '8' && (uuid[19] == '8' || uuid[19] == '9' || uuid[19] == 'a' || uuid[19] == 'b');
+}
+
+// STIX timestamp: YYYY-MM-DDTHH:MM:SS[.fraction]Z.
+bool IsStixTimestamp(std::string_view v) {
+  constexpr std::string_view kShape = "dddd-dd-ddTdd:dd:dd";
+  if (v.size() < kShape.size() + 1 || v.size() > kMaxTimestampBytes) return false;
+  for (size_t i = 0; i < kShape.size(); ++i) {
+    if (kShape[i] == 'd' ? !IsDigit(v[i]) : v[i] != kShape[i]) return false;
+  }
+  size_t i = kShape.size();
+  if (v[i] == '.') {
+    const size_t start = ++i;
+    while (i < v.size() && IsDigit(v[i])) ++i;
+    if (i == start) return false;
+  }
+  return i + 1 == v.size() && v[i] == 'Z';
+}
+
+// Comparison and observation operators, qualifiers and keywords of STIX
+// patterning this importer does not implement, with the reason it gives.
+std::string UnsupportedKeyword(std::string_view word) {
+  static constexpr std::string_view kOperators[] = {"MATCHES", "LIKE", "IN", "ISSUBSET", "ISSUPERSET", "EXISTS", "NOT"};
+  static constexpr std::string_view kQualifiers[] = {"WITHIN", "REPEATS", "START", "STOP", "TIMES", "SECONDS"};
+  if (word == "AND" || word == "FOLLOWEDBY") return "unsupported: " + std::string(word);
+  for (const auto op : kOperators) {
+    if (word == op) return "unsupported: operator " + std::string(op);
+  }
+  for (const auto q : kQualifiers) {
+    if (word == q) return "unsupported: qualifier " + std::string(q == "TIMES" ? "REPEATS" : q == "SECONDS" ? "WITHIN" : q);
+  }
+  return "malformed pattern: unexpected word";
+}
 
 }  // namespace
+
+std::string ParseStixPattern(std::string_view p, std::vector<StixComparison>* out) {
+  out->clear();
+  constexpr int kMaxParens = 64;
+  enum class State { kOperand, kOperator, kLiteral, kAfter } state = State::kOperand;
+  bool in_brackets = false;
+  int parens = 0, parens_at_bracket = 0;
+  StixComparison cur;
+  size_t i = 0;
+  const size_t n = p.size();
+  auto word = [&] {  // [A-Za-z0-9_-]* from i
+    const size_t start = i;
+    while (i < n && IsWordChar(p[i])) ++i;
+    return p.substr(start, i - start);
+  };
+  while (true) {
+    while (i < n && IsSpace(p[i])) ++i;
+    if (i == n) break;
+    const char c = p[i];
+    switch (state) {
+      case State::kOperand: {
+        if (c == '(') {
+          if (++parens > kMaxParens) return "malformed pattern: parentheses nested too deep";
+          ++i;
+          continue;
+        }
+        if (c == '[') {
+          if (in_brackets) return "malformed pattern: '[' inside an observation";
+          in_brackets = true;
+          parens_at_bracket = parens;
+          ++i;
+          continue;
+        }
+        const std::string_view w = word();
+        if (w.empty()) return "malformed pattern: expected a comparison";
+        if (i == n || p[i] != ':') return UnsupportedKeyword(w);
+        if (!in_brackets) return "malformed pattern: a comparison outside [ ]";
+        cur.object.assign(w);
+        ++i;  // ':'
+        // Object path: names, dots and quoted segments ('http-request-ext').
+        const size_t start = i;
+        while (i < n) {
+          if (p[i] == '\'') {
+            const size_t close = p.find('\'', i + 1);
+            if (close == std::string_view::npos) return "malformed pattern: unterminated quoted path segment";
+            i = close + 1;
+          } else if (IsWordChar(p[i]) || p[i] == '.') {
+            ++i;
+          } else {
+            break;
+          }
+        }
+        if (i < n && p[i] == '[') return "unsupported: list index in an object path";
+        if (i == start) return "malformed pattern: empty object path";
+        cur.path.assign(p.substr(start, i - start));
+        state = State::kOperator;
+        continue;
+      }
+      case State::kOperator: {
+        if (c == '=') {
+          ++i;
+          state = State::kLiteral;
+          continue;
+        }
+        if (c == '!') return "unsupported: operator !=";
+        if (c == '<' || c == '>') return "unsupported: operator < > <= >=";
+        const std::string_view w = word();
+        if (w.empty()) return "malformed pattern: expected an operator";
+        return UnsupportedKeyword(w);
+      }
+      case State::kLiteral: {
+        if (c != '\'') return "unsupported: a comparison with a literal that is not a string";
+        cur.value.clear();
+        ++i;
+        bool closed = false;
+        while (i < n) {
+          const char d = p[i++];
+          if (d == '\'') {
+            closed = true;
+            break;
+          }
+          if (d == '\\') {
+            if (i == n || (p[i] != '\\' && p[i] != '\'')) return "malformed pattern: bad escape in a string literal";
+            cur.value += p[i++];
+          } else {
+            cur.value += d;
+          }
+        }
+        if (!closed) return "malformed pattern: unterminated string literal";
+        out->push_back(cur);
+        state = State::kAfter;
+        continue;
+      }
+      case State::kAfter: {
+        if (c == ')') {
+          if (parens == 0 || (in_brackets && parens == parens_at_bracket)) return "malformed pattern: unbalanced ')'";
+          --parens;
+          ++i;
+          continue;
+        }
+        if (c == ']') {
+          if (!in_brackets || parens != parens_at_bracket) return "malformed pattern: unbalanced ']'";
+          in_brackets = false;
+          ++i;
+          continue;
+        }
+        const std::string_view w = word();
+        if (w == "OR") {
+          state = State::kOperand;
+          continue;
+        }
+        if (w.empty()) return "malformed pattern: unexpected character";
+        return UnsupportedKeyword(w);
+      }
+    }
+  }
+  if (state != State::kAfter || in_brackets || parens != 0) return "malformed pattern: incomplete";
+  return {};
+}
+
 
 std::optional<std::vector<std::string>> CampaignObjects(std::string_view campaigns_json, std::string* error) {
   std::vector<std::string> out;
@@ -235,30 +421,30 @@ std::vector<std::string> ValidateStixObject(std::string_view object_json) {
     return {"not a JSON object"};
   }
   const std::string type = Field(o, "type");
+  // The type as it appears in messages: bounded, like every quoted value.
+  const std::string t = type.empty() ? "?" : type.size() <= kMaxShownBytes ? type : Shown(type);
   auto need = [&](const char* key) {
-    if (Field(o, key).empty()) problems.push_back(fmt::format("{}: required property '{}' missing or not a string", type.empty() ? "?" : type, key));
+    if (Field(o, key).empty()) problems.push_back(fmt::format("{}: required property '{}' missing or not a string", t, key));
   };
-  static const std::regex id_re(R"(^[a-z0-9][a-z0-9-]*[a-z0-9]--[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$)");
-  static const std::regex ts_re(R"(^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$)");
   need("type");
   need("id");
   const std::string id = Field(o, "id");
-  if (!id.empty() && (!std::regex_match(id, id_re) || id.substr(0, id.find("--")) != type)) {
-    problems.push_back(type + ": id '" + id + "' is not '" + type + "--<UUID>'");
-  }
+  if (!id.empty() && !IsStixId(id, type)) problems.push_back(fmt::format("{}: id {} is not '{}--<UUID>'", t, Shown(id), t));
   if (type == "bundle") return problems;
   need("spec_version");
-  if (Field(o, "spec_version") != "2.1") problems.push_back(type + ": spec_version must be \"2.1\"");
+  if (Field(o, "spec_version") != "2.1") problems.push_back(t + ": spec_version must be \"2.1\"");
   for (const char* ts : {"created", "modified"}) {
     need(ts);
     const std::string v = Field(o, ts);
-    if (!v.empty() && !std::regex_match(v, ts_re)) problems.push_back(fmt::format("{}: {} '{}' is not a STIX timestamp", type, ts, v));
+    if (!v.empty() && !IsStixTimestamp(v)) problems.push_back(fmt::format("{}: {} {} is not a STIX timestamp", t, ts, Shown(v)));
   }
   if (type == "campaign" || type == "identity") need("name");
   if (type == "indicator") {
     need("pattern");
     need("pattern_type");
     need("valid_from");
+    const std::string until = Field(o, "valid_until");
+    if (!until.empty() && !IsStixTimestamp(until)) problems.push_back(fmt::format("{}: valid_until {} is not a STIX timestamp", t, Shown(until)));
   }
   if (type == "relationship") {
     need("relationship_type");
@@ -268,7 +454,7 @@ std::vector<std::string> ValidateStixObject(std::string_view object_json) {
   return problems;
 }
 
-std::optional<StixImport> ImportStix(std::string_view bundle_json, std::string* error) {
+std::optional<StixImport> ImportStix(std::string_view bundle_json, std::string* error, const StixImportOptions& options) {
   simdjson::dom::parser parser;
   element doc;
   if (parser.parse(bundle_json.data(), bundle_json.size()).get(doc) != simdjson::SUCCESS) {
@@ -282,40 +468,64 @@ std::optional<StixImport> ImportStix(std::string_view bundle_json, std::string* 
     return std::nullopt;
   }
   StixImport out;
-  // One comparison: <object-path> = '<literal>'.
-  static const std::regex cmp_re(R"(([a-z0-9-]+):([A-Za-z0-9_.'-]+)\s*=\s*'((?:[^'\\]|\\.)*)')");
+  const TimeMs now = options.clock();
+  std::vector<StixComparison> comparisons;
   size_t index = 0;
   for (element e : objects) {
     ++index;
     ++out.objects;
-    const std::string text = simdjson::minify(e);
     object o;
     if (e.get_object().get(o) != simdjson::SUCCESS || Field(o, "type") != "indicator") continue;
-    if (const auto problems = ValidateStixObject(text); !problems.empty()) {
+    if (const auto problems = ValidateStixObject(simdjson::minify(e)); !problems.empty()) {
       *error = fmt::format("bundle object {}: {}", index, problems.front());
       return std::nullopt;
     }
-    if (Field(o, "pattern_type") != "stix") {
+    auto skip = [&](const std::string& reason) {
+      ++out.skipped[reason];
       ++out.skipped_patterns;
+    };
+    bool revoked = false;
+    if (o["revoked"].get_bool().get(revoked) == simdjson::SUCCESS && revoked) {
+      skip("revoked");
+      continue;
+    }
+    if (const std::string until = Field(o, "valid_until"); !until.empty()) {
+      const auto t = ParseRfc3339(until);
+      if (!t) {
+        skip("valid_until not a date");
+        continue;
+      }
+      if (*t <= now) {
+        skip("expired (valid_until in the past)");
+        continue;
+      }
+    }
+    if (Field(o, "pattern_type") != "stix") {
+      skip("pattern_type is not stix");
       continue;
     }
     const std::string pattern = Field(o, "pattern");
-    const std::string source = Field(o, "id") + (Field(o, "created_by_ref").empty() ? "" : " (" + Field(o, "created_by_ref") + ")");
+    if (pattern.size() > options.max_pattern_bytes) {
+      skip(fmt::format("pattern over {} bytes", options.max_pattern_bytes));
+      continue;
+    }
+    if (const std::string why = ParseStixPattern(pattern, &comparisons); !why.empty()) {
+      skip(why);
+      continue;
+    }
+    const std::string creator = Field(o, "created_by_ref");
+    const std::string source = Field(o, "id") + (IsStixId(creator, "identity") ? " (" + creator + ")" : "");
     bool used = false;
-    for (std::sregex_iterator it(pattern.begin(), pattern.end(), cmp_re), end; it != end; ++it) {
-      const std::string obj = (*it)[1], path = (*it)[2];
-      std::string value;
-      const std::string raw = (*it)[3];
-      for (size_t i = 0; i < raw.size(); ++i) value += raw[i] == '\\' && i + 1 < raw.size() ? raw[++i] : raw[i];
+    for (const StixComparison& cmp : comparisons) {
       std::string kind;
-      if ((obj == "ipv4-addr" || obj == "ipv6-addr") && path == "value") kind = "ip_prefix";
-      else if (obj == "x-distillguard-payment" && path == "fingerprint") kind = "payment";
-      else if (obj == "network-traffic" && path.find("'User-Agent'") != std::string::npos) kind = "client";
-      if (kind.empty()) continue;
-      out.indicators.push_back({kind, value, source});
+      if ((cmp.object == "ipv4-addr" || cmp.object == "ipv6-addr") && cmp.path == "value") kind = "ip_prefix";
+      else if (cmp.object == "x-distillguard-payment" && cmp.path == "fingerprint") kind = "payment";
+      else if (cmp.object == "network-traffic" && cmp.path == "extensions.'http-request-ext'.request_header.'User-Agent'") kind = "client";
+      if (kind.empty() || cmp.value.empty()) continue;
+      out.indicators.push_back({kind, cmp.value, source});
       used = true;
     }
-    if (!used) ++out.skipped_patterns;
+    if (!used) skip("no comparison of a kind this engine uses");
   }
   return out;
 }

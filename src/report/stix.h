@@ -15,15 +15,32 @@
 // content, so the same campaigns give the same bundle.
 //
 // Import: reads a bundle and returns the indicators it can act on (the
-// three kinds above, in patterns of `=` comparisons joined by OR), skipping
-// others with a count. ValidateStixObject checks the properties STIX 2.1
-// requires of each object type used here.
+// three kinds above), skipping the rest with a counted reason. Only
+// patterns of `=` comparisons on string literals joined by OR (within an
+// observation or between observations; parentheses allowed) are usable: a
+// pattern with AND or FOLLOWEDBY is skipped whole (its comparisons taken
+// one by one would match far more than the partner meant), as is one with
+// any operator or qualifier not implemented here (!=, <, >, MATCHES, LIKE,
+// IN, ISSUBSET, ISSUPERSET, EXISTS, NOT, WITHIN, REPEATS, START/STOP) or a
+// non-string literal. Indicators with `revoked: true` or a `valid_until`
+// at or before the injected clock's now are skipped, as are patterns over
+// max_pattern_bytes. An object that lacks a property STIX 2.1 requires
+// refuses the whole bundle (error naming the object, property and reason).
+// ValidateStixObject checks the properties STIX 2.1 requires of each object
+// type used here.
+//
+// Untrusted input: every scanner here (ids, timestamps, patterns) is a
+// hand-written single pass with no recursion and no backtracking; values
+// quoted in errors are cut to 80 bytes. A bundle costs O(its size) time and
+// memory whatever it holds (no std::regex: its recursive matcher overflowed
+// the stack on a 50k-character literal, issue #18 finding 1).
 //
 // Cost: linear in the campaigns / bundle size; run offline or on import.
 #pragma once
 
 #include "common/clock.h"
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,16 +68,32 @@ std::optional<std::string> ExportStix(std::string_view campaigns_json, const Sti
 struct SharedIndicator {
   std::string kind;    // an indicator kind name (signals.h): "ip_prefix", "client" or "payment"
   std::string value;
-  std::string source;  // "<indicator id> (<created_by or bundle>)"
+  std::string source;  // "<indicator id> (<created_by_ref>)"; created_by_ref only when a valid identity id
+};
+
+struct StixImportOptions {
+  Clock clock = SystemClock();      // "now" for valid_until
+  size_t max_pattern_bytes = 4096;  // longer patterns are skipped ("pattern over N bytes")
 };
 
 struct StixImport {
   std::vector<SharedIndicator> indicators;
   size_t objects = 0;
-  size_t skipped_patterns = 0;  // indicators with patterns this engine cannot use
+  size_t skipped_patterns = 0;            // indicators not imported: the sum of `skipped`
+  std::map<std::string, size_t> skipped;  // reason (a fixed phrase, never input text) -> indicators
 };
 
-std::optional<StixImport> ImportStix(std::string_view bundle_json, std::string* error);
+std::optional<StixImport> ImportStix(std::string_view bundle_json, std::string* error, const StixImportOptions& options = {});
+
+// One `=` comparison of a pattern: [object:path = 'value'].
+struct StixComparison {
+  std::string object, path, value;
+};
+// Parses a STIX pattern in one linear pass. Empty when every comparison is
+// `=` on a string literal and they are joined by OR (*out has them, the
+// value unescaped); otherwise the reason it is not usable ("unsupported:
+// AND", "malformed pattern: ...": fixed phrases).
+std::string ParseStixPattern(std::string_view pattern, std::vector<StixComparison>* out);
 
 // Empty when the object (a parsed JSON object, as text) has every property
 // STIX 2.1 requires for its type; otherwise the problems, one per entry.

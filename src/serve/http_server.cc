@@ -96,7 +96,7 @@ std::string Header(const Request& req, std::string_view name) {
 }
 
 
-enum class Route { kHealth, kReady, kMetrics, kCheck, kAuthz, kEvents, kCampaigns, kCampaign, kAccount, kOverride, kIndicators, kNone };
+enum class Route { kHealth, kReady, kMetrics, kCheck, kAuthz, kEvents, kCampaigns, kCampaign, kAccount, kOverride, kIndicators, kIndicator, kNone };
 
 // Path without the query string -> route and its {id} (still percent-encoded).
 Route Match(std::string_view target, std::string* id) {
@@ -121,12 +121,13 @@ Route Match(std::string_view target, std::string* id) {
   if (tail("/v1/campaigns/", "")) return Route::kCampaign;
   if (tail("/v1/accounts/", "/override")) return Route::kOverride;
   if (tail("/v1/accounts/", "")) return Route::kAccount;
+  if (tail("/v1/indicators/", "")) return Route::kIndicator;
   return Route::kNone;
 }
 
 bool IsSlow(Route r) {
   return r == Route::kEvents || r == Route::kCampaigns || r == Route::kCampaign || r == Route::kAccount ||
-         r == Route::kOverride || r == Route::kIndicators;
+         r == Route::kOverride || r == Route::kIndicators || r == Route::kIndicator;
 }
 
 bool IsOpen(Route r) { return r == Route::kHealth || r == Route::kReady || r == Route::kMetrics || r == Route::kNone; }
@@ -341,11 +342,41 @@ void HttpServer::Impl::Handle(Route route, AuthRole role, const std::string& id,
     }
     case Route::kOverride: return Override(id, req, res);
     case Route::kIndicators: {
-      if (req.method() != http::verb::post) return Fail(res, 405, "use POST");
+      if (get) return Json(res, 200, service.IndicatorsJson());
+      if (req.method() != http::verb::post) return Fail(res, 405, "use GET or POST");
+      const std::string_view target(req.target().data(), req.target().size());
+      const size_t q = target.find('?');
+      SharedTrust trust = SharedTrust::kReview;
+      std::string bundle, error;
+      if (!ParseIndicatorsRequest(q == std::string_view::npos ? std::string_view() : target.substr(q + 1), req.body(), &trust, &bundle,
+                                  &error)) {
+        return Fail(res, 400, error);
+      }
+      const auto r = service.ImportStix(bundle, "request", trust, &error);
+      if (!r) return Fail(res, 400, error);
+      if (!r->stored) return Fail(res, 503, "indicators not stored (nothing was imported; retry): " + r->store_error);
+      std::string out = fmt::format("{{\"imported\":{},\"trust\":\"{}\",\"objects\":{},\"skipped\":{{", r->imported,
+                                    SharedTrustName(trust), r->objects);
+      bool first = true;
+      for (const auto& [reason, n] : r->skipped) {
+        if (!first) out += ",";
+        first = false;
+        AppendJsonString(out, reason);
+        out += fmt::format(":{}", n);
+      }
+      out += "}}";
+      return Json(res, 200, std::move(out));
+    }
+    case Route::kIndicator: {
+      if (req.method() != http::verb::delete_) return Fail(res, 405, "use DELETE");
       std::string error;
-      const auto n = service.ImportStix(req.body(), "request", &error);
-      if (!n) return Fail(res, 400, error);
-      return Json(res, 200, fmt::format("{{\"imported\":{}}}", *n));
+      if (!service.RemoveIndicator(id, &error)) {
+        if (error.empty()) return Fail(res, 404, "no such indicator");
+        return Fail(res, 503, "indicator not removed: " + error);
+      }
+      std::string out = "{\"removed\":";
+      AppendJsonString(out, id);
+      return Json(res, 200, out + "}");
     }
     case Route::kNone: break;
   }

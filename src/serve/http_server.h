@@ -13,7 +13,10 @@
 //   GET  /v1/campaigns, /v1/campaigns/{id}    analyst reads
 //   GET  /v1/accounts/{id}
 //   POST /v1/accounts/{id}/override           {"action","by","reason"}
-//   POST /v1/indicators                       STIX 2.1 bundle of shared indicators
+//   POST /v1/indicators[?trust=review|block]  STIX 2.1 bundle of shared indicators
+//                                             (or {"trust","bundle"}); default review
+//   GET  /v1/indicators                       the imported ones, with id and trust
+//   DELETE /v1/indicators/{id}                removes one (store, then engine)
 // {id} is percent-decoded (bob%20smith; a bad escape or %00 is a 400).
 // /readyz is 503 while replaying or while the store refuses writes.
 //

@@ -78,4 +78,54 @@ bool ParseOverrideBody(std::string_view body, OverrideBody* out, std::string* er
   return true;
 }
 
+bool ParseIndicatorsRequest(std::string_view query, std::string_view body, SharedTrust* trust, std::string* bundle,
+                            std::string* error) {
+  std::optional<SharedTrust> from_query, from_body;
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view param = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (param.empty()) continue;
+    const size_t eq = param.find('=');
+    const std::string_view key = param.substr(0, eq), value = eq == std::string_view::npos ? std::string_view() : param.substr(eq + 1);
+    if (key != "trust") {
+      *error = fmt::format("query parameter '{}': unknown (expected trust=block or trust=review)", key.substr(0, 64));
+      return false;
+    }
+    from_query = SharedTrustByName(value);
+    if (!from_query) {
+      *error = "query parameter 'trust': must be block or review";
+      return false;
+    }
+  }
+  bundle->assign(body);
+  simdjson::dom::element doc;
+  simdjson::dom::object obj;
+  simdjson::dom::element inner;
+  if (ThreadParser().parse(body.data(), body.size()).get(doc) == simdjson::SUCCESS && doc.get_object().get(obj) == simdjson::SUCCESS &&
+      obj.at_key("bundle").get(inner) == simdjson::SUCCESS) {
+    simdjson::dom::object bundle_obj;
+    if (inner.get_object().get(bundle_obj) != simdjson::SUCCESS) {
+      *error = "field 'bundle': must be a STIX bundle object";
+      return false;
+    }
+    std::string name;
+    if (!OptionalString(obj, "trust", &name, error)) return false;
+    if (!name.empty()) {
+      from_body = SharedTrustByName(name);
+      if (!from_body) {
+        *error = "field 'trust': must be \"block\" or \"review\"";
+        return false;
+      }
+    }
+    bundle->assign(simdjson::minify(inner));
+  }
+  if (from_query && from_body && *from_query != *from_body) {
+    *error = "trust: the query parameter and the envelope's field differ";
+    return false;
+  }
+  *trust = from_body.value_or(from_query.value_or(SharedTrust::kReview));
+  return true;
+}
+
 }  // namespace dg

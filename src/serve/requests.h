@@ -1,4 +1,5 @@
-// Parsing of serve's small JSON request bodies (/v1/check, overrides),
+// Parsing of serve's small JSON request bodies (/v1/check, overrides,
+// /v1/indicators' trust),
 // apart from the HTTP layer so that the fuzzers reach them directly.
 // Every field is optional unless said; a present field of the wrong type is
 // an error naming the field. O(body size).
@@ -20,5 +21,14 @@ struct OverrideBody {
 };
 // /v1/accounts/{id}/override: action, by and reason (by and reason required).
 bool ParseOverrideBody(std::string_view body, OverrideBody* out, std::string* error);
+
+// POST /v1/indicators: the body is a STIX bundle, or an envelope
+// {"trust": "block"|"review", "bundle": {...}}; the trust may also come as
+// the query parameter (`?trust=block`). Default: review. Sets *trust and
+// *bundle (the bundle's JSON text, or the body as given when it is not an
+// envelope: ImportStix reports what is wrong with it). False + *error for
+// an unknown trust or query parameter, or a query and envelope that differ.
+bool ParseIndicatorsRequest(std::string_view query, std::string_view body, SharedTrust* trust, std::string* bundle,
+                            std::string* error);
 
 }  // namespace dg

@@ -92,6 +92,12 @@ uint64_t ResidentBytes() {
   return got == 2 ? resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) : 0;
 }
 
+// Kind of a stored indicator; "user_agent": the name stores written before
+// the names were unified.
+std::optional<IndicatorKind> StoredKind(std::string_view name) {
+  return name == "user_agent" ? std::optional(IndicatorKind::kClient) : IndicatorKindByName(name);
+}
+
 }  // namespace
 
 void LatencyHistogram::Record(double us) {
@@ -181,10 +187,10 @@ bool Service::Replay(std::string* error) {
       error);
   ok = ok && store_->ForEachSample([&](const std::string& c, const std::string& text) { engine_.RestoreSample(c, text); }, error);
   ok = ok && store_->ForEachSharedIndicator(
-                 [&](const std::string& kind, const std::string& value, const std::string& source) {
-                   // "user_agent": the name stores written before the names were unified.
-                   const auto k = kind == "user_agent" ? std::optional(IndicatorKind::kClient) : IndicatorKindByName(kind);
-                   if (k) engine_.AddSharedIndicator(*k, value, source);
+                 [&](const SharedIndicatorRecord& r) {
+                   const auto k = StoredKind(r.kind);
+                   const auto trust = SharedTrustByName(r.trust);
+                   if (k) engine_.AddSharedIndicator(*k, r.value, r.source, trust.value_or(SharedTrust::kReview));
                  },
                  error);
   return ok;
@@ -465,32 +471,113 @@ bool Service::Override(const std::string& account_id, const std::string& action,
   return true;
 }
 
-bool Service::ImportIndicator(IndicatorKind kind, const std::string& value, const std::string& source, std::string* error) {
-  const std::string name(IndicatorKindName(kind));
-  std::lock_guard<std::mutex> ingest(ingest_mu_);
-  {
-    std::unique_lock<std::shared_mutex> lock(engine_mu_);
-    if (!engine_.AddSharedIndicator(kind, value, source)) {
-      *error = fmt::format("indicator {} '{}' cannot be used", name, value);
-      return false;
-    }
-  }
-  return store_->AddSharedIndicator(name, value, source, error);
+std::string Service::IndicatorId(std::string_view kind, std::string_view value) {
+  std::string key(kind);
+  key += '\x1f';
+  key += value;
+  return fmt::format("ind_{:016x}", Hash64(key, 0x1d1c));
 }
 
-std::optional<size_t> Service::ImportStix(std::string_view bundle, const std::string& origin, std::string* error) {
-  auto parsed = dg::ImportStix(bundle, error);
+bool Service::ImportIndicator(IndicatorKind kind, const std::string& value, const std::string& source, SharedTrust trust,
+                              std::string* error) {
+  const std::string name(IndicatorKindName(kind));
+  const auto canonical = Engine::CanonicalSharedIndicator(kind, value);
+  if (!canonical) {
+    *error = fmt::format("indicator {} '{}' cannot be used", name, Printable(value, 200));
+    return false;
+  }
+  std::lock_guard<std::mutex> ingest(ingest_mu_);
+  const SharedIndicatorRecord row{name, *canonical, source, std::string(SharedTrustName(trust)), FormatRfc3339(options_.clock())};
+  if (!store_->AddSharedIndicators({row}, error)) return false;
+  std::unique_lock<std::shared_mutex> lock(engine_mu_);
+  return engine_.AddSharedIndicator(kind, *canonical, source, trust);
+}
+
+std::optional<Service::IndicatorImport> Service::ImportStix(std::string_view bundle, const std::string& origin, SharedTrust trust,
+                                                            std::string* error) {
+  StixImportOptions options;
+  options.clock = options_.clock;
+  auto parsed = dg::ImportStix(bundle, error, options);
   if (!parsed) {
     *error = origin + ": " + *error;
     return std::nullopt;
   }
-  size_t imported = 0;
+  IndicatorImport result;
+  result.objects = parsed->objects;
+  result.skipped = parsed->skipped;
+  const std::string now = FormatRfc3339(options_.clock());
+  const std::string trust_name(SharedTrustName(trust));
+  std::vector<SharedIndicatorRecord> rows;
+  std::vector<IndicatorKind> kinds;
   for (const auto& ind : parsed->indicators) {
     const auto kind = IndicatorKindByName(ind.kind);
-    std::string ignored;
-    if (kind && ImportIndicator(*kind, ind.value, ind.source, &ignored)) ++imported;
+    const auto canonical = kind ? Engine::CanonicalSharedIndicator(*kind, ind.value) : std::nullopt;
+    if (!canonical) {
+      ++result.skipped["value not usable (unparsable, or a network wider than /16 or /32)"];
+      continue;
+    }
+    rows.push_back({ind.kind, *canonical, ind.source, trust_name, now});
+    kinds.push_back(*kind);
   }
-  return imported;
+  std::lock_guard<std::mutex> ingest(ingest_mu_);
+  if (!store_->AddSharedIndicators(rows, &result.store_error)) {
+    result.stored = false;
+    return result;
+  }
+  std::unique_lock<std::shared_mutex> lock(engine_mu_);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (engine_.AddSharedIndicator(kinds[i], rows[i].value, rows[i].source, trust)) ++result.imported;
+  }
+  return result;
+}
+
+std::string Service::IndicatorsJson() {
+  std::string out = "{\"indicators\":[";
+  std::string error;
+  bool first = true;
+  std::lock_guard<std::mutex> ingest(ingest_mu_);  // the store has one user at a time
+  store_->ForEachSharedIndicator(
+      [&](const SharedIndicatorRecord& r) {
+        const auto kind = StoredKind(r.kind);
+        const std::string kind_name = kind ? std::string(IndicatorKindName(*kind)) : r.kind;
+        out += first ? "{\"id\":" : ",{\"id\":";
+        first = false;
+        AppendJsonString(out, IndicatorId(kind_name, r.value));
+        out += ",\"kind\":";
+        AppendJsonString(out, kind_name);
+        out += ",\"value\":";
+        AppendJsonString(out, r.value);
+        out += ",\"source\":";
+        AppendJsonString(out, r.source);
+        out += ",\"trust\":";
+        AppendJsonString(out, r.trust);
+        out += ",\"imported_at\":";
+        if (r.imported_at.empty()) out += "null";
+        else AppendJsonString(out, r.imported_at);
+        out += "}";
+      },
+      &error);
+  out += "]}";
+  return out;
+}
+
+bool Service::RemoveIndicator(const std::string& id, std::string* error) {
+  error->clear();
+  std::lock_guard<std::mutex> ingest(ingest_mu_);
+  std::optional<SharedIndicatorRecord> found;
+  if (!store_->ForEachSharedIndicator(
+          [&](const SharedIndicatorRecord& r) {
+            const auto kind = StoredKind(r.kind);
+            if (!found && kind && IndicatorId(IndicatorKindName(*kind), r.value) == id) found = r;
+          },
+          error)) {
+    return false;
+  }
+  if (!found) return false;
+  if (!store_->RemoveSharedIndicator(found->kind, found->value, error)) return false;
+  std::unique_lock<std::shared_mutex> lock(engine_mu_);
+  engine_.RemoveSharedIndicator(*StoredKind(found->kind), found->value);
+  return true;
 }
 
 bool Service::Follow(const std::string& path, std::string* error) {

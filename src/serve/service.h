@@ -35,6 +35,7 @@
 
 #include <array>
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -127,10 +128,33 @@ class Service {
   // action: "allow", "block" or "clear". False + *error if not durable.
   bool Override(const std::string& account_id, const std::string& action, const std::string& by, const std::string& reason,
                 std::string* error);
-  bool ImportIndicator(IndicatorKind kind, const std::string& value, const std::string& source, std::string* error);
-  // Imports the usable indicators of a STIX 2.1 bundle (report/stix.h);
-  // returns how many, or nullopt + *error for a bad bundle (nothing imported).
-  std::optional<size_t> ImportStix(std::string_view bundle, const std::string& origin, std::string* error);
+  // Imported (partner) indicators. Durable first (one transaction per
+  // import), then applied. `trust`: kReview (the default of the CLI and the
+  // API) -- a match sends an account to review at most; kBlock -- a new
+  // account matching it is blocked.
+  bool ImportIndicator(IndicatorKind kind, const std::string& value, const std::string& source, SharedTrust trust,
+                       std::string* error);
+  struct IndicatorImport {
+    size_t objects = 0;                     // objects in the bundle
+    size_t imported = 0;                    // indicators stored and applied
+    std::map<std::string, size_t> skipped;  // reason -> indicators not imported (ImportStix's, and values the engine refuses)
+    bool stored = true;                     // false: the store refused the write; nothing imported
+    std::string store_error;
+  };
+  // Imports the usable indicators of a STIX 2.1 bundle (report/stix.h;
+  // revoked / expired by options.clock); nullopt + *error for a bad bundle
+  // (nothing imported).
+  std::optional<IndicatorImport> ImportStix(std::string_view bundle, const std::string& origin, SharedTrust trust, std::string* error);
+  // {"indicators":[{"id","kind","value","source","trust","imported_at"}...]}
+  // from the store, in import order. O(imported indicators).
+  std::string IndicatorsJson();
+  // Removes an imported indicator by the id IndicatorsJson gives it, from
+  // the store and then the engine. False + empty *error when there is no
+  // such id; false + *error when the store failed. O(imported indicators).
+  bool RemoveIndicator(const std::string& id, std::string* error);
+  // Stable id of an imported indicator: "ind_" + 16 hex digits of a hash of
+  // its kind and (canonical) value.
+  static std::string IndicatorId(std::string_view kind, std::string_view value);
 
   // Starts tailing `path` (from the stored offset) on a background thread.
   bool Follow(const std::string& path, std::string* error);

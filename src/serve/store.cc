@@ -84,6 +84,17 @@ std::unique_ptr<Store> Store::Open(const std::string& dir, std::string* error, u
   // flipped byte inside one decodes as a phantom account).
   if (!st->HasColumn("batches", "newest_ts") && !st->Exec("ALTER TABLE batches ADD COLUMN newest_ts INTEGER", error)) return nullptr;
   if (!st->HasColumn("batches", "checksum") && !st->Exec("ALTER TABLE batches ADD COLUMN checksum INTEGER", error)) return nullptr;
+  // Imported indicators' trust and import time (issue #18 finding 7). Rows
+  // imported before could only block: they keep "block" until re-imported
+  // or removed.
+  if (!st->HasColumn("shared_indicators", "trust") &&
+      !st->Exec("ALTER TABLE shared_indicators ADD COLUMN trust TEXT NOT NULL DEFAULT 'block'", error)) {
+    return nullptr;
+  }
+  if (!st->HasColumn("shared_indicators", "imported_at") &&
+      !st->Exec("ALTER TABLE shared_indicators ADD COLUMN imported_at TEXT", error)) {
+    return nullptr;
+  }
   if (max_bytes > 0) {
     const std::string pragma = "PRAGMA max_page_count = " + std::to_string(std::max<uint64_t>(16, max_bytes / 4096)) + ";";
     if (!st->Exec(pragma.c_str(), error)) return nullptr;
@@ -295,31 +306,66 @@ bool Store::ForEachSample(const std::function<void(const std::string&, const std
   return true;
 }
 
-bool Store::AddSharedIndicator(const std::string& kind, const std::string& value, const std::string& source, std::string* error) {
+bool Store::AddSharedIndicators(const std::vector<SharedIndicatorRecord>& rows, std::string* error) {
+  if (rows.empty()) return true;
+  if (!Exec("BEGIN IMMEDIATE", error)) return false;
   Stmt q;
-  if (sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO shared_indicators(kind, value, source) VALUES(?, ?, ?)", -1, &q.s, nullptr) !=
-      SQLITE_OK) {
-    *error = Error("indicator");
+  bool ok = sqlite3_prepare_v2(db_,
+                               "INSERT INTO shared_indicators(kind, value, source, trust, imported_at) VALUES(?, ?, ?, ?, ?) "
+                               "ON CONFLICT(kind, value) DO UPDATE SET source = excluded.source, trust = excluded.trust, "
+                               "imported_at = excluded.imported_at "
+                               "WHERE NOT (shared_indicators.trust = 'block' AND excluded.trust = 'review')",
+                               -1, &q.s, nullptr) == SQLITE_OK;
+  for (size_t i = 0; ok && i < rows.size(); ++i) {
+    const SharedIndicatorRecord& r = rows[i];
+    sqlite3_reset(q.s);
+    BindText(q.s, 1, r.kind);
+    BindText(q.s, 2, r.value);
+    BindText(q.s, 3, r.source);
+    BindText(q.s, 4, r.trust);
+    BindText(q.s, 5, r.imported_at);
+    ok = sqlite3_step(q.s) == SQLITE_DONE;
+  }
+  ok = ok && sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
+  if (!ok) {
+    *error = Error("indicators");
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  return ok;
+}
+
+bool Store::RemoveSharedIndicator(const std::string& kind, const std::string& value, std::string* error) {
+  error->clear();
+  Stmt q;
+  if (sqlite3_prepare_v2(db_, "DELETE FROM shared_indicators WHERE kind = ? AND value = ?", -1, &q.s, nullptr) != SQLITE_OK) {
+    *error = Error("remove indicator");
     return false;
   }
   BindText(q.s, 1, kind);
   BindText(q.s, 2, value);
-  BindText(q.s, 3, source);
   if (sqlite3_step(q.s) != SQLITE_DONE) {
-    *error = Error("indicator");
+    *error = Error("remove indicator");
     return false;
   }
-  return true;
+  return sqlite3_changes(db_) > 0;
 }
 
-bool Store::ForEachSharedIndicator(const std::function<void(const std::string&, const std::string&, const std::string&)>& fn,
-                                   std::string* error) {
+bool Store::ForEachSharedIndicator(const std::function<void(const SharedIndicatorRecord&)>& fn, std::string* error) {
   Stmt q;
-  if (sqlite3_prepare_v2(db_, "SELECT kind, value, source FROM shared_indicators ORDER BY rowid", -1, &q.s, nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(db_, "SELECT kind, value, source, trust, imported_at FROM shared_indicators ORDER BY rowid", -1, &q.s,
+                         nullptr) != SQLITE_OK) {
     *error = Error("read indicators");
     return false;
   }
-  while (sqlite3_step(q.s) == SQLITE_ROW) fn(Column(q.s, 0), Column(q.s, 1), Column(q.s, 2));
+  SharedIndicatorRecord r;
+  while (sqlite3_step(q.s) == SQLITE_ROW) {
+    r.kind = Column(q.s, 0);
+    r.value = Column(q.s, 1);
+    r.source = Column(q.s, 2);
+    r.trust = Column(q.s, 3);
+    r.imported_at = Column(q.s, 4);
+    fn(r);
+  }
   return true;
 }
 

@@ -1,7 +1,7 @@
 // Store: serve's durable state in one SQLite database file (DIR/distillguard.db,
 // WAL journal, synchronous=FULL): the log of accepted interactions (wire
 // records, no text), analysts' overrides, redacted samples of flagged
-// campaigns, imported indicators, and small metadata (e.g. the offset a
+// campaigns, imported indicators (with their trust and import time), and small metadata (e.g. the offset a
 // --follow tail has consumed). A batch is appended in one transaction; when
 // Append returns true the batch is on disk and survives kill -9 or power
 // loss, which is when serve acknowledges it. A torn last transaction after
@@ -41,6 +41,13 @@ struct OverrideRecord {
   std::string at;      // RFC 3339, when it was made
 };
 
+// An imported (partner) indicator as stored.
+struct SharedIndicatorRecord {
+  std::string kind, value, source;
+  std::string trust = "review";  // "block" or "review"; rows from before the column read "block" (what they did then)
+  std::string imported_at;       // RFC 3339; empty for rows from before the column
+};
+
 class Store {
  public:
   // Opens or creates DIR/distillguard.db. On failure returns null and sets
@@ -71,9 +78,13 @@ class Store {
   bool ForEachOverride(const std::function<void(const OverrideRecord&)>& fn, std::string* error);
   bool AddSample(const std::string& campaign_id, const std::string& sample, std::string* error);
   bool ForEachSample(const std::function<void(const std::string&, const std::string&)>& fn, std::string* error);
-  bool AddSharedIndicator(const std::string& kind, const std::string& value, const std::string& source, std::string* error);
-  bool ForEachSharedIndicator(const std::function<void(const std::string&, const std::string&, const std::string&)>& fn,
-                              std::string* error);
+  // Imported indicators, keyed by (kind, value), all in one transaction. A
+  // value already stored gets the new source, trust and time -- except that
+  // a "review" import never lowers a "block" row (Correlator::AddShared).
+  bool AddSharedIndicators(const std::vector<SharedIndicatorRecord>& rows, std::string* error);
+  // False + empty *error when there is no such row.
+  bool RemoveSharedIndicator(const std::string& kind, const std::string& value, std::string* error);
+  bool ForEachSharedIndicator(const std::function<void(const SharedIndicatorRecord&)>& fn, std::string* error);
   std::optional<std::string> GetMeta(const std::string& key);
   // Would a batch of `bytes` fit now? Writes that many bytes and removes
   // them in one transaction (net nothing stored). False + *error if not.

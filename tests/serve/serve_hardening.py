@@ -81,7 +81,7 @@ def roles_and_bodies():
     check(st == 403, f"gateway token: indicator import refused 403 ({st})")
     check(s.request("GET", "/v1/campaigns", token=GATEWAY)[0] == 403, "gateway token: analyst reads refused 403")
     check(s.request("GET", "/v1/campaigns", token="wrong")[0] == 401, "wrong token: 401")
-    st, body, _ = s.request("POST", "/v1/indicators", json.dumps(BUNDLE), token=ANALYST)
+    st, body, _ = s.request("POST", "/v1/indicators?trust=block", json.dumps(BUNDLE), token=ANALYST)
     check(st == 200 and body["imported"] == 1, f"analyst token: indicator import ({st})")
     check(s.request("GET", "/v1/campaigns", token=ANALYST)[0] == 200, "analyst token: analyst reads")
 

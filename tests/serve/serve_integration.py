@@ -116,14 +116,14 @@ def main():
     st, body, _ = s.request("GET", "/v1/accounts/" + early_attack)
     check(st == 200 and body["verdict"] == "block" and body["reasons"], "account detail with verdict and reasons")
 
-    # Indicators shared by another provider block at the first request.
+    # Indicators shared by another provider, imported with block trust, block at the first request.
     uid = "0b6d6b9e-6c1a-4b1e-9d0e-3b8c0e1f2a3b"
     bundle = {"type": "bundle", "id": "bundle--" + uid, "objects": [{
         "type": "indicator", "spec_version": "2.1", "id": "indicator--" + uid,
         "created": "2026-11-01T00:00:00Z", "modified": "2026-11-01T00:00:00Z",
         "pattern": "[ipv4-addr:value = '203.0.113.0/24']", "pattern_type": "stix",
         "valid_from": "2026-11-01T00:00:00Z"}]}
-    st, body, _ = s.request("POST", "/v1/indicators", json.dumps(bundle), headers={"Content-Type": "application/json"})
+    st, body, _ = s.request("POST", "/v1/indicators?trust=block", json.dumps(bundle), headers={"Content-Type": "application/json"})
     check(st == 200 and body["imported"] == 1, "STIX bundle imported over the API")
     st, body, _ = s.check(account_id="fresh-from-provider-x", ip="203.0.113.50")
     check(body["decision"] == "block" and "shared_indicator" in body["reasons"],

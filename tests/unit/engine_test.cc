@@ -312,11 +312,11 @@ TEST(Engine, MembersAreReportedWithTheirOwnLinksOnly) {
 // shared value is reviewed rather than blocked.
 TEST(Engine, ImportedNetworksKeepTheirPrefixLengthAndSpareEstablishedAccounts) {
   Engine engine(Policy::Defaults());
-  EXPECT_TRUE(engine.AddSharedIndicator(IndicatorKind::kIpPrefix, "203.0.113.7/32", "partner"));
-  EXPECT_TRUE(engine.AddSharedIndicator(IndicatorKind::kIpPrefix, "::ffff:198.51.100.0/120", "partner"));
-  EXPECT_FALSE(engine.AddSharedIndicator(IndicatorKind::kIpPrefix, "10.0.0.0/8", "partner"));
-  EXPECT_FALSE(engine.AddSharedIndicator(IndicatorKind::kIpPrefix, "203.0.113.7/33", "partner"));
-  EXPECT_FALSE(engine.AddSharedIndicator(IndicatorKind::kIpPrefix, "203.0.113.7/x", "partner"));
+  EXPECT_TRUE(engine.AddSharedIndicator(IndicatorKind::kIpPrefix, "203.0.113.7/32", "partner", SharedTrust::kBlock));
+  EXPECT_TRUE(engine.AddSharedIndicator(IndicatorKind::kIpPrefix, "::ffff:198.51.100.0/120", "partner", SharedTrust::kBlock));
+  EXPECT_FALSE(engine.AddSharedIndicator(IndicatorKind::kIpPrefix, "10.0.0.0/8", "partner", SharedTrust::kBlock));
+  EXPECT_FALSE(engine.AddSharedIndicator(IndicatorKind::kIpPrefix, "203.0.113.7/33", "partner", SharedTrust::kBlock));
+  EXPECT_FALSE(engine.AddSharedIndicator(IndicatorKind::kIpPrefix, "203.0.113.7/x", "partner", SharedTrust::kBlock));
   auto check = [&](const std::string& account, const std::string& ip) {
     CheckRequest r;
     r.account_id = account;
@@ -340,6 +340,54 @@ TEST(Engine, ImportedNetworksKeepTheirPrefixLengthAndSpareEstablishedAccounts) {
   // A new account on it is blocked at its first event.
   engine.Observe(Casual("fresh", t += 1000, rng, "203.0.113.7"));
   EXPECT_EQ(engine.FindAccount("fresh")->verdict, Verdict::kBlock);
+}
+
+// Issue #18 finding 7: a partner's indicator imported with review trust
+// sends a matching account to review -- never a block, at the gateway or in
+// the verdict -- while block trust keeps blocking new accounts; a review
+// import does not lower a block one; a removed indicator no longer matches.
+TEST(Engine, ReviewTrustIndicatorsNeverBlockAndRemovedOnesNoLongerMatch) {
+  Engine engine(Policy::Defaults());
+  ASSERT_TRUE(engine.AddSharedIndicator(IndicatorKind::kIpPrefix, "203.0.113.0/24", "partner-r", SharedTrust::kReview));
+  ASSERT_TRUE(engine.AddSharedIndicator(IndicatorKind::kPayment, "pm_bad", "partner-b", SharedTrust::kBlock));
+  ASSERT_TRUE(engine.AddSharedIndicator(IndicatorKind::kPayment, "pm_bad", "partner-r", SharedTrust::kReview));  // not lowered
+  auto check = [&](const std::string& account, const std::string& ip, const std::string& card = "") {
+    CheckRequest r;
+    r.account_id = account;
+    r.ip = ip;
+    r.payment_fingerprint = card;
+    return engine.Check(r);
+  };
+  CheckResult c = check("n1", "203.0.113.9");
+  EXPECT_EQ(c.decision, Decision::kThrottle) << "review trust: as an account in review";
+  EXPECT_NE(c.reasons & Bit(Reason::kSharedIndicator), 0u);
+  EXPECT_EQ(check("n2", "203.0.113.9", "pm_bad").decision, Decision::kBlock) << "the block-trust card decides";
+  EXPECT_EQ(check("n3", "192.0.2.1", "pm_bad").decision, Decision::kBlock);
+  // Observed: a new account on the review-trust block is reviewed, not blocked.
+  Rng rng(9);
+  TimeMs t = kT0;
+  for (int i = 0; i < 3; ++i) engine.Observe(Casual("fresh", t += 1000, rng, "203.0.113.9"));
+  const AccountState* fresh = engine.FindAccount("fresh");
+  ASSERT_NE(fresh, nullptr);
+  EXPECT_EQ(fresh->verdict, Verdict::kReview);
+  EXPECT_NE(fresh->reasons & Bit(Reason::kSharedIndicator), 0u);
+  // ... until it uses the block-trust card.
+  Interaction in = Casual("fresh", t += 1000, rng, "203.0.113.9");
+  in.payment_fingerprint = "pm_bad";
+  engine.Observe(in);
+  EXPECT_EQ(engine.FindAccount("fresh")->verdict, Verdict::kBlock);
+  // Removed: no longer matched.
+  EXPECT_TRUE(engine.RemoveSharedIndicator(IndicatorKind::kIpPrefix, "203.0.113.0/24"));
+  EXPECT_FALSE(engine.RemoveSharedIndicator(IndicatorKind::kIpPrefix, "203.0.113.0/24"));
+  EXPECT_EQ(check("n4", "203.0.113.9").decision, Decision::kAllow);
+  EXPECT_TRUE(engine.RemoveSharedIndicator(IndicatorKind::kPayment, "pm_bad"));
+  EXPECT_EQ(check("n5", "192.0.2.1", "pm_bad").decision, Decision::kAllow);
+  EXPECT_EQ(engine.shared_indicators(), 0u);
+  EXPECT_EQ(Engine::CanonicalSharedIndicator(IndicatorKind::kIpPrefix, "203.0.113.77/24"), "203.0.113.0/24");
+  EXPECT_EQ(Engine::CanonicalSharedIndicator(IndicatorKind::kIpPrefix, "::ffff:198.51.100.7/120"), "198.51.100.0/24");
+  EXPECT_EQ(Engine::CanonicalSharedIndicator(IndicatorKind::kIpPrefix, "2001:db8:1:2::5/48"), "2001:db8:1::/48");
+  EXPECT_EQ(Engine::CanonicalSharedIndicator(IndicatorKind::kIpPrefix, "203.0.113.7"), "203.0.113.7/32");
+  EXPECT_FALSE(Engine::CanonicalSharedIndicator(IndicatorKind::kIpPrefix, "10.0.0.0/8"));
 }
 
 // The engine keys address blocks of IPv4-mapped IPv6 addresses as IPv4

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include "common/rng.h"
 #include "serve/service.h"
@@ -202,8 +203,8 @@ TEST(Service, ImportedIndicatorBlocksAtFirstRequestAndPersists) {
   {
     auto svc = Service::Open(so, &error);
     ASSERT_TRUE(svc) << error;
-    ASSERT_TRUE(svc->ImportIndicator(IndicatorKind::kIpPrefix, "203.0.113.0/24", "provider-x", &error)) << error;
-    EXPECT_FALSE(svc->ImportIndicator(IndicatorKind::kIpPrefix, "not-an-ip", "provider-x", &error));
+    ASSERT_TRUE(svc->ImportIndicator(IndicatorKind::kIpPrefix, "203.0.113.0/24", "provider-x", SharedTrust::kBlock, &error)) << error;
+    EXPECT_FALSE(svc->ImportIndicator(IndicatorKind::kIpPrefix, "not-an-ip", "provider-x", SharedTrust::kBlock, &error));
   }
   auto svc = Service::Open(so, &error);
   CheckRequest r = Req("someone");
@@ -213,6 +214,105 @@ TEST(Service, ImportedIndicatorBlocksAtFirstRequestAndPersists) {
   EXPECT_NE(c.reasons & Bit(Reason::kSharedIndicator), 0u);
   r.ip = "203.0.114.77";
   EXPECT_EQ(svc->Check(r).decision, Decision::kAllow);
+  std::filesystem::remove_all(dir);
+}
+
+const char* kReviewBundle =
+    R"({"type":"bundle","id":"bundle--0b6d6b9e-6c1a-4b1e-9d0e-3b8c0e1f2a3b","objects":[)"
+    R"({"type":"indicator","spec_version":"2.1","id":"indicator--0b6d6b9e-6c1a-4b1e-9d0e-3b8c0e1f2a3b","created":"2026-11-01T00:00:00Z",)"
+    R"("modified":"2026-11-01T00:00:00Z","pattern":"[ipv4-addr:value = '203.0.113.0/24']","pattern_type":"stix","valid_from":"2026-11-01T00:00:00Z"},)"
+    R"({"type":"indicator","spec_version":"2.1","id":"indicator--1b6d6b9e-6c1a-4b1e-9d0e-3b8c0e1f2a3b","created":"2026-11-01T00:00:00Z",)"
+    R"("modified":"2026-11-01T00:00:00Z","pattern":"[ipv4-addr:value = '198.51.100.0/24' AND x-distillguard-payment:fingerprint = 'pm_1']",)"
+    R"("pattern_type":"stix","valid_from":"2026-11-01T00:00:00Z"}]})";
+
+// Issue #18 finding 7, serve side: a bundle imported with the default
+// (review) trust is stored and listed but sends matching accounts to review;
+// an indicator removed by its id stays removed after a restart; the trust
+// survives a restart.
+TEST(Service, ImportedIndicatorsHaveTrustAndCanBeListedAndRemoved) {
+  const std::string dir = TempDir("trust");
+  std::string error;
+  ServiceOptions so;
+  so.data_dir = dir;
+  so.clock = [] { return TimeMs{1793491200000}; };  // 2026-11-01T00:00:00Z
+  std::string id;
+  {
+    auto svc = Service::Open(so, &error);
+    ASSERT_TRUE(svc) << error;
+    const auto r = svc->ImportStix(kReviewBundle, "test", SharedTrust::kReview, &error);
+    ASSERT_TRUE(r) << error;
+    EXPECT_EQ(r->imported, 1u);
+    EXPECT_EQ(r->skipped.at("unsupported: AND"), 1u);
+    CheckRequest req = Req("fresh");
+    req.ip = "203.0.113.5";
+    EXPECT_EQ(svc->Check(req).decision, Decision::kThrottle) << "review trust never blocks";
+    req.ip = "198.51.100.5";
+    EXPECT_EQ(svc->Check(req).decision, Decision::kAllow) << "half of an AND is not an indicator";
+    ASSERT_TRUE(svc->ImportIndicator(IndicatorKind::kPayment, "pm_blocked", "analyst", SharedTrust::kBlock, &error)) << error;
+    const std::string list = svc->IndicatorsJson();
+    EXPECT_NE(list.find("\"value\":\"203.0.113.0/24\""), std::string::npos) << list;
+    EXPECT_NE(list.find("\"trust\":\"review\""), std::string::npos) << list;
+    EXPECT_NE(list.find("\"trust\":\"block\""), std::string::npos) << list;
+    EXPECT_NE(list.find("\"imported_at\":\"2026-11-01T00:00:00.000Z\""), std::string::npos) << list;
+    EXPECT_NE(list.find("indicator--0b6d6b9e"), std::string::npos) << "source listed: " << list;
+    id = Service::IndicatorId("ip_prefix", "203.0.113.0/24");
+    EXPECT_NE(list.find(id), std::string::npos) << list;
+    EXPECT_FALSE(svc->RemoveIndicator("ind_0000000000000000", &error));
+    EXPECT_TRUE(error.empty()) << "unknown id: not found, not a failure";
+  }
+  {
+    auto svc = Service::Open(so, &error);
+    ASSERT_TRUE(svc) << error;
+    CheckRequest req = Req("fresh2");
+    req.ip = "203.0.113.5";
+    EXPECT_EQ(svc->Check(req).decision, Decision::kThrottle) << "trust kept across restart";
+    req.payment_fingerprint = "pm_blocked";
+    EXPECT_EQ(svc->Check(req).decision, Decision::kBlock);
+    ASSERT_TRUE(svc->RemoveIndicator(id, &error)) << error;
+    req.payment_fingerprint.clear();
+    EXPECT_EQ(svc->Check(req).decision, Decision::kAllow);
+  }
+  auto svc = Service::Open(so, &error);
+  ASSERT_TRUE(svc) << error;
+  CheckRequest req = Req("fresh3");
+  req.ip = "203.0.113.5";
+  EXPECT_EQ(svc->Check(req).decision, Decision::kAllow) << "removal is durable";
+  EXPECT_EQ(svc->IndicatorsJson().find("203.0.113.0/24"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+// A store written before indicators had a trust: its rows are migrated
+// (they could only block then, and keep doing so) and listed.
+TEST(Store, IndicatorsFromBeforeTheTrustColumnAreMigrated) {
+  const std::string dir = TempDir("trust_migration");
+  std::string error;
+  {
+    auto st = Store::Open(dir, &error);
+    ASSERT_TRUE(st) << error;
+  }
+  // Rebuild the table in its first form, with one row.
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir + "/distillguard.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "DROP TABLE shared_indicators;"
+                           "CREATE TABLE shared_indicators(kind TEXT NOT NULL, value TEXT NOT NULL, source TEXT NOT NULL,"
+                           " PRIMARY KEY(kind, value));"
+                           "INSERT INTO shared_indicators VALUES('ip_prefix', '203.0.113.0/24', 'old-partner');",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  ServiceOptions so;
+  so.data_dir = dir;
+  auto svc = Service::Open(so, &error);
+  ASSERT_TRUE(svc) << error;
+  const std::string list = svc->IndicatorsJson();
+  EXPECT_NE(list.find("\"trust\":\"block\""), std::string::npos) << list;
+  EXPECT_NE(list.find("\"imported_at\":null"), std::string::npos) << list;
+  CheckRequest req = Req("fresh");
+  req.ip = "203.0.113.5";
+  EXPECT_EQ(svc->Check(req).decision, Decision::kBlock);
   std::filesystem::remove_all(dir);
 }
 
