@@ -1,5 +1,7 @@
 #include "account/account_state.h"
 
+#include <bit>
+
 #include <algorithm>
 #include <cmath>
 
@@ -98,6 +100,14 @@ void AccountState::Observe(const EventFeatures& f, int64_t high_max_tokens) {
     ++gaps;
   }
   last_ts = std::max(last_ts, f.ts);
+  const auto day = static_cast<int32_t>(f.ts / kMsPerDay);
+  if (n == 0 || day - last_day >= 64) {
+    active_days = 0;
+    last_day = day;
+  } else {
+    for (; last_day < day; ++last_day) active_days &= ~(uint64_t{1} << ((last_day + 1) & 63));
+  }
+  if (last_day - day < 64) active_days |= uint64_t{1} << (day & 63);
   ++n;
   // Slide the window: a new day-long bucket starts, the older one is kept
   // only if it is the one just before.
@@ -177,6 +187,28 @@ bool AccountState::HasIndicator(IndicatorKind kind, uint64_t value) const {
     if (indicators[k][idx] == value) return true;
   }
   return false;
+}
+
+}  // namespace dg
+
+namespace dg {
+
+double AccountState::ActiveDayOverlap(const AccountState& other, int* days) const {
+  const AccountState& newer = last_day >= other.last_day ? *this : other;
+  const AccountState& older = last_day >= other.last_day ? other : *this;
+  const int32_t apart = newer.last_day - older.last_day;
+  if (apart >= 64) {
+    if (days != nullptr) *days = std::popcount(active_days) + std::popcount(other.active_days);
+    return 0;
+  }
+  // The older mask's bits for the days since its newest day describe days
+  // more than 64 days before the newer one's: not comparable.
+  uint64_t stale = 0;
+  for (int32_t d = older.last_day + 1; d <= newer.last_day; ++d) stale |= uint64_t{1} << (d & 63);
+  const uint64_t x = newer.active_days, y = older.active_days & ~stale;
+  const int either = std::popcount(x | y);
+  if (days != nullptr) *days = either;
+  return either == 0 ? 0 : static_cast<double>(std::popcount(x & y)) / either;
 }
 
 }  // namespace dg

@@ -10,6 +10,11 @@ namespace dg {
 namespace {
 
 constexpr double kCandidatePurity = 0.2;    // values below this cannot link anyone
+// Lockstep: two accounts linked on content or configuration alone must have
+// been active on mostly the same days (Jaccard over the last 64 days).
+constexpr double kLockstepMinOverlap = 0.4;
+
+bool ActInLockstep(const AccountState& a, const AccountState& b) { return a.ActiveDayOverlap(b, nullptr) >= kLockstepMinOverlap; }
 
 // A value's evidence of coordination: its kind's weight, times how pure it
 // is among judged accounts, times how far from public, times how much of
@@ -134,6 +139,10 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     // only: established customers of different orgs legitimately share
     // public templates and popular apps.
     if (!infra && !(a.MayLinkOnContent() && b.MayLinkOnContent())) continue;
+    // Without shared infrastructure, accounts of one operator act together
+    // (lockstep, as in CopyCatch): strangers who share a public benchmark
+    // or judge template run it on their own days.
+    if (!infra && !ActInLockstep(a, b)) continue;
     const double sa = std::max<double>(a.own_score, policy_.suspicious_score);
     const double sb = std::max<double>(b.own_score, policy_.suspicious_score);
     // When one side is a confirmed campaign, only the other side's accounts

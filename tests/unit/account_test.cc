@@ -6,8 +6,8 @@ namespace dg {
 namespace {
 
 TEST(AccountState, FixedSizeWhateverTheAccountSends) {
-  // docs/ARCHITECTURE.md: 1,280 bytes per account, whatever it sends.
-  EXPECT_LE(sizeof(AccountState), 1280u) << sizeof(AccountState);
+  // docs/ARCHITECTURE.md: 1,296 bytes per account, whatever it sends.
+  EXPECT_LE(sizeof(AccountState), 1296u) << sizeof(AccountState);
   AccountState a;
   for (uint64_t v = 1; v <= 100000; ++v) a.AddIndicator(IndicatorKind::kIpPrefix, v);
   EXPECT_EQ(a.indicator_count[static_cast<size_t>(IndicatorKind::kIpPrefix)], kMaxValuesPerKind);
@@ -30,6 +30,35 @@ TEST(AccountState, OneOffValuesCannotPinTheSlots) {
   for (uint64_t r = 0; r < 1000; ++r) a.AddIndicator(kind, 90000 + r);
   EXPECT_TRUE(a.HasIndicator(kind, 42));
   EXPECT_EQ(a.indicator_count[static_cast<size_t>(kind)], kMaxValuesPerKind);
+}
+
+// Lockstep (#15): days of activity compared over the last 64 days.
+TEST(AccountState, ActiveDayOverlapComparesTheSameDays) {
+  auto active_on = [](std::initializer_list<int> days) {
+    AccountState a;
+    for (const int d : days) {
+      EventFeatures f;
+      f.ts = static_cast<TimeMs>(d) * kMsPerDay + 3600000;
+      a.Observe(f, 8000);
+    }
+    return a;
+  };
+  const AccountState daily = active_on({100, 101, 102, 103, 104});
+  const AccountState same = active_on({100, 101, 102, 103, 104});
+  const AccountState other_days = active_on({105, 107, 109});
+  const AccountState half = active_on({102, 103, 104, 105, 106});
+  int days = 0;
+  EXPECT_DOUBLE_EQ(daily.ActiveDayOverlap(same, &days), 1.0);
+  EXPECT_EQ(days, 5);
+  EXPECT_DOUBLE_EQ(daily.ActiveDayOverlap(other_days, &days), 0.0);
+  EXPECT_EQ(days, 8);
+  EXPECT_NEAR(daily.ActiveDayOverlap(half, nullptr), 3.0 / 7.0, 1e-9);
+  EXPECT_DOUBLE_EQ(half.ActiveDayOverlap(daily, nullptr), daily.ActiveDayOverlap(half, nullptr));
+  // Days 64 apart share a bit position but are not the same day.
+  const AccountState later = active_on({164, 165, 166});
+  EXPECT_DOUBLE_EQ(daily.ActiveDayOverlap(later, nullptr), 0.0);
+  const AccountState spans = active_on({100, 163});  // bit of day 100 stale once day 164 is reached
+  EXPECT_DOUBLE_EQ(spans.ActiveDayOverlap(later, nullptr), 0.0);
 }
 
 TEST(RepeatCounter, OnlyRecurringValuesCountAsRepeated) {
