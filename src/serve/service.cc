@@ -217,6 +217,7 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
     Interaction in;
     if (auto err = parser.Parse(line, false, &in)) {
+      if (err->filtered) continue;  // the mapping's [filter] excluded it: not an error
       ++result.rejected;
       if (result.errors.size() < options_.max_errors_returned) result.errors.push_back(fmt::format("{}:{}: {}", origin, line_no, err->Message()));
       continue;
