@@ -6,6 +6,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/commands.h"
 #include "common/bounded_queue.h"
@@ -18,14 +19,24 @@
 namespace dg::cli {
 
 void AddScanOptions(CLI::App& cmd, ScanArgs& args) {
-  cmd.add_option("inputs", args.inputs, "JSONL inputs (plain, .gz, .zst; - for stdin)")->required();
+  cmd.add_option("inputs", args.inputs,
+                 "JSONL inputs (plain, .gz, .zst; - for stdin); several are merged into one timeline by timestamp")
+      ->required();
   cmd.add_option("--out", args.out, "Output directory for accounts.jsonl, campaigns.jsonl, report.html");
   cmd.add_option("--policy", args.policy, "Policy TOML (default: the built-in defaults, same as config/policy.toml)");
-  cmd.add_option("--mapping", args.mapping, "Field mapping: canonical, litellm, openai-batch, or a TOML file")->capture_default_str();
+  cmd.add_option("--mapping", args.mapping,
+                 fmt::format("Field mapping: a preset ({}) or a TOML file (docs/LOGS.md)",
+                             fmt::join(FieldMapping::PresetNames(), ", ")))
+      ->capture_default_str();
   cmd.add_option("--default-account", args.default_account, "Account id for records that carry none (e.g. OpenAI Batch output)");
   cmd.add_flag("--strict", args.strict, "Stop at the first bad line with a non-zero exit");
   cmd.add_flag("--quiet", args.quiet, "No progress bar");
-  cmd.add_option("--reorder-window", args.reorder_window, "Events held back to restore timestamp order")->capture_default_str();
+  cmd.add_option("--reorder-window", args.reorder_window,
+                 "Events held back (per input file) to restore timestamp order: how far out of order one file may be")
+      ->capture_default_str();
+  cmd.add_option("--reorder-bytes", args.reorder_bytes,
+                 "Record bytes held back in all reorder buffers; past it the earliest is released early (counted)")
+      ->capture_default_str();
   cmd.add_option("--max-line-bytes", args.max_line_bytes, "Longer lines are rejected as line_too_long")->capture_default_str();
   cmd.add_option("--max-accounts", args.max_accounts, "Accounts kept at once; idle unsuspicious ones past it are forgotten")
       ->capture_default_str();
@@ -78,6 +89,7 @@ int RunScan(const ScanArgs& args) {
   io.mapping = std::move(*mapping);
   io.strict = args.strict;
   io.reorder_window = args.reorder_window;
+  io.reorder_bytes = args.reorder_bytes;
   io.max_line_bytes = args.max_line_bytes;
   if (!args.out.empty()) {
     std::error_code ec;
@@ -151,12 +163,9 @@ int RunScan(const ScanArgs& args) {
       io, sink, [&](const std::string& msg) { fmt::print(stderr, "{}{}\n", tty && seen.load(std::memory_order_relaxed) > 0 ? "\n" : "", msg); });
   bool ok = true;
   auto read_all = [&] {
-    for (const auto& input : args.inputs) {
-      if (!pipeline.AddFile(input)) {
-        ok = false;
-        break;
-      }
-    }
+    // Several inputs are one timeline: merged by time, not read one after
+    // the other (replicas and any file order give the same verdicts).
+    if (!pipeline.AddFiles(args.inputs)) ok = false;
     pipeline.Flush();
   };
   if (args.threads >= 2) {
