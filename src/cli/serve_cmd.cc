@@ -52,7 +52,7 @@ void AddServeOptions(CLI::App& cmd, ServeArgs& args) {
   cmd.add_option("--mapping", args.mapping, "Field mapping of ingested records: canonical, litellm, openai-batch, or a TOML file");
   cmd.add_option("--port-file", args.port_file, "Write the bound port here once listening (for port 0)");
   cmd.add_option("--threads", args.threads, "Worker threads for ingest and analyst routes (default 2; decisions run on the event loop)");
-  cmd.add_option("--max-body-bytes", args.max_body_bytes, "Largest /v1/events body accepted (413 above)")->capture_default_str();
+  cmd.add_option("--max-body-bytes", args.max_body_bytes, "Largest /v1/events body accepted (413 above); a gzip body may inflate to 8x this")->capture_default_str();
   cmd.add_option("--max-store-bytes", args.max_store_bytes,
                  "Cap on the data directory's database (0: none); past it ingest answers 503 as on a full disk");
   cmd.add_flag("--no-samples", args.no_samples, "Keep no prompt samples, even redacted, for campaigns");
