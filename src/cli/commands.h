@@ -63,6 +63,7 @@ struct ServeArgs {
   std::string analyst_token_file;
   std::string follow;
   std::string mapping;
+  std::string accounts;  // --accounts FILE: upserted into the store at start
   std::string port_file;
   int threads = 0;
   size_t max_body_bytes = 64u << 20;

@@ -7,6 +7,8 @@
 #include <fmt/ranges.h>
 #include <simdjson.h>
 
+#include "common/json_out.h"
+
 namespace dg {
 namespace {
 
@@ -116,6 +118,33 @@ std::optional<std::string> SetField(AccountAttributes* a, std::string_view col, 
 }
 
 }  // namespace
+
+std::string AccountToJson(const AccountAttributes& a) {
+  std::string s = "{\"account_id\":";
+  AppendJsonString(s, a.account_id);
+  if (a.created_at != kNoTime) {
+    s += ",\"created_at\":";
+    AppendJsonString(s, FormatRfc3339(a.created_at));
+  }
+  for (auto [name, v] : {std::pair<std::string_view, const std::string*>{"payment_fingerprint", &a.payment_fingerprint},
+                         {"email_domain", &a.email_domain}, {"org_id", &a.org_id}, {"country", &a.country},
+                         {"verification", &a.verification}}) {
+    if (v->empty()) continue;
+    s += fmt::format(",\"{}\":", name);
+    AppendJsonString(s, *v);
+  }
+  if (a.org_verified >= 0) s += a.org_verified ? ",\"org_verified\":true" : ",\"org_verified\":false";
+  if (!a.labels.empty()) {
+    s += ",\"labels\":[";
+    for (size_t i = 0; i < a.labels.size(); ++i) {
+      if (i) s += ",";
+      AppendJsonString(s, a.labels[i]);
+    }
+    s += "]";
+  }
+  s += "}";
+  return s;
+}
 
 void AccountDirectory::Upsert(const AccountAttributes& a) {
   auto [it, fresh] = accounts_.try_emplace(a.account_id, a);

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,6 +46,10 @@ struct AccountAttributes {
   std::vector<std::string> labels;
 };
 
+// One account as a JSON object in the input's JSONL form (what serve
+// stores; LoadText reads it back).
+std::string AccountToJson(const AccountAttributes& a);
+
 class AccountDirectory {
  public:
   // Reads a JSONL or CSV file (decided by its first non-blank character:
@@ -62,6 +67,9 @@ class AccountDirectory {
   const AccountAttributes* Find(std::string_view account_id) const;
 
   size_t size() const { return accounts_.size(); }
+  void ForEach(const std::function<void(const AccountAttributes&)>& fn) const {
+    for (const auto& [id, a] : accounts_) fn(a);
+  }
   void set_max_accounts(size_t n) { max_accounts_ = n; }
 
  private:

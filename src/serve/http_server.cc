@@ -98,7 +98,7 @@ std::string Header(const Request& req, std::string_view name) {
 }
 
 
-enum class Route { kHealth, kReady, kMetrics, kCheck, kAuthz, kEvents, kCampaigns, kCampaign, kAccount, kOverride, kIndicators, kNone };
+enum class Route { kHealth, kReady, kMetrics, kCheck, kAuthz, kEvents, kCampaigns, kCampaign, kAccount, kOverride, kIndicators, kAccounts, kNone };
 
 // Path without the query string -> route and its {id} (still percent-encoded).
 Route Match(std::string_view target, std::string* id) {
@@ -112,6 +112,7 @@ Route Match(std::string_view target, std::string* id) {
   if (path == "/v1/events") return Route::kEvents;
   if (path == "/v1/indicators") return Route::kIndicators;
   if (path == "/v1/campaigns") return Route::kCampaigns;
+  if (path == "/v1/accounts") return Route::kAccounts;
   auto tail = [&](std::string_view prefix, std::string_view suffix) {
     if (!starts(prefix) || path.size() <= prefix.size() + suffix.size()) return false;
     if (path.substr(path.size() - suffix.size()) != suffix) return false;
@@ -128,7 +129,7 @@ Route Match(std::string_view target, std::string* id) {
 
 bool IsSlow(Route r) {
   return r == Route::kEvents || r == Route::kCampaigns || r == Route::kCampaign || r == Route::kAccount ||
-         r == Route::kOverride || r == Route::kIndicators;
+         r == Route::kOverride || r == Route::kIndicators || r == Route::kAccounts;
 }
 
 bool IsOpen(Route r) { return r == Route::kHealth || r == Route::kReady || r == Route::kMetrics || r == Route::kNone; }
@@ -354,6 +355,14 @@ void HttpServer::Impl::Handle(Route route, AuthRole role, const std::string& id,
       if (!n) return Fail(res, 400, error);
       return Json(res, 200, fmt::format("{{\"imported\":{}}}", *n));
     }
+    case Route::kAccounts: {
+      // Account attributes (JSONL, a JSON array or CSV), upserted durably.
+      if (req.method() != http::verb::put) return Fail(res, 405, "use PUT");
+      std::string error;
+      const auto n = service.PutAccounts(req.body(), "request", &error);
+      if (!n) return Fail(res, error.rfind("request", 0) == 0 ? 400 : 503, error);
+      return Json(res, 200, fmt::format("{{\"upserted\":{}}}", *n));
+    }
     case Route::kNone: break;
   }
   Fail(res, 404, "no such endpoint");
@@ -440,7 +449,7 @@ class Session : public std::enable_shared_from_this<Session> {
     res_ = {};
     res_.version(11);
     if (!server_.Authorized(route_, role_, res_)) return Write(false);
-    limit_ = route_ == Route::kEvents || route_ == Route::kIndicators ? server_.options.max_body_bytes
+    limit_ = route_ == Route::kEvents || route_ == Route::kIndicators || route_ == Route::kAccounts ? server_.options.max_body_bytes
                                                                         : server_.options.max_small_body_bytes;
     const auto length = parser_->content_length();
     if (length && *length > limit_) return TooLarge();

@@ -179,6 +179,14 @@ bool Service::Replay(std::string* error) {
         override_history_[o.account_id].push_back(o);
       },
       error);
+  ok = ok && store_->ForEachAccount(
+                 [&](const std::string& id, const std::string& attrs) {
+                   std::string ignored;  // written by AccountToJson: reads back
+                   if (!accounts_.LoadText(attrs, "store:" + id, &ignored)) {
+                     fmt::print(stderr, "serve: stored account {}: {}\n", id, ignored);
+                   }
+                 },
+                 error);
   ok = ok && store_->ForEachSample([&](const std::string& c, const std::string& text) { engine_.RestoreSample(c, text); }, error);
   ok = ok && store_->ForEachSharedIndicator(
                  [&](const std::string& kind, const std::string& value, const std::string& source) {
@@ -202,6 +210,7 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
   std::vector<Interaction> events;
   std::vector<ContentDigest> digests;
   std::vector<std::string> records;
+  FieldCoverage coverage;  // merged into coverage_ once per batch
   uint64_t line_no = 0;
   size_t pos = 0;
   // A UTF-8 byte-order mark (editors and some exporters write one) is not
@@ -223,6 +232,11 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
       continue;
     }
     in.ip = NormalizeIp(in.ip);  // ::ffff:a.b.c.d is a.b.c.d (one key for one address)
+    {
+      std::shared_lock<std::shared_mutex> accounts(accounts_mu_);
+      accounts_.Apply(&in);  // the provider's account data, never erased by an empty log field
+    }
+    coverage.Observe(in);
     ContentDigest d;
     DigestContent(in, &scratch, &d);
     WireExtras x;
@@ -232,6 +246,10 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
     records.push_back(EncodeRecord(in, d, x));
     events.push_back(std::move(in));
     digests.push_back(d);
+  }
+  {
+    std::lock_guard<std::mutex> lock(coverage_mu_);
+    coverage_.Merge(coverage);
   }
   // Time order within the batch (stable: ties keep arrival order).
   std::vector<size_t> order(events.size());
@@ -479,6 +497,28 @@ bool Service::ImportIndicator(IndicatorKind kind, const std::string& value, cons
   return store_->AddSharedIndicator(name, value, source, error);
 }
 
+std::optional<size_t> Service::PutAccounts(std::string_view body, const std::string& origin, std::string* error) {
+  AccountDirectory incoming;  // validated whole before anything is applied
+  if (!incoming.LoadText(body, origin, error)) return std::nullopt;
+  std::vector<std::pair<std::string, std::string>> rows;
+  rows.reserve(incoming.size());
+  std::lock_guard<std::mutex> ingest(ingest_mu_);  // one writer to the store
+  {
+    // What the stored rows will be: the merge of what is known and the new.
+    std::shared_lock<std::shared_mutex> lock(accounts_mu_);
+    incoming.ForEach([&](const AccountAttributes& a) {
+      AccountDirectory one;
+      if (const auto* known = accounts_.Find(a.account_id)) one.Upsert(*known);
+      one.Upsert(a);
+      rows.emplace_back(a.account_id, AccountToJson(*one.Find(a.account_id)));
+    });
+  }
+  if (!store_->PutAccounts(rows, error)) return std::nullopt;  // not durable: not applied
+  std::unique_lock<std::shared_mutex> lock(accounts_mu_);
+  incoming.ForEach([&](const AccountAttributes& a) { accounts_.Upsert(a); });
+  return rows.size();
+}
+
 std::optional<size_t> Service::ImportStix(std::string_view bundle, const std::string& origin, std::string* error) {
   auto parsed = dg::ImportStix(bundle, error);
   if (!parsed) {
@@ -584,6 +624,15 @@ std::string Service::Metrics() {
     gauge("distillguard_engine_interactions", "Interactions applied to the engine", static_cast<double>(engine_.interactions()));
   }
   gauge("distillguard_resident_memory_bytes", "Resident set size", static_cast<double>(ResidentBytes()));
+  {
+    std::lock_guard<std::mutex> lock(coverage_mu_);
+    out += coverage_.Metrics();  // share of parsed events carrying each field the engine uses
+  }
+  {
+    std::shared_lock<std::shared_mutex> lock(accounts_mu_);
+    gauge("distillguard_enrichment_accounts", "Accounts with attributes from PUT /v1/accounts or --accounts",
+          static_cast<double>(accounts_.size()));
+  }
   return out;
 }
 

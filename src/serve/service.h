@@ -47,6 +47,8 @@
 
 #include "report/views.h"
 #include "common/clock.h"
+#include "ingest/accounts.h"
+#include "ingest/coverage.h"
 #include "ingest/mapping.h"
 #include "ingest/pipeline.h"
 #include "serve/store.h"
@@ -131,6 +133,11 @@ class Service {
   // Imports the usable indicators of a STIX 2.1 bundle (report/stix.h);
   // returns how many, or nullopt + *error for a bad bundle (nothing imported).
   std::optional<size_t> ImportStix(std::string_view bundle, const std::string& origin, std::string* error);
+  // Upserts account attributes (JSONL, a JSON array or CSV; see
+  // ingest/accounts.h) durably; later events of those accounts are joined
+  // with them. Returns how many, or nullopt + *error ("ORIGIN:LINE: ..." for
+  // bad input, nothing applied; otherwise a store error).
+  std::optional<size_t> PutAccounts(std::string_view body, const std::string& origin, std::string* error);
 
   // Starts tailing `path` (from the stored offset) on a background thread.
   bool Follow(const std::string& path, std::string* error);
@@ -163,6 +170,10 @@ class Service {
   std::mutex ingest_mu_;              // one writer: dedup, store, apply order
   mutable std::shared_mutex engine_mu_;
   std::unordered_map<std::string, std::vector<OverrideRecord>> override_history_;  // under engine_mu_
+  AccountDirectory accounts_;         // under accounts_mu_
+  mutable std::shared_mutex accounts_mu_;
+  FieldCoverage coverage_;            // under coverage_mu_
+  std::mutex coverage_mu_;
   uint64_t replayed_ = 0;
   uint64_t replay_duplicates_ = 0;
   int lock_fd_ = -1;                  // flock on DIR/distillguard.lock
