@@ -120,7 +120,10 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
   for (const uint32_t m : candidates) {
     AccountState& b = accounts_[m];
     if (!b.suspicious) continue;
-    if (!a.org.empty() && a.org == b.org) continue;  // one declared customer, not coordination
+    // One declared customer, not coordination -- unless the provider's
+    // account data says the organisation is not verified: a hydra can
+    // declare one org_id for all its heads.
+    if (!a.org.empty() && a.org == b.org && a.org_verified != 0 && b.org_verified != 0) continue;
     if (campaigns_.Find(a.index) == campaigns_.Find(b.index)) continue;
     uint32_t reasons = 0;
     bool infra = false;
