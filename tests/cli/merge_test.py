@@ -80,7 +80,9 @@ def main():
 
     # A straggler far beyond the window is delivered, counted late, and named by file.
     strag = os.path.join(WORK, "strag.jsonl")
-    write(strag, ordered[200:400] + [ordered[10]])
+    late = json.loads(ordered[10])
+    late["request_id"] += "-straggler"  # not a duplicate of the sorted file's copy
+    write(strag, ordered[200:400] + [json.dumps(late) + "\n"])
     r = scan([strag, sorted_path], os.path.join(WORK, "s"), "--reorder-window", "16")
     check(r.returncode == 0 and "late (stragglers) by file:" in r.stdout and "strag.jsonl=1" in r.stdout,
           f"straggler reported by file ({[l for l in r.stdout.splitlines() if 'late' in l]})")
