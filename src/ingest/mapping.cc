@@ -79,10 +79,21 @@ std::optional<std::string> ReadFieldSpec(const toml::node& fnode, Field field, s
         return "value: must be a string, number or boolean";
       }
     } else if (key == "json") {
-      if (!n.is_string()) return "json: must be a JSON pointer string (\"\" for the whole embedded document)";
       rule->json_in_string = true;
-      rule->json_pointer = *n.value<std::string>();
-      if (!IsPointer(rule->json_pointer)) return fmt::format("json: '{}' is not a JSON pointer (must start with '/')", rule->json_pointer);
+      rule->json_pointers.clear();
+      if (n.is_string()) {
+        rule->json_pointers.push_back(*n.value<std::string>());
+      } else if (const auto* arr = n.as_array(); arr != nullptr && !arr->empty()) {
+        for (const auto& el : *arr) {
+          if (!el.is_string()) return "json: a list of pointers must hold strings";
+          rule->json_pointers.push_back(*el.value<std::string>());
+        }
+      } else {
+        return "json: must be a JSON pointer string (\"\" for the whole embedded document) or a list of them";
+      }
+      for (const auto& p : rule->json_pointers) {
+        if (!IsPointer(p)) return fmt::format("json: '{}' is not a JSON pointer (must start with '/')", p);
+      }
     } else if (key == "transforms" || key == "transform") {
       std::vector<std::string> names;
       if (n.is_string()) {
@@ -129,6 +140,7 @@ std::optional<std::string> ReadFieldSpec(const toml::node& fnode, Field field, s
   *bad = &fnode;
   if (ptrs->empty() && !rule->constant) return "needs 'from' (pointers) or 'value' (a constant)";
   if (rule->json_in_string && ptrs->empty()) return "'json' needs 'from'";
+  if (rule->json_in_string && rule->json_pointers.empty()) rule->json_pointers.push_back("");  // transforms = ["json_in_string"]
   const bool is_time = field == Field::kTs || field == Field::kAccountCreatedAt;
   if (!is_time && (rule->epoch != EpochUnit::kSeconds || rule->tz)) return "epoch and tz apply only to ts and account_created_at";
   return std::nullopt;

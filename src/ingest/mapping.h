@@ -14,7 +14,7 @@
 //   account_id = ["/auth/customer", "/user"]     # pointers, first non-empty wins
 //   ts = { from = "/started_at", epoch = "ms" }  # epoch s | ms | us | ns | auto
 //   ip = { from = "/headers/x-forwarded-for", transforms = ["first_of_list", "strip_port"] }
-//   messages = { from = "/request/body", json = "/messages" }  # JSON inside a string
+//   messages = { from = "/request/body", json = "/messages" }  # JSON inside a string (or a list of pointers)
 //   max_tokens = { from = "/params/max_tokens", transforms = ["to_number"] }
 //   system = { from = "/system", transforms = ["text"] }      # content blocks to text
 //   org_id = { value = "acme" }                  # a constant
@@ -72,7 +72,7 @@ struct FieldRule {
   uint16_t transforms = 0;              // Transform bits
   std::optional<std::string> constant;  // the field is always this
   bool json_in_string = false;          // the value found is a string holding JSON ...
-  std::string json_pointer;             // ... and the field is at this pointer in it ("" = all of it)
+  std::vector<std::string> json_pointers;  // ... and the field is at the first of these non-empty in it ("" = all of it)
   EpochUnit epoch = EpochUnit::kSeconds;  // unit of numeric (and all-digit string) timestamps
   std::optional<std::string> tz;        // "+02:00": offset of date-times that carry none
   bool Plain() const {

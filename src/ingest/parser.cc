@@ -315,12 +315,19 @@ std::optional<ParseError> RecordParser::Parse(std::string_view line, bool padded
           return Err(Reject::kWrongType, FieldName(f),
                      fmt::format("expected a string holding JSON at {}, got {}", ptr, TypeName(e.type())));
         }
-        if (rule.json_pointer.empty()) {
-          e = inner;
-          if (IsEmptyValue(e)) continue;
-        } else if (inner.at_pointer(rule.json_pointer).get(e) != simdjson::SUCCESS || IsEmptyValue(e)) {
-          continue;
+        bool inside = false;
+        for (const auto& jp : rule.json_pointers) {
+          if (jp.empty()) {
+            e = inner;
+          } else if (inner.at_pointer(jp).get(e) != simdjson::SUCCESS) {
+            continue;
+          }
+          if (!IsEmptyValue(e) && !(dash_is_empty && IsDash(e))) {
+            inside = true;
+            break;
+          }
         }
+        if (!inside) continue;
       }
       found = true;
       break;

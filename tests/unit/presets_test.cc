@@ -100,6 +100,8 @@ TEST(Presets, FieldsLandWhereTheyBelong) {
     EXPECT_EQ(s.got[0].ts, 1777636800123LL);
     EXPECT_EQ(s.got[0].response_text, "Cat and dog.");
     EXPECT_EQ(s.got[1].system, "Be terse.");
+    EXPECT_EQ(s.got[1].response_text, "Rome.");  // an Anthropic-shaped response_body
+    EXPECT_EQ(s.got[1].stop_reason, "end_turn");
     EXPECT_EQ(s.got[1].org_id, "");  // Helicone's organization_id is the workspace
   }
   {
