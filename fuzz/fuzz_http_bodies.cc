@@ -1,4 +1,5 @@
-// libFuzzer: the bodies serve's HTTP routes parse -- /v1/check, overrides,
+// libFuzzer: the bodies serve's HTTP routes parse -- /v1/events (NDJSON,
+// JSON array, gzip; inflation bounded), /v1/check, overrides,
 // STIX bundles for /v1/indicators (and every object's validation), and
 // suspect-text lines for traceback; and what serve reads from headers and
 // paths (serve/request_guard.h: path escapes, X-Forwarded-For, bearer, log text).
@@ -7,12 +8,18 @@
 #include <string_view>
 
 #include "report/stix.h"
+#include "serve/body_codec.h"
 #include "serve/request_guard.h"
 #include "serve/requests.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);
   std::string error;
+  // /v1/events bodies: NDJSON, a JSON array, gzip/deflate with a bounded inflate.
+  for (const char* enc : {"", "gzip", "deflate"}) {
+    const dg::DecodedBody d = dg::DecodeEventsBody(body, enc, 1 << 16);
+    if (d.status == 200 && d.made && d.owned.size() > (1u << 16) + size + 2) __builtin_trap();
+  }
   dg::CheckRequest cr;
   (void)dg::ParseCheckBody(body, &cr, &error);
   dg::OverrideBody ob;

@@ -1,11 +1,16 @@
 // libFuzzer: one JSONL line through everything that reads it -- the record
-// parser (canonical, OpenAI and litellm shapes), content digest, the serve
+// parser (canonical, OpenAI and litellm shapes, and a mapping that uses
+// every transform: lists, ports, epoch units, naive time, JSON in a string,
+// numbers from strings, content blocks to text, a record filter, and every
+// shipped preset), content digest, the serve
 // log's wire encoding (decode(encode(x)) must give x's fields back), and
 // the engine (one instance across inputs, so state builds up as in a run).
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/json_out.h"
 #include "content/analyzer.h"
@@ -17,6 +22,28 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static dg::RecordParser canonical(dg::FieldMapping::Canonical());
   static dg::RecordParser litellm(*dg::FieldMapping::Preset("litellm"));
+  static std::string toml_error;
+  static dg::RecordParser transforms(*dg::FieldMapping::FromToml(R"(version = 1
+[fields]
+ts = { from = ["/t", "/ts"], epoch = "auto", tz = "+02:00" }
+account_created_at = { from = "/c", tz = "-05:30", epoch = "ms" }
+ip = { from = ["/xff", "/ip"], transforms = ["first_of_list", "strip_port"] }
+messages = { from = ["/req", "/messages", "/input"], json = "/messages" }
+model = { from = "/req", json = "/model" }
+system = { from = "/system", transforms = ["text"] }
+max_tokens = { from = "/p/max_tokens", transforms = ["to_number"] }
+temperature = { from = "/p/temperature", transforms = ["first_of_list", "to_number"] }
+response_content = { from = ["/resp", "/output"], json = "", transforms = ["text"] }
+org_id = { value = "o" }
+[filter]
+field = "/call_type"
+not_in = ["embedding"]
+)", "fuzz.toml", &toml_error));
+  static std::vector<std::unique_ptr<dg::RecordParser>> presets = [] {
+    std::vector<std::unique_ptr<dg::RecordParser>> v;
+    for (const auto& name : dg::FieldMapping::PresetNames()) v.push_back(std::make_unique<dg::RecordParser>(*dg::FieldMapping::Preset(name)));
+    return v;
+  }();
   static dg::Engine engine(dg::Policy::Defaults());
   static dg::TokenStream scratch;
   const std::string_view line(reinterpret_cast<const char*>(data), size);
@@ -41,6 +68,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   dg::Interaction other;
   (void)litellm.Parse(line, false, &other);
+  (void)transforms.Parse(line, false, &other);
+  for (auto& p : presets) (void)p->Parse(line, false, &other);
   // Arbitrary bytes as a logged record (a corrupted data directory).
   dg::Interaction r;
   dg::ContentDigest d;

@@ -63,6 +63,7 @@ inline constexpr size_t kMinuteBins = 6;  // 10-minute bins of the hour
 struct AccountState {
   std::string id;
   std::string org;
+  int8_t org_verified = -1;  // -1 unknown, 0 declared but not verified, 1 verified (account enrichment)
   uint32_t index = 0;
   TimeMs first_ts = 0;
   TimeMs last_ts = 0;

@@ -37,6 +37,7 @@ AccountTable::Slot AccountTable::Acquire(const Interaction& in, EvictableFn evic
   a.id = in.account_id;
   a.recent = true;
   a.org = in.org_id;
+  a.org_verified = in.org_verified;
   a.index = slot.index;
   if (in.account_created_at != kNoTime) a.created_at = in.account_created_at;
   return slot;

@@ -19,6 +19,9 @@ struct ScanArgs {
   bool quiet = false;
   bool progress = true;
   size_t reorder_window = 4096;
+  size_t reorder_bytes = 256u << 20;
+  std::string accounts;  // --accounts FILE: account attributes joined by id
+  std::string summary;   // --summary FILE: run summary JSON (coverage, counts)
   size_t max_line_bytes = 16u << 20;
   bool keep_samples = true;
   bool response_index = true;
@@ -61,6 +64,7 @@ struct ServeArgs {
   std::string analyst_token_file;
   std::string follow;
   std::string mapping;
+  std::string accounts;  // --accounts FILE: upserted into the store at start
   std::string port_file;
   int threads = 0;
   size_t max_body_bytes = 64u << 20;

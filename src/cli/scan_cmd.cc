@@ -3,14 +3,18 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/commands.h"
 #include "common/bounded_queue.h"
 #include "content/analyzer.h"
 #include "engine/engine.h"
+#include "ingest/accounts.h"
+#include "ingest/coverage.h"
 #include "ingest/pipeline.h"
 #include "report/traceback.h"
 #include "report/writers.h"
@@ -18,14 +22,27 @@
 namespace dg::cli {
 
 void AddScanOptions(CLI::App& cmd, ScanArgs& args) {
-  cmd.add_option("inputs", args.inputs, "JSONL inputs (plain, .gz, .zst; - for stdin)")->required();
+  cmd.add_option("inputs", args.inputs,
+                 "JSONL inputs (plain, .gz, .zst; - for stdin); several are merged into one timeline by timestamp")
+      ->required();
   cmd.add_option("--out", args.out, "Output directory for accounts.jsonl, campaigns.jsonl, report.html");
   cmd.add_option("--policy", args.policy, "Policy TOML (default: the built-in defaults, same as config/policy.toml)");
-  cmd.add_option("--mapping", args.mapping, "Field mapping: canonical, litellm, openai-batch, or a TOML file")->capture_default_str();
+  cmd.add_option("--mapping", args.mapping,
+                 fmt::format("Field mapping: a preset ({}) or a TOML file (docs/LOGS.md)",
+                             fmt::join(FieldMapping::PresetNames(), ", ")))
+      ->capture_default_str();
+  cmd.add_option("--accounts", args.accounts,
+                 "Account attributes (JSONL or CSV: account_id, created_at, payment_fingerprint, email_domain, org_id, "
+                 "org_verified, country, verification, labels) joined to each interaction by account id");
   cmd.add_option("--default-account", args.default_account, "Account id for records that carry none (e.g. OpenAI Batch output)");
   cmd.add_flag("--strict", args.strict, "Stop at the first bad line with a non-zero exit");
   cmd.add_flag("--quiet", args.quiet, "No progress bar");
-  cmd.add_option("--reorder-window", args.reorder_window, "Events held back to restore timestamp order")->capture_default_str();
+  cmd.add_option("--reorder-window", args.reorder_window,
+                 "Events held back (per input file) to restore timestamp order: how far out of order one file may be")
+      ->capture_default_str();
+  cmd.add_option("--reorder-bytes", args.reorder_bytes,
+                 "Record bytes held back in all reorder buffers; past it the earliest is released early (counted)")
+      ->capture_default_str();
   cmd.add_option("--max-line-bytes", args.max_line_bytes, "Longer lines are rejected as line_too_long")->capture_default_str();
   cmd.add_option("--max-accounts", args.max_accounts, "Accounts kept at once; idle unsuspicious ones past it are forgotten")
       ->capture_default_str();
@@ -78,6 +95,7 @@ int RunScan(const ScanArgs& args) {
   io.mapping = std::move(*mapping);
   io.strict = args.strict;
   io.reorder_window = args.reorder_window;
+  io.reorder_bytes = args.reorder_bytes;
   io.max_line_bytes = args.max_line_bytes;
   if (!args.out.empty()) {
     std::error_code ec;
@@ -87,6 +105,16 @@ int RunScan(const ScanArgs& args) {
       return 1;
     }
   }
+  AccountDirectory accounts;
+  if (!args.accounts.empty()) {
+    if (!accounts.LoadFile(args.accounts, &error)) {
+      fmt::print(stderr, "scan: {}\n", error);
+      return 2;
+    }
+    fmt::print(stderr, "scan: {} accounts from {}\n", accounts.size(), args.accounts);
+  }
+  FieldCoverage coverage;
+  uint64_t enriched = 0;
   EngineOptions eo;
   eo.keep_samples = args.keep_samples;
   eo.max_accounts = args.max_accounts;
@@ -115,6 +143,12 @@ int RunScan(const ScanArgs& args) {
   // The reading stage: read, parse, dedup, reorder, then the stateless
   // fingerprints (content digest; response signature for traceback).
   TokenStream scratch;
+  // Account enrichment and the coverage count, in time order on the
+  // reading thread, before anything reads the interaction.
+  auto prepare = [&](Interaction& in) {
+    if (accounts.size() > 0) enriched += accounts.Apply(&in);
+    coverage.Observe(in);
+  };
   auto digest = [&](const Interaction& in, Digested* out) {
     DigestContent(in, &scratch, &out->digest);
     out->has_response_sig =
@@ -135,6 +169,7 @@ int RunScan(const ScanArgs& args) {
       if (current.n == current.items.size()) current.items.emplace_back();
       Digested& d = current.items[current.n++];
       std::swap(d.in, in);  // the slot's old buffers go back to the reader
+      prepare(d.in);
       digest(d.in, &d);
       if (current.n == kBatch) {
         full.Push(std::move(current));
@@ -143,6 +178,7 @@ int RunScan(const ScanArgs& args) {
     };
   } else {
     sink = [&](Interaction& in) {
+      prepare(in);
       digest(in, &one);
       observe(in, one.digest, one.has_response_sig ? &one.response_sig : nullptr);
     };
@@ -151,12 +187,9 @@ int RunScan(const ScanArgs& args) {
       io, sink, [&](const std::string& msg) { fmt::print(stderr, "{}{}\n", tty && seen.load(std::memory_order_relaxed) > 0 ? "\n" : "", msg); });
   bool ok = true;
   auto read_all = [&] {
-    for (const auto& input : args.inputs) {
-      if (!pipeline.AddFile(input)) {
-        ok = false;
-        break;
-      }
-    }
+    // Several inputs are one timeline: merged by time, not read one after
+    // the other (replicas and any file order give the same verdicts).
+    if (!pipeline.AddFiles(args.inputs)) ok = false;
     pipeline.Flush();
   };
   if (args.threads >= 2) {
@@ -182,6 +215,8 @@ int RunScan(const ScanArgs& args) {
   if (tty) fmt::print(stderr, "\r\033[K");
   const auto& st = pipeline.stats();
   fmt::print("{}", st.Summary());
+  if (accounts.size() > 0) fmt::print("enriched from --accounts: {} of {} interactions\n", enriched, st.accepted);
+  fmt::print(stderr, "{}", coverage.Report());
   if (!ok) {
     fmt::print(stderr, "scan: stopped at the first bad line (--strict)\n");
     return 1;
@@ -219,7 +254,20 @@ int RunScan(const ScanArgs& args) {
       fmt::print(stderr, "scan: {}\n", error);
       return 1;
     }
-    fmt::print("wrote {}/accounts.jsonl, campaigns.jsonl, report.html{}\n", args.out,
+    {
+      // The run's counts and field coverage, for schedulers and dashboards.
+      std::ofstream summary(args.out + "/summary.json");
+      summary << fmt::format(
+          "{{\"lines_read\":{},\"accepted\":{},\"duplicates\":{},\"rejected\":{},\"filtered\":{},\"late\":{},"
+          "\"reorder_overflow\":{},\"enriched\":{},\"coverage\":{}}}\n",
+          st.lines_read, st.accepted, st.duplicates, st.RejectedTotal(), st.filtered, st.late, st.reorder_overflow, enriched,
+          coverage.Json());
+      if (!summary) {
+        fmt::print(stderr, "scan: cannot write {}/summary.json\n", args.out);
+        return 1;
+      }
+    }
+    fmt::print("wrote {}/accounts.jsonl, campaigns.jsonl, report.html, summary.json{}\n", args.out,
                index_responses ? fmt::format(", responses.fp ({} response fingerprints)", responses.written()) : "");
   }
   // A scheduler must be able to trust the exit code: an input that could not

@@ -49,10 +49,13 @@ void AddServeOptions(CLI::App& cmd, ServeArgs& args) {
   cmd.add_option("--retention-days", args.retention_days,
                  "Delete logged events older than this many days (0: keep for ever); a restart replays the retained days only");
   cmd.add_option("--follow", args.follow, "Tail this growing JSONL log file as a second ingest source");
-  cmd.add_option("--mapping", args.mapping, "Field mapping of ingested records: canonical, litellm, openai-batch, or a TOML file");
+  cmd.add_option("--mapping", args.mapping, "Field mapping of ingested records: a preset (docs/LOGS.md) or a TOML file");
+  cmd.add_option("--accounts", args.accounts,
+                 "Account attributes (JSONL or CSV, as scan --accounts) upserted into the store at start; "
+                 "PUT /v1/accounts adds more");
   cmd.add_option("--port-file", args.port_file, "Write the bound port here once listening (for port 0)");
   cmd.add_option("--threads", args.threads, "Worker threads for ingest and analyst routes (default 2; decisions run on the event loop)");
-  cmd.add_option("--max-body-bytes", args.max_body_bytes, "Largest /v1/events body accepted (413 above)")->capture_default_str();
+  cmd.add_option("--max-body-bytes", args.max_body_bytes, "Largest /v1/events body accepted (413 above); a gzip body may inflate to 8x this")->capture_default_str();
   cmd.add_option("--max-store-bytes", args.max_store_bytes,
                  "Cap on the data directory's database (0: none); past it ingest answers 503 as on a full disk");
   cmd.add_flag("--no-samples", args.no_samples, "Keep no prompt samples, even redacted, for campaigns");
@@ -241,6 +244,17 @@ int RunServe(ServeArgs args) {
   }
   fmt::print(stderr, "serve: {}: replayed {} events in {:.2f} s\n", args.data, service->replayed(),
              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  if (!args.accounts.empty()) {
+    std::ifstream in(args.accounts, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    const auto n = in ? service->PutAccounts(text.str(), args.accounts, &error) : std::nullopt;
+    if (!n) {
+      fmt::print(stderr, "serve: {}\n", in ? error : fmt::format("{}: cannot read the accounts file", args.accounts));
+      return 2;
+    }
+    fmt::print(stderr, "serve: {} accounts from {}\n", *n, args.accounts);
+  }
   HttpServer server(*service, http);
   const int port = server.Bind(&error);
   if (port < 0) {

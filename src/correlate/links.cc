@@ -130,7 +130,11 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
   for (const uint32_t m : candidates) {
     AccountState& b = accounts_[m];
     if (!b.suspicious) continue;
-    if (!a.org.empty() && a.org == b.org) continue;  // one declared customer, not coordination
+    // One verified customer, not coordination. A declared org_id alone is
+    // no exemption (#18 finding 8): where organisations are self-service a
+    // hydra declares one for all its heads. Only the provider's account
+    // data (scan --accounts, PUT /v1/accounts) can say it is verified.
+    if (!a.org.empty() && a.org == b.org && a.org_verified == 1 && b.org_verified == 1) continue;
     if (campaigns_.Find(a.index) == campaigns_.Find(b.index)) continue;
     uint32_t reasons = 0;
     bool infra = false;

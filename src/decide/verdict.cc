@@ -17,7 +17,9 @@ void Apply(AccountState& a, const Policy& policy, Correlator& correlator, TimeMs
     }
     return;
   }
-  if (policy.allow_accounts.contains(a.id) || (!a.org.empty() && policy.allow_orgs.contains(a.org))) {
+  // An allowlisted org counts only when it is not known to be unverified.
+  if (policy.allow_accounts.contains(a.id) ||
+      (!a.org.empty() && a.org_verified != 0 && policy.allow_orgs.contains(a.org))) {
     a.verdict = Verdict::kAllow;
     a.reasons = Bit(Reason::kAllowlisted);
     a.score = 0;

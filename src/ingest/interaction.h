@@ -39,6 +39,10 @@ struct Interaction {
   std::string payment_fingerprint;
   TimeMs account_created_at = kNoTime;
   std::string email_domain;
+  // From account enrichment (ingest/accounts.h), never from a gateway log.
+  std::string country;        // verified country (ISO 3166 alpha-2 as given)
+  std::string verification;   // the provider's verification level, as given
+  int8_t org_verified = -1;   // -1 unknown, 0 no, 1 yes: whether org_id is a verified organisation
   std::string model;
   std::string system;
   std::vector<Message> messages;  // user and assistant turns, in order

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <toml++/toml.h>
 
 namespace dg {
@@ -18,55 +19,131 @@ constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
 
 void Set(FieldMapping& m, Field f, std::vector<std::string> ptrs) { m.pointers[static_cast<size_t>(f)] = std::move(ptrs); }
 
-// LiteLLM StandardLoggingPayload, as written by its logging callbacks
-// (docs.litellm.ai/docs/proxy/logging_spec): id, startTime (epoch seconds),
-// model, messages, response (OpenAI chat completion), metadata.user_api_key_*
-// and requester_ip_address, end_user, model_parameters.
-FieldMapping LiteLlm() {
-  FieldMapping m = FieldMapping::Canonical();
-  m.name = "litellm";
-  Set(m, Field::kTs, {"/startTime"});
-  Set(m, Field::kRequestId, {"/id"});
-  Set(m, Field::kAccountId, {"/metadata/user_api_key_user_id", "/end_user", "/metadata/user_api_key_team_id"});
-  Set(m, Field::kOrgId, {"/metadata/user_api_key_team_id", "/metadata/user_api_key_org_id"});
-  Set(m, Field::kApiKeyId, {"/metadata/user_api_key_hash"});
-  Set(m, Field::kIp, {"/metadata/requester_ip_address"});
-  Set(m, Field::kUserAgent, {"/metadata/user_agent", "/metadata/requester_metadata/user_agent"});
-  Set(m, Field::kModel, {"/model"});
-  Set(m, Field::kMessages, {"/messages"});
-  Set(m, Field::kMaxTokens, {"/model_parameters/max_tokens", "/model_parameters/max_completion_tokens"});
-  Set(m, Field::kTemperature, {"/model_parameters/temperature"});
-  Set(m, Field::kResponseContent, {"/response/choices/0/message/content"});
-  Set(m, Field::kStopReason, {"/response/choices/0/finish_reason"});
-  Set(m, Field::kInputTokens, {"/prompt_tokens", "/response/usage/prompt_tokens"});
-  Set(m, Field::kOutputTokens, {"/completion_tokens", "/response/usage/completion_tokens"});
-  Set(m, Field::kConversationId, {"/trace_id"});
-  return m;
-}
+// The presets: config/mappings/*.toml, embedded at build time (CMake writes
+// this file from those files), so the shipped files and `--mapping NAME`
+// can never disagree.
+struct EmbeddedMapping {
+  std::string_view name;
+  std::string_view toml;
+};
+constexpr EmbeddedMapping kEmbedded[] = {
+#include "ingest/mappings_embedded.inc"
+};
 
-// OpenAI Batch API output file lines
-// (platform.openai.com/docs/guides/batch): {"id","custom_id","response":
-// {"status_code","request_id","body":{chat completion}},"error"}. Output
-// lines carry neither the prompt nor the account, so messages are optional
-// and the account defaults to the batch owner ("batch-owner" unless the
-// mapping or --default-account sets it).
-FieldMapping OpenAiBatch() {
-  FieldMapping m = FieldMapping::Canonical();
-  m.name = "openai-batch";
-  Set(m, Field::kTs, {"/response/body/created"});
-  Set(m, Field::kRequestId, {"/response/request_id", "/id", "/custom_id"});
-  Set(m, Field::kAccountId, {"/account_id", "/response/body/user"});
-  m.defaults[static_cast<size_t>(Field::kAccountId)] = "batch-owner";
-  Set(m, Field::kModel, {"/response/body/model"});
-  Set(m, Field::kMessages, {"/request/body/messages", "/body/messages"});
-  Set(m, Field::kResponseContent, {"/response/body/choices/0/message/content"});
-  Set(m, Field::kStopReason, {"/response/body/choices/0/finish_reason"});
-  Set(m, Field::kInputTokens, {"/response/body/usage/prompt_tokens"});
-  Set(m, Field::kOutputTokens, {"/response/body/usage/completion_tokens"});
-  Set(m, Field::kReasoningTokens, {"/response/body/usage/completion_tokens_details/reasoning_tokens"});
-  Set(m, Field::kConversationId, {"/custom_id"});
-  m.messages_required = false;
-  return m;
+bool Dig(char c) { return c >= '0' && c <= '9'; }
+
+bool IsPointer(std::string_view p) { return p.empty() || p[0] == '/'; }
+
+// Reads one [fields] entry: a pointer, a list of pointers, or a table
+// { from, transforms, json, epoch, tz, value }.
+std::optional<std::string> ReadFieldSpec(const toml::node& fnode, Field field, std::vector<std::string>* ptrs,
+                                         FieldRule* rule, const toml::node** bad) {
+  *bad = &fnode;
+  auto read_ptrs = [&](const toml::node& n) -> std::optional<std::string> {
+    *bad = &n;
+    if (n.is_string()) {
+      ptrs->push_back(*n.value<std::string>());
+    } else if (const auto* arr = n.as_array()) {
+      for (const auto& el : *arr) {
+        if (!el.is_string()) {
+          *bad = &el;
+          return "pointer list must hold strings";
+        }
+        ptrs->push_back(*el.value<std::string>());
+      }
+    } else {
+      return "must be a JSON pointer string or a list of them";
+    }
+    for (const auto& p : *ptrs) {
+      if (!IsPointer(p)) return fmt::format("'{}' is not a JSON pointer (must start with '/')", p);
+    }
+    return std::nullopt;
+  };
+  const auto* tbl = fnode.as_table();
+  if (tbl == nullptr) return read_ptrs(fnode);
+  for (const auto& [k, n] : *tbl) {
+    const std::string_view key = k.str();
+    *bad = &n;
+    if (key == "from") {
+      if (auto e = read_ptrs(n)) return fmt::format("from: {}", *e);
+    } else if (key == "value") {
+      if (const auto v = n.value<std::string>(); v && n.is_string()) {
+        rule->constant = *v;
+      } else if (n.is_integer()) {
+        rule->constant = std::to_string(*n.value<int64_t>());
+      } else if (n.is_floating_point()) {
+        rule->constant = fmt::format("{}", *n.value<double>());
+      } else if (n.is_boolean()) {
+        rule->constant = *n.value<bool>() ? "true" : "false";
+      } else {
+        return "value: must be a string, number or boolean";
+      }
+    } else if (key == "json") {
+      rule->json_in_string = true;
+      rule->json_pointers.clear();
+      if (n.is_string()) {
+        rule->json_pointers.push_back(*n.value<std::string>());
+      } else if (const auto* arr = n.as_array(); arr != nullptr && !arr->empty()) {
+        for (const auto& el : *arr) {
+          if (!el.is_string()) return "json: a list of pointers must hold strings";
+          rule->json_pointers.push_back(*el.value<std::string>());
+        }
+      } else {
+        return "json: must be a JSON pointer string (\"\" for the whole embedded document) or a list of them";
+      }
+      for (const auto& p : rule->json_pointers) {
+        if (!IsPointer(p)) return fmt::format("json: '{}' is not a JSON pointer (must start with '/')", p);
+      }
+    } else if (key == "transforms" || key == "transform") {
+      std::vector<std::string> names;
+      if (n.is_string()) {
+        names.push_back(*n.value<std::string>());
+      } else if (const auto* arr = n.as_array()) {
+        for (const auto& el : *arr) {
+          if (!el.is_string()) return "transforms: must be a list of names";
+          names.push_back(*el.value<std::string>());
+        }
+      } else {
+        return "transforms: must be a list of names";
+      }
+      for (const auto& t : names) {
+        if (t == "first_of_list") rule->transforms |= kTransformFirstOfList;
+        else if (t == "strip_port") rule->transforms |= kTransformStripPort;
+        else if (t == "text") rule->transforms |= kTransformText;
+        else if (t == "to_number") rule->transforms |= kTransformToNumber;
+        else if (t == "json_in_string") rule->json_in_string = true;
+        else return fmt::format("transforms: unknown transform '{}' (expected first_of_list, strip_port, text, to_number, json_in_string)", t);
+      }
+    } else if (key == "epoch") {
+      const auto v = n.value<std::string>();
+      if (!n.is_string()) return "epoch: must be \"s\", \"ms\", \"us\", \"ns\" or \"auto\"";
+      if (*v == "s") rule->epoch = EpochUnit::kSeconds;
+      else if (*v == "ms") rule->epoch = EpochUnit::kMillis;
+      else if (*v == "us") rule->epoch = EpochUnit::kMicros;
+      else if (*v == "ns") rule->epoch = EpochUnit::kNanos;
+      else if (*v == "auto") rule->epoch = EpochUnit::kAuto;
+      else return fmt::format("epoch: unknown unit '{}' (expected s, ms, us, ns or auto)", *v);
+    } else if (key == "tz") {
+      const auto v = n.value<std::string>();
+      if (!n.is_string()) return "tz: must be an offset such as \"+02:00\" or \"Z\"";
+      const std::string& z = *v;
+      const bool ok = z == "Z" || z == "UTC" ||
+                      (z.size() == 6 && (z[0] == '+' || z[0] == '-') && Dig(z[1]) && Dig(z[2]) && z[3] == ':' &&
+                       Dig(z[4]) && Dig(z[5]) && (z[1] - '0') * 10 + (z[2] - '0') <= 23 &&
+                       (z[4] - '0') * 10 + (z[5] - '0') <= 59);
+      if (!ok) return fmt::format("tz: '{}' is not a fixed UTC offset (\"+02:00\", \"-05:30\", \"Z\"; named zones are not supported)", z);
+      rule->tz = z == "UTC" ? "Z" : z;
+    } else {
+      return fmt::format("unknown key '{}' (expected from, value, json, transforms, epoch, tz)", key);
+    }
+  }
+  *bad = &fnode;
+  if (ptrs->empty() && !rule->constant) return "needs 'from' (pointers) or 'value' (a constant)";
+  if (rule->json_in_string && ptrs->empty()) return "'json' needs 'from'";
+  if (rule->json_in_string && rule->json_pointers.empty()) rule->json_pointers.push_back("");  // transforms = ["json_in_string"]
+  const bool is_time = field == Field::kTs || field == Field::kAccountCreatedAt;
+  if (!is_time && (rule->epoch != EpochUnit::kSeconds || rule->tz)) return "epoch and tz apply only to ts and account_created_at";
+  return std::nullopt;
 }
 
 }  // namespace
@@ -95,9 +172,24 @@ FieldMapping FieldMapping::Canonical() {
 
 std::optional<FieldMapping> FieldMapping::Preset(std::string_view name) {
   if (name == "canonical") return Canonical();
-  if (name == "litellm") return LiteLlm();
-  if (name == "openai-batch") return OpenAiBatch();
+  for (const auto& e : kEmbedded) {
+    if (e.name != name) continue;
+    std::string error;
+    auto m = FromToml(e.toml, fmt::format("config/mappings/{}.toml", e.name), &error);
+    if (!m) {
+      // A shipped file that does not load is a build defect; ctest catches it
+      // (Mapping.ShippedMappingFilesLoad), here it reads as an unknown preset.
+      return std::nullopt;
+    }
+    return m;
+  }
   return std::nullopt;
+}
+
+std::vector<std::string> FieldMapping::PresetNames() {
+  std::vector<std::string> names{"canonical"};
+  for (const auto& e : kEmbedded) names.emplace_back(e.name);
+  return names;
 }
 
 std::optional<FieldMapping> FieldMapping::FromToml(std::string_view text, const std::string& origin,
@@ -129,20 +221,11 @@ std::optional<FieldMapping> FieldMapping::FromToml(std::string_view text, const 
         const std::string full = "fields." + std::string(fkey.str());
         if (!field) return fail(fnode, full, "unknown field (see SCHEMA.md for field names)");
         std::vector<std::string> ptrs;
-        if (fnode.is_string()) {
-          ptrs.push_back(*fnode.value<std::string>());
-        } else if (const auto* arr = fnode.as_array()) {
-          for (const auto& el : *arr) {
-            if (!el.is_string()) return fail(el, full, "pointer list must hold strings");
-            ptrs.push_back(*el.value<std::string>());
-          }
-        } else {
-          return fail(fnode, full, "must be a JSON pointer string or a list of them");
-        }
-        for (const auto& p : ptrs) {
-          if (!p.empty() && p[0] != '/') return fail(fnode, full, fmt::format("'{}' is not a JSON pointer (must start with '/')", p));
-        }
+        FieldRule rule;
+        const toml::node* bad = &fnode;
+        if (auto why = ReadFieldSpec(fnode, *field, &ptrs, &rule, &bad)) return fail(*bad, full, *why);
         m.pointers[static_cast<size_t>(*field)] = std::move(ptrs);
+        m.rules[static_cast<size_t>(*field)] = std::move(rule);
       }
     } else if (k == "defaults") {
       const auto* tbl = node.as_table();
@@ -154,6 +237,29 @@ std::optional<FieldMapping> FieldMapping::FromToml(std::string_view text, const 
         if (!fnode.is_string()) return fail(fnode, full, "default must be a string");
         m.defaults[static_cast<size_t>(*field)] = *fnode.value<std::string>();
       }
+    } else if (k == "filter") {
+      const auto* tbl = node.as_table();
+      if (tbl == nullptr) return fail(node, k, "must be a table");
+      for (const auto& [fkey, fnode] : *tbl) {
+        const std::string full = "filter." + std::string(fkey.str());
+        if (fkey.str() == "field") {
+          if (!fnode.is_string()) return fail(fnode, full, "must be a JSON pointer string");
+          m.filter.pointer = *fnode.value<std::string>();
+          if (m.filter.pointer.empty() || m.filter.pointer[0] != '/') return fail(fnode, full, "must be a JSON pointer (start with '/')");
+        } else if (fkey.str() == "in" || fkey.str() == "not_in") {
+          auto& dst = fkey.str() == "in" ? m.filter.in : m.filter.not_in;
+          const auto* arr = fnode.as_array();
+          if (arr == nullptr) return fail(fnode, full, "must be a list of strings");
+          for (const auto& el : *arr) {
+            if (!el.is_string()) return fail(el, full, "must be a list of strings");
+            dst.push_back(*el.value<std::string>());
+          }
+        } else {
+          return fail(fnode, full, "unknown key (expected field, in, not_in)");
+        }
+      }
+      if (!m.filter.Active()) return fail(node, k, "needs 'field'");
+      if (m.filter.in.empty() && m.filter.not_in.empty()) return fail(node, k, "needs 'in' or 'not_in'");
     } else if (k == "options") {
       const auto* tbl = node.as_table();
       if (tbl == nullptr) return fail(node, k, "must be a table");
@@ -162,12 +268,15 @@ std::optional<FieldMapping> FieldMapping::FromToml(std::string_view text, const 
         if (okey.str() == "messages_required") {
           if (!onode.is_boolean()) return fail(onode, full, "must be true or false");
           m.messages_required = *onode.value<bool>();
+        } else if (okey.str() == "dash_is_empty") {
+          if (!onode.is_boolean()) return fail(onode, full, "must be true or false");
+          m.dash_is_empty = *onode.value<bool>();
         } else {
           return fail(onode, full, "unknown option");
         }
       }
     } else {
-      return fail(node, k, "unknown key (expected version, name, fields, defaults, options)");
+      return fail(node, k, "unknown key (expected version, name, fields, defaults, filter, options)");
     }
   }
   return m;
@@ -177,7 +286,7 @@ std::optional<FieldMapping> FieldMapping::Load(const std::string& name_or_path, 
   if (auto preset = Preset(name_or_path)) return preset;
   std::ifstream in(name_or_path);
   if (!in) {
-    *error = fmt::format("{}: not a preset (canonical, litellm, openai-batch) and not a readable file", name_or_path);
+    *error = fmt::format("{}: not a preset ({}) and not a readable file", name_or_path, fmt::join(PresetNames(), ", "));
     return std::nullopt;
   }
   std::stringstream ss;

@@ -37,6 +37,7 @@ struct ParseError {
   Reject reason;
   std::string field;   // empty when the whole line is at fault
   std::string detail;  // human-readable, without file:line
+  bool filtered = false;  // not an error: the mapping's [filter] excluded the record
   std::string Message() const;  // "field 'ts': bad timestamp: ..."
 };
 

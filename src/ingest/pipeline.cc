@@ -19,6 +19,15 @@ std::string IngestStats::Summary() const {
   std::string s = fmt::format(
       "lines read: {}  interactions accepted: {}  duplicates: {}  rejected: {}  blank: {}  late (out of order): {}\n",
       lines_read, accepted, duplicates, RejectedTotal(), blank_lines, late);
+  if (filtered > 0) s += fmt::format("filtered out by the mapping's [filter]: {}\n", filtered);
+  if (reorder_overflow > 0) {
+    s += fmt::format("released early to stay within --reorder-bytes: {} (raise it if `late` is high)\n", reorder_overflow);
+  }
+  if (!late_by_file.empty()) {
+    s += "late (stragglers) by file:";
+    for (const auto& [file, n] : late_by_file) s += fmt::format(" {}={}", file, n);
+    s += "\n";
+  }
   if (RejectedTotal() > 0) {
     s += "rejected by reason:";
     for (size_t idx = 0; idx < kRejectCount; ++idx) {
@@ -55,6 +64,8 @@ IngestPipeline::IngestPipeline(IngestOptions options, Sink sink, ErrorFn on_erro
       parser_(options_.mapping),
       dedup_(options_.dedup_capacity) {}
 
+IngestPipeline::~IngestPipeline() = default;
+
 void IngestPipeline::Reject(dg::Reject reason, const std::string& where, const std::string& message) {
   ++stats_.rejected[static_cast<size_t>(reason)];
   if (options_.strict) {
@@ -70,6 +81,12 @@ void IngestPipeline::Reject(dg::Reject reason, const std::string& where, const s
   ++errors_shown_;
 }
 
+uint32_t IngestPipeline::NewOrigin(const std::string& origin) {
+  origins_.push_back(origin);
+  late_by_source_.push_back(0);
+  return static_cast<uint32_t>(origins_.size());  // 1-based, as stats_.files counted
+}
+
 bool IngestPipeline::AddFile(const std::string& path) {
   if (stopped_) return false;
   ++stats_.files;
@@ -79,45 +96,65 @@ bool IngestPipeline::AddFile(const std::string& path) {
     Reject(dg::Reject::kIoError, path, error);
     return !stopped_;
   }
-  return ReadAll(*reader, path == "-" ? "<stdin>" : path);
+  sequential_.reader = std::move(reader);
+  sequential_.origin = path == "-" ? "<stdin>" : path;
+  sequential_.index = NewOrigin(sequential_.origin);
+  return ReadAll(sequential_);
 }
 
 bool IngestPipeline::AddBuffer(std::string data, const std::string& origin) {
   if (stopped_) return false;
-  auto reader = LineReader::FromString(std::move(data), options_.max_line_bytes);
-  return ReadAll(*reader, origin);
+  sequential_.reader = LineReader::FromString(std::move(data), options_.max_line_bytes);
+  sequential_.origin = origin;
+  sequential_.index = NewOrigin(origin);
+  return ReadAll(sequential_);
 }
 
-bool IngestPipeline::ReadAll(LineReader& reader, const std::string& origin) {
+bool IngestPipeline::ReadOne(Source& src) {
   std::string_view line;
-  Interaction interaction;
-  for (;;) {
+  LineReader& reader = *src.reader;
+  while (!stopped_) {
     const auto status = reader.Next(&line);
-    if (status == LineReader::Status::kEof) break;
+    if (status == LineReader::Status::kEof) return false;
     if (status == LineReader::Status::kError) {
-      Reject(dg::Reject::kIoError, fmt::format("{}:{}", origin, reader.line_number()), reader.error());
-      break;
+      Reject(dg::Reject::kIoError, fmt::format("{}:{}", src.origin, reader.line_number()), reader.error());
+      return false;
     }
     ++stats_.lines_read;
-    const std::string where = fmt::format("{}:{}", origin, reader.line_number());
     if (status == LineReader::Status::kTooLong) {
-      Reject(dg::Reject::kLineTooLong, where,
+      Reject(dg::Reject::kLineTooLong, fmt::format("{}:{}", src.origin, reader.line_number()),
              fmt::format("line_too_long: line exceeds {} bytes and was skipped", options_.max_line_bytes));
     } else if (line.find_first_not_of(" \t\r") == std::string_view::npos) {
       ++stats_.blank_lines;
-      continue;
-    } else if (auto err = parser_.Parse(line, true, &interaction)) {
-      Reject(err->reason, where, err->Message());
-    } else if (dedup_.SeenBefore(interaction.request_id)) {
+    } else if (auto err = parser_.Parse(line, true, &parsed_)) {
+      if (err->filtered) {
+        ++stats_.filtered;
+      } else {
+        Reject(err->reason, fmt::format("{}:{}", src.origin, reader.line_number()), err->Message());
+      }
+    } else if (std::string key = parsed_.account_id + '\x1f' + parsed_.request_id; dedup_.SeenBefore(key)) {
       ++stats_.duplicates;
     } else {
-      interaction.line = reader.line_number();
-      interaction.source_index = static_cast<uint32_t>(stats_.files);
-      Accept(std::move(interaction));
+      parsed_.line = reader.line_number();
+      parsed_.source_index = src.index;
+      Push(src, std::move(parsed_), line.size());
+      return true;
     }
-    if (stopped_) break;
   }
-  stats_.bytes += reader.bytes_consumed();
+  return false;
+}
+
+bool IngestPipeline::ReadAll(Source& src) {
+  while (ReadOne(src)) {
+    if (src.heap.size() > options_.reorder_window) Release(src);
+    while (held_bytes_ > options_.reorder_bytes && !src.heap.empty()) {
+      ++stats_.reorder_overflow;
+      Release(src);
+    }
+  }
+  stats_.bytes += src.reader->bytes_consumed();
+  src.reader.reset();
+  UpdateLateByFile();
   return !stopped_;
 }
 
@@ -127,19 +164,79 @@ struct Later {
   template <typename E>
   bool operator()(const E& a, const E& b) const {
     if (a.ts != b.ts) return a.ts > b.ts;
+    if (a.key != b.key) return a.key > b.key;
     return a.seq > b.seq;
   }
 };
 }  // namespace
 
-void IngestPipeline::Accept(Interaction&& interaction) {
-  ++stats_.accepted;
-  if (options_.reorder_window == 0) {
-    if (released_until_ != kNoTime && interaction.ts < released_until_) ++stats_.late;
-    released_until_ = std::max(released_until_, interaction.ts);
-    sink_(interaction);
-    return;
+bool IngestPipeline::AddFiles(const std::vector<std::string>& paths) {
+  if (paths.size() == 1) return AddFile(paths[0]);
+  if (stopped_) return false;
+  while (!sequential_.heap.empty()) Release(sequential_);
+  std::vector<std::unique_ptr<Source>> sources;
+  for (const auto& path : paths) {
+    ++stats_.files;
+    std::string error;
+    auto reader = LineReader::Open(path, options_.max_line_bytes, &error);
+    if (!reader) {
+      Reject(dg::Reject::kIoError, path, error);
+      if (stopped_) return false;
+      continue;
+    }
+    auto src = std::make_unique<Source>();
+    src->reader = std::move(reader);
+    src->origin = path == "-" ? "<stdin>" : path;
+    src->index = NewOrigin(src->origin);
+    sources.push_back(std::move(src));
   }
+  // Keeps a source's heap one past its window (as ReadAll does), so the
+  // head is the earliest of window + 1 of its records.
+  auto fill = [&](Source& s) {
+    while (!s.done && s.heap.size() <= options_.reorder_window) {
+      if (!ReadOne(s)) s.done = true;
+    }
+  };
+  auto earliest = [&]() -> Source* {
+    Source* best = nullptr;
+    for (auto& s : sources) {
+      if (s->heap.empty()) continue;
+      if (best == nullptr || Later{}(best->heap.front(), s->heap.front())) best = s.get();
+    }
+    return best;
+  };
+  for (auto& s : sources) {
+    if (stopped_) break;
+    // Filling every file's window first could exceed the byte cap: release
+    // the earliest as it goes (counted) rather than hold more.
+    while (!s->done && s->heap.size() <= options_.reorder_window) {
+      if (!ReadOne(*s)) s->done = true;
+      while (held_bytes_ > options_.reorder_bytes) {
+        ++stats_.reorder_overflow;
+        Release(*earliest());
+      }
+    }
+  }
+  while (!stopped_) {
+    Source* s = earliest();
+    if (s == nullptr) break;
+    Release(*s);
+    fill(*s);
+    while (held_bytes_ > options_.reorder_bytes) {
+      ++stats_.reorder_overflow;
+      Release(*earliest());
+    }
+  }
+  for (auto& s : sources) {
+    if (s->reader) stats_.bytes += s->reader->bytes_consumed();
+    while (!s->heap.empty()) Release(*s);  // only after a strict stop
+  }
+  UpdateLateByFile();
+  return !stopped_;
+}
+
+void IngestPipeline::Push(Source& src, Interaction&& interaction, size_t bytes) {
+  ++stats_.accepted;
   interaction.seq = arrival_seq_++;
   uint32_t slot;
   if (free_slots_.empty()) {
@@ -150,24 +247,39 @@ void IngestPipeline::Accept(Interaction&& interaction) {
     free_slots_.pop_back();
     std::swap(slots_[slot], interaction);  // the old buffers go back to the parser's object
   }
-  heap_.push_back({slots_[slot].ts, slots_[slot].seq, slot});
-  std::push_heap(heap_.begin(), heap_.end(), Later{});
-  if (heap_.size() > options_.reorder_window) Release();
+  const Interaction& in = slots_[slot];
+  const uint64_t key = Hash64(in.request_id, Hash64(in.account_id, 0x0de7));
+  const auto b = static_cast<uint32_t>(std::min<size_t>(bytes, UINT32_MAX));
+  src.heap.push_back({in.ts, key, in.seq, slot, b});
+  std::push_heap(src.heap.begin(), src.heap.end(), Later{});
+  held_bytes_ += b;
 }
 
-void IngestPipeline::Release() {
-  std::pop_heap(heap_.begin(), heap_.end(), Later{});
-  const HeapEntry next = heap_.back();
-  heap_.pop_back();
+void IngestPipeline::Release(Source& src) {
+  std::pop_heap(src.heap.begin(), src.heap.end(), Later{});
+  const HeapEntry next = src.heap.back();
+  src.heap.pop_back();
+  held_bytes_ -= next.bytes;
   Interaction& in = slots_[next.slot];
-  if (released_until_ != kNoTime && in.ts < released_until_) ++stats_.late;
+  if (released_until_ != kNoTime && in.ts < released_until_) {
+    ++stats_.late;
+    if (in.source_index >= 1 && in.source_index <= late_by_source_.size()) ++late_by_source_[in.source_index - 1];
+  }
   released_until_ = std::max(released_until_, in.ts);
   sink_(in);
   free_slots_.push_back(next.slot);
 }
 
 void IngestPipeline::Flush() {
-  while (!heap_.empty()) Release();
+  while (!sequential_.heap.empty()) Release(sequential_);
+  UpdateLateByFile();
+}
+
+void IngestPipeline::UpdateLateByFile() {
+  stats_.late_by_file.clear();
+  for (size_t idx = 0; idx < origins_.size(); ++idx) {
+    if (late_by_source_[idx] > 0) stats_.late_by_file.emplace_back(origins_[idx], late_by_source_[idx]);
+  }
 }
 
 }  // namespace dg

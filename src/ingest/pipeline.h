@@ -7,16 +7,29 @@
 // Bad lines are reported (file:line, field, reason) to the error callback,
 // counted by reason, and skipped; with strict=true the first one stops the
 // run. Interactions are released in timestamp order through a bounded
-// reorder buffer (reorder_window events); one arriving after a later one was
-// already released is still delivered and counted as `late`.
+// reorder buffer (reorder_window events, and at most reorder_bytes of
+// records); one arriving after a later one was already released is still
+// delivered and counted as `late` (per file, too: stragglers).
 //
-// Memory: the reorder buffer (window x interaction size) plus the dedup set
-// (2 generations x dedup_capacity x ~16 bytes). Cost per line: one parse.
+// AddFiles merges several inputs into one timeline: a k-way merge over one
+// reader and one reorder buffer per file, so replicas of a gateway's log and
+// files given in any order give the same sequence as one sorted file. Ties
+// in time are broken by (account, request id), not by arrival, for the same
+// reason. Duplicates (same account and request id) are dropped, first copy
+// kept.
+//
+// Memory: the reorder buffers (at most reorder_window events per file, and
+// reorder_bytes of record text in all: past that the earliest is released
+// early and counted in `reorder_overflow`), one read buffer per open file
+// (about max(max_line_bytes, 1 MiB)), plus the dedup set (2 generations x
+// dedup_capacity x ~16 bytes). Cost per line: one parse, one heap push/pop,
+// and an O(files) pick of the earliest head when merging.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,7 +45,8 @@ struct IngestOptions {
   FieldMapping mapping = FieldMapping::Canonical();
   bool strict = false;
   size_t max_line_bytes = 16u << 20;
-  size_t reorder_window = 4096;       // events held back to restore time order
+  size_t reorder_window = 4096;       // events held back (per file when merging) to restore time order
+  size_t reorder_bytes = 256u << 20;  // record bytes held back in all; past it the earliest goes early
   size_t dedup_capacity = 4u << 20;   // request ids per generation (2 kept)
   size_t max_errors_shown = 20;       // further errors are counted, not printed
 };
@@ -43,8 +57,11 @@ struct IngestStats {
   uint64_t blank_lines = 0;
   uint64_t accepted = 0;
   uint64_t duplicates = 0;
+  uint64_t filtered = 0;  // excluded by the mapping's [filter] (not errors)
   uint64_t late = 0;
+  uint64_t reorder_overflow = 0;  // released early to stay within reorder_bytes
   uint64_t bytes = 0;
+  std::vector<std::pair<std::string, uint64_t>> late_by_file;  // files with stragglers
   std::array<uint64_t, kRejectCount> rejected{};
   uint64_t RejectedTotal() const;
   // Multi-line human summary.
@@ -70,16 +87,23 @@ class RequestIdDedup {
   absl::flat_hash_set<uint64_t> previous_;
 };
 
+class LineReader;
+
 class IngestPipeline {
  public:
   using Sink = std::function<void(Interaction&)>;
   using ErrorFn = std::function<void(const std::string&)>;
 
   IngestPipeline(IngestOptions options, Sink sink, ErrorFn on_error);
+  ~IngestPipeline();
 
   // Reads one input ("-" = stdin). Returns false when strict mode stopped
   // the run (the message went to on_error).
   bool AddFile(const std::string& path);
+  // Reads several inputs merged by timestamp (see above). Releases what an
+  // earlier AddFile left in the reorder buffer first. Returns false when
+  // strict mode stopped the run.
+  bool AddFiles(const std::vector<std::string>& paths);
   // Reads JSONL from memory (HTTP ingest, tests); `origin` names it in errors.
   bool AddBuffer(std::string data, const std::string& origin);
   // Releases everything still held in the reorder buffer.
@@ -89,10 +113,32 @@ class IngestPipeline {
   bool stopped() const { return stopped_; }
 
  private:
-  bool ReadAll(class LineReader& reader, const std::string& origin);
+  struct HeapEntry {
+    TimeMs ts;
+    uint64_t key;  // hash of (account, request id): ties do not depend on arrival
+    uint64_t seq;
+    uint32_t slot;
+    uint32_t bytes;
+  };
+  // One input being read, with its own reorder heap (AddFile and AddBuffer
+  // share `sequential_`; AddFiles has one per file).
+  struct Source {
+    std::unique_ptr<LineReader> reader;
+    std::string origin;
+    uint32_t index = 0;
+    bool done = false;
+    std::vector<HeapEntry> heap;  // min-heap by (ts, key, arrival)
+  };
+
+  bool ReadAll(Source& src);
+  // Reads lines until one interaction is pushed onto src's heap; false at
+  // the end of the input (or when strict mode stopped the run).
+  bool ReadOne(Source& src);
   void Reject(dg::Reject reason, const std::string& where, const std::string& message);
-  void Accept(Interaction&& interaction);
-  void Release();
+  void Push(Source& src, Interaction&& interaction, size_t bytes);
+  void Release(Source& src);
+  uint32_t NewOrigin(const std::string& origin);
+  void UpdateLateByFile();
 
   IngestOptions options_;
   Sink sink_;
@@ -100,20 +146,19 @@ class IngestPipeline {
   RecordParser parser_;
   RequestIdDedup dedup_;
   IngestStats stats_;
-  // Reorder buffer: interactions stay in `slots_` (reused, so their string
-  // buffers are too); the heap orders small (ts, arrival, slot) entries.
-  struct HeapEntry {
-    TimeMs ts;
-    uint64_t seq;
-    uint32_t slot;
-  };
+  // Interactions wait in `slots_` (reused, so their string buffers are
+  // too); the heaps order small entries pointing at them.
   std::vector<Interaction> slots_;
   std::vector<uint32_t> free_slots_;
-  std::vector<HeapEntry> heap_;  // min-heap by (ts, arrival)
+  Source sequential_;
+  size_t held_bytes_ = 0;
+  std::vector<std::string> origins_;   // by source index
+  std::vector<uint64_t> late_by_source_;
   uint64_t arrival_seq_ = 0;
   TimeMs released_until_ = kNoTime;
   uint64_t errors_shown_ = 0;
   bool stopped_ = false;
+  Interaction parsed_;  // the parser's target, swapped into a slot when kept
 };
 
 }  // namespace dg

@@ -1,5 +1,7 @@
 #include "serve/http_server.h"
 
+#include "serve/body_codec.h"
+
 // Boost 1.74's asio/awaitable.hpp uses std::exchange without <utility>.
 #include <utility>
 
@@ -96,7 +98,7 @@ std::string Header(const Request& req, std::string_view name) {
 }
 
 
-enum class Route { kHealth, kReady, kMetrics, kCheck, kAuthz, kEvents, kCampaigns, kCampaign, kAccount, kOverride, kIndicators, kIndicator, kNone };
+enum class Route { kHealth, kReady, kMetrics, kCheck, kAuthz, kEvents, kCampaigns, kCampaign, kAccount, kOverride, kIndicators, kIndicator, kAccounts, kNone };
 
 // Path without the query string -> route and its {id} (still percent-encoded).
 Route Match(std::string_view target, std::string* id) {
@@ -110,6 +112,7 @@ Route Match(std::string_view target, std::string* id) {
   if (path == "/v1/events") return Route::kEvents;
   if (path == "/v1/indicators") return Route::kIndicators;
   if (path == "/v1/campaigns") return Route::kCampaigns;
+  if (path == "/v1/accounts") return Route::kAccounts;
   auto tail = [&](std::string_view prefix, std::string_view suffix) {
     if (!starts(prefix) || path.size() <= prefix.size() + suffix.size()) return false;
     if (path.substr(path.size() - suffix.size()) != suffix) return false;
@@ -127,7 +130,7 @@ Route Match(std::string_view target, std::string* id) {
 
 bool IsSlow(Route r) {
   return r == Route::kEvents || r == Route::kCampaigns || r == Route::kCampaign || r == Route::kAccount ||
-         r == Route::kOverride || r == Route::kIndicators || r == Route::kIndicator;
+         r == Route::kOverride || r == Route::kIndicators || r == Route::kIndicator || r == Route::kAccounts;
 }
 
 bool IsOpen(Route r) { return r == Route::kHealth || r == Route::kReady || r == Route::kMetrics || r == Route::kNone; }
@@ -314,7 +317,12 @@ void HttpServer::Impl::Handle(Route route, AuthRole role, const std::string& id,
     case Route::kAuthz: return Authz(req, res);
     case Route::kEvents: {
       if (req.method() != http::verb::post) return Fail(res, 405, "use POST");
-      const IngestResult r = service.Ingest(req.body(), "request");
+      // NDJSON, a JSON array, gzip: bounded inflation (413 past the body cap x 8).
+      const auto enc = req[http::field::content_encoding];
+      const DecodedBody body = DecodeEventsBody(req.body(), std::string_view(enc.data(), enc.size()),
+                                                options.max_body_bytes * 8);
+      if (body.status != 200) return Fail(res, body.status, body.error);
+      const IngestResult r = service.Ingest(body.Ndjson(req.body()), "request");
       if (!r.stored) return Fail(res, 503, "events not stored (nothing was accepted; retry): " + r.store_error);
       std::string out = fmt::format("{{\"accepted\":{},\"duplicates\":{},\"rejected\":{},\"errors\":[", r.accepted, r.duplicates, r.rejected);
       for (size_t idx = 0; idx < r.errors.size(); ++idx) {
@@ -377,6 +385,14 @@ void HttpServer::Impl::Handle(Route route, AuthRole role, const std::string& id,
       std::string out = "{\"removed\":";
       AppendJsonString(out, id);
       return Json(res, 200, out + "}");
+    }
+    case Route::kAccounts: {
+      // Account attributes (JSONL, a JSON array or CSV), upserted durably.
+      if (req.method() != http::verb::put) return Fail(res, 405, "use PUT");
+      std::string error;
+      const auto n = service.PutAccounts(req.body(), "request", &error);
+      if (!n) return Fail(res, error.rfind("request", 0) == 0 ? 400 : 503, error);
+      return Json(res, 200, fmt::format("{{\"upserted\":{}}}", *n));
     }
     case Route::kNone: break;
   }
@@ -464,7 +480,7 @@ class Session : public std::enable_shared_from_this<Session> {
     res_ = {};
     res_.version(11);
     if (!server_.Authorized(route_, role_, res_)) return Write(false);
-    limit_ = route_ == Route::kEvents || route_ == Route::kIndicators ? server_.options.max_body_bytes
+    limit_ = route_ == Route::kEvents || route_ == Route::kIndicators || route_ == Route::kAccounts ? server_.options.max_body_bytes
                                                                         : server_.options.max_small_body_bytes;
     const auto length = parser_->content_length();
     if (length && *length > limit_) return TooLarge();

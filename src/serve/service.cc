@@ -185,6 +185,14 @@ bool Service::Replay(std::string* error) {
         override_history_[o.account_id].push_back(o);
       },
       error);
+  ok = ok && store_->ForEachAccount(
+                 [&](const std::string& id, const std::string& attrs) {
+                   std::string ignored;  // written by AccountToJson: reads back
+                   if (!accounts_.LoadText(attrs, "store:" + id, &ignored)) {
+                     fmt::print(stderr, "serve: stored account {}: {}\n", id, ignored);
+                   }
+                 },
+                 error);
   ok = ok && store_->ForEachSample([&](const std::string& c, const std::string& text) { engine_.RestoreSample(c, text); }, error);
   ok = ok && store_->ForEachSharedIndicator(
                  [&](const SharedIndicatorRecord& r) {
@@ -208,6 +216,7 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
   std::vector<Interaction> events;
   std::vector<ContentDigest> digests;
   std::vector<std::string> records;
+  FieldCoverage coverage;  // merged into coverage_ once per batch
   uint64_t line_no = 0;
   size_t pos = 0;
   // A UTF-8 byte-order mark (editors and some exporters write one) is not
@@ -223,11 +232,17 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
     Interaction in;
     if (auto err = parser.Parse(line, false, &in)) {
+      if (err->filtered) continue;  // the mapping's [filter] excluded it: not an error
       ++result.rejected;
       if (result.errors.size() < options_.max_errors_returned) result.errors.push_back(fmt::format("{}:{}: {}", origin, line_no, err->Message()));
       continue;
     }
     in.ip = NormalizeIp(in.ip);  // ::ffff:a.b.c.d is a.b.c.d (one key for one address)
+    {
+      std::shared_lock<std::shared_mutex> accounts(accounts_mu_);
+      accounts_.Apply(&in);  // the provider's account data, never erased by an empty log field
+    }
+    coverage.Observe(in);
     ContentDigest d;
     DigestContent(in, &scratch, &d);
     WireExtras x;
@@ -237,6 +252,10 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
     records.push_back(EncodeRecord(in, d, x));
     events.push_back(std::move(in));
     digests.push_back(d);
+  }
+  {
+    std::lock_guard<std::mutex> lock(coverage_mu_);
+    coverage_.Merge(coverage);
   }
   // Time order within the batch (stable: ties keep arrival order).
   std::vector<size_t> order(events.size());
@@ -478,6 +497,28 @@ std::string Service::IndicatorId(std::string_view kind, std::string_view value) 
   return fmt::format("ind_{:016x}", Hash64(key, 0x1d1c));
 }
 
+std::optional<size_t> Service::PutAccounts(std::string_view body, const std::string& origin, std::string* error) {
+  AccountDirectory incoming;  // validated whole before anything is applied
+  if (!incoming.LoadText(body, origin, error)) return std::nullopt;
+  std::vector<std::pair<std::string, std::string>> rows;
+  rows.reserve(incoming.size());
+  std::lock_guard<std::mutex> ingest(ingest_mu_);  // one writer to the store
+  {
+    // What the stored rows will be: the merge of what is known and the new.
+    std::shared_lock<std::shared_mutex> lock(accounts_mu_);
+    incoming.ForEach([&](const AccountAttributes& a) {
+      AccountDirectory one;
+      if (const auto* known = accounts_.Find(a.account_id)) one.Upsert(*known);
+      one.Upsert(a);
+      rows.emplace_back(a.account_id, AccountToJson(*one.Find(a.account_id)));
+    });
+  }
+  if (!store_->PutAccounts(rows, error)) return std::nullopt;  // not durable: not applied
+  std::unique_lock<std::shared_mutex> lock(accounts_mu_);
+  incoming.ForEach([&](const AccountAttributes& a) { accounts_.Upsert(a); });
+  return rows.size();
+}
+
 bool Service::ImportIndicator(IndicatorKind kind, const std::string& value, const std::string& source, SharedTrust trust,
                               std::string* error) {
   const std::string name(IndicatorKindName(kind));
@@ -670,6 +711,15 @@ std::string Service::Metrics() {
     gauge("distillguard_engine_interactions", "Interactions applied to the engine", static_cast<double>(engine_.interactions()));
   }
   gauge("distillguard_resident_memory_bytes", "Resident set size", static_cast<double>(ResidentBytes()));
+  {
+    std::lock_guard<std::mutex> lock(coverage_mu_);
+    out += coverage_.Metrics();  // share of parsed events carrying each field the engine uses
+  }
+  {
+    std::shared_lock<std::shared_mutex> lock(accounts_mu_);
+    gauge("distillguard_enrichment_accounts", "Accounts with attributes from PUT /v1/accounts or --accounts",
+          static_cast<double>(accounts_.size()));
+  }
   return out;
 }
 

@@ -48,6 +48,8 @@
 
 #include "report/views.h"
 #include "common/clock.h"
+#include "ingest/accounts.h"
+#include "ingest/coverage.h"
 #include "ingest/mapping.h"
 #include "ingest/pipeline.h"
 #include "serve/store.h"
@@ -155,6 +157,11 @@ class Service {
   // Stable id of an imported indicator: "ind_" + 16 hex digits of a hash of
   // its kind and (canonical) value.
   static std::string IndicatorId(std::string_view kind, std::string_view value);
+  // Upserts account attributes (JSONL, a JSON array or CSV; see
+  // ingest/accounts.h) durably; later events of those accounts are joined
+  // with them. Returns how many, or nullopt + *error ("ORIGIN:LINE: ..." for
+  // bad input, nothing applied; otherwise a store error).
+  std::optional<size_t> PutAccounts(std::string_view body, const std::string& origin, std::string* error);
 
   // Starts tailing `path` (from the stored offset) on a background thread.
   bool Follow(const std::string& path, std::string* error);
@@ -187,6 +194,10 @@ class Service {
   std::mutex ingest_mu_;              // one writer: dedup, store, apply order
   mutable std::shared_mutex engine_mu_;
   std::unordered_map<std::string, std::vector<OverrideRecord>> override_history_;  // under engine_mu_
+  AccountDirectory accounts_;         // under accounts_mu_
+  mutable std::shared_mutex accounts_mu_;
+  FieldCoverage coverage_;            // under coverage_mu_
+  std::mutex coverage_mu_;
   uint64_t replayed_ = 0;
   uint64_t replay_duplicates_ = 0;
   int lock_fd_ = -1;                  // flock on DIR/distillguard.lock

@@ -95,6 +95,8 @@ std::unique_ptr<Store> Store::Open(const std::string& dir, std::string* error, u
       !st->Exec("ALTER TABLE shared_indicators ADD COLUMN imported_at TEXT", error)) {
     return nullptr;
   }
+  // Account attributes (PUT /v1/accounts, serve --accounts), since #17.
+  if (!st->Exec("CREATE TABLE IF NOT EXISTS accounts(account_id TEXT PRIMARY KEY, attrs TEXT NOT NULL);", error)) return nullptr;
   if (max_bytes > 0) {
     const std::string pragma = "PRAGMA max_page_count = " + std::to_string(std::max<uint64_t>(16, max_bytes / 4096)) + ";";
     if (!st->Exec(pragma.c_str(), error)) return nullptr;
@@ -366,6 +368,34 @@ bool Store::ForEachSharedIndicator(const std::function<void(const SharedIndicato
     r.imported_at = Column(q.s, 4);
     fn(r);
   }
+  return true;
+}
+
+bool Store::PutAccounts(const std::vector<std::pair<std::string, std::string>>& accounts, std::string* error) {
+  if (!Exec("BEGIN IMMEDIATE", error)) return false;
+  Stmt q;
+  bool ok = sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO accounts(account_id, attrs) VALUES(?, ?)", -1, &q.s, nullptr) == SQLITE_OK;
+  for (size_t i = 0; ok && i < accounts.size(); ++i) {
+    sqlite3_reset(q.s);
+    BindText(q.s, 1, accounts[i].first);
+    BindText(q.s, 2, accounts[i].second);
+    ok = sqlite3_step(q.s) == SQLITE_DONE;
+  }
+  ok = ok && sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
+  if (!ok) {
+    *error = Error("accounts");
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  return ok;
+}
+
+bool Store::ForEachAccount(const std::function<void(const std::string&, const std::string&)>& fn, std::string* error) {
+  Stmt q;
+  if (sqlite3_prepare_v2(db_, "SELECT account_id, attrs FROM accounts ORDER BY rowid", -1, &q.s, nullptr) != SQLITE_OK) {
+    *error = Error("read accounts");
+    return false;
+  }
+  while (sqlite3_step(q.s) == SQLITE_ROW) fn(Column(q.s, 0), Column(q.s, 1));
   return true;
 }
 

@@ -86,6 +86,10 @@ class Store {
   bool RemoveSharedIndicator(const std::string& kind, const std::string& value, std::string* error);
   bool ForEachSharedIndicator(const std::function<void(const SharedIndicatorRecord&)>& fn, std::string* error);
   std::optional<std::string> GetMeta(const std::string& key);
+  // Account attributes (ingest/accounts.h) as one JSON object per account,
+  // upserted in one transaction.
+  bool PutAccounts(const std::vector<std::pair<std::string, std::string>>& accounts, std::string* error);
+  bool ForEachAccount(const std::function<void(const std::string&, const std::string&)>& fn, std::string* error);
   // Would a batch of `bytes` fit now? Writes that many bytes and removes
   // them in one transaction (net nothing stored). False + *error if not.
   bool Probe(size_t bytes, std::string* error);

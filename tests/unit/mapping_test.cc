@@ -1,5 +1,7 @@
 #include "ingest/mapping.h"
 
+#include <filesystem>
+
 #include <gtest/gtest.h>
 
 #include "ingest/parser.h"
@@ -23,7 +25,9 @@ TEST(Mapping, LiteLlmStandardLoggingPayload) {
   ASSERT_FALSE(err) << err->Message();
   EXPECT_EQ(in.request_id, "chatcmpl-1");
   EXPECT_EQ(in.account_id, "user-7");
-  EXPECT_EQ(in.org_id, "team-2");
+  // A LiteLLM team is a key-management unit, not an organisation: mapping it
+  // to org_id would give unrelated users of one team the same-org exemption.
+  EXPECT_EQ(in.org_id, "");
   EXPECT_EQ(in.api_key_id, "hash1");
   EXPECT_EQ(in.ip, "198.51.100.4");
   EXPECT_EQ(in.ts, 1776852000250LL);
@@ -85,14 +89,20 @@ TEST(Mapping, TomlErrorsNameFileLineAndKey) {
 }
 
 TEST(Mapping, ShippedMappingFilesLoad) {
-  for (const auto* name : {"litellm.toml", "openai-batch.toml"}) {
+  size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(DG_SOURCE_DIR) + "/config/mappings")) {
+    const std::string name = entry.path().filename().string();
+    ++files;
     std::string error;
-    auto m = FieldMapping::Load(std::string(DG_SOURCE_DIR) + "/config/mappings/" + name, &error);
+    auto m = FieldMapping::Load(entry.path().string(), &error);
     ASSERT_TRUE(m) << error;
     auto preset = FieldMapping::Preset(m->name);
     ASSERT_TRUE(preset) << name;
     EXPECT_EQ(m->pointers, preset->pointers) << name << " must match the compiled-in preset";
+    EXPECT_EQ(m->rules, preset->rules) << name;
+    EXPECT_EQ(m->name + ".toml", name) << "a preset's name is its file name";
   }
+  EXPECT_EQ(files + 1, FieldMapping::PresetNames().size()) << "every shipped file is a preset (plus canonical)";
 }
 
 // fuzz_config finding (see Policy.HugeFloatWhereAnIntegerBelongsIsAnErrorNotACast).
@@ -100,6 +110,181 @@ TEST(Mapping, HugeFloatVersionIsAnErrorNotACast) {
   std::string error;
   EXPECT_FALSE(FieldMapping::FromToml("version = 8.8e66\n", "m.toml", &error));
   EXPECT_NE(error.find("unsupported mapping version"), std::string::npos) << error;
+}
+
+std::optional<FieldMapping> Toml(const std::string& text) {
+  std::string error;
+  auto m = FieldMapping::FromToml(text, "t.toml", &error);
+  EXPECT_TRUE(m) << error;
+  return m;
+}
+
+TEST(MappingTransforms, FallbacksSkipEmptyStringsAndNull) {
+  RecordParser parser(FieldMapping::Canonical());
+  Interaction in;
+  auto err = parser.Parse(R"({"ts":1776852000,"request_id":"r","account_id":"","user":"u-2","ip":null,"messages":[{"role":"user","content":"x"}]})", false, &in);
+  ASSERT_FALSE(err) << err->Message();
+  EXPECT_EQ(in.account_id, "u-2");
+}
+
+TEST(MappingTransforms, AddressListsAndPorts) {
+  auto m = Toml(R"(version = 1
+[fields]
+ip = { from = ["/xff", "/peer"], transforms = ["first_of_list", "strip_port"] }
+)");
+  ASSERT_TRUE(m);
+  RecordParser parser(*m);
+  const std::pair<std::string, std::string> cases[] = {
+      {R"("xff":"203.0.113.7, 10.0.0.2")", "203.0.113.7"},
+      {R"("xff":"","peer":"198.51.100.9:51234")", "198.51.100.9"},
+      {R"("peer":"[2001:db8::1]:443")", "2001:db8::1"},
+      {R"("peer":"2001:db8::2")", "2001:db8::2"},
+      {R"("xff":["192.0.2.1:80","10.0.0.1"])", "192.0.2.1"},
+  };
+  for (const auto& [extra, want] : cases) {
+    Interaction in;
+    auto err = parser.Parse(R"({"ts":1776852000,"request_id":"r","account_id":"a","messages":[{"role":"user","content":"x"}],)" + extra + "}", false, &in);
+    ASSERT_FALSE(err) << extra << ": " << err->Message();
+    EXPECT_EQ(in.ip, want) << extra;
+  }
+  // Without the transforms the same record is rejected, saying what to add.
+  RecordParser plain(FieldMapping::Canonical());
+  Interaction in;
+  auto err = plain.Parse(R"({"ts":1776852000,"request_id":"r","account_id":"a","ip":"203.0.113.7, 10.0.0.2","messages":[{"role":"user","content":"x"}]})", false, &in);
+  ASSERT_TRUE(err);
+  EXPECT_NE(err->Message().find("first_of_list"), std::string::npos) << err->Message();
+}
+
+TEST(MappingTransforms, EpochUnitsAndNaiveTimestamps) {
+  const std::pair<std::string, std::string> cases[] = {
+      {R"(ts = { from = "/t", epoch = "ms" })", R"(1776852000250)"},
+      {R"(ts = { from = "/t", epoch = "us" })", R"(1776852000250000)"},
+      {R"(ts = { from = "/t", epoch = "ns" })", R"("1776852000250000000")"},
+      {R"(ts = { from = "/t", epoch = "auto" })", R"(1776852000250)"},
+      {R"(ts = { from = "/t", tz = "Z" })", R"("2026-04-22 10:00:00.250")"},
+      {R"(ts = { from = "/t", tz = "+02:00" })", R"("2026-04-22T12:00:00.250")"},
+      {R"(ts = { from = "/t", tz = "+02:00" })", R"("2026-04-22T10:00:00.250Z")"},  // an explicit offset wins
+  };
+  for (const auto& [rule, value] : cases) {
+    auto m = Toml("version = 1\n[fields]\n" + rule + "\n");
+    ASSERT_TRUE(m);
+    RecordParser parser(*m);
+    Interaction in;
+    auto err = parser.Parse(R"({"t":)" + value + R"(,"request_id":"r","account_id":"a","messages":[{"role":"user","content":"x"}]})", false, &in);
+    ASSERT_FALSE(err) << rule << " " << value << ": " << err->Message();
+    EXPECT_EQ(in.ts, 1776852000250LL) << rule << " " << value;
+  }
+  // Milliseconds read as seconds are out of range: the error says what to set.
+  auto m = Toml("version = 1\n[fields]\nts = \"/t\"\n");
+  RecordParser parser(*m);
+  Interaction in;
+  auto err = parser.Parse(R"({"t":1776852000250,"request_id":"r","account_id":"a","messages":[{"role":"user","content":"x"}]})", false, &in);
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->reason, Reject::kBadTimestamp);
+  EXPECT_NE(err->Message().find("epoch = \"ms\""), std::string::npos) << err->Message();
+  err = parser.Parse(R"({"t":"2026-04-22 10:00:00","request_id":"r","account_id":"a","messages":[{"role":"user","content":"x"}]})", false, &in);
+  ASSERT_TRUE(err);
+  EXPECT_NE(err->Message().find("set tz"), std::string::npos) << err->Message();
+}
+
+TEST(MappingTransforms, JsonInStringNumbersConstantsAndText) {
+  auto m = Toml(R"(version = 1
+[fields]
+ts = { from = "/started_at", epoch = "ms" }
+request_id = "/id"
+account_id = "/consumer/id"
+org_id = { value = "acme" }
+model = { from = "/payload/request", json = "/model" }
+messages = { from = "/payload/request", json = "/messages" }
+max_tokens = { from = "/params/max_tokens", transforms = ["to_number"] }
+temperature = { from = "/params/temperature", transforms = ["to_number"] }
+response_content = { from = "/payload/response", json = "/choices/0/message/content" }
+system = { from = "/sys", transforms = ["text"] }
+)");
+  ASSERT_TRUE(m);
+  RecordParser parser(*m);
+  Interaction in;
+  const std::string line = R"({"started_at":1776852000250,"id":"k1","consumer":{"id":"c1"},
+    "payload":{"request":"{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"hello there\"}]}",
+               "response":"{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"hi!\"}}]}"},
+    "params":{"max_tokens":"256","temperature":"0.7"},
+    "sys":[{"type":"text","text":"be brief"},{"type":"text","text":"be kind","cache_control":{"type":"ephemeral"}}]})";
+  auto err = parser.Parse(line, false, &in);
+  ASSERT_FALSE(err) << err->Message();
+  EXPECT_EQ(in.model, "gpt-4o");
+  ASSERT_EQ(in.messages.size(), 1u);
+  EXPECT_EQ(in.messages[0].text, "hello there");
+  EXPECT_EQ(in.response_text, "hi!");
+  EXPECT_EQ(in.max_tokens, 256);
+  EXPECT_DOUBLE_EQ(in.temperature, 0.7);
+  EXPECT_EQ(in.org_id, "acme");
+  EXPECT_EQ(in.system, "be brief\nbe kind");
+  // Broken embedded JSON and a non-numeric string are named errors.
+  err = parser.Parse(R"({"started_at":1776852000250,"id":"k1","consumer":{"id":"c1"},"payload":{"request":"{not json"}})", false, &in);
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->field, "model");
+  EXPECT_NE(err->Message().find("not JSON"), std::string::npos) << err->Message();
+  err = parser.Parse(R"({"started_at":1776852000250,"id":"k1","consumer":{"id":"c1"},"payload":{"request":"{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"},"params":{"max_tokens":"lots"}})", false, &in);
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->field, "max_tokens");
+  EXPECT_EQ(err->reason, Reject::kBadValue);
+}
+
+TEST(MappingTransforms, AnthropicSystemBlocksAndResponsesInputWithoutTransforms) {
+  RecordParser parser(FieldMapping::Canonical());
+  Interaction in;
+  auto err = parser.Parse(R"({"ts":1776852000,"request_id":"r","account_id":"a",
+    "system":[{"type":"text","text":"You are terse.","cache_control":{"type":"ephemeral"}}],
+    "messages":[{"role":"user","content":[{"type":"text","text":"q"}]}]})", false, &in);
+  ASSERT_FALSE(err) << err->Message();
+  EXPECT_EQ(in.system, "You are terse.");
+  auto m = Toml("version = 1\n[fields]\nmessages = { from = \"/input\", transforms = [\"text\"] }\nresponse_content = \"/output\"\n");
+  RecordParser responses(*m);
+  err = responses.Parse(R"({"ts":1776852000,"request_id":"r","account_id":"a","input":"plain prompt"})", false, &in);
+  ASSERT_FALSE(err) << err->Message();
+  ASSERT_EQ(in.messages.size(), 1u);
+  EXPECT_EQ(in.messages[0].text, "plain prompt");
+  err = responses.Parse(R"({"ts":1776852000,"request_id":"r","account_id":"a",
+    "input":[{"role":"user","content":[{"type":"input_text","text":"q1"}]},{"type":"function_call","call_id":"c","name":"f","arguments":"{}"},
+             {"type":"function_call_output","call_id":"c","output":"42"}],
+    "output":[{"type":"reasoning","id":"rs","summary":[]},{"type":"message","role":"assistant","content":[{"type":"output_text","text":"ans"}]}]})", false, &in);
+  ASSERT_FALSE(err) << err->Message();
+  ASSERT_EQ(in.messages.size(), 3u);
+  EXPECT_EQ(in.messages[0].text, "q1");
+  EXPECT_EQ(in.messages[1].tool_use_blocks, 1);
+  EXPECT_EQ(in.messages[2].tool_result_blocks, 1);
+  EXPECT_EQ(in.response_text, "ans");
+}
+
+TEST(MappingTransforms, RecordFilter) {
+  auto m = Toml(R"(version = 1
+[filter]
+field = "/call_type"
+in = ["completion", "acompletion"]
+)");
+  ASSERT_TRUE(m);
+  RecordParser parser(*m);
+  Interaction in;
+  const std::string rest = R"(,"ts":1776852000,"request_id":"r","account_id":"a","messages":[{"role":"user","content":"x"}]})";
+  EXPECT_FALSE(parser.Parse(R"({"call_type":"acompletion")" + rest, false, &in));
+  auto err = parser.Parse(R"({"call_type":"aembedding")" + rest, false, &in);
+  ASSERT_TRUE(err);
+  EXPECT_TRUE(err->filtered);
+  err = parser.Parse(R"({"x":1)" + rest, false, &in);
+  ASSERT_TRUE(err);
+  EXPECT_TRUE(err->filtered);
+}
+
+TEST(MappingTransforms, TomlErrorsNameLineAndKey) {
+  std::string error;
+  EXPECT_FALSE(FieldMapping::FromToml("version = 1\n[fields]\nip = { from = \"/a\", transforms = [\"rot13\"] }\n", "m.toml", &error));
+  EXPECT_EQ(error.rfind("m.toml:3: key 'fields.ip': transforms: unknown transform 'rot13'", 0), 0u) << error;
+  EXPECT_FALSE(FieldMapping::FromToml("version = 1\n[fields.ts]\nfrom = \"/t\"\ntz = \"Europe/Paris\"\n", "m.toml", &error));
+  EXPECT_EQ(error.rfind("m.toml:4: key 'fields.ts': tz: 'Europe/Paris' is not a fixed UTC offset", 0), 0u) << error;
+  EXPECT_FALSE(FieldMapping::FromToml("version = 1\n[fields]\nip = { from = \"/a\", epoch = \"ms\" }\n", "m.toml", &error));
+  EXPECT_NE(error.find("epoch and tz apply only to ts"), std::string::npos) << error;
+  EXPECT_FALSE(FieldMapping::FromToml("version = 1\n[filter]\nfield = \"/x\"\n", "m.toml", &error));
+  EXPECT_NE(error.find("needs 'in' or 'not_in'"), std::string::npos) << error;
 }
 
 }  // namespace

@@ -87,7 +87,7 @@ TEST_F(ParserTest, BadInputMessages) {
   EXPECT_EQ(Error(R"({"ts":1776852000,"ip":"999.1.1.1",)" + ok_tail + "}"),
             "field 'ip': bad_value: '999.1.1.1' is not an IPv4 or IPv6 address");
   EXPECT_EQ(Error(R"({"ts":1776852000,"request_id":"r","account_id":"a","messages":"hi"})"),
-            "field 'messages': wrong_type: expected array, got string");
+            "field 'messages': wrong_type: expected array, got string (for a bare prompt add transforms = [\"text\"])");
   EXPECT_EQ(Error(R"({"ts":1776852000,"request_id":"r","account_id":"a","messages":[{"role":"robot","content":"x"}]})"),
             "field 'messages[0].role': bad_value: unknown role 'robot' (expected user, assistant or system)");
   EXPECT_EQ(Error(R"({"ts":1776852000,"max_tokens":"lots",)" + ok_tail + "}"),

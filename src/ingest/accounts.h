@@ -1,0 +1,81 @@
+// AccountDirectory: what a provider's own database knows about its accounts
+// (sign-up time, payment instrument fingerprint, e-mail domain,
+// organisation and whether it is verified, country, verification level,
+// free labels), joined to each interaction by account id. Gateway logs
+// lack these; the engine's shared-payment, new-account and same-org rules
+// need them.
+//
+// Input: JSONL (one object per line) or CSV with a header line, columns
+//   account_id, created_at, payment_fingerprint, email_domain, org_id,
+//   org_verified, country, verification, labels
+// (any order; unknown columns are an error; labels separated by ';' in CSV,
+// a list or a string in JSONL; created_at RFC 3339 or epoch seconds;
+// org_verified true/false/1/0/yes/no). Errors name file:line and column.
+//
+// Join rule: a non-empty attribute from the directory fills the field; a
+// record's own value stays only where the directory has none, so an empty
+// field in a log never erases what the directory knows.
+//
+// Cost: one hash-map entry per account (~100 bytes plus the strings);
+// Load is O(file); Apply is one hash lookup per interaction. Loading stops
+// with an error past max_accounts entries (memory bounded by the caller).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <absl/container/flat_hash_map.h>
+
+#include "ingest/interaction.h"
+
+namespace dg {
+
+struct AccountAttributes {
+  std::string account_id;
+  TimeMs created_at = kNoTime;
+  std::string payment_fingerprint;
+  std::string email_domain;
+  std::string org_id;
+  int8_t org_verified = -1;
+  std::string country;
+  std::string verification;
+  std::vector<std::string> labels;
+};
+
+// One account as a JSON object in the input's JSONL form (what serve
+// stores; LoadText reads it back).
+std::string AccountToJson(const AccountAttributes& a);
+
+class AccountDirectory {
+ public:
+  // Reads a JSONL or CSV file (decided by its first non-blank character:
+  // '{' is JSONL). Returns false with *error "FILE:LINE: column 'C': why".
+  // Later rows for the same account update the earlier ones field by field.
+  bool LoadFile(const std::string& path, std::string* error);
+  // The same from memory (PUT /v1/accounts bodies; JSON arrays allowed).
+  bool LoadText(std::string_view text, const std::string& origin, std::string* error);
+  // Upserts one account (non-empty fields replace, empty ones keep).
+  void Upsert(const AccountAttributes& a);
+
+  // Fills `in` from the account's attributes (see the join rule above).
+  // True when the account is known.
+  bool Apply(Interaction* in) const;
+  const AccountAttributes* Find(std::string_view account_id) const;
+
+  size_t size() const { return accounts_.size(); }
+  void ForEach(const std::function<void(const AccountAttributes&)>& fn) const {
+    for (const auto& [id, a] : accounts_) fn(a);
+  }
+  void set_max_accounts(size_t n) { max_accounts_ = n; }
+
+ private:
+  bool AddJsonLine(std::string_view line, const std::string& where, std::string* error);
+  absl::flat_hash_map<std::string, AccountAttributes> accounts_;
+  size_t max_accounts_ = 50u << 20;
+};
+
+}  // namespace dg

@@ -1,0 +1,82 @@
+// The same-organisation exemption (correlate/links.cc) and the org
+// allowlist (decide/verdict.cc) hold only for organisations not known to be
+// unverified: a hydra declaring one org_id for all its heads is linked when
+// the provider's account data (--accounts, PUT /v1/accounts) says the org is
+// not verified.
+#include <gtest/gtest.h>
+
+#include "common/rng.h"
+#include "engine/engine.h"
+#include "report/views.h"
+#include "signals/signals.h"
+
+namespace dg {
+namespace {
+
+constexpr TimeMs kT0 = 1775001600000LL;
+
+Interaction Head(int acct, TimeMs ts, Rng& rng, int8_t org_verified) {
+  Interaction in;
+  in.ts = ts;
+  in.request_id = "r" + std::to_string(rng.Next());
+  in.account_id = "h" + std::to_string(acct);
+  in.org_id = "org_hydra";  // every head declares the same organisation
+  in.org_verified = org_verified;
+  in.ip = "198.51.100." + std::to_string(acct + 1);
+  in.user_agent = "python-httpx/0.27.2";
+  in.payment_fingerprint = acct % 2 ? "cardA" : "cardB";
+  in.account_created_at = kT0 - kMsPerHour;
+  in.model = "m";
+  in.system = "You are Professor Sage, a world-class expert tutor.";
+  in.messages.push_back({Role::kUser,
+                         "Solve the following problem. Think step by step and show your complete reasoning. Problem: " +
+                             std::to_string(rng.Next() % 1000) + " apples and " + std::to_string(rng.Next() % 1000) + " pears",
+                         0, 0, 0});
+  in.max_tokens = 8192;
+  in.temperature = 0.7;
+  return in;
+}
+
+size_t LargestCampaign(int8_t org_verified) {
+  Engine engine(Policy::Defaults());
+  Rng rng(1);
+  TimeMs t = kT0;
+  for (int round = 0; round < 30; ++round) {
+    for (int acct = 0; acct < 10; ++acct) {
+      t += 2000;
+      engine.Observe(Head(acct, t, rng, org_verified));
+    }
+  }
+  engine.Finish();
+  size_t largest = 0;
+  for (const auto& c : Campaigns(engine)) largest = std::max(largest, c.members.size());
+  return largest;
+}
+
+TEST(OrgVerified, AHydraDeclaringOneUnverifiedOrgIsStillLinked) {
+  EXPECT_EQ(LargestCampaign(0), 10u);
+}
+
+TEST(OrgVerified, OnlyAVerifiedOrgKeepsTheSameOrgExemption) {
+  // The exemption is what keeps these apart: without it (above) they link.
+  EXPECT_LT(LargestCampaign(1), 10u);
+  EXPECT_EQ(LargestCampaign(-1), 10u) << "a declared org nobody verified is no exemption";
+}
+
+TEST(OrgVerified, AnAllowlistedOrgKnownUnverifiedIsNotAllowed) {
+  Policy p = Policy::Defaults();
+  p.allow_orgs.insert("org_hydra");
+  for (const int8_t v : {int8_t{-1}, int8_t{1}, int8_t{0}}) {
+    Engine engine(p);
+    Rng rng(2);
+    engine.Observe(Head(0, kT0, rng, v));
+    engine.Finish();
+    const AccountState* a = engine.FindAccount("h0");
+    ASSERT_NE(a, nullptr);
+    const bool allowlisted = (a->reasons & Bit(Reason::kAllowlisted)) != 0;
+    EXPECT_EQ(allowlisted, v != 0) << "org_verified " << int(v);
+  }
+}
+
+}  // namespace
+}  // namespace dg
