@@ -219,6 +219,7 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
   FieldCoverage coverage;  // merged into coverage_ once per batch
   uint64_t line_no = 0;
   size_t pos = 0;
+  const TimeMs now = options_.clock();
   // A UTF-8 byte-order mark (editors and some exporters write one) is not
   // part of the first line.
   if (jsonl.substr(0, 3) == "\xEF\xBB\xBF") pos = 3;
@@ -235,6 +236,15 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
       if (err->filtered) continue;  // the mapping's [filter] excluded it: not an error
       ++result.rejected;
       if (result.errors.size() < options_.max_errors_returned) result.errors.push_back(fmt::format("{}:{}: {}", origin, line_no, err->Message()));
+      continue;
+    }
+    if (options_.max_future_ms > 0 && in.ts > now + options_.max_future_ms) {
+      ++result.rejected;
+      if (result.errors.size() < options_.max_errors_returned) {
+        result.errors.push_back(fmt::format("{}:{}: field 'ts': out_of_range: {} is more than {} h after the service's clock ({})",
+                                            origin, line_no, FormatRfc3339(in.ts), options_.max_future_ms / kMsPerHour,
+                                            FormatRfc3339(now)));
+      }
       continue;
     }
     in.ip = NormalizeIp(in.ip);  // ::ffff:a.b.c.d is a.b.c.d (one key for one address)

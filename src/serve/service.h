@@ -66,6 +66,12 @@ struct ServiceOptions {
   Clock clock = SystemClock();   // stamps override records, dates retention
   bool lock_data_dir = false;    // serve: one process per data directory
   int retention_days = 0;        // 0: keep the event log for ever
+  // Events dated further than this past the service's clock are rejected
+  // (#18 finding 16): one event dated 2099 would move the engine's stream
+  // time years ahead -- freezing its daily re-scoring and stretching
+  // campaigns -- for every account. 0: no check (replaying old logs is
+  // never affected: only the future is bounded).
+  int64_t max_future_ms = 24 * kMsPerHour;
 };
 
 struct IngestResult {

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -313,6 +314,30 @@ TEST(Store, IndicatorsFromBeforeTheTrustColumnAreMigrated) {
   CheckRequest req = Req("fresh");
   req.ip = "203.0.113.5";
   EXPECT_EQ(svc->Check(req).decision, Decision::kBlock);
+  std::filesystem::remove_all(dir);
+}
+
+// #18 finding 16: one event dated 2099 moved the engine's stream time years
+// ahead for every account. Events more than a day past the service's clock
+// are rejected with the field and the reason; the past is never bounded.
+TEST(Service, EventsFarInTheFutureAreRejected) {
+  const std::string dir = TempDir("future");
+  std::string error;
+  ServiceOptions so;
+  so.data_dir = dir;
+  so.clock = [] { return TimeMs{1777636800000}; };  // 2026-05-01T12:00:00Z
+  auto svc = Service::Open(so, &error);
+  ASSERT_TRUE(svc) << error;
+  auto event = [](const char* ts, const char* id) {
+    return fmt::format(R"({{"ts":"{}","request_id":"{}","account_id":"acct_x","messages":[{{"role":"user","content":"hi"}}]}})", ts, id) + "\n";
+  };
+  const IngestResult r = svc->Ingest(event("2099-01-01T00:00:00Z", "f1") + event("2026-05-02T06:00:00Z", "f2") +
+                                         event("2020-01-01T00:00:00Z", "f3"),
+                                     "batch");
+  EXPECT_EQ(r.accepted, 2u) << "an hour ahead (clock skew) and years back are accepted";
+  EXPECT_EQ(r.rejected, 1u);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_NE(r.errors[0].find("batch:1: field 'ts': out_of_range"), std::string::npos) << r.errors[0];
   std::filesystem::remove_all(dir);
 }
 
