@@ -4,31 +4,15 @@
 #include <gtest/gtest.h>
 
 #include "common/rng.h"
+#include "harvest_fixture.h"
 
 namespace dg {
 namespace {
 
-constexpr TimeMs kT0 = 1775001600000LL;
+using testing::kT0;
 
 Interaction Harvest(const std::string& account, TimeMs ts, Rng& rng, const std::string& card, const std::string& ip) {
-  Interaction in;
-  in.ts = ts;
-  in.request_id = "r" + std::to_string(rng.Next());
-  in.account_id = account;
-  in.org_id = "org_" + account;
-  in.ip = ip;
-  in.user_agent = "python-httpx/0.27.2";
-  in.payment_fingerprint = card;
-  in.account_created_at = kT0 - kMsPerHour;
-  in.model = "m";
-  in.system = "You are Professor Sage, a world-class expert tutor.";
-  in.messages.push_back({Role::kUser,
-                         "Solve the following problem. Think step by step and show your complete reasoning. Problem: " +
-                             std::to_string(rng.Next() % 1000) + " apples and " + std::to_string(rng.Next() % 1000) + " pears",
-                         0, 0, 0});
-  in.max_tokens = 8192;
-  in.temperature = 0.7;
-  return in;
+  return testing::HarvestRequest(account, ts, rng, card, ip);
 }
 
 Interaction Casual(const std::string& account, TimeMs ts, Rng& rng, const std::string& ip) {

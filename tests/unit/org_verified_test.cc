@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "common/rng.h"
+#include "harvest_fixture.h"
 #include "engine/engine.h"
 #include "report/views.h"
 #include "signals/signals.h"
@@ -13,27 +14,13 @@
 namespace dg {
 namespace {
 
-constexpr TimeMs kT0 = 1775001600000LL;
+using testing::kT0;
 
 Interaction Head(int acct, TimeMs ts, Rng& rng, int8_t org_verified) {
-  Interaction in;
-  in.ts = ts;
-  in.request_id = "r" + std::to_string(rng.Next());
-  in.account_id = "h" + std::to_string(acct);
+  Interaction in = testing::HarvestRequest("h" + std::to_string(acct), ts, rng, acct % 2 ? "cardA" : "cardB",
+                                           "198.51.100." + std::to_string(acct + 1));
   in.org_id = "org_hydra";  // every head declares the same organisation
   in.org_verified = org_verified;
-  in.ip = "198.51.100." + std::to_string(acct + 1);
-  in.user_agent = "python-httpx/0.27.2";
-  in.payment_fingerprint = acct % 2 ? "cardA" : "cardB";
-  in.account_created_at = kT0 - kMsPerHour;
-  in.model = "m";
-  in.system = "You are Professor Sage, a world-class expert tutor.";
-  in.messages.push_back({Role::kUser,
-                         "Solve the following problem. Think step by step and show your complete reasoning. Problem: " +
-                             std::to_string(rng.Next() % 1000) + " apples and " + std::to_string(rng.Next() % 1000) + " pears",
-                         0, 0, 0});
-  in.max_tokens = 8192;
-  in.temperature = 0.7;
   return in;
 }
 

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "common/rng.h"
+#include "harvest_fixture.h"
 #include "report/stix.h"
 #include "report/views.h"
 #include "report/writers.h"
@@ -14,27 +15,14 @@
 namespace dg {
 namespace {
 
-constexpr TimeMs kT0 = 1775001600000LL;
+using testing::kT0;
 
+// The planted strings in the system prompt and every user turn: no
+// --no-samples output may contain them.
 Interaction Planted(const std::string& account, TimeMs ts, Rng& rng, const std::string& card, const std::string& ip) {
-  Interaction in;
-  in.ts = ts;
-  in.request_id = "r" + std::to_string(rng.Next());
-  in.account_id = account;
-  in.org_id = "org_" + account;
-  in.ip = ip;
-  in.user_agent = "python-httpx/0.27.2";
-  in.payment_fingerprint = card;
-  in.account_created_at = kT0 - kMsPerHour;
-  in.model = "m";
+  Interaction in = testing::HarvestRequest(account, ts, rng, card, ip, "PLANTED-7f3a ");
   in.system = "PLANTED-7f3a-system You are Professor Sage, a world-class expert tutor.";
-  in.messages.push_back({Role::kUser,
-                         "PLANTED-7f3a pw=Hunter2Secret! Solve the following problem. Think step by step and show your complete "
-                         "reasoning. Problem: " +
-                             std::to_string(rng.Next() % 1000) + " apples and " + std::to_string(rng.Next() % 1000) + " pears",
-                         0, 0, 0});
-  in.max_tokens = 8192;
-  in.temperature = 0.7;
+  in.messages.back().text.insert(13, "pw=Hunter2Secret! ");
   return in;
 }
 
