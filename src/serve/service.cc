@@ -155,6 +155,18 @@ bool Service::Replay(std::string* error) {
   ContentDigest digest;
   WireExtras extras;
   uint64_t bad = 0;
+  // Account data first: replayed records take back what the wire format
+  // does not keep (org verification, country, verification level).
+  if (!store_->ForEachAccount(
+                 [&](const std::string& id, const std::string& attrs) {
+                   std::string ignored;  // written by AccountToJson: reads back
+                   if (!accounts_.LoadText(attrs, "store:" + id, &ignored)) {
+                     fmt::print(stderr, "serve: stored account {}: {}\n", id, ignored);
+                   }
+                 },
+                 error)) {
+    return false;
+  }
   if (!store_->ForEachRecord(
           [&](std::string_view record) {
             if (!DecodeRecord(record, &in, &digest, &extras)) {
@@ -168,6 +180,11 @@ bool Service::Replay(std::string* error) {
               return;
             }
             dedup_.Insert(key);
+            if (const AccountAttributes* known = accounts_.Find(in.account_id)) {
+              if (in.org_verified < 0) in.org_verified = known->org_verified;
+              if (in.country.empty()) in.country = known->country;
+              if (in.verification.empty()) in.verification = known->verification;
+            }
             engine_.ObserveDigest(in, digest);
             ++replayed_;
           },
@@ -185,14 +202,6 @@ bool Service::Replay(std::string* error) {
         override_history_[o.account_id].push_back(o);
       },
       error);
-  ok = ok && store_->ForEachAccount(
-                 [&](const std::string& id, const std::string& attrs) {
-                   std::string ignored;  // written by AccountToJson: reads back
-                   if (!accounts_.LoadText(attrs, "store:" + id, &ignored)) {
-                     fmt::print(stderr, "serve: stored account {}: {}\n", id, ignored);
-                   }
-                 },
-                 error);
   ok = ok && store_->ForEachSample([&](const std::string& c, const std::string& text) { engine_.RestoreSample(c, text); }, error);
   ok = ok && store_->ForEachSharedIndicator(
                  [&](const SharedIndicatorRecord& r) {

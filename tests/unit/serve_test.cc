@@ -341,5 +341,35 @@ TEST(Service, EventsFarInTheFutureAreRejected) {
   std::filesystem::remove_all(dir);
 }
 
+// The wire format keeps no org verification, country or verification level:
+// a restart must take them back from the stored account data, or a verified
+// org's accounts replay as unverified and are linked into a campaign they
+// were not in before the restart (#17).
+TEST(Service, ReplayKeepsTheAccountDataTheWireFormatDoesNot) {
+  const std::string dir = TempDir("replay-accounts");
+  std::string error;
+  ServiceOptions so;
+  so.data_dir = dir;
+  so.clock = [] { return TimeMs{1777636800000}; };
+  std::string accounts;
+  for (int acct = 0; acct < 8; ++acct) {
+    accounts += fmt::format(R"({{"account_id":"h{}","org_id":"org_lab","org_verified":true,"country":"DE"}})", acct) + "\n";
+  }
+  std::string before;
+  {
+    auto svc = Service::Open(so, &error);
+    ASSERT_TRUE(svc) << error;
+    ASSERT_TRUE(svc->PutAccounts(accounts, "accounts", &error)) << error;
+    EXPECT_EQ(svc->Ingest(HydraBatch(0, 30), "batch").accepted, 240u);
+    before = svc->CampaignsJson();
+    EXPECT_NE(svc->Check(Req("h3")).decision, Decision::kBlock) << "one verified organisation's accounts are not a campaign";
+  }
+  auto svc = Service::Open(so, &error);
+  ASSERT_TRUE(svc) << error;
+  EXPECT_EQ(svc->CampaignsJson(), before);
+  EXPECT_NE(svc->Check(Req("h3")).decision, Decision::kBlock) << "the same after a restart";
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace dg
