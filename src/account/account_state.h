@@ -107,7 +107,7 @@ struct AccountState {
   bool young : 1 = false;            // first used soon after creation (policy.young_account_days)
   bool changed : 1 = false;          // took up harvesting after a history without it (sticky)
   bool cleared : 1 = false;          // observed long enough without turning suspicious
-  bool automation_only : 1 = false;  // candidate by bot-like behaviour alone (not young, no harvest content)
+  bool automation_only : 1 = false;  // candidate by bot-like behaviour alone, no harvest content: links through infrastructure only
   bool shared_match : 1 = false;     // uses an indicator another provider shared (sticky)
   bool reviewable : 1 = false;       // was a candidate on its own content or youth (sticky)
   bool recent : 1 = false;           // active since the eviction sweep last passed (CLOCK bit)
