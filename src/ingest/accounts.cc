@@ -221,6 +221,10 @@ bool AccountDirectory::AddJsonLine(std::string_view line, const std::string& whe
       return false;
     }
   }
+  return AddRow(a, where, error);
+}
+
+bool AccountDirectory::AddRow(const AccountAttributes& a, const std::string& where, std::string* error) {
   if (a.account_id.empty()) {
     *error = fmt::format("{}: column 'account_id': required", where);
     return false;
@@ -305,15 +309,7 @@ bool AccountDirectory::LoadText(std::string_view text, const std::string& origin
         return false;
       }
     }
-    if (a.account_id.empty()) {
-      *error = fmt::format("{}: column 'account_id': required", where);
-      return false;
-    }
-    if (accounts_.size() >= max_accounts_ && Find(a.account_id) == nullptr) {
-      *error = fmt::format("{}: more than {} accounts", where, max_accounts_);
-      return false;
-    }
-    Upsert(a);
+    if (!AddRow(a, where, error)) return false;
   }
   return true;
 }

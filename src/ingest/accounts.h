@@ -74,6 +74,9 @@ class AccountDirectory {
 
  private:
   bool AddJsonLine(std::string_view line, const std::string& where, std::string* error);
+  // One parsed row (a JSONL line or a CSV record): needs an account id and
+  // room under max_accounts_; then upserted.
+  bool AddRow(const AccountAttributes& a, const std::string& where, std::string* error);
   absl::flat_hash_map<std::string, AccountAttributes> accounts_;
   size_t max_accounts_ = 50u << 20;
 };
