@@ -64,6 +64,8 @@ void RateCounts::Add(const RateCounts& o) {
   datagen += o.datagen;
   single_turn += o.single_turn;
   high_cap += o.high_cap;
+  history += o.history;
+  unserved += o.unserved;
 }
 
 RateCounts AccountState::Recent() const {
@@ -90,7 +92,7 @@ uint32_t AccountState::SynchronizedBins() const {
   return 0;
 }
 
-void AccountState::Observe(const EventFeatures& f, int64_t high_max_tokens) {
+void AccountState::Observe(const EventFeatures& f, int64_t high_max_tokens, HistoryCheck history) {
   if (n == 0) {
     first_ts = f.ts;
   } else if (f.ts > last_ts) {
@@ -107,7 +109,11 @@ void AccountState::Observe(const EventFeatures& f, int64_t high_max_tokens) {
   } else {
     for (; last_day < day; ++last_day) active_days &= ~(uint64_t{1} << ((last_day + 1) & 63));
   }
-  if (last_day - day < 64) active_days |= uint64_t{1} << (day & 63);
+  if (last_day - day < 64) {
+    const uint64_t bit = uint64_t{1} << (day & 63);
+    if ((active_days & bit) == 0 && days_active < UINT16_MAX) ++days_active;
+    active_days |= bit;
+  }
   ++n;
   // Slide the window: a new day-long bucket starts, the older one is kept
   // only if it is the one just before.
@@ -124,7 +130,11 @@ void AccountState::Observe(const EventFeatures& f, int64_t high_max_tokens) {
   one.recon = (f.flags & kFlagRecon) != 0;
   one.rubric = (f.flags & kFlagRubric) != 0;
   one.datagen = (f.flags & kFlagDataGen) != 0;
-  one.single_turn = f.single_turn;
+  // A history none of whose assistant turns was served is a one-shot
+  // request dressed as a conversation.
+  one.single_turn = f.single_turn || history.unserved;
+  one.history = history.checked;
+  one.unserved = history.unserved;
   one.high_cap = f.max_tokens >= high_max_tokens;
   life.Add(one);
   window_cur.Add(one);
@@ -133,6 +143,8 @@ void AccountState::Observe(const EventFeatures& f, int64_t high_max_tokens) {
     input_tokens += static_cast<uint64_t>(f.input_tokens);
     output_tokens += static_cast<uint64_t>(f.output_tokens);
   }
+  if (f.reasoning_tokens > 0) reasoning_tokens += static_cast<uint64_t>(f.reasoning_tokens);
+  harvest_n += (f.flags & (kFlagCot | kFlagRecon | kFlagRubric | kFlagDataGen)) != 0;
   ++capability[static_cast<size_t>(f.capability)];
   if (f.prompt_cluster != 0) templates.Add(f.prompt_cluster);
   if (f.system_cluster != 0) systems.Add(f.system_cluster);

@@ -1,5 +1,5 @@
 // AccountState: everything the engine remembers about one account, in a
-// fixed-size record (1,296 bytes, `sizeof(AccountState)`) no matter how many interactions it sends.
+// fixed-size record (1,352 bytes, `sizeof(AccountState)`) no matter how many interactions it sends.
 //
 // Rate counters are kept twice: over the account's life and over a sliding
 // window of the last one to two days (two day-long buckets, the older one
@@ -54,11 +54,21 @@ struct RateCounts {
   uint32_t n = 0;
   uint32_t cot = 0, recon = 0, rubric = 0, datagen = 0;
   uint32_t single_turn = 0, high_cap = 0;
+  // Requests sending assistant turns while the account's responses are
+  // logged (history), and of those, requests whose assistant turns were
+  // none of them served to this account (unserved): a written history.
+  uint32_t history = 0, unserved = 0;
   void Add(const RateCounts& o);
 };
 
 inline constexpr TimeMs kRateWindowMs = kMsPerDay;
 inline constexpr size_t kMinuteBins = 6;  // 10-minute bins of the hour
+
+// What the engine found of a request's assistant turns (ServedIndex).
+struct HistoryCheck {
+  bool checked = false;   // sent assistant turns, and this account's responses are logged
+  bool unserved = false;  // none of them was served to this account
+};
 
 struct AccountState {
   std::string id;
@@ -74,6 +84,9 @@ struct AccountState {
   TimeMs window_start = 0;
   uint32_t tools = 0;
   uint64_t input_tokens = 0, output_tokens = 0;  // where the log reports them
+  uint64_t reasoning_tokens = 0;                 // extended thinking, where reported
+  uint32_t harvest_n = 0;                        // requests carrying any harvest flag
+  uint16_t days_active = 0;                      // distinct UTC days with activity (saturating)
   std::array<uint32_t, kCapabilityCount> capability{};
   TopK templates;
   TopK systems;
@@ -114,12 +127,16 @@ struct AccountState {
   bool veteran : 1 = false;          // cleared and still clean after a week and 100 interactions
   bool shared_match_established : 1 = false;  // first matched an imported indicator when already established
   bool shared_match_review : 1 = false;       // matched only imported indicators of review trust (never blocks)
+  bool responses_logged : 1 = false;          // the log has carried a response text for this account
   int8_t override_verdict = -1;      // a person's allow / block (Verdict), never changed by the engine
   RepeatCounter repeats;         // template / frame values this account repeats
   uint32_t reasons = 0;          // bit per Reason (signals/signals.h)
   uint32_t link_reasons = 0;     // Reason bits of this account's own links and campaign matches
   TimeMs flagged_at = -1;        // first block
   uint32_t n_at_flag = 0;
+  // What the account had been served when first blocked (attacker yield).
+  uint32_t harvest_at_flag = 0;
+  uint64_t tokens_at_flag = 0;   // output + reasoning tokens
   uint32_t last_link_check = 0;
 
   // Not known to be an established customer: young, put to a new use, or
@@ -130,8 +147,11 @@ struct AccountState {
   // known to be established, and a candidate for more than automation.
   bool MayLinkOnContent() const { return NotKnownEstablished() && !automation_only; }
 
-  // Records one interaction's features. Returns nothing; O(1).
-  void Observe(const EventFeatures& f, int64_t high_max_tokens);
+  // Records one interaction's features. `history` says what the engine
+  // found of the request's assistant turns in the ServedIndex. O(1).
+  void Observe(const EventFeatures& f, int64_t high_max_tokens, HistoryCheck history = {});
+  // Output + reasoning tokens served so far.
+  uint64_t TokensServed() const { return output_tokens + reasoning_tokens; }
   // Records a use of the value: kKnown (already held), kAdded (a free slot),
   // kReplaced (took the slot of a value used once; *evicted gets that
   // value), kOverflow (every slot holds a value used more than once).
@@ -152,7 +172,7 @@ struct AccountState {
 
 // What the engine still knows of a suspicious account it had to forget to
 // stay within max_accounts (it was outside any campaign): its verdict and the
-// figures an analyst needs. ~100 bytes with its id, against ~1.35 KB.
+// figures an analyst needs. ~100 bytes with its id, against ~1.41 KB.
 struct AccountSummary {
   Verdict verdict = Verdict::kAllow;
   float score = 0;

@@ -36,6 +36,17 @@ uint64_t HashRange(const std::vector<uint64_t>& toks, size_t from, size_t count,
 }
 }  // namespace
 
+uint64_t TurnFingerprint(std::string_view text) {
+  char buf[128];
+  size_t n = 0;
+  for (const char c : text) {
+    if (c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v') continue;
+    buf[n++] = c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
+    if (n == sizeof buf) break;
+  }
+  return n == 0 ? 0 : Hash64(std::string_view(buf, n), 0x5e12ed) | 1;
+}
+
 ContentAnalyzer::ContentAnalyzer(size_t max_clusters)
     : system_index_(max_clusters / 4 + 1, 0.6), prompt_index_(max_clusters, 0.5) {}
 
@@ -47,7 +58,14 @@ void DigestContent(const Interaction& in, TokenStream* scratch, ContentDigest* d
   out->temperature = std::isnan(in.temperature) ? -1 : in.temperature;
   out->output_tokens = in.output_tokens;
   out->input_tokens = in.input_tokens;
+  out->reasoning_tokens = in.reasoning_tokens;
   out->tools_hash = in.tools_hash;
+  if (in.has_response) out->response_fp = TurnFingerprint(in.response_text);
+  // The latest assistant turns with text, newest first.
+  for (auto m = in.messages.rbegin(); m != in.messages.rend() && out->history_turns < kHistoryFingerprints; ++m) {
+    if (m->role != Role::kAssistant) continue;
+    if (const uint64_t fp = TurnFingerprint(m->text); fp != 0) out->history_fp[out->history_turns++] = fp;
+  }
 
   LexiconHits hits;
   bool tool_blocks = false;

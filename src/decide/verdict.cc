@@ -14,6 +14,8 @@ void Apply(AccountState& a, const Policy& policy, Correlator& correlator, TimeMs
     if (a.verdict == Verdict::kBlock && a.flagged_at < 0) {
       a.flagged_at = now;
       a.n_at_flag = a.n;
+      a.harvest_at_flag = a.harvest_n;
+      a.tokens_at_flag = a.TokensServed();
     }
     return;
   }
@@ -71,6 +73,8 @@ void Apply(AccountState& a, const Policy& policy, Correlator& correlator, TimeMs
     if (a.flagged_at < 0) {
       a.flagged_at = now;
       a.n_at_flag = a.n;
+      a.harvest_at_flag = a.harvest_n;
+      a.tokens_at_flag = a.TokensServed();
     }
   } else if (block || in_campaign || a.reviewable || in_review_by_indicator || ev.score >= policy.review_score) {
     a.verdict = Verdict::kReview;

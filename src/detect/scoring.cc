@@ -34,6 +34,9 @@ constexpr std::array<RateSignal, 4> kHarvestRates = {{
 }};
 constexpr RateSignal kSingleTurnRate{Reason::kSingleTurn, &RateCounts::single_turn, 0.6, 0.3, true};
 constexpr RateSignal kMaxOutputCapRate{Reason::kMaxOutputCap, &RateCounts::high_cap, 0.5, 0.4, false};
+// Share of requests whose conversation history holds no turn the platform
+// served to the account (only where the log carries responses).
+constexpr RateSignal kUnservedRate{Reason::kUnservedHistory, &RateCounts::unserved, 0.2, 0.5, false};
 double Rate(uint32_t count, uint32_t n) { return static_cast<double>(count) / (n + 2.0); }
 
 // Longest run of empty hours (circular) in a 24-hour histogram.
@@ -114,6 +117,7 @@ OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
   }
   sum += set(Reason::kHighVolume, per_day, (per_day - 50.0) / 200.0);
   sum += rate(kMaxOutputCapRate);
+  sum += rate(kUnservedRate);
   take(&e.automation);
   if (a.created_at >= 0) {
     const double age_days = static_cast<double>(a.first_ts - a.created_at) / kDayMs;

@@ -135,6 +135,11 @@ void AppendAccountJson(std::string& out, const Engine& engine, const AccountStat
   out += fmt::format(",\"interactions\":{},\"interactions_before_flag\":", a.n);
   if (a.flagged_at < 0) out += "null";
   else out += std::to_string(a.n_at_flag);
+  // What the account was served: the attacker's yield, before the block.
+  out += fmt::format(",\"active_days\":{},\"harvest_requests\":{},\"output_tokens\":{},\"reasoning_tokens\":{}", a.days_active,
+                     a.harvest_n, a.output_tokens, a.reasoning_tokens);
+  if (a.flagged_at < 0) out += ",\"harvest_before_flag\":null,\"tokens_before_flag\":null";
+  else out += fmt::format(",\"harvest_before_flag\":{},\"tokens_before_flag\":{}", a.harvest_at_flag, a.tokens_at_flag);
   const auto evidence = Explain(engine, a);
   out += ",\"reasons\":[";
   for (size_t idx = 0; idx < evidence.size(); ++idx) {

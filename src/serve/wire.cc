@@ -81,13 +81,17 @@ std::string EncodeRecord(const Interaction& in, const ContentDigest& d, const Wi
       for (const uint32_t v : *sig) w.Put<uint32_t>(v);
     }
   }
+  w.Put<int64_t>(f.reasoning_tokens);
+  w.Put<uint64_t>(f.response_fp);
+  w.Put<uint8_t>(f.history_turns);
+  for (size_t t = 0; t < f.history_turns; ++t) w.Put<uint64_t>(f.history_fp[t]);
   return out;
 }
 
 bool DecodeRecord(std::string_view record, Interaction* in, ContentDigest* d, WireExtras* x) {
   Reader r(record);
   uint8_t version = 0;
-  if (!r.Get(&version) || version != kWireVersion) return false;
+  if (!r.Get(&version) || version < 1 || version > kWireVersion) return false;
   *in = Interaction{};
   *d = ContentDigest{};
   *x = WireExtras{};
@@ -124,6 +128,15 @@ bool DecodeRecord(std::string_view record, Interaction* in, ContentDigest* d, Wi
     if (!has) continue;
     for (uint32_t& v : *sig) {
       if (!r.Get(&v)) return false;
+    }
+  }
+  if (version >= 2) {
+    if (!r.Get(&f.reasoning_tokens) || !r.Get(&f.response_fp) || !r.Get(&f.history_turns) ||
+        f.history_turns > kHistoryFingerprints) {
+      return false;
+    }
+    for (size_t t = 0; t < f.history_turns; ++t) {
+      if (!r.Get(&f.history_fp[t])) return false;
     }
   }
   return r.done();

@@ -8,7 +8,7 @@
 // Format: a version byte, then fixed-width little-endian integers and
 // length-prefixed strings. Decode checks every length against the record
 // and returns false on any inconsistency (a torn or foreign record is never
-// half-applied). ~250-400 bytes per interaction. O(record size).
+// half-applied). ~250-450 bytes per interaction. O(record size).
 #pragma once
 
 #include <string>
@@ -19,7 +19,10 @@
 
 namespace dg {
 
-inline constexpr uint8_t kWireVersion = 1;
+// Version 2 adds reasoning tokens and the turn fingerprints (response and
+// history, content/analyzer.h) at the end; version 1 records still decode
+// (without them: their histories are not checked on replay).
+inline constexpr uint8_t kWireVersion = 2;
 
 // A response fingerprint for traceback rides with the record when the
 // interaction carried a response.

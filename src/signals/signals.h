@@ -40,6 +40,7 @@ enum class Reason : uint8_t {
   kHighVolume,
   kYoungAccount,
   kMaxOutputCap,
+  kUnservedHistory,
   // coordination
   kCampaignMember,
   kCampaignIndicatorMatch,
@@ -92,6 +93,7 @@ inline constexpr std::array<SignalSpec, kReasonCount> kSignals = {{
     {Reason::kHighVolume, "high_volume", Family::kAutomation, 0.3},
     {Reason::kYoungAccount, "young_account", Family::kYouth, 0.4},
     {Reason::kMaxOutputCap, "max_output_cap", Family::kAutomation, 0.2},
+    {Reason::kUnservedHistory, "unserved_history", Family::kAutomation, 0.2},
     {Reason::kCampaignMember, "campaign_member", Family::kCoordination, 0},
     {Reason::kCampaignIndicatorMatch, "campaign_indicator_match", Family::kCoordination, 0},
     {Reason::kSharedPayment, "shared_payment", Family::kCoordination, 0},

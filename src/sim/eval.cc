@@ -80,8 +80,24 @@ bool Evaluate(const std::string& labels_path, const std::string& accounts_path, 
       uint64_t b = 0;
       if (e["interactions_before_flag"].get(b) == simdjson::SUCCESS) before = b;
     }
+    // Yield: harvest requests and tokens served (before the block).
+    auto count = [&](const char* field) {
+      uint64_t v = 0;
+      return e[field].get(v) == simdjson::SUCCESS ? v : uint64_t{0};
+    };
+    const uint64_t harvest = count("harvest_requests");
+    const uint64_t tokens = count("output_tokens") + count("reasoning_tokens");
+    const uint64_t days = count("active_days");
+    const uint64_t harvest_served = blocked ? std::min(harvest, count("harvest_before_flag")) : harvest;
+    const uint64_t tokens_served = blocked ? std::min(tokens, count("tokens_before_flag")) : tokens;
     auto add = [&](GroupFigures& g) {
       ++g.accounts;
+      g.harvest += harvest;
+      g.harvest_served += harvest_served;
+      g.tokens += tokens;
+      g.tokens_served += tokens_served;
+      g.tokens_served_in_review += verdict == "review" ? tokens_served : 0;
+      g.account_days += days;
       g.blocked += blocked;
       g.review += verdict == "review";
       g.interactions += n;
@@ -141,6 +157,18 @@ std::string FormatEval(const EvalResult& r) {
                      g.accounts ? double(g.blocked) / g.accounts : 1.0,
                      g.interactions ? double(g.served_before_block) / g.interactions : 0.0);
   }
+  s += fmt::format("attacker yield: harvest requests {} of {} served ({:.4f}), output + reasoning tokens {} of {} served ({:.4f}), "
+                   "{} of them to accounts in review\n",
+                   r.attack.harvest_served, r.attack.harvest, r.attack.harvest ? double(r.attack.harvest_served) / r.attack.harvest : 0.0,
+                   r.attack.tokens_served, r.attack.tokens, r.attack.tokens ? double(r.attack.tokens_served) / r.attack.tokens : 0.0,
+                   r.attack.tokens_served_in_review);
+  s += fmt::format("{:<26} {:>10} {:>10} {:>13} {:>13} {:>12} {:>11}\n", "yield by campaign", "harvest", "served", "tokens",
+                   "served", "per account", "per acct-day");
+  for (const auto& [name, g] : r.campaigns) {
+    s += fmt::format("{:<26} {:>10} {:>10} {:>13} {:>13} {:>12.0f} {:>11.0f}\n", name, g.harvest, g.harvest_served, g.tokens,
+                     g.tokens_served, g.accounts ? double(g.tokens_served) / g.accounts : 0.0,
+                     g.account_days ? double(g.tokens_served) / g.account_days : 0.0);
+  }
   s += fmt::format("{:<26} {:>8} {:>8} {:>8} {:>9}\n", "legit archetype", "accounts", "blocked", "review", "FPR");
   for (const auto& [name, g] : r.archetypes) {
     s += fmt::format("{:<26} {:>8} {:>8} {:>8} {:>9.5f}\n", name, g.accounts, g.blocked, g.review,
@@ -155,8 +183,11 @@ std::string FormatEval(const EvalResult& r) {
 
 std::string FormatEvalJson(const EvalResult& r) {
   auto group = [](const GroupFigures& g) {
-    return fmt::format("{{\"accounts\":{},\"blocked\":{},\"review\":{},\"interactions\":{},\"served_before_block\":{}}}",
-                       g.accounts, g.blocked, g.review, g.interactions, g.served_before_block);
+    return fmt::format(
+        "{{\"accounts\":{},\"blocked\":{},\"review\":{},\"interactions\":{},\"served_before_block\":{},\"harvest_requests\":{},"
+        "\"harvest_served\":{},\"tokens\":{},\"tokens_served\":{},\"tokens_served_in_review\":{},\"account_days\":{}}}",
+        g.accounts, g.blocked, g.review, g.interactions, g.served_before_block, g.harvest, g.harvest_served, g.tokens,
+        g.tokens_served, g.tokens_served_in_review, g.account_days);
   };
   std::string s = fmt::format(
       "{{\"recall\":{:.6f},\"fpr\":{:.6f},\"leakage\":{:.6f},\"legit_interactions_blocked\":{:.6f},\"purity\":{:.6f},"

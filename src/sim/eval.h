@@ -16,6 +16,12 @@ struct GroupFigures {
   uint64_t interactions = 0;
   uint64_t served_before_block = 0;  // attack: leaked; legit: interactions after block are "blocked"
   uint64_t interactions_blocked = 0;
+  // Attacker yield (accounts.jsonl's harvest and token counts): what was
+  // served before the block -- everything, for an account never blocked.
+  uint64_t harvest = 0, harvest_served = 0;      // requests carrying a harvest flag
+  uint64_t tokens = 0, tokens_served = 0;        // output + reasoning tokens
+  uint64_t tokens_served_in_review = 0;          // of tokens_served: to accounts left in review (throttled at a gateway)
+  uint64_t account_days = 0;                     // active days, summed over accounts
 };
 
 struct EvalResult {

@@ -1,0 +1,158 @@
+// Conversation histories checked against what was served (issue #16): the
+// turn fingerprint, the served index, the wire record that carries them,
+// and the engine's unserved_history evidence.
+#include "account/served_index.h"
+#include "content/analyzer.h"
+#include "detect/scoring.h"
+#include "engine/engine.h"
+#include "serve/wire.h"
+
+#include <gtest/gtest.h>
+
+#include "common/rng.h"
+#include "harvest_fixture.h"
+
+namespace dg {
+namespace {
+
+using testing::kT0;
+
+TEST(TurnFingerprint, IgnoresWhiteSpaceAndCaseAndKeepsOnlyTheStart) {
+  const std::string served = "First, turn off the water.\n\nThen unscrew the  handle and replace the washer; " + std::string(400, 'x');
+  EXPECT_EQ(TurnFingerprint(served), TurnFingerprint("first, turn off the water. then unscrew the handle and replace the washer;" +
+                                                     std::string(400, 'x')));
+  // A client that keeps only the start of a long answer sends the same turn.
+  EXPECT_EQ(TurnFingerprint(served), TurnFingerprint(served.substr(0, 300)));
+  EXPECT_NE(TurnFingerprint(served), TurnFingerprint("Understood."));
+  EXPECT_EQ(TurnFingerprint(""), 0u);
+  EXPECT_EQ(TurnFingerprint(" \n\t "), 0u);
+}
+
+TEST(ServedIndex, RemembersPerAccountAndForgetsTheOldestGeneration) {
+  ServedIndex idx(4);
+  idx.Add(1, 100);
+  EXPECT_TRUE(idx.Contains(1, 100));
+  EXPECT_FALSE(idx.Contains(2, 100)) << "served to another account";
+  EXPECT_FALSE(idx.Contains(1, 101));
+  idx.Add(1, 0);
+  EXPECT_FALSE(idx.Contains(1, 0)) << "no fingerprint, nothing to remember";
+  for (uint64_t fp = 200; fp < 204; ++fp) idx.Add(1, fp);  // fills the newer generation: 100 moves to the older
+  EXPECT_TRUE(idx.Contains(1, 100));
+  for (uint64_t fp = 300; fp < 305; ++fp) idx.Add(1, fp);  // and another: 100 is gone
+  EXPECT_FALSE(idx.Contains(1, 100));
+  EXPECT_LE(idx.size(), 8u) << "two generations of at most 4";
+}
+
+TEST(Wire, CarriesTurnFingerprintsAndStillReadsVersionOne) {
+  Interaction in;
+  in.ts = kT0;
+  in.request_id = "r1";
+  in.account_id = "a";
+  ContentDigest d;
+  d.features.reasoning_tokens = 1234;
+  d.features.response_fp = 77;
+  d.features.history_turns = 2;
+  d.features.history_fp = {5, 6, 0, 0};
+  const std::string rec = EncodeRecord(in, d, WireExtras{});
+  Interaction out;
+  ContentDigest d2;
+  WireExtras x2;
+  ASSERT_TRUE(DecodeRecord(rec, &out, &d2, &x2));
+  EXPECT_EQ(d2.features.reasoning_tokens, 1234);
+  EXPECT_EQ(d2.features.response_fp, 77u);
+  ASSERT_EQ(d2.features.history_turns, 2);
+  EXPECT_EQ(d2.features.history_fp[1], 6u);
+  // A version 1 record (written before the fingerprints): the same bytes
+  // without the tail.
+  std::string v1 = rec.substr(0, rec.size() - (8 + 8 + 1 + 2 * 8));
+  v1[0] = 1;
+  ASSERT_TRUE(DecodeRecord(v1, &out, &d2, &x2));
+  EXPECT_EQ(d2.features.response_fp, 0u);
+  EXPECT_EQ(d2.features.history_turns, 0);
+  EXPECT_EQ(d2.features.reasoning_tokens, -1);
+  // A history count past the maximum is a foreign record, not read.
+  std::string bad = rec;
+  bad[rec.size() - 2 * 8 - 1] = 9;
+  EXPECT_FALSE(DecodeRecord(bad, &out, &d2, &x2));
+}
+
+// A person continuing chats sends back what was served; a harvester writes
+// the assistant turns itself ("Understood.").
+class HistoryEngine : public ::testing::Test {
+ protected:
+  Interaction Turn(const std::string& account, TimeMs ts, const std::vector<std::string>& assistant_turns,
+                   const std::string& response) {
+    Interaction in;
+    in.ts = ts;
+    in.request_id = account + std::to_string(ts);
+    in.account_id = account;
+    in.ip = "198.51.100.7";
+    in.account_created_at = kT0 - 400 * kMsPerDay;
+    for (const auto& t : assistant_turns) {
+      in.messages.push_back({Role::kUser, "tell me more about tides", 0, 0, 0});
+      in.messages.push_back({Role::kAssistant, t, 0, 0, 0});
+    }
+    in.messages.push_back({Role::kUser, "and what about the moon " + std::to_string(ts), 0, 0, 0});
+    in.has_response = true;
+    in.response_text = response;
+    in.output_tokens = 200;
+    in.input_tokens = 40;
+    return in;
+  }
+  double Unserved(const std::string& id) {
+    const AccountState* a = engine.FindAccount(id);
+    EXPECT_NE(a, nullptr);
+    return ScoreAccount(*a, engine.policy()).strength[static_cast<size_t>(Reason::kUnservedHistory)];
+  }
+  Engine engine{Policy::Defaults()};
+};
+
+TEST_F(HistoryEngine, ServedHistoriesAreNotEvidenceWrittenOnesAre) {
+  std::string last;
+  for (int k = 0; k < 40; ++k) {
+    const TimeMs ts = kT0 + k * 60'000;
+    const std::string answer = "Tides follow the moon, answer number " + std::to_string(k) + ". The sea bulges toward it.";
+    // The person: every request after the first sends back the last answer.
+    engine.Observe(Turn("person", ts, last.empty() ? std::vector<std::string>{} : std::vector<std::string>{last}, answer));
+    last = answer;
+    engine.Observe(Turn("writer", ts + 1, {"Understood."}, answer + " (to the writer)"));
+  }
+  EXPECT_EQ(Unserved("person"), 0.0);
+  EXPECT_GE(Unserved("writer"), 0.99);
+  const AccountState* w = engine.FindAccount("writer");
+  EXPECT_EQ(w->life.history, 39u) << "the first request: no response of this account logged yet to compare with";
+  EXPECT_EQ(w->life.unserved, 39u);
+  EXPECT_EQ(w->life.single_turn, 39u) << "a written history is a one-shot request";
+  const AccountState* p = engine.FindAccount("person");
+  EXPECT_EQ(p->life.single_turn, 1u);
+}
+
+TEST_F(HistoryEngine, WithoutResponsesInTheLogNothingIsChecked) {
+  for (int k = 0; k < 40; ++k) {
+    Interaction in = Turn("writer", kT0 + k * 60'000, {"Understood."}, "");
+    in.has_response = false;
+    engine.Observe(in);
+  }
+  EXPECT_EQ(engine.FindAccount("writer")->life.history, 0u);
+  EXPECT_EQ(Unserved("writer"), 0.0);
+}
+
+TEST_F(HistoryEngine, ServedAndHarvestCountsAreKeptForTheYield) {
+  Rng rng(3);
+  for (int k = 0; k < 5; ++k) {
+    Interaction in = testing::HarvestRequest("h", kT0 + k * kMsPerDay, rng, "pm_h", "203.0.113.9");
+    in.output_tokens = 1000;
+    in.input_tokens = 10;
+    in.reasoning_tokens = 500;
+    in.has_response = true;
+    in.response_text = "answer " + std::to_string(k);
+    engine.Observe(in);
+  }
+  const AccountState* a = engine.FindAccount("h");
+  EXPECT_EQ(a->harvest_n, 5u);
+  EXPECT_EQ(a->TokensServed(), 7500u);
+  EXPECT_EQ(a->days_active, 5);
+}
+
+}  // namespace
+}  // namespace dg
