@@ -34,6 +34,7 @@ for spec in "${runs[@]}"; do
       seed=*) args+=(--seed "${kv#seed=}") ;;
       corpus) args+=(--corpus "$CORPUS") ;;
       evade=*) args+=(--evade "${kv#evade=}") ;;
+      fields=*) args+=(--fields "${kv#fields=}") ;;
     esac
   done
   dir="$WORK/run"

@@ -186,6 +186,23 @@ class Correlator {
   // A campaign grew to policy.campaign_block_min_accounts: every member's
   // verdict may change.
   bool CrossesBlockSize(size_t before, size_t after) const;
+  // Whether the account works from a network of its own: every request
+  // from one address block, over 20 requests and two days, that two to
+  // campaign_block_min_accounts - 1 accounts use (kOwn) -- the office of a
+  // lab or a small team; kPending until that is known; kNone for rotating
+  // addresses, a shared network (NAT, a hydra's pool), an address no other
+  // account uses (a person at home -- or a hydra's head with an address of
+  // its own) or none in the log. An account on a network of its own is an organisation of its
+  // own: content and client configuration (a public benchmark template, a
+  // popular SDK) do not tie it to anyone, however alike it asks (issue #15:
+  // five labs in gateway logs linked into one campaign); it links through
+  // infrastructure only. While pending, content links wait. Only for
+  // accounts of unknown age: with a sign-up time, youth decides instead.
+  enum class Network : uint8_t { kNone, kPending, kOwn };
+  Network NetworkOf(const AccountState& a) const;
+  // Most of the campaign's first 16 members work from networks of their
+  // own (or may yet): shared content does not bring others into it.
+  bool OwnNetworkCampaign(uint32_t root) const;
 
   const Policy& policy_;
   AccountTable& accounts_;

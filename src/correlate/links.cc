@@ -99,6 +99,37 @@ void Correlator::RefreshMembers(uint32_t root, const std::vector<uint32_t>& memb
   }
 }
 
+Correlator::Network Correlator::NetworkOf(const AccountState& a) const {
+  constexpr size_t k = static_cast<size_t>(IndicatorKind::kIpPrefix);
+  constexpr uint8_t kSteadyUses = 20;
+  constexpr uint16_t kSteadyDays = 2;
+  // A known sign-up time already says whether content may tie the account
+  // (young, or put to a new use: AccountState::MayLinkOnContent); the
+  // network stands in for it where the log has none (a gateway's).
+  if (a.created_at >= 0) return Network::kNone;
+  if (a.indicator_count[k] != 1 || a.indicator_overflow[k] != 0) return Network::kNone;
+  const IndicatorStats* s = index_.Find(a.indicators[k][0]);
+  if (s != nullptr && s->accounts >= static_cast<uint32_t>(policy_.campaign_block_min_accounts)) return Network::kNone;
+  if (a.indicator_hits[k][0] < kSteadyUses || a.days_active < kSteadyDays) return Network::kPending;
+  // One account alone on its address is a person -- or one head of a hydra
+  // with an address per account: it links as before. An office is shared.
+  return s != nullptr && s->accounts >= 2 ? Network::kOwn : Network::kNone;
+}
+
+bool Correlator::OwnNetworkCampaign(uint32_t root) const {
+  const CampaignAggregate* g = campaigns_.Aggregate(root);
+  if (g == nullptr) return false;
+  // The first members (at most 16, so the cost stays bounded): mostly
+  // accounts on networks of their own.
+  size_t own = 0, seen = 0;
+  for (const uint32_t m : g->members) {
+    if (seen == 16) break;
+    ++seen;
+    own += NetworkOf(accounts_[m]) != Network::kNone;
+  }
+  return seen > 0 && 2 * own > seen;
+}
+
 bool Correlator::CrossesBlockSize(size_t before, size_t after) const {
   const auto min = static_cast<size_t>(policy_.campaign_block_min_accounts);
   return before < min && after >= min;
@@ -147,6 +178,8 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     // (lockstep, as in CopyCatch): strangers who share a public benchmark
     // or judge template run it on their own days.
     if (!infra && !ActInLockstep(a, b)) continue;
+    // An organisation on a network of its own is tied by infrastructure only.
+    if (!infra && (NetworkOf(a) != Network::kNone || NetworkOf(b) != Network::kNone)) continue;
     const double sa = std::max<double>(a.own_score, policy_.suspicious_score);
     const double sb = std::max<double>(b.own_score, policy_.suspicious_score);
     // When one side is a confirmed campaign, only the other side's accounts
@@ -214,8 +247,13 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
   uint32_t best_root = 0;
   uint32_t best_reasons = 0;
   double best = 0;
+  const Network network = NetworkOf(a);
   for (const auto& [root, per_kind] : scores) {
-    bool infra = a.MayLinkOnContent();
+    // Content and configuration bring in an account of unknown standing --
+    // not one that works from a network of its own (NetworkOf).
+    // Nor into a campaign of accounts that each work from a network of
+    // their own: a small organisation's cluster (see OwnNetworkCampaign).
+    bool infra = a.MayLinkOnContent() && network == Network::kNone && !OwnNetworkCampaign(root);
     const double total = CombineKinds(per_kind, &infra);
     if (!infra) continue;
     if (total > best || (total == best && root < best_root)) {
