@@ -243,7 +243,7 @@ int RunScan(const ScanArgs& args) {
   fmt::print("throughput: {:.0f} interactions/s, {:.1f} MB/s ({:.2f}s)\n", st.accepted / std::max(secs, 1e-9),
              st.bytes / 1e6 / std::max(secs, 1e-9), secs);
   if (!args.out.empty()) {
-    RunInfo info{fmt::format("{}", fmt::join(args.inputs, " ")), st.accepted, secs};
+    RunInfo info{fmt::format("{}", fmt::join(args.inputs, " ")), st.accepted, secs, &coverage};
     if (!WriteAccounts(engine, args.out + "/accounts.jsonl", &error) ||
         !WriteCampaigns(campaigns, engine, args.out + "/campaigns.jsonl", &error) ||
         !WriteReport(campaigns, engine, info, args.out + "/report.html", &error)) {
