@@ -1,6 +1,7 @@
 #include "ingest/batch_input.h"
 
 #include <cmath>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -34,32 +35,91 @@ in = ["/v1/chat/completions", "/v1/responses", "/v1/completions"]
 // value objects), its control byte and the vectors' headers.
 constexpr size_t kEntryOverhead = sizeof(std::string) + 128;
 
+// The input mapping, parsed once per process.
+const FieldMapping* InputMapping(std::string* error) {
+  static std::string merr;
+  static const std::optional<FieldMapping> m = FieldMapping::FromToml(kInputMapping, "openai-batch-input", &merr);
+  if (!m) *error = "batch input mapping: " + merr;  // a defect in the constant above; cli.batch_join loads it
+  return m ? &*m : nullptr;
+}
+
 }  // namespace
+
+// One pass over an input file: the parser and the error budget.
+struct BatchInputIndex::Loader {
+  RecordParser parser;
+  const std::string& origin;
+  size_t max_bytes;
+  const ErrorFn& on_error;
+  size_t max_errors_shown;
+  uint64_t shown = 0;
+  bool full = false;
+  Interaction in;
+};
 
 BatchInputIndex::BatchInputIndex() = default;
 BatchInputIndex::~BatchInputIndex() = default;
 
+void BatchInputIndex::AddLine(Loader& ld, std::string_view line, bool padded, uint64_t line_no) {
+  auto show = [&](const std::string& msg) {
+    if (ld.shown++ < ld.max_errors_shown) ld.on_error(fmt::format("{}:{}: {}", ld.origin, line_no, msg));
+  };
+  if (line.find_first_not_of(" \t\r") == std::string_view::npos) return;
+  ++stats_.lines;
+  if (ld.full) {
+    ++stats_.not_indexed;
+    return;
+  }
+  Interaction& in = ld.in;
+  in = Interaction();
+  if (auto err = ld.parser.Parse(line, padded, &in)) {
+    if (err->filtered) {
+      ++stats_.other_endpoint;
+      return;
+    }
+    if (err->field == "request_id") err->field = "custom_id";
+    ++stats_.rejected;
+    show(err->Message());
+    return;
+  }
+  if (index_.contains(in.request_id)) {
+    ++stats_.duplicates;
+    show(fmt::format("field 'custom_id': duplicate: '{}' was seen before; the first request is kept",
+                     in.request_id.substr(0, 80)));
+    return;
+  }
+  size_t bytes = kEntryOverhead + in.request_id.size() + in.model.size() + in.system.size();
+  for (const auto& m : in.messages) bytes += sizeof(Message) + m.text.size();
+  for (const auto& t : in.tool_names) bytes += sizeof(std::string) + t.size();
+  if (stats_.bytes + bytes > ld.max_bytes) {
+    ld.full = true;
+    ++stats_.not_indexed;
+    ld.on_error(fmt::format("{}:{}: batch input index full ({} bytes, --batch-input-bytes): this and later requests are "
+                            "not indexed; their responses are scanned without prompts",
+                            ld.origin, line_no, ld.max_bytes));
+    return;
+  }
+  Request req;
+  req.model = std::move(in.model);
+  req.system = std::move(in.system);
+  req.messages = std::move(in.messages);
+  req.tool_names = std::move(in.tool_names);
+  req.tools_hash = in.tools_hash;
+  req.max_tokens = in.max_tokens;
+  req.has_temperature = !std::isnan(in.temperature);
+  req.temperature = req.has_temperature ? in.temperature : 0;
+  index_.emplace(std::move(in.request_id), std::move(req));
+  stats_.bytes += bytes;
+  ++stats_.indexed;
+}
+
 bool BatchInputIndex::Load(const std::string& path, size_t max_bytes, size_t max_line_bytes, const ErrorFn& on_error,
                            size_t max_errors_shown, std::string* error) {
-  std::string merr;
-  auto mapping = FieldMapping::FromToml(kInputMapping, "openai-batch-input", &merr);
-  if (!mapping) {  // a defect in the constant above; the unit test loads it
-    *error = "batch input mapping: " + merr;
-    return false;
-  }
+  const FieldMapping* mapping = InputMapping(error);
+  if (mapping == nullptr) return false;
   auto reader = LineReader::Open(path, max_line_bytes, error);
   if (!reader) return false;
-  RecordParser parser(std::move(*mapping));
-  Interaction in;
-  uint64_t shown = 0;
-  auto show = [&](const std::string& msg) {
-    if (shown++ < max_errors_shown) on_error(fmt::format("{}:{}: {}", path, reader->line_number(), msg));
-  };
-  auto bad = [&](const std::string& msg) {
-    ++stats_.rejected;
-    show(msg);
-  };
-  bool full = false;
+  Loader ld{RecordParser(*mapping), path, max_bytes, on_error, max_errors_shown};
   for (;;) {
     std::string_view line;
     const auto st = reader->Next(&line);
@@ -70,54 +130,29 @@ bool BatchInputIndex::Load(const std::string& path, size_t max_bytes, size_t max
     }
     if (st == LineReader::Status::kTooLong) {
       ++stats_.lines;
-      bad(fmt::format("line_too_long: longer than {} bytes (--max-line-bytes)", max_line_bytes));
-      continue;
-    }
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-    ++stats_.lines;
-    if (full) {
-      ++stats_.not_indexed;
-      continue;
-    }
-    in = Interaction();
-    if (auto err = parser.Parse(line, true, &in)) {
-      if (err->filtered) {
-        ++stats_.other_endpoint;
-        continue;
+      ++stats_.rejected;
+      if (ld.shown++ < max_errors_shown) {
+        on_error(fmt::format("{}:{}: line_too_long: longer than {} bytes (--max-line-bytes)", path, reader->line_number(),
+                             max_line_bytes));
       }
-      if (err->field == "request_id") err->field = "custom_id";
-      bad(err->Message());
       continue;
     }
-    if (index_.contains(in.request_id)) {
-      ++stats_.duplicates;
-      show(fmt::format("field 'custom_id': duplicate: '{}' was seen before; the first request is kept",
-                       in.request_id.substr(0, 80)));
-      continue;
-    }
-    Request req;
-    size_t bytes = kEntryOverhead + in.request_id.size() + in.model.size() + in.system.size();
-    for (const auto& m : in.messages) bytes += sizeof(Message) + m.text.size();
-    for (const auto& t : in.tool_names) bytes += sizeof(std::string) + t.size();
-    if (stats_.bytes + bytes > max_bytes) {
-      full = true;
-      ++stats_.not_indexed;
-      on_error(fmt::format("{}:{}: batch input index full ({} bytes, --batch-input-bytes): this and later requests are "
-                           "not indexed; their responses are scanned without prompts",
-                           path, reader->line_number(), max_bytes));
-      continue;
-    }
-    req.model = std::move(in.model);
-    req.system = std::move(in.system);
-    req.messages = std::move(in.messages);
-    req.tool_names = std::move(in.tool_names);
-    req.tools_hash = in.tools_hash;
-    req.max_tokens = in.max_tokens;
-    req.has_temperature = !std::isnan(in.temperature);
-    req.temperature = req.has_temperature ? in.temperature : 0;
-    index_.emplace(std::move(in.request_id), std::move(req));
-    stats_.bytes += bytes;
-    ++stats_.indexed;
+    AddLine(ld, line, true, reader->line_number());
+  }
+  return true;
+}
+
+bool BatchInputIndex::LoadText(std::string_view text, const std::string& origin, size_t max_bytes,
+                               const ErrorFn& on_error, size_t max_errors_shown, std::string* error) {
+  const FieldMapping* mapping = InputMapping(error);
+  if (mapping == nullptr) return false;
+  Loader ld{RecordParser(*mapping), origin, max_bytes, on_error, max_errors_shown};
+  uint64_t line_no = 0;
+  while (!text.empty()) {
+    const size_t nl = text.find('\n');
+    ++line_no;
+    AddLine(ld, text.substr(0, nl), false, line_no);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
   }
   return true;
 }

@@ -32,6 +32,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <absl/container/flat_hash_map.h>
@@ -65,6 +66,10 @@ class BatchInputIndex {
   // only when the file cannot be opened or read to its end.
   bool Load(const std::string& path, size_t max_bytes, size_t max_line_bytes, const ErrorFn& on_error,
             size_t max_errors_shown, std::string* error);
+  // The same for an input file's text already in memory (tests, fuzzing);
+  // `origin` names it in errors. False only if the built-in mapping fails.
+  bool LoadText(std::string_view text, const std::string& origin, size_t max_bytes, const ErrorFn& on_error,
+                size_t max_errors_shown, std::string* error);
   // Fills what *in lacks from the request with custom_id in->conversation_id.
   // True when one was found.
   bool Apply(Interaction* in);
@@ -85,6 +90,9 @@ class BatchInputIndex {
     double temperature = 0;
     bool has_temperature = false;
   };
+  struct Loader;
+  void AddLine(Loader& ld, std::string_view line, bool padded, uint64_t line_no);
+
   absl::flat_hash_map<std::string, Request> index_;
   Stats stats_;
 };
