@@ -13,6 +13,7 @@ PACKAGES=(
   libcli11-dev         # command line
   libfmt-dev           # formatting of messages and outputs
   libtomlplusplus-dev  # policy and field-mapping config (errors carry line numbers)
+  libhowardhinnant-date-dev tzdata  # named time zones in mappings (date/tz over /usr/share/zoneinfo)
   libgtest-dev libgmock-dev  # unit tests
   libbenchmark-dev     # micro-benchmarks
   libsqlite3-dev       # serve persistence

@@ -21,6 +21,8 @@ struct ScanArgs {
   size_t reorder_window = 4096;
   size_t reorder_bytes = 256u << 20;
   std::string accounts;  // --accounts FILE: account attributes joined by id
+  std::string batch_input;  // --batch-input FILE: OpenAI Batch input file joined by custom_id
+  size_t batch_input_bytes = 512u << 20;
   std::string summary;   // --summary FILE: run summary JSON (coverage, counts)
   size_t max_line_bytes = 16u << 20;
   bool keep_samples = true;

@@ -14,6 +14,7 @@
 #include "content/analyzer.h"
 #include "engine/engine.h"
 #include "ingest/accounts.h"
+#include "ingest/batch_input.h"
 #include "ingest/coverage.h"
 #include "ingest/pipeline.h"
 #include "report/traceback.h"
@@ -34,6 +35,12 @@ void AddScanOptions(CLI::App& cmd, ScanArgs& args) {
   cmd.add_option("--accounts", args.accounts,
                  "Account attributes (JSONL or CSV: account_id, created_at, payment_fingerprint, email_domain, org_id, "
                  "org_verified, country, verification, labels) joined to each interaction by account id");
+  cmd.add_option("--batch-input", args.batch_input,
+                 "OpenAI Batch API input file (the requests) joined to the output records by custom_id, so their "
+                 "prompts are scanned (with --mapping openai-batch; docs/LOGS.md)");
+  cmd.add_option("--batch-input-bytes", args.batch_input_bytes,
+                 "Bytes of parsed requests the --batch-input index may hold; later requests are counted, not indexed")
+      ->capture_default_str();
   cmd.add_option("--default-account", args.default_account, "Account id for records that carry none (e.g. OpenAI Batch output)");
   cmd.add_flag("--strict", args.strict, "Stop at the first bad line with a non-zero exit");
   cmd.add_flag("--quiet", args.quiet, "No progress bar");
@@ -113,6 +120,20 @@ int RunScan(const ScanArgs& args) {
     }
     fmt::print(stderr, "scan: {} accounts from {}\n", accounts.size(), args.accounts);
   }
+  BatchInputIndex batch_index;
+  if (!args.batch_input.empty()) {
+    if (io.mapping.PointersFor(Field::kConversationId).empty()) {
+      fmt::print(stderr, "scan: --batch-input joins on custom_id, which the mapping must put in conversation_id "
+                         "(the openai-batch preset does)\n");
+      return 2;
+    }
+    if (!batch_index.Load(args.batch_input, args.batch_input_bytes, args.max_line_bytes,
+                    [](const std::string& msg) { fmt::print(stderr, "{}\n", msg); }, io.max_errors_shown, &error)) {
+      fmt::print(stderr, "scan: {}\n", error);
+      return 2;
+    }
+    fmt::print(stderr, "{}", batch_index.Summary(args.batch_input));
+  }
   FieldCoverage coverage;
   uint64_t enriched = 0;
   EngineOptions eo;
@@ -146,6 +167,7 @@ int RunScan(const ScanArgs& args) {
   // Account enrichment and the coverage count, in time order on the
   // reading thread, before anything reads the interaction.
   auto prepare = [&](Interaction& in) {
+    if (!args.batch_input.empty()) batch_index.Apply(&in);
     if (accounts.size() > 0) enriched += accounts.Apply(&in);
     coverage.Observe(in);
   };
@@ -216,6 +238,10 @@ int RunScan(const ScanArgs& args) {
   const auto& st = pipeline.stats();
   fmt::print("{}", st.Summary());
   if (accounts.size() > 0) fmt::print("enriched from --accounts: {} of {} interactions\n", enriched, st.accepted);
+  if (!args.batch_input.empty()) {
+    fmt::print("joined with --batch-input: {} of {} interactions; {} without a request there (scanned response only)\n",
+               batch_index.stats().joined, st.accepted, batch_index.stats().unmatched);
+  }
   fmt::print(stderr, "{}", coverage.Report());
   if (!ok) {
     fmt::print(stderr, "scan: stopped at the first bad line (--strict)\n");
@@ -243,7 +269,7 @@ int RunScan(const ScanArgs& args) {
   fmt::print("throughput: {:.0f} interactions/s, {:.1f} MB/s ({:.2f}s)\n", st.accepted / std::max(secs, 1e-9),
              st.bytes / 1e6 / std::max(secs, 1e-9), secs);
   if (!args.out.empty()) {
-    RunInfo info{fmt::format("{}", fmt::join(args.inputs, " ")), st.accepted, secs};
+    RunInfo info{fmt::format("{}", fmt::join(args.inputs, " ")), st.accepted, secs, &coverage};
     if (!WriteAccounts(engine, args.out + "/accounts.jsonl", &error) ||
         !WriteCampaigns(campaigns, engine, args.out + "/campaigns.jsonl", &error) ||
         !WriteReport(campaigns, engine, info, args.out + "/report.html", &error)) {
@@ -259,8 +285,15 @@ int RunScan(const ScanArgs& args) {
       std::ofstream summary(args.out + "/summary.json");
       summary << fmt::format(
           "{{\"lines_read\":{},\"accepted\":{},\"duplicates\":{},\"rejected\":{},\"filtered\":{},\"late\":{},"
-          "\"reorder_overflow\":{},\"enriched\":{},\"coverage\":{}}}\n",
+          "\"reorder_overflow\":{},\"enriched\":{},{}\"coverage\":{}}}\n",
           st.lines_read, st.accepted, st.duplicates, st.RejectedTotal(), st.filtered, st.late, st.reorder_overflow, enriched,
+          args.batch_input.empty()
+              ? std::string()
+              : fmt::format("\"batch_input\":{{\"indexed\":{},\"bad_lines\":{},\"duplicates\":{},\"other_endpoint\":{},"
+                            "\"not_indexed\":{},\"joined\":{},\"unmatched\":{}}},",
+                            batch_index.stats().indexed, batch_index.stats().rejected, batch_index.stats().duplicates,
+                            batch_index.stats().other_endpoint, batch_index.stats().not_indexed, batch_index.stats().joined,
+                            batch_index.stats().unmatched),
           coverage.Json());
       if (!summary) {
         fmt::print(stderr, "scan: cannot write {}/summary.json\n", args.out);

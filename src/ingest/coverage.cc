@@ -51,14 +51,28 @@ void FieldCoverage::Merge(const FieldCoverage& other) {
   for (size_t i = 0; i < kCount; ++i) counts_[i] += other.counts_[i];
 }
 
+std::vector<std::string_view> FieldCoverage::Warnings() const {
+  std::vector<std::string_view> out;
+  if (records_ == 0) return out;
+  for (const auto& f : kFamilies) {
+    if (Share(f.item) < 0.01) out.push_back(f.warning);
+  }
+  return out;
+}
+
+bool FieldCoverage::Missing(Item i) const {
+  if (records_ == 0 || Share(i) >= 0.01) return false;
+  for (const auto& f : kFamilies) {
+    if (f.item == i) return true;
+  }
+  return false;
+}
+
 std::string FieldCoverage::Report() const {
   std::string s = fmt::format("coverage of {} records:", records_);
   for (size_t i = 0; i < kCount; ++i) s += fmt::format(" {} {:.0f}%", kNames[i], 100.0 * Share(static_cast<Item>(i)));
   s += "\n";
-  if (records_ == 0) return s;
-  for (const auto& f : kFamilies) {
-    if (Share(f.item) < 0.01) s += fmt::format("warning: {}\n", f.warning);
-  }
+  for (const auto w : Warnings()) s += fmt::format("warning: {}\n", w);
   return s;
 }
 
@@ -69,9 +83,8 @@ std::string FieldCoverage::Json() const {
   }
   s += "},\"warnings\":[";
   bool first = true;
-  for (const auto& f : kFamilies) {
-    if (records_ == 0 || Share(f.item) >= 0.01) continue;
-    s += fmt::format("{}\"{}\"", first ? "" : ",", f.warning);  // fixed texts: no escaping needed
+  for (const auto w : Warnings()) {
+    s += fmt::format("{}\"{}\"", first ? "" : ",", w);  // fixed texts: no escaping needed
     first = false;
   }
   s += "]}";

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ingest/interaction.h"
 
@@ -30,6 +31,13 @@ class FieldCoverage {
   uint64_t records() const { return records_; }
   uint64_t count(Item i) const { return counts_[i]; }
   double Share(Item i) const { return records_ == 0 ? 0.0 : static_cast<double>(counts_[i]) / static_cast<double>(records_); }
+
+  // The warning for each family below 1% of records (none when no record
+  // was seen), in a fixed order: what is off, and what to add.
+  std::vector<std::string_view> Warnings() const;
+  // True when Warnings() would name `i`'s family (fields without a family,
+  // such as model or country, are never "missing").
+  bool Missing(Item i) const;
 
   // "coverage: ip 100%  user_agent 98% ..." and one warning line per
   // family below 1% (what is off, and what to add).

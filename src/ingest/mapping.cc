@@ -125,14 +125,29 @@ std::optional<std::string> ReadFieldSpec(const toml::node& fnode, Field field, s
       else return fmt::format("epoch: unknown unit '{}' (expected s, ms, us, ns or auto)", *v);
     } else if (key == "tz") {
       const auto v = n.value<std::string>();
-      if (!n.is_string()) return "tz: must be an offset such as \"+02:00\" or \"Z\"";
+      if (!n.is_string()) return "tz: must be an offset such as \"+02:00\" or \"Z\", or an IANA zone name such as \"America/New_York\"";
       const std::string& z = *v;
-      const bool ok = z == "Z" || z == "UTC" ||
-                      (z.size() == 6 && (z[0] == '+' || z[0] == '-') && Dig(z[1]) && Dig(z[2]) && z[3] == ':' &&
-                       Dig(z[4]) && Dig(z[5]) && (z[1] - '0') * 10 + (z[2] - '0') <= 23 &&
-                       (z[4] - '0') * 10 + (z[5] - '0') <= 59);
-      if (!ok) return fmt::format("tz: '{}' is not a fixed UTC offset (\"+02:00\", \"-05:30\", \"Z\"; named zones are not supported)", z);
-      rule->tz = z == "UTC" ? "Z" : z;
+      const bool fixed = z == "Z" ||
+                         (z.size() == 6 && (z[0] == '+' || z[0] == '-') && Dig(z[1]) && Dig(z[2]) && z[3] == ':' &&
+                          Dig(z[4]) && Dig(z[5]) && (z[1] - '0') * 10 + (z[2] - '0') <= 23 &&
+                          (z[4] - '0') * 10 + (z[5] - '0') <= 59);
+      if (fixed) {
+        rule->tz = z;
+        rule->zone = nullptr;
+      } else if (z == "UTC") {  // kept as the fixed offset: no database needed
+        rule->tz = "Z";
+        rule->zone = nullptr;
+      } else if (!z.empty() && (z[0] == '+' || z[0] == '-' || Dig(z[0]))) {
+        return fmt::format("tz: '{}' is not a UTC offset (\"+02:00\", \"-05:30\", \"Z\") or an IANA zone name", z);
+      } else {
+        // A named zone: resolved here, once, so an unknown name is a
+        // mapping error and a record never looks a name up.
+        std::string why;
+        const TimeZone* zone = TimeZone::Find(z, &why);
+        if (zone == nullptr) return fmt::format("tz: {}", why);
+        rule->tz = z;
+        rule->zone = zone;
+      }
     } else {
       return fmt::format("unknown key '{}' (expected from, value, json, transforms, epoch, tz)", key);
     }

@@ -20,7 +20,9 @@
 //   org_id = { value = "acme" }                  # a constant
 //   [fields.account_created_at]
 //   from = "/created"
-//   tz = "+02:00"                                # naive date-times are in this offset
+//   tz = "+02:00"                                # naive date-times are in this offset,
+//                                                # or an IANA zone: tz = "America/New_York" (DST:
+//                                                # common/time_zone.h; resolved once, at load)
 //   [defaults]            # used when no pointer matches
 //   account_id = "unknown"
 //   [filter]              # only records whose value at `field` is in `in`
@@ -42,6 +44,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "common/time_zone.h"
 
 namespace dg {
 
@@ -74,7 +78,8 @@ struct FieldRule {
   bool json_in_string = false;          // the value found is a string holding JSON ...
   std::vector<std::string> json_pointers;  // ... and the field is at the first of these non-empty in it ("" = all of it)
   EpochUnit epoch = EpochUnit::kSeconds;  // unit of numeric (and all-digit string) timestamps
-  std::optional<std::string> tz;        // "+02:00": offset of date-times that carry none
+  std::optional<std::string> tz;        // "+02:00" or "America/New_York": zone of date-times that carry no offset
+  const TimeZone* zone = nullptr;       // resolved when tz is a zone name (at load, never per record)
   bool Plain() const {
     return transforms == 0 && !constant && !json_in_string && epoch == EpochUnit::kSeconds && !tz;
   }

@@ -450,7 +450,20 @@ std::optional<ParseError> RecordParser::Parse(std::string_view line, bool padded
         *dst = *t;
         return std::nullopt;
       }
-      if (rule.tz && text.size() <= 40) {  // a naive date-time in the declared offset
+      if (rule.zone != nullptr && text.size() <= 40) {  // a naive date-time in the declared named zone
+        char buf[48];
+        std::memcpy(buf, text.data(), text.size());
+        buf[text.size()] = 'Z';
+        if (const auto local = ParseRfc3339(std::string_view(buf, text.size() + 1))) {
+          const TimeMs t = rule.zone->LocalToUtc(*local);
+          if (t < kMinValidTime || t >= kMaxValidTime) {
+            return Err(Reject::kBadTimestamp, FieldName(f),
+                       fmt::format("'{}' in {} is not between 1990 and 2100", Shown(text), rule.zone->name()));
+          }
+          *dst = t;
+          return std::nullopt;
+        }
+      } else if (rule.tz && text.size() <= 40) {  // a naive date-time in the declared offset
         char buf[48];
         std::memcpy(buf, text.data(), text.size());
         std::memcpy(buf + text.size(), rule.tz->data(), rule.tz->size());

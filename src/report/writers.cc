@@ -269,6 +269,36 @@ bool WriteCampaigns(const std::vector<CampaignView>& campaigns, const Engine& en
   return WriteFile(path, out, error);
 }
 
+namespace {
+
+// What the logs let the engine see: the warnings (in a red box at the top
+// when a family is missing) and the share of records carrying each field.
+void AppendCoverageHtml(std::string& h, const FieldCoverage& cov) {
+  const auto warnings = cov.Warnings();
+  if (!warnings.empty()) {
+    h += "<div class=\"coverage-warn\" id=\"coverage-warnings\" role=\"alert\"><h2>What these logs cannot show</h2><ul>";
+    for (const auto w : warnings) {
+      h += "<li>";
+      AppendHtmlEscaped(h, w);
+      h += "</li>";
+    }
+    h += "</ul><p>Verdicts below are made without these signals: see docs/LOGS.md.</p></div>";
+  }
+  h += fmt::format("<details id=\"coverage\"{}><summary>Field coverage of {} records{}</summary>"
+                   "<table><tr><th>field</th><th>share of records</th></tr>",
+                   warnings.empty() ? "" : " open", cov.records(),
+                   warnings.empty() ? ": every field family present" : fmt::format(": {} families missing", warnings.size()));
+  for (size_t i = 0; i < FieldCoverage::kCount; ++i) {
+    const auto item = static_cast<FieldCoverage::Item>(i);
+    h += cov.Missing(item) ? "<tr class=\"missing\"><td>" : "<tr><td>";
+    AppendHtmlEscaped(h, FieldCoverage::Name(item));
+    h += fmt::format("</td><td>{:.1f}%</td></tr>", 100.0 * cov.Share(item));
+  }
+  h += "</table></details>";
+}
+
+}  // namespace
+
 bool WriteReport(const std::vector<CampaignView>& campaigns, const Engine& engine, const RunInfo& info,
                  const std::string& path, std::string* error) {
   size_t blocked = 0, review = 0;
@@ -282,10 +312,14 @@ bool WriteReport(const std::vector<CampaignView>& campaigns, const Engine& engin
       "section.campaign{border:1px solid #ccc;border-radius:6px;padding:1em;margin:1.5em 0;page-break-inside:avoid}"
       "figure{display:inline-block;margin:0.5em}figcaption{font-size:0.85em;color:#555}"
       "table{border-collapse:collapse;font-size:0.85em}td,th{border:1px solid #ddd;padding:2px 6px;text-align:left}"
-      "code{background:#f4f4f4;padding:1px 3px}</style></head><body>";
+      "code{background:#f4f4f4;padding:1px 3px}"
+      "div.coverage-warn{border:2px solid #b00020;background:#fdecee;border-radius:6px;padding:0.6em 1em;margin:1em 0}"
+      "div.coverage-warn h2{color:#b00020;margin-top:0.2em}tr.missing td{background:#fdecee;color:#b00020;font-weight:bold}"
+      "</style></head><body>";
   h += "<h1>distillguard campaign report</h1>";
   h += fmt::format("<p>{} interactions from {} accounts. <b>{}</b> campaigns, <b>{}</b> accounts blocked, {} in review.</p>",
                    info.interactions, engine.live_accounts(), campaigns.size(), blocked, review);
+  if (info.coverage != nullptr && info.coverage->records() > 0) AppendCoverageHtml(h, *info.coverage);
   h += "<h2>Campaigns, ranked</h2><table><tr><th>campaign</th><th>score</th><th>accounts</th><th>interactions</th><th>first seen</th><th>last seen</th></tr>";
   for (const auto& c : campaigns) {
     h += fmt::format("<tr><td><a href=\"#{0}\">{0}</a></td><td>{1:.2f}</td><td>{2}</td><td>{3}</td><td>{4}</td><td>{5}</td></tr>",

@@ -1,13 +1,15 @@
 // Scan outputs (SCHEMA.md, "Output of distillguard scan"):
 //   accounts.jsonl  one line per account seen
 //   campaigns.jsonl one line per campaign
-//   report.html     the same for a person, self-contained, with SVG charts
+//   report.html     the same for a person, self-contained, with SVG charts,
+//                   and the field coverage (what the logs let it see)
 // Cost: O(accounts + campaign members); written once at the end of a scan.
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "ingest/coverage.h"
 #include "report/views.h"
 
 namespace dg {
@@ -16,6 +18,10 @@ struct RunInfo {
   std::string inputs;
   uint64_t interactions = 0;
   double seconds = 0;
+  // Field coverage of the records read (scan; serve since it started):
+  // report.html shows the shares and, prominently, what is switched off.
+  // nullptr or no records: the section is left out.
+  const FieldCoverage* coverage = nullptr;
 };
 
 // One account / campaign as a JSON object (the lines of the files below;

@@ -442,6 +442,12 @@ bool Service::WriteReport(const std::string& path, std::string* error) {
   RunInfo info;
   info.inputs = options_.data_dir;
   info.interactions = engine_.interactions();
+  FieldCoverage coverage;  // of the events parsed since this process started
+  {
+    std::lock_guard<std::mutex> cov_lock(coverage_mu_);
+    coverage = coverage_;
+  }
+  info.coverage = &coverage;
   return dg::WriteReport(Campaigns(engine_), engine_, info, path, error);
 }
 

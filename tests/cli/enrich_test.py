@@ -59,6 +59,20 @@ def main():
     check(summary["coverage"]["fields"]["payment_fingerprint"] == 0 and summary["coverage"]["fields"]["ip"] == 1
           and any("payment" in w for w in summary["coverage"]["warnings"]),
           f"summary.json has the coverage object ({summary['coverage']['fields']})")
+    # report.html says the same, escaped, in the warning box at the top.
+    gw_html = open(os.path.join(WORK, "gw", "report.html")).read()
+    box = gw_html.find('id="coverage-warnings"')
+    check(box != -1 and gw_html.find("no payment fingerprints: shared-payment linking is off; add --accounts", box) != -1
+          and box < gw_html.find("<h2>Campaigns, ranked</h2>"),
+          "gateway-only: report.html shows the payment warning above the campaigns")
+    check('<tr class="missing"><td>payment_fingerprint</td><td>0.0%</td></tr>' in gw_html
+          and "<tr><td>ip</td><td>100.0%</td></tr>" in gw_html,
+          "gateway-only: report.html has the field-share table, the missing field marked")
+    full_html = open(os.path.join(WORK, "full", "report.html")).read()
+    check('id="coverage"' in full_html and "no payment fingerprints" not in full_html
+          and 'id="coverage-warnings"' not in full_html and "<tr><td>payment_fingerprint</td><td>" in full_html
+          and '<tr class="missing">' not in full_html,
+          "full log: report.html has the coverage table and no payment warning")
     gw_acc = open(os.path.join(WORK, "gw", "accounts.jsonl"), "rb").read()
     full_acc = open(os.path.join(WORK, "full", "accounts.jsonl"), "rb").read()
     check(gw_acc != full_acc, "without the account data the verdicts differ (the test can fail)")
@@ -66,6 +80,8 @@ def main():
     r = scan(gw, "--accounts", accts, "--out", os.path.join(WORK, "enr"))
     check(r.returncode == 0 and "enriched from --accounts:" in r.stdout, "gateway-only + --accounts scans")
     check("no payment fingerprints" not in r.stderr, "with --accounts no payment warning")
+    check("no payment fingerprints" not in open(os.path.join(WORK, "enr", "report.html")).read(),
+          "with --accounts: no payment warning in report.html")
     enr_acc = open(os.path.join(WORK, "enr", "accounts.jsonl"), "rb").read()
     check(enr_acc == full_acc, "gateway-only + --accounts: accounts.jsonl byte-identical to the full log's")
 

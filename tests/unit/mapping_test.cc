@@ -279,12 +279,114 @@ TEST(MappingTransforms, TomlErrorsNameLineAndKey) {
   std::string error;
   EXPECT_FALSE(FieldMapping::FromToml("version = 1\n[fields]\nip = { from = \"/a\", transforms = [\"rot13\"] }\n", "m.toml", &error));
   EXPECT_EQ(error.rfind("m.toml:3: key 'fields.ip': transforms: unknown transform 'rot13'", 0), 0u) << error;
-  EXPECT_FALSE(FieldMapping::FromToml("version = 1\n[fields.ts]\nfrom = \"/t\"\ntz = \"Europe/Paris\"\n", "m.toml", &error));
-  EXPECT_EQ(error.rfind("m.toml:4: key 'fields.ts': tz: 'Europe/Paris' is not a fixed UTC offset", 0), 0u) << error;
+  EXPECT_FALSE(FieldMapping::FromToml("version = 1\n[fields.ts]\nfrom = \"/t\"\ntz = \"+2:00\"\n", "m.toml", &error));
+  EXPECT_EQ(error.rfind("m.toml:4: key 'fields.ts': tz: '+2:00' is not a UTC offset", 0), 0u) << error;
   EXPECT_FALSE(FieldMapping::FromToml("version = 1\n[fields]\nip = { from = \"/a\", epoch = \"ms\" }\n", "m.toml", &error));
   EXPECT_NE(error.find("epoch and tz apply only to ts"), std::string::npos) << error;
   EXPECT_FALSE(FieldMapping::FromToml("version = 1\n[filter]\nfield = \"/x\"\n", "m.toml", &error));
   EXPECT_NE(error.find("needs 'in' or 'not_in'"), std::string::npos) << error;
+}
+
+
+// Named zones (mapping tz = "America/New_York"): DST from the OS tz
+// database; the rule for local times that do not name one instant is the
+// one common/time_zone.h documents (expected values: Python's zoneinfo).
+TimeMs ParseNaiveIn(const std::string& tz, const std::string& value, std::string* why = nullptr) {
+  auto m = Toml("version = 1\n[fields]\nts = { from = \"/t\", tz = \"" + tz + "\" }\n");
+  EXPECT_TRUE(m) << tz;
+  if (!m) return kNoTime;
+  RecordParser parser(*m);
+  Interaction in;
+  auto err = parser.Parse(R"({"t":")" + value + R"(","request_id":"r","account_id":"a","messages":[{"role":"user","content":"x"}]})",
+                          false, &in);
+  if (err) {
+    if (why != nullptr) *why = err->Message();
+    return kNoTime;
+  }
+  return in.ts;
+}
+TimeMs Utc(const char* text) { return *ParseRfc3339(text); }
+
+TEST(MappingTimeZones, NewYorkWinterAndSummer) {
+  EXPECT_EQ(ParseNaiveIn("America/New_York", "2026-01-15 09:00:00"), Utc("2026-01-15T14:00:00Z"));      // EST, -05:00
+  EXPECT_EQ(ParseNaiveIn("America/New_York", "2026-07-15T09:00:00.250"), Utc("2026-07-15T13:00:00.250Z"));  // EDT, -04:00
+  // One minute either side of the spring transition (2026-03-08 02:00 EST -> 03:00 EDT).
+  EXPECT_EQ(ParseNaiveIn("America/New_York", "2026-03-08 01:59:00"), Utc("2026-03-08T06:59:00Z"));
+  EXPECT_EQ(ParseNaiveIn("America/New_York", "2026-03-08 03:00:00"), Utc("2026-03-08T07:00:00Z"));
+  EXPECT_EQ(ParseNaiveIn("Europe/Berlin", "2026-07-01 12:00:00"), Utc("2026-07-01T10:00:00Z"));
+  EXPECT_EQ(ParseNaiveIn("Europe/Berlin", "2026-12-01 12:00:00"), Utc("2026-12-01T11:00:00Z"));
+  EXPECT_EQ(ParseNaiveIn("UTC", "2026-07-01 12:00:00"), Utc("2026-07-01T12:00:00Z"));
+  EXPECT_EQ(ParseNaiveIn("Etc/UTC", "2026-07-01 12:00:00"), Utc("2026-07-01T12:00:00Z"));
+  // An explicit offset in the text wins over the mapping's zone.
+  EXPECT_EQ(ParseNaiveIn("America/New_York", "2026-07-15T09:00:00Z"), Utc("2026-07-15T09:00:00Z"));
+  // Past 2037 (the zone files stop listing transitions) DST still applies.
+  EXPECT_EQ(ParseNaiveIn("America/New_York", "2080-07-01 12:00:00"), Utc("2080-07-01T16:00:00Z"));
+  EXPECT_EQ(ParseNaiveIn("America/New_York", "2080-01-01 12:00:00"), Utc("2080-01-01T17:00:00Z"));
+  // A zone without DST now keeps its offset after 2037.
+  EXPECT_EQ(ParseNaiveIn("Asia/Tokyo", "2050-07-01 12:00:00"), Utc("2050-07-01T03:00:00Z"));
+}
+
+TEST(MappingTimeZones, SpringForwardGapUsesTheOffsetBeforeIt) {
+  // 02:30 does not exist on 2026-03-08 in New York: read as 02:30 EST,
+  // i.e. 07:30Z (= 03:30 EDT), like java.time and Python's zoneinfo.
+  EXPECT_EQ(ParseNaiveIn("America/New_York", "2026-03-08 02:30:00"), Utc("2026-03-08T07:30:00Z"));
+  EXPECT_EQ(ParseNaiveIn("America/New_York", "2026-03-08 02:00:00"), Utc("2026-03-08T07:00:00Z"));
+  // Order inside the gap is kept.
+  EXPECT_LT(ParseNaiveIn("America/New_York", "2026-03-08 02:10:00"), ParseNaiveIn("America/New_York", "2026-03-08 02:50:00"));
+}
+
+TEST(MappingTimeZones, FallBackOverlapTakesTheEarliest) {
+  // 01:30 happens twice on 2026-11-01 in New York (EDT, then EST): the
+  // earliest, 01:30 EDT = 05:30Z, not 06:30Z.
+  EXPECT_EQ(ParseNaiveIn("America/New_York", "2026-11-01 01:30:00"), Utc("2026-11-01T05:30:00Z"));
+  EXPECT_EQ(ParseNaiveIn("America/New_York", "2026-11-01 00:59:59"), Utc("2026-11-01T04:59:59Z"));
+  EXPECT_EQ(ParseNaiveIn("America/New_York", "2026-11-01 02:00:00"), Utc("2026-11-01T07:00:00Z"));  // after: EST
+  // Europe: 02:30 on 2026-10-25 happens in CEST then CET: the earliest is 00:30Z.
+  EXPECT_EQ(ParseNaiveIn("Europe/Berlin", "2026-10-25 02:30:00"), Utc("2026-10-25T00:30:00Z"));
+}
+
+TEST(MappingTimeZones, UnknownZoneIsAMappingErrorWithLine) {
+  std::string error;
+  EXPECT_FALSE(FieldMapping::FromToml("version = 1\n[fields.ts]\nfrom = \"/t\"\ntz = \"Mars/Olympus_Mons\"\n", "m.toml", &error));
+  EXPECT_EQ(error.rfind("m.toml:4: key 'fields.ts': tz: unknown time zone 'Mars/Olympus_Mons'", 0), 0u) << error;
+  // Not a path: names that could walk out of the zone directory are refused before any lookup.
+  EXPECT_FALSE(FieldMapping::FromToml("version = 1\n[fields]\nts = { from = \"/t\", tz = \"../../etc/passwd\" }\n", "m.toml", &error));
+  EXPECT_EQ(error.rfind("m.toml:3: key 'fields.ts': tz: unknown time zone '../../etc/passwd'", 0), 0u) << error;
+  EXPECT_FALSE(FieldMapping::FromToml("version = 1\n[fields]\nts = { from = \"/t\", tz = \"\" }\n", "m.toml", &error));
+  EXPECT_NE(error.find("tz: unknown time zone ''"), std::string::npos) << error;
+}
+
+TEST(MappingTimeZones, ResolvedOnceAtLoad) {
+  auto a = Toml("version = 1\n[fields]\nts = { from = \"/t\", tz = \"America/New_York\" }\n");
+  auto b = Toml("version = 1\n[fields]\naccount_created_at = { from = \"/c\", tz = \"America/New_York\" }\n");
+  ASSERT_TRUE(a && b);
+  const TimeZone* za = a->RuleFor(Field::kTs).zone;
+  ASSERT_NE(za, nullptr);
+  EXPECT_EQ(za->name(), "America/New_York");
+  EXPECT_EQ(za, b->RuleFor(Field::kAccountCreatedAt).zone);  // one zone object per name, per process
+  // Fixed offsets do not need the database.
+  auto c = Toml("version = 1\n[fields]\nts = { from = \"/t\", tz = \"-05:00\" }\n");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->RuleFor(Field::kTs).zone, nullptr);
+}
+
+TEST(MappingTimeZones, FixedOffsetsStillWork) {
+  EXPECT_EQ(ParseNaiveIn("-05:00", "2026-07-15 09:00:00"), Utc("2026-07-15T14:00:00Z"));  // no DST with an offset
+  EXPECT_EQ(ParseNaiveIn("+05:30", "2026-07-15T09:00:00.5"), Utc("2026-07-15T03:30:00.5Z"));
+  EXPECT_EQ(ParseNaiveIn("Z", "2026-07-15 09:00:00"), Utc("2026-07-15T09:00:00Z"));
+}
+
+TEST(MappingTimeZones, AccountCreatedAtInAZone) {
+  auto m = Toml("version = 1\n[fields]\naccount_created_at = { from = \"/c\", tz = \"Europe/Berlin\" }\n");
+  ASSERT_TRUE(m);
+  RecordParser parser(*m);
+  Interaction in;
+  auto err = parser.Parse(R"({"ts":"2026-07-01T00:00:00Z","c":"2026-06-01 08:00:00","request_id":"r","account_id":"a","messages":[{"role":"user","content":"x"}]})", false, &in);
+  ASSERT_FALSE(err) << err->Message();
+  EXPECT_EQ(in.account_created_at, Utc("2026-06-01T06:00:00Z"));
+  std::string why;
+  EXPECT_EQ(ParseNaiveIn("Europe/Berlin", "not a time", &why), kNoTime);
+  EXPECT_NE(why.find("field 'ts'"), std::string::npos) << why;
 }
 
 }  // namespace
