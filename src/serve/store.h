@@ -18,7 +18,10 @@
 // of one sequential read of the file at start, ~1 s per GB) and an existing
 // zero-length database file (a truncated database is not a fresh start:
 // only a directory without the file starts empty).
-// Cost: one fsync per batch (group your events) plus a copy of the batch. Reading the log back is sequential. Not thread-safe: one writer
+// Cost: one fsync per batch (group your events) plus a copy of the batch; a
+// second, small transaction for the batches whose events gave texts (a few
+// per campaign: rare). Reading the log back is sequential; the event texts
+// are read into memory once at replay (a few hundred bytes per text). Not thread-safe: one writer
 // (serve holds its ingest lock around every call).
 #pragma once
 
