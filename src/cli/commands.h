@@ -29,6 +29,8 @@ struct ScanArgs {
   bool response_index = true;
   size_t max_accounts = 2u << 20;
   int threads = 2;
+  std::string now;             // --now: the scan's clock (RFC 3339 or epoch ms); empty: the wall clock
+  int64_t max_future_hours = 24;  // events dated further past the clock are rejected (0: no bound)
 };
 void AddScanOptions(CLI::App& cmd, ScanArgs& args);
 int RunScan(const ScanArgs& args);

@@ -79,6 +79,23 @@ struct SharedEntry {
   SharedTrust trust = SharedTrust::kReview;
 };
 
+// The redacted text one interaction gave to the analyst view: the shown
+// value of a content indicator (system prompt, or prompt template / frame)
+// and a campaign sample. The text of an event is gone once it has been
+// analysed, so a replay of text-free records (serve's log) cannot rebuild
+// these: serve keeps what an event gave, next to the event, and hands it
+// back when the event is replayed.
+enum class TextUse : uint8_t { kSystemDisplay = 0, kPromptDisplay = 1, kSample = 2 };
+inline constexpr size_t kTextUses = 3;
+struct EventTexts {
+  std::array<std::string, kTextUses> text;  // by TextUse, redacted
+  // Live (replay false): out -- bit u set when text[u] was built and used.
+  // Replay (true): in -- text[u] stands for the event's text (empty: none);
+  // the event's own text fields are not read.
+  uint8_t used = 0;
+  bool replay = false;
+};
+
 struct CorrelatorOptions {
   // Redacted prompt samples for campaigns and redacted prompt text as the
   // displayed value of content indicators. Off (--no-samples): no prompt
@@ -157,8 +174,12 @@ class Correlator {
   const SharedEntry* MatchesShared(const std::string& payment, const std::string& ip) const;
   size_t shared_count() const { return shared_.size(); }
 
+  // A sample stored by versions that kept samples per campaign (serve's
+  // `samples` table): added to the campaign if it has fewer than 3.
   void RestoreSample(const std::string& campaign_id, const std::string& sample);
-  void set_sample_sink(std::function<void(const std::string&, const std::string&)> sink) { sample_sink_ = std::move(sink); }
+  // The texts of the interaction being recorded (Record and NoteActivity):
+  // filled live, read on replay. Null: live, nothing kept.
+  void set_event_texts(EventTexts* texts) { texts_ = texts; }
 
   const IndicatorIndex& index() const { return index_; }
   const CampaignSet& campaigns() const { return campaigns_; }
@@ -211,7 +232,10 @@ class Correlator {
   CampaignSet campaigns_;
   absl::flat_hash_map<uint64_t, SharedEntry> shared_;  // indicator key -> source and trust
   std::vector<int> shared_v4_lengths_, shared_v6_lengths_;  // prefix lengths of shared networks, longest first
-  std::function<void(const std::string&, const std::string&)> sample_sink_;
+  // The event's redacted text for `use` (from texts_ on replay; built from
+  // `in` and noted in texts_ live).
+  std::string EventText(TextUse use, const Interaction& in);
+  EventTexts* texts_ = nullptr;
 };
 
 }  // namespace dg

@@ -144,8 +144,8 @@ bool Correlator::Record(AccountState& a, const Interaction& in, const EventFeatu
       index_.AddPasserby(key);  // a one-off use by an ordinary customer: the value is public
     }
   };
-  auto prompt_sample = [&] { return RedactSample(in.LastUserText(), 120); };
-  repeated(IndicatorKind::kSystemPrompt, f.system_cluster, [&] { return RedactSample(in.system, kMaxDisplay); });
+  auto prompt_sample = [&] { return EventText(TextUse::kPromptDisplay, in); };
+  repeated(IndicatorKind::kSystemPrompt, f.system_cluster, [&] { return EventText(TextUse::kSystemDisplay, in); });
   repeated(IndicatorKind::kPromptTemplate, f.prompt_cluster, prompt_sample);
   repeated(IndicatorKind::kPromptFrame, f.frame_head, prompt_sample);
   repeated(IndicatorKind::kPromptFrame, f.frame_tail, prompt_sample);
@@ -236,11 +236,26 @@ void Correlator::NoteActivity(AccountState& a, const Interaction& in, const Even
   }
   if (g->first_seen < 0 || in.ts < g->first_seen) g->first_seen = in.ts;
   g->last_seen = std::max(g->last_seen, in.ts);
-  if (options_.keep_samples && g->samples.size() < 3 && (f.flags & (kFlagCot | kFlagRecon | kFlagRubric | kFlagTools)) &&
-      !in.LastUserText().empty()) {
-    g->samples.push_back(RedactSample(in.LastUserText()));
-    if (sample_sink_ && g->confirmed_seq != 0) sample_sink_(g->id, g->samples.back());
+  if (options_.keep_samples && g->samples.size() < 3 && (f.flags & (kFlagCot | kFlagRecon | kFlagRubric | kFlagTools))) {
+    std::string sample = EventText(TextUse::kSample, in);
+    if (!sample.empty()) g->samples.push_back(std::move(sample));
   }
+}
+
+std::string Correlator::EventText(TextUse use, const Interaction& in) {
+  const auto u = static_cast<size_t>(use);
+  if (texts_ != nullptr && texts_->replay) return texts_->text[u];
+  std::string text;
+  switch (use) {
+    case TextUse::kSystemDisplay: text = RedactSample(in.system, kMaxDisplay); break;
+    case TextUse::kPromptDisplay: text = RedactSample(in.LastUserText(), 120); break;
+    case TextUse::kSample: text = in.LastUserText().empty() ? std::string() : RedactSample(in.LastUserText()); break;
+  }
+  if (texts_ != nullptr && !text.empty()) {
+    texts_->text[u] = text;
+    texts_->used |= static_cast<uint8_t>(1u << u);
+  }
+  return text;
 }
 
 std::string IndicatorFingerprint(uint64_t key) { return fmt::format("{}{:016x}", kFingerprintPrefix, key); }

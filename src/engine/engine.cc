@@ -32,10 +32,13 @@ Verdict Engine::Observe(const Interaction& in) {
   return ObserveFeatures(in, f);
 }
 
-Verdict Engine::ObserveDigest(const Interaction& in, const ContentDigest& digest) {
+Verdict Engine::ObserveDigest(const Interaction& in, const ContentDigest& digest, EventTexts* texts) {
   EventFeatures f;
   analyzer_.Assign(digest, &f);
-  return ObserveFeatures(in, f);
+  correlator_.set_event_texts(texts);
+  const Verdict v = ObserveFeatures(in, f);
+  correlator_.set_event_texts(nullptr);
+  return v;
 }
 
 AccountState& Engine::AccountFor(const Interaction& in) {
@@ -195,10 +198,6 @@ bool Engine::RemoveSharedIndicator(IndicatorKind kind, const std::string& value)
 
 void Engine::RestoreSample(const std::string& campaign_id, const std::string& sample) {
   correlator_.RestoreSample(campaign_id, sample);
-}
-
-void Engine::set_sample_sink(std::function<void(const std::string&, const std::string&)> sink) {
-  correlator_.set_sample_sink(std::move(sink));
 }
 
 const VerdictRecord* Engine::LastDecision(uint32_t account) const {

@@ -79,7 +79,10 @@ class Engine {
   // The same, for an interaction whose text was already digested (the
   // interaction's text fields are not read): scan digests on its reading
   // thread, serve on its request threads and when it replays its log.
-  Verdict ObserveDigest(const Interaction& in, const ContentDigest& digest);
+  // texts: live (texts->replay false), receives the redacted text this
+  // interaction gave to the analyst view (a content indicator's shown value,
+  // a campaign sample; usually none); on replay, supplies it (EventTexts).
+  Verdict ObserveDigest(const Interaction& in, const ContentDigest& digest, EventTexts* texts = nullptr);
   // End of input: campaigns confirmed late are applied to members that sent
   // nothing since (flagged at the confirmation time).
   void Finish();
@@ -102,11 +105,10 @@ class Engine {
   static std::optional<std::string> CanonicalSharedIndicator(IndicatorKind kind, const std::string& value) {
     return Correlator::CanonicalShared(kind, value);
   }
-  // Restores a campaign's redacted sample (serve keeps samples in its store;
-  // replayed digests carry no text).
+  // Restores a campaign's redacted sample kept by earlier versions of serve
+  // (one table of samples per campaign id); now the texts ride with their
+  // events (ObserveDigest's texts).
   void RestoreSample(const std::string& campaign_id, const std::string& sample);
-  // Called with (campaign id, redacted sample) when a sample is taken.
-  void set_sample_sink(std::function<void(const std::string&, const std::string&)> sink);
 
   // Account slots; a slot whose id is empty is free (a forgotten account).
   const std::vector<AccountState>& accounts() const { return accounts_.slots(); }

@@ -23,7 +23,7 @@ namespace {
 
 constexpr std::array<std::string_view, kRejectCount> kRejectNames = {
     "malformed_json", "not_an_object", "missing_field", "wrong_type",
-    "bad_timestamp",  "bad_value",     "line_too_long", "io_error"};
+    "bad_timestamp",  "bad_value",     "line_too_long", "io_error", "out_of_range"};
 
 constexpr size_t kMaxShownValue = 60;
 

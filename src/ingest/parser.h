@@ -28,6 +28,7 @@ enum class Reject : uint8_t {
   kBadValue,
   kLineTooLong,
   kIoError,
+  kOutOfRange,  // parsed, but outside what the run accepts (scan: dated too far past its clock)
   kCount
 };
 inline constexpr size_t kRejectCount = static_cast<size_t>(Reject::kCount);

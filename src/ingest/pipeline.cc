@@ -132,6 +132,12 @@ bool IngestPipeline::ReadOne(Source& src) {
       } else {
         Reject(err->reason, fmt::format("{}:{}", src.origin, reader.line_number()), err->Message());
       }
+    } else if (options_.now != kNoTime && options_.max_future_ms > 0 && parsed_.ts > options_.now + options_.max_future_ms) {
+      Reject(dg::Reject::kOutOfRange, fmt::format("{}:{}", src.origin, reader.line_number()),
+             ParseError{dg::Reject::kOutOfRange, "ts",
+                        fmt::format("{} is more than {} h after the scan's clock ({}; --now sets it)", FormatRfc3339(parsed_.ts),
+                                    options_.max_future_ms / kMsPerHour, FormatRfc3339(options_.now))}
+                 .Message());
     } else if (std::string key = parsed_.account_id + '\x1f' + parsed_.request_id; dedup_.SeenBefore(key)) {
       ++stats_.duplicates;
     } else {

@@ -6,7 +6,10 @@
 //
 // Bad lines are reported (file:line, field, reason) to the error callback,
 // counted by reason, and skipped; with strict=true the first one stops the
-// run. Interactions are released in timestamp order through a bounded
+// run. With a clock (IngestOptions::now), an event dated more than
+// max_future_ms past it is such a line (`field 'ts': out_of_range`): one
+// event dated 2099 would otherwise move the engine's stream time decades
+// ahead, freezing its daily re-scoring and stretching campaigns. Interactions are released in timestamp order through a bounded
 // reorder buffer (reorder_window events, and at most reorder_bytes of
 // records); one arriving after a later one was already released is still
 // delivered and counted as `late` (per file, too: stragglers).
@@ -49,6 +52,11 @@ struct IngestOptions {
   size_t reorder_bytes = 256u << 20;  // record bytes held back in all; past it the earliest goes early
   size_t dedup_capacity = 4u << 20;   // request ids per generation (2 kept)
   size_t max_errors_shown = 20;       // further errors are counted, not printed
+  // The run's clock (injected: scan takes the wall clock or --now) and how
+  // far past it an event may be dated. kNoTime: no bound. The past is not
+  // bounded beyond the parser's 1990 floor (old logs are scanned on purpose).
+  TimeMs now = kNoTime;
+  TimeMs max_future_ms = 24 * kMsPerHour;
 };
 
 struct IngestStats {

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <numeric>
 
 #include <fmt/format.h>
@@ -141,11 +142,6 @@ std::unique_ptr<Service> Service::Open(ServiceOptions options, std::string* erro
   if (!s->store_) return nullptr;
   s->MaybePrune();  // retention applies before replay: replay sees the retained history only
   if (!s->Replay(error)) return nullptr;
-  Store* store = s->store_.get();
-  s->engine_.set_sample_sink([store](const std::string& campaign, const std::string& sample) {
-    std::string ignored;  // samples are best effort; events and overrides are what must be durable
-    store->AddSample(campaign, sample, &ignored);
-  });
   s->ready_ = true;
   return s;
 }
@@ -167,8 +163,48 @@ bool Service::Replay(std::string* error) {
                  error)) {
     return false;
   }
-  if (!store_->ForEachRecord(
-          [&](std::string_view record) {
+  // Overrides are applied where they were made: between the batch that was
+  // the newest then and the next (live, ingest and overrides are serialised
+  // by the ingest lock). Rows from before the column carry no place: each
+  // takes the place of the next override that has one (it was made before
+  // it), or the end of the log, as before.
+  std::vector<OverrideRecord> overrides;
+  if (!store_->ForEachOverride([&](const OverrideRecord& o) { overrides.push_back(o); }, error)) return false;
+  {
+    std::optional<int64_t> next;
+    for (auto it = overrides.rbegin(); it != overrides.rend(); ++it) {
+      if (it->after_batch) next = it->after_batch;
+      else it->after_batch = next.value_or(std::numeric_limits<int64_t>::max());
+    }
+  }
+  size_t next_override = 0;
+  auto apply_overrides_before = [&](int64_t batch) {
+    for (; next_override < overrides.size() && *overrides[next_override].after_batch < batch; ++next_override) {
+      const OverrideRecord& o = overrides[next_override];
+      engine_.SetOverride(o.account_id, o.action == "allow" ? Verdict::kAllow : o.action == "block" ? Verdict::kBlock : Verdict::kReview);
+      override_history_[o.account_id].push_back(o);
+    }
+  };
+  // The redacted texts logged events gave to the analyst view (samples,
+  // content indicators' shown values), handed back to the same events.
+  // Not read with samples off: the engine then never asks for text.
+  absl::flat_hash_map<std::pair<int64_t, uint32_t>, EventTexts> texts;
+  if (options_.keep_samples &&
+      !store_->ForEachEventText(
+          [&](const EventTextRecord& r) {
+            if (r.use >= kTextUses) return;  // written by a later version
+            EventTexts& t = texts[{r.batch, r.index}];
+            t.replay = true;
+            t.text[r.use] = r.text;
+          },
+          error)) {
+    return false;
+  }
+  EventTexts no_text;
+  no_text.replay = true;
+  if (!store_->ForEachLoggedRecord(
+          [&](std::string_view record, int64_t batch, uint32_t index) {
+            apply_overrides_before(batch);
             if (!DecodeRecord(record, &in, &digest, &extras)) {
               ++bad;
               return;
@@ -185,24 +221,26 @@ bool Service::Replay(std::string* error) {
               if (in.country.empty()) in.country = known->country;
               if (in.verification.empty()) in.verification = known->verification;
             }
-            engine_.ObserveDigest(in, digest);
+            const auto t = texts.find(std::pair(batch, index));
+            engine_.ObserveDigest(in, digest, t != texts.end() ? &t->second : &no_text);
             ++replayed_;
           },
           error)) {
     return false;
+  }
+  apply_overrides_before(std::numeric_limits<int64_t>::max());
+  for (; next_override < overrides.size(); ++next_override) {  // rows from before the column, after the log
+    const OverrideRecord& o = overrides[next_override];
+    engine_.SetOverride(o.account_id, o.action == "allow" ? Verdict::kAllow : o.action == "block" ? Verdict::kBlock : Verdict::kReview);
+    override_history_[o.account_id].push_back(o);
   }
   if (bad > 0) fmt::print(stderr, "serve: {}: {} log records could not be decoded and were skipped\n", store_->path(), bad);
   if (replay_duplicates_ > 0) {
     fmt::print(stderr, "serve: {}: {} logged records repeated a request id and were counted once\n", store_->path(),
                replay_duplicates_);
   }
-  bool ok = store_->ForEachOverride(
-      [&](const OverrideRecord& o) {
-        engine_.SetOverride(o.account_id, o.action == "allow" ? Verdict::kAllow : o.action == "block" ? Verdict::kBlock : Verdict::kReview);
-        override_history_[o.account_id].push_back(o);
-      },
-      error);
-  ok = ok && store_->ForEachSample([&](const std::string& c, const std::string& text) { engine_.RestoreSample(c, text); }, error);
+  // Samples stored per campaign by earlier versions (none are written now).
+  bool ok = store_->ForEachSample([&](const std::string& c, const std::string& text) { engine_.RestoreSample(c, text); }, error);
   ok = ok && store_->ForEachSharedIndicator(
                  [&](const SharedIndicatorRecord& r) {
                    const auto k = StoredKind(r.kind);
@@ -299,11 +337,12 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
     fresh.push_back(idx);
     to_store.push_back(std::move(records[idx]));
   }
+  int64_t batch_seq = 0;
   if (!to_store.empty() || !meta.empty()) {
     std::string err;
     TimeMs newest = kNoTime;
     for (const size_t idx : fresh) newest = std::max(newest, events[idx].ts);
-    if (!store_->Append(to_store, meta, &err, newest)) {
+    if (!store_->Append(to_store, meta, &err, newest, &batch_seq)) {
       result.stored = false;
       result.store_error = err;
       store_failures_.fetch_add(1, std::memory_order_relaxed);
@@ -317,12 +356,31 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
     MaybePrune();
   }
   for (const size_t idx : fresh) dedup_.Insert(keys[idx]);
+  // Event k of the batch is record k of the stored batch: the texts it
+  // gives the analyst view are kept under (batch, k) for the replay.
+  std::vector<EventTextRecord> texts;
+  EventTexts t;
   for (size_t from = 0; from < fresh.size(); from += kApplyChunk) {
     std::unique_lock<std::shared_mutex> lock(engine_mu_);
     const auto held = std::chrono::steady_clock::now();
     const size_t to = std::min(fresh.size(), from + kApplyChunk);
-    for (size_t k = from; k < to; ++k) engine_.ObserveDigest(events[fresh[k]], digests[fresh[k]]);
+    for (size_t k = from; k < to; ++k) {
+      t.used = 0;
+      engine_.ObserveDigest(events[fresh[k]], digests[fresh[k]], &t);
+      for (size_t u = 0; t.used != 0 && u < kTextUses; ++u) {
+        if (t.used & (1u << u)) texts.push_back({batch_seq, static_cast<uint32_t>(k), static_cast<uint8_t>(u), std::move(t.text[u])});
+      }
+    }
     apply_lock_.Record(MicrosSince(held));
+  }
+  if (!texts.empty()) {
+    // After the events (they are durable and applied already); a failure
+    // here costs the analyst view those texts after a restart, not events.
+    std::string err;
+    if (!store_->AddEventTexts(texts, &err)) {
+      fmt::print(stderr, "serve: {} texts of samples and indicators not stored (a restart will not show them): {}\n", texts.size(),
+                 err);
+    }
   }
   result.accepted = fresh.size();
   events_accepted_.fetch_add(result.accepted, std::memory_order_relaxed);
@@ -506,7 +564,7 @@ bool Service::Override(const std::string& account_id, const std::string& action,
     *error = "field 'action': must be \"allow\", \"block\" or \"clear\"";
     return false;
   }
-  OverrideRecord o{account_id, action, by, reason, FormatRfc3339(options_.clock())};
+  OverrideRecord o{account_id, action, by, reason, FormatRfc3339(options_.clock()), std::nullopt};
   std::lock_guard<std::mutex> ingest(ingest_mu_);
   if (!store_->AddOverride(o, error)) return false;
   std::unique_lock<std::shared_mutex> lock(engine_mu_);

@@ -20,9 +20,12 @@
 //                  in the same transaction as the events it covered.
 //
 // Restart: Open() replays the store's log through Engine::ObserveDigest (the
-// log keeps digests, never text), then overrides, samples and imported
-// indicators: the engine resumes exactly where it was, and after kill -9
-// nothing acknowledged is lost. Replay runs at engine speed (~1 us/event)
+// log keeps digests, never text), with each override applied where it was
+// made in the log and each event given back the redacted texts it gave the
+// analyst view live (samples, content indicators' shown values; stored
+// after the batch is applied, never with keep_samples off), then imported
+// indicators: the engine resumes where it was -- /v1/campaigns byte-equal
+// -- and after kill -9 nothing acknowledged is lost. Replay runs at engine speed (~1 us/event)
 // and counts a request id once even if the log holds it twice. With
 // retention_days, batches whose newest event is older are deleted at start
 // and hourly: replay then rebuilds the state of the retained history only.

@@ -97,11 +97,24 @@ std::unique_ptr<Store> Store::Open(const std::string& dir, std::string* error, u
   }
   // Account attributes (PUT /v1/accounts, serve --accounts), since #17.
   if (!st->Exec("CREATE TABLE IF NOT EXISTS accounts(account_id TEXT PRIMARY KEY, attrs TEXT NOT NULL);", error)) return nullptr;
+  // Issue #18 finding 13 (a restart restores the same analyst state): the
+  // redacted texts logged events gave to the analyst view, keyed by the
+  // event's place in the log, and each override's place in the log. Older
+  // overrides (NULL) are replayed after the log, as they were before.
+  if (!st->Exec("CREATE TABLE IF NOT EXISTS event_texts(batch INTEGER NOT NULL, idx INTEGER NOT NULL, use INTEGER NOT NULL,"
+                " text TEXT NOT NULL, PRIMARY KEY(batch, idx, use)) WITHOUT ROWID;",
+                error)) {
+    return nullptr;
+  }
+  if (!st->HasColumn("overrides", "after_batch") && !st->Exec("ALTER TABLE overrides ADD COLUMN after_batch INTEGER", error)) {
+    return nullptr;
+  }
   if (max_bytes > 0) {
     const std::string pragma = "PRAGMA max_page_count = " + std::to_string(std::max<uint64_t>(16, max_bytes / 4096)) + ";";
     if (!st->Exec(pragma.c_str(), error)) return nullptr;
   }
-  if (sqlite3_prepare_v2(st->db_, "INSERT INTO batches(count, records, newest_ts, checksum) VALUES(?, ?, ?, ?)", -1, &st->insert_record_, nullptr) != SQLITE_OK ||
+  if (sqlite3_prepare_v2(st->db_, "INSERT INTO batches(seq, count, records, newest_ts, checksum) VALUES(?, ?, ?, ?, ?)", -1,
+                         &st->insert_record_, nullptr) != SQLITE_OK ||
       sqlite3_prepare_v2(st->db_, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", -1, &st->set_meta_, nullptr) != SQLITE_OK) {
     *error = st->Error("prepare");
     return nullptr;
@@ -110,6 +123,19 @@ std::unique_ptr<Store> Store::Open(const std::string& dir, std::string* error, u
   if (sqlite3_prepare_v2(st->db_, "SELECT COALESCE(SUM(count), 0) FROM batches", -1, &count.s, nullptr) == SQLITE_OK && sqlite3_step(count.s) == SQLITE_ROW) {
     st->records_ = static_cast<uint64_t>(sqlite3_column_int64(count.s, 0));
   }
+  // Batch numbers only grow: SQLite would give a deleted newest batch's
+  // number again, so the highest number given is kept in meta when
+  // retention deletes batches (event texts and overrides refer to them).
+  Stmt last;
+  if (sqlite3_prepare_v2(st->db_,
+                         "SELECT MAX(COALESCE((SELECT MAX(seq) FROM batches), 0),"
+                         " COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'batch_seq_high'), 0))",
+                         -1, &last.s, nullptr) != SQLITE_OK ||
+      sqlite3_step(last.s) != SQLITE_ROW) {
+    *error = st->Error("read the log's last batch");
+    return nullptr;
+  }
+  st->last_batch_ = sqlite3_column_int64(last.s, 0);
   return st;
 }
 
@@ -163,14 +189,24 @@ std::optional<uint64_t> Store::PruneBefore(int64_t cutoff_ms, std::string* error
   sqlite3_bind_int64(count.s, 1, cutoff_ms);
   if (sqlite3_step(count.s) == SQLITE_ROW) n = static_cast<uint64_t>(sqlite3_column_int64(count.s, 0));
   if (n == 0) return 0;
-  Stmt del;
-  if (sqlite3_prepare_v2(db_, "DELETE FROM batches WHERE newest_ts < ?", -1, &del.s, nullptr) != SQLITE_OK) {
-    *error = Error("retention");
-    return std::nullopt;
+  if (!Exec("BEGIN IMMEDIATE", error)) return std::nullopt;
+  Stmt texts, del, high;
+  // Texts of deleted batches go with them (and any left by a batch that
+  // retention deleted before its texts were written).
+  bool ok = sqlite3_prepare_v2(db_, "DELETE FROM batches WHERE newest_ts < ?", -1, &del.s, nullptr) == SQLITE_OK &&
+            sqlite3_prepare_v2(db_, "DELETE FROM event_texts WHERE batch NOT IN (SELECT seq FROM batches)", -1, &texts.s, nullptr) ==
+                SQLITE_OK &&
+            sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES('batch_seq_high', ?)", -1, &high.s, nullptr) ==
+                SQLITE_OK;
+  if (ok) {
+    sqlite3_bind_int64(del.s, 1, cutoff_ms);
+    sqlite3_bind_text(high.s, 1, std::to_string(last_batch_).c_str(), -1, SQLITE_TRANSIENT);
+    ok = sqlite3_step(del.s) == SQLITE_DONE && sqlite3_step(texts.s) == SQLITE_DONE && sqlite3_step(high.s) == SQLITE_DONE;
   }
-  sqlite3_bind_int64(del.s, 1, cutoff_ms);
-  if (sqlite3_step(del.s) != SQLITE_DONE) {
+  ok = ok && sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
+  if (!ok) {
     *error = Error("retention");
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     return std::nullopt;
   }
   records_ -= std::min(records_, n);
@@ -178,7 +214,7 @@ std::optional<uint64_t> Store::PruneBefore(int64_t cutoff_ms, std::string* error
 }
 
 bool Store::Append(const std::vector<std::string>& records, const std::vector<std::pair<std::string, std::string>>& meta,
-                   std::string* error, int64_t newest_ts) {
+                   std::string* error, int64_t newest_ts, int64_t* batch_seq) {
   if (!Exec("BEGIN IMMEDIATE", error)) return false;
   auto fail = [&](std::string_view what) {
     *error = Error(what);
@@ -196,11 +232,12 @@ bool Store::Append(const std::vector<std::string>& records, const std::vector<st
       batch_.append(reinterpret_cast<const char*>(&len), 4);
       batch_.append(r);
     }
-    sqlite3_bind_int64(insert_record_, 1, static_cast<sqlite3_int64>(records.size()));
-    sqlite3_bind_blob(insert_record_, 2, batch_.data(), static_cast<int>(batch_.size()), SQLITE_STATIC);
-    if (newest_ts == std::numeric_limits<int64_t>::min()) sqlite3_bind_null(insert_record_, 3);
-    else sqlite3_bind_int64(insert_record_, 3, newest_ts);
-    sqlite3_bind_int64(insert_record_, 4, static_cast<sqlite3_int64>(Hash64(batch_)));
+    sqlite3_bind_int64(insert_record_, 1, last_batch_ + 1);
+    sqlite3_bind_int64(insert_record_, 2, static_cast<sqlite3_int64>(records.size()));
+    sqlite3_bind_blob(insert_record_, 3, batch_.data(), static_cast<int>(batch_.size()), SQLITE_STATIC);
+    if (newest_ts == std::numeric_limits<int64_t>::min()) sqlite3_bind_null(insert_record_, 4);
+    else sqlite3_bind_int64(insert_record_, 4, newest_ts);
+    sqlite3_bind_int64(insert_record_, 5, static_cast<sqlite3_int64>(Hash64(batch_)));
     const int rc = sqlite3_step(insert_record_);
     sqlite3_reset(insert_record_);
     if (rc != SQLITE_DONE) return fail("append");
@@ -214,10 +251,16 @@ bool Store::Append(const std::vector<std::string>& records, const std::vector<st
   }
   if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return fail("commit");
   records_ += records.size();
+  if (!records.empty()) ++last_batch_;
+  if (batch_seq != nullptr) *batch_seq = records.empty() ? 0 : last_batch_;
   return true;
 }
 
 bool Store::ForEachRecord(const std::function<void(std::string_view)>& fn, std::string* error) {
+  return ForEachLoggedRecord([&](std::string_view record, int64_t, uint32_t) { fn(record); }, error);
+}
+
+bool Store::ForEachLoggedRecord(const std::function<void(std::string_view, int64_t, uint32_t)>& fn, std::string* error) {
   Stmt q;
   if (sqlite3_prepare_v2(db_, "SELECT records, checksum, seq FROM batches ORDER BY seq", -1, &q.s, nullptr) != SQLITE_OK) {
     *error = Error("read log");
@@ -234,6 +277,8 @@ bool Store::ForEachRecord(const std::function<void(std::string_view)>& fn, std::
                " fails its checksum (the file was altered or damaged); restore it from a backup or move it away";
       return false;
     }
+    const int64_t seq = sqlite3_column_int64(q.s, 2);
+    uint32_t index = 0;
     size_t pos = 0;
     while (pos + 4 <= batch.size()) {
       uint32_t len = 0;
@@ -243,7 +288,7 @@ bool Store::ForEachRecord(const std::function<void(std::string_view)>& fn, std::
         *error = path_ + ": a logged batch is inconsistent (record length past its end)";
         return false;
       }
-      fn(batch.substr(pos, len));
+      fn(batch.substr(pos, len), seq, index++);
       pos += len;
     }
   }
@@ -256,8 +301,8 @@ bool Store::ForEachRecord(const std::function<void(std::string_view)>& fn, std::
 
 bool Store::AddOverride(const OverrideRecord& o, std::string* error) {
   Stmt q;
-  if (sqlite3_prepare_v2(db_, "INSERT INTO overrides(account_id, action, by, reason, at) VALUES(?, ?, ?, ?, ?)", -1, &q.s, nullptr) !=
-      SQLITE_OK) {
+  if (sqlite3_prepare_v2(db_, "INSERT INTO overrides(account_id, action, by, reason, at, after_batch) VALUES(?, ?, ?, ?, ?, ?)", -1,
+                         &q.s, nullptr) != SQLITE_OK) {
     *error = Error("override");
     return false;
   }
@@ -266,6 +311,7 @@ bool Store::AddOverride(const OverrideRecord& o, std::string* error) {
   BindText(q.s, 3, o.by);
   BindText(q.s, 4, o.reason);
   BindText(q.s, 5, o.at);
+  sqlite3_bind_int64(q.s, 6, o.after_batch.value_or(last_batch_));
   if (sqlite3_step(q.s) != SQLITE_DONE) {
     *error = Error("override");
     return false;
@@ -275,11 +321,55 @@ bool Store::AddOverride(const OverrideRecord& o, std::string* error) {
 
 bool Store::ForEachOverride(const std::function<void(const OverrideRecord&)>& fn, std::string* error) {
   Stmt q;
-  if (sqlite3_prepare_v2(db_, "SELECT account_id, action, by, reason, at FROM overrides ORDER BY seq", -1, &q.s, nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(db_, "SELECT account_id, action, by, reason, at, after_batch FROM overrides ORDER BY seq", -1, &q.s, nullptr) !=
+      SQLITE_OK) {
     *error = Error("read overrides");
     return false;
   }
-  while (sqlite3_step(q.s) == SQLITE_ROW) fn({Column(q.s, 0), Column(q.s, 1), Column(q.s, 2), Column(q.s, 3), Column(q.s, 4)});
+  while (sqlite3_step(q.s) == SQLITE_ROW) {
+    OverrideRecord o{Column(q.s, 0), Column(q.s, 1), Column(q.s, 2), Column(q.s, 3), Column(q.s, 4), std::nullopt};
+    if (sqlite3_column_type(q.s, 5) != SQLITE_NULL) o.after_batch = sqlite3_column_int64(q.s, 5);
+    fn(o);
+  }
+  return true;
+}
+
+bool Store::AddEventTexts(const std::vector<EventTextRecord>& rows, std::string* error) {
+  if (rows.empty()) return true;
+  if (!Exec("BEGIN IMMEDIATE", error)) return false;
+  Stmt q;
+  bool ok = sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO event_texts(batch, idx, use, text) VALUES(?, ?, ?, ?)", -1, &q.s,
+                               nullptr) == SQLITE_OK;
+  for (size_t i = 0; ok && i < rows.size(); ++i) {
+    sqlite3_reset(q.s);
+    sqlite3_bind_int64(q.s, 1, rows[i].batch);
+    sqlite3_bind_int64(q.s, 2, rows[i].index);
+    sqlite3_bind_int(q.s, 3, rows[i].use);
+    BindText(q.s, 4, rows[i].text);
+    ok = sqlite3_step(q.s) == SQLITE_DONE;
+  }
+  ok = ok && sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
+  if (!ok) {
+    *error = Error("event texts");
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  return ok;
+}
+
+bool Store::ForEachEventText(const std::function<void(const EventTextRecord&)>& fn, std::string* error) {
+  Stmt q;
+  if (sqlite3_prepare_v2(db_, "SELECT batch, idx, use, text FROM event_texts ORDER BY batch, idx, use", -1, &q.s, nullptr) != SQLITE_OK) {
+    *error = Error("read event texts");
+    return false;
+  }
+  EventTextRecord r;
+  while (sqlite3_step(q.s) == SQLITE_ROW) {
+    r.batch = sqlite3_column_int64(q.s, 0);
+    r.index = static_cast<uint32_t>(sqlite3_column_int64(q.s, 1));
+    r.use = static_cast<uint8_t>(sqlite3_column_int(q.s, 2));
+    r.text = Column(q.s, 3);
+    fn(r);
+  }
   return true;
 }
 

@@ -1,7 +1,10 @@
 // Store: serve's durable state in one SQLite database file (DIR/distillguard.db,
 // WAL journal, synchronous=FULL): the log of accepted interactions (wire
-// records, no text), analysts' overrides, redacted samples of flagged
-// campaigns, imported indicators (with their trust and import time), and small metadata (e.g. the offset a
+// records, no text), analysts' overrides (each with the log position it was
+// made at), the redacted texts some logged events gave to the analyst view
+// (campaign samples, content indicators' shown values: a few per campaign
+// and per suspicious value, never with --no-samples), imported indicators
+// (with their trust and import time), and small metadata (e.g. the offset a
 // --follow tail has consumed). A batch is appended in one transaction; when
 // Append returns true the batch is on disk and survives kill -9 or power
 // loss, which is when serve acknowledges it. A torn last transaction after
@@ -15,7 +18,10 @@
 // of one sequential read of the file at start, ~1 s per GB) and an existing
 // zero-length database file (a truncated database is not a fresh start:
 // only a directory without the file starts empty).
-// Cost: one fsync per batch (group your events) plus a copy of the batch. Reading the log back is sequential. Not thread-safe: one writer
+// Cost: one fsync per batch (group your events) plus a copy of the batch; a
+// second, small transaction for the batches whose events gave texts (a few
+// per campaign: rare). Reading the log back is sequential; the event texts
+// are read into memory once at replay (a few hundred bytes per text). Not thread-safe: one writer
 // (serve holds its ingest lock around every call).
 #pragma once
 
@@ -39,6 +45,20 @@ struct OverrideRecord {
   std::string by;
   std::string reason;
   std::string at;      // RFC 3339, when it was made
+  // The newest logged batch when it was made (0: before any): replay applies
+  // it between that batch and the next, where it was applied live. nullopt:
+  // a row from before the column (AddOverride sets it; ForEachOverride
+  // reads it back).
+  std::optional<int64_t> after_batch;
+};
+
+// A redacted text a logged event gave to the analyst view (EventTexts in
+// correlate/correlator.h): the event is record `index` of batch `batch`.
+struct EventTextRecord {
+  int64_t batch = 0;
+  uint32_t index = 0;
+  uint8_t use = 0;  // TextUse
+  std::string text;
 };
 
 // An imported (partner) indicator as stored.
@@ -64,18 +84,32 @@ class Store {
   // Appends records (and optionally a metadata update) in one durable
   // transaction. On false nothing was written and *error says why.
   // newest_ts: the batch's newest event time (ms), for PruneBefore.
+  // *batch_seq (if given): the batch's sequence number. Sequence numbers
+  // only grow, even past batches deleted by retention.
   bool Append(const std::vector<std::string>& records, const std::vector<std::pair<std::string, std::string>>& meta,
-              std::string* error, int64_t newest_ts = std::numeric_limits<int64_t>::min());
+              std::string* error, int64_t newest_ts = std::numeric_limits<int64_t>::min(), int64_t* batch_seq = nullptr);
   // Deletes the batches whose newest event is older than cutoff_ms (batches
-  // logged before this column existed are kept). Returns the number of
-  // records deleted, or nullopt + *error.
+  // logged before this column existed are kept), and their events' texts,
+  // in one transaction. Returns the number of records deleted, or nullopt +
+  // *error.
   std::optional<uint64_t> PruneBefore(int64_t cutoff_ms, std::string* error);
   // Calls fn for every logged record in order; false on a read error.
   bool ForEachRecord(const std::function<void(std::string_view)>& fn, std::string* error);
+  // The same, with each record's batch and its index in the batch.
+  bool ForEachLoggedRecord(const std::function<void(std::string_view, int64_t batch, uint32_t index)>& fn, std::string* error);
+  // The redacted texts of logged events, in one transaction; best effort
+  // for the caller (the events themselves are already durable).
+  bool AddEventTexts(const std::vector<EventTextRecord>& rows, std::string* error);
+  // In (batch, index, use) order. O(rows).
+  bool ForEachEventText(const std::function<void(const EventTextRecord&)>& fn, std::string* error);
+  // The newest batch's sequence number (0: none yet).
+  int64_t last_batch() const { return last_batch_; }
   uint64_t records() const { return records_; }
 
   bool AddOverride(const OverrideRecord& o, std::string* error);
   bool ForEachOverride(const std::function<void(const OverrideRecord&)>& fn, std::string* error);
+  // Samples per campaign id, as versions before the event texts kept them
+  // (read at replay for older databases; no longer written by serve).
   bool AddSample(const std::string& campaign_id, const std::string& sample, std::string* error);
   bool ForEachSample(const std::function<void(const std::string&, const std::string&)>& fn, std::string* error);
   // Imported indicators, keyed by (kind, value), all in one transaction. A
@@ -107,6 +141,7 @@ class Store {
   sqlite3_stmt* insert_record_ = nullptr;
   sqlite3_stmt* set_meta_ = nullptr;
   uint64_t records_ = 0;
+  int64_t last_batch_ = 0;  // highest batch sequence number ever given (kept in meta across retention)
   std::string batch_;  // reused buffer for one batch row
 };
 

@@ -52,6 +52,32 @@ check "--threads 2 reports the same bad lines" bash -c "cmp '$WORK/t1.err' '$WOR
 "$BIN" scan "$WORK/d/events.jsonl" --quiet --threads 2 --strict > /dev/null 2>"$WORK/t3.err"
 check "--threads 2 --strict stops at the first bad line" bash -c "[ $? -eq 1 ] && grep -q 'stopped at the first bad line' '$WORK/t3.err'"
 
+# Issue #18 finding 16 (scan): one event dated 2099 among normal ones is a
+# bad line (file:line, out_of_range), counted; the rest give the verdicts
+# of the log without it. The clock is --now (or the wall clock).
+"$BIN" simulate --scenario demo --scale 0.3 --seed 7 --out "$WORK/f" >/dev/null 2>&1
+python3 - "$WORK/f/events.jsonl" "$WORK/f/future.jsonl" <<'PY'
+import json, sys
+lines = open(sys.argv[1]).read().splitlines(keepends=True)
+r = json.loads(lines[999])
+r["ts"] = "2099-06-01T00:00:00Z"; r["request_id"] = "from-the-future"
+open(sys.argv[2], "w").write("".join(lines[:1000]) + json.dumps(r) + "\n" + "".join(lines[1000:]))
+PY
+NOW=2026-12-02T00:00:00Z
+"$BIN" scan "$WORK/f/events.jsonl" --quiet --now $NOW --out "$WORK/f0" > "$WORK/f0.txt" 2>"$WORK/f0.err"
+"$BIN" scan "$WORK/f/future.jsonl" --quiet --now $NOW --out "$WORK/f1" > "$WORK/f1.txt" 2>"$WORK/f1.err"
+check "scan: a 2099 event is rejected with file:line and field" grep -q "future.jsonl:1001: field 'ts': out_of_range: 2099-06-01T00:00:00.000Z is more than 24 h after the scan's clock (2026-12-02T00:00:00.000Z" "$WORK/f1.err"
+check "scan: counted as out_of_range in the summary" bash -c "grep -q 'rejected: 1 ' '$WORK/f1.txt' && grep -q 'out_of_range=1' '$WORK/f1.txt'"
+check "scan: the other events give the verdicts of the log without it" bash -c "cmp '$WORK/f0/accounts.jsonl' '$WORK/f1/accounts.jsonl' && cmp '$WORK/f0/campaigns.jsonl' '$WORK/f1/campaigns.jsonl'"
+"$BIN" scan "$WORK/f/future.jsonl" --quiet --out "$WORK/f2" > "$WORK/f2.txt" 2>"$WORK/f2.err"
+check "scan: the wall clock (default) rejects it too" bash -c "grep -q 'future.jsonl:1001: field .ts.: out_of_range' '$WORK/f2.err' && cmp '$WORK/f0/campaigns.jsonl' '$WORK/f2/campaigns.jsonl'"
+"$BIN" scan "$WORK/f/future.jsonl" --quiet --now 4083955200000 --out "$WORK/f3" > "$WORK/f3.txt" 2>"$WORK/f3.err"
+check "scan: --now in epoch ms (2099-06-01) accepts it" bash -c "grep -q 'rejected: 0 ' '$WORK/f3.txt' && ! cmp -s '$WORK/f0/accounts.jsonl' '$WORK/f3/accounts.jsonl'"
+"$BIN" scan "$WORK/f/future.jsonl" --quiet --max-future-hours 0 > "$WORK/f4.txt" 2>&1
+check "scan: --max-future-hours 0 removes the bound" grep -q 'rejected: 0 ' "$WORK/f4.txt"
+"$BIN" scan "$WORK/f/events.jsonl" --quiet --now yesterday >/dev/null 2>"$WORK/f5.err"
+check "scan: a bad --now is a usage error" bash -c "[ $? -eq 2 ] && grep -q \"scan: --now 'yesterday'\" '$WORK/f5.err'"
+
 # Exit codes a scheduler can trust.
 "$BIN" scan /nonexistent/logs.jsonl --out "$WORK/x1" --quiet >/dev/null 2>"$WORK/x1.err"
 check "scan of a missing file exits 1 with its reason" bash -c "[ $? -eq 1 ] && grep -q 'scan: failed: 1 input error' '$WORK/x1.err'"

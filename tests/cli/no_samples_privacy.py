@@ -8,7 +8,9 @@ default) the planted text shows (so the check below can fail) but never a
 campaigns.jsonl, report.html, the STIX export with and without
 --include-prompts) and the run's stderr hold none of it, and content
 indicators are listed as `fingerprint <hex>`. Then serve: samples stored by
-a run with them on are not restored by a restart with --no-samples.
+a run with them on are not restored by a restart with --no-samples, and a
+serve run with --no-samples writes none of the planted text to its SQLite
+files (with samples on, their redacted form is there: the check can fail).
 
 usage: no_samples_privacy.py BINARY
 """
@@ -50,6 +52,11 @@ def hits(paths, extra_text=""):
         found += [(os.path.basename(p), s) for s in PLANTED if s in data]
     found += [("stderr", s) for s in PLANTED if s in extra_text]
     return found
+
+
+def db_files(data):
+    """The SQLite database and its WAL / shared-memory files in a data directory."""
+    return [os.path.join(data, f) for f in sorted(os.listdir(data)) if f.startswith("distillguard.db")]
 
 
 def scan(log, out, *extra):
@@ -114,6 +121,20 @@ def main():
     stored = json.dumps(body)
     check(status == 200 and "PLANTED-7f3a" in stored, f"serve with samples: planted text in its campaigns (samples kept) ({status} {stored[:200]})")
     srv.stop()
+    # At rest (finding 13 keeps samples and content indicators' text in the
+    # store, so that a restart shows the same): redacted, and only with samples on.
+    at_rest = {s for _, s in hits(db_files(data))}
+    check("PLANTED-7f3a" in at_rest, f"serve with samples: the store keeps the redacted texts (found {sorted(at_rest)})")
+    check("Hunter2Secret" not in at_rest, "serve with samples: the store holds no pw= value (redacted before it is kept)")
+    quiet = os.path.join(WORK, "data_no_samples")
+    srv = dgtest.Server(BIN, WORK, quiet, extra=("--no-samples",), token="t0ken-for-the-test")
+    for start in range(0, len(lines), 2000):
+        srv.request("POST", "/v1/events", "".join(lines[start:start + 2000]))
+    status, body, _ = srv.request("GET", "/v1/campaigns")
+    check(status == 200 and body.get("campaigns"), "serve --no-samples from the start: campaigns found")
+    srv.stop()
+    found = hits(db_files(quiet))
+    check(not found and db_files(quiet), f"serve --no-samples: no planted string in its SQLite files ({found}; {len(db_files(quiet))} files)")
     srv = dgtest.Server(BIN, WORK, data, extra=("--no-samples",), token="t0ken-for-the-test")
     status, body, _ = srv.request("GET", "/v1/campaigns")
     text = json.dumps(body)

@@ -46,6 +46,45 @@ TEST(Pipeline, PlainGzipZstdGiveTheSameInteractions) {
   }
 }
 
+// Issue #18 finding 16 (scan): an event dated far past the scan's clock is
+// a bad line (file:line, field 'ts', out_of_range), counted; the others
+// are delivered as without it. The clock is the options' (injected).
+TEST(Pipeline, EventsFarPastTheClockAreRejectedWithFileAndLine) {
+  const std::string lines = Record("r1", "2026-04-22T10:00:00Z") + "\n" + Record("r2", "2099-01-01T00:00:00Z") + "\n" +
+                            Record("r3", "2026-04-22T10:00:02Z") + "\n" + Record("r4", "2026-04-23T09:59:00Z") + "\n" +
+                            Record("r5", "2026-04-23T10:01:00Z") + "\n" + Record("r6", "1995-04-22T10:00:00Z") + "\n";
+  IngestOptions opts;
+  opts.now = *ParseRfc3339("2026-04-22T10:00:00Z");  // r4 is 23 h 59 min ahead, r5 24 h 1 min
+  Collected c;
+  auto p = MakePipeline(c, opts);
+  ASSERT_TRUE(p.AddBuffer(lines, "log.jsonl"));
+  p.Flush();
+  EXPECT_EQ(c.ids, (std::vector<std::string>{"r6", "r1", "r3", "r4"}));
+  ASSERT_EQ(c.errors.size(), 2u);
+  EXPECT_EQ(c.errors[0].rfind("log.jsonl:2: field 'ts': out_of_range: 2099-01-01T00:00:00.000Z is more than 24 h after the scan's clock", 0),
+            0u)
+      << c.errors[0];
+  EXPECT_EQ(c.errors[1].rfind("log.jsonl:5: field 'ts': out_of_range", 0), 0u) << c.errors[1];
+  EXPECT_EQ(p.stats().rejected[static_cast<size_t>(Reject::kOutOfRange)], 2u);
+  EXPECT_EQ(p.stats().accepted, 4u);
+  EXPECT_NE(p.stats().Summary().find("out_of_range=2"), std::string::npos) << p.stats().Summary();
+
+  // --strict stops at it.
+  opts.strict = true;
+  Collected strict;
+  auto q = MakePipeline(strict, opts);
+  EXPECT_FALSE(q.AddBuffer(lines, "log.jsonl"));
+  ASSERT_EQ(strict.errors.size(), 1u);
+  EXPECT_EQ(strict.errors[0].rfind("log.jsonl:2: field 'ts': out_of_range", 0), 0u);
+
+  // Without a clock (a library user that wants none), nothing is bounded.
+  Collected unbounded;
+  auto u = MakePipeline(unbounded);
+  ASSERT_TRUE(u.AddBuffer(lines, "log.jsonl"));
+  u.Flush();
+  EXPECT_EQ(unbounded.ids.size(), 6u);
+}
+
 TEST(Pipeline, TruncatedCompressedFilesAreReportedWithFileAndLine) {
   testing::TempDir dir;
   std::string big;

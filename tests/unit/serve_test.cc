@@ -100,7 +100,7 @@ TEST(Store, AppendsDurablyAndReadsBackInOrderAfterReopen) {
     ASSERT_TRUE(st) << error;
     ASSERT_TRUE(st->Append({"a", "b"}, {{"follow:x", "10"}}, &error)) << error;
     ASSERT_TRUE(st->Append({"c"}, {}, &error)) << error;
-    ASSERT_TRUE(st->AddOverride({"acct", "block", "alice", "fraud ring", "2026-01-01T00:00:00Z"}, &error));
+    ASSERT_TRUE(st->AddOverride({"acct", "block", "alice", "fraud ring", "2026-01-01T00:00:00Z", std::nullopt}, &error));
   }
   auto st = Store::Open(dir, &error);
   ASSERT_TRUE(st) << error;
@@ -314,6 +314,152 @@ TEST(Store, IndicatorsFromBeforeTheTrustColumnAreMigrated) {
   CheckRequest req = Req("fresh");
   req.ip = "203.0.113.5";
   EXPECT_EQ(svc->Check(req).decision, Decision::kBlock);
+  std::filesystem::remove_all(dir);
+}
+
+// #18 finding 13: the analyst view after a restart is the one before it,
+// byte for byte -- samples taken before their campaign was confirmed and
+// the content indicators' shown text included, though the log keeps no
+// text: each event's redacted texts are stored with it and handed back.
+TEST(Service, RestartRestoresSamplesAndContentIndicatorsByteForByte) {
+  const std::string dir = TempDir("restart_texts");
+  std::string error;
+  ServiceOptions so;
+  so.data_dir = dir;
+  so.clock = [] { return TimeMs{1777636800000}; };  // 2026-05-01T12:00:00Z
+  std::string before;
+  {
+    auto svc = Service::Open(so, &error);
+    ASSERT_TRUE(svc) << error;
+    for (int from = 0; from < 40; from += 5) ASSERT_TRUE(svc->Ingest(HydraBatch(from, from + 5), "batch").stored);
+    before = svc->CampaignsJson();
+  }
+  EXPECT_NE(before.find("\"samples\":[\"Solve the following problem"), std::string::npos) << before;
+  EXPECT_NE(before.find("{\"kind\":\"system_prompt\",\"value\":\"You are Professor Sage"), std::string::npos) << before;
+  EXPECT_NE(before.find("{\"kind\":\"prompt_template\",\"value\":\"Solve the following problem"), std::string::npos) << before;
+  std::string more;
+  {
+    auto svc = Service::Open(so, &error);
+    ASSERT_TRUE(svc) << error;
+    EXPECT_EQ(svc->CampaignsJson(), before);
+    // A restarted service keeps storing texts where the replay finds them.
+    ASSERT_TRUE(svc->Ingest(HydraBatch(40, 60), "batch").stored);
+    more = svc->CampaignsJson();
+  }
+  auto svc = Service::Open(so, &error);
+  ASSERT_TRUE(svc) << error;
+  EXPECT_EQ(svc->CampaignsJson(), more);
+  std::filesystem::remove_all(dir);
+}
+
+// #18 finding 13: after an allow -> clear sequence, first_flagged_at moved
+// across a restart: overrides were replayed after the whole log, so the
+// replayed account was blocked at its events (no allow yet) instead of at
+// the clear. They are now replayed at the place in the log they were made.
+TEST(Service, OverridesAreReplayedWhereTheyWereMade) {
+  const std::string dir = TempDir("restart_overrides");
+  std::string error;
+  ServiceOptions so;
+  so.data_dir = dir;
+  so.clock = [] { return TimeMs{1777636800000}; };
+  std::string h3, h5, campaigns;
+  {
+    auto svc = Service::Open(so, &error);
+    ASSERT_TRUE(svc) << error;
+    ASSERT_TRUE(svc->Override("h3", "allow", "alice", "before its first event", &error)) << error;
+    ASSERT_TRUE(svc->Ingest(HydraBatch(0, 15), "batch").stored);
+    ASSERT_TRUE(svc->Override("h5", "block", "alice", "mid-stream", &error)) << error;
+    ASSERT_TRUE(svc->Ingest(HydraBatch(15, 30), "batch").stored);
+    EXPECT_EQ(svc->Check(Req("h3")).decision, Decision::kAllow);
+    ASSERT_TRUE(svc->Override("h3", "clear", "alice", "back to the evidence", &error)) << error;
+    EXPECT_EQ(svc->Check(Req("h3")).decision, Decision::kBlock);
+    h3 = *svc->AccountJson("h3");
+    h5 = *svc->AccountJson("h5");
+    campaigns = svc->CampaignsJson();
+  }
+  // Flagged when the allow was cleared: at the stream's time then (the
+  // last event, h7's n = 29, at 1775001600 + 29 * 20 + 7 s).
+  EXPECT_NE(h3.find("\"first_flagged_at\":\"2026-04-01T00:09:47.000Z\""), std::string::npos) << h3;
+  auto svc = Service::Open(so, &error);
+  ASSERT_TRUE(svc) << error;
+  EXPECT_EQ(*svc->AccountJson("h3"), h3);
+  EXPECT_EQ(*svc->AccountJson("h5"), h5);
+  EXPECT_EQ(svc->CampaignsJson(), campaigns);
+  std::filesystem::remove_all(dir);
+}
+
+// Stores from before finding 13's fix: overrides without a place in the log
+// are replayed after it (as they were), and samples kept per campaign id are
+// restored; the new columns and table are added on open.
+TEST(Store, OverridesAndSamplesFromBeforeTheEventTextsAreMigrated) {
+  const std::string dir = TempDir("texts_migration");
+  std::string error;
+  std::string campaign;
+  ServiceOptions so;
+  so.data_dir = dir;
+  {
+    auto svc = Service::Open(so, &error);
+    ASSERT_TRUE(svc) << error;
+    ASSERT_TRUE(svc->Ingest(HydraBatch(0, 30), "batch").stored);
+    campaign = svc->Check(Req("h3")).campaign_id;
+    ASSERT_FALSE(campaign.empty());
+  }
+  // The tables in their earlier form: no texts, overrides without a place.
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir + "/distillguard.db").c_str(), &db), SQLITE_OK);
+    const std::string sql =
+        "DROP TABLE event_texts; DROP TABLE overrides;"
+        "CREATE TABLE overrides(seq INTEGER PRIMARY KEY, account_id TEXT NOT NULL, action TEXT NOT NULL,"
+        " by TEXT NOT NULL, reason TEXT NOT NULL, at TEXT NOT NULL);"
+        "INSERT INTO overrides(account_id, action, by, reason, at) VALUES('h3', 'allow', 'bob', 'old', '2026-04-02T00:00:00Z');"
+        "INSERT INTO samples VALUES('" + campaign + "', 'an old stored sample');";
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  {
+    auto svc = Service::Open(so, &error);
+    ASSERT_TRUE(svc) << error;
+    EXPECT_EQ(svc->Check(Req("h3")).decision, Decision::kAllow) << "the old override applies";
+    EXPECT_NE(svc->AccountJson("h3")->find("\"by\":\"bob\""), std::string::npos);
+    EXPECT_NE(svc->CampaignsJson().find("an old stored sample"), std::string::npos) << svc->CampaignsJson();
+    // A new override after the old one: both replayed in their order.
+    ASSERT_TRUE(svc->Override("h3", "clear", "alice", "new", &error)) << error;
+    EXPECT_EQ(svc->Check(Req("h3")).decision, Decision::kBlock);
+  }
+  auto svc = Service::Open(so, &error);
+  ASSERT_TRUE(svc) << error;
+  EXPECT_EQ(svc->Check(Req("h3")).decision, Decision::kBlock) << "old allow, then the new clear";
+  std::filesystem::remove_all(dir);
+}
+
+// Retention deletes old batches; batch numbers never come back (event texts
+// and overrides refer to them), and a deleted batch's texts go with it.
+TEST(Store, BatchNumbersOnlyGrowAcrossRetention) {
+  const std::string dir = TempDir("batch_numbers");
+  std::string error;
+  int64_t seq = 0;
+  {
+    auto st = Store::Open(dir, &error);
+    ASSERT_TRUE(st) << error;
+    ASSERT_TRUE(st->Append({"a"}, {}, &error, 1000, &seq));
+    EXPECT_EQ(seq, 1);
+    ASSERT_TRUE(st->Append({"b", "c"}, {}, &error, 2000, &seq));
+    EXPECT_EQ(seq, 2);
+    ASSERT_TRUE(st->AddEventTexts({{1, 0, 2, "text of a"}, {2, 1, 2, "text of c"}}, &error)) << error;
+    ASSERT_EQ(st->PruneBefore(5000, &error).value_or(0), 3u) << error;
+  }
+  auto st = Store::Open(dir, &error);
+  ASSERT_TRUE(st) << error;
+  EXPECT_EQ(st->last_batch(), 2);
+  ASSERT_TRUE(st->Append({"d"}, {}, &error, 6000, &seq));
+  EXPECT_EQ(seq, 3) << "not 1 again";
+  std::vector<std::string> texts;
+  ASSERT_TRUE(st->ForEachEventText([&](const EventTextRecord& r) { texts.push_back(r.text); }, &error));
+  EXPECT_TRUE(texts.empty());
+  std::vector<std::pair<int64_t, uint32_t>> at;
+  ASSERT_TRUE(st->ForEachLoggedRecord([&](std::string_view, int64_t b, uint32_t i) { at.emplace_back(b, i); }, &error));
+  EXPECT_EQ(at, (std::vector<std::pair<int64_t, uint32_t>>{{3, 0}}));
   std::filesystem::remove_all(dir);
 }
 
