@@ -139,6 +139,13 @@ class Correlator {
   const CampaignAggregate* ConfirmedCampaign(uint32_t account);
   const CampaignAggregate* ConfirmedCampaignConst(uint32_t account) const;
   double CampaignScore(const CampaignAggregate& g) const;
+  // Members a confirmed campaign needs before it blocks them:
+  // policy.campaign_block_min_accounts, doubled when no link in it rests on
+  // infrastructure (payment, address block, creation burst, e-mail domain)
+  // -- a group held together only by public content and a popular client's
+  // settings is what independent teams share; it must be bigger to block.
+  size_t BlockMinAccounts(const CampaignAggregate& g) const { return BlockMinAccounts(g.link_reasons); }
+  size_t BlockMinAccounts(uint32_t link_reasons) const;
   // The account's own coordination reasons: the links it was made or
   // matched on, and the kinds of which it holds a value that other
   // suspicious accounts share with evidence -- never its campaign's union.
@@ -204,9 +211,9 @@ class Correlator {
   // Accounts a cluster needs to be confirmed: policy.campaign_min_accounts,
   // doubled when every member is a candidate by automation alone.
   size_t CampaignMinAccounts(const CampaignAggregate& g) const;
-  // A campaign grew to policy.campaign_block_min_accounts: every member's
-  // verdict may change.
-  bool CrossesBlockSize(size_t before, size_t after) const;
+  // A campaign grew to its block size (BlockMinAccounts, from its size and
+  // link reasons before and after a merge): every member's verdict may change.
+  bool CrossesBlockSize(size_t size_before, uint32_t reasons_before, const CampaignAggregate& after) const;
   // Whether the account works from a network of its own: every request
   // from one address block, over 20 requests and two days, that two to
   // campaign_block_min_accounts - 1 accounts use (kOwn) -- the office of a

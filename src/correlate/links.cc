@@ -130,9 +130,13 @@ bool Correlator::OwnNetworkCampaign(uint32_t root) const {
   return seen > 0 && 2 * own > seen;
 }
 
-bool Correlator::CrossesBlockSize(size_t before, size_t after) const {
+size_t Correlator::BlockMinAccounts(uint32_t link_reasons) const {
   const auto min = static_cast<size_t>(policy_.campaign_block_min_accounts);
-  return before < min && after >= min;
+  return (link_reasons & InfrastructureLinkMask()) != 0 ? min : 2 * min;
+}
+
+bool Correlator::CrossesBlockSize(size_t size_before, uint32_t reasons_before, const CampaignAggregate& after) const {
+  return size_before < BlockMinAccounts(reasons_before) && after.members.size() >= BlockMinAccounts(after);
 }
 
 size_t Correlator::CampaignMinAccounts(const CampaignAggregate& g) const {
@@ -188,6 +192,7 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     std::vector<uint32_t> joined;
     double score_before = -1;
     size_t size_before = 0;
+    uint32_t reasons_before = 0;
     {
       const uint32_t ra = campaigns_.Find(a.index), rb = campaigns_.Find(b.index);
       const CampaignAggregate* ga = campaigns_.Aggregate(ra);
@@ -198,6 +203,7 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
         joined = other != nullptr ? other->members : std::vector<uint32_t>{ca ? b.index : a.index};
         score_before = CampaignScore(ca ? *ga : *gb);
         size_before = (ca ? ga : gb)->members.size();
+        reasons_before = (ca ? ga : gb)->link_reasons;
       }
     }
     const uint32_t root = campaigns_.Union(a.index, b.index, sa, sb);
@@ -214,7 +220,7 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     } else if (g->confirmed_seq != 0) {
       const bool crossed = score_before >= 0 && ((score_before < policy_.campaign_block_score &&
                                                   CampaignScore(*g) >= policy_.campaign_block_score) ||
-                                                 CrossesBlockSize(size_before, g->members.size()));
+                                                 CrossesBlockSize(size_before, reasons_before, *g));
       if (joined.empty() || crossed) {
         OnConfirmed(root, now, refresh);
       } else {
@@ -254,8 +260,17 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     // Nor into a campaign of accounts that each work from a network of
     // their own: a small organisation's cluster (see OwnNetworkCampaign).
     bool infra = a.MayLinkOnContent() && network == Network::kNone && !OwnNetworkCampaign(root);
-    const double total = CombineKinds(per_kind, &infra);
+    double total = CombineKinds(per_kind, &infra);
     if (!infra) continue;
+    // A payment instrument that is mostly the campaign's, used by an account
+    // that harvests on its own evidence: two independent pieces of evidence,
+    // enough to join -- however old the account (a bought or aged account put
+    // on the hydra's card, issue #16). Cards are personal: strangers do not
+    // share one with a campaign by chance, and the family members who do are
+    // not suspicious.
+    if (a.suspicious && !a.automation_only && per_kind[static_cast<size_t>(IndicatorKind::kPayment)] >= 0.5 * policy_.links[static_cast<size_t>(IndicatorKind::kPayment)]) {
+      total = std::max(total, policy_.link_threshold);
+    }
     if (total > best || (total == best && root < best_root)) {
       best = total;
       best_root = root;
@@ -273,12 +288,14 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
   }
   const double score_before = CampaignScore(*campaigns_.Aggregate(best_root));
   const size_t size_before = campaigns_.Aggregate(best_root)->members.size();
+  const uint32_t reasons_before = campaigns_.Aggregate(best_root)->link_reasons;
   const uint32_t root = campaigns_.Union(best_root, a.index, 0, std::max<double>(a.own_score, policy_.suspicious_score));
   a.reasons |= Bit(Reason::kCampaignIndicatorMatch);
   a.link_reasons |= best_reasons;
+  campaigns_.Aggregate(root)->link_reasons |= best_reasons;
   if (!a.suspicious) MarkSuspicious(a);
   if ((score_before < policy_.campaign_block_score && CampaignScore(*campaigns_.Aggregate(root)) >= policy_.campaign_block_score) ||
-      CrossesBlockSize(size_before, campaigns_.Aggregate(root)->members.size())) {
+      CrossesBlockSize(size_before, reasons_before, *campaigns_.Aggregate(root))) {
     OnConfirmed(root, now, refresh);
   } else {
     RefreshMembers(root, {a.index}, now, refresh);

@@ -45,7 +45,7 @@ void Apply(AccountState& a, const Policy& policy, Correlator& correlator, TimeMs
     score = std::max(score, cs);
     reasons |= Bit(Reason::kCampaignMember) | correlator.OwnLinkReasons(a);
     if (cs >= policy.campaign_block_score && a.suspicious &&
-        g->members.size() >= static_cast<size_t>(policy.campaign_block_min_accounts)) {
+        g->members.size() >= correlator.BlockMinAccounts(*g)) {
       block = true;
     }
   }

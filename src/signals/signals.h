@@ -181,6 +181,15 @@ constexpr uint32_t LinkReasonMask() {
   return m;
 }
 
+// Reason bits of the infrastructure kinds' link reasons.
+constexpr uint32_t InfrastructureLinkMask() {
+  uint32_t m = 0;
+  for (const auto& s : kIndicatorSpecs) {
+    if (s.cls == IndicatorClass::kInfrastructure) m |= Bit(s.reason);
+  }
+  return m;
+}
+
 namespace signals_check {
 constexpr bool TablesInOrder() {
   for (size_t i = 0; i < kReasonCount; ++i) {
