@@ -35,7 +35,7 @@ check: build
 # The same suite (without the two long quality runs) under AddressSanitizer
 # and UndefinedBehaviorSanitizer: distillguard reads hostile input.
 test-sanitize: deps
-	@cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDG_SANITIZE=ON -DDG_BUILD_BENCH=OFF >/dev/null
+	@cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDG_SANITIZE=ON -DDG_BUILD_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD)-asan -j$(JOBS)
 	cd $(BUILD)-asan && ctest --output-on-failure -j$(JOBS) -LE "quality|browser|perf"
 

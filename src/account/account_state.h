@@ -1,5 +1,5 @@
 // AccountState: everything the engine remembers about one account, in a
-// fixed-size record (1,352 bytes, `sizeof(AccountState)`) no matter how many interactions it sends.
+// fixed-size record (1,416 bytes, `sizeof(AccountState)`) no matter how many interactions it sends.
 //
 // Rate counters are kept twice: over the account's life and over a sliding
 // window of the last one to two days (two day-long buckets, the older one
@@ -12,6 +12,7 @@
 // its slots with one-off values sent first. Update cost: O(1) per interaction.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -64,7 +65,7 @@ struct RateCounts {
 inline constexpr TimeMs kRateWindowMs = kMsPerDay;
 inline constexpr size_t kMinuteBins = 6;  // 10-minute bins of the hour
 
-// What the engine found of a request's assistant turns (ServedIndex).
+// What the engine found of the latest assistant turn a request sends back.
 struct HistoryCheck {
   bool checked = false;   // sent assistant turns, and this account's responses are logged
   bool unserved = false;  // none of them was served to this account
@@ -87,6 +88,13 @@ struct AccountState {
   uint64_t reasoning_tokens = 0;                 // extended thinking, where reported
   uint32_t harvest_n = 0;                        // requests carrying any harvest flag
   uint16_t days_active = 0;                      // distinct UTC days with activity (saturating)
+  // Fingerprints (TurnFingerprint) of the last kServedRing responses served
+  // to this account: a person continues a conversation from an answer it
+  // got; a harvester that writes the history itself sends turns that are
+  // not among them. Per account, so no other account's traffic can flush it.
+  static constexpr size_t kServedRing = 8;
+  std::array<uint64_t, kServedRing> served_fp{};
+  uint8_t served_next = 0;
   std::array<uint32_t, kCapabilityCount> capability{};
   TopK templates;
   TopK systems;
@@ -148,8 +156,15 @@ struct AccountState {
   bool MayLinkOnContent() const { return NotKnownEstablished() && !automation_only; }
 
   // Records one interaction's features. `history` says what the engine
-  // found of the request's assistant turns in the ServedIndex. O(1).
+  // found of the request's latest assistant turn (WasServed). O(1).
   void Observe(const EventFeatures& f, int64_t high_max_tokens, HistoryCheck history = {});
+  bool WasServed(uint64_t fp) const {
+    return fp != 0 && std::find(served_fp.begin(), served_fp.end(), fp) != served_fp.end();
+  }
+  void NoteServed(uint64_t fp) {
+    served_fp[served_next] = fp;
+    served_next = static_cast<uint8_t>((served_next + 1) % kServedRing);
+  }
   // Output + reasoning tokens served so far.
   uint64_t TokensServed() const { return output_tokens + reasoning_tokens; }
   // Records a use of the value: kKnown (already held), kAdded (a free slot),
@@ -172,7 +187,7 @@ struct AccountState {
 
 // What the engine still knows of a suspicious account it had to forget to
 // stay within max_accounts (it was outside any campaign): its verdict and the
-// figures an analyst needs. ~100 bytes with its id, against ~1.41 KB.
+// figures an analyst needs. ~100 bytes with its id, against ~1.47 KB.
 struct AccountSummary {
   Verdict verdict = Verdict::kAllow;
   float score = 0;

@@ -1,5 +1,6 @@
 #include "content/analyzer.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/hash.h"
@@ -61,17 +62,32 @@ void DigestContent(const Interaction& in, TokenStream* scratch, ContentDigest* d
   out->reasoning_tokens = in.reasoning_tokens;
   out->tools_hash = in.tools_hash;
   if (in.has_response) out->response_fp = TurnFingerprint(in.response_text);
-  // The latest assistant turns with text, newest first.
-  for (auto m = in.messages.rbegin(); m != in.messages.rend() && out->history_turns < kHistoryFingerprints; ++m) {
-    if (m->role != Role::kAssistant) continue;
-    if (const uint64_t fp = TurnFingerprint(m->text); fp != 0) out->history_fp[out->history_turns++] = fp;
+  // History: the assistant turns before the last user turn (one after it is
+  // a prefill the client wrote for this answer, not history). Only a turn
+  // with text or a tool call makes the request a conversation -- an empty
+  // assistant turn is no history at all. Fingerprints: the turns with text,
+  // newest first.
+  size_t last_user = in.messages.size();
+  for (size_t idx = in.messages.size(); idx-- > 0;) {
+    if (in.messages[idx].role == Role::kUser) {
+      last_user = idx;
+      break;
+    }
   }
-
   LexiconHits hits;
   bool tool_blocks = false;
-  for (const auto& m : in.messages) {
-    if (m.role == Role::kAssistant) out->single_turn = false;
+  for (size_t idx = 0; idx < in.messages.size(); ++idx) {
+    const Message& m = in.messages[idx];
     if (m.tool_use_blocks > 0 || m.tool_result_blocks > 0) tool_blocks = true;
+    if (m.role != Role::kAssistant || idx > last_user || last_user == in.messages.size()) continue;
+    const uint64_t fp = TurnFingerprint(m.text);
+    if (fp != 0 || m.tool_use_blocks > 0) out->single_turn = false;
+    if (fp == 0) continue;
+    // newest first: shift the older ones down, drop the oldest past the cap
+    const size_t keep = std::min<size_t>(out->history_turns, kHistoryFingerprints - 1);
+    for (size_t k = keep; k > 0; --k) out->history_fp[k] = out->history_fp[k - 1];
+    out->history_fp[0] = fp;
+    out->history_turns = static_cast<uint8_t>(keep + 1);
   }
   if (!in.system.empty()) {
     Tokenize(in.system, scratch);

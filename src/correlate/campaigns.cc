@@ -69,6 +69,7 @@ uint32_t CampaignSet::Union(uint32_t a, uint32_t b, double score_a, double score
     if (ga->samples.size() < 3) ga->samples.push_back(std::move(s));
   }
   ga->link_reasons |= gb->link_reasons;
+  ga->infra_linked = ga->infra_linked || gb->infra_linked;
   aggs_.erase(rb);
   return ra;
 }

@@ -142,10 +142,14 @@ class Correlator {
   // Members a confirmed campaign needs before it blocks them:
   // policy.campaign_block_min_accounts, doubled when no link in it rests on
   // infrastructure (payment, address block, creation burst, e-mail domain)
-  // -- a group held together only by public content and a popular client's
-  // settings is what independent teams share; it must be bigger to block.
-  size_t BlockMinAccounts(const CampaignAggregate& g) const { return BlockMinAccounts(g.link_reasons); }
-  size_t BlockMinAccounts(uint32_t link_reasons) const;
+  // and most of its first 16 members are of unknown age (a gateway's log):
+  // a group held together only by public content and a popular client's
+  // settings is what independent teams share, and without sign-up times
+  // nothing says its accounts are new. With sign-up times, content links
+  // only young or repurposed accounts (MayLinkOnContent) and the size
+  // stays. O(16).
+  size_t BlockMinAccounts(const CampaignAggregate& g) const { return BlockMinAccounts(g.infra_linked, g); }
+  size_t BlockMinAccounts(bool infra_linked, const CampaignAggregate& g) const;
   // The account's own coordination reasons: the links it was made or
   // matched on, and the kinds of which it holds a value that other
   // suspicious accounts share with evidence -- never its campaign's union.
@@ -213,7 +217,7 @@ class Correlator {
   size_t CampaignMinAccounts(const CampaignAggregate& g) const;
   // A campaign grew to its block size (BlockMinAccounts, from its size and
   // link reasons before and after a merge): every member's verdict may change.
-  bool CrossesBlockSize(size_t size_before, uint32_t reasons_before, const CampaignAggregate& after) const;
+  bool CrossesBlockSize(size_t size_before, bool infra_before, const CampaignAggregate& after) const;
   // Whether the account works from a network of its own: every request
   // from one address block, over 20 requests and two days, that two to
   // campaign_block_min_accounts - 1 accounts use (kOwn) -- the office of a
@@ -229,7 +233,7 @@ class Correlator {
   enum class Network : uint8_t { kNone, kPending, kOwn };
   Network NetworkOf(const AccountState& a) const;
   // Most of the campaign's first 16 members work from networks of their
-  // own (or may yet): shared content does not bring others into it.
+  // own (kOwn): shared content does not bring others into it.
   bool OwnNetworkCampaign(uint32_t root) const;
 
   const Policy& policy_;

@@ -110,10 +110,10 @@ Correlator::Network Correlator::NetworkOf(const AccountState& a) const {
   if (a.indicator_count[k] != 1 || a.indicator_overflow[k] != 0) return Network::kNone;
   const IndicatorStats* s = index_.Find(a.indicators[k][0]);
   if (s != nullptr && s->accounts >= static_cast<uint32_t>(policy_.campaign_block_min_accounts)) return Network::kNone;
-  if (a.indicator_hits[k][0] < kSteadyUses || a.days_active < kSteadyDays) return Network::kPending;
   // One account alone on its address is a person -- or one head of a hydra
   // with an address per account: it links as before. An office is shared.
-  return s != nullptr && s->accounts >= 2 ? Network::kOwn : Network::kNone;
+  if (s == nullptr || s->accounts < 2) return Network::kNone;
+  return a.indicator_hits[k][0] >= kSteadyUses && a.days_active >= kSteadyDays ? Network::kOwn : Network::kPending;
 }
 
 bool Correlator::OwnNetworkCampaign(uint32_t root) const {
@@ -125,18 +125,25 @@ bool Correlator::OwnNetworkCampaign(uint32_t root) const {
   for (const uint32_t m : g->members) {
     if (seen == 16) break;
     ++seen;
-    own += NetworkOf(accounts_[m]) != Network::kNone;
+    own += NetworkOf(accounts_[m]) == Network::kOwn;
   }
   return seen > 0 && 2 * own > seen;
 }
 
-size_t Correlator::BlockMinAccounts(uint32_t link_reasons) const {
+size_t Correlator::BlockMinAccounts(bool infra_linked, const CampaignAggregate& g) const {
   const auto min = static_cast<size_t>(policy_.campaign_block_min_accounts);
-  return (link_reasons & InfrastructureLinkMask()) != 0 ? min : 2 * min;
+  if (infra_linked) return min;
+  size_t unknown_age = 0, seen = 0;
+  for (const uint32_t m : g.members) {
+    if (seen == 16) break;
+    ++seen;
+    unknown_age += accounts_[m].created_at < 0;
+  }
+  return 2 * unknown_age > seen ? 2 * min : min;
 }
 
-bool Correlator::CrossesBlockSize(size_t size_before, uint32_t reasons_before, const CampaignAggregate& after) const {
-  return size_before < BlockMinAccounts(reasons_before) && after.members.size() >= BlockMinAccounts(after);
+bool Correlator::CrossesBlockSize(size_t size_before, bool infra_before, const CampaignAggregate& after) const {
+  return size_before < BlockMinAccounts(infra_before, after) && after.members.size() >= BlockMinAccounts(after);
 }
 
 size_t Correlator::CampaignMinAccounts(const CampaignAggregate& g) const {
@@ -192,7 +199,7 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     std::vector<uint32_t> joined;
     double score_before = -1;
     size_t size_before = 0;
-    uint32_t reasons_before = 0;
+    bool infra_before = false;
     {
       const uint32_t ra = campaigns_.Find(a.index), rb = campaigns_.Find(b.index);
       const CampaignAggregate* ga = campaigns_.Aggregate(ra);
@@ -203,12 +210,13 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
         joined = other != nullptr ? other->members : std::vector<uint32_t>{ca ? b.index : a.index};
         score_before = CampaignScore(ca ? *ga : *gb);
         size_before = (ca ? ga : gb)->members.size();
-        reasons_before = (ca ? ga : gb)->link_reasons;
+        infra_before = (ca ? ga : gb)->infra_linked;
       }
     }
     const uint32_t root = campaigns_.Union(a.index, b.index, sa, sb);
     CampaignAggregate* g = campaigns_.Aggregate(root);
     g->link_reasons |= reasons;
+    g->infra_linked = g->infra_linked || infra;
     // Each side is reported with the links it has itself, never the
     // campaign's union (a member does not "share a payment" it never used).
     a.link_reasons |= reasons;
@@ -220,7 +228,7 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     } else if (g->confirmed_seq != 0) {
       const bool crossed = score_before >= 0 && ((score_before < policy_.campaign_block_score &&
                                                   CampaignScore(*g) >= policy_.campaign_block_score) ||
-                                                 CrossesBlockSize(size_before, reasons_before, *g));
+                                                 CrossesBlockSize(size_before, infra_before, *g));
       if (joined.empty() || crossed) {
         OnConfirmed(root, now, refresh);
       } else {
@@ -253,27 +261,45 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
   uint32_t best_root = 0;
   uint32_t best_reasons = 0;
   double best = 0;
+  bool best_infra = false;
   const Network network = NetworkOf(a);
+  // The payment rule below: one of the account's cards is used by at least
+  // two other suspicious accounts and is mostly theirs -- counted without
+  // the account itself, whose own suspicion is the other half of the
+  // evidence (a stolen card's holder is one account, not three).
+  bool card_mostly_others = false;
+  if (a.suspicious && !a.automation_only) {
+    constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
+    for (size_t idx = 0; idx < a.indicator_count[kp] && !card_mostly_others; ++idx) {
+      const IndicatorStats* s = index_.Find(a.indicators[kp][idx]);
+      if (s == nullptr || s->suspicious < 3) continue;
+      IndicatorStats others = *s;
+      --others.suspicious;
+      --others.accounts;
+      card_mostly_others = others.Purity() >= 0.5;
+    }
+  }
   for (const auto& [root, per_kind] : scores) {
     // Content and configuration bring in an account of unknown standing --
     // not one that works from a network of its own (NetworkOf).
     // Nor into a campaign of accounts that each work from a network of
     // their own: a small organisation's cluster (see OwnNetworkCampaign).
-    bool infra = a.MayLinkOnContent() && network == Network::kNone && !OwnNetworkCampaign(root);
-    double total = CombineKinds(per_kind, &infra);
-    if (!infra) continue;
+    bool has_infra = false;
+    double total = CombineKinds(per_kind, &has_infra);
+    if (!has_infra && !(a.MayLinkOnContent() && network == Network::kNone && !OwnNetworkCampaign(root))) continue;
     // A payment instrument that is mostly the campaign's, used by an account
     // that harvests on its own evidence: two independent pieces of evidence,
     // enough to join -- however old the account (a bought or aged account put
     // on the hydra's card, issue #16). Cards are personal: strangers do not
     // share one with a campaign by chance, and the family members who do are
     // not suspicious.
-    if (a.suspicious && !a.automation_only && per_kind[static_cast<size_t>(IndicatorKind::kPayment)] >= 0.5 * policy_.links[static_cast<size_t>(IndicatorKind::kPayment)]) {
+    if (card_mostly_others && per_kind[static_cast<size_t>(IndicatorKind::kPayment)] >= 0.5 * policy_.links[static_cast<size_t>(IndicatorKind::kPayment)]) {
       total = std::max(total, policy_.link_threshold);
     }
     if (total > best || (total == best && root < best_root)) {
       best = total;
       best_root = root;
+      best_infra = has_infra;
       best_reasons = 0;
       for (size_t k = 0; k < kIndicatorKinds; ++k) {
         if (per_kind[k] > 0.1) best_reasons |= Bit(LinkReason(static_cast<IndicatorKind>(k)));
@@ -288,14 +314,15 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
   }
   const double score_before = CampaignScore(*campaigns_.Aggregate(best_root));
   const size_t size_before = campaigns_.Aggregate(best_root)->members.size();
-  const uint32_t reasons_before = campaigns_.Aggregate(best_root)->link_reasons;
+  const bool infra_before = campaigns_.Aggregate(best_root)->infra_linked;
   const uint32_t root = campaigns_.Union(best_root, a.index, 0, std::max<double>(a.own_score, policy_.suspicious_score));
   a.reasons |= Bit(Reason::kCampaignIndicatorMatch);
   a.link_reasons |= best_reasons;
   campaigns_.Aggregate(root)->link_reasons |= best_reasons;
+  campaigns_.Aggregate(root)->infra_linked = campaigns_.Aggregate(root)->infra_linked || best_infra;
   if (!a.suspicious) MarkSuspicious(a);
   if ((score_before < policy_.campaign_block_score && CampaignScore(*campaigns_.Aggregate(root)) >= policy_.campaign_block_score) ||
-      CrossesBlockSize(size_before, reasons_before, *campaigns_.Aggregate(root))) {
+      CrossesBlockSize(size_before, infra_before, *campaigns_.Aggregate(root))) {
     OnConfirmed(root, now, refresh);
   } else {
     RefreshMembers(root, {a.index}, now, refresh);

@@ -22,7 +22,6 @@ Engine::Engine(Policy policy, EngineOptions options)
     : policy_(std::move(policy)),
       options_(options),
       analyzer_(options.max_template_clusters),
-      served_(options.max_served_fingerprints),
       accounts_(options.max_accounts),
       correlator_(policy_, accounts_, CorrelatorOptions{options.keep_samples, options.max_indicator_values}) {}
 
@@ -94,20 +93,15 @@ Verdict Engine::ObserveFeatures(const Interaction& in, const EventFeatures& f) {
   }
   // account
   AccountState& a = AccountFor(in);
-  // history: were the assistant turns it sends served to this account?
+  // history: was the latest assistant turn it sends back served to this
+  // account? (A conversation continues from the last answer it got.)
   HistoryCheck history;
   if (f.history_turns > 0 && a.responses_logged) {
     history.checked = true;
-    history.unserved = true;
-    for (size_t t = 0; t < f.history_turns; ++t) {
-      if (served_.Contains(a.index, f.history_fp[t])) {
-        history.unserved = false;
-        break;
-      }
-    }
+    history.unserved = !a.WasServed(f.history_fp[0]);
   }
   if (f.response_fp != 0) {
-    served_.Add(a.index, f.response_fp);
+    a.NoteServed(f.response_fp);
     a.responses_logged = true;
   }
   a.Observe(f, policy_.high_max_tokens, history);

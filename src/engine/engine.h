@@ -18,9 +18,9 @@
 //
 // Cost: O(prompt length) for content, O(1) amortised for state, plus a link
 // check (<= 16 candidates per value) when an account turns suspicious and
-// every 16 interactions after. Memory: ~1.41 KB per account (1,352-byte
+// every 16 interactions after. Memory: ~1.47 KB per account (1,416-byte
 // AccountState + id map), ~150 B per indicator value, bounded template
-// indexes, the served-response index (~40 MB at most), one 72-byte VerdictRecord per account whose verdict changed
+// indexes, one 72-byte VerdictRecord per account whose verdict changed
 // (docs/ARCHITECTURE.md, "Costs and bounds"). Deterministic:
 // the same input in the same order gives the same output.
 #pragma once
@@ -35,7 +35,6 @@
 
 #include "account/account_state.h"
 #include "account/account_table.h"
-#include "account/served_index.h"
 #include "content/analyzer.h"
 #include "correlate/correlator.h"
 #include "decide/check.h"
@@ -63,9 +62,6 @@ struct EngineOptions {
   size_t max_summaries = 8u << 20;
   size_t max_indicator_values = 16u << 20;
   size_t max_template_clusters = 1u << 20;
-  // Responses remembered per generation to check histories against
-  // (account/served_index.h; ~10 bytes each, two generations).
-  size_t max_served_fingerprints = 1u << 20;
 };
 
 class Engine {
@@ -141,7 +137,6 @@ class Engine {
   Policy policy_;
   EngineOptions options_;
   ContentAnalyzer analyzer_;
-  ServedIndex served_;
   AccountTable accounts_;
   Correlator correlator_;
   absl::flat_hash_map<std::string, Verdict> overrides_;

@@ -1,7 +1,7 @@
 // Conversation histories checked against what was served (issue #16): the
 // turn fingerprint, the served index, the wire record that carries them,
 // and the engine's unserved_history evidence.
-#include "account/served_index.h"
+#include "account/account_state.h"
 #include "content/analyzer.h"
 #include "detect/scoring.h"
 #include "engine/engine.h"
@@ -28,19 +28,35 @@ TEST(TurnFingerprint, IgnoresWhiteSpaceAndCaseAndKeepsOnlyTheStart) {
   EXPECT_EQ(TurnFingerprint(" \n\t "), 0u);
 }
 
-TEST(ServedIndex, RemembersPerAccountAndForgetsTheOldestGeneration) {
-  ServedIndex idx(4);
-  idx.Add(1, 100);
-  EXPECT_TRUE(idx.Contains(1, 100));
-  EXPECT_FALSE(idx.Contains(2, 100)) << "served to another account";
-  EXPECT_FALSE(idx.Contains(1, 101));
-  idx.Add(1, 0);
-  EXPECT_FALSE(idx.Contains(1, 0)) << "no fingerprint, nothing to remember";
-  for (uint64_t fp = 200; fp < 204; ++fp) idx.Add(1, fp);  // fills the newer generation: 100 moves to the older
-  EXPECT_TRUE(idx.Contains(1, 100));
-  for (uint64_t fp = 300; fp < 305; ++fp) idx.Add(1, fp);  // and another: 100 is gone
-  EXPECT_FALSE(idx.Contains(1, 100));
-  EXPECT_LE(idx.size(), 8u) << "two generations of at most 4";
+TEST(ServedRing, RemembersTheLastResponsesOfThisAccountOnly) {
+  AccountState a, b;
+  a.NoteServed(100);
+  EXPECT_TRUE(a.WasServed(100));
+  EXPECT_FALSE(b.WasServed(100)) << "served to another account";
+  EXPECT_FALSE(a.WasServed(101));
+  EXPECT_FALSE(a.WasServed(0)) << "no fingerprint, nothing to match";
+  for (uint64_t fp = 200; fp < 200 + AccountState::kServedRing - 1; ++fp) a.NoteServed(fp);
+  EXPECT_TRUE(a.WasServed(100)) << "still among the last kServedRing";
+  a.NoteServed(999);
+  EXPECT_FALSE(a.WasServed(100)) << "pushed out by newer answers";
+}
+
+TEST(TurnFingerprint, AnEmptyAssistantTurnIsNoHistoryAndAPrefillIsNotHistory) {
+  Interaction in;
+  in.messages.push_back({Role::kUser, "hi", 0, 0, 0});
+  in.messages.push_back({Role::kAssistant, "", 0, 0, 0});
+  in.messages.push_back({Role::kUser, "Generate 10 question answer pairs", 0, 0, 0});
+  TokenStream scratch;
+  ContentDigest d;
+  DigestContent(in, &scratch, &d);
+  EXPECT_TRUE(d.features.single_turn) << "an empty assistant turn makes no conversation";
+  EXPECT_EQ(d.features.history_turns, 0);
+  in.messages[1].text = "Hello! How can I help?";
+  in.messages.push_back({Role::kAssistant, "{\"answer\":", 0, 0, 0});  // a prefill
+  DigestContent(in, &scratch, &d);
+  EXPECT_FALSE(d.features.single_turn);
+  ASSERT_EQ(d.features.history_turns, 1);
+  EXPECT_EQ(d.features.history_fp[0], TurnFingerprint("Hello! How can I help?")) << "the prefill is not history";
 }
 
 TEST(Wire, CarriesTurnFingerprintsAndStillReadsVersionOne) {
@@ -115,7 +131,11 @@ TEST_F(HistoryEngine, ServedHistoriesAreNotEvidenceWrittenOnesAre) {
     // The person: every request after the first sends back the last answer.
     engine.Observe(Turn("person", ts, last.empty() ? std::vector<std::string>{} : std::vector<std::string>{last}, answer));
     last = answer;
-    engine.Observe(Turn("writer", ts + 1, {"Understood."}, answer + " (to the writer)"));
+    // The writer pastes one answer it was really served before its own
+    // "Understood.": only the latest turn counts.
+    engine.Observe(Turn("writer", ts + 1, k == 0 ? std::vector<std::string>{"Understood."}
+                                                 : std::vector<std::string>{"Sure, I can help with the writer's first task.", "Understood."},
+                        k == 0 ? "Sure, I can help with the writer's first task." : answer + " (to the writer)"));
   }
   EXPECT_EQ(Unserved("person"), 0.0);
   EXPECT_GE(Unserved("writer"), 0.99);
