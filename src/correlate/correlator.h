@@ -233,7 +233,8 @@ class Correlator {
   enum class Network : uint8_t { kNone, kPending, kOwn };
   Network NetworkOf(const AccountState& a) const;
   // Most of the campaign's first 16 members work from networks of their
-  // own (kOwn): shared content does not bring others into it.
+  // own, or may yet (kOwn, kPending): shared content does not bring others
+  // into it.
   bool OwnNetworkCampaign(uint32_t root) const;
 
   const Policy& policy_;

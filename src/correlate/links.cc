@@ -110,10 +110,13 @@ Correlator::Network Correlator::NetworkOf(const AccountState& a) const {
   if (a.indicator_count[k] != 1 || a.indicator_overflow[k] != 0) return Network::kNone;
   const IndicatorStats* s = index_.Find(a.indicators[k][0]);
   if (s != nullptr && s->accounts >= static_cast<uint32_t>(policy_.campaign_block_min_accounts)) return Network::kNone;
-  // One account alone on its address is a person -- or one head of a hydra
-  // with an address per account: it links as before. An office is shared.
-  if (s == nullptr || s->accounts < 2) return Network::kNone;
-  return a.indicator_hits[k][0] >= kSteadyUses && a.days_active >= kSteadyDays ? Network::kOwn : Network::kPending;
+  // Until the address is steady (20 uses, two active days) nobody can tell
+  // a lab's first account, alone on its office network for now, from a
+  // hydra head with a sticky address of its own: content links wait. Then
+  // one account alone on its address is a person -- or such a head: it
+  // links as before. An office is shared.
+  if (a.indicator_hits[k][0] < kSteadyUses || a.days_active < kSteadyDays) return Network::kPending;
+  return s != nullptr && s->accounts >= 2 ? Network::kOwn : Network::kNone;
 }
 
 bool Correlator::OwnNetworkCampaign(uint32_t root) const {
@@ -125,7 +128,7 @@ bool Correlator::OwnNetworkCampaign(uint32_t root) const {
   for (const uint32_t m : g->members) {
     if (seen == 16) break;
     ++seen;
-    own += NetworkOf(accounts_[m]) == Network::kOwn;
+    own += NetworkOf(accounts_[m]) != Network::kNone;
   }
   return seen > 0 && 2 * own > seen;
 }
