@@ -41,8 +41,9 @@ uint64_t TurnFingerprint(std::string_view text) {
   char buf[128];
   size_t n = 0;
   for (const char c : text) {
-    if (c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v') continue;
-    buf[n++] = c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= ' ') continue;  // white space and control characters
+    buf[n++] = u >= 'A' && u <= 'Z' ? static_cast<char>(u + 32) : c;
     if (n == sizeof buf) break;
   }
   return n == 0 ? 0 : Hash64(std::string_view(buf, n), 0x5e12ed) | 1;
@@ -65,8 +66,7 @@ void DigestContent(const Interaction& in, TokenStream* scratch, ContentDigest* d
   // History: the assistant turns before the last user turn (one after it is
   // a prefill the client wrote for this answer, not history). Only a turn
   // with text or a tool call makes the request a conversation -- an empty
-  // assistant turn is no history at all. Fingerprints: the turns with text,
-  // newest first.
+  // assistant turn is no history at all.
   size_t last_user = in.messages.size();
   for (size_t idx = in.messages.size(); idx-- > 0;) {
     if (in.messages[idx].role == Role::kUser) {
@@ -76,18 +76,23 @@ void DigestContent(const Interaction& in, TokenStream* scratch, ContentDigest* d
   }
   LexiconHits hits;
   bool tool_blocks = false;
-  for (size_t idx = 0; idx < in.messages.size(); ++idx) {
-    const Message& m = in.messages[idx];
+  for (const auto& m : in.messages) {
     if (m.tool_use_blocks > 0 || m.tool_result_blocks > 0) tool_blocks = true;
-    if (m.role != Role::kAssistant || idx > last_user || last_user == in.messages.size()) continue;
-    const uint64_t fp = TurnFingerprint(m.text);
-    if (fp != 0 || m.tool_use_blocks > 0) out->single_turn = false;
-    if (fp == 0) continue;
-    // newest first: shift the older ones down, drop the oldest past the cap
-    const size_t keep = std::min<size_t>(out->history_turns, kHistoryFingerprints - 1);
-    for (size_t k = keep; k > 0; --k) out->history_fp[k] = out->history_fp[k - 1];
-    out->history_fp[0] = fp;
-    out->history_turns = static_cast<uint8_t>(keep + 1);
+  }
+  // Only the newest turn with text is fingerprinted (the one the engine
+  // checks), walking back from the last user turn: O(128) per request.
+  if (last_user < in.messages.size()) {
+    for (size_t idx = last_user; idx-- > 0;) {
+      const Message& m = in.messages[idx];
+      if (m.role != Role::kAssistant) continue;
+      if (m.tool_use_blocks > 0) out->single_turn = false;
+      if (const uint64_t fp = TurnFingerprint(m.text); fp != 0) {
+        out->single_turn = false;
+        out->history_fp[0] = fp;
+        out->history_turns = 1;
+        break;
+      }
+    }
   }
   if (!in.system.empty()) {
     Tokenize(in.system, scratch);

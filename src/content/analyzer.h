@@ -40,9 +40,10 @@ struct EventFeatures {
   int64_t reasoning_tokens = -1;    // extended thinking, where the log reports it
   bool single_turn = true;          // no earlier assistant turn sent
   // Fingerprints (TurnFingerprint) of the response served, and of the
-  // assistant turns the request sends as history (the latest
-  // kHistoryFingerprints with text): what lets the account stage tell a
-  // conversation the platform took part in from one the client wrote.
+  // latest assistant turn with text the request sends as history (only
+  // history_fp[0] is filled; the wire keeps room for kHistoryFingerprints):
+  // what lets the account stage tell a conversation the platform took part
+  // in from one the client wrote.
   uint64_t response_fp = 0;         // 0 = the log has no response text
   uint8_t history_turns = 0;
   std::array<uint64_t, 4> history_fp{};
@@ -50,7 +51,7 @@ struct EventFeatures {
 inline constexpr size_t kHistoryFingerprints = 4;
 
 // Fingerprint of an assistant turn as served and as sent back: the first
-// 128 bytes that are not white space, ASCII-lowercased, hashed; 0 for a turn
+// 128 bytes that are not white space or control characters, ASCII-lowercased, hashed; 0 for a turn
 // with no text. Robust to the re-wrapping and trimming clients do and to a
 // client keeping only the start of a long answer. O(128).
 uint64_t TurnFingerprint(std::string_view text);
