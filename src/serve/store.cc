@@ -334,26 +334,34 @@ bool Store::ForEachOverride(const std::function<void(const OverrideRecord&)>& fn
   return true;
 }
 
-bool Store::AddEventTexts(const std::vector<EventTextRecord>& rows, std::string* error) {
-  if (rows.empty()) return true;
+bool Store::InsertRows(const char* sql, size_t n, const std::function<void(sqlite3_stmt*, size_t)>& bind,
+                       std::string_view what, std::string* error) {
   if (!Exec("BEGIN IMMEDIATE", error)) return false;
   Stmt q;
-  bool ok = sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO event_texts(batch, idx, use, text) VALUES(?, ?, ?, ?)", -1, &q.s,
-                               nullptr) == SQLITE_OK;
-  for (size_t i = 0; ok && i < rows.size(); ++i) {
+  bool ok = sqlite3_prepare_v2(db_, sql, -1, &q.s, nullptr) == SQLITE_OK;
+  for (size_t i = 0; ok && i < n; ++i) {
     sqlite3_reset(q.s);
-    sqlite3_bind_int64(q.s, 1, rows[i].batch);
-    sqlite3_bind_int64(q.s, 2, rows[i].index);
-    sqlite3_bind_int(q.s, 3, rows[i].use);
-    BindText(q.s, 4, rows[i].text);
+    bind(q.s, i);
     ok = sqlite3_step(q.s) == SQLITE_DONE;
   }
   ok = ok && sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
   if (!ok) {
-    *error = Error("event texts");
+    *error = Error(what);
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
   }
   return ok;
+}
+
+bool Store::AddEventTexts(const std::vector<EventTextRecord>& rows, std::string* error) {
+  if (rows.empty()) return true;
+  return InsertRows("INSERT OR REPLACE INTO event_texts(batch, idx, use, text) VALUES(?, ?, ?, ?)", rows.size(),
+                    [&](sqlite3_stmt* st, size_t i) {
+                      sqlite3_bind_int64(st, 1, rows[i].batch);
+                      sqlite3_bind_int64(st, 2, rows[i].index);
+                      sqlite3_bind_int(st, 3, rows[i].use);
+                      BindText(st, 4, rows[i].text);
+                    },
+                    "event texts", error);
 }
 
 bool Store::ForEachEventText(const std::function<void(const EventTextRecord&)>& fn, std::string* error) {
@@ -462,21 +470,12 @@ bool Store::ForEachSharedIndicator(const std::function<void(const SharedIndicato
 }
 
 bool Store::PutAccounts(const std::vector<std::pair<std::string, std::string>>& accounts, std::string* error) {
-  if (!Exec("BEGIN IMMEDIATE", error)) return false;
-  Stmt q;
-  bool ok = sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO accounts(account_id, attrs) VALUES(?, ?)", -1, &q.s, nullptr) == SQLITE_OK;
-  for (size_t i = 0; ok && i < accounts.size(); ++i) {
-    sqlite3_reset(q.s);
-    BindText(q.s, 1, accounts[i].first);
-    BindText(q.s, 2, accounts[i].second);
-    ok = sqlite3_step(q.s) == SQLITE_DONE;
-  }
-  ok = ok && sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
-  if (!ok) {
-    *error = Error("accounts");
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  return ok;
+  return InsertRows("INSERT OR REPLACE INTO accounts(account_id, attrs) VALUES(?, ?)", accounts.size(),
+                    [&](sqlite3_stmt* st, size_t i) {
+                      BindText(st, 1, accounts[i].first);
+                      BindText(st, 2, accounts[i].second);
+                    },
+                    "accounts", error);
 }
 
 bool Store::ForEachAccount(const std::function<void(const std::string&, const std::string&)>& fn, std::string* error) {

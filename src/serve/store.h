@@ -135,6 +135,10 @@ class Store {
   bool QuickCheck(std::string* error);
   bool HasColumn(const char* table, const char* column);
   std::string Error(std::string_view what) const;
+  // Runs one prepared INSERT n times (bind(stmt, i) binds row i) in one
+  // transaction; all rows or none.
+  bool InsertRows(const char* sql, size_t n, const std::function<void(sqlite3_stmt*, size_t)>& bind, std::string_view what,
+                  std::string* error);
 
   std::string path_;
   sqlite3* db_ = nullptr;
