@@ -51,6 +51,27 @@ uint32_t RepeatCounter::Add(uint64_t k) {
   return 1;
 }
 
+bool PasserbyLog::Record(uint64_t k) {
+  for (size_t idx = 0; idx < n; ++idx) {
+    if (key[idx] == k) return false;
+  }
+  if (n == kMax) return false;
+  key[n] = k;
+  live = static_cast<uint8_t>(live | (1u << n));
+  ++n;
+  return true;
+}
+
+bool PasserbyLog::Withdraw(uint64_t k) {
+  for (size_t idx = 0; idx < n; ++idx) {
+    if (key[idx] == k && (live & (1u << idx))) {
+      live = static_cast<uint8_t>(live & ~(1u << idx));
+      return true;
+    }
+  }
+  return false;
+}
+
 uint32_t RepeatCounter::TopCount() const { return *std::max_element(count.begin(), count.end()); }
 
 uint32_t TopK::TopCount() const { return *std::max_element(count.begin(), count.end()); }

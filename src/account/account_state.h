@@ -1,5 +1,5 @@
 // AccountState: everything the engine remembers about one account, in a
-// fixed-size record (1,416 bytes, `sizeof(AccountState)`) no matter how many interactions it sends.
+// fixed-size record (1,472 bytes, `sizeof(AccountState)`) no matter how many interactions it sends.
 //
 // Rate counters are kept twice: over the account's life and over a sliding
 // window of the last one to two days (two day-long buckets, the older one
@@ -39,6 +39,32 @@ struct RepeatCounter {
   // Returns the key's count after adding it.
   uint32_t Add(uint64_t k);
   uint32_t TopCount() const;
+};
+
+// The values whose one-off use this account counted as a passer-by's
+// (IndicatorStats::passersby): at most kMax, each once. An ordinary customer
+// passes by a few public templates; an account that passes by more distinct
+// values is churning through them, and no more of its uses are counted. The
+// log lets an account withdraw what it counted: a value it goes on to repeat
+// at once, and everything when it turns suspicious (an aged account's first
+// harvest requests must not make its own campaign's values look public).
+// 56 bytes; O(kMax) per call.
+struct PasserbyLog {
+  static constexpr size_t kMax = 6;
+  std::array<uint64_t, kMax> key{};
+  uint8_t n = 0;
+  uint8_t live = 0;  // bit per entry still counted in the index
+  // True when this use is to be counted: a value not logged before, with room.
+  bool Record(uint64_t k);
+  // True when the value was counted and still is: the caller withdraws it.
+  bool Withdraw(uint64_t k);
+  template <typename Fn>
+  void WithdrawAll(Fn&& fn) {
+    for (size_t idx = 0; idx < n; ++idx) {
+      if (live & (1u << idx)) fn(key[idx]);
+    }
+    live = 0;
+  }
 };
 
 // Space-saving top-k counter for template clusters.
@@ -138,6 +164,7 @@ struct AccountState {
   bool responses_logged : 1 = false;          // the log has carried a response text for this account
   int8_t override_verdict = -1;      // a person's allow / block (Verdict), never changed by the engine
   RepeatCounter repeats;         // template / frame values this account repeats
+  PasserbyLog passersby;         // values whose one-off use it counted as a passer-by's
   uint32_t reasons = 0;          // bit per Reason (signals/signals.h)
   uint32_t link_reasons = 0;     // Reason bits of this account's own links and campaign matches
   TimeMs flagged_at = -1;        // first block
@@ -187,7 +214,7 @@ struct AccountState {
 
 // What the engine still knows of a suspicious account it had to forget to
 // stay within max_accounts (it was outside any campaign): its verdict and the
-// figures an analyst needs. ~100 bytes with its id, against ~1.47 KB.
+// figures an analyst needs. ~100 bytes with its id, against ~1.53 KB.
 struct AccountSummary {
   Verdict verdict = Verdict::kAllow;
   float score = 0;

@@ -31,6 +31,11 @@ void IndicatorIndex::AddPasserby(uint64_t key) {
   if (it != values_.end() && it->second.passersby < UINT32_MAX) ++it->second.passersby;
 }
 
+void IndicatorIndex::RemovePasserby(uint64_t key) {
+  auto it = values_.find(key);
+  if (it != values_.end() && it->second.passersby > 0) --it->second.passersby;
+}
+
 void IndicatorIndex::AddVeteran(uint64_t key) {
   auto it = values_.find(key);
   if (it != values_.end()) ++it->second.veterans;

@@ -41,7 +41,7 @@ struct IndicatorStats {
   uint32_t cleared = 0;
   uint32_t campaign_hint = 0;  // union-find node + 1 of a suspicious member
   uint32_t veterans = 0;       // cleared accounts clean for weeks (see Publicness)
-  uint32_t passersby = 0;      // uses by cleared accounts that did not repeat it (content values)
+  uint32_t passersby = 0;      // cleared accounts that used it without repeating it (content values; PasserbyLog)
   uint8_t nmembers = 0;
   uint8_t next_member = 0;
   std::array<uint32_t, kMaxMembers> members{};
@@ -84,6 +84,9 @@ class IndicatorIndex {
   // A cleared account used this (already indexed) value without repeating
   // it. Values not in the index are not added: one-off prompts never are.
   void AddPasserby(uint64_t key);
+  // That use turned out not to be a passer-by's: the account repeated the
+  // value, or turned suspicious (see PasserbyLog).
+  void RemovePasserby(uint64_t key);
   // A cleared account that uses this value became a veteran (clean for
   // weeks); RemoveVeteran when it turns suspicious after all.
   void AddVeteran(uint64_t key);

@@ -139,8 +139,9 @@ bool Correlator::Record(AccountState& a, const Interaction& in, const EventFeatu
     if (value == 0) return;
     const uint64_t key = IndicatorIndex::Key(kind, value);
     if (a.repeats.Add(key) >= 2) {
+      if (a.passersby.Withdraw(key)) index_.RemovePasserby(key);  // it repeats: not a one-off use
       AddIndicator(a, kind, value, display);
-    } else if (a.cleared && !a.suspicious) {
+    } else if (a.cleared && !a.suspicious && index_.Find(key) != nullptr && a.passersby.Record(key)) {
       index_.AddPasserby(key);  // a one-off use by an ordinary customer: the value is public
     }
   };
@@ -197,6 +198,10 @@ void Correlator::MarkSuspicious(AccountState& a) {
   const bool was_cleared = a.cleared;
   a.cleared = false;
   a.suspicious = true;
+  // Its one-off uses were a campaign account's first requests, not an
+  // ordinary customer's: an aged account turning to harvest must not make
+  // its own campaign's values look public.
+  a.passersby.WithdrawAll([&](uint64_t key) { index_.RemovePasserby(key); });
   if (a.veteran) {
     a.veteran = false;
     for (size_t k = 0; k < kIndicatorKinds; ++k) {

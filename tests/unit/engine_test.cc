@@ -238,6 +238,67 @@ TEST(Engine, ValuesUsedInTheOpenForWeeksArePublic) {
   EXPECT_NEAR(s->Publicness(), 1.0 / (1.0 + 25.0 / IndicatorStats::kPublicVeterans), 1e-9);
 }
 
+// A cleared account's one-off use of a value makes it look public (a
+// passer-by), once per account and value; a use the account repeats, or an
+// account that turns suspicious, takes its count back. The aged-accounts
+// evasion (QUALITY.md): bought accounts, clean at first, counted their own
+// campaign's first harvest requests as passers-by and kept it out of links
+// (seed 13: recall 0.99 -> 0.78).
+TEST(Engine, PassersByCountOnceAndAreWithdrawnByHarvesters) {
+  Engine engine(Policy::Defaults());
+  Rng rng(11);
+  TimeMs ts = kT0;
+  auto scripted = [&](const std::string& account) {
+    Interaction in = Casual(account, ts += kMsPerMinute, rng, "198.51.100.7");
+    in.user_agent = "summarize-tool/2.1";  // a client configuration used in the open
+    return in;
+  };
+  // A scripter repeats the tool's client configuration: the value is indexed.
+  for (int k = 0; k < 3; ++k) engine.Observe(scripted("scripter"));
+  // Three aged customers, cleared after a day of ordinary questions.
+  for (int k = 0; k < 12; ++k) {
+    for (const char* acct : {"aged_a", "aged_b", "aged_c"}) {
+      engine.Observe(Casual(acct, ts += 2 * kMsPerHour, rng, std::string("203.0.113.") + acct[5]));
+    }
+  }
+  uint64_t client_key = 0;
+  for (const auto& a : engine.accounts()) {
+    if (a.id == "scripter") {
+      const auto kind = static_cast<size_t>(IndicatorKind::kClient);
+      ASSERT_GE(a.indicator_count[kind], 1);
+      client_key = a.indicators[kind][0];
+    }
+    if (a.id.rfind("aged_", 0) == 0) ASSERT_TRUE(a.cleared) << a.id;
+  }
+  auto passersby = [&] { return engine.correlator().index().Find(client_key)->passersby; };
+  ASSERT_EQ(passersby(), 0u);
+  // Each aged customer tries the tool once: three passers-by.
+  for (const char* acct : {"aged_a", "aged_b", "aged_c"}) engine.Observe(scripted(acct));
+  EXPECT_EQ(passersby(), 3u);
+  // aged_a uses it again after other clients pushed it out of its repeat
+  // slots: still one passer-by, not two.
+  for (int k = 0; k < 12; ++k) {
+    Interaction in = Casual("aged_a", ts += kMsPerMinute, rng, "203.0.113.97");
+    in.user_agent = "browser-" + std::to_string(k);
+    engine.Observe(in);
+  }
+  engine.Observe(scripted("aged_a"));
+  EXPECT_EQ(passersby(), 3u);
+  // aged_b goes on using it: a user of the value, no longer a passer-by.
+  engine.Observe(scripted("aged_b"));
+  EXPECT_EQ(passersby(), 2u);
+  // aged_c turns to harvesting: its one-off use is withdrawn.
+  for (int k = 0; k < 60; ++k) {
+    Interaction in = testing::HarvestRequest("aged_c", ts += kMsPerMinute, rng, "pm_c", "203.0.113.99");
+    in.account_created_at = kT0 - 300 * kMsPerDay;
+    engine.Observe(in);
+  }
+  for (const auto& a : engine.accounts()) {
+    if (a.id == "aged_c") ASSERT_TRUE(a.suspicious);
+  }
+  EXPECT_EQ(passersby(), 1u);
+}
+
 TEST(IndicatorIndex, VeteransWhoTurnSuspiciousStopCounting) {
   IndicatorIndex index;
   const uint64_t key = IndicatorIndex::Key(IndicatorKind::kClient, 42);
