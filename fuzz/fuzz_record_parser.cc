@@ -51,11 +51,10 @@ not_in = ["embedding"]
   if (!canonical.Parse(line, false, &in)) {
     dg::ContentDigest digest;
     dg::DigestContent(in, &scratch, &digest);
-    const std::string rec = dg::EncodeRecord(in, digest, {});
+    const std::string rec = dg::EncodeRecord(in, digest);
     dg::Interaction back;
     dg::ContentDigest d2;
-    dg::WireExtras x2;
-    if (!dg::DecodeRecord(rec, &back, &d2, &x2) || back.account_id != in.account_id || back.ts != in.ts ||
+    if (!dg::DecodeRecord(rec, &back, &d2) || back.account_id != in.account_id || back.ts != in.ts ||
         back.request_id != in.request_id || d2.prompt_sig != digest.prompt_sig) {
       std::abort();  // the log must give back what was written
     }
@@ -73,8 +72,7 @@ not_in = ["embedding"]
   // Arbitrary bytes as a logged record (a corrupted data directory).
   dg::Interaction r;
   dg::ContentDigest d;
-  dg::WireExtras x;
-  (void)dg::DecodeRecord(line, &r, &d, &x);
+  (void)dg::DecodeRecord(line, &r, &d);
   // The same bytes as text leaving the process: a redacted sample stays
   // within its bound; a JSON literal is valid UTF-8 without raw controls.
   if (dg::RedactSample(line, 240).size() > 243) std::abort();

@@ -4,17 +4,16 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "cli/commands.h"
-#include "common/bounded_queue.h"
 #include "common/clock.h"
 #include "common/json_out.h"
 #include "content/analyzer.h"
 #include "engine/engine.h"
+#include "engine/scan_pipeline.h"
 #include "ingest/accounts.h"
 #include "ingest/batch_input.h"
 #include "ingest/coverage.h"
@@ -70,25 +69,6 @@ void AddScanOptions(CLI::App& cmd, ScanArgs& args) {
       ->check(CLI::Range(int64_t{0}, int64_t{24} * 365 * 200))
       ->capture_default_str();
 }
-
-namespace {
-
-// One interaction with the stateless half of its analysis done: what the
-// reading stage hands the engine stage.
-struct Digested {
-  Interaction in;
-  ContentDigest digest;
-  Signature response_sig{};
-  bool has_response_sig = false;
-};
-// Items [0, n) are live; the rest keep their buffers for the next fill.
-struct Batch {
-  std::vector<Digested> items;
-  size_t n = 0;
-};
-constexpr size_t kBatch = 256;
-
-}  // namespace
 
 int RunScan(const ScanArgs& args) {
   std::string error;
@@ -173,10 +153,9 @@ int RunScan(const ScanArgs& args) {
     fmt::print(stderr, "scan: {}\n", error);
     return 1;
   }
-  // The engine stage: in time order, one interaction at a time.
-  auto observe = [&](const Interaction& in, const ContentDigest& digest, const Signature* response_sig) {
-    engine.ObserveDigest(in, digest);
-    if (response_sig != nullptr) responses.Add(in.account_id, in.ts, *response_sig);
+  // Progress on a terminal, from the engine's thread.
+  auto observed = [&](const Interaction& in, const ContentDigest& digest) {
+    if (digest.has_response_sig) responses.Add(in.account_id, in.ts, digest.response_sig);
     if (!tty) return;
     if (const uint64_t n = seen.fetch_add(1, std::memory_order_relaxed) + 1; (n & 0xFFFF) == 0) {
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -184,9 +163,6 @@ int RunScan(const ScanArgs& args) {
                  FormatRfc3339(in.ts));
     }
   };
-  // The reading stage: read, parse, dedup, reorder, then the stateless
-  // fingerprints (content digest; response signature for traceback).
-  TokenStream scratch;
   // Account enrichment and the coverage count, in time order on the
   // reading thread, before anything reads the interaction.
   auto prepare = [&](Interaction& in) {
@@ -194,71 +170,20 @@ int RunScan(const ScanArgs& args) {
     if (accounts.size() > 0) enriched += accounts.Apply(&in);
     coverage.Observe(in);
   };
-  auto digest = [&](const Interaction& in, Digested* out) {
-    DigestContent(in, &scratch, &out->digest);
-    out->has_response_sig =
-        index_responses && in.has_response && ResponseSignature(in.response_text, &scratch, &out->response_sig);
-  };
-  // With two threads the stages run concurrently, passing batches through a
-  // bounded queue (and the emptied batches back, so their buffers are
-  // reused); order is kept, so the verdicts are the same as with one.
-  BoundedQueue<Batch> full(8), empty(10);
-  Batch current;
-  Digested one;
-  std::function<void(Interaction&)> sink;
-  if (args.threads >= 2) {
-    sink = [&](Interaction& in) {
-      if (current.n == 0 && current.items.empty()) {
-        if (auto b = empty.TryPop()) current = std::move(*b);
-      }
-      if (current.n == current.items.size()) current.items.emplace_back();
-      Digested& d = current.items[current.n++];
-      std::swap(d.in, in);  // the slot's old buffers go back to the reader
-      prepare(d.in);
-      digest(d.in, &d);
-      if (current.n == kBatch) {
-        full.Push(std::move(current));
-        current = Batch();
-      }
-    };
-  } else {
-    sink = [&](Interaction& in) {
-      prepare(in);
-      digest(in, &one);
-      observe(in, one.digest, one.has_response_sig ? &one.response_sig : nullptr);
-    };
-  }
-  IngestPipeline pipeline(
-      io, sink, [&](const std::string& msg) { fmt::print(stderr, "{}{}\n", tty && seen.load(std::memory_order_relaxed) > 0 ? "\n" : "", msg); });
-  bool ok = true;
-  auto read_all = [&] {
-    // Several inputs are one timeline: merged by time, not read one after
-    // the other (replicas and any file order give the same verdicts).
-    if (!pipeline.AddFiles(args.inputs)) ok = false;
-    pipeline.Flush();
-  };
-  if (args.threads >= 2) {
-    std::thread reader([&] {
-      read_all();
-      if (current.n > 0) full.Push(std::move(current));
-      full.Close();
-    });
-    while (auto batch = full.Pop()) {
-      for (size_t k = 0; k < batch->n; ++k) {
-        const Digested& d = batch->items[k];
-        observe(d.in, d.digest, d.has_response_sig ? &d.response_sig : nullptr);
-      }
-      batch->n = 0;
-      empty.Push(std::move(*batch));  // at most 10 batches exist: never blocks
-    }
-    reader.join();
-  } else {
-    read_all();
-  }
+  ScanOptions so;
+  so.ingest = std::move(io);
+  so.threads = args.threads;
+  so.digest.response_signature = index_responses;  // fingerprints of responses only when indexed
+  const ScanResult run = ScanFiles(
+      args.inputs, so, &engine,
+      ScanHooks{prepare, observed, [&](const std::string& msg) {
+                  fmt::print(stderr, "{}{}\n", tty && seen.load(std::memory_order_relaxed) > 0 ? "\n" : "", msg);
+                }});
+  const bool ok = !run.stopped;
   engine.Finish();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (tty) fmt::print(stderr, "\r\033[K");
-  const auto& st = pipeline.stats();
+  const IngestStats& st = run.stats;
   fmt::print("{}", st.Summary());
   if (accounts.size() > 0) fmt::print("enriched from --accounts: {} of {} interactions\n", enriched, st.accepted);
   if (!args.batch_input.empty()) {

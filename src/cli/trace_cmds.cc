@@ -187,11 +187,10 @@ int RunTraceback(const TraceArgs& args) {
     auto store = Store::Open(args.from, &error);
     Interaction in;
     ContentDigest digest;
-    WireExtras extras;
     if (!store || !store->ForEachRecord(
                       [&](std::string_view record) {
-                        if (DecodeRecord(record, &in, &digest, &extras) && extras.has_response_sig) {
-                          index.Add(in.account_id, in.ts, extras.response_sig);
+                        if (DecodeRecord(record, &in, &digest) && digest.has_response_sig) {
+                          index.Add(in.account_id, in.ts, digest.response_sig);
                         }
                       },
                       &error)) {

@@ -52,8 +52,16 @@ uint64_t TurnFingerprint(std::string_view text) {
 ContentAnalyzer::ContentAnalyzer(size_t max_clusters)
     : system_index_(max_clusters / 4 + 1, 0.6), prompt_index_(max_clusters, 0.5) {}
 
-void DigestContent(const Interaction& in, TokenStream* scratch, ContentDigest* digest) {
+bool ResponseSignature(std::string_view text, TokenStream* scratch, Signature* sig) {
+  Tokenize(text.substr(0, kResponsePrintBytes), scratch);
+  return ComputeSignature(scratch->masked, sig);
+}
+
+void DigestContent(const Interaction& in, TokenStream* scratch, ContentDigest* digest, DigestOptions options) {
   *digest = ContentDigest{};
+  if (options.response_signature && in.has_response && !in.response_text.empty()) {
+    digest->has_response_sig = ResponseSignature(in.response_text, scratch, &digest->response_sig);
+  }
   EventFeatures* out = &digest->features;
   out->ts = in.ts;
   out->max_tokens = in.max_tokens;

@@ -60,18 +60,37 @@ uint64_t TurnFingerprint(std::string_view text);
 // the cluster ids still unassigned, and the MinHash signatures that assign
 // them. Computing it is stateless (any thread, any time); it is what the
 // serve log keeps at rest instead of prompt text, so a replay assigns the
-// same clusters in the same order. ~300 bytes.
+// same clusters in the same order. The one digest type scan, serve and
+// traceback share (the response signature is what traceback indexes).
+// ~430 bytes.
 struct ContentDigest {
   EventFeatures features;  // system_cluster / prompt_cluster are 0 here
   bool has_system_sig = false;
   bool has_prompt_sig = false;
+  bool has_response_sig = false;
   Signature system_sig{};
   Signature prompt_sig{};
+  Signature response_sig{};  // ResponseSignature of the response served
+};
+
+// How many bytes of a response its signature reads.
+inline constexpr size_t kResponsePrintBytes = 1024;
+
+// The MinHash fingerprint of a response's opening kResponsePrintBytes,
+// masked and shingled like prompts; false for text without tokens. What
+// traceback indexes for every response served and computes for a suspect
+// text. O(kResponsePrintBytes).
+bool ResponseSignature(std::string_view text, TokenStream* scratch, Signature* sig);
+
+struct DigestOptions {
+  // Also fingerprint the response for traceback (one more tokenisation of
+  // up to 1 KB); scan skips it when no response index is written.
+  bool response_signature = true;
 };
 
 // Stateless half of the analysis: tokenises and fingerprints the text.
 // `scratch` is a reusable token buffer (one per thread).
-void DigestContent(const Interaction& in, TokenStream* scratch, ContentDigest* out);
+void DigestContent(const Interaction& in, TokenStream* scratch, ContentDigest* out, DigestOptions options = {});
 
 class ContentAnalyzer {
  public:

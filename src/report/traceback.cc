@@ -46,11 +46,6 @@ std::string TextOf(simdjson::dom::element e) {
 
 }  // namespace
 
-bool ResponseSignature(std::string_view text, TokenStream* scratch, Signature* sig) {
-  Tokenize(text.substr(0, kResponsePrintBytes), scratch);
-  return ComputeSignature(scratch->masked, sig);
-}
-
 ResponseIndexWriter::~ResponseIndexWriter() {
   if (f_ != nullptr) std::fclose(f_);
 }

@@ -28,15 +28,11 @@
 #include <absl/container/flat_hash_map.h>
 
 #include "common/time.h"
+#include "content/analyzer.h"  // ResponseSignature
 #include "content/minhash.h"
 #include "content/tokens.h"
 
 namespace dg {
-
-inline constexpr size_t kResponsePrintBytes = 1024;
-
-// The fingerprint of a response's opening; false for text without tokens.
-bool ResponseSignature(std::string_view text, TokenStream* scratch, Signature* sig);
 
 // Appends fingerprints to DIR/responses.fp as they are served.
 class ResponseIndexWriter {

@@ -149,7 +149,6 @@ std::unique_ptr<Service> Service::Open(ServiceOptions options, std::string* erro
 bool Service::Replay(std::string* error) {
   Interaction in;
   ContentDigest digest;
-  WireExtras extras;
   uint64_t bad = 0;
   // Account data first: replayed records take back what the wire format
   // does not keep (org verification, country, verification level).
@@ -205,7 +204,7 @@ bool Service::Replay(std::string* error) {
   if (!store_->ForEachLoggedRecord(
           [&](std::string_view record, int64_t batch, uint32_t index) {
             apply_overrides_before(batch);
-            if (!DecodeRecord(record, &in, &digest, &extras)) {
+            if (!DecodeRecord(record, &in, &digest)) {
               ++bad;
               return;
             }
@@ -301,12 +300,8 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
     }
     coverage.Observe(in);
     ContentDigest d;
-    DigestContent(in, &scratch, &d);
-    WireExtras x;
-    if (in.has_response && !in.response_text.empty()) {
-      x.has_response_sig = ResponseSignature(in.response_text, &scratch, &x.response_sig);  // for traceback
-    }
-    records.push_back(EncodeRecord(in, d, x));
+    DigestContent(in, &scratch, &d);  // with the response's signature, for traceback
+    records.push_back(EncodeRecord(in, d));
     events.push_back(std::move(in));
     digests.push_back(d);
   }

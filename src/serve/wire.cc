@@ -49,9 +49,9 @@ class Reader {
 
 }  // namespace
 
-std::string EncodeRecord(const Interaction& in, const ContentDigest& d, const WireExtras& x) {
+std::string EncodeRecord(const Interaction& in, const ContentDigest& d) {
   std::string out;
-  out.reserve(160 + in.account_id.size() + in.user_agent.size() + (d.has_system_sig + d.has_prompt_sig + x.has_response_sig) * 128);
+  out.reserve(160 + in.account_id.size() + in.user_agent.size() + (d.has_system_sig + d.has_prompt_sig + d.has_response_sig) * 128);
   Writer w(&out);
   w.Put<uint8_t>(kWireVersion);
   w.Put<int64_t>(in.ts);
@@ -74,9 +74,9 @@ std::string EncodeRecord(const Interaction& in, const ContentDigest& d, const Wi
   w.Put<int64_t>(f.output_tokens);
   w.Put<int64_t>(f.input_tokens);
   w.Put<uint8_t>(static_cast<uint8_t>((f.single_turn ? 1 : 0) | (d.has_system_sig ? 2 : 0) | (d.has_prompt_sig ? 4 : 0) |
-                                      (x.has_response_sig ? 8 : 0)));
+                                      (d.has_response_sig ? 8 : 0)));
   for (const auto* sig : {d.has_system_sig ? &d.system_sig : nullptr, d.has_prompt_sig ? &d.prompt_sig : nullptr,
-                          x.has_response_sig ? &x.response_sig : nullptr}) {
+                          d.has_response_sig ? &d.response_sig : nullptr}) {
     if (sig != nullptr) {
       for (const uint32_t v : *sig) w.Put<uint32_t>(v);
     }
@@ -88,13 +88,12 @@ std::string EncodeRecord(const Interaction& in, const ContentDigest& d, const Wi
   return out;
 }
 
-bool DecodeRecord(std::string_view record, Interaction* in, ContentDigest* d, WireExtras* x) {
+bool DecodeRecord(std::string_view record, Interaction* in, ContentDigest* d) {
   Reader r(record);
   uint8_t version = 0;
   if (!r.Get(&version) || version < 1 || version > kWireVersion) return false;
   *in = Interaction{};
   *d = ContentDigest{};
-  *x = WireExtras{};
   if (!r.Get(&in->ts) || !r.Get(&in->account_created_at)) return false;
   for (std::string* s : {&in->request_id, &in->account_id, &in->org_id, &in->api_key_id, &in->ip, &in->user_agent,
                          &in->payment_fingerprint, &in->email_domain, &in->model, &in->conversation_id}) {
@@ -119,12 +118,12 @@ bool DecodeRecord(std::string_view record, Interaction* in, ContentDigest* d, Wi
   f.single_turn = bits & 1;
   d->has_system_sig = bits & 2;
   d->has_prompt_sig = bits & 4;
-  x->has_response_sig = bits & 8;
+  d->has_response_sig = bits & 8;
   in->tools_hash = f.tools_hash;
   in->max_tokens = f.max_tokens;
   in->temperature = f.temperature;
   for (auto [has, sig] : {std::pair{d->has_system_sig, &d->system_sig}, std::pair{d->has_prompt_sig, &d->prompt_sig},
-                          std::pair{x->has_response_sig, &x->response_sig}}) {
+                          std::pair{d->has_response_sig, &d->response_sig}}) {
     if (!has) continue;
     for (uint32_t& v : *sig) {
       if (!r.Get(&v)) return false;

@@ -24,15 +24,10 @@ namespace dg {
 // (without them: their histories are not checked on replay).
 inline constexpr uint8_t kWireVersion = 2;
 
-// A response fingerprint for traceback rides with the record when the
-// interaction carried a response.
-struct WireExtras {
-  bool has_response_sig = false;
-  Signature response_sig{};
-};
-
-std::string EncodeRecord(const Interaction& in, const ContentDigest& digest, const WireExtras& extras);
+// The digest's response signature (for traceback) rides with the record
+// when the interaction carried a response.
+std::string EncodeRecord(const Interaction& in, const ContentDigest& digest);
 // Fills the text-free fields of *in (text fields left empty) and *digest.
-bool DecodeRecord(std::string_view record, Interaction* in, ContentDigest* digest, WireExtras* extras);
+bool DecodeRecord(std::string_view record, Interaction* in, ContentDigest* digest);
 
 }  // namespace dg

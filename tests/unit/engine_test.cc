@@ -268,7 +268,9 @@ TEST(Engine, PassersByCountOnceAndAreWithdrawnByHarvesters) {
       ASSERT_GE(a.indicator_count[kind], 1);
       client_key = a.indicators[kind][0];
     }
-    if (a.id.rfind("aged_", 0) == 0) ASSERT_TRUE(a.cleared) << a.id;
+    if (a.id.rfind("aged_", 0) == 0) {
+      ASSERT_TRUE(a.cleared) << a.id;
+    }
   }
   auto passersby = [&] { return engine.correlator().index().Find(client_key)->passersby; };
   ASSERT_EQ(passersby(), 0u);
@@ -294,7 +296,9 @@ TEST(Engine, PassersByCountOnceAndAreWithdrawnByHarvesters) {
     engine.Observe(in);
   }
   for (const auto& a : engine.accounts()) {
-    if (a.id == "aged_c") ASSERT_TRUE(a.suspicious);
+    if (a.id == "aged_c") {
+      ASSERT_TRUE(a.suspicious);
+    }
   }
   EXPECT_EQ(passersby(), 1u);
 }

@@ -69,11 +69,10 @@ TEST(Wire, CarriesTurnFingerprintsAndStillReadsVersionOne) {
   d.features.response_fp = 77;
   d.features.history_turns = 2;
   d.features.history_fp = {5, 6, 0, 0};
-  const std::string rec = EncodeRecord(in, d, WireExtras{});
+  const std::string rec = EncodeRecord(in, d);
   Interaction out;
   ContentDigest d2;
-  WireExtras x2;
-  ASSERT_TRUE(DecodeRecord(rec, &out, &d2, &x2));
+  ASSERT_TRUE(DecodeRecord(rec, &out, &d2));
   EXPECT_EQ(d2.features.reasoning_tokens, 1234);
   EXPECT_EQ(d2.features.response_fp, 77u);
   ASSERT_EQ(d2.features.history_turns, 2);
@@ -82,14 +81,14 @@ TEST(Wire, CarriesTurnFingerprintsAndStillReadsVersionOne) {
   // without the tail.
   std::string v1 = rec.substr(0, rec.size() - (8 + 8 + 1 + 2 * 8));
   v1[0] = 1;
-  ASSERT_TRUE(DecodeRecord(v1, &out, &d2, &x2));
+  ASSERT_TRUE(DecodeRecord(v1, &out, &d2));
   EXPECT_EQ(d2.features.response_fp, 0u);
   EXPECT_EQ(d2.features.history_turns, 0);
   EXPECT_EQ(d2.features.reasoning_tokens, -1);
   // A history count past the maximum is a foreign record, not read.
   std::string bad = rec;
   bad[rec.size() - 2 * 8 - 1] = 9;
-  EXPECT_FALSE(DecodeRecord(bad, &out, &d2, &x2));
+  EXPECT_FALSE(DecodeRecord(bad, &out, &d2));
 }
 
 // A person continuing chats sends back what was served; a harvester writes

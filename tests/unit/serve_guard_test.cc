@@ -317,8 +317,7 @@ TEST(ServiceGuard, IngestNormalisesIPv4MappedAddresses) {
       [&](std::string_view r) {
         Interaction in;
         ContentDigest d;
-        WireExtras x;
-        if (DecodeRecord(r, &in, &d, &x)) ips.push_back(in.ip);
+        if (DecodeRecord(r, &in, &d)) ips.push_back(in.ip);
       },
       &error));
   EXPECT_EQ(ips, std::vector<std::string>{"203.0.113.9"});

@@ -66,15 +66,13 @@ TEST(Wire, RoundTripKeepsIdentifiersAndDigestButNoText) {
   TokenStream scratch;
   ContentDigest d;
   DigestContent(in, &scratch, &d);
-  WireExtras x;
-  x.has_response_sig = true;
-  x.response_sig[3] = 42;
-  const std::string rec = EncodeRecord(in, d, x);
+  d.has_response_sig = true;
+  d.response_sig[3] = 42;
+  const std::string rec = EncodeRecord(in, d);
   EXPECT_EQ(rec.find("SECRET"), std::string::npos) << "no text at rest";
   Interaction out;
   ContentDigest d2;
-  WireExtras x2;
-  ASSERT_TRUE(DecodeRecord(rec, &out, &d2, &x2));
+  ASSERT_TRUE(DecodeRecord(rec, &out, &d2));
   EXPECT_EQ(out.ts, in.ts);
   EXPECT_EQ(out.request_id, "req-1");
   EXPECT_EQ(out.ip, "2001:db8::1");
@@ -84,12 +82,12 @@ TEST(Wire, RoundTripKeepsIdentifiersAndDigestButNoText) {
   EXPECT_NE(d2.features.flags & kFlagCot, 0u);
   EXPECT_EQ(d2.prompt_sig, d.prompt_sig);
   EXPECT_EQ(d2.system_sig, d.system_sig);
-  EXPECT_EQ(x2.response_sig[3], 42u);
+  EXPECT_EQ(d2.response_sig[3], 42u);
   // Every truncation and a foreign version byte are refused, never half-read.
-  for (size_t len = 0; len < rec.size(); ++len) EXPECT_FALSE(DecodeRecord(rec.substr(0, len), &out, &d2, &x2)) << len;
+  for (size_t len = 0; len < rec.size(); ++len) EXPECT_FALSE(DecodeRecord(rec.substr(0, len), &out, &d2)) << len;
   std::string foreign = rec;
   foreign[0] = 99;
-  EXPECT_FALSE(DecodeRecord(foreign, &out, &d2, &x2));
+  EXPECT_FALSE(DecodeRecord(foreign, &out, &d2));
 }
 
 TEST(Store, AppendsDurablyAndReadsBackInOrderAfterReopen) {
