@@ -215,6 +215,9 @@ class Correlator {
   // Accounts a cluster needs to be confirmed: policy.campaign_min_accounts,
   // doubled when every member is a candidate by automation alone.
   size_t CampaignMinAccounts(const CampaignAggregate& g) const;
+  // The account is in a confirmed campaign tied by infrastructure and big
+  // enough to block on its own.
+  bool SelfStandingCampaign(uint32_t account) const;
   // A campaign grew to its block size (BlockMinAccounts, from its size and
   // link reasons before and after a merge): every member's verdict may change.
   bool CrossesBlockSize(size_t size_before, bool infra_before, const CampaignAggregate& after) const;

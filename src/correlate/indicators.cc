@@ -176,6 +176,13 @@ bool Correlator::Record(AccountState& a, const Interaction& in, const EventFeatu
   if (!in.email_domain.empty()) {
     AddIndicator(a, IndicatorKind::kEmailDomain, Hash64(in.email_domain), [&] { return in.email_domain; });
   }
+  // An organisation groups accounts by the provider's own record, not by
+  // coincidence: harvesting accounts in one org are one operation. A
+  // verified org is one known customer (links.cc never ties its members
+  // to each other on anything), so only unverified ids are indicators.
+  if (!in.org_id.empty() && a.org_verified != 1) {
+    AddIndicator(a, IndicatorKind::kOrg, Hash64(in.org_id), [&] { return in.org_id; });
+  }
   // Synchronized schedules: accounts driven by one scheduler are active in
   // the same minutes of every hour. Checked every few interactions.
   if (a.n % kScheduleCheckEvery == 0) {

@@ -71,7 +71,7 @@ uint32_t Correlator::OwnLinkReasons(const AccountState& a) const {
 }
 
 const CampaignAggregate* Correlator::ConfirmedCampaign(uint32_t account) {
-  const CampaignAggregate* g = campaigns_.Aggregate(campaigns_.Find(account));
+  const CampaignAggregate* g = campaigns_.Aggregate(campaigns_.Root(account));
   return g != nullptr && g->confirmed_seq != 0 ? g : nullptr;
 }
 
@@ -145,6 +145,11 @@ size_t Correlator::BlockMinAccounts(bool infra_linked, const CampaignAggregate& 
   return 2 * unknown_age > seen ? 2 * min : min;
 }
 
+bool Correlator::SelfStandingCampaign(uint32_t account) const {
+  const CampaignAggregate* g = campaigns_.Aggregate(campaigns_.Root(account));
+  return g != nullptr && g->confirmed_seq != 0 && g->infra_linked && g->members.size() >= BlockMinAccounts(*g);
+}
+
 bool Correlator::CrossesBlockSize(size_t size_before, bool infra_before, const CampaignAggregate& after) const {
   return size_before < BlockMinAccounts(infra_before, after) && after.members.size() >= BlockMinAccounts(after);
 }
@@ -194,6 +199,12 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     if (!infra && !ActInLockstep(a, b)) continue;
     // An organisation on a network of its own is tied by infrastructure only.
     if (!infra && (NetworkOf(a) != Network::kNone || NetworkOf(b) != Network::kNone)) continue;
+    // Two confirmed campaigns that each block on their own are not merged on
+    // content or client configuration alone: operators share public
+    // tooling (the popular SDK at its defaults, a copied instruction), and
+    // the merge would block no one more -- it would only hand the analyst
+    // two operations as one (issue #15, purity).
+    if (!infra && SelfStandingCampaign(a.index) && SelfStandingCampaign(b.index)) continue;
     const double sa = std::max<double>(a.own_score, policy_.suspicious_score);
     const double sb = std::max<double>(b.own_score, policy_.suspicious_score);
     // When one side is a confirmed campaign, only the other side's accounts
@@ -259,6 +270,10 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
   // Per candidate campaign root: best weight per kind.
   CampaignScores scores;
   for (size_t k = 0; k < kIndicatorKinds; ++k) {
+    // An organisation's members share its id for their own reasons: only a
+    // member that harvests on its own evidence joins the org's campaign
+    // (a colleague asking ordinary questions does not).
+    if (k == static_cast<size_t>(IndicatorKind::kOrg) && !a.suspicious) continue;
     for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) AddCampaignEvidence(k, a.indicators[k][idx], &scores);
   }
   uint32_t best_root = 0;

@@ -18,7 +18,7 @@
 //
 // Cost: O(prompt length) for content, O(1) amortised for state, plus a link
 // check (<= 16 candidates per value) when an account turns suspicious and
-// every 16 interactions after. Memory: ~1.53 KB per account (1,472-byte
+// every 16 interactions after. Memory: ~1.59 KB per account (1,528-byte
 // AccountState + id map), ~150 B per indicator value, bounded template
 // indexes, one 72-byte VerdictRecord per account whose verdict changed
 // (docs/ARCHITECTURE.md, "Costs and bounds"). Deterministic:

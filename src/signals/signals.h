@@ -55,6 +55,7 @@ enum class Reason : uint8_t {
   kSharedEmailDomain,
   kSharedBehaviour,
   kSharedSchedule,
+  kSharedOrg,
   // outcomes decided outside the evidence
   kAllowlisted,
   kAnalystOverride,  // a person allowed or blocked the account
@@ -107,6 +108,7 @@ inline constexpr std::array<SignalSpec, kReasonCount> kSignals = {{
     {Reason::kSharedEmailDomain, "shared_email_domain", Family::kCoordination, 0},
     {Reason::kSharedBehaviour, "shared_behaviour", Family::kCoordination, 0},
     {Reason::kSharedSchedule, "shared_schedule", Family::kCoordination, 0},
+    {Reason::kSharedOrg, "shared_org", Family::kCoordination, 0},
     {Reason::kAllowlisted, "allowlisted", Family::kOutcome, 0},
     {Reason::kAnalystOverride, "analyst_override", Family::kOutcome, 0},
     {Reason::kSharedIndicator, "shared_indicator", Family::kOutcome, 0},
@@ -131,6 +133,7 @@ enum class IndicatorKind : uint8_t {
   kCreationBurst, kEmailDomain,
   kBehaviour,  // client configuration used repeatedly for one kind of task
   kSchedule,   // activity concentrated in the same minutes of every hour
+  kOrg,        // an organisation id that is not verified (a verified one is one customer)
   kCount
 };
 inline constexpr size_t kIndicatorKinds = static_cast<size_t>(IndicatorKind::kCount);
@@ -166,6 +169,7 @@ inline constexpr std::array<IndicatorSpec, kIndicatorKinds> kIndicatorSpecs = {{
     {IndicatorKind::kEmailDomain, "email_domain", Reason::kSharedEmailDomain, 0.3, 5, IndicatorClass::kInfrastructure},
     {IndicatorKind::kBehaviour, "behaviour", Reason::kSharedBehaviour, 0.5, 1, IndicatorClass::kClient},
     {IndicatorKind::kSchedule, "schedule", Reason::kSharedSchedule, 0.4, 5, IndicatorClass::kTiming},
+    {IndicatorKind::kOrg, "org", Reason::kSharedOrg, 1.2, 5, IndicatorClass::kInfrastructure},
 }};
 
 constexpr const IndicatorSpec& Spec(IndicatorKind k) { return kIndicatorSpecs[static_cast<size_t>(k)]; }

@@ -50,6 +50,20 @@ TEST(OrgVerified, OnlyAVerifiedOrgKeepsTheSameOrgExemption) {
   EXPECT_EQ(LargestCampaign(-1), 10u) << "a declared org nobody verified is no exemption";
 }
 
+// An org id the provider has not verified is an indicator of its own (the
+// accounts belong together by the provider's record); a verified org is
+// one known customer and never one.
+TEST(OrgVerified, OnlyAnUnverifiedOrgIsAnIndicator) {
+  for (const int8_t v : {int8_t{-1}, int8_t{0}, int8_t{1}}) {
+    Engine engine(Policy::Defaults());
+    Rng rng(3);
+    engine.Observe(Head(0, kT0, rng, v));
+    const AccountState* a = engine.FindAccount("h0");
+    ASSERT_NE(a, nullptr);
+    EXPECT_EQ(a->indicator_count[static_cast<size_t>(IndicatorKind::kOrg)], v == 1 ? 0 : 1) << "org_verified " << int(v);
+  }
+}
+
 TEST(OrgVerified, AnAllowlistedOrgKnownUnverifiedIsNotAllowed) {
   Policy p = Policy::Defaults();
   p.allow_orgs.insert("org_hydra");
