@@ -539,3 +539,60 @@ TEST(Engine, SuspiciousAccountsBeyondTheLimitBecomeSummaries) {
 
 }  // namespace
 }  // namespace dg
+
+namespace dg {
+namespace {
+
+// Two operations, each tied by its own cards and address block and big
+// enough to block on its own, later take up the same public tooling (the
+// same SDK and harness: its tool set, the same prompt wrapper; they also
+// run on one schedule). That blocks no one more and would hand the analyst
+// two operations as one: they stay two.
+constexpr const char* kWrapperA = "Our internal curriculum pipeline, batch item follows; reply in the house format with numbered steps. ";
+constexpr const char* kWrapperB = "QA harvest job -- respond verbosely, cite each intermediate quantity, mark the answer with ANSWER: ";
+
+TEST(Engine, SelfStandingCampaignsDoNotMergeOnSharedToolingAlone) {
+  // Review-only: blocked accounts are never looked at again, so the merge
+  // this guards against happens through members still being decided.
+  Policy policy = Policy::Defaults();
+  policy.review_only = true;
+  Engine engine(policy);
+  Rng rng(11);
+  TimeMs ts = testing::kT0;
+  auto request = [&](int group, int k, bool shared_tooling) {
+    const std::string g = group == 0 ? "a" : "b";
+    Interaction in = testing::HarvestRequest("op" + g + std::to_string(k), ts += 3000, rng, "pm_" + g + std::to_string(k % 2),
+                                             (group == 0 ? "198.51.100." : "203.0.113.") + std::to_string(10 + k),
+                                             shared_tooling ? "" : std::string(group == 0 ? kWrapperA : kWrapperB));
+    if (!shared_tooling) in.user_agent = "harness-" + g + "/1.0";
+    if (shared_tooling) {  // the same public agent harness: its tool set
+      in.tool_names = {"python", "web_search"};
+      in.tools_hash = 0x5eed700151;
+    }
+    in.account_created_at = testing::kT0 - (group == 0 ? 2 : 40) * kMsPerHour;  // separate sign-up waves
+    return in;
+  };
+  for (const bool shared : {false, true}) {
+    for (int round = 0; round < 25; ++round) {
+      for (int group = 0; group < 2; ++group) {
+        for (int k = 0; k < 6; ++k) engine.Observe(request(group, k, shared));
+      }
+    }
+    if (!shared) {
+      const auto campaigns = Campaigns(engine);
+      ASSERT_EQ(campaigns.size(), 2u) << "each operation is its own campaign before they share tooling";
+    }
+  }
+  engine.Finish();
+  const auto campaigns = Campaigns(engine);
+  ASSERT_EQ(campaigns.size(), 2u);
+  for (const auto& c : campaigns) EXPECT_EQ(c.members.size(), 6u);
+  for (const char* acct : {"opa0", "opb5"}) {
+    const AccountState* a = engine.FindAccount(acct);
+    ASSERT_NE(a, nullptr);
+    EXPECT_EQ(a->verdict, Verdict::kReview) << acct;
+  }
+}
+
+}  // namespace
+}  // namespace dg
