@@ -54,6 +54,8 @@ struct EvalArgs {
   std::string accounts;
   bool json = false;
   double gate_recall = -1, gate_fpr = -1, gate_leakage = -1, gate_purity = -1, gate_archetype_fpr = -1;
+  double gate_harvest_served = -1;
+  std::string ungated_suffix;  // campaigns whose label ends so are not held to --min-recall
 };
 void AddEvalOptions(CLI::App& cmd, EvalArgs& args);
 int RunEval(const EvalArgs& args);

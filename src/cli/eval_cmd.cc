@@ -14,6 +14,11 @@ void AddEvalOptions(CLI::App& cmd, EvalArgs& args) {
   cmd.add_option("--max-archetype-fpr", args.gate_archetype_fpr, "Exit 1 if any legit archetype's FPR is above this");
   cmd.add_option("--max-leakage", args.gate_leakage, "Exit 1 if leakage is above this");
   cmd.add_option("--min-purity", args.gate_purity, "Exit 1 if campaign purity is below this");
+  cmd.add_option("--max-harvest-served", args.gate_harvest_served,
+                 "Exit 1 if the share of harvest requests served before the block is above this");
+  cmd.add_option("--ungated-suffix", args.ungated_suffix,
+                 "Campaigns whose label ends with this are not held to --min-recall (e.g. -decoys: the simulator's "
+                 "attacker accounts that only ever send ordinary traffic)");
 }
 
 int RunEval(const EvalArgs& args) {
@@ -32,10 +37,14 @@ int RunEval(const EvalArgs& args) {
     }
   };
   const bool gated = args.gate_recall >= 0 || args.gate_fpr >= 0 || args.gate_archetype_fpr >= 0 ||
-                     args.gate_leakage >= 0 || args.gate_purity >= 0;
+                     args.gate_leakage >= 0 || args.gate_purity >= 0 || args.gate_harvest_served >= 0;
   gate(gated && r.matched_accounts == 0, "the scan lists none of the labelled accounts (empty scan?)");
   if (args.gate_recall >= 0) {
     for (const auto& [name, g] : r.campaigns) {
+      if (!args.ungated_suffix.empty() && name.size() >= args.ungated_suffix.size() &&
+          name.compare(name.size() - args.ungated_suffix.size(), std::string::npos, args.ungated_suffix) == 0) {
+        continue;
+      }
       const double recall = g.accounts ? double(g.blocked) / g.accounts : 1.0;
       gate(recall < args.gate_recall, fmt::format("campaign {} recall {:.4f} < {}", name, recall, args.gate_recall));
     }
@@ -48,6 +57,10 @@ int RunEval(const EvalArgs& args) {
     }
   }
   if (args.gate_leakage >= 0) gate(r.Leakage() > args.gate_leakage, fmt::format("leakage {:.4f} > {}", r.Leakage(), args.gate_leakage));
+  if (args.gate_harvest_served >= 0) {
+    const double served = r.attack.harvest ? double(r.attack.harvest_served) / r.attack.harvest : 0.0;
+    gate(served > args.gate_harvest_served, fmt::format("harvest served {:.4f} > {}", served, args.gate_harvest_served));
+  }
   if (args.gate_purity >= 0) gate(r.purity < args.gate_purity, fmt::format("purity {:.4f} < {}", r.purity, args.gate_purity));
   return rc;
 }

@@ -99,5 +99,9 @@ check "eval of a missing accounts file is an error" bash -c "[ $? -eq 2 ]"
 : > "$WORK/empty_accounts.jsonl"
 "$BIN" eval --labels "$WORK/l.jsonl" --accounts "$WORK/empty_accounts.jsonl" --max-fpr 0.01 >"$WORK/e.out" 2>"$WORK/e.err"
 check "eval gates fail on an empty scan and count the missing accounts" bash -c "[ $? -eq 1 ] && grep -q 'lists none of the labelled accounts' '$WORK/e.err' && grep -q 'missing from the scan (counted as allowed)' '$WORK/e.out'"
+"$BIN" eval --labels "$WORK/d/labels.jsonl" --accounts "$WORK/t1/accounts.jsonl" --max-harvest-served 0 >/dev/null 2>"$WORK/h.err"
+check "eval --max-harvest-served fails when harvest was served" bash -c "[ $? -eq 1 ] && grep -q 'harvest served 0\.[0-9]* > 0' '$WORK/h.err'"
+"$BIN" eval --labels "$WORK/d/labels.jsonl" --accounts "$WORK/t1/accounts.jsonl" --max-harvest-served 1 >/dev/null 2>&1
+check "eval --max-harvest-served 1 passes" bash -c "[ $? -eq 0 ]"
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
