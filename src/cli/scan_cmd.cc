@@ -9,6 +9,7 @@
 #include <fmt/ranges.h>
 
 #include "cli/commands.h"
+#include "cli/errors.h"
 #include "common/clock.h"
 #include "common/json_out.h"
 #include "content/analyzer.h"
@@ -74,19 +75,13 @@ int RunScan(const ScanArgs& args) {
   std::string error;
   Policy policy;
   if (!args.policy.empty()) {
-    auto loaded = Policy::Load(args.policy, &error);
-    if (!loaded) {
-      fmt::print(stderr, "scan: {}\n", error);
-      return 2;
-    }
+    auto loaded = Policy::Load(args.policy);
+    if (!loaded.ok()) return PrintError("scan", loaded.status());
     policy = std::move(*loaded);
   }
   IngestOptions io;
-  auto mapping = FieldMapping::Load(args.mapping, &error);
-  if (!mapping) {
-    fmt::print(stderr, "scan: {}\n", error);
-    return 2;
-  }
+  auto mapping = FieldMapping::Load(args.mapping);
+  if (!mapping.ok()) return PrintError("scan", mapping.status());
   if (!args.default_account.empty()) mapping->defaults[static_cast<size_t>(Field::kAccountId)] = args.default_account;
   io.mapping = std::move(*mapping);
   io.strict = args.strict;
@@ -130,10 +125,10 @@ int RunScan(const ScanArgs& args) {
                          "(the openai-batch preset does)\n");
       return 2;
     }
-    if (!batch_index.Load(args.batch_input, args.batch_input_bytes, args.max_line_bytes,
-                    [](const std::string& msg) { fmt::print(stderr, "{}\n", msg); }, io.max_errors_shown, &error)) {
-      fmt::print(stderr, "scan: {}\n", error);
-      return 2;
+    if (const auto loaded = batch_index.Load(args.batch_input, args.batch_input_bytes, args.max_line_bytes,
+                                             [](const std::string& msg) { fmt::print(stderr, "{}\n", msg); }, io.max_errors_shown);
+        !loaded.ok()) {
+      return PrintError("scan", loaded);
     }
     fmt::print(stderr, "{}", batch_index.Summary(args.batch_input));
   }

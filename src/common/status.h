@@ -32,8 +32,9 @@
 // (every other code). HTTP statuses: HttpStatus, table in status.cc.
 //
 // Debian's abseil is built with its own absl::string_view (not
-// std::string_view): Message() gives a status's text as a std::string_view
-// for fmt and the standard library.
+// std::string_view), and dg::Message is the chat message type:
+// StatusMessage() gives a status's text as a std::string_view for fmt and
+// the standard library.
 //
 // Cost: an OK status is one word and allocates nothing; an error allocates
 // its message once. The mappings are a switch, O(1).
@@ -48,7 +49,7 @@
 namespace dg {
 
 // The status's message as a std::string_view (empty for OK).
-inline std::string_view Message(const absl::Status& status) {
+inline std::string_view StatusMessage(const absl::Status& status) {
   const auto m = status.message();
   return {m.data(), m.size()};
 }

@@ -64,8 +64,8 @@ TEST(Status, HttpStatuses) {
 TEST(Status, FileErrorsByErrno) {
   const auto missing = FileError(ENOENT, "a.jsonl: cannot open: No such file or directory");
   EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(Message(missing), "a.jsonl: cannot open: No such file or directory") << "the message is kept as written";
-  EXPECT_EQ(Message(absl::OkStatus()), "");
+  EXPECT_EQ(StatusMessage(missing), "a.jsonl: cannot open: No such file or directory") << "the message is kept as written";
+  EXPECT_EQ(StatusMessage(absl::OkStatus()), "");
   EXPECT_EQ(FileError(ENOTDIR, "m").code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(FileError(EACCES, "m").code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(FileError(EPERM, "m").code(), absl::StatusCode::kPermissionDenied);
