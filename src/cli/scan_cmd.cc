@@ -144,9 +144,8 @@ int RunScan(const ScanArgs& args) {
   // Fingerprints of the responses served, for traceback (never the text).
   ResponseIndexWriter responses;
   const bool index_responses = !args.out.empty() && args.response_index;
-  if (index_responses && !responses.Open(args.out + "/responses.fp", &error)) {
-    fmt::print(stderr, "scan: {}\n", error);
-    return 1;
+  if (index_responses) {
+    if (const auto opened = responses.Open(args.out + "/responses.fp"); !opened.ok()) return PrintError("scan", opened);
   }
   // Progress on a terminal, from the engine's thread.
   auto observed = [&](const Interaction& in, const ContentDigest& digest) {
@@ -213,16 +212,11 @@ int RunScan(const ScanArgs& args) {
              st.bytes / 1e6 / std::max(secs, 1e-9), secs);
   if (!args.out.empty()) {
     RunInfo info{fmt::format("{}", fmt::join(args.inputs, " ")), st.accepted, secs, &coverage};
-    if (!WriteAccounts(engine, args.out + "/accounts.jsonl", &error) ||
-        !WriteCampaigns(campaigns, engine, args.out + "/campaigns.jsonl", &error) ||
-        !WriteReport(campaigns, engine, info, args.out + "/report.html", &error)) {
-      fmt::print(stderr, "scan: {}\n", error);
-      return 1;
-    }
-    if (!responses.Close(&error)) {
-      fmt::print(stderr, "scan: {}\n", error);
-      return 1;
-    }
+    absl::Status written = WriteAccounts(engine, args.out + "/accounts.jsonl");
+    if (written.ok()) written = WriteCampaigns(campaigns, engine, args.out + "/campaigns.jsonl");
+    if (written.ok()) written = WriteReport(campaigns, engine, info, args.out + "/report.html");
+    if (written.ok()) written = responses.Close();
+    if (!written.ok()) return PrintError("scan", written);
     {
       // The run's counts and field coverage, for schedulers and dashboards.
       std::ofstream summary(args.out + "/summary.json");

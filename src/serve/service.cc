@@ -501,7 +501,9 @@ bool Service::WriteReport(const std::string& path, std::string* error) {
     coverage = coverage_;
   }
   info.coverage = &coverage;
-  return dg::WriteReport(Campaigns(engine_), engine_, info, path, error);
+  const absl::Status written = dg::WriteReport(Campaigns(engine_), engine_, info, path);
+  if (!written.ok()) *error = std::string(StatusMessage(written));
+  return written.ok();
 }
 
 std::optional<std::string> Service::CampaignJson(const std::string& id) {
@@ -616,9 +618,9 @@ std::optional<Service::IndicatorImport> Service::ImportStix(std::string_view bun
                                                             std::string* error) {
   StixImportOptions options;
   options.clock = options_.clock;
-  auto parsed = dg::ImportStix(bundle, error, options);
-  if (!parsed) {
-    *error = origin + ": " + *error;
+  auto parsed = dg::ImportStix(bundle, options);
+  if (!parsed.ok()) {
+    *error = origin + ": " + std::string(StatusMessage(parsed.status()));
     return std::nullopt;
   }
   IndicatorImport result;
