@@ -12,6 +12,7 @@
 #include "cli/errors.h"
 #include "common/clock.h"
 #include "common/json_out.h"
+#include "common/parse_int.h"
 #include "content/analyzer.h"
 #include "engine/engine.h"
 #include "engine/scan_pipeline.h"
@@ -92,9 +93,9 @@ int RunScan(const ScanArgs& args) {
   // reproducible re-runs of a log). Same input and --now: same verdicts.
   if (args.now.empty()) {
     io.now = SystemNowMs();
-  } else if (args.now.find_first_not_of("0123456789") == std::string::npos && args.now.size() <= 15 &&
-             std::stoll(args.now) >= kMinValidTime && std::stoll(args.now) < kMaxValidTime) {
-    io.now = std::stoll(args.now);
+  } else if (const auto ms = args.now.size() <= 15 ? ParseDecimal<int64_t>(args.now) : std::nullopt;
+             ms && *ms >= kMinValidTime && *ms < kMaxValidTime) {
+    io.now = *ms;
   } else if (auto t = ParseRfc3339(args.now)) {
     io.now = *t;
   } else {
