@@ -13,9 +13,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  std::string error;
-  (void)dg::Policy::FromToml(text, "fuzz.toml", &error);
-  if (auto m = dg::FieldMapping::FromToml(text, "fuzz.toml", &error)) {
+  (void)dg::Policy::FromToml(text, "fuzz.toml");
+  if (auto m = dg::FieldMapping::FromToml(text, "fuzz.toml"); m.ok()) {
     dg::RecordParser parser(*m);
     dg::Interaction in;
     for (const char* line : {

@@ -24,10 +24,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)dg::ParseCheckBody(body, &cr, &error);
   dg::OverrideBody ob;
   (void)dg::ParseOverrideBody(body, &ob, &error);
-  (void)dg::ImportStix(body, &error);
+  (void)dg::ImportStix(body);
   (void)dg::ValidateStixObject(body);
   // Exporting arbitrary "campaigns" must give a bundle or an error.
-  (void)dg::ExportStix(body, dg::StixExportOptions{}, &error);
+  (void)dg::ExportStix(body, dg::StixExportOptions{});
   // What serve reads from request headers and paths (serve/request_guard.h).
   std::string decoded;
   if (dg::PercentDecode(body, &decoded) && decoded.find('\0') != std::string::npos) __builtin_trap();

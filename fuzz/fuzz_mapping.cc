@@ -94,10 +94,9 @@ std::vector<std::unique_ptr<dg::RecordParser>> MakeParsers() {
     v.push_back(std::make_unique<dg::RecordParser>(std::move(*m)));
   }
   for (const char* toml : kAllTransforms) {
-    std::string error;
-    auto m = dg::FieldMapping::FromToml(toml, "fuzz.toml", &error);
-    if (!m) {
-      std::fprintf(stderr, "fuzz_mapping: %s\n", error.c_str());
+    auto m = dg::FieldMapping::FromToml(toml, "fuzz.toml");
+    if (!m.ok()) {
+      std::fprintf(stderr, "fuzz_mapping: %s\n", std::string(dg::StatusMessage(m.status())).c_str());
       std::abort();
     }
     v.push_back(std::make_unique<dg::RecordParser>(std::move(*m)));
@@ -136,10 +135,9 @@ void FuzzZones(const uint8_t* data, size_t size) {
   static std::vector<const dg::TimeZone*> zones = [] {
     std::vector<const dg::TimeZone*> z;
     for (const char* name : kZones) {
-      std::string error;
-      const dg::TimeZone* tz = dg::TimeZone::Find(name, &error);
-      if (tz == nullptr) std::abort();
-      z.push_back(tz);
+      const auto tz = dg::TimeZone::Find(name);
+      if (!tz.ok()) std::abort();
+      z.push_back(*tz);
     }
     return z;
   }();
@@ -165,9 +163,8 @@ void FuzzBatchInput(std::string_view text) {
   const std::string_view input = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
   constexpr size_t kBudget = 2048;
   dg::BatchInputIndex index;
-  std::string error;
   uint64_t shown = 0;
-  if (!index.LoadText(input, "input.jsonl", kBudget, [&](const std::string& msg) { shown += !msg.empty(); }, 4, &error)) {
+  if (!index.LoadText(input, "input.jsonl", kBudget, [&](const std::string& msg) { shown += !msg.empty(); }, 4).ok()) {
     std::abort();  // only the built-in mapping can fail, and it must not
   }
   const auto& st = index.stats();
@@ -202,10 +199,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else if (mode < 0xF8) {
     const size_t sep = rest.find("\n---\n");
     const std::string_view toml = rest.substr(0, sep);
-    std::string error;
-    auto m = dg::FieldMapping::FromToml(toml, "fuzzed.toml", &error);
-    if (!m) {
-      if (error.empty()) std::abort();  // a refused mapping always says why
+    auto m = dg::FieldMapping::FromToml(toml, "fuzzed.toml");
+    if (!m.ok()) {
+      if (dg::StatusMessage(m.status()).empty()) std::abort();  // a refused mapping always says why
       return 0;
     }
     if (sep == std::string_view::npos) return 0;

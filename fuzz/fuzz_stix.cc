@@ -20,14 +20,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   dg::StixImportOptions options;
   options.clock = [] { return dg::TimeMs{1793491200000}; };  // 2026-11-01T00:00:00Z
   options.max_pattern_bytes = 4096;
-  if (const auto r = dg::ImportStix(body, &error, options)) {
+  if (const auto r = dg::ImportStix(body, options); r.ok()) {
     size_t skipped = 0;
     for (const auto& [reason, n] : r->skipped) skipped += n;
     if (skipped != r->skipped_patterns) __builtin_trap();
     for (const auto& ind : r->indicators) {
       if (ind.value.size() > options.max_pattern_bytes) __builtin_trap();
     }
-  } else if (error.size() > 1024) {
+  } else if (dg::StatusMessage(r.status()).size() > 1024) {
     __builtin_trap();  // error messages quote bounded prefixes only
   }
   for (const auto& problem : dg::ValidateStixObject(body)) {

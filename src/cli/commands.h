@@ -1,5 +1,7 @@
 // Subcommand arguments and entry points. Each Run* returns the process exit
-// code: 0 success, 1 input or quality failure, 2 usage error.
+// code: 0 success, 1 a failed run or quality gate, 2 a usage, configuration
+// or input error (a failed status maps to these in one place:
+// common/status.h ExitCode, printed by cli/errors.h).
 #pragma once
 
 #include <string>

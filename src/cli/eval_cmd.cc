@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/errors.h"
 #include "sim/eval.h"
 
 namespace dg::cli {
@@ -22,12 +23,9 @@ void AddEvalOptions(CLI::App& cmd, EvalArgs& args) {
 }
 
 int RunEval(const EvalArgs& args) {
-  sim::EvalResult r;
-  std::string error;
-  if (!sim::Evaluate(args.labels, args.accounts, &r, &error)) {
-    fmt::print(stderr, "eval: {}\n", error);
-    return 2;
-  }
+  const auto evaluated = sim::Evaluate(args.labels, args.accounts);
+  if (!evaluated.ok()) return PrintError("eval", evaluated.status());
+  const sim::EvalResult& r = *evaluated;
   fmt::print("{}", args.json ? sim::FormatEvalJson(r) : sim::FormatEval(r));
   int rc = 0;
   auto gate = [&](bool failed, const std::string& what) {

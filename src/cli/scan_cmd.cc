@@ -9,8 +9,10 @@
 #include <fmt/ranges.h>
 
 #include "cli/commands.h"
+#include "cli/errors.h"
 #include "common/clock.h"
 #include "common/json_out.h"
+#include "common/parse_int.h"
 #include "content/analyzer.h"
 #include "engine/engine.h"
 #include "engine/scan_pipeline.h"
@@ -74,19 +76,13 @@ int RunScan(const ScanArgs& args) {
   std::string error;
   Policy policy;
   if (!args.policy.empty()) {
-    auto loaded = Policy::Load(args.policy, &error);
-    if (!loaded) {
-      fmt::print(stderr, "scan: {}\n", error);
-      return 2;
-    }
+    auto loaded = Policy::Load(args.policy);
+    if (!loaded.ok()) return PrintError("scan", loaded.status());
     policy = std::move(*loaded);
   }
   IngestOptions io;
-  auto mapping = FieldMapping::Load(args.mapping, &error);
-  if (!mapping) {
-    fmt::print(stderr, "scan: {}\n", error);
-    return 2;
-  }
+  auto mapping = FieldMapping::Load(args.mapping);
+  if (!mapping.ok()) return PrintError("scan", mapping.status());
   if (!args.default_account.empty()) mapping->defaults[static_cast<size_t>(Field::kAccountId)] = args.default_account;
   io.mapping = std::move(*mapping);
   io.strict = args.strict;
@@ -97,9 +93,9 @@ int RunScan(const ScanArgs& args) {
   // reproducible re-runs of a log). Same input and --now: same verdicts.
   if (args.now.empty()) {
     io.now = SystemNowMs();
-  } else if (args.now.find_first_not_of("0123456789") == std::string::npos && args.now.size() <= 15 &&
-             std::stoll(args.now) >= kMinValidTime && std::stoll(args.now) < kMaxValidTime) {
-    io.now = std::stoll(args.now);
+  } else if (const auto ms = args.now.size() <= 15 ? ParseDecimal<int64_t>(args.now) : std::nullopt;
+             ms && *ms >= kMinValidTime && *ms < kMaxValidTime) {
+    io.now = *ms;
   } else if (auto t = ParseRfc3339(args.now)) {
     io.now = *t;
   } else {
@@ -130,10 +126,10 @@ int RunScan(const ScanArgs& args) {
                          "(the openai-batch preset does)\n");
       return 2;
     }
-    if (!batch_index.Load(args.batch_input, args.batch_input_bytes, args.max_line_bytes,
-                    [](const std::string& msg) { fmt::print(stderr, "{}\n", msg); }, io.max_errors_shown, &error)) {
-      fmt::print(stderr, "scan: {}\n", error);
-      return 2;
+    if (const auto loaded = batch_index.Load(args.batch_input, args.batch_input_bytes, args.max_line_bytes,
+                                             [](const std::string& msg) { fmt::print(stderr, "{}\n", msg); }, io.max_errors_shown);
+        !loaded.ok()) {
+      return PrintError("scan", loaded);
     }
     fmt::print(stderr, "{}", batch_index.Summary(args.batch_input));
   }
@@ -149,9 +145,8 @@ int RunScan(const ScanArgs& args) {
   // Fingerprints of the responses served, for traceback (never the text).
   ResponseIndexWriter responses;
   const bool index_responses = !args.out.empty() && args.response_index;
-  if (index_responses && !responses.Open(args.out + "/responses.fp", &error)) {
-    fmt::print(stderr, "scan: {}\n", error);
-    return 1;
+  if (index_responses) {
+    if (const auto opened = responses.Open(args.out + "/responses.fp"); !opened.ok()) return PrintError("scan", opened);
   }
   // Progress on a terminal, from the engine's thread.
   auto observed = [&](const Interaction& in, const ContentDigest& digest) {
@@ -218,16 +213,11 @@ int RunScan(const ScanArgs& args) {
              st.bytes / 1e6 / std::max(secs, 1e-9), secs);
   if (!args.out.empty()) {
     RunInfo info{fmt::format("{}", fmt::join(args.inputs, " ")), st.accepted, secs, &coverage};
-    if (!WriteAccounts(engine, args.out + "/accounts.jsonl", &error) ||
-        !WriteCampaigns(campaigns, engine, args.out + "/campaigns.jsonl", &error) ||
-        !WriteReport(campaigns, engine, info, args.out + "/report.html", &error)) {
-      fmt::print(stderr, "scan: {}\n", error);
-      return 1;
-    }
-    if (!responses.Close(&error)) {
-      fmt::print(stderr, "scan: {}\n", error);
-      return 1;
-    }
+    absl::Status written = WriteAccounts(engine, args.out + "/accounts.jsonl");
+    if (written.ok()) written = WriteCampaigns(campaigns, engine, args.out + "/campaigns.jsonl");
+    if (written.ok()) written = WriteReport(campaigns, engine, info, args.out + "/report.html");
+    if (written.ok()) written = responses.Close();
+    if (!written.ok()) return PrintError("scan", written);
     {
       // The run's counts and field coverage, for schedulers and dashboards.
       std::ofstream summary(args.out + "/summary.json");

@@ -213,17 +213,17 @@ int RunServe(ServeArgs args) {
   so.lock_data_dir = true;
   so.retention_days = std::max(0, args.retention_days);
   if (!args.policy.empty()) {
-    auto p = Policy::Load(args.policy, &error);
-    if (!p) {
-      fmt::print(stderr, "serve: {}\n", error);
+    auto p = Policy::Load(args.policy);
+    if (!p.ok()) {
+      fmt::print(stderr, "serve: {}\n", StatusMessage(p.status()));
       return 2;
     }
     so.policy = std::move(*p);
   }
   if (!args.mapping.empty()) {
-    auto m = FieldMapping::Load(args.mapping, &error);
-    if (!m) {
-      fmt::print(stderr, "serve: {}\n", error);
+    auto m = FieldMapping::Load(args.mapping);
+    if (!m.ok()) {
+      fmt::print(stderr, "serve: {}\n", StatusMessage(m.status()));
       return 2;
     }
     so.mapping = std::move(*m);

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/errors.h"
 #include "common/pipe.h"
 #include "sim/simulator.h"
 
@@ -38,12 +39,9 @@ int RunSimulate(const SimulateArgs& args) {
   options.evasions = args.evade;
   options.days = args.days;
   options.fields = args.fields;
-  std::string error;
-  auto simulator = sim::Simulator::Create(options, &error);
-  if (!simulator) {
-    fmt::print(stderr, "simulate: {}\n", error);
-    return 2;
-  }
+  auto created = sim::Simulator::Create(options);
+  if (!created.ok()) return PrintError("simulate", created.status());
+  std::unique_ptr<sim::Simulator> simulator = std::move(*created);
   std::FILE* events = stdout;
   EnlargeIfPipe(fileno(stdout));
   std::FILE* labels = nullptr;

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/errors.h"
 #include <map>
 
 #include <simdjson.h>
@@ -24,12 +25,9 @@ namespace {
 bool IsServeDir(const std::string& dir) { return std::filesystem::exists(std::filesystem::path(dir) / "distillguard.db"); }
 bool IsScanDir(const std::string& dir) { return std::filesystem::exists(std::filesystem::path(dir) / "campaigns.jsonl"); }
 
-std::optional<std::string> ReadFile(const std::string& path, std::string* error) {
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
-  if (!f) {
-    *error = path + ": cannot read";
-    return std::nullopt;
-  }
+  if (!f) return absl::NotFoundError(path + ": cannot read");
   std::ostringstream ss;
   ss << f.rdbuf();
   return ss.str();
@@ -85,27 +83,26 @@ void AddExportOptions(CLI::App& cmd, TraceArgs& args) {
 }
 
 int RunExport(const TraceArgs& args) {
-  std::string error;
-  std::optional<std::string> campaigns;
+  absl::StatusOr<std::string> campaigns;
   if (IsScanDir(args.from)) {
-    campaigns = ReadFile((std::filesystem::path(args.from) / "campaigns.jsonl").string(), &error);
+    campaigns = ReadFile((std::filesystem::path(args.from) / "campaigns.jsonl").string());
   } else if (IsServeDir(args.from)) {
-    if (auto svc = OpenServeDir(args.from, &error, /*lock=*/false, /*keep_samples=*/!args.no_samples)) campaigns = svc->CampaignsJson();
+    std::string error;
+    auto svc = OpenServeDir(args.from, &error, /*lock=*/false, /*keep_samples=*/!args.no_samples);
+    if (!svc) {
+      fmt::print(stderr, "export: {}\n", error);
+      return 2;
+    }
+    campaigns = svc->CampaignsJson();
   } else {
-    error = args.from + ": neither a scan output (campaigns.jsonl) nor a serve data directory (distillguard.db)";
+    campaigns = absl::NotFoundError(args.from + ": neither a scan output (campaigns.jsonl) nor a serve data directory (distillguard.db)");
   }
-  if (!campaigns) {
-    fmt::print(stderr, "export: {}\n", error);
-    return 2;
-  }
+  if (!campaigns.ok()) return PrintError("export", campaigns.status());
   StixExportOptions options;
   options.campaign_id = args.campaign;
   options.include_prompts = args.include_prompts;
-  auto bundle = ExportStix(*campaigns, options, &error);
-  if (!bundle) {
-    fmt::print(stderr, "export: {}\n", error);
-    return 1;
-  }
+  auto bundle = ExportStix(*campaigns, options);
+  if (!bundle.ok()) return PrintError("export", bundle.status());
   if (args.out == "-") {
     fmt::print("{}", *bundle);
     return 0;
@@ -133,12 +130,9 @@ void AddImportOptions(CLI::App& cmd, TraceArgs& args) {
 }
 
 int RunImport(const TraceArgs& args) {
+  auto bundle = ReadFile(args.file);
+  if (!bundle.ok()) return PrintError("import", bundle.status());
   std::string error;
-  auto bundle = ReadFile(args.file, &error);
-  if (!bundle) {
-    fmt::print(stderr, "import: {}\n", error);
-    return 2;
-  }
   auto svc = OpenServeDir(args.data, &error, /*lock=*/true);
   if (!svc) {
     const bool busy = error.find("in use by another distillguard serve") != std::string::npos;
@@ -175,14 +169,14 @@ int RunTraceback(const TraceArgs& args) {
   ResponseIndex index;
   std::string campaigns_json;
   if (IsScanDir(args.from)) {
-    auto loaded = ResponseIndex::Load((std::filesystem::path(args.from) / "responses.fp").string(), &error);
-    if (!loaded) {
-      fmt::print(stderr, "traceback: {} (scan with --out and without --no-response-index)\n", error);
-      return 2;
+    auto loaded = ResponseIndex::Load((std::filesystem::path(args.from) / "responses.fp").string());
+    if (!loaded.ok()) {
+      fmt::print(stderr, "traceback: {} (scan with --out and without --no-response-index)\n", StatusMessage(loaded.status()));
+      return ExitCode(loaded.status());
     }
     index = std::move(*loaded);
-    auto c = ReadFile((std::filesystem::path(args.from) / "campaigns.jsonl").string(), &error);
-    if (c) campaigns_json = std::move(*c);
+    auto c = ReadFile((std::filesystem::path(args.from) / "campaigns.jsonl").string());
+    if (c.ok()) campaigns_json = std::move(*c);
   } else if (IsServeDir(args.from)) {
     auto store = Store::Open(args.from, &error);
     Interaction in;
@@ -217,18 +211,15 @@ int RunTraceback(const TraceArgs& args) {
         if (a.get_string().get(acct) == simdjson::SUCCESS) campaign_of[std::string(acct)] = std::string(id);
       }
     };
-    if (auto objects = CampaignObjects(campaigns_json, &error)) {
+    if (auto objects = CampaignObjects(campaigns_json); objects.ok()) {
       simdjson::dom::element doc;
       for (const auto& text : *objects) {
         if (parser.parse(text).get(doc) == simdjson::SUCCESS) take(doc);
       }
     }
   }
-  auto texts = ReadSuspectTexts(args.file, &error);
-  if (!texts) {
-    fmt::print(stderr, "traceback: {}\n", error);
-    return 2;
-  }
+  auto texts = ReadSuspectTexts(args.file);
+  if (!texts.ok()) return PrintError("traceback", texts.status());
   struct AccountHits {
     uint64_t texts = 0, responses = 0;
     double best = 0, sum = 0;

@@ -43,13 +43,12 @@ TimeMs Fold(const date::time_zone* z, TimeMs t) {
 
 }  // namespace
 
-const TimeZone* TimeZone::Find(std::string_view name, std::string* error) {
+absl::StatusOr<const TimeZone*> TimeZone::Find(std::string_view name) {
   static std::mutex mu;
   static std::deque<TimeZone> found;  // stable addresses; only names the db knows
   if (!PlausibleName(name)) {
-    *error = fmt::format("unknown time zone '{}' (an IANA name such as \"America/New_York\", or an offset such as \"+02:00\")",
-                         name.substr(0, 80));
-    return nullptr;
+    return absl::InvalidArgumentError(fmt::format(
+        "unknown time zone '{}' (an IANA name such as \"America/New_York\", or an offset such as \"+02:00\")", name.substr(0, 80)));
   }
   std::lock_guard<std::mutex> lock(mu);
   for (const auto& z : found) {
@@ -62,10 +61,9 @@ const TimeZone* TimeZone::Find(std::string_view name, std::string* error) {
     // not on the first record.
     (void)zone->get_info(date::sys_seconds{});
   } catch (const std::exception& e) {
-    *error = fmt::format("unknown time zone '{}' (an IANA name such as \"America/New_York\" from /usr/share/zoneinfo, "
-                         "or an offset such as \"+02:00\"): {}",
-                         name, e.what());
-    return nullptr;
+    return absl::NotFoundError(fmt::format("unknown time zone '{}' (an IANA name such as \"America/New_York\" from /usr/share/zoneinfo, "
+                                           "or an offset such as \"+02:00\"): {}",
+                                           name, e.what()));
   }
   return &found.emplace_back(std::string(name), zone);
 }

@@ -36,16 +36,18 @@
 #include <string>
 #include <string_view>
 
+#include "common/status.h"
 #include "common/time.h"
 
 namespace dg {
 
 class TimeZone {
  public:
-  // The zone named `name`, or nullptr with *error set ("unknown time zone
-  // 'X' (an IANA name such as \"America/New_York\", see /usr/share/zoneinfo)").
-  // Names are at most 64 characters of [A-Za-z0-9/_+-] without "..".
-  static const TimeZone* Find(std::string_view name, std::string* error);
+  // The zone named `name` (never null), or InvalidArgument for a name that
+  // cannot be one / NotFound for one the database lacks ("unknown time zone
+  // 'X' (an IANA name such as \"America/New_York\", ...)"). Names are at
+  // most 64 characters of [A-Za-z0-9/_+-] without "..".
+  static absl::StatusOr<const TimeZone*> Find(std::string_view name);
 
   const std::string& name() const { return name_; }
   // `local` is a wall-clock time in this zone written as ms since the epoch

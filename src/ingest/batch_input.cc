@@ -36,11 +36,12 @@ in = ["/v1/chat/completions", "/v1/responses", "/v1/completions"]
 constexpr size_t kEntryOverhead = sizeof(std::string) + 128;
 
 // The input mapping, parsed once per process.
-const FieldMapping* InputMapping(std::string* error) {
-  static std::string merr;
-  static const std::optional<FieldMapping> m = FieldMapping::FromToml(kInputMapping, "openai-batch-input", &merr);
-  if (!m) *error = "batch input mapping: " + merr;  // a defect in the constant above; cli.batch_join loads it
-  return m ? &*m : nullptr;
+absl::StatusOr<const FieldMapping*> InputMapping() {
+  static const absl::StatusOr<FieldMapping> m = FieldMapping::FromToml(kInputMapping, "openai-batch-input");
+  if (!m.ok()) {  // a defect in the constant above; cli.batch_join loads it
+    return absl::InternalError(fmt::format("batch input mapping: {}", StatusMessage(m.status())));
+  }
+  return &*m;
 }
 
 }  // namespace
@@ -113,20 +114,20 @@ void BatchInputIndex::AddLine(Loader& ld, std::string_view line, bool padded, ui
   ++stats_.indexed;
 }
 
-bool BatchInputIndex::Load(const std::string& path, size_t max_bytes, size_t max_line_bytes, const ErrorFn& on_error,
-                           size_t max_errors_shown, std::string* error) {
-  const FieldMapping* mapping = InputMapping(error);
-  if (mapping == nullptr) return false;
-  auto reader = LineReader::Open(path, max_line_bytes, error);
-  if (!reader) return false;
-  Loader ld{RecordParser(*mapping), path, max_bytes, on_error, max_errors_shown};
+absl::Status BatchInputIndex::Load(const std::string& path, size_t max_bytes, size_t max_line_bytes, const ErrorFn& on_error,
+                                   size_t max_errors_shown) {
+  const auto mapping = InputMapping();
+  if (!mapping.ok()) return mapping.status();
+  auto opened = LineReader::Open(path, max_line_bytes);
+  if (!opened.ok()) return opened.status();
+  const std::unique_ptr<LineReader>& reader = *opened;
+  Loader ld{RecordParser(**mapping), path, max_bytes, on_error, max_errors_shown};
   for (;;) {
     std::string_view line;
     const auto st = reader->Next(&line);
     if (st == LineReader::Status::kEof) break;
     if (st == LineReader::Status::kError) {
-      *error = fmt::format("{}:{}: {}", path, reader->line_number(), reader->error());
-      return false;
+      return absl::Status(reader->error().code(), fmt::format("{}:{}: {}", path, reader->line_number(), StatusMessage(reader->error())));
     }
     if (st == LineReader::Status::kTooLong) {
       ++stats_.lines;
@@ -139,14 +140,14 @@ bool BatchInputIndex::Load(const std::string& path, size_t max_bytes, size_t max
     }
     AddLine(ld, line, true, reader->line_number());
   }
-  return true;
+  return absl::OkStatus();
 }
 
-bool BatchInputIndex::LoadText(std::string_view text, const std::string& origin, size_t max_bytes,
-                               const ErrorFn& on_error, size_t max_errors_shown, std::string* error) {
-  const FieldMapping* mapping = InputMapping(error);
-  if (mapping == nullptr) return false;
-  Loader ld{RecordParser(*mapping), origin, max_bytes, on_error, max_errors_shown};
+absl::Status BatchInputIndex::LoadText(std::string_view text, const std::string& origin, size_t max_bytes,
+                                       const ErrorFn& on_error, size_t max_errors_shown) {
+  const auto mapping = InputMapping();
+  if (!mapping.ok()) return mapping.status();
+  Loader ld{RecordParser(**mapping), origin, max_bytes, on_error, max_errors_shown};
   uint64_t line_no = 0;
   while (!text.empty()) {
     const size_t nl = text.find('\n');
@@ -154,7 +155,7 @@ bool BatchInputIndex::LoadText(std::string_view text, const std::string& origin,
     AddLine(ld, text.substr(0, nl), false, line_no);
     text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
   }
-  return true;
+  return absl::OkStatus();
 }
 
 bool BatchInputIndex::Apply(Interaction* in) {

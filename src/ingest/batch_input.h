@@ -37,6 +37,7 @@
 
 #include <absl/container/flat_hash_map.h>
 
+#include "common/status.h"
 #include "ingest/interaction.h"
 
 namespace dg {
@@ -62,14 +63,17 @@ class BatchInputIndex {
   BatchInputIndex& operator=(const BatchInputIndex&) = delete;
 
   // Reads `path` (plain, .gz or .zst). Bad lines go to on_error (the first
-  // max_errors_shown of them) and are counted. Returns false with *error set
-  // only when the file cannot be opened or read to its end.
-  bool Load(const std::string& path, size_t max_bytes, size_t max_line_bytes, const ErrorFn& on_error,
-            size_t max_errors_shown, std::string* error);
+  // max_errors_shown of them) and are counted. An error only when the file
+  // cannot be opened (LineReader::Open's) or read to its end ("F:LINE: ...":
+  // InvalidArgument for a corrupt or truncated stream, Unavailable for a
+  // failed read).
+  absl::Status Load(const std::string& path, size_t max_bytes, size_t max_line_bytes, const ErrorFn& on_error,
+                    size_t max_errors_shown);
   // The same for an input file's text already in memory (tests, fuzzing);
-  // `origin` names it in errors. False only if the built-in mapping fails.
-  bool LoadText(std::string_view text, const std::string& origin, size_t max_bytes, const ErrorFn& on_error,
-                size_t max_errors_shown, std::string* error);
+  // `origin` names it in errors. An error (Internal) only if the built-in
+  // mapping fails.
+  absl::Status LoadText(std::string_view text, const std::string& origin, size_t max_bytes, const ErrorFn& on_error,
+                        size_t max_errors_shown);
   // Fills what *in lacks from the request with custom_id in->conversation_id.
   // True when one was found.
   bool Apply(Interaction* in);

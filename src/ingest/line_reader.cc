@@ -21,10 +21,10 @@ class ByteSource {
   // and sets error().
   virtual size_t Read(char* out, size_t n) = 0;
   virtual const char* kind() const = 0;
-  const std::string& error() const { return error_; }
+  const absl::Status& error() const { return error_; }
 
  protected:
-  std::string error_;
+  absl::Status error_;
 };
 
 namespace {
@@ -39,7 +39,7 @@ class FdSource {
     if (owned_ && fd_ >= 0) ::close(fd_);
   }
   // Returns bytes read, 0 at EOF, -1 on error (with *error set).
-  ssize_t Read(char* out, size_t n, std::string* error) {
+  ssize_t Read(char* out, size_t n, absl::Status* error) {
     if (!pushback_.empty()) {
       const size_t take = std::min(n, pushback_.size() - pushback_pos_);
       std::memcpy(out, pushback_.data() + pushback_pos_, take);
@@ -50,8 +50,9 @@ class FdSource {
     for (;;) {
       const ssize_t got = ::read(fd_, out, n);
       if (got >= 0) return got;
-      if (errno == EINTR) continue;
-      *error = fmt::format("{}: read error: {}", name_, std::strerror(errno));
+      const int err = errno;
+      if (err == EINTR) continue;
+      *error = FileError(err, fmt::format("{}: read error: {}", name_, std::strerror(err)));
       return -1;
     }
   }
@@ -86,11 +87,11 @@ class GzipSource final : public ByteSource {
  public:
   explicit GzipSource(std::unique_ptr<FdSource> fd) : fd_(std::move(fd)), in_(kChunk) {
     std::memset(&zs_, 0, sizeof(zs_));
-    if (inflateInit2(&zs_, 16 + MAX_WBITS) != Z_OK) error_ = fd_->name() + ": cannot initialise gzip decoder";
+    if (inflateInit2(&zs_, 16 + MAX_WBITS) != Z_OK) error_ = absl::InternalError(fd_->name() + ": cannot initialise gzip decoder");
   }
   ~GzipSource() override { inflateEnd(&zs_); }
   size_t Read(char* out, size_t n) override {
-    if (!error_.empty() || done_) return 0;
+    if (!error_.ok() || done_) return 0;
     zs_.next_out = reinterpret_cast<Bytef*>(out);
     zs_.avail_out = static_cast<uInt>(n);
     while (zs_.avail_out == n) {
@@ -98,7 +99,7 @@ class GzipSource final : public ByteSource {
         const ssize_t got = fd_->Read(in_.data(), in_.size(), &error_);
         if (got < 0) return 0;
         if (got == 0) {
-          if (!at_member_end_) error_ = fd_->name() + ": truncated gzip stream (unexpected end of file)";
+          if (!at_member_end_) error_ = absl::InvalidArgumentError(fd_->name() + ": truncated gzip stream (unexpected end of file)");
           done_ = true;
           return n - zs_.avail_out;
         }
@@ -113,7 +114,7 @@ class GzipSource final : public ByteSource {
       if (rc == Z_STREAM_END) {
         at_member_end_ = true;
       } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
-        error_ = fmt::format("{}: corrupt gzip stream ({})", fd_->name(), zs_.msg ? zs_.msg : "inflate error");
+        error_ = absl::InvalidArgumentError(fmt::format("{}: corrupt gzip stream ({})", fd_->name(), zs_.msg ? zs_.msg : "inflate error"));
         return n - zs_.avail_out;
       }
     }
@@ -137,14 +138,14 @@ class ZstdSource final : public ByteSource {
   }
   ~ZstdSource() override { ZSTD_freeDStream(ds_); }
   size_t Read(char* out, size_t n) override {
-    if (!error_.empty() || done_) return 0;
+    if (!error_.ok() || done_) return 0;
     ZSTD_outBuffer ob{out, n, 0};
     while (ob.pos == 0) {
       if (ib_.pos == ib_.size) {
         const ssize_t got = fd_->Read(in_.data(), in_.size(), &error_);
         if (got < 0) return 0;
         if (got == 0) {
-          if (last_ret_ != 0) error_ = fd_->name() + ": truncated zstd stream (unexpected end of file)";
+          if (last_ret_ != 0) error_ = absl::InvalidArgumentError(fd_->name() + ": truncated zstd stream (unexpected end of file)");
           done_ = true;
           return ob.pos;
         }
@@ -152,7 +153,7 @@ class ZstdSource final : public ByteSource {
       }
       const size_t ret = ZSTD_decompressStream(ds_, &ob, &ib_);
       if (ZSTD_isError(ret)) {
-        error_ = fmt::format("{}: corrupt zstd stream ({})", fd_->name(), ZSTD_getErrorName(ret));
+        error_ = absl::InvalidArgumentError(fmt::format("{}: corrupt zstd stream ({})", fd_->name(), ZSTD_getErrorName(ret)));
         return ob.pos;
       }
       last_ret_ = ret;
@@ -188,16 +189,15 @@ class StringSource final : public ByteSource {
 
 }  // namespace
 
-std::unique_ptr<LineReader> LineReader::Open(const std::string& path, size_t max_line_bytes,
-                                             std::string* error) {
+absl::StatusOr<std::unique_ptr<LineReader>> LineReader::Open(const std::string& path, size_t max_line_bytes) {
   int fd = 0;
   const bool is_stdin = path == "-";
   const std::string name = is_stdin ? "<stdin>" : path;
   if (!is_stdin) {
     fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-      *error = fmt::format("{}: cannot open: {}", path, std::strerror(errno));
-      return nullptr;
+      const int err = errno;
+      return FileError(err, fmt::format("{}: cannot open: {}", path, std::strerror(err)));
     }
   }
   EnlargeIfPipe(fd);
@@ -205,9 +205,10 @@ std::unique_ptr<LineReader> LineReader::Open(const std::string& path, size_t max
   // Sniff the magic bytes.
   std::string head(4, '\0');
   size_t have = 0;
+  absl::Status error;
   while (have < head.size()) {
-    const ssize_t got = raw->Read(head.data() + have, head.size() - have, error);
-    if (got < 0) return nullptr;
+    const ssize_t got = raw->Read(head.data() + have, head.size() - have, &error);
+    if (got < 0) return error;
     if (got == 0) break;
     have += static_cast<size_t>(got);
   }
@@ -223,10 +224,7 @@ std::unique_ptr<LineReader> LineReader::Open(const std::string& path, size_t max
   if (gz) src = std::make_unique<GzipSource>(std::move(raw));
   else if (zst) src = std::make_unique<ZstdSource>(std::move(raw));
   else src = std::make_unique<PlainSource>(std::move(raw));
-  if (!src->error().empty()) {
-    *error = src->error();
-    return nullptr;
-  }
+  if (!src->error().ok()) return src->error();
   return std::unique_ptr<LineReader>(new LineReader(std::move(src), max_line_bytes));
 }
 
@@ -256,7 +254,7 @@ bool LineReader::Fill() {
   const size_t got = src_->Read(buf_.data() + end_, std::min(room, kChunk));
   if (got == 0) {
     eof_ = true;
-    if (!src_->error().empty()) error_ = src_->error();
+    if (!src_->error().ok()) error_ = src_->error();
     return false;
   }
   end_ += got;
@@ -290,7 +288,7 @@ LineReader::Status LineReader::Next(std::string_view* line) {
     }
     const size_t scanned = end_ - begin_;
     if (!Fill()) {
-      if (!error_.empty()) {
+      if (!error_.ok()) {
         ++line_number_;  // the error is at the line being read
         begin_ = end_ = 0;
         return Status::kError;

@@ -5,7 +5,8 @@
 // next call, with at least kLinePadding readable bytes after it (what
 // simdjson needs to parse in place). Lines longer than max_line_bytes are
 // skipped whole and reported as kTooLong; a truncated or corrupt compressed
-// stream ends the file with kError and a message. Memory: one buffer of
+// stream (InvalidArgument) or a failed read (Unavailable) ends the file with
+// kError and error(). Memory: one buffer of
 // about max(max_line_bytes, 1 MiB). Cost: one memchr per byte, plus
 // decompression.
 #pragma once
@@ -15,6 +16,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "common/status.h"
 
 namespace dg {
 
@@ -27,10 +30,9 @@ class LineReader {
  public:
   enum class Status { kLine, kEof, kTooLong, kError };
 
-  // Opens path ("-" = standard input). On failure returns nullptr and sets
-  // *error to a message naming the file.
-  static std::unique_ptr<LineReader> Open(const std::string& path, size_t max_line_bytes,
-                                          std::string* error);
+  // Opens path ("-" = standard input). On failure a status naming the file
+  // (NotFound, PermissionDenied or Unavailable from errno: FileError).
+  static absl::StatusOr<std::unique_ptr<LineReader>> Open(const std::string& path, size_t max_line_bytes);
   // For tests and the HTTP ingest: lines of an in-memory buffer.
   static std::unique_ptr<LineReader> FromString(std::string data, size_t max_line_bytes);
   ~LineReader();
@@ -40,7 +42,8 @@ class LineReader {
   Status Next(std::string_view* line);
   // 1-based number of the line last returned (or being skipped).
   uint64_t line_number() const { return line_number_; }
-  const std::string& error() const { return error_; }
+  // Why the last Next() returned kError (its message names the file).
+  const absl::Status& error() const { return error_; }
   // "gzip", "zstd" or "plain".
   const char* compression() const;
   uint64_t bytes_consumed() const { return bytes_out_; }
@@ -57,7 +60,7 @@ class LineReader {
   uint64_t line_number_ = 0;
   uint64_t bytes_out_ = 0;
   bool eof_ = false;
-  std::string error_;
+  absl::Status error_;
 };
 
 }  // namespace dg

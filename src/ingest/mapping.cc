@@ -142,11 +142,10 @@ std::optional<std::string> ReadFieldSpec(const toml::node& fnode, Field field, s
       } else {
         // A named zone: resolved here, once, so an unknown name is a
         // mapping error and a record never looks a name up.
-        std::string why;
-        const TimeZone* zone = TimeZone::Find(z, &why);
-        if (zone == nullptr) return fmt::format("tz: {}", why);
+        const auto zone = TimeZone::Find(z);
+        if (!zone.ok()) return fmt::format("tz: {}", StatusMessage(zone.status()));
         rule->tz = z;
-        rule->zone = zone;
+        rule->zone = *zone;
       }
     } else {
       return fmt::format("unknown key '{}' (expected from, value, json, transforms, epoch, tz)", key);
@@ -189,14 +188,13 @@ std::optional<FieldMapping> FieldMapping::Preset(std::string_view name) {
   if (name == "canonical") return Canonical();
   for (const auto& e : kEmbedded) {
     if (e.name != name) continue;
-    std::string error;
-    auto m = FromToml(e.toml, fmt::format("config/mappings/{}.toml", e.name), &error);
-    if (!m) {
+    auto m = FromToml(e.toml, fmt::format("config/mappings/{}.toml", e.name));
+    if (!m.ok()) {
       // A shipped file that does not load is a build defect; ctest catches it
       // (Mapping.ShippedMappingFilesLoad), here it reads as an unknown preset.
       return std::nullopt;
     }
-    return m;
+    return std::move(*m);
   }
   return std::nullopt;
 }
@@ -207,18 +205,15 @@ std::vector<std::string> FieldMapping::PresetNames() {
   return names;
 }
 
-std::optional<FieldMapping> FieldMapping::FromToml(std::string_view text, const std::string& origin,
-                                                   std::string* error) {
+absl::StatusOr<FieldMapping> FieldMapping::FromToml(std::string_view text, const std::string& origin) {
   toml::table root;
   try {
     root = toml::parse(text, origin);
   } catch (const toml::parse_error& err) {
-    *error = fmt::format("{}:{}: {}", origin, err.source().begin.line, err.description());
-    return std::nullopt;
+    return absl::InvalidArgumentError(fmt::format("{}:{}: {}", origin, err.source().begin.line, err.description()));
   }
   auto fail = [&](const toml::node& node, std::string_view key, std::string_view why) {
-    *error = fmt::format("{}:{}: key '{}': {}", origin, node.source().begin.line, key, why);
-    return std::nullopt;
+    return absl::InvalidArgumentError(fmt::format("{}:{}: key '{}': {}", origin, node.source().begin.line, key, why));
   };
   FieldMapping m = Canonical();
   for (const auto& [key, node] : root) {
@@ -297,16 +292,16 @@ std::optional<FieldMapping> FieldMapping::FromToml(std::string_view text, const 
   return m;
 }
 
-std::optional<FieldMapping> FieldMapping::Load(const std::string& name_or_path, std::string* error) {
-  if (auto preset = Preset(name_or_path)) return preset;
+absl::StatusOr<FieldMapping> FieldMapping::Load(const std::string& name_or_path) {
+  if (auto preset = Preset(name_or_path)) return std::move(*preset);
   std::ifstream in(name_or_path);
   if (!in) {
-    *error = fmt::format("{}: not a preset ({}) and not a readable file", name_or_path, fmt::join(PresetNames(), ", "));
-    return std::nullopt;
+    return absl::NotFoundError(
+        fmt::format("{}: not a preset ({}) and not a readable file", name_or_path, fmt::join(PresetNames(), ", ")));
   }
   std::stringstream ss;
   ss << in.rdbuf();
-  return FromToml(ss.str(), name_or_path, error);
+  return FromToml(ss.str(), name_or_path);
 }
 
 }  // namespace dg

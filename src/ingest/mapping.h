@@ -45,6 +45,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/status.h"
 #include "common/time_zone.h"
 
 namespace dg {
@@ -118,12 +119,10 @@ struct FieldMapping {
   // A built-in preset by name ("canonical" or a config/mappings/*.toml
   // name, e.g. "litellm", "anthropic-messages").
   static std::optional<FieldMapping> Preset(std::string_view name);
-  // Parses TOML text; on error returns nullopt and sets *error to
-  // "ORIGIN:LINE: key 'K': reason".
-  static std::optional<FieldMapping> FromToml(std::string_view text, const std::string& origin,
-                                              std::string* error);
-  // A preset name or a path to a TOML file.
-  static std::optional<FieldMapping> Load(const std::string& name_or_path, std::string* error);
+  // Parses TOML text; on error InvalidArgument "ORIGIN:LINE: key 'K': reason".
+  static absl::StatusOr<FieldMapping> FromToml(std::string_view text, const std::string& origin);
+  // A preset name or a path to a TOML file (NotFound when it is neither).
+  static absl::StatusOr<FieldMapping> Load(const std::string& name_or_path);
 };
 
 }  // namespace dg

@@ -90,13 +90,12 @@ uint32_t IngestPipeline::NewOrigin(const std::string& origin) {
 bool IngestPipeline::AddFile(const std::string& path) {
   if (stopped_) return false;
   ++stats_.files;
-  std::string error;
-  auto reader = LineReader::Open(path, options_.max_line_bytes, &error);
-  if (!reader) {
-    Reject(dg::Reject::kIoError, path, error);
+  auto reader = LineReader::Open(path, options_.max_line_bytes);
+  if (!reader.ok()) {
+    Reject(dg::Reject::kIoError, path, std::string(StatusMessage(reader.status())));
     return !stopped_;
   }
-  sequential_.reader = std::move(reader);
+  sequential_.reader = std::move(*reader);
   sequential_.origin = path == "-" ? "<stdin>" : path;
   sequential_.index = NewOrigin(sequential_.origin);
   return ReadAll(sequential_);
@@ -117,7 +116,7 @@ bool IngestPipeline::ReadOne(Source& src) {
     const auto status = reader.Next(&line);
     if (status == LineReader::Status::kEof) return false;
     if (status == LineReader::Status::kError) {
-      Reject(dg::Reject::kIoError, fmt::format("{}:{}", src.origin, reader.line_number()), reader.error());
+      Reject(dg::Reject::kIoError, fmt::format("{}:{}", src.origin, reader.line_number()), std::string(StatusMessage(reader.error())));
       return false;
     }
     ++stats_.lines_read;
@@ -183,15 +182,14 @@ bool IngestPipeline::AddFiles(const std::vector<std::string>& paths) {
   std::vector<std::unique_ptr<Source>> sources;
   for (const auto& path : paths) {
     ++stats_.files;
-    std::string error;
-    auto reader = LineReader::Open(path, options_.max_line_bytes, &error);
-    if (!reader) {
-      Reject(dg::Reject::kIoError, path, error);
+    auto reader = LineReader::Open(path, options_.max_line_bytes);
+    if (!reader.ok()) {
+      Reject(dg::Reject::kIoError, path, std::string(StatusMessage(reader.status())));
       if (stopped_) return false;
       continue;
     }
     auto src = std::make_unique<Source>();
-    src->reader = std::move(reader);
+    src->reader = std::move(*reader);
     src->origin = path == "-" ? "<stdin>" : path;
     src->index = NewOrigin(src->origin);
     sources.push_back(std::move(src));

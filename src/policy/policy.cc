@@ -11,18 +11,18 @@
 
 namespace dg {
 
-std::optional<Policy> Policy::FromToml(std::string_view text, const std::string& origin, std::string* error) {
+absl::StatusOr<Policy> Policy::FromToml(std::string_view text, const std::string& origin) {
   toml::table root;
   try {
     root = toml::parse(text, origin);
   } catch (const toml::parse_error& err) {
-    *error = fmt::format("{}:{}: {}", origin, err.source().begin.line, err.description());
-    return std::nullopt;
+    return absl::InvalidArgumentError(fmt::format("{}:{}: {}", origin, err.source().begin.line, err.description()));
   }
   Policy p;
   bool ok = true;
+  std::string error;  // the first problem found
   auto fail = [&](const toml::node& node, std::string_view key, std::string_view why) {
-    if (ok) *error = fmt::format("{}:{}: key '{}': {}", origin, node.source().begin.line, key, why);
+    if (ok) error = fmt::format("{}:{}: key '{}': {}", origin, node.source().begin.line, key, why);
     ok = false;
   };
   using Setter = std::function<void(const toml::node&, const std::string&)>;
@@ -112,21 +112,18 @@ std::optional<Policy> Policy::FromToml(std::string_view text, const std::string&
     } else {
       fail(node, k, "unknown key (expected version, mode, thresholds, weights, links, allowlist)");
     }
-    if (!ok) return std::nullopt;
+    if (!ok) return absl::InvalidArgumentError(error);
   }
-  if (!ok) return std::nullopt;
+  if (!ok) return absl::InvalidArgumentError(error);
   return p;
 }
 
-std::optional<Policy> Policy::Load(const std::string& path, std::string* error) {
+absl::StatusOr<Policy> Policy::Load(const std::string& path) {
   std::ifstream in(path);
-  if (!in) {
-    *error = fmt::format("{}: cannot read policy file", path);
-    return std::nullopt;
-  }
+  if (!in) return absl::NotFoundError(fmt::format("{}: cannot read policy file", path));
   std::stringstream ss;
   ss << in.rdbuf();
-  return FromToml(ss.str(), path, error);
+  return FromToml(ss.str(), path);
 }
 
 }  // namespace dg

@@ -14,6 +14,7 @@
 
 #include <absl/container/flat_hash_set.h>
 
+#include "common/status.h"
 #include "signals/signals.h"
 
 namespace dg {
@@ -62,9 +63,10 @@ struct Policy {
   absl::flat_hash_set<std::string> allow_accounts;
 
   static Policy Defaults() { return Policy{}; }
-  // On error returns nullopt and sets *error to "ORIGIN:LINE: key 'K': reason".
-  static std::optional<Policy> FromToml(std::string_view text, const std::string& origin, std::string* error);
-  static std::optional<Policy> Load(const std::string& path, std::string* error);
+  // On error InvalidArgument "ORIGIN:LINE: key 'K': reason".
+  static absl::StatusOr<Policy> FromToml(std::string_view text, const std::string& origin);
+  // NotFound "PATH: cannot read policy file" when it cannot be opened.
+  static absl::StatusOr<Policy> Load(const std::string& path);
 };
 
 }  // namespace dg

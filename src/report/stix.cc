@@ -21,7 +21,7 @@ std::string StixId(std::string_view type, std::string_view seed) {
   const uint64_t b = Hash64(seed, 0xc0ffee);
   const std::string hex = fmt::format("{:016x}{:016x}", a, b);
   std::string u = hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-5" + hex.substr(13, 3) + "-";
-  const char variant = "89ab"[std::stoi(hex.substr(16, 1), nullptr, 16) & 3];
+  const char variant = "89ab"[(b >> 60) & 3];  // the top bits of hex[16], b's first digit
   u += variant + hex.substr(17, 3) + "-" + hex.substr(20, 12);
   return std::string(type) + "--" + u;
 }
@@ -263,7 +263,7 @@ std::string ParseStixPattern(std::string_view p, std::vector<StixComparison>* ou
 }
 
 
-std::optional<std::vector<std::string>> CampaignObjects(std::string_view campaigns_json, std::string* error) {
+absl::StatusOr<std::vector<std::string>> CampaignObjects(std::string_view campaigns_json) {
   std::vector<std::string> out;
   const size_t first = campaigns_json.find_first_not_of(" \t\r\n");
   if (first != std::string_view::npos && campaigns_json.substr(first, 13).find("\"campaigns\"") != std::string_view::npos) {
@@ -272,8 +272,7 @@ std::optional<std::vector<std::string>> CampaignObjects(std::string_view campaig
     simdjson::dom::array arr;
     if (parser.parse(campaigns_json.data(), campaigns_json.size()).get(doc) != simdjson::SUCCESS ||
         doc["campaigns"].get_array().get(arr) != simdjson::SUCCESS) {
-      *error = "campaigns: not a {\"campaigns\": [...]} document";
-      return std::nullopt;
+      return absl::DataLossError("campaigns: not a {\"campaigns\": [...]} document");
     }
     for (element c : arr) out.push_back(simdjson::minify(c));
     return out;
@@ -289,9 +288,9 @@ std::optional<std::vector<std::string>> CampaignObjects(std::string_view campaig
   return out;
 }
 
-std::optional<std::string> ExportStix(std::string_view campaigns_json, const StixExportOptions& options, std::string* error) {
-  auto campaign_texts = CampaignObjects(campaigns_json, error);
-  if (!campaign_texts) return std::nullopt;
+absl::StatusOr<std::string> ExportStix(std::string_view campaigns_json, const StixExportOptions& options) {
+  auto campaign_texts = CampaignObjects(campaigns_json);
+  if (!campaign_texts.ok()) return campaign_texts.status();
   simdjson::dom::parser parser;
   const std::string created = options.created.empty() ? FormatRfc3339(options.clock()) : options.created;  // STIX: RFC 3339 UTC with a Z, as ours
   const std::string identity = StixId("identity", options.producer);
@@ -307,13 +306,11 @@ std::optional<std::string> ExportStix(std::string_view campaigns_json, const Sti
     element doc;
     object c;
     if (parser.parse((*campaign_texts)[ci]).get(doc) != simdjson::SUCCESS || doc.get_object().get(c) != simdjson::SUCCESS) {
-      *error = fmt::format("campaigns:{}: not a JSON object", ci + 1);
-      return std::nullopt;
+      return absl::DataLossError(fmt::format("campaigns:{}: not a JSON object", ci + 1));
     }
     const std::string cid = Field(c, "campaign_id");
     if (cid.empty()) {
-      *error = fmt::format("campaigns:{}: field 'campaign_id': missing", ci + 1);
-      return std::nullopt;
+      return absl::DataLossError(fmt::format("campaigns:{}: field 'campaign_id': missing", ci + 1));
     }
     if (!options.campaign_id.empty() && cid != options.campaign_id) continue;
     ++exported;
@@ -402,8 +399,7 @@ std::optional<std::string> ExportStix(std::string_view campaigns_json, const Sti
     }
   }
   if (!options.campaign_id.empty() && exported == 0) {
-    *error = "no campaign " + options.campaign_id;
-    return std::nullopt;
+    return absl::NotFoundError("no campaign " + options.campaign_id);
   }
   std::string out = "{\"type\":\"bundle\",\"id\":\"" + StixId("bundle", created + identity + std::to_string(objects.size())) +
                     "\",\"objects\":[\n";
@@ -454,18 +450,16 @@ std::vector<std::string> ValidateStixObject(std::string_view object_json) {
   return problems;
 }
 
-std::optional<StixImport> ImportStix(std::string_view bundle_json, std::string* error, const StixImportOptions& options) {
+absl::StatusOr<StixImport> ImportStix(std::string_view bundle_json, const StixImportOptions& options) {
   simdjson::dom::parser parser;
   element doc;
   if (parser.parse(bundle_json.data(), bundle_json.size()).get(doc) != simdjson::SUCCESS) {
-    *error = "bundle: not valid JSON";
-    return std::nullopt;
+    return absl::InvalidArgumentError("bundle: not valid JSON");
   }
   object b;
   simdjson::dom::array objects;
   if (doc.get_object().get(b) != simdjson::SUCCESS || Field(b, "type") != "bundle" || b["objects"].get_array().get(objects) != simdjson::SUCCESS) {
-    *error = "bundle: expected a STIX 2.1 bundle ({\"type\": \"bundle\", \"objects\": [...]})";
-    return std::nullopt;
+    return absl::InvalidArgumentError("bundle: expected a STIX 2.1 bundle ({\"type\": \"bundle\", \"objects\": [...]})");
   }
   StixImport out;
   const TimeMs now = options.clock();
@@ -477,8 +471,7 @@ std::optional<StixImport> ImportStix(std::string_view bundle_json, std::string* 
     object o;
     if (e.get_object().get(o) != simdjson::SUCCESS || Field(o, "type") != "indicator") continue;
     if (const auto problems = ValidateStixObject(simdjson::minify(e)); !problems.empty()) {
-      *error = fmt::format("bundle object {}: {}", index, problems.front());
-      return std::nullopt;
+      return absl::InvalidArgumentError(fmt::format("bundle object {}: {}", index, problems.front()));
     }
     auto skip = [&](const std::string& reason) {
       ++out.skipped[reason];

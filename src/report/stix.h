@@ -39,6 +39,7 @@
 #pragma once
 
 #include "common/clock.h"
+#include "common/status.h"
 
 #include <map>
 #include <optional>
@@ -57,13 +58,16 @@ struct StixExportOptions {
 };
 
 // The campaign objects of either campaigns form -- campaigns.jsonl (one per
-// line) or serve's {"campaigns": [...]} -- each as JSON text. Nullopt +
-// *error for a {"campaigns": ...} document that is not one.
-std::optional<std::vector<std::string>> CampaignObjects(std::string_view campaigns_json, std::string* error);
+// line) or serve's {"campaigns": [...]} -- each as JSON text. DataLoss for a
+// {"campaigns": ...} document that is not one (both forms are written by
+// distillguard: one that does not read back is corrupt).
+absl::StatusOr<std::vector<std::string>> CampaignObjects(std::string_view campaigns_json);
 
 // campaigns_json: JSON objects in campaigns.jsonl form, either one per line
-// or as {"campaigns": [...]}. Returns the bundle, or nullopt + *error.
-std::optional<std::string> ExportStix(std::string_view campaigns_json, const StixExportOptions& options, std::string* error);
+// or as {"campaigns": [...]}. Returns the bundle; DataLoss for campaigns
+// that do not parse ("campaigns:N: ..."), NotFound for an options.campaign_id
+// that is not among them ("no campaign ID").
+absl::StatusOr<std::string> ExportStix(std::string_view campaigns_json, const StixExportOptions& options);
 
 struct SharedIndicator {
   std::string kind;    // an indicator kind name (signals.h): "ip_prefix", "client" or "payment"
@@ -83,7 +87,10 @@ struct StixImport {
   std::map<std::string, size_t> skipped;  // reason (a fixed phrase, never input text) -> indicators
 };
 
-std::optional<StixImport> ImportStix(std::string_view bundle_json, std::string* error, const StixImportOptions& options = {});
+// InvalidArgument for a bundle that cannot be used: not JSON, not a bundle,
+// or an indicator missing a property STIX 2.1 requires ("bundle object N:
+// ...").
+absl::StatusOr<StixImport> ImportStix(std::string_view bundle_json, const StixImportOptions& options = {});
 
 // One `=` comparison of a pattern: [object:path = 'value'].
 struct StixComparison {

@@ -50,14 +50,13 @@ ResponseIndexWriter::~ResponseIndexWriter() {
   if (f_ != nullptr) std::fclose(f_);
 }
 
-bool ResponseIndexWriter::Open(const std::string& path, std::string* error) {
+absl::Status ResponseIndexWriter::Open(const std::string& path) {
   path_ = path;
   f_ = std::fopen(path.c_str(), "wb");
   if (f_ == nullptr || std::fwrite(kMagic, 1, sizeof(kMagic), f_) != sizeof(kMagic)) {
-    *error = fmt::format("{}: cannot write: {}", path, std::strerror(errno));
-    return false;
+    return absl::UnavailableError(fmt::format("{}: cannot write: {}", path, std::strerror(errno)));
   }
-  return true;
+  return absl::OkStatus();
 }
 
 // Records: 'A' u32 length, bytes (a new account; ids by order of first
@@ -79,16 +78,13 @@ void ResponseIndexWriter::Add(std::string_view account, TimeMs ts, const Signatu
   ++written_;
 }
 
-bool ResponseIndexWriter::Close(std::string* error) {
-  if (f_ == nullptr) return true;
+absl::Status ResponseIndexWriter::Close() {
+  if (f_ == nullptr) return absl::OkStatus();
   const bool ok = std::ferror(f_) == 0;
   const bool closed = std::fclose(f_) == 0;
   f_ = nullptr;
-  if (!ok || !closed) {
-    *error = fmt::format("{}: write failed: {}", path_, std::strerror(errno));
-    return false;
-  }
-  return true;
+  if (!ok || !closed) return absl::UnavailableError(fmt::format("{}: write failed: {}", path_, std::strerror(errno)));
+  return absl::OkStatus();
 }
 
 void ResponseIndex::Add(std::string_view account, TimeMs ts, const Signature& sig) {
@@ -97,12 +93,12 @@ void ResponseIndex::Add(std::string_view account, TimeMs ts, const Signature& si
   entries_.push_back({it->second, ts, Fold(sig)});
 }
 
-std::optional<ResponseIndex> ResponseIndex::Load(const std::string& path, std::string* error) {
+absl::StatusOr<ResponseIndex> ResponseIndex::Load(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
+  if (!f) return absl::NotFoundError(path + ": not a distillguard response index");
   char magic[sizeof(kMagic)];
-  if (!f || !f.read(magic, sizeof(magic)) || std::memcmp(magic, kMagic, sizeof(kMagic)) != 0) {
-    *error = path + ": not a distillguard response index";
-    return std::nullopt;
+  if (!f.read(magic, sizeof(magic)) || std::memcmp(magic, kMagic, sizeof(kMagic)) != 0) {
+    return absl::InvalidArgumentError(path + ": not a distillguard response index");
   }
   ResponseIndex idx;
   char tag;
@@ -119,18 +115,15 @@ std::optional<ResponseIndex> ResponseIndex::Load(const std::string& path, std::s
       Print p{};
       if (!f.read(reinterpret_cast<char*>(&p.account), 4) || !f.read(reinterpret_cast<char*>(&p.ts), 8) ||
           !f.read(reinterpret_cast<char*>(p.bins.data()), 2 * kMinHashBins) || p.account >= idx.accounts_.size()) {
-        *error = path + ": truncated or corrupt record";
-        return std::nullopt;
+        return absl::DataLossError(path + ": truncated or corrupt record");
       }
       idx.entries_.push_back(p);
     } else {
-      *error = path + ": corrupt record tag";
-      return std::nullopt;
+      return absl::DataLossError(path + ": corrupt record tag");
     }
   }
   if (!f.eof()) {
-    *error = path + ": truncated";
-    return std::nullopt;
+    return absl::DataLossError(path + ": truncated");
   }
   return idx;
 }
@@ -164,12 +157,9 @@ std::vector<ResponseIndex::Hit> ResponseIndex::Query(const Signature& sig, doubl
   return hits;
 }
 
-std::optional<std::vector<std::string>> ReadSuspectTexts(const std::string& path, std::string* error) {
+absl::StatusOr<std::vector<std::string>> ReadSuspectTexts(const std::string& path) {
   std::ifstream f(path);
-  if (!f) {
-    *error = path + ": cannot read";
-    return std::nullopt;
-  }
+  if (!f) return absl::NotFoundError(path + ": cannot read");
   std::vector<std::string> out;
   simdjson::dom::parser parser;
   std::string line;

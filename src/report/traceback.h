@@ -27,6 +27,7 @@
 
 #include <absl/container/flat_hash_map.h>
 
+#include "common/status.h"
 #include "common/time.h"
 #include "content/analyzer.h"  // ResponseSignature
 #include "content/minhash.h"
@@ -38,9 +39,11 @@ namespace dg {
 class ResponseIndexWriter {
  public:
   ~ResponseIndexWriter();
-  bool Open(const std::string& path, std::string* error);
+  // Unavailable "PATH: cannot write: REASON" when the file cannot be created.
+  absl::Status Open(const std::string& path);
   void Add(std::string_view account, TimeMs ts, const Signature& sig);
-  bool Close(std::string* error);
+  // Unavailable "PATH: write failed: REASON" when a write or the close failed.
+  absl::Status Close();
   uint64_t written() const { return written_; }
 
  private:
@@ -63,7 +66,10 @@ class ResponseIndex {
   };
 
   void Add(std::string_view account, TimeMs ts, const Signature& sig);
-  static std::optional<ResponseIndex> Load(const std::string& path, std::string* error);
+  // NotFound when the file cannot be opened, InvalidArgument when it is not
+  // an index ("PATH: not a distillguard response index" either way),
+  // DataLoss when it is truncated or corrupt.
+  static absl::StatusOr<ResponseIndex> Load(const std::string& path);
   // Entries at least min_similarity alike, best first.
   std::vector<Hit> Query(const Signature& sig, double min_similarity);
   size_t size() const { return entries_.size(); }
@@ -82,7 +88,7 @@ class ResponseIndex {
 // Suspect texts from a JSONL file: each line's "text", "completion",
 // "output", "response" (string or {"content": ...}), OpenAI
 // choices[0].message.content, or the last assistant message; a line that is
-// not JSON is taken as text. Empty result + *error if unreadable.
-std::optional<std::vector<std::string>> ReadSuspectTexts(const std::string& path, std::string* error);
+// not JSON is taken as text. NotFound "PATH: cannot read" if unreadable.
+absl::StatusOr<std::vector<std::string>> ReadSuspectTexts(const std::string& path);
 
 }  // namespace dg

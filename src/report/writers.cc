@@ -13,19 +13,13 @@
 namespace dg {
 namespace {
 
-bool WriteFile(const std::string& path, const std::string& data, std::string* error) {
+absl::Status WriteFile(const std::string& path, const std::string& data) {
   std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (f == nullptr) {
-    *error = fmt::format("{}: cannot write: {}", path, std::strerror(errno));
-    return false;
-  }
+  if (f == nullptr) return absl::UnavailableError(fmt::format("{}: cannot write: {}", path, std::strerror(errno)));
   const bool ok = std::fwrite(data.data(), 1, data.size(), f) == data.size();
   const bool closed = std::fclose(f) == 0;
-  if (!ok || !closed) {
-    *error = fmt::format("{}: write failed: {}", path, std::strerror(errno));
-    return false;
-  }
-  return true;
+  if (!ok || !closed) return absl::UnavailableError(fmt::format("{}: write failed: {}", path, std::strerror(errno)));
+  return absl::OkStatus();
 }
 
 void AppendTimeOrNull(std::string& out, TimeMs t) {
@@ -173,7 +167,7 @@ void AppendAccountJson(std::string& out, const Engine& engine, const AccountStat
   out += "}";
 }
 
-bool WriteAccounts(const Engine& engine, const std::string& path, std::string* error) {
+absl::Status WriteAccounts(const Engine& engine, const std::string& path) {
   std::string out;
   out.reserve(engine.accounts().size() * 200);
   for (const AccountState& a : engine.accounts()) {
@@ -203,7 +197,7 @@ bool WriteAccounts(const Engine& engine, const std::string& path, std::string* e
     }
     out += "],\"evidence\":{},\"decided\":null,\"forgotten\":true}\n";
   }
-  return WriteFile(path, out, error);
+  return WriteFile(path, out);
 }
 
 void AppendCampaignJson(std::string& out, const CampaignView& c, const Engine& engine) {
@@ -259,14 +253,13 @@ void AppendCampaignJson(std::string& out, const CampaignView& c, const Engine& e
   out += "]}";
 }
 
-bool WriteCampaigns(const std::vector<CampaignView>& campaigns, const Engine& engine, const std::string& path,
-                    std::string* error) {
+absl::Status WriteCampaigns(const std::vector<CampaignView>& campaigns, const Engine& engine, const std::string& path) {
   std::string out;
   for (const auto& c : campaigns) {
     AppendCampaignJson(out, c, engine);
     out += "\n";
   }
-  return WriteFile(path, out, error);
+  return WriteFile(path, out);
 }
 
 namespace {
@@ -299,8 +292,8 @@ void AppendCoverageHtml(std::string& h, const FieldCoverage& cov) {
 
 }  // namespace
 
-bool WriteReport(const std::vector<CampaignView>& campaigns, const Engine& engine, const RunInfo& info,
-                 const std::string& path, std::string* error) {
+absl::Status WriteReport(const std::vector<CampaignView>& campaigns, const Engine& engine, const RunInfo& info,
+                         const std::string& path) {
   size_t blocked = 0, review = 0;
   for (const auto& a : engine.accounts()) {
     blocked += a.verdict == Verdict::kBlock;
@@ -384,7 +377,7 @@ bool WriteReport(const std::vector<CampaignView>& campaigns, const Engine& engin
        "if(c.length>=5&&drawn==c.length)ok++});"
        "document.documentElement.dataset.reportCheck='campaigns='+s.length+' rendered='+ok;});</script>";
   h += "</body></html>\n";
-  return WriteFile(path, h, error);
+  return WriteFile(path, h);
 }
 
 }  // namespace dg

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/status.h"
 #include "ingest/coverage.h"
 #include "report/views.h"
 
@@ -29,11 +30,11 @@ struct RunInfo {
 void AppendAccountJson(std::string& out, const Engine& engine, const AccountState& a);
 void AppendCampaignJson(std::string& out, const CampaignView& c, const Engine& engine);
 
-// Each returns false and sets *error on an I/O failure.
-bool WriteAccounts(const Engine& engine, const std::string& path, std::string* error);
-bool WriteCampaigns(const std::vector<CampaignView>& campaigns, const Engine& engine, const std::string& path,
-                    std::string* error);
-bool WriteReport(const std::vector<CampaignView>& campaigns, const Engine& engine, const RunInfo& info,
-                 const std::string& path, std::string* error);
+// Each returns Unavailable ("PATH: cannot write: REASON", "PATH: write
+// failed: REASON") on an I/O failure.
+absl::Status WriteAccounts(const Engine& engine, const std::string& path);
+absl::Status WriteCampaigns(const std::vector<CampaignView>& campaigns, const Engine& engine, const std::string& path);
+absl::Status WriteReport(const std::vector<CampaignView>& campaigns, const Engine& engine, const RunInfo& info,
+                         const std::string& path);
 
 }  // namespace dg

@@ -286,8 +286,8 @@ void HttpServer::Impl::Override(const std::string& account, const Request& req, 
   OverrideBody body;
   std::string error;
   if (!ParseOverrideBody(req.body(), &body, &error)) return Fail(res, 400, error);
-  if (!service.Override(account, body.action, body.by, body.reason, &error)) {
-    return Fail(res, error.rfind("field", 0) == 0 ? 400 : 503, error);
+  if (const absl::Status st = service.Override(account, body.action, body.by, body.reason); !st.ok()) {
+    return Fail(res, HttpStatus(st), StatusMessage(st));
   }
   Json(res, 200, *service.AccountJson(account));
 }

@@ -19,6 +19,7 @@
 
 #include "common/hash.h"
 #include "common/json_out.h"
+#include "common/parse_int.h"
 #include "content/features.h"
 #include "content/tokens.h"
 #include "ingest/parser.h"
@@ -501,7 +502,9 @@ bool Service::WriteReport(const std::string& path, std::string* error) {
     coverage = coverage_;
   }
   info.coverage = &coverage;
-  return dg::WriteReport(Campaigns(engine_), engine_, info, path, error);
+  const absl::Status written = dg::WriteReport(Campaigns(engine_), engine_, info, path);
+  if (!written.ok()) *error = std::string(StatusMessage(written));
+  return written.ok();
 }
 
 std::optional<std::string> Service::CampaignJson(const std::string& id) {
@@ -553,19 +556,18 @@ std::optional<std::string> Service::AccountJson(const std::string& id) {
   return out;
 }
 
-bool Service::Override(const std::string& account_id, const std::string& action, const std::string& by,
-                       const std::string& reason, std::string* error) {
+absl::Status Service::Override(const std::string& account_id, const std::string& action, const std::string& by,
+                               const std::string& reason) {
   if (action != "allow" && action != "block" && action != "clear") {
-    *error = "field 'action': must be \"allow\", \"block\" or \"clear\"";
-    return false;
+    return absl::InvalidArgumentError("field 'action': must be \"allow\", \"block\" or \"clear\"");
   }
   OverrideRecord o{account_id, action, by, reason, FormatRfc3339(options_.clock()), std::nullopt};
   std::lock_guard<std::mutex> ingest(ingest_mu_);
-  if (!store_->AddOverride(o, error)) return false;
+  if (std::string error; !store_->AddOverride(o, &error)) return absl::UnavailableError(error);
   std::unique_lock<std::shared_mutex> lock(engine_mu_);
   engine_.SetOverride(account_id, action == "allow" ? Verdict::kAllow : action == "block" ? Verdict::kBlock : Verdict::kReview);
   override_history_[account_id].push_back(std::move(o));
-  return true;
+  return absl::OkStatus();
 }
 
 std::string Service::IndicatorId(std::string_view kind, std::string_view value) {
@@ -616,9 +618,9 @@ std::optional<Service::IndicatorImport> Service::ImportStix(std::string_view bun
                                                             std::string* error) {
   StixImportOptions options;
   options.clock = options_.clock;
-  auto parsed = dg::ImportStix(bundle, error, options);
-  if (!parsed) {
-    *error = origin + ": " + *error;
+  auto parsed = dg::ImportStix(bundle, options);
+  if (!parsed.ok()) {
+    *error = origin + ": " + std::string(StatusMessage(parsed.status()));
     return std::nullopt;
   }
   IndicatorImport result;
@@ -705,17 +707,24 @@ bool Service::Follow(const std::string& path, std::string* error) {
     *error = fmt::format("{}: cannot open for --follow", path);
     return false;
   }
-  follower_ = std::thread([this, path] { FollowLoop(path); });
+  uint64_t offset = 0;  // consumed so far (stored with each batch)
+  {
+    std::lock_guard<std::mutex> ingest(ingest_mu_);
+    if (auto v = store_->GetMeta("follow:" + path)) {
+      const auto stored = ParseDecimal<uint64_t>(*v);
+      if (!stored) {  // corrupt store: refuse rather than guess where to resume
+        *error = fmt::format("{}: the stored --follow offset '{}' is not a number (corrupt store)", path, Printable(*v, 40));
+        return false;
+      }
+      offset = *stored;
+    }
+  }
+  follower_ = std::thread([this, path, offset] { FollowLoop(path, offset); });
   return true;
 }
 
-void Service::FollowLoop(std::string path) {
+void Service::FollowLoop(std::string path, uint64_t offset) {
   const std::string key = "follow:" + path;
-  uint64_t offset = 0;
-  {
-    std::lock_guard<std::mutex> ingest(ingest_mu_);
-    if (auto v = store_->GetMeta(key)) offset = std::stoull(*v);
-  }
   std::string buf;
   while (!stop_.load()) {
     struct stat st {};

@@ -136,9 +136,10 @@ class Service {
   bool WriteReport(const std::string& path, std::string* error);
   std::optional<std::string> CampaignJson(const std::string& id);
   std::optional<std::string> AccountJson(const std::string& id);
-  // action: "allow", "block" or "clear". False + *error if not durable.
-  bool Override(const std::string& account_id, const std::string& action, const std::string& by, const std::string& reason,
-                std::string* error);
+  // action: "allow", "block" or "clear" (else InvalidArgument "field
+  // 'action': ..."). Unavailable if not durable.
+  absl::Status Override(const std::string& account_id, const std::string& action, const std::string& by,
+                        const std::string& reason);
   // Imported (partner) indicators. Durable first (one transaction per
   // import), then applied. `trust`: kReview (the default of the CLI and the
   // API) -- a match sends an account to review at most; kBlock -- a new
@@ -194,7 +195,7 @@ class Service {
   bool Replay(std::string* error);
   IngestResult IngestLines(std::string_view jsonl, const std::string& origin,
                            const std::vector<std::pair<std::string, std::string>>& meta);
-  void FollowLoop(std::string path);
+  void FollowLoop(std::string path, uint64_t offset);
 
   ServiceOptions options_;
   std::unique_ptr<Store> store_;

@@ -17,15 +17,15 @@ struct Label {
 
 }  // namespace
 
-bool Evaluate(const std::string& labels_path, const std::string& accounts_path, EvalResult* out, std::string* error) {
-  *out = EvalResult{};
+absl::StatusOr<EvalResult> Evaluate(const std::string& labels_path, const std::string& accounts_path) {
+  EvalResult result;
+  EvalResult* out = &result;
   simdjson::dom::parser parser;
   absl::flat_hash_map<std::string, Label> labels;
   {
     std::ifstream in(labels_path);
     if (!in) {
-      *error = labels_path + ": cannot read";
-      return false;
+      return absl::NotFoundError(labels_path + ": cannot read");
     }
     std::string line;
     uint64_t line_no = 0;
@@ -35,8 +35,7 @@ bool Evaluate(const std::string& labels_path, const std::string& accounts_path, 
       simdjson::dom::element e;
       std::string_view id, label;
       if (parser.parse(line).get(e) || e["account_id"].get(id) || e["label"].get(label)) {
-        *error = fmt::format("{}:{}: expected {{\"account_id\", \"label\", ...}}", labels_path, line_no);
-        return false;
+        return absl::InvalidArgumentError(fmt::format("{}:{}: expected {{\"account_id\", \"label\", ...}}", labels_path, line_no));
       }
       Label l;
       l.attack = label == "attack";
@@ -48,8 +47,7 @@ bool Evaluate(const std::string& labels_path, const std::string& accounts_path, 
   }
   std::ifstream in(accounts_path);
   if (!in) {
-    *error = accounts_path + ": cannot read";
-    return false;
+    return absl::NotFoundError(accounts_path + ": cannot read");
   }
   // predicted campaign -> (true group -> count)
   std::map<std::string, std::map<std::string, uint64_t>> predicted;
@@ -63,8 +61,7 @@ bool Evaluate(const std::string& labels_path, const std::string& accounts_path, 
     std::string_view id, verdict;
     uint64_t n = 0;
     if (parser.parse(line).get(e) || e["account_id"].get(id) || e["verdict"].get(verdict) || e["interactions"].get(n)) {
-      *error = fmt::format("{}:{}: expected an accounts.jsonl line", accounts_path, line_no);
-      return false;
+      return absl::InvalidArgumentError(fmt::format("{}:{}: expected an accounts.jsonl line", accounts_path, line_no));
     }
     const auto it = labels.find(std::string(id));
     if (it == labels.end()) {
@@ -142,7 +139,7 @@ bool Evaluate(const std::string& labels_path, const std::string& accounts_path, 
   }
   out->predicted_campaigns = predicted.size();
   out->purity = total ? double(majority) / total : 1.0;
-  return true;
+  return result;
 }
 
 std::string FormatEval(const EvalResult& r) {

@@ -7,6 +7,8 @@
 #include <map>
 #include <string>
 
+#include "common/status.h"
+
 namespace dg::sim {
 
 struct GroupFigures {
@@ -43,7 +45,10 @@ struct EvalResult {
   }
 };
 
-bool Evaluate(const std::string& labels_path, const std::string& accounts_path, EvalResult* out, std::string* error);
+// NotFound "PATH: cannot read" for a file that cannot be opened,
+// InvalidArgument "PATH:LINE: expected ..." for a line that is not a label
+// or an accounts.jsonl line.
+absl::StatusOr<EvalResult> Evaluate(const std::string& labels_path, const std::string& accounts_path);
 std::string FormatEval(const EvalResult& r);
 std::string FormatEvalJson(const EvalResult& r);
 

@@ -994,14 +994,13 @@ struct Simulator::Impl {
 Simulator::Simulator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Simulator::~Simulator() = default;
 
-std::unique_ptr<Simulator> Simulator::Create(const SimOptions& options, std::string* error) {
+absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(const SimOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->rng = Rng(options.seed * 0x9e3779b97f4a7c15ULL + 17);
   const auto& names = KnownScenarios();
   if (std::find(names.begin(), names.end(), options.scenario) == names.end()) {
-    *error = fmt::format("unknown scenario '{}' (known: demo, standard, alibaba-scale)", options.scenario);
-    return nullptr;
+    return absl::InvalidArgumentError(fmt::format("unknown scenario '{}' (known: demo, standard, alibaba-scale)", options.scenario));
   }
   // "all": every evasion at once (the combined white-box attacker).
   if (std::find(options.evasions.begin(), options.evasions.end(), "all") != options.evasions.end()) {
@@ -1011,24 +1010,23 @@ std::unique_ptr<Simulator> Simulator::Create(const SimOptions& options, std::str
   for (const auto& e : impl->options.evasions) {
     const auto& known = KnownEvasions();
     if (std::none_of(known.begin(), known.end(), [&](const auto& k) { return k.first == e; })) {
-      *error = fmt::format("unknown evasion '{}' (see simulate --help)", e);
-      return nullptr;
+      return absl::InvalidArgumentError(fmt::format("unknown evasion '{}' (see simulate --help)", e));
     }
   }
   const auto& profiles = KnownFieldProfiles();
   if (std::find(profiles.begin(), profiles.end(), options.fields) == profiles.end()) {
-    *error = fmt::format("unknown field profile '{}' (known: full, gateway, no-ua, no-ip, content-only)", options.fields);
-    return nullptr;
+    return absl::InvalidArgumentError(
+        fmt::format("unknown field profile '{}' (known: full, gateway, no-ua, no-ip, content-only)", options.fields));
   }
   impl->billing = options.fields == "full" || options.fields == "no-ua" || options.fields == "no-ip";
   impl->has_ua = options.fields == "full" || options.fields == "gateway";
   impl->has_ip = impl->has_ua || options.fields == "no-ua";
   if (!(options.scale > 0 && options.scale <= 1000)) {
-    *error = "--scale must be in (0, 1000]";
-    return nullptr;
+    return absl::InvalidArgumentError("--scale must be in (0, 1000]");
   }
-  impl->text = TextSource::Create(options.corpus_dir, error);
-  if (!impl->text) return nullptr;
+  auto text = TextSource::Create(options.corpus_dir);
+  if (!text.ok()) return text.status();
+  impl->text = std::move(*text);
   double days = 14;
   double scale = options.scale;
   if (options.scenario == "demo") {

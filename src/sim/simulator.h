@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "common/status.h"
+
 namespace dg::sim {
 
 struct SimOptions {
@@ -48,7 +50,9 @@ const std::vector<std::pair<std::string, std::string>>& KnownEvasions();
 
 class Simulator {
  public:
-  static std::unique_ptr<Simulator> Create(const SimOptions& options, std::string* error);
+  // InvalidArgument for an unknown scenario, evasion or field profile or a
+  // scale out of range; TextSource::Create's error for a bad corpus.
+  static absl::StatusOr<std::unique_ptr<Simulator>> Create(const SimOptions& options);
   ~Simulator();
   Simulator(const Simulator&) = delete;  // owns all actors
   Simulator& operator=(const Simulator&) = delete;

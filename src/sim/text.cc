@@ -145,14 +145,13 @@ void Keep(std::vector<std::string>& v, std::string_view s) {
 
 }  // namespace
 
-std::unique_ptr<TextSource> TextSource::Create(const std::string& corpus_dir, std::string* error) {
+absl::StatusOr<std::unique_ptr<TextSource>> TextSource::Create(const std::string& corpus_dir) {
   auto src = std::unique_ptr<TextSource>(new TextSource());
   if (corpus_dir.empty()) return src;
   namespace fs = std::filesystem;
   const fs::path root(corpus_dir);
   if (!fs::is_directory(root / "human") || !fs::is_directory(root / "distill")) {
-    *error = fmt::format("{}: not a corpus directory (expected human/ and distill/ inside)", corpus_dir);
-    return nullptr;
+    return absl::NotFoundError(fmt::format("{}: not a corpus directory (expected human/ and distill/ inside)", corpus_dir));
   }
   simdjson::dom::parser parser;
   std::vector<fs::path> files;
@@ -243,8 +242,7 @@ std::unique_ptr<TextSource> TextSource::Create(const std::string& corpus_dir, st
     }
   }
   if (src->human_.empty() || (src->distill_.empty() && src->distill_code_.empty())) {
-    *error = fmt::format("{}: no usable prompts found in the corpus files", corpus_dir);
-    return nullptr;
+    return absl::InvalidArgumentError(fmt::format("{}: no usable prompts found in the corpus files", corpus_dir));
   }
   return src;
 }

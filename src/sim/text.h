@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/rng.h"
+#include "common/status.h"
 
 namespace dg::sim {
 
@@ -32,9 +33,9 @@ enum class TopicKind : uint8_t {
 
 class TextSource {
  public:
-  // Loads corpora from `corpus_dir` when non-empty. On failure returns
-  // nullptr and sets *error.
-  static std::unique_ptr<TextSource> Create(const std::string& corpus_dir, std::string* error);
+  // Loads corpora from `corpus_dir` when non-empty. NotFound when it is not
+  // a corpus directory, InvalidArgument when it holds no usable prompts.
+  static absl::StatusOr<std::unique_ptr<TextSource>> Create(const std::string& corpus_dir);
 
   // A user request of this kind written by a person.
   std::string HumanPrompt(TopicKind kind, Rng& rng) const;

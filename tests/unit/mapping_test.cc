@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "status_util.h"
+
 #include "ingest/parser.h"
 
 namespace dg {
@@ -58,7 +60,6 @@ TEST(Mapping, OpenAiBatchOutputLine) {
 }
 
 TEST(Mapping, TomlMappingOverridesPointers) {
-  std::string error;
   auto m = FieldMapping::FromToml(R"(version = 1
 name = "gw"
 [fields]
@@ -66,8 +67,8 @@ account_id = ["/auth/customer"]
 ts = "/time"
 [defaults]
 org_id = "default-org"
-)", "gw.toml", &error);
-  ASSERT_TRUE(m) << error;
+)", "gw.toml");
+  ASSERT_TRUE(m.ok()) << m.status();
   RecordParser parser(*m);
   Interaction in;
   auto err = parser.Parse(R"({"time":"2026-04-22T10:00:00Z","request_id":"r","auth":{"customer":"c9"},"messages":[{"role":"user","content":"x"}]})", false, &in);
@@ -78,13 +79,13 @@ org_id = "default-org"
 
 TEST(Mapping, TomlErrorsNameFileLineAndKey) {
   std::string error;
-  EXPECT_FALSE(FieldMapping::FromToml("version = 1\n[fields]\naccount = \"/x\"\n", "m.toml", &error));
+  error = ErrorOf(FieldMapping::FromToml("version = 1\n[fields]\naccount = \"/x\"\n", "m.toml"));
   EXPECT_EQ(error, "m.toml:3: key 'fields.account': unknown field (see SCHEMA.md for field names)");
-  EXPECT_FALSE(FieldMapping::FromToml("version = 1\n[fields]\nip = \"no-slash\"\n", "m.toml", &error));
+  error = ErrorOf(FieldMapping::FromToml("version = 1\n[fields]\nip = \"no-slash\"\n", "m.toml"));
   EXPECT_EQ(error, "m.toml:3: key 'fields.ip': 'no-slash' is not a JSON pointer (must start with '/')");
-  EXPECT_FALSE(FieldMapping::FromToml("version = 2\n", "m.toml", &error));
+  error = ErrorOf(FieldMapping::FromToml("version = 2\n", "m.toml"));
   EXPECT_EQ(error, "m.toml:1: key 'version': unsupported mapping version (expected 1)");
-  EXPECT_FALSE(FieldMapping::FromToml("[fields\n", "m.toml", &error));
+  error = ErrorOf(FieldMapping::FromToml("[fields\n", "m.toml"));
   EXPECT_EQ(error.rfind("m.toml:1: ", 0), 0u) << error;
 }
 
@@ -93,9 +94,8 @@ TEST(Mapping, ShippedMappingFilesLoad) {
   for (const auto& entry : std::filesystem::directory_iterator(std::string(DG_SOURCE_DIR) + "/config/mappings")) {
     const std::string name = entry.path().filename().string();
     ++files;
-    std::string error;
-    auto m = FieldMapping::Load(entry.path().string(), &error);
-    ASSERT_TRUE(m) << error;
+    auto m = FieldMapping::Load(entry.path().string());
+    ASSERT_TRUE(m.ok()) << m.status();
     auto preset = FieldMapping::Preset(m->name);
     ASSERT_TRUE(preset) << name;
     EXPECT_EQ(m->pointers, preset->pointers) << name << " must match the compiled-in preset";
@@ -108,15 +108,15 @@ TEST(Mapping, ShippedMappingFilesLoad) {
 // fuzz_config finding (see Policy.HugeFloatWhereAnIntegerBelongsIsAnErrorNotACast).
 TEST(Mapping, HugeFloatVersionIsAnErrorNotACast) {
   std::string error;
-  EXPECT_FALSE(FieldMapping::FromToml("version = 8.8e66\n", "m.toml", &error));
+  error = ErrorOf(FieldMapping::FromToml("version = 8.8e66\n", "m.toml"));
   EXPECT_NE(error.find("unsupported mapping version"), std::string::npos) << error;
 }
 
 std::optional<FieldMapping> Toml(const std::string& text) {
-  std::string error;
-  auto m = FieldMapping::FromToml(text, "t.toml", &error);
-  EXPECT_TRUE(m) << error;
-  return m;
+  auto m = FieldMapping::FromToml(text, "t.toml");
+  EXPECT_TRUE(m.ok()) << m.status();
+  if (!m.ok()) return std::nullopt;
+  return std::move(*m);
 }
 
 TEST(MappingTransforms, FallbacksSkipEmptyStringsAndNull) {
@@ -277,13 +277,13 @@ in = ["completion", "acompletion"]
 
 TEST(MappingTransforms, TomlErrorsNameLineAndKey) {
   std::string error;
-  EXPECT_FALSE(FieldMapping::FromToml("version = 1\n[fields]\nip = { from = \"/a\", transforms = [\"rot13\"] }\n", "m.toml", &error));
+  error = ErrorOf(FieldMapping::FromToml("version = 1\n[fields]\nip = { from = \"/a\", transforms = [\"rot13\"] }\n", "m.toml"));
   EXPECT_EQ(error.rfind("m.toml:3: key 'fields.ip': transforms: unknown transform 'rot13'", 0), 0u) << error;
-  EXPECT_FALSE(FieldMapping::FromToml("version = 1\n[fields.ts]\nfrom = \"/t\"\ntz = \"+2:00\"\n", "m.toml", &error));
+  error = ErrorOf(FieldMapping::FromToml("version = 1\n[fields.ts]\nfrom = \"/t\"\ntz = \"+2:00\"\n", "m.toml"));
   EXPECT_EQ(error.rfind("m.toml:4: key 'fields.ts': tz: '+2:00' is not a UTC offset", 0), 0u) << error;
-  EXPECT_FALSE(FieldMapping::FromToml("version = 1\n[fields]\nip = { from = \"/a\", epoch = \"ms\" }\n", "m.toml", &error));
+  error = ErrorOf(FieldMapping::FromToml("version = 1\n[fields]\nip = { from = \"/a\", epoch = \"ms\" }\n", "m.toml"));
   EXPECT_NE(error.find("epoch and tz apply only to ts"), std::string::npos) << error;
-  EXPECT_FALSE(FieldMapping::FromToml("version = 1\n[filter]\nfield = \"/x\"\n", "m.toml", &error));
+  error = ErrorOf(FieldMapping::FromToml("version = 1\n[filter]\nfield = \"/x\"\n", "m.toml"));
   EXPECT_NE(error.find("needs 'in' or 'not_in'"), std::string::npos) << error;
 }
 
@@ -347,13 +347,25 @@ TEST(MappingTimeZones, FallBackOverlapTakesTheEarliest) {
 
 TEST(MappingTimeZones, UnknownZoneIsAMappingErrorWithLine) {
   std::string error;
-  EXPECT_FALSE(FieldMapping::FromToml("version = 1\n[fields.ts]\nfrom = \"/t\"\ntz = \"Mars/Olympus_Mons\"\n", "m.toml", &error));
+  error = ErrorOf(FieldMapping::FromToml("version = 1\n[fields.ts]\nfrom = \"/t\"\ntz = \"Mars/Olympus_Mons\"\n", "m.toml"));
   EXPECT_EQ(error.rfind("m.toml:4: key 'fields.ts': tz: unknown time zone 'Mars/Olympus_Mons'", 0), 0u) << error;
   // Not a path: names that could walk out of the zone directory are refused before any lookup.
-  EXPECT_FALSE(FieldMapping::FromToml("version = 1\n[fields]\nts = { from = \"/t\", tz = \"../../etc/passwd\" }\n", "m.toml", &error));
+  error = ErrorOf(FieldMapping::FromToml("version = 1\n[fields]\nts = { from = \"/t\", tz = \"../../etc/passwd\" }\n", "m.toml"));
   EXPECT_EQ(error.rfind("m.toml:3: key 'fields.ts': tz: unknown time zone '../../etc/passwd'", 0), 0u) << error;
-  EXPECT_FALSE(FieldMapping::FromToml("version = 1\n[fields]\nts = { from = \"/t\", tz = \"\" }\n", "m.toml", &error));
+  error = ErrorOf(FieldMapping::FromToml("version = 1\n[fields]\nts = { from = \"/t\", tz = \"\" }\n", "m.toml"));
   EXPECT_NE(error.find("tz: unknown time zone ''"), std::string::npos) << error;
+}
+
+TEST(MappingTimeZones, ErrorCodes) {
+  EXPECT_EQ(TimeZone::Find("../../etc/passwd").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(TimeZone::Find("Mars/Olympus_Mons").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(ErrorOf(TimeZone::Find("Mars/Olympus_Mons")).rfind("unknown time zone 'Mars/Olympus_Mons'", 0), 0u);
+  ASSERT_TRUE(TimeZone::Find("Europe/Berlin").ok());
+  EXPECT_EQ((*TimeZone::Find("Europe/Berlin"))->name(), "Europe/Berlin");
+  const auto missing = FieldMapping::Load("/nonexistent/m.toml");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(ErrorOf(missing).rfind("/nonexistent/m.toml: not a preset (canonical, ", 0), 0u) << ErrorOf(missing);
+  EXPECT_EQ(FieldMapping::FromToml("version = 2\n", "m.toml").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(MappingTimeZones, ResolvedOnceAtLoad) {

@@ -90,9 +90,8 @@ TEST(Privacy, StixExportSkipsContentFingerprints) {
   StixExportOptions o;
   o.created = "2026-11-29T00:00:00.000Z";
   o.include_prompts = true;
-  std::string error;
-  const auto bundle = ExportStix(campaigns, o, &error);
-  ASSERT_TRUE(bundle) << error;
+  const auto bundle = ExportStix(campaigns, o);
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
   EXPECT_EQ(bundle->find("deadbeef"), std::string::npos) << *bundle;
   EXPECT_EQ(bundle->find("cafef00d"), std::string::npos) << *bundle;
   EXPECT_EQ(bundle->find("x-distillguard-prompt"), std::string::npos) << *bundle;

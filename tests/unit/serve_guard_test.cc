@@ -333,12 +333,12 @@ TEST(ServiceGuard, OverrideOnAnAccountNotSeenYetAppliesAtOnce) {
   CheckRequest ghost;
   ghost.account_id = "ghost";
   EXPECT_EQ(s->Check(ghost).decision, Decision::kAllow);
-  ASSERT_TRUE(s->Override("ghost", "block", "alice", "known fraud", &error)) << error;
+  ASSERT_TRUE(s->Override("ghost", "block", "alice", "known fraud").ok());
   EXPECT_EQ(s->Check(ghost).decision, Decision::kBlock);
-  ASSERT_TRUE(s->Override("ghost", "clear", "alice", "mistake", &error)) << error;
+  ASSERT_TRUE(s->Override("ghost", "clear", "alice", "mistake").ok());
   EXPECT_EQ(s->Check(ghost).decision, Decision::kAllow);
   // And after a restart (overrides are replayed).
-  ASSERT_TRUE(s->Override("ghost", "block", "alice", "again", &error)) << error;
+  ASSERT_TRUE(s->Override("ghost", "block", "alice", "again").ok());
   s.reset();
   s = Service::Open(o, &error);
   ASSERT_NE(s, nullptr) << error;

@@ -153,11 +153,14 @@ TEST(Service, DetectsOnLiveTrafficAndResumesExactlyAfterRestart) {
     EXPECT_NE(n.reasons & Bit(Reason::kSharedIpPrefix), 0u);
     EXPECT_EQ(svc->Check(Req("stranger")).decision, Decision::kAllow);
     // A person's decision wins over the engine's and is never overwritten.
-    ASSERT_TRUE(svc->Override("h5", "allow", "alice", "known researcher", &error)) << error;
+    ASSERT_TRUE(svc->Override("h5", "allow", "alice", "known researcher").ok());
     EXPECT_EQ(svc->Check(Req("h5")).decision, Decision::kAllow);
     svc->Ingest(HydraBatch(30, 35), "batch");
     EXPECT_EQ(svc->Check(Req("h5")).decision, Decision::kAllow);
-    EXPECT_FALSE(svc->Override("h5", "maybe", "alice", "x", &error));
+    const absl::Status bad = svc->Override("h5", "maybe", "alice", "x");
+    EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(HttpStatus(bad), 400);
+    EXPECT_EQ(StatusMessage(bad), "field 'action': must be \"allow\", \"block\" or \"clear\"");
   }
   auto svc = Service::Open(so, &error);
   ASSERT_TRUE(svc) << error;
@@ -364,12 +367,12 @@ TEST(Service, OverridesAreReplayedWhereTheyWereMade) {
   {
     auto svc = Service::Open(so, &error);
     ASSERT_TRUE(svc) << error;
-    ASSERT_TRUE(svc->Override("h3", "allow", "alice", "before its first event", &error)) << error;
+    ASSERT_TRUE(svc->Override("h3", "allow", "alice", "before its first event").ok());
     ASSERT_TRUE(svc->Ingest(HydraBatch(0, 15), "batch").stored);
-    ASSERT_TRUE(svc->Override("h5", "block", "alice", "mid-stream", &error)) << error;
+    ASSERT_TRUE(svc->Override("h5", "block", "alice", "mid-stream").ok());
     ASSERT_TRUE(svc->Ingest(HydraBatch(15, 30), "batch").stored);
     EXPECT_EQ(svc->Check(Req("h3")).decision, Decision::kAllow);
-    ASSERT_TRUE(svc->Override("h3", "clear", "alice", "back to the evidence", &error)) << error;
+    ASSERT_TRUE(svc->Override("h3", "clear", "alice", "back to the evidence").ok());
     EXPECT_EQ(svc->Check(Req("h3")).decision, Decision::kBlock);
     h3 = *svc->AccountJson("h3");
     h5 = *svc->AccountJson("h5");
@@ -422,7 +425,7 @@ TEST(Store, OverridesAndSamplesFromBeforeTheEventTextsAreMigrated) {
     EXPECT_NE(svc->AccountJson("h3")->find("\"by\":\"bob\""), std::string::npos);
     EXPECT_NE(svc->CampaignsJson().find("an old stored sample"), std::string::npos) << svc->CampaignsJson();
     // A new override after the old one: both replayed in their order.
-    ASSERT_TRUE(svc->Override("h3", "clear", "alice", "new", &error)) << error;
+    ASSERT_TRUE(svc->Override("h3", "clear", "alice", "new").ok());
     EXPECT_EQ(svc->Check(Req("h3")).decision, Decision::kBlock);
   }
   auto svc = Service::Open(so, &error);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "status_util.h"
+
 #include <map>
 #include <regex>
 #include <set>
@@ -23,9 +25,9 @@ struct Output {
 };
 
 Output Simulate(const SimOptions& options) {
-  std::string error;
-  auto sim = Simulator::Create(options, &error);
-  EXPECT_TRUE(sim) << error;
+  auto created = Simulator::Create(options);
+  EXPECT_TRUE(created.ok()) << created.status();
+  auto sim = std::move(*created);
   char* ebuf = nullptr;
   char* lbuf = nullptr;
   size_t elen = 0, llen = 0;
@@ -284,10 +286,9 @@ TEST(Simulator, CorpusTextIsUsedWhenGiven) {
   o.scenario = "demo";
   o.scale = 0.2;
   o.corpus_dir = corpus;
-  std::string error;
-  auto sim = Simulator::Create(o, &error);
-  if (!sim && error.find("not a corpus directory") != std::string::npos) GTEST_SKIP() << "no corpus beside the checkout";
-  ASSERT_TRUE(sim) << error;
+  auto sim = Simulator::Create(o);
+  if (!sim.ok() && ErrorOf(sim).find("not a corpus directory") != std::string::npos) GTEST_SKIP() << "no corpus beside the checkout";
+  ASSERT_TRUE(sim.ok()) << sim.status();
   o.corpus_dir.clear();
   EXPECT_NE(Simulate(o).events.size(), 0u);
 }
@@ -296,12 +297,17 @@ TEST(Simulator, RejectsUnknownScenarioAndEvasion) {
   std::string error;
   SimOptions o;
   o.scenario = "nope";
-  EXPECT_FALSE(Simulator::Create(o, &error));
+  error = ErrorOf(Simulator::Create(o));
   EXPECT_EQ(error, "unknown scenario 'nope' (known: demo, standard, alibaba-scale)");
+  EXPECT_EQ(Simulator::Create(o).status().code(), absl::StatusCode::kInvalidArgument);
   o.scenario = "demo";
   o.evasions = {"teleport"};
-  EXPECT_FALSE(Simulator::Create(o, &error));
+  error = ErrorOf(Simulator::Create(o));
   EXPECT_EQ(error, "unknown evasion 'teleport' (see simulate --help)");
+  o.evasions.clear();
+  o.corpus_dir = "/nonexistent-corpus";
+  EXPECT_EQ(ErrorOf(Simulator::Create(o)), "/nonexistent-corpus: not a corpus directory (expected human/ and distill/ inside)");
+  EXPECT_EQ(Simulator::Create(o).status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

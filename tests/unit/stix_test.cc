@@ -9,6 +9,8 @@
 #include <string>
 
 #include <gtest/gtest.h>
+
+#include "status_util.h"
 #include <simdjson.h>
 
 #include "common/json_out.h"
@@ -44,9 +46,8 @@ StixExportOptions Fixed() {
 }
 
 TEST(Stix, EveryExportedObjectHasTheRequiredProperties) {
-  std::string error;
-  const auto bundle = ExportStix(kCampaigns, Fixed(), &error);
-  ASSERT_TRUE(bundle) << error;
+  const auto bundle = ExportStix(kCampaigns, Fixed());
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
   EXPECT_TRUE(ValidateStixObject(*bundle).empty());
   std::multiset<std::string> types;
   for (const auto& o : Objects(*bundle)) {
@@ -60,26 +61,24 @@ TEST(Stix, EveryExportedObjectHasTheRequiredProperties) {
   EXPECT_EQ(types.count("indicator"), 5u);  // payment, two prefixes, client; camp_2's payment
   EXPECT_EQ(types.count("relationship"), 5u);
   EXPECT_EQ(bundle->find("SECRET"), std::string::npos) << "no prompt text unless asked for";
-  EXPECT_EQ(*ExportStix(kCampaigns, Fixed(), &error), *bundle) << "same campaigns, same bundle";
+  EXPECT_EQ(*ExportStix(kCampaigns, Fixed()), *bundle) << "same campaigns, same bundle";
 }
 
 TEST(Stix, PromptsLeaveOnlyWhenAskedFor) {
-  std::string error;
   StixExportOptions o = Fixed();
   o.include_prompts = true;
-  const auto bundle = ExportStix(kCampaigns, o, &error);
-  ASSERT_TRUE(bundle) << error;
+  const auto bundle = ExportStix(kCampaigns, o);
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
   EXPECT_NE(bundle->find("SECRET TEMPLATE"), std::string::npos);
   EXPECT_NE(bundle->find("SECRET SAMPLE"), std::string::npos);
   for (const auto& obj : Objects(*bundle)) EXPECT_TRUE(ValidateStixObject(obj).empty()) << obj;
 }
 
 TEST(Stix, RoundTripGivesBackTheSameIndicators) {
-  std::string error;
-  const auto bundle = ExportStix(kCampaigns, Fixed(), &error);
-  ASSERT_TRUE(bundle) << error;
-  const auto imported = ImportStix(*bundle, &error);
-  ASSERT_TRUE(imported) << error;
+  const auto bundle = ExportStix(kCampaigns, Fixed());
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  const auto imported = ImportStix(*bundle);
+  ASSERT_TRUE(imported.ok()) << imported.status();
   std::set<std::pair<std::string, std::string>> got;
   for (const auto& i : imported->indicators) got.insert({i.kind, i.value});
   const std::set<std::pair<std::string, std::string>> want = {
@@ -90,11 +89,10 @@ TEST(Stix, RoundTripGivesBackTheSameIndicators) {
 }
 
 TEST(Stix, CreatedComesFromTheInjectedClock) {
-  std::string error;
   StixExportOptions o;
   o.clock = [] { return TimeMs{1777636800000}; };  // 2026-05-01T12:00:00Z
-  const auto bundle = ExportStix(kCampaigns, o, &error);
-  ASSERT_TRUE(bundle) << error;
+  const auto bundle = ExportStix(kCampaigns, o);
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
   EXPECT_NE(bundle->find("\"created\":\"2026-05-01T12:00:00.000Z\""), std::string::npos);
 }
 
@@ -102,12 +100,17 @@ TEST(Stix, OneCampaignOnly) {
   std::string error;
   StixExportOptions o = Fixed();
   o.campaign_id = "camp_2";
-  const auto bundle = ExportStix(kCampaigns, o, &error);
-  ASSERT_TRUE(bundle) << error;
+  const auto bundle = ExportStix(kCampaigns, o);
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
   EXPECT_EQ(bundle->find("198.51.100.0/24"), std::string::npos);
   o.campaign_id = "camp_9";
-  EXPECT_FALSE(ExportStix(kCampaigns, o, &error));
+  error = ErrorOf(ExportStix(kCampaigns, o));
   EXPECT_EQ(error, "no campaign camp_9");
+  EXPECT_EQ(ExportStix(kCampaigns, o).status().code(), absl::StatusCode::kNotFound);
+  // Campaigns that do not read back are corrupt stored data.
+  EXPECT_EQ(ErrorOf(ExportStix("{\"campaigns\": 7}", o)), "campaigns: not a {\"campaigns\": [...]} document");
+  EXPECT_EQ(ExportStix("{\"campaigns\": 7}", o).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(ErrorOf(ExportStix("[1]\n", o)), "campaigns:1: not a JSON object");
 }
 
 TEST(Stix, ValidationNamesWhatIsMissing) {
@@ -122,16 +125,15 @@ TEST(Stix, ValidationNamesWhatIsMissing) {
 
 TEST(Stix, ImportRefusesWhatIsNotABundle) {
   std::string error;
-  EXPECT_FALSE(ImportStix("{\"type\":\"campaign\"}", &error));
+  error = ErrorOf(ImportStix("{\"type\":\"campaign\"}"));
   EXPECT_NE(error.find("bundle"), std::string::npos);
-  EXPECT_FALSE(ImportStix("not json", &error));
-  EXPECT_FALSE(ImportStix(R"({"type":"bundle","id":"bundle--0b6d6b9e-6c1a-4b1e-9d0e-3b8c0e1f2a3b","objects":[{"type":"indicator","id":"indicator--0b6d6b9e-6c1a-4b1e-9d0e-3b8c0e1f2a3b","spec_version":"2.1","created":"2026-01-01T00:00:00Z","modified":"2026-01-01T00:00:00Z","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}]})",
-                          &error));
+  EXPECT_EQ(ErrorOf(ImportStix("not json")), "bundle: not valid JSON");
+  EXPECT_EQ(ImportStix("not json").status().code(), absl::StatusCode::kInvalidArgument);
+  error = ErrorOf(ImportStix(R"({"type":"bundle","id":"bundle--0b6d6b9e-6c1a-4b1e-9d0e-3b8c0e1f2a3b","objects":[{"type":"indicator","id":"indicator--0b6d6b9e-6c1a-4b1e-9d0e-3b8c0e1f2a3b","spec_version":"2.1","created":"2026-01-01T00:00:00Z","modified":"2026-01-01T00:00:00Z","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}]})"));
   EXPECT_NE(error.find("pattern"), std::string::npos) << error;
   // Patterns this engine cannot act on are skipped and counted, not errors.
-  const auto other = ImportStix(R"({"type":"bundle","id":"bundle--0b6d6b9e-6c1a-4b1e-9d0e-3b8c0e1f2a3b","objects":[{"type":"indicator","id":"indicator--0b6d6b9e-6c1a-4b1e-9d0e-3b8c0e1f2a3b","spec_version":"2.1","created":"2026-01-01T00:00:00Z","modified":"2026-01-01T00:00:00Z","pattern":"[file:hashes.'SHA-256' = 'aa']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}]})",
-                                &error);
-  ASSERT_TRUE(other) << error;
+  const auto other = ImportStix(R"({"type":"bundle","id":"bundle--0b6d6b9e-6c1a-4b1e-9d0e-3b8c0e1f2a3b","objects":[{"type":"indicator","id":"indicator--0b6d6b9e-6c1a-4b1e-9d0e-3b8c0e1f2a3b","spec_version":"2.1","created":"2026-01-01T00:00:00Z","modified":"2026-01-01T00:00:00Z","pattern":"[file:hashes.'SHA-256' = 'aa']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}]})");
+  ASSERT_TRUE(other.ok()) << other.status();
   EXPECT_EQ(other->indicators.size(), 0u);
   EXPECT_EQ(other->skipped_patterns, 1u);
 }
@@ -174,38 +176,38 @@ TEST(Stix, FiftyThousandCharacterFieldsAreSkippedOrRefusedNotACrash) {
   const std::string big(50000, 'a');
   std::string error;
   const std::string literal = BundleOf({IndicatorObject("[ipv4-addr:value = '" + big + "']")});
-  auto r = ImportStix(literal, &error, At(kNov2026));
-  ASSERT_TRUE(r) << error;
+  auto r = ImportStix(literal, At(kNov2026));
+  ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->indicators.empty());
   EXPECT_EQ(r->skipped["pattern over 4096 bytes"], 1u);
 
   // With the cap lifted the scanner still reads it, in one pass.
   StixImportOptions wide = At(kNov2026);
   wide.max_pattern_bytes = 1u << 20;
-  r = ImportStix(literal, &error, wide);
-  ASSERT_TRUE(r) << error;
+  r = ImportStix(literal, wide);
+  ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->indicators.size(), 1u);
   EXPECT_EQ(r->indicators[0].value.size(), big.size());
   std::string escaped;  // 25k escaped quotes: the alternation the regex recursed on
   for (int i = 0; i < 25000; ++i) escaped += "\\'";
-  r = ImportStix(BundleOf({IndicatorObject("[x-distillguard-payment:fingerprint = '" + escaped + "']")}), &error, wide);
-  ASSERT_TRUE(r) << error;
+  r = ImportStix(BundleOf({IndicatorObject("[x-distillguard-payment:fingerprint = '" + escaped + "']")}), wide);
+  ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->indicators.size(), 1u);
   EXPECT_EQ(r->indicators[0].value, std::string(25000, '\''));
   r = ImportStix(BundleOf({IndicatorObject(std::string(50000, '(') + "[ipv4-addr:value = '1.2.3.4']" + std::string(50000, ')'))}),
-                 &error, wide);
-  ASSERT_TRUE(r) << error;
+                 wide);
+  ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->skipped["malformed pattern: parentheses nested too deep"], 1u);
 
   const std::string long_id = BundleOf({IndicatorObject("[ipv4-addr:value = '1.2.3.4']", "", "indicator--" + big)});
-  EXPECT_FALSE(ImportStix(long_id, &error, At(kNov2026)));
+  error = ErrorOf(ImportStix(long_id, At(kNov2026)));
   EXPECT_NE(error.find("id 'indicator--aaa"), std::string::npos) << error;
   EXPECT_NE(error.find("(50011 bytes)"), std::string::npos) << error;
   EXPECT_LT(error.size(), 300u) << "the message quotes a bounded prefix";
 
   const std::string long_created =
       BundleOf({IndicatorObject("[ipv4-addr:value = '1.2.3.4']", "", std::string("indicator--") + kUuid, "2026-01-01T00:00:00." + std::string(50000, '1') + "Z")});
-  EXPECT_FALSE(ImportStix(long_created, &error, At(kNov2026)));
+  error = ErrorOf(ImportStix(long_created, At(kNov2026)));
   EXPECT_NE(error.find("created"), std::string::npos) << error;
   EXPECT_LT(error.size(), 300u);
 
@@ -252,9 +254,8 @@ TEST(Stix, OnlyEqualitiesJoinedByOrAreUsable) {
     EXPECT_EQ(ParseStixPattern(pattern, &cmp), reason) << pattern;
     objects.push_back(IndicatorObject(pattern));
   }
-  std::string error;
-  auto r = ImportStix(BundleOf(objects), &error, At(kNov2026));
-  ASSERT_TRUE(r) << error;
+  auto r = ImportStix(BundleOf(objects), At(kNov2026));
+  ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->indicators.empty()) << r->indicators[0].value;
   EXPECT_EQ(r->skipped_patterns, skipped.size());
   EXPECT_EQ(r->skipped["unsupported: AND"], 3u);
@@ -279,8 +280,8 @@ TEST(Stix, OnlyEqualitiesJoinedByOrAreUsable) {
   EXPECT_EQ(cmp[0].value, "it's \\ bot");
   EXPECT_EQ(cmp[0].object, "network-traffic");
   // An OR with a comparison of another kind: the usable half is imported.
-  r = ImportStix(BundleOf({IndicatorObject("[file:hashes.MD5 = 'aa' OR ipv4-addr:value = '1.2.3.4']")}), &error, At(kNov2026));
-  ASSERT_TRUE(r) << error;
+  r = ImportStix(BundleOf({IndicatorObject("[file:hashes.MD5 = 'aa' OR ipv4-addr:value = '1.2.3.4']")}), At(kNov2026));
+  ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->indicators.size(), 1u);
   EXPECT_EQ(r->indicators[0].value, "1.2.3.4");
 }
@@ -291,17 +292,17 @@ TEST(Stix, RevokedAndExpiredIndicatorsAreNotImported) {
                                        IndicatorObject(p, ",\"valid_until\":\"2026-10-31T23:59:59Z\""),
                                        IndicatorObject(p, ",\"valid_until\":\"2026-11-01T00:00:01Z\"")});
   std::string error;
-  auto r = ImportStix(bundle, &error, At(kNov2026));
-  ASSERT_TRUE(r) << error;
+  auto r = ImportStix(bundle, At(kNov2026));
+  ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->indicators.size(), 2u) << "not revoked; valid until a second from now";
   EXPECT_EQ(r->skipped["revoked"], 1u);
   EXPECT_EQ(r->skipped["expired (valid_until in the past)"], 1u);
   // The same bundle a second later: the last one has expired too (the clock is injected, not read).
-  r = ImportStix(bundle, &error, At(kNov2026 + 1000));
-  ASSERT_TRUE(r) << error;
+  r = ImportStix(bundle, At(kNov2026 + 1000));
+  ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->indicators.size(), 1u);
   EXPECT_EQ(r->skipped["expired (valid_until in the past)"], 2u);
-  EXPECT_FALSE(ImportStix(BundleOf({IndicatorObject(p, ",\"valid_until\":\"soon\"")}), &error, At(kNov2026)));
+  error = ErrorOf(ImportStix(BundleOf({IndicatorObject(p, ",\"valid_until\":\"soon\"")}), At(kNov2026)));
   EXPECT_NE(error.find("valid_until"), std::string::npos) << error;
 }
 

@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "status_util.h"
+
 namespace dg {
 namespace {
 
@@ -47,15 +49,15 @@ TEST(Traceback, IndexFileRoundTripsAndRefusesTruncation) {
   std::string error;
   {
     ResponseIndexWriter w;
-    ASSERT_TRUE(w.Open(path, &error)) << error;
+    ASSERT_TRUE(w.Open(path).ok());
     w.Add("acct_a", 1000, Sig(kA));
     w.Add("acct_b", 2000, Sig(kB));
     w.Add("acct_a", 3000, Sig(kB));
-    ASSERT_TRUE(w.Close(&error)) << error;
+    ASSERT_TRUE(w.Close().ok());
     EXPECT_EQ(w.written(), 3u);
   }
-  auto idx = ResponseIndex::Load(path, &error);
-  ASSERT_TRUE(idx) << error;
+  auto idx = ResponseIndex::Load(path);
+  ASSERT_TRUE(idx.ok()) << idx.status();
   EXPECT_EQ(idx->size(), 3u);
   const auto hits = idx->Query(Sig(kB), 0.9);
   ASSERT_EQ(hits.size(), 2u);
@@ -63,12 +65,22 @@ TEST(Traceback, IndexFileRoundTripsAndRefusesTruncation) {
   EXPECT_EQ(idx->account(idx->entry(hits[1].entry).account), "acct_a");
   // Cut the file inside its last record.
   std::filesystem::resize_file(path, std::filesystem::file_size(path) - 5);
-  EXPECT_FALSE(ResponseIndex::Load(path, &error));
+  error = ErrorOf(ResponseIndex::Load(path));
   EXPECT_NE(error.find("truncated"), std::string::npos) << error;
+  EXPECT_EQ(ResponseIndex::Load(path).status().code(), absl::StatusCode::kDataLoss);
   std::ofstream(path) << "something else";
-  EXPECT_FALSE(ResponseIndex::Load(path, &error));
-  EXPECT_NE(error.find("not a distillguard response index"), std::string::npos);
+  error = ErrorOf(ResponseIndex::Load(path));
+  EXPECT_NE(error.find("not a distillguard response index"), std::string::npos) << error;
+  EXPECT_EQ(ResponseIndex::Load(path).status().code(), absl::StatusCode::kInvalidArgument);
   std::filesystem::remove(path);
+  EXPECT_EQ(ErrorOf(ResponseIndex::Load(path)), path + ": not a distillguard response index");
+  EXPECT_EQ(ResponseIndex::Load(path).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(ErrorOf(ReadSuspectTexts(path)), path + ": cannot read");
+  EXPECT_EQ(ReadSuspectTexts(path).status().code(), absl::StatusCode::kNotFound);
+  ResponseIndexWriter unwritable;
+  const auto opened = unwritable.Open("/nonexistent-dir/responses.fp");
+  EXPECT_EQ(opened.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(ErrorOf(opened).rfind("/nonexistent-dir/responses.fp: cannot write: ", 0), 0u) << opened;
 }
 
 }  // namespace
