@@ -681,7 +681,8 @@ void ApplyAccess(const AccessRuleSet& rules, const AccessOutcome& outcome, Check
       result->rule_id = r.id;
       result->rule_message = r.customer_reason;
       result->rule_visible = !r.reads_detector;
-      result->ttl_s = 60;  // rules reload: a short cache
+      result->rule_decided = true;
+      result->ttl_s = std::min(result->ttl_s, 60);  // rules reload: a short cache
     }
   }
   if (outcome.cap_rule >= 0 && result->decision != Decision::kBlock && result->decision != Decision::kChallenge) {

@@ -45,6 +45,7 @@ struct CheckResult {
   // may see the id (not for rules that read the detector's verdict).
   std::string rule_id, rule_message;
   bool rule_visible = false;
+  bool rule_decided = false;       // the decision is the rule's (else the rule only capped)
   uint32_t max_output_tokens = 0;  // 0: no cap
 };
 
