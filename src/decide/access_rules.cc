@@ -505,6 +505,7 @@ std::shared_ptr<const AccessRuleSet> AccessRuleSet::FromToml(std::string_view te
   }
   std::sort(set->age_thresholds_.begin(), set->age_thresholds_.end());
   set->age_thresholds_.erase(std::unique(set->age_thresholds_.begin(), set->age_thresholds_.end()), set->age_thresholds_.end());
+  set->BuildIndex();
   return set;
 }
 
@@ -528,21 +529,229 @@ bool AccessRuleSet::Covers(const AccessRule& rule, std::string_view model) const
   return false;
 }
 
-std::shared_ptr<const std::vector<uint32_t>> AccessRuleSet::RulesFor(std::string_view model) const {
+std::shared_ptr<const AccessRuleSet::Covering> AccessRuleSet::CoveringFor(std::string_view model) const {
   ModelShard& shard = models_[Hash64(model) % kShards];
   {
     std::lock_guard<std::mutex> lock(shard.mu);
     const auto it = shard.map.find(AV(model));
     if (it != shard.map.end()) return it->second;
   }
-  auto list = std::make_shared<std::vector<uint32_t>>();
+  auto cov = std::make_shared<Covering>();
+  cov->bits.assign(words_, 0);
   for (uint32_t idx = 0; idx < rules_.size(); ++idx) {
-    if (Covers(rules_[idx], model)) list->push_back(idx);
+    if (!Covers(rules_[idx], model)) continue;
+    cov->list.push_back(idx);
+    cov->bits[idx / 64] |= uint64_t{1} << (idx % 64);
   }
   std::lock_guard<std::mutex> lock(shard.mu);
   if (shard.map.size() >= kMaxModelsCached / kShards) shard.map.clear();  // models named by clients are unbounded
-  shard.map.emplace(std::string(model), list);
-  return list;
+  shard.map.emplace(std::string(model), cov);
+  return cov;
+}
+
+std::shared_ptr<const std::vector<uint32_t>> AccessRuleSet::RulesFor(std::string_view model) const {
+  auto cov = CoveringFor(model);
+  const std::vector<uint32_t>* list = &cov->list;
+  return std::shared_ptr<const std::vector<uint32_t>>(std::move(cov), list);
+}
+
+void AccessRuleSet::BuildIndex() {
+  words_ = (rules_.size() + 63) / 64;
+  auto bitset = [&] { return std::vector<uint64_t>(words_, 0); };
+  auto set = [](std::vector<uint64_t>& b, uint32_t idx) { b[idx / 64] |= uint64_t{1} << (idx % 64); };
+  for (int t = 0; t < 2; ++t) {
+    TableIndex& ti = index_[t];
+    ti.present = bitset();
+    for (auto& v : ti.payment_fail) v = bitset();
+    for (auto& v : ti.org_fail) v = bitset();
+    for (auto& v : ti.detector_fail) v = bitset();
+    for (uint32_t idx = 0; idx < rules_.size(); ++idx) {
+      const AccessRule& r = rules_[idx];
+      if (!(t == 0 ? r.has_when : r.has_require)) continue;
+      const AccessPredicates& p = t == 0 ? r.when : r.require;
+      set(ti.present, idx);
+      using B = AccessPredicates;
+      const std::array<std::pair<uint32_t, const AccessIdSet*>, kListKinds> lists = {{
+          {B::kCountryIn, &p.country_in}, {B::kCountryNotIn, &p.country_not_in}, {B::kJurisdictionIn, &p.jurisdiction_in},
+          {B::kJurisdictionNotIn, &p.jurisdiction_not_in}, {B::kOrgTypeIn, &p.org_type_in}, {B::kOrgTypeNotIn, &p.org_type_not_in},
+          {B::kLabelsAny, &p.labels_any}, {B::kLabelsNone, &p.labels_none}}};
+      for (size_t k = 0; k < kListKinds; ++k) {
+        if (!(p.present & lists[k].first)) continue;
+        if (ti.has[k].empty()) ti.has[k] = bitset();
+        set(ti.has[k], idx);
+        for (const uint16_t id : *lists[k].second) {
+          if (ti.naming[k].size() <= id) ti.naming[k].resize(id + 1u);
+          ti.naming[k][id].push_back(idx);
+        }
+      }
+      if (p.present & B::kMinLevel) {
+        if (ti.has_level.empty()) ti.has_level = bitset();
+        set(ti.has_level, idx);
+        ti.level.emplace_back(p.min_level, idx);
+      }
+      if (p.present & B::kMinAge) {
+        if (ti.has_age.empty()) ti.has_age = bitset();
+        set(ti.has_age, idx);
+        ti.age.emplace_back(p.min_age_ms, idx);
+      }
+      if (p.present & B::kMinScore) ti.score.emplace_back(p.min_score, idx);
+      for (int v = -1; v <= 1; ++v) {
+        if ((p.present & B::kPaymentVerified) && (v < 0 || v != p.payment_verified)) set(ti.payment_fail[v + 1], idx);
+        if ((p.present & B::kOrgVerified) && (v < 0 || v != p.org_verified)) set(ti.org_fail[v + 1], idx);
+      }
+      for (unsigned d = 0; d < ti.detector_fail.size(); ++d) {
+        if ((p.present & B::kDetectorIn) && !((p.detector_mask >> d) & 1u)) set(ti.detector_fail[d], idx);
+      }
+    }
+    for (size_t k = 0; k < kListKinds; ++k) {
+      ti.naming_bits[k].resize(ti.naming[k].size());
+      for (size_t id = 0; id < ti.naming[k].size(); ++id) {
+        auto& list = ti.naming[k][id];
+        if (list.size() < 2 * words_ || list.size() < 16) continue;
+        ti.naming_bits[k][id] = bitset();
+        for (const uint32_t idx : list) set(ti.naming_bits[k][id], idx);
+        list = {};
+      }
+    }
+    auto desc = [](const auto& a, const auto& b) { return a.first > b.first; };
+    std::sort(ti.level.begin(), ti.level.end(), desc);
+    std::sort(ti.age.begin(), ti.age.end(), desc);
+    std::sort(ti.score.begin(), ti.score.end(), desc);
+  }
+}
+
+namespace {
+
+void Or(uint64_t* dst, const std::vector<uint64_t>& src) {
+  for (size_t w = 0; w < src.size(); ++w) dst[w] |= src[w];
+}
+void SetBit(uint64_t* b, uint32_t idx) { b[idx / 64] |= uint64_t{1} << (idx % 64); }
+void ClearBit(uint64_t* b, uint32_t idx) { b[idx / 64] &= ~(uint64_t{1} << (idx % 64)); }
+bool AnyBit(const std::vector<uint64_t>& v) {
+  for (const uint64_t w : v) {
+    if (w) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+// The rules of table `t` whose predicates do not all hold for `s`, into
+// `fail` (words_ words, zeroed by the caller). `scratch`: words_ words.
+void AccessRuleSet::Failing(const TableIndex& t, const AccessSubject& s, uint64_t* fail, uint64_t* scratch) const {
+  const size_t W = words_;
+  // "in" lists: every rule with the predicate fails, but those naming the value.
+  // Rules naming value v in list kind k: cleared from, or set in, `bits`.
+  auto clear_naming = [&](size_t k, uint16_t v, uint64_t* bits) {
+    if (v >= t.naming[k].size()) return;
+    if (const auto& b = t.naming_bits[k][v]; !b.empty()) {
+      for (size_t w = 0; w < W; ++w) bits[w] &= ~b[w];
+      return;
+    }
+    for (const uint32_t idx : t.naming[k][v]) ClearBit(bits, idx);
+  };
+  auto set_naming = [&](size_t k, uint16_t v, uint64_t* bits) {
+    if (v >= t.naming[k].size()) return;
+    if (const auto& b = t.naming_bits[k][v]; !b.empty()) return Or(bits, b);
+    for (const uint32_t idx : t.naming[k][v]) SetBit(bits, idx);
+  };
+  auto in_list = [&](size_t k, uint16_t v) {
+    if (t.has[k].empty()) return;
+    std::copy(t.has[k].begin(), t.has[k].end(), scratch);
+    if (v >= 2) clear_naming(k, v, scratch);
+    for (size_t w = 0; w < W; ++w) fail[w] |= scratch[w];
+  };
+  // "not in" lists: the rules naming the value fail; missing fails them all.
+  auto not_in_list = [&](size_t k, uint16_t v) {
+    if (t.has[k].empty()) return;
+    if (v == 0) return Or(fail, t.has[k]);
+    set_naming(k, v, fail);
+  };
+  in_list(kCountryInL, s.country);
+  not_in_list(kCountryNotInL, s.country);
+  in_list(kJurisdictionInL, s.jurisdiction);
+  not_in_list(kJurisdictionNotInL, s.jurisdiction);
+  in_list(kOrgTypeInL, s.org_type);
+  not_in_list(kOrgTypeNotInL, s.org_type);
+  // Labels: any of the account's (interned) labels.
+  auto for_labels = [&](auto&& fn) {
+    for (uint64_t lo = s.labels_lo; lo != 0; lo &= lo - 1) fn(static_cast<uint16_t>(__builtin_ctzll(lo)));
+    for (const uint16_t id : s.labels_hi) fn(id);
+  };
+  if (!t.has[kLabelsAnyL].empty()) {
+    std::copy(t.has[kLabelsAnyL].begin(), t.has[kLabelsAnyL].end(), scratch);
+    for_labels([&](uint16_t id) { clear_naming(kLabelsAnyL, id, scratch); });
+    for (size_t w = 0; w < W; ++w) fail[w] |= scratch[w];
+  }
+  if (!t.has[kLabelsNoneL].empty()) {
+    for_labels([&](uint16_t id) { set_naming(kLabelsNoneL, id, fail); });
+  }
+  // Thresholds, highest first: the rules above the account's value fail.
+  if (!t.level.empty()) {
+    if (s.level < 0) {
+      Or(fail, t.has_level);
+    } else {
+      for (const auto& [thr, idx] : t.level) {
+        if (thr <= s.level) break;
+        SetBit(fail, idx);
+      }
+    }
+  }
+  if (!t.age.empty()) {
+    if (s.age_ms < 0) {
+      Or(fail, t.has_age);
+    } else {
+      for (const auto& [thr, idx] : t.age) {
+        if (thr <= s.age_ms) break;
+        SetBit(fail, idx);
+      }
+    }
+  }
+  for (const auto& [thr, idx] : t.score) {
+    if (thr <= s.score) break;
+    SetBit(fail, idx);
+  }
+  Or(fail, t.payment_fail[static_cast<size_t>(s.payment_verified + 1)]);
+  Or(fail, t.org_fail[static_cast<size_t>(s.org_verified + 1)]);
+  Or(fail, t.detector_fail[static_cast<size_t>(s.detector)]);
+}
+
+AccessOutcome AccessRuleSet::EvaluateIndexed(const AccessSubject& s, std::string_view model) const {
+  AccessOutcome out;
+  const auto cov = CoveringFor(model);
+  if (cov->list.empty()) return out;
+  const size_t W = words_;
+  thread_local std::vector<uint64_t> buf;
+  buf.assign(3 * W, 0);
+  uint64_t* when_fail = buf.data();
+  uint64_t* req_fail = when_fail + W;
+  uint64_t* scratch = req_fail + W;
+  if (AnyBit(index_[0].present)) Failing(index_[0], s, when_fail, scratch);
+  if (AnyBit(index_[1].present)) Failing(index_[1], s, req_fail, scratch);
+  int best_rank = -1;
+  for (size_t w = 0; w < W; ++w) {
+    // Applies: covered, its `when` (if any) holds, its `require` (if any) fails.
+    uint64_t applies = cov->bits[w] & ~(index_[0].present[w] & when_fail[w]) & (~index_[1].present[w] | req_fail[w]);
+    for (; applies != 0; applies &= applies - 1) {
+      const auto idx = static_cast<uint32_t>(w * 64 + static_cast<size_t>(__builtin_ctzll(applies)));
+      const AccessRule& r = rules_[idx];
+      out.triggered.push_back(idx);
+      if (r.mode != AccessMode::kEnforce) continue;
+      if (r.effect == AccessEffect::kCapOutputTokens) {
+        if (out.cap_rule < 0 || r.cap_output_tokens < out.cap_tokens) {
+          out.cap_rule = static_cast<int32_t>(idx);
+          out.cap_tokens = r.cap_output_tokens;
+        }
+        continue;
+      }
+      const int rank = DecisionRank(AccessEffectDecision(r.effect));
+      if (rank > best_rank) {
+        best_rank = rank;
+        out.enforced = static_cast<int32_t>(idx);
+      }
+    }
+  }
+  return out;
 }
 
 AccessSubject AccessRuleSet::Subject(const AccountAttributes* a, Decision detector, double score, TimeMs now) const {
@@ -650,8 +859,7 @@ std::shared_ptr<const AccessOutcome> AccessRuleSet::Decide(std::string_view acco
     const auto it = shard.map.find(key);
     if (it != shard.map.end()) return it->second;
   }
-  const auto rules = RulesFor(model);
-  auto outcome = std::make_shared<const AccessOutcome>(Evaluate(s, *rules));
+  auto outcome = std::make_shared<const AccessOutcome>(EvaluateIndexed(s, model));
   std::lock_guard<std::mutex> lock(shard.mu);
   if (shard.map.size() >= kMaxOutcomesCached / kShards) shard.map.clear();
   shard.map.insert_or_assign(key, outcome);

@@ -158,7 +158,15 @@ class AccessRuleSet {
   bool Covers(const AccessRule& rule, std::string_view model) const;
 
   AccessSubject Subject(const AccountAttributes* a, Decision detector, double score, TimeMs now) const;
+  // The reference evaluation: each listed rule's predicates in turn
+  // (O(rules x predicates), with a cache miss or two per rule).
   AccessOutcome Evaluate(const AccessSubject& s, const std::vector<uint32_t>& rule_indices) const;
+  // The same outcome from the rule index built at load: per predicate kind
+  // one bitset over the rules (or the sparse list of rules naming a value,
+  // or the rules sorted by threshold), so a check costs O(kinds x rules/64)
+  // word operations plus the rules naming the account's own values --
+  // whatever the rules' condition sets (AccessRules.IndexedEqualsReference).
+  AccessOutcome EvaluateIndexed(const AccessSubject& s, std::string_view model) const;
   bool Holds(const AccessPredicates& p, const AccessSubject& s) const;
   bool Applies(const AccessRule& r, const AccessSubject& s) const;
 
@@ -185,9 +193,35 @@ class AccessRuleSet {
   std::vector<double> score_thresholds_;  // sorted, distinct
   std::vector<TimeMs> age_thresholds_;
 
+  // The rule index (BuildIndex): for each condition table (when, require).
+  enum ListKind { kCountryInL, kCountryNotInL, kJurisdictionInL, kJurisdictionNotInL, kOrgTypeInL, kOrgTypeNotInL, kLabelsAnyL,
+                  kLabelsNoneL, kListKinds };
+  struct TableIndex {
+    std::vector<uint64_t> present;                               // rules that have this table
+    std::array<std::vector<uint64_t>, kListKinds> has;            // rules with the list predicate (empty: none)
+    std::array<std::vector<std::vector<uint32_t>>, kListKinds> naming;  // [value id] -> rules whose list names it
+    // The same as a bitset where that is smaller (a value most rules name:
+    // one AND of rules/64 words instead of a bit per rule).
+    std::array<std::vector<std::vector<uint64_t>>, kListKinds> naming_bits;
+    std::vector<std::pair<int64_t, uint32_t>> level, age;         // (threshold, rule), highest first
+    std::vector<std::pair<double, uint32_t>> score;
+    std::vector<uint64_t> has_level, has_age;
+    std::array<std::vector<uint64_t>, 3> payment_fail, org_fail;  // [value + 1] -> rules whose predicate fails
+    std::array<std::vector<uint64_t>, 5> detector_fail;           // [Decision] -> rules whose predicate fails
+  };
+  void BuildIndex();
+  void Failing(const TableIndex& t, const AccessSubject& s, uint64_t* fail, uint64_t* scratch) const;
+  size_t words_ = 0;
+  std::array<TableIndex, 2> index_;  // when, require
+
+  struct Covering {
+    std::vector<uint32_t> list;
+    std::vector<uint64_t> bits;
+  };
+  std::shared_ptr<const Covering> CoveringFor(std::string_view model) const;
   struct ModelShard {
     std::mutex mu;
-    absl::flat_hash_map<std::string, std::shared_ptr<const std::vector<uint32_t>>> map;
+    absl::flat_hash_map<std::string, std::shared_ptr<const Covering>> map;
   };
   struct OutcomeShard {
     std::mutex mu;

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "common/sha256.h"
 #include "ingest/accounts.h"
 
@@ -261,6 +263,100 @@ TEST(AccessRules, OutcomeCacheIsExactAcrossScoreAndAgeThresholds) {
   EXPECT_EQ(decide(0.6, kNow), (std::vector<uint32_t>{0, 1}));  // another score bucket
   EXPECT_EQ(decide(0.2, kNow + 2 * kMsPerDay), (std::vector<uint32_t>{}));  // 31 days old: another age bucket
   EXPECT_EQ(decide(0.2, kNow), (std::vector<uint32_t>{1}));
+}
+
+// The rule index gives the reference evaluation's outcome, on random rule
+// sets (every predicate kind, both tables, globs, dry run, caps) and random
+// accounts (values named by rules, values named by none, missing ones).
+TEST(AccessRules, IndexedEqualsReference) {
+  std::mt19937 rng(20);
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  const std::vector<std::string> countries = {"US", "GB", "DE", "CN", "RU", "IN"};
+  const std::vector<std::string> labels = {"trial", "partner", "held", "vip", "edu"};
+  const std::vector<std::string> orgs = {"company", "individual", "university"};
+  const std::vector<std::string> decisions = {"allow", "throttle", "challenge", "block", "withhold_reasoning"};
+  const std::vector<std::string> effects = {"deny_model", "require_verification", "withhold_reasoning", "cap_output_tokens"};
+  auto list = [&](const std::vector<std::string>& from) {
+    std::string out = "[";
+    const int n = 1 + pick(3);
+    for (int i = 0; i < n; ++i) out += (i ? ", \"" : "\"") + from[static_cast<size_t>(pick(static_cast<int>(from.size())))] + "\"";
+    return out + "]";
+  };
+  auto predicates = [&] {
+    std::string out;
+    while (out.empty()) {
+      if (pick(4) == 0) out += "verified_country_in = " + list(countries) + "\n";
+      if (pick(5) == 0) out += "verified_country_not_in = " + list(countries) + "\n";
+      if (pick(5) == 0) out += "jurisdiction_in = " + list(countries) + "\n";
+      if (pick(6) == 0) out += "jurisdiction_not_in = " + list(countries) + "\n";
+      if (pick(4) == 0) out += "verification_level_at_least = " + std::to_string(pick(4)) + "\n";
+      if (pick(6) == 0) out += "org_type_in = " + list(orgs) + "\n";
+      if (pick(6) == 0) out += "org_type_not_in = " + list(orgs) + "\n";
+      if (pick(5) == 0) out += "account_age_days_at_least = " + std::to_string(pick(200)) + "\n";
+      if (pick(5) == 0) out += std::string("payment_verified = ") + (pick(2) ? "true" : "false") + "\n";
+      if (pick(6) == 0) out += std::string("org_verified = ") + (pick(2) ? "true" : "false") + "\n";
+      if (pick(5) == 0) out += "labels_any = " + list(labels) + "\n";
+      if (pick(5) == 0) out += "labels_none = " + list(labels) + "\n";
+      if (pick(6) == 0) out += "detector_decision_in = " + list(decisions) + "\n";
+      if (pick(6) == 0) out += "detector_score_at_least = 0." + std::to_string(pick(10)) + "\n";
+    }
+    return out;
+  };
+  const std::vector<std::string> models = {"m", "atlas-4-pro", "atlas-3", "other"};
+  size_t checks = 0, triggered = 0, evaluated = 0;
+  for (int set_idx = 0; set_idx < 40; ++set_idx) {
+    std::string body;
+    const int n = 1 + pick(150);
+    for (int r = 0; r < n; ++r) {
+      const std::string effect = effects[static_cast<size_t>(pick(4))];
+      body += "[[rule]]\nid = \"r" + std::to_string(r) + "\"\n";
+      body += pick(3) == 0 ? "released_after = 2026-03-01\n" : pick(2) ? "models = [\"m\", \"atlas-*\"]\n" : "models = [\"*\"]\n";
+      body += "effect = \"" + effect + "\"\nmode = \"" + (pick(4) == 0 ? "dry_run" : "enforce") + "\"\n";
+      if (effect == "cap_output_tokens") body += "cap_output_tokens = " + std::to_string(1 + pick(5000)) + "\n";
+      body += "customer_reason = \"c\"\naudit_reason = \"a\"\n";
+      const int tables = 1 + pick(3);
+      if (tables & 1) body += "[rule.when]\n" + predicates();
+      if (tables & 2) body += "[rule.require]\n" + predicates();
+    }
+    const auto set = Rules(body);
+    ASSERT_NE(set, nullptr);
+    for (int acct = 0; acct < 60; ++acct) {
+      AccountAttributes a;
+      a.account_id = "a";
+      auto maybe = [&](const std::vector<std::string>& from) {
+        const int k = pick(static_cast<int>(from.size()) + 2);
+        return k < static_cast<int>(from.size()) ? from[static_cast<size_t>(k)] : k == static_cast<int>(from.size()) ? "" : "ZZ";
+      };
+      a.verified_country = maybe(countries);
+      a.jurisdiction = maybe(countries);
+      a.org_type = maybe(orgs);
+      a.verification_level = pick(6) - 1;
+      a.payment_verified = static_cast<int8_t>(pick(3) - 1);
+      a.org_verified = static_cast<int8_t>(pick(3) - 1);
+      a.created_at = pick(5) == 0 ? kNoTime : kNow - pick(250) * kMsPerDay;
+      for (const auto& l : labels) {
+        if (pick(3) == 0) a.labels.push_back(l);
+      }
+      if (pick(4) == 0) a.labels.push_back("unnamed");
+      const auto d = static_cast<Decision>(pick(5));
+      const double score = pick(11) / 10.0;
+      const AccessSubject sub = set->Subject(pick(10) == 0 ? nullptr : &a, d, score, kNow);
+      for (const auto& m : models) {
+        const AccessOutcome ref = set->Evaluate(sub, *set->RulesFor(m));
+        const AccessOutcome idx = set->EvaluateIndexed(sub, m);
+        ASSERT_EQ(ref.triggered, idx.triggered) << "set " << set_idx << " account " << acct << " model " << m;
+        ASSERT_EQ(ref.enforced, idx.enforced);
+        ASSERT_EQ(ref.cap_rule, idx.cap_rule);
+        ASSERT_EQ(ref.cap_tokens, idx.cap_tokens);
+        ++checks;
+        triggered += ref.triggered.size();
+        evaluated += set->RulesFor(m)->size();
+      }
+    }
+  }
+  // Both outcomes are common: the comparison is not of empty sets.
+  EXPECT_GT(triggered, evaluated / 5) << checks << " checks";
+  EXPECT_LT(triggered, evaluated * 4 / 5) << checks << " checks";
 }
 
 TEST(AccessRules, ErrorsNameFileLineAndKey) {
