@@ -17,6 +17,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev  # unit tests
   libbenchmark-dev     # micro-benchmarks
   libsqlite3-dev       # serve persistence
+  libssl-dev           # SHA-256 (libcrypto) of access-rules files and the access audit's hash chain
   libboost-dev         # serve HTTP (Boost.Beast / Asio, header-only)
   python3              # scenario runner, serve integration test
   chromium             # report.html checked in a real browser (tests/report)

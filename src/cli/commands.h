@@ -62,6 +62,18 @@ struct EvalArgs {
 void AddEvalOptions(CLI::App& cmd, EvalArgs& args);
 int RunEval(const EvalArgs& args);
 
+struct AccessImpactArgs {
+  std::string rules;
+  std::string accounts;
+  std::vector<std::string> logs;
+  std::string mapping = "canonical";
+  double days = 7;
+  std::string now;  // RFC 3339; empty: the newest logged event, else the wall clock
+  size_t top = 6;
+};
+void AddAccessImpactOptions(CLI::App& cmd, AccessImpactArgs& args);
+int RunAccessImpact(const AccessImpactArgs& args);
+
 struct ServeArgs {
   std::string config;
   std::string listen;       // HOST:PORT
@@ -73,6 +85,7 @@ struct ServeArgs {
   std::string follow;
   std::string mapping;
   std::string accounts;  // --accounts FILE: upserted into the store at start
+  std::string access_rules;  // --access-rules FILE (docs/ACCESS.md); SIGHUP reloads it
   std::string port_file;
   int threads = 0;
   size_t max_body_bytes = 64u << 20;

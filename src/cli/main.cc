@@ -39,6 +39,11 @@ int main(int argc, char** argv) {
   auto* traceback_cmd = app.add_subcommand("traceback", "Find which accounts and campaigns received near-identical responses to suspect texts");
   dg::cli::AddTracebackOptions(*traceback_cmd, tb);
 
+  dg::cli::AccessImpactArgs impact;
+  auto* impact_cmd = app.add_subcommand("access-impact",
+                                        "What access rules would deny, per rule and model, before they go live (accounts, recent traffic)");
+  dg::cli::AddAccessImpactOptions(*impact_cmd, impact);
+
   auto* version_cmd = app.add_subcommand("version", "Print the version");
 
   // Usage errors exit 2 (CLI11's own codes are 100+); --help and --version 0.
@@ -56,6 +61,7 @@ int main(int argc, char** argv) {
   if (*export_cmd) return dg::cli::RunExport(exp);
   if (*import_cmd) return dg::cli::RunImport(imp);
   if (*traceback_cmd) return dg::cli::RunTraceback(tb);
+  if (*impact_cmd) return dg::cli::RunAccessImpact(impact);
   if (*version_cmd) {
     fmt::print("distillguard {}\n", DG_VERSION);
     return 0;

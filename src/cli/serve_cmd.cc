@@ -22,7 +22,7 @@ namespace dg::cli {
 void AddServeOptions(CLI::App& cmd, ServeArgs& args) {
   cmd.add_option("--config", args.config,
                  "TOML file with any of: listen, data, policy, token_file, gateway_token_file, analyst_token_file, follow, mapping, "
-                 "threads, trusted_hops, retention_days");
+                 "threads, trusted_hops, retention_days, access_rules");
   cmd.add_option("--listen", args.listen, "HOST:PORT to listen on (default 127.0.0.1:8080; port 0 picks a free one)");
   cmd.add_option("--data", args.data, "Data directory (SQLite store: event log, overrides, samples)");
   cmd.add_option("--policy", args.policy, "Policy TOML (default: built-in, same as config/policy.toml)");
@@ -53,6 +53,9 @@ void AddServeOptions(CLI::App& cmd, ServeArgs& args) {
   cmd.add_option("--accounts", args.accounts,
                  "Account attributes (JSONL or CSV, as scan --accounts) upserted into the store at start; "
                  "PUT /v1/accounts adds more");
+  cmd.add_option("--access-rules", args.access_rules,
+                 "Per-model access rules (TOML, docs/ACCESS.md) applied with the detector's decision; reloaded on SIGHUP "
+                 "and POST /v1/access/reload, audited in DATA/access_audit.db");
   cmd.add_option("--port-file", args.port_file, "Write the bound port here once listening (for port 0)");
   cmd.add_option("--threads", args.threads, "Worker threads for ingest and analyst routes (default 2; decisions run on the event loop)");
   cmd.add_option("--max-body-bytes", args.max_body_bytes, "Largest /v1/events body accepted (413 above); a gzip body may inflate to 8x this")->capture_default_str();
@@ -91,6 +94,7 @@ bool ApplyConfig(ServeArgs& args, std::string* error) {
     else if (key == "analyst_token_file") ok = set(&args.analyst_token_file);
     else if (key == "follow") ok = set(&args.follow);
     else if (key == "mapping") ok = set(&args.mapping);
+    else if (key == "access_rules") ok = set(&args.access_rules);
     else if (key == "threads") {
       const auto v = TomlInteger(node);
       if (!v || *v < 1 || *v > 1024) {
@@ -109,7 +113,7 @@ bool ApplyConfig(ServeArgs& args, std::string* error) {
       int& field = hops ? args.trusted_hops : args.retention_days;
       if (field == (hops ? 0 : -1)) field = static_cast<int>(*v);
     } else {
-      *error = fmt::format("{}:{}: key '{}': unknown key (expected listen, data, policy, token_file, gateway_token_file, analyst_token_file, follow, mapping, threads, trusted_hops, retention_days)",
+      *error = fmt::format("{}:{}: key '{}': unknown key (expected listen, data, policy, token_file, gateway_token_file, analyst_token_file, follow, mapping, threads, trusted_hops, retention_days, access_rules)",
                            args.config, node.source().begin.line, key.str());
       return false;
     }
@@ -212,6 +216,7 @@ int RunServe(ServeArgs args) {
   so.max_store_bytes = args.max_store_bytes;
   so.lock_data_dir = true;
   so.retention_days = std::max(0, args.retention_days);
+  so.access_rules = args.access_rules;
   if (!args.policy.empty()) {
     auto p = Policy::Load(args.policy);
     if (!p.ok()) {
@@ -233,6 +238,7 @@ int RunServe(ServeArgs args) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);  // reloads the access rules
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -282,8 +288,20 @@ int RunServe(ServeArgs args) {
   const double grace = args.shutdown_grace_s;
   std::thread watcher([&] {
     int sig = 0;
-    sigwait(&signals, &sig);
-    if (finished.load()) return;
+    for (;;) {
+      siginfo_t info{};
+      sig = sigwaitinfo(&signals, &info);
+      if (sig != SIGHUP || finished.load()) break;
+      // SIGHUP: reload the access rules; the audit records who sent it.
+      const std::string by = fmt::format("pid {} uid {}", info.si_pid, info.si_uid);
+      std::string why;
+      if (!service->access_rules_configured()) {
+        fmt::print(stderr, "serve: SIGHUP from {}: no --access-rules to reload\n", by);
+      } else if (!service->ReloadAccessRules(by, "SIGHUP", &why)) {
+        fmt::print(stderr, "serve: SIGHUP from {}: access rules not reloaded: {}\n", by, why);
+      }
+    }
+    if (sig < 0 || finished.load()) return;
     fmt::print(stderr, "serve: signal {}: finishing requests in flight and stopping\n", sig);
     server.Stop();
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(grace);

@@ -40,6 +40,13 @@ struct CheckResult {
   double score = 0;
   uint32_t reasons = 0;  // Reason bits
   int ttl_s = 60;        // how long the gateway may cache the answer
+  // Set when an access rule (decide/access_rules.h) decided or capped the
+  // request: its id, its customer-facing text, and whether the customer
+  // may see the id (not for rules that read the detector's verdict).
+  std::string rule_id, rule_message;
+  bool rule_visible = false;
+  bool rule_decided = false;       // the decision is the rule's (else the rule only capped)
+  uint32_t max_output_tokens = 0;  // 0: no cap
 };
 
 // `overrides`: analysts' decisions by account id, including accounts not

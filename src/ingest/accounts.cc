@@ -16,7 +16,10 @@ using simdjson::dom::element;
 using simdjson::dom::element_type;
 
 constexpr std::string_view kColumns[] = {"account_id", "created_at", "payment_fingerprint", "email_domain", "org_id",
-                                         "org_verified", "country", "verification", "labels"};
+                                         "org_verified", "country", "verification", "labels",
+                                         "verified_country", "jurisdiction", "verification_level", "org_type",
+                                         "payment_verified"};
+constexpr int32_t kMaxVerificationLevel = 100;
 constexpr size_t kMaxLineBytes = 1u << 20;
 
 std::string_view Trim(std::string_view v) {
@@ -101,6 +104,28 @@ std::optional<std::string> SetField(AccountAttributes* a, std::string_view col, 
     a->country = v;
   } else if (col == "verification") {
     a->verification = v;
+  } else if (col == "verified_country") {
+    a->verified_country = v;
+  } else if (col == "jurisdiction") {
+    a->jurisdiction = v;
+  } else if (col == "org_type") {
+    a->org_type = v;
+  } else if (col == "payment_verified") {
+    const auto b = Bool(v);
+    if (!b) return fmt::format("'{}' is not true/false", v.substr(0, 60));
+    a->payment_verified = *b;
+  } else if (col == "verification_level") {
+    if (v.empty()) return std::nullopt;
+    int32_t level = 0;
+    bool ok = v.size() <= 3;
+    for (const char c : v) ok = ok && c >= '0' && c <= '9';
+    if (ok) {
+      for (const char c : v) level = level * 10 + (c - '0');
+    }
+    if (!ok || level > kMaxVerificationLevel) {
+      return fmt::format("'{}' is not an integer in [0, {}]", v.substr(0, 60), kMaxVerificationLevel);
+    }
+    a->verification_level = level;
   } else if (col == "labels") {
     a->labels.clear();
     size_t pos = 0;
@@ -128,12 +153,15 @@ std::string AccountToJson(const AccountAttributes& a) {
   }
   for (auto [name, v] : {std::pair<std::string_view, const std::string*>{"payment_fingerprint", &a.payment_fingerprint},
                          {"email_domain", &a.email_domain}, {"org_id", &a.org_id}, {"country", &a.country},
-                         {"verification", &a.verification}}) {
+                         {"verification", &a.verification}, {"verified_country", &a.verified_country},
+                         {"jurisdiction", &a.jurisdiction}, {"org_type", &a.org_type}}) {
     if (v->empty()) continue;
     s += fmt::format(",\"{}\":", name);
     AppendJsonString(s, *v);
   }
   if (a.org_verified >= 0) s += a.org_verified ? ",\"org_verified\":true" : ",\"org_verified\":false";
+  if (a.payment_verified >= 0) s += a.payment_verified ? ",\"payment_verified\":true" : ",\"payment_verified\":false";
+  if (a.verification_level >= 0) s += fmt::format(",\"verification_level\":{}", a.verification_level);
   if (!a.labels.empty()) {
     s += ",\"labels\":[";
     for (size_t i = 0; i < a.labels.size(); ++i) {
@@ -152,10 +180,14 @@ void AccountDirectory::Upsert(const AccountAttributes& a) {
   AccountAttributes& d = it->second;
   if (a.created_at != kNoTime) d.created_at = a.created_at;
   for (auto [dst, src] : {std::pair{&d.payment_fingerprint, &a.payment_fingerprint}, {&d.email_domain, &a.email_domain},
-                          {&d.org_id, &a.org_id}, {&d.country, &a.country}, {&d.verification, &a.verification}}) {
+                          {&d.org_id, &a.org_id}, {&d.country, &a.country}, {&d.verification, &a.verification},
+                          {&d.verified_country, &a.verified_country}, {&d.jurisdiction, &a.jurisdiction},
+                          {&d.org_type, &a.org_type}}) {
     if (!src->empty()) *dst = *src;
   }
   if (a.org_verified >= 0) d.org_verified = a.org_verified;
+  if (a.payment_verified >= 0) d.payment_verified = a.payment_verified;
+  if (a.verification_level >= 0) d.verification_level = a.verification_level;
   if (!a.labels.empty()) d.labels = a.labels;
 }
 

@@ -3,14 +3,22 @@
 // organisation and whether it is verified, country, verification level,
 // free labels), joined to each interaction by account id. Gateway logs
 // lack these; the engine's shared-payment, new-account and same-org rules
-// need them.
+// need them, and the access rules (decide/access_rules.h) read the verified
+// ones: verified_country, jurisdiction, verification_level, org_type,
+// payment_verified.
 //
 // Input: JSONL (one object per line) or CSV with a header line, columns
 //   account_id, created_at, payment_fingerprint, email_domain, org_id,
-//   org_verified, country, verification, labels
+//   org_verified, country, verification, labels,
+//   verified_country, jurisdiction, verification_level, org_type,
+//   payment_verified
 // (any order; unknown columns are an error; labels separated by ';' in CSV,
 // a list or a string in JSONL; created_at RFC 3339 or epoch seconds;
-// org_verified true/false/1/0/yes/no). Errors name file:line and column.
+// org_verified and payment_verified true/false/1/0/yes/no;
+// verification_level an integer 0..100). Errors name file:line and column.
+// `country` is what the customer declared; `verified_country` and
+// `jurisdiction` are what the provider verified (KYC of the person or the
+// organisation). An empty value is missing, and missing is never verified.
 //
 // Join rule: a non-empty attribute from the directory fills the field; a
 // record's own value stays only where the directory has none, so an empty
@@ -44,6 +52,12 @@ struct AccountAttributes {
   std::string country;
   std::string verification;
   std::vector<std::string> labels;
+  // Verified attributes (access rules). Empty / -1: missing.
+  std::string verified_country;
+  std::string jurisdiction;
+  int32_t verification_level = -1;
+  std::string org_type;
+  int8_t payment_verified = -1;
 };
 
 // One account as a JSON object in the input's JSONL form (what serve

@@ -66,6 +66,15 @@ std::string DecisionJson(const CheckResult& r, std::optional<int> retry_after_s)
   }
   out += fmt::format("],\"ttl_s\":{}", r.ttl_s);
   if (retry_after_s) out += fmt::format(",\"retry_after_s\":{}", *retry_after_s);
+  if (!r.rule_id.empty()) {
+    out += ",\"access\":{\"rule_id\":";
+    AppendJsonString(out, r.rule_id);
+    out += fmt::format(",\"decided\":{},\"shown_to_customer\":{},\"message\":", r.rule_decided ? "true" : "false",
+                       r.rule_visible ? "true" : "false");
+    AppendJsonString(out, r.rule_message);
+    if (r.max_output_tokens > 0) out += fmt::format(",\"max_output_tokens\":{}", r.max_output_tokens);
+    out += "}";
+  }
   out += "}";
   return out;
 }
@@ -84,12 +93,35 @@ std::string_view ClientReason(Decision d) {
   return "none";
 }
 
+// A decision an access rule made carries the rule's customer-facing text,
+// and its id unless the rule reads the detector's verdict (the id would
+// tell the client the detector judged it). A cap rides along.
+std::string_view ClientReason(const CheckResult& r) {
+  if (r.rule_decided && r.decision == Decision::kBlock) return "model_not_available";
+  return ClientReason(r.decision);
+}
+
 std::string ClientDecisionJson(const CheckResult& r, std::optional<int> retry_after_s) {
   std::string out = fmt::format("{{\"decision\":\"{}\",\"reason\":\"{}\",\"ttl_s\":{}", DecisionName(r.decision),
-                                ClientReason(r.decision), r.ttl_s);
+                                ClientReason(r), r.ttl_s);
   if (retry_after_s) out += fmt::format(",\"retry_after_s\":{}", *retry_after_s);
+  if (!r.rule_id.empty() && (r.rule_decided || r.max_output_tokens > 0)) {
+    if (r.rule_visible) {
+      out += ",\"rule_id\":";
+      AppendJsonString(out, r.rule_id);
+    }
+    out += ",\"message\":";
+    AppendJsonString(out, r.rule_message);
+  }
+  if (r.max_output_tokens > 0) out += fmt::format(",\"max_output_tokens\":{}", r.max_output_tokens);
   out += "}";
   return out;
+}
+
+std::string_view QueryOf(const Request& req) {
+  const std::string_view target(req.target().data(), req.target().size());
+  const size_t q = target.find('?');
+  return q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
 }
 
 std::string Header(const Request& req, std::string_view name) {
@@ -98,7 +130,7 @@ std::string Header(const Request& req, std::string_view name) {
 }
 
 
-enum class Route { kHealth, kReady, kMetrics, kCheck, kAuthz, kEvents, kCampaigns, kCampaign, kAccount, kOverride, kIndicators, kIndicator, kAccounts, kNone };
+enum class Route { kHealth, kReady, kMetrics, kCheck, kAuthz, kEvents, kCampaigns, kCampaign, kAccount, kOverride, kIndicators, kIndicator, kAccounts, kAccessRules, kAccessReload, kAccessAudit, kNone };
 
 // Path without the query string -> route and its {id} (still percent-encoded).
 Route Match(std::string_view target, std::string* id) {
@@ -113,6 +145,9 @@ Route Match(std::string_view target, std::string* id) {
   if (path == "/v1/indicators") return Route::kIndicators;
   if (path == "/v1/campaigns") return Route::kCampaigns;
   if (path == "/v1/accounts") return Route::kAccounts;
+  if (path == "/v1/access/rules") return Route::kAccessRules;
+  if (path == "/v1/access/reload") return Route::kAccessReload;
+  if (path == "/v1/access/audit") return Route::kAccessAudit;
   auto tail = [&](std::string_view prefix, std::string_view suffix) {
     if (!starts(prefix) || path.size() <= prefix.size() + suffix.size()) return false;
     if (path.substr(path.size() - suffix.size()) != suffix) return false;
@@ -130,7 +165,8 @@ Route Match(std::string_view target, std::string* id) {
 
 bool IsSlow(Route r) {
   return r == Route::kEvents || r == Route::kCampaigns || r == Route::kCampaign || r == Route::kAccount ||
-         r == Route::kOverride || r == Route::kIndicators || r == Route::kIndicator || r == Route::kAccounts;
+         r == Route::kOverride || r == Route::kIndicators || r == Route::kIndicator || r == Route::kAccounts ||
+         r == Route::kAccessRules || r == Route::kAccessReload || r == Route::kAccessAudit;
 }
 
 bool IsOpen(Route r) { return r == Route::kHealth || r == Route::kReady || r == Route::kMetrics || r == Route::kNone; }
@@ -277,6 +313,8 @@ void HttpServer::Impl::Authz(const Request& req, Response& res) {
   if (r.decision == Decision::kThrottle) status = 429;
   Json(res, status, ClientDecisionJson(r, retry));
   res.set("x-distillguard-decision", std::string(DecisionName(r.decision)));
+  if (r.rule_visible && !r.rule_id.empty()) res.set("x-distillguard-rule", r.rule_id);
+  if (r.max_output_tokens > 0) res.set("x-distillguard-max-output-tokens", std::to_string(r.max_output_tokens));
   if (retry) res.set(http::field::retry_after, std::to_string(*retry));
   service.RecordDecision(r.decision, std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
 }
@@ -393,6 +431,33 @@ void HttpServer::Impl::Handle(Route route, AuthRole role, const std::string& id,
       const auto n = service.PutAccounts(req.body(), "request", &error);
       if (!n) return Fail(res, error.rfind("request", 0) == 0 ? 400 : 503, error);
       return Json(res, 200, fmt::format("{{\"upserted\":{}}}", *n));
+    }
+    case Route::kAccessRules:
+      if (!get) return Fail(res, 405, "use GET");
+      return Json(res, 200, service.AccessRulesJson());
+    case Route::kAccessReload: {
+      // Who reloads is recorded in the audit with the file's hash.
+      if (req.method() != http::verb::post) return Fail(res, 405, "use POST");
+      OverrideBody body;
+      std::string error;
+      if (!ParseReloadBody(req.body(), &body, &error)) return Fail(res, 400, error);
+      if (!service.access_rules_configured()) return Fail(res, 409, "serve was started without --access-rules: there is nothing to reload");
+      const auto loaded = service.ReloadAccessRules(body.by, body.reason.empty() ? "api" : "api: " + body.reason, &error);
+      if (!loaded) return Fail(res, 422, error);
+      return Json(res, 200, "{\"reloaded\":true,\"rules\":" + *loaded + "}");
+    }
+    case Route::kAccessAudit: {
+      if (!get) return Fail(res, 405, "use GET");
+      int64_t since = 0;
+      size_t limit = 100000;
+      std::string error;
+      if (!ParseAuditQuery(QueryOf(req), &since, &limit, &error)) return Fail(res, 400, error);
+      auto lines = service.AccessAuditJsonl(since, limit, &error);
+      if (!lines) return Fail(res, service.access_rules_configured() ? 503 : 409, error);
+      res.result(200);
+      res.set(http::field::content_type, "application/x-ndjson");
+      res.body() = std::move(*lines);
+      return;
     }
     case Route::kNone: break;
   }

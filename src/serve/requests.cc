@@ -78,6 +78,48 @@ bool ParseOverrideBody(std::string_view body, OverrideBody* out, std::string* er
   return true;
 }
 
+bool ParseReloadBody(std::string_view body, OverrideBody* out, std::string* error) {
+  *out = OverrideBody{};
+  simdjson::dom::object obj;
+  if (!Object(body.empty() ? std::string_view("{}") : body, &obj, error)) return false;
+  if (!OptionalString(obj, "by", &out->by, error) || !OptionalString(obj, "reason", &out->reason, error)) return false;
+  if (out->by.empty()) {
+    *error = "field 'by': required (who reloads the access rules: it goes into the audit)";
+    return false;
+  }
+  if (out->by.size() > 256 || out->reason.size() > 4096) {
+    *error = "fields 'by' and 'reason': at most 256 and 4096 bytes";
+    return false;
+  }
+  return true;
+}
+
+bool ParseAuditQuery(std::string_view query, int64_t* since, size_t* limit, std::string* error) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view param = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (param.empty()) continue;
+    const size_t eq = param.find('=');
+    const std::string_view key = param.substr(0, eq), value = eq == std::string_view::npos ? std::string_view() : param.substr(eq + 1);
+    uint64_t v = 0;
+    bool ok = !value.empty() && value.size() <= 18;
+    for (const char c : value) {
+      ok = ok && c >= '0' && c <= '9';
+      if (ok) v = v * 10 + static_cast<uint64_t>(c - '0');
+    }
+    if (key == "since" && ok) {
+      *since = static_cast<int64_t>(v);
+    } else if (key == "limit" && ok && v >= 1 && v <= 1000000) {
+      *limit = static_cast<size_t>(v);
+    } else {
+      *error = fmt::format("query parameter '{}': expected since=SEQ or limit=1..1000000", key.substr(0, 64));
+      return false;
+    }
+  }
+  return true;
+}
+
 bool ParseIndicatorsRequest(std::string_view query, std::string_view body, SharedTrust* trust, std::string* bundle,
                             std::string* error) {
   std::optional<SharedTrust> from_query, from_body;

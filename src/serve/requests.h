@@ -21,6 +21,10 @@ struct OverrideBody {
 };
 // /v1/accounts/{id}/override: action, by and reason (by and reason required).
 bool ParseOverrideBody(std::string_view body, OverrideBody* out, std::string* error);
+// /v1/access/reload: by (required) and reason (optional) into out->by, out->reason.
+bool ParseReloadBody(std::string_view body, OverrideBody* out, std::string* error);
+// GET /v1/access/audit?since=SEQ&limit=N (both optional; limit 1..1,000,000).
+bool ParseAuditQuery(std::string_view query, int64_t* since, size_t* limit, std::string* error);
 
 // POST /v1/indicators: the body is a STIX bundle, or an envelope
 // {"trust": "block"|"review", "bundle": {...}}; the trust may also come as

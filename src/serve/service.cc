@@ -14,10 +14,12 @@
 #include <fstream>
 #include <limits>
 #include <numeric>
+#include <sstream>
 
 #include <fmt/format.h>
 
 #include "common/hash.h"
+#include "common/sha256.h"
 #include "common/json_out.h"
 #include "common/parse_int.h"
 #include "content/features.h"
@@ -143,6 +145,11 @@ std::unique_ptr<Service> Service::Open(ServiceOptions options, std::string* erro
   if (!s->store_) return nullptr;
   s->MaybePrune();  // retention applies before replay: replay sees the retained history only
   if (!s->Replay(error)) return nullptr;
+  if (!s->options_.access_rules.empty()) {
+    s->audit_ = AccessAudit::Open(s->options_.data_dir, s->options_.clock, error, s->options_.access_audit_queue);
+    if (!s->audit_) return nullptr;
+    if (!s->LoadAccessRules("serve", "start", error)) return nullptr;
+  }
   s->ready_ = true;
   return s;
 }
@@ -454,6 +461,7 @@ CheckResult Service::Check(const CheckRequest& request) {
   if (!lock.owns_lock()) {
     if (auto cached = decision_cache_.Get(key)) {
       checks_from_cache_.fetch_add(1, std::memory_order_relaxed);
+      ApplyAccessRules(request, &*cached);
       return *cached;
     }
     lock.lock();
@@ -462,7 +470,140 @@ CheckResult Service::Check(const CheckRequest& request) {
   // (An analyst's override on an account that has sent nothing yet is
   // consulted by Engine::Check itself.)
   decision_cache_.Put(key, r);
+  lock.unlock();
+  ApplyAccessRules(request, &r);
   return r;
+}
+
+void Service::ApplyAccessRules(const CheckRequest& request, CheckResult* r) {
+  std::shared_ptr<const AccessRuleSet> rules = access_rules_.load(std::memory_order_acquire);
+  if (!rules || rules->empty()) return;
+  const TimeMs now = options_.clock();
+  const Decision detector = r->decision;
+  const double score = r->score;
+  std::shared_lock<std::shared_mutex> lock(accounts_mu_);
+  const AccountAttributes* a = accounts_.Find(request.account_id);
+  const AccessSubject subject = rules->Subject(a, detector, score, now);
+  const auto outcome = rules->Decide(request.account_id, accounts_generation_.load(std::memory_order_acquire), request.model, subject);
+  if (outcome->triggered.empty()) return;
+  ApplyAccess(*rules, *outcome, r);
+  for (const uint32_t idx : outcome->triggered) {
+    const bool dry = rules->rules()[idx].mode == AccessMode::kDryRun;
+    (dry ? access_dry_run_ : access_enforced_).fetch_add(1, std::memory_order_relaxed);
+    AccessAuditEntry e;
+    e.at = now;
+    e.rules = rules;
+    e.rule = idx;
+    e.account_id = request.account_id;
+    e.model = request.model;
+    if (a != nullptr) e.attributes = *a;
+    e.detector = detector;
+    e.score = score;
+    e.decision = r->decision;
+    audit_->Record(std::move(e));
+  }
+}
+
+std::optional<std::string> Service::LoadAccessRules(const std::string& by, const std::string& via, std::string* error) {
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  const auto old = access_rules_.load();
+  std::string why;
+  auto fresh = AccessRuleSet::Load(options_.access_rules, &why);
+  std::string members = "\"kind\":\"reload\",\"at\":";
+  AppendJsonString(members, FormatRfc3339(options_.clock()));
+  members += ",\"by\":";
+  AppendJsonString(members, by);
+  members += ",\"via\":";
+  AppendJsonString(members, via);
+  members += ",\"file\":";
+  AppendJsonString(members, options_.access_rules);
+  members += fmt::format(",\"ok\":{}", fresh ? "true" : "false");
+  auto describe = [](const AccessRuleSet* r) {
+    if (r == nullptr) return std::string("null");
+    size_t dry = 0;
+    for (const auto& rule : r->rules()) dry += rule.mode == AccessMode::kDryRun;
+    std::string out = "{\"version\":";
+    AppendJsonString(out, r->version());
+    out += ",\"sha256\":";
+    AppendJsonString(out, r->sha256());
+    out += ",\"catalogue_sha256\":";
+    if (r->catalogue_sha256().empty()) out += "null";
+    else AppendJsonString(out, r->catalogue_sha256());
+    out += fmt::format(",\"rules\":{},\"enforce\":{},\"dry_run\":{}}}", r->rules().size(), r->rules().size() - dry, dry);
+    return out;
+  };
+  if (fresh) {
+    members += ",\"rules\":" + describe(fresh.get());
+  } else {
+    members += ",\"error\":";
+    AppendJsonString(members, why);
+    members += ",\"file_sha256\":";
+    std::ifstream in(options_.access_rules, std::ios::binary);
+    if (in) {
+      std::stringstream ss;
+      ss << in.rdbuf();
+      AppendJsonString(members, Sha256Hex(ss.str()));
+    } else {
+      members += "null";
+    }
+  }
+  members += ",\"previous\":" + describe(old.get());
+  std::string audit_error;
+  const bool audited = audit_->RecordEvent(members, &audit_error);
+  if (!fresh) {
+    access_reload_failures_.fetch_add(1, std::memory_order_relaxed);
+    *error = old ? why + " (the rules in force are unchanged: version " + old->version() + ")" : why;
+    if (!audited) *error += "; and the reload was not audited: " + audit_error;
+    return std::nullopt;
+  }
+  if (!audited) {
+    // A change of rules the audit cannot show is not made.
+    *error = "the new rules were not applied: the reload could not be audited: " + audit_error;
+    access_reload_failures_.fetch_add(1, std::memory_order_relaxed);
+    return std::nullopt;
+  }
+  access_rules_.store(fresh, std::memory_order_release);
+  access_reloads_.fetch_add(1, std::memory_order_relaxed);
+  fmt::print(stderr, "serve: access rules {} version {} ({} rules, sha256 {}) loaded by {} via {}\n", options_.access_rules,
+             fresh->version(), fresh->rules().size(), fresh->sha256(), by, via);
+  return describe(fresh.get());
+}
+
+std::optional<std::string> Service::ReloadAccessRules(const std::string& by, const std::string& via, std::string* error) {
+  if (options_.access_rules.empty()) {
+    *error = "serve was started without --access-rules: there is nothing to reload";
+    return std::nullopt;
+  }
+  return LoadAccessRules(by, via, error);
+}
+
+std::string Service::AccessRulesJson() {
+  const auto rules = access_rules_.load();
+  if (!rules) return "{\"file\":null,\"version\":null,\"rules\":0}";
+  size_t dry = 0;
+  for (const auto& rule : rules->rules()) dry += rule.mode == AccessMode::kDryRun;
+  std::string out = "{\"file\":";
+  AppendJsonString(out, rules->origin());
+  out += ",\"version\":";
+  AppendJsonString(out, rules->version());
+  out += ",\"sha256\":";
+  AppendJsonString(out, rules->sha256());
+  out += ",\"catalogue_sha256\":";
+  if (rules->catalogue_sha256().empty()) out += "null";
+  else AppendJsonString(out, rules->catalogue_sha256());
+  out += fmt::format(",\"rules\":{},\"enforce\":{},\"dry_run\":{}}}", rules->rules().size(), rules->rules().size() - dry, dry);
+  return out;
+}
+
+std::optional<std::string> Service::AccessAuditJsonl(int64_t since, size_t limit, std::string* error) {
+  if (!audit_) {
+    *error = "serve was started without --access-rules: there is no access audit";
+    return std::nullopt;
+  }
+  audit_->Flush();
+  std::string out;
+  if (!audit_->Export(since, limit, &out, error)) return std::nullopt;
+  return out;
 }
 
 uint32_t Service::PromptFlags(std::string_view prompt) {
@@ -596,6 +737,7 @@ std::optional<size_t> Service::PutAccounts(std::string_view body, const std::str
   if (!store_->PutAccounts(rows, error)) return std::nullopt;  // not durable: not applied
   std::unique_lock<std::shared_mutex> lock(accounts_mu_);
   incoming.ForEach([&](const AccountAttributes& a) { accounts_.Upsert(a); });
+  accounts_generation_.fetch_add(1, std::memory_order_acq_rel);  // cached access outcomes are stale
   return rows.size();
 }
 
@@ -806,6 +948,21 @@ std::string Service::Metrics() {
     std::shared_lock<std::shared_mutex> lock(accounts_mu_);
     gauge("distillguard_enrichment_accounts", "Accounts with attributes from PUT /v1/accounts or --accounts",
           static_cast<double>(accounts_.size()));
+  }
+  if (const auto rules = access_rules_.load()) {
+    gauge("distillguard_access_rules", "Access rules in force", static_cast<double>(rules->rules().size()));
+    counter("distillguard_access_enforced_total", "Checks on which an enforced access rule's effect applied (per rule)",
+            access_enforced_.load());
+    counter("distillguard_access_dry_run_total", "Checks on which a dry-run access rule would have applied (per rule)",
+            access_dry_run_.load());
+    counter("distillguard_access_reloads_total", "Access rules files loaded", access_reloads_.load());
+    counter("distillguard_access_reload_failures_total", "Access rules files refused (the rules in force kept)",
+            access_reload_failures_.load());
+  }
+  if (audit_) {
+    counter("distillguard_access_audit_written_total", "Access decision records written to the audit", audit_->written());
+    counter("distillguard_access_audit_dropped_total", "Access decision records dropped: the audit queue was full", audit_->dropped());
+    counter("distillguard_access_audit_failed_total", "Access decision records the audit database refused", audit_->failed());
   }
   return out;
 }

@@ -55,6 +55,7 @@
 #include "ingest/coverage.h"
 #include "ingest/mapping.h"
 #include "ingest/pipeline.h"
+#include "serve/access_audit.h"
 #include "serve/store.h"
 
 namespace dg {
@@ -75,6 +76,11 @@ struct ServiceOptions {
   // campaigns -- for every account. 0: no check (replaying old logs is
   // never affected: only the future is bounded).
   int64_t max_future_ms = 24 * kMsPerHour;
+  // Access rules (decide/access_rules.h, docs/ACCESS.md): loaded at Open
+  // (a bad file refuses to start), reloaded by ReloadAccessRules; every
+  // decision a rule changed and every load go to DIR/access_audit.db.
+  std::string access_rules;
+  size_t access_audit_queue = 65536;
 };
 
 struct IngestResult {
@@ -173,6 +179,19 @@ class Service {
   // bad input, nothing applied; otherwise a store error).
   std::optional<size_t> PutAccounts(std::string_view body, const std::string& origin, std::string* error);
 
+  // Access rules. Reload reads options.access_rules again: a good file
+  // replaces the rules at once (checks in flight finish on the old ones), a
+  // bad one keeps them; either way the reload is audited with `by`, `via`,
+  // the time and the file's hash. Returns a JSON summary, or nullopt +
+  // *error (the reason the file was refused, or "no rules configured").
+  std::optional<std::string> ReloadAccessRules(const std::string& by, const std::string& via, std::string* error);
+  bool access_rules_configured() const { return !options_.access_rules.empty(); }
+  // {"file","version","sha256","catalogue_sha256","rules","enforce","dry_run"} of the rules in force.
+  std::string AccessRulesJson();
+  // The audit as JSONL (records with seq > since, at most limit); written
+  // records only, after waiting for the queue (at most 10 s).
+  std::optional<std::string> AccessAuditJsonl(int64_t since, size_t limit, std::string* error);
+
   // Starts tailing `path` (from the stored offset) on a background thread.
   bool Follow(const std::string& path, std::string* error);
   void Stop();
@@ -196,6 +215,9 @@ class Service {
   IngestResult IngestLines(std::string_view jsonl, const std::string& origin,
                            const std::vector<std::pair<std::string, std::string>>& meta);
   void FollowLoop(std::string path, uint64_t offset);
+  // The access rules' outcome applied to the detector's answer (and audited).
+  void ApplyAccessRules(const CheckRequest& request, CheckResult* r);
+  std::optional<std::string> LoadAccessRules(const std::string& by, const std::string& via, std::string* error);
 
   ServiceOptions options_;
   std::unique_ptr<Store> store_;
@@ -225,6 +247,12 @@ class Service {
   LatencyHistogram check_latency_, ingest_latency_, apply_lock_;
   DecisionCache decision_cache_;
   std::atomic<uint64_t> checks_from_cache_{0};
+  // access rules
+  std::atomic<std::shared_ptr<const AccessRuleSet>> access_rules_;
+  std::atomic<uint64_t> accounts_generation_{0};  // bumped when attributes change (outcome cache key)
+  std::unique_ptr<AccessAudit> audit_;
+  std::mutex reload_mu_;
+  std::atomic<uint64_t> access_enforced_{0}, access_dry_run_{0}, access_reloads_{0}, access_reload_failures_{0};
 };
 
 }  // namespace dg
