@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/errors.h"
 #include "common/clock.h"
 #include "decide/access_rules.h"
 #include "ingest/accounts.h"
@@ -118,26 +119,19 @@ int RunAccessImpact(const AccessImpactArgs& args) {
   uint64_t bad_lines = 0;
   TimeMs newest = kNoTime;
   if (!args.logs.empty()) {
-    auto mapping = FieldMapping::Load(args.mapping, &error);
-    if (!mapping) {
-      fmt::print(stderr, "access-impact: {}\n", error);
-      return 2;
-    }
+    auto mapping = FieldMapping::Load(args.mapping);
+    if (!mapping.ok()) return PrintError("access-impact", mapping.status());
     RecordParser parser(std::move(*mapping));
     Interaction in;
     for (const auto& path : args.logs) {
-      auto reader = LineReader::Open(path, kDefaultMaxLineBytes, &error);
-      if (!reader) {
-        fmt::print(stderr, "access-impact: {}\n", error);
-        return 1;
-      }
+      auto reader = LineReader::Open(path, kDefaultMaxLineBytes);
+      if (!reader.ok()) return PrintError("access-impact", reader.status());
       std::string_view line;
       for (;;) {
-        const auto st = reader->Next(&line);
+        const auto st = (*reader)->Next(&line);
         if (st == LineReader::Status::kEof) break;
         if (st == LineReader::Status::kError) {
-          fmt::print(stderr, "access-impact: {}\n", reader->error());
-          return 1;
+          return PrintError("access-impact", (*reader)->error());
         }
         if (st == LineReader::Status::kTooLong || line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
         if (parser.Parse(line, true, &in)) {
