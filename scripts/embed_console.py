@@ -57,6 +57,7 @@ def main():
                 return
     except OSError:
         pass
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w") as f:
         f.write(text)
 
