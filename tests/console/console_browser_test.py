@@ -114,6 +114,10 @@ def main():
         check(edges > 0, f"graph has {edges} edges (shared indicators)")
         check(len(driver.find_elements(By.CSS_SELECTOR, "#graph canvas")) > 0, "graph drawn on a canvas")
         shot("03-campaign")
+        time.sleep(3.5)  # past the overview's refresh period: nothing of another view may touch this one
+        charts = driver.find_elements(By.CSS_SELECTOR, ".chart .uplot")
+        check(len(charts) >= 3, f"campaign charts drawn ({len(charts)}: waves, volume and tokens, models)")
+        check(len(driver.find_elements(By.CSS_SELECTOR, "table.heatmap td.hm")) == 24 * min(40, nodes), "hour-of-day heat map")
 
         # One member's account page; override it with a reason.
         member = driver.find_elements(By.CSS_SELECTOR, "#member-table a.account-link")[0]

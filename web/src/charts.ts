@@ -47,7 +47,8 @@ export function timeChart(x: number[], series: Series[], opts: { height?: number
         })),
       ],
       axes: twoAxes ? [{}, { scale: "y" }, { scale: "r", side: 1, grid: { show: false } }] : [{}, {}],
-      scales: { x: { time: true } },
+      // Counts: every y axis starts at zero.
+      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.05 : 1] }, r: { range: (_u, _min, max) => [0, max > 0 ? max * 1.05 : 1] } },
       legend: { show: true },
     },
     [x, ...series.map((s) => s.values)] as uPlot.AlignedData,

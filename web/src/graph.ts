@@ -76,7 +76,8 @@ export function drawGraph(container: HTMLElement, nodes: GraphNode[], edges: Gra
         style: { "line-color": "data(colour)", width: "data(width)", label: "data(label)", "font-size": 6, color: "#374151", "text-rotation": "autorotate", "curve-style": "bezier", opacity: 0.8 },
       },
     ],
-    layout: { name: nodes.length > 150 ? "grid" : "cose", animate: false },
+    layout: { name: nodes.length > 150 ? "grid" : "cose", animate: false, padding: 40 },
+    maxZoom: 1.6,
     wheelSensitivity: 0.3,
   });
   cy.on("tap", "node", (ev) => onNode(ev.target.id()));

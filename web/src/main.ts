@@ -11,8 +11,12 @@ import type * as T from "./types";
 const app = document.getElementById("app") as HTMLElement;
 let analyst = "";
 let timer: number | undefined;
+// Which view is on screen: a view's pending refresh checks it is still
+// current before touching the page (or its charts).
+let generation = 0;
 
 function stopTimers(): void {
+  generation += 1;
   if (timer !== undefined) window.clearInterval(timer);
   timer = undefined;
 }
@@ -46,8 +50,9 @@ function showLogin(message = ""): void {
       const s = await post<T.Session>("/ui/api/login", { token: token.value });
       analyst = s.analyst;
       setCsrf(s.csrf);
+      // Changing the hash routes (hashchange); otherwise route here, once.
       if (!location.hash || location.hash === "#/login") location.hash = "#/";
-      route();
+      else void route();
     } catch (e) {
       msg.textContent = e instanceof ApiError ? e.message : String(e);
     }
@@ -105,14 +110,16 @@ async function viewOverview(): Promise<void> {
   append(main, cards, section("Decisions by kind (since start)", decisions), section("Events per second (this page)", chartBox));
   const xs: number[] = [];
   const eps: number[] = [];
+  const mine = generation;
   const load = async () => {
     let o: T.Overview;
     try {
       o = await get<T.Overview>("/v1/console/overview");
     } catch (e) {
-      clear(decisions).append(errorBox(e));
+      if (mine === generation) clear(decisions).append(errorBox(e));
       return;
     }
+    if (mine !== generation) return;  // another view is on screen now
     clear(cards).append(
       stat("events / s", fmtNum(o.events_per_s), "stat-eps"),
       stat("events accepted", fmtNum(o.events_accepted)),
@@ -141,7 +148,7 @@ async function viewOverview(): Promise<void> {
     clear(chartBox).append(timeChart([...xs], [{ label: "events/s", values: [...eps] }], { height: 160 }));
   };
   await load();
-  timer = window.setInterval(() => void load(), 3000);
+  if (mine === generation) timer = window.setInterval(() => void load(), 3000);
 }
 
 // ---------------------------------------------------------------- campaigns
