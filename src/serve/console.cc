@@ -786,22 +786,10 @@ ConsoleResponse Console::Impl::CampaignPage(const std::string& id) {
         out += "}";
       }
       // Which member holds which of the campaign's shown indicators, and how
-      // often it used it (the slot's use count, saturating at 255).
-      const IndicatorIndex& index = engine.correlator().index();
+      // often it used it.
+      const auto held = IndicatorAccounts(engine, c);
       std::map<std::pair<std::string, std::string>, std::vector<std::pair<uint32_t, uint32_t>>> holders;  // (kind, value) -> (member, uses)
-      std::set<std::pair<std::string, std::string>> shown(c.indicators.begin(), c.indicators.end());
-      for (const uint32_t m : c.members) {
-        const AccountState& a = engine.accounts()[m];
-        for (size_t k = 0; k < kIndicatorKinds; ++k) {
-          for (size_t slot = 0; slot < a.indicator_count[k]; ++slot) {
-            const IndicatorStats* s = index.Find(a.indicators[k][slot]);
-            if (s == nullptr || s->display.empty()) continue;
-            const std::pair<std::string, std::string> key(std::string(IndicatorKindName(static_cast<IndicatorKind>(k))), s->display);
-            if (!shown.count(key)) continue;
-            holders[key].emplace_back(m, std::max<uint32_t>(1, a.indicator_hits[k][slot]));
-          }
-        }
-      }
+      for (size_t idx = 0; idx < c.indicators.size(); ++idx) holders[c.indicators[idx]] = held[idx];
       out += "],\"indicator_accounts\":[";
       bool first = true;
       for (const auto& key : c.indicators) {
