@@ -770,10 +770,8 @@ ConsoleResponse Console::Impl::CampaignPage(const std::string& id) {
       out.pop_back();  // reopen the object
       // Members: the graph's nodes.
       out += ",\"nodes\":[";
-      absl::flat_hash_map<uint32_t, size_t> member_pos;
       for (size_t idx = 0; idx < c.members.size(); ++idx) {
         const AccountState& a = engine.accounts()[c.members[idx]];
-        member_pos[c.members[idx]] = idx;
         member_ids.push_back(a.id);
         if (idx) out += ",";
         out += "{\"id\":";

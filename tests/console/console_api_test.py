@@ -168,6 +168,10 @@ def main():
     check(codes[:3] == [401, 401, 401] and 429 in codes, f"login attempts rate-limited ({codes})")
     s, _, r = raw(srv, "GET", "/ui/")
     check("script-src 'self'" in (r.getheader("Content-Security-Policy") or ""), "CSP header on the app")
+    check(r.getheader("X-Frame-Options") == "DENY" and r.getheader("X-Content-Type-Options") == "nosniff", "no framing, no sniffing")
+    s, _, r = raw(srv, "GET", "/v1/cases", headers={"Authorization": "Bearer " + ANALYST})
+    check("frame-ancestors 'none'" in (r.getheader("Content-Security-Policy") or "") and r.getheader("Cache-Control") == "no-store",
+          "API answers: CSP and no-store")
 
     # Restart (SIGTERM): cases, decisions, hints, audit and verdict history kept.
     _, cases_before, _ = srv.request("GET", "/v1/cases")
