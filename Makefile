@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: deps configure build demo test check test-sanitize bench clean
+.PHONY: deps configure build demo console test check test-sanitize bench clean
 
 deps:
 	@scripts/install-deps.sh
@@ -21,6 +21,10 @@ demo: build
 	./$(BUILD)/distillguard scan $(BUILD)/demo/data/events.jsonl --out $(BUILD)/demo/out
 	./$(BUILD)/distillguard eval --labels $(BUILD)/demo/data/labels.jsonl --accounts $(BUILD)/demo/out/accounts.jsonl
 	@echo "report: $(BUILD)/demo/out/report.html"
+
+# The analyst console on the demo scenario: http://127.0.0.1:8080/ui/ (docs/CONSOLE.md).
+console: build
+	@BUILD=$(BUILD) scripts/console-demo.sh
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages distillguard builds and tests with.
+# Installs the Debian packages distillguard builds and tests with, and the
+# analyst console's npm packages from web/package-lock.json (npm ci).
 # Idempotent: packages already present are left alone; runs apt-get only when
 # something is missing. Needs root (or sudo) on a fresh machine.
 set -euo pipefail
@@ -21,6 +22,7 @@ PACKAGES=(
   libboost-dev         # serve HTTP (Boost.Beast / Asio, header-only)
   python3              # scenario runner, serve integration test
   chromium             # report.html checked in a real browser (tests/report)
+  chromium-driver python3-selenium  # the analyst console driven in Chromium (tests/console)
 )
 # `install-deps.sh --fuzz` adds clang and its libFuzzer runtime.
 if [ "${1:-}" = "--fuzz" ]; then
@@ -39,12 +41,27 @@ missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+# Node.js and npm build the analyst console (web/). Any node >= 18 on PATH
+# will do (Debian 12's nodejs is 18, npm 9); Debian's are installed only
+# when there is none (a node from elsewhere may bundle its own npm).
+if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
+  missing+=(nodejs npm)
 fi
-echo "install-deps: installing ${missing[*]}" >&2
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}" >&2
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The console's npm packages, exactly as web/package-lock.json pins them
+# (npm ci), again only when the lockfile changed since the last install.
+# After this the build needs no network (CMake runs Vite from node_modules).
+WEB="$(cd "$(dirname "$0")/.." && pwd)/web"
+if [ -f "$WEB/package-lock.json" ] && ! cmp -s "$WEB/package-lock.json" "$WEB/node_modules/.dg-installed-lock" 2>/dev/null; then
+  echo "install-deps: npm ci in web/ (the analyst console)" >&2
+  (cd "$WEB" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  cp "$WEB/package-lock.json" "$WEB/node_modules/.dg-installed-lock"
+fi

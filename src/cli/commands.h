@@ -100,6 +100,11 @@ struct ServeArgs {
   double throttle_rate = 1;
   double throttle_burst = 10;
   int retention_days = -1;        // -1: unset (0, keep for ever)
+  // The analyst console (serve/console.h, docs/CONSOLE.md).
+  std::string analysts_file;      // "name token" lines: per-analyst logins
+  int decision_log_days = 90;     // decision log retention (0: for ever)
+  uint64_t console_scan_records = 200000;
+  bool console_secure_cookie = false;
 };
 void AddServeOptions(CLI::App& cmd, ServeArgs& args);
 int RunServe(ServeArgs args);

@@ -14,6 +14,7 @@
 
 #include "common/toml_int.h"
 #include "cli/commands.h"
+#include "serve/console.h"
 #include "serve/http_server.h"
 #include "serve/service.h"
 
@@ -62,6 +63,17 @@ void AddServeOptions(CLI::App& cmd, ServeArgs& args) {
   cmd.add_option("--max-store-bytes", args.max_store_bytes,
                  "Cap on the data directory's database (0: none); past it ingest answers 503 as on a full disk");
   cmd.add_flag("--no-samples", args.no_samples, "Keep no prompt samples, even redacted, for campaigns");
+  // The analyst console at /ui/ (docs/CONSOLE.md).
+  cmd.add_option("--analysts-file", args.analysts_file,
+                 "Per-analyst console logins: lines \"NAME TOKEN\" (the analyst token also logs in, as \"analyst\")");
+  cmd.add_option("--decision-log-days", args.decision_log_days,
+                 "Keep logged /v1/check and ext_authz decisions this many days (0: for ever)")
+      ->capture_default_str();
+  cmd.add_option("--console-scan-records", args.console_scan_records,
+                 "Newest logged events an account timeline or campaign page reads at most")
+      ->capture_default_str();
+  cmd.add_flag("--console-secure-cookie", args.console_secure_cookie,
+               "Mark the console's session cookie Secure (serve behind an HTTPS proxy)");
 }
 
 namespace {
@@ -261,6 +273,22 @@ int RunServe(ServeArgs args) {
     }
     fmt::print(stderr, "serve: {} accounts from {}\n", *n, args.accounts);
   }
+  // The analyst console: sessions, cases and the decision log beside the store.
+  ConsoleOptions console_options;
+  console_options.tokens = http.tokens;
+  if (!args.analysts_file.empty() && !LoadAnalystsFile(args.analysts_file, &console_options.analysts, &error)) {
+    fmt::print(stderr, "serve: --analysts-file {}\n", error);
+    return 2;
+  }
+  console_options.decision_log_days = std::max(0, args.decision_log_days);
+  console_options.scan_records = std::max<uint64_t>(1, args.console_scan_records);
+  console_options.secure_cookie = args.console_secure_cookie;
+  auto console = Console::Open(*service, std::move(console_options), &error);
+  if (!console) {
+    fmt::print(stderr, "serve: console: {}\n", error);
+    return 1;
+  }
+  http.console = console.get();
   HttpServer server(*service, http);
   const int port = server.Bind(&error);
   if (port < 0) {
@@ -317,6 +345,7 @@ int RunServe(ServeArgs args) {
   // Run returns on Stop; requests being handled on the workers finish here
   // (under the watcher's grace period), then the watcher is woken.
   server.Join();
+  console->Stop();  // the decision log's last rows
   service->Stop();
   finished = true;
   pthread_kill(watcher.native_handle(), SIGTERM);

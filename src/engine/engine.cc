@@ -80,7 +80,10 @@ AccountState& Engine::AccountFor(const Interaction& in) {
 }
 
 void Engine::Decide(AccountState& a, TimeMs now, const OwnEvidence* known) {
-  if (auto record = dg::Decide(a, now, known, policy_, correlator_)) decisions_[a.index] = *record;
+  if (auto record = dg::Decide(a, now, known, policy_, correlator_)) {
+    decisions_[a.index] = *record;
+    if (verdict_observer_) verdict_observer_(a, *record);
+  }
 }
 
 Verdict Engine::ObserveFeatures(const Interaction& in, const EventFeatures& f) {

@@ -119,6 +119,11 @@ class Engine {
   const VerdictRecord* LastDecision(uint32_t account) const;
   // Campaign id of an account (confirmed campaigns only), or empty.
   std::string CampaignOf(uint32_t account) const;
+  // Called at every verdict change with the account and the record just
+  // made (serve keeps a verdict history per account from it). Runs inside
+  // Observe / SetOverride: keep it cheap; it must not call the engine.
+  using VerdictObserver = std::function<void(const AccountState&, const VerdictRecord&)>;
+  void SetVerdictObserver(VerdictObserver observer) { verdict_observer_ = std::move(observer); }
 
   const Policy& policy() const { return policy_; }
   const Correlator& correlator() const { return correlator_; }
@@ -141,6 +146,7 @@ class Engine {
   Correlator correlator_;
   absl::flat_hash_map<std::string, Verdict> overrides_;
   absl::flat_hash_map<uint32_t, VerdictRecord> decisions_;  // account index -> latest verdict change
+  VerdictObserver verdict_observer_;
   absl::flat_hash_map<std::string, AccountSummary> summaries_;
   uint64_t summaries_dropped_ = 0;
   uint64_t interactions_ = 0;

@@ -93,4 +93,26 @@ std::vector<CampaignView> Campaigns(const Engine& engine) {
   return out;
 }
 
+std::vector<std::vector<std::pair<uint32_t, uint32_t>>> IndicatorAccounts(const Engine& engine, const CampaignView& c) {
+  std::vector<std::vector<std::pair<uint32_t, uint32_t>>> out(c.indicators.size());
+  const IndicatorIndex& index = engine.correlator().index();
+  for (const uint32_t m : c.members) {
+    const AccountState& a = engine.accounts()[m];
+    for (size_t k = 0; k < kIndicatorKinds; ++k) {
+      const std::string_view kind = IndicatorKindName(static_cast<IndicatorKind>(k));
+      for (size_t slot = 0; slot < a.indicator_count[k]; ++slot) {
+        const IndicatorStats* s = index.Find(a.indicators[k][slot]);
+        if (s == nullptr || s->display.empty()) continue;
+        for (size_t idx = 0; idx < c.indicators.size(); ++idx) {
+          if (c.indicators[idx].first == kind && c.indicators[idx].second == s->display) {
+            out[idx].emplace_back(m, std::max<uint32_t>(1, a.indicator_hits[k][slot]));
+            break;
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace dg

@@ -36,6 +36,10 @@ struct CampaignView {
 
 // Confirmed campaigns, largest first (ties by id).
 std::vector<CampaignView> Campaigns(const Engine& engine);
+// For each of c.indicators (same order): the members holding that value and
+// how often each used it (the account's slot count, saturating at 255).
+// O(members x indicator slots).
+std::vector<std::vector<std::pair<uint32_t, uint32_t>>> IndicatorAccounts(const Engine& engine, const CampaignView& c);
 // Evidence names and values behind an account's current verdict (own
 // signals with their measured value now, coordination and outcomes as 1;
 // a campaign member's links as they stand now, Correlator::OwnLinkReasons).

@@ -292,8 +292,14 @@ void AppendCoverageHtml(std::string& h, const FieldCoverage& cov) {
 
 }  // namespace
 
-absl::Status WriteReport(const std::vector<CampaignView>& campaigns, const Engine& engine, const RunInfo& info,
+absl::Status WriteReport(const std::vector<CampaignView>& all_campaigns, const Engine& engine, const RunInfo& info,
                          const std::string& path) {
+  // Ranked by score, as the console ranks them (ties by id): the worst first.
+  std::vector<const CampaignView*> campaigns;
+  for (const auto& c : all_campaigns) campaigns.push_back(&c);
+  std::stable_sort(campaigns.begin(), campaigns.end(), [](const CampaignView* x, const CampaignView* y) {
+    return x->score != y->score ? x->score > y->score : x->id < y->id;
+  });
   size_t blocked = 0, review = 0;
   for (const auto& a : engine.accounts()) {
     blocked += a.verdict == Verdict::kBlock;
@@ -313,15 +319,21 @@ absl::Status WriteReport(const std::vector<CampaignView>& campaigns, const Engin
   h += fmt::format("<p>{} interactions from {} accounts. <b>{}</b> campaigns, <b>{}</b> accounts blocked, {} in review.</p>",
                    info.interactions, engine.live_accounts(), campaigns.size(), blocked, review);
   if (info.coverage != nullptr && info.coverage->records() > 0) AppendCoverageHtml(h, *info.coverage);
-  h += "<h2>Campaigns, ranked</h2><table><tr><th>campaign</th><th>score</th><th>accounts</th><th>interactions</th><th>first seen</th><th>last seen</th></tr>";
-  for (const auto& c : campaigns) {
-    h += fmt::format("<tr><td><a href=\"#{0}\">{0}</a></td><td>{1:.2f}</td><td>{2}</td><td>{3}</td><td>{4}</td><td>{5}</td></tr>",
-                     c.id, c.score, c.members.size(), c.interactions, FormatRfc3339(c.first_seen), FormatRfc3339(c.last_seen));
+  h += "<h2>Campaigns, ranked</h2><p>By score, the worst first.</p><table id=\"ranking\"><tr><th>campaign</th><th>score</th><th>accounts</th><th>interactions</th>"
+       "<th>output tokens harvested</th><th>first seen</th><th>confirmed</th><th>last seen</th></tr>";
+  for (const CampaignView* cp : campaigns) {
+    const CampaignView& c = *cp;
+    h += fmt::format("<tr><td><a href=\"#{0}\">{0}</a></td><td>{1:.2f}</td><td>{2}</td><td>{3}</td><td>{4}</td><td>{5}</td><td>{6}</td><td>{7}</td></tr>",
+                     c.id, c.score, c.members.size(), c.interactions, c.output_tokens, FormatRfc3339(c.first_seen),
+                     c.confirmed_at >= 0 ? FormatRfc3339(c.confirmed_at) : "", FormatRfc3339(c.last_seen));
   }
   h += "</table>";
-  for (const auto& c : campaigns) {
+  for (const CampaignView* cp : campaigns) {
+    const CampaignView& c = *cp;
     h += fmt::format("<section class=\"campaign\" id=\"{0}\"><h2>{0} &mdash; score {1:.2f}, {2} accounts, {3} interactions</h2>",
                      c.id, c.score, c.members.size(), c.interactions);
+    h += fmt::format("<p>Output tokens harvested: <b>{}</b> (input {}). Confirmed: {}.</p>", c.output_tokens, c.input_tokens,
+                     c.confirmed_at >= 0 ? FormatRfc3339(c.confirmed_at) : "not yet");
     h += "<p>Why: ";
     for (const auto& r : c.reasons) h += "<code>" + r + "</code> ";
     h += "</p>";
@@ -355,10 +367,18 @@ absl::Status WriteReport(const std::vector<CampaignView>& campaigns, const Engin
                        a.flagged_at >= 0 ? std::to_string(a.n_at_flag) : "");
     }
     h += "</table></details>";
-    h += "<h3>Shared indicators</h3><table><tr><th>kind</th><th>value</th></tr>";
-    for (const auto& [kind, value] : c.indicators) {
+    h += "<h3>Shared indicators</h3><table class=\"indicators\"><tr><th>kind</th><th>value</th><th>accounts</th><th>uses per account</th></tr>";
+    const auto held = IndicatorAccounts(engine, c);
+    for (size_t idx = 0; idx < c.indicators.size(); ++idx) {
+      const auto& [kind, value] = c.indicators[idx];
       h += "<tr><td>" + kind + "</td><td>";
       AppendHtmlEscaped(h, value);
+      h += fmt::format("</td><td>{}</td><td>", held[idx].size());
+      for (size_t a = 0; a < held[idx].size(); ++a) {
+        if (a) h += ", ";
+        AppendHtmlEscaped(h, engine.accounts()[held[idx][a].first].id);
+        h += fmt::format(": {}", held[idx][a].second);
+      }
       h += "</td></tr>";
     }
     h += "</table><h3>Representative prompts (redacted)</h3><ul>";

@@ -22,6 +22,7 @@
 #include <fmt/format.h>
 
 #include "common/json_out.h"
+#include "serve/console.h"
 #include "serve/requests.h"
 
 namespace dg {
@@ -130,12 +131,13 @@ std::string Header(const Request& req, std::string_view name) {
 }
 
 
-enum class Route { kHealth, kReady, kMetrics, kCheck, kAuthz, kEvents, kCampaigns, kCampaign, kAccount, kOverride, kIndicators, kIndicator, kAccounts, kAccessRules, kAccessReload, kAccessAudit, kNone };
+enum class Route { kHealth, kReady, kMetrics, kCheck, kAuthz, kEvents, kCampaigns, kCampaign, kAccount, kOverride, kIndicators, kIndicator, kAccounts, kAccessRules, kAccessReload, kAccessAudit, kConsole, kNone };
 
 // Path without the query string -> route and its {id} (still percent-encoded).
 Route Match(std::string_view target, std::string* id) {
   const std::string_view path = target.substr(0, target.find('?'));
   auto starts = [&](std::string_view p) { return path.substr(0, p.size()) == p; };
+  if (Console::Owns(path)) return Route::kConsole;  // the analyst console's routes (serve/console.h)
   if (path == "/healthz") return Route::kHealth;
   if (path == "/readyz") return Route::kReady;
   if (path == "/metrics") return Route::kMetrics;
@@ -166,7 +168,7 @@ Route Match(std::string_view target, std::string* id) {
 bool IsSlow(Route r) {
   return r == Route::kEvents || r == Route::kCampaigns || r == Route::kCampaign || r == Route::kAccount ||
          r == Route::kOverride || r == Route::kIndicators || r == Route::kIndicator || r == Route::kAccounts ||
-         r == Route::kAccessRules || r == Route::kAccessReload || r == Route::kAccessAudit;
+         r == Route::kAccessRules || r == Route::kAccessReload || r == Route::kAccessAudit || r == Route::kConsole;
 }
 
 bool IsOpen(Route r) { return r == Route::kHealth || r == Route::kReady || r == Route::kMetrics || r == Route::kNone; }
@@ -254,7 +256,33 @@ struct HttpServer::Impl {
     return false;
   }
 
-  void Handle(Route route, AuthRole role, const std::string& id, const Request& req, Response& res);
+  void Handle(Route route, AuthRole role, const std::string& id, const Request& req, Response& res, const std::string& peer = {});
+  // The console's own admission (sessions, CSRF) and answers (serve/console.h).
+  static ConsoleRequest ToConsole(const Request& req, const std::string& peer) {
+    ConsoleRequest c;
+    c.method = std::string_view(req.method_string().data(), req.method_string().size());
+    c.target = std::string_view(req.target().data(), req.target().size());
+    c.body = req.body();
+    auto field = [&](http::field f) {
+      const auto v = req[f];
+      return std::string_view(v.data(), v.size());
+    };
+    c.authorization = field(http::field::authorization);
+    c.cookie = field(http::field::cookie);
+    c.origin = field(http::field::origin);
+    c.host = field(http::field::host);
+    c.accept_encoding = field(http::field::accept_encoding);
+    const auto csrf = req.find("X-CSRF-Token");
+    if (csrf != req.end()) c.csrf = std::string_view(csrf->value().data(), csrf->value().size());
+    c.peer = peer;
+    return c;
+  }
+  static void FromConsole(ConsoleResponse&& c, Response& res) {
+    res.result(c.status);
+    res.set(http::field::content_type, c.content_type);
+    for (auto& [k, v] : c.headers) res.insert(k, v);
+    res.body() = std::move(c.body);
+  }
   void Check(AuthRole role, const Request& req, Response& res);
   void Authz(const Request& req, Response& res);
   // Applies the throttle rate to a decision; returns retry_after_s when over it.
@@ -286,6 +314,7 @@ void HttpServer::Impl::Check(AuthRole role, const Request& req, Response& res) {
   cr.ip = NormalizeIp(cr.ip);
   CheckResult r = service.Check(cr);
   const auto retry = Throttle(cr.account_id, &r);
+  if (options.console != nullptr) options.console->LogDecision(cr, r, "check");
   Json(res, 200, role == AuthRole::kAnalyst ? DecisionJson(r, retry) : ClientDecisionJson(r, retry));
   if (retry) res.set(http::field::retry_after, std::to_string(*retry));
   service.RecordDecision(r.decision, std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
@@ -308,6 +337,7 @@ void HttpServer::Impl::Authz(const Request& req, Response& res) {
   if (cr.account_id.empty()) return Fail(res, 400, "header 'x-account-id': required");
   CheckResult r = service.Check(cr);
   const auto retry = Throttle(cr.account_id, &r);
+  if (options.console != nullptr) options.console->LogDecision(cr, r, "authz");
   unsigned status = 200;
   if (r.decision == Decision::kBlock || r.decision == Decision::kChallenge) status = 403;
   if (r.decision == Decision::kThrottle) status = 429;
@@ -330,9 +360,13 @@ void HttpServer::Impl::Override(const std::string& account, const Request& req, 
   Json(res, 200, *service.AccountJson(account));
 }
 
-void HttpServer::Impl::Handle(Route route, AuthRole role, const std::string& id, const Request& req, Response& res) {
+void HttpServer::Impl::Handle(Route route, AuthRole role, const std::string& id, const Request& req, Response& res,
+                              const std::string& peer) {
   const bool get = req.method() == http::verb::get;
   switch (route) {
+    case Route::kConsole:
+      if (options.console == nullptr) break;
+      return FromConsole(options.console->Handle(ToConsole(req, peer)), res);
     case Route::kHealth: return Json(res, 200, "{\"status\":\"ok\"}");
     case Route::kReady: {
       std::string why;
@@ -478,7 +512,12 @@ bool IsHttpProtocolError(const beast::error_code& ec) {
 // a worker, so a stalled client never holds a worker.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, HttpServer::Impl& server) : stream_(std::move(socket)), server_(server) { ++server_.connections; }
+  Session(tcp::socket socket, HttpServer::Impl& server) : stream_(std::move(socket)), server_(server) {
+    ++server_.connections;
+    beast::error_code ec;
+    const auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) peer_ = ep.address().to_string();
+  }
   ~Session() {
     LeaveIdle();
     ReleaseBody();
@@ -544,7 +583,17 @@ class Session : public std::enable_shared_from_this<Session> {
     // Auth before any byte of the body is read.
     res_ = {};
     res_.version(11);
-    if (!server_.Authorized(route_, role_, res_)) return Write(false);
+    if (route_ == Route::kConsole) {
+      // Sessions and CSRF are the console's (serve/console.h); still on the header alone.
+      if (server_.options.console == nullptr) return Reply(404, "no such endpoint");
+      ConsoleResponse refused;
+      if (!server_.options.console->Admit(HttpServer::Impl::ToConsole(head, peer_), &refused)) {
+        HttpServer::Impl::FromConsole(std::move(refused), res_);
+        return Write(false);
+      }
+    } else if (!server_.Authorized(route_, role_, res_)) {
+      return Write(false);
+    }
     limit_ = route_ == Route::kEvents || route_ == Route::kIndicators || route_ == Route::kAccounts ? server_.options.max_body_bytes
                                                                         : server_.options.max_small_body_bytes;
     const auto length = parser_->content_length();
@@ -598,7 +647,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // Slow routes: handled on a worker (nothing else touches this session
     // meanwhile), answered from the event loop.
     asio::post(server_.pool, [self = shared_from_this(), keep] {
-      self->server_.Handle(self->route_, self->role_, self->id_, self->req_, self->res_);
+      self->server_.Handle(self->route_, self->role_, self->id_, self->req_, self->res_, self->peer_);
       self->req_ = {};
       self->ReleaseBody();
       asio::post(self->stream_.get_executor(), [self, keep] { self->Write(keep); });
@@ -645,6 +694,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Route route_ = Route::kNone;
   AuthRole role_ = AuthRole::kNone;
   std::string id_;
+  std::string peer_;  // client address (the console's login rate limit)
   size_t limit_ = 0;
   size_t reserved_ = 0;  // declared body bytes counted in inflight_body_bytes
   bool in_idle_ = false;

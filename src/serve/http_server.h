@@ -17,6 +17,9 @@
 //                                             (or {"trust","bundle"}); default review
 //   GET  /v1/indicators                       the imported ones, with id and trust
 //   DELETE /v1/indicators/{id}                removes one (store, then engine)
+//   /ui/..., /v1/console/..., /v1/cases..., /v1/decisions, /v1/review...,
+//   /v1/policy-hints, /v1/audit   the analyst console (serve/console.h:
+//                                 its own sessions, CSRF and answers)
 // {id} is percent-decoded (bob%20smith; a bad escape or %00 is a 400).
 // /readyz is 503 while replaying or while the store refuses writes.
 //
@@ -64,6 +67,8 @@
 
 namespace dg {
 
+class Console;
+
 struct HttpOptions {
   std::string host = "127.0.0.1";
   int port = 8080;                          // 0: any free port (see Bind)
@@ -77,6 +82,7 @@ struct HttpOptions {
   size_t max_connections = 0;               // 0: descriptor limit - 64
   double throttle_rate_per_s = 1;           // throttled accounts: requests a second ...
   double throttle_burst = 10;               // ... and burst
+  Console* console = nullptr;               // the analyst console (serve/console.h), owned by the caller; null: none
 };
 
 class HttpServer {

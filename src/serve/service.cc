@@ -127,7 +127,15 @@ void LatencyHistogram::AppendPrometheus(std::string& out, const std::string& nam
 Service::Service(ServiceOptions options)
     : options_(std::move(options)),
       engine_(options_.policy, EngineOptions{options_.keep_samples}),
-      dedup_(4u << 20) {}
+      dedup_(4u << 20) {
+  // Every verdict change, at the change, with its evidence (console history).
+  engine_.SetVerdictObserver([this](const AccountState& a, const VerdictRecord& r) { verdict_history_.Record(a.id, r); });
+}
+
+void Service::Read(const std::function<void(const EngineView&)>& fn) const {
+  std::shared_lock<std::shared_mutex> lock(engine_mu_);
+  fn(EngineView{engine_, verdict_history_, override_history_});
+}
 
 Service::~Service() {
   Stop();

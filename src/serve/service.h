@@ -38,6 +38,7 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -45,6 +46,7 @@
 #include <shared_mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <absl/container/flat_hash_map.h>
@@ -57,6 +59,7 @@
 #include "ingest/pipeline.h"
 #include "serve/access_audit.h"
 #include "serve/store.h"
+#include "serve/verdict_history.h"
 
 namespace dg {
 
@@ -209,6 +212,18 @@ class Service {
   bool Ready(std::string* why);
   uint64_t replay_duplicates() const { return replay_duplicates_; }
 
+  // The analyst console's read access (serve/console.h): fn runs under the
+  // engine's shared lock with the engine, every account's verdict history
+  // and the overrides made, by account id. Keep fn short: ingest waits for it.
+  struct EngineView {
+    const Engine& engine;
+    const VerdictHistory& history;
+    const std::unordered_map<std::string, std::vector<OverrideRecord>>& overrides;
+  };
+  void Read(const std::function<void(const EngineView&)>& fn) const;
+  const std::string& data_dir() const { return options_.data_dir; }
+  int policy_version() const { return options_.policy.version; }
+
  private:
   explicit Service(ServiceOptions options);
   bool Replay(std::string* error);
@@ -226,6 +241,7 @@ class Service {
   std::mutex ingest_mu_;              // one writer: dedup, store, apply order
   mutable std::shared_mutex engine_mu_;
   std::unordered_map<std::string, std::vector<OverrideRecord>> override_history_;  // under engine_mu_
+  VerdictHistory verdict_history_;    // under engine_mu_ (fed by the engine's verdict observer)
   AccountDirectory accounts_;         // under accounts_mu_
   mutable std::shared_mutex accounts_mu_;
   FieldCoverage coverage_;            // under coverage_mu_

@@ -21,6 +21,17 @@ CAMPAIGNS=$(wc -l < "$WORK/out/campaigns.jsonl")
 fail() { echo "FAIL $*" >&2; exit 1; }
 [ "$CAMPAIGNS" -ge 5 ] || fail "expected the standard scenario's campaigns, found $CAMPAIGNS"
 if grep -Eq '(src|href)="(https?:)?//' "$REPORT"; then fail "report.html loads something from the network"; fi
+# Ranked by score (issue #19), with harvested tokens and confirmation time,
+# and per-account counts on the shared indicators.
+python3 - "$REPORT" <<'PY' || fail "campaigns not ranked by score, or harvested tokens / per-account indicator counts missing"
+import re, sys
+html = open(sys.argv[1]).read()
+table = re.search(r'<table id="ranking">(.*?)</table>', html, re.S).group(1)
+assert "output tokens harvested" in table and "confirmed" in table
+scores = [float(m) for m in re.findall(r'</a></td><td>([0-9.]+)</td>', table)]
+assert len(scores) >= 5 and scores == sorted(scores, reverse=True), scores
+assert re.search(r'<th>uses per account</th>', html)
+PY
 DOM=$(timeout 120 "$CHROMIUM" --headless --no-sandbox --disable-gpu --virtual-time-budget=10000 --dump-dom "file://$REPORT" 2>/dev/null)
 CHECK=$(grep -o 'data-report-check="[^"]*"' <<<"$DOM" || true)
 ERRORS=$(grep -o 'data-report-errors="[^"]*"' <<<"$DOM" || true)
