@@ -149,6 +149,14 @@ class Service {
   // 'action': ..."). Unavailable if not durable.
   absl::Status Override(const std::string& account_id, const std::string& action, const std::string& by,
                         const std::string& reason);
+  // The same as false + *error: for callers not yet converted (issue #14;
+  // goes when the serve layer returns statuses).
+  bool Override(const std::string& account_id, const std::string& action, const std::string& by, const std::string& reason,
+                std::string* error) {
+    const absl::Status st = Override(account_id, action, by, reason);
+    if (!st.ok()) *error = std::string(StatusMessage(st));
+    return st.ok();
+  }
   // Imported (partner) indicators. Durable first (one transaction per
   // import), then applied. `trust`: kReview (the default of the CLI and the
   // API) -- a match sends an account to review at most; kBlock -- a new

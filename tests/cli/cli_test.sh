@@ -88,6 +88,18 @@ check "scan with every line rejected exits 1" bash -c "[ $? -eq 1 ] && grep -q '
 check "an unknown flag is a usage error (2)" bash -c "[ $? -eq 2 ]"
 "$BIN" scan --help >/dev/null 2>&1
 check "--help exits 0" bash -c "[ $? -eq 0 ]"
+# Failed statuses exit by their code (src/common/status.h): 2 what the
+# caller must fix, 1 a failed run.
+"$BIN" simulate --scenario nope --out "$WORK/s0" >/dev/null 2>"$WORK/s0.err"
+check "simulate of an unknown scenario is a usage error (2)" bash -c "[ $? -eq 2 ] && grep -q \"simulate: unknown scenario 'nope'\" '$WORK/s0.err'"
+"$BIN" export --stix --from "$WORK/t1" --out "$WORK/b.json" --campaign c_nope >/dev/null 2>"$WORK/b.err"
+check "export of an unknown campaign is a usage error (2)" bash -c "[ $? -eq 2 ] && grep -q 'export: no campaign c_nope' '$WORK/b.err'"
+mkdir -p "$WORK/t1cut" && cp "$WORK/t1/campaigns.jsonl" "$WORK/t1/responses.fp" "$WORK/t1cut/" && truncate -s -5 "$WORK/t1cut/responses.fp"
+printf '{"text":"x"}\n' > "$WORK/suspect.jsonl"
+"$BIN" traceback --from "$WORK/t1cut" "$WORK/suspect.jsonl" >/dev/null 2>"$WORK/tb.err"
+check "traceback of a truncated responses.fp is a failed run (1)" bash -c "[ $? -eq 1 ] && grep -q 'responses.fp: truncated' '$WORK/tb.err'"
+"$BIN" traceback --from "$WORK/t1" "$WORK/nope.jsonl" >/dev/null 2>"$WORK/tb2.err"
+check "traceback of a missing suspect file is a usage error (2)" bash -c "[ $? -eq 2 ] && grep -q 'nope.jsonl: cannot read' '$WORK/tb2.err'"
 check "accounts.jsonl keeps the evidence as it was when the verdict was made" python3 -c "
 import json,sys
 rows=[json.loads(l) for l in open('$WORK/t1/accounts.jsonl')]
