@@ -99,6 +99,7 @@ bool PercentDecode(std::string_view in, std::string* out) {
   out->reserve(in.size());
   for (size_t i = 0; i < in.size(); ++i) {
     if (in[i] != '%') {
+      if (in[i] == '\0') return false;  // no id holds a NUL, raw or escaped
       out->push_back(in[i]);
       continue;
     }

@@ -8,7 +8,7 @@
 //                          entry the trusted proxy appended (N-th from the
 //                          right), never the client-written leftmost one
 //   NormalizeIp            IPv4-mapped IPv6 -> IPv4 (::ffff:1.2.3.4 -> 1.2.3.4)
-//   PercentDecode          path ids (bob%20smith); false on a bad escape
+//   PercentDecode          path ids (bob%20smith); false on a bad escape or a NUL
 //   Printable              a request field made safe for a log line
 //   RateLimiter            token bucket per key (throttle as a rate)
 //

@@ -83,6 +83,7 @@ TEST(Guard, PercentDecodingOfPathIds) {
   EXPECT_FALSE(PercentDecode("bob%", &out));
   EXPECT_FALSE(PercentDecode("bob%zz", &out));
   EXPECT_FALSE(PercentDecode("bob%00", &out));
+  EXPECT_FALSE(PercentDecode(std::string("bob\0smith", 9), &out)) << "a raw NUL is refused like an escaped one";
 }
 
 TEST(Guard, PrintableEscapesControlCharacters) {
