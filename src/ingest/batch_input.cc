@@ -121,7 +121,7 @@ absl::Status BatchInputIndex::Load(const std::string& path, size_t max_bytes, si
   auto opened = LineReader::Open(path, max_line_bytes);
   if (!opened.ok()) return opened.status();
   const std::unique_ptr<LineReader>& reader = *opened;
-  Loader ld{RecordParser(**mapping), path, max_bytes, on_error, max_errors_shown};
+  Loader ld{RecordParser(**mapping), path, max_bytes, on_error, max_errors_shown, 0, false, {}};
   for (;;) {
     std::string_view line;
     const auto st = reader->Next(&line);
@@ -147,7 +147,7 @@ absl::Status BatchInputIndex::LoadText(std::string_view text, const std::string&
                                        const ErrorFn& on_error, size_t max_errors_shown) {
   const auto mapping = InputMapping();
   if (!mapping.ok()) return mapping.status();
-  Loader ld{RecordParser(**mapping), origin, max_bytes, on_error, max_errors_shown};
+  Loader ld{RecordParser(**mapping), origin, max_bytes, on_error, max_errors_shown, 0, false, {}};
   uint64_t line_no = 0;
   while (!text.empty()) {
     const size_t nl = text.find('\n');
