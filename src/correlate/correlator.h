@@ -201,22 +201,28 @@ class Correlator {
   void AddIndicator(AccountState& a, IndicatorKind kind, uint64_t value, DisplayFn display);
   // Summed evidence of the values a and b share; *infra is set when one of
   // them is operator infrastructure rather than content or configuration.
-  double LinkScore(const AccountState& a, const AccountState& b, uint32_t* reasons, bool* infra) const;
+  double LinkScore(const AccountState& a, const AccountState& b, uint32_t* reasons, bool* infra, bool* paid = nullptr) const;
   // Per confirmed campaign (root), the best evidence per indicator kind.
   using CampaignScores = std::vector<std::pair<uint32_t, std::array<double, kIndicatorKinds>>>;
   void AddCampaignEvidence(size_t kind, uint64_t key, CampaignScores* scores) const;
   // Sum of per-kind evidence, prompt-content kinds together capped at
   // policy.content_cap: two operators drawing on the same public prompt set
   // share content and nothing else.
-  double CombineKinds(const std::array<double, kIndicatorKinds>& per_kind, bool* infra) const;
+  // *infra: an infrastructure kind carries at least half its weight (the
+  // content-link guards do not apply); *paid (optional): one other than the
+  // org id -- what the operator pays for (cards, address blocks, sign-up
+  // waves, mail domains), which halves a campaign's block size. A campaign
+  // tied by an org id alone blocks from twice the size, as one tied by
+  // content: a real lab or team may declare one unverified org.
+  double CombineKinds(const std::array<double, kIndicatorKinds>& per_kind, bool* infra, bool* paid = nullptr) const;
   void OnConfirmed(uint32_t root, TimeMs now, RefreshFn refresh);
   // Campaign hints on the members' indicators, and the members refreshed.
   void RefreshMembers(uint32_t root, const std::vector<uint32_t>& members, TimeMs now, RefreshFn refresh);
   // Accounts a cluster needs to be confirmed: policy.campaign_min_accounts,
   // doubled when every member is a candidate by automation alone.
   size_t CampaignMinAccounts(const CampaignAggregate& g) const;
-  // The account is in a confirmed campaign tied by infrastructure and big
-  // enough to block on its own.
+  // The account is in a confirmed campaign tied by paid infrastructure that
+  // blocks on its own (big enough, and scoring over the block line).
   bool SelfStandingCampaign(uint32_t account) const;
   // A campaign grew to its block size (BlockMinAccounts, from its size and
   // link reasons before and after a merge): every member's verdict may change.

@@ -180,8 +180,8 @@ bool Correlator::Record(AccountState& a, const Interaction& in, const EventFeatu
   // coincidence: harvesting accounts in one org are one operation. A
   // verified org is one known customer (links.cc never ties its members
   // to each other on anything), so only unverified ids are indicators.
-  if (!in.org_id.empty() && a.org_verified != 1) {
-    AddIndicator(a, IndicatorKind::kOrg, Hash64(in.org_id), [&] { return in.org_id; });
+  if (!a.org.empty() && a.org_verified != 1) {  // the account's own org, not each request's claim
+    AddIndicator(a, IndicatorKind::kOrg, Hash64(a.org), [&] { return a.org; });
   }
   // Synchronized schedules: accounts driven by one scheduler are active in
   // the same minutes of every hour. Checked every few interactions.

@@ -25,20 +25,27 @@ double Evidence(const IndicatorStats& s, size_t kind, double weight) {
 
 }  // namespace
 
-double Correlator::CombineKinds(const std::array<double, kIndicatorKinds>& per_kind, bool* infra) const {
+double Correlator::CombineKinds(const std::array<double, kIndicatorKinds>& per_kind, bool* infra, bool* paid) const {
   double content = 0;
   double other = 0;
   for (size_t k = 0; k < kIndicatorKinds; ++k) {
     const auto kind = static_cast<IndicatorKind>(k);
-    if (per_kind[k] > 0 && per_kind[k] >= 0.5 * policy_.links[k] && IsInfrastructure(kind)) *infra = true;
+    if (per_kind[k] > 0 && per_kind[k] >= 0.5 * policy_.links[k] && IsInfrastructure(kind)) {
+      *infra = true;
+      if (paid != nullptr && kind != IndicatorKind::kOrg) *paid = true;
+    }
     (IsContent(kind) ? content : other) += per_kind[k];
   }
   return other + std::min(content, policy_.content_cap);
 }
 
-double Correlator::LinkScore(const AccountState& a, const AccountState& b, uint32_t* reasons, bool* infra) const {
+double Correlator::LinkScore(const AccountState& a, const AccountState& b, uint32_t* reasons, bool* infra, bool* paid) const {
   std::array<double, kIndicatorKinds> per_kind{};
+  // An org ties accounts that harvest, not bots that only automate: an
+  // enterprise's batch and CI accounts share its org for their own reasons.
+  const bool org_counts = !a.automation_only && !b.automation_only;
   for (size_t k = 0; k < kIndicatorKinds; ++k) {
+    if (k == static_cast<size_t>(IndicatorKind::kOrg) && !org_counts) continue;
     for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) {
       const uint64_t key = a.indicators[k][idx];
       if (!b.HasIndicator(static_cast<IndicatorKind>(k), key)) continue;
@@ -47,7 +54,7 @@ double Correlator::LinkScore(const AccountState& a, const AccountState& b, uint3
     }
     if (per_kind[k] > 0.1 && reasons != nullptr) *reasons |= Bit(LinkReason(static_cast<IndicatorKind>(k)));
   }
-  return CombineKinds(per_kind, infra);
+  return CombineKinds(per_kind, infra, paid);
 }
 
 double Correlator::CampaignScore(const CampaignAggregate& g) const {
@@ -136,6 +143,9 @@ bool Correlator::OwnNetworkCampaign(uint32_t root) const {
 size_t Correlator::BlockMinAccounts(bool infra_linked, const CampaignAggregate& g) const {
   const auto min = static_cast<size_t>(policy_.campaign_block_min_accounts);
   if (infra_linked) return min;
+  // Tied by an org id (and content), not by anything paid for: a real lab
+  // or evaluation team may declare one org nobody verified.
+  if (g.link_reasons & Bit(Reason::kSharedOrg)) return 2 * min;
   size_t unknown_age = 0, seen = 0;
   for (const uint32_t m : g.members) {
     if (seen == 16) break;
@@ -147,7 +157,8 @@ size_t Correlator::BlockMinAccounts(bool infra_linked, const CampaignAggregate& 
 
 bool Correlator::SelfStandingCampaign(uint32_t account) const {
   const CampaignAggregate* g = campaigns_.Aggregate(campaigns_.Root(account));
-  return g != nullptr && g->confirmed_seq != 0 && g->infra_linked && g->members.size() >= BlockMinAccounts(*g);
+  return g != nullptr && g->confirmed_seq != 0 && g->infra_linked && g->members.size() >= BlockMinAccounts(*g) &&
+         CampaignScore(*g) >= policy_.campaign_block_score;
 }
 
 bool Correlator::CrossesBlockSize(size_t size_before, bool infra_before, const CampaignAggregate& after) const {
@@ -187,8 +198,8 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     if (!a.org.empty() && a.org == b.org && a.org_verified == 1 && b.org_verified == 1) continue;
     if (campaigns_.Find(a.index) == campaigns_.Find(b.index)) continue;
     uint32_t reasons = 0;
-    bool infra = false;
-    if (LinkScore(a, b, &reasons, &infra) < policy_.link_threshold) continue;
+    bool infra = false, paid = false;
+    if (LinkScore(a, b, &reasons, &infra, &paid) < policy_.link_threshold) continue;
     // Shared content or client configuration alone ties young accounts
     // only: established customers of different orgs legitimately share
     // public templates and popular apps.
@@ -230,7 +241,7 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     const uint32_t root = campaigns_.Union(a.index, b.index, sa, sb);
     CampaignAggregate* g = campaigns_.Aggregate(root);
     g->link_reasons |= reasons;
-    g->infra_linked = g->infra_linked || infra;
+    g->infra_linked = g->infra_linked || paid;
     // Each side is reported with the links it has itself, never the
     // campaign's union (a member does not "share a payment" it never used).
     a.link_reasons |= reasons;
@@ -273,7 +284,7 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     // An organisation's members share its id for their own reasons: only a
     // member that harvests on its own evidence joins the org's campaign
     // (a colleague asking ordinary questions does not).
-    if (k == static_cast<size_t>(IndicatorKind::kOrg) && !a.suspicious) continue;
+    if (k == static_cast<size_t>(IndicatorKind::kOrg) && (!a.suspicious || a.automation_only)) continue;
     for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) AddCampaignEvidence(k, a.indicators[k][idx], &scores);
   }
   uint32_t best_root = 0;
@@ -302,8 +313,8 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     // not one that works from a network of its own (NetworkOf).
     // Nor into a campaign of accounts that each work from a network of
     // their own: a small organisation's cluster (see OwnNetworkCampaign).
-    bool has_infra = false;
-    double total = CombineKinds(per_kind, &has_infra);
+    bool has_infra = false, paid = false;
+    double total = CombineKinds(per_kind, &has_infra, &paid);
     if (!has_infra && !(a.MayLinkOnContent() && network == Network::kNone && !OwnNetworkCampaign(root))) continue;
     // A payment instrument that is mostly the campaign's, used by an account
     // that harvests on its own evidence: two independent pieces of evidence,
@@ -317,7 +328,7 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     if (total > best || (total == best && root < best_root)) {
       best = total;
       best_root = root;
-      best_infra = has_infra;
+      best_infra = paid;
       best_reasons = 0;
       for (size_t k = 0; k < kIndicatorKinds; ++k) {
         if (per_kind[k] > 0.1) best_reasons |= Bit(LinkReason(static_cast<IndicatorKind>(k)));

@@ -11,8 +11,10 @@
 // a second thread and hands the engine batches of 256 interactions through
 // a bounded queue (8 full batches in flight, 10 in circulation, their
 // buffers reused); order is kept, so the verdicts are the same as with one
-// thread, byte for byte. prepare runs on the reading thread, observed on
-// the caller's; both see interactions in the engine's order.
+// thread, byte for byte. prepare and on_error run on the reading thread,
+// observed on the caller's; prepare and observed see interactions in the
+// engine's order. Hooks and the engine must not throw (a throw on the
+// caller's thread with the reader running ends the process).
 //
 // Cost: the ingest and content costs per interaction, plus one move of the
 // Interaction into a batch slot. Memory: the ingest bounds (pipeline.h) plus
