@@ -58,11 +58,15 @@ with open(f"{w}/distinct.toml", "w") as f:
                 f'payment_verified = true\nlabels_none = ["L{i}"]\n')
 PY
 
+# The three serves share one CPU and wrk the other, so that none of them is
+# placed better than the others by the scheduler (taskset, util-linux).
+PIN_SERVE="" PIN_WRK=""
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then PIN_SERVE="taskset -c 1" PIN_WRK="taskset -c 0"; fi
 declare -A PORT
 start() {  # name [args]
   local name=$1
   shift
-  DISTILLGUARD_TOKEN=$TOKEN "$DG" serve --listen 127.0.0.1:0 --data "$WORK/data-$name" --port-file "$WORK/port-$name" \
+  DISTILLGUARD_TOKEN=$TOKEN $PIN_SERVE "$DG" serve --listen 127.0.0.1:0 --data "$WORK/data-$name" --port-file "$WORK/port-$name" \
     --accounts "$WORK/accounts.csv" "$@" 2>"$WORK/serve-$name.log" &
   PIDS+=($!)
   while [ ! -s "$WORK/port-$name" ]; do sleep 0.1; done
@@ -99,7 +103,7 @@ TCK=$(getconf CLK_TCK)
 run() {  # name mode -> "req/s cpu_us_per_request"
   local c0 c1 out
   c0=$(cpu_ticks "${PID[$1]}")
-  out=$(wrk -t1 -c16 -d"${SECS}s" -s "$WORK/$2.lua" "http://127.0.0.1:${PORT[$1]}/v1/check")
+  out=$($PIN_WRK wrk -t1 -c16 -d"${SECS}s" -s "$WORK/$2.lua" "http://127.0.0.1:${PORT[$1]}/v1/check")
   c1=$(cpu_ticks "${PID[$1]}")
   echo "$out" | awk -v c="$((c1 - c0))" -v t="$TCK" '/requests in/ {n = $1} /Requests\/sec/ {r = $2} END {printf "%.0f %.2f\n", r, c / t * 1e6 / n}'
 }
@@ -109,8 +113,14 @@ run() {  # name mode -> "req/s cpu_us_per_request"
 # /proc/PID/stat over the run: steadier on a shared machine).
 echo "round workload config    req/s    cpu_us/req"
 for round in $(seq 1 "$ROUNDS"); do
+  # The order of the three serves rotates from round to round.
+  case $((round % 3)) in
+    1) order="none similar distinct" ;;
+    2) order="similar distinct none" ;;
+    0) order="distinct none similar" ;;
+  esac
   for mode in warm cold; do
-    for name in none similar distinct; do
+    for name in $order; do
       if [ "$mode" = cold ] && [ "$name" != none ]; then reload "$name"; fi
       r=$(run "$name" "$mode")
       echo "$round $mode $name $r" | tee -a "$WORK/results" | awk '{printf "%-5s %-8s %-9s %-8s %s\n", $1, $2, $3, $4, $5}'

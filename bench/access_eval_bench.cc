@@ -2,16 +2,21 @@
 // rules that all cover the model: of one shape, and with distinct condition
 // sets (bench/access_bench.sh writes the same two files). Per check:
 //   Subject     interning the account's attributes against the rules;
-//   Cached      Subject + Decide on a warm outcome cache (serve's steady state);
+//   Cached      a probe of the warm outcome cache (serve's steady state: no
+//               attributes read);
 //   Indexed     the rule index (a cache miss: serve's cost for a new
 //               (account, model, bucket) key);
 //   Reference   the rule-by-rule evaluation the index replaces.
 // Usage: dg_access_eval_bench [--benchmark_repetitions=3 ...]
 #include <benchmark/benchmark.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include <fmt/format.h>
 
 #include "decide/access_rules.h"
+#include "serve/service.h"
 
 namespace dg {
 namespace {
@@ -65,10 +70,8 @@ void BM_Cached(benchmark::State& state) {
   const auto& set = Set(state.range(0));
   const AccountAttributes a = Account();
   benchmark::DoNotOptimize(set.Decide(a.account_id, 1, "bench-m0", set.Subject(&a, Decision::kAllow, 0.1, kNow)));
-  for (auto _ : state) {
-    const auto s = set.Subject(&a, Decision::kAllow, 0.1, kNow);
-    benchmark::DoNotOptimize(set.Decide(a.account_id, 1, "bench-m0", s));
-  }
+  std::shared_ptr<const AccessOutcome> out;
+  for (auto _ : state) benchmark::DoNotOptimize(set.Probe(a.account_id, 1, "bench-m0", Decision::kAllow, 0.1, kNow, &out));
 }
 BENCHMARK(BM_Cached)->Arg(0)->Arg(1)->ArgName("distinct");
 
@@ -88,6 +91,44 @@ void BM_Reference(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(set.Evaluate(s, *rules));
 }
 BENCHMARK(BM_Reference)->Arg(0)->Arg(1)->ArgName("distinct");
+
+// Service::Check (engine + rules, no HTTP), 10,000 known accounts in turn:
+// rules 0 none, 1 one shape, 2 distinct condition sets; cold 0: one model
+// (the outcome cache warm), 1: every (account, model) pair new.
+void BM_ServiceCheck(benchmark::State& state) {
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("dg_access_eval_bench_{}_{}", getpid(), state.range(0));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  ServiceOptions o;
+  o.data_dir = dir.string();
+  if (state.range(0) > 0) {
+    o.access_rules = (dir / "rules.toml").string();
+    std::ofstream(o.access_rules) << RulesText(state.range(0) == 2);
+  }
+  std::string error;
+  auto service = Service::Open(o, &error);
+  if (!service) {
+    state.SkipWithError(error.c_str());
+    return;
+  }
+  std::string accounts = "account_id,verified_country,jurisdiction,verification_level,org_type,payment_verified,created_at\n";
+  for (int i = 0; i < 10000; ++i) accounts += fmt::format("bench-{},US,US,3,company,true,2024-01-01T00:00:00Z\n", i);
+  service->PutAccounts(accounts, "bench", &error);
+  CheckRequest r;
+  r.model = "bench-m0";
+  r.ip = "198.51.100.7";
+  const bool cold = state.range(1) != 0;
+  int i = 0;
+  for (auto _ : state) {
+    // cold: every (account, model) pair new, as bench/access_bench.sh's cold workload
+    if (cold && i % 10000 == 0) r.model = fmt::format("bench-m{}", i / 10000);
+    r.account_id = fmt::format("bench-{}", i++ % 10000);
+    benchmark::DoNotOptimize(service->Check(r));
+  }
+  service.reset();
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_ServiceCheck)->ArgsProduct({{0, 1, 2}, {0, 1}})->ArgNames({"rules", "cold"});
 
 }  // namespace
 }  // namespace dg

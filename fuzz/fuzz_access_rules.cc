@@ -42,17 +42,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const char* model : {"atlas-4-pro", "atlas-3", "", "m"}) {
       for (const dg::Decision d : {dg::Decision::kAllow, dg::Decision::kThrottle, dg::Decision::kBlock}) {
         const auto s = set->Subject(who, d, 0.55, 1780000000000LL);
-        const auto outcome = set->Decide(who ? "acct" : "nobody", 1, model, s);
+        const char* id = who ? "acct" : "nobody";
+        const auto decided = set->Decide(id, 1, model, s);
+        std::shared_ptr<const dg::AccessOutcome> probed;
+        if (!set->Probe(id, 1, model, d, 0.55, 1780000000000LL, &probed) || probed != decided) __builtin_trap();
+        const dg::AccessOutcome outcome = decided ? *decided : dg::AccessOutcome{};
         // The index and the reference evaluation agree on every input.
         const auto reference = set->Evaluate(s, *set->RulesFor(model));
-        if (reference.triggered != outcome->triggered || reference.enforced != outcome->enforced ||
-            reference.cap_rule != outcome->cap_rule) {
+        if (reference.triggered != outcome.triggered || reference.enforced != outcome.enforced ||
+            reference.cap_rule != outcome.cap_rule) {
           __builtin_trap();
         }
         dg::CheckResult r;
         r.decision = d;
-        dg::ApplyAccess(*set, *outcome, &r);
-        for (const uint32_t idx : outcome->triggered) (void)set->Missing(set->rules()[idx], s);
+        dg::ApplyAccess(*set, outcome, &r);
+        for (const uint32_t idx : outcome.triggered) (void)set->Missing(set->rules()[idx], s);
       }
     }
   }

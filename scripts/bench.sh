@@ -17,7 +17,7 @@ DG="$ROOT/$BUILD/distillguard"
 [ -x "$DG" ] || DG="$BUILD/distillguard"
 "$ROOT/scripts/install-deps.sh" --bench
 # Everything below runs these; build them if a plain `make build` did not.
-cmake --build "$BUILD" -j"$(nproc)" --target distillguard dg_bench dg_parse_ceiling dg_serve_ingest_bench >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" --target distillguard dg_bench dg_parse_ceiling dg_serve_ingest_bench dg_access_eval_bench >/dev/null
 PY=/usr/bin/python3  # Debian's python, which has python3-sklearn
 OUT="$ROOT/bench-results"
 mkdir -p "$OUT"
@@ -49,6 +49,10 @@ trap 'rm -rf "$WORK"' EXIT
   echo "## serve (wrk, nginx side by side)"
   "$ROOT/bench/serve_bench.sh" "$BUILD" "$WORK/std/events.jsonl"
   rm -rf "$WORK/std" "$WORK/c1" "$WORK/c2"
+
+  echo "## access rules (1,000 rules against none; issue #20)"
+  "$BUILD/bench/dg_access_eval_bench" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true 2>/dev/null | grep -E "median|Benchmark"
+  "$ROOT/bench/access_bench.sh" "$BUILD" 3 5
 
   echo "## scaling"
   if [ $QUICK = 1 ]; then

@@ -759,8 +759,7 @@ AccessSubject AccessRuleSet::Subject(const AccountAttributes* a, Decision detect
   s.attributes = a;
   s.detector = detector;
   s.score = score;
-  s.score_bucket = static_cast<uint32_t>(std::upper_bound(score_thresholds_.begin(), score_thresholds_.end(), score) -
-                                         score_thresholds_.begin());
+  s.score_bucket = ScoreBucket(score);
   if (a == nullptr) return s;
   s.country = Lookup(kCountry, a->verified_country);
   s.jurisdiction = Lookup(kJurisdiction, a->jurisdiction);
@@ -768,11 +767,8 @@ AccessSubject AccessRuleSet::Subject(const AccountAttributes* a, Decision detect
   s.level = a->verification_level;
   s.payment_verified = a->payment_verified;
   s.org_verified = a->org_verified;
-  if (a->created_at != kNoTime) {
-    s.age_ms = std::max<TimeMs>(0, now - a->created_at);
-    s.age_bucket = 1 + static_cast<uint32_t>(std::upper_bound(age_thresholds_.begin(), age_thresholds_.end(), s.age_ms) -
-                                             age_thresholds_.begin());
-  }
+  if (a->created_at != kNoTime) s.age_ms = std::max<TimeMs>(0, now - a->created_at);
+  s.age_bucket = AgeBucket(a->created_at, now);
   for (const auto& l : a->labels) {
     const uint16_t id = Lookup(kLabel, l);
     if (id < 2) continue;
@@ -848,21 +844,44 @@ AccessOutcome AccessRuleSet::Evaluate(const AccessSubject& s, const std::vector<
   return out;
 }
 
-std::shared_ptr<const AccessOutcome> AccessRuleSet::Decide(std::string_view account_id, uint64_t generation, std::string_view model,
-                                                           const AccessSubject& s) const {
+uint32_t AccessRuleSet::ScoreBucket(double score) const {
+  return static_cast<uint32_t>(std::upper_bound(score_thresholds_.begin(), score_thresholds_.end(), score) - score_thresholds_.begin());
+}
+
+uint32_t AccessRuleSet::AgeBucket(TimeMs created_at, TimeMs now) const {
+  if (created_at == kNoTime) return 0;
+  const TimeMs age = std::max<TimeMs>(0, now - created_at);
+  return 1 + static_cast<uint32_t>(std::upper_bound(age_thresholds_.begin(), age_thresholds_.end(), age) - age_thresholds_.begin());
+}
+
+uint64_t AccessRuleSet::CacheKey(std::string_view account_id, uint64_t generation, std::string_view model, Decision detector,
+                                 uint32_t score_bucket) {
   uint64_t key = HashCombine(Hash64(account_id), Hash64(model, 0x6d6f64656c));
   key = HashCombine(key, generation);
-  key = HashCombine(key, (uint64_t{s.score_bucket} << 40) ^ (uint64_t{s.age_bucket} << 8) ^ static_cast<uint64_t>(s.detector));
+  return HashCombine(key, (uint64_t{score_bucket} << 8) ^ static_cast<uint64_t>(detector));
+}
+
+bool AccessRuleSet::Probe(std::string_view account_id, uint64_t generation, std::string_view model, Decision detector, double score,
+                          TimeMs now, std::shared_ptr<const AccessOutcome>* outcome) const {
+  const uint64_t key = CacheKey(account_id, generation, model, detector, ScoreBucket(score));
   OutcomeShard& shard = outcomes_[key % kShards];
-  {
-    std::lock_guard<std::mutex> lock(shard.mu);
-    const auto it = shard.map.find(key);
-    if (it != shard.map.end()) return it->second;
-  }
-  auto outcome = std::make_shared<const AccessOutcome>(EvaluateIndexed(s, model));
+  std::lock_guard<std::mutex> lock(shard.mu);
+  const auto it = shard.map.find(key);
+  if (it == shard.map.end() || AgeBucket(it->second.created_at, now) != it->second.age_bucket) return false;
+  *outcome = it->second.outcome;
+  return true;
+}
+
+std::shared_ptr<const AccessOutcome> AccessRuleSet::Decide(std::string_view account_id, uint64_t generation, std::string_view model,
+                                                           const AccessSubject& s) const {
+  AccessOutcome evaluated = EvaluateIndexed(s, model);
+  std::shared_ptr<const AccessOutcome> outcome;
+  if (!evaluated.triggered.empty()) outcome = std::make_shared<const AccessOutcome>(std::move(evaluated));
+  const uint64_t key = CacheKey(account_id, generation, model, s.detector, s.score_bucket);
+  OutcomeShard& shard = outcomes_[key % kShards];
   std::lock_guard<std::mutex> lock(shard.mu);
   if (shard.map.size() >= kMaxOutcomesCached / kShards) shard.map.clear();
-  shard.map.insert_or_assign(key, outcome);
+  shard.map.insert_or_assign(key, CachedOutcome{s.attributes ? s.attributes->created_at : kNoTime, s.age_bucket, outcome});
   return outcome;
 }
 

@@ -170,8 +170,15 @@ class AccessRuleSet {
   bool Holds(const AccessPredicates& p, const AccessSubject& s) const;
   bool Applies(const AccessRule& r, const AccessSubject& s) const;
 
-  // The outcome for one request, through the outcome cache. `generation`
-  // changes whenever account attributes change. Thread-safe.
+  // The outcome cache, in two steps so that a hit needs neither the
+  // account's attributes nor their lock. Probe: true on a hit, with
+  // *outcome (null: no rule applies). The entry keeps the account's sign-up
+  // time, so its age bucket at `now` is checked without the attributes.
+  // `generation` changes whenever account attributes change. Thread-safe.
+  bool Probe(std::string_view account_id, uint64_t generation, std::string_view model, Decision detector, double score,
+             TimeMs now, std::shared_ptr<const AccessOutcome>* outcome) const;
+  // Evaluates with the rule index and caches the outcome; null when no
+  // rule applies. Thread-safe.
   std::shared_ptr<const AccessOutcome> Decide(std::string_view account_id, uint64_t generation, std::string_view model,
                                               const AccessSubject& s) const;
 
@@ -223,9 +230,18 @@ class AccessRuleSet {
     std::mutex mu;
     absl::flat_hash_map<std::string, std::shared_ptr<const Covering>> map;
   };
+  uint32_t ScoreBucket(double score) const;
+  uint32_t AgeBucket(TimeMs created_at, TimeMs now) const;  // 0: no sign-up time
+  static uint64_t CacheKey(std::string_view account_id, uint64_t generation, std::string_view model, Decision detector,
+                           uint32_t score_bucket);
+  struct CachedOutcome {
+    TimeMs created_at = kNoTime;
+    uint32_t age_bucket = 0;
+    std::shared_ptr<const AccessOutcome> outcome;  // null: no rule applies
+  };
   struct OutcomeShard {
     std::mutex mu;
-    absl::flat_hash_map<uint64_t, std::shared_ptr<const AccessOutcome>> map;
+    absl::flat_hash_map<uint64_t, CachedOutcome> map;
   };
   static constexpr size_t kShards = 16;
   mutable std::array<ModelShard, kShards> models_;

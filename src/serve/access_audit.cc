@@ -129,17 +129,19 @@ AccessAudit::~AccessAudit() {
 }
 
 bool AccessAudit::Record(AccessAuditEntry entry) {
+  bool queued = false;
   {
     std::lock_guard<std::mutex> lock(q_mu_);
     if (queue_.size() >= max_queue_) {
       ++pending_dropped_;
       dropped_.fetch_add(1, std::memory_order_relaxed);
-      return false;
+    } else {
+      queue_.push_back(std::move(entry));
+      queued = true;
     }
-    queue_.push_back(std::move(entry));
   }
-  q_cv_.notify_one();
-  return true;
+  q_cv_.notify_one();  // a drop is written too
+  return queued;
 }
 
 bool AccessAudit::WriteLocked(const std::vector<std::string>& members, std::string* error) {

@@ -489,12 +489,19 @@ void Service::ApplyAccessRules(const CheckRequest& request, CheckResult* r) {
   const TimeMs now = options_.clock();
   const Decision detector = r->decision;
   const double score = r->score;
+  // The generation is read before the attributes: a change in between makes
+  // the cached outcome stale under the new generation, never the reverse.
+  const uint64_t generation = accounts_generation_.load(std::memory_order_acquire);
+  std::shared_ptr<const AccessOutcome> outcome;
+  if (!rules->Probe(request.account_id, generation, request.model, detector, score, now, &outcome)) {
+    std::shared_lock<std::shared_mutex> lock(accounts_mu_);
+    const AccessSubject subject = rules->Subject(accounts_.Find(request.account_id), detector, score, now);
+    outcome = rules->Decide(request.account_id, generation, request.model, subject);
+  }
+  if (!outcome) return;  // no rule applies: the common case
+  ApplyAccess(*rules, *outcome, r);
   std::shared_lock<std::shared_mutex> lock(accounts_mu_);
   const AccountAttributes* a = accounts_.Find(request.account_id);
-  const AccessSubject subject = rules->Subject(a, detector, score, now);
-  const auto outcome = rules->Decide(request.account_id, accounts_generation_.load(std::memory_order_acquire), request.model, subject);
-  if (outcome->triggered.empty()) return;
-  ApplyAccess(*rules, *outcome, r);
   for (const uint32_t idx : outcome->triggered) {
     const bool dry = rules->rules()[idx].mode == AccessMode::kDryRun;
     (dry ? access_dry_run_ : access_enforced_).fetch_add(1, std::memory_order_relaxed);

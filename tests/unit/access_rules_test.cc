@@ -256,13 +256,27 @@ TEST(AccessRules, OutcomeCacheIsExactAcrossScoreAndAgeThresholds) {
   AccountAttributes a = Account();
   a.created_at = kNow - 29 * kMsPerDay;
   auto decide = [&](double score, TimeMs now) {
-    const auto s = set->Subject(&a, Decision::kAllow, score, now);
-    return set->Decide("a", 1, "m", s)->triggered;
+    std::shared_ptr<const AccessOutcome> out;
+    if (!set->Probe("a", 1, "m", Decision::kAllow, score, now, &out)) {
+      out = set->Decide("a", 1, "m", set->Subject(&a, Decision::kAllow, score, now));
+    }
+    return out ? out->triggered : std::vector<uint32_t>{};
   };
   EXPECT_EQ(decide(0.2, kNow), (std::vector<uint32_t>{1}));
   EXPECT_EQ(decide(0.6, kNow), (std::vector<uint32_t>{0, 1}));  // another score bucket
   EXPECT_EQ(decide(0.2, kNow + 2 * kMsPerDay), (std::vector<uint32_t>{}));  // 31 days old: another age bucket
   EXPECT_EQ(decide(0.2, kNow), (std::vector<uint32_t>{1}));
+  // Hits and misses as expected: a hit needs no attributes.
+  std::shared_ptr<const AccessOutcome> out;
+  EXPECT_TRUE(set->Probe("a", 1, "m", Decision::kAllow, 0.2, kNow, &out));
+  EXPECT_FALSE(set->Probe("a", 2, "m", Decision::kAllow, 0.2, kNow, &out));  // attributes changed
+  EXPECT_FALSE(set->Probe("a", 1, "m", Decision::kBlock, 0.2, kNow, &out));
+  EXPECT_FALSE(set->Probe("b", 1, "m", Decision::kAllow, 0.2, kNow, &out));
+  a.verification_level = 5;
+  a.created_at = kNow - 60 * kMsPerDay;
+  EXPECT_EQ(set->Decide("a", 2, "m", set->Subject(&a, Decision::kAllow, 0.2, kNow)), nullptr);  // nothing applies: null
+  ASSERT_TRUE(set->Probe("a", 2, "m", Decision::kAllow, 0.2, kNow, &out));
+  EXPECT_EQ(out, nullptr);
 }
 
 // The rule index gives the reference evaluation's outcome, on random rule
