@@ -28,10 +28,14 @@ GATEWAY = "api-test-gateway-token-000001"
 ANALYST = "api-test-analyst-token-000001"
 
 
+SERVERS = []
+
+
 def start(extra=()):
     srv = dgtest.Server(BINARY, WORK, DATA, extra=["--gateway-token-file", os.path.join(WORK, "gw"), "--analyst-token-file",
                                                   os.path.join(WORK, "an"), *extra])
     srv.token = ANALYST
+    SERVERS.append(srv)
     return srv
 
 
@@ -220,5 +224,16 @@ def main():
     srv.stop()
 
 
+def main_then_stop():
+    # A failed expectation that raises must not leave a server running.
+    try:
+        main()
+    finally:
+        for srv in SERVERS:
+            if srv.proc.poll() is None:
+                srv.proc.kill()
+                srv.proc.wait()
+
+
 if __name__ == "__main__":
-    dgtest.run(main, WORK, "console API")
+    dgtest.run(main_then_stop, WORK, "console API")

@@ -284,6 +284,16 @@ async function viewCampaign(id: string): Promise<void> {
         modelDays.map(dayToSec),
         models.map((m) => ({ label: m || "(none)", values: modelDays.map((d) => c.day_models.find((x) => x.day === d && x.model === m)?.interactions ?? 0) })),
       ),
+      // Release pivots: the day each model first appears in the campaign's traffic.
+      h(
+        "p",
+        { class: "muted", id: "model-pivots" },
+        "first day per model (in the traffic counted since the campaign was linked): ",
+        models
+          .map((m) => `${m || "(none)"} ${c.day_models.filter((x) => x.model === m).map((x) => x.day).sort()[0]}`)
+          .sort((a, b) => a.split(" ")[1].localeCompare(b.split(" ")[1]))
+          .join(" \u2192 "),
+      ),
     ),
   );
   main.append(charts);
