@@ -17,6 +17,24 @@ void BindText(sqlite3_stmt* s, int idx, std::string_view v) {
   sqlite3_bind_text(s, idx, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
 }
 
+void Bind(sqlite3_stmt* s, int idx, int64_t v) { sqlite3_bind_int64(s, idx, v); }
+void Bind(sqlite3_stmt* s, int idx, std::string_view v) { BindText(s, idx, v); }
+
+// Prepares one statement, binds `values` to its parameters in order
+// (integers as integers, the rest as text) and steps it once: true when it
+// ran to completion. For the single-row INSERTs of cases, notes, hints and
+// the audit.
+template <typename... V>
+bool StepOnce(sqlite3* db, const char* sql, const V&... values) {
+  Stmt q;
+  if (sqlite3_prepare_v2(db, sql, -1, &q.s, nullptr) != SQLITE_OK) return false;
+  int idx = 0;
+  (Bind(q.s, ++idx, values), ...);
+  return sqlite3_step(q.s) == SQLITE_DONE;
+}
+
+constexpr const char* kInsertCaseEvent = "INSERT INTO case_events(case_id, at, by, kind, text) VALUES(?, ?, ?, ?, ?)";
+
 std::string Column(sqlite3_stmt* s, int idx) {
   const auto* p = sqlite3_column_text(s, idx);
   return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(s, idx)));
@@ -173,16 +191,7 @@ bool ConsoleStore::UpdateCase(const CaseRecord& c, const std::vector<CaseEvent>&
   }
   for (const auto& e : events) {
     if (!ok) break;
-    Stmt ev;
-    ok = sqlite3_prepare_v2(db_, "INSERT INTO case_events(case_id, at, by, kind, text) VALUES(?, ?, ?, ?, ?)", -1, &ev.s, nullptr) ==
-         SQLITE_OK;
-    if (!ok) break;
-    sqlite3_bind_int64(ev.s, 1, e.case_id);
-    BindText(ev.s, 2, e.at);
-    BindText(ev.s, 3, e.by);
-    BindText(ev.s, 4, e.kind);
-    BindText(ev.s, 5, e.text);
-    ok = sqlite3_step(ev.s) == SQLITE_DONE;
+    ok = StepOnce(db_, kInsertCaseEvent, int64_t{e.case_id}, e.at, e.by, e.kind, e.text);
   }
   if (!ok) {
     *error = Error("update case");
@@ -194,18 +203,7 @@ bool ConsoleStore::UpdateCase(const CaseRecord& c, const std::vector<CaseEvent>&
 
 bool ConsoleStore::AddCaseEvent(const CaseEvent& e, std::string* error) {
   std::lock_guard<std::mutex> lock(mu_);
-  Stmt ev;
-  if (sqlite3_prepare_v2(db_, "INSERT INTO case_events(case_id, at, by, kind, text) VALUES(?, ?, ?, ?, ?)", -1, &ev.s, nullptr) !=
-      SQLITE_OK) {
-    *error = Error("case note");
-    return false;
-  }
-  sqlite3_bind_int64(ev.s, 1, e.case_id);
-  BindText(ev.s, 2, e.at);
-  BindText(ev.s, 3, e.by);
-  BindText(ev.s, 4, e.kind);
-  BindText(ev.s, 5, e.text);
-  if (sqlite3_step(ev.s) != SQLITE_DONE) {
+  if (!StepOnce(db_, kInsertCaseEvent, int64_t{e.case_id}, e.at, e.by, e.kind, e.text)) {
     *error = Error("case note");
     return false;
   }
@@ -246,21 +244,8 @@ std::vector<CaseRecord> ConsoleStore::ListCases(const std::string& status, const
 
 bool ConsoleStore::AddPolicyHint(const PolicyHint& h, std::string* error) {
   std::lock_guard<std::mutex> lock(mu_);
-  Stmt q;
-  if (sqlite3_prepare_v2(db_,
-                         "INSERT INTO policy_hints(case_id, at, by, subject_kind, subject_id, reasons, note) VALUES(?, ?, ?, ?, ?, ?, ?)",
-                         -1, &q.s, nullptr) != SQLITE_OK) {
-    *error = Error("policy hint");
-    return false;
-  }
-  sqlite3_bind_int64(q.s, 1, h.case_id);
-  BindText(q.s, 2, h.at);
-  BindText(q.s, 3, h.by);
-  BindText(q.s, 4, h.subject_kind);
-  BindText(q.s, 5, h.subject_id);
-  BindText(q.s, 6, h.reasons);
-  BindText(q.s, 7, h.note);
-  if (sqlite3_step(q.s) != SQLITE_DONE) {
+  if (!StepOnce(db_, "INSERT INTO policy_hints(case_id, at, by, subject_kind, subject_id, reasons, note) VALUES(?, ?, ?, ?, ?, ?, ?)",
+                int64_t{h.case_id}, h.at, h.by, h.subject_kind, h.subject_id, h.reasons, h.note)) {
     *error = Error("policy hint");
     return false;
   }
@@ -415,18 +400,8 @@ uint64_t ConsoleStore::DecisionCount() {
 
 bool ConsoleStore::AddAudit(const AuditRow& a, std::string* error) {
   std::lock_guard<std::mutex> lock(mu_);
-  Stmt q;
-  if (sqlite3_prepare_v2(db_, "INSERT INTO audit(at, analyst, action, target, detail) VALUES(?, ?, ?, ?, ?)", -1, &q.s, nullptr) !=
-      SQLITE_OK) {
-    *error = Error("audit");
-    return false;
-  }
-  BindText(q.s, 1, a.at);
-  BindText(q.s, 2, a.analyst);
-  BindText(q.s, 3, a.action);
-  BindText(q.s, 4, a.target);
-  BindText(q.s, 5, a.detail);
-  if (sqlite3_step(q.s) != SQLITE_DONE) {
+  if (!StepOnce(db_, "INSERT INTO audit(at, analyst, action, target, detail) VALUES(?, ?, ?, ?, ?)", a.at, a.analyst, a.action,
+                a.target, a.detail)) {
     *error = Error("audit");
     return false;
   }
