@@ -53,6 +53,21 @@ ConsoleResponse Json(std::string body) {
   return r;
 }
 
+// "a,b,c" as the JSON array ["a","b","c"] ("" as []).
+void AppendCsvAsJsonArray(std::string& out, std::string_view csv) {
+  out += '[';
+  bool first = true;
+  while (!csv.empty()) {
+    const size_t comma = csv.find(',');
+    if (!first) out += ",";
+    first = false;
+    AppendJsonString(out, csv.substr(0, comma));
+    if (comma == std::string_view::npos) break;
+    csv.remove_prefix(comma + 1);
+  }
+  out += ']';
+}
+
 void AppendTime(std::string& out, TimeMs t) {
   if (t < 0) {
     out += "null";
@@ -165,18 +180,9 @@ void AppendDecisionRow(std::string& out, const DecisionRow& r) {
   AppendTime(out, r.ts_ms);
   AppendStr(out, "account_id", r.account_id);
   AppendStr(out, "decision", r.decision);
-  out += ",\"reasons\":[";
-  std::string_view rs = r.reasons;
-  bool first = true;
-  while (!rs.empty()) {
-    const size_t comma = rs.find(',');
-    if (!first) out += ",";
-    first = false;
-    AppendJsonString(out, rs.substr(0, comma));
-    if (comma == std::string_view::npos) break;
-    rs.remove_prefix(comma + 1);
-  }
-  out += "],\"campaign_id\":";
+  out += ",\"reasons\":";
+  AppendCsvAsJsonArray(out, r.reasons);
+  out += ",\"campaign_id\":";
   if (r.campaign_id.empty()) out += "null";
   else AppendJsonString(out, r.campaign_id);
   out += fmt::format(",\"score\":{:.4f},\"policy_version\":{}", r.score, r.policy_version);
@@ -1090,20 +1096,9 @@ ConsoleResponse Console::Impl::ReviewQueue() {
       AppendJsonString(j, id);
       j += ",\"in_review_since\":";
       AppendTime(j, s.flagged_at >= 0 ? s.flagged_at : s.first_ts);
-      j += fmt::format(",\"score\":{:.4f},\"interactions\":{},\"output_tokens\":null,\"campaign_id\":null,\"forgotten\":true,\"reasons\":[",
+      j += fmt::format(",\"score\":{:.4f},\"interactions\":{},\"output_tokens\":null,\"campaign_id\":null,\"forgotten\":true,\"reasons\":",
                        s.score, s.n);
-      const std::string rs = ReasonList(s.reasons);
-      std::string_view rv = rs;
-      bool first = true;
-      while (!rv.empty()) {
-        const size_t comma = rv.find(',');
-        if (!first) j += ",";
-        first = false;
-        AppendJsonString(j, rv.substr(0, comma));
-        if (comma == std::string_view::npos) break;
-        rv.remove_prefix(comma + 1);
-      }
-      j += "]";
+      AppendCsvAsJsonArray(j, ReasonList(s.reasons));
       items.push_back({s.flagged_at >= 0 ? s.flagged_at : s.first_ts, id, std::move(j)});
     }
   });
