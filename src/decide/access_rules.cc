@@ -199,30 +199,27 @@ class AccessLoader {
         p->present |= bit;
         return true;
       };
-      if (name == "verified_country_in") {
-        if (!IdList(node, key, kCountry, &p->country_in)) return false;
-        mark(B::kCountryIn);
-      } else if (name == "verified_country_not_in") {
-        if (!IdList(node, key, kCountry, &p->country_not_in)) return false;
-        mark(B::kCountryNotIn);
-      } else if (name == "jurisdiction_in") {
-        if (!IdList(node, key, kJurisdiction, &p->jurisdiction_in)) return false;
-        mark(B::kJurisdictionIn);
-      } else if (name == "jurisdiction_not_in") {
-        if (!IdList(node, key, kJurisdiction, &p->jurisdiction_not_in)) return false;
-        mark(B::kJurisdictionNotIn);
-      } else if (name == "org_type_in") {
-        if (!IdList(node, key, kOrgType, &p->org_type_in)) return false;
-        mark(B::kOrgTypeIn);
-      } else if (name == "org_type_not_in") {
-        if (!IdList(node, key, kOrgType, &p->org_type_not_in)) return false;
-        mark(B::kOrgTypeNotIn);
-      } else if (name == "labels_any") {
-        if (!IdList(node, key, kLabel, &p->labels_any)) return false;
-        mark(B::kLabelsAny);
-      } else if (name == "labels_none") {
-        if (!IdList(node, key, kLabel, &p->labels_none)) return false;
-        mark(B::kLabelsNone);
+      // The list predicates: one row each (name, the interned field, the set).
+      struct ListPredicate {
+        std::string_view name;
+        int field;
+        AccessIdSet AccessPredicates::*set;
+        uint32_t bit;
+      };
+      static constexpr ListPredicate kLists[] = {
+          {"verified_country_in", kCountry, &B::country_in, B::kCountryIn},
+          {"verified_country_not_in", kCountry, &B::country_not_in, B::kCountryNotIn},
+          {"jurisdiction_in", kJurisdiction, &B::jurisdiction_in, B::kJurisdictionIn},
+          {"jurisdiction_not_in", kJurisdiction, &B::jurisdiction_not_in, B::kJurisdictionNotIn},
+          {"org_type_in", kOrgType, &B::org_type_in, B::kOrgTypeIn},
+          {"org_type_not_in", kOrgType, &B::org_type_not_in, B::kOrgTypeNotIn},
+          {"labels_any", kLabel, &B::labels_any, B::kLabelsAny},
+          {"labels_none", kLabel, &B::labels_none, B::kLabelsNone},
+      };
+      const auto* list = std::find_if(std::begin(kLists), std::end(kLists), [&](const ListPredicate& l) { return l.name == name; });
+      if (list != std::end(kLists)) {
+        if (!IdList(node, key, list->field, &(p->*(list->set)))) return false;
+        mark(list->bit);
       } else if (name == "verification_level_at_least") {
         const auto v = TomlInteger(node);
         if (!v || *v < 0 || *v > 100) return Fail(node, key, "must be an integer in [0, 100]");
