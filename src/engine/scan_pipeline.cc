@@ -1,5 +1,7 @@
 #include "engine/scan_pipeline.h"
 
+#include <atomic>
+#include <exception>
 #include <thread>
 
 #include "common/bounded_queue.h"
@@ -22,6 +24,10 @@ constexpr size_t kBatch = 256;
 constexpr size_t kFullBatches = 8;
 constexpr size_t kBatchesInCirculation = kFullBatches + 2;
 
+// Thrown on the reading thread when the engine's side has failed: it
+// unwinds the reader out of the pipeline instead of reading on for nothing.
+struct ReaderCancelled {};
+
 }  // namespace
 
 ScanResult ScanFiles(const std::vector<std::string>& inputs, const ScanOptions& options, Engine* engine,
@@ -39,9 +45,11 @@ ScanResult ScanFiles(const std::vector<std::string>& inputs, const ScanOptions& 
   Batch current;
   ContentDigest one;
   const bool two = options.threads >= 2;
+  std::atomic<bool> cancelled{false};
   IngestPipeline::Sink sink;
   if (two) {
     sink = [&](Interaction& in) {
+      if (cancelled.load(std::memory_order_relaxed)) throw ReaderCancelled{};
       if (current.n == 0 && current.items.empty()) {
         if (auto b = empty.TryPop()) current = std::move(*b);
       }
@@ -50,7 +58,7 @@ ScanResult ScanFiles(const std::vector<std::string>& inputs, const ScanOptions& 
       std::swap(d.in, in);  // the slot's old buffers go back to the reader
       digest(d.in, &d.digest);
       if (current.n == kBatch) {
-        full.Push(std::move(current));
+        if (!full.Push(std::move(current))) throw ReaderCancelled{};
         current = Batch();
       }
     };
@@ -71,17 +79,35 @@ ScanResult ScanFiles(const std::vector<std::string>& inputs, const ScanOptions& 
     pipeline.Flush();
   };
   if (two) {
+    // An exception on either side ends the scan with that exception on the
+    // caller's thread, after the reader has stopped: the reader's is kept
+    // and rethrown after the join; the engine's side cancels the reader
+    // (its next interaction or push throws ReaderCancelled) before joining.
+    std::exception_ptr reader_error;
     std::thread reader([&] {
-      read_all();
-      if (current.n > 0) full.Push(std::move(current));
+      try {
+        read_all();
+        if (current.n > 0) full.Push(std::move(current));
+      } catch (const ReaderCancelled&) {
+      } catch (...) {
+        reader_error = std::current_exception();
+      }
       full.Close();
     });
-    while (auto batch = full.Pop()) {
-      for (size_t k = 0; k < batch->n; ++k) observe(batch->items[k].in, batch->items[k].digest);
-      batch->n = 0;
-      empty.Push(std::move(*batch));  // at most kBatchesInCirculation exist: never blocks
+    try {
+      while (auto batch = full.Pop()) {
+        for (size_t k = 0; k < batch->n; ++k) observe(batch->items[k].in, batch->items[k].digest);
+        batch->n = 0;
+        empty.Push(std::move(*batch));  // at most kBatchesInCirculation exist: never blocks
+      }
+    } catch (...) {
+      cancelled.store(true, std::memory_order_relaxed);
+      full.Close();
+      reader.join();
+      throw;
     }
     reader.join();
+    if (reader_error) std::rethrow_exception(reader_error);
   } else {
     read_all();
   }

@@ -13,8 +13,10 @@
 // buffers reused); order is kept, so the verdicts are the same as with one
 // thread, byte for byte. prepare and on_error run on the reading thread,
 // observed on the caller's; prepare and observed see interactions in the
-// engine's order. Hooks and the engine must not throw (a throw on the
-// caller's thread with the reader running ends the process).
+// engine's order. An exception from a hook, the reader or the engine stops
+// both threads and reaches the caller of ScanFiles (the reading thread is
+// always joined first); the engine is then mid-stream and must not be
+// reused.
 //
 // Cost: the ingest and content costs per interaction, plus one move of the
 // Interaction into a batch slot. Memory: the ingest bounds (pipeline.h) plus
