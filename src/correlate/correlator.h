@@ -149,6 +149,11 @@ class Correlator {
   // only young or repurposed accounts (MayLinkOnContent) and the size
   // stays. O(16).
   size_t BlockMinAccounts(const CampaignAggregate& g) const { return BlockMinAccounts(g.infra_linked, g); }
+  // How many of the campaign's members are not of the account's own org,
+  // counting up to `enough`: a member of a verified org is blocked with
+  // its campaign only when that many others are not its colleagues (the
+  // org was verified after the campaign formed). O(members) at worst.
+  size_t MembersOutsideOrg(const CampaignAggregate& g, const AccountState& a, size_t enough) const;
   size_t BlockMinAccounts(bool infra_linked, const CampaignAggregate& g) const;
   // The account's own coordination reasons: the links it was made or
   // matched on, and the kinds of which it holds a value that other

@@ -43,7 +43,8 @@ double Correlator::LinkScore(const AccountState& a, const AccountState& b, uint3
   std::array<double, kIndicatorKinds> per_kind{};
   // An org ties accounts that harvest, not bots that only automate: an
   // enterprise's batch and CI accounts share its org for their own reasons.
-  const bool org_counts = !a.automation_only && !b.automation_only;
+  // Nor accounts whose org the provider has verified (since linking).
+  const bool org_counts = !a.automation_only && !b.automation_only && a.org_verified != 1 && b.org_verified != 1;
   for (size_t k = 0; k < kIndicatorKinds; ++k) {
     if (k == static_cast<size_t>(IndicatorKind::kOrg) && !org_counts) continue;
     for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) {
@@ -153,6 +154,15 @@ size_t Correlator::BlockMinAccounts(bool infra_linked, const CampaignAggregate& 
     unknown_age += accounts_[m].created_at < 0;
   }
   return 2 * unknown_age > seen ? 2 * min : min;
+}
+
+size_t Correlator::MembersOutsideOrg(const CampaignAggregate& g, const AccountState& a, size_t enough) const {
+  size_t outside = 0;
+  for (const uint32_t m : g.members) {
+    if (outside >= enough) break;
+    outside += accounts_[m].org != a.org;
+  }
+  return outside;
 }
 
 bool Correlator::SelfStandingCampaign(uint32_t account) const {
@@ -284,7 +294,9 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     // An organisation's members share its id for their own reasons: only a
     // member that harvests on its own evidence joins the org's campaign
     // (a colleague asking ordinary questions does not).
-    if (k == static_cast<size_t>(IndicatorKind::kOrg) && (!a.suspicious || a.automation_only)) continue;
+    if (k == static_cast<size_t>(IndicatorKind::kOrg) && (!a.suspicious || a.automation_only || a.org_verified == 1)) {
+      continue;
+    }
     for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) AddCampaignEvidence(k, a.indicators[k][idx], &scores);
   }
   uint32_t best_root = 0;

@@ -44,8 +44,11 @@ void Apply(AccountState& a, const Policy& policy, Correlator& correlator, TimeMs
     const double cs = correlator.CampaignScore(*g);
     score = std::max(score, cs);
     reasons |= Bit(Reason::kCampaignMember) | correlator.OwnLinkReasons(a);
-    if (cs >= policy.campaign_block_score && a.suspicious &&
-        g->members.size() >= correlator.BlockMinAccounts(*g)) {
+    const size_t need = correlator.BlockMinAccounts(*g);
+    // A verified org is one customer: its members are not a campaign of
+    // each other, even when the verification came after the campaign formed.
+    const bool colleagues_only = a.org_verified == 1 && !a.org.empty() && correlator.MembersOutsideOrg(*g, a, need) < need;
+    if (cs >= policy.campaign_block_score && a.suspicious && g->members.size() >= need && !colleagues_only) {
       block = true;
     }
   }

@@ -79,6 +79,16 @@ AccountState& Engine::AccountFor(const Interaction& in) {
   return a;
 }
 
+void Engine::NoteOrgVerified(AccountState& a, const Interaction& in) {
+  // The provider verified the account's org after it was first seen (serve:
+  // PUT /v1/accounts). From now on the org is no indicator and no campaign
+  // of colleagues blocks it; a block that rested on a campaign is decided
+  // again (its own evidence may still block it; first flagged stays first).
+  if (in.org_verified != 1 || a.org_verified == 1 || a.org.empty() || (!in.org_id.empty() && in.org_id != a.org)) return;
+  a.org_verified = 1;
+  if (a.verdict == Verdict::kBlock && a.override_verdict < 0 && !a.shared_match) a.verdict = Verdict::kReview;
+}
+
 void Engine::Decide(AccountState& a, TimeMs now, const OwnEvidence* known) {
   if (auto record = dg::Decide(a, now, known, policy_, correlator_)) {
     decisions_[a.index] = *record;
@@ -96,6 +106,7 @@ Verdict Engine::ObserveFeatures(const Interaction& in, const EventFeatures& f) {
   }
   // account
   AccountState& a = AccountFor(in);
+  NoteOrgVerified(a, in);
   // history: was the latest assistant turn it sends back served to this
   // account? (A conversation continues from the last answer it got.)
   HistoryCheck history;

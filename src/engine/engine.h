@@ -138,6 +138,8 @@ class Engine {
   AccountState& AccountFor(const Interaction& in);
   // Re-decides an account and keeps the record of a change.
   void Decide(AccountState& a, TimeMs now, const OwnEvidence* known = nullptr);
+  // Takes a later verification of the account's org (see engine.cc).
+  void NoteOrgVerified(AccountState& a, const Interaction& in);
 
   Policy policy_;
   EngineOptions options_;

@@ -79,5 +79,43 @@ TEST(OrgVerified, AnAllowlistedOrgKnownUnverifiedIsNotAllowed) {
   }
 }
 
+// Review finding: an org verified after its accounts were linked (serve:
+// PUT /v1/accounts) stayed a campaign -- verification never un-linked. Ten
+// accounts of one unverified org with nothing paid for in common are
+// blocked as an org campaign; once the provider verifies the org, their
+// next requests lift the block and no campaign of colleagues blocks them.
+TEST(OrgVerified, ALaterVerificationLiftsABlockThatRestedOnTheOrg) {
+  Engine engine(Policy::Defaults());
+  Rng rng(5);
+  TimeMs t = kT0;
+  auto head = [&](int acct, int8_t verified) {
+    Interaction in = testing::HarvestRequest("v" + std::to_string(acct), t, rng, "card" + std::to_string(acct),
+                                             "203.0.113." + std::to_string(acct + 1));
+    in.org_id = "org_lab";
+    in.org_verified = verified;
+    return in;
+  };
+  for (int round = 0; round < 30; ++round) {
+    for (int acct = 0; acct < 10; ++acct) {
+      t += 60000;
+      engine.Observe(head(acct, 0));
+    }
+  }
+  size_t blocked = 0;
+  for (int acct = 0; acct < 10; ++acct) blocked += engine.FindAccount("v" + std::to_string(acct))->verdict == Verdict::kBlock;
+  ASSERT_GE(blocked, 5u) << "the setup must block on the org alone for the test to mean anything";
+  for (int round = 0; round < 2; ++round) {
+    for (int acct = 0; acct < 10; ++acct) {
+      t += 60000;
+      engine.Observe(head(acct, 1));
+    }
+  }
+  for (int acct = 0; acct < 10; ++acct) {
+    const AccountState* a = engine.FindAccount("v" + std::to_string(acct));
+    EXPECT_EQ(a->org_verified, 1);
+    EXPECT_NE(a->verdict, Verdict::kBlock) << a->id << " own score " << a->own_score;
+  }
+}
+
 }  // namespace
 }  // namespace dg
