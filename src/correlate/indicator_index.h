@@ -59,9 +59,19 @@ struct IndicatorStats {
   // Purity is a share, and a share cannot tell a campaign's own value from
   // a popular app's whose heavy users half look automated. What only the
   // public value has is a population that used it for weeks without
-  // turning suspicious: its evidence halves at kPublicVeterans of them.
+  // turning suspicious: its evidence halves at kPublicVeterans of them --
+  // plus one per kSuspiciousPerVeteran suspicious users. Without that term
+  // thirty aged decoys that only ever send ordinary traffic on a campaign's
+  // system prompt, tools or client made it "public" whatever the size of
+  // the campaign (issue #16, public-decoys); now decoys must grow with the
+  // campaign (one per twelve harvesting accounts, each aged for a week and
+  // a hundred requests), while an app with thousands of clean users stays
+  // public however many of its heavy users look automated.
   static constexpr double kPublicVeterans = 20;
-  double Publicness() const { return 1.0 / (1.0 + veterans / kPublicVeterans); }
+  static constexpr double kSuspiciousPerVeteran = 12;
+  double Publicness() const {
+    return 1.0 / (1.0 + veterans / (kPublicVeterans + suspicious / kSuspiciousPerVeteran));
+  }
 };
 
 class IndicatorIndex {

@@ -316,7 +316,23 @@ TEST(IndicatorIndex, VeteransWhoTurnSuspiciousStopCounting) {
   EXPECT_EQ(s->veterans, 2u);
   EXPECT_EQ(s->cleared, 2u);
   EXPECT_EQ(s->suspicious, 1u);
-  EXPECT_DOUBLE_EQ(s->Publicness(), 1.0 / (1.0 + 2.0 / IndicatorStats::kPublicVeterans));
+  EXPECT_DOUBLE_EQ(s->Publicness(),
+                   1.0 / (1.0 + 2.0 / (IndicatorStats::kPublicVeterans + 1.0 / IndicatorStats::kSuspiciousPerVeteran)));
+  // Thirty decoys make a value of a handful of suspicious accounts public,
+  // not one of hundreds: veterans count against the campaign's size.
+  IndicatorIndex big;
+  const uint64_t campaign_value = IndicatorIndex::Key(IndicatorKind::kSystemPrompt, 9);
+  for (int i = 0; i < 30; ++i) {
+    big.AddAccount(campaign_value);
+    big.AddCleared(campaign_value);
+    big.AddVeteran(campaign_value);
+  }
+  for (uint32_t i = 0; i < 1200; ++i) {
+    big.AddAccount(campaign_value);
+    big.AddSuspicious(campaign_value, 100 + i, 0);
+  }
+  EXPECT_GT(big.Find(campaign_value)->Publicness(), 0.7);
+  EXPECT_LT(s->Publicness(), 1.0);
   for (int i = 0; i < 5; ++i) index.RemoveVeteran(key);  // never below zero
   EXPECT_EQ(index.Find(key)->veterans, 0u);
   EXPECT_DOUBLE_EQ(index.Find(key)->Publicness(), 1.0);
