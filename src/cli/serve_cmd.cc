@@ -95,7 +95,8 @@ absl::Status ApplyConfig(ServeArgs& args) {
     auto set = [&](std::string* field) {
       const auto v = node.value<std::string>();
       if (!v) {
-        bad = absl::InvalidArgumentError(fmt::format("{}:{}: key '{}': must be a string", args.config, node.source().begin.line, key.str()));
+        bad = absl::InvalidArgumentError(
+            fmt::format("{}:{}: key '{}': must be a string", args.config, node.source().begin.line, key.str()));
         return false;
       }
       if (field->empty()) *field = *v;
@@ -278,7 +279,8 @@ int RunServe(ServeArgs args) {
   console_options.secure_cookie = args.console_secure_cookie;
   auto console_opened = Console::Open(*service, std::move(console_options));
   if (!console_opened.ok()) {
-    return PrintError("serve", absl::Status(console_opened.status().code(), "console: " + std::string(StatusMessage(console_opened.status()))));
+    const absl::Status& st = console_opened.status();
+    return PrintError("serve", absl::Status(st.code(), "console: " + std::string(StatusMessage(st))));
   }
   std::unique_ptr<Console> console = std::move(*console_opened);
   http.console = console.get();

@@ -460,19 +460,21 @@ absl::StatusOr<absl::flat_hash_map<std::string, TimeMs>> AccessRuleSet::ParseCat
   for (const auto& [k, node] : root) {
     if (k.str() == "format") {
       if (TomlInteger(node) != 1) {
-        return absl::InvalidArgumentError(fmt::format("{}:{}: key 'format': unsupported format (expected 1)", origin, node.source().begin.line));
+        return absl::InvalidArgumentError(
+            fmt::format("{}:{}: key 'format': unsupported format (expected 1)", origin, node.source().begin.line));
       }
       continue;
     }
     if (k.str() != "models" || !node.is_table()) {
-      return absl::InvalidArgumentError(fmt::format("{}:{}: key '{}': unknown key (expected format and a [models] table of name = release date)", origin,
-                           node.source().begin.line, k.str()));
+      return absl::InvalidArgumentError(
+          fmt::format("{}:{}: key '{}': unknown key (expected format and a [models] table of name = release date)", origin,
+                      node.source().begin.line, k.str()));
     }
     for (const auto& [name, date] : *node.as_table()) {
       const auto d = DateOf(date);
       if (!d || name.str().empty()) {
-        return absl::InvalidArgumentError(fmt::format("{}:{}: key 'models.{}': must be a release date (2026-06-01)", origin, date.source().begin.line,
-                             name.str().substr(0, 100)));
+        return absl::InvalidArgumentError(fmt::format("{}:{}: key 'models.{}': must be a release date (2026-06-01)", origin,
+                                                      date.source().begin.line, name.str().substr(0, 100)));
       }
       out[std::string(name.str())] = *d;
     }

@@ -487,7 +487,9 @@ ConsoleResponse Console::Handle(const ConsoleRequest& r) {
   }
   if (path == "/v1/review") return finish(get ? im.ReviewQueue() : Fail(405, "use GET"));
   if (path.substr(0, 11) == "/v1/review/") {
-    if (!decode("/v1/review/") || segs.size() != 1 || segs[0].empty()) return finish(Fail(absl::InvalidArgumentError("path: a bad account id")));
+    if (!decode("/v1/review/") || segs.size() != 1 || segs[0].empty()) {
+      return finish(Fail(absl::InvalidArgumentError("path: a bad account id")));
+    }
     if (r.method != "POST") return finish(Fail(405, "use POST"));
     return finish(im.Review(who, segs[0], r.body));
   }
@@ -584,7 +586,8 @@ ConsoleResponse Console::Impl::Login(const ConsoleRequest& r) {
   if (who.empty()) {
     Audit(Printable(r.peer, 64), "login_failed", "", "");
     if (options.tokens.analyst.empty() && options.analysts.empty()) {
-      return Fail(absl::PermissionDeniedError("the console needs analysts: start serve with --analyst-token-file, --token-file or --analysts-file"));
+      return Fail(absl::PermissionDeniedError(
+          "the console needs analysts: start serve with --analyst-token-file, --token-file or --analysts-file"));
     }
     return Fail(absl::UnauthenticatedError("wrong token"));
   }

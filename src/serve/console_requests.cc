@@ -194,15 +194,16 @@ absl::Status ParseDecisionQuery(std::string_view query, DecisionQuery* out) {
     const std::string_view key = param.substr(0, param.find('='));
     if (key != "account" && key != "campaign" && key != "decision" && key != "since" && key != "until" && key != "before" &&
         key != "limit") {
-      return absl::InvalidArgumentError(fmt::format("query parameter '{}': unknown (account, campaign, decision, since, until, before, limit)",
-                           Printable(key, 64)));
+      return absl::InvalidArgumentError(fmt::format(
+          "query parameter '{}': unknown (account, campaign, decision, since, until, before, limit)", Printable(key, 64)));
     }
   }
   out->account_id = QueryParam(query, "account").value_or("");
   out->campaign_id = QueryParam(query, "campaign").value_or("");
   out->decision = QueryParam(query, "decision").value_or("");
   if (!out->decision.empty() && !OneOf(out->decision, "block|challenge|throttle|withhold_reasoning")) {
-    return absl::InvalidArgumentError("query parameter 'decision': must be block, challenge, throttle or withhold_reasoning (allows are counted per hour)");
+    return absl::InvalidArgumentError(
+        "query parameter 'decision': must be block, challenge, throttle or withhold_reasoning (allows are counted per hour)");
   }
   for (const char* key : {"since", "until"}) {
     const auto v = QueryParam(query, key);

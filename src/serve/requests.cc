@@ -122,7 +122,8 @@ absl::Status ParseIndicatorsRequest(std::string_view query, std::string_view bod
     const size_t eq = param.find('=');
     const std::string_view key = param.substr(0, eq), value = eq == std::string_view::npos ? std::string_view() : param.substr(eq + 1);
     if (key != "trust") {
-      return absl::InvalidArgumentError(fmt::format("query parameter '{}': unknown (expected trust=block or trust=review)", key.substr(0, 64)));
+      return absl::InvalidArgumentError(
+          fmt::format("query parameter '{}': unknown (expected trust=block or trust=review)", key.substr(0, 64)));
     }
     from_query = SharedTrustByName(value);
     if (!from_query) {

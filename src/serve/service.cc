@@ -831,10 +831,11 @@ absl::StatusOr<std::string> Service::IndicatorsJson() {
 absl::Status Service::RemoveIndicator(const std::string& id) {
   std::lock_guard<std::mutex> ingest(ingest_mu_);
   std::optional<SharedIndicatorRecord> found;
-  DG_RETURN_IF_ERROR(store_->ForEachSharedIndicator([&](const SharedIndicatorRecord& r) {
+  const absl::Status read = store_->ForEachSharedIndicator([&](const SharedIndicatorRecord& r) {
     const auto kind = StoredKind(r.kind);
     if (!found && kind && IndicatorId(IndicatorKindName(*kind), r.value) == id) found = r;
-  }));
+  });
+  if (!read.ok()) return absl::Status(read.code(), "indicator not removed: " + std::string(StatusMessage(read)));
   if (!found) return absl::NotFoundError("no such indicator");
   if (const absl::Status removed = store_->RemoveSharedIndicator(found->kind, found->value); !removed.ok()) {
     if (absl::IsNotFound(removed)) return absl::NotFoundError("no such indicator");
