@@ -36,12 +36,12 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(dir);
   dg::ServiceOptions so;
   so.data_dir = dir.string();
-  std::string error;
-  auto svc = dg::Service::Open(so, &error);
-  if (!svc) {
-    std::fprintf(stderr, "%s\n", error.c_str());
+  auto opened = dg::Service::Open(so);
+  if (!opened.ok()) {
+    std::fprintf(stderr, "%s\n", opened.status().ToString().c_str());
     return 1;
   }
+  auto svc = std::move(*opened);
   std::atomic<size_t> next{0}, accepted{0};
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<std::thread> pool;

@@ -28,35 +28,35 @@ void CheckText(const std::optional<std::string>& s, size_t max) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view in(reinterpret_cast<const char*>(data), size);
-  std::string error, token;
-  if (dg::ParseLoginBody(in, &token, &error) && token.empty()) __builtin_trap();
+  std::string token;
+  if (dg::ParseLoginBody(in, &token).ok() && token.empty()) __builtin_trap();
   dg::ActionBody action;
-  if (dg::ParseActionBody(in, "allow|block|escalate", &action, &error)) {
+  if (dg::ParseActionBody(in, "allow|block|escalate", &action).ok()) {
     if (action.action != "allow" && action.action != "block" && action.action != "escalate") __builtin_trap();
     CheckText(action.reason, dg::kMaxText);
     if (action.reason.find_first_not_of(" \t\n") == std::string::npos) __builtin_trap();
   }
   dg::CaseCreateBody create;
-  if (dg::ParseCaseCreateBody(in, &create, &error)) {
+  if (dg::ParseCaseCreateBody(in, &create).ok()) {
     if (create.subject_kind != "campaign" && create.subject_kind != "account") __builtin_trap();
     CheckText(create.subject_id, dg::kMaxShort);
     CheckText(create.title, dg::kMaxShort);
     CheckText(create.note, dg::kMaxText);
   }
   dg::CasePatchBody patch;
-  if (dg::ParseCasePatchBody(in, &patch, &error)) {
+  if (dg::ParseCasePatchBody(in, &patch).ok()) {
     if (patch.status && !dg::IsCaseStatus(*patch.status)) __builtin_trap();
     CheckText(patch.assignee, dg::kMaxShort);
     CheckText(patch.outcome, dg::kMaxText);
     CheckText(patch.note, dg::kMaxText);
   }
   std::string note;
-  if (dg::ParseNoteBody(in, &note, &error)) CheckText(note, dg::kMaxText);
+  if (dg::ParseNoteBody(in, &note).ok()) CheckText(note, dg::kMaxText);
   dg::DecisionQuery q;
-  if (dg::ParseDecisionQuery(in, &q, &error)) {
+  if (const absl::Status st = dg::ParseDecisionQuery(in, &q); st.ok()) {
     if (q.limit < 1 || q.limit > 1000 || q.before_id < 0) __builtin_trap();
-  } else if (error.empty()) {
-    __builtin_trap();  // a refusal always says why
+  } else if (st.message().empty() || st.code() != absl::StatusCode::kInvalidArgument) {
+    __builtin_trap();  // a refusal always says why, as bad input (HTTP 400)
   }
   (void)dg::QueryParam(in, "account");
   if (const auto id = dg::ParseCaseId(in); id && *id <= 0) __builtin_trap();

@@ -16,7 +16,6 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);
-  std::string error;
   dg::StixImportOptions options;
   options.clock = [] { return dg::TimeMs{1793491200000}; };  // 2026-11-01T00:00:00Z
   options.max_pattern_bytes = 4096;
@@ -44,6 +43,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   dg::SharedTrust trust;
   std::string bundle;
   const size_t q = body.find('\n');
-  (void)dg::ParseIndicatorsRequest(q == std::string_view::npos ? std::string_view() : body.substr(0, q), body, &trust, &bundle, &error);
+  (void)dg::ParseIndicatorsRequest(q == std::string_view::npos ? std::string_view() : body.substr(0, q), body, &trust, &bundle);
   return 0;
 }

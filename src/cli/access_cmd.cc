@@ -88,17 +88,11 @@ std::string Top(const std::map<std::string, Breakdown>& m, size_t top, bool traf
 }  // namespace
 
 int RunAccessImpact(const AccessImpactArgs& args) {
-  std::string error;
-  const auto rules = AccessRuleSet::Load(args.rules, &error);
-  if (!rules) {
-    fmt::print(stderr, "access-impact: {}\n", error);
-    return 2;
-  }
+  const auto loaded = AccessRuleSet::Load(args.rules);
+  if (!loaded.ok()) return PrintError("access-impact", loaded.status());
+  const std::shared_ptr<const AccessRuleSet>& rules = *loaded;
   AccountDirectory accounts;
-  if (!accounts.LoadFile(args.accounts, &error)) {
-    fmt::print(stderr, "access-impact: {}\n", error);
-    return 2;
-  }
+  if (const absl::Status read = accounts.LoadFile(args.accounts); !read.ok()) return PrintError("access-impact", read);
   if (args.days <= 0) {
     fmt::print(stderr, "access-impact: --days must be > 0\n");
     return 2;

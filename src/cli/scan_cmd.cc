@@ -73,7 +73,6 @@ void AddScanOptions(CLI::App& cmd, ScanArgs& args) {
 }
 
 int RunScan(const ScanArgs& args) {
-  std::string error;
   Policy policy;
   if (!args.policy.empty()) {
     auto loaded = Policy::Load(args.policy);
@@ -113,10 +112,7 @@ int RunScan(const ScanArgs& args) {
   }
   AccountDirectory accounts;
   if (!args.accounts.empty()) {
-    if (!accounts.LoadFile(args.accounts, &error)) {
-      fmt::print(stderr, "scan: {}\n", error);
-      return 2;
-    }
+    if (const absl::Status read = accounts.LoadFile(args.accounts); !read.ok()) return PrintError("scan", read);
     fmt::print(stderr, "scan: {} accounts from {}\n", accounts.size(), args.accounts);
   }
   BatchInputIndex batch_index;

@@ -1,6 +1,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -12,6 +13,8 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "cli/errors.h"
+#include "common/parse_int.h"
 #include "common/toml_int.h"
 #include "cli/commands.h"
 #include "serve/console.h"
@@ -79,19 +82,21 @@ void AddServeOptions(CLI::App& cmd, ServeArgs& args) {
 namespace {
 
 // Fills unset fields of args from the config file; flags win.
-bool ApplyConfig(ServeArgs& args, std::string* error) {
+// InvalidArgument "FILE:LINE: key 'K': why".
+absl::Status ApplyConfig(ServeArgs& args) {
   toml::table t;
   try {
     t = toml::parse_file(args.config);
   } catch (const toml::parse_error& e) {
-    *error = fmt::format("{}:{}: {}", args.config, e.source().begin.line, e.description());
-    return false;
+    return absl::InvalidArgumentError(fmt::format("{}:{}: {}", args.config, e.source().begin.line, e.description()));
   }
+  absl::Status bad;
   for (const auto& [key, node] : t) {
     auto set = [&](std::string* field) {
       const auto v = node.value<std::string>();
       if (!v) {
-        *error = fmt::format("{}:{}: key '{}': must be a string", args.config, node.source().begin.line, key.str());
+        bad = absl::InvalidArgumentError(
+            fmt::format("{}:{}: key '{}': must be a string", args.config, node.source().begin.line, key.str()));
         return false;
       }
       if (field->empty()) *field = *v;
@@ -110,37 +115,35 @@ bool ApplyConfig(ServeArgs& args, std::string* error) {
     else if (key == "threads") {
       const auto v = TomlInteger(node);
       if (!v || *v < 1 || *v > 1024) {
-        *error = fmt::format("{}:{}: key 'threads': must be an integer in [1, 1024]", args.config, node.source().begin.line);
-        return false;
+        return absl::InvalidArgumentError(
+            fmt::format("{}:{}: key 'threads': must be an integer in [1, 1024]", args.config, node.source().begin.line));
       }
       if (args.threads == 0) args.threads = static_cast<int>(*v);
     } else if (key == "trusted_hops" || key == "retention_days") {
       const auto v = TomlInteger(node);
       const bool hops = key == "trusted_hops";
       if (!v || *v < (hops ? 1 : 0) || *v > (hops ? 64 : 100000)) {
-        *error = fmt::format("{}:{}: key '{}': must be an integer in [{}, {}]", args.config, node.source().begin.line, key.str(),
-                             hops ? 1 : 0, hops ? 64 : 100000);
-        return false;
+        return absl::InvalidArgumentError(fmt::format("{}:{}: key '{}': must be an integer in [{}, {}]", args.config,
+                                                      node.source().begin.line, key.str(), hops ? 1 : 0, hops ? 64 : 100000));
       }
       int& field = hops ? args.trusted_hops : args.retention_days;
       if (field == (hops ? 0 : -1)) field = static_cast<int>(*v);
     } else {
-      *error = fmt::format("{}:{}: key '{}': unknown key (expected listen, data, policy, token_file, gateway_token_file, analyst_token_file, follow, mapping, threads, trusted_hops, retention_days, access_rules)",
-                           args.config, node.source().begin.line, key.str());
-      return false;
+      return absl::InvalidArgumentError(fmt::format(
+          "{}:{}: key '{}': unknown key (expected listen, data, policy, token_file, gateway_token_file, analyst_token_file, follow, "
+          "mapping, threads, trusted_hops, retention_days, access_rules)",
+          args.config, node.source().begin.line, key.str()));
     }
-    if (!ok) return false;
+    if (!ok) return bad;
   }
-  return true;
+  return absl::OkStatus();
 }
 
 }  // namespace
 
 int RunServe(ServeArgs args) {
-  std::string error;
-  if (!args.config.empty() && !ApplyConfig(args, &error)) {
-    fmt::print(stderr, "serve: {}\n", error);
-    return 2;
+  if (!args.config.empty()) {
+    if (const absl::Status applied = ApplyConfig(args); !applied.ok()) return PrintError("serve", applied);
   }
   if (args.data.empty()) {
     fmt::print(stderr, "serve: --data DIR is required (where events, overrides and samples are stored)\n");
@@ -150,13 +153,7 @@ int RunServe(ServeArgs args) {
   if (!args.listen.empty()) {
     const size_t colon = args.listen.rfind(':');
     int port = -1;
-    if (colon != std::string::npos) {
-      try {
-        port = std::stoi(args.listen.substr(colon + 1));
-      } catch (...) {
-        port = -1;
-      }
-    }
+    if (colon != std::string::npos) port = ParseDecimal<int>(std::string_view(args.listen).substr(colon + 1)).value_or(-1);
     if (colon == std::string::npos || port < 0 || port > 65535) {
       fmt::print(stderr, "serve: --listen '{}': expected HOST:PORT\n", args.listen);
       return 2;
@@ -255,49 +252,44 @@ int RunServe(ServeArgs args) {
   signal(SIGPIPE, SIG_IGN);
 
   const auto t0 = std::chrono::steady_clock::now();
-  auto service = Service::Open(std::move(so), &error);
-  if (!service) {
-    fmt::print(stderr, "serve: {}\n", error);
-    return 1;
-  }
+  auto opened = Service::Open(std::move(so));
+  if (!opened.ok()) return PrintError("serve", opened.status());
+  std::unique_ptr<Service> service = std::move(*opened);
   fmt::print(stderr, "serve: {}: replayed {} events in {:.2f} s\n", args.data, service->replayed(),
              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   if (!args.accounts.empty()) {
     std::ifstream in(args.accounts, std::ios::binary);
     std::stringstream text;
     text << in.rdbuf();
-    const auto n = in ? service->PutAccounts(text.str(), args.accounts, &error) : std::nullopt;
-    if (!n) {
-      fmt::print(stderr, "serve: {}\n", in ? error : fmt::format("{}: cannot read the accounts file", args.accounts));
-      return 2;
-    }
+    if (!in) return PrintError("serve", FileError(errno, fmt::format("{}: cannot read the accounts file", args.accounts)));
+    const auto n = service->PutAccounts(text.str(), args.accounts);
+    if (!n.ok()) return PrintError("serve", n.status());
     fmt::print(stderr, "serve: {} accounts from {}\n", *n, args.accounts);
   }
   // The analyst console: sessions, cases and the decision log beside the store.
   ConsoleOptions console_options;
   console_options.tokens = http.tokens;
-  if (!args.analysts_file.empty() && !LoadAnalystsFile(args.analysts_file, &console_options.analysts, &error)) {
-    fmt::print(stderr, "serve: --analysts-file {}\n", error);
-    return 2;
+  if (!args.analysts_file.empty()) {
+    if (const absl::Status loaded = LoadAnalystsFile(args.analysts_file, &console_options.analysts); !loaded.ok()) {
+      return PrintError("serve", absl::Status(loaded.code(), "--analysts-file " + std::string(StatusMessage(loaded))));
+    }
   }
   console_options.decision_log_days = std::max(0, args.decision_log_days);
   console_options.scan_records = std::max<uint64_t>(1, args.console_scan_records);
   console_options.secure_cookie = args.console_secure_cookie;
-  auto console = Console::Open(*service, std::move(console_options), &error);
-  if (!console) {
-    fmt::print(stderr, "serve: console: {}\n", error);
-    return 1;
+  auto console_opened = Console::Open(*service, std::move(console_options));
+  if (!console_opened.ok()) {
+    const absl::Status& st = console_opened.status();
+    return PrintError("serve", absl::Status(st.code(), "console: " + std::string(StatusMessage(st))));
   }
+  std::unique_ptr<Console> console = std::move(*console_opened);
   http.console = console.get();
   HttpServer server(*service, http);
-  const int port = server.Bind(&error);
-  if (port < 0) {
-    fmt::print(stderr, "serve: {}\n", error);
-    return 1;
-  }
-  if (!args.follow.empty() && !service->Follow(args.follow, &error)) {
-    fmt::print(stderr, "serve: {}\n", error);
-    return 1;
+  const auto bound = server.Bind();
+  if (!bound.ok()) return PrintError("serve", bound.status());
+  const int port = *bound;
+  if (!args.follow.empty()) {
+    if (const absl::Status following = service->Follow(args.follow); !following.ok()) return PrintError("serve", following);
   }
   if (!args.port_file.empty()) {
     std::ofstream(args.port_file + ".tmp") << port << "\n";
@@ -322,11 +314,10 @@ int RunServe(ServeArgs args) {
       if (sig != SIGHUP || finished.load()) break;
       // SIGHUP: reload the access rules; the audit records who sent it.
       const std::string by = fmt::format("pid {} uid {}", info.si_pid, info.si_uid);
-      std::string why;
       if (!service->access_rules_configured()) {
         fmt::print(stderr, "serve: SIGHUP from {}: no --access-rules to reload\n", by);
-      } else if (!service->ReloadAccessRules(by, "SIGHUP", &why)) {
-        fmt::print(stderr, "serve: SIGHUP from {}: access rules not reloaded: {}\n", by, why);
+      } else if (const auto reloaded = service->ReloadAccessRules(by, "SIGHUP"); !reloaded.ok()) {
+        fmt::print(stderr, "serve: SIGHUP from {}: access rules not reloaded: {}\n", by, StatusMessage(reloaded.status()));
       }
     }
     if (sig < 0 || finished.load()) return;

@@ -37,12 +37,12 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 // a running serve would not see what they write until its next start).
 // keep_samples false: the samples in its store are ignored and content
 // indicators shown by fingerprint (--no-samples).
-std::unique_ptr<Service> OpenServeDir(const std::string& dir, std::string* error, bool lock = false, bool keep_samples = true) {
+absl::StatusOr<std::unique_ptr<Service>> OpenServeDir(const std::string& dir, bool lock = false, bool keep_samples = true) {
   ServiceOptions so;
   so.data_dir = dir;
   so.lock_data_dir = lock;
   so.keep_samples = keep_samples;
-  return Service::Open(std::move(so), error);
+  return Service::Open(std::move(so));
 }
 
 }  // namespace
@@ -54,22 +54,15 @@ void AddReportOptions(CLI::App& cmd, TraceArgs& args) {
 }
 
 int RunReport(const TraceArgs& args) {
-  std::string error;
   if (!IsServeDir(args.from)) {
     fmt::print(stderr, "report: {}: not a serve data directory (no distillguard.db); scan --out writes its report itself\n", args.from);
     return 2;
   }
-  auto svc = OpenServeDir(args.from, &error, /*lock=*/false, /*keep_samples=*/!args.no_samples);
-  if (!svc) {
-    fmt::print(stderr, "report: {}\n", error);
-    return 1;
-  }
+  auto svc = OpenServeDir(args.from, /*lock=*/false, /*keep_samples=*/!args.no_samples);
+  if (!svc.ok()) return PrintError("report", svc.status());
   const std::string out = args.out.empty() ? (std::filesystem::path(args.from) / "report.html").string() : args.out;
-  if (!svc->WriteReport(out, &error)) {
-    fmt::print(stderr, "report: {}\n", error);
-    return 1;
-  }
-  fmt::print(stderr, "report: {} events from {}; wrote {}\n", svc->replayed(), args.from, out);
+  if (const absl::Status written = (*svc)->WriteReport(out); !written.ok()) return PrintError("report", written);
+  fmt::print(stderr, "report: {} events from {}; wrote {}\n", (*svc)->replayed(), args.from, out);
   return 0;
 }
 
@@ -87,13 +80,9 @@ int RunExport(const TraceArgs& args) {
   if (IsScanDir(args.from)) {
     campaigns = ReadFile((std::filesystem::path(args.from) / "campaigns.jsonl").string());
   } else if (IsServeDir(args.from)) {
-    std::string error;
-    auto svc = OpenServeDir(args.from, &error, /*lock=*/false, /*keep_samples=*/!args.no_samples);
-    if (!svc) {
-      fmt::print(stderr, "export: {}\n", error);
-      return 2;
-    }
-    campaigns = svc->CampaignsJson();
+    auto svc = OpenServeDir(args.from, /*lock=*/false, /*keep_samples=*/!args.no_samples);
+    if (!svc.ok()) return PrintError("export", svc.status());
+    campaigns = (*svc)->CampaignsJson();
   } else {
     campaigns = absl::NotFoundError(args.from + ": neither a scan output (campaigns.jsonl) nor a serve data directory (distillguard.db)");
   }
@@ -132,22 +121,25 @@ void AddImportOptions(CLI::App& cmd, TraceArgs& args) {
 int RunImport(const TraceArgs& args) {
   auto bundle = ReadFile(args.file);
   if (!bundle.ok()) return PrintError("import", bundle.status());
-  std::string error;
-  auto svc = OpenServeDir(args.data, &error, /*lock=*/true);
-  if (!svc) {
-    const bool busy = error.find("in use by another distillguard serve") != std::string::npos;
-    fmt::print(stderr, "import: {}{}\n", error, busy ? " (send the bundle to the running serve: POST /v1/indicators)" : "");
-    return 1;
+  auto svc = OpenServeDir(args.data, /*lock=*/true);
+  if (!svc.ok()) {
+    // FailedPrecondition: a running serve holds the directory.
+    const bool busy = absl::IsFailedPrecondition(svc.status());
+    fmt::print(stderr, "import: {}{}\n", StatusMessage(svc.status()),
+               busy ? " (send the bundle to the running serve: POST /v1/indicators)" : "");
+    return ExitCode(svc.status());
   }
   const SharedTrust trust = SharedTrustByName(args.trust).value_or(SharedTrust::kReview);
-  auto r = svc->ImportStix(*bundle, args.file, trust, &error);
-  if (!r) {
-    fmt::print(stderr, "import: {}\n", error);
+  auto r = (*svc)->ImportStix(*bundle, args.file, trust);
+  if (!r.ok()) {
+    // Exit 1, not ExitCode's 2 for a bad bundle: the exit code import has
+    // always had (tests/serve/serve_stix.py); see the report of #14.
+    fmt::print(stderr, "import: {}\n", StatusMessage(r.status()));
     return 1;
   }
   if (!r->stored) {
-    fmt::print(stderr, "import: {}: nothing imported: {}\n", args.file, r->store_error);
-    return 1;
+    fmt::print(stderr, "import: {}: nothing imported: {}\n", args.file, StatusMessage(r->store_error));
+    return ExitCode(r->store_error);
   }
   fmt::print(stderr, "import: {} indicators from {} loaded into {} with trust {} ({})\n", r->imported, args.file, args.data,
              args.trust,
@@ -165,7 +157,6 @@ void AddTracebackOptions(CLI::App& cmd, TraceArgs& args) {
 }
 
 int RunTraceback(const TraceArgs& args) {
-  std::string error;
   ResponseIndex index;
   std::string campaigns_json;
   if (IsScanDir(args.from)) {
@@ -178,22 +169,22 @@ int RunTraceback(const TraceArgs& args) {
     auto c = ReadFile((std::filesystem::path(args.from) / "campaigns.jsonl").string());
     if (c.ok()) campaigns_json = std::move(*c);
   } else if (IsServeDir(args.from)) {
-    auto store = Store::Open(args.from, &error);
+    auto store = Store::Open(args.from);
+    if (!store.ok()) return PrintError("traceback", store.status());
     Interaction in;
     ContentDigest digest;
-    if (!store || !store->ForEachRecord(
-                      [&](std::string_view record) {
-                        if (DecodeRecord(record, &in, &digest) && digest.has_response_sig) {
-                          index.Add(in.account_id, in.ts, digest.response_sig);
-                        }
-                      },
-                      &error)) {
-      fmt::print(stderr, "traceback: {}\n", error);
-      return 1;
+    const absl::Status read = (*store)->ForEachRecord([&](std::string_view record) {
+      if (DecodeRecord(record, &in, &digest) && digest.has_response_sig) index.Add(in.account_id, in.ts, digest.response_sig);
+    });
+    if (!read.ok()) return PrintError("traceback", read);
+    store->reset();
+    auto svc = OpenServeDir(args.from);
+    if (svc.ok()) {
+      campaigns_json = (*svc)->CampaignsJson();
+    } else {
+      // The matches are still shown, without their campaigns: said, not silent.
+      fmt::print(stderr, "traceback: campaigns not read (matches shown without them): {}\n", StatusMessage(svc.status()));
     }
-    store.reset();
-    auto svc = OpenServeDir(args.from, &error);
-    if (svc) campaigns_json = svc->CampaignsJson();
   } else {
     fmt::print(stderr, "traceback: {}: neither a scan output (responses.fp) nor a serve data directory\n", args.from);
     return 2;

@@ -18,6 +18,8 @@ inline void EnlargeIfPipe(int fd, int bytes = 1 << 20) {
   struct stat st;
   if (::fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) return;
 #ifdef F_SETPIPE_SZ
+  // Best effort: a refused size (EPERM past /proc/sys/fs/pipe-max-size)
+  // leaves the default pipe, which is slower, never wrong.
   (void)::fcntl(fd, F_SETPIPE_SZ, bytes);
 #else
   (void)bytes;

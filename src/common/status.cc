@@ -2,7 +2,22 @@
 
 #include <cerrno>
 
+#include <absl/strings/cord.h>
+
 namespace dg {
+namespace {
+
+// The payload that marks a status for a finer HTTP answer (status.h).
+constexpr absl::string_view kHttpPayload = "type.distillguard.dev/http-status";
+
+absl::Status Marked(absl::Status status, absl::string_view http) {
+  status.SetPayload(kHttpPayload, absl::Cord(http));
+  return status;
+}
+
+absl::string_view AsAbsl(std::string_view text) { return {text.data(), text.size()}; }
+
+}  // namespace
 
 int ExitCode(absl::StatusCode code) {
   switch (code) {
@@ -52,7 +67,24 @@ int HttpStatus(absl::StatusCode code) {
   }
 }
 
-int HttpStatus(const absl::Status& status) { return HttpStatus(status.code()); }
+int HttpStatus(const absl::Status& status) {
+  if (const auto mark = status.GetPayload(kHttpPayload)) {
+    if (*mark == "413") return 413;
+    if (*mark == "415") return 415;
+    if (*mark == "422") return 422;
+  }
+  return HttpStatus(status.code());
+}
+
+absl::Status PayloadTooLargeError(std::string_view message) {
+  return Marked(absl::ResourceExhaustedError(AsAbsl(message)), "413");
+}
+
+absl::Status UnsupportedMediaTypeError(std::string_view message) {
+  return Marked(absl::InvalidArgumentError(AsAbsl(message)), "415");
+}
+
+absl::Status UnprocessableError(std::string_view message) { return Marked(absl::InvalidArgumentError(AsAbsl(message)), "422"); }
 
 absl::Status FileError(int errno_value, std::string_view text) {
   const absl::string_view message(text.data(), text.size());

@@ -30,11 +30,23 @@
 // its input must be fixed (InvalidArgument, NotFound, OutOfRange,
 // AlreadyExists, PermissionDenied, Unauthenticated); 1 the run failed
 // (every other code). HTTP statuses: HttpStatus, table in status.cc.
+// Three HTTP answers have no code of their own; their errors are made by
+// the constructors below, which keep the code (for exit codes) and mark
+// the status so that HttpStatus gives the finer answer: 413 (a body too
+// large once decoded), 415 (an unsupported Content-Encoding), 422 (a
+// well-formed request refused for what it refers to: a rules file that
+// fails to load on reload). Protocol answers that no error lies behind
+// (405 wrong method, 404 no route, 401 no token, 431 / 413 the header or
+// raw body past the server's limit) stay with the HTTP layer.
 //
 // Debian's abseil is built with its own absl::string_view (not
 // std::string_view), and dg::Message is the chat message type:
 // StatusMessage() gives a status's text as a std::string_view for fmt and
 // the standard library.
+//
+// DG_RETURN_IF_ERROR(expr): returns expr's status from the enclosing
+// function (which returns absl::Status or absl::StatusOr<T>) when it is not
+// OK.
 //
 // Cost: an OK status is one word and allocates nothing; an error allocates
 // its message once. The mappings are a switch, O(1).
@@ -45,6 +57,12 @@
 
 #include <absl/status/status.h>
 #include <absl/status/statusor.h>
+
+#define DG_RETURN_IF_ERROR(expr)                         \
+  do {                                                   \
+    if (absl::Status dg_status_ = (expr); !dg_status_.ok()) \
+      return dg_status_;                                 \
+  } while (false)
 
 namespace dg {
 
@@ -65,6 +83,13 @@ int ExitCode(absl::StatusCode code);
 // (DataLoss, Internal, Unknown, Cancelled).
 int HttpStatus(const absl::Status& status);
 int HttpStatus(absl::StatusCode code);
+
+// ResourceExhausted, HTTP 413.
+absl::Status PayloadTooLargeError(std::string_view message);
+// InvalidArgument, HTTP 415.
+absl::Status UnsupportedMediaTypeError(std::string_view message);
+// InvalidArgument, HTTP 422.
+absl::Status UnprocessableError(std::string_view message);
 
 // A failed file operation as a status, from errno: ENOENT / ENOTDIR
 // NotFound, EACCES / EPERM PermissionDenied, anything else Unavailable.

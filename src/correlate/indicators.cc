@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "common/hash.h"
+#include "common/parse_int.h"
 #include "content/redact.h"
 #include "correlate/correlator.h"
 
@@ -326,10 +327,9 @@ bool ParseSharedNetwork(const std::string& value, IpAddress* addr, int* len) {
   *len = addr->v4 ? 32 : 128;
   if (slash != std::string::npos) {
     const std::string_view digits = std::string_view(value).substr(slash + 1);
-    if (digits.empty() || digits.size() > 3 || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      return false;
-    }
-    *len = std::stoi(std::string(digits));
+    const auto parsed = digits.size() <= 3 ? ParseDecimal<int>(digits) : std::nullopt;
+    if (!parsed || *parsed < 0) return false;
+    *len = *parsed;
     if (mapped) *len -= 96;  // ::ffff:a.b.c.d/120 is a.b.c.d/24
   }
   return *len <= (addr->v4 ? 32 : 128) && *len >= (addr->v4 ? 16 : 32);

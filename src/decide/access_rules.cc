@@ -4,6 +4,7 @@
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <cerrno>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -144,10 +145,13 @@ bool RevealsDetector(std::string_view text, std::string* word) {
 // The TOML walk: every key checked, every error "ORIGIN:LINE: key 'K': why".
 class AccessLoader {
  public:
-  AccessLoader(AccessRuleSet* set, const std::string& origin, std::string* error) : s_(set), origin_(origin), error_(error) {}
+  AccessLoader(AccessRuleSet* set, const std::string& origin) : s_(set), origin_(origin) {}
+
+  // The first error, "ORIGIN:LINE: key 'K': why" (empty while ok()).
+  const std::string& error() const { return error_; }
 
   bool Fail(const toml::node& n, std::string_view key, std::string_view why) {
-    if (ok_) *error_ = fmt::format("{}:{}: key '{}': {}", origin_, n.source().begin.line, key, why);
+    if (ok_) error_ = fmt::format("{}:{}: key '{}': {}", origin_, n.source().begin.line, key, why);
     ok_ = false;
     return false;
   }
@@ -373,10 +377,9 @@ class AccessLoader {
       if (p.is_relative()) p = std::filesystem::path(origin_).parent_path() / p;
       std::string text;
       if (!read_file(p.string(), &text)) return Fail(*c, "catalogue", fmt::format("{}: cannot read", p.string()));
-      std::string why;
-      auto cat = AccessRuleSet::ParseCatalogue(text, p.string(), &why);
-      if (!cat) {
-        if (ok_) *error_ = why;
+      auto cat = AccessRuleSet::ParseCatalogue(text, p.string());
+      if (!cat.ok()) {
+        if (ok_) error_ = std::string(StatusMessage(cat.status()));
         ok_ = false;
         return false;
       }
@@ -415,7 +418,7 @@ class AccessLoader {
       }
     }
     if (!have_version) {
-      *error_ = fmt::format("{}:1: key 'version': required (the rules' version, recorded in the audit)", origin_);
+      error_ = fmt::format("{}:1: key 'version': required (the rules' version, recorded in the audit)", origin_);
       return ok_ = false;
     }
     return true;
@@ -424,7 +427,7 @@ class AccessLoader {
  private:
   AccessRuleSet* s_;
   const std::string& origin_;
-  std::string* error_;
+  std::string error_;
   bool ok_ = true;
   bool has_catalogue_ = false;
   absl::flat_hash_set<std::string> ids_;
@@ -445,35 +448,33 @@ uint16_t AccessRuleSet::Lookup(int field, std::string_view value) const {
   return it == vocab_[field].end() ? 1 : it->second;
 }
 
-std::optional<absl::flat_hash_map<std::string, TimeMs>> AccessRuleSet::ParseCatalogue(std::string_view text, const std::string& origin,
-                                                                                     std::string* error) {
+absl::StatusOr<absl::flat_hash_map<std::string, TimeMs>> AccessRuleSet::ParseCatalogue(std::string_view text,
+                                                                                      const std::string& origin) {
   toml::table root;
   try {
     root = toml::parse(text, origin);
   } catch (const toml::parse_error& err) {
-    *error = fmt::format("{}:{}: {}", origin, err.source().begin.line, err.description());
-    return std::nullopt;
+    return absl::InvalidArgumentError(fmt::format("{}:{}: {}", origin, err.source().begin.line, err.description()));
   }
   absl::flat_hash_map<std::string, TimeMs> out;
   for (const auto& [k, node] : root) {
     if (k.str() == "format") {
       if (TomlInteger(node) != 1) {
-        *error = fmt::format("{}:{}: key 'format': unsupported format (expected 1)", origin, node.source().begin.line);
-        return std::nullopt;
+        return absl::InvalidArgumentError(
+            fmt::format("{}:{}: key 'format': unsupported format (expected 1)", origin, node.source().begin.line));
       }
       continue;
     }
     if (k.str() != "models" || !node.is_table()) {
-      *error = fmt::format("{}:{}: key '{}': unknown key (expected format and a [models] table of name = release date)", origin,
-                           node.source().begin.line, k.str());
-      return std::nullopt;
+      return absl::InvalidArgumentError(
+          fmt::format("{}:{}: key '{}': unknown key (expected format and a [models] table of name = release date)", origin,
+                      node.source().begin.line, k.str()));
     }
     for (const auto& [name, date] : *node.as_table()) {
       const auto d = DateOf(date);
       if (!d || name.str().empty()) {
-        *error = fmt::format("{}:{}: key 'models.{}': must be a release date (2026-06-01)", origin, date.source().begin.line,
-                             name.str().substr(0, 100));
-        return std::nullopt;
+        return absl::InvalidArgumentError(fmt::format("{}:{}: key 'models.{}': must be a release date (2026-06-01)", origin,
+                                                      date.source().begin.line, name.str().substr(0, 100)));
       }
       out[std::string(name.str())] = *d;
     }
@@ -481,21 +482,19 @@ std::optional<absl::flat_hash_map<std::string, TimeMs>> AccessRuleSet::ParseCata
   return out;
 }
 
-std::shared_ptr<const AccessRuleSet> AccessRuleSet::FromToml(std::string_view text, const std::string& origin,
-                                                             const std::function<bool(const std::string&, std::string*)>& read_file,
-                                                             std::string* error) {
+absl::StatusOr<std::shared_ptr<const AccessRuleSet>> AccessRuleSet::FromToml(
+    std::string_view text, const std::string& origin, const std::function<bool(const std::string&, std::string*)>& read_file) {
   toml::table root;
   try {
     root = toml::parse(text, origin);
   } catch (const toml::parse_error& err) {
-    *error = fmt::format("{}:{}: {}", origin, err.source().begin.line, err.description());
-    return nullptr;
+    return absl::InvalidArgumentError(fmt::format("{}:{}: {}", origin, err.source().begin.line, err.description()));
   }
   std::shared_ptr<AccessRuleSet> set(new AccessRuleSet());
   set->origin_ = origin;
   set->sha256_ = Sha256Hex(text);
-  AccessLoader loader(set.get(), origin, error);
-  if (!loader.Root(root, read_file)) return nullptr;
+  AccessLoader loader(set.get(), origin);
+  if (!loader.Root(root, read_file)) return absl::InvalidArgumentError(loader.error());
   for (auto* v : {&set->score_thresholds_}) {
     std::sort(v->begin(), v->end());
     v->erase(std::unique(v->begin(), v->end()), v->end());
@@ -506,13 +505,10 @@ std::shared_ptr<const AccessRuleSet> AccessRuleSet::FromToml(std::string_view te
   return set;
 }
 
-std::shared_ptr<const AccessRuleSet> AccessRuleSet::Load(const std::string& path, std::string* error) {
+absl::StatusOr<std::shared_ptr<const AccessRuleSet>> AccessRuleSet::Load(const std::string& path) {
   std::string text;
-  if (!ReadWholeFile(path, &text)) {
-    *error = fmt::format("{}: cannot read the access rules file", path);
-    return nullptr;
-  }
-  return FromToml(text, path, ReadWholeFile, error);
+  if (!ReadWholeFile(path, &text)) return FileError(errno, fmt::format("{}: cannot read the access rules file", path));
+  return FromToml(text, path, ReadWholeFile);
 }
 
 bool AccessRuleSet::Covers(const AccessRule& rule, std::string_view model) const {

@@ -54,6 +54,7 @@
 
 #include <absl/container/flat_hash_map.h>
 
+#include "common/status.h"
 #include "common/time.h"
 #include "decide/check.h"
 #include "ingest/accounts.h"
@@ -131,17 +132,18 @@ struct AccessOutcome {
 
 class AccessRuleSet {
  public:
-  // Reads FILE (and its catalogue, relative to FILE). nullptr + *error
-  // "FILE:LINE: key 'K': why" when anything is wrong.
-  static std::shared_ptr<const AccessRuleSet> Load(const std::string& path, std::string* error);
+  // Reads FILE (and its catalogue, relative to FILE). InvalidArgument
+  // "FILE:LINE: key 'K': why" when anything in it is wrong; NotFound /
+  // PermissionDenied / Unavailable when FILE cannot be read.
+  static absl::StatusOr<std::shared_ptr<const AccessRuleSet>> Load(const std::string& path);
   // From text. `read_file(path, &text)` resolves `catalogue = "..."` (null:
-  // a catalogue key is an error). Fuzzed (fuzz/fuzz_access_rules.cc).
-  static std::shared_ptr<const AccessRuleSet> FromToml(std::string_view text, const std::string& origin,
-                                                       const std::function<bool(const std::string&, std::string*)>& read_file,
-                                                       std::string* error);
-  // A model catalogue alone: [models] "name" = DATE. nullopt + *error.
-  static std::optional<absl::flat_hash_map<std::string, TimeMs>> ParseCatalogue(std::string_view text, const std::string& origin,
-                                                                                std::string* error);
+  // a catalogue key is an error). InvalidArgument as above. Fuzzed
+  // (fuzz/fuzz_access_rules.cc).
+  static absl::StatusOr<std::shared_ptr<const AccessRuleSet>> FromToml(
+      std::string_view text, const std::string& origin, const std::function<bool(const std::string&, std::string*)>& read_file);
+  // A model catalogue alone: [models] "name" = DATE. InvalidArgument
+  // "FILE:LINE: key 'K': why".
+  static absl::StatusOr<absl::flat_hash_map<std::string, TimeMs>> ParseCatalogue(std::string_view text, const std::string& origin);
 
   const std::string& version() const { return version_; }
   const std::string& sha256() const { return sha256_; }  // of the rules file's bytes

@@ -1,5 +1,6 @@
 #include "ingest/accounts.h"
 
+#include <cerrno>
 #include <fstream>
 #include <sstream>
 
@@ -209,16 +210,14 @@ bool AccountDirectory::Apply(Interaction* in) const {
   return true;
 }
 
-bool AccountDirectory::AddJsonLine(std::string_view line, const std::string& where, std::string* error) {
+absl::Status AccountDirectory::AddJsonLine(std::string_view line, const std::string& where) {
   static thread_local simdjson::dom::parser parser;
   element doc;
   if (const auto ec = parser.parse(line.data(), line.size()).get(doc); ec != simdjson::SUCCESS) {
-    *error = fmt::format("{}: malformed JSON: {}", where, simdjson::error_message(ec));
-    return false;
+    return absl::InvalidArgumentError(fmt::format("{}: malformed JSON: {}", where, simdjson::error_message(ec)));
   }
   if (doc.type() != element_type::OBJECT) {
-    *error = fmt::format("{}: an account must be a JSON object", where);
-    return false;
+    return absl::InvalidArgumentError(fmt::format("{}: an account must be a JSON object", where));
   }
   AccountAttributes a;
   for (auto [key, value] : simdjson::dom::object(doc)) {
@@ -235,8 +234,7 @@ bool AccountDirectory::AddJsonLine(std::string_view line, const std::string& whe
           for (element l : simdjson::dom::array(value)) {
             std::string_view s;
             if (l.get(s) != simdjson::SUCCESS) {
-              *error = fmt::format("{}: column 'labels': labels must be strings", where);
-              return false;
+              return absl::InvalidArgumentError(fmt::format("{}: column 'labels': labels must be strings", where));
             }
             if (!text.empty()) text.push_back(';');
             text.append(s);
@@ -245,47 +243,42 @@ bool AccountDirectory::AddJsonLine(std::string_view line, const std::string& whe
         }
         [[fallthrough]];
       default:
-        *error = fmt::format("{}: column '{}': expected a string, number or boolean", where, key);
-        return false;
+        return absl::InvalidArgumentError(fmt::format("{}: column '{}': expected a string, number or boolean", where, key));
     }
     if (auto why = SetField(&a, key, text)) {
-      *error = fmt::format("{}: column '{}': {}", where, key, *why);
-      return false;
+      return absl::InvalidArgumentError(fmt::format("{}: column '{}': {}", where, key, *why));
     }
   }
-  return AddRow(a, where, error);
+  return AddRow(a, where);
 }
 
-bool AccountDirectory::AddRow(const AccountAttributes& a, const std::string& where, std::string* error) {
+absl::Status AccountDirectory::AddRow(const AccountAttributes& a, const std::string& where) {
   if (a.account_id.empty()) {
-    *error = fmt::format("{}: column 'account_id': required", where);
-    return false;
+    return absl::InvalidArgumentError(fmt::format("{}: column 'account_id': required", where));
   }
   if (accounts_.size() >= max_accounts_ && Find(a.account_id) == nullptr) {
-    *error = fmt::format("{}: more than {} accounts", where, max_accounts_);
-    return false;
+    return absl::ResourceExhaustedError(fmt::format("{}: more than {} accounts", where, max_accounts_));
   }
   Upsert(a);
-  return true;
+  return absl::OkStatus();
 }
 
-bool AccountDirectory::LoadText(std::string_view text, const std::string& origin, std::string* error) {
+absl::Status AccountDirectory::LoadText(std::string_view text, const std::string& origin) {
   if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
   const size_t first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos) return true;
+  if (first == std::string_view::npos) return absl::OkStatus();
   if (text[first] == '[') {  // one JSON array of accounts
     simdjson::dom::parser parser;
     simdjson::dom::array arr;
     if (const auto ec = parser.parse(text.data() + first, text.size() - first).get(arr); ec != simdjson::SUCCESS) {
-      *error = fmt::format("{}: not a JSON array: {}", origin, simdjson::error_message(ec));
-      return false;
+      return absl::InvalidArgumentError(fmt::format("{}: not a JSON array: {}", origin, simdjson::error_message(ec)));
     }
     size_t idx = 0;
     for (element el : arr) {
       ++idx;
-      if (!AddJsonLine(simdjson::minify(el), fmt::format("{}:[{}]", origin, idx), error)) return false;
+      DG_RETURN_IF_ERROR(AddJsonLine(simdjson::minify(el), fmt::format("{}:[{}]", origin, idx)));
     }
-    return true;
+    return absl::OkStatus();
   }
   const bool json = text[first] == '{';
   std::vector<std::string> header, fields;
@@ -301,17 +294,15 @@ bool AccountDirectory::LoadText(std::string_view text, const std::string& origin
     const std::string where = fmt::format("{}:{}", origin, line_no);
     if (line.empty()) continue;
     if (line.size() > kMaxLineBytes) {
-      *error = fmt::format("{}: line longer than {} bytes", where, kMaxLineBytes);
-      return false;
+      return absl::InvalidArgumentError(fmt::format("{}: line longer than {} bytes", where, kMaxLineBytes));
     }
     if (json) {
-      if (!AddJsonLine(line, where, error)) return false;
+      DG_RETURN_IF_ERROR(AddJsonLine(line, where));
       continue;
     }
     std::string why;
     if (!SplitCsv(line, have_header ? &fields : &header, &why)) {
-      *error = fmt::format("{}: {}", where, why);
-      return false;
+      return absl::InvalidArgumentError(fmt::format("{}: {}", where, why));
     }
     if (!have_header) {  // the first non-blank line names the columns
       have_header = true;
@@ -319,42 +310,35 @@ bool AccountDirectory::LoadText(std::string_view text, const std::string& origin
       for (const auto& h : header) {
         AccountAttributes probe;
         if (auto bad = SetField(&probe, h, "")) {
-          *error = fmt::format("{}: column '{}': {}", where, h, *bad);
-          return false;
+          return absl::InvalidArgumentError(fmt::format("{}: column '{}': {}", where, h, *bad));
         }
         has_id |= h == "account_id";
       }
       if (!has_id) {
-        *error = fmt::format("{}: the header needs an account_id column", where);
-        return false;
+        return absl::InvalidArgumentError(fmt::format("{}: the header needs an account_id column", where));
       }
       continue;
     }
     if (fields.size() != header.size()) {
-      *error = fmt::format("{}: {} fields, the header has {}", where, fields.size(), header.size());
-      return false;
+      return absl::InvalidArgumentError(fmt::format("{}: {} fields, the header has {}", where, fields.size(), header.size()));
     }
     AccountAttributes a;
     for (size_t c = 0; c < fields.size(); ++c) {
       if (auto bad = SetField(&a, header[c], fields[c])) {
-        *error = fmt::format("{}: column '{}': {}", where, header[c], *bad);
-        return false;
+        return absl::InvalidArgumentError(fmt::format("{}: column '{}': {}", where, header[c], *bad));
       }
     }
-    if (!AddRow(a, where, error)) return false;
+    DG_RETURN_IF_ERROR(AddRow(a, where));
   }
-  return true;
+  return absl::OkStatus();
 }
 
-bool AccountDirectory::LoadFile(const std::string& path, std::string* error) {
+absl::Status AccountDirectory::LoadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = fmt::format("{}: cannot read the accounts file", path);
-    return false;
-  }
+  if (!in) return FileError(errno, fmt::format("{}: cannot read the accounts file", path));
   std::stringstream ss;
   ss << in.rdbuf();
-  return LoadText(ss.str(), path, error);
+  return LoadText(ss.str(), path);
 }
 
 }  // namespace dg

@@ -38,6 +38,7 @@
 
 #include <absl/container/flat_hash_map.h>
 
+#include "common/status.h"
 #include "ingest/interaction.h"
 
 namespace dg {
@@ -67,11 +68,14 @@ std::string AccountToJson(const AccountAttributes& a);
 class AccountDirectory {
  public:
   // Reads a JSONL or CSV file (decided by its first non-blank character:
-  // '{' is JSONL). Returns false with *error "FILE:LINE: column 'C': why".
-  // Later rows for the same account update the earlier ones field by field.
-  bool LoadFile(const std::string& path, std::string* error);
+  // '{' is JSONL). Errors: InvalidArgument "FILE:LINE: column 'C': why"
+  // for a bad row (the rows before it are kept), ResourceExhausted past
+  // set_max_accounts, NotFound / PermissionDenied / Unavailable for a file
+  // that cannot be read. Later rows for the same account update the
+  // earlier ones field by field.
+  absl::Status LoadFile(const std::string& path);
   // The same from memory (PUT /v1/accounts bodies; JSON arrays allowed).
-  bool LoadText(std::string_view text, const std::string& origin, std::string* error);
+  absl::Status LoadText(std::string_view text, const std::string& origin);
   // Upserts one account (non-empty fields replace, empty ones keep).
   void Upsert(const AccountAttributes& a);
 
@@ -87,10 +91,10 @@ class AccountDirectory {
   void set_max_accounts(size_t n) { max_accounts_ = n; }
 
  private:
-  bool AddJsonLine(std::string_view line, const std::string& where, std::string* error);
+  absl::Status AddJsonLine(std::string_view line, const std::string& where);
   // One parsed row (a JSONL line or a CSV record): needs an account id and
   // room under max_accounts_; then upserted.
-  bool AddRow(const AccountAttributes& a, const std::string& where, std::string* error);
+  absl::Status AddRow(const AccountAttributes& a, const std::string& where);
   absl::flat_hash_map<std::string, AccountAttributes> accounts_;
   size_t max_accounts_ = 50u << 20;
 };

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -83,16 +84,15 @@ std::string AccessAudit::DecisionMembers(const AccessAuditEntry& e) {
   return out;
 }
 
-std::unique_ptr<AccessAudit> AccessAudit::Open(const std::string& dir, Clock clock, std::string* error, size_t max_queue) {
+absl::StatusOr<std::unique_ptr<AccessAudit>> AccessAudit::Open(const std::string& dir, Clock clock, size_t max_queue) {
   std::unique_ptr<AccessAudit> a(new AccessAudit());
   a->clock_ = std::move(clock);
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  std::filesystem::create_directories(dir, ec);  // a failure shows in sqlite3_open_v2, with SQLite's reason
   a->path_ = (std::filesystem::path(dir) / "access_audit.db").string();
   a->max_queue_ = max_queue;
   auto fail = [&](std::string_view what) {
-    *error = fmt::format("{}: {}: {}", a->path_, what, a->db_ ? sqlite3_errmsg(a->db_) : "out of memory");
-    return nullptr;
+    return absl::UnavailableError(fmt::format("{}: {}: {}", a->path_, what, a->db_ ? sqlite3_errmsg(a->db_) : "out of memory"));
   };
   if (sqlite3_open_v2(a->path_.c_str(), &a->db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
     return fail("cannot open");
@@ -109,11 +109,14 @@ std::unique_ptr<AccessAudit> AccessAudit::Open(const std::string& dir, Clock clo
     return fail("cannot read the audit");
   }
   a->prev_ = kGenesis;
-  if (sqlite3_step(last) == SQLITE_ROW) {
+  const int rc = sqlite3_step(last);
+  if (rc == SQLITE_ROW) {
     a->seq_ = sqlite3_column_int64(last, 0);
     a->prev_ = reinterpret_cast<const char*>(sqlite3_column_text(last, 1));
   }
   sqlite3_finalize(last);
+  // A read error here would restart the hash chain at the genesis.
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail("cannot read the audit's last record");
   a->writer_ = std::thread([p = a.get()] { p->Loop(); });
   return a;
 }
@@ -144,10 +147,9 @@ bool AccessAudit::Record(AccessAuditEntry entry) {
   return queued;
 }
 
-bool AccessAudit::WriteLocked(const std::vector<std::string>& members, std::string* error) {
+absl::Status AccessAudit::WriteLocked(const std::vector<std::string>& members) {
   if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
-    *error = fmt::format("{}: cannot begin: {}", path_, sqlite3_errmsg(db_));
-    return false;
+    return absl::UnavailableError(fmt::format("{}: cannot begin: {}", path_, sqlite3_errmsg(db_)));
   }
   sqlite3_stmt* ins = nullptr;
   bool ok = sqlite3_prepare_v2(db_, "INSERT INTO access_audit(seq, line, hash) VALUES(?, ?, ?)", -1, &ins, nullptr) == SQLITE_OK;
@@ -171,24 +173,24 @@ bool AccessAudit::WriteLocked(const std::vector<std::string>& members, std::stri
   sqlite3_finalize(ins);
   if (ok) ok = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
   if (!ok) {
-    *error = fmt::format("{}: audit records not written: {}", path_, sqlite3_errmsg(db_));
+    absl::Status failed = absl::UnavailableError(fmt::format("{}: audit records not written: {}", path_, sqlite3_errmsg(db_)));
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    return false;
+    return failed;
   }
   seq_ = seq;
   prev_ = prev;
-  return true;
+  return absl::OkStatus();
 }
 
-bool AccessAudit::RecordEvent(const std::string& members, std::string* error) {
+absl::Status AccessAudit::RecordEvent(const std::string& members) {
   std::lock_guard<std::mutex> lock(db_mu_);
-  return WriteLocked({members}, error);
+  return WriteLocked({members});
 }
 
 void AccessAudit::Loop() {
   std::vector<AccessAuditEntry> batch;
   std::vector<std::string> lines;
-  time_t last_complaint = 0;
+  TimeMs last_complaint_ms = std::numeric_limits<TimeMs>::min() / 2;
   for (;;) {
     uint64_t dropped = 0;
     {
@@ -209,20 +211,20 @@ void AccessAudit::Loop() {
       lines.push_back(fmt::format("\"kind\":\"dropped\",\"at\":\"{}\",\"count\":{}", FormatRfc3339(clock_()), dropped));
     }
     for (const auto& e : batch) lines.push_back(DecisionMembers(e));
-    std::string error;
-    bool ok;
+    absl::Status written;
     {
       std::lock_guard<std::mutex> lock(db_mu_);
-      ok = WriteLocked(lines, &error);
+      written = WriteLocked(lines);
     }
-    if (ok) {
+    if (written.ok()) {
       written_.fetch_add(batch.size(), std::memory_order_relaxed);
     } else {
       failed_.fetch_add(batch.size(), std::memory_order_relaxed);
-      const time_t now = time(nullptr);
-      if (now - last_complaint >= 10) {
-        last_complaint = now;
-        fmt::print(stderr, "serve: {} (counted in distillguard_access_audit_failed_total)\n", error);
+      // At most one complaint per 10 s of the injected clock.
+      const TimeMs now_ms = clock_();
+      if (now_ms - last_complaint_ms >= 10000) {
+        last_complaint_ms = now_ms;
+        fmt::print(stderr, "serve: {} (counted in distillguard_access_audit_failed_total)\n", StatusMessage(written));
       }
     }
     {
@@ -239,26 +241,23 @@ bool AccessAudit::Flush(int timeout_ms) {
                            [&] { return queue_.empty() && in_flight_ == 0 && pending_dropped_ == 0; });
 }
 
-bool AccessAudit::Export(int64_t since, size_t limit, std::string* out, std::string* error) {
+absl::StatusOr<std::string> AccessAudit::Export(int64_t since, size_t limit) {
   std::lock_guard<std::mutex> lock(db_mu_);
   sqlite3_stmt* q = nullptr;
   if (sqlite3_prepare_v2(db_, "SELECT line FROM access_audit WHERE seq > ? ORDER BY seq LIMIT ?", -1, &q, nullptr) != SQLITE_OK) {
-    *error = fmt::format("{}: {}", path_, sqlite3_errmsg(db_));
-    return false;
+    return absl::UnavailableError(fmt::format("{}: {}", path_, sqlite3_errmsg(db_)));
   }
+  std::string out;
   sqlite3_bind_int64(q, 1, since);
   sqlite3_bind_int64(q, 2, static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
   int rc;
   while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-    out->append(reinterpret_cast<const char*>(sqlite3_column_text(q, 0)), static_cast<size_t>(sqlite3_column_bytes(q, 0)));
-    out->push_back('\n');
+    out.append(reinterpret_cast<const char*>(sqlite3_column_text(q, 0)), static_cast<size_t>(sqlite3_column_bytes(q, 0)));
+    out.push_back('\n');
   }
   sqlite3_finalize(q);
-  if (rc != SQLITE_DONE) {
-    *error = fmt::format("{}: {}", path_, sqlite3_errmsg(db_));
-    return false;
-  }
-  return true;
+  if (rc != SQLITE_DONE) return absl::UnavailableError(fmt::format("{}: {}", path_, sqlite3_errmsg(db_)));
+  return out;
 }
 
 }  // namespace dg

@@ -40,6 +40,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/status.h"
 #include "decide/access_rules.h"
 #include "ingest/accounts.h"
 
@@ -61,7 +62,8 @@ struct AccessAuditEntry {
 class AccessAudit {
  public:
   // `clock` dates the "dropped" records (decision records carry their own time).
-  static std::unique_ptr<AccessAudit> Open(const std::string& dir, Clock clock, std::string* error, size_t max_queue = 65536);
+  // Unavailable when DIR/access_audit.db cannot be opened or read.
+  static absl::StatusOr<std::unique_ptr<AccessAudit>> Open(const std::string& dir, Clock clock, size_t max_queue = 65536);
   ~AccessAudit();  // writes what is queued, then stops
   AccessAudit(const AccessAudit&) = delete;
   AccessAudit& operator=(const AccessAudit&) = delete;
@@ -70,12 +72,13 @@ class AccessAudit {
   // when the queue is full.
   bool Record(AccessAuditEntry entry);
   // Writes one record now (the members of a JSON object, without braces,
-  // seq, prev or hash). False + *error when it is not durable.
-  bool RecordEvent(const std::string& members, std::string* error);
+  // seq, prev or hash). Unavailable when it is not durable.
+  absl::Status RecordEvent(const std::string& members);
   // Waits (at most timeout_ms) until every queued record is written.
   bool Flush(int timeout_ms = 10000);
   // Records with seq > since, oldest first, at most `limit`, one JSON line each.
-  bool Export(int64_t since, size_t limit, std::string* out, std::string* error);
+  // Unavailable on a read error.
+  absl::StatusOr<std::string> Export(int64_t since, size_t limit);
 
   uint64_t written() const { return written_.load(); }
   uint64_t dropped() const { return dropped_.load(); }
@@ -89,7 +92,7 @@ class AccessAudit {
   AccessAudit() = default;
   void Loop();
   // Chains and writes lines in one transaction (db_mu_ held).
-  bool WriteLocked(const std::vector<std::string>& members, std::string* error);
+  absl::Status WriteLocked(const std::vector<std::string>& members);
 
   std::string path_;
   Clock clock_;

@@ -15,13 +15,11 @@ std::string_view TrimSpace(std::string_view v) {
 }
 
 // Inflates gzip (window_bits 16+15) or zlib/deflate (32+15 auto-detects
-// both) into *out, at most `cap` bytes. Returns 200, 400 or 413.
-int Inflate(std::string_view in, int window_bits, size_t cap, std::string* out, std::string* error) {
+// both) into *out, at most `cap` bytes: InvalidArgument for data that is
+// not a compressed stream, PayloadTooLarge past the cap.
+absl::Status Inflate(std::string_view in, int window_bits, size_t cap, std::string* out) {
   z_stream zs{};
-  if (inflateInit2(&zs, window_bits) != Z_OK) {
-    *error = "cannot start the decompressor";
-    return 500;
-  }
+  if (inflateInit2(&zs, window_bits) != Z_OK) return absl::InternalError("cannot start the decompressor");
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
   zs.avail_in = static_cast<uInt>(in.size());
   out->clear();
@@ -33,21 +31,18 @@ int Inflate(std::string_view in, int window_bits, size_t cap, std::string* out, 
     rc = inflate(&zs, Z_NO_FLUSH);
     if (rc != Z_OK && rc != Z_STREAM_END) {
       inflateEnd(&zs);
-      *error = fmt::format("body is not valid compressed data ({})", zs.msg != nullptr ? zs.msg : "truncated");
-      return 400;
+      return absl::InvalidArgumentError(fmt::format("body is not valid compressed data ({})", zs.msg != nullptr ? zs.msg : "truncated"));
     }
     const size_t got = sizeof(buf) - zs.avail_out;
     if (out->size() + got > cap) {
       inflateEnd(&zs);
       out->clear();
-      *error = fmt::format("decompressed body exceeds {} bytes", cap);
-      return 413;
+      return PayloadTooLargeError(fmt::format("decompressed body exceeds {} bytes", cap));
     }
     out->append(buf, got);
     if (rc == Z_OK && got == 0 && zs.avail_in == 0) {  // input ended before the stream did
       inflateEnd(&zs);
-      *error = "body is not valid compressed data (truncated)";
-      return 400;
+      return absl::InvalidArgumentError("body is not valid compressed data (truncated)");
     }
     if (rc == Z_STREAM_END && zs.avail_in > 0) {
       // Concatenated gzip members (RFC 1952 allows them): continue.
@@ -56,7 +51,7 @@ int Inflate(std::string_view in, int window_bits, size_t cap, std::string* out, 
     }
   }
   inflateEnd(&zs);
-  return 200;
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -68,14 +63,13 @@ DecodedBody DecodeEventsBody(std::string_view body, std::string_view content_enc
   std::string_view text = body;
   if (enc == "gzip" || enc == "x-gzip" || enc == "deflate") {
     std::string inflated;
-    d.status = Inflate(body, enc == "deflate" ? 32 + 15 : 16 + 15, max_inflated, &inflated, &d.error);
-    if (d.status != 200) return d;
+    d.status = Inflate(body, enc == "deflate" ? 32 + 15 : 16 + 15, max_inflated, &inflated);
+    if (!d.status.ok()) return d;
     d.owned = std::move(inflated);
     d.made = true;
     text = d.owned;
   } else if (!enc.empty() && enc != "identity") {
-    d.status = 415;
-    d.error = fmt::format("unsupported Content-Encoding '{}' (gzip, deflate or identity)", enc.substr(0, 40));
+    d.status = UnsupportedMediaTypeError(fmt::format("unsupported Content-Encoding '{}' (gzip, deflate or identity)", enc.substr(0, 40)));
     return d;
   }
   std::string_view start = text;
@@ -86,8 +80,7 @@ DecodedBody DecodeEventsBody(std::string_view body, std::string_view content_enc
   simdjson::dom::parser parser;
   simdjson::dom::array arr;
   if (const auto ec = parser.parse(start.data(), start.size()).get(arr); ec != simdjson::SUCCESS) {
-    d.status = 400;
-    d.error = fmt::format("body starts with '[' but is not a JSON array: {}", simdjson::error_message(ec));
+    d.status = absl::InvalidArgumentError(fmt::format("body starts with '[' but is not a JSON array: {}", simdjson::error_message(ec)));
     return d;
   }
   std::string lines;

@@ -16,11 +16,15 @@
 #include <string>
 #include <string_view>
 
+#include "common/status.h"
+
 namespace dg {
 
 struct DecodedBody {
-  int status = 200;       // 200, or the HTTP status to refuse with (400, 413, 415)
-  std::string error;      // why, when status != 200
+  // OK, or why the body is refused: InvalidArgument (HTTP 400; 415 for an
+  // unsupported Content-Encoding), ResourceExhausted (413, past
+  // max_inflated), Internal (500) -- common/status.h's HttpStatus.
+  absl::Status status;
   bool made = false;      // the NDJSON had to be made: it is `owned`
   std::string owned;
   // The NDJSON to ingest: `owned`, or the body itself.

@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -40,11 +41,17 @@ std::string ErrorJson(std::string_view message) {
   return out;
 }
 
+// A protocol answer no error lies behind (wrong method, no route, ...).
 ConsoleResponse Fail(unsigned status, std::string_view message) {
   ConsoleResponse r;
   r.status = status;
   r.body = ErrorJson(message);
   return r;
+}
+
+// A failed status: the HTTP status from common/status.h (the one mapping).
+ConsoleResponse Fail(const absl::Status& status, std::string_view prefix = {}) {
+  return Fail(static_cast<unsigned>(HttpStatus(status)), std::string(prefix) + std::string(StatusMessage(status)));
 }
 
 ConsoleResponse Json(std::string body) {
@@ -206,12 +213,9 @@ bool Inflate(const unsigned char* data, size_t size, size_t out_size, std::strin
 
 }  // namespace
 
-bool LoadAnalystsFile(const std::string& path, std::vector<std::pair<std::string, std::string>>* out, std::string* error) {
+absl::Status LoadAnalystsFile(const std::string& path, std::vector<std::pair<std::string, std::string>>* out) {
   std::ifstream f(path);
-  if (!f) {
-    *error = path + ": cannot read";
-    return false;
-  }
+  if (!f) return FileError(errno, path + ": cannot read");
   std::string line;
   size_t line_no = 0;
   std::set<std::string> names, tokens;
@@ -223,8 +227,7 @@ bool LoadAnalystsFile(const std::string& path, std::vector<std::pair<std::string
     const std::string_view rest = std::string_view(line).substr(start);
     const size_t sp = rest.find_first_of(" \t");
     if (sp == std::string_view::npos) {
-      *error = fmt::format("{}:{}: expected \"NAME TOKEN\"", path, line_no);
-      return false;
+      return absl::InvalidArgumentError(fmt::format("{}:{}: expected \"NAME TOKEN\"", path, line_no));
     }
     const std::string name(rest.substr(0, sp));
     std::string_view token = rest.substr(sp);
@@ -233,20 +236,17 @@ bool LoadAnalystsFile(const std::string& path, std::vector<std::pair<std::string
       return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '@' || c == '-';
     });
     if (!name_ok) {
-      *error = fmt::format("{}:{}: analyst name must be 1-64 of A-Z a-z 0-9 . _ @ -", path, line_no);
-      return false;
+      return absl::InvalidArgumentError(fmt::format("{}:{}: analyst name must be 1-64 of A-Z a-z 0-9 . _ @ -", path, line_no));
     }
     if (token.size() < 16 || token.find_first_of(" \t") != std::string_view::npos) {
-      *error = fmt::format("{}:{}: the token must be at least 16 characters, without spaces", path, line_no);
-      return false;
+      return absl::InvalidArgumentError(fmt::format("{}:{}: the token must be at least 16 characters, without spaces", path, line_no));
     }
     if (!names.insert(name).second || !tokens.insert(std::string(token)).second) {
-      *error = fmt::format("{}:{}: a name or token given twice", path, line_no);
-      return false;
+      return absl::InvalidArgumentError(fmt::format("{}:{}: a name or token given twice", path, line_no));
     }
     out->emplace_back(name, std::string(token));
   }
-  return true;
+  return absl::OkStatus();
 }
 
 struct Console::Impl {
@@ -312,9 +312,12 @@ struct Console::Impl {
   }
 
   void Audit(std::string_view who, std::string_view action, std::string_view target, std::string_view detail) {
-    std::string error;
-    if (!console.store().AddAudit({NowText(), std::string(who), std::string(action), std::string(target), std::string(detail)}, &error)) {
-      fmt::print(stderr, "serve: console audit: {}\n", error);
+    // The action it records is done already: a failed audit row is logged
+    // (the operator sees it), it does not undo or fail the action.
+    if (const absl::Status st =
+            console.store().AddAudit({NowText(), std::string(who), std::string(action), std::string(target), std::string(detail)});
+        !st.ok()) {
+      fmt::print(stderr, "serve: console audit: {}\n", StatusMessage(st));
     }
   }
 
@@ -332,14 +335,22 @@ struct Console::Impl {
   ConsoleResponse Cases(const ConsoleRequest& r, const std::string& who, const std::vector<std::string>& segs);
   ConsoleResponse CaseJson(int64_t id);
   ConsoleResponse PatchCase(const std::string& who, int64_t id, std::string_view body);
-  bool FeedBack(const std::string& who, const CaseRecord& c, const std::string& why, std::string* error);
+  absl::Status FeedBack(const std::string& who, const CaseRecord& c, const std::string& why);
+  // A case's note written after the case itself: logged when it fails (the
+  // case exists; failing the request would invite a duplicate case).
+  void AddNoteAfterCreate(const CaseEvent& e) {
+    if (const absl::Status st = console.store().AddCaseEvent(e); !st.ok()) {
+      fmt::print(stderr, "serve: console: case-{} created, but its note was not stored: {}\n", e.case_id, StatusMessage(st));
+    }
+  }
   std::string CaseStatusOf(std::string_view kind, const std::string& id, int64_t* case_id);
 };
 
-std::unique_ptr<Console> Console::Open(Service& service, ConsoleOptions options, std::string* error) {
+absl::StatusOr<std::unique_ptr<Console>> Console::Open(Service& service, ConsoleOptions options) {
   std::unique_ptr<Console> c(new Console());
-  c->store_ = ConsoleStore::Open(service.data_dir(), error);
-  if (!c->store_) return nullptr;
+  auto store = ConsoleStore::Open(service.data_dir());
+  if (!store.ok()) return store.status();
+  c->store_ = std::move(*store);
   DecisionLogOptions dl;
   dl.retention_days = options.decision_log_days;
   dl.clock = options.clock;
@@ -384,9 +395,9 @@ bool Console::Admit(const ConsoleRequest& r, ConsoleResponse* res) {
   const std::string who = impl_->Identify(r, &by_cookie, &csrf);
   if (who.empty()) {
     if (!r.authorization.empty() && RoleOf(impl_->options.tokens, r.authorization) == AuthRole::kGateway) {
-      *res = Fail(403, "this token has the gateway role; the console needs an analyst");
+      *res = Fail(absl::PermissionDeniedError("this token has the gateway role; the console needs an analyst"));
     } else {
-      *res = Fail(401, "log in (POST /ui/api/login) or send the analyst bearer token");
+      *res = Fail(absl::UnauthenticatedError("log in (POST /ui/api/login) or send the analyst bearer token"));
     }
     return false;
   }
@@ -394,14 +405,14 @@ bool Console::Admit(const ConsoleRequest& r, ConsoleResponse* res) {
     // CSRF: the session's token in a header a cross-site form cannot set,
     // and, when the browser says where the request comes from, this host.
     if (r.csrf.empty() || !ConstantTimeEquals(r.csrf, csrf)) {
-      *res = Fail(403, "missing or wrong X-CSRF-Token");
+      *res = Fail(absl::PermissionDeniedError("missing or wrong X-CSRF-Token"));
       return false;
     }
     if (!r.origin.empty()) {
       const std::string_view o = r.origin;
       const size_t scheme = o.find("://");
       if (scheme == std::string_view::npos || o.substr(scheme + 3) != r.host) {
-        *res = Fail(403, "cross-origin request refused");
+        *res = Fail(absl::PermissionDeniedError("cross-origin request refused"));
         return false;
       }
     }
@@ -462,27 +473,29 @@ ConsoleResponse Console::Handle(const ConsoleRequest& r) {
   if (path == "/v1/console/overview") return finish(get ? im.Overview() : Fail(405, "use GET"));
   if (path == "/v1/console/campaigns") return finish(get ? im.CampaignList() : Fail(405, "use GET"));
   if (path.substr(0, 22) == "/v1/console/campaigns/") {
-    if (!decode("/v1/console/campaigns/") || segs.size() != 1) return finish(Fail(400, "path: a bad campaign id"));
+    if (!decode("/v1/console/campaigns/") || segs.size() != 1) return finish(Fail(absl::InvalidArgumentError("path: a bad campaign id")));
     return finish(get ? im.CampaignPage(segs[0]) : Fail(405, "use GET"));
   }
   if (path.substr(0, 21) == "/v1/console/accounts/") {
     if (!decode("/v1/console/accounts/") || segs.empty() || segs.size() > 2 || segs[0].empty()) {
-      return finish(Fail(400, "path: a bad account id"));
+      return finish(Fail(absl::InvalidArgumentError("path: a bad account id")));
     }
     if (segs.size() == 1) return finish(get ? im.AccountPage(segs[0]) : Fail(405, "use GET"));
-    if (segs[1] != "override") return finish(Fail(404, "no such endpoint"));
+    if (segs[1] != "override") return finish(Fail(absl::NotFoundError("no such endpoint")));
     if (r.method != "POST") return finish(Fail(405, "use POST"));
     return finish(im.Override(who, segs[0], r.body));
   }
   if (path == "/v1/review") return finish(get ? im.ReviewQueue() : Fail(405, "use GET"));
   if (path.substr(0, 11) == "/v1/review/") {
-    if (!decode("/v1/review/") || segs.size() != 1 || segs[0].empty()) return finish(Fail(400, "path: a bad account id"));
+    if (!decode("/v1/review/") || segs.size() != 1 || segs[0].empty()) {
+      return finish(Fail(absl::InvalidArgumentError("path: a bad account id")));
+    }
     if (r.method != "POST") return finish(Fail(405, "use POST"));
     return finish(im.Review(who, segs[0], r.body));
   }
   if (path == "/v1/decisions") return finish(get ? im.Decisions(QueryOf(r.target)) : Fail(405, "use GET"));
   if (path == "/v1/cases" || path.substr(0, 10) == "/v1/cases/") {
-    if (!decode("/v1/cases/")) return finish(Fail(400, "path: a bad case id"));
+    if (!decode("/v1/cases/")) return finish(Fail(absl::InvalidArgumentError("path: a bad case id")));
     if (path == "/v1/cases") segs.clear();
     return finish(im.Cases(r, who, segs));
   }
@@ -520,7 +533,7 @@ ConsoleResponse Console::Handle(const ConsoleRequest& r) {
     }
     return finish(Json(out + "]}"));
   }
-  return finish(Fail(404, "no such endpoint"));
+  return finish(Fail(absl::NotFoundError("no such endpoint")));
 }
 
 ConsoleResponse Console::Impl::Static(const ConsoleRequest& r, std::string_view path) {
@@ -544,11 +557,11 @@ ConsoleResponse Console::Impl::Static(const ConsoleRequest& r, std::string_view 
       res.body.assign(reinterpret_cast<const char*>(a.gzip), a.gzip_size);
       res.headers.emplace_back("Content-Encoding", "gzip");
     } else if (!Inflate(a.gzip, a.gzip_size, a.size, &res.body)) {
-      return Fail(500, "console asset damaged");
+      return Fail(absl::InternalError("console asset damaged"));
     }
     return res;
   }
-  return Fail(404, "no such file");
+  return Fail(absl::NotFoundError("no such file"));
 }
 
 ConsoleResponse Console::Impl::Login(const ConsoleRequest& r) {
@@ -558,13 +571,13 @@ ConsoleResponse Console::Impl::Login(const ConsoleRequest& r) {
     auto wait = login_global.Take("all", now);
     if (!wait) wait = login_limit.Take(r.peer, now);
     if (wait) {
-      ConsoleResponse res = Fail(429, "too many login attempts; wait");
+      ConsoleResponse res = Fail(absl::ResourceExhaustedError("too many login attempts; wait"));
       res.headers.emplace_back("Retry-After", std::to_string(std::max(1, static_cast<int>(std::ceil(*wait)))));
       return res;
     }
   }
-  std::string token, error;
-  if (!ParseLoginBody(r.body, &token, &error)) return Fail(400, error);
+  std::string token;
+  if (const absl::Status parsed = ParseLoginBody(r.body, &token); !parsed.ok()) return Fail(parsed);
   std::string who;
   for (const auto& [name, t] : options.analysts) {
     if (ConstantTimeEquals(token, t)) who = name;
@@ -573,9 +586,10 @@ ConsoleResponse Console::Impl::Login(const ConsoleRequest& r) {
   if (who.empty()) {
     Audit(Printable(r.peer, 64), "login_failed", "", "");
     if (options.tokens.analyst.empty() && options.analysts.empty()) {
-      return Fail(403, "the console needs analysts: start serve with --analyst-token-file, --token-file or --analysts-file");
+      return Fail(absl::PermissionDeniedError(
+          "the console needs analysts: start serve with --analyst-token-file, --token-file or --analysts-file"));
     }
-    return Fail(401, "wrong token");
+    return Fail(absl::UnauthenticatedError("wrong token"));
   }
   Session s;
   s.analyst = who;
@@ -898,7 +912,7 @@ ConsoleResponse Console::Impl::CampaignPage(const std::string& id) {
       break;
     }
   });
-  if (!found) return Fail(404, "no such campaign");
+  if (!found) return Fail(absl::NotFoundError("no such campaign"));
   // Output tokens per day, from the newest logged records (bounded scan).
   absl::flat_hash_set<std::string> members(member_ids.begin(), member_ids.end());
   std::map<int64_t, std::pair<uint64_t, uint64_t>> days;  // day -> (interactions, output tokens) seen in the scan
@@ -938,7 +952,7 @@ ConsoleResponse Console::Impl::CampaignPage(const std::string& id) {
 
 ConsoleResponse Console::Impl::AccountPage(const std::string& id) {
   auto base = service.AccountJson(id);
-  if (!base) return Fail(404, "no such account");
+  if (!base) return Fail(absl::NotFoundError("no such account"));
   std::string out = std::move(*base);
   out.pop_back();  // reopen the object
   // Verdict history: every change, with the evidence then.
@@ -1052,9 +1066,8 @@ ConsoleResponse Console::Impl::AccountPage(const std::string& id) {
 
 ConsoleResponse Console::Impl::Override(const std::string& who, const std::string& account, std::string_view body) {
   ActionBody b;
-  std::string error;
-  if (!ParseActionBody(body, "allow|block|clear", &b, &error)) return Fail(400, error);
-  if (!service.Override(account, b.action, who, b.reason, &error)) return Fail(503, error);
+  if (const absl::Status parsed = ParseActionBody(body, "allow|block|clear", &b); !parsed.ok()) return Fail(parsed);
+  if (const absl::Status st = service.Override(account, b.action, who, b.reason); !st.ok()) return Fail(st);
   Audit(who, "override_" + b.action, account, b.reason);
   return AccountPage(account);
 }
@@ -1124,8 +1137,7 @@ ConsoleResponse Console::Impl::ReviewQueue() {
 
 ConsoleResponse Console::Impl::Review(const std::string& who, const std::string& account, std::string_view body) {
   ActionBody b;
-  std::string error;
-  if (!ParseActionBody(body, "allow|block|escalate", &b, &error)) return Fail(400, error);
+  if (const absl::Status parsed = ParseActionBody(body, "allow|block|escalate", &b); !parsed.ok()) return Fail(parsed);
   if (b.action == "escalate") {
     // A case for the account (or a note on its open one), for a senior look.
     auto open = console.store().ListCases("", "account", account, 1);
@@ -1134,8 +1146,10 @@ ConsoleResponse Console::Impl::Review(const std::string& who, const std::string&
       CaseRecord c = open[0];
       c.status = "investigating";
       c.updated_at = now;
-      if (!console.store().UpdateCase(c, {{c.id, now, who, "status", "investigating (escalated from review): " + b.reason}}, &error)) {
-        return Fail(503, error);
+      if (const absl::Status st =
+              console.store().UpdateCase(c, {{c.id, now, who, "status", "investigating (escalated from review): " + b.reason}});
+          !st.ok()) {
+        return Fail(st);
       }
       Audit(who, "review_escalate", account, b.reason);
       std::string out = "{\"escalated\":true,\"case\":";
@@ -1149,14 +1163,14 @@ ConsoleResponse Console::Impl::Review(const std::string& who, const std::string&
     c.status = "investigating";
     c.created_by = who;
     c.created_at = c.updated_at = now;
-    if (!console.store().CreateCase(&c, &error)) return Fail(503, error);
-    console.store().AddCaseEvent({c.id, now, who, "note", b.reason}, &error);
+    if (const absl::Status st = console.store().CreateCase(&c); !st.ok()) return Fail(st);
+    AddNoteAfterCreate({c.id, now, who, "note", b.reason});
     Audit(who, "review_escalate", account, b.reason);
     std::string out = "{\"escalated\":true,\"case\":";
     AppendCase(out, c);
     return Json(out + "}");
   }
-  if (!service.Override(account, b.action, who, "review: " + b.reason, &error)) return Fail(503, error);
+  if (const absl::Status st = service.Override(account, b.action, who, "review: " + b.reason); !st.ok()) return Fail(st);
   Audit(who, "review_" + b.action, account, b.reason);
   std::string out = "{\"reviewed\":";
   AppendJsonString(out, account);
@@ -1167,8 +1181,7 @@ ConsoleResponse Console::Impl::Review(const std::string& who, const std::string&
 
 ConsoleResponse Console::Impl::Decisions(std::string_view query) {
   DecisionQuery q;
-  std::string error;
-  if (!ParseDecisionQuery(query, &q, &error)) return Fail(400, error);
+  if (const absl::Status parsed = ParseDecisionQuery(query, &q); !parsed.ok()) return Fail(parsed);
   console.decision_log().Flush();  // what was answered up to now is searchable
   const auto rows = console.store().QueryDecisions(q);
   std::string out = "{\"decisions\":[";
@@ -1196,7 +1209,7 @@ ConsoleResponse Console::Impl::Decisions(std::string_view query) {
 
 ConsoleResponse Console::Impl::CaseJson(int64_t id) {
   const auto c = console.store().GetCase(id);
-  if (!c) return Fail(404, "no such case");
+  if (!c) return Fail(absl::NotFoundError("no such case"));
   std::string out;
   AppendCase(out, *c);
   out.pop_back();
@@ -1215,8 +1228,8 @@ ConsoleResponse Console::Impl::CaseJson(int64_t id) {
   return Json(std::move(out));
 }
 
-bool Console::Impl::FeedBack(const std::string& who, const CaseRecord& c, const std::string& why, std::string* error) {
-  if (c.status != "false_positive" && c.status != "confirmed") return true;
+absl::Status Console::Impl::FeedBack(const std::string& who, const CaseRecord& c, const std::string& why) {
+  if (c.status != "false_positive" && c.status != "confirmed") return absl::OkStatus();
   const bool fp = c.status == "false_positive";
   const std::string action = fp ? "allow" : "block";
   std::vector<std::string> accounts;
@@ -1241,23 +1254,22 @@ bool Console::Impl::FeedBack(const std::string& who, const CaseRecord& c, const 
     for (const auto& n : names) reasons += (reasons.empty() ? "" : ",") + n;
   });
   for (const auto& account : accounts) {
-    if (!service.Override(account, action, who, fmt::format("{} {}: {}", CaseIdName(c.id), c.status, why), error)) return false;
+    DG_RETURN_IF_ERROR(service.Override(account, action, who, fmt::format("{} {}: {}", CaseIdName(c.id), c.status, why)));
   }
   if (fp) {
     PolicyHint h{c.id, NowText(), who, c.subject_kind, c.subject_id, reasons,
                  fmt::format("false positive ({} account(s) allowed): {}", accounts.size(), why)};
-    if (!console.store().AddPolicyHint(h, error)) return false;
+    DG_RETURN_IF_ERROR(console.store().AddPolicyHint(h));
   }
   Audit(who, fp ? "case_false_positive" : "case_confirmed", CaseIdName(c.id), fmt::format("{} account(s) {}", accounts.size(), action));
-  return true;
+  return absl::OkStatus();
 }
 
 ConsoleResponse Console::Impl::PatchCase(const std::string& who, int64_t id, std::string_view body) {
   CasePatchBody p;
-  std::string error;
-  if (!ParseCasePatchBody(body, &p, &error)) return Fail(400, error);
+  if (const absl::Status parsed = ParseCasePatchBody(body, &p); !parsed.ok()) return Fail(parsed);
   auto c = console.store().GetCase(id);
-  if (!c) return Fail(404, "no such case");
+  if (!c) return Fail(absl::NotFoundError("no such case"));
   const std::string now = NowText();
   std::vector<CaseEvent> events;
   const std::string before = c->status;
@@ -1279,22 +1291,21 @@ ConsoleResponse Console::Impl::PatchCase(const std::string& who, int64_t id, std
   }
   if (p.note) events.push_back({id, now, who, "note", *p.note});
   c->updated_at = now;
-  if (!console.store().UpdateCase(*c, events, &error)) return Fail(503, error);
+  if (const absl::Status st = console.store().UpdateCase(*c, events); !st.ok()) return Fail(st);
   Audit(who, "case_update", CaseIdName(id), p.status ? before + " -> " + c->status : "edit");
   if (p.status && *p.status != before) {
     const std::string why = !p.outcome.value_or("").empty() ? *p.outcome : p.note.value_or("");
-    if (!FeedBack(who, *c, why, &error)) return Fail(503, "case saved, but its outcome was not applied: " + error);
+    if (const absl::Status st = FeedBack(who, *c, why); !st.ok()) return Fail(st, "case saved, but its outcome was not applied: ");
   }
   return CaseJson(id);
 }
 
 ConsoleResponse Console::Impl::Cases(const ConsoleRequest& r, const std::string& who, const std::vector<std::string>& segs) {
-  std::string error;
   if (segs.empty()) {
     if (r.method == "GET") {
       const std::string_view query = QueryOf(r.target);
       const std::string status = QueryParam(query, "status").value_or("");
-      if (!status.empty() && !IsCaseStatus(status)) return Fail(400, "query parameter 'status': unknown status");
+      if (!status.empty() && !IsCaseStatus(status)) return Fail(absl::InvalidArgumentError("query parameter 'status': unknown status"));
       const auto cases = console.store().ListCases(status, QueryParam(query, "subject_kind").value_or(""),
                                                    QueryParam(query, "subject_id").value_or(""), 500);
       std::string out = "{\"cases\":[";
@@ -1306,7 +1317,7 @@ ConsoleResponse Console::Impl::Cases(const ConsoleRequest& r, const std::string&
     }
     if (r.method != "POST") return Fail(405, "use GET or POST");
     CaseCreateBody b;
-    if (!ParseCaseCreateBody(r.body, &b, &error)) return Fail(400, error);
+    if (const absl::Status parsed = ParseCaseCreateBody(r.body, &b); !parsed.ok()) return Fail(parsed);
     bool exists = false;
     service.Read([&](const Service::EngineView& v) {
       if (b.subject_kind == "account") {
@@ -1318,7 +1329,7 @@ ConsoleResponse Console::Impl::Cases(const ConsoleRequest& r, const std::string&
         }
       }
     });
-    if (!exists) return Fail(404, "no such " + b.subject_kind);
+    if (!exists) return Fail(absl::NotFoundError("no such " + b.subject_kind));
     CaseRecord c;
     c.subject_kind = b.subject_kind;
     c.subject_id = b.subject_id;
@@ -1326,15 +1337,15 @@ ConsoleResponse Console::Impl::Cases(const ConsoleRequest& r, const std::string&
     c.assignee = b.assignee;
     c.created_by = who;
     c.created_at = c.updated_at = NowText();
-    if (!console.store().CreateCase(&c, &error)) return Fail(503, error);
-    if (!b.note.empty()) console.store().AddCaseEvent({c.id, c.created_at, who, "note", b.note}, &error);
+    if (const absl::Status st = console.store().CreateCase(&c); !st.ok()) return Fail(st);
+    if (!b.note.empty()) AddNoteAfterCreate({c.id, c.created_at, who, "note", b.note});
     Audit(who, "case_open", CaseIdName(c.id), c.subject_kind + " " + c.subject_id);
     ConsoleResponse res = CaseJson(c.id);
     res.status = 201;
     return res;
   }
   const auto id = ParseCaseId(segs[0]);
-  if (!id) return Fail(400, "path: a case id is case-N");
+  if (!id) return Fail(absl::InvalidArgumentError("path: a case id is case-N"));
   if (segs.size() == 1) {
     if (r.method == "GET") return CaseJson(*id);
     if (r.method == "PATCH") return PatchCase(who, *id, r.body);
@@ -1343,13 +1354,13 @@ ConsoleResponse Console::Impl::Cases(const ConsoleRequest& r, const std::string&
   if (segs.size() == 2 && segs[1] == "notes") {
     if (r.method != "POST") return Fail(405, "use POST");
     std::string text;
-    if (!ParseNoteBody(r.body, &text, &error)) return Fail(400, error);
-    if (!console.store().GetCase(*id)) return Fail(404, "no such case");
-    if (!console.store().AddCaseEvent({*id, NowText(), who, "note", text}, &error)) return Fail(503, error);
+    if (const absl::Status parsed = ParseNoteBody(r.body, &text); !parsed.ok()) return Fail(parsed);
+    if (!console.store().GetCase(*id)) return Fail(absl::NotFoundError("no such case"));
+    if (const absl::Status st = console.store().AddCaseEvent({*id, NowText(), who, "note", text}); !st.ok()) return Fail(st);
     Audit(who, "case_note", CaseIdName(*id), "");
     return CaseJson(*id);
   }
-  return Fail(404, "no such endpoint");
+  return Fail(absl::NotFoundError("no such endpoint"));
 }
 
 }  // namespace dg

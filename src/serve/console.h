@@ -60,8 +60,9 @@ struct ConsoleOptions {
 
 // Reads "name token" lines (# comments, blank lines skipped) of an analysts
 // file. Names: [A-Za-z0-9._@-]{1,64}; tokens at least 16 characters, all
-// different. False + *error naming the line.
-bool LoadAnalystsFile(const std::string& path, std::vector<std::pair<std::string, std::string>>* out, std::string* error);
+// different. InvalidArgument "FILE:LINE: why"; NotFound / PermissionDenied
+// / Unavailable when the file cannot be read.
+absl::Status LoadAnalystsFile(const std::string& path, std::vector<std::pair<std::string, std::string>>* out);
 
 struct ConsoleRequest {
   std::string_view method, target, body;
@@ -79,8 +80,8 @@ struct ConsoleResponse {
 class Console {
  public:
   // Opens DIR/console.db beside the service's store and starts the decision
-  // log's writer. Null + *error on failure.
-  static std::unique_ptr<Console> Open(Service& service, ConsoleOptions options, std::string* error);
+  // log's writer. Unavailable when console.db cannot be opened.
+  static absl::StatusOr<std::unique_ptr<Console>> Open(Service& service, ConsoleOptions options);
   ~Console();
 
   // Is this request path the console's?

@@ -16,56 +16,51 @@ simdjson::dom::parser& ThreadParser() {
   return parser;
 }
 
-bool Object(std::string_view body, simdjson::dom::object* obj, std::string* error) {
+absl::Status Object(std::string_view body, simdjson::dom::object* obj) {
   simdjson::dom::element doc;
   if (ThreadParser().parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS) {
-    *error = "body is not valid JSON";
-    return false;
+    return absl::InvalidArgumentError("body is not valid JSON");
   }
   if (doc.get_object().get(*obj) != simdjson::SUCCESS) {
-    *error = "body must be a JSON object";
-    return false;
+    return absl::InvalidArgumentError("body must be a JSON object");
   }
-  return true;
+  return absl::OkStatus();
 }
 
 // Text a person wrote: no control characters but newline and tab (simdjson
 // has already checked the UTF-8), at most max bytes.
-bool CleanText(const char* key, std::string_view v, size_t max, std::string* error) {
+absl::Status CleanText(const char* key, std::string_view v, size_t max) {
   if (v.size() > max) {
-    *error = fmt::format("field '{}': longer than {} bytes", key, max);
-    return false;
+    return absl::InvalidArgumentError(fmt::format("field '{}': longer than {} bytes", key, max));
   }
   for (const char c : v) {
     const auto u = static_cast<unsigned char>(c);
     if ((u < 0x20 && c != '\n' && c != '\t') || u == 0x7f) {
-      *error = fmt::format("field '{}': control characters are not allowed", key);
-      return false;
+      return absl::InvalidArgumentError(fmt::format("field '{}': control characters are not allowed", key));
     }
   }
-  return true;
+  return absl::OkStatus();
 }
 
 // nullopt in *out when absent or null.
-bool Field(simdjson::dom::object& obj, const char* key, size_t max, std::optional<std::string>* out, std::string* error) {
+absl::Status Field(simdjson::dom::object& obj, const char* key, size_t max, std::optional<std::string>* out) {
   simdjson::dom::element e;
   out->reset();
-  if (obj.at_key(key).get(e) != simdjson::SUCCESS || e.is_null()) return true;
+  if (obj.at_key(key).get(e) != simdjson::SUCCESS || e.is_null()) return absl::OkStatus();
   std::string_view v;
   if (e.get_string().get(v) != simdjson::SUCCESS) {
-    *error = fmt::format("field '{}': must be a string", key);
-    return false;
+    return absl::InvalidArgumentError(fmt::format("field '{}': must be a string", key));
   }
-  if (!CleanText(key, v, max, error)) return false;
+  DG_RETURN_IF_ERROR(CleanText(key, v, max));
   out->emplace(v);
-  return true;
+  return absl::OkStatus();
 }
 
-bool Field(simdjson::dom::object& obj, const char* key, size_t max, std::string* out, std::string* error) {
+absl::Status Field(simdjson::dom::object& obj, const char* key, size_t max, std::string* out) {
   std::optional<std::string> v;
-  if (!Field(obj, key, max, &v, error)) return false;
+  DG_RETURN_IF_ERROR(Field(obj, key, max, &v));
   *out = v.value_or("");
-  return true;
+  return absl::OkStatus();
 }
 
 bool Blank(std::string_view s) { return s.find_first_not_of(" \t\n") == std::string_view::npos; }
@@ -94,87 +89,79 @@ std::optional<int64_t> ParseTime(std::string_view s) {
 
 }  // namespace
 
-bool ParseLoginBody(std::string_view body, std::string* token, std::string* error) {
+absl::Status ParseLoginBody(std::string_view body, std::string* token) {
   simdjson::dom::object obj;
-  if (!Object(body, &obj, error)) return false;
-  if (!Field(obj, "token", 1024, token, error)) return false;
+  DG_RETURN_IF_ERROR(Object(body, &obj));
+  DG_RETURN_IF_ERROR(Field(obj, "token", 1024, token));
   if (token->empty()) {
-    *error = "field 'token': required";
-    return false;
+    return absl::InvalidArgumentError("field 'token': required");
   }
-  return true;
+  return absl::OkStatus();
 }
 
-bool ParseActionBody(std::string_view body, std::string_view allowed, ActionBody* out, std::string* error) {
+absl::Status ParseActionBody(std::string_view body, std::string_view allowed, ActionBody* out) {
   *out = ActionBody{};
   simdjson::dom::object obj;
-  if (!Object(body, &obj, error)) return false;
-  if (!Field(obj, "action", kMaxShort, &out->action, error) || !Field(obj, "reason", kMaxText, &out->reason, error)) return false;
+  DG_RETURN_IF_ERROR(Object(body, &obj));
+  DG_RETURN_IF_ERROR(Field(obj, "action", kMaxShort, &out->action));
+  DG_RETURN_IF_ERROR(Field(obj, "reason", kMaxText, &out->reason));
   if (!OneOf(out->action, allowed)) {
-    *error = fmt::format("field 'action': must be one of {}", allowed);
-    return false;
+    return absl::InvalidArgumentError(fmt::format("field 'action': must be one of {}", allowed));
   }
   if (Blank(out->reason)) {
-    *error = "field 'reason': required (why)";
-    return false;
+    return absl::InvalidArgumentError("field 'reason': required (why)");
   }
-  return true;
+  return absl::OkStatus();
 }
 
-bool ParseCaseCreateBody(std::string_view body, CaseCreateBody* out, std::string* error) {
+absl::Status ParseCaseCreateBody(std::string_view body, CaseCreateBody* out) {
   *out = CaseCreateBody{};
   simdjson::dom::object obj;
-  if (!Object(body, &obj, error)) return false;
-  if (!Field(obj, "subject_kind", kMaxShort, &out->subject_kind, error) || !Field(obj, "subject_id", kMaxShort, &out->subject_id, error) ||
-      !Field(obj, "title", kMaxShort, &out->title, error) || !Field(obj, "assignee", kMaxShort, &out->assignee, error) ||
-      !Field(obj, "note", kMaxText, &out->note, error)) {
-    return false;
-  }
+  DG_RETURN_IF_ERROR(Object(body, &obj));
+  DG_RETURN_IF_ERROR(Field(obj, "subject_kind", kMaxShort, &out->subject_kind));
+  DG_RETURN_IF_ERROR(Field(obj, "subject_id", kMaxShort, &out->subject_id));
+  DG_RETURN_IF_ERROR(Field(obj, "title", kMaxShort, &out->title));
+  DG_RETURN_IF_ERROR(Field(obj, "assignee", kMaxShort, &out->assignee));
+  DG_RETURN_IF_ERROR(Field(obj, "note", kMaxText, &out->note));
   if (out->subject_kind != "campaign" && out->subject_kind != "account") {
-    *error = "field 'subject_kind': must be \"campaign\" or \"account\"";
-    return false;
+    return absl::InvalidArgumentError("field 'subject_kind': must be \"campaign\" or \"account\"");
   }
   if (Blank(out->subject_id)) {
-    *error = "field 'subject_id': required";
-    return false;
+    return absl::InvalidArgumentError("field 'subject_id': required");
   }
-  return true;
+  return absl::OkStatus();
 }
 
-bool ParseCasePatchBody(std::string_view body, CasePatchBody* out, std::string* error) {
+absl::Status ParseCasePatchBody(std::string_view body, CasePatchBody* out) {
   *out = CasePatchBody{};
   simdjson::dom::object obj;
-  if (!Object(body, &obj, error)) return false;
-  if (!Field(obj, "status", kMaxShort, &out->status, error) || !Field(obj, "assignee", kMaxShort, &out->assignee, error) ||
-      !Field(obj, "outcome", kMaxText, &out->outcome, error) || !Field(obj, "title", kMaxShort, &out->title, error) ||
-      !Field(obj, "note", kMaxText, &out->note, error)) {
-    return false;
-  }
+  DG_RETURN_IF_ERROR(Object(body, &obj));
+  DG_RETURN_IF_ERROR(Field(obj, "status", kMaxShort, &out->status));
+  DG_RETURN_IF_ERROR(Field(obj, "assignee", kMaxShort, &out->assignee));
+  DG_RETURN_IF_ERROR(Field(obj, "outcome", kMaxText, &out->outcome));
+  DG_RETURN_IF_ERROR(Field(obj, "title", kMaxShort, &out->title));
+  DG_RETURN_IF_ERROR(Field(obj, "note", kMaxText, &out->note));
   if (!out->status && !out->assignee && !out->outcome && !out->title && !out->note) {
-    *error = "body: nothing to change (status, assignee, outcome, title or note)";
-    return false;
+    return absl::InvalidArgumentError("body: nothing to change (status, assignee, outcome, title or note)");
   }
   if (out->status && !IsCaseStatus(*out->status)) {
-    *error = "field 'status': must be open, investigating, confirmed, false_positive or closed";
-    return false;
+    return absl::InvalidArgumentError("field 'status': must be open, investigating, confirmed, false_positive or closed");
   }
   if (out->status && (*out->status == "false_positive" || *out->status == "confirmed") && Blank(out->outcome.value_or("")) &&
       Blank(out->note.value_or(""))) {
-    *error = "field 'outcome': required with status " + *out->status + " (why: an outcome or a note)";
-    return false;
+    return absl::InvalidArgumentError("field 'outcome': required with status " + *out->status + " (why: an outcome or a note)");
   }
-  return true;
+  return absl::OkStatus();
 }
 
-bool ParseNoteBody(std::string_view body, std::string* text, std::string* error) {
+absl::Status ParseNoteBody(std::string_view body, std::string* text) {
   simdjson::dom::object obj;
-  if (!Object(body, &obj, error)) return false;
-  if (!Field(obj, "text", kMaxText, text, error)) return false;
+  DG_RETURN_IF_ERROR(Object(body, &obj));
+  DG_RETURN_IF_ERROR(Field(obj, "text", kMaxText, text));
   if (Blank(*text)) {
-    *error = "field 'text': required";
-    return false;
+    return absl::InvalidArgumentError("field 'text': required");
   }
-  return true;
+  return absl::OkStatus();
 }
 
 std::optional<std::string> QueryParam(std::string_view query, std::string_view key) {
@@ -195,7 +182,7 @@ std::optional<std::string> QueryParam(std::string_view query, std::string_view k
   return std::nullopt;
 }
 
-bool ParseDecisionQuery(std::string_view query, DecisionQuery* out, std::string* error) {
+absl::Status ParseDecisionQuery(std::string_view query, DecisionQuery* out) {
   *out = DecisionQuery{};
   // Every parameter must be known (a typo must not silently widen a search).
   std::string_view rest = query;
@@ -207,45 +194,41 @@ bool ParseDecisionQuery(std::string_view query, DecisionQuery* out, std::string*
     const std::string_view key = param.substr(0, param.find('='));
     if (key != "account" && key != "campaign" && key != "decision" && key != "since" && key != "until" && key != "before" &&
         key != "limit") {
-      *error = fmt::format("query parameter '{}': unknown (account, campaign, decision, since, until, before, limit)",
-                           Printable(key, 64));
-      return false;
+      return absl::InvalidArgumentError(fmt::format(
+          "query parameter '{}': unknown (account, campaign, decision, since, until, before, limit)", Printable(key, 64)));
     }
   }
   out->account_id = QueryParam(query, "account").value_or("");
   out->campaign_id = QueryParam(query, "campaign").value_or("");
   out->decision = QueryParam(query, "decision").value_or("");
   if (!out->decision.empty() && !OneOf(out->decision, "block|challenge|throttle|withhold_reasoning")) {
-    *error = "query parameter 'decision': must be block, challenge, throttle or withhold_reasoning (allows are counted per hour)";
-    return false;
+    return absl::InvalidArgumentError(
+        "query parameter 'decision': must be block, challenge, throttle or withhold_reasoning (allows are counted per hour)");
   }
   for (const char* key : {"since", "until"}) {
     const auto v = QueryParam(query, key);
     if (!v || v->empty()) continue;
     const auto t = ParseTime(*v);
     if (!t) {
-      *error = fmt::format("query parameter '{}': must be RFC 3339 or milliseconds since the epoch", key);
-      return false;
+      return absl::InvalidArgumentError(fmt::format("query parameter '{}': must be RFC 3339 or milliseconds since the epoch", key));
     }
     (std::string_view(key) == "since" ? out->since_ms : out->until_ms) = *t;
   }
   if (const auto v = QueryParam(query, "before"); v && !v->empty()) {
     const auto id = ParseInt(*v);
     if (!id || *id < 0) {
-      *error = "query parameter 'before': must be a row id";
-      return false;
+      return absl::InvalidArgumentError("query parameter 'before': must be a row id");
     }
     out->before_id = *id;
   }
   if (const auto v = QueryParam(query, "limit"); v && !v->empty()) {
     const auto n = ParseInt(*v);
     if (!n || *n < 1 || *n > 1000) {
-      *error = "query parameter 'limit': must be an integer in [1, 1000]";
-      return false;
+      return absl::InvalidArgumentError("query parameter 'limit': must be an integer in [1, 1000]");
     }
     out->limit = static_cast<size_t>(*n);
   }
-  return true;
+  return absl::OkStatus();
 }
 
 std::optional<int64_t> ParseCaseId(std::string_view id) {

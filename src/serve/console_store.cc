@@ -66,33 +66,33 @@ bool IsCaseStatus(std::string_view s) {
   return false;
 }
 
-std::string ConsoleStore::Error(std::string_view what) const {
-  return path_ + ": " + std::string(what) + ": " + (db_ != nullptr ? sqlite3_errmsg(db_) : "cannot open");
+absl::Status ConsoleStore::Error(std::string_view what) const {
+  return absl::UnavailableError(path_ + ": " + std::string(what) + ": " + (db_ != nullptr ? sqlite3_errmsg(db_) : "cannot open"));
 }
 
-bool ConsoleStore::Exec(const char* sql, std::string* error) {
+absl::Status ConsoleStore::Exec(const char* sql) {
   char* msg = nullptr;
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-    *error = path_ + ": " + (msg != nullptr ? msg : "error");
+    const std::string text = path_ + ": " + (msg != nullptr ? msg : "error");
     sqlite3_free(msg);
-    return false;
+    return absl::UnavailableError(text);
   }
-  return true;
+  return absl::OkStatus();
 }
 
-std::unique_ptr<ConsoleStore> ConsoleStore::Open(const std::string& dir, std::string* error) {
+absl::StatusOr<std::unique_ptr<ConsoleStore>> ConsoleStore::Open(const std::string& dir) {
   std::error_code ec;
+  // A failure shows in sqlite3_open_v2 below, with SQLite's reason.
   std::filesystem::create_directories(dir, ec);
   std::unique_ptr<ConsoleStore> st(new ConsoleStore());
   st->dir_ = dir;
   st->path_ = (std::filesystem::path(dir) / "console.db").string();
   if (sqlite3_open_v2(st->path_.c_str(), &st->db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
       SQLITE_OK) {
-    *error = st->Error("cannot open");
-    return nullptr;
+    return st->Error("cannot open");
   }
   sqlite3_busy_timeout(st->db_, 5000);
-  if (!st->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+  if (absl::Status created = st->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                 "CREATE TABLE IF NOT EXISTS cases(id INTEGER PRIMARY KEY, subject_kind TEXT NOT NULL, subject_id TEXT NOT NULL,"
                 " title TEXT NOT NULL, status TEXT NOT NULL, assignee TEXT NOT NULL, outcome TEXT NOT NULL,"
                 " created_by TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
@@ -112,9 +112,9 @@ std::unique_ptr<ConsoleStore> ConsoleStore::Open(const std::string& dir, std::st
                 " PRIMARY KEY(account_id, hour)) WITHOUT ROWID;"
                 "CREATE INDEX IF NOT EXISTS allow_counts_hour ON allow_counts(hour);"
                 "CREATE TABLE IF NOT EXISTS audit(seq INTEGER PRIMARY KEY, at TEXT NOT NULL, analyst TEXT NOT NULL,"
-                " action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL);",
-                error)) {
-    return nullptr;
+                " action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL);");
+      !created.ok()) {
+    return created;
   }
   return st;
 }
@@ -124,9 +124,9 @@ ConsoleStore::~ConsoleStore() {
   sqlite3_close(db_);
 }
 
-bool ConsoleStore::CreateCase(CaseRecord* c, std::string* error) {
+absl::Status ConsoleStore::CreateCase(CaseRecord* c) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!Exec("BEGIN IMMEDIATE", error)) return false;
+  DG_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Stmt q, ev;
   bool ok = sqlite3_prepare_v2(db_,
                                "INSERT INTO cases(subject_kind, subject_id, title, status, assignee, outcome, created_by, created_at,"
@@ -157,11 +157,11 @@ bool ConsoleStore::CreateCase(CaseRecord* c, std::string* error) {
     ok = sqlite3_step(ev.s) == SQLITE_DONE;
   }
   if (!ok) {
-    *error = Error("create case");
+    const absl::Status failed = Error("create case");
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    return false;
+    return failed;
   }
-  return Exec("COMMIT", error);
+  return Exec("COMMIT");
 }
 
 std::optional<CaseRecord> ConsoleStore::GetCase(int64_t id) {
@@ -174,9 +174,9 @@ std::optional<CaseRecord> ConsoleStore::GetCase(int64_t id) {
   return ReadCase(q.s);
 }
 
-bool ConsoleStore::UpdateCase(const CaseRecord& c, const std::vector<CaseEvent>& events, std::string* error) {
+absl::Status ConsoleStore::UpdateCase(const CaseRecord& c, const std::vector<CaseEvent>& events) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!Exec("BEGIN IMMEDIATE", error)) return false;
+  DG_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Stmt q;
   bool ok = sqlite3_prepare_v2(db_, "UPDATE cases SET status = ?, assignee = ?, outcome = ?, title = ?, updated_at = ? WHERE id = ?", -1,
                                &q.s, nullptr) == SQLITE_OK;
@@ -194,20 +194,19 @@ bool ConsoleStore::UpdateCase(const CaseRecord& c, const std::vector<CaseEvent>&
     ok = StepOnce(db_, kInsertCaseEvent, int64_t{e.case_id}, e.at, e.by, e.kind, e.text);
   }
   if (!ok) {
-    *error = Error("update case");
+    const absl::Status failed = Error("update case");
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    return false;
+    return failed;
   }
-  return Exec("COMMIT", error);
+  return Exec("COMMIT");
 }
 
-bool ConsoleStore::AddCaseEvent(const CaseEvent& e, std::string* error) {
+absl::Status ConsoleStore::AddCaseEvent(const CaseEvent& e) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!StepOnce(db_, kInsertCaseEvent, int64_t{e.case_id}, e.at, e.by, e.kind, e.text)) {
-    *error = Error("case note");
-    return false;
+    return Error("case note");
   }
-  return true;
+  return absl::OkStatus();
 }
 
 std::vector<CaseEvent> ConsoleStore::CaseEvents(int64_t id) {
@@ -242,14 +241,13 @@ std::vector<CaseRecord> ConsoleStore::ListCases(const std::string& status, const
   return out;
 }
 
-bool ConsoleStore::AddPolicyHint(const PolicyHint& h, std::string* error) {
+absl::Status ConsoleStore::AddPolicyHint(const PolicyHint& h) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!StepOnce(db_, "INSERT INTO policy_hints(case_id, at, by, subject_kind, subject_id, reasons, note) VALUES(?, ?, ?, ?, ?, ?, ?)",
                 int64_t{h.case_id}, h.at, h.by, h.subject_kind, h.subject_id, h.reasons, h.note)) {
-    *error = Error("policy hint");
-    return false;
+    return Error("policy hint");
   }
-  return true;
+  return absl::OkStatus();
 }
 
 std::vector<PolicyHint> ConsoleStore::PolicyHints(size_t limit) {
@@ -268,11 +266,11 @@ std::vector<PolicyHint> ConsoleStore::PolicyHints(size_t limit) {
   return out;
 }
 
-bool ConsoleStore::AppendDecisions(const std::vector<DecisionRow>& rows,
-                                   const std::vector<std::tuple<std::string, int64_t, uint64_t>>& allows, std::string* error) {
-  if (rows.empty() && allows.empty()) return true;
+absl::Status ConsoleStore::AppendDecisions(const std::vector<DecisionRow>& rows,
+                                   const std::vector<std::tuple<std::string, int64_t, uint64_t>>& allows) {
+  if (rows.empty() && allows.empty()) return absl::OkStatus();
   std::lock_guard<std::mutex> lock(mu_);
-  if (!Exec("BEGIN IMMEDIATE", error)) return false;
+  DG_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Stmt ins, up;
   bool ok = sqlite3_prepare_v2(db_,
                                "INSERT INTO decisions(ts, account_id, decision, reasons, campaign_id, score, policy_version, source, model)"
@@ -304,11 +302,11 @@ bool ConsoleStore::AppendDecisions(const std::vector<DecisionRow>& rows,
     ok = sqlite3_step(up.s) == SQLITE_DONE;
   }
   if (!ok) {
-    *error = Error("decision log");
+    const absl::Status failed = Error("decision log");
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    return false;
+    return failed;
   }
-  return Exec("COMMIT", error);
+  return Exec("COMMIT");
 }
 
 std::vector<DecisionRow> ConsoleStore::QueryDecisions(const DecisionQuery& dq) {
@@ -362,9 +360,9 @@ std::vector<std::pair<int64_t, uint64_t>> ConsoleStore::AllowCounts(const std::s
   return out;
 }
 
-std::optional<uint64_t> ConsoleStore::PruneDecisions(int64_t cutoff_ms, std::string* error) {
+absl::StatusOr<uint64_t> ConsoleStore::PruneDecisions(int64_t cutoff_ms) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!Exec("BEGIN IMMEDIATE", error)) return std::nullopt;
+  DG_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Stmt d, a;
   bool ok = sqlite3_prepare_v2(db_, "DELETE FROM decisions WHERE ts < ?", -1, &d.s, nullptr) == SQLITE_OK &&
             sqlite3_prepare_v2(db_, "DELETE FROM allow_counts WHERE hour < ?", -1, &a.s, nullptr) == SQLITE_OK;
@@ -381,11 +379,11 @@ std::optional<uint64_t> ConsoleStore::PruneDecisions(int64_t cutoff_ms, std::str
     n += static_cast<uint64_t>(sqlite3_changes(db_));
   }
   if (!ok) {
-    *error = Error("decision log retention");
+    const absl::Status failed = Error("decision log retention");
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    return std::nullopt;
+    return failed;
   }
-  if (!Exec("COMMIT", error)) return std::nullopt;
+  DG_RETURN_IF_ERROR(Exec("COMMIT"));
   return n;
 }
 
@@ -398,14 +396,13 @@ uint64_t ConsoleStore::DecisionCount() {
   return static_cast<uint64_t>(sqlite3_column_int64(q.s, 0));
 }
 
-bool ConsoleStore::AddAudit(const AuditRow& a, std::string* error) {
+absl::Status ConsoleStore::AddAudit(const AuditRow& a) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!StepOnce(db_, "INSERT INTO audit(at, analyst, action, target, detail) VALUES(?, ?, ?, ?, ?)", a.at, a.analyst, a.action,
                 a.target, a.detail)) {
-    *error = Error("audit");
-    return false;
+    return Error("audit");
   }
-  return true;
+  return absl::OkStatus();
 }
 
 std::vector<AuditRow> ConsoleStore::Audit(size_t limit) {

@@ -36,6 +36,8 @@
 #include <tuple>
 #include <vector>
 
+#include "common/status.h"
+
 struct sqlite3;
 
 namespace dg {
@@ -91,36 +93,38 @@ struct AuditRow {
 class ConsoleStore {
  public:
   // Opens or creates DIR/console.db (and prepares the read-only view of
-  // DIR/distillguard.db, opened lazily). Null + *error on failure.
-  static std::unique_ptr<ConsoleStore> Open(const std::string& dir, std::string* error);
+  // DIR/distillguard.db, opened lazily). Unavailable when it cannot be
+  // opened or its tables created. Every write below returns Unavailable
+  // ("DIR/console.db: what: SQLite's reason") when it is not durable.
+  static absl::StatusOr<std::unique_ptr<ConsoleStore>> Open(const std::string& dir);
   ~ConsoleStore();
   ConsoleStore(const ConsoleStore&) = delete;
   ConsoleStore& operator=(const ConsoleStore&) = delete;
 
   // Cases. CreateCase sets c->id and writes an "opened" event.
-  bool CreateCase(CaseRecord* c, std::string* error);
+  absl::Status CreateCase(CaseRecord* c);
   std::optional<CaseRecord> GetCase(int64_t id);
   // Writes the record's mutable fields and the events in one transaction.
-  bool UpdateCase(const CaseRecord& c, const std::vector<CaseEvent>& events, std::string* error);
-  bool AddCaseEvent(const CaseEvent& e, std::string* error);
+  absl::Status UpdateCase(const CaseRecord& c, const std::vector<CaseEvent>& events);
+  absl::Status AddCaseEvent(const CaseEvent& e);
   std::vector<CaseEvent> CaseEvents(int64_t id);
   // Newest first; empty filters match all.
   std::vector<CaseRecord> ListCases(const std::string& status, const std::string& subject_kind, const std::string& subject_id,
                                     size_t limit);
-  bool AddPolicyHint(const PolicyHint& h, std::string* error);
+  absl::Status AddPolicyHint(const PolicyHint& h);
   std::vector<PolicyHint> PolicyHints(size_t limit);
 
   // Decision log (DecisionLog writes; the console reads).
-  bool AppendDecisions(const std::vector<DecisionRow>& rows,
-                       const std::vector<std::tuple<std::string, int64_t, uint64_t>>& allows, std::string* error);
+  absl::Status AppendDecisions(const std::vector<DecisionRow>& rows,
+                       const std::vector<std::tuple<std::string, int64_t, uint64_t>>& allows);
   std::vector<DecisionRow> QueryDecisions(const DecisionQuery& q);
   // Allows of one account per hour (hour start ms, count), newest first.
   std::vector<std::pair<int64_t, uint64_t>> AllowCounts(const std::string& account_id, size_t limit);
   // Deletes decisions and allow counts older than cutoff_ms; returns rows deleted.
-  std::optional<uint64_t> PruneDecisions(int64_t cutoff_ms, std::string* error);
+  absl::StatusOr<uint64_t> PruneDecisions(int64_t cutoff_ms);
   uint64_t DecisionCount();
 
-  bool AddAudit(const AuditRow& a, std::string* error);
+  absl::Status AddAudit(const AuditRow& a);
   std::vector<AuditRow> Audit(size_t limit);
 
   // The event log, newest batch first: fn(record) for at most max_records
@@ -131,8 +135,8 @@ class ConsoleStore {
 
  private:
   ConsoleStore() = default;
-  bool Exec(const char* sql, std::string* error);
-  std::string Error(std::string_view what) const;
+  absl::Status Exec(const char* sql);
+  absl::Status Error(std::string_view what) const;  // Unavailable
 
   std::mutex mu_;
   std::string dir_, path_;

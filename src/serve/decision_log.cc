@@ -53,12 +53,11 @@ void DecisionLog::WriteOut() {
   std::vector<std::tuple<std::string, int64_t, uint64_t>> counts;
   counts.reserve(allows.size());
   for (auto& [key, n] : allows) counts.emplace_back(key.first, key.second, n);
-  std::string error;
-  if (!store_->AppendDecisions(rows, counts, &error)) {
+  if (const absl::Status st = store_->AppendDecisions(rows, counts); !st.ok()) {
     // The rows are lost (never retried into an unbounded queue); counted.
     write_failures_.fetch_add(1, std::memory_order_relaxed);
     dropped_.fetch_add(rows.size(), std::memory_order_relaxed);
-    fmt::print(stderr, "serve: decision log: {} rows not written: {}\n", rows.size(), error);
+    fmt::print(stderr, "serve: decision log: {} rows not written: {}\n", rows.size(), StatusMessage(st));
     return;
   }
   written_.fetch_add(rows.size(), std::memory_order_relaxed);
@@ -68,10 +67,11 @@ uint64_t DecisionLog::Prune() {
   if (options_.retention_days <= 0) return 0;
   const int64_t now = options_.clock();
   last_prune_ms_ = now;
-  std::string error;
-  const auto n = store_->PruneDecisions(now - static_cast<int64_t>(options_.retention_days) * kMsPerDay, &error);
-  if (!n) {
-    fmt::print(stderr, "serve: decision log retention: {}\n", error);
+  const auto n = store_->PruneDecisions(now - static_cast<int64_t>(options_.retention_days) * kMsPerDay);
+  if (!n.ok()) {
+    // Retried at the next prune; the old rows stay meanwhile.
+    write_failures_.fetch_add(1, std::memory_order_relaxed);
+    fmt::print(stderr, "serve: decision log retention: {}\n", StatusMessage(n.status()));
     return 0;
   }
   return *n;

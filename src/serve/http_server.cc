@@ -48,7 +48,15 @@ void Json(Response& res, unsigned status, std::string body) {
   res.body() = std::move(body);
 }
 
+// A protocol answer no error lies behind (wrong method, no route, ...).
 void Fail(Response& res, unsigned status, std::string_view message) { Json(res, status, ErrorJson(message)); }
+
+// A failed status: its HTTP status comes from common/status.h (the one
+// mapping), its message is the body's "error". `prefix` says what did not
+// happen ("events not stored (...): ").
+void Fail(Response& res, const absl::Status& status, std::string_view prefix = {}) {
+  Fail(res, static_cast<unsigned>(HttpStatus(status)), std::string(prefix) + std::string(StatusMessage(status)));
+}
 
 // The analyst's view of a decision: with the detector's internals.
 std::string DecisionJson(const CheckResult& r, std::optional<int> retry_after_s) {
@@ -238,21 +246,21 @@ struct HttpServer::Impl {
     if (IsOpen(route)) return true;
     if (IsGatewayRoute(route)) {
       if (!options.tokens.any() || role != AuthRole::kNone) return true;
-      Fail(res, 401, "missing or wrong bearer token");
+      Fail(res, absl::UnauthenticatedError("missing or wrong bearer token"));
       return false;
     }
     if (options.tokens.analyst.empty()) {
-      Fail(res, 403,
-           "analyst endpoints need the analyst token: start serve with --analyst-token-file FILE, --token-file FILE or "
-           "DISTILLGUARD_TOKEN");
+      Fail(res, absl::PermissionDeniedError(
+                    "analyst endpoints need the analyst token: start serve with --analyst-token-file FILE, --token-file FILE or "
+                    "DISTILLGUARD_TOKEN"));
       return false;
     }
     if (role == AuthRole::kAnalyst) return true;
     if (role == AuthRole::kGateway) {
-      Fail(res, 403, "this token has the gateway role; analyst endpoints need the analyst token");
+      Fail(res, absl::PermissionDeniedError("this token has the gateway role; analyst endpoints need the analyst token"));
       return false;
     }
-    Fail(res, 401, "missing or wrong bearer token");
+    Fail(res, absl::UnauthenticatedError("missing or wrong bearer token"));
     return false;
   }
 
@@ -309,8 +317,7 @@ void HttpServer::Impl::Check(AuthRole role, const Request& req, Response& res) {
   const auto t0 = std::chrono::steady_clock::now();
   if (req.method() != http::verb::post) return Fail(res, 405, "use POST");
   CheckRequest cr;
-  std::string error;
-  if (!ParseCheckBody(req.body(), &cr, &error)) return Fail(res, 400, error);
+  if (const absl::Status parsed = ParseCheckBody(req.body(), &cr); !parsed.ok()) return Fail(res, parsed);
   cr.ip = NormalizeIp(cr.ip);
   CheckResult r = service.Check(cr);
   const auto retry = Throttle(cr.account_id, &r);
@@ -334,7 +341,7 @@ void HttpServer::Impl::Authz(const Request& req, Response& res) {
   cr.user_agent = Header(req, "user-agent");
   cr.payment_fingerprint = Header(req, "x-payment-fingerprint");
   cr.model = Header(req, "x-model");
-  if (cr.account_id.empty()) return Fail(res, 400, "header 'x-account-id': required");
+  if (cr.account_id.empty()) return Fail(res, absl::InvalidArgumentError("header 'x-account-id': required"));
   CheckResult r = service.Check(cr);
   const auto retry = Throttle(cr.account_id, &r);
   if (options.console != nullptr) options.console->LogDecision(cr, r, "authz");
@@ -352,11 +359,8 @@ void HttpServer::Impl::Authz(const Request& req, Response& res) {
 void HttpServer::Impl::Override(const std::string& account, const Request& req, Response& res) {
   if (req.method() != http::verb::post) return Fail(res, 405, "use POST");
   OverrideBody body;
-  std::string error;
-  if (!ParseOverrideBody(req.body(), &body, &error)) return Fail(res, 400, error);
-  if (const absl::Status st = service.Override(account, body.action, body.by, body.reason); !st.ok()) {
-    return Fail(res, HttpStatus(st), StatusMessage(st));
-  }
+  if (const absl::Status parsed = ParseOverrideBody(req.body(), &body); !parsed.ok()) return Fail(res, parsed);
+  if (const absl::Status st = service.Override(account, body.action, body.by, body.reason); !st.ok()) return Fail(res, st);
   Json(res, 200, *service.AccountJson(account));
 }
 
@@ -371,7 +375,7 @@ void HttpServer::Impl::Handle(Route route, AuthRole role, const std::string& id,
     case Route::kReady: {
       std::string why;
       if (service.Ready(&why)) return Json(res, 200, "{\"status\":\"ready\"}");
-      return Fail(res, 503, "not ready: " + why);
+      return Fail(res, absl::UnavailableError("not ready: " + why));
     }
     case Route::kMetrics:
       res.result(200);
@@ -393,9 +397,9 @@ void HttpServer::Impl::Handle(Route route, AuthRole role, const std::string& id,
       const auto enc = req[http::field::content_encoding];
       const DecodedBody body = DecodeEventsBody(req.body(), std::string_view(enc.data(), enc.size()),
                                                 options.max_body_bytes * 8);
-      if (body.status != 200) return Fail(res, body.status, body.error);
+      if (!body.status.ok()) return Fail(res, body.status);
       const IngestResult r = service.Ingest(body.Ndjson(req.body()), "request");
-      if (!r.stored) return Fail(res, 503, "events not stored (nothing was accepted; retry): " + r.store_error);
+      if (!r.stored) return Fail(res, r.store_error, "events not stored (nothing was accepted; retry): ");
       std::string out = fmt::format("{{\"accepted\":{},\"duplicates\":{},\"rejected\":{},\"errors\":[", r.accepted, r.duplicates, r.rejected);
       for (size_t idx = 0; idx < r.errors.size(); ++idx) {
         if (idx) out += ",";
@@ -411,30 +415,35 @@ void HttpServer::Impl::Handle(Route route, AuthRole role, const std::string& id,
     case Route::kCampaign: {
       if (!get) return Fail(res, 405, "use GET");
       auto c = service.CampaignJson(id);
-      if (!c) return Fail(res, 404, "no such campaign");
+      if (!c) return Fail(res, absl::NotFoundError("no such campaign"));
       return Json(res, 200, std::move(*c));
     }
     case Route::kAccount: {
       if (!get) return Fail(res, 405, "use GET");
       auto a = service.AccountJson(id);
-      if (!a) return Fail(res, 404, "no such account");
+      if (!a) return Fail(res, absl::NotFoundError("no such account"));
       return Json(res, 200, std::move(*a));
     }
     case Route::kOverride: return Override(id, req, res);
     case Route::kIndicators: {
-      if (get) return Json(res, 200, service.IndicatorsJson());
+      if (get) {
+        auto list = service.IndicatorsJson();
+        if (!list.ok()) return Fail(res, list.status());
+        return Json(res, 200, std::move(*list));
+      }
       if (req.method() != http::verb::post) return Fail(res, 405, "use GET or POST");
       const std::string_view target(req.target().data(), req.target().size());
       const size_t q = target.find('?');
       SharedTrust trust = SharedTrust::kReview;
-      std::string bundle, error;
-      if (!ParseIndicatorsRequest(q == std::string_view::npos ? std::string_view() : target.substr(q + 1), req.body(), &trust, &bundle,
-                                  &error)) {
-        return Fail(res, 400, error);
+      std::string bundle;
+      if (const absl::Status parsed = ParseIndicatorsRequest(q == std::string_view::npos ? std::string_view() : target.substr(q + 1),
+                                                             req.body(), &trust, &bundle);
+          !parsed.ok()) {
+        return Fail(res, parsed);
       }
-      const auto r = service.ImportStix(bundle, "request", trust, &error);
-      if (!r) return Fail(res, 400, error);
-      if (!r->stored) return Fail(res, 503, "indicators not stored (nothing was imported; retry): " + r->store_error);
+      const auto r = service.ImportStix(bundle, "request", trust);
+      if (!r.ok()) return Fail(res, r.status());
+      if (!r->stored) return Fail(res, r->store_error, "indicators not stored (nothing was imported; retry): ");
       std::string out = fmt::format("{{\"imported\":{},\"trust\":\"{}\",\"objects\":{},\"skipped\":{{", r->imported,
                                     SharedTrustName(trust), r->objects);
       bool first = true;
@@ -449,11 +458,7 @@ void HttpServer::Impl::Handle(Route route, AuthRole role, const std::string& id,
     }
     case Route::kIndicator: {
       if (req.method() != http::verb::delete_) return Fail(res, 405, "use DELETE");
-      std::string error;
-      if (!service.RemoveIndicator(id, &error)) {
-        if (error.empty()) return Fail(res, 404, "no such indicator");
-        return Fail(res, 503, "indicator not removed: " + error);
-      }
+      if (const absl::Status removed = service.RemoveIndicator(id); !removed.ok()) return Fail(res, removed);
       std::string out = "{\"removed\":";
       AppendJsonString(out, id);
       return Json(res, 200, out + "}");
@@ -461,9 +466,8 @@ void HttpServer::Impl::Handle(Route route, AuthRole role, const std::string& id,
     case Route::kAccounts: {
       // Account attributes (JSONL, a JSON array or CSV), upserted durably.
       if (req.method() != http::verb::put) return Fail(res, 405, "use PUT");
-      std::string error;
-      const auto n = service.PutAccounts(req.body(), "request", &error);
-      if (!n) return Fail(res, error.rfind("request", 0) == 0 ? 400 : 503, error);
+      const auto n = service.PutAccounts(req.body(), "request");
+      if (!n.ok()) return Fail(res, n.status());  // bad input 400, the store 503: by the code
       return Json(res, 200, fmt::format("{{\"upserted\":{}}}", *n));
     }
     case Route::kAccessRules:
@@ -473,21 +477,19 @@ void HttpServer::Impl::Handle(Route route, AuthRole role, const std::string& id,
       // Who reloads is recorded in the audit with the file's hash.
       if (req.method() != http::verb::post) return Fail(res, 405, "use POST");
       OverrideBody body;
-      std::string error;
-      if (!ParseReloadBody(req.body(), &body, &error)) return Fail(res, 400, error);
-      if (!service.access_rules_configured()) return Fail(res, 409, "serve was started without --access-rules: there is nothing to reload");
-      const auto loaded = service.ReloadAccessRules(body.by, body.reason.empty() ? "api" : "api: " + body.reason, &error);
-      if (!loaded) return Fail(res, 422, error);
+      if (const absl::Status parsed = ParseReloadBody(req.body(), &body); !parsed.ok()) return Fail(res, parsed);
+      // Without rules: FailedPrecondition (409); a refused file: 422.
+      const auto loaded = service.ReloadAccessRules(body.by, body.reason.empty() ? "api" : "api: " + body.reason);
+      if (!loaded.ok()) return Fail(res, loaded.status());
       return Json(res, 200, "{\"reloaded\":true,\"rules\":" + *loaded + "}");
     }
     case Route::kAccessAudit: {
       if (!get) return Fail(res, 405, "use GET");
       int64_t since = 0;
       size_t limit = 100000;
-      std::string error;
-      if (!ParseAuditQuery(QueryOf(req), &since, &limit, &error)) return Fail(res, 400, error);
-      auto lines = service.AccessAuditJsonl(since, limit, &error);
-      if (!lines) return Fail(res, service.access_rules_configured() ? 503 : 409, error);
+      if (const absl::Status parsed = ParseAuditQuery(QueryOf(req), &since, &limit); !parsed.ok()) return Fail(res, parsed);
+      auto lines = service.AccessAuditJsonl(since, limit);  // without rules 409, a read error 503
+      if (!lines.ok()) return Fail(res, lines.status());
       res.result(200);
       res.set(http::field::content_type, "application/x-ndjson");
       res.body() = std::move(*lines);
@@ -495,7 +497,7 @@ void HttpServer::Impl::Handle(Route route, AuthRole role, const std::string& id,
     }
     case Route::kNone: break;
   }
-  Fail(res, 404, "no such endpoint");
+  Fail(res, absl::NotFoundError("no such endpoint"));
 }
 
 namespace {
@@ -529,7 +531,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void Shed() {
     LeaveIdle();
     Uncount();
-    beast::error_code ignored;
+    beast::error_code ignored;  // a close that fails leaves nothing to undo: the descriptor is released either way
     stream_.socket().close(ignored);
   }
 
@@ -678,7 +680,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Close(beast::error_code) {
-    beast::error_code ignored;
+    beast::error_code ignored;  // the peer may be gone already; the socket is closed either way
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
     stream_.socket().close(ignored);
     Uncount();
@@ -727,7 +729,7 @@ void HttpServer::Impl::Accept() {
     if (!ec) {
       // At the cap: the connection idle the longest makes room; with none
       // idle (all busy), the new one is refused.
-      beast::error_code ignored;
+      beast::error_code ignored;  // closing a refused socket: nothing to do if that fails
       if (connections >= max_connections) ShedOldestIdle();
       if (connections >= max_connections) {
         socket.close(ignored);
@@ -754,12 +756,11 @@ void HttpServer::Join() {
   }
 }
 
-int HttpServer::Bind(std::string* error) {
+absl::StatusOr<int> HttpServer::Bind() {
   beast::error_code ec;
   const auto address = asio::ip::make_address(impl_->options.host, ec);
   if (ec) {
-    *error = fmt::format("--listen: '{}' is not an IP address", impl_->options.host);
-    return -1;
+    return absl::InvalidArgumentError(fmt::format("--listen: '{}' is not an IP address", impl_->options.host));
   }
   const tcp::endpoint ep(address, static_cast<uint16_t>(impl_->options.port));
   auto& acc = impl_->acceptor;
@@ -768,8 +769,7 @@ int HttpServer::Bind(std::string* error) {
   if (!ec) acc.bind(ep, ec);
   if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    *error = fmt::format("cannot listen on {}:{}: {}", impl_->options.host, impl_->options.port, ec.message());
-    return -1;
+    return absl::UnavailableError(fmt::format("cannot listen on {}:{}: {}", impl_->options.host, impl_->options.port, ec.message()));
   }
   return acc.local_endpoint().port();
 }

@@ -89,8 +89,9 @@ class HttpServer {
  public:
   HttpServer(Service& service, HttpOptions options);
   ~HttpServer();
-  // Binds and listens; returns the port, or -1 and *error.
-  int Bind(std::string* error);
+  // Binds and listens; returns the port. InvalidArgument for a host that
+  // is not an IP address, Unavailable when the port cannot be taken.
+  absl::StatusOr<int> Bind();
   // Serves until Stop() (from another thread, e.g. a signal watcher).
   bool Run();
   void Stop();

@@ -13,88 +13,81 @@ simdjson::dom::parser& ThreadParser() {
   return parser;
 }
 
-bool OptionalString(simdjson::dom::object& obj, const char* key, std::string* out, std::string* error) {
+absl::Status OptionalString(simdjson::dom::object& obj, const char* key, std::string* out) {
   simdjson::dom::element e;
-  if (obj.at_key(key).get(e) != simdjson::SUCCESS || e.is_null()) return true;
+  if (obj.at_key(key).get(e) != simdjson::SUCCESS || e.is_null()) return absl::OkStatus();
   std::string_view v;
   if (e.get_string().get(v) != simdjson::SUCCESS) {
-    *error = fmt::format("field '{}': must be a string", key);
-    return false;
+    return absl::InvalidArgumentError(fmt::format("field '{}': must be a string", key));
   }
   out->assign(v);
-  return true;
+  return absl::OkStatus();
 }
 
-bool Object(std::string_view body, simdjson::dom::object* obj, std::string* error) {
+absl::Status Object(std::string_view body, simdjson::dom::object* obj) {
   simdjson::dom::element doc;
   if (ThreadParser().parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS) {
-    *error = "body is not valid JSON";
-    return false;
+    return absl::InvalidArgumentError("body is not valid JSON");
   }
   if (doc.get_object().get(*obj) != simdjson::SUCCESS) {
-    *error = "body must be a JSON object";
-    return false;
+    return absl::InvalidArgumentError("body must be a JSON object");
   }
-  return true;
+  return absl::OkStatus();
 }
 
 }  // namespace
 
-bool ParseCheckBody(std::string_view body, CheckRequest* out, std::string* error) {
+absl::Status ParseCheckBody(std::string_view body, CheckRequest* out) {
   *out = CheckRequest{};
   simdjson::dom::object obj;
-  if (!Object(body, &obj, error)) return false;
+  DG_RETURN_IF_ERROR(Object(body, &obj));
   std::string prompt;
-  if (!OptionalString(obj, "account_id", &out->account_id, error) || !OptionalString(obj, "api_key_id", &out->api_key_id, error) ||
-      !OptionalString(obj, "ip", &out->ip, error) || !OptionalString(obj, "user_agent", &out->user_agent, error) ||
-      !OptionalString(obj, "payment_fingerprint", &out->payment_fingerprint, error) ||
-      !OptionalString(obj, "model", &out->model, error) || !OptionalString(obj, "prompt", &prompt, error)) {
-    return false;
-  }
+  DG_RETURN_IF_ERROR(OptionalString(obj, "account_id", &out->account_id));
+  DG_RETURN_IF_ERROR(OptionalString(obj, "api_key_id", &out->api_key_id));
+  DG_RETURN_IF_ERROR(OptionalString(obj, "ip", &out->ip));
+  DG_RETURN_IF_ERROR(OptionalString(obj, "user_agent", &out->user_agent));
+  DG_RETURN_IF_ERROR(OptionalString(obj, "payment_fingerprint", &out->payment_fingerprint));
+  DG_RETURN_IF_ERROR(OptionalString(obj, "model", &out->model));
+  DG_RETURN_IF_ERROR(OptionalString(obj, "prompt", &prompt));
   if (out->account_id.empty()) {
-    *error = "field 'account_id': required";
-    return false;
+    return absl::InvalidArgumentError("field 'account_id': required");
   }
   out->prompt_flags = Service::PromptFlags(prompt);
-  return true;
+  return absl::OkStatus();
 }
 
-bool ParseOverrideBody(std::string_view body, OverrideBody* out, std::string* error) {
+absl::Status ParseOverrideBody(std::string_view body, OverrideBody* out) {
   *out = OverrideBody{};
   simdjson::dom::object obj;
-  if (!Object(body, &obj, error)) return false;
-  if (!OptionalString(obj, "action", &out->action, error) || !OptionalString(obj, "by", &out->by, error) ||
-      !OptionalString(obj, "reason", &out->reason, error)) {
-    return false;
-  }
+  DG_RETURN_IF_ERROR(Object(body, &obj));
+  DG_RETURN_IF_ERROR(OptionalString(obj, "action", &out->action));
+  DG_RETURN_IF_ERROR(OptionalString(obj, "by", &out->by));
+  DG_RETURN_IF_ERROR(OptionalString(obj, "reason", &out->reason));
   if (out->by.empty()) {
-    *error = "field 'by': required (who decided)";
-    return false;
+    return absl::InvalidArgumentError("field 'by': required (who decided)");
   }
   if (out->reason.empty()) {
-    *error = "field 'reason': required (why)";
-    return false;
+    return absl::InvalidArgumentError("field 'reason': required (why)");
   }
-  return true;
+  return absl::OkStatus();
 }
 
-bool ParseReloadBody(std::string_view body, OverrideBody* out, std::string* error) {
+absl::Status ParseReloadBody(std::string_view body, OverrideBody* out) {
   *out = OverrideBody{};
   simdjson::dom::object obj;
-  if (!Object(body.empty() ? std::string_view("{}") : body, &obj, error)) return false;
-  if (!OptionalString(obj, "by", &out->by, error) || !OptionalString(obj, "reason", &out->reason, error)) return false;
+  DG_RETURN_IF_ERROR(Object(body.empty() ? std::string_view("{}") : body, &obj));
+  DG_RETURN_IF_ERROR(OptionalString(obj, "by", &out->by));
+  DG_RETURN_IF_ERROR(OptionalString(obj, "reason", &out->reason));
   if (out->by.empty()) {
-    *error = "field 'by': required (who reloads the access rules: it goes into the audit)";
-    return false;
+    return absl::InvalidArgumentError("field 'by': required (who reloads the access rules: it goes into the audit)");
   }
   if (out->by.size() > 256 || out->reason.size() > 4096) {
-    *error = "fields 'by' and 'reason': at most 256 and 4096 bytes";
-    return false;
+    return absl::InvalidArgumentError("fields 'by' and 'reason': at most 256 and 4096 bytes");
   }
-  return true;
+  return absl::OkStatus();
 }
 
-bool ParseAuditQuery(std::string_view query, int64_t* since, size_t* limit, std::string* error) {
+absl::Status ParseAuditQuery(std::string_view query, int64_t* since, size_t* limit) {
   while (!query.empty()) {
     const size_t amp = query.find('&');
     const std::string_view param = query.substr(0, amp);
@@ -113,15 +106,13 @@ bool ParseAuditQuery(std::string_view query, int64_t* since, size_t* limit, std:
     } else if (key == "limit" && ok && v >= 1 && v <= 1000000) {
       *limit = static_cast<size_t>(v);
     } else {
-      *error = fmt::format("query parameter '{}': expected since=SEQ or limit=1..1000000", key.substr(0, 64));
-      return false;
+      return absl::InvalidArgumentError(fmt::format("query parameter '{}': expected since=SEQ or limit=1..1000000", key.substr(0, 64)));
     }
   }
-  return true;
+  return absl::OkStatus();
 }
 
-bool ParseIndicatorsRequest(std::string_view query, std::string_view body, SharedTrust* trust, std::string* bundle,
-                            std::string* error) {
+absl::Status ParseIndicatorsRequest(std::string_view query, std::string_view body, SharedTrust* trust, std::string* bundle) {
   std::optional<SharedTrust> from_query, from_body;
   while (!query.empty()) {
     const size_t amp = query.find('&');
@@ -131,13 +122,12 @@ bool ParseIndicatorsRequest(std::string_view query, std::string_view body, Share
     const size_t eq = param.find('=');
     const std::string_view key = param.substr(0, eq), value = eq == std::string_view::npos ? std::string_view() : param.substr(eq + 1);
     if (key != "trust") {
-      *error = fmt::format("query parameter '{}': unknown (expected trust=block or trust=review)", key.substr(0, 64));
-      return false;
+      return absl::InvalidArgumentError(
+          fmt::format("query parameter '{}': unknown (expected trust=block or trust=review)", key.substr(0, 64)));
     }
     from_query = SharedTrustByName(value);
     if (!from_query) {
-      *error = "query parameter 'trust': must be block or review";
-      return false;
+      return absl::InvalidArgumentError("query parameter 'trust': must be block or review");
     }
   }
   bundle->assign(body);
@@ -148,26 +138,23 @@ bool ParseIndicatorsRequest(std::string_view query, std::string_view body, Share
       obj.at_key("bundle").get(inner) == simdjson::SUCCESS) {
     simdjson::dom::object bundle_obj;
     if (inner.get_object().get(bundle_obj) != simdjson::SUCCESS) {
-      *error = "field 'bundle': must be a STIX bundle object";
-      return false;
+      return absl::InvalidArgumentError("field 'bundle': must be a STIX bundle object");
     }
     std::string name;
-    if (!OptionalString(obj, "trust", &name, error)) return false;
+    DG_RETURN_IF_ERROR(OptionalString(obj, "trust", &name));
     if (!name.empty()) {
       from_body = SharedTrustByName(name);
       if (!from_body) {
-        *error = "field 'trust': must be \"block\" or \"review\"";
-        return false;
+        return absl::InvalidArgumentError("field 'trust': must be \"block\" or \"review\"");
       }
     }
     bundle->assign(simdjson::minify(inner));
   }
   if (from_query && from_body && *from_query != *from_body) {
-    *error = "trust: the query parameter and the envelope's field differ";
-    return false;
+    return absl::InvalidArgumentError("trust: the query parameter and the envelope's field differ");
   }
   *trust = from_body.value_or(from_query.value_or(SharedTrust::kReview));
-  return true;
+  return absl::OkStatus();
 }
 
 }  // namespace dg

@@ -54,15 +54,16 @@ std::string DedupKey(const Interaction& in) {
 }
 
 // Exclusive flock on DIR/distillguard.lock (released by the kernel when the
-// process dies, even by kill -9). Returns the descriptor, or -1 + *error.
-int LockDataDir(const std::string& dir, std::string* error) {
+// process dies, even by kill -9). Returns the descriptor; FailedPrecondition
+// when another process holds it, Unavailable when it cannot be taken.
+absl::StatusOr<int> LockDataDir(const std::string& dir) {
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  std::filesystem::create_directories(dir, ec);  // a failure shows in open() below
   const std::string path = (std::filesystem::path(dir) / "distillguard.lock").string();
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
-    *error = fmt::format("{}: cannot open the lock file: {}", path, std::strerror(errno));
-    return -1;
+    // Unavailable whatever the errno: serve cannot run on this directory (exit 1).
+    return absl::UnavailableError(fmt::format("{}: cannot open the lock file: {}", path, std::strerror(errno)));
   }
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
@@ -72,13 +73,12 @@ int LockDataDir(const std::string& dir, std::string* error) {
     while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
     ::close(fd);
     if (err == EWOULDBLOCK) {
-      *error = fmt::format("{}: the data directory is in use by another distillguard serve (pid {}; lock {}): one process per "
-                           "data directory",
-                           dir, pid.empty() ? "unknown" : pid, path);
-    } else {
-      *error = fmt::format("{}: cannot lock: {}", path, std::strerror(err));
+      return absl::FailedPreconditionError(
+          fmt::format("{}: the data directory is in use by another distillguard serve (pid {}; lock {}): one process per "
+                      "data directory",
+                      dir, pid.empty() ? "unknown" : pid, path));
     }
-    return -1;
+    return absl::UnavailableError(fmt::format("{}: cannot lock: {}", path, std::strerror(err)));
   }
   const std::string me = std::to_string(getpid()) + "\n";
   if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, me.data(), me.size(), 0) < 0) {
@@ -143,48 +143,54 @@ Service::~Service() {
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
 }
 
-std::unique_ptr<Service> Service::Open(ServiceOptions options, std::string* error) {
+absl::StatusOr<std::unique_ptr<Service>> Service::Open(ServiceOptions options) {
   std::unique_ptr<Service> s(new Service(std::move(options)));
   if (s->options_.lock_data_dir) {
-    s->lock_fd_ = LockDataDir(s->options_.data_dir, error);
-    if (s->lock_fd_ < 0) return nullptr;
+    auto fd = LockDataDir(s->options_.data_dir);
+    if (!fd.ok()) return fd.status();
+    s->lock_fd_ = *fd;
   }
-  s->store_ = Store::Open(s->options_.data_dir, error, s->options_.max_store_bytes);
-  if (!s->store_) return nullptr;
+  auto store = Store::Open(s->options_.data_dir, s->options_.max_store_bytes);
+  if (!store.ok()) return store.status();
+  s->store_ = std::move(*store);
   s->MaybePrune();  // retention applies before replay: replay sees the retained history only
-  if (!s->Replay(error)) return nullptr;
+  DG_RETURN_IF_ERROR(s->Replay());
   if (!s->options_.access_rules.empty()) {
-    s->audit_ = AccessAudit::Open(s->options_.data_dir, s->options_.clock, error, s->options_.access_audit_queue);
-    if (!s->audit_) return nullptr;
-    if (!s->LoadAccessRules("serve", "start", error)) return nullptr;
+    auto audit = AccessAudit::Open(s->options_.data_dir, s->options_.clock, s->options_.access_audit_queue);
+    if (!audit.ok()) return audit.status();
+    s->audit_ = std::move(*audit);
+    if (auto loaded = s->LoadAccessRules("serve", "start"); !loaded.ok()) {
+      // At start a refused file is a configuration to fix, not a request
+      // to answer: the plain code, without the reload's HTTP 422 mark.
+      return absl::Status(loaded.status().code(), loaded.status().message());
+    }
   }
   s->ready_ = true;
   return s;
 }
 
-bool Service::Replay(std::string* error) {
+absl::Status Service::Replay() {
   Interaction in;
   ContentDigest digest;
   uint64_t bad = 0;
   // Account data first: replayed records take back what the wire format
   // does not keep (org verification, country, verification level).
-  if (!store_->ForEachAccount(
-                 [&](const std::string& id, const std::string& attrs) {
-                   std::string ignored;  // written by AccountToJson: reads back
-                   if (!accounts_.LoadText(attrs, "store:" + id, &ignored)) {
-                     fmt::print(stderr, "serve: stored account {}: {}\n", id, ignored);
-                   }
-                 },
-                 error)) {
-    return false;
-  }
+  DG_RETURN_IF_ERROR(store_->ForEachAccount([&](const std::string& id, const std::string& attrs) {
+    // Written by AccountToJson, so it reads back; if one does not (a store
+    // edited by hand), that account loses its attributes, the rest replay:
+    // logged and counted rather than refusing to start.
+    if (const absl::Status loaded = accounts_.LoadText(attrs, "store:" + id); !loaded.ok()) {
+      side_failures_.fetch_add(1, std::memory_order_relaxed);
+      fmt::print(stderr, "serve: stored account {}: {}\n", id, StatusMessage(loaded));
+    }
+  }));
   // Overrides are applied where they were made: between the batch that was
   // the newest then and the next (live, ingest and overrides are serialised
   // by the ingest lock). Rows from before the column carry no place: each
   // takes the place of the next override that has one (it was made before
   // it), or the end of the log, as before.
   std::vector<OverrideRecord> overrides;
-  if (!store_->ForEachOverride([&](const OverrideRecord& o) { overrides.push_back(o); }, error)) return false;
+  DG_RETURN_IF_ERROR(store_->ForEachOverride([&](const OverrideRecord& o) { overrides.push_back(o); }));
   {
     std::optional<int64_t> next;
     for (auto it = overrides.rbegin(); it != overrides.rend(); ++it) {
@@ -204,20 +210,17 @@ bool Service::Replay(std::string* error) {
   // content indicators' shown values), handed back to the same events.
   // Not read with samples off: the engine then never asks for text.
   absl::flat_hash_map<std::pair<int64_t, uint32_t>, EventTexts> texts;
-  if (options_.keep_samples &&
-      !store_->ForEachEventText(
-          [&](const EventTextRecord& r) {
-            if (r.use >= kTextUses) return;  // written by a later version
-            EventTexts& t = texts[{r.batch, r.index}];
-            t.replay = true;
-            t.text[r.use] = r.text;
-          },
-          error)) {
-    return false;
+  if (options_.keep_samples) {
+    DG_RETURN_IF_ERROR(store_->ForEachEventText([&](const EventTextRecord& r) {
+      if (r.use >= kTextUses) return;  // written by a later version
+      EventTexts& t = texts[{r.batch, r.index}];
+      t.replay = true;
+      t.text[r.use] = r.text;
+    }));
   }
   EventTexts no_text;
   no_text.replay = true;
-  if (!store_->ForEachLoggedRecord(
+  DG_RETURN_IF_ERROR(store_->ForEachLoggedRecord(
           [&](std::string_view record, int64_t batch, uint32_t index) {
             apply_overrides_before(batch);
             if (!DecodeRecord(record, &in, &digest)) {
@@ -239,10 +242,7 @@ bool Service::Replay(std::string* error) {
             const auto t = texts.find(std::pair(batch, index));
             engine_.ObserveDigest(in, digest, t != texts.end() ? &t->second : &no_text);
             ++replayed_;
-          },
-          error)) {
-    return false;
-  }
+          }));
   apply_overrides_before(std::numeric_limits<int64_t>::max());
   for (; next_override < overrides.size(); ++next_override) {  // rows from before the column, after the log
     const OverrideRecord& o = overrides[next_override];
@@ -255,15 +255,14 @@ bool Service::Replay(std::string* error) {
                replay_duplicates_);
   }
   // Samples stored per campaign by earlier versions (none are written now).
-  bool ok = store_->ForEachSample([&](const std::string& c, const std::string& text) { engine_.RestoreSample(c, text); }, error);
-  ok = ok && store_->ForEachSharedIndicator(
+  DG_RETURN_IF_ERROR(store_->ForEachSample([&](const std::string& c, const std::string& text) { engine_.RestoreSample(c, text); }));
+  return store_->ForEachSharedIndicator(
                  [&](const SharedIndicatorRecord& r) {
                    const auto k = StoredKind(r.kind);
                    const auto trust = SharedTrustByName(r.trust);
+                   // false: the engine already holds it or cannot use it; it stays in the store either way.
                    if (k) engine_.AddSharedIndicator(*k, r.value, r.source, trust.value_or(SharedTrust::kReview));
-                 },
-                 error);
-  return ok;
+                 });
 }
 
 IngestResult Service::Ingest(std::string_view jsonl, const std::string& origin) { return IngestLines(jsonl, origin, {}); }
@@ -350,14 +349,13 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
   }
   int64_t batch_seq = 0;
   if (!to_store.empty() || !meta.empty()) {
-    std::string err;
     TimeMs newest = kNoTime;
     for (const size_t idx : fresh) newest = std::max(newest, events[idx].ts);
-    if (!store_->Append(to_store, meta, &err, newest, &batch_seq)) {
+    if (absl::Status appended = store_->Append(to_store, meta, newest, &batch_seq); !appended.ok()) {
       result.stored = false;
-      result.store_error = err;
       store_failures_.fetch_add(1, std::memory_order_relaxed);
-      last_store_error_ = err;
+      last_store_error_ = std::string(StatusMessage(appended));
+      result.store_error = std::move(appended);
       last_failed_bytes_ = 0;
       for (const auto& r : to_store) last_failed_bytes_ += r.size() + 4;
       store_ok_ = false;
@@ -387,10 +385,10 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
   if (!texts.empty()) {
     // After the events (they are durable and applied already); a failure
     // here costs the analyst view those texts after a restart, not events.
-    std::string err;
-    if (!store_->AddEventTexts(texts, &err)) {
+    if (const absl::Status stored = store_->AddEventTexts(texts); !stored.ok()) {
+      side_failures_.fetch_add(1, std::memory_order_relaxed);
       fmt::print(stderr, "serve: {} texts of samples and indicators not stored (a restart will not show them): {}\n", texts.size(),
-                 err);
+                 StatusMessage(stored));
     }
   }
   result.accepted = fresh.size();
@@ -415,9 +413,11 @@ bool Service::Ready(std::string* why) {
   if (ingest.owns_lock()) {
     if (now - last_probe_s_.load() >= 5 && !store_ok_.load()) {
       last_probe_s_ = now;
-      std::string err;
-      if (store_->Probe(std::clamp<size_t>(last_failed_bytes_, 1, 1u << 20), &err)) store_ok_ = true;
-      else last_store_error_ = err;
+      if (const absl::Status probed = store_->Probe(std::clamp<size_t>(last_failed_bytes_, 1, 1u << 20)); probed.ok()) {
+        store_ok_ = true;
+      } else {
+        last_store_error_ = std::string(StatusMessage(probed));
+      }
     }
     if (store_ok_.load()) return true;
     *why = "the store refuses writes (ingest answers 503): " + last_store_error_;
@@ -433,10 +433,12 @@ void Service::MaybePrune() {
   if (now - last_prune_s_.load() < 3600) return;
   last_prune_s_ = now;
   const TimeMs cutoff = (now - static_cast<int64_t>(options_.retention_days) * 86400) * 1000;
-  std::string err;
-  const auto pruned = store_->PruneBefore(cutoff, &err);
-  if (!pruned) {
-    fmt::print(stderr, "serve: retention: {}\n", err);
+  const auto pruned = store_->PruneBefore(cutoff);
+  if (!pruned.ok()) {
+    // Retention is retried an hour later; the log keeps its old batches
+    // meanwhile (nothing is lost, the disk fills a little more).
+    side_failures_.fetch_add(1, std::memory_order_relaxed);
+    fmt::print(stderr, "serve: retention: {}\n", StatusMessage(pruned.status()));
     return;
   }
   if (*pruned > 0) {
@@ -519,11 +521,12 @@ void Service::ApplyAccessRules(const CheckRequest& request, CheckResult* r) {
   }
 }
 
-std::optional<std::string> Service::LoadAccessRules(const std::string& by, const std::string& via, std::string* error) {
+absl::StatusOr<std::string> Service::LoadAccessRules(const std::string& by, const std::string& via) {
   std::lock_guard<std::mutex> lock(reload_mu_);
   const auto old = access_rules_.load();
-  std::string why;
-  auto fresh = AccessRuleSet::Load(options_.access_rules, &why);
+  auto loaded = AccessRuleSet::Load(options_.access_rules);
+  const std::string why(loaded.ok() ? std::string_view() : StatusMessage(loaded.status()));
+  std::shared_ptr<const AccessRuleSet> fresh = loaded.ok() ? *loaded : nullptr;
   std::string members = "\"kind\":\"reload\",\"at\":";
   AppendJsonString(members, FormatRfc3339(options_.clock()));
   members += ",\"by\":";
@@ -563,19 +566,19 @@ std::optional<std::string> Service::LoadAccessRules(const std::string& by, const
     }
   }
   members += ",\"previous\":" + describe(old.get());
-  std::string audit_error;
-  const bool audited = audit_->RecordEvent(members, &audit_error);
+  const absl::Status audited = audit_->RecordEvent(members);
   if (!fresh) {
     access_reload_failures_.fetch_add(1, std::memory_order_relaxed);
-    *error = old ? why + " (the rules in force are unchanged: version " + old->version() + ")" : why;
-    if (!audited) *error += "; and the reload was not audited: " + audit_error;
-    return std::nullopt;
+    std::string refused = old ? why + " (the rules in force are unchanged: version " + old->version() + ")" : why;
+    if (!audited.ok()) refused += "; and the reload was not audited: " + std::string(StatusMessage(audited));
+    // The request was well-formed; the file it names is refused (422).
+    return UnprocessableError(refused);
   }
-  if (!audited) {
+  if (!audited.ok()) {
     // A change of rules the audit cannot show is not made.
-    *error = "the new rules were not applied: the reload could not be audited: " + audit_error;
     access_reload_failures_.fetch_add(1, std::memory_order_relaxed);
-    return std::nullopt;
+    return absl::UnavailableError("the new rules were not applied: the reload could not be audited: " +
+                                  std::string(StatusMessage(audited)));
   }
   access_rules_.store(fresh, std::memory_order_release);
   access_reloads_.fetch_add(1, std::memory_order_relaxed);
@@ -584,12 +587,11 @@ std::optional<std::string> Service::LoadAccessRules(const std::string& by, const
   return describe(fresh.get());
 }
 
-std::optional<std::string> Service::ReloadAccessRules(const std::string& by, const std::string& via, std::string* error) {
+absl::StatusOr<std::string> Service::ReloadAccessRules(const std::string& by, const std::string& via) {
   if (options_.access_rules.empty()) {
-    *error = "serve was started without --access-rules: there is nothing to reload";
-    return std::nullopt;
+    return absl::FailedPreconditionError("serve was started without --access-rules: there is nothing to reload");
   }
-  return LoadAccessRules(by, via, error);
+  return LoadAccessRules(by, via);
 }
 
 std::string Service::AccessRulesJson() {
@@ -610,15 +612,12 @@ std::string Service::AccessRulesJson() {
   return out;
 }
 
-std::optional<std::string> Service::AccessAuditJsonl(int64_t since, size_t limit, std::string* error) {
-  if (!audit_) {
-    *error = "serve was started without --access-rules: there is no access audit";
-    return std::nullopt;
-  }
+absl::StatusOr<std::string> Service::AccessAuditJsonl(int64_t since, size_t limit) {
+  if (!audit_) return absl::FailedPreconditionError("serve was started without --access-rules: there is no access audit");
+  // A timeout (10 s) exports what is written so far: the records still
+  // queued are not lost, they show in the next export.
   audit_->Flush();
-  std::string out;
-  if (!audit_->Export(since, limit, &out, error)) return std::nullopt;
-  return out;
+  return audit_->Export(since, limit);
 }
 
 uint32_t Service::PromptFlags(std::string_view prompt) {
@@ -647,7 +646,7 @@ std::string Service::CampaignsJson() {
   return out;
 }
 
-bool Service::WriteReport(const std::string& path, std::string* error) {
+absl::Status Service::WriteReport(const std::string& path) {
   std::shared_lock<std::shared_mutex> lock(engine_mu_);
   RunInfo info;
   info.inputs = options_.data_dir;
@@ -658,9 +657,7 @@ bool Service::WriteReport(const std::string& path, std::string* error) {
     coverage = coverage_;
   }
   info.coverage = &coverage;
-  const absl::Status written = dg::WriteReport(Campaigns(engine_), engine_, info, path);
-  if (!written.ok()) *error = std::string(StatusMessage(written));
-  return written.ok();
+  return dg::WriteReport(Campaigns(engine_), engine_, info, path);
 }
 
 std::optional<std::string> Service::CampaignJson(const std::string& id) {
@@ -719,7 +716,7 @@ absl::Status Service::Override(const std::string& account_id, const std::string&
   }
   OverrideRecord o{account_id, action, by, reason, FormatRfc3339(options_.clock()), std::nullopt};
   std::lock_guard<std::mutex> ingest(ingest_mu_);
-  if (std::string error; !store_->AddOverride(o, &error)) return absl::UnavailableError(error);
+  DG_RETURN_IF_ERROR(store_->AddOverride(o));
   std::unique_lock<std::shared_mutex> lock(engine_mu_);
   engine_.SetOverride(account_id, action == "allow" ? Verdict::kAllow : action == "block" ? Verdict::kBlock : Verdict::kReview);
   override_history_[account_id].push_back(std::move(o));
@@ -733,9 +730,9 @@ std::string Service::IndicatorId(std::string_view kind, std::string_view value) 
   return fmt::format("ind_{:016x}", Hash64(key, 0x1d1c));
 }
 
-std::optional<size_t> Service::PutAccounts(std::string_view body, const std::string& origin, std::string* error) {
+absl::StatusOr<size_t> Service::PutAccounts(std::string_view body, const std::string& origin) {
   AccountDirectory incoming;  // validated whole before anything is applied
-  if (!incoming.LoadText(body, origin, error)) return std::nullopt;
+  DG_RETURN_IF_ERROR(incoming.LoadText(body, origin));
   std::vector<std::pair<std::string, std::string>> rows;
   rows.reserve(incoming.size());
   std::lock_guard<std::mutex> ingest(ingest_mu_);  // one writer to the store
@@ -749,37 +746,30 @@ std::optional<size_t> Service::PutAccounts(std::string_view body, const std::str
       rows.emplace_back(a.account_id, AccountToJson(*one.Find(a.account_id)));
     });
   }
-  if (!store_->PutAccounts(rows, error)) return std::nullopt;  // not durable: not applied
+  DG_RETURN_IF_ERROR(store_->PutAccounts(rows));  // not durable: not applied
   std::unique_lock<std::shared_mutex> lock(accounts_mu_);
   incoming.ForEach([&](const AccountAttributes& a) { accounts_.Upsert(a); });
   accounts_generation_.fetch_add(1, std::memory_order_acq_rel);  // cached access outcomes are stale
   return rows.size();
 }
 
-bool Service::ImportIndicator(IndicatorKind kind, const std::string& value, const std::string& source, SharedTrust trust,
-                              std::string* error) {
+absl::StatusOr<bool> Service::ImportIndicator(IndicatorKind kind, const std::string& value, const std::string& source,
+                                              SharedTrust trust) {
   const std::string name(IndicatorKindName(kind));
   const auto canonical = Engine::CanonicalSharedIndicator(kind, value);
-  if (!canonical) {
-    *error = fmt::format("indicator {} '{}' cannot be used", name, Printable(value, 200));
-    return false;
-  }
+  if (!canonical) return absl::InvalidArgumentError(fmt::format("indicator {} '{}' cannot be used", name, Printable(value, 200)));
   std::lock_guard<std::mutex> ingest(ingest_mu_);
   const SharedIndicatorRecord row{name, *canonical, source, std::string(SharedTrustName(trust)), FormatRfc3339(options_.clock())};
-  if (!store_->AddSharedIndicators({row}, error)) return false;
+  DG_RETURN_IF_ERROR(store_->AddSharedIndicators({row}));
   std::unique_lock<std::shared_mutex> lock(engine_mu_);
   return engine_.AddSharedIndicator(kind, *canonical, source, trust);
 }
 
-std::optional<Service::IndicatorImport> Service::ImportStix(std::string_view bundle, const std::string& origin, SharedTrust trust,
-                                                            std::string* error) {
+absl::StatusOr<Service::IndicatorImport> Service::ImportStix(std::string_view bundle, const std::string& origin, SharedTrust trust) {
   StixImportOptions options;
   options.clock = options_.clock;
   auto parsed = dg::ImportStix(bundle, options);
-  if (!parsed.ok()) {
-    *error = origin + ": " + std::string(StatusMessage(parsed.status()));
-    return std::nullopt;
-  }
+  if (!parsed.ok()) return absl::Status(parsed.status().code(), origin + ": " + std::string(StatusMessage(parsed.status())));
   IndicatorImport result;
   result.objects = parsed->objects;
   result.skipped = parsed->skipped;
@@ -798,8 +788,9 @@ std::optional<Service::IndicatorImport> Service::ImportStix(std::string_view bun
     kinds.push_back(*kind);
   }
   std::lock_guard<std::mutex> ingest(ingest_mu_);
-  if (!store_->AddSharedIndicators(rows, &result.store_error)) {
+  if (absl::Status stored = store_->AddSharedIndicators(rows); !stored.ok()) {
     result.stored = false;
+    result.store_error = std::move(stored);
     return result;
   }
   std::unique_lock<std::shared_mutex> lock(engine_mu_);
@@ -809,12 +800,11 @@ std::optional<Service::IndicatorImport> Service::ImportStix(std::string_view bun
   return result;
 }
 
-std::string Service::IndicatorsJson() {
+absl::StatusOr<std::string> Service::IndicatorsJson() {
   std::string out = "{\"indicators\":[";
-  std::string error;
   bool first = true;
   std::lock_guard<std::mutex> ingest(ingest_mu_);  // the store has one user at a time
-  store_->ForEachSharedIndicator(
+  DG_RETURN_IF_ERROR(store_->ForEachSharedIndicator(
       [&](const SharedIndicatorRecord& r) {
         const auto kind = StoredKind(r.kind);
         const std::string kind_name = kind ? std::string(IndicatorKindName(*kind)) : r.kind;
@@ -833,51 +823,46 @@ std::string Service::IndicatorsJson() {
         if (r.imported_at.empty()) out += "null";
         else AppendJsonString(out, r.imported_at);
         out += "}";
-      },
-      &error);
+      }));
   out += "]}";
   return out;
 }
 
-bool Service::RemoveIndicator(const std::string& id, std::string* error) {
-  error->clear();
+absl::Status Service::RemoveIndicator(const std::string& id) {
   std::lock_guard<std::mutex> ingest(ingest_mu_);
   std::optional<SharedIndicatorRecord> found;
-  if (!store_->ForEachSharedIndicator(
-          [&](const SharedIndicatorRecord& r) {
-            const auto kind = StoredKind(r.kind);
-            if (!found && kind && IndicatorId(IndicatorKindName(*kind), r.value) == id) found = r;
-          },
-          error)) {
-    return false;
+  const absl::Status read = store_->ForEachSharedIndicator([&](const SharedIndicatorRecord& r) {
+    const auto kind = StoredKind(r.kind);
+    if (!found && kind && IndicatorId(IndicatorKindName(*kind), r.value) == id) found = r;
+  });
+  if (!read.ok()) return absl::Status(read.code(), "indicator not removed: " + std::string(StatusMessage(read)));
+  if (!found) return absl::NotFoundError("no such indicator");
+  if (const absl::Status removed = store_->RemoveSharedIndicator(found->kind, found->value); !removed.ok()) {
+    if (absl::IsNotFound(removed)) return absl::NotFoundError("no such indicator");
+    return absl::Status(removed.code(), "indicator not removed: " + std::string(StatusMessage(removed)));
   }
-  if (!found) return false;
-  if (!store_->RemoveSharedIndicator(found->kind, found->value, error)) return false;
   std::unique_lock<std::shared_mutex> lock(engine_mu_);
   engine_.RemoveSharedIndicator(*StoredKind(found->kind), found->value);
-  return true;
+  return absl::OkStatus();
 }
 
-bool Service::Follow(const std::string& path, std::string* error) {
+absl::Status Service::Follow(const std::string& path) {
   std::ifstream probe(path);
-  if (!probe) {
-    *error = fmt::format("{}: cannot open for --follow", path);
-    return false;
-  }
+  if (!probe) return FileError(errno, fmt::format("{}: cannot open for --follow", path));
   uint64_t offset = 0;  // consumed so far (stored with each batch)
   {
     std::lock_guard<std::mutex> ingest(ingest_mu_);
     if (auto v = store_->GetMeta("follow:" + path)) {
       const auto stored = ParseDecimal<uint64_t>(*v);
       if (!stored) {  // corrupt store: refuse rather than guess where to resume
-        *error = fmt::format("{}: the stored --follow offset '{}' is not a number (corrupt store)", path, Printable(*v, 40));
-        return false;
+        return absl::DataLossError(
+            fmt::format("{}: the stored --follow offset '{}' is not a number (corrupt store)", path, Printable(*v, 40)));
       }
       offset = *stored;
     }
   }
   follower_ = std::thread([this, path, offset] { FollowLoop(path, offset); });
-  return true;
+  return absl::OkStatus();
 }
 
 void Service::FollowLoop(std::string path, uint64_t offset) {
@@ -913,7 +898,7 @@ void Service::FollowLoop(std::string path, uint64_t offset) {
     const IngestResult r = IngestLines(buf, path, {{key, std::to_string(next)}});
     for (const auto& e : r.errors) fmt::print(stderr, "serve: {}\n", Printable(e, 1024));  // no raw control characters
     if (!r.stored) {
-      fmt::print(stderr, "serve: --follow {}: {}; retrying\n", path, r.store_error);
+      fmt::print(stderr, "serve: --follow {}: {}; retrying\n", path, StatusMessage(r.store_error));
       std::this_thread::sleep_for(std::chrono::seconds(1));
       continue;
     }
@@ -940,6 +925,10 @@ std::string Service::Metrics() {
   counter("distillguard_checks_from_cache_total", "Decisions answered from the last-decision cache while the engine was busy",
           checks_from_cache_.load());
   counter("distillguard_store_failures_total", "Batches not stored (and not acknowledged)", store_failures_.load());
+  counter("distillguard_side_failures_total",
+          "Writes and reads that failed without failing their request: event texts not stored, retention not run, stored "
+          "accounts that did not read back (each also logged)",
+          side_failures_.load());
   out += "# HELP distillguard_decisions_total Decisions answered by /v1/check and ext_authz\n# TYPE distillguard_decisions_total counter\n";
   for (size_t d = 0; d < decisions_.size(); ++d) {
     out += fmt::format("distillguard_decisions_total{{decision=\"{}\"}} {}\n", DecisionName(static_cast<Decision>(d)), decisions_[d].load());

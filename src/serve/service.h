@@ -92,7 +92,7 @@ struct IngestResult {
   uint64_t rejected = 0;
   std::vector<std::string> errors;  // "origin:line: field 'x': reason: detail"
   bool stored = true;               // false: nothing accepted (store failure)
-  std::string store_error;
+  absl::Status store_error;         // why, when !stored (Unavailable: HTTP 503)
 };
 
 // Fixed-bucket latency histogram for /metrics (microseconds).
@@ -130,9 +130,12 @@ class DecisionCache {
 
 class Service {
  public:
-  // Opens the store under options.data_dir and replays it. Null + *error on
-  // failure (unreadable directory, corrupt database).
-  static std::unique_ptr<Service> Open(ServiceOptions options, std::string* error);
+  // Opens the store under options.data_dir and replays it. Errors:
+  // FailedPrecondition (the data directory is locked by another serve),
+  // Unavailable (the directory or database cannot be used), DataLoss (a
+  // corrupt database or log), InvalidArgument / NotFound (the access rules
+  // file at start).
+  static absl::StatusOr<std::unique_ptr<Service>> Open(ServiceOptions options);
   ~Service();
 
   IngestResult Ingest(std::string_view jsonl, const std::string& origin);
@@ -142,69 +145,71 @@ class Service {
 
   std::string CampaignsJson();
   // report.html of the current state (same page as scan --out writes).
-  bool WriteReport(const std::string& path, std::string* error);
+  absl::Status WriteReport(const std::string& path);
   std::optional<std::string> CampaignJson(const std::string& id);
   std::optional<std::string> AccountJson(const std::string& id);
   // action: "allow", "block" or "clear" (else InvalidArgument "field
   // 'action': ..."). Unavailable if not durable.
   absl::Status Override(const std::string& account_id, const std::string& action, const std::string& by,
                         const std::string& reason);
-  // The same as false + *error: for callers not yet converted (issue #14;
-  // goes when the serve layer returns statuses).
-  bool Override(const std::string& account_id, const std::string& action, const std::string& by, const std::string& reason,
-                std::string* error) {
-    const absl::Status st = Override(account_id, action, by, reason);
-    if (!st.ok()) *error = std::string(StatusMessage(st));
-    return st.ok();
-  }
   // Imported (partner) indicators. Durable first (one transaction per
   // import), then applied. `trust`: kReview (the default of the CLI and the
   // API) -- a match sends an account to review at most; kBlock -- a new
-  // account matching it is blocked.
-  bool ImportIndicator(IndicatorKind kind, const std::string& value, const std::string& source, SharedTrust trust,
-                       std::string* error);
+  // account matching it is blocked. InvalidArgument for a value the
+  // engine cannot use, Unavailable when not durable; else whether the
+  // engine took it (AddSharedIndicator).
+  absl::StatusOr<bool> ImportIndicator(IndicatorKind kind, const std::string& value, const std::string& source, SharedTrust trust);
   struct IndicatorImport {
     size_t objects = 0;                     // objects in the bundle
     size_t imported = 0;                    // indicators stored and applied
     std::map<std::string, size_t> skipped;  // reason -> indicators not imported (ImportStix's, and values the engine refuses)
     bool stored = true;                     // false: the store refused the write; nothing imported
-    std::string store_error;
+    absl::Status store_error;               // why, when !stored (Unavailable)
   };
   // Imports the usable indicators of a STIX 2.1 bundle (report/stix.h;
-  // revoked / expired by options.clock); nullopt + *error for a bad bundle
-  // (nothing imported).
-  std::optional<IndicatorImport> ImportStix(std::string_view bundle, const std::string& origin, SharedTrust trust, std::string* error);
+  // revoked / expired by options.clock); InvalidArgument "ORIGIN: why"
+  // for a bad bundle (nothing imported).
+  absl::StatusOr<IndicatorImport> ImportStix(std::string_view bundle, const std::string& origin, SharedTrust trust);
   // {"indicators":[{"id","kind","value","source","trust","imported_at"}...]}
-  // from the store, in import order. O(imported indicators).
-  std::string IndicatorsJson();
+  // from the store, in import order; Unavailable when the store cannot be
+  // read. O(imported indicators).
+  absl::StatusOr<std::string> IndicatorsJson();
   // Removes an imported indicator by the id IndicatorsJson gives it, from
-  // the store and then the engine. False + empty *error when there is no
-  // such id; false + *error when the store failed. O(imported indicators).
-  bool RemoveIndicator(const std::string& id, std::string* error);
+  // the store and then the engine. NotFound ("no such indicator") when
+  // there is no such id; Unavailable when the store failed. O(imported
+  // indicators).
+  absl::Status RemoveIndicator(const std::string& id);
   // Stable id of an imported indicator: "ind_" + 16 hex digits of a hash of
   // its kind and (canonical) value.
   static std::string IndicatorId(std::string_view kind, std::string_view value);
   // Upserts account attributes (JSONL, a JSON array or CSV; see
   // ingest/accounts.h) durably; later events of those accounts are joined
-  // with them. Returns how many, or nullopt + *error ("ORIGIN:LINE: ..." for
-  // bad input, nothing applied; otherwise a store error).
-  std::optional<size_t> PutAccounts(std::string_view body, const std::string& origin, std::string* error);
+  // with them. Returns how many. Errors: InvalidArgument "ORIGIN:LINE: ..."
+  // for bad input and ResourceExhausted past the directory's bound (nothing
+  // applied either way); Unavailable when the store refused the write.
+  absl::StatusOr<size_t> PutAccounts(std::string_view body, const std::string& origin);
 
   // Access rules. Reload reads options.access_rules again: a good file
   // replaces the rules at once (checks in flight finish on the old ones), a
   // bad one keeps them; either way the reload is audited with `by`, `via`,
-  // the time and the file's hash. Returns a JSON summary, or nullopt +
-  // *error (the reason the file was refused, or "no rules configured").
-  std::optional<std::string> ReloadAccessRules(const std::string& by, const std::string& via, std::string* error);
+  // the time and the file's hash. Returns a JSON summary. Errors:
+  // FailedPrecondition when serve runs without access rules; Unprocessable
+  // (InvalidArgument, HTTP 422) when the file is refused -- the message is
+  // the reason, "FILE:LINE: key 'K': why"; Unavailable when the good file
+  // could not be audited (and so was not applied).
+  absl::StatusOr<std::string> ReloadAccessRules(const std::string& by, const std::string& via);
   bool access_rules_configured() const { return !options_.access_rules.empty(); }
   // {"file","version","sha256","catalogue_sha256","rules","enforce","dry_run"} of the rules in force.
   std::string AccessRulesJson();
   // The audit as JSONL (records with seq > since, at most limit); written
   // records only, after waiting for the queue (at most 10 s).
-  std::optional<std::string> AccessAuditJsonl(int64_t since, size_t limit, std::string* error);
+  // FailedPrecondition without access rules; Unavailable on a read error.
+  absl::StatusOr<std::string> AccessAuditJsonl(int64_t since, size_t limit);
 
   // Starts tailing `path` (from the stored offset) on a background thread.
-  bool Follow(const std::string& path, std::string* error);
+  // NotFound / PermissionDenied when it cannot be opened; DataLoss when the
+  // stored offset is not a number.
+  absl::Status Follow(const std::string& path);
   void Stop();
 
   std::string Metrics();
@@ -234,13 +239,13 @@ class Service {
 
  private:
   explicit Service(ServiceOptions options);
-  bool Replay(std::string* error);
+  absl::Status Replay();
   IngestResult IngestLines(std::string_view jsonl, const std::string& origin,
                            const std::vector<std::pair<std::string, std::string>>& meta);
   void FollowLoop(std::string path, uint64_t offset);
   // The access rules' outcome applied to the detector's answer (and audited).
   void ApplyAccessRules(const CheckRequest& request, CheckResult* r);
-  std::optional<std::string> LoadAccessRules(const std::string& by, const std::string& via, std::string* error);
+  absl::StatusOr<std::string> LoadAccessRules(const std::string& by, const std::string& via);
 
   ServiceOptions options_;
   std::unique_ptr<Store> store_;
@@ -258,7 +263,7 @@ class Service {
   uint64_t replay_duplicates_ = 0;
   int lock_fd_ = -1;                  // flock on DIR/distillguard.lock
   std::atomic<bool> store_ok_{true};  // last store write succeeded
-  std::string last_store_error_;      // under ingest_mu_
+  std::string last_store_error_;      // under ingest_mu_ (its message, for /ready)
   size_t last_failed_bytes_ = 0;      // under ingest_mu_
   std::atomic<int64_t> last_probe_s_{0}, last_prune_s_{0};
   void MaybePrune();                  // under ingest_mu_
@@ -267,6 +272,10 @@ class Service {
   std::thread follower_;
   // metrics
   std::atomic<uint64_t> events_accepted_{0}, events_duplicate_{0}, events_rejected_{0}, store_failures_{0};
+  // Writes and reads that fail without failing the request that made them
+  // (logged and counted, never silent): event texts not stored, retention
+  // not run, stored accounts that do not read back.
+  std::atomic<uint64_t> side_failures_{0};
   std::array<std::atomic<uint64_t>, 5> decisions_{};
   LatencyHistogram check_latency_, ingest_latency_, apply_lock_;
   DecisionCache decision_cache_;

@@ -6,7 +6,7 @@
 // and per suspicious value, never with --no-samples), imported indicators
 // (with their trust and import time), and small metadata (e.g. the offset a
 // --follow tail has consumed). A batch is appended in one transaction; when
-// Append returns true the batch is on disk and survives kill -9 or power
+// Append returns OK the batch is on disk and survives kill -9 or power
 // loss, which is when serve acknowledges it. A torn last transaction after
 // a crash is rolled back by SQLite on open: never half a batch.
 //
@@ -33,6 +33,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "common/status.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -70,75 +72,76 @@ struct SharedIndicatorRecord {
 
 class Store {
  public:
-  // Opens or creates DIR/distillguard.db. On failure returns null and sets
-  // *error ("DIR/distillguard.db: reason").
+  // Opens or creates DIR/distillguard.db. Errors ("DIR/distillguard.db:
+  // reason"): Unavailable when the directory or file cannot be created,
+  // opened or written; DataLoss for a corrupt or zero-length existing
+  // database (the message says what to do).
   // max_bytes > 0 caps the database file: past it, appends fail as on a
   // full disk (SQLITE_FULL) -- nothing is acknowledged, reads go on.
-  // A corrupt or zero-length existing database is refused with *error
-  // saying so and what to do.
-  static std::unique_ptr<Store> Open(const std::string& dir, std::string* error, uint64_t max_bytes = 0);
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& dir, uint64_t max_bytes = 0);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
   // Appends records (and optionally a metadata update) in one durable
-  // transaction. On false nothing was written and *error says why.
+  // transaction. On an error (Unavailable) nothing was written.
   // newest_ts: the batch's newest event time (ms), for PruneBefore.
   // *batch_seq (if given): the batch's sequence number. Sequence numbers
   // only grow, even past batches deleted by retention.
-  bool Append(const std::vector<std::string>& records, const std::vector<std::pair<std::string, std::string>>& meta,
-              std::string* error, int64_t newest_ts = std::numeric_limits<int64_t>::min(), int64_t* batch_seq = nullptr);
+  absl::Status Append(const std::vector<std::string>& records, const std::vector<std::pair<std::string, std::string>>& meta,
+                      int64_t newest_ts = std::numeric_limits<int64_t>::min(), int64_t* batch_seq = nullptr);
   // Deletes the batches whose newest event is older than cutoff_ms (batches
   // logged before this column existed are kept), and their events' texts,
-  // in one transaction. Returns the number of records deleted, or nullopt +
-  // *error.
-  std::optional<uint64_t> PruneBefore(int64_t cutoff_ms, std::string* error);
-  // Calls fn for every logged record in order; false on a read error.
-  bool ForEachRecord(const std::function<void(std::string_view)>& fn, std::string* error);
+  // in one transaction. Returns the number of records deleted.
+  absl::StatusOr<uint64_t> PruneBefore(int64_t cutoff_ms);
+  // Calls fn for every logged record in order. Unavailable on a read
+  // error, DataLoss for a batch that fails its checksum or is inconsistent.
+  // (Every ForEach below stops at a read error and returns it.)
+  absl::Status ForEachRecord(const std::function<void(std::string_view)>& fn);
   // The same, with each record's batch and its index in the batch.
-  bool ForEachLoggedRecord(const std::function<void(std::string_view, int64_t batch, uint32_t index)>& fn, std::string* error);
+  absl::Status ForEachLoggedRecord(const std::function<void(std::string_view, int64_t batch, uint32_t index)>& fn);
   // The redacted texts of logged events, in one transaction; best effort
   // for the caller (the events themselves are already durable).
-  bool AddEventTexts(const std::vector<EventTextRecord>& rows, std::string* error);
+  absl::Status AddEventTexts(const std::vector<EventTextRecord>& rows);
   // In (batch, index, use) order. O(rows).
-  bool ForEachEventText(const std::function<void(const EventTextRecord&)>& fn, std::string* error);
+  absl::Status ForEachEventText(const std::function<void(const EventTextRecord&)>& fn);
   // The newest batch's sequence number (0: none yet).
   int64_t last_batch() const { return last_batch_; }
   uint64_t records() const { return records_; }
 
-  bool AddOverride(const OverrideRecord& o, std::string* error);
-  bool ForEachOverride(const std::function<void(const OverrideRecord&)>& fn, std::string* error);
+  absl::Status AddOverride(const OverrideRecord& o);
+  absl::Status ForEachOverride(const std::function<void(const OverrideRecord&)>& fn);
   // Samples per campaign id, as versions before the event texts kept them
   // (read at replay for older databases; no longer written by serve).
-  bool AddSample(const std::string& campaign_id, const std::string& sample, std::string* error);
-  bool ForEachSample(const std::function<void(const std::string&, const std::string&)>& fn, std::string* error);
+  absl::Status AddSample(const std::string& campaign_id, const std::string& sample);
+  absl::Status ForEachSample(const std::function<void(const std::string&, const std::string&)>& fn);
   // Imported indicators, keyed by (kind, value), all in one transaction. A
   // value already stored gets the new source, trust and time -- except that
   // a "review" import never lowers a "block" row (Correlator::AddShared).
-  bool AddSharedIndicators(const std::vector<SharedIndicatorRecord>& rows, std::string* error);
-  // False + empty *error when there is no such row.
-  bool RemoveSharedIndicator(const std::string& kind, const std::string& value, std::string* error);
-  bool ForEachSharedIndicator(const std::function<void(const SharedIndicatorRecord&)>& fn, std::string* error);
+  absl::Status AddSharedIndicators(const std::vector<SharedIndicatorRecord>& rows);
+  // NotFound when there is no such row.
+  absl::Status RemoveSharedIndicator(const std::string& kind, const std::string& value);
+  absl::Status ForEachSharedIndicator(const std::function<void(const SharedIndicatorRecord&)>& fn);
   std::optional<std::string> GetMeta(const std::string& key);
   // Account attributes (ingest/accounts.h) as one JSON object per account,
   // upserted in one transaction.
-  bool PutAccounts(const std::vector<std::pair<std::string, std::string>>& accounts, std::string* error);
-  bool ForEachAccount(const std::function<void(const std::string&, const std::string&)>& fn, std::string* error);
+  absl::Status PutAccounts(const std::vector<std::pair<std::string, std::string>>& accounts);
+  absl::Status ForEachAccount(const std::function<void(const std::string&, const std::string&)>& fn);
   // Would a batch of `bytes` fit now? Writes that many bytes and removes
-  // them in one transaction (net nothing stored). False + *error if not.
-  bool Probe(size_t bytes, std::string* error);
+  // them in one transaction (net nothing stored). Unavailable if not.
+  absl::Status Probe(size_t bytes);
   const std::string& path() const { return path_; }
 
  private:
   Store() = default;
-  bool Exec(const char* sql, std::string* error);
-  bool QuickCheck(std::string* error);
+  absl::Status Exec(const char* sql);
+  absl::Status QuickCheck();
   bool HasColumn(const char* table, const char* column);
-  std::string Error(std::string_view what) const;
+  // Unavailable "PATH: WHAT: SQLite's message".
+  absl::Status Error(std::string_view what) const;
   // Runs one prepared INSERT n times (bind(stmt, i) binds row i) in one
   // transaction; all rows or none.
-  bool InsertRows(const char* sql, size_t n, const std::function<void(sqlite3_stmt*, size_t)>& bind, std::string_view what,
-                  std::string* error);
+  absl::Status InsertRows(const char* sql, size_t n, const std::function<void(sqlite3_stmt*, size_t)>& bind, std::string_view what);
 
   std::string path_;
   sqlite3* db_ = nullptr;

@@ -81,6 +81,18 @@ def main():
     check(st == 200 and body["decision"] == "allow", "disk full: decisions are still answered")
     check((s.metric("distillguard_store_failures_total") or 0) >= 1, "disk full: counted in /metrics")
     check(s.stop() == 0, "disk full: clean stop")
+    # PUT /v1/accounts answers by the error's code (common/status.h), not by
+    # the message's text: the store's refusal is 503, a bad row 400.
+    token = "faults-token-0123456789"
+    a = dgtest.Server(BIN, WORK, os.path.join(WORK, "full-accounts"), ["--max-store-bytes", "100000"], token=token)
+    accounts = "".join(json.dumps({"account_id": f"full-{i:05}", "org_id": f"org-{i}", "country": "DE",
+                                   "email_domain": f"example-{i}.com"}) + "\n" for i in range(4000))
+    st, body, _ = a.request("PUT", "/v1/accounts", accounts)
+    check(st == 503 and "accounts" in str(body), f"store full: PUT /v1/accounts is 503 ({st} {str(body)[:200]})")
+    st, body, _ = a.request("PUT", "/v1/accounts", '{"account_id":"x","org_verified":"maybe"}\n')
+    check(st == 400 and "request:1: column 'org_verified'" in str(body),
+          f"store full: a bad account row is still 400, naming line and column ({st} {body})")
+    check(a.stop() == 0, "store full: clean stop")
     s = Server(data)  # room again
     dup, acc = resend_all(s, acked)
     check(dup == len(acked) and acc == 0, f"disk full: all {len(acked)} acknowledged events kept")

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "common/sha256.h"
+#include "status_util.h"
 
 namespace dg {
 namespace {
@@ -55,7 +56,7 @@ class AccessAuditTest : public ::testing::Test {
 
 TEST_F(AccessAuditTest, ChainedAcrossAReopenWithTheAttributesAsEvaluated) {
   std::string error;
-  const auto rules = AccessRuleSet::FromToml(R"(version = "3"
+  const auto rules = ValueOr(AccessRuleSet::FromToml(R"(version = "3"
 [[rule]]
 id = "eu-only"
 models = ["m"]
@@ -65,13 +66,13 @@ audit_reason = "directive 7"
 [rule.require]
 jurisdiction_in = ["EU"]
 verification_level_at_least = 2
-)", "rules.toml", nullptr, &error);
+)", "rules.toml", nullptr), &error);
   ASSERT_NE(rules, nullptr) << error;
   const Clock clock = [] { return TimeMs{1780000000000}; };
   {
-    auto audit = AccessAudit::Open(dir_, clock, &error);
+    auto audit = ValueOr(AccessAudit::Open(dir_, clock), &error);
     ASSERT_NE(audit, nullptr) << error;
-    ASSERT_TRUE(audit->RecordEvent("\"kind\":\"reload\",\"by\":\"alice\"", &error)) << error;
+    ASSERT_TRUE(Ok(audit->RecordEvent("\"kind\":\"reload\",\"by\":\"alice\""), &error)) << error;
     AccessAuditEntry e;
     e.at = 1780000000000;
     e.rules = rules;
@@ -86,11 +87,11 @@ verification_level_at_least = 2
     ASSERT_TRUE(audit->Flush());
     EXPECT_EQ(audit->written(), 1u);
   }
-  auto audit = AccessAudit::Open(dir_, clock, &error);
+  auto audit = ValueOr(AccessAudit::Open(dir_, clock), &error);
   ASSERT_NE(audit, nullptr) << error;
-  ASSERT_TRUE(audit->RecordEvent("\"kind\":\"reload\",\"by\":\"bob\"", &error)) << error;
-  std::string out;
-  ASSERT_TRUE(audit->Export(0, 100, &out, &error)) << error;
+  ASSERT_TRUE(Ok(audit->RecordEvent("\"kind\":\"reload\",\"by\":\"bob\""), &error)) << error;
+  std::string out = ValueOr(audit->Export(0, 100), &error);
+  ASSERT_TRUE(error.empty()) << error;
   const auto lines = Lines(out);
   ASSERT_EQ(lines.size(), 3u) << out;
   EXPECT_TRUE(Verifies(lines)) << out;
@@ -101,8 +102,8 @@ verification_level_at_least = 2
   EXPECT_NE(lines[1].find("\"rules\":{\"version\":\"3\",\"sha256\":\"" + rules->sha256() + "\""), std::string::npos) << lines[1];
   EXPECT_NE(lines[1].find("\"at\":\"2026-05-28T20:26:40.000Z\""), std::string::npos) << lines[1];
   // Export from a sequence number on.
-  out.clear();
-  ASSERT_TRUE(audit->Export(2, 100, &out, &error));
+  out = ValueOr(audit->Export(2, 100), &error);
+  ASSERT_TRUE(error.empty()) << error;
   EXPECT_EQ(Lines(out).size(), 1u);
   // Any edit breaks the chain.
   auto edited = lines;
@@ -113,11 +114,11 @@ verification_level_at_least = 2
 
 TEST_F(AccessAuditTest, AFullQueueDropsCountsAndSaysSo) {
   std::string error;
-  const auto rules = AccessRuleSet::FromToml("version = 1\n[[rule]]\nid = \"r\"\nmodels = [\"*\"]\neffect = \"deny_model\"\n"
+  const auto rules = ValueOr(AccessRuleSet::FromToml("version = 1\n[[rule]]\nid = \"r\"\nmodels = [\"*\"]\neffect = \"deny_model\"\n"
                                              "customer_reason = \"c\"\naudit_reason = \"a\"\n[rule.require]\npayment_verified = true\n",
-                                             "r.toml", nullptr, &error);
+                                             "r.toml", nullptr), &error);
   ASSERT_NE(rules, nullptr) << error;
-  auto audit = AccessAudit::Open(dir_, [] { return TimeMs{1780000000000}; }, &error, /*max_queue=*/0);
+  auto audit = ValueOr(AccessAudit::Open(dir_, [] { return TimeMs{1780000000000}; }, /*max_queue=*/0), &error);
   ASSERT_NE(audit, nullptr) << error;
   AccessAuditEntry e;
   e.rules = rules;
@@ -126,8 +127,8 @@ TEST_F(AccessAuditTest, AFullQueueDropsCountsAndSaysSo) {
   EXPECT_FALSE(audit->Record(e));
   EXPECT_EQ(audit->dropped(), 2u);
   ASSERT_TRUE(audit->Flush());
-  std::string out;
-  ASSERT_TRUE(audit->Export(0, 100, &out, &error));
+  std::string out = ValueOr(audit->Export(0, 100), &error);
+  ASSERT_TRUE(error.empty()) << error;
   EXPECT_NE(out.find("\"kind\":\"dropped\",\"at\":\"2026-05-28T20:26:40.000Z\",\"count\":2"), std::string::npos) << out;
   EXPECT_TRUE(Verifies(Lines(out)));
 }

@@ -9,6 +9,7 @@
 
 #include "common/sha256.h"
 #include "ingest/accounts.h"
+#include "status_util.h"
 
 namespace dg {
 namespace {
@@ -23,18 +24,19 @@ const char* kCatalogue = R"(format = 1
 )";
 
 std::shared_ptr<const AccessRuleSet> Rules(const std::string& body, std::string* error = nullptr) {
-  std::string local;
-  std::string* err = error ? error : &local;
   auto read = [](const std::string& path, std::string* text) {
     if (path != "models.toml") return false;
     *text = kCatalogue;
     return true;
   };
-  auto set = AccessRuleSet::FromToml("format = 1\nversion = \"7\"\ncatalogue = \"models.toml\"\n" + body, "rules.toml", read, err);
-  if (!error) {
-    EXPECT_NE(set, nullptr) << *err;
+  auto set = AccessRuleSet::FromToml("format = 1\nversion = \"7\"\ncatalogue = \"models.toml\"\n" + body, "rules.toml", read);
+  if (!set.ok()) {
+    EXPECT_EQ(set.status().code(), absl::StatusCode::kInvalidArgument) << "a refused file is bad input";
+    if (error) *error = ErrorOf(set);
+    else ADD_FAILURE() << ErrorOf(set);
+    return nullptr;
   }
-  return set;
+  return *set;
 }
 
 // One rule with the given condition line(s) under [rule.<table>].
@@ -404,14 +406,14 @@ TEST(AccessRules, ErrorsNameFileLineAndKey) {
   }
   // No version; a released_after without a catalogue.
   std::string error;
-  EXPECT_EQ(AccessRuleSet::FromToml("format = 1\n", "r.toml", nullptr, &error), nullptr);
+  EXPECT_EQ(ValueOr(AccessRuleSet::FromToml("format = 1\n", "r.toml", nullptr), &error), nullptr);
   EXPECT_EQ(error.rfind("r.toml:1: key 'version': required", 0), 0u) << error;
-  EXPECT_EQ(AccessRuleSet::FromToml("version = 1\n[[rule]]\nid = \"x\"\nreleased_after = 2026-01-01\n", "r.toml", nullptr, &error),
+  EXPECT_EQ(ValueOr(AccessRuleSet::FromToml("version = 1\n[[rule]]\nid = \"x\"\nreleased_after = 2026-01-01\n", "r.toml", nullptr), &error),
             nullptr);
   EXPECT_EQ(error.rfind("r.toml:4: key 'rule[1].released_after': needs a model catalogue", 0), 0u) << error;
-  std::string cat_error;
-  EXPECT_FALSE(AccessRuleSet::ParseCatalogue("[models]\n\"m\" = \"soon\"\n", "models.toml", &cat_error));
-  EXPECT_EQ(cat_error, "models.toml:2: key 'models.m': must be a release date (2026-06-01)");
+  const auto catalogue = AccessRuleSet::ParseCatalogue("[models]\n\"m\" = \"soon\"\n", "models.toml");
+  EXPECT_EQ(catalogue.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ErrorOf(catalogue), "models.toml:2: key 'models.m': must be a release date (2026-06-01)");
 }
 
 TEST(AccessRules, VersionAndHashOfTheFile) {
@@ -425,9 +427,9 @@ TEST(AccessRules, VersionAndHashOfTheFile) {
 TEST(AccessRules, AccountFileCarriesTheVerifiedAttributes) {
   AccountDirectory d;
   std::string error;
-  ASSERT_TRUE(d.LoadText("account_id,verified_country,jurisdiction,verification_level,org_type,payment_verified\n"
+  ASSERT_TRUE(Ok(d.LoadText("account_id,verified_country,jurisdiction,verification_level,org_type,payment_verified\n"
                          "a,DE,EU,3,company,yes\n",
-                         "acc.csv", &error))
+                         "acc.csv"), &error))
       << error;
   const auto* a = d.Find("a");
   EXPECT_EQ(a->verified_country, "DE");
@@ -437,11 +439,11 @@ TEST(AccessRules, AccountFileCarriesTheVerifiedAttributes) {
   EXPECT_EQ(a->payment_verified, 1);
   // Round trip through the stored JSON form.
   AccountDirectory back;
-  ASSERT_TRUE(back.LoadText(AccountToJson(*a), "store", &error)) << error;
+  ASSERT_TRUE(Ok(back.LoadText(AccountToJson(*a), "store"), &error)) << error;
   EXPECT_EQ(back.Find("a")->verification_level, 3);
   EXPECT_EQ(back.Find("a")->payment_verified, 1);
   EXPECT_EQ(back.Find("a")->jurisdiction, "EU");
-  EXPECT_FALSE(d.LoadText("account_id,verification_level\nb,high\n", "acc.csv", &error));
+  EXPECT_FALSE(Ok(d.LoadText("account_id,verification_level\nb,high\n", "acc.csv"), &error));
   EXPECT_EQ(error, "acc.csv:2: column 'verification_level': 'high' is not an integer in [0, 100]");
 }
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "ingest/coverage.h"
+#include "status_util.h"
 
 namespace dg {
 namespace {
@@ -12,10 +13,10 @@ namespace {
 TEST(Accounts, CsvWithHeaderQuotesAndLabels) {
   AccountDirectory d;
   std::string error;
-  ASSERT_TRUE(d.LoadText("account_id,created_at,payment_fingerprint,email_domain,org_id,org_verified,country,verification,labels\n"
+  ASSERT_TRUE(Ok(d.LoadText("account_id,created_at,payment_fingerprint,email_domain,org_id,org_verified,country,verification,labels\n"
                          "a1,2026-03-01T00:00:00Z,pm_1,example.com,org-1,true,DE,kyc,\"vip;  beta\"\n"
                          "\"a,2\",1772323200,,,org-2,no,,,\n",
-                         "acc.csv", &error))
+                         "acc.csv"), &error))
       << error;
   ASSERT_EQ(d.size(), 2u);
   const auto* a1 = d.Find("a1");
@@ -32,10 +33,10 @@ TEST(Accounts, CsvWithHeaderQuotesAndLabels) {
 TEST(Accounts, JsonlAndArrayUpsertFieldByField) {
   AccountDirectory d;
   std::string error;
-  ASSERT_TRUE(d.LoadText(R"({"account_id":"a1","payment_fingerprint":"pm_1","labels":["x"]}
+  ASSERT_TRUE(Ok(d.LoadText(R"({"account_id":"a1","payment_fingerprint":"pm_1","labels":["x"]}
 {"account_id":"a1","email_domain":"e.com","payment_fingerprint":""}
-)", "acc.jsonl", &error)) << error;
-  ASSERT_TRUE(d.LoadText(R"([{"account_id":"a2","org_id":"o","org_verified":false}])", "body", &error)) << error;
+)", "acc.jsonl"), &error)) << error;
+  ASSERT_TRUE(Ok(d.LoadText(R"([{"account_id":"a2","org_id":"o","org_verified":false}])", "body"), &error)) << error;
   EXPECT_EQ(d.Find("a1")->payment_fingerprint, "pm_1");  // an empty value does not erase
   EXPECT_EQ(d.Find("a1")->email_domain, "e.com");
   EXPECT_EQ(d.Find("a2")->org_verified, 0);
@@ -44,24 +45,39 @@ TEST(Accounts, JsonlAndArrayUpsertFieldByField) {
 TEST(Accounts, ErrorsNameFileLineAndColumn) {
   AccountDirectory d;
   std::string error;
-  EXPECT_FALSE(d.LoadText("account_id,created\na,1\n", "acc.csv", &error));
+  EXPECT_FALSE(Ok(d.LoadText("account_id,created\na,1\n", "acc.csv"), &error));
   EXPECT_EQ(error.rfind("acc.csv:1: column 'created': unknown column", 0), 0u) << error;
-  EXPECT_FALSE(d.LoadText("account_id,created_at\na,yesterday\n", "acc.csv", &error));
+  EXPECT_FALSE(Ok(d.LoadText("account_id,created_at\na,yesterday\n", "acc.csv"), &error));
   EXPECT_EQ(error.rfind("acc.csv:2: column 'created_at': 'yesterday' is not", 0), 0u) << error;
-  EXPECT_FALSE(d.LoadText("account_id,country\na,DE,extra\n", "acc.csv", &error));
+  EXPECT_FALSE(Ok(d.LoadText("account_id,country\na,DE,extra\n", "acc.csv"), &error));
   EXPECT_EQ(error, "acc.csv:2: 3 fields, the header has 2");
-  EXPECT_FALSE(d.LoadText("{\"account_id\":\"a\"}\n{\"org_verified\":\"maybe\",\"account_id\":\"b\"}\n", "acc.jsonl", &error));
+  EXPECT_FALSE(Ok(d.LoadText("{\"account_id\":\"a\"}\n{\"org_verified\":\"maybe\",\"account_id\":\"b\"}\n", "acc.jsonl"), &error));
   EXPECT_EQ(error.rfind("acc.jsonl:2: column 'org_verified':", 0), 0u) << error;
-  EXPECT_FALSE(d.LoadText("{\"email_domain\":\"x\"}\n", "acc.jsonl", &error));
+  EXPECT_FALSE(Ok(d.LoadText("{\"email_domain\":\"x\"}\n", "acc.jsonl"), &error));
   EXPECT_EQ(error, "acc.jsonl:1: column 'account_id': required");
-  EXPECT_FALSE(d.LoadText("account_id\n\"open\n", "acc.csv", &error));
+  EXPECT_FALSE(Ok(d.LoadText("account_id\n\"open\n", "acc.csv"), &error));
   EXPECT_NE(error.find("unterminated"), std::string::npos) << error;
+}
+
+// The codes behind those messages: what the CLI exits with and serve
+// answers (common/status.h), chosen by code and never by the text.
+TEST(Accounts, ErrorsCarryTheirCode) {
+  AccountDirectory d;
+  EXPECT_EQ(d.LoadText("account_id,country\na,DE,extra\n", "acc.csv").code(), absl::StatusCode::kInvalidArgument);
+  const absl::Status missing = d.LoadFile("/nonexistent/accounts.csv");
+  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound) << ErrorOf(missing);
+  EXPECT_EQ(ErrorOf(missing), "/nonexistent/accounts.csv: cannot read the accounts file");
+  AccountDirectory small;
+  small.set_max_accounts(1);
+  const absl::Status over = small.LoadText("account_id\na\nb\n", "acc.csv");
+  EXPECT_EQ(over.code(), absl::StatusCode::kResourceExhausted) << ErrorOf(over);
+  EXPECT_EQ(ErrorOf(over), "acc.csv:3: more than 1 accounts");
 }
 
 TEST(Accounts, JoinFillsAndIsNeverErasedByAnEmptyLogField) {
   AccountDirectory d;
   std::string error;
-  ASSERT_TRUE(d.LoadText("account_id,payment_fingerprint,org_id,org_verified,country\nacct,pm_9,org-1,true,FR\n", "a.csv", &error));
+  ASSERT_TRUE(Ok(d.LoadText("account_id,payment_fingerprint,org_id,org_verified,country\nacct,pm_9,org-1,true,FR\n", "a.csv"), &error));
   Interaction in;
   in.account_id = "acct";
   in.email_domain = "from-log.example";  // the directory has none: the log's stays

@@ -11,6 +11,7 @@
 #include "serve/console_store.h"
 #include "serve/decision_log.h"
 #include "serve/verdict_history.h"
+#include "status_util.h"
 
 namespace dg {
 namespace {
@@ -25,49 +26,49 @@ std::string TempDir(const std::string& name) {
 TEST(ConsoleRequests, ActionNeedsAKnownActionAndAReason) {
   ActionBody b;
   std::string error;
-  EXPECT_TRUE(ParseActionBody(R"({"action":"block","reason":"ring"})", "allow|block|escalate", &b, &error)) << error;
+  EXPECT_TRUE(Ok(ParseActionBody(R"({"action":"block","reason":"ring"})", "allow|block|escalate", &b), &error)) << error;
   EXPECT_EQ(b.action, "block");
-  EXPECT_FALSE(ParseActionBody(R"({"action":"block"})", "allow|block|escalate", &b, &error));
+  EXPECT_FALSE(Ok(ParseActionBody(R"({"action":"block"})", "allow|block|escalate", &b), &error));
   EXPECT_NE(error.find("reason"), std::string::npos);
-  EXPECT_FALSE(ParseActionBody(R"({"action":"block","reason":"   "})", "allow|block|escalate", &b, &error));
-  EXPECT_FALSE(ParseActionBody(R"({"action":"clear","reason":"x"})", "allow|block|escalate", &b, &error));
-  EXPECT_FALSE(ParseActionBody(R"({"action":"bloc","reason":"x"})", "allow|block", &b, &error));
-  EXPECT_FALSE(ParseActionBody(R"({"action":1,"reason":"x"})", "allow|block", &b, &error));
+  EXPECT_FALSE(Ok(ParseActionBody(R"({"action":"block","reason":"   "})", "allow|block|escalate", &b), &error));
+  EXPECT_FALSE(Ok(ParseActionBody(R"({"action":"clear","reason":"x"})", "allow|block|escalate", &b), &error));
+  EXPECT_FALSE(Ok(ParseActionBody(R"({"action":"bloc","reason":"x"})", "allow|block", &b), &error));
+  EXPECT_FALSE(Ok(ParseActionBody(R"({"action":1,"reason":"x"})", "allow|block", &b), &error));
   EXPECT_NE(error.find("'action'"), std::string::npos);
-  EXPECT_FALSE(ParseActionBody("[1]", "allow", &b, &error));
-  EXPECT_FALSE(ParseActionBody("{", "allow", &b, &error));
+  EXPECT_FALSE(Ok(ParseActionBody("[1]", "allow", &b), &error));
+  EXPECT_FALSE(Ok(ParseActionBody("{", "allow", &b), &error));
 }
 
 TEST(ConsoleRequests, TextFieldsAreBoundedAndFreeOfControlCharacters) {
   ActionBody b;
   std::string error;
-  EXPECT_FALSE(ParseActionBody(R"({"action":"allow","reason":"a\u0007b"})", "allow", &b, &error));
+  EXPECT_FALSE(Ok(ParseActionBody(R"({"action":"allow","reason":"a\u0007b"})", "allow", &b), &error));
   EXPECT_NE(error.find("control"), std::string::npos);
-  EXPECT_TRUE(ParseActionBody(R"({"action":"allow","reason":"line one\nline two\tok"})", "allow", &b, &error)) << error;
+  EXPECT_TRUE(Ok(ParseActionBody(R"({"action":"allow","reason":"line one\nline two\tok"})", "allow", &b), &error)) << error;
   const std::string long_reason = R"({"action":"allow","reason":")" + std::string(kMaxText + 1, 'x') + "\"}";
-  EXPECT_FALSE(ParseActionBody(long_reason, "allow", &b, &error));
+  EXPECT_FALSE(Ok(ParseActionBody(long_reason, "allow", &b), &error));
   EXPECT_NE(error.find("longer"), std::string::npos);
 }
 
 TEST(ConsoleRequests, CasesAndNotes) {
   CaseCreateBody c;
   std::string error;
-  EXPECT_TRUE(ParseCaseCreateBody(R"({"subject_kind":"campaign","subject_id":"camp_3","title":"t"})", &c, &error)) << error;
+  EXPECT_TRUE(Ok(ParseCaseCreateBody(R"({"subject_kind":"campaign","subject_id":"camp_3","title":"t"})", &c), &error)) << error;
   EXPECT_EQ(c.subject_id, "camp_3");
-  EXPECT_FALSE(ParseCaseCreateBody(R"({"subject_kind":"org","subject_id":"x"})", &c, &error));
-  EXPECT_FALSE(ParseCaseCreateBody(R"({"subject_kind":"account"})", &c, &error));
+  EXPECT_FALSE(Ok(ParseCaseCreateBody(R"({"subject_kind":"org","subject_id":"x"})", &c), &error));
+  EXPECT_FALSE(Ok(ParseCaseCreateBody(R"({"subject_kind":"account"})", &c), &error));
   CasePatchBody p;
-  EXPECT_TRUE(ParseCasePatchBody(R"({"status":"investigating"})", &p, &error)) << error;
+  EXPECT_TRUE(Ok(ParseCasePatchBody(R"({"status":"investigating"})", &p), &error)) << error;
   EXPECT_EQ(*p.status, "investigating");
   EXPECT_FALSE(p.assignee.has_value());
-  EXPECT_FALSE(ParseCasePatchBody(R"({})", &p, &error));
-  EXPECT_FALSE(ParseCasePatchBody(R"({"status":"done"})", &p, &error));
-  EXPECT_FALSE(ParseCasePatchBody(R"({"status":"false_positive"})", &p, &error));  // why?
-  EXPECT_TRUE(ParseCasePatchBody(R"({"status":"false_positive","outcome":"lab"})", &p, &error)) << error;
-  EXPECT_TRUE(ParseCasePatchBody(R"({"assignee":""})", &p, &error)) << error;  // unassign
+  EXPECT_FALSE(Ok(ParseCasePatchBody(R"({})", &p), &error));
+  EXPECT_FALSE(Ok(ParseCasePatchBody(R"({"status":"done"})", &p), &error));
+  EXPECT_FALSE(Ok(ParseCasePatchBody(R"({"status":"false_positive"})", &p), &error));  // why?
+  EXPECT_TRUE(Ok(ParseCasePatchBody(R"({"status":"false_positive","outcome":"lab"})", &p), &error)) << error;
+  EXPECT_TRUE(Ok(ParseCasePatchBody(R"({"assignee":""})", &p), &error)) << error;  // unassign
   std::string text;
-  EXPECT_TRUE(ParseNoteBody(R"({"text":"hello"})", &text, &error));
-  EXPECT_FALSE(ParseNoteBody(R"({"text":""})", &text, &error));
+  EXPECT_TRUE(Ok(ParseNoteBody(R"({"text":"hello"})", &text), &error));
+  EXPECT_FALSE(Ok(ParseNoteBody(R"({"text":""})", &text), &error));
   EXPECT_EQ(ParseCaseId("case-12"), 12);
   EXPECT_EQ(ParseCaseId("7"), 7);
   EXPECT_FALSE(ParseCaseId("case-"));
@@ -79,22 +80,21 @@ TEST(ConsoleRequests, CasesAndNotes) {
 TEST(ConsoleRequests, DecisionQuery) {
   DecisionQuery q;
   std::string error;
-  ASSERT_TRUE(ParseDecisionQuery("account=bob%20smith&decision=block&since=2026-05-03T00:00:00Z&until=1800000000000&limit=5", &q,
-                                 &error))
+  ASSERT_TRUE(Ok(ParseDecisionQuery("account=bob%20smith&decision=block&since=2026-05-03T00:00:00Z&until=1800000000000&limit=5", &q), &error))
       << error;
   EXPECT_EQ(q.account_id, "bob smith");
   EXPECT_EQ(q.decision, "block");
   EXPECT_EQ(q.until_ms, 1800000000000);
   EXPECT_GT(q.since_ms, 0);
   EXPECT_EQ(q.limit, 5u);
-  EXPECT_TRUE(ParseDecisionQuery("", &q, &error));
+  EXPECT_TRUE(Ok(ParseDecisionQuery("", &q), &error));
   EXPECT_EQ(q.limit, 200u);
-  EXPECT_FALSE(ParseDecisionQuery("acount=x", &q, &error));  // a typo never widens a search
-  EXPECT_FALSE(ParseDecisionQuery("decision=allow", &q, &error));
-  EXPECT_FALSE(ParseDecisionQuery("since=yesterday", &q, &error));
-  EXPECT_FALSE(ParseDecisionQuery("limit=1001", &q, &error));
-  EXPECT_FALSE(ParseDecisionQuery("before=-3", &q, &error));
-  EXPECT_FALSE(ParseDecisionQuery("account=%zz", &q, &error) && q.account_id == "%zz");
+  EXPECT_FALSE(Ok(ParseDecisionQuery("acount=x", &q), &error));  // a typo never widens a search
+  EXPECT_FALSE(Ok(ParseDecisionQuery("decision=allow", &q), &error));
+  EXPECT_FALSE(Ok(ParseDecisionQuery("since=yesterday", &q), &error));
+  EXPECT_FALSE(Ok(ParseDecisionQuery("limit=1001", &q), &error));
+  EXPECT_FALSE(Ok(ParseDecisionQuery("before=-3", &q), &error));
+  EXPECT_FALSE(Ok(ParseDecisionQuery("account=%zz", &q), &error) && q.account_id == "%zz");
   EXPECT_EQ(QueryParam("a=1&b=x+y", "b"), "x y");
   EXPECT_FALSE(QueryParam("a=1", "b"));
 }
@@ -104,23 +104,23 @@ TEST(ConsoleStore, CasesAreDurableWithTheirHistory) {
   int64_t id = 0;
   {
     std::string error;
-    auto st = ConsoleStore::Open(dir, &error);
+    auto st = ValueOr(ConsoleStore::Open(dir), &error);
     ASSERT_TRUE(st) << error;
     CaseRecord c;
     c.subject_kind = "account";
     c.subject_id = "acct_1";
     c.created_by = "alice";
     c.created_at = c.updated_at = "2026-05-03T10:00:00Z";
-    ASSERT_TRUE(st->CreateCase(&c, &error)) << error;
+    ASSERT_TRUE(Ok(st->CreateCase(&c), &error)) << error;
     id = c.id;
     EXPECT_GT(id, 0);
     c.status = "investigating";
     c.assignee = "bob";
-    ASSERT_TRUE(st->UpdateCase(c, {{id, "2026-05-03T11:00:00Z", "alice", "status", "open -> investigating"}}, &error)) << error;
-    ASSERT_TRUE(st->AddCaseEvent({id, "2026-05-03T12:00:00Z", "bob", "note", "called them"}, &error)) << error;
+    ASSERT_TRUE(Ok(st->UpdateCase(c, {{id, "2026-05-03T11:00:00Z", "alice", "status", "open -> investigating"}}), &error)) << error;
+    ASSERT_TRUE(Ok(st->AddCaseEvent({id, "2026-05-03T12:00:00Z", "bob", "note", "called them"}), &error)) << error;
   }
   std::string error;
-  auto st = ConsoleStore::Open(dir, &error);
+  auto st = ValueOr(ConsoleStore::Open(dir), &error);
   ASSERT_TRUE(st) << error;
   const auto c = st->GetCase(id);
   ASSERT_TRUE(c);
@@ -140,7 +140,7 @@ TEST(ConsoleStore, CasesAreDurableWithTheirHistory) {
 TEST(ConsoleStore, DecisionsQueryAndRetention) {
   const std::string dir = TempDir("decisions");
   std::string error;
-  auto st = ConsoleStore::Open(dir, &error);
+  auto st = ValueOr(ConsoleStore::Open(dir), &error);
   ASSERT_TRUE(st) << error;
   std::vector<DecisionRow> rows;
   for (int i = 0; i < 10; ++i) {
@@ -153,8 +153,8 @@ TEST(ConsoleStore, DecisionsQueryAndRetention) {
     r.policy_version = 3;
     rows.push_back(r);
   }
-  ASSERT_TRUE(st->AppendDecisions(rows, {{"even", 1000 * kMsPerHour, 4}}, &error)) << error;
-  ASSERT_TRUE(st->AppendDecisions({}, {{"even", 1000 * kMsPerHour, 3}, {"even", 1001 * kMsPerHour, 1}}, &error)) << error;
+  ASSERT_TRUE(Ok(st->AppendDecisions(rows, {{"even", 1000 * kMsPerHour, 4}}), &error)) << error;
+  ASSERT_TRUE(Ok(st->AppendDecisions({}, {{"even", 1000 * kMsPerHour, 3}, {"even", 1001 * kMsPerHour, 1}}), &error)) << error;
   DecisionQuery q;
   EXPECT_EQ(st->QueryDecisions(q).size(), 10u);
   q.account_id = "odd";
@@ -176,7 +176,7 @@ TEST(ConsoleStore, DecisionsQueryAndRetention) {
   ASSERT_EQ(allows.size(), 2u);
   EXPECT_EQ(allows[1].second, 7u);  // 4 + 3 in hour 1000, summed
   // Retention: rows before hour 1005 go; an allow hour while any of it is kept.
-  const auto deleted = st->PruneDecisions(1005 * kMsPerHour, &error);
+  const auto deleted = ValueOr(st->PruneDecisions(1005 * kMsPerHour), &error);
   ASSERT_TRUE(deleted) << error;
   EXPECT_EQ(st->DecisionCount(), 5u);
   EXPECT_EQ(st->AllowCounts("even", 10).size(), 0u);
@@ -186,7 +186,7 @@ TEST(ConsoleStore, DecisionsQueryAndRetention) {
 TEST(DecisionLog, BatchesOffThePathAndCountsAllows) {
   const std::string dir = TempDir("dlog");
   std::string error;
-  auto st = ConsoleStore::Open(dir, &error);
+  auto st = ValueOr(ConsoleStore::Open(dir), &error);
   ASSERT_TRUE(st) << error;
   TimeMs now = 500 * kMsPerDay;
   DecisionLogOptions o;
@@ -212,12 +212,12 @@ TEST(DecisionLog, BatchesOffThePathAndCountsAllows) {
 TEST(DecisionLog, RetentionAtStart) {
   const std::string dir = TempDir("dlog-ret");
   std::string error;
-  auto st = ConsoleStore::Open(dir, &error);
+  auto st = ValueOr(ConsoleStore::Open(dir), &error);
   ASSERT_TRUE(st) << error;
   const TimeMs now = 900 * kMsPerDay;
-  ASSERT_TRUE(st->AppendDecisions({{0, now - 3 * kMsPerDay, "old", "block", "", "", "check", "", 0, 1},
+  ASSERT_TRUE(Ok(st->AppendDecisions({{0, now - 3 * kMsPerDay, "old", "block", "", "", "check", "", 0, 1},
                                    {0, now - kMsPerHour, "new", "block", "", "", "check", "", 0, 1}},
-                                  {}, &error));
+                                  {}), &error));
   DecisionLogOptions o;
   o.retention_days = 2;
   o.clock = [now] { return now; };
@@ -252,18 +252,18 @@ TEST(Console, AnalystsFile) {
   std::vector<std::pair<std::string, std::string>> out;
   std::string error;
   std::ofstream(path) << "# who\nalice  0123456789abcdef0\n\nbob\tfedcba98765432100\n";
-  ASSERT_TRUE(LoadAnalystsFile(path, &out, &error)) << error;
+  ASSERT_TRUE(Ok(LoadAnalystsFile(path, &out), &error)) << error;
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[1].first, "bob");
   EXPECT_EQ(out[1].second, "fedcba98765432100");
   out.clear();
   std::ofstream(path) << "alice short\n";
-  EXPECT_FALSE(LoadAnalystsFile(path, &out, &error));
+  EXPECT_FALSE(Ok(LoadAnalystsFile(path, &out), &error));
   EXPECT_NE(error.find(":1:"), std::string::npos);
   std::ofstream(path) << "alice 0123456789abcdef0\nbob 0123456789abcdef0\n";
-  EXPECT_FALSE(LoadAnalystsFile(path, &out, &error));  // one token, two names
+  EXPECT_FALSE(Ok(LoadAnalystsFile(path, &out), &error));  // one token, two names
   std::ofstream(path) << "al<ice> 0123456789abcdef0\n";
-  EXPECT_FALSE(LoadAnalystsFile(path, &out, &error));
+  EXPECT_FALSE(Ok(LoadAnalystsFile(path, &out), &error));
   std::filesystem::remove_all(dir);
 }
 

@@ -12,6 +12,7 @@
 
 #include "serve/service.h"
 #include "serve/store.h"
+#include "status_util.h"
 
 namespace dg {
 namespace {
@@ -46,29 +47,29 @@ TEST(ParseDecimal, CorruptStoredFollowOffsetIsAnErrorNotACrash) {
   for (const std::string stored : {"garbage", "99999999999999999999999", "12abc", ""}) {
     std::string error;
     {
-      auto st = Store::Open((dir / "data").string(), &error);
+      auto st = ValueOr(Store::Open((dir / "data").string()), &error);
       ASSERT_TRUE(st) << error;
-      ASSERT_TRUE(st->Append({}, {{"follow:" + log, stored}}, &error)) << error;
+      ASSERT_TRUE(Ok(st->Append({}, {{"follow:" + log, stored}}), &error)) << error;
     }
     ServiceOptions so;
     so.data_dir = (dir / "data").string();
-    auto svc = Service::Open(so, &error);
+    auto svc = ValueOr(Service::Open(so), &error);
     ASSERT_TRUE(svc) << error;
-    EXPECT_FALSE(svc->Follow(log, &error)) << stored;
+    EXPECT_FALSE(Ok(svc->Follow(log), &error)) << stored;
     EXPECT_EQ(error, log + ": the stored --follow offset '" + stored + "' is not a number (corrupt store)");
   }
   {
     std::string error;
     {
-      auto st = Store::Open((dir / "data").string(), &error);
+      auto st = ValueOr(Store::Open((dir / "data").string()), &error);
       ASSERT_TRUE(st) << error;
-      ASSERT_TRUE(st->Append({}, {{"follow:" + log, "0"}}, &error)) << error;
+      ASSERT_TRUE(Ok(st->Append({}, {{"follow:" + log, "0"}}), &error)) << error;
     }
     ServiceOptions so;
     so.data_dir = (dir / "data").string();
-    auto svc = Service::Open(so, &error);
+    auto svc = ValueOr(Service::Open(so), &error);
     ASSERT_TRUE(svc) << error;
-    EXPECT_TRUE(svc->Follow(log, &error)) << error;
+    EXPECT_TRUE(Ok(svc->Follow(log), &error)) << error;
     svc->Stop();
   }
   std::filesystem::remove_all(dir);

@@ -12,6 +12,7 @@
 #include "serve/store.h"
 #include "serve/wire.h"
 #include "test_util.h"
+#include "status_util.h"
 
 namespace dg {
 namespace {
@@ -123,12 +124,12 @@ TEST(StoreGuard, ZeroLengthDatabaseIsRefusedNotStartedEmpty) {
   std::filesystem::create_directories(dir);
   std::ofstream(dir + "/distillguard.db").close();
   std::string error;
-  EXPECT_EQ(Store::Open(dir, &error), nullptr);
+  EXPECT_EQ(ValueOr(Store::Open(dir), &error), nullptr);
   EXPECT_NE(error.find("empty (0 bytes)"), std::string::npos) << error;
   // A fresh directory (no file) still starts empty.
   testing::TempDir tmp_fresh;
   const auto fresh = tmp_fresh.File("data");
-  EXPECT_NE(Store::Open(fresh, &error), nullptr) << error;
+  EXPECT_NE(ValueOr(Store::Open(fresh), &error), nullptr) << error;
 }
 
 TEST(StoreGuard, CorruptDatabaseIsRefusedAtStart) {
@@ -136,11 +137,11 @@ TEST(StoreGuard, CorruptDatabaseIsRefusedAtStart) {
   const auto dir = tmp_corrupt.File("data");
   std::string error;
   {
-    auto st = Store::Open(dir, &error);
+    auto st = ValueOr(Store::Open(dir), &error);
     ASSERT_NE(st, nullptr) << error;
     std::vector<std::string> records;
     for (int i = 0; i < 2000; ++i) records.push_back(std::string(300, static_cast<char>('a' + i % 26)));
-    ASSERT_TRUE(st->Append(records, {}, &error)) << error;
+    ASSERT_TRUE(Ok(st->Append(records, {}), &error)) << error;
   }
   // Overwrite the middle of the file (b-tree pages) with garbage.
   const auto db = dir + "/distillguard.db";
@@ -157,7 +158,7 @@ TEST(StoreGuard, CorruptDatabaseIsRefusedAtStart) {
     }
   }
   error.clear();
-  EXPECT_EQ(Store::Open(dir, &error), nullptr);
+  EXPECT_EQ(ValueOr(Store::Open(dir), &error), nullptr);
   EXPECT_NE(error.find("corrupt"), std::string::npos) << error;
 }
 
@@ -167,9 +168,9 @@ TEST(StoreGuard, AFlippedByteInsideARecordIsCaughtByItsChecksum) {
   std::string error;
   const std::string marker = "account-PHANTOM-MARKER-0123456789";
   {
-    auto st = Store::Open(dir, &error);
+    auto st = ValueOr(Store::Open(dir), &error);
     ASSERT_NE(st, nullptr) << error;
-    ASSERT_TRUE(st->Append({"first record", marker, "third record"}, {}, &error)) << error;
+    ASSERT_TRUE(Ok(st->Append({"first record", marker, "third record"}, {}), &error)) << error;
   }  // closing checkpoints the WAL into the database file
   const auto db = dir + "/distillguard.db";
   std::string bytes;
@@ -184,10 +185,10 @@ TEST(StoreGuard, AFlippedByteInsideARecordIsCaughtByItsChecksum) {
     std::ofstream f(db, std::ios::binary | std::ios::trunc);
     f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   }
-  auto st = Store::Open(dir, &error);  // quick_check cannot see it
+  auto st = ValueOr(Store::Open(dir), &error);  // quick_check cannot see it
   ASSERT_NE(st, nullptr) << error;
   std::vector<std::string> seen;
-  EXPECT_FALSE(st->ForEachRecord([&](std::string_view r) { seen.emplace_back(r); }, &error));
+  EXPECT_FALSE(Ok(st->ForEachRecord([&](std::string_view r) { seen.emplace_back(r); }), &error));
   EXPECT_TRUE(seen.empty());
   EXPECT_NE(error.find("fails its checksum"), std::string::npos) << error;
 }
@@ -196,16 +197,16 @@ TEST(StoreGuard, RetentionPrunesBatchesByTheirNewestEvent) {
   testing::TempDir tmp_retention;
   const auto dir = tmp_retention.File("data");
   std::string error;
-  auto st = Store::Open(dir, &error);
+  auto st = ValueOr(Store::Open(dir), &error);
   ASSERT_NE(st, nullptr) << error;
-  ASSERT_TRUE(st->Append({"old1", "old2"}, {}, &error, 1000));
-  ASSERT_TRUE(st->Append({"new"}, {}, &error, 5000));
-  ASSERT_TRUE(st->Append({"undated"}, {}, &error));
-  const auto pruned = st->PruneBefore(2000, &error);
-  ASSERT_TRUE(pruned) << error;
+  ASSERT_TRUE(Ok(st->Append({"old1", "old2"}, {}, 1000), &error)) << error;
+  ASSERT_TRUE(Ok(st->Append({"new"}, {}, 5000), &error)) << error;
+  ASSERT_TRUE(Ok(st->Append({"undated"}, {}), &error));
+  const auto pruned = st->PruneBefore(2000);
+  ASSERT_TRUE(pruned.ok()) << ErrorOf(pruned);
   EXPECT_EQ(*pruned, 2u);
   std::vector<std::string> left;
-  ASSERT_TRUE(st->ForEachRecord([&](std::string_view r) { left.emplace_back(r); }, &error));
+  ASSERT_TRUE(Ok(st->ForEachRecord([&](std::string_view r) { left.emplace_back(r); }), &error));
   EXPECT_EQ(left, (std::vector<std::string>{"new", "undated"}));
 }
 
@@ -216,14 +217,14 @@ TEST(ServiceGuard, SecondServiceOnTheSameDirectoryIsRefused) {
   o.data_dir = dir;
   o.lock_data_dir = true;
   std::string error;
-  auto first = Service::Open(o, &error);
+  auto first = ValueOr(Service::Open(o), &error);
   ASSERT_NE(first, nullptr) << error;
-  EXPECT_EQ(Service::Open(o, &error), nullptr);
+  EXPECT_EQ(ValueOr(Service::Open(o), &error), nullptr);
   EXPECT_NE(error.find("in use by another distillguard serve"), std::string::npos) << error;
   EXPECT_NE(error.find(std::to_string(getpid())), std::string::npos) << error;
   first.reset();  // the lock goes with it
   error.clear();
-  EXPECT_NE(Service::Open(o, &error), nullptr) << error;
+  EXPECT_NE(ValueOr(Service::Open(o), &error), nullptr) << error;
 }
 
 std::string Line(int n, const std::string& ip = "198.51.100.7") {
@@ -239,7 +240,7 @@ TEST(ServiceGuard, ReplayCountsARepeatedRequestIdOnce) {
   {
     ServiceOptions o;
     o.data_dir = dir;
-    auto s = Service::Open(o, &error);
+    auto s = ValueOr(Service::Open(o), &error);
     ASSERT_NE(s, nullptr) << error;
     std::string batch;
     for (int i = 0; i < 100; ++i) batch += Line(i);
@@ -248,16 +249,16 @@ TEST(ServiceGuard, ReplayCountsARepeatedRequestIdOnce) {
   {
     // The log somehow holds every record twice (a restored backup appended,
     // an old bug): copy the logged batches once more.
-    auto st = Store::Open(dir, &error);
+    auto st = ValueOr(Store::Open(dir), &error);
     ASSERT_NE(st, nullptr) << error;
     std::vector<std::string> again;
-    ASSERT_TRUE(st->ForEachRecord([&](std::string_view r) { again.emplace_back(r); }, &error));
+    ASSERT_TRUE(Ok(st->ForEachRecord([&](std::string_view r) { again.emplace_back(r); }), &error));
     ASSERT_EQ(again.size(), 100u);
-    ASSERT_TRUE(st->Append(again, {}, &error)) << error;
+    ASSERT_TRUE(Ok(st->Append(again, {}), &error)) << error;
   }
   ServiceOptions o;
   o.data_dir = dir;
-  auto s = Service::Open(o, &error);
+  auto s = ValueOr(Service::Open(o), &error);
   ASSERT_NE(s, nullptr) << error;
   EXPECT_EQ(s->replayed(), 100u);
   EXPECT_EQ(s->replay_duplicates(), 100u);
@@ -271,7 +272,7 @@ TEST(ServiceGuard, ARequestIdCannotHideAnotherAccountsEvent) {
   ServiceOptions o;
   o.data_dir = tmp.File("data");
   std::string error;
-  auto s = Service::Open(o, &error);
+  auto s = ValueOr(Service::Open(o), &error);
   ASSERT_NE(s, nullptr) << error;
   // The attacker sends first, with the id the victim's gateway will use.
   const std::string mine = "{\"ts\":1775001600,\"request_id\":\"req7\",\"account_id\":\"attacker\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}\n";
@@ -282,7 +283,7 @@ TEST(ServiceGuard, ARequestIdCannotHideAnotherAccountsEvent) {
   EXPECT_EQ(r.duplicates, 0u);
   EXPECT_EQ(s->Ingest(victims, "t").duplicates, 1u);  // the same account's repeat still counts once
   s.reset();
-  s = Service::Open(o, &error);
+  s = ValueOr(Service::Open(o), &error);
   ASSERT_NE(s, nullptr) << error;
   EXPECT_EQ(s->replayed(), 2u);
   EXPECT_EQ(s->replay_duplicates(), 0u);
@@ -293,7 +294,7 @@ TEST(ServiceGuard, AByteOrderMarkDoesNotRejectTheFirstLine) {
   ServiceOptions o;
   o.data_dir = tmp.File("data");
   std::string error;
-  auto s = Service::Open(o, &error);
+  auto s = ValueOr(Service::Open(o), &error);
   ASSERT_NE(s, nullptr) << error;
   const auto r = s->Ingest("\xEF\xBB\xBF" + Line(1) + Line(2), "t");
   EXPECT_EQ(r.accepted, 2u);
@@ -306,21 +307,20 @@ TEST(ServiceGuard, IngestNormalisesIPv4MappedAddresses) {
   ServiceOptions o;
   o.data_dir = dir;
   std::string error;
-  auto s = Service::Open(o, &error);
+  auto s = ValueOr(Service::Open(o), &error);
   ASSERT_NE(s, nullptr) << error;
   ASSERT_EQ(s->Ingest(Line(1, "::ffff:203.0.113.9"), "t").accepted, 1u);
   s.reset();
   // What is logged (and replayed, and keyed on) is the IPv4 address.
-  auto st = Store::Open(dir, &error);
+  auto st = ValueOr(Store::Open(dir), &error);
   ASSERT_NE(st, nullptr) << error;
   std::vector<std::string> ips;
-  ASSERT_TRUE(st->ForEachRecord(
+  ASSERT_TRUE(Ok(st->ForEachRecord(
       [&](std::string_view r) {
         Interaction in;
         ContentDigest d;
         if (DecodeRecord(r, &in, &d)) ips.push_back(in.ip);
-      },
-      &error));
+      }), &error));
   EXPECT_EQ(ips, std::vector<std::string>{"203.0.113.9"});
 }
 
@@ -329,7 +329,7 @@ TEST(ServiceGuard, OverrideOnAnAccountNotSeenYetAppliesAtOnce) {
   ServiceOptions o;
   o.data_dir = tmp.File("data");
   std::string error;
-  auto s = Service::Open(o, &error);
+  auto s = ValueOr(Service::Open(o), &error);
   ASSERT_NE(s, nullptr) << error;
   CheckRequest ghost;
   ghost.account_id = "ghost";
@@ -341,7 +341,7 @@ TEST(ServiceGuard, OverrideOnAnAccountNotSeenYetAppliesAtOnce) {
   // And after a restart (overrides are replayed).
   ASSERT_TRUE(s->Override("ghost", "block", "alice", "again").ok());
   s.reset();
-  s = Service::Open(o, &error);
+  s = ValueOr(Service::Open(o), &error);
   ASSERT_NE(s, nullptr) << error;
   EXPECT_EQ(s->Check(ghost).decision, Decision::kBlock);
 }

@@ -13,6 +13,7 @@
 #include "serve/service.h"
 #include "serve/store.h"
 #include "serve/wire.h"
+#include "status_util.h"
 
 namespace dg {
 namespace {
@@ -94,21 +95,21 @@ TEST(Store, AppendsDurablyAndReadsBackInOrderAfterReopen) {
   const std::string dir = TempDir("store");
   std::string error;
   {
-    auto st = Store::Open(dir, &error);
+    auto st = ValueOr(Store::Open(dir), &error);
     ASSERT_TRUE(st) << error;
-    ASSERT_TRUE(st->Append({"a", "b"}, {{"follow:x", "10"}}, &error)) << error;
-    ASSERT_TRUE(st->Append({"c"}, {}, &error)) << error;
-    ASSERT_TRUE(st->AddOverride({"acct", "block", "alice", "fraud ring", "2026-01-01T00:00:00Z", std::nullopt}, &error));
+    ASSERT_TRUE(Ok(st->Append({"a", "b"}, {{"follow:x", "10"}}), &error)) << error;
+    ASSERT_TRUE(Ok(st->Append({"c"}, {}), &error)) << error;
+    ASSERT_TRUE(Ok(st->AddOverride({"acct", "block", "alice", "fraud ring", "2026-01-01T00:00:00Z", std::nullopt}), &error));
   }
-  auto st = Store::Open(dir, &error);
+  auto st = ValueOr(Store::Open(dir), &error);
   ASSERT_TRUE(st) << error;
   std::string seen;
-  ASSERT_TRUE(st->ForEachRecord([&](std::string_view r) { seen += r; }, &error));
+  ASSERT_TRUE(Ok(st->ForEachRecord([&](std::string_view r) { seen += r; }), &error));
   EXPECT_EQ(seen, "abc");
   EXPECT_EQ(st->records(), 3u);
   EXPECT_EQ(st->GetMeta("follow:x").value_or(""), "10");
   std::vector<OverrideRecord> overrides;
-  st->ForEachOverride([&](const OverrideRecord& o) { overrides.push_back(o); }, &error);
+  Ok(st->ForEachOverride([&](const OverrideRecord& o) { overrides.push_back(o); }), &error);
   ASSERT_EQ(overrides.size(), 1u);
   EXPECT_EQ(overrides[0].by, "alice");
   std::filesystem::remove_all(dir);
@@ -116,7 +117,7 @@ TEST(Store, AppendsDurablyAndReadsBackInOrderAfterReopen) {
 
 TEST(Store, UnwritableDirectoryIsAClearError) {
   std::string error;
-  EXPECT_FALSE(Store::Open("/proc/distillguard-cannot-exist", &error));
+  EXPECT_FALSE(ValueOr(Store::Open("/proc/distillguard-cannot-exist"), &error));
   EXPECT_NE(error.find("/proc/distillguard-cannot-exist"), std::string::npos) << error;
 }
 
@@ -128,7 +129,7 @@ TEST(Service, DetectsOnLiveTrafficAndResumesExactlyAfterRestart) {
   so.clock = [] { return TimeMs{1777636800000}; };  // 2026-05-01T12:00:00Z
   std::string campaign;
   {
-    auto svc = Service::Open(so, &error);
+    auto svc = ValueOr(Service::Open(so), &error);
     ASSERT_TRUE(svc) << error;
     EXPECT_EQ(svc->Check(Req("h0")).decision, Decision::kAllow) << "unknown before any traffic";
     const IngestResult r = svc->Ingest(HydraBatch(0, 30), "batch");
@@ -162,7 +163,7 @@ TEST(Service, DetectsOnLiveTrafficAndResumesExactlyAfterRestart) {
     EXPECT_EQ(HttpStatus(bad), 400);
     EXPECT_EQ(StatusMessage(bad), "field 'action': must be \"allow\", \"block\" or \"clear\"");
   }
-  auto svc = Service::Open(so, &error);
+  auto svc = ValueOr(Service::Open(so), &error);
   ASSERT_TRUE(svc) << error;
   EXPECT_EQ(svc->replayed(), 280u);
   const CheckResult c = svc->Check(Req("h3"));
@@ -186,7 +187,7 @@ TEST(Service, BadLinesAreNamedAndDoNotBlockTheRest) {
   std::string error;
   ServiceOptions so;
   so.data_dir = dir;
-  auto svc = Service::Open(so, &error);
+  auto svc = ValueOr(Service::Open(so), &error);
   ASSERT_TRUE(svc) << error;
   const IngestResult r = svc->Ingest(HarvestLine(0, 1, "c") + "\n{\"ts\":1}\nnot json\n" + HarvestLine(0, 2, "c") + "\n", "req");
   EXPECT_EQ(r.accepted, 2u);
@@ -203,12 +204,13 @@ TEST(Service, ImportedIndicatorBlocksAtFirstRequestAndPersists) {
   ServiceOptions so;
   so.data_dir = dir;
   {
-    auto svc = Service::Open(so, &error);
+    auto svc = ValueOr(Service::Open(so), &error);
     ASSERT_TRUE(svc) << error;
-    ASSERT_TRUE(svc->ImportIndicator(IndicatorKind::kIpPrefix, "203.0.113.0/24", "provider-x", SharedTrust::kBlock, &error)) << error;
-    EXPECT_FALSE(svc->ImportIndicator(IndicatorKind::kIpPrefix, "not-an-ip", "provider-x", SharedTrust::kBlock, &error));
+    ASSERT_TRUE(ValueOr(svc->ImportIndicator(IndicatorKind::kIpPrefix, "203.0.113.0/24", "provider-x", SharedTrust::kBlock), &error)) << error;
+    const auto unusable = svc->ImportIndicator(IndicatorKind::kIpPrefix, "not-an-ip", "provider-x", SharedTrust::kBlock);
+    EXPECT_EQ(unusable.status().code(), absl::StatusCode::kInvalidArgument) << ErrorOf(unusable);
   }
-  auto svc = Service::Open(so, &error);
+  auto svc = ValueOr(Service::Open(so), &error);
   CheckRequest r = Req("someone");
   r.ip = "203.0.113.77";
   const CheckResult c = svc->Check(r);
@@ -239,10 +241,10 @@ TEST(Service, ImportedIndicatorsHaveTrustAndCanBeListedAndRemoved) {
   so.clock = [] { return TimeMs{1793491200000}; };  // 2026-11-01T00:00:00Z
   std::string id;
   {
-    auto svc = Service::Open(so, &error);
+    auto svc = ValueOr(Service::Open(so), &error);
     ASSERT_TRUE(svc) << error;
-    const auto r = svc->ImportStix(kReviewBundle, "test", SharedTrust::kReview, &error);
-    ASSERT_TRUE(r) << error;
+    const auto r = svc->ImportStix(kReviewBundle, "test", SharedTrust::kReview);
+    ASSERT_TRUE(r.ok()) << ErrorOf(r);
     EXPECT_EQ(r->imported, 1u);
     EXPECT_EQ(r->skipped.at("unsupported: AND"), 1u);
     CheckRequest req = Req("fresh");
@@ -250,36 +252,38 @@ TEST(Service, ImportedIndicatorsHaveTrustAndCanBeListedAndRemoved) {
     EXPECT_EQ(svc->Check(req).decision, Decision::kThrottle) << "review trust never blocks";
     req.ip = "198.51.100.5";
     EXPECT_EQ(svc->Check(req).decision, Decision::kAllow) << "half of an AND is not an indicator";
-    ASSERT_TRUE(svc->ImportIndicator(IndicatorKind::kPayment, "pm_blocked", "analyst", SharedTrust::kBlock, &error)) << error;
-    const std::string list = svc->IndicatorsJson();
-    EXPECT_NE(list.find("\"value\":\"203.0.113.0/24\""), std::string::npos) << list;
+    ASSERT_TRUE(ValueOr(svc->ImportIndicator(IndicatorKind::kPayment, "pm_blocked", "analyst", SharedTrust::kBlock), &error)) << error;
+    const std::string list = ValueOr(svc->IndicatorsJson(), &error);
+    EXPECT_NE(list.find("\"value\":\"203.0.113.0/24\""), std::string::npos) << list << error;
     EXPECT_NE(list.find("\"trust\":\"review\""), std::string::npos) << list;
     EXPECT_NE(list.find("\"trust\":\"block\""), std::string::npos) << list;
     EXPECT_NE(list.find("\"imported_at\":\"2026-11-01T00:00:00.000Z\""), std::string::npos) << list;
     EXPECT_NE(list.find("indicator--0b6d6b9e"), std::string::npos) << "source listed: " << list;
     id = Service::IndicatorId("ip_prefix", "203.0.113.0/24");
     EXPECT_NE(list.find(id), std::string::npos) << list;
-    EXPECT_FALSE(svc->RemoveIndicator("ind_0000000000000000", &error));
-    EXPECT_TRUE(error.empty()) << "unknown id: not found, not a failure";
+    const absl::Status unknown = svc->RemoveIndicator("ind_0000000000000000");
+    EXPECT_EQ(unknown.code(), absl::StatusCode::kNotFound) << "unknown id: not found, not a failure";
+    EXPECT_EQ(HttpStatus(unknown), 404);
+    EXPECT_EQ(ErrorOf(unknown), "no such indicator");
   }
   {
-    auto svc = Service::Open(so, &error);
+    auto svc = ValueOr(Service::Open(so), &error);
     ASSERT_TRUE(svc) << error;
     CheckRequest req = Req("fresh2");
     req.ip = "203.0.113.5";
     EXPECT_EQ(svc->Check(req).decision, Decision::kThrottle) << "trust kept across restart";
     req.payment_fingerprint = "pm_blocked";
     EXPECT_EQ(svc->Check(req).decision, Decision::kBlock);
-    ASSERT_TRUE(svc->RemoveIndicator(id, &error)) << error;
+    ASSERT_TRUE(Ok(svc->RemoveIndicator(id), &error)) << error;
     req.payment_fingerprint.clear();
     EXPECT_EQ(svc->Check(req).decision, Decision::kAllow);
   }
-  auto svc = Service::Open(so, &error);
+  auto svc = ValueOr(Service::Open(so), &error);
   ASSERT_TRUE(svc) << error;
   CheckRequest req = Req("fresh3");
   req.ip = "203.0.113.5";
   EXPECT_EQ(svc->Check(req).decision, Decision::kAllow) << "removal is durable";
-  EXPECT_EQ(svc->IndicatorsJson().find("203.0.113.0/24"), std::string::npos);
+  EXPECT_EQ(ValueOr(svc->IndicatorsJson(), &error).find("203.0.113.0/24"), std::string::npos);
   std::filesystem::remove_all(dir);
 }
 
@@ -289,7 +293,7 @@ TEST(Store, IndicatorsFromBeforeTheTrustColumnAreMigrated) {
   const std::string dir = TempDir("trust_migration");
   std::string error;
   {
-    auto st = Store::Open(dir, &error);
+    auto st = ValueOr(Store::Open(dir), &error);
     ASSERT_TRUE(st) << error;
   }
   // Rebuild the table in its first form, with one row.
@@ -307,9 +311,9 @@ TEST(Store, IndicatorsFromBeforeTheTrustColumnAreMigrated) {
   }
   ServiceOptions so;
   so.data_dir = dir;
-  auto svc = Service::Open(so, &error);
+  auto svc = ValueOr(Service::Open(so), &error);
   ASSERT_TRUE(svc) << error;
-  const std::string list = svc->IndicatorsJson();
+  const std::string list = ValueOr(svc->IndicatorsJson(), &error);
   EXPECT_NE(list.find("\"trust\":\"block\""), std::string::npos) << list;
   EXPECT_NE(list.find("\"imported_at\":null"), std::string::npos) << list;
   CheckRequest req = Req("fresh");
@@ -330,7 +334,7 @@ TEST(Service, RestartRestoresSamplesAndContentIndicatorsByteForByte) {
   so.clock = [] { return TimeMs{1777636800000}; };  // 2026-05-01T12:00:00Z
   std::string before;
   {
-    auto svc = Service::Open(so, &error);
+    auto svc = ValueOr(Service::Open(so), &error);
     ASSERT_TRUE(svc) << error;
     for (int from = 0; from < 40; from += 5) ASSERT_TRUE(svc->Ingest(HydraBatch(from, from + 5), "batch").stored);
     before = svc->CampaignsJson();
@@ -340,14 +344,14 @@ TEST(Service, RestartRestoresSamplesAndContentIndicatorsByteForByte) {
   EXPECT_NE(before.find("{\"kind\":\"prompt_template\",\"value\":\"Solve the following problem"), std::string::npos) << before;
   std::string more;
   {
-    auto svc = Service::Open(so, &error);
+    auto svc = ValueOr(Service::Open(so), &error);
     ASSERT_TRUE(svc) << error;
     EXPECT_EQ(svc->CampaignsJson(), before);
     // A restarted service keeps storing texts where the replay finds them.
     ASSERT_TRUE(svc->Ingest(HydraBatch(40, 60), "batch").stored);
     more = svc->CampaignsJson();
   }
-  auto svc = Service::Open(so, &error);
+  auto svc = ValueOr(Service::Open(so), &error);
   ASSERT_TRUE(svc) << error;
   EXPECT_EQ(svc->CampaignsJson(), more);
   std::filesystem::remove_all(dir);
@@ -365,7 +369,7 @@ TEST(Service, OverridesAreReplayedWhereTheyWereMade) {
   so.clock = [] { return TimeMs{1777636800000}; };
   std::string h3, h5, campaigns;
   {
-    auto svc = Service::Open(so, &error);
+    auto svc = ValueOr(Service::Open(so), &error);
     ASSERT_TRUE(svc) << error;
     ASSERT_TRUE(svc->Override("h3", "allow", "alice", "before its first event").ok());
     ASSERT_TRUE(svc->Ingest(HydraBatch(0, 15), "batch").stored);
@@ -381,7 +385,7 @@ TEST(Service, OverridesAreReplayedWhereTheyWereMade) {
   // Flagged when the allow was cleared: at the stream's time then (the
   // last event, h7's n = 29, at 1775001600 + 29 * 20 + 7 s).
   EXPECT_NE(h3.find("\"first_flagged_at\":\"2026-04-01T00:09:47.000Z\""), std::string::npos) << h3;
-  auto svc = Service::Open(so, &error);
+  auto svc = ValueOr(Service::Open(so), &error);
   ASSERT_TRUE(svc) << error;
   EXPECT_EQ(*svc->AccountJson("h3"), h3);
   EXPECT_EQ(*svc->AccountJson("h5"), h5);
@@ -399,7 +403,7 @@ TEST(Store, OverridesAndSamplesFromBeforeTheEventTextsAreMigrated) {
   ServiceOptions so;
   so.data_dir = dir;
   {
-    auto svc = Service::Open(so, &error);
+    auto svc = ValueOr(Service::Open(so), &error);
     ASSERT_TRUE(svc) << error;
     ASSERT_TRUE(svc->Ingest(HydraBatch(0, 30), "batch").stored);
     campaign = svc->Check(Req("h3")).campaign_id;
@@ -419,7 +423,7 @@ TEST(Store, OverridesAndSamplesFromBeforeTheEventTextsAreMigrated) {
     sqlite3_close(db);
   }
   {
-    auto svc = Service::Open(so, &error);
+    auto svc = ValueOr(Service::Open(so), &error);
     ASSERT_TRUE(svc) << error;
     EXPECT_EQ(svc->Check(Req("h3")).decision, Decision::kAllow) << "the old override applies";
     EXPECT_NE(svc->AccountJson("h3")->find("\"by\":\"bob\""), std::string::npos);
@@ -428,7 +432,7 @@ TEST(Store, OverridesAndSamplesFromBeforeTheEventTextsAreMigrated) {
     ASSERT_TRUE(svc->Override("h3", "clear", "alice", "new").ok());
     EXPECT_EQ(svc->Check(Req("h3")).decision, Decision::kBlock);
   }
-  auto svc = Service::Open(so, &error);
+  auto svc = ValueOr(Service::Open(so), &error);
   ASSERT_TRUE(svc) << error;
   EXPECT_EQ(svc->Check(Req("h3")).decision, Decision::kBlock) << "old allow, then the new clear";
   std::filesystem::remove_all(dir);
@@ -441,25 +445,25 @@ TEST(Store, BatchNumbersOnlyGrowAcrossRetention) {
   std::string error;
   int64_t seq = 0;
   {
-    auto st = Store::Open(dir, &error);
+    auto st = ValueOr(Store::Open(dir), &error);
     ASSERT_TRUE(st) << error;
-    ASSERT_TRUE(st->Append({"a"}, {}, &error, 1000, &seq));
+    ASSERT_TRUE(Ok(st->Append({"a"}, {}, 1000, &seq), &error)) << error;
     EXPECT_EQ(seq, 1);
-    ASSERT_TRUE(st->Append({"b", "c"}, {}, &error, 2000, &seq));
+    ASSERT_TRUE(Ok(st->Append({"b", "c"}, {}, 2000, &seq), &error)) << error;
     EXPECT_EQ(seq, 2);
-    ASSERT_TRUE(st->AddEventTexts({{1, 0, 2, "text of a"}, {2, 1, 2, "text of c"}}, &error)) << error;
-    ASSERT_EQ(st->PruneBefore(5000, &error).value_or(0), 3u) << error;
+    ASSERT_TRUE(Ok(st->AddEventTexts({{1, 0, 2, "text of a"}, {2, 1, 2, "text of c"}}), &error)) << error;
+    ASSERT_EQ(ValueOr(st->PruneBefore(5000), &error), 3u) << error;
   }
-  auto st = Store::Open(dir, &error);
+  auto st = ValueOr(Store::Open(dir), &error);
   ASSERT_TRUE(st) << error;
   EXPECT_EQ(st->last_batch(), 2);
-  ASSERT_TRUE(st->Append({"d"}, {}, &error, 6000, &seq));
+  ASSERT_TRUE(Ok(st->Append({"d"}, {}, 6000, &seq), &error)) << error;
   EXPECT_EQ(seq, 3) << "not 1 again";
   std::vector<std::string> texts;
-  ASSERT_TRUE(st->ForEachEventText([&](const EventTextRecord& r) { texts.push_back(r.text); }, &error));
+  ASSERT_TRUE(Ok(st->ForEachEventText([&](const EventTextRecord& r) { texts.push_back(r.text); }), &error));
   EXPECT_TRUE(texts.empty());
   std::vector<std::pair<int64_t, uint32_t>> at;
-  ASSERT_TRUE(st->ForEachLoggedRecord([&](std::string_view, int64_t b, uint32_t i) { at.emplace_back(b, i); }, &error));
+  ASSERT_TRUE(Ok(st->ForEachLoggedRecord([&](std::string_view, int64_t b, uint32_t i) { at.emplace_back(b, i); }), &error));
   EXPECT_EQ(at, (std::vector<std::pair<int64_t, uint32_t>>{{3, 0}}));
   std::filesystem::remove_all(dir);
 }
@@ -473,7 +477,7 @@ TEST(Service, EventsFarInTheFutureAreRejected) {
   ServiceOptions so;
   so.data_dir = dir;
   so.clock = [] { return TimeMs{1777636800000}; };  // 2026-05-01T12:00:00Z
-  auto svc = Service::Open(so, &error);
+  auto svc = ValueOr(Service::Open(so), &error);
   ASSERT_TRUE(svc) << error;
   auto event = [](const char* ts, const char* id) {
     return fmt::format(R"({{"ts":"{}","request_id":"{}","account_id":"acct_x","messages":[{{"role":"user","content":"hi"}}]}})", ts, id) + "\n";
@@ -504,17 +508,47 @@ TEST(Service, ReplayKeepsTheAccountDataTheWireFormatDoesNot) {
   }
   std::string before;
   {
-    auto svc = Service::Open(so, &error);
+    auto svc = ValueOr(Service::Open(so), &error);
     ASSERT_TRUE(svc) << error;
-    ASSERT_TRUE(svc->PutAccounts(accounts, "accounts", &error)) << error;
+    ASSERT_TRUE(ValueOr(svc->PutAccounts(accounts, "accounts"), &error)) << error;
     EXPECT_EQ(svc->Ingest(HydraBatch(0, 30), "batch").accepted, 240u);
     before = svc->CampaignsJson();
     EXPECT_NE(svc->Check(Req("h3")).decision, Decision::kBlock) << "one verified organisation's accounts are not a campaign";
   }
-  auto svc = Service::Open(so, &error);
+  auto svc = ValueOr(Service::Open(so), &error);
   ASSERT_TRUE(svc) << error;
   EXPECT_EQ(svc->CampaignsJson(), before);
   EXPECT_NE(svc->Check(Req("h3")).decision, Decision::kBlock) << "the same after a restart";
+  std::filesystem::remove_all(dir);
+}
+
+// PUT /v1/accounts answers by the error's code (common/status.h), not by
+// its text: a bad row is InvalidArgument (400, naming origin:line and the
+// column), a store that refuses the write is Unavailable (503); neither
+// applies anything.
+TEST(Service, PutAccountsErrorsCarryTheirCode) {
+  const std::string dir = TempDir("put-accounts-codes");
+  std::string error;
+  ServiceOptions so;
+  so.data_dir = dir;
+  so.max_store_bytes = 1;  // the smallest cap the store takes (16 pages)
+  auto svc = ValueOr(Service::Open(so), &error);
+  ASSERT_TRUE(svc) << error;
+  const auto bad = svc->PutAccounts("{\"account_id\":\"a\"}\n{\"account_id\":\"b\",\"org_verified\":\"maybe\"}\n", "request");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(HttpStatus(bad.status()), 400);
+  EXPECT_EQ(ErrorOf(bad).rfind("request:2: column 'org_verified'", 0), 0u) << ErrorOf(bad);
+  std::string many;
+  for (int acct = 0; acct < 4000; ++acct) {
+    many += fmt::format(R"({{"account_id":"acct-{:05}","org_id":"org-{}","country":"DE","email_domain":"example-{}.com"}})", acct, acct,
+                        acct) + "\n";
+  }
+  const auto full = svc->PutAccounts(many, "request");
+  EXPECT_EQ(full.status().code(), absl::StatusCode::kUnavailable) << ErrorOf(full);
+  EXPECT_EQ(HttpStatus(full.status()), 503);
+  EXPECT_EQ(ExitCode(full.status()), 1) << "serve --accounts: a store failure is a failed run, not a usage error";
+  EXPECT_EQ(ExitCode(bad.status()), 2);
+  EXPECT_NE(svc->Metrics().find("distillguard_enrichment_accounts 0\n"), std::string::npos) << "nothing applied";
   std::filesystem::remove_all(dir);
 }
 

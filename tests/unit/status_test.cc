@@ -61,6 +61,40 @@ TEST(Status, HttpStatuses) {
   EXPECT_EQ(HttpStatus(absl::UnknownError("x")), 500);
 }
 
+TEST(Status, MarkedErrorsKeepTheirCodeAndGiveTheFinerHttpStatus) {
+  const absl::Status too_large = PayloadTooLargeError("decompressed body exceeds 64 bytes");
+  EXPECT_EQ(too_large.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(HttpStatus(too_large), 413);
+  EXPECT_EQ(StatusMessage(too_large), "decompressed body exceeds 64 bytes");
+  const absl::Status encoding = UnsupportedMediaTypeError("unsupported Content-Encoding 'br'");
+  EXPECT_EQ(encoding.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(HttpStatus(encoding), 415);
+  EXPECT_EQ(ExitCode(encoding), 2);
+  const absl::Status refused = UnprocessableError("rules.toml:5: key 'rule[1].effect': unknown");
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(HttpStatus(refused), 422);
+  // The same code without the mark is the plain answer.
+  EXPECT_EQ(HttpStatus(absl::Status(refused.code(), refused.message())), 400);
+}
+
+TEST(Status, ReturnIfError) {
+  int reached = 0;
+  auto step = [&](absl::Status s) -> absl::Status {
+    DG_RETURN_IF_ERROR(s);
+    ++reached;
+    return absl::OkStatus();
+  };
+  EXPECT_TRUE(step(absl::OkStatus()).ok());
+  EXPECT_EQ(step(absl::UnavailableError("disk")).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(reached, 1);
+  auto value = [&](absl::Status s) -> absl::StatusOr<int> {
+    DG_RETURN_IF_ERROR(s);
+    return 7;
+  };
+  EXPECT_EQ(*value(absl::OkStatus()), 7);
+  EXPECT_EQ(value(absl::NotFoundError("x")).status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST(Status, FileErrorsByErrno) {
   const auto missing = FileError(ENOENT, "a.jsonl: cannot open: No such file or directory");
   EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
