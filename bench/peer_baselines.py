@@ -105,9 +105,11 @@ args = ap.parse_args()
 detectors = [d for d in args.detectors.split(",") if d]
 for d in detectors:
     if d not in ("mmd", "prada", "seat"):
-        sys.exit(f"peer_baselines: unknown detector {d!r} (mmd, prada, seat)")
-if args.mmd_window < 2 or args.mmd_stride < 1 or args.prada_cap < 10 or args.prada_min < 3:
-    sys.exit("peer_baselines: --mmd-window >= 2, --mmd-stride >= 1, --prada-cap >= 10, --prada-min >= 3")
+        ap.error(f"unknown detector {d!r} (mmd, prada, seat)")
+if not detectors:
+    ap.error("no detector")
+if args.mmd_window < 2 or args.mmd_stride < 1 or args.prada_cap < 10 or args.prada_min < 3 or args.calib_days <= 0:
+    ap.error("--mmd-window >= 2, --mmd-stride >= 1, --prada-cap >= 10, --prada-min >= 3, --calib-days > 0")
 
 DIM = 2 ** 14
 TEXT_CAP = 1000
