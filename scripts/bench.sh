@@ -7,7 +7,7 @@
 #   --quick  skips the full-size runs (the alibaba-scale incident, ~130M
 #            interactions, and the 1M-account point of the scaling series),
 #            which take about an hour and a half on 2 cores; the rest takes
-#            about ten minutes.
+#            about twenty minutes (bench/peer_baselines.py about seven of them).
 set -euo pipefail
 QUICK=0
 if [ "${1:-}" = "--quick" ]; then QUICK=1; shift; fi
