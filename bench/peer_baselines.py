@@ -554,7 +554,7 @@ for name, traj in results.items():
                     ("oracle at 1% FPR", oracle_threshold(traj, int(math.floor(len(legit) * 0.01))))):
         first = flags_at(traj, th)
         print(f"| {name} | {cal} | {th:.4g} | {fmt(*outcome(first))} |")
-        if cal.startswith("oracle at the 0.05%"):
+        if cal.startswith(("oracle at the 0.05%", "own")):
             by = defaultdict(lambda: [0, 0])
             for a in attack:
                 by[archetype[acct_names[a]]][1] += 1
@@ -563,7 +563,7 @@ for name, traj in results.items():
             for a in legit:
                 if a in first:
                     fpa[archetype[acct_names[a]]] += 1
-            per_arch.append(f"{name} at the 0.05% budget: recall by campaign archetype "
+            per_arch.append(f"{name}, {cal}: recall by campaign archetype "
                             + ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in sorted(by.items()))
                             + ("; legit blocked by archetype " + ", ".join(f"{k} {v}" for k, v in sorted(fpa.items()))
                                if fpa else ""))
