@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # `make bench`: every benchmark recorded in BENCHMARKS.md, in one run, with
 # the results written to bench-results/<date>.txt. Installs what the
-# comparisons need first (wrk, nginx, python3-sklearn).
+# comparisons need first (wrk, nginx, python3-sklearn, python3-scipy).
 #
 # Usage: scripts/bench.sh [--quick] [BUILD_DIR]
 #   --quick  skips the full-size runs (the alibaba-scale incident, ~130M
 #            interactions, and the 1M-account point of the scaling series),
 #            which take about an hour and a half on 2 cores; the rest takes
-#            about ten minutes.
+#            about twenty minutes (bench/peer_baselines.py about seven of them).
 set -euo pipefail
 QUICK=0
 if [ "${1:-}" = "--quick" ]; then QUICK=1; shift; fi
@@ -18,7 +18,7 @@ DG="$ROOT/$BUILD/distillguard"
 "$ROOT/scripts/install-deps.sh" --bench
 # Everything below runs these; build them if a plain `make build` did not.
 cmake --build "$BUILD" -j"$(nproc)" --target distillguard dg_bench dg_parse_ceiling dg_serve_ingest_bench dg_access_eval_bench >/dev/null
-PY=/usr/bin/python3  # Debian's python, which has python3-sklearn
+PY=/usr/bin/python3  # Debian's python, which has python3-sklearn and python3-scipy
 OUT="$ROOT/bench-results"
 mkdir -p "$OUT"
 RESULT="$OUT/$(date -u +%Y%m%dT%H%M%SZ).txt"
@@ -45,6 +45,7 @@ trap 'rm -rf "$WORK"' EXIT
   echo "## baselines on the same labelled traffic"
   $PY "$ROOT/bench/ratelimit_baseline.py" "$WORK/std/events.jsonl" "$WORK/std/labels.jsonl" "$WORK/std/out/accounts.jsonl"
   $PY "$ROOT/bench/iforest_baseline.py" "$WORK/std/events.jsonl" "$WORK/std/labels.jsonl" "$WORK/std/out/accounts.jsonl" 2>/dev/null
+  $PY "$ROOT/bench/peer_baselines.py" "$WORK/std/events.jsonl" "$WORK/std/labels.jsonl" "$WORK/std/out/accounts.jsonl" 2>/dev/null
 
   echo "## serve (wrk, nginx side by side)"
   "$ROOT/bench/serve_bench.sh" "$BUILD" "$WORK/std/events.jsonl"

@@ -33,7 +33,8 @@ if [ "${1:-}" = "--bench" ]; then
   PACKAGES+=(
     wrk                # decision-API load (bench/serve_bench.sh)
     nginx-light        # the static-200 reference next to it
-    python3-sklearn    # the IsolationForest baseline (bench/iforest_baseline.py)
+    python3-sklearn    # the IsolationForest baseline (bench/iforest_baseline.py), hashed features of bench/peer_baselines.py
+    python3-scipy      # PRADA's Shapiro-Wilk test and the sparse matrices of bench/peer_baselines.py
   )
 fi
 
