@@ -216,35 +216,14 @@ struct RecordParser::Impl {
   static constexpr size_t kMaxSpareTexts = 16;
   static constexpr size_t kMaxSpareBytes = 64u << 10;
 
-  // *out = Interaction{}, keeping the string buffers of the record the
-  // caller passes back (the pipeline recycles its objects): no allocation
+  // *out = Interaction{} (Interaction::Clear), keeping the string buffers
+  // of the record the caller passes back (the pipeline recycles its objects): no allocation
   // per field in the steady state.
   void Reset(Interaction* out) {
     for (Message& m : out->messages) {
       if (spare_texts.size() < kMaxSpareTexts && m.text.capacity() <= kMaxSpareBytes) spare_texts.push_back(std::move(m.text));
     }
-    Interaction fresh;
-    const auto keep = [](std::string& from, std::string& to) {
-      if (from.capacity() > kMaxSpareBytes) return;  // a huge one is let go
-      from.clear();
-      to.swap(from);
-    };
-    keep(out->request_id, fresh.request_id);
-    keep(out->account_id, fresh.account_id);
-    keep(out->org_id, fresh.org_id);
-    keep(out->api_key_id, fresh.api_key_id);
-    keep(out->ip, fresh.ip);
-    keep(out->user_agent, fresh.user_agent);
-    keep(out->payment_fingerprint, fresh.payment_fingerprint);
-    keep(out->email_domain, fresh.email_domain);
-    keep(out->model, fresh.model);
-    keep(out->system, fresh.system);
-    keep(out->conversation_id, fresh.conversation_id);
-    keep(out->response_text, fresh.response_text);
-    keep(out->stop_reason, fresh.stop_reason);
-    out->messages.clear();
-    if (out->messages.capacity() <= kMaxSpareTexts) fresh.messages.swap(out->messages);
-    *out = std::move(fresh);
+    out->Clear(kMaxSpareBytes);
   }
   // An empty string with a recycled buffer, if there is one.
   void TakeSpare(std::string* text) {
