@@ -1,6 +1,8 @@
 // Micro-benchmarks of the per-interaction hot path: record parsing, content
 // analysis (tokenise + lexicon + MinHash + LSH) against a baseline of exact
-// hashing of the normalised text, and the whole engine step.
+// hashing of the normalised text, and the whole engine step; and the content
+// stages one at a time on the simulator's prose (BM_Tokenize,
+// BM_ComputeSignature, BM_MatchLexicon, BM_TemplateAssign).
 // Run: build/bench/dg_bench  (see BENCHMARKS.md for recorded figures)
 #include <benchmark/benchmark.h>
 
@@ -12,6 +14,7 @@
 #include "content/analyzer.h"
 #include "engine/engine.h"
 #include "ingest/parser.h"
+#include "sim/text.h"
 
 namespace {
 
@@ -95,6 +98,93 @@ void BM_EngineObserve(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_EngineObserve);
+
+// Prompts and answers as the simulator writes them (procedural text, no
+// corpus): what the content stages below read.
+std::vector<std::string> MakeTexts(size_t n) {
+  auto source = dg::sim::TextSource::Create("");
+  std::vector<std::string> texts;
+  if (!source.ok()) return texts;
+  dg::Rng rng(7);
+  for (size_t idx = 0; idx < n; ++idx) {
+    const auto kind = static_cast<dg::sim::TopicKind>(idx % static_cast<size_t>(dg::sim::TopicKind::kCount));
+    std::string prompt = idx % 2 ? (*source)->HumanPrompt(kind, rng) : (*source)->TaskPrompt(kind, rng);
+    std::string answer = (*source)->Response(prompt, kind, rng);
+    texts.push_back(std::move(prompt));
+    texts.push_back(answer.substr(0, dg::kResponsePrintBytes));
+  }
+  return texts;
+}
+
+void BM_Tokenize(benchmark::State& state) {
+  const auto texts = MakeTexts(512);
+  dg::TokenStream tokens;
+  size_t idx = 0, bytes = 0;
+  for (auto _ : state) {
+    const auto& text = texts[idx++ % texts.size()];
+    dg::Tokenize(text, &tokens);
+    benchmark::DoNotOptimize(tokens.masked.data());
+    bytes += text.size();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Tokenize);
+
+void BM_ComputeSignature(benchmark::State& state) {
+  const auto texts = MakeTexts(512);
+  std::vector<std::vector<uint64_t>> masked;
+  for (const auto& text : texts) {
+    dg::TokenStream tokens;
+    dg::Tokenize(text, &tokens);
+    masked.push_back(tokens.masked);
+  }
+  dg::Signature sig;
+  size_t idx = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(dg::ComputeSignature(masked[idx++ % masked.size()], &sig));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ComputeSignature);
+
+void BM_MatchLexicon(benchmark::State& state) {
+  const auto texts = MakeTexts(512);
+  std::vector<dg::TokenStream> streams(texts.size());
+  for (size_t idx = 0; idx < texts.size(); ++idx) dg::Tokenize(texts[idx], &streams[idx]);
+  size_t idx = 0;
+  for (auto _ : state) {
+    dg::LexiconHits hits;
+    dg::MatchLexicon(streams[idx++ % streams.size()], &hits);
+    benchmark::DoNotOptimize(hits);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_MatchLexicon);
+
+// One LSH assignment against an index of ~50k clusters (a busy day's
+// templates): eight band probes, representatives compared.
+void BM_TemplateAssign(benchmark::State& state) {
+  const auto texts = MakeTexts(4096);
+  std::vector<dg::Signature> sigs;
+  dg::TokenStream tokens;
+  for (const auto& text : texts) {
+    dg::Tokenize(text, &tokens);
+    dg::Signature sig;
+    if (dg::ComputeSignature(tokens.masked, &sig)) sigs.push_back(sig);
+  }
+  dg::TemplateIndex index;
+  dg::Rng rng(3);
+  for (int idx = 0; idx < 50000; ++idx) {  // unrelated clusters to probe past
+    dg::Signature sig;
+    for (auto& v : sig) v = static_cast<uint32_t>(rng.Next());
+    index.Assign(sig);
+  }
+  size_t idx = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(index.Assign(sigs[idx++ % sigs.size()]));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_TemplateAssign);
 
 }  // namespace
 

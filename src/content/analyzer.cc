@@ -57,7 +57,26 @@ bool ResponseSignature(std::string_view text, TokenStream* scratch, Signature* s
   return ComputeSignature(scratch->masked, sig);
 }
 
-void DigestContent(const Interaction& in, TokenStream* scratch, ContentDigest* digest, DigestOptions options) {
+const SystemDigestCache::Entry* SystemDigestCache::Find(std::string_view text, size_t* slot) const {
+  *slot = Hash64(text, 0x5157) % kSlots;
+  const Entry& e = entries_[*slot];
+  return e.text.size() == text.size() && e.text == text ? &e : nullptr;
+}
+
+void SystemDigestCache::Store(size_t slot, std::string_view text, const LexiconHits& hits, bool has_sig,
+                              const Signature& sig) {
+  if (text.size() > kMaxBytes) return;
+  Entry& e = entries_[slot];
+  e.text.assign(text);
+  e.hits = hits;
+  e.has_sig = has_sig;
+  e.sig = sig;
+}
+
+namespace {
+
+void Digest(const Interaction& in, TokenStream* scratch, SystemDigestCache* systems, ContentDigest* digest,
+            DigestOptions options) {
   *digest = ContentDigest{};
   if (options.response_signature && in.has_response && !in.response_text.empty()) {
     digest->has_response_sig = ResponseSignature(in.response_text, scratch, &digest->response_sig);
@@ -103,9 +122,20 @@ void DigestContent(const Interaction& in, TokenStream* scratch, ContentDigest* d
     }
   }
   if (!in.system.empty()) {
-    Tokenize(in.system, scratch);
-    MatchLexicon(*scratch, &hits);
-    digest->has_system_sig = ComputeSignature(scratch->masked, &digest->system_sig);
+    // `hits` is still empty here: the system prompt's own hits are what a
+    // cache entry holds.
+    size_t slot = 0;
+    const SystemDigestCache::Entry* cached = systems != nullptr ? systems->Find(in.system, &slot) : nullptr;
+    if (cached != nullptr) {
+      hits = cached->hits;
+      digest->has_system_sig = cached->has_sig;
+      if (cached->has_sig) digest->system_sig = cached->sig;
+    } else {
+      Tokenize(in.system, scratch);
+      MatchLexicon(*scratch, &hits);
+      digest->has_system_sig = ComputeSignature(scratch->masked, &digest->system_sig);
+      if (systems != nullptr) systems->Store(slot, in.system, hits, digest->has_system_sig, digest->system_sig);
+    }
   }
   const std::string& user = in.LastUserText();
   size_t code_blocks = 0, numbers = 0, ntokens = 0;
@@ -153,6 +183,16 @@ void DigestContent(const Interaction& in, TokenStream* scratch, ContentDigest* d
   out->capability = ClassifyCapability(hits, has_tools, code_blocks, numbers, ntokens);
 }
 
+}  // namespace
+
+void DigestContent(const Interaction& in, TokenStream* scratch, ContentDigest* digest, DigestOptions options) {
+  Digest(in, scratch, nullptr, digest, options);
+}
+
+void DigestContent(const Interaction& in, DigestScratch* scratch, ContentDigest* digest, DigestOptions options) {
+  Digest(in, &scratch->tokens, &scratch->systems, digest, options);
+}
+
 void ContentAnalyzer::Assign(const ContentDigest& digest, EventFeatures* out) {
   *out = digest.features;
   if (digest.has_system_sig) out->system_cluster = system_index_.Assign(digest.system_sig);
@@ -160,7 +200,7 @@ void ContentAnalyzer::Assign(const ContentDigest& digest, EventFeatures* out) {
 }
 
 void ContentAnalyzer::Analyze(const Interaction& in, EventFeatures* out) {
-  DigestContent(in, &tokens_, &digest_);
+  DigestContent(in, &scratch_, &digest_);
   Assign(digest_, out);
 }
 

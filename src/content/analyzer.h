@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "content/features.h"
@@ -82,6 +83,39 @@ inline constexpr size_t kResponsePrintBytes = 1024;
 // text. O(kResponsePrintBytes).
 bool ResponseSignature(std::string_view text, TokenStream* scratch, Signature* sig);
 
+// The digests of the system prompts seen last: agents and integrations send
+// the same few system prompts with every request, so their tokenisation,
+// lexicon match and signature are computed once and looked up after. Exact:
+// an entry is found by the whole text (hash, then a byte comparison), never
+// by a hash alone, so a hit gives what computing would. Direct-mapped,
+// kSlots entries of texts up to kMaxBytes (~140 KB at most); the texts stay
+// in this thread's memory only, like the request being read. One per thread.
+class SystemDigestCache {
+ public:
+  static constexpr size_t kSlots = 64;
+  static constexpr size_t kMaxBytes = 2048;
+  struct Entry {
+    std::string text;
+    LexiconHits hits;  // MatchLexicon of the text alone
+    bool has_sig = false;
+    Signature sig{};
+  };
+  // The entry of `text` if cached, else nullptr; `slot` is where it goes.
+  const Entry* Find(std::string_view text, size_t* slot) const;
+  // Stores a computed entry (texts over kMaxBytes are not kept).
+  void Store(size_t slot, std::string_view text, const LexiconHits& hits, bool has_sig, const Signature& sig);
+
+ private:
+  std::array<Entry, kSlots> entries_;
+};
+
+// A thread's reusable state for DigestContent: token buffers and the
+// system-prompt cache.
+struct DigestScratch {
+  TokenStream tokens;
+  SystemDigestCache systems;
+};
+
 struct DigestOptions {
   // Also fingerprint the response for traceback (one more tokenisation of
   // up to 1 KB); scan skips it when no response index is written.
@@ -89,8 +123,10 @@ struct DigestOptions {
 };
 
 // Stateless half of the analysis: tokenises and fingerprints the text.
-// `scratch` is a reusable token buffer (one per thread).
+// `scratch` is a reusable token buffer (one per thread); the DigestScratch
+// form also reuses the digests of repeated system prompts (same result).
 void DigestContent(const Interaction& in, TokenStream* scratch, ContentDigest* out, DigestOptions options = {});
+void DigestContent(const Interaction& in, DigestScratch* scratch, ContentDigest* out, DigestOptions options = {});
 
 class ContentAnalyzer {
  public:
@@ -109,7 +145,7 @@ class ContentAnalyzer {
  private:
   TemplateIndex system_index_;
   TemplateIndex prompt_index_;
-  TokenStream tokens_;    // reused buffers
+  DigestScratch scratch_;  // reused buffers
   ContentDigest digest_;
 };
 

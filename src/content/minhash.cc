@@ -62,6 +62,9 @@ uint32_t TemplateIndex::Assign(const Signature& sig) {
     for (size_t row = 0; row < kLshRows; ++row) h = HashCombine(h, sig[band * kLshRows + row]);
     keys[band] = h;
   }
+  // The eight probes go to unrelated places of a large table: start all
+  // their cache misses at once rather than one after the other.
+  for (const uint64_t key : keys) bands_.prefetch(key);
   uint32_t best = 0;
   double best_sim = 0;
   for (const uint64_t key : keys) {

@@ -1,5 +1,8 @@
 #include "content/tokens.h"
 
+#include <array>
+#include <cstring>
+
 #include "common/hash.h"
 
 namespace dg {
@@ -13,14 +16,229 @@ const uint64_t kUrlToken = Hash64("<url>", kWordSeed);
 const uint64_t kEmailToken = Hash64("<email>", kWordSeed);
 const uint64_t kNameToken = Hash64("<name>", kWordSeed);
 
-inline bool IsWordByte(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c >= 0x80;
+// What each byte is, looked up once per byte (one table load instead of a
+// chain of comparisons).
+enum ByteClass : uint8_t {
+  kWordByte = 1,       // ASCII letter or digit, '_', or any byte >= 0x80 (UTF-8 stays inside words)
+  kDigitByte = 2,      // '0'..'9'
+  kAlphaByte = 4,      // ASCII letter
+  kUpperByte = 8,      // 'A'..'Z'
+  kSentenceByte = 16,  // . ? ! \n : -- the next word starts a sentence
+  kJoinByte = 32,      // @ . / : - -- may continue a URL, e-mail or number
+  kSpecialByte = 64,   // ` " -- code and quoted slots
+};
+
+constexpr std::array<uint8_t, 256> MakeClasses() {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    uint8_t k = 0;
+    const bool digit = c >= '0' && c <= '9';
+    const bool upper = c >= 'A' && c <= 'Z';
+    const bool lower = c >= 'a' && c <= 'z';
+    if (digit || upper || lower || c == '_' || c >= 0x80) k |= kWordByte;
+    if (digit) k |= kDigitByte;
+    if (upper || lower) k |= kAlphaByte;
+    if (upper) k |= kUpperByte;
+    if (c == '.' || c == '?' || c == '!' || c == '\n' || c == ':') k |= kSentenceByte;
+    if (c == '@' || c == '.' || c == '/' || c == ':' || c == '-') k |= kJoinByte;
+    if (c == '`' || c == '"') k |= kSpecialByte;
+    t[static_cast<size_t>(c)] = k;
+  }
+  return t;
 }
-inline char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+constexpr std::array<uint8_t, 256> kClass = MakeClasses();
+
+inline uint8_t Class(char c) { return kClass[static_cast<unsigned char>(c)]; }
 
 constexpr size_t kMaxQuoteLen = 300;
 constexpr size_t kHeadTokens = kMaxTokens * 3 / 4;
 constexpr size_t kTailBytes = 4096;
+constexpr size_t kWordBytes = 64;  // a word is hashed on its first 64 bytes (numbers: 63)
+
+// The first `c` in text[from, from + window), or npos.
+size_t FindWithin(std::string_view text, size_t from, size_t window, char c) {
+  if (from >= text.size()) return std::string_view::npos;
+  const size_t len = std::min(window, text.size() - from);
+  const void* hit = std::memchr(text.data() + from, c, len);
+  return hit == nullptr ? std::string_view::npos : static_cast<size_t>(static_cast<const char*>(hit) - text.data());
+}
+
+// Whether text at p (avail bytes) starts "http://", "https://" or "www.".
+inline bool StartsUrl(const char* p, size_t avail) {
+  if (avail >= 4 && std::memcmp(p, "www.", 4) == 0) return true;
+  if (avail < 7 || std::memcmp(p, "http", 4) != 0) return false;
+  if (p[4] == ':') return p[5] == '/' && p[6] == '/';
+  return avail >= 8 && p[4] == 's' && p[5] == ':' && p[6] == '/' && p[7] == '/';
+}
+
+// dst[0, len) = src[0, len) with A-Z lowered; other bytes (UTF-8 too) kept.
+// Eight bytes at a time (SWAR): a byte is upper case when its low seven
+// bits are in ['A', 'Z'] and its high bit is clear; 0x20 is added to those.
+inline uint64_t LowerEight(uint64_t x) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  const uint64_t low7 = x & (0x7f * kOnes);
+  const uint64_t ge_a = low7 + (0x80 - 'A') * kOnes;      // high bit set where >= 'A'
+  const uint64_t gt_z = low7 + (0x80 - 'Z' - 1) * kOnes;  // high bit set where > 'Z'
+  const uint64_t upper = (ge_a & ~gt_z) & ~x & (0x80 * kOnes);
+  return x | (upper >> 2);
+}
+inline void LowerAscii(const char* src, size_t len, char* dst) {
+  if (len < 8) {
+    for (size_t idx = 0; idx < len; ++idx) {
+      const char c = src[idx];
+      dst[idx] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+    }
+    return;
+  }
+  uint64_t x;
+  size_t idx = 0;
+  for (; idx + 8 <= len; idx += 8) {
+    std::memcpy(&x, src + idx, 8);
+    x = LowerEight(x);
+    std::memcpy(dst + idx, &x, 8);
+  }
+  if (idx < len) {  // the last eight bytes again, overlapping
+    std::memcpy(&x, src + len - 8, 8);
+    x = LowerEight(x);
+    std::memcpy(dst + len - 8, &x, 8);
+  }
+}
+
+// One pass over `text`. kWordsOnly: the words inside a quoted slot, which
+// only feed the lexicon stream (no masked tokens, no counts of numbers or
+// code blocks) -- what the tokenizer has always done with them.
+//
+// Facts the scan relies on (each follows from the join rule, and
+// tokens_equivalence_test.cc checks the whole against the earlier
+// implementation): a joined punctuation byte is always followed by a word
+// byte, so no token contains "://"; a quoted slot holds no '"' and is at
+// most kMaxQuoteLen bytes, so it never reaches the head/tail skip.
+template <bool kWordsOnly>
+void TokenizeInto(std::string_view text, TokenStream* out) {
+  const char* const s = text.data();
+  const size_t n = text.size();
+  std::vector<uint64_t>& words = out->words;
+  std::vector<uint64_t>& masked = out->masked;
+  char word[kWordBytes];
+  bool sentence_start = true;
+  size_t pos = 0;
+  auto emit = [&](uint64_t w, uint64_t m) {
+    ++out->total_tokens;
+    words.push_back(w);
+    if constexpr (!kWordsOnly) masked.push_back(m);
+  };
+  while (pos < n) {
+    if constexpr (!kWordsOnly) {
+      if (words.size() >= kHeadTokens && n - pos > kTailBytes) {
+        // Skip the middle of a very long prompt; keep its tail.
+        size_t jump = n - kTailBytes;
+        while (jump < n && (Class(s[jump]) & kWordByte)) ++jump;
+        pos = jump;
+        sentence_start = false;
+        if (words.size() >= kMaxTokens) break;
+        if (pos >= n) break;
+      }
+    }
+    const char c = s[pos];
+    const uint8_t cls = Class(c);
+    if (!(cls & kWordByte)) {
+      if (cls & kSpecialByte) {
+        if (c == '`') {
+          // Fenced code block ```...```: one <code> token; `inline`: too.
+          if (n - pos >= 3 && s[pos + 1] == '`' && s[pos + 2] == '`') {
+            const size_t close = text.find("```", pos + 3);
+            pos = close == std::string_view::npos ? n : close + 3;
+          } else {
+            const size_t close = FindWithin(text, pos + 1, kMaxQuoteLen, '`');
+            if (close == std::string_view::npos) {
+              ++pos;
+              continue;
+            }
+            pos = close + 1;
+          }
+          if constexpr (!kWordsOnly) ++out->code_blocks;
+          emit(kCodeToken, kCodeToken);
+          continue;
+        }
+        // '"': a quoted slot of 1..kMaxQuoteLen-1 bytes is one <q> token;
+        // the words inside still feed the lexicon stream.
+        const size_t close = FindWithin(text, pos + 1, kMaxQuoteLen, '"');
+        if constexpr (!kWordsOnly) {
+          if (close != std::string_view::npos && close > pos + 1) {
+            TokenizeInto<true>(text.substr(pos + 1, close - pos - 1), out);
+            masked.push_back(kQuoteToken);
+            pos = close + 1;
+            continue;
+          }
+        }
+        ++pos;
+        continue;
+      }
+      if (cls & kSentenceByte) sentence_start = true;
+      ++pos;
+      continue;
+    }
+    // URLs run to the next whitespace: one <url> token.
+    if ((c == 'h' || c == 'w') && StartsUrl(s + pos, n - pos)) {
+      while (pos < n && s[pos] != ' ' && s[pos] != '\n' && s[pos] != '\t' && s[pos] != ')') ++pos;
+      sentence_start = false;
+      emit(kUrlToken, kUrlToken);
+      continue;
+    }
+    // A word, an e-mail address or a number. The classes of its word bytes
+    // are OR-ed and AND-ed together: has a letter = OR has kAlphaByte, all
+    // digits = AND has kDigitByte (joined punctuation counts for neither).
+    size_t end = pos;
+    bool has_at = false;
+    uint8_t any = 0;
+    uint8_t all = kDigitByte;
+    for (;;) {
+      uint8_t k;
+      while (end < n && ((k = Class(s[end])) & kWordByte)) {
+        any |= k;
+        all &= k;
+        ++end;
+      }
+      if (end + 1 >= n) break;
+      // Keep e-mail / decimal punctuation inside the token: '.' and '-'
+      // join inside e-mails and numbers, '/' and ':' only after a bare
+      // "http" / "https"; each only before another word byte.
+      const char b = s[end];
+      if (!(Class(b) & kJoinByte) || !(Class(s[end + 1]) & kWordByte)) break;
+      if (b == '@') {
+        has_at = true;
+      } else if (b == '.' || b == '-') {
+        if (!has_at && !(all & kDigitByte)) break;
+      } else {  // '/' or ':'
+        const size_t so_far = end - pos;
+        if (!((so_far == 4 || (so_far == 5 && s[pos + 4] == 's')) && std::memcmp(s + pos, "http", 4) == 0)) break;
+      }
+      ++end;
+    }
+    const bool all_digits = (all & kDigitByte) != 0;
+    const bool has_alpha = (any & kAlphaByte) != 0;
+    const size_t len = end - pos;
+    const char* const tok = s + pos;
+    const bool was_sentence_start = sentence_start;
+    sentence_start = false;
+    const bool capitalised = len > 1 && tok[0] >= 'A' && tok[0] <= 'Z' && tok[1] >= 'a' && tok[1] <= 'z';
+    pos = end;
+    if (has_at) {
+      emit(kEmailToken, kEmailToken);
+      continue;
+    }
+    if (all_digits || !has_alpha) {
+      // No ASCII letter: the lower-cased bytes are the bytes themselves.
+      if constexpr (!kWordsOnly) ++out->numbers;
+      emit(Hash64(std::string_view(tok, std::min(len, kWordBytes - 1)), kWordSeed), kNumToken);
+      continue;
+    }
+    const size_t hashed = std::min(len, kWordBytes);
+    LowerAscii(tok, hashed, word);
+    const uint64_t w = Hash64(std::string_view(word, hashed), kWordSeed);
+    emit(w, (capitalised && !was_sentence_start) ? kNameToken : w);
+  }
+}
 
 }  // namespace
 
@@ -28,126 +246,7 @@ uint64_t WordHash(std::string_view lower_word) { return Hash64(lower_word, kWord
 
 void Tokenize(std::string_view text, TokenStream* out) {
   out->Clear();
-  char word[64];
-  bool sentence_start = true;
-  size_t pos = 0;
-  const size_t n = text.size();
-  auto emit = [&](uint64_t w, uint64_t m) {
-    ++out->total_tokens;
-    out->words.push_back(w);
-    out->masked.push_back(m);
-  };
-  while (pos < n) {
-    if (out->words.size() >= kHeadTokens && n - pos > kTailBytes) {
-      // Skip the middle of a very long prompt; keep its tail.
-      size_t jump = n - kTailBytes;
-      while (jump < n && IsWordByte(static_cast<unsigned char>(text[jump]))) ++jump;
-      pos = jump;
-      sentence_start = false;
-      if (out->words.size() >= kMaxTokens) break;
-    }
-    const char c = text[pos];
-    // Fenced code block ```...```: one <code> token.
-    if (c == '`') {
-      if (text.compare(pos, 3, "```") == 0) {
-        const size_t close = text.find("```", pos + 3);
-        pos = close == std::string_view::npos ? n : close + 3;
-      } else {
-        const size_t close = text.find('`', pos + 1);
-        if (close == std::string_view::npos || close - pos > kMaxQuoteLen) {
-          ++pos;
-          continue;
-        }
-        pos = close + 1;
-      }
-      ++out->code_blocks;
-      emit(kCodeToken, kCodeToken);
-      continue;
-    }
-    if (c == '"') {
-      const size_t close = text.find('"', pos + 1);
-      if (close != std::string_view::npos && close - pos <= kMaxQuoteLen && close > pos + 1) {
-        // Quoted slot: words inside still feed the lexicon stream.
-        TokenStream inner;
-        Tokenize(text.substr(pos + 1, close - pos - 1), &inner);
-        for (const uint64_t w : inner.words) {
-          ++out->total_tokens;
-          out->words.push_back(w);
-        }
-        out->masked.push_back(kQuoteToken);
-        pos = close + 1;
-        continue;
-      }
-      ++pos;
-      continue;
-    }
-    // URLs run to the next whitespace: one <url> token.
-    if ((c == 'h' || c == 'H' || c == 'w') &&
-        (text.compare(pos, 7, "http://") == 0 || text.compare(pos, 8, "https://") == 0 || text.compare(pos, 4, "www.") == 0)) {
-      while (pos < n && text[pos] != ' ' && text[pos] != '\n' && text[pos] != '\t' && text[pos] != ')') ++pos;
-      sentence_start = false;
-      emit(kUrlToken, kUrlToken);
-      continue;
-    }
-    if (!IsWordByte(static_cast<unsigned char>(c))) {
-      if (c == '.' || c == '?' || c == '!' || c == '\n' || c == ':') sentence_start = true;
-      ++pos;
-      continue;
-    }
-    // A word, URL or e-mail address.
-    size_t end = pos;
-    bool has_at = false;
-    bool has_alpha = false;
-    bool all_digits = true;
-    while (end < n) {
-      const auto b = static_cast<unsigned char>(text[end]);
-      if (IsWordByte(b)) {
-        if (!(b >= '0' && b <= '9')) all_digits = false;
-        if ((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z')) has_alpha = true;
-        ++end;
-        continue;
-      }
-      // Keep URL / e-mail / decimal punctuation inside the token.
-      if ((b == '@' || b == '.' || b == '/' || b == ':' || b == '-') && end + 1 < n &&
-          IsWordByte(static_cast<unsigned char>(text[end + 1]))) {
-        if (b == '@') has_at = true;
-        if (b == '.' || b == '-') {
-          // a '.' or '-' only joins inside URLs, e-mails and numbers
-          const std::string_view so_far = text.substr(pos, end - pos);
-          if (!has_at && so_far.find("://") == std::string_view::npos && !all_digits) break;
-        }
-        if (b == '/' || b == ':') {
-          const std::string_view so_far = text.substr(pos, end - pos);
-          if (so_far != "http" && so_far != "https" && so_far.find("://") == std::string_view::npos) break;
-        }
-        ++end;
-        continue;
-      }
-      break;
-    }
-    const std::string_view tok = text.substr(pos, end - pos);
-    const bool was_sentence_start = sentence_start;
-    sentence_start = false;
-    pos = end;
-    if (tok.find("://") != std::string_view::npos) {
-      emit(kUrlToken, kUrlToken);
-      continue;
-    }
-    if (has_at) {
-      emit(kEmailToken, kEmailToken);
-      continue;
-    }
-    if (all_digits || !has_alpha) {
-      ++out->numbers;
-      emit(WordHash(tok.substr(0, 63)), kNumToken);
-      continue;
-    }
-    const size_t len = std::min(tok.size(), sizeof(word));
-    for (size_t idx = 0; idx < len; ++idx) word[idx] = Lower(tok[idx]);
-    const uint64_t w = WordHash(std::string_view(word, len));
-    const bool capitalised = tok[0] >= 'A' && tok[0] <= 'Z' && tok.size() > 1 && tok[1] >= 'a' && tok[1] <= 'z';
-    emit(w, (capitalised && !was_sentence_start) ? kNameToken : w);
-  }
+  TokenizeInto<false>(text, out);
 }
 
 }  // namespace dg

@@ -32,7 +32,7 @@ struct ReaderCancelled {};
 
 ScanResult ScanFiles(const std::vector<std::string>& inputs, const ScanOptions& options, Engine* engine,
                    const ScanHooks& hooks) {
-  TokenStream scratch;  // the reading half's token buffers
+  DigestScratch scratch;  // the reading half's token buffers and system-prompt cache
   auto observe = [&](const Interaction& in, const ContentDigest& digest) {
     engine->ObserveDigest(in, digest);
     if (hooks.observed) hooks.observed(in, digest);

@@ -63,6 +63,13 @@ struct Interaction {
   uint64_t line = 0;
   uint64_t seq = 0;  // arrival order, breaks timestamp ties
 
+  // Back to a default-constructed Interaction, keeping the buffers of its
+  // strings (and of the messages vector) so a parser refilling it does not
+  // allocate; a string over `max_kept_bytes` of capacity is freed instead.
+  // Every field must be reset here: interaction.cc checks the layout, so a
+  // new field fails the build until Clear knows it.
+  void Clear(size_t max_kept_bytes);
+
   // The last user turn's text, or empty.
   const std::string& LastUserText() const;
   // Number of assistant turns already in the conversation sent.

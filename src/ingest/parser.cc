@@ -210,6 +210,28 @@ struct RecordParser::Impl {
   const char* inner_src = nullptr;
   size_t inner_len = 0;
   std::string scratch;  // a transformed value, consumed before the next field
+  // Message text buffers of earlier records, handed to the next messages
+  // (a few, none over kMaxSpareBytes: memory stays bounded).
+  std::vector<std::string> spare_texts;
+  static constexpr size_t kMaxSpareTexts = 16;
+  static constexpr size_t kMaxSpareBytes = 64u << 10;
+
+  // *out = Interaction{} (Interaction::Clear), keeping the string buffers
+  // of the record the caller passes back (the pipeline recycles its objects): no allocation
+  // per field in the steady state.
+  void Reset(Interaction* out) {
+    for (Message& m : out->messages) {
+      if (spare_texts.size() < kMaxSpareTexts && m.text.capacity() <= kMaxSpareBytes) spare_texts.push_back(std::move(m.text));
+    }
+    out->Clear(kMaxSpareBytes);
+  }
+  // An empty string with a recycled buffer, if there is one.
+  void TakeSpare(std::string* text) {
+    if (spare_texts.empty()) return;
+    text->swap(spare_texts.back());
+    text->clear();
+    spare_texts.pop_back();
+  }
 };
 
 // What a field resolved to: a JSON element, or a value a transform made.
@@ -224,7 +246,7 @@ RecordParser::RecordParser(FieldMapping mapping) : mapping_(std::move(mapping)),
 RecordParser::~RecordParser() = default;
 
 std::optional<ParseError> RecordParser::Parse(std::string_view line, bool padded, Interaction* out) {
-  *out = Interaction{};
+  impl_->Reset(out);
   element doc;
   simdjson::error_code ec;
   if (padded) {
@@ -585,7 +607,13 @@ std::optional<ParseError> RecordParser::Parse(std::string_view line, bool padded
     } else {
       size_t msg_idx = 0;
       for (element m : simdjson::dom::array(r.e)) {
-        const std::string field = fmt::format("messages[{}]", msg_idx++);
+        // "messages[N]" and "messages[N].content" without a heap string:
+        // they are only read when the message is bad.
+        char field_buf[48];
+        const auto field_end = fmt::format_to_n(field_buf, sizeof field_buf - 16, "messages[{}]", msg_idx++).out;
+        const std::string_view field(field_buf, static_cast<size_t>(field_end - field_buf));
+        std::memcpy(field_buf + field.size(), ".content", 8);
+        const std::string_view content_field(field_buf, field.size() + 8);
         if (m.type() != element_type::OBJECT) {
           return Err(Reject::kWrongType, field, fmt::format("expected object, got {}", TypeName(m.type())));
         }
@@ -595,7 +623,7 @@ std::optional<ParseError> RecordParser::Parse(std::string_view line, bool padded
           // their outputs; reasoning and other items carry no prompt text.
           std::string_view type;
           if (m["type"].get(type) != simdjson::SUCCESS) {
-            return Err(Reject::kMissingField, field + ".role", "each message needs a string role");
+            return Err(Reject::kMissingField, std::string(field) + ".role", "each message needs a string role");
           }
           if (type == "function_call" || type == "custom_tool_call") {
             Message call;
@@ -615,12 +643,13 @@ std::optional<ParseError> RecordParser::Parse(std::string_view line, bool padded
         const bool has_content = m["content"].get(content) == simdjson::SUCCESS;
         if (role == "system" || role == "developer") {
           Message tmp;
-          if (has_content) DG_TRY(ReadContent(content, field + ".content", &tmp));
+          if (has_content) DG_TRY(ReadContent(content, content_field, &tmp));
           if (!out->system.empty()) out->system.push_back('\n');
           out->system += tmp.text;
           continue;
         }
         Message msg;
+        impl_->TakeSpare(&msg.text);
         if (role == "user") {
           msg.role = Role::kUser;
         } else if (role == "assistant") {
@@ -629,9 +658,9 @@ std::optional<ParseError> RecordParser::Parse(std::string_view line, bool padded
           msg.role = Role::kUser;
           msg.tool_result_blocks = 1;
         } else {
-          return Err(Reject::kBadValue, field + ".role", fmt::format("unknown role '{}' (expected user, assistant or system)", Shown(role)));
+          return Err(Reject::kBadValue, std::string(field) + ".role", fmt::format("unknown role '{}' (expected user, assistant or system)", Shown(role)));
         }
-        if (has_content) DG_TRY(ReadContent(content, field + ".content", &msg));
+        if (has_content) DG_TRY(ReadContent(content, content_field, &msg));
         simdjson::dom::array calls;
         if (m["tool_calls"].get(calls) == simdjson::SUCCESS) msg.tool_use_blocks += static_cast<uint16_t>(std::min<size_t>(calls.size(), 1000));
         out->messages.push_back(std::move(msg));
@@ -695,8 +724,9 @@ std::optional<ParseError> RecordParser::Parse(std::string_view line, bool padded
       out->has_response = true;
     } else if (r.kind == Resolved::kElement) {
       Message tmp;
+      tmp.text.swap(out->response_text);  // its buffer, emptied by Reset
       DG_TRY(ReadContent(r.e, "response.content", &tmp));
-      out->response_text = std::move(tmp.text);
+      out->response_text.swap(tmp.text);
       out->has_response = true;
     } else if (r.kind == Resolved::kNumber) {
       return Err(Reject::kWrongType, "response.content", "expected string or array of blocks, got number");

@@ -117,5 +117,36 @@ TEST(Analyzer, FeaturesOfAnAgenticMultiTurnRequest) {
   EXPECT_NE(f.system_cluster, 0u);
 }
 
+// The system-prompt cache gives what computing gives: more distinct system
+// prompts than slots (evictions and shared slots), repeats, one over the
+// cache's size limit, one without tokens, and lexicon words in them.
+TEST(Analyzer, SystemPromptCacheDigestsAsWithoutIt) {
+  std::vector<std::string> systems;
+  for (int idx = 0; idx < 150; ++idx) {
+    systems.push_back("You are assistant number " + std::to_string(idx) +
+                      (idx % 3 == 0 ? ". Think step by step and grade the response with the rubric." : ". Be brief."));
+  }
+  systems.push_back(std::string(3000, 'x') + " python code");  // over kMaxBytes: never cached
+  systems.push_back("!!! ???");                                 // no tokens: no signature
+  DigestScratch cached;
+  TokenStream plain;
+  Rng rng(5);
+  for (int round = 0; round < 2000; ++round) {
+    Interaction in;
+    in.system = systems[rng.Below(systems.size())];
+    in.messages.push_back(Message{Role::kUser, round % 5 == 0 ? "" : "Write a poem about autumn " + std::to_string(round)});
+    ContentDigest a, b;
+    DigestContent(in, &cached, &a);
+    DigestContent(in, &plain, &b);
+    ASSERT_EQ(a.has_system_sig, b.has_system_sig);
+    ASSERT_EQ(a.system_sig, b.system_sig);
+    ASSERT_EQ(a.has_prompt_sig, b.has_prompt_sig);
+    ASSERT_EQ(a.prompt_sig, b.prompt_sig);
+    ASSERT_EQ(a.features.flags, b.features.flags) << in.system;
+    ASSERT_EQ(a.features.capability, b.features.capability) << in.system;
+    ASSERT_EQ(a.features.frame_head, b.features.frame_head);
+  }
+}
+
 }  // namespace
 }  // namespace dg

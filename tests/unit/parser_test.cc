@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace dg {
 namespace {
 
@@ -45,6 +47,57 @@ TEST_F(ParserTest, CanonicalRecord) {
   EXPECT_EQ(in_.response_text, "ok");
   EXPECT_EQ(in_.output_tokens, 5);
   EXPECT_EQ(in_.reasoning_tokens, 2);
+}
+
+// The parser reuses the buffers of the Interaction it is handed (the
+// pipeline recycles them): a record parsed into one that held a fuller
+// record must read exactly as into a fresh one -- nothing left over.
+TEST_F(ParserTest, ReusedInteractionKeepsNothingFromTheLastRecord) {
+  const std::string full = R"({"ts":"2026-04-22T10:00:00.123Z","request_id":"r1","account_id":"a1","org_id":"o1",
+    "api_key_id":"k1","ip":"203.0.113.9","user_agent":"sdk/1","payment_fingerprint":"pm1",
+    "account_created_at":1776000000,"email_domain":"x.com","model":"m1","system":"be brief",
+    "messages":[{"role":"user","content":"hi there, a long enough first turn to live on the heap"},{"role":"assistant","content":"hello"},
+                {"role":"user","content":"again"}],
+    "tools":[{"name":"f","description":"d","input_schema":{}}],"max_tokens":1024,"temperature":0.5,
+    "conversation_id":"c1","response":{"content":"ok, a response long enough to be on the heap as well","stop_reason":"end_turn",
+    "input_tokens":10,"output_tokens":5,"reasoning_tokens":2}})";
+  const std::string bare = R"({"ts":"2026-04-22T10:00:01Z","request_id":"r2","account_id":"a2","messages":[{"role":"user","content":"x"}]})";
+  for (const std::string* second : {&bare, &full}) {
+    ASSERT_FALSE(Parse(full));
+    ASSERT_FALSE(Parse(*second));
+    Interaction fresh;
+    RecordParser other(FieldMapping::Canonical());
+    ASSERT_FALSE(other.Parse(*second, false, &fresh));
+    EXPECT_EQ(in_.ts, fresh.ts);
+    EXPECT_EQ(in_.request_id, fresh.request_id);
+    EXPECT_EQ(in_.account_id, fresh.account_id);
+    EXPECT_EQ(in_.org_id, fresh.org_id);
+    EXPECT_EQ(in_.api_key_id, fresh.api_key_id);
+    EXPECT_EQ(in_.ip, fresh.ip);
+    EXPECT_EQ(in_.user_agent, fresh.user_agent);
+    EXPECT_EQ(in_.payment_fingerprint, fresh.payment_fingerprint);
+    EXPECT_EQ(in_.account_created_at, fresh.account_created_at);
+    EXPECT_EQ(in_.email_domain, fresh.email_domain);
+    EXPECT_EQ(in_.model, fresh.model);
+    EXPECT_EQ(in_.system, fresh.system);
+    ASSERT_EQ(in_.messages.size(), fresh.messages.size());
+    for (size_t idx = 0; idx < fresh.messages.size(); ++idx) {
+      EXPECT_EQ(in_.messages[idx].text, fresh.messages[idx].text);
+      EXPECT_EQ(in_.messages[idx].role, fresh.messages[idx].role);
+    }
+    EXPECT_EQ(in_.tool_names, fresh.tool_names);
+    EXPECT_EQ(in_.tools_hash, fresh.tools_hash);
+    EXPECT_EQ(in_.max_tokens, fresh.max_tokens);
+    EXPECT_EQ(std::isnan(in_.temperature), std::isnan(fresh.temperature));
+    EXPECT_EQ(in_.conversation_id, fresh.conversation_id);
+    EXPECT_EQ(in_.has_response, fresh.has_response);
+    EXPECT_EQ(in_.response_text, fresh.response_text);
+    EXPECT_EQ(in_.stop_reason, fresh.stop_reason);
+    EXPECT_EQ(in_.input_tokens, fresh.input_tokens);
+    EXPECT_EQ(in_.output_tokens, fresh.output_tokens);
+    EXPECT_EQ(in_.reasoning_tokens, fresh.reasoning_tokens);
+  }
+  EXPECT_EQ(in_.response_text, "ok, a response long enough to be on the heap as well");
 }
 
 TEST_F(ParserTest, OpenAiShapedRecord) {
