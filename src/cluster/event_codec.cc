@@ -127,4 +127,31 @@ bool DecodeEvent(std::string_view record, uint64_t* global_seq, Interaction* in)
   return r.done();
 }
 
+std::string AccountKey(std::string_view account_id) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string key = "a.";
+  key.reserve(2 + 2 * account_id.size());
+  for (const unsigned char c : account_id) {
+    key.push_back(kHex[c >> 4]);
+    key.push_back(kHex[c & 15]);
+  }
+  return key;
+}
+
+bool AccountFromKey(std::string_view key, std::string* account_id) {
+  if (key.size() < 2 || key.substr(0, 2) != "a." || key.size() % 2 != 0) return false;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  account_id->clear();
+  for (size_t pos = 2; pos < key.size(); pos += 2) {
+    const int hi = nibble(key[pos]), lo = nibble(key[pos + 1]);
+    if (hi < 0 || lo < 0) return false;
+    account_id->push_back(static_cast<char>(hi << 4 | lo));
+  }
+  return true;
+}
+
 }  // namespace dg

@@ -32,4 +32,9 @@ std::string EncodeEvent(uint64_t global_seq, const Interaction& in);
 // inconsistency.
 bool DecodeEvent(std::string_view record, uint64_t* global_seq, Interaction* in);
 
+// A KV key for any account id: "a." and the id's bytes in hex (KV keys
+// allow only [-/_=.a-zA-Z0-9]). AccountFromKey inverts it (false if not one).
+std::string AccountKey(std::string_view account_id);
+bool AccountFromKey(std::string_view key, std::string* account_id);
+
 }  // namespace dg

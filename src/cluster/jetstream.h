@@ -155,9 +155,4 @@ class KvBucket {
   std::string bucket_;
 };
 
-// A KV key for any account id: "a." and the id's bytes in hex (KV keys
-// allow only [-/_=.a-zA-Z0-9]). AccountFromKey inverts it (false if not one).
-std::string AccountKey(std::string_view account_id);
-bool AccountFromKey(std::string_view key, std::string* account_id);
-
 }  // namespace dg
