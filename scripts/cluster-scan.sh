@@ -12,6 +12,12 @@
 #   --kill-node    kill -9 one NATS node once a fifth of the events are applied
 #                  (it stays dead: the streams keep a quorum of 2 of 3)
 #   --kill-worker  kill -9 worker 0 once half are applied, start a replacement
+#   --replay       afterwards, start a second correlator that rebuilds the
+#                  engine from the digest stream alone (a correlator restart)
+#                  into OUTDIR/replay, and print its rate
+#   --prepublish   publish everything first, then start the correlator and
+#                  the workers: the catch-up rate of the workers alone
+#                  (BENCHMARKS.md), printed as "catch-up: N events/s"
 # DG: the distillguard binary (default: build/distillguard next to scripts/).
 set -euo pipefail
 
@@ -19,13 +25,17 @@ workers=1
 partitions=8
 kill_node=0
 kill_worker=0
+prepublish=0
+replay=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --workers) workers="$2"; shift 2 ;;
     --partitions) partitions="$2"; shift 2 ;;
     --kill-node) kill_node=1; shift ;;
     --kill-worker) kill_worker=1; shift ;;
-    -h|--help) sed -n 2,17p "$0"; exit 0 ;;
+    --prepublish) prepublish=1; shift ;;
+    --replay) replay=1; shift ;;
+    -h|--help) sed -n 2,23p "$0"; exit 0 ;;
     --*) echo "cluster-scan: unknown option $1" >&2; exit 2 ;;
     *) break ;;
   esac
@@ -48,6 +58,8 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/dg-cluster.XXXXXX")"
 pids=()
 cleanup() {
   local rc=$?
+  # DG_CLUSTER_CPU=1: CPU seconds of every process still running (where the time went).
+  if [ -n "${DG_CLUSTER_CPU:-}" ]; then ps -o pid=,times=,args= -p "$(IFS=,; echo "${pids[*]}")" 2>/dev/null | cut -c1-90 >&2 || true; fi
   # The distillguard processes first (they stop cleanly while NATS is up),
   # then the NATS nodes; pids holds the nodes first.
   for ((k = ${#pids[@]} - 1; k >= 3; k--)); do kill "${pids[$k]}" 2>/dev/null || true; done
@@ -93,13 +105,20 @@ done
 echo "cluster-scan: NATS cluster on $urls" >&2
 
 common=(--nats "$urls" --partitions "$partitions" --replicas 3)
-"$DG" correlator "${common[@]}" --until-done --out "$out" --listen 127.0.0.1:0 --port-file "$work/correlator.port" \
+publish_rc=""
+if [ $prepublish = 1 ]; then
+  echo "cluster-scan: $(date +%T) publishing before any worker runs" >&2
+  "$DG" publish "${common[@]}" "$events" > "$out/logs/publish.log" 2>&1 || {
+    echo "cluster-scan: publish failed" >&2; cat "$out/logs/publish.log" >&2; exit 1; }
+  publish_rc=0
+fi
+${DG_CORRELATOR_WRAP:-} "$DG" correlator "${common[@]}" --until-done --out "$out" --listen 127.0.0.1:0 --port-file "$work/correlator.port" \
   > "$out/logs/correlator.log" 2>&1 &
 correlator=$!
 pids+=($correlator)
 worker_pids=()
 start_worker() {
-  "$DG" worker "${common[@]}" --index "$1" --of "$workers" --listen 127.0.0.1:0 \
+  "$DG" worker "${common[@]}" ${DG_WORKER_FLAGS:-} --index "$1" --of "$workers" --listen 127.0.0.1:0 \
     >> "$out/logs/worker-$1.log" 2>&1 &
   pids+=($!)
   worker_pids[$1]=$!
@@ -107,10 +126,13 @@ start_worker() {
 for w in $(seq 0 $((workers - 1))); do start_worker "$w"; done
 
 t0=$(date +%s.%N)
-echo "cluster-scan: $(date +%T) publishing" >&2
-"$DG" publish "${common[@]}" "$events" > "$out/logs/publish.log" 2>&1 &
-publisher=$!
-pids+=($publisher)
+publisher=""
+if [ $prepublish = 0 ]; then
+  echo "cluster-scan: $(date +%T) publishing" >&2
+  "$DG" publish "${common[@]}" "$events" > "$out/logs/publish.log" 2>&1 &
+  publisher=$!
+  pids+=($publisher)
+fi
 
 applied() {
   local port
@@ -124,7 +146,6 @@ PY
 lines=$(wc -l < "$events")
 node_killed=0
 worker_killed=0
-publish_rc=""
 while kill -0 "$correlator" 2>/dev/null; do
   if [ -z "$publish_rc" ] && ! kill -0 "$publisher" 2>/dev/null; then
     publish_rc=0
@@ -149,9 +170,21 @@ rc=0
 wait "$correlator" || rc=$?
 t1=$(date +%s.%N)
 if [ -z "$publish_rc" ]; then wait "$publisher" || { echo "cluster-scan: publish failed" >&2; exit 1; }; fi
+if [ $prepublish = 1 ]; then
+  python3 -c "import sys; print(f'catch-up: {int(sys.argv[3]) / (float(sys.argv[2]) - float(sys.argv[1])):.0f} events/s', file=sys.stderr)" "$t0" "$t1" "$lines"
+fi
 if [ $rc -ne 0 ]; then echo "cluster-scan: correlator failed (exit $rc)" >&2; tail -20 "$out/logs/correlator.log" >&2; exit 1; fi
 if [ $kill_node = 1 ] && [ $node_killed = 0 ]; then echo "cluster-scan: finished before the node kill point" >&2; exit 1; fi
 if [ $kill_worker = 1 ] && [ $worker_killed = 0 ]; then echo "cluster-scan: finished before the worker kill point" >&2; exit 1; fi
 grep -h "published:" "$out/logs/publish.log" >&2 || true
-python3 -c "import sys; print(f'cluster-scan: {float(sys.argv[2]) - float(sys.argv[1]):.2f}s from publish start to the last event applied', file=sys.stderr)" "$t0" "$t1"
+if [ $replay = 1 ]; then
+  mkdir -p "$out/replay"
+  r0=$(date +%s.%N)
+  "$DG" correlator "${common[@]}" --until-done --out "$out/replay" > "$out/logs/correlator-replay.log" 2>&1 || {
+    echo "cluster-scan: the replaying correlator failed" >&2; exit 1; }
+  r1=$(date +%s.%N)
+  python3 -c "import sys; print(f'replay: {int(sys.argv[3]) / (float(sys.argv[2]) - float(sys.argv[1])):.0f} events/s (correlator restart from the digest stream)', file=sys.stderr)" "$r0" "$r1" "$lines"
+  cmp -s "$out/accounts.jsonl" "$out/replay/accounts.jsonl" || { echo "cluster-scan: the replay's accounts.jsonl differs" >&2; exit 1; }
+fi
+python3 -c "import sys; print(f'cluster-scan: {float(sys.argv[2]) - float(sys.argv[1]):.2f}s from the start of the nodes to the last event applied', file=sys.stderr)" "$t0" "$t1"
 cat "$out/cluster_summary.json" >&2

@@ -53,6 +53,9 @@ void AddClusterOptions(CLI::App& publish, CLI::App& worker, CLI::App& correlator
   publish.add_option("--mapping", args.mapping, "Field mapping: a preset name or a TOML file (docs/LOGS.md)")
       ->capture_default_str();
   publish.add_option("--window", args.window, "Publishes in flight")->check(CLI::Range(1, 65536))->capture_default_str();
+  publish.add_option("--rate", args.rate, "At most this many events/s (a steady load for measurements; 0: no limit)")
+      ->check(CLI::Range(0.0, 1e9))
+      ->capture_default_str();
   worker.add_option("--index", args.index, "This worker's number: it owns partitions p with p % --of == --index")
       ->capture_default_str();
   worker.add_option("--of", args.count, "Number of workers")->check(CLI::Range(1, 4096))->capture_default_str();
@@ -74,6 +77,7 @@ int RunPublishCmd(const ClusterArgs& args) {
   o.cluster = Cluster(args);
   o.inputs = args.inputs;
   o.window = args.window;
+  o.rate = args.rate;
   auto mapping = FieldMapping::Load(args.mapping);
   if (!mapping.ok()) return PrintError("publish", mapping.status());
   o.ingest.mapping = std::move(*mapping);

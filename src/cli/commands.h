@@ -139,6 +139,7 @@ struct ClusterArgs {
   std::vector<std::string> inputs;  // publish
   std::string mapping = "canonical";
   size_t window = 1024;
+  double rate = 0;
   int index = 0, count = 1, batch = 256;  // worker
   std::string listen, port_file;
   std::string policy, out;  // correlator

@@ -11,7 +11,10 @@
 //                      stored message is dropped by the stream's
 //                      de-duplication window, never stored twice)
 //   PullConsumer       a durable pull consumer on one subject, re-created at
-//                      a given stream position, acknowledged by AckAll
+//                      a given stream position, acknowledged by AckAll; the
+//                      pull protocol is spoken directly on a private inbox
+//                      (libnats 3.4's Fetch corrupts memory on a late
+//                      delivery), every delivery checked for gaps
 //   KvBucket           a key-value bucket (put, get, watch)
 //
 // Errors that a node failure causes (timeouts, no responders, a lost
@@ -22,6 +25,7 @@
 
 #include <nats/nats.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -111,22 +115,45 @@ class PullConsumer {
   static absl::StatusOr<std::unique_ptr<PullConsumer>> Create(NatsLink* link, const std::string& stream,
                                                               const std::string& durable, const std::string& subject,
                                                               uint64_t start_seq);
+  // The stream sequence of the last message `durable` had acknowledged
+  // (its ack floor), 0 if none or no such consumer.
+  static absl::StatusOr<uint64_t> AckFloor(NatsLink* link, const std::string& stream, const std::string& durable);
   ~PullConsumer();
   PullConsumer(const PullConsumer&) = delete;
   PullConsumer& operator=(const PullConsumer&) = delete;
 
-  // Up to `batch` messages, waiting at most wait_ms; none is not an error.
+  // Up to `batch` messages, in stream order with none missing since the
+  // last acknowledged one; waits at most wait_ms; none is not an error.
+  // Call it only when everything fetched before is acknowledged: a
+  // delivery lost in transit (a node died with it; the consumer counts it
+  // delivered) shows as a jump in the consumer sequence, and the consumer
+  // is then re-created after the last acknowledged message and the batch
+  // dropped (redelivered in order by the new consumer). An AckAll after a
+  // lost delivery would otherwise acknowledge what nobody processed.
   absl::Status Fetch(int batch, int wait_ms, std::vector<NatsMsgPtr>* out);
   // Acknowledges msg and every earlier one (AckAll).
   absl::Status AckThrough(natsMsg* msg);
-  // Messages on the subject not yet delivered (the consumer's lag).
-  absl::StatusOr<uint64_t> Pending();
+  // Messages on the subject not yet delivered or not yet acknowledged (the
+  // consumer's lag), as Fetch last asked the server (at most once a second);
+  // readable from any thread. UINT64_MAX: not known yet.
+  uint64_t lag() const { return lag_.load(); }
+  uint64_t recreated() const { return recreated_.load(); }
 
  private:
   PullConsumer() = default;
+  absl::Status Subscribe(uint64_t start_seq);
   NatsLink* link_ = nullptr;
   natsSubscription* sub_ = nullptr;
-  std::string stream_, durable_;
+  std::string stream_, durable_, subject_, inbox_;
+  uint64_t last_consumer_seq_ = 0;  // of the last message handed out
+  uint64_t last_stream_seq_ = 0;
+  uint64_t acked_stream_seq_ = 0;   // everything up to it is acknowledged
+  uint64_t start_seq_ = 0;
+  int failures_ = 0;                // consecutive fetch errors
+  std::atomic<uint64_t> recreated_{0};
+  std::atomic<uint64_t> lag_{UINT64_MAX};
+  std::chrono::steady_clock::time_point lag_asked_{};
+  void RefreshLag();
 };
 
 // The message's stream sequence (from its JetStream reply subject), or 0.

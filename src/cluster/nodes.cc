@@ -1,6 +1,7 @@
 #include "cluster/nodes.h"
 
 #include <algorithm>
+#include <condition_variable>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -104,6 +105,11 @@ absl::Status RunPublish(const PublishOptions& options, PublishReport* report) {
         const int p = static_cast<int>(Hash64(in.account_id) % partitions);
         failed = pub.Add(EventsSubject(p), EncodeEvent(seq, in), fmt::format("e-{}", seq));
         ++seq;
+        if (options.rate > 0) {
+          const auto due = t0 + std::chrono::duration_cast<Clock::duration>(
+                                    std::chrono::duration<double>(static_cast<double>(seq - base) / options.rate));
+          if (due > Clock::now()) std::this_thread::sleep_until(due);
+        }
       },
       [](const std::string& msg) { fmt::print(stderr, "{}\n", msg); });
   const bool complete = pipeline.AddFiles(options.inputs);
@@ -129,6 +135,7 @@ namespace {
 
 struct WorkerMetrics {
   std::atomic<uint64_t> events{0}, bad_records{0}, fetch_errors{0}, resent{0};
+  std::atomic<uint64_t> fetch_us{0}, digest_us{0}, publish_us{0};  // where the time goes (summed over threads)
   std::atomic<uint64_t> lag{0};
   std::atomic<bool> caught_up{false};
   std::atomic<int64_t> last_progress_ms{0};
@@ -158,19 +165,13 @@ absl::Status RunWorker(const WorkerOptions& options) {
   };
   std::vector<Owned> owned;
   for (int p = options.index; p < options.cluster.partitions; p += options.count) {
-    // The worker's state is its position; the digest stream holds it: resume
-    // after the event whose digest was stored last.
-    uint64_t after = 0;
-    std::string payload;
-    std::vector<NatsHeader> headers;
-    absl::Status last = (*link)->LastMessage(kDigestsStream, DigestsSubject(p), &payload, &headers);
-    if (last.ok()) {
-      for (const auto& h : headers) {
-        if (h.key == "Dg-Src-Seq") after = ParseDecimal<uint64_t>(h.value).value_or(0);
-      }
-    } else if (!absl::IsNotFound(last)) {
-      return last;
-    }
+    // The worker's state is its position: the consumer's ack floor, which
+    // moves only once the digests up to it are stored (R copies). Resume
+    // after it; what the last owner digested past it comes again and is
+    // dropped as a duplicate (Nats-Msg-Id; the correlator's sequence check).
+    auto floor = PullConsumer::AckFloor(link->get(), kEventsStream, fmt::format("w{}", p));
+    if (!floor.ok()) return floor.status();
+    const uint64_t after = *floor;
     auto consumer = PullConsumer::Create(link->get(), kEventsStream, fmt::format("w{}", p), EventsSubject(p), after + 1);
     if (!consumer.ok()) return consumer.status();
     owned.push_back(Owned{p, std::move(*consumer), after});
@@ -195,9 +196,14 @@ absl::Status RunWorker(const WorkerOptions& options) {
                                        "# TYPE dg_worker_resent_total counter\ndg_worker_resent_total {}\n"
                                        "# TYPE dg_worker_consumer_lag gauge\ndg_worker_consumer_lag {}\n"
                                        "# TYPE dg_worker_partitions_owned gauge\ndg_worker_partitions_owned {}\n"
-                                       "# TYPE dg_worker_seconds_since_progress gauge\ndg_worker_seconds_since_progress {:.3f}\n",
+                                       "# TYPE dg_worker_seconds_since_progress gauge\ndg_worker_seconds_since_progress {:.3f}\n"
+                                       "# TYPE dg_worker_phase_seconds_total counter\n"
+                                       "dg_worker_phase_seconds_total{{phase=\"fetch\"}} {:.3f}\n"
+                                       "dg_worker_phase_seconds_total{{phase=\"digest\"}} {:.3f}\n"
+                                       "dg_worker_phase_seconds_total{{phase=\"store\"}} {:.3f}\n",
                                        m.events.load(), m.bad_records.load(), m.fetch_errors.load(), m.resent.load(),
-                                       m.lag.load(), owned.size(), (SteadyMs() - m.last_progress_ms.load()) / 1000.0)};
+                                       m.lag.load(), owned.size(), (SteadyMs() - m.last_progress_ms.load()) / 1000.0,
+                                       m.fetch_us / 1e6, m.digest_us / 1e6, m.publish_us / 1e6)};
       }
       return OpsResponse{404, "text/plain; charset=utf-8", "not found\n"};
     });
@@ -206,25 +212,37 @@ absl::Status RunWorker(const WorkerOptions& options) {
     if (auto s = WritePortFile(options.port_file, ops->port()); !s.ok()) return s;
   }
 
-  ReliablePublisher pub(link->get(), static_cast<size_t>(options.batch) + 1);
-  TokenStream scratch;
-  ContentDigest digest;
-  Interaction in;
-  std::vector<NatsMsgPtr> msgs;
-  const int wait_ms = owned.size() > 1 ? 20 : 100;
-  auto last_lag = Clock::now() - std::chrono::seconds(10);
-  while (!Stopped(options.stop)) {
-    bool any = false;
-    for (Owned& o : owned) {
-      msgs.clear();
-      if (auto f = o.consumer->Fetch(options.batch, wait_ms, &msgs); !f.ok()) {
+  // One thread per owned partition: fetch a batch, digest it, wait for the
+  // digest stream to store it, acknowledge the batch. Round trips, not CPU,
+  // bound one partition (measured: BENCHMARKS.md), so partitions run side by
+  // side; each thread has its own publisher (its own acknowledgements).
+  std::atomic<bool> failed{false};
+  absl::Status failure;
+  std::mutex failure_mu;
+  auto run_partition = [&](Owned& o) {
+    ReliablePublisher pub(link->get(), static_cast<size_t>(options.batch) + 1);
+    TokenStream scratch;
+    ContentDigest digest;
+    Interaction in;
+    std::vector<NatsMsgPtr> fetched;
+    uint64_t resent_seen = 0;
+    auto fail = [&](absl::Status s) {
+      std::lock_guard<std::mutex> lock(failure_mu);
+      if (failure.ok()) failure = std::move(s);
+      failed = true;
+    };
+    while (!Stopped(options.stop) && !failed) {
+      fetched.clear();
+      const auto t_fetch = Clock::now();
+      if (auto f = o.consumer->Fetch(options.batch, 200, &fetched); !f.ok()) {
         ++m.fetch_errors;  // a node failing over; the client reconnects
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         continue;
       }
-      if (msgs.empty()) continue;
-      any = true;
-      for (const NatsMsgPtr& msg : msgs) {
+      const auto t_digest = Clock::now();
+      m.fetch_us += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(t_digest - t_fetch).count());
+      if (fetched.empty()) continue;
+      for (const NatsMsgPtr& msg : fetched) {
         uint64_t seq = 0;
         const std::string_view data(natsMsg_GetData(msg.get()), static_cast<size_t>(natsMsg_GetDataLength(msg.get())));
         if (!DecodeEvent(data, &seq, &in)) {
@@ -238,33 +256,45 @@ absl::Status RunWorker(const WorkerOptions& options) {
         if (auto s = pub.Add(DigestsSubject(o.p), std::move(out), fmt::format("d-{}", seq),
                              {NatsHeader{"Dg-Src-Seq", std::to_string(StreamSequence(msg.get()))}});
             !s.ok()) {
-          return s;
+          return fail(std::move(s));
         }
       }
+      const auto t_store = Clock::now();
+      m.digest_us += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(t_store - t_digest).count());
       // Acknowledge only once the digests are stored (R copies).
-      if (auto s = pub.Flush(); !s.ok()) return s;
-      if (auto s = o.consumer->AckThrough(msgs.back().get()); !s.ok()) ++m.fetch_errors;  // redelivery is harmless
-      m.events += msgs.size();
-      m.resent = pub.resent();
+      if (auto s = pub.Flush(); !s.ok()) return fail(std::move(s));
+      if (auto s = o.consumer->AckThrough(fetched.back().get()); !s.ok()) ++m.fetch_errors;  // redelivery is harmless
+      m.events += fetched.size();
+      m.publish_us += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t_store).count());
+      m.resent += pub.resent() - resent_seen;
+      resent_seen = pub.resent();
       m.last_progress_ms = SteadyMs();
     }
-    if (!any || SecondsSince(last_lag) > 1.0) {
-      uint64_t lag = 0;
-      bool known = true;
-      for (Owned& o : owned) {
-        if (Stopped(options.stop)) break;
-        auto pending = o.consumer->Pending();
-        if (pending.ok()) lag += *pending;
-        else known = false;
-      }
-      if (known) {
-        m.lag = lag;
-        m.caught_up = lag == 0;
-      }
-      last_lag = Clock::now();
+  };
+  std::vector<std::thread> threads;
+  for (Owned& o : owned) threads.emplace_back(run_partition, std::ref(o));
+  // The lag, for /metrics and /readyz, once a second.
+  while (!Stopped(options.stop) && !failed) {
+    uint64_t lag = 0;
+    bool known = true;
+    for (Owned& o : owned) {
+      if (Stopped(options.stop)) break;
+      const uint64_t pending = o.consumer->lag();
+      if (pending != UINT64_MAX) lag += pending;
+      else known = false;
+    }
+    if (known) {
+      m.lag = lag;
+      m.caught_up = lag == 0;
+    }
+    for (int tick = 0; tick < 10 && !Stopped(options.stop) && !failed; ++tick) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }
-  fmt::print(stderr, "worker {}: stopped after {} events\n", options.index, m.events.load());
+  for (std::thread& t : threads) t.join();
+  if (failed) return failure;
+  fmt::print(stderr, "worker {}: stopped after {} events; seconds fetching {:.2f}, digesting {:.2f}, storing digests {:.2f}\n",
+             options.index, m.events.load(), m.fetch_us / 1e6, m.digest_us / 1e6, m.publish_us / 1e6);
   return absl::OkStatus();
 }
 
@@ -365,14 +395,61 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
 
   // Digests fetched ahead of the next sequence number, by sequence number;
   // at most partition_buffer per partition (a partition's digests are out
-  // of order by at most a publish window, so the next one is always reachable).
+  // of order by at most a publish window, so the next one is always
+  // reachable). One fetching thread per partition fills it (round trips
+  // overlap); this thread takes the contiguous run and applies it, in order.
   struct Held {
     std::string record;
     int p;
   };
+  std::mutex held_mu;
+  std::condition_variable held_cv;
   std::map<uint64_t, Held> held;
   std::vector<size_t> held_per(static_cast<size_t>(partitions), 0);
-  uint64_t next = 0;
+  uint64_t next = 0;  // under held_mu
+  std::atomic<bool> quit{false};
+  auto fetch_partition = [&](int p) {
+    std::vector<NatsMsgPtr> msgs;
+    while (!quit && !Stopped(options.stop)) {
+      {
+        std::unique_lock lock(held_mu);
+        if (held_per[static_cast<size_t>(p)] >= options.partition_buffer) {
+          held_cv.wait_for(lock, std::chrono::milliseconds(50));
+          continue;
+        }
+      }
+      msgs.clear();
+      if (auto f = consumers[static_cast<size_t>(p)]->Fetch(256, 200, &msgs); !f.ok()) {
+        ++m.fetch_errors;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
+      if (msgs.empty()) continue;
+      {
+        std::lock_guard lock(held_mu);
+        for (const NatsMsgPtr& msg : msgs) {
+          const size_t len = static_cast<size_t>(natsMsg_GetDataLength(msg.get()));
+          uint64_t seq = 0;
+          if (len < sizeof(seq)) {
+            ++m.bad_records;
+            continue;
+          }
+          std::memcpy(&seq, natsMsg_GetData(msg.get()), sizeof(seq));
+          if (seq < next || held.contains(seq)) {
+            ++m.duplicates;  // a resend or a redelivery: applied once
+            continue;
+          }
+          held.emplace(seq, Held{std::string(natsMsg_GetData(msg.get()) + sizeof(seq), len - sizeof(seq)), p});
+          ++held_per[static_cast<size_t>(p)];
+        }
+      }
+      held_cv.notify_all();
+      (void)consumers[static_cast<size_t>(p)]->AckThrough(msgs.back().get());
+    }
+  };
+  std::vector<std::thread> fetchers;
+  for (int p = 0; p < partitions; ++p) fetchers.emplace_back(fetch_partition, p);
+
   Interaction in;
   ContentDigest digest;
   ReliablePublisher kv_pub(link->get(), 1024);
@@ -388,32 +465,44 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
     m.last_flush_ms = SteadyMs();
     return absl::OkStatus();
   };
-  std::vector<NatsMsgPtr> msgs;
   auto last_meta = Clock::now() - std::chrono::seconds(10);
   bool finished = false;
+  absl::Status failure;
+  std::vector<std::string> run;  // the contiguous records taken at once
+  uint64_t applied = 0;          // == next, read without the lock
   while (!Stopped(options.stop)) {
-    // Apply what is contiguous.
-    while (!held.empty() && held.begin()->first <= next) {
-      auto it = held.begin();
-      --held_per[static_cast<size_t>(it->second.p)];
-      if (it->first == next) {
-        if (DecodeRecord(it->second.record, &in, &digest)) {
-          engine.ObserveDigest(in, digest);
-        } else {
-          ++m.bad_records;  // counted, never half-applied; the sequence moves on
-        }
+    run.clear();
+    {
+      std::unique_lock lock(held_mu);
+      if (held.empty() || held.begin()->first != next) held_cv.wait_for(lock, std::chrono::milliseconds(50));
+      while (!held.empty() && held.begin()->first == next) {
+        auto it = held.begin();
+        --held_per[static_cast<size_t>(it->second.p)];
+        run.push_back(std::move(it->second.record));
+        held.erase(it);
         ++next;
-        ++m.applied;
       }
-      held.erase(it);
+      m.buffered = held.size();
     }
-    m.buffered = held.size();
+    if (!run.empty()) held_cv.notify_all();
+    for (const std::string& record : run) {
+      if (DecodeRecord(record, &in, &digest)) {
+        engine.ObserveDigest(in, digest);
+      } else {
+        ++m.bad_records;  // counted, never half-applied; the sequence moves on
+      }
+    }
+    applied += run.size();
+    m.applied = applied;
     if (SecondsSince(last_meta) * 1000 > options.flush_ms) {
       if (auto stored = (*meta)->Get("published"); stored.ok()) m.published = ParseDecimal<uint64_t>(*stored).value_or(0);
-      if (auto s = flush_verdicts(); !s.ok()) return s;
+      if (auto s = flush_verdicts(); !s.ok()) {
+        failure = s;
+        break;
+      }
       uint64_t total_lag = 0;
       for (auto& c : consumers) {
-        if (auto pending = c->Pending(); pending.ok()) total_lag += *pending;
+        if (const uint64_t pending = c->lag(); pending != UINT64_MAX) total_lag += pending;
       }
       {
         std::lock_guard<std::mutex> lock(lag_mu);
@@ -422,47 +511,22 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
       last_meta = Clock::now();
     }
     const uint64_t published = m.published.load();
-    if (options.until_done && published > 0 && next >= published) {
+    if (options.until_done && published > 0 && applied >= published) {
       finished = true;
       break;
     }
-    bool any = false;
-    for (int p = 0; p < partitions; ++p) {
-      if (held_per[static_cast<size_t>(p)] >= options.partition_buffer) continue;
-      msgs.clear();
-      if (auto f = consumers[static_cast<size_t>(p)]->Fetch(256, 10, &msgs); !f.ok()) {
-        ++m.fetch_errors;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        continue;
-      }
-      if (msgs.empty()) continue;
-      any = true;
-      for (const NatsMsgPtr& msg : msgs) {
-        const size_t len = static_cast<size_t>(natsMsg_GetDataLength(msg.get()));
-        uint64_t seq = 0;
-        if (len < sizeof(seq)) {
-          ++m.bad_records;
-          continue;
-        }
-        std::memcpy(&seq, natsMsg_GetData(msg.get()), sizeof(seq));
-        if (seq < next || held.contains(seq)) {
-          ++m.duplicates;  // a resend or a redelivery: applied once
-          continue;
-        }
-        held.emplace(seq, Held{std::string(natsMsg_GetData(msg.get()) + sizeof(seq), len - sizeof(seq)), p});
-        ++held_per[static_cast<size_t>(p)];
-      }
-      (void)consumers[static_cast<size_t>(p)]->AckThrough(msgs.back().get());
-    }
-    (void)any;
   }
+  quit = true;
+  held_cv.notify_all();
+  for (std::thread& t : fetchers) t.join();
+  if (!failure.ok()) return failure;
   if (finished) {
     engine.Finish();
     for (const AccountState& a : engine.accounts()) {
       if (!a.id.empty()) dirty.insert(a.index);
     }
     if (auto s = flush_verdicts(); !s.ok()) return s;
-    if (auto s = (*meta)->Put("applied", std::to_string(next)); !s.ok()) return s;
+    if (auto s = (*meta)->Put("applied", std::to_string(applied)); !s.ok()) return s;
     if (!options.out.empty()) {
       auto campaigns = Campaigns(engine);
       absl::Status written = WriteAccounts(engine, options.out + "/accounts.jsonl");

@@ -60,6 +60,7 @@ struct PublishOptions {
   std::vector<std::string> inputs;
   IngestOptions ingest;
   size_t window = 1024;  // asynchronous publishes in flight
+  double rate = 0;       // events/s at most (a steady load for measurements); 0: as fast as it goes
 };
 struct PublishReport {
   IngestStats stats;
