@@ -88,7 +88,8 @@ def main():
         wports = [wait_file(f"{work}/w{w}.port") for w in range(workers)]
         dport = wait_file(f"{work}/d.port")
         with open(events) as f:
-            accounts = list({json.loads(line)["account_id"] for line in f if line.strip()})
+            # canonical records name the account account_id, OpenAI-shaped ones user
+            accounts = sorted({j.get("account_id") or j.get("user") for j in map(json.loads, filter(str.strip, f))} - {None})
         lines = sum(1 for _ in open(events))
         publisher = subprocess.Popen([dg, "publish", *common, "--rate", str(rate), events], stdout=log, stderr=log)
         procs.append(publisher)

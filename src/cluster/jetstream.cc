@@ -99,34 +99,6 @@ absl::Status NatsLink::EnsureStream(const std::string& name, const std::string& 
   }
 }
 
-absl::Status NatsLink::LastMessage(const std::string& stream, const std::string& subject, std::string* payload,
-                                   std::vector<NatsHeader>* headers) {
-  const auto deadline = Clock::now() + patience;
-  for (int attempt = 0;; ++attempt) {
-    natsMsg* msg = nullptr;
-    jsErrCode jerr = static_cast<jsErrCode>(0);
-    const natsStatus s = js_GetLastMsg(&msg, js_, stream.c_str(), subject.c_str(), nullptr, &jerr);
-    if (s == NATS_OK) {
-      payload->assign(natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
-      headers->clear();
-      const char** keys = nullptr;
-      int count = 0;
-      if (natsMsgHeader_Keys(msg, &keys, &count) == NATS_OK) {
-        for (int k = 0; k < count; ++k) {
-          const char* value = nullptr;
-          if (natsMsgHeader_Get(msg, keys[k], &value) == NATS_OK && value != nullptr) headers->push_back({keys[k], value});
-        }
-        free(static_cast<void*>(keys));
-      }
-      natsMsg_Destroy(msg);
-      return absl::OkStatus();
-    }
-    if (jerr == JSNoMessageFoundErr || s == NATS_NOT_FOUND) return absl::NotFoundError(subject);
-    if (Clock::now() > deadline) return NatsError(fmt::format("last message of {}", subject), s, jerr);
-    Backoff(attempt);
-  }
-}
-
 // --- ReliablePublisher -------------------------------------------------------
 
 ReliablePublisher::ReliablePublisher(NatsLink* link, size_t window) : link_(link), window_(window) {
@@ -405,12 +377,6 @@ uint64_t StreamSequence(natsMsg* msg) {
   const uint64_t seq = meta->Sequence.Stream;
   jsMsgMetaData_Destroy(meta);
   return seq;
-}
-
-std::string_view HeaderValue(natsMsg* msg, const char* key) {
-  const char* value = nullptr;
-  if (natsMsgHeader_Get(msg, key, &value) != NATS_OK || value == nullptr) return {};
-  return value;
 }
 
 // --- KvBucket ------------------------------------------------------------------

@@ -61,9 +61,6 @@ class NatsLink {
   // A file stream of `replicas` copies on `subjects` (e.g. "dg.events.*")
   // de-duplicating Nats-Msg-Id over `dedup_window_ms`; kept if it exists.
   absl::Status EnsureStream(const std::string& name, const std::string& subjects, int replicas, int64_t dedup_window_ms);
-  // Payload and headers of the last message on `subject`, or NotFound.
-  absl::Status LastMessage(const std::string& stream, const std::string& subject, std::string* payload,
-                           std::vector<NatsHeader>* headers);
 
  private:
   NatsLink() = default;
@@ -158,8 +155,6 @@ class PullConsumer {
 
 // The message's stream sequence (from its JetStream reply subject), or 0.
 uint64_t StreamSequence(natsMsg* msg);
-// A header's value, or empty.
-std::string_view HeaderValue(natsMsg* msg, const char* key);
 
 class KvBucket {
  public:

@@ -161,7 +161,6 @@ absl::Status RunWorker(const WorkerOptions& options) {
   struct Owned {
     int p;
     std::unique_ptr<PullConsumer> consumer;
-    uint64_t resumed_after = 0;
   };
   std::vector<Owned> owned;
   for (int p = options.index; p < options.cluster.partitions; p += options.count) {
@@ -174,7 +173,7 @@ absl::Status RunWorker(const WorkerOptions& options) {
     const uint64_t after = *floor;
     auto consumer = PullConsumer::Create(link->get(), kEventsStream, fmt::format("w{}", p), EventsSubject(p), after + 1);
     if (!consumer.ok()) return consumer.status();
-    owned.push_back(Owned{p, std::move(*consumer), after});
+    owned.push_back(Owned{p, std::move(*consumer)});
     fmt::print(stderr, "worker {}: partition {} from event stream sequence {}\n", options.index, p, after + 1);
   }
 

@@ -14,10 +14,12 @@
 //               subject dg.digests.<p>, Nats-Msg-Id "d-<seq>", header
 //               Dg-Src-Seq = the event's stream sequence; the events are
 //               acknowledged only after the stream stored their digests.
-//               Its only state is its position, which the digest stream
-//               holds: a replacement resumes after the last digest stored.
-//   correlator  every dg.digests.<p>, merged back into the global sequence
-//               (duplicates dropped by sequence number) -> Engine::
+//               Its only state is its position, the consumer's ack floor
+//               (replicated): a replacement resumes after it. One thread
+//               per partition (round trips, not CPU, bound a partition).
+//   correlator  every dg.digests.<p> (a fetching thread each), merged back
+//               into the global sequence (duplicates dropped by sequence
+//               number) -> Engine::
 //               ObserveDigest, exactly scan's order; verdict changes to the
 //               KV bucket dg_verdicts (key AccountKey, value the account's
 //               accounts.jsonl line); state = a replay of DG_DIGESTS.
@@ -28,6 +30,12 @@
 // streams' de-duplication window on Nats-Msg-Id (a resend after a lost
 // acknowledgement is not stored twice) and the correlator's sequence check
 // (a redelivered digest is applied once).
+//
+// Cost: a worker, per event, DigestContent plus ~one publish of the wire
+// record (~300 B); a correlator, per event, the engine's ObserveDigest plus
+// a KV put per verdict change (batched every flush_ms). Memory: a worker
+// holds one batch per partition; a correlator the engine plus at most
+// partition_buffer digests per partition.
 #pragma once
 
 #include <atomic>
