@@ -36,12 +36,12 @@ test: build
 check: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) -LE "quality|browser|perf"
 
-# The same suite (without the two long quality runs) under AddressSanitizer
+# The same suite (without the long quality runs and the NATS cluster run) under AddressSanitizer
 # and UndefinedBehaviorSanitizer: distillguard reads hostile input.
 test-sanitize: deps
 	@cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDG_SANITIZE=ON -DDG_BUILD_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD)-asan -j$(JOBS)
-	cd $(BUILD)-asan && ctest --output-on-failure -j$(JOBS) -LE "quality|browser|perf"
+	cd $(BUILD)-asan && ctest --output-on-failure -j$(JOBS) -LE "quality|browser|perf|cluster"
 
 bench: build
 	scripts/bench.sh

@@ -20,6 +20,7 @@ PACKAGES=(
   libsqlite3-dev       # serve persistence
   libssl-dev           # SHA-256 (libcrypto) of access-rules files and the access audit's hash chain
   libboost-dev         # serve HTTP (Boost.Beast / Asio, header-only)
+  libnats-dev nats-server  # the cluster on NATS JetStream (src/cluster, docs/SCALE.md)
   python3              # scenario runner, serve integration test
   chromium             # report.html checked in a real browser (tests/report)
   chromium-driver python3-selenium  # the analyst console driven in Chromium (tests/console)

@@ -24,7 +24,8 @@ DEPS = {
     "report": ["engine"],
     "sim": ["common"],
     "serve": ["report"],
-    "cli": ["serve", "sim"],
+    "cluster": ["serve"],
+    "cli": ["cluster", "serve", "sim"],
 }
 
 

@@ -131,4 +131,24 @@ int RunImport(const TraceArgs& args);
 void AddTracebackOptions(CLI::App& cmd, TraceArgs& args);
 int RunTraceback(const TraceArgs& args);
 
+// The cluster's nodes on NATS JetStream (cluster_cmd.cc, docs/SCALE.md).
+struct ClusterArgs {
+  std::string nats;
+  int partitions = 8;
+  int replicas = 3;
+  std::vector<std::string> inputs;  // publish
+  std::string mapping = "canonical";
+  size_t window = 1024;
+  double rate = 0;
+  int index = 0, count = 1, batch = 256;  // worker
+  std::string listen, port_file;
+  std::string policy, out;  // correlator
+  bool until_done = false;
+};
+void AddClusterOptions(CLI::App& publish, CLI::App& worker, CLI::App& correlator, CLI::App& decide, ClusterArgs& args);
+int RunPublishCmd(const ClusterArgs& args);
+int RunWorkerCmd(const ClusterArgs& args);
+int RunCorrelatorCmd(const ClusterArgs& args);
+int RunDecideCmd(const ClusterArgs& args);
+
 }  // namespace dg::cli

@@ -44,6 +44,13 @@ int main(int argc, char** argv) {
                                         "What access rules would deny, per rule and model, before they go live (accounts, recent traffic)");
   dg::cli::AddAccessImpactOptions(*impact_cmd, impact);
 
+  dg::cli::ClusterArgs cluster;
+  auto* publish_cmd = app.add_subcommand("publish", "Publish logs to the cluster's event stream on NATS JetStream (docs/SCALE.md)");
+  auto* worker_cmd = app.add_subcommand("worker", "Cluster worker: digest the events of its partitions");
+  auto* correlator_cmd = app.add_subcommand("correlator", "Cluster correlator: apply the digests in order, write verdicts to the KV bucket");
+  auto* decide_cmd = app.add_subcommand("decide", "Cluster decision node: answer /v1/check from the verdict bucket, in memory");
+  dg::cli::AddClusterOptions(*publish_cmd, *worker_cmd, *correlator_cmd, *decide_cmd, cluster);
+
   auto* version_cmd = app.add_subcommand("version", "Print the version");
 
   // Usage errors exit 2 (CLI11's own codes are 100+); --help and --version 0.
@@ -62,6 +69,10 @@ int main(int argc, char** argv) {
   if (*import_cmd) return dg::cli::RunImport(imp);
   if (*traceback_cmd) return dg::cli::RunTraceback(tb);
   if (*impact_cmd) return dg::cli::RunAccessImpact(impact);
+  if (*publish_cmd) return dg::cli::RunPublishCmd(cluster);
+  if (*worker_cmd) return dg::cli::RunWorkerCmd(cluster);
+  if (*correlator_cmd) return dg::cli::RunCorrelatorCmd(cluster);
+  if (*decide_cmd) return dg::cli::RunDecideCmd(cluster);
   if (*version_cmd) {
     fmt::print("distillguard {}\n", DG_VERSION);
     return 0;

@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# cluster-scan.sh: scan a log on a real NATS JetStream cluster (docs/SCALE.md).
+#
+#   scripts/cluster-scan.sh [--workers N] [--partitions P] [--kill-node] [--kill-worker] EVENTS OUTDIR
+#
+# Starts a 3-node nats-server cluster with JetStream on free loopback ports
+# (R=3 streams), the correlator and N workers, publishes EVENTS, waits until
+# the correlator has applied every published event, and leaves in OUTDIR
+# accounts.jsonl and campaigns.jsonl in scan's format, cluster_summary.json
+# (published / applied / duplicate deliveries dropped) and logs/. Stops
+# everything it started, by pid, on every exit path.
+#   --kill-node    kill -9 one NATS node once a fifth of the events are applied
+#                  (it stays dead: the streams keep a quorum of 2 of 3)
+#   --kill-worker  kill -9 worker 0 once half are applied, start a replacement
+#   --replay       afterwards, start a second correlator that rebuilds the
+#                  engine from the digest stream alone (a correlator restart)
+#                  into OUTDIR/replay, and print its rate
+#   --prepublish   publish everything first, then start the correlator and
+#                  the workers: the catch-up rate of the workers alone
+#                  (BENCHMARKS.md), printed as "catch-up: N events/s"
+# DG: the distillguard binary (default: build/distillguard next to scripts/).
+set -euo pipefail
+
+workers=1
+partitions=8
+kill_node=0
+kill_worker=0
+prepublish=0
+replay=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --workers) workers="$2"; shift 2 ;;
+    --partitions) partitions="$2"; shift 2 ;;
+    --kill-node) kill_node=1; shift ;;
+    --kill-worker) kill_worker=1; shift ;;
+    --prepublish) prepublish=1; shift ;;
+    --replay) replay=1; shift ;;
+    -h|--help) sed -n 2,23p "$0"; exit 0 ;;
+    --*) echo "cluster-scan: unknown option $1" >&2; exit 2 ;;
+    *) break ;;
+  esac
+done
+if [ $# -ne 2 ]; then
+  echo "usage: cluster-scan.sh [--workers N] [--partitions P] [--kill-node] [--kill-worker] EVENTS OUTDIR" >&2
+  exit 2
+fi
+events="$1"
+out="$2"
+here="$(cd "$(dirname "$0")" && pwd)"
+DG="${DG:-$here/../build/distillguard}"
+command -v nats-server >/dev/null || { echo "cluster-scan: nats-server not found (scripts/install-deps.sh)" >&2; exit 2; }
+[ -x "$DG" ] || { echo "cluster-scan: $DG is not executable (set DG)" >&2; exit 2; }
+[ -r "$events" ] || { echo "cluster-scan: cannot read $events" >&2; exit 2; }
+
+mkdir -p "$out/logs"
+out="$(cd "$out" && pwd)"
+work="$(mktemp -d "${TMPDIR:-/tmp}/dg-cluster.XXXXXX")"
+pids=()
+cleanup() {
+  local rc=$?
+  # DG_CLUSTER_CPU=1: CPU seconds of every process still running (where the time went).
+  if [ -n "${DG_CLUSTER_CPU:-}" ]; then ps -o pid=,times=,args= -p "$(IFS=,; echo "${pids[*]}")" 2>/dev/null | cut -c1-90 >&2 || true; fi
+  # The distillguard processes first (they stop cleanly while NATS is up),
+  # then the NATS nodes; pids holds the nodes first.
+  for ((k = ${#pids[@]} - 1; k >= 3; k--)); do kill "${pids[$k]}" 2>/dev/null || true; done
+  for ((k = ${#pids[@]} - 1; k >= 3; k--)); do wait "${pids[$k]}" 2>/dev/null || true; done
+  for ((k = 0; k < ${#pids[@]} && k < 3; k++)); do kill "${pids[$k]}" 2>/dev/null || true; done
+  for ((k = 0; k < ${#pids[@]} && k < 3; k++)); do wait "${pids[$k]}" 2>/dev/null || true; done
+  rm -rf "$work"
+  exit $rc
+}
+trap cleanup EXIT INT TERM
+
+# Six free loopback ports (three clients, three routes): bound once to port
+# 0, released, then probed again until a server has each.
+read -r -a ports < <(python3 - <<'PY'
+import socket
+socks, ports = [], []
+for _ in range(6):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s); ports.append(s.getsockname()[1])
+for s in socks: s.close()
+print(*ports)
+PY
+)
+routes="nats://127.0.0.1:${ports[3]},nats://127.0.0.1:${ports[4]},nats://127.0.0.1:${ports[5]}"
+urls="nats://127.0.0.1:${ports[0]},nats://127.0.0.1:${ports[1]},nats://127.0.0.1:${ports[2]}"
+node_pids=()
+for n in 0 1 2; do
+  cat > "$work/n$n.conf" <<CONF
+server_name: dg$n
+listen: 127.0.0.1:${ports[$n]}
+jetstream { store_dir: "$work/n$n", max_memory_store: 67108864, max_file_store: 4294967296 }
+cluster { name: dgcluster, listen: 127.0.0.1:${ports[$((n + 3))]}, routes: [ $routes ] }
+CONF
+  nats-server -c "$work/n$n.conf" > "$out/logs/nats-$n.log" 2>&1 &
+  pids+=($!)
+  node_pids+=($!)
+done
+for n in 0 1 2; do
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/${ports[$n]}") 2>/dev/null && break
+    sleep 0.1
+  done
+done
+echo "cluster-scan: NATS cluster on $urls" >&2
+
+common=(--nats "$urls" --partitions "$partitions" --replicas 3)
+publish_rc=""
+if [ $prepublish = 1 ]; then
+  echo "cluster-scan: $(date +%T) publishing before any worker runs" >&2
+  "$DG" publish "${common[@]}" "$events" > "$out/logs/publish.log" 2>&1 || {
+    echo "cluster-scan: publish failed" >&2; cat "$out/logs/publish.log" >&2; exit 1; }
+  publish_rc=0
+fi
+${DG_CORRELATOR_WRAP:-} "$DG" correlator "${common[@]}" --until-done --out "$out" --listen 127.0.0.1:0 --port-file "$work/correlator.port" \
+  > "$out/logs/correlator.log" 2>&1 &
+correlator=$!
+pids+=($correlator)
+worker_pids=()
+start_worker() {
+  "$DG" worker "${common[@]}" ${DG_WORKER_FLAGS:-} --index "$1" --of "$workers" --listen 127.0.0.1:0 \
+    >> "$out/logs/worker-$1.log" 2>&1 &
+  pids+=($!)
+  worker_pids[$1]=$!
+}
+for w in $(seq 0 $((workers - 1))); do start_worker "$w"; done
+
+t0=$(date +%s.%N)
+publisher=""
+if [ $prepublish = 0 ]; then
+  echo "cluster-scan: $(date +%T) publishing" >&2
+  "$DG" publish "${common[@]}" "$events" > "$out/logs/publish.log" 2>&1 &
+  publisher=$!
+  pids+=($publisher)
+fi
+
+applied() {
+  local port
+  port=$(cat "$work/correlator.port" 2>/dev/null) || { echo 0; return; }
+  python3 - "$port" <<'PY' 2>/dev/null || echo 0
+import sys, urllib.request
+body = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=2).read().decode()
+print(next((l.split()[1] for l in body.splitlines() if l.startswith("dg_correlator_applied_total ")), 0))
+PY
+}
+lines=$(wc -l < "$events")
+node_killed=0
+worker_killed=0
+while kill -0 "$correlator" 2>/dev/null; do
+  if [ -z "$publish_rc" ] && ! kill -0 "$publisher" 2>/dev/null; then
+    publish_rc=0
+    wait "$publisher" || publish_rc=$?
+    if [ "$publish_rc" -ne 0 ]; then echo "cluster-scan: publish failed (exit $publish_rc)" >&2; cat "$out/logs/publish.log" >&2; exit 1; fi
+  fi
+  if [ $kill_node = 1 ] && [ $node_killed = 0 ] && [ "$(applied)" -ge $((lines / 5)) ]; then
+    kill -9 "${node_pids[2]}"
+    node_killed=1
+    echo "cluster-scan: killed NATS node dg2 (pid ${node_pids[2]}) at $(applied) applied" >&2
+  fi
+  if [ $kill_worker = 1 ] && [ $worker_killed = 0 ] && [ "$(applied)" -ge $((lines / 2)) ]; then
+    kill -9 "${worker_pids[0]}"
+    wait "${worker_pids[0]}" 2>/dev/null || true
+    echo "cluster-scan: killed worker 0 (pid ${worker_pids[0]}) at $(applied) applied; starting a replacement" >&2
+    start_worker 0
+    worker_killed=1
+  fi
+  sleep 0.1
+done
+rc=0
+wait "$correlator" || rc=$?
+t1=$(date +%s.%N)
+if [ -z "$publish_rc" ]; then wait "$publisher" || { echo "cluster-scan: publish failed" >&2; exit 1; }; fi
+if [ $prepublish = 1 ]; then
+  python3 -c "import sys; print(f'catch-up: {int(sys.argv[3]) / (float(sys.argv[2]) - float(sys.argv[1])):.0f} events/s', file=sys.stderr)" "$t0" "$t1" "$lines"
+fi
+if [ $rc -ne 0 ]; then echo "cluster-scan: correlator failed (exit $rc)" >&2; tail -20 "$out/logs/correlator.log" >&2; exit 1; fi
+if [ $kill_node = 1 ] && [ $node_killed = 0 ]; then echo "cluster-scan: finished before the node kill point" >&2; exit 1; fi
+if [ $kill_worker = 1 ] && [ $worker_killed = 0 ]; then echo "cluster-scan: finished before the worker kill point" >&2; exit 1; fi
+grep -h "published:" "$out/logs/publish.log" >&2 || true
+if [ $replay = 1 ]; then
+  mkdir -p "$out/replay"
+  r0=$(date +%s.%N)
+  "$DG" correlator "${common[@]}" --until-done --out "$out/replay" > "$out/logs/correlator-replay.log" 2>&1 || {
+    echo "cluster-scan: the replaying correlator failed" >&2; exit 1; }
+  r1=$(date +%s.%N)
+  python3 -c "import sys; print(f'replay: {int(sys.argv[3]) / (float(sys.argv[2]) - float(sys.argv[1])):.0f} events/s (correlator restart from the digest stream)', file=sys.stderr)" "$r0" "$r1" "$lines"
+  cmp -s "$out/accounts.jsonl" "$out/replay/accounts.jsonl" || { echo "cluster-scan: the replay's accounts.jsonl differs" >&2; exit 1; }
+fi
+python3 -c "import sys; print(f'cluster-scan: {float(sys.argv[2]) - float(sys.argv[1]):.2f}s from the start of the nodes to the last event applied', file=sys.stderr)" "$t0" "$t1"
+cat "$out/cluster_summary.json" >&2

@@ -1,0 +1,157 @@
+#include "cluster/event_codec.h"
+
+#include <cstring>
+
+namespace dg {
+namespace {
+
+class Writer {
+ public:
+  explicit Writer(std::string* out) : out_(out) {}
+  template <typename T>
+  void Put(T v) {
+    char buf[sizeof(T)];
+    std::memcpy(buf, &v, sizeof(T));
+    out_->append(buf, sizeof(T));
+  }
+  void Str(std::string_view s) {
+    Put<uint32_t>(static_cast<uint32_t>(s.size()));
+    out_->append(s);
+  }
+
+ private:
+  std::string* out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  template <typename T>
+  bool Get(T* v) {
+    if (in_.size() - pos_ < sizeof(T)) return false;
+    std::memcpy(v, in_.data() + pos_, sizeof(T));
+    pos_ += sizeof(T);
+    return true;
+  }
+  bool Str(std::string* s) {
+    uint32_t n = 0;
+    if (!Get(&n) || in_.size() - pos_ < n) return false;
+    s->assign(in_.data() + pos_, n);
+    pos_ += n;
+    return true;
+  }
+  bool done() const { return pos_ == in_.size(); }
+
+ private:
+  std::string_view in_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+std::string EncodeEvent(uint64_t global_seq, const Interaction& in) {
+  std::string out;
+  size_t text = in.system.size() + in.response_text.size();
+  for (const Message& m : in.messages) text += m.text.size() + 12;
+  out.reserve(256 + text);
+  Writer w(&out);
+  w.Put<uint8_t>(kEventCodecVersion);
+  w.Put<uint64_t>(global_seq);
+  w.Put<int64_t>(in.ts);
+  w.Put<int64_t>(in.account_created_at);
+  for (const std::string* s : {&in.request_id, &in.account_id, &in.org_id, &in.api_key_id, &in.ip, &in.user_agent,
+                               &in.payment_fingerprint, &in.email_domain, &in.country, &in.verification, &in.model,
+                               &in.system, &in.conversation_id, &in.response_text, &in.stop_reason}) {
+    w.Str(*s);
+  }
+  w.Put<int8_t>(in.org_verified);
+  w.Put<uint32_t>(static_cast<uint32_t>(in.messages.size()));
+  for (const Message& m : in.messages) {
+    w.Put<uint8_t>(static_cast<uint8_t>(m.role));
+    w.Str(m.text);
+    w.Put<uint16_t>(m.tool_use_blocks);
+    w.Put<uint16_t>(m.tool_result_blocks);
+    w.Put<uint16_t>(m.other_blocks);
+  }
+  w.Put<uint32_t>(static_cast<uint32_t>(in.tool_names.size()));
+  for (const std::string& t : in.tool_names) w.Str(t);
+  w.Put<uint64_t>(in.tools_hash);
+  w.Put<int64_t>(in.max_tokens);
+  w.Put<double>(in.temperature);
+  w.Put<uint8_t>(in.has_response ? 1 : 0);
+  w.Put<int64_t>(in.input_tokens);
+  w.Put<int64_t>(in.output_tokens);
+  w.Put<int64_t>(in.reasoning_tokens);
+  w.Put<uint32_t>(in.source_index);
+  w.Put<uint64_t>(in.line);
+  w.Put<uint64_t>(in.seq);
+  return out;
+}
+
+bool DecodeEvent(std::string_view record, uint64_t* global_seq, Interaction* in) {
+  Reader r(record);
+  uint8_t version = 0;
+  if (!r.Get(&version) || version != kEventCodecVersion) return false;
+  if (!r.Get(global_seq) || !r.Get(&in->ts) || !r.Get(&in->account_created_at)) return false;
+  for (std::string* s : {&in->request_id, &in->account_id, &in->org_id, &in->api_key_id, &in->ip, &in->user_agent,
+                         &in->payment_fingerprint, &in->email_domain, &in->country, &in->verification, &in->model,
+                         &in->system, &in->conversation_id, &in->response_text, &in->stop_reason}) {
+    if (!r.Str(s)) return false;
+  }
+  uint32_t n = 0;
+  if (!r.Get(&in->org_verified) || !r.Get(&n) || n > kMaxEventMessages) return false;
+  in->messages.resize(n);
+  for (Message& m : in->messages) {
+    uint8_t role = 0;
+    if (!r.Get(&role) || role > static_cast<uint8_t>(Role::kAssistant)) return false;
+    m.role = static_cast<Role>(role);
+    if (!r.Str(&m.text) || !r.Get(&m.tool_use_blocks) || !r.Get(&m.tool_result_blocks) || !r.Get(&m.other_blocks)) {
+      return false;
+    }
+  }
+  if (!r.Get(&n) || n > kMaxEventToolNames) return false;
+  in->tool_names.resize(n);
+  for (std::string& t : in->tool_names) {
+    if (!r.Str(&t)) return false;
+  }
+  uint8_t has_response = 0;
+  if (!r.Get(&in->tools_hash) || !r.Get(&in->max_tokens) || !r.Get(&in->temperature) || !r.Get(&has_response) ||
+      has_response > 1) {
+    return false;
+  }
+  in->has_response = has_response == 1;
+  if (!r.Get(&in->input_tokens) || !r.Get(&in->output_tokens) || !r.Get(&in->reasoning_tokens) ||
+      !r.Get(&in->source_index) || !r.Get(&in->line) || !r.Get(&in->seq)) {
+    return false;
+  }
+  return r.done();
+}
+
+std::string AccountKey(std::string_view account_id) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string key = "a.";
+  key.reserve(2 + 2 * account_id.size());
+  for (const unsigned char c : account_id) {
+    key.push_back(kHex[c >> 4]);
+    key.push_back(kHex[c & 15]);
+  }
+  return key;
+}
+
+bool AccountFromKey(std::string_view key, std::string* account_id) {
+  if (key.size() < 2 || key.substr(0, 2) != "a." || key.size() % 2 != 0) return false;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  account_id->clear();
+  for (size_t pos = 2; pos < key.size(); pos += 2) {
+    const int hi = nibble(key[pos]), lo = nibble(key[pos + 1]);
+    if (hi < 0 || lo < 0) return false;
+    account_id->push_back(static_cast<char>(hi << 4 | lo));
+  }
+  return true;
+}
+
+}  // namespace dg

@@ -1,0 +1,40 @@
+// Event codec: one parsed interaction, text included, as the binary record
+// the publisher puts on the events stream (dg.events.<p>) for a worker to
+// digest. The publisher has already parsed, de-duplicated and ordered the
+// log (ingest/), so a worker never re-parses JSON: it decodes this record,
+// runs DigestContent and sends on the text-free wire record (serve/wire.h).
+//
+// Format: a version byte, the global sequence number (the interaction's
+// place in the publisher's timeline, which the correlator applies in
+// order), then fixed-width little-endian integers and length-prefixed
+// strings for every Interaction field. DecodeEvent checks every length
+// against the record and rejects trailing bytes: a foreign or torn record is
+// an error, never a half-filled interaction. O(record size); the record is
+// about the size of the interaction's text plus ~150 bytes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "ingest/interaction.h"
+
+namespace dg {
+
+inline constexpr uint8_t kEventCodecVersion = 1;
+// Bounds a decoder enforces on hostile records (a record is at most the
+// stream's maximum message size anyway).
+inline constexpr uint32_t kMaxEventMessages = 4096;
+inline constexpr uint32_t kMaxEventToolNames = 4096;
+
+std::string EncodeEvent(uint64_t global_seq, const Interaction& in);
+// Fills *in (every field, texts included) and *global_seq; false on any
+// inconsistency.
+bool DecodeEvent(std::string_view record, uint64_t* global_seq, Interaction* in);
+
+// A KV key for any account id: "a." and the id's bytes in hex (KV keys
+// allow only [-/_=.a-zA-Z0-9]). AccountFromKey inverts it (false if not one).
+std::string AccountKey(std::string_view account_id);
+bool AccountFromKey(std::string_view key, std::string* account_id);
+
+}  // namespace dg

@@ -1,0 +1,180 @@
+// JetStream: the few NATS JetStream operations the cluster nodes use, over
+// Debian's C client (libnats 3.4), as RAII types returning absl::Status.
+//
+//   NatsLink           one connection (every server URL given, reconnecting
+//                      for ever) and its JetStream context
+//   EnsureStream       create a replicated file stream if it is not there
+//   ReliablePublisher  asynchronous publishes in windows; a window is done
+//                      only when the stream acknowledged every message, the
+//                      failed or unanswered ones resent synchronously, in
+//                      order, each with its Nats-Msg-Id (so a resend of a
+//                      stored message is dropped by the stream's
+//                      de-duplication window, never stored twice)
+//   PullConsumer       a durable pull consumer on one subject, re-created at
+//                      a given stream position, acknowledged by AckAll; the
+//                      pull protocol is spoken directly on a private inbox
+//                      (libnats 3.4's Fetch corrupts memory on a late
+//                      delivery), every delivery checked for gaps
+//   KvBucket           a key-value bucket (put, get, watch)
+//
+// Errors that a node failure causes (timeouts, no responders, a lost
+// leader) are retried inside for up to `patience`; anything else is
+// returned. Cost: one network round trip per synchronous call; a publish
+// window costs one round trip per window plus the messages' bytes.
+#pragma once
+
+#include <nats/nats.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <absl/status/status.h>
+#include <absl/status/statusor.h>
+
+namespace dg {
+
+// One message header besides the payload.
+struct NatsHeader {
+  std::string key;
+  std::string value;
+};
+
+class NatsLink {
+ public:
+  // urls: comma-separated nats:// URLs of the cluster's servers.
+  static absl::StatusOr<std::unique_ptr<NatsLink>> Connect(const std::string& urls, const std::string& name);
+  ~NatsLink();
+  NatsLink(const NatsLink&) = delete;  // owns the connection
+  NatsLink& operator=(const NatsLink&) = delete;
+
+  natsConnection* conn() const { return conn_; }
+  jsCtx* js() const { return js_; }
+  // How long a call retries through a node failure before it gives up.
+  std::chrono::milliseconds patience{60000};
+
+  // A file stream of `replicas` copies on `subjects` (e.g. "dg.events.*")
+  // de-duplicating Nats-Msg-Id over `dedup_window_ms`; kept if it exists.
+  absl::Status EnsureStream(const std::string& name, const std::string& subjects, int replicas, int64_t dedup_window_ms);
+
+ private:
+  NatsLink() = default;
+  natsOptions* opts_ = nullptr;
+  natsConnection* conn_ = nullptr;
+  jsCtx* js_ = nullptr;
+};
+
+class ReliablePublisher {
+ public:
+  ReliablePublisher(NatsLink* link, size_t window);
+  ~ReliablePublisher();
+  ReliablePublisher(const ReliablePublisher&) = delete;  // the ack handler points at it
+  ReliablePublisher& operator=(const ReliablePublisher&) = delete;
+
+  // Queues one message; flushes when the window is full.
+  absl::Status Add(std::string subject, std::string payload, std::string msg_id, std::vector<NatsHeader> headers = {});
+  // Returns when every queued message is stored (or an error after patience).
+  absl::Status Flush();
+  uint64_t published() const { return published_; }
+  uint64_t resent() const { return resent_; }
+  uint64_t duplicates() const { return duplicates_; }  // dropped by the stream as already stored
+
+ private:
+  struct Item {
+    std::string subject, payload, msg_id;
+    std::vector<NatsHeader> headers;
+  };
+  static void OnAck(jsCtx* js, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure);
+  absl::Status Send(const Item& item, size_t index, bool sync);
+
+  NatsLink* link_;
+  size_t window_;
+  jsCtx* js_ = nullptr;  // own context: its ack handler is this publisher's
+  std::vector<Item> items_;
+  std::mutex mu_;            // the ack handler runs on the library's thread
+  std::vector<char> acked_;  // per item of the current window
+  uint64_t generation_ = 0;
+  uint64_t published_ = 0, resent_ = 0, duplicates_ = 0;
+};
+
+// A JetStream message received from a pull consumer.
+using NatsMsgPtr = std::unique_ptr<natsMsg, void (*)(natsMsg*)>;
+
+class PullConsumer {
+ public:
+  // Deletes any consumer `durable` on `stream` and creates it again on
+  // `subject`, delivering from stream sequence start_seq (0: from the start).
+  static absl::StatusOr<std::unique_ptr<PullConsumer>> Create(NatsLink* link, const std::string& stream,
+                                                              const std::string& durable, const std::string& subject,
+                                                              uint64_t start_seq);
+  // The stream sequence of the last message `durable` had acknowledged
+  // (its ack floor), 0 if none or no such consumer.
+  static absl::StatusOr<uint64_t> AckFloor(NatsLink* link, const std::string& stream, const std::string& durable);
+  ~PullConsumer();
+  PullConsumer(const PullConsumer&) = delete;
+  PullConsumer& operator=(const PullConsumer&) = delete;
+
+  // Up to `batch` messages, in stream order with none missing since the
+  // last acknowledged one; waits at most wait_ms; none is not an error.
+  // Call it only when everything fetched before is acknowledged: a
+  // delivery lost in transit (a node died with it; the consumer counts it
+  // delivered) shows as a jump in the consumer sequence, and the consumer
+  // is then re-created after the last acknowledged message and the batch
+  // dropped (redelivered in order by the new consumer). An AckAll after a
+  // lost delivery would otherwise acknowledge what nobody processed.
+  absl::Status Fetch(int batch, int wait_ms, std::vector<NatsMsgPtr>* out);
+  // Acknowledges msg and every earlier one (AckAll).
+  absl::Status AckThrough(natsMsg* msg);
+  // Messages on the subject not yet delivered or not yet acknowledged (the
+  // consumer's lag), as Fetch last asked the server (at most once a second);
+  // readable from any thread. UINT64_MAX: not known yet.
+  uint64_t lag() const { return lag_.load(); }
+  uint64_t recreated() const { return recreated_.load(); }
+
+ private:
+  PullConsumer() = default;
+  absl::Status Subscribe(uint64_t start_seq);
+  NatsLink* link_ = nullptr;
+  natsSubscription* sub_ = nullptr;
+  std::string stream_, durable_, subject_, inbox_;
+  uint64_t last_consumer_seq_ = 0;  // of the last message handed out
+  uint64_t last_stream_seq_ = 0;
+  uint64_t acked_stream_seq_ = 0;   // everything up to it is acknowledged
+  uint64_t start_seq_ = 0;
+  int failures_ = 0;                // consecutive fetch errors
+  std::atomic<uint64_t> recreated_{0};
+  std::atomic<uint64_t> lag_{UINT64_MAX};
+  std::chrono::steady_clock::time_point lag_asked_{};
+  void RefreshLag();
+};
+
+// The message's stream sequence (from its JetStream reply subject), or 0.
+uint64_t StreamSequence(natsMsg* msg);
+
+class KvBucket {
+ public:
+  static absl::StatusOr<std::unique_ptr<KvBucket>> Open(NatsLink* link, const std::string& bucket, int replicas);
+  ~KvBucket();
+  KvBucket(const KvBucket&) = delete;
+  KvBucket& operator=(const KvBucket&) = delete;
+
+  absl::Status Put(const std::string& key, std::string_view value);
+  // The value, or NotFound.
+  absl::StatusOr<std::string> Get(const std::string& key);
+  // The subject a put of `key` is published on (for ReliablePublisher).
+  std::string Subject(const std::string& key) const { return "$KV." + bucket_ + "." + key; }
+  kvStore* store() const { return kv_; }
+
+ private:
+  KvBucket() = default;
+  NatsLink* link_ = nullptr;
+  kvStore* kv_ = nullptr;
+  std::string bucket_;
+};
+
+}  // namespace dg

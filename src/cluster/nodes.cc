@@ -1,0 +1,643 @@
+#include "cluster/nodes.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+
+#include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include "cluster/event_codec.h"
+#include "cluster/jetstream.h"
+#include "cluster/ops_http.h"
+#include "common/hash.h"
+#include "common/json_out.h"
+#include "common/parse_int.h"
+#include "content/analyzer.h"
+#include "report/views.h"
+#include "report/writers.h"
+#include "serve/wire.h"
+
+namespace dg {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::string EventsSubject(int p) { return fmt::format("dg.events.{}", p); }
+std::string DigestsSubject(int p) { return fmt::format("dg.digests.{}", p); }
+
+absl::Status Prepare(NatsLink* link, const ClusterOptions& c) {
+  if (c.partitions < 1 || c.partitions > 4096) return absl::InvalidArgumentError("--partitions: 1 to 4096");
+  absl::Status s = link->EnsureStream(kEventsStream, "dg.events.*", c.replicas, c.dedup_window_ms);
+  if (s.ok()) s = link->EnsureStream(kDigestsStream, "dg.digests.*", c.replicas, c.dedup_window_ms);
+  return s;
+}
+
+// The partition count is fixed at the first publish; every node checks it.
+absl::Status CheckPartitions(KvBucket* meta, int partitions, bool set) {
+  auto stored = meta->Get("partitions");
+  if (!stored.ok() && absl::IsNotFound(stored.status())) {
+    if (!set) return absl::OkStatus();
+    return meta->Put("partitions", std::to_string(partitions));
+  }
+  if (!stored.ok()) return stored.status();
+  if (*stored != std::to_string(partitions)) {
+    return absl::FailedPreconditionError(
+        fmt::format("--partitions {}: the streams were made with {} partitions", partitions, *stored));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WritePortFile(const std::string& path, int port) {
+  if (path.empty()) return absl::OkStatus();
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp);
+    f << port << "\n";
+    if (!f) return absl::UnavailableError(fmt::format("{}: cannot write", tmp));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) return absl::UnavailableError(fmt::format("{}: cannot rename", path));
+  return absl::OkStatus();
+}
+
+bool Stopped(const std::atomic<bool>* stop) { return stop != nullptr && stop->load(); }
+
+}  // namespace
+
+// --- publish -----------------------------------------------------------------
+
+absl::Status RunPublish(const PublishOptions& options, PublishReport* report) {
+  const auto t0 = Clock::now();
+  auto link = NatsLink::Connect(options.cluster.nats, "distillguard-publish");
+  if (!link.ok()) return link.status();
+  if (auto s = Prepare(link->get(), options.cluster); !s.ok()) return s;
+  auto meta = KvBucket::Open(link->get(), kMetaBucket, options.cluster.replicas);
+  if (!meta.ok()) return meta.status();
+  if (auto s = CheckPartitions(meta->get(), options.cluster.partitions, true); !s.ok()) return s;
+  // A second publish continues the sequence where the first stopped.
+  uint64_t base = 0;
+  if (auto stored = (*meta)->Get("published"); stored.ok()) {
+    const auto n = ParseDecimal<uint64_t>(*stored);
+    if (!n) return absl::DataLossError(fmt::format("dg_meta published: '{}' is not a count", *stored));
+    base = *n;
+  } else if (!absl::IsNotFound(stored.status())) {
+    return stored.status();
+  }
+  ReliablePublisher pub(link->get(), options.window);
+  absl::Status failed;
+  uint64_t seq = base;
+  const uint64_t partitions = static_cast<uint64_t>(options.cluster.partitions);
+  IngestPipeline pipeline(
+      options.ingest,
+      [&](Interaction& in) {
+        if (!failed.ok()) return;
+        const int p = static_cast<int>(Hash64(in.account_id) % partitions);
+        failed = pub.Add(EventsSubject(p), EncodeEvent(seq, in), fmt::format("e-{}", seq));
+        ++seq;
+        if (options.rate > 0) {
+          const auto due = t0 + std::chrono::duration_cast<Clock::duration>(
+                                    std::chrono::duration<double>(static_cast<double>(seq - base) / options.rate));
+          if (due > Clock::now()) std::this_thread::sleep_until(due);
+        }
+      },
+      [](const std::string& msg) { fmt::print(stderr, "{}\n", msg); });
+  const bool complete = pipeline.AddFiles(options.inputs);
+  pipeline.Flush();
+  if (failed.ok()) failed = pub.Flush();
+  if (!failed.ok()) return failed;
+  if (!complete) return absl::InvalidArgumentError("publish: stopped at the first bad line (--strict)");
+  // Only now is the count visible: a correlator that sees it will find every
+  // event before it in the streams.
+  if (auto s = (*meta)->Put("published", std::to_string(seq)); !s.ok()) return s;
+  report->stats = pipeline.stats();
+  report->first_seq = base;
+  report->published = seq - base;
+  report->resent = pub.resent();
+  report->duplicates = pub.duplicates();
+  report->seconds = SecondsSince(t0);
+  return absl::OkStatus();
+}
+
+// --- worker ------------------------------------------------------------------
+
+namespace {
+
+struct WorkerMetrics {
+  std::atomic<uint64_t> events{0}, bad_records{0}, fetch_errors{0}, resent{0};
+  std::atomic<uint64_t> fetch_us{0}, digest_us{0}, publish_us{0};  // where the time goes (summed over threads)
+  std::atomic<uint64_t> lag{0};
+  std::atomic<bool> caught_up{false};
+  std::atomic<int64_t> last_progress_ms{0};
+};
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+absl::Status RunWorker(const WorkerOptions& options) {
+  if (options.count < 1 || options.index < 0 || options.index >= options.count) {
+    return absl::InvalidArgumentError("worker: --index must be in [0, --of)");
+  }
+  auto link = NatsLink::Connect(options.cluster.nats, fmt::format("distillguard-worker-{}", options.index));
+  if (!link.ok()) return link.status();
+  if (auto s = Prepare(link->get(), options.cluster); !s.ok()) return s;
+  auto meta = KvBucket::Open(link->get(), kMetaBucket, options.cluster.replicas);
+  if (!meta.ok()) return meta.status();
+  if (auto s = CheckPartitions(meta->get(), options.cluster.partitions, false); !s.ok()) return s;
+
+  struct Owned {
+    int p;
+    std::unique_ptr<PullConsumer> consumer;
+  };
+  std::vector<Owned> owned;
+  for (int p = options.index; p < options.cluster.partitions; p += options.count) {
+    // The worker's state is its position: the consumer's ack floor, which
+    // moves only once the digests up to it are stored (R copies). Resume
+    // after it; what the last owner digested past it comes again and is
+    // dropped as a duplicate (Nats-Msg-Id; the correlator's sequence check).
+    auto floor = PullConsumer::AckFloor(link->get(), kEventsStream, fmt::format("w{}", p));
+    if (!floor.ok()) return floor.status();
+    const uint64_t after = *floor;
+    auto consumer = PullConsumer::Create(link->get(), kEventsStream, fmt::format("w{}", p), EventsSubject(p), after + 1);
+    if (!consumer.ok()) return consumer.status();
+    owned.push_back(Owned{p, std::move(*consumer)});
+    fmt::print(stderr, "worker {}: partition {} from event stream sequence {}\n", options.index, p, after + 1);
+  }
+
+  WorkerMetrics m;
+  m.last_progress_ms = SteadyMs();
+  std::unique_ptr<OpsServer> ops;
+  if (!options.listen.empty()) {
+    auto started = OpsServer::Start(options.listen, [&](const std::string&, const std::string& path, const std::string&) {
+      if (path == "/healthz") return OpsResponse{200, "text/plain; charset=utf-8", "ok\n"};
+      if (path == "/readyz") {
+        return m.caught_up ? OpsResponse{200, "text/plain; charset=utf-8", "ready\n"}
+                           : OpsResponse{503, "text/plain; charset=utf-8", "catching up\n"};
+      }
+      if (path == "/metrics") {
+        return OpsResponse{200, "text/plain; version=0.0.4",
+                           fmt::format("# TYPE dg_worker_events_total counter\ndg_worker_events_total {}\n"
+                                       "# TYPE dg_worker_bad_records_total counter\ndg_worker_bad_records_total {}\n"
+                                       "# TYPE dg_worker_fetch_errors_total counter\ndg_worker_fetch_errors_total {}\n"
+                                       "# TYPE dg_worker_resent_total counter\ndg_worker_resent_total {}\n"
+                                       "# TYPE dg_worker_consumer_lag gauge\ndg_worker_consumer_lag {}\n"
+                                       "# TYPE dg_worker_partitions_owned gauge\ndg_worker_partitions_owned {}\n"
+                                       "# TYPE dg_worker_seconds_since_progress gauge\ndg_worker_seconds_since_progress {:.3f}\n"
+                                       "# TYPE dg_worker_phase_seconds_total counter\n"
+                                       "dg_worker_phase_seconds_total{{phase=\"fetch\"}} {:.3f}\n"
+                                       "dg_worker_phase_seconds_total{{phase=\"digest\"}} {:.3f}\n"
+                                       "dg_worker_phase_seconds_total{{phase=\"store\"}} {:.3f}\n",
+                                       m.events.load(), m.bad_records.load(), m.fetch_errors.load(), m.resent.load(),
+                                       m.lag.load(), owned.size(), (SteadyMs() - m.last_progress_ms.load()) / 1000.0,
+                                       m.fetch_us / 1e6, m.digest_us / 1e6, m.publish_us / 1e6)};
+      }
+      return OpsResponse{404, "text/plain; charset=utf-8", "not found\n"};
+    });
+    if (!started.ok()) return started.status();
+    ops = std::move(*started);
+    if (auto s = WritePortFile(options.port_file, ops->port()); !s.ok()) return s;
+  }
+
+  // One thread per owned partition: fetch a batch, digest it, wait for the
+  // digest stream to store it, acknowledge the batch. Round trips, not CPU,
+  // bound one partition (measured: BENCHMARKS.md), so partitions run side by
+  // side; each thread has its own publisher (its own acknowledgements).
+  std::atomic<bool> failed{false};
+  absl::Status failure;
+  std::mutex failure_mu;
+  auto run_partition = [&](Owned& o) {
+    ReliablePublisher pub(link->get(), static_cast<size_t>(options.batch) + 1);
+    TokenStream scratch;
+    ContentDigest digest;
+    Interaction in;
+    std::vector<NatsMsgPtr> fetched;
+    uint64_t resent_seen = 0;
+    auto fail = [&](absl::Status s) {
+      std::lock_guard<std::mutex> lock(failure_mu);
+      if (failure.ok()) failure = std::move(s);
+      failed = true;
+    };
+    while (!Stopped(options.stop) && !failed) {
+      fetched.clear();
+      const auto t_fetch = Clock::now();
+      if (auto f = o.consumer->Fetch(options.batch, 200, &fetched); !f.ok()) {
+        ++m.fetch_errors;  // a node failing over; the client reconnects
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
+      const auto t_digest = Clock::now();
+      m.fetch_us += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(t_digest - t_fetch).count());
+      if (fetched.empty()) continue;
+      for (const NatsMsgPtr& msg : fetched) {
+        uint64_t seq = 0;
+        const std::string_view data(natsMsg_GetData(msg.get()), static_cast<size_t>(natsMsg_GetDataLength(msg.get())));
+        if (!DecodeEvent(data, &seq, &in)) {
+          ++m.bad_records;  // not ours; acknowledged with the batch so it is not redelivered for ever
+          continue;
+        }
+        DigestContent(in, &scratch, &digest);
+        std::string out(sizeof(seq), '\0');
+        std::memcpy(out.data(), &seq, sizeof(seq));
+        out += EncodeRecord(in, digest);
+        if (auto s = pub.Add(DigestsSubject(o.p), std::move(out), fmt::format("d-{}", seq),
+                             {NatsHeader{"Dg-Src-Seq", std::to_string(StreamSequence(msg.get()))}});
+            !s.ok()) {
+          return fail(std::move(s));
+        }
+      }
+      const auto t_store = Clock::now();
+      m.digest_us += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(t_store - t_digest).count());
+      // Acknowledge only once the digests are stored (R copies).
+      if (auto s = pub.Flush(); !s.ok()) return fail(std::move(s));
+      if (auto s = o.consumer->AckThrough(fetched.back().get()); !s.ok()) ++m.fetch_errors;  // redelivery is harmless
+      m.events += fetched.size();
+      m.publish_us += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t_store).count());
+      m.resent += pub.resent() - resent_seen;
+      resent_seen = pub.resent();
+      m.last_progress_ms = SteadyMs();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (Owned& o : owned) threads.emplace_back(run_partition, std::ref(o));
+  // The lag, for /metrics and /readyz, once a second.
+  while (!Stopped(options.stop) && !failed) {
+    uint64_t lag = 0;
+    bool known = true;
+    for (Owned& o : owned) {
+      if (Stopped(options.stop)) break;
+      const uint64_t pending = o.consumer->lag();
+      if (pending != UINT64_MAX) lag += pending;
+      else known = false;
+    }
+    if (known) {
+      m.lag = lag;
+      m.caught_up = lag == 0;
+    }
+    for (int tick = 0; tick < 10 && !Stopped(options.stop) && !failed; ++tick) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  for (std::thread& t : threads) t.join();
+  if (failed) return failure;
+  fmt::print(stderr, "worker {}: stopped after {} events; seconds fetching {:.2f}, digesting {:.2f}, storing digests {:.2f}\n",
+             options.index, m.events.load(), m.fetch_us / 1e6, m.digest_us / 1e6, m.publish_us / 1e6);
+  return absl::OkStatus();
+}
+
+// --- correlator --------------------------------------------------------------
+
+namespace {
+
+struct CorrelatorMetrics {
+  std::atomic<uint64_t> applied{0}, duplicates{0}, bad_records{0}, fetch_errors{0}, verdict_puts{0};
+  std::atomic<uint64_t> published{0};  // 0: not known yet
+  std::atomic<uint64_t> buffered{0};
+  std::atomic<int64_t> last_flush_ms{0};
+  std::atomic<bool> done{false};
+};
+
+std::string VerdictValue(const Engine& engine, const AccountState& a) {
+  std::string out = "{\"account_id\":";
+  AppendJsonString(out, a.id);
+  out += fmt::format(",\"verdict\":\"{}\",\"score\":{:.4f},\"campaign_id\":", VerdictName(a.verdict), a.score);
+  const std::string camp = engine.CampaignOf(a.index);
+  if (camp.empty()) out += "null";
+  else AppendJsonString(out, camp);
+  out += fmt::format(",\"interactions\":{}}}", a.n);
+  return out;
+}
+
+}  // namespace
+
+absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
+  const auto t0 = Clock::now();
+  auto link = NatsLink::Connect(options.cluster.nats, "distillguard-correlator");
+  if (!link.ok()) return link.status();
+  if (auto s = Prepare(link->get(), options.cluster); !s.ok()) return s;
+  auto meta = KvBucket::Open(link->get(), kMetaBucket, options.cluster.replicas);
+  if (!meta.ok()) return meta.status();
+  auto verdicts = KvBucket::Open(link->get(), kVerdictBucket, options.cluster.replicas);
+  if (!verdicts.ok()) return verdicts.status();
+  if (auto s = CheckPartitions(meta->get(), options.cluster.partitions, false); !s.ok()) return s;
+
+  // The digest stream carries no text, so there is none to keep: campaigns
+  // show content indicators as fingerprints, as scan --no-samples does.
+  EngineOptions engine_options = options.engine;
+  engine_options.keep_samples = false;
+  Engine engine(options.policy, engine_options);
+  absl::flat_hash_set<uint32_t> dirty;  // account slots whose verdict changed since the last flush
+  engine.SetVerdictObserver([&](const AccountState& a, const VerdictRecord&) { dirty.insert(a.index); });
+
+  const int partitions = options.cluster.partitions;
+  std::vector<std::unique_ptr<PullConsumer>> consumers;
+  for (int p = 0; p < partitions; ++p) {
+    // The engine's state is a replay of the digest stream from its start.
+    auto c = PullConsumer::Create(link->get(), kDigestsStream, fmt::format("c{}", p), DigestsSubject(p), 0);
+    if (!c.ok()) return c.status();
+    consumers.push_back(std::move(*c));
+  }
+
+  CorrelatorMetrics m;
+  m.last_flush_ms = SteadyMs();
+  std::mutex lag_mu;
+  uint64_t lag = 0;
+  std::unique_ptr<OpsServer> ops;
+  if (!options.listen.empty()) {
+    auto started = OpsServer::Start(options.listen, [&](const std::string&, const std::string& path, const std::string&) {
+      const uint64_t published = m.published.load();
+      const bool caught_up = published > 0 && m.applied.load() >= published;
+      if (path == "/healthz") return OpsResponse{200, "text/plain; charset=utf-8", "ok\n"};
+      if (path == "/readyz") {
+        return caught_up ? OpsResponse{200, "text/plain; charset=utf-8", "ready\n"}
+                         : OpsResponse{503, "text/plain; charset=utf-8", "catching up\n"};
+      }
+      if (path == "/metrics") {
+        uint64_t consumer_lag = 0;
+        {
+          std::lock_guard<std::mutex> lock(lag_mu);
+          consumer_lag = lag;
+        }
+        return OpsResponse{200, "text/plain; version=0.0.4",
+                           fmt::format("# TYPE dg_correlator_applied_total counter\ndg_correlator_applied_total {}\n"
+                                       "# TYPE dg_correlator_duplicates_total counter\ndg_correlator_duplicates_total {}\n"
+                                       "# TYPE dg_correlator_bad_records_total counter\ndg_correlator_bad_records_total {}\n"
+                                       "# TYPE dg_correlator_fetch_errors_total counter\ndg_correlator_fetch_errors_total {}\n"
+                                       "# TYPE dg_correlator_verdict_puts_total counter\ndg_correlator_verdict_puts_total {}\n"
+                                       "# TYPE dg_correlator_published gauge\ndg_correlator_published {}\n"
+                                       "# TYPE dg_correlator_buffered gauge\ndg_correlator_buffered {}\n"
+                                       "# TYPE dg_correlator_consumer_lag gauge\ndg_correlator_consumer_lag {}\n"
+                                       "# TYPE dg_correlator_partitions_owned gauge\ndg_correlator_partitions_owned {}\n"
+                                       "# TYPE dg_correlator_seconds_since_flush gauge\ndg_correlator_seconds_since_flush {:.3f}\n",
+                                       m.applied.load(), m.duplicates.load(), m.bad_records.load(), m.fetch_errors.load(),
+                                       m.verdict_puts.load(), published, m.buffered.load(), consumer_lag, partitions,
+                                       (SteadyMs() - m.last_flush_ms.load()) / 1000.0)};
+      }
+      return OpsResponse{404, "text/plain; charset=utf-8", "not found\n"};
+    });
+    if (!started.ok()) return started.status();
+    ops = std::move(*started);
+    if (auto s = WritePortFile(options.port_file, ops->port()); !s.ok()) return s;
+  }
+
+  // Digests fetched ahead of the next sequence number, by sequence number;
+  // at most partition_buffer per partition (a partition's digests are out
+  // of order by at most a publish window, so the next one is always
+  // reachable). One fetching thread per partition fills it (round trips
+  // overlap); this thread takes the contiguous run and applies it, in order.
+  struct Held {
+    std::string record;
+    int p;
+  };
+  std::mutex held_mu;
+  std::condition_variable held_cv;
+  std::map<uint64_t, Held> held;
+  std::vector<size_t> held_per(static_cast<size_t>(partitions), 0);
+  uint64_t next = 0;  // under held_mu
+  std::atomic<bool> quit{false};
+  auto fetch_partition = [&](int p) {
+    std::vector<NatsMsgPtr> msgs;
+    while (!quit && !Stopped(options.stop)) {
+      {
+        std::unique_lock lock(held_mu);
+        if (held_per[static_cast<size_t>(p)] >= options.partition_buffer) {
+          held_cv.wait_for(lock, std::chrono::milliseconds(50));
+          continue;
+        }
+      }
+      msgs.clear();
+      if (auto f = consumers[static_cast<size_t>(p)]->Fetch(256, 200, &msgs); !f.ok()) {
+        ++m.fetch_errors;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
+      if (msgs.empty()) continue;
+      {
+        std::lock_guard lock(held_mu);
+        for (const NatsMsgPtr& msg : msgs) {
+          const size_t len = static_cast<size_t>(natsMsg_GetDataLength(msg.get()));
+          uint64_t seq = 0;
+          if (len < sizeof(seq)) {
+            ++m.bad_records;
+            continue;
+          }
+          std::memcpy(&seq, natsMsg_GetData(msg.get()), sizeof(seq));
+          if (seq < next || held.contains(seq)) {
+            ++m.duplicates;  // a resend or a redelivery: applied once
+            continue;
+          }
+          held.emplace(seq, Held{std::string(natsMsg_GetData(msg.get()) + sizeof(seq), len - sizeof(seq)), p});
+          ++held_per[static_cast<size_t>(p)];
+        }
+      }
+      held_cv.notify_all();
+      (void)consumers[static_cast<size_t>(p)]->AckThrough(msgs.back().get());
+    }
+  };
+  std::vector<std::thread> fetchers;
+  for (int p = 0; p < partitions; ++p) fetchers.emplace_back(fetch_partition, p);
+
+  Interaction in;
+  ContentDigest digest;
+  ReliablePublisher kv_pub(link->get(), 1024);
+  auto flush_verdicts = [&]() -> absl::Status {
+    for (const uint32_t idx : dirty) {
+      const AccountState& a = engine.accounts()[idx];
+      if (a.id.empty()) continue;  // forgotten since
+      if (auto s = kv_pub.Add((*verdicts)->Subject(AccountKey(a.id)), VerdictValue(engine, a), ""); !s.ok()) return s;
+      ++m.verdict_puts;
+    }
+    dirty.clear();
+    if (auto s = kv_pub.Flush(); !s.ok()) return s;
+    m.last_flush_ms = SteadyMs();
+    return absl::OkStatus();
+  };
+  auto last_meta = Clock::now() - std::chrono::seconds(10);
+  bool finished = false;
+  absl::Status failure;
+  std::vector<std::string> run;  // the contiguous records taken at once
+  uint64_t applied = 0;          // == next, read without the lock
+  while (!Stopped(options.stop)) {
+    run.clear();
+    {
+      std::unique_lock lock(held_mu);
+      if (held.empty() || held.begin()->first != next) held_cv.wait_for(lock, std::chrono::milliseconds(50));
+      while (!held.empty() && held.begin()->first == next) {
+        auto it = held.begin();
+        --held_per[static_cast<size_t>(it->second.p)];
+        run.push_back(std::move(it->second.record));
+        held.erase(it);
+        ++next;
+      }
+      m.buffered = held.size();
+    }
+    if (!run.empty()) held_cv.notify_all();
+    for (const std::string& record : run) {
+      if (DecodeRecord(record, &in, &digest)) {
+        engine.ObserveDigest(in, digest);
+      } else {
+        ++m.bad_records;  // counted, never half-applied; the sequence moves on
+      }
+    }
+    applied += run.size();
+    m.applied = applied;
+    if (SecondsSince(last_meta) * 1000 > options.flush_ms) {
+      if (auto stored = (*meta)->Get("published"); stored.ok()) m.published = ParseDecimal<uint64_t>(*stored).value_or(0);
+      if (auto s = flush_verdicts(); !s.ok()) {
+        failure = s;
+        break;
+      }
+      uint64_t total_lag = 0;
+      for (auto& c : consumers) {
+        if (const uint64_t pending = c->lag(); pending != UINT64_MAX) total_lag += pending;
+      }
+      {
+        std::lock_guard<std::mutex> lock(lag_mu);
+        lag = total_lag;
+      }
+      last_meta = Clock::now();
+    }
+    const uint64_t published = m.published.load();
+    if (options.until_done && published > 0 && applied >= published) {
+      finished = true;
+      break;
+    }
+  }
+  quit = true;
+  held_cv.notify_all();
+  for (std::thread& t : fetchers) t.join();
+  if (!failure.ok()) return failure;
+  if (finished) {
+    engine.Finish();
+    for (const AccountState& a : engine.accounts()) {
+      if (!a.id.empty()) dirty.insert(a.index);
+    }
+    if (auto s = flush_verdicts(); !s.ok()) return s;
+    if (auto s = (*meta)->Put("applied", std::to_string(applied)); !s.ok()) return s;
+    if (!options.out.empty()) {
+      auto campaigns = Campaigns(engine);
+      absl::Status written = WriteAccounts(engine, options.out + "/accounts.jsonl");
+      if (written.ok()) written = WriteCampaigns(campaigns, engine, options.out + "/campaigns.jsonl");
+      if (!written.ok()) return written;
+      std::ofstream summary(options.out + "/cluster_summary.json");
+      summary << fmt::format(
+          "{{\"published\":{},\"applied\":{},\"duplicates_dropped\":{},\"bad_records\":{},\"fetch_errors\":{},"
+          "\"verdict_puts\":{},\"accounts\":{},\"campaigns\":{},\"seconds\":{:.3f}}}\n",
+          m.published.load(), m.applied.load(), m.duplicates.load(), m.bad_records.load(), m.fetch_errors.load(),
+          m.verdict_puts.load(), engine.live_accounts(), campaigns.size(), SecondsSince(t0));
+      if (!summary) return absl::UnavailableError(fmt::format("{}/cluster_summary.json: cannot write", options.out));
+    }
+    fmt::print(stderr, "correlator: applied {} events ({} duplicate deliveries dropped) in {:.2f}s\n", m.applied.load(),
+               m.duplicates.load(), SecondsSince(t0));
+  }
+  return absl::OkStatus();
+}
+
+// --- decision node -----------------------------------------------------------
+
+absl::Status RunDecisionNode(const DecisionOptions& options) {
+  auto link = NatsLink::Connect(options.cluster.nats, "distillguard-decision");
+  if (!link.ok()) return link.status();
+  auto verdicts = KvBucket::Open(link->get(), kVerdictBucket, options.cluster.replicas);
+  if (!verdicts.ok()) return verdicts.status();
+  struct Known {
+    Verdict verdict = Verdict::kAllow;
+    double score = 0;
+    std::string campaign;
+  };
+  std::shared_mutex mu;
+  absl::flat_hash_map<std::string, Known> known;
+  std::atomic<bool> initial_done{false};
+  std::atomic<uint64_t> updates{0}, checks{0};
+
+  auto started = OpsServer::Start(options.listen, [&](const std::string& method, const std::string& path,
+                                                      const std::string& body) {
+    if (path == "/healthz") return OpsResponse{200, "text/plain; charset=utf-8", "ok\n"};
+    if (path == "/readyz") {
+      return initial_done ? OpsResponse{200, "text/plain; charset=utf-8", "ready\n"}
+                          : OpsResponse{503, "text/plain; charset=utf-8", "loading verdicts\n"};
+    }
+    if (path == "/metrics") {
+      std::shared_lock lock(mu);
+      return OpsResponse{200, "text/plain; version=0.0.4",
+                         fmt::format("dg_decision_accounts {}\ndg_decision_updates_total {}\ndg_decision_checks_total {}\n",
+                                     known.size(), updates.load(), checks.load())};
+    }
+    if (path == "/v1/check" && method == "POST") {
+      simdjson::dom::parser parser;
+      simdjson::padded_string padded(body);
+      std::string_view account;
+      auto doc = parser.parse(padded);
+      if (doc.error() || doc["account_id"].get_string().get(account) != simdjson::SUCCESS) {
+        return OpsResponse{400, "application/json", "{\"error\":\"body: a JSON object with account_id\"}\n"};
+      }
+      ++checks;
+      Known k;
+      {
+        std::shared_lock lock(mu);
+        if (auto it = known.find(std::string(account)); it != known.end()) k = it->second;
+      }
+      const char* decision = k.verdict == Verdict::kBlock ? "block" : k.verdict == Verdict::kReview ? "throttle" : "allow";
+      std::string out = fmt::format("{{\"decision\":\"{}\",\"score\":{:.4f},\"campaign_id\":", decision, k.score);
+      if (k.campaign.empty()) out += "null";
+      else AppendJsonString(out, k.campaign);
+      out += "}\n";
+      return OpsResponse{200, "application/json", out};
+    }
+    return OpsResponse{404, "text/plain; charset=utf-8", "not found\n"};
+  });
+  if (!started.ok()) return started.status();
+  if (auto s = WritePortFile(options.port_file, (*started)->port()); !s.ok()) return s;
+
+  kvWatcher* watcher = nullptr;
+  if (natsStatus s = kvStore_WatchAll(&watcher, (*verdicts)->store(), nullptr); s != NATS_OK) {
+    return absl::UnavailableError(fmt::format("watch {}: {}", kVerdictBucket, natsStatus_GetText(s)));
+  }
+  simdjson::dom::parser parser;
+  while (!Stopped(options.stop)) {
+    kvEntry* e = nullptr;
+    const natsStatus s = kvWatcher_Next(&e, watcher, 200);
+    if (s == NATS_TIMEOUT) continue;
+    if (s != NATS_OK) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    if (e == nullptr) {  // the end of the initial values
+      initial_done = true;
+      continue;
+    }
+    std::string account;
+    if (kvEntry_Operation(e) == kvOp_Put && AccountFromKey(kvEntry_Key(e), &account)) {
+      simdjson::padded_string padded(static_cast<const char*>(kvEntry_Value(e)), static_cast<size_t>(kvEntry_ValueLen(e)));
+      auto doc = parser.parse(padded);
+      std::string_view verdict, campaign;
+      double score = 0;
+      if (!doc.error() && doc["verdict"].get_string().get(verdict) == simdjson::SUCCESS) {
+        if (doc["score"].get_double().get(score) != simdjson::SUCCESS) score = 0;
+        if (doc["campaign_id"].get_string().get(campaign) != simdjson::SUCCESS) campaign = {};
+        Known k{verdict == "block" ? Verdict::kBlock : verdict == "review" ? Verdict::kReview : Verdict::kAllow, score,
+                std::string(campaign)};
+        std::unique_lock lock(mu);
+        known[account] = std::move(k);
+        ++updates;
+      }
+    }
+    kvEntry_Destroy(e);
+  }
+  kvWatcher_Destroy(watcher);
+  return absl::OkStatus();
+}
+
+}  // namespace dg

@@ -1,0 +1,120 @@
+// The cluster's record formats: the event codec (publisher -> worker) gives
+// every field back and rejects torn or foreign records; account ids survive
+// the KV key encoding.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "cluster/event_codec.h"
+
+namespace dg {
+namespace {
+
+Interaction Sample() {
+  Interaction in;
+  in.ts = 1775000000123;
+  in.request_id = "req_1";
+  in.account_id = "acct \xe2\x9c\x93/..";
+  in.org_id = "org";
+  in.api_key_id = "key";
+  in.ip = "10.1.2.3";
+  in.user_agent = "ua/1";
+  in.payment_fingerprint = "pm_1";
+  in.account_created_at = 1774000000000;
+  in.email_domain = "example.org";
+  in.country = "FR";
+  in.verification = "id";
+  in.org_verified = 1;
+  in.model = "atlas";
+  in.system = "be brief";
+  in.messages = {Message{Role::kUser, "hello\nworld", 1, 2, 3}, Message{Role::kAssistant, "hi", 0, 0, 0}};
+  in.tool_names = {"search", "calc"};
+  in.tools_hash = 77;
+  in.max_tokens = 8192;
+  in.temperature = 0.7;
+  in.conversation_id = "c1";
+  in.has_response = true;
+  in.response_text = "an answer";
+  in.stop_reason = "end_turn";
+  in.input_tokens = 10;
+  in.output_tokens = 20;
+  in.reasoning_tokens = 5;
+  in.source_index = 2;
+  in.line = 99;
+  in.seq = 1234;
+  return in;
+}
+
+TEST(EventCodec, RoundTripsEveryField) {
+  const Interaction in = Sample();
+  const std::string rec = EncodeEvent(42, in);
+  uint64_t seq = 0;
+  Interaction out;
+  ASSERT_TRUE(DecodeEvent(rec, &seq, &out));
+  EXPECT_EQ(seq, 42u);
+  EXPECT_EQ(EncodeEvent(42, out), rec);  // every field encoded is given back
+  EXPECT_EQ(out.account_id, in.account_id);
+  EXPECT_EQ(out.messages[0].text, "hello\nworld");
+  EXPECT_EQ(out.messages[1].role, Role::kAssistant);
+  EXPECT_EQ(out.messages[0].other_blocks, 3);
+  EXPECT_EQ(out.tool_names, in.tool_names);
+  EXPECT_DOUBLE_EQ(out.temperature, 0.7);
+  EXPECT_TRUE(out.has_response);
+  EXPECT_EQ(out.response_text, "an answer");
+  EXPECT_EQ(out.reasoning_tokens, 5);
+}
+
+TEST(EventCodec, KeepsAnUnsetTemperature) {
+  Interaction in = Sample();
+  in.temperature = std::nan("");
+  uint64_t seq = 0;
+  Interaction out;
+  ASSERT_TRUE(DecodeEvent(EncodeEvent(1, in), &seq, &out));
+  EXPECT_TRUE(std::isnan(out.temperature));
+}
+
+TEST(EventCodec, RejectsEveryTruncationAndTrailingBytes) {
+  const std::string rec = EncodeEvent(7, Sample());
+  uint64_t seq = 0;
+  for (size_t len = 0; len < rec.size(); ++len) {
+    Interaction out;
+    EXPECT_FALSE(DecodeEvent(std::string_view(rec).substr(0, len), &seq, &out)) << len;
+  }
+  Interaction out;
+  EXPECT_FALSE(DecodeEvent(rec + "x", &seq, &out));
+}
+
+TEST(EventCodec, RejectsAForeignVersionAndAHugeCount) {
+  std::string rec = EncodeEvent(7, Sample());
+  uint64_t seq = 0;
+  Interaction out;
+  rec[0] = static_cast<char>(kEventCodecVersion + 1);
+  EXPECT_FALSE(DecodeEvent(rec, &seq, &out));
+  // A message count past the bound is refused before anything is allocated for it.
+  Interaction empty;
+  std::string small = EncodeEvent(1, empty);
+  const size_t count_at = 1 + 8 + 8 + 8 + 15 * 4 + 1;
+  small[count_at] = '\xff';
+  small[count_at + 1] = '\xff';
+  small[count_at + 2] = '\xff';
+  small[count_at + 3] = '\x7f';
+  EXPECT_FALSE(DecodeEvent(small, &seq, &out));
+}
+
+TEST(AccountKey, RoundTripsAnyIdAndRejectsOtherKeys) {
+  for (const std::string& id : {std::string("acct_1"), std::string("a b/c.d\x01\xff"), std::string()}) {
+    const std::string key = AccountKey(id);
+    EXPECT_EQ(key.find_first_not_of("a.0123456789abcdef"), std::string::npos);
+    std::string back;
+    ASSERT_TRUE(AccountFromKey(key, &back));
+    EXPECT_EQ(back, id);
+  }
+  std::string back;
+  EXPECT_FALSE(AccountFromKey("b.00", &back));
+  EXPECT_FALSE(AccountFromKey("a.0", &back));
+  EXPECT_FALSE(AccountFromKey("a.zz", &back));
+  EXPECT_FALSE(AccountFromKey("", &back));
+}
+
+}  // namespace
+}  // namespace dg
