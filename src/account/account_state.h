@@ -148,6 +148,10 @@ struct AccountState {
   // decision state
   float own_score = 0;
   float score = 0;
+  // log2 of its output + reasoning tokens per active day over the
+  // population's 99th percentile (detect/token_baseline.h) when last
+  // observed; <= 0 while below it or while the population is not known.
+  float token_excess = 0;
   Verdict verdict = Verdict::kAllow;
   // Flags as bit-fields: the state stays within its documented size.
   bool suspicious : 1 = false;

@@ -118,6 +118,9 @@ OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
   sum += set(Reason::kHighVolume, per_day, (per_day - 50.0) / 200.0);
   sum += rate(kMaxOutputCapRate);
   sum += rate(kUnservedRate);
+  // Tokens per active day against the population's 99th percentile
+  // (TokenBaseline): zero at it, full strength at four times it.
+  sum += set(Reason::kTokenVolume, a.token_excess, a.token_excess / 2.0);
   take(&e.automation);
   if (a.created_at >= 0) {
     const double age_days = static_cast<double>(a.first_ts - a.created_at) / kDayMs;

@@ -4,7 +4,8 @@
 //      grading, data generation -- what is being extracted;
 //   A  automation: single-turn, fixed sampling, one template, round the
 //      clock, machine pacing, volume, maximal output caps, conversation
-//      histories the platform never served -- how;
+//      histories the platform never served, tokens per active day over the
+//      population's 99th percentile (AccountState::token_excess) -- how;
 //   Y  a young account (created shortly before its first use).
 // score = 1 - exp(-(H + (A + Y) * min(1, H / 0.5))): automation amplifies
 // harvesting but never creates it, because real customers automate too (an

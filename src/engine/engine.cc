@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace dg {
 namespace {
@@ -11,6 +12,8 @@ constexpr uint32_t kRematchEvery = 32;
 // unrelated to any campaign that shares its values.
 constexpr uint32_t kClearAfterInteractions = 10;
 constexpr TimeMs kClearAfterMs = kMsPerDay;
+// Token volume is read once an account has sent this many requests.
+constexpr uint32_t kTokenVolumeMinInteractions = 10;
 // A cleared account this long and this busy without turning suspicious is a
 // veteran: its values are used in the open (IndicatorStats::Publicness).
 constexpr uint32_t kVeteranAfterInteractions = 100;
@@ -79,6 +82,21 @@ AccountState& Engine::AccountFor(const Interaction& in) {
   return a;
 }
 
+void Engine::NoteTokenVolume(AccountState& a, uint16_t days_before, uint64_t tokens_before) {
+  // Only where the log reports token counts for the account.
+  if (a.TokensServed() == 0) return;
+  if (a.days_active > days_before && days_before > 0) {
+    token_baseline_.Add(static_cast<double>(tokens_before) / days_before);
+  }
+  const double upper = token_baseline_.Upper();
+  if (upper <= 0 || a.days_active == 0 || a.n < kTokenVolumeMinInteractions) {
+    a.token_excess = 0;
+    return;
+  }
+  const double per_day = static_cast<double>(a.TokensServed()) / a.days_active;
+  a.token_excess = static_cast<float>(std::max(0.0, std::log2(per_day / upper)));
+}
+
 void Engine::NoteOrgVerified(AccountState& a, const Interaction& in) {
   // The provider verified the account's org after it was first seen (serve:
   // PUT /v1/accounts). From now on the org is no indicator and no campaign
@@ -118,7 +136,10 @@ Verdict Engine::ObserveFeatures(const Interaction& in, const EventFeatures& f) {
     a.NoteServed(f.response_fp);
     a.responses_logged = true;
   }
+  const uint16_t days_before = a.days_active;
+  const uint64_t tokens_before = a.TokensServed();
   a.Observe(f, policy_.high_max_tokens, history);
+  NoteTokenVolume(a, days_before, tokens_before);
   // indicators
   const bool new_indicator = correlator_.Record(a, in, f);
   // Imported indicators: the first match is sticky; an account that matched

@@ -40,6 +40,7 @@
 #include "decide/check.h"
 #include "decide/verdict.h"
 #include "detect/scoring.h"
+#include "detect/token_baseline.h"
 #include "ingest/interaction.h"
 #include "policy/policy.h"
 
@@ -140,6 +141,9 @@ class Engine {
   void Decide(AccountState& a, TimeMs now, const OwnEvidence* known = nullptr);
   // Takes a later verification of the account's org (see engine.cc).
   void NoteOrgVerified(AccountState& a, const Interaction& in);
+  // Adds the account's completed days to the population's token baseline
+  // when it starts a new active day, and updates a.token_excess.
+  void NoteTokenVolume(AccountState& a, uint16_t days_before, uint64_t tokens_before);
 
   Policy policy_;
   EngineOptions options_;
@@ -154,6 +158,7 @@ class Engine {
   uint64_t interactions_ = 0;
   TimeMs now_ = 0;
   int64_t last_reexamined_day_ = -1;
+  TokenBaseline token_baseline_;  // the population's tokens per active day
 };
 
 }  // namespace dg

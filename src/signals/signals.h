@@ -41,6 +41,7 @@ enum class Reason : uint8_t {
   kYoungAccount,
   kMaxOutputCap,
   kUnservedHistory,
+  kTokenVolume,
   // coordination
   kCampaignMember,
   kCampaignIndicatorMatch,
@@ -95,6 +96,7 @@ inline constexpr std::array<SignalSpec, kReasonCount> kSignals = {{
     {Reason::kYoungAccount, "young_account", Family::kYouth, 0.4},
     {Reason::kMaxOutputCap, "max_output_cap", Family::kAutomation, 0.2},
     {Reason::kUnservedHistory, "unserved_history", Family::kAutomation, 0.2},
+    {Reason::kTokenVolume, "token_volume", Family::kAutomation, 0.3},
     {Reason::kCampaignMember, "campaign_member", Family::kCoordination, 0},
     {Reason::kCampaignIndicatorMatch, "campaign_indicator_match", Family::kCoordination, 0},
     {Reason::kSharedPayment, "shared_payment", Family::kCoordination, 0},
