@@ -124,6 +124,10 @@ void AccountState::Observe(const EventFeatures& f, int64_t high_max_tokens, Hist
   }
   last_ts = std::max(last_ts, f.ts);
   const auto day = static_cast<int32_t>(f.ts / kMsPerDay);
+  if (n > 0 && day > last_day) {  // a newer active day: the newest one is complete
+    tokens_prev_day = tokens_cur_day;
+    tokens_cur_day = 0;
+  }
   if (n == 0 || day - last_day >= 64) {
     active_days = 0;
     last_day = day;
@@ -165,6 +169,11 @@ void AccountState::Observe(const EventFeatures& f, int64_t high_max_tokens, Hist
     output_tokens += static_cast<uint64_t>(f.output_tokens);
   }
   if (f.reasoning_tokens > 0) reasoning_tokens += static_cast<uint64_t>(f.reasoning_tokens);
+  {
+    uint64_t served = f.input_tokens >= 0 && f.output_tokens >= 0 ? static_cast<uint64_t>(f.output_tokens) : 0;
+    if (f.reasoning_tokens > 0) served += static_cast<uint64_t>(f.reasoning_tokens);
+    tokens_cur_day = static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, tokens_cur_day + served));
+  }
   harvest_n += (f.flags & (kFlagCot | kFlagRecon | kFlagRubric | kFlagDataGen)) != 0;
   ++capability[static_cast<size_t>(f.capability)];
   if (f.prompt_cluster != 0) templates.Add(f.prompt_cluster);

@@ -1,5 +1,5 @@
 // AccountState: everything the engine remembers about one account, in a
-// fixed-size record (1,528 bytes, `sizeof(AccountState)`) no matter how many interactions it sends.
+// fixed-size record (1,536 bytes, `sizeof(AccountState)`) no matter how many interactions it sends.
 //
 // Rate counters are kept twice: over the account's life and over a sliding
 // window of the last one to two days (two day-long buckets, the older one
@@ -114,6 +114,10 @@ struct AccountState {
   uint64_t reasoning_tokens = 0;                 // extended thinking, where reported
   uint32_t harvest_n = 0;                        // requests carrying any harvest flag
   uint16_t days_active = 0;                      // distinct UTC days with activity (saturating)
+  // Output + reasoning tokens on the newest active day (last_day) and on
+  // the active day before it (saturating): what the account takes now, so
+  // that a quiet past does not average a harvest away.
+  uint32_t tokens_cur_day = 0, tokens_prev_day = 0;
   // Fingerprints (TurnFingerprint) of the last kServedRing responses served
   // to this account: a person continues a conversation from an answer it
   // got; a harvester that writes the history itself sends turns that are

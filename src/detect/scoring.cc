@@ -119,8 +119,11 @@ OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
   sum += rate(kMaxOutputCapRate);
   sum += rate(kUnservedRate);
   // Tokens per active day against the population's 99th percentile
-  // (TokenBaseline): zero at it, full strength at four times it.
-  sum += set(Reason::kTokenVolume, a.token_excess, a.token_excess / 2.0);
+  // (TokenBaseline): zero at it, full strength at four times it. It counts
+  // towards the harvest score only: heavy real users (coding agents, batch
+  // jobs) take as much, so it never makes an account a candidate.
+  const double token_part = set(Reason::kTokenVolume, a.token_excess, a.token_excess / 2.0);
+  sum += token_part;
   take(&e.automation);
   if (a.created_at >= 0) {
     const double age_days = static_cast<double>(a.first_ts - a.created_at) / kDayMs;
@@ -135,9 +138,10 @@ OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
   // youth only with automation.
   const double automated = std::min(1.0, e.automation / 0.4);
   const double harvesting = std::min(1.0, e.harvest / 0.5);
-  const double youth = e.youth * std::min(1.0, e.automation / 0.6);
+  const double bot = e.automation - token_part;  // automation without token volume
+  const double youth = e.youth * std::min(1.0, bot / 0.6);
   e.score = 1.0 - std::exp(-(e.harvest * automated + (e.automation + youth) * harvesting));
-  const double automation_score = 1.0 - std::exp(-(e.automation + youth));
+  const double automation_score = 1.0 - std::exp(-(bot + youth));
   if (e.young) {
     e.automation_score = automation_score;
     // A young bot that asks for nothing a harvester asks for is a person's

@@ -82,18 +82,23 @@ AccountState& Engine::AccountFor(const Interaction& in) {
   return a;
 }
 
-void Engine::NoteTokenVolume(AccountState& a, uint16_t days_before, uint64_t tokens_before) {
+void Engine::NoteTokenVolume(AccountState& a, bool newer_day) {
   // Only where the log reports token counts for the account.
   if (a.TokensServed() == 0) return;
-  if (a.days_active > days_before && days_before > 0) {
-    token_baseline_.Add(static_cast<double>(tokens_before) / days_before);
-  }
+  // The population is the accounts observed without turning suspicious: a
+  // campaign's harvesting accounts must not raise the bar they are read
+  // against (an operator who wants to raise it pays for the tokens of
+  // clean accounts).
+  if (newer_day && a.cleared && !a.suspicious) token_baseline_.Add(a.tokens_prev_day);
   const double upper = token_baseline_.Upper();
   if (upper <= 0 || a.days_active == 0 || a.n < kTokenVolumeMinInteractions) {
     a.token_excess = 0;
     return;
   }
-  const double per_day = static_cast<double>(a.TokensServed()) / a.days_active;
+  // The stronger of the life's mean per active day and the last two active
+  // days: a quiet past does not average a harvest away.
+  const double per_day = std::max({static_cast<double>(a.TokensServed()) / a.days_active,
+                                   static_cast<double>(a.tokens_prev_day), static_cast<double>(a.tokens_cur_day)});
   a.token_excess = static_cast<float>(std::max(0.0, std::log2(per_day / upper)));
 }
 
@@ -136,10 +141,9 @@ Verdict Engine::ObserveFeatures(const Interaction& in, const EventFeatures& f) {
     a.NoteServed(f.response_fp);
     a.responses_logged = true;
   }
-  const uint16_t days_before = a.days_active;
-  const uint64_t tokens_before = a.TokensServed();
+  const bool newer_day = a.n > 0 && in.ts / kMsPerDay > a.last_day;
   a.Observe(f, policy_.high_max_tokens, history);
-  NoteTokenVolume(a, days_before, tokens_before);
+  NoteTokenVolume(a, newer_day);
   // indicators
   const bool new_indicator = correlator_.Record(a, in, f);
   // Imported indicators: the first match is sticky; an account that matched

@@ -4,7 +4,8 @@
 //
 // Per interaction (ObserveFeatures, engine.cc):
 //   content    ContentAnalyzer assigns template clusters (text is dropped)
-//   account    AccountTable slot; AccountState counters (account/)
+//   account    AccountTable slot; AccountState counters (account/); the
+//              population's tokens per active day (detect/token_baseline.h)
 //   indicators Correlator::Record -- the account's values into the index
 //   score      ScoreAccount -- own evidence (detect/scoring.h)
 //   lifecycle  suspicious / cleared / veteran (correlate/)
@@ -18,9 +19,10 @@
 //
 // Cost: O(prompt length) for content, O(1) amortised for state, plus a link
 // check (<= 16 candidates per value) when an account turns suspicious and
-// every 16 interactions after. Memory: ~1.59 KB per account (1,528-byte
+// every 16 interactions after. Memory: ~1.59 KB per account (1,536-byte
 // AccountState + id map), ~150 B per indicator value, bounded template
-// indexes, one 72-byte VerdictRecord per account whose verdict changed
+// indexes, a 1.3 KB token baseline, one 72-byte VerdictRecord per account
+// whose verdict changed
 // (docs/ARCHITECTURE.md, "Costs and bounds"). Deterministic:
 // the same input in the same order gives the same output.
 #pragma once
@@ -141,9 +143,10 @@ class Engine {
   void Decide(AccountState& a, TimeMs now, const OwnEvidence* known = nullptr);
   // Takes a later verification of the account's org (see engine.cc).
   void NoteOrgVerified(AccountState& a, const Interaction& in);
-  // Adds the account's completed days to the population's token baseline
-  // when it starts a new active day, and updates a.token_excess.
-  void NoteTokenVolume(AccountState& a, uint16_t days_before, uint64_t tokens_before);
+  // Adds the account's completed active day to the population's token
+  // baseline when it starts a newer one (cleared accounts only), and
+  // updates a.token_excess. O(1).
+  void NoteTokenVolume(AccountState& a, bool newer_day);
 
   Policy policy_;
   EngineOptions options_;

@@ -36,7 +36,9 @@ TEST(TokenBaseline, HostileValuesStayInRange) {
   b.Add(1e300);
   b.Add(0);
   EXPECT_EQ(b.samples(), 4u);
-  EXPECT_GT(b.Quantile(0.99), 0);
+  const double lowest = std::exp2(1.0 / TokenBaseline::kPerDoubling);
+  EXPECT_EQ(b.Quantile(0.75), lowest) << "NaN, negative and zero count as the least";
+  EXPECT_EQ(b.Quantile(1.0), std::exp2(TokenBaseline::kDoublings)) << "huge values land in the last bucket";
 }
 
 // A population of ordinary accounts, ~10k output tokens per active day each,
@@ -58,7 +60,11 @@ class TokenVolumeEngine : public ::testing::Test {
     }
     return in;
   }
-  void Run(bool tokens_in_log) {
+  // tokens_in_log: the ordinary accounts' requests carry token counts.
+  // harvesters: that many accounts that ask for reasoning (suspicious on
+  // their own) and take as much as the heavy one.
+  void Run(bool tokens_in_log, int harvesters = 0) {
+    Rng rng(7);
     for (int day = 0; day < 4; ++day) {
       for (int r = 0; r < 12; ++r) {
         const TimeMs ts = kT0 + day * kMsPerDay + r * 40 * kMsPerMinute;
@@ -66,6 +72,13 @@ class TokenVolumeEngine : public ::testing::Test {
           engine.Observe(Request("acct_" + std::to_string(k), ts + k, tokens_in_log ? 800 + (k % 7) * 40 : -1));
         }
         engine.Observe(Request("heavy", ts + 700, 8000));
+        for (int h = 0; h < harvesters; ++h) {
+          Interaction in = testing::HarvestRequest("harvester" + std::to_string(h), ts + 800 + h, rng,
+                                                   "pm_h" + std::to_string(h), "198.18." + std::to_string(h) + ".1");
+          in.input_tokens = 50;
+          in.output_tokens = 8000;
+          engine.Observe(in);
+        }
       }
     }
   }
@@ -83,6 +96,25 @@ TEST_F(TokenVolumeEngine, TenTimesThePopulationsHeavyUsersIsFullStrength) {
   EXPECT_DOUBLE_EQ(Strength("heavy"), 1.0);
   EXPECT_EQ(Strength("acct_3"), 0) << "an ordinary account is not above its own population";
   EXPECT_EQ(Strength("acct_6"), 0) << "nor is the heaviest of the ordinary ones";
+}
+
+TEST_F(TokenVolumeEngine, HarvestersDoNotRaiseTheBarTheyAreReadAgainst) {
+  // Sixty harvesting accounts as heavy as the probe: a tenth of the
+  // account-days. Counted in the population, they would set its 99th
+  // percentile at their own volume.
+  Run(/*tokens_in_log=*/true, /*harvesters=*/60);
+  ASSERT_TRUE(engine.FindAccount("harvester0")->suspicious);
+  EXPECT_DOUBLE_EQ(Strength("heavy"), 1.0);
+  EXPECT_DOUBLE_EQ(Strength("harvester0"), 1.0);
+}
+
+TEST_F(TokenVolumeEngine, AQuietPastDoesNotAverageAHarvestAway) {
+  Run(/*tokens_in_log=*/true);
+  // An aged account that sent one small request a day for nine days, then
+  // takes a hundred thousand tokens in one day.
+  for (int day = 0; day < 9; ++day) engine.Observe(Request("aged", kT0 + day * kMsPerDay + 5 * kMsPerHour, 10));
+  for (int r = 0; r < 12; ++r) engine.Observe(Request("aged", kT0 + 9 * kMsPerDay + r * kMsPerHour, 8000));
+  EXPECT_DOUBLE_EQ(Strength("aged"), 1.0);
 }
 
 TEST_F(TokenVolumeEngine, NoTokenCountsInTheLogNoBaseline) {
