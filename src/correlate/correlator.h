@@ -215,15 +215,11 @@ class Correlator {
   // share content and nothing else.
   // *infra: an infrastructure kind carries at least half its weight (the
   // content-link guards do not apply); *paid (optional): one other than the
-  // org id -- what the operator pays for (cards, address blocks, mail
-  // domains; a sign-up wave is timing), which halves a campaign's block size. A campaign
+  // org id -- what the operator pays for (cards, address blocks, sign-up
+  // waves, mail domains), which halves a campaign's block size. A campaign
   // tied by an org id alone blocks from twice the size, as one tied by
   // content: a real lab or team may declare one unverified org.
   double CombineKinds(const std::array<double, kIndicatorKinds>& per_kind, bool* infra, bool* paid = nullptr) const;
-  // A card or an address block carries at least half its kind's weight:
-  // infrastructure one account does not share with strangers by
-  // coincidence (unlike a sign-up hour, a mail domain or an app's settings).
-  bool PersonalInfrastructure(const std::array<double, kIndicatorKinds>& per_kind) const;
   void OnConfirmed(uint32_t root, TimeMs now, RefreshFn refresh);
   // Campaign hints on the members' indicators, and the members refreshed.
   void RefreshMembers(uint32_t root, const std::vector<uint32_t>& members, TimeMs now, RefreshFn refresh);

@@ -39,14 +39,6 @@ double Correlator::CombineKinds(const std::array<double, kIndicatorKinds>& per_k
   return other + std::min(content, policy_.content_cap);
 }
 
-bool Correlator::PersonalInfrastructure(const std::array<double, kIndicatorKinds>& per_kind) const {
-  for (const IndicatorKind kind : {IndicatorKind::kPayment, IndicatorKind::kIpPrefix}) {
-    const auto k = static_cast<size_t>(kind);
-    if (per_kind[k] > 0 && per_kind[k] >= 0.5 * policy_.links[k]) return true;
-  }
-  return false;
-}
-
 double Correlator::LinkScore(const AccountState& a, const AccountState& b, uint32_t* reasons, bool* infra, bool* paid) const {
   std::array<double, kIndicatorKinds> per_kind{};
   // An org ties accounts that harvest, not bots that only automate: an
@@ -336,15 +328,6 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     bool has_infra = false, paid = false;
     double total = CombineKinds(per_kind, &has_infra, &paid);
     if (!has_infra && !(a.MayLinkOnContent() && network == Network::kNone && !OwnNetworkCampaign(root))) continue;
-    // An account that is not suspicious on its own is brought in only by
-    // infrastructure that is personal: a card or an address block. A
-    // sign-up hour or a mail domain is shared with thousands of strangers,
-    // and a public app's system prompt and client settings with all its
-    // users; a hydra that copies an app and signs up in the same hours as
-    // one of its new users must not sweep that user in (issue #15,
-    // framing). A head of the hydra with nothing personal in common joins
-    // once its own requests make it suspicious.
-    if (!a.suspicious && !PersonalInfrastructure(per_kind)) continue;
     // A payment instrument that is mostly the campaign's, used by an account
     // that harvests on its own evidence: two independent pieces of evidence,
     // enough to join -- however old the account (a bought or aged account put

@@ -141,12 +141,10 @@ enum class IndicatorKind : uint8_t {
 inline constexpr size_t kIndicatorKinds = static_cast<size_t>(IndicatorKind::kCount);
 
 enum class IndicatorClass : uint8_t {
-  kInfrastructure,  // what the operator pays for: cards, address blocks, mail domains, an org
+  kInfrastructure,  // what the operator pays for: cards, address blocks, sign-up waves, mail domains
   kContent,         // prompt content: shared by anyone drawing on the same public prompts
   kClient,          // client configuration and tools
-  kTiming,          // when it runs or signed up: shared with every stranger active (or
-                    // signing up) in the same hours, so it adds evidence but never opens
-                    // the infrastructure-only gates (issue #15, framing)
+  kTiming,          // when it runs
 };
 
 struct IndicatorSpec {
@@ -169,7 +167,7 @@ inline constexpr std::array<IndicatorSpec, kIndicatorKinds> kIndicatorSpecs = {{
     {IndicatorKind::kPromptFrame, "prompt_frame", Reason::kSharedPromptFrame, 0.5, 1, IndicatorClass::kContent},
     {IndicatorKind::kToolset, "toolset", Reason::kSharedToolset, 0.4, 1, IndicatorClass::kClient},
     {IndicatorKind::kClient, "client", Reason::kSharedClient, 0.5, 1, IndicatorClass::kClient},
-    {IndicatorKind::kCreationBurst, "creation_burst", Reason::kSharedCreationBurst, 0.4, 10, IndicatorClass::kTiming},
+    {IndicatorKind::kCreationBurst, "creation_burst", Reason::kSharedCreationBurst, 0.4, 10, IndicatorClass::kInfrastructure},
     {IndicatorKind::kEmailDomain, "email_domain", Reason::kSharedEmailDomain, 0.3, 5, IndicatorClass::kInfrastructure},
     {IndicatorKind::kBehaviour, "behaviour", Reason::kSharedBehaviour, 0.5, 1, IndicatorClass::kClient},
     {IndicatorKind::kSchedule, "schedule", Reason::kSharedSchedule, 0.4, 5, IndicatorClass::kTiming},
