@@ -1072,6 +1072,12 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(const SimOptions& o
 }
 
 bool Simulator::Run(std::FILE* events, std::FILE* labels, SimStats* stats) {
+  const bool ok = Run([events](std::string_view piece) { return std::fwrite(piece.data(), 1, piece.size(), events) == piece.size(); },
+                      labels, stats);
+  return std::fflush(events) == 0 && ok;
+}
+
+bool Simulator::Run(const std::function<bool(std::string_view)>& write_events, std::FILE* labels, SimStats* stats) {
   Impl& s = *impl_;
   *stats = SimStats{};
   using Item = std::pair<TimeMs, uint32_t>;
@@ -1097,16 +1103,15 @@ bool Simulator::Run(std::FILE* events, std::FILE* labels, SimStats* stats) {
     // Written in 256 KiB pieces, well inside a pipe's buffer, so a reader on
     // the other end of `simulate --out - | scan -` works while this generates.
     if (buf.size() > (1u << 18) - (1u << 16)) {
-      ok = std::fwrite(buf.data(), 1, buf.size(), events) == buf.size();
+      ok = write_events(buf);
       stats->bytes += buf.size();
       buf.clear();
     }
   }
   if (ok && !buf.empty()) {
-    ok = std::fwrite(buf.data(), 1, buf.size(), events) == buf.size();
+    ok = write_events(buf);
     stats->bytes += buf.size();
   }
-  ok = ok && std::fflush(events) == 0;
   for (const auto& a : s.accounts) {
     if (a.events == 0) continue;
     ++stats->accounts;
