@@ -1,5 +1,7 @@
 #include "sim/text.h"
 
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -313,13 +315,28 @@ std::string TextSource::JudgePrompt(Rng& rng) const {
 
 std::string TextSource::Response(std::string_view prompt, TopicKind kind, Rng& rng) const {
   if (!responses_.empty() && rng.Chance(0.5)) return rng.Pick(responses_).substr(0, 1200);
-  std::string out(rng.Pick(kResponseOpeners));
+  const std::string_view opener = rng.Pick(kResponseOpeners);
   const int words = static_cast<int>(rng.Range(25, 90));
+  // Written into a buffer sized for the longest answer (each word and its
+  // separator at most kMaxWord + 2 bytes), not grown word by word.
+  static const size_t kMaxWord =
+      std::max_element(kResponseWords.begin(), kResponseWords.end(), [](auto x, auto y) { return x.size() < y.size(); })->size();
+  std::string out(opener.size() + static_cast<size_t>(words) * (kMaxWord + 2), '\0');
+  char* w = out.data();
+  std::memcpy(w, opener.data(), opener.size());
+  w += opener.size();
   for (int idx = 0; idx < words; ++idx) {
-    out.push_back(idx % 12 == 0 ? '.' : ' ');
-    if (idx % 12 == 0) out.push_back(' ');
-    out.append(rng.Pick(kResponseWords));
+    if (idx % 12 == 0) {
+      *w++ = '.';
+      *w++ = ' ';
+    } else {
+      *w++ = ' ';
+    }
+    const std::string_view word = rng.Pick(kResponseWords);
+    std::memcpy(w, word.data(), word.size());
+    w += word.size();
   }
+  out.resize(static_cast<size_t>(w - out.data()));
   if (kind == TopicKind::kCoding) out.append("\n```\ndef solve(x):\n    return x\n```");
   out.push_back('.');
   return out;
