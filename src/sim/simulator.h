@@ -9,6 +9,10 @@
 // of accounts, not events. All randomness flows from one seed: the same
 // options give the same bytes. Nothing in an id, a field or the order of
 // events reveals a label; labels go to a separate file.
+//
+// Cost: ~2 us of one core per interaction (~1.8 KB of JSON each; standard
+// seed 42: 2.06M interactions in ~4 s of CPU, BENCHMARKS.md "simulate"),
+// memory proportional to the number of accounts.
 #pragma once
 
 #include <cstdint>
