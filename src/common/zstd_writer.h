@@ -6,8 +6,8 @@
 // window and buffers (a few MB at the default level 3), whatever the size
 // of the stream. The compression runs on one libzstd worker thread when
 // the library has them (Debian's does), so it overlaps with the producer;
-// cost ~4 ns a byte of input (~250 MB/s) of that thread at level 3, ~10:1
-// on simulated traffic.
+// cost ~4 ns a byte of input (~250 MB/s) of that thread at level 3, 8-10:1
+// on simulated traffic (BENCHMARKS.md "simulate (#21)").
 #pragma once
 
 #include <zstd.h>
