@@ -2,7 +2,9 @@
 // analysis (tokenise + lexicon + MinHash + LSH) against a baseline of exact
 // hashing of the normalised text, and the whole engine step; and the content
 // stages one at a time on the simulator's prose (BM_Tokenize,
-// BM_ComputeSignature, BM_MatchLexicon, BM_TemplateAssign).
+// BM_ComputeSignature, BM_MatchLexicon, BM_TemplateAssign). The writers:
+// AppendJsonString against the byte-at-a-time loop it replaced, and the
+// simulator's events per second (#21).
 // Run: build/bench/dg_bench  (see BENCHMARKS.md for recorded figures)
 #include <benchmark/benchmark.h>
 
@@ -10,10 +12,12 @@
 #include <vector>
 
 #include "common/hash.h"
+#include "common/json_out.h"
 #include "common/rng.h"
 #include "content/analyzer.h"
 #include "engine/engine.h"
 #include "ingest/parser.h"
+#include "sim/simulator.h"
 #include "sim/text.h"
 
 namespace {
@@ -185,6 +189,75 @@ void BM_TemplateAssign(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_TemplateAssign);
+
+// JSON string writing on the simulator's prose (plain ASCII with a few
+// newlines): the SSE2 run skipping of AppendJsonString against the loop it
+// replaced, which looked at every byte (ASCII-only reference copy below).
+void AppendJsonStringBytewise(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  size_t run_start = 0, pos = 0;
+  auto flush = [&] { out.append(s.data() + run_start, pos - run_start); };
+  while (pos < s.size()) {
+    const auto c = static_cast<unsigned char>(s[pos]);
+    if (c >= 0x20 && c != '"' && c != '\\' && c < 0x7F) {
+      ++pos;
+      continue;
+    }
+    flush();
+    switch (c) {
+      case '"': out.append("\\\""); break;
+      case '\\': out.append("\\\\"); break;
+      case '\n': out.append("\\n"); break;
+      default:
+        out.append("\\u00");
+        out.push_back(kHex[c >> 4]);
+        out.push_back(kHex[c & 0xF]);
+    }
+    ++pos;
+    run_start = pos;
+  }
+  flush();
+  out.push_back('"');
+}
+
+template <bool kBytewise>
+void BM_AppendJsonString(benchmark::State& state) {
+  const auto texts = MakeTexts(512);
+  std::string out;
+  size_t idx = 0, bytes = 0;
+  for (auto _ : state) {
+    out.clear();
+    const auto& text = texts[idx++ % texts.size()];
+    if constexpr (kBytewise) AppendJsonStringBytewise(out, text);
+    else dg::AppendJsonString(out, text);
+    benchmark::DoNotOptimize(out.data());
+    bytes += text.size();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+}
+BENCHMARK(BM_AppendJsonString<false>);
+BENCHMARK(BM_AppendJsonString<true>);
+
+// The simulator writing the demo scenario at scale 0.1 (~4k events) into
+// memory: events per second of one core (simulate's CPU per interaction).
+void BM_SimulateDemo(benchmark::State& state) {
+  dg::sim::SimOptions options;
+  options.scenario = "demo";
+  options.scale = 0.1;
+  options.seed = 3;
+  uint64_t events = 0, bytes = 0;
+  for (auto _ : state) {
+    auto sim = std::move(*dg::sim::Simulator::Create(options));
+    dg::sim::SimStats stats;
+    sim->Run([](std::string_view piece) { benchmark::DoNotOptimize(piece.data()); return true; }, nullptr, &stats);
+    events += stats.events;
+    bytes += stats.bytes;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(events));
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+}
+BENCHMARK(BM_SimulateDemo)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -1,7 +1,11 @@
 // In-process ingest throughput of serve's Service (no HTTP): JSONL batches
 // from a file through Ingest() on T threads -- parse, digest, durable
 // SQLite append, engine apply. Separates the service's own cost from the
-// HTTP layer's. Usage: dg_serve_ingest_bench FILE [EVENTS] [BATCH] [THREADS]
+// HTTP layer's. Then the SQLite append path alone (#21): the wire records
+// the run logged, appended again to a fresh Store in batches of the same
+// size (one durable transaction and fsync each), timed without parsing,
+// digesting or the engine.
+// Usage: dg_serve_ingest_bench FILE [EVENTS] [BATCH] [THREADS]
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -12,6 +16,7 @@
 #include <vector>
 
 #include "serve/service.h"
+#include "serve/store.h"
 
 int main(int argc, char** argv) {
   if (argc < 2) {
@@ -55,6 +60,50 @@ int main(int argc, char** argv) {
   std::printf("events=%zu seconds=%.3f events_per_s=%.0f MB_per_s=%.1f batch=%zu threads=%d\n", accepted.load(), s,
               accepted / s, bytes / s / 1e6, batch, threads);
   svc.reset();
+
+  // The append path alone, on the records serve logged.
+  std::vector<std::string> records;
+  {
+    auto logged = dg::Store::Open(dir.string());
+    if (!logged.ok()) {
+      std::fprintf(stderr, "%s\n", logged.status().ToString().c_str());
+      return 1;
+    }
+    const absl::Status read = (*logged)->ForEachRecord([&](std::string_view r) { records.emplace_back(r); });
+    if (!read.ok()) {
+      std::fprintf(stderr, "%s\n", read.ToString().c_str());
+      return 1;
+    }
+  }
+  std::vector<std::vector<std::string>> record_batches;
+  size_t record_bytes = 0;
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (i % batch == 0) record_batches.emplace_back();
+    record_bytes += records[i].size();
+    record_batches.back().push_back(std::move(records[i]));
+  }
+  const auto dir2 = std::filesystem::temp_directory_path() / "dg_serve_ingest_bench_store";
+  std::filesystem::remove_all(dir2);
+  std::filesystem::create_directories(dir2);
+  {
+    auto store = dg::Store::Open(dir2.string());
+    if (!store.ok()) {
+      std::fprintf(stderr, "%s\n", store.status().ToString().c_str());
+      return 1;
+    }
+    const auto a0 = std::chrono::steady_clock::now();
+    for (const auto& b : record_batches) {
+      if (absl::Status st = (*store)->Append(b, {}); !st.ok()) {
+        std::fprintf(stderr, "%s\n", st.ToString().c_str());
+        return 1;
+      }
+    }
+    const double as = std::chrono::duration<double>(std::chrono::steady_clock::now() - a0).count();
+    std::printf("store_append: events=%zu seconds=%.3f events_per_s=%.0f wire_MB_per_s=%.1f bytes_per_record=%.0f batches=%zu\n",
+                records.size(), as, records.size() / as, record_bytes / as / 1e6,
+                records.empty() ? 0.0 : static_cast<double>(record_bytes) / records.size(), record_batches.size());
+  }
   std::filesystem::remove_all(dir);
+  std::filesystem::remove_all(dir2);
   return 0;
 }

@@ -2,6 +2,10 @@
 
 #include <algorithm>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 namespace dg {
 
 size_t Utf8SequenceLength(std::string_view s, size_t pos) {
@@ -41,6 +45,34 @@ bool IsC1(std::string_view s, size_t pos, size_t len) {
   return len == 2 && static_cast<unsigned char>(s[pos]) == 0xC2 && static_cast<unsigned char>(s[pos + 1]) < 0xA0;
 }
 
+// Length of the prefix of s[pos..] made of bytes that go out as they are
+// without a look: printable ASCII other than '"' and '\\'. Sixteen bytes at
+// a time with SSE2 (every x86-64 has it): in a signed compare, bytes
+// >= 0x80 are negative, so "< 0x20" catches them with the C0 controls.
+size_t PlainAsciiRun(std::string_view s, size_t pos) {
+  const size_t start = pos;
+#ifdef __SSE2__
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  const __m128i space = _mm_set1_epi8(0x20);
+  const __m128i del = _mm_set1_epi8(0x7F);
+  while (pos + 16 <= s.size()) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + pos));
+    const __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                                         _mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, del)));
+    const int mask = _mm_movemask_epi8(special);
+    if (mask != 0) return pos + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(mask))) - start;
+    pos += 16;
+  }
+#endif
+  while (pos < s.size()) {
+    const auto c = static_cast<unsigned char>(s[pos]);
+    if (c < 0x20 || c == '"' || c == '\\' || c >= 0x7F) break;
+    ++pos;
+  }
+  return pos - start;
+}
+
 }  // namespace
 
 void AppendJsonString(std::string& out, std::string_view s) {
@@ -49,6 +81,8 @@ void AppendJsonString(std::string& out, std::string_view s) {
   size_t pos = 0;
   auto flush = [&] { out.append(s.data() + run_start, pos - run_start); };
   while (pos < s.size()) {
+    pos += PlainAsciiRun(s, pos);
+    if (pos == s.size()) break;
     const auto c = static_cast<unsigned char>(s[pos]);
     if (c >= 0x20 && c != '"' && c != '\\' && c < 0x7F) {
       ++pos;

@@ -5,7 +5,8 @@
 // surrogate, code point past U+10FFFF, truncated sequence -- becomes U+FFFD)
 // and carries no raw control character (C0, DEL, C1 U+0080-U+009F), so
 // client-written values cannot break a JSON parser, a page or a terminal.
-// Cost: O(length), one pass, no allocation beyond the output's growth.
+// Cost: O(length), one pass (runs of plain ASCII checked 16 bytes at a time
+// with SSE2), no allocation beyond the output's growth.
 #pragma once
 
 #include <cstddef>

@@ -1,6 +1,8 @@
 #include "sim/simulator.h"
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <cmath>
 #include <queue>
 
@@ -93,6 +95,7 @@ struct Account {
   // labels
   bool attack = false;
   std::string campaign, archetype;
+  std::string created_json;  // "created" as a JSON string, made at its first event
   // dynamic state
   TimeMs next = 0;
   std::vector<std::pair<bool, std::string>> history;  // (is_user, text)
@@ -152,6 +155,64 @@ std::string Hex(Rng& rng, int digits) {
   }
   return s;
 }
+
+// Hex(rng, digits) appended to out: the same draws and characters.
+void AppendHex(std::string& out, Rng& rng, int digits) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  uint64_t bits = rng.Next();
+  for (int idx = 0; idx < digits; ++idx) {
+    if (idx == 16) bits = rng.Next();
+    out.push_back(kHex[bits & 0xF]);
+    bits >>= 4;
+  }
+}
+
+void AppendInt(std::string& out, int64_t v) {
+  char digits[24];
+  const auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), v);
+  out.append(digits, end);
+}
+
+// FormatRfc3339(t) as a JSON string, appended: the date part is formatted
+// once a day (events come in time order), the time of day by hand.
+class Rfc3339Appender {
+ public:
+  void Append(std::string& out, TimeMs t) {
+    int64_t day = t / kMsPerDay;
+    int64_t rem = t % kMsPerDay;
+    if (rem < 0) {
+      rem += kMsPerDay;
+      --day;
+    }
+    if (day != day_ || date_.empty()) {
+      day_ = day;
+      date_ = FormatRfc3339(day * kMsPerDay).substr(0, 11);  // "YYYY-MM-DDT"
+    }
+    const auto secs = static_cast<unsigned>(rem / 1000);
+    const auto ms = static_cast<unsigned>(rem % 1000);
+    char tail[16] = {static_cast<char>('0' + secs / 36000),
+                     static_cast<char>('0' + secs / 3600 % 10),
+                     ':',
+                     static_cast<char>('0' + secs / 600 % 6),
+                     static_cast<char>('0' + secs / 60 % 10),
+                     ':',
+                     static_cast<char>('0' + secs % 60 / 10),
+                     static_cast<char>('0' + secs % 10),
+                     '.',
+                     static_cast<char>('0' + ms / 100),
+                     static_cast<char>('0' + ms / 10 % 10),
+                     static_cast<char>('0' + ms % 10),
+                     'Z',
+                     '"'};
+    out.push_back('"');
+    out.append(date_);
+    out.append(tail, 14);
+  }
+
+ private:
+  int64_t day_ = 0;
+  std::string date_;
+};
 
 std::string PublicIpv4(Rng& rng) {
   for (;;) {
@@ -226,6 +287,22 @@ struct Simulator::Impl {
   uint64_t request_counter = 0;
   // Field profile: which account and network fields the log carries.
   bool billing = true, has_ua = true, has_ip = true;
+  // WriteEvent's scratch: formatted dates of the current day, a rotated
+  // address, the text of the temperatures seen (a handful of values).
+  Rfc3339Appender ts_format;
+  std::string rotated_ip;
+  std::vector<std::pair<double, std::string>> temperature_text;
+
+  void AppendTemperature(std::string& out, double t) {
+    for (const auto& [value, text] : temperature_text) {
+      if (value == t) {
+        out.append(text);
+        return;
+      }
+    }
+    temperature_text.emplace_back(t, fmt::format("{}", t));
+    out.append(temperature_text.back().second);
+  }
 
   bool Evade(std::string_view name) const {
     return std::find(options.evasions.begin(), options.evasions.end(), name) != options.evasions.end();
@@ -769,7 +846,7 @@ struct Simulator::Impl {
     const Shared* sh = a.shared.get();
     auto human_turn = [&](TopicKind kind) {
       if (!a.history.empty() && a.schedule == Schedule::kDiurnal) {
-        r.messages = a.history;
+        r.messages = std::move(a.history);  // WriteEvent sets it again (diurnal)
         r.messages.emplace_back(true, text->FollowUp(rng));
       } else if (a.public_template_rate > 0 && rng.Chance(a.public_template_rate)) {
         Shared copied;
@@ -786,7 +863,8 @@ struct Simulator::Impl {
         r.system = sh->system;
         r.tools_json = sh->tools_json;
         if (!a.history.empty()) {
-          r.messages = a.history;
+          if (a.schedule == Schedule::kDiurnal) r.messages = std::move(a.history);  // WriteEvent sets it again
+          else r.messages = a.history;
           r.messages.emplace_back(true, rng.Chance(0.7) ? "[tool_result] exit code 0\n" + std::string(text->Response("", TopicKind::kCoding, rng)).substr(0, 200) : text->FollowUp(rng));
           r.tool_turns = true;
         } else {
@@ -884,21 +962,23 @@ struct Simulator::Impl {
     int64_t max_tokens = a.max_tokens;
     double temperature = a.temperature;
     if (a.vary_settings) {
-      if (rng.Chance(0.3)) max_tokens = rng.Pick(std::vector<int64_t>{-1, 1024, 2048, 4096});
-      if (rng.Chance(0.3)) temperature = rng.Pick(std::vector<double>{-1, 0.3, 0.7, 1.0});
+      static constexpr std::array<int64_t, 4> kMaxTokens = {-1, 1024, 2048, 4096};
+      static constexpr std::array<double, 4> kTemperatures = {-1, 0.3, 0.7, 1.0};
+      if (rng.Chance(0.3)) max_tokens = rng.Pick(kMaxTokens);
+      if (rng.Chance(0.3)) temperature = rng.Pick(kTemperatures);
     }
-    std::string ip = a.ip;
+    const std::string* ip = &a.ip;
     if (a.shared) {
-      if (a.shared->residential_rotate) ip = ResidentialIp(rng);
-      else if (a.shared->ip_rotate && !a.shared->ip_pool.empty()) ip = a.shared->ip_pool[rng.Below(a.shared->ip_pool.size())];
+      if (a.shared->residential_rotate) ip = &(rotated_ip = ResidentialIp(rng));
+      else if (a.shared->ip_rotate && !a.shared->ip_pool.empty()) ip = &a.shared->ip_pool[rng.Below(a.shared->ip_pool.size())];
     }
-    if (!a.attack && a.schedule == Schedule::kDiurnal && rng.Chance(0.03)) ip = ResidentialIp(rng);  // travel, mobile
+    if (!a.attack && a.schedule == Schedule::kDiurnal && rng.Chance(0.03)) ip = &(rotated_ip = ResidentialIp(rng));  // travel, mobile
 
     out.append("{\"ts\":");
-    AppendJsonString(out, FormatRfc3339(ts));
+    ts_format.Append(out, ts);
     out.append(",\"request_id\":\"req_");
-    out.append(Hex(rng, 20));
-    out.append("\"");
+    AppendHex(out, rng, 20);
+    out.push_back('"');
     out.append(openai_shape ? ",\"user\":" : ",\"account_id\":");
     AppendJsonString(out, a.id);
     if (billing) {
@@ -909,7 +989,7 @@ struct Simulator::Impl {
     AppendJsonString(out, a.key);
     if (has_ip) {
       out.append(",\"ip\":");
-      AppendJsonString(out, ip);
+      AppendJsonString(out, *ip);
     }
     if (has_ua) {
       out.append(",\"user_agent\":");
@@ -921,7 +1001,8 @@ struct Simulator::Impl {
     }
     if (billing) {
       out.append(",\"account_created_at\":");
-      AppendJsonString(out, FormatRfc3339(a.created));
+      if (a.created_json.empty()) AppendJsonString(a.created_json, FormatRfc3339(a.created));
+      out.append(a.created_json);
       out.append(",\"email_domain\":");
       AppendJsonString(out, a.email_domain);
     }
@@ -958,11 +1039,20 @@ struct Simulator::Impl {
       out.append(",\"tools\":");
       out.append(r.tools_json);
     }
-    if (max_tokens > 0) out.append(fmt::format(",\"max_tokens\":{}", max_tokens));
-    if (temperature >= 0) out.append(fmt::format(",\"temperature\":{}", temperature));
+    if (max_tokens > 0) {
+      out.append(",\"max_tokens\":");
+      AppendInt(out, max_tokens);
+    }
+    if (temperature >= 0) {
+      out.append(",\"temperature\":");
+      AppendTemperature(out, temperature);
+    }
     const bool continuing = r.messages.size() > 1;
     if (a.schedule == Schedule::kDiurnal && (continuing || rng.Chance(0.5))) {
-      if (!continuing || a.conversation_id.empty()) a.conversation_id = "conv_" + Hex(rng, 12);
+      if (!continuing || a.conversation_id.empty()) {
+        a.conversation_id.assign("conv_");
+        AppendHex(a.conversation_id, rng, 12);
+      }
       out.append(",\"conversation_id\":");
       AppendJsonString(out, a.conversation_id);
     }
@@ -975,16 +1065,25 @@ struct Simulator::Impl {
     if (openai_shape) {
       out.append(",\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":");
       AppendJsonString(out, response);
-      out.append(fmt::format("}},\"finish_reason\":\"stop\"}}],\"usage\":{{\"prompt_tokens\":{},\"completion_tokens\":{}}}}}\n", in_tokens, out_tokens));
+      out.append("},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":");
+      AppendInt(out, in_tokens);
+      out.append(",\"completion_tokens\":");
+      AppendInt(out, out_tokens);
+      out.append("}}\n");
     } else {
       out.append(",\"response\":{\"content\":");
       AppendJsonString(out, response);
-      out.append(fmt::format(",\"stop_reason\":\"{}\",\"input_tokens\":{},\"output_tokens\":{},\"reasoning_tokens\":{}}}}}\n",
-                             out_tokens >= cap ? "max_tokens" : "end_turn", in_tokens, out_tokens, reasoning));
+      out.append(out_tokens >= cap ? ",\"stop_reason\":\"max_tokens\",\"input_tokens\":" : ",\"stop_reason\":\"end_turn\",\"input_tokens\":");
+      AppendInt(out, in_tokens);
+      out.append(",\"output_tokens\":");
+      AppendInt(out, out_tokens);
+      out.append(",\"reasoning_tokens\":");
+      AppendInt(out, reasoning);
+      out.append("}}\n");
     }
     // conversation memory for the next turn
     if (a.schedule == Schedule::kDiurnal) {
-      a.history = r.messages;
+      a.history = std::move(r.messages);  // r is done with
       a.history.emplace_back(false, response.substr(0, 300));
       if (a.history.size() > 6) a.history.erase(a.history.begin(), a.history.begin() + 2);
     }
@@ -1072,6 +1171,12 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(const SimOptions& o
 }
 
 bool Simulator::Run(std::FILE* events, std::FILE* labels, SimStats* stats) {
+  const bool ok = Run([events](std::string_view piece) { return std::fwrite(piece.data(), 1, piece.size(), events) == piece.size(); },
+                      labels, stats);
+  return std::fflush(events) == 0 && ok;
+}
+
+bool Simulator::Run(const std::function<bool(std::string_view)>& write_events, std::FILE* labels, SimStats* stats) {
   Impl& s = *impl_;
   *stats = SimStats{};
   using Item = std::pair<TimeMs, uint32_t>;
@@ -1097,16 +1202,15 @@ bool Simulator::Run(std::FILE* events, std::FILE* labels, SimStats* stats) {
     // Written in 256 KiB pieces, well inside a pipe's buffer, so a reader on
     // the other end of `simulate --out - | scan -` works while this generates.
     if (buf.size() > (1u << 18) - (1u << 16)) {
-      ok = std::fwrite(buf.data(), 1, buf.size(), events) == buf.size();
+      ok = write_events(buf);
       stats->bytes += buf.size();
       buf.clear();
     }
   }
   if (ok && !buf.empty()) {
-    ok = std::fwrite(buf.data(), 1, buf.size(), events) == buf.size();
+    ok = write_events(buf);
     stats->bytes += buf.size();
   }
-  ok = ok && std::fflush(events) == 0;
   for (const auto& a : s.accounts) {
     if (a.events == 0) continue;
     ++stats->accounts;

@@ -1,5 +1,8 @@
 #include "sim/text.h"
 
+#include <algorithm>
+#include <array>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -78,10 +81,26 @@ const std::vector<std::string_view> kFollowUps = {
 const std::vector<std::string_view> kResponseOpeners = {
     "Here is one way to approach it.", "Sure. The short answer is that it depends on a few things.",
     "Good question.", "Let's go through it.", "There are a few options.", "Certainly."};
-const std::vector<std::string_view> kResponseWords = {
+constexpr auto kResponseWords = std::to_array<std::string_view>({
     "first", "consider", "the", "value", "result", "then", "because", "each", "step", "we", "can", "use",
     "function", "data", "approach", "example", "this", "means", "that", "important", "finally", "check",
-    "case", "simple", "answer", "so", "also", "note", "time", "which", "gives", "works", "when", "input"};
+    "case", "simple", "answer", "so", "also", "note", "time", "which", "gives", "works", "when", "input"});
+// The words padded to 16 bytes, so that Response copies each with one
+// fixed-size move instead of a call to memcpy of its length.
+constexpr size_t kWordPad = 16;
+static_assert(std::all_of(kResponseWords.begin(), kResponseWords.end(), [](std::string_view w) { return w.size() <= kWordPad; }));
+struct PaddedWord {
+  char text[kWordPad];
+  size_t size;
+};
+constexpr std::array<PaddedWord, kResponseWords.size()> kPaddedWords = [] {
+  std::array<PaddedWord, kResponseWords.size()> table{};
+  for (size_t idx = 0; idx < kResponseWords.size(); ++idx) {
+    std::copy(kResponseWords[idx].begin(), kResponseWords[idx].end(), table[idx].text);
+    table[idx].size = kResponseWords[idx].size();
+  }
+  return table;
+}();
 
 std::string Fill(std::string_view pattern, Rng& rng, const std::vector<std::string_view>& bank) {
   std::string out;
@@ -313,13 +332,26 @@ std::string TextSource::JudgePrompt(Rng& rng) const {
 
 std::string TextSource::Response(std::string_view prompt, TopicKind kind, Rng& rng) const {
   if (!responses_.empty() && rng.Chance(0.5)) return rng.Pick(responses_).substr(0, 1200);
-  std::string out(rng.Pick(kResponseOpeners));
+  const std::string_view opener = rng.Pick(kResponseOpeners);
   const int words = static_cast<int>(rng.Range(25, 90));
+  // Written into a buffer sized for the longest answer (a word and its
+  // separator take at most kWordPad + 2 bytes), not grown word by word.
+  std::string out(opener.size() + static_cast<size_t>(words) * (kWordPad + 2), '\0');
+  char* w = out.data();
+  std::memcpy(w, opener.data(), opener.size());
+  w += opener.size();
   for (int idx = 0; idx < words; ++idx) {
-    out.push_back(idx % 12 == 0 ? '.' : ' ');
-    if (idx % 12 == 0) out.push_back(' ');
-    out.append(rng.Pick(kResponseWords));
+    if (idx % 12 == 0) {
+      *w++ = '.';
+      *w++ = ' ';
+    } else {
+      *w++ = ' ';
+    }
+    const PaddedWord& word = rng.Pick(kPaddedWords);  // the draw of rng.Pick(kResponseWords)
+    std::memcpy(w, word.text, kWordPad);
+    w += word.size;
   }
+  out.resize(static_cast<size_t>(w - out.data()));
   if (kind == TopicKind::kCoding) out.append("\n```\ndef solve(x):\n    return x\n```");
   out.push_back('.');
   return out;

@@ -41,6 +41,24 @@ check "missing policy is a usage error" bash -c "[ $? -eq 2 ] && grep -q 'cannot
 check "simulate streams into scan" test -s "$WORK/s/accounts.jsonl"
 check "labels cover the scanned accounts" bash -c "[ \$(wc -l < '$WORK/l.jsonl') -eq \$(wc -l < '$WORK/s/accounts.jsonl') ]"
 
+# Issue #21: `simulate --out FILE.zst` writes the events zstd-compressed in
+# one file (labels beside it), so that a big scenario is generated once and
+# scanned many times; scanning it gives the verdicts of the plain files.
+"$BIN" simulate --scenario demo --scale 0.2 --seed 3 --out "$WORK/z/run.jsonl.zst" >/dev/null 2>&1
+zrc=$?
+"$BIN" simulate --scenario demo --scale 0.2 --seed 3 --out "$WORK/zp" >/dev/null 2>&1
+check "simulate --out FILE.zst writes a zstd frame and labels beside it" bash -c "[ $zrc -eq 0 ] && [ \"\$(head -c4 '$WORK/z/run.jsonl.zst' | od -An -tx1 | tr -d ' ')\" = 28b52ffd ] && cmp '$WORK/z/run.labels.jsonl' '$WORK/zp/labels.jsonl'"
+if command -v zstd >/dev/null; then
+  check "the .zst holds the bytes of events.jsonl" bash -c "zstd -dc '$WORK/z/run.jsonl.zst' | cmp - '$WORK/zp/events.jsonl'"
+fi
+"$BIN" scan "$WORK/z/run.jsonl.zst" --quiet --out "$WORK/zs" >/dev/null 2>&1
+"$BIN" scan "$WORK/zp/events.jsonl" --quiet --out "$WORK/zps" >/dev/null 2>&1
+check "scan FILE.zst gives the accounts.jsonl of the plain file" bash -c "test -s '$WORK/zs/accounts.jsonl' && cmp '$WORK/zs/accounts.jsonl' '$WORK/zps/accounts.jsonl' && cmp '$WORK/zs/campaigns.jsonl' '$WORK/zps/campaigns.jsonl'"
+"$BIN" simulate --scenario demo --scale 0.05 --seed 3 --out "$WORK/z/own.zst" --labels "$WORK/z/own-labels.jsonl" >/dev/null 2>&1
+check "simulate --out FILE.zst --labels puts the labels there" test -s "$WORK/z/own-labels.jsonl"
+"$BIN" simulate --scenario demo --scale 0.05 --seed 3 --out "$WORK/in.jsonl/x.zst" >/dev/null 2>"$WORK/z.err"
+check "simulate --out FILE.zst where no file can be made fails and says why" bash -c "[ $? -eq 1 ] && grep -q 'simulate: cannot' '$WORK/z.err'"
+
 # Two threads (the default: read/parse/fingerprint on one, the engine on the
 # other) must give byte-for-byte the outputs of one, bad lines included.
 "$BIN" simulate --scenario demo --scale 0.3 --seed 5 --evade paraphrase --out "$WORK/d" >/dev/null 2>&1

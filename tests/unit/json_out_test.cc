@@ -126,6 +126,24 @@ TEST(LogSafe, ParserErrorsDoNotEchoControlCharacters) {
   }
 }
 
+// AppendJsonString skips plain ASCII 16 bytes at a time: a byte that needs
+// a look is found wherever it falls in or across a 16-byte block, with the
+// output of the same byte alone.
+TEST(JsonOut, SpecialBytesAtEveryOffsetOfABlock) {
+  for (const std::string& special : std::vector<std::string>{"\"", "\\", "\n", std::string(1, '\x01'), std::string(1, '\0'), "\x7f",
+                                    "\xc3\xa9", "\xc2\x85", "\xff", "\xe2\x82"}) {
+    std::string alone;
+    AppendJsonString(alone, special);
+    const std::string escaped = alone.substr(1, alone.size() - 2);
+    for (size_t lead = 0; lead <= 40; ++lead) {
+      const std::string text = std::string(lead, 'a') + special + std::string(lead % 19, 'b');
+      std::string out;
+      AppendJsonString(out, text);
+      EXPECT_EQ(out, "\"" + std::string(lead, 'a') + escaped + std::string(lead % 19, 'b') + "\"") << lead;
+    }
+  }
+}
+
 TEST(HtmlOut, EscapesMarkup) {
   std::string out;
   AppendHtmlEscaped(out, "<script>alert('x') & \"y\"</script>");
