@@ -1,5 +1,7 @@
 #include "cluster/nodes.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <condition_variable>
 #include <chrono>
@@ -16,6 +18,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "cluster/batch_codec.h"
 #include "cluster/event_codec.h"
 #include "cluster/jetstream.h"
 #include "cluster/ops_http.h"
@@ -73,6 +76,13 @@ absl::Status WritePortFile(const std::string& path, int port) {
 
 bool Stopped(const std::atomic<bool>* stop) { return stop != nullptr && stop->load(); }
 
+// This process's CPU time (user + system, every thread), for the cost per event.
+double CpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 }  // namespace
 
 // --- publish -----------------------------------------------------------------
@@ -97,23 +107,79 @@ absl::Status RunPublish(const PublishOptions& options, PublishReport* report) {
   ReliablePublisher pub(link->get(), options.window);
   absl::Status failed;
   uint64_t seq = base;
+  uint64_t messages = 0;
   const uint64_t partitions = static_cast<uint64_t>(options.cluster.partitions);
+  if (options.batch.max_records < 1 || options.batch.max_records > kMaxBatchRecords) {
+    return absl::InvalidArgumentError(fmt::format("publish: events per message 1 to {}", kMaxBatchRecords));
+  }
+  // One open batch per partition. Cut by count and bytes only, so that a
+  // full-speed run from a file cuts the same batches every time (the message
+  // ids "e-<first>-<last>" repeat, and the stream drops a re-run's copies);
+  // the linger applies only while waiting for input (pacing below).
+  struct Open {
+    BatchBuilder batch;
+    uint64_t first = 0, last = 0;
+    Clock::time_point opened{};
+  };
+  std::vector<Open> open(partitions);
+  const auto linger = std::chrono::milliseconds(options.linger_ms);
+  auto send = [&](uint64_t p) -> absl::Status {
+    Open& o = open[p];
+    if (o.batch.count() == 0) return absl::OkStatus();
+    ++messages;
+    return pub.Add(EventsSubject(static_cast<int>(p)), o.batch.Take(), fmt::format("e-{}-{}", o.first, o.last));
+  };
+  // Sends every batch open longer than the linger; returns when the next
+  // one will be due (time_point::max() if none is open).
+  auto send_lingering = [&](Clock::time_point now, Clock::time_point* next_due) -> absl::Status {
+    *next_due = Clock::time_point::max();
+    for (uint64_t p = 0; p < partitions; ++p) {
+      if (open[p].batch.count() == 0) continue;
+      if (now - open[p].opened >= linger) {
+        if (auto s = send(p); !s.ok()) return s;
+      } else {
+        *next_due = std::min(*next_due, open[p].opened + linger);
+      }
+    }
+    return absl::OkStatus();
+  };
+  std::string record;
   IngestPipeline pipeline(
       options.ingest,
       [&](Interaction& in) {
         if (!failed.ok()) return;
-        const int p = static_cast<int>(Hash64(in.account_id) % partitions);
-        failed = pub.Add(EventsSubject(p), EncodeEvent(seq, in), fmt::format("e-{}", seq));
+        const uint64_t p = Hash64(in.account_id) % partitions;
+        record = EncodeEvent(seq, in);
+        Open& o = open[p];
+        if (o.batch.count() > 0 && o.batch.bytes() + record.size() + sizeof(uint32_t) > options.batch.max_bytes) {
+          if (failed = send(p); !failed.ok()) return;
+        }
+        if (o.batch.count() == 0) {
+          o.first = seq;
+          o.opened = Clock::now();
+        }
+        o.batch.Add(record);
+        o.last = seq;
         ++seq;
+        if (o.batch.count() >= options.batch.max_records) {
+          if (failed = send(p); !failed.ok()) return;
+        }
         if (options.rate > 0) {
+          // Paced: the publisher now waits for its input, so batches do not
+          // wait for it past the linger (a slow stream is not held).
           const auto due = t0 + std::chrono::duration_cast<Clock::duration>(
                                     std::chrono::duration<double>(static_cast<double>(seq - base) / options.rate));
-          if (due > Clock::now()) std::this_thread::sleep_until(due);
+          for (auto now = Clock::now(); due > now; now = Clock::now()) {
+            Clock::time_point next_due;
+            if (failed = send_lingering(now, &next_due); !failed.ok()) return;
+            std::this_thread::sleep_until(std::min(due, next_due));
+          }
         }
       },
       [](const std::string& msg) { fmt::print(stderr, "{}\n", msg); });
   const bool complete = pipeline.AddFiles(options.inputs);
   pipeline.Flush();
+  for (uint64_t p = 0; p < partitions && failed.ok(); ++p) failed = send(p);
   if (failed.ok()) failed = pub.Flush();
   if (!failed.ok()) return failed;
   if (!complete) return absl::InvalidArgumentError("publish: stopped at the first bad line (--strict)");
@@ -123,9 +189,11 @@ absl::Status RunPublish(const PublishOptions& options, PublishReport* report) {
   report->stats = pipeline.stats();
   report->first_seq = base;
   report->published = seq - base;
+  report->messages = messages;
   report->resent = pub.resent();
   report->duplicates = pub.duplicates();
   report->seconds = SecondsSince(t0);
+  report->cpu_seconds = CpuSeconds();
   return absl::OkStatus();
 }
 
@@ -133,8 +201,11 @@ absl::Status RunPublish(const PublishOptions& options, PublishReport* report) {
 
 namespace {
 
+// Malformed inputs are counted always and described on stderr this often.
+constexpr uint64_t kReportedBadInputs = 20;
+
 struct WorkerMetrics {
-  std::atomic<uint64_t> events{0}, bad_records{0}, fetch_errors{0}, resent{0};
+  std::atomic<uint64_t> events{0}, messages{0}, bad_batches{0}, bad_records{0}, fetch_errors{0}, resent{0};
   std::atomic<uint64_t> fetch_us{0}, digest_us{0}, publish_us{0};  // where the time goes (summed over threads)
   std::atomic<uint64_t> lag{0};
   std::atomic<bool> caught_up{false};
@@ -190,6 +261,8 @@ absl::Status RunWorker(const WorkerOptions& options) {
       if (path == "/metrics") {
         return OpsResponse{200, "text/plain; version=0.0.4",
                            fmt::format("# TYPE dg_worker_events_total counter\ndg_worker_events_total {}\n"
+                                       "# TYPE dg_worker_messages_total counter\ndg_worker_messages_total {}\n"
+                                       "# TYPE dg_worker_bad_batches_total counter\ndg_worker_bad_batches_total {}\n"
                                        "# TYPE dg_worker_bad_records_total counter\ndg_worker_bad_records_total {}\n"
                                        "# TYPE dg_worker_fetch_errors_total counter\ndg_worker_fetch_errors_total {}\n"
                                        "# TYPE dg_worker_resent_total counter\ndg_worker_resent_total {}\n"
@@ -200,7 +273,8 @@ absl::Status RunWorker(const WorkerOptions& options) {
                                        "dg_worker_phase_seconds_total{{phase=\"fetch\"}} {:.3f}\n"
                                        "dg_worker_phase_seconds_total{{phase=\"digest\"}} {:.3f}\n"
                                        "dg_worker_phase_seconds_total{{phase=\"store\"}} {:.3f}\n",
-                                       m.events.load(), m.bad_records.load(), m.fetch_errors.load(), m.resent.load(),
+                                       m.events.load(), m.messages.load(), m.bad_batches.load(), m.bad_records.load(),
+                                       m.fetch_errors.load(), m.resent.load(),
                                        m.lag.load(), owned.size(), (SteadyMs() - m.last_progress_ms.load()) / 1000.0,
                                        m.fetch_us / 1e6, m.digest_us / 1e6, m.publish_us / 1e6)};
       }
@@ -224,6 +298,8 @@ absl::Status RunWorker(const WorkerOptions& options) {
     ContentDigest digest;
     Interaction in;
     std::vector<NatsMsgPtr> fetched;
+    std::vector<std::string_view> records;
+    BatchBuilder out;
     uint64_t resent_seen = 0;
     auto fail = [&](absl::Status s) {
       std::lock_guard<std::mutex> lock(failure_mu);
@@ -241,19 +317,46 @@ absl::Status RunWorker(const WorkerOptions& options) {
       const auto t_digest = Clock::now();
       m.fetch_us += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(t_digest - t_fetch).count());
       if (fetched.empty()) continue;
+      uint64_t events = 0;
       for (const NatsMsgPtr& msg : fetched) {
-        uint64_t seq = 0;
         const std::string_view data(natsMsg_GetData(msg.get()), static_cast<size_t>(natsMsg_GetDataLength(msg.get())));
-        if (!DecodeEvent(data, &seq, &in)) {
-          ++m.bad_records;  // not ours; acknowledged with the batch so it is not redelivered for ever
+        const uint64_t stream_seq = StreamSequence(msg.get());
+        // A malformed message is not ours to digest: counted, reported, and
+        // acknowledged with the rest so it is not redelivered for ever.
+        if (auto s = DecodeBatch(data, &records); !s.ok()) {
+          ++m.bad_batches;
+          if (m.bad_batches <= kReportedBadInputs) {
+            fmt::print(stderr, "worker {}: partition {}, event stream sequence {}: {}\n", options.index, o.p, stream_seq,
+                       std::string(s.message()));
+          }
           continue;
         }
-        DigestContent(in, &scratch, &digest);
-        std::string out(sizeof(seq), '\0');
-        std::memcpy(out.data(), &seq, sizeof(seq));
-        out += EncodeRecord(in, digest);
-        if (auto s = pub.Add(DigestsSubject(o.p), std::move(out), fmt::format("d-{}", seq),
-                             {NatsHeader{"Dg-Src-Seq", std::to_string(StreamSequence(msg.get()))}});
+        ++m.messages;
+        uint64_t first = 0, last = 0;
+        for (const std::string_view record : records) {
+          uint64_t seq = 0;
+          if (!DecodeEvent(record, &seq, &in)) {
+            ++m.bad_records;
+            if (m.bad_records <= kReportedBadInputs) {
+              fmt::print(stderr, "worker {}: partition {}, event stream sequence {}: an undecodable event record ({} bytes)\n",
+                         options.index, o.p, stream_seq, record.size());
+            }
+            continue;
+          }
+          DigestContent(in, &scratch, &digest);
+          char seq_bytes[sizeof(seq)];
+          std::memcpy(seq_bytes, &seq, sizeof(seq));
+          if (out.count() == 0) first = seq;
+          last = seq;
+          out.Add(EncodeRecord(in, digest), std::string_view(seq_bytes, sizeof(seq_bytes)));
+          ++events;
+        }
+        if (out.count() == 0) continue;
+        // One digest message per event message, its id from the events'
+        // sequence numbers: a redelivered event message gives the same id,
+        // and the stream drops the second copy.
+        if (auto s = pub.Add(DigestsSubject(o.p), out.Take(), fmt::format("d-{}-{}", first, last),
+                             {NatsHeader{"Dg-Src-Seq", std::to_string(stream_seq)}});
             !s.ok()) {
           return fail(std::move(s));
         }
@@ -263,7 +366,7 @@ absl::Status RunWorker(const WorkerOptions& options) {
       // Acknowledge only once the digests are stored (R copies).
       if (auto s = pub.Flush(); !s.ok()) return fail(std::move(s));
       if (auto s = o.consumer->AckThrough(fetched.back().get()); !s.ok()) ++m.fetch_errors;  // redelivery is harmless
-      m.events += fetched.size();
+      m.events += events;
       m.publish_us += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t_store).count());
       m.resent += pub.resent() - resent_seen;
       resent_seen = pub.resent();
@@ -292,8 +395,11 @@ absl::Status RunWorker(const WorkerOptions& options) {
   }
   for (std::thread& t : threads) t.join();
   if (failed) return failure;
-  fmt::print(stderr, "worker {}: stopped after {} events; seconds fetching {:.2f}, digesting {:.2f}, storing digests {:.2f}\n",
-             options.index, m.events.load(), m.fetch_us / 1e6, m.digest_us / 1e6, m.publish_us / 1e6);
+  fmt::print(stderr,
+             "worker {}: stopped after {} events in {} messages ({} malformed messages, {} malformed events); "
+             "seconds fetching {:.2f}, digesting {:.2f}, storing digests {:.2f}; {:.2f}s of CPU\n",
+             options.index, m.events.load(), m.messages.load(), m.bad_batches.load(), m.bad_records.load(),
+             m.fetch_us / 1e6, m.digest_us / 1e6, m.publish_us / 1e6, CpuSeconds());
   return absl::OkStatus();
 }
 
@@ -302,7 +408,7 @@ absl::Status RunWorker(const WorkerOptions& options) {
 namespace {
 
 struct CorrelatorMetrics {
-  std::atomic<uint64_t> applied{0}, duplicates{0}, bad_records{0}, fetch_errors{0}, verdict_puts{0};
+  std::atomic<uint64_t> applied{0}, duplicates{0}, bad_batches{0}, bad_records{0}, fetch_errors{0}, verdict_puts{0};
   std::atomic<uint64_t> published{0};  // 0: not known yet
   std::atomic<uint64_t> buffered{0};
   std::atomic<int64_t> last_flush_ms{0};
@@ -373,6 +479,7 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
         return OpsResponse{200, "text/plain; version=0.0.4",
                            fmt::format("# TYPE dg_correlator_applied_total counter\ndg_correlator_applied_total {}\n"
                                        "# TYPE dg_correlator_duplicates_total counter\ndg_correlator_duplicates_total {}\n"
+                                       "# TYPE dg_correlator_bad_batches_total counter\ndg_correlator_bad_batches_total {}\n"
                                        "# TYPE dg_correlator_bad_records_total counter\ndg_correlator_bad_records_total {}\n"
                                        "# TYPE dg_correlator_fetch_errors_total counter\ndg_correlator_fetch_errors_total {}\n"
                                        "# TYPE dg_correlator_verdict_puts_total counter\ndg_correlator_verdict_puts_total {}\n"
@@ -381,8 +488,8 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
                                        "# TYPE dg_correlator_consumer_lag gauge\ndg_correlator_consumer_lag {}\n"
                                        "# TYPE dg_correlator_partitions_owned gauge\ndg_correlator_partitions_owned {}\n"
                                        "# TYPE dg_correlator_seconds_since_flush gauge\ndg_correlator_seconds_since_flush {:.3f}\n",
-                                       m.applied.load(), m.duplicates.load(), m.bad_records.load(), m.fetch_errors.load(),
-                                       m.verdict_puts.load(), published, m.buffered.load(), consumer_lag, partitions,
+                                       m.applied.load(), m.duplicates.load(), m.bad_batches.load(), m.bad_records.load(),
+                                       m.fetch_errors.load(), m.verdict_puts.load(), published, m.buffered.load(), consumer_lag, partitions,
                                        (SteadyMs() - m.last_flush_ms.load()) / 1000.0)};
       }
       return OpsResponse{404, "text/plain; charset=utf-8", "not found\n"};
@@ -409,6 +516,7 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
   std::atomic<bool> quit{false};
   auto fetch_partition = [&](int p) {
     std::vector<NatsMsgPtr> msgs;
+    std::vector<std::string_view> records;
     while (!quit && !Stopped(options.stop)) {
       {
         std::unique_lock lock(held_mu);
@@ -418,7 +526,9 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
         }
       }
       msgs.clear();
-      if (auto f = consumers[static_cast<size_t>(p)]->Fetch(256, 200, &msgs); !f.ok()) {
+      // 16 messages of up to 64 digests each: the buffer's bound is exceeded
+      // by at most one fetch.
+      if (auto f = consumers[static_cast<size_t>(p)]->Fetch(16, 200, &msgs); !f.ok()) {
         ++m.fetch_errors;
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         continue;
@@ -427,19 +537,29 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
       {
         std::lock_guard lock(held_mu);
         for (const NatsMsgPtr& msg : msgs) {
-          const size_t len = static_cast<size_t>(natsMsg_GetDataLength(msg.get()));
-          uint64_t seq = 0;
-          if (len < sizeof(seq)) {
-            ++m.bad_records;
+          const std::string_view data(natsMsg_GetData(msg.get()), static_cast<size_t>(natsMsg_GetDataLength(msg.get())));
+          if (auto s = DecodeBatch(data, &records); !s.ok()) {
+            ++m.bad_batches;  // counted and acknowledged; its events never come (the correlator waits for them)
+            if (m.bad_batches <= kReportedBadInputs) {
+              fmt::print(stderr, "correlator: partition {}, digest stream sequence {}: {}\n", p, StreamSequence(msg.get()),
+                         std::string(s.message()));
+            }
             continue;
           }
-          std::memcpy(&seq, natsMsg_GetData(msg.get()), sizeof(seq));
-          if (seq < next || held.contains(seq)) {
-            ++m.duplicates;  // a resend or a redelivery: applied once
-            continue;
+          for (const std::string_view record : records) {
+            uint64_t seq = 0;
+            if (record.size() < sizeof(seq)) {
+              ++m.bad_records;
+              continue;
+            }
+            std::memcpy(&seq, record.data(), sizeof(seq));
+            if (seq < next || held.contains(seq)) {
+              ++m.duplicates;  // a resend or a redelivery: applied once
+              continue;
+            }
+            held.emplace(seq, Held{std::string(record.substr(sizeof(seq))), p});
+            ++held_per[static_cast<size_t>(p)];
           }
-          held.emplace(seq, Held{std::string(natsMsg_GetData(msg.get()) + sizeof(seq), len - sizeof(seq)), p});
-          ++held_per[static_cast<size_t>(p)];
         }
       }
       held_cv.notify_all();
@@ -533,14 +653,15 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
       if (!written.ok()) return written;
       std::ofstream summary(options.out + "/cluster_summary.json");
       summary << fmt::format(
-          "{{\"published\":{},\"applied\":{},\"duplicates_dropped\":{},\"bad_records\":{},\"fetch_errors\":{},"
-          "\"verdict_puts\":{},\"accounts\":{},\"campaigns\":{},\"seconds\":{:.3f}}}\n",
-          m.published.load(), m.applied.load(), m.duplicates.load(), m.bad_records.load(), m.fetch_errors.load(),
+          "{{\"published\":{},\"applied\":{},\"duplicates_dropped\":{},\"bad_batches\":{},\"bad_records\":{},"
+          "\"fetch_errors\":{},\"verdict_puts\":{},\"accounts\":{},\"campaigns\":{},\"seconds\":{:.3f}}}\n",
+          m.published.load(), m.applied.load(), m.duplicates.load(), m.bad_batches.load(), m.bad_records.load(),
+          m.fetch_errors.load(),
           m.verdict_puts.load(), engine.live_accounts(), campaigns.size(), SecondsSince(t0));
       if (!summary) return absl::UnavailableError(fmt::format("{}/cluster_summary.json: cannot write", options.out));
     }
-    fmt::print(stderr, "correlator: applied {} events ({} duplicate deliveries dropped) in {:.2f}s\n", m.applied.load(),
-               m.duplicates.load(), SecondsSince(t0));
+    fmt::print(stderr, "correlator: applied {} events ({} duplicate deliveries dropped) in {:.2f}s, {:.2f}s of CPU\n",
+               m.applied.load(), m.duplicates.load(), SecondsSince(t0), CpuSeconds());
   }
   return absl::OkStatus();
 }
