@@ -19,8 +19,10 @@
 #                  mid-stream on a small file: batches make the cluster fast)
 #   --prepublish   publish everything first, then start the correlator and
 #                  the workers: the catch-up rate of the workers alone
-#                  (BENCHMARKS.md), printed as "catch-up: N events/s"
-# DG: the distillguard binary (default: build/distillguard next to scripts/).
+#                  (BENCHMARKS.md), printed as "catch-up: N events/s" and,
+#                  without the nodes' start-up, "steady: N events/s"
+# DG: the distillguard binary (default: build/distillguard next to scripts/);
+# DG_PUBLISH_FLAGS, DG_WORKER_FLAGS: more flags for those nodes.
 set -euo pipefail
 
 workers=1
@@ -39,7 +41,7 @@ while [ $# -gt 0 ]; do
     --prepublish) prepublish=1; shift ;;
     --rate) publish_flags+=(--rate "$2"); shift 2 ;;
     --replay) replay=1; shift ;;
-    -h|--help) sed -n 2,25p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,26p "$0"; exit 0 ;;
     --*) echo "cluster-scan: unknown option $1" >&2; exit 2 ;;
     *) break ;;
   esac
@@ -121,7 +123,7 @@ common=(--nats "$urls" --partitions "$partitions" --replicas 3)
 publish_rc=""
 if [ $prepublish = 1 ]; then
   echo "cluster-scan: $(date +%T) publishing before any worker runs" >&2
-  "$DG" publish "${common[@]}" ${publish_flags[@]+"${publish_flags[@]}"} "$events" > "$out/logs/publish.log" 2>&1 || {
+  "$DG" publish "${common[@]}" ${DG_PUBLISH_FLAGS:-} ${publish_flags[@]+"${publish_flags[@]}"} "$events" > "$out/logs/publish.log" 2>&1 || {
     echo "cluster-scan: publish failed" >&2; cat "$out/logs/publish.log" >&2; exit 1; }
   publish_rc=0
 fi
@@ -131,7 +133,7 @@ correlator=$!
 pids+=($correlator)
 worker_pids=()
 start_worker() {
-  "$DG" worker "${common[@]}" ${DG_WORKER_FLAGS:-} --index "$1" --of "$workers" --listen 127.0.0.1:0 \
+  "$DG" worker "${common[@]}" ${DG_WORKER_FLAGS:-} --index "$1" --of "$workers" --listen 127.0.0.1:0 --port-file "$work/worker-$1.port" \
     >> "$out/logs/worker-$1.log" 2>&1 &
   pids+=($!)
   worker_pids[$1]=$!
@@ -142,7 +144,7 @@ t0=$(date +%s.%N)
 publisher=""
 if [ $prepublish = 0 ]; then
   echo "cluster-scan: $(date +%T) publishing" >&2
-  "$DG" publish "${common[@]}" ${publish_flags[@]+"${publish_flags[@]}"} "$events" > "$out/logs/publish.log" 2>&1 &
+  "$DG" publish "${common[@]}" ${DG_PUBLISH_FLAGS:-} ${publish_flags[@]+"${publish_flags[@]}"} "$events" > "$out/logs/publish.log" 2>&1 &
   publisher=$!
   pids+=($publisher)
 fi
@@ -159,6 +161,7 @@ PY
 lines=$(wc -l < "$events")
 node_killed=0
 worker_killed=0
+t_first=""  # when the first node had made its consumers (a port file is written after)
 while kill -0 "$correlator" 2>/dev/null; do
   if [ -z "$publish_rc" ] && ! kill -0 "$publisher" 2>/dev/null; then
     publish_rc=0
@@ -166,6 +169,7 @@ while kill -0 "$correlator" 2>/dev/null; do
     if [ "$publish_rc" -ne 0 ]; then echo "cluster-scan: publish failed (exit $publish_rc)" >&2; cat "$out/logs/publish.log" >&2; exit 1; fi
   fi
   a=$(applied)  # once per round: batches move it in large steps
+  if [ -z "$t_first" ] && compgen -G "$work/*.port" > /dev/null; then t_first=$(date +%s.%N); fi
   if [ $kill_node = 1 ] && [ $node_killed = 0 ] && [ "$a" -ge $((lines / 5)) ]; then
     kill -9 "${node_pids[2]}"
     node_killed=1
@@ -185,6 +189,12 @@ t1=$(date +%s.%N)
 if [ -z "$publish_rc" ]; then wait "$publisher" || { echo "cluster-scan: publish failed" >&2; exit 1; }; fi
 if [ $prepublish = 1 ]; then
   python3 -c "import sys; print(f'catch-up: {int(sys.argv[3]) / (float(sys.argv[2]) - float(sys.argv[1])):.0f} events/s', file=sys.stderr)" "$t0" "$t1" "$lines"
+  # The same without the nodes' start-up (connections; consumers deleted
+  # and created through Raft, seconds on a busy machine): from the moment
+  # the first node was ready (conservative: the others may still start).
+  if [ -n "$t_first" ]; then
+    python3 -c "import sys; d = float(sys.argv[2]) - float(sys.argv[1]); print(f'steady: {int(sys.argv[3]) / d:.0f} events/s ({d:.2f}s from the first node ready)' if d > 0 else 'steady: too short to tell', file=sys.stderr)" "$t_first" "$t1" "$lines"
+  fi
 fi
 if [ $rc -ne 0 ]; then echo "cluster-scan: correlator failed (exit $rc)" >&2; tail -20 "$out/logs/correlator.log" >&2; exit 1; fi
 if [ $kill_node = 1 ] && [ $node_killed = 0 ]; then echo "cluster-scan: finished before the node kill point" >&2; exit 1; fi
