@@ -28,7 +28,10 @@
 #include "content/analyzer.h"
 #include "report/views.h"
 #include "report/writers.h"
+#include "decide/check.h"
+#include "serve/requests.h"
 #include "serve/wire.h"
+#include "signals/signals.h"
 
 namespace dg {
 namespace {
@@ -422,7 +425,9 @@ std::string VerdictValue(const Engine& engine, const AccountState& a) {
   const std::string camp = engine.CampaignOf(a.index);
   if (camp.empty()) out += "null";
   else AppendJsonString(out, camp);
-  out += fmt::format(",\"interactions\":{}}}", a.n);
+  // The reason bits: a decision node needs them to tell withhold_reasoning
+  // from throttle (decide/check.h, ReviewDecision).
+  out += fmt::format(",\"interactions\":{},\"reasons\":{}}}", a.n, a.reasons);
   return out;
 }
 
@@ -676,6 +681,7 @@ absl::Status RunDecisionNode(const DecisionOptions& options) {
   struct Known {
     Verdict verdict = Verdict::kAllow;
     double score = 0;
+    uint32_t reasons = 0;  // Reason bits
     std::string campaign;
   };
   std::shared_mutex mu;
@@ -697,24 +703,46 @@ absl::Status RunDecisionNode(const DecisionOptions& options) {
                                      known.size(), updates.load(), checks.load())};
     }
     if (path == "/v1/check" && method == "POST") {
-      simdjson::dom::parser parser;
-      simdjson::padded_string padded(body);
-      std::string_view account;
-      auto doc = parser.parse(padded);
-      if (doc.error() || doc["account_id"].get_string().get(account) != simdjson::SUCCESS) {
-        return OpsResponse{400, "application/json", "{\"error\":\"body: a JSON object with account_id\"}\n"};
+      // serve's request body (serve/requests.h: account_id required; the
+      // prompt read for its lexicon flags) and the known-account half of
+      // serve's decision (decide/check.h); see docs/SCALE.md for what is
+      // not answered here.
+      CheckRequest request;
+      if (absl::Status parsed = ParseCheckBody(body, &request); !parsed.ok()) {
+        std::string error = "{\"error\":";
+        AppendJsonString(error, std::string(parsed.message()));
+        return OpsResponse{400, "application/json", error + "}\n"};
       }
       ++checks;
       Known k;
       {
         std::shared_lock lock(mu);
-        if (auto it = known.find(std::string(account)); it != known.end()) k = it->second;
+        if (auto it = known.find(request.account_id); it != known.end()) k = it->second;
       }
-      const char* decision = k.verdict == Verdict::kBlock ? "block" : k.verdict == Verdict::kReview ? "throttle" : "allow";
-      std::string out = fmt::format("{{\"decision\":\"{}\",\"score\":{:.4f},\"campaign_id\":", decision, k.score);
-      if (k.campaign.empty()) out += "null";
-      else AppendJsonString(out, k.campaign);
-      out += "}\n";
+      CheckResult r;
+      r.score = k.score;
+      r.reasons = k.reasons;
+      r.campaign_id = k.campaign;
+      if (k.verdict == Verdict::kBlock) {
+        r.decision = Decision::kBlock;
+        r.ttl_s = 3600;
+      } else if (k.verdict == Verdict::kReview) {
+        r.decision = ReviewDecision(k.reasons, request.prompt_flags);
+        r.ttl_s = 300;
+      }
+      std::string out = fmt::format("{{\"decision\":\"{}\",\"score\":{:.4f},\"campaign_id\":", DecisionName(r.decision),
+                                    r.score);
+      if (r.campaign_id.empty()) out += "null";
+      else AppendJsonString(out, r.campaign_id);
+      out += ",\"reasons\":[";
+      bool first = true;
+      for (size_t b = 0; b < kReasonCount; ++b) {
+        if ((r.reasons & (1u << b)) == 0) continue;
+        if (!first) out += ",";
+        first = false;
+        AppendJsonString(out, ReasonName(static_cast<Reason>(b)));
+      }
+      out += fmt::format("],\"ttl_s\":{}}}\n", r.ttl_s);
       return OpsResponse{200, "application/json", out};
     }
     return OpsResponse{404, "text/plain; charset=utf-8", "not found\n"};
@@ -745,11 +773,13 @@ absl::Status RunDecisionNode(const DecisionOptions& options) {
       auto doc = parser.parse(padded);
       std::string_view verdict, campaign;
       double score = 0;
+      uint64_t reasons = 0;
       if (!doc.error() && doc["verdict"].get_string().get(verdict) == simdjson::SUCCESS) {
         if (doc["score"].get_double().get(score) != simdjson::SUCCESS) score = 0;
         if (doc["campaign_id"].get_string().get(campaign) != simdjson::SUCCESS) campaign = {};
+        if (doc["reasons"].get_uint64().get(reasons) != simdjson::SUCCESS) reasons = 0;  // a value from before reasons
         Known k{verdict == "block" ? Verdict::kBlock : verdict == "review" ? Verdict::kReview : Verdict::kAllow, score,
-                std::string(campaign)};
+                static_cast<uint32_t>(reasons), std::string(campaign)};
         std::unique_lock lock(mu);
         known[account] = std::move(k);
         ++updates;
