@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -78,6 +79,20 @@ absl::Status WritePortFile(const std::string& path, int port) {
 }
 
 bool Stopped(const std::atomic<bool>* stop) { return stop != nullptr && stop->load(); }
+
+// Runs fn(0..n-1) on a thread each (n is a node's partition count: small)
+// and returns the first error.
+absl::Status ForEachParallel(size_t n, const std::function<absl::Status(size_t)>& fn) {
+  std::vector<absl::Status> results(n);
+  std::vector<std::thread> threads;
+  threads.reserve(n);
+  for (size_t i = 0; i < n; ++i) threads.emplace_back([&, i] { results[i] = fn(i); });
+  for (std::thread& t : threads) t.join();
+  for (absl::Status& s : results) {
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
 
 // This process's CPU time (user + system, every thread), for the cost per event.
 double CpuSeconds() {
@@ -237,18 +252,26 @@ absl::Status RunWorker(const WorkerOptions& options) {
     std::unique_ptr<PullConsumer> consumer;
   };
   std::vector<Owned> owned;
-  for (int p = options.index; p < options.cluster.partitions; p += options.count) {
-    // The worker's state is its position: the consumer's ack floor, which
-    // moves only once the digests up to it are stored (R copies). Resume
-    // after it; what the last owner digested past it comes again and is
-    // dropped as a duplicate (Nats-Msg-Id; the correlator's sequence check).
-    auto floor = PullConsumer::AckFloor(link->get(), kEventsStream, fmt::format("w{}", p));
-    if (!floor.ok()) return floor.status();
-    const uint64_t after = *floor;
-    auto consumer = PullConsumer::Create(link->get(), kEventsStream, fmt::format("w{}", p), EventsSubject(p), after + 1);
-    if (!consumer.ok()) return consumer.status();
-    owned.push_back(Owned{p, std::move(*consumer)});
-    fmt::print(stderr, "worker {}: partition {} from event stream sequence {}\n", options.index, p, after + 1);
+  for (int p = options.index; p < options.cluster.partitions; p += options.count) owned.push_back(Owned{p, nullptr});
+  // The worker's state is its position: the consumer's ack floor, which
+  // moves only once the digests up to it are stored (R copies). Resume
+  // after it; what the last owner digested past it comes again and is
+  // dropped as a duplicate (Nats-Msg-Id; the correlator's sequence check).
+  // The partitions' consumers are made side by side: each is a few Raft
+  // round trips, seconds in all one after another on a busy cluster.
+  if (auto s = ForEachParallel(owned.size(), [&](size_t i) -> absl::Status {
+        Owned& o = owned[i];
+        auto floor = PullConsumer::AckFloor(link->get(), kEventsStream, fmt::format("w{}", o.p));
+        if (!floor.ok()) return floor.status();
+        const uint64_t after = *floor;
+        auto consumer = PullConsumer::Create(link->get(), kEventsStream, fmt::format("w{}", o.p), EventsSubject(o.p), after + 1);
+        if (!consumer.ok()) return consumer.status();
+        o.consumer = std::move(*consumer);
+        fmt::print(stderr, "worker {}: partition {} from event stream sequence {}\n", options.index, o.p, after + 1);
+        return absl::OkStatus();
+      });
+      !s.ok()) {
+    return s;
   }
 
   WorkerMetrics m;
@@ -453,12 +476,18 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
   engine.SetVerdictObserver([&](const AccountState& a, const VerdictRecord&) { dirty.insert(a.index); });
 
   const int partitions = options.cluster.partitions;
-  std::vector<std::unique_ptr<PullConsumer>> consumers;
-  for (int p = 0; p < partitions; ++p) {
-    // The engine's state is a replay of the digest stream from its start.
-    auto c = PullConsumer::Create(link->get(), kDigestsStream, fmt::format("c{}", p), DigestsSubject(p), 0);
-    if (!c.ok()) return c.status();
-    consumers.push_back(std::move(*c));
+  std::vector<std::unique_ptr<PullConsumer>> consumers(static_cast<size_t>(partitions));
+  // The engine's state is a replay of the digest stream from its start;
+  // the consumers are made side by side (as the worker's).
+  if (auto s = ForEachParallel(consumers.size(), [&](size_t p) -> absl::Status {
+        auto c = PullConsumer::Create(link->get(), kDigestsStream, fmt::format("c{}", p),
+                                      DigestsSubject(static_cast<int>(p)), 0);
+        if (!c.ok()) return c.status();
+        consumers[p] = std::move(*c);
+        return absl::OkStatus();
+      });
+      !s.ok()) {
+    return s;
   }
 
   CorrelatorMetrics m;
