@@ -143,6 +143,17 @@ for w in $(seq 0 $((workers - 1))); do start_worker "$w"; done
 t0=$(date +%s.%N)
 publisher=""
 if [ $prepublish = 0 ]; then
+  # The nodes first have their consumers (a port file each once they have):
+  # on a busy machine that can take seconds, and a kill meant for
+  # mid-stream must not find the stream half published and nothing applied.
+  for _ in $(seq 1 1200); do
+    ready=1
+    [ -e "$work/correlator.port" ] || ready=0
+    for w in $(seq 0 $((workers - 1))); do [ -e "$work/worker-$w.port" ] || ready=0; done
+    [ $ready = 1 ] && break
+    kill -0 "$correlator" 2>/dev/null || break
+    sleep 0.1
+  done
   echo "cluster-scan: $(date +%T) publishing" >&2
   "$DG" publish "${common[@]}" ${DG_PUBLISH_FLAGS:-} ${publish_flags[@]+"${publish_flags[@]}"} "$events" > "$out/logs/publish.log" 2>&1 &
   publisher=$!
