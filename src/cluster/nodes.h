@@ -49,9 +49,10 @@
 // Where boundaries differ (paced runs), a batch overlapping a stored one is
 // stored again and the correlator's sequence check drops its events.
 //
-// Cost: the NATS servers' work is per message, so ~1/64 of one event per
-// message; a worker, per event, DigestContent plus its share of one
-// publish of ~64 wire records (~300 B each); a correlator, per event, the
+// Cost (measured, BENCHMARKS.md): the NATS servers ~52 us of CPU per event
+// over three replicas (their per-message work shared by up to 64 events;
+// the rest is per byte); a worker ~9 us per event, DigestContent plus its
+// share of one publish of ~64 wire records (~300 B each); a correlator, per event, the
 // engine's ObserveDigest plus a KV put per verdict change (batched every
 // flush_ms). Memory: the publisher holds one open batch per partition
 // (<= max_bytes each); a worker holds one fetch (<= batch messages) per
