@@ -15,10 +15,14 @@
 #   --replay       afterwards, start a second correlator that rebuilds the
 #                  engine from the digest stream alone (a correlator restart)
 #                  into OUTDIR/replay, and print its rate
+#   --rate R       publish at most R events/s (so that the kills above land
+#                  mid-stream on a small file: batches make the cluster fast)
 #   --prepublish   publish everything first, then start the correlator and
 #                  the workers: the catch-up rate of the workers alone
-#                  (BENCHMARKS.md), printed as "catch-up: N events/s"
-# DG: the distillguard binary (default: build/distillguard next to scripts/).
+#                  (BENCHMARKS.md), printed as "catch-up: N events/s" and,
+#                  without the nodes' start-up, "steady: N events/s"
+# DG: the distillguard binary (default: build/distillguard next to scripts/);
+# DG_PUBLISH_FLAGS, DG_WORKER_FLAGS: more flags for those nodes.
 set -euo pipefail
 
 workers=1
@@ -27,6 +31,7 @@ kill_node=0
 kill_worker=0
 prepublish=0
 replay=0
+publish_flags=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --workers) workers="$2"; shift 2 ;;
@@ -34,8 +39,9 @@ while [ $# -gt 0 ]; do
     --kill-node) kill_node=1; shift ;;
     --kill-worker) kill_worker=1; shift ;;
     --prepublish) prepublish=1; shift ;;
+    --rate) publish_flags+=(--rate "$2"); shift 2 ;;
     --replay) replay=1; shift ;;
-    -h|--help) sed -n 2,23p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,26p "$0"; exit 0 ;;
     --*) echo "cluster-scan: unknown option $1" >&2; exit 2 ;;
     *) break ;;
   esac
@@ -59,7 +65,16 @@ pids=()
 cleanup() {
   local rc=$?
   # DG_CLUSTER_CPU=1: CPU seconds of every process still running (where the time went).
-  if [ -n "${DG_CLUSTER_CPU:-}" ]; then ps -o pid=,times=,args= -p "$(IFS=,; echo "${pids[*]}")" 2>/dev/null | cut -c1-90 >&2 || true; fi
+  # From /proc/PID/stat (user + system clock ticks), to 0.01 s.
+  if [ -n "${DG_CLUSTER_CPU:-}" ]; then
+    local tck pid
+    tck=$(getconf CLK_TCK)
+    for pid in "${pids[@]}"; do
+      [ -r "/proc/$pid/stat" ] || continue
+      awk -v t="$tck" -v p="$pid" -v a="$(tr '\0' ' ' < "/proc/$pid/cmdline" | cut -c1-70)" \
+        '{ sub(/^.*\) /, ""); printf "cpu %7s %8.2fs  %s\n", p, ($12 + $13) / t, a }' "/proc/$pid/stat" >&2 || true
+    done
+  fi
   # The distillguard processes first (they stop cleanly while NATS is up),
   # then the NATS nodes; pids holds the nodes first.
   for ((k = ${#pids[@]} - 1; k >= 3; k--)); do kill "${pids[$k]}" 2>/dev/null || true; done
@@ -108,7 +123,7 @@ common=(--nats "$urls" --partitions "$partitions" --replicas 3)
 publish_rc=""
 if [ $prepublish = 1 ]; then
   echo "cluster-scan: $(date +%T) publishing before any worker runs" >&2
-  "$DG" publish "${common[@]}" "$events" > "$out/logs/publish.log" 2>&1 || {
+  "$DG" publish "${common[@]}" ${DG_PUBLISH_FLAGS:-} ${publish_flags[@]+"${publish_flags[@]}"} "$events" > "$out/logs/publish.log" 2>&1 || {
     echo "cluster-scan: publish failed" >&2; cat "$out/logs/publish.log" >&2; exit 1; }
   publish_rc=0
 fi
@@ -118,7 +133,7 @@ correlator=$!
 pids+=($correlator)
 worker_pids=()
 start_worker() {
-  "$DG" worker "${common[@]}" ${DG_WORKER_FLAGS:-} --index "$1" --of "$workers" --listen 127.0.0.1:0 \
+  "$DG" worker "${common[@]}" ${DG_WORKER_FLAGS:-} --index "$1" --of "$workers" --listen 127.0.0.1:0 --port-file "$work/worker-$1.port" \
     >> "$out/logs/worker-$1.log" 2>&1 &
   pids+=($!)
   worker_pids[$1]=$!
@@ -128,8 +143,19 @@ for w in $(seq 0 $((workers - 1))); do start_worker "$w"; done
 t0=$(date +%s.%N)
 publisher=""
 if [ $prepublish = 0 ]; then
+  # The nodes first have their consumers (a port file each once they have):
+  # on a busy machine that can take seconds, and a kill meant for
+  # mid-stream must not find the stream half published and nothing applied.
+  for _ in $(seq 1 1200); do
+    ready=1
+    [ -e "$work/correlator.port" ] || ready=0
+    for w in $(seq 0 $((workers - 1))); do [ -e "$work/worker-$w.port" ] || ready=0; done
+    [ $ready = 1 ] && break
+    kill -0 "$correlator" 2>/dev/null || break
+    sleep 0.1
+  done
   echo "cluster-scan: $(date +%T) publishing" >&2
-  "$DG" publish "${common[@]}" "$events" > "$out/logs/publish.log" 2>&1 &
+  "$DG" publish "${common[@]}" ${DG_PUBLISH_FLAGS:-} ${publish_flags[@]+"${publish_flags[@]}"} "$events" > "$out/logs/publish.log" 2>&1 &
   publisher=$!
   pids+=($publisher)
 fi
@@ -146,21 +172,23 @@ PY
 lines=$(wc -l < "$events")
 node_killed=0
 worker_killed=0
+t_first=""  # when the first node had made its consumers (a port file is written after)
 while kill -0 "$correlator" 2>/dev/null; do
   if [ -z "$publish_rc" ] && ! kill -0 "$publisher" 2>/dev/null; then
     publish_rc=0
     wait "$publisher" || publish_rc=$?
     if [ "$publish_rc" -ne 0 ]; then echo "cluster-scan: publish failed (exit $publish_rc)" >&2; cat "$out/logs/publish.log" >&2; exit 1; fi
   fi
-  if [ $kill_node = 1 ] && [ $node_killed = 0 ] && [ "$(applied)" -ge $((lines / 5)) ]; then
+  a=$(applied)  # once per round: batches move it in large steps
+  if [ -z "$t_first" ] && compgen -G "$work/*.port" > /dev/null; then t_first=$(date +%s.%N); fi
+  if [ $kill_node = 1 ] && [ $node_killed = 0 ] && [ "$a" -ge $((lines / 5)) ]; then
     kill -9 "${node_pids[2]}"
     node_killed=1
-    echo "cluster-scan: killed NATS node dg2 (pid ${node_pids[2]}) at $(applied) applied" >&2
-  fi
-  if [ $kill_worker = 1 ] && [ $worker_killed = 0 ] && [ "$(applied)" -ge $((lines / 2)) ]; then
+    echo "cluster-scan: killed NATS node dg2 (pid ${node_pids[2]}) at $a applied" >&2
+  elif [ $kill_worker = 1 ] && [ $worker_killed = 0 ] && [ "$a" -ge $((lines / 2)) ]; then
     kill -9 "${worker_pids[0]}"
     wait "${worker_pids[0]}" 2>/dev/null || true
-    echo "cluster-scan: killed worker 0 (pid ${worker_pids[0]}) at $(applied) applied; starting a replacement" >&2
+    echo "cluster-scan: killed worker 0 (pid ${worker_pids[0]}) at $a applied; starting a replacement" >&2
     start_worker 0
     worker_killed=1
   fi
@@ -172,6 +200,12 @@ t1=$(date +%s.%N)
 if [ -z "$publish_rc" ]; then wait "$publisher" || { echo "cluster-scan: publish failed" >&2; exit 1; }; fi
 if [ $prepublish = 1 ]; then
   python3 -c "import sys; print(f'catch-up: {int(sys.argv[3]) / (float(sys.argv[2]) - float(sys.argv[1])):.0f} events/s', file=sys.stderr)" "$t0" "$t1" "$lines"
+  # The same without the nodes' start-up (connections; consumers deleted
+  # and created through Raft, seconds on a busy machine): from the moment
+  # the first node was ready (conservative: the others may still start).
+  if [ -n "$t_first" ]; then
+    python3 -c "import sys; d = float(sys.argv[2]) - float(sys.argv[1]); print(f'steady: {int(sys.argv[3]) / d:.0f} events/s ({d:.2f}s from the first node ready)' if d > 0 else 'steady: too short to tell', file=sys.stderr)" "$t_first" "$t1" "$lines"
+  fi
 fi
 if [ $rc -ne 0 ]; then echo "cluster-scan: correlator failed (exit $rc)" >&2; tail -20 "$out/logs/correlator.log" >&2; exit 1; fi
 if [ $kill_node = 1 ] && [ $node_killed = 0 ]; then echo "cluster-scan: finished before the node kill point" >&2; exit 1; fi

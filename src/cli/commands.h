@@ -138,9 +138,11 @@ struct ClusterArgs {
   int replicas = 3;
   std::vector<std::string> inputs;  // publish
   std::string mapping = "canonical";
-  size_t window = 1024;
+  size_t window = 64;  // publish: batch messages in flight
   double rate = 0;
-  int index = 0, count = 1, batch = 256;  // worker
+  size_t batch_events = 64, batch_bytes = 256 * 1024;  // publish: events per message
+  int linger_ms = 50;
+  int index = 0, count = 1, batch = 16;  // worker: event messages per fetch
   std::string listen, port_file;
   std::string policy, out;  // correlator
   bool until_done = false;

@@ -1,10 +1,13 @@
 #include "cluster/nodes.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <condition_variable>
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -16,6 +19,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "cluster/batch_codec.h"
 #include "cluster/event_codec.h"
 #include "cluster/jetstream.h"
 #include "cluster/ops_http.h"
@@ -25,7 +29,10 @@
 #include "content/analyzer.h"
 #include "report/views.h"
 #include "report/writers.h"
+#include "decide/check.h"
+#include "serve/requests.h"
 #include "serve/wire.h"
+#include "signals/signals.h"
 
 namespace dg {
 namespace {
@@ -73,6 +80,27 @@ absl::Status WritePortFile(const std::string& path, int port) {
 
 bool Stopped(const std::atomic<bool>* stop) { return stop != nullptr && stop->load(); }
 
+// Runs fn(0..n-1) on a thread each (n is a node's partition count: small)
+// and returns the first error.
+absl::Status ForEachParallel(size_t n, const std::function<absl::Status(size_t)>& fn) {
+  std::vector<absl::Status> results(n);
+  std::vector<std::thread> threads;
+  threads.reserve(n);
+  for (size_t i = 0; i < n; ++i) threads.emplace_back([&, i] { results[i] = fn(i); });
+  for (std::thread& t : threads) t.join();
+  for (absl::Status& s : results) {
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+// This process's CPU time (user + system, every thread), for the cost per event.
+double CpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 }  // namespace
 
 // --- publish -----------------------------------------------------------------
@@ -97,23 +125,79 @@ absl::Status RunPublish(const PublishOptions& options, PublishReport* report) {
   ReliablePublisher pub(link->get(), options.window);
   absl::Status failed;
   uint64_t seq = base;
+  uint64_t messages = 0;
   const uint64_t partitions = static_cast<uint64_t>(options.cluster.partitions);
+  if (options.batch.max_records < 1 || options.batch.max_records > kMaxBatchRecords) {
+    return absl::InvalidArgumentError(fmt::format("publish: events per message 1 to {}", kMaxBatchRecords));
+  }
+  // One open batch per partition. Cut by count and bytes only, so that a
+  // full-speed run from a file cuts the same batches every time (the message
+  // ids "e-<first>-<last>" repeat, and the stream drops a re-run's copies);
+  // the linger applies only while waiting for input (pacing below).
+  struct Open {
+    BatchBuilder batch;
+    uint64_t first = 0, last = 0;
+    Clock::time_point opened{};
+  };
+  std::vector<Open> open(partitions);
+  const auto linger = std::chrono::milliseconds(options.linger_ms);
+  auto send = [&](uint64_t p) -> absl::Status {
+    Open& o = open[p];
+    if (o.batch.count() == 0) return absl::OkStatus();
+    ++messages;
+    return pub.Add(EventsSubject(static_cast<int>(p)), o.batch.Take(), fmt::format("e-{}-{}", o.first, o.last));
+  };
+  // Sends every batch open longer than the linger; returns when the next
+  // one will be due (time_point::max() if none is open).
+  auto send_lingering = [&](Clock::time_point now, Clock::time_point* next_due) -> absl::Status {
+    *next_due = Clock::time_point::max();
+    for (uint64_t p = 0; p < partitions; ++p) {
+      if (open[p].batch.count() == 0) continue;
+      if (now - open[p].opened >= linger) {
+        if (auto s = send(p); !s.ok()) return s;
+      } else {
+        *next_due = std::min(*next_due, open[p].opened + linger);
+      }
+    }
+    return absl::OkStatus();
+  };
+  std::string record;
   IngestPipeline pipeline(
       options.ingest,
       [&](Interaction& in) {
         if (!failed.ok()) return;
-        const int p = static_cast<int>(Hash64(in.account_id) % partitions);
-        failed = pub.Add(EventsSubject(p), EncodeEvent(seq, in), fmt::format("e-{}", seq));
+        const uint64_t p = Hash64(in.account_id) % partitions;
+        record = EncodeEvent(seq, in);
+        Open& o = open[p];
+        if (o.batch.count() > 0 && o.batch.bytes() + record.size() + sizeof(uint32_t) > options.batch.max_bytes) {
+          if (failed = send(p); !failed.ok()) return;
+        }
+        if (o.batch.count() == 0) {
+          o.first = seq;
+          o.opened = Clock::now();
+        }
+        o.batch.Add(record);
+        o.last = seq;
         ++seq;
+        if (o.batch.count() >= options.batch.max_records) {
+          if (failed = send(p); !failed.ok()) return;
+        }
         if (options.rate > 0) {
+          // Paced: the publisher now waits for its input, so batches do not
+          // wait for it past the linger (a slow stream is not held).
           const auto due = t0 + std::chrono::duration_cast<Clock::duration>(
                                     std::chrono::duration<double>(static_cast<double>(seq - base) / options.rate));
-          if (due > Clock::now()) std::this_thread::sleep_until(due);
+          for (auto now = Clock::now(); due > now; now = Clock::now()) {
+            Clock::time_point next_due;
+            if (failed = send_lingering(now, &next_due); !failed.ok()) return;
+            std::this_thread::sleep_until(std::min(due, next_due));
+          }
         }
       },
       [](const std::string& msg) { fmt::print(stderr, "{}\n", msg); });
   const bool complete = pipeline.AddFiles(options.inputs);
   pipeline.Flush();
+  for (uint64_t p = 0; p < partitions && failed.ok(); ++p) failed = send(p);
   if (failed.ok()) failed = pub.Flush();
   if (!failed.ok()) return failed;
   if (!complete) return absl::InvalidArgumentError("publish: stopped at the first bad line (--strict)");
@@ -123,9 +207,11 @@ absl::Status RunPublish(const PublishOptions& options, PublishReport* report) {
   report->stats = pipeline.stats();
   report->first_seq = base;
   report->published = seq - base;
+  report->messages = messages;
   report->resent = pub.resent();
   report->duplicates = pub.duplicates();
   report->seconds = SecondsSince(t0);
+  report->cpu_seconds = CpuSeconds();
   return absl::OkStatus();
 }
 
@@ -133,8 +219,11 @@ absl::Status RunPublish(const PublishOptions& options, PublishReport* report) {
 
 namespace {
 
+// Malformed inputs are counted always and described on stderr this often.
+constexpr uint64_t kReportedBadInputs = 20;
+
 struct WorkerMetrics {
-  std::atomic<uint64_t> events{0}, bad_records{0}, fetch_errors{0}, resent{0};
+  std::atomic<uint64_t> events{0}, messages{0}, bad_batches{0}, bad_records{0}, fetch_errors{0}, resent{0};
   std::atomic<uint64_t> fetch_us{0}, digest_us{0}, publish_us{0};  // where the time goes (summed over threads)
   std::atomic<uint64_t> lag{0};
   std::atomic<bool> caught_up{false};
@@ -163,18 +252,26 @@ absl::Status RunWorker(const WorkerOptions& options) {
     std::unique_ptr<PullConsumer> consumer;
   };
   std::vector<Owned> owned;
-  for (int p = options.index; p < options.cluster.partitions; p += options.count) {
-    // The worker's state is its position: the consumer's ack floor, which
-    // moves only once the digests up to it are stored (R copies). Resume
-    // after it; what the last owner digested past it comes again and is
-    // dropped as a duplicate (Nats-Msg-Id; the correlator's sequence check).
-    auto floor = PullConsumer::AckFloor(link->get(), kEventsStream, fmt::format("w{}", p));
-    if (!floor.ok()) return floor.status();
-    const uint64_t after = *floor;
-    auto consumer = PullConsumer::Create(link->get(), kEventsStream, fmt::format("w{}", p), EventsSubject(p), after + 1);
-    if (!consumer.ok()) return consumer.status();
-    owned.push_back(Owned{p, std::move(*consumer)});
-    fmt::print(stderr, "worker {}: partition {} from event stream sequence {}\n", options.index, p, after + 1);
+  for (int p = options.index; p < options.cluster.partitions; p += options.count) owned.push_back(Owned{p, nullptr});
+  // The worker's state is its position: the consumer's ack floor, which
+  // moves only once the digests up to it are stored (R copies). Resume
+  // after it; what the last owner digested past it comes again and is
+  // dropped as a duplicate (Nats-Msg-Id; the correlator's sequence check).
+  // The partitions' consumers are made side by side: each is a few Raft
+  // round trips, seconds in all one after another on a busy cluster.
+  if (auto s = ForEachParallel(owned.size(), [&](size_t i) -> absl::Status {
+        Owned& o = owned[i];
+        auto floor = PullConsumer::AckFloor(link->get(), kEventsStream, fmt::format("w{}", o.p));
+        if (!floor.ok()) return floor.status();
+        const uint64_t after = *floor;
+        auto consumer = PullConsumer::Create(link->get(), kEventsStream, fmt::format("w{}", o.p), EventsSubject(o.p), after + 1);
+        if (!consumer.ok()) return consumer.status();
+        o.consumer = std::move(*consumer);
+        fmt::print(stderr, "worker {}: partition {} from event stream sequence {}\n", options.index, o.p, after + 1);
+        return absl::OkStatus();
+      });
+      !s.ok()) {
+    return s;
   }
 
   WorkerMetrics m;
@@ -190,6 +287,8 @@ absl::Status RunWorker(const WorkerOptions& options) {
       if (path == "/metrics") {
         return OpsResponse{200, "text/plain; version=0.0.4",
                            fmt::format("# TYPE dg_worker_events_total counter\ndg_worker_events_total {}\n"
+                                       "# TYPE dg_worker_messages_total counter\ndg_worker_messages_total {}\n"
+                                       "# TYPE dg_worker_bad_batches_total counter\ndg_worker_bad_batches_total {}\n"
                                        "# TYPE dg_worker_bad_records_total counter\ndg_worker_bad_records_total {}\n"
                                        "# TYPE dg_worker_fetch_errors_total counter\ndg_worker_fetch_errors_total {}\n"
                                        "# TYPE dg_worker_resent_total counter\ndg_worker_resent_total {}\n"
@@ -200,7 +299,8 @@ absl::Status RunWorker(const WorkerOptions& options) {
                                        "dg_worker_phase_seconds_total{{phase=\"fetch\"}} {:.3f}\n"
                                        "dg_worker_phase_seconds_total{{phase=\"digest\"}} {:.3f}\n"
                                        "dg_worker_phase_seconds_total{{phase=\"store\"}} {:.3f}\n",
-                                       m.events.load(), m.bad_records.load(), m.fetch_errors.load(), m.resent.load(),
+                                       m.events.load(), m.messages.load(), m.bad_batches.load(), m.bad_records.load(),
+                                       m.fetch_errors.load(), m.resent.load(),
                                        m.lag.load(), owned.size(), (SteadyMs() - m.last_progress_ms.load()) / 1000.0,
                                        m.fetch_us / 1e6, m.digest_us / 1e6, m.publish_us / 1e6)};
       }
@@ -224,6 +324,8 @@ absl::Status RunWorker(const WorkerOptions& options) {
     ContentDigest digest;
     Interaction in;
     std::vector<NatsMsgPtr> fetched;
+    std::vector<std::string_view> records;
+    BatchBuilder out;
     uint64_t resent_seen = 0;
     auto fail = [&](absl::Status s) {
       std::lock_guard<std::mutex> lock(failure_mu);
@@ -241,19 +343,46 @@ absl::Status RunWorker(const WorkerOptions& options) {
       const auto t_digest = Clock::now();
       m.fetch_us += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(t_digest - t_fetch).count());
       if (fetched.empty()) continue;
+      uint64_t events = 0;
       for (const NatsMsgPtr& msg : fetched) {
-        uint64_t seq = 0;
         const std::string_view data(natsMsg_GetData(msg.get()), static_cast<size_t>(natsMsg_GetDataLength(msg.get())));
-        if (!DecodeEvent(data, &seq, &in)) {
-          ++m.bad_records;  // not ours; acknowledged with the batch so it is not redelivered for ever
+        const uint64_t stream_seq = StreamSequence(msg.get());
+        // A malformed message is not ours to digest: counted, reported, and
+        // acknowledged with the rest so it is not redelivered for ever.
+        if (auto s = DecodeBatch(data, &records); !s.ok()) {
+          ++m.bad_batches;
+          if (m.bad_batches <= kReportedBadInputs) {
+            fmt::print(stderr, "worker {}: partition {}, event stream sequence {}: {}\n", options.index, o.p, stream_seq,
+                       std::string(s.message()));
+          }
           continue;
         }
-        DigestContent(in, &scratch, &digest);
-        std::string out(sizeof(seq), '\0');
-        std::memcpy(out.data(), &seq, sizeof(seq));
-        out += EncodeRecord(in, digest);
-        if (auto s = pub.Add(DigestsSubject(o.p), std::move(out), fmt::format("d-{}", seq),
-                             {NatsHeader{"Dg-Src-Seq", std::to_string(StreamSequence(msg.get()))}});
+        ++m.messages;
+        uint64_t first = 0, last = 0;
+        for (const std::string_view record : records) {
+          uint64_t seq = 0;
+          if (!DecodeEvent(record, &seq, &in)) {
+            ++m.bad_records;
+            if (m.bad_records <= kReportedBadInputs) {
+              fmt::print(stderr, "worker {}: partition {}, event stream sequence {}: an undecodable event record ({} bytes)\n",
+                         options.index, o.p, stream_seq, record.size());
+            }
+            continue;
+          }
+          DigestContent(in, &scratch, &digest);
+          char seq_bytes[sizeof(seq)];
+          std::memcpy(seq_bytes, &seq, sizeof(seq));
+          if (out.count() == 0) first = seq;
+          last = seq;
+          out.Add(EncodeRecord(in, digest), std::string_view(seq_bytes, sizeof(seq_bytes)));
+          ++events;
+        }
+        if (out.count() == 0) continue;
+        // One digest message per event message, its id from the events'
+        // sequence numbers: a redelivered event message gives the same id,
+        // and the stream drops the second copy.
+        if (auto s = pub.Add(DigestsSubject(o.p), out.Take(), fmt::format("d-{}-{}", first, last),
+                             {NatsHeader{"Dg-Src-Seq", std::to_string(stream_seq)}});
             !s.ok()) {
           return fail(std::move(s));
         }
@@ -263,7 +392,7 @@ absl::Status RunWorker(const WorkerOptions& options) {
       // Acknowledge only once the digests are stored (R copies).
       if (auto s = pub.Flush(); !s.ok()) return fail(std::move(s));
       if (auto s = o.consumer->AckThrough(fetched.back().get()); !s.ok()) ++m.fetch_errors;  // redelivery is harmless
-      m.events += fetched.size();
+      m.events += events;
       m.publish_us += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t_store).count());
       m.resent += pub.resent() - resent_seen;
       resent_seen = pub.resent();
@@ -292,8 +421,11 @@ absl::Status RunWorker(const WorkerOptions& options) {
   }
   for (std::thread& t : threads) t.join();
   if (failed) return failure;
-  fmt::print(stderr, "worker {}: stopped after {} events; seconds fetching {:.2f}, digesting {:.2f}, storing digests {:.2f}\n",
-             options.index, m.events.load(), m.fetch_us / 1e6, m.digest_us / 1e6, m.publish_us / 1e6);
+  fmt::print(stderr,
+             "worker {}: stopped after {} events in {} messages ({} malformed messages, {} malformed events); "
+             "seconds fetching {:.2f}, digesting {:.2f}, storing digests {:.2f}; {:.2f}s of CPU\n",
+             options.index, m.events.load(), m.messages.load(), m.bad_batches.load(), m.bad_records.load(),
+             m.fetch_us / 1e6, m.digest_us / 1e6, m.publish_us / 1e6, CpuSeconds());
   return absl::OkStatus();
 }
 
@@ -302,7 +434,7 @@ absl::Status RunWorker(const WorkerOptions& options) {
 namespace {
 
 struct CorrelatorMetrics {
-  std::atomic<uint64_t> applied{0}, duplicates{0}, bad_records{0}, fetch_errors{0}, verdict_puts{0};
+  std::atomic<uint64_t> applied{0}, duplicates{0}, bad_batches{0}, bad_records{0}, fetch_errors{0}, verdict_puts{0};
   std::atomic<uint64_t> published{0};  // 0: not known yet
   std::atomic<uint64_t> buffered{0};
   std::atomic<int64_t> last_flush_ms{0};
@@ -316,7 +448,9 @@ std::string VerdictValue(const Engine& engine, const AccountState& a) {
   const std::string camp = engine.CampaignOf(a.index);
   if (camp.empty()) out += "null";
   else AppendJsonString(out, camp);
-  out += fmt::format(",\"interactions\":{}}}", a.n);
+  // The reason bits: a decision node needs them to tell withhold_reasoning
+  // from throttle (decide/check.h, ReviewDecision).
+  out += fmt::format(",\"interactions\":{},\"reasons\":{}}}", a.n, a.reasons);
   return out;
 }
 
@@ -342,12 +476,18 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
   engine.SetVerdictObserver([&](const AccountState& a, const VerdictRecord&) { dirty.insert(a.index); });
 
   const int partitions = options.cluster.partitions;
-  std::vector<std::unique_ptr<PullConsumer>> consumers;
-  for (int p = 0; p < partitions; ++p) {
-    // The engine's state is a replay of the digest stream from its start.
-    auto c = PullConsumer::Create(link->get(), kDigestsStream, fmt::format("c{}", p), DigestsSubject(p), 0);
-    if (!c.ok()) return c.status();
-    consumers.push_back(std::move(*c));
+  std::vector<std::unique_ptr<PullConsumer>> consumers(static_cast<size_t>(partitions));
+  // The engine's state is a replay of the digest stream from its start;
+  // the consumers are made side by side (as the worker's).
+  if (auto s = ForEachParallel(consumers.size(), [&](size_t p) -> absl::Status {
+        auto c = PullConsumer::Create(link->get(), kDigestsStream, fmt::format("c{}", p),
+                                      DigestsSubject(static_cast<int>(p)), 0);
+        if (!c.ok()) return c.status();
+        consumers[p] = std::move(*c);
+        return absl::OkStatus();
+      });
+      !s.ok()) {
+    return s;
   }
 
   CorrelatorMetrics m;
@@ -373,6 +513,7 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
         return OpsResponse{200, "text/plain; version=0.0.4",
                            fmt::format("# TYPE dg_correlator_applied_total counter\ndg_correlator_applied_total {}\n"
                                        "# TYPE dg_correlator_duplicates_total counter\ndg_correlator_duplicates_total {}\n"
+                                       "# TYPE dg_correlator_bad_batches_total counter\ndg_correlator_bad_batches_total {}\n"
                                        "# TYPE dg_correlator_bad_records_total counter\ndg_correlator_bad_records_total {}\n"
                                        "# TYPE dg_correlator_fetch_errors_total counter\ndg_correlator_fetch_errors_total {}\n"
                                        "# TYPE dg_correlator_verdict_puts_total counter\ndg_correlator_verdict_puts_total {}\n"
@@ -381,8 +522,8 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
                                        "# TYPE dg_correlator_consumer_lag gauge\ndg_correlator_consumer_lag {}\n"
                                        "# TYPE dg_correlator_partitions_owned gauge\ndg_correlator_partitions_owned {}\n"
                                        "# TYPE dg_correlator_seconds_since_flush gauge\ndg_correlator_seconds_since_flush {:.3f}\n",
-                                       m.applied.load(), m.duplicates.load(), m.bad_records.load(), m.fetch_errors.load(),
-                                       m.verdict_puts.load(), published, m.buffered.load(), consumer_lag, partitions,
+                                       m.applied.load(), m.duplicates.load(), m.bad_batches.load(), m.bad_records.load(),
+                                       m.fetch_errors.load(), m.verdict_puts.load(), published, m.buffered.load(), consumer_lag, partitions,
                                        (SteadyMs() - m.last_flush_ms.load()) / 1000.0)};
       }
       return OpsResponse{404, "text/plain; charset=utf-8", "not found\n"};
@@ -409,6 +550,7 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
   std::atomic<bool> quit{false};
   auto fetch_partition = [&](int p) {
     std::vector<NatsMsgPtr> msgs;
+    std::vector<std::string_view> records;
     while (!quit && !Stopped(options.stop)) {
       {
         std::unique_lock lock(held_mu);
@@ -418,7 +560,9 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
         }
       }
       msgs.clear();
-      if (auto f = consumers[static_cast<size_t>(p)]->Fetch(256, 200, &msgs); !f.ok()) {
+      // 16 messages of up to 64 digests each: the buffer's bound is exceeded
+      // by at most one fetch.
+      if (auto f = consumers[static_cast<size_t>(p)]->Fetch(16, 200, &msgs); !f.ok()) {
         ++m.fetch_errors;
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         continue;
@@ -427,19 +571,29 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
       {
         std::lock_guard lock(held_mu);
         for (const NatsMsgPtr& msg : msgs) {
-          const size_t len = static_cast<size_t>(natsMsg_GetDataLength(msg.get()));
-          uint64_t seq = 0;
-          if (len < sizeof(seq)) {
-            ++m.bad_records;
+          const std::string_view data(natsMsg_GetData(msg.get()), static_cast<size_t>(natsMsg_GetDataLength(msg.get())));
+          if (auto s = DecodeBatch(data, &records); !s.ok()) {
+            ++m.bad_batches;  // counted and acknowledged; its events never come (the correlator waits for them)
+            if (m.bad_batches <= kReportedBadInputs) {
+              fmt::print(stderr, "correlator: partition {}, digest stream sequence {}: {}\n", p, StreamSequence(msg.get()),
+                         std::string(s.message()));
+            }
             continue;
           }
-          std::memcpy(&seq, natsMsg_GetData(msg.get()), sizeof(seq));
-          if (seq < next || held.contains(seq)) {
-            ++m.duplicates;  // a resend or a redelivery: applied once
-            continue;
+          for (const std::string_view record : records) {
+            uint64_t seq = 0;
+            if (record.size() < sizeof(seq)) {
+              ++m.bad_records;
+              continue;
+            }
+            std::memcpy(&seq, record.data(), sizeof(seq));
+            if (seq < next || held.contains(seq)) {
+              ++m.duplicates;  // a resend or a redelivery: applied once
+              continue;
+            }
+            held.emplace(seq, Held{std::string(record.substr(sizeof(seq))), p});
+            ++held_per[static_cast<size_t>(p)];
           }
-          held.emplace(seq, Held{std::string(natsMsg_GetData(msg.get()) + sizeof(seq), len - sizeof(seq)), p});
-          ++held_per[static_cast<size_t>(p)];
         }
       }
       held_cv.notify_all();
@@ -533,14 +687,15 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
       if (!written.ok()) return written;
       std::ofstream summary(options.out + "/cluster_summary.json");
       summary << fmt::format(
-          "{{\"published\":{},\"applied\":{},\"duplicates_dropped\":{},\"bad_records\":{},\"fetch_errors\":{},"
-          "\"verdict_puts\":{},\"accounts\":{},\"campaigns\":{},\"seconds\":{:.3f}}}\n",
-          m.published.load(), m.applied.load(), m.duplicates.load(), m.bad_records.load(), m.fetch_errors.load(),
+          "{{\"published\":{},\"applied\":{},\"duplicates_dropped\":{},\"bad_batches\":{},\"bad_records\":{},"
+          "\"fetch_errors\":{},\"verdict_puts\":{},\"accounts\":{},\"campaigns\":{},\"seconds\":{:.3f}}}\n",
+          m.published.load(), m.applied.load(), m.duplicates.load(), m.bad_batches.load(), m.bad_records.load(),
+          m.fetch_errors.load(),
           m.verdict_puts.load(), engine.live_accounts(), campaigns.size(), SecondsSince(t0));
       if (!summary) return absl::UnavailableError(fmt::format("{}/cluster_summary.json: cannot write", options.out));
     }
-    fmt::print(stderr, "correlator: applied {} events ({} duplicate deliveries dropped) in {:.2f}s\n", m.applied.load(),
-               m.duplicates.load(), SecondsSince(t0));
+    fmt::print(stderr, "correlator: applied {} events ({} duplicate deliveries dropped) in {:.2f}s, {:.2f}s of CPU\n",
+               m.applied.load(), m.duplicates.load(), SecondsSince(t0), CpuSeconds());
   }
   return absl::OkStatus();
 }
@@ -555,6 +710,7 @@ absl::Status RunDecisionNode(const DecisionOptions& options) {
   struct Known {
     Verdict verdict = Verdict::kAllow;
     double score = 0;
+    uint32_t reasons = 0;  // Reason bits
     std::string campaign;
   };
   std::shared_mutex mu;
@@ -576,24 +732,46 @@ absl::Status RunDecisionNode(const DecisionOptions& options) {
                                      known.size(), updates.load(), checks.load())};
     }
     if (path == "/v1/check" && method == "POST") {
-      simdjson::dom::parser parser;
-      simdjson::padded_string padded(body);
-      std::string_view account;
-      auto doc = parser.parse(padded);
-      if (doc.error() || doc["account_id"].get_string().get(account) != simdjson::SUCCESS) {
-        return OpsResponse{400, "application/json", "{\"error\":\"body: a JSON object with account_id\"}\n"};
+      // serve's request body (serve/requests.h: account_id required; the
+      // prompt read for its lexicon flags) and the known-account half of
+      // serve's decision (decide/check.h); see docs/SCALE.md for what is
+      // not answered here.
+      CheckRequest request;
+      if (absl::Status parsed = ParseCheckBody(body, &request); !parsed.ok()) {
+        std::string error = "{\"error\":";
+        AppendJsonString(error, std::string(parsed.message()));
+        return OpsResponse{400, "application/json", error + "}\n"};
       }
       ++checks;
       Known k;
       {
         std::shared_lock lock(mu);
-        if (auto it = known.find(std::string(account)); it != known.end()) k = it->second;
+        if (auto it = known.find(request.account_id); it != known.end()) k = it->second;
       }
-      const char* decision = k.verdict == Verdict::kBlock ? "block" : k.verdict == Verdict::kReview ? "throttle" : "allow";
-      std::string out = fmt::format("{{\"decision\":\"{}\",\"score\":{:.4f},\"campaign_id\":", decision, k.score);
-      if (k.campaign.empty()) out += "null";
-      else AppendJsonString(out, k.campaign);
-      out += "}\n";
+      CheckResult r;
+      r.score = k.score;
+      r.reasons = k.reasons;
+      r.campaign_id = k.campaign;
+      if (k.verdict == Verdict::kBlock) {
+        r.decision = Decision::kBlock;
+        r.ttl_s = 3600;
+      } else if (k.verdict == Verdict::kReview) {
+        r.decision = ReviewDecision(k.reasons, request.prompt_flags);
+        r.ttl_s = 300;
+      }
+      std::string out = fmt::format("{{\"decision\":\"{}\",\"score\":{:.4f},\"campaign_id\":", DecisionName(r.decision),
+                                    r.score);
+      if (r.campaign_id.empty()) out += "null";
+      else AppendJsonString(out, r.campaign_id);
+      out += ",\"reasons\":[";
+      bool first = true;
+      for (size_t b = 0; b < kReasonCount; ++b) {
+        if ((r.reasons & (1u << b)) == 0) continue;
+        if (!first) out += ",";
+        first = false;
+        AppendJsonString(out, ReasonName(static_cast<Reason>(b)));
+      }
+      out += fmt::format("],\"ttl_s\":{}}}\n", r.ttl_s);
       return OpsResponse{200, "application/json", out};
     }
     return OpsResponse{404, "text/plain; charset=utf-8", "not found\n"};
@@ -624,11 +802,13 @@ absl::Status RunDecisionNode(const DecisionOptions& options) {
       auto doc = parser.parse(padded);
       std::string_view verdict, campaign;
       double score = 0;
+      uint64_t reasons = 0;
       if (!doc.error() && doc["verdict"].get_string().get(verdict) == simdjson::SUCCESS) {
         if (doc["score"].get_double().get(score) != simdjson::SUCCESS) score = 0;
         if (doc["campaign_id"].get_string().get(campaign) != simdjson::SUCCESS) campaign = {};
+        if (doc["reasons"].get_uint64().get(reasons) != simdjson::SUCCESS) reasons = 0;  // a value from before reasons
         Known k{verdict == "block" ? Verdict::kBlock : verdict == "review" ? Verdict::kReview : Verdict::kAllow, score,
-                std::string(campaign)};
+                static_cast<uint32_t>(reasons), std::string(campaign)};
         std::unique_lock lock(mu);
         known[account] = std::move(k);
         ++updates;

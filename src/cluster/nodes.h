@@ -5,14 +5,18 @@
 //   publish     files -> IngestPipeline (parse, request-id dedup, merge,
 //               reorder: scan's exact timeline) -> event records (text
 //               included, event_codec.h) numbered 0,1,2.. (the global
-//               sequence) on DG_EVENTS, subject dg.events.<p>, p =
-//               hash(account) mod partitions; Nats-Msg-Id "e-<seq>"
+//               sequence), packed per partition p = hash(account) mod
+//               partitions into batches (batch_codec.h: at most 64 events
+//               or 256 KiB a message by default) on DG_EVENTS, subject
+//               dg.events.<p>, Nats-Msg-Id "e-<first seq>-<last seq>"
 //   worker      owns partitions p with p mod count == index: a durable pull
-//               consumer per partition; DigestContent (tokens, lexicon,
-//               MinHash, frames -- the costly, per-interaction half) ->
-//               the text-free wire record (serve/wire.h) on DG_DIGESTS,
-//               subject dg.digests.<p>, Nats-Msg-Id "d-<seq>", header
-//               Dg-Src-Seq = the event's stream sequence; the events are
+//               consumer per partition; per event message, DigestContent
+//               (tokens, lexicon, MinHash, frames -- the costly,
+//               per-interaction half) of each event -> one message of
+//               text-free wire records (serve/wire.h), each after its
+//               sequence number, on DG_DIGESTS, subject dg.digests.<p>,
+//               Nats-Msg-Id "d-<first seq>-<last seq>", header Dg-Src-Seq =
+//               the event message's stream sequence; the events are
 //               acknowledged only after the stream stored their digests.
 //               Its only state is its position, the consumer's ack floor
 //               (replicated): a replacement resumes after it. One thread
@@ -23,19 +27,37 @@
 //               ObserveDigest, exactly scan's order; verdict changes to the
 //               KV bucket dg_verdicts (key AccountKey, value the account's
 //               accounts.jsonl line); state = a replay of DG_DIGESTS.
-//   decision    watches dg_verdicts into memory; POST /v1/check answers
-//               from it without a network call.
+//   decision    watches dg_verdicts into memory; POST /v1/check (serve's
+//               body) answers from it without a network call, with serve's
+//               rule for a known account: block, withhold_reasoning or
+//               throttle for review (decide/check.h), allow. Not answered:
+//               access rules, analysts' overrides, the new-account check
+//               against indicators (docs/SCALE.md, "Not done").
 //
 // Exactly-once: the publisher's RequestIdDedup (per account and id), the
 // streams' de-duplication window on Nats-Msg-Id (a resend after a lost
 // acknowledgement is not stored twice) and the correlator's sequence check
 // (a redelivered digest is applied once).
 //
-// Cost: a worker, per event, DigestContent plus ~one publish of the wire
-// record (~300 B); a correlator, per event, the engine's ObserveDigest plus
-// a KV put per verdict change (batched every flush_ms). Memory: a worker
-// holds one batch per partition; a correlator the engine plus at most
-// partition_buffer digests per partition.
+// Batch boundaries: a partition's batch is sent when it holds
+// batch.max_records events or batch.max_bytes, at the end of the input,
+// and -- only when the publisher waits for input (--rate pacing) -- once it
+// has been open linger_ms. Reading a file at full speed the boundaries are
+// therefore a function of the file, the first sequence number and the
+// limits alone: a re-run after a crash before `published` was written
+// gives the same message ids, and the stream's de-duplication drops them.
+// Where boundaries differ (paced runs), a batch overlapping a stored one is
+// stored again and the correlator's sequence check drops its events.
+//
+// Cost (measured, BENCHMARKS.md): the NATS servers ~52 us of CPU per event
+// over three replicas (their per-message work shared by up to 64 events;
+// the rest is per byte); a worker ~9 us per event, DigestContent plus its
+// share of one publish of ~64 wire records (~300 B each); a correlator, per event, the
+// engine's ObserveDigest plus a KV put per verdict change (batched every
+// flush_ms). Memory: the publisher holds one open batch per partition
+// (<= max_bytes each); a worker holds one fetch (<= batch messages) per
+// partition; a correlator the engine plus at most partition_buffer (+ one
+// fetch) digests per partition.
 #pragma once
 
 #include <atomic>
@@ -45,6 +67,7 @@
 
 #include <absl/status/status.h>
 
+#include "cluster/batch_codec.h"
 #include "engine/engine.h"
 #include "ingest/pipeline.h"
 #include "policy/policy.h"
@@ -67,13 +90,15 @@ struct PublishOptions {
   ClusterOptions cluster;
   std::vector<std::string> inputs;
   IngestOptions ingest;
-  size_t window = 1024;  // asynchronous publishes in flight
+  size_t window = 64;    // asynchronous publishes (batch messages) in flight
   double rate = 0;       // events/s at most (a steady load for measurements); 0: as fast as it goes
+  BatchLimits batch;     // events per message
+  int linger_ms = 50;    // while waiting for input, a batch open this long is sent
 };
 struct PublishReport {
   IngestStats stats;
-  uint64_t first_seq = 0, published = 0, resent = 0, duplicates = 0;
-  double seconds = 0;
+  uint64_t first_seq = 0, published = 0, messages = 0, resent = 0, duplicates = 0;
+  double seconds = 0, cpu_seconds = 0;  // wall and this process's CPU
 };
 absl::Status RunPublish(const PublishOptions& options, PublishReport* report);
 
@@ -81,7 +106,7 @@ struct WorkerOptions {
   ClusterOptions cluster;
   int index = 0;  // owns partitions p with p % count == index
   int count = 1;
-  int batch = 256;
+  int batch = 16;       // event messages (each up to 64 events) fetched, digested and acknowledged at once
   std::string listen;  // HOST:PORT for /metrics, /healthz, /readyz; empty: none
   std::string port_file;
   const std::atomic<bool>* stop = nullptr;

@@ -17,8 +17,6 @@ std::string_view DecisionName(Decision d) {
   return "allow";
 }
 
-namespace {
-
 // An account in review is served without its reasoning trace when its
 // evidence (or this prompt) is reasoning harvest, else throttled.
 Decision ReviewDecision(uint32_t reasons, uint32_t prompt_flags) {
@@ -26,8 +24,6 @@ Decision ReviewDecision(uint32_t reasons, uint32_t prompt_flags) {
   const bool reasoning_prompt = (prompt_flags & (kFlagCot | kFlagRecon)) != 0;
   return (reasons & kReasoning) || reasoning_prompt ? Decision::kWithholdReasoning : Decision::kThrottle;
 }
-
-}  // namespace
 
 CheckResult Check(const CheckRequest& r, const AccountTable& accounts, const Correlator& correlator, const Policy& policy,
                   const absl::flat_hash_map<std::string, Verdict>& overrides,

@@ -49,6 +49,13 @@ struct CheckResult {
   uint32_t max_output_tokens = 0;  // 0: no cap
 };
 
+// An account in review: withhold_reasoning when its evidence (`reasons`,
+// Reason bits) or this prompt (`prompt_flags`, ContentFlag bits) is
+// reasoning harvest, else throttle. Check uses it; so does the cluster's
+// decision node (cluster/nodes.h), which knows an account only by the
+// verdict, score, reasons and campaign the correlator put in its bucket.
+Decision ReviewDecision(uint32_t reasons, uint32_t prompt_flags);
+
 // `overrides`: analysts' decisions by account id, including accounts not
 // seen yet (a block issued before the account's first event holds at once).
 // `summaries`: suspicious accounts forgotten to bound memory (still reviewed).

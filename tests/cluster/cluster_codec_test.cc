@@ -1,10 +1,15 @@
 // The cluster's record formats: the event codec (publisher -> worker) gives
-// every field back and rejects torn or foreign records; account ids survive
-// the KV key encoding.
+// every field back and rejects torn or foreign records; the batch codec
+// (many records per message) gives every record back and refuses every
+// malformed batch with a reason; account ids survive the KV key encoding.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
 
+#include "cluster/batch_codec.h"
 #include "cluster/event_codec.h"
 
 namespace dg {
@@ -99,6 +104,94 @@ TEST(EventCodec, RejectsAForeignVersionAndAHugeCount) {
   small[count_at + 2] = '\xff';
   small[count_at + 3] = '\x7f';
   EXPECT_FALSE(DecodeEvent(small, &seq, &out));
+}
+
+std::string SampleBatch(std::vector<std::string>* records) {
+  BatchBuilder b;
+  for (uint64_t seq : {3u, 11u, 12u}) {
+    records->push_back(EncodeEvent(seq, Sample()));
+    b.Add(records->back());
+  }
+  records->push_back("");  // an empty record is framed like any other
+  b.Add(records->back());
+  return b.Take();
+}
+
+TEST(BatchCodec, RoundTripsEveryRecordAndPrefix) {
+  std::vector<std::string> records;
+  const std::string batch = SampleBatch(&records);
+  std::vector<std::string_view> got;
+  ASSERT_TRUE(DecodeBatch(batch, &got).ok());
+  ASSERT_EQ(got.size(), records.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], records[i]) << i;
+  uint64_t seq = 0;
+  Interaction out;
+  ASSERT_TRUE(DecodeEvent(got[1], &seq, &out));
+  EXPECT_EQ(seq, 11u);
+  // A prefix and a body are one record (the digest stream's sequence number).
+  BatchBuilder b;
+  b.Add("body", "pre");
+  EXPECT_EQ(b.count(), 1u);
+  const std::string one = b.Take();
+  EXPECT_EQ(b.count(), 0u);
+  ASSERT_TRUE(DecodeBatch(one, &got).ok());
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], "prebody");
+  // The builder is reusable after Take and gives the same bytes again.
+  std::vector<std::string> again;
+  EXPECT_EQ(SampleBatch(&again), batch);
+}
+
+TEST(BatchCodec, RefusesEveryTruncationAndTrailingBytesWithAReason) {
+  std::vector<std::string> records;
+  const std::string batch = SampleBatch(&records);
+  std::vector<std::string_view> got;
+  for (size_t len = 0; len < batch.size(); ++len) {
+    const absl::Status s = DecodeBatch(std::string_view(batch).substr(0, len), &got);
+    EXPECT_FALSE(s.ok()) << len;
+    EXPECT_TRUE(got.empty()) << len;  // never half-read
+    EXPECT_EQ(s.message().substr(0, 7), "batch: ") << len;
+  }
+  const absl::Status s = DecodeBatch(batch + "x", &got);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("1 bytes after the last of 4 records"), std::string::npos) << s.message();
+}
+
+TEST(BatchCodec, RefusesAForeignVersionAndABadCount) {
+  std::vector<std::string> records;
+  std::string batch = SampleBatch(&records);
+  std::vector<std::string_view> got;
+  // A single event record (the format before batches) is not a batch.
+  EXPECT_FALSE(DecodeBatch(records[0], &got).ok());
+  batch[0] = static_cast<char>(kEventCodecVersion);
+  EXPECT_NE(DecodeBatch(batch, &got).message().find("version byte"), std::string::npos);
+  batch[0] = static_cast<char>(kBatchCodecVersion);
+  auto with_count = [&](uint32_t n) {
+    std::string b = batch;
+    std::memcpy(b.data() + 1, &n, sizeof(n));
+    return b;
+  };
+  EXPECT_FALSE(DecodeBatch(with_count(0), &got).ok());
+  EXPECT_FALSE(DecodeBatch(with_count(kMaxBatchRecords + 1), &got).ok());
+  EXPECT_FALSE(DecodeBatch(with_count(0xffffffffu), &got).ok());
+  EXPECT_FALSE(DecodeBatch(with_count(3), &got).ok());  // one record left over
+  EXPECT_FALSE(DecodeBatch(with_count(5), &got).ok());  // one record missing
+  // A count of records the bytes cannot hold is refused before any reserve.
+  std::string tiny(5, '\0');
+  tiny[0] = static_cast<char>(kBatchCodecVersion);
+  const uint32_t n = kMaxBatchRecords;
+  std::memcpy(tiny.data() + 1, &n, sizeof(n));
+  EXPECT_NE(DecodeBatch(tiny, &got).message().find("cannot fit"), std::string::npos);
+  EXPECT_TRUE(got.empty());
+}
+
+TEST(BatchCodec, HoldsTheMaximumCount) {
+  BatchBuilder b;
+  for (uint32_t i = 0; i < kMaxBatchRecords; ++i) b.Add("r");
+  const std::string batch = b.Take();
+  std::vector<std::string_view> got;
+  ASSERT_TRUE(DecodeBatch(batch, &got).ok());
+  EXPECT_EQ(got.size(), kMaxBatchRecords);
 }
 
 TEST(AccountKey, RoundTripsAnyIdAndRejectsOtherKeys) {

@@ -15,6 +15,7 @@ usage: cluster_scan_test.py DISTILLGUARD SCRIPTS_DIR     (exit 77: no nats-serve
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -43,8 +44,13 @@ def main():
         accepted = int(scan_run.stdout.split("interactions accepted:")[1].split()[0])
         out = os.path.join(work, "cluster")
         env = dict(os.environ, DG=dg)
+        # Paced, so that both kills land mid-stream: with 64 events per
+        # message the cluster would otherwise finish a file this small in a
+        # few seconds, and the node kill stalls the cluster for seconds
+        # (elections, timed-out API calls) while the publish goes on; at
+        # 5,000/s the worker kill came after the last event in 2 of 6 runs.
         run = subprocess.run([os.path.join(scripts, "cluster-scan.sh"), "--workers", "2", "--kill-node", "--kill-worker",
-                              events, out], env=env, capture_output=True, text=True, timeout=600)
+                              "--rate", "2500", events, out], env=env, capture_output=True, text=True, timeout=600)
         sys.stderr.write(run.stderr)
         if run.returncode != 0:
             for name in sorted(os.listdir(os.path.join(out, "logs"))):
@@ -53,8 +59,9 @@ def main():
             print(f"FAIL: cluster-scan.sh exited {run.returncode}")
             return 1
         failures = []
-        if "killed NATS node" not in run.stderr or "killed worker 0" not in run.stderr:
-            failures.append("the node and the worker were not both killed mid-stream")
+        kills = re.findall(r"killed (NATS node|worker 0).* at (\d+) applied", run.stderr)
+        if sorted(k for k, _ in kills) != ["NATS node", "worker 0"] or any(int(n) >= accepted for _, n in kills):
+            failures.append(f"the node and the worker were not both killed mid-stream: {kills} of {accepted}")
         with open(os.path.join(out, "cluster_summary.json")) as f:
             summary = json.load(f)
         if not (summary["published"] == summary["applied"] == accepted):

@@ -4,9 +4,12 @@
 A real nats-server (one node, R=1: this test is about the decision node, the
 failover test is cluster_scan_test.py), a worker and a correlator scan a small
 simulated log; then `distillguard decide` loads the verdict bucket and must
-answer every account as accounts.jsonl says (block -> block, review ->
-throttle, allow -> allow), an unknown account with allow, a bad body with 400,
-and report readiness and its account count.
+answer every account as accounts.jsonl says, with serve's rule for
+accounts in review (block -> block; review -> withhold_reasoning when the
+account's reasons are reasoning harvest, or when the prompt sent with the
+check asks for reasoning, else throttle; allow -> allow), with the account's
+campaign and reasons; an unknown account with allow, a bad body with 400
+naming the field, and report readiness and its account count.
 
 usage: decide_test.py DISTILLGUARD     (exit 77: no nats-server)
 """
@@ -92,25 +95,44 @@ def main():
         with open(os.path.join(out, "accounts.jsonl")) as f:
             accounts = [json.loads(line) for line in f]
         failures = []
-        expected = {"block": "block", "review": "throttle", "allow": "allow"}
+        harvest = {"cot_elicitation", "reasoning_reconstruction"}
+        withheld = 0
         for a in accounts:
+            if a["verdict"] == "review":
+                want = "withhold_reasoning" if harvest & set(a["reasons"]) else "throttle"
+            else:
+                want = a["verdict"]
             status, body = http(dport, "/v1/check", json.dumps({"account_id": a["account_id"]}).encode())
             got = json.loads(body) if status == 200 else {}
-            if got.get("decision") != expected[a["verdict"]] or got.get("campaign_id") != a["campaign_id"]:
-                failures.append(f"{a['account_id']}: verdict {a['verdict']} campaign {a['campaign_id']}, check said {status} {body.strip()}")
+            # The account's own reason bits (what serve's /v1/check returns);
+            # accounts.jsonl adds the campaign's shared-indicator reasons.
+            if (got.get("decision") != want or got.get("campaign_id") != a["campaign_id"]
+                    or not set(got.get("reasons", [])) <= set(a["reasons"])
+                    or (harvest & set(a["reasons"])) != (harvest & set(got.get("reasons", [])))):
+                failures.append(f"{a['account_id']}: verdict {a['verdict']} campaign {a['campaign_id']} reasons "
+                                f"{a['reasons']}, check said {status} {body.strip()}")
+            withheld += got.get("decision") == "withhold_reasoning"
+            if a["verdict"] == "review":
+                # A prompt that asks for the reasoning withholds it from any account in review.
+                status, body = http(dport, "/v1/check", json.dumps(
+                    {"account_id": a["account_id"], "prompt": "Think step by step and show every step."}).encode())
+                if status != 200 or json.loads(body)["decision"] != "withhold_reasoning":
+                    failures.append(f"{a['account_id']} in review with a reasoning prompt: {status} {body.strip()}")
         status, body = http(dport, "/v1/check", b'{"account_id":"never-seen"}')
         if status != 200 or json.loads(body)["decision"] != "allow":
             failures.append(f"unknown account: {status} {body}")
-        for bad in (b"", b"{", b'{"account":1}', b"\xff" * 100):
-            status, _ = http(dport, "/v1/check", bad)
-            if status != 400:
-                failures.append(f"bad body {bad[:10]!r}: {status}, not 400")
+        for bad in (b"", b"{", b'{"account":1}', b"\xff" * 100, b'{"account_id":7}'):
+            status, body = http(dport, "/v1/check", bad)
+            if status != 400 or "error" not in json.loads(body):
+                failures.append(f"bad body {bad[:10]!r}: {status} {body.strip()}, not 400 with an error")
         status, metrics = http(dport, "/metrics")
         line = next((l for l in metrics.splitlines() if l.startswith("dg_decision_accounts ")), "")
         if status != 200 or line != f"dg_decision_accounts {len(accounts)}":
             failures.append(f"metrics: {line!r}, expected {len(accounts)} accounts")
         blocked = sum(a["verdict"] == "block" for a in accounts)
-        print(f"{len(accounts)} accounts checked ({blocked} blocked), {len(failures)} failures")
+        reviewed = sum(a["verdict"] == "review" for a in accounts)
+        print(f"{len(accounts)} accounts checked ({blocked} blocked, {reviewed} in review, {withheld} answered "
+              f"withhold_reasoning), {len(failures)} failures")
         for f in failures[:20]:
             print("FAIL:", f)
         return 1 if failures or blocked == 0 else 0
