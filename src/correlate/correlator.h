@@ -241,7 +241,8 @@ class Correlator {
   // passes TryLink's guards (accounts that may link on content, acting in
   // lockstep, neither on a network of its own). *score, *reasons, *paid get
   // the link's figures either way.
-  bool EdgeHolds(const AccountState& a, const AccountState& b, double* score, uint32_t* reasons, bool* paid) const;
+  bool EdgeHolds(const AccountState& a, const AccountState& b, double* score, uint32_t* reasons, bool* paid,
+                 bool* infra = nullptr) const;
   // Per confirmed campaign (root), the best evidence per indicator kind.
   using CampaignScores = std::vector<std::pair<uint32_t, std::array<double, kIndicatorKinds>>>;
   void AddCampaignEvidence(size_t kind, uint64_t key, CampaignScores* scores) const;

@@ -19,6 +19,7 @@
 
 #include <array>
 #include <cstdint>
+#include <vector>
 
 #include <absl/container/flat_hash_map.h>
 
@@ -43,7 +44,11 @@ class LinkGraph {
   void Add(uint32_t a, uint32_t b, float score, uint32_t reasons, bool paid);
   // Updates the edge's score on the sides that still hold it.
   void Update(uint32_t a, uint32_t b, float score, uint32_t reasons, bool paid);
-  // An account slot is reused or forgotten: its edges go, on both sides.
+  // An account slot is reused: its edges go, and the edges back to it from
+  // the accounts it held. An account that holds an edge the other side had
+  // dropped keeps it: it names the slot, and whoever reads it scores the
+  // pair again on the slot's current account (SplitClusters does), so a
+  // stale edge is a pair to look at, never a link.
   void Remove(uint32_t account);
   // Null when the account has no edges.
   const Edges* Find(uint32_t account) const;
@@ -53,5 +58,22 @@ class LinkGraph {
   void AddOneSide(uint32_t from, const LinkEdge& edge);
   absl::flat_hash_map<uint32_t, Edges> edges_;
 };
+
+// A link among n accounts numbered 0..n-1, for SelfStandingBridges.
+struct GraphEdge {
+  uint32_t x = 0, y = 0;
+  bool infra = false;  // rests on infrastructure (Correlator::CombineKinds' sense)
+};
+
+// The links to cut (1 per edge): a link that is the only one between two
+// parts (a bridge) which each have min_side accounts or more, and that
+// rests on content and client configuration alone. One pair of accounts
+// alike in public-ish ways does not make two groups that each block on
+// their own (min_side: campaign_block_min_accounts) one operation -- the
+// rule TryLink applies to two self-standing campaigns, applied to groups
+// that grew after the link was made. A link on infrastructure is never
+// cut. Iterative (Tarjan's bridges, no recursion); O(n + edges) time and
+// memory; the result depends only on the input order.
+std::vector<uint8_t> SelfStandingBridges(size_t n, const std::vector<GraphEdge>& edges, uint32_t min_side);
 
 }  // namespace dg

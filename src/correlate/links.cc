@@ -60,12 +60,14 @@ double Correlator::LinkScore(const AccountState& a, const AccountState& b, uint3
   return CombineKinds(per_kind, infra, paid);
 }
 
-bool Correlator::EdgeHolds(const AccountState& a, const AccountState& b, double* score, uint32_t* reasons, bool* paid) const {
+bool Correlator::EdgeHolds(const AccountState& a, const AccountState& b, double* score, uint32_t* reasons, bool* paid,
+                           bool* infra_out) const {
   std::array<double, kIndicatorKinds> per_kind{};
   bool infra = false;
   *reasons = 0;
   *paid = false;
   *score = LinkScore(a, b, reasons, &infra, paid, &per_kind);
+  if (infra_out != nullptr) *infra_out = infra;
   constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
   const bool card = per_kind[kp] > 0 && per_kind[kp] >= 0.5 * policy_.links[kp];
   if (*score < policy_.link_threshold && !card) return false;
@@ -491,15 +493,29 @@ void Correlator::SplitClusters(TimeMs now, RefreshFn refresh) {
     std::vector<uint8_t> linked(n, 0);  // has a recorded link inside the cluster
     std::vector<uint32_t> part_reasons(n, 0);
     std::vector<uint8_t> part_paid(n, 0);
+    struct Held {
+      uint32_t x, y;  // local indices
+      uint32_t reasons;
+      bool paid, infra;
+    };
+    std::vector<Held> held;
     for (const auto& [x, y] : pairs) {
       double score = 0;
       uint32_t reasons = 0;
-      bool paid = false;
-      const bool holds = EdgeHolds(accounts_[x], accounts_[y], &score, &reasons, &paid);
+      bool paid = false, infra = false;
+      const bool holds = EdgeHolds(accounts_[x], accounts_[y], &score, &reasons, &paid, &infra);
       graph_.Update(x, y, static_cast<float>(score), reasons, paid);
       const uint32_t lx = local[x], ly = local[y];
       linked[lx] = linked[ly] = 1;
-      if (!holds) continue;
+      if (holds) held.push_back({lx, ly, reasons, paid, infra});
+    }
+    std::vector<GraphEdge> ends;
+    ends.reserve(held.size());
+    for (const Held& h : held) ends.push_back({h.x, h.y, h.infra});
+    const std::vector<uint8_t> cut = SelfStandingBridges(n, ends, static_cast<uint32_t>(policy_.campaign_block_min_accounts));
+    for (size_t e = 0; e < held.size(); ++e) {
+      if (cut[e]) continue;
+      const auto [lx, ly, reasons, paid, infra] = held[e];
       uint32_t rx = find(lx), ry = find(ly);
       if (rx != ry) {
         if (ry < rx) std::swap(rx, ry);

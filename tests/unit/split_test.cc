@@ -3,9 +3,12 @@
 // only by suspicious accounts -- is re-examined once a day against the
 // index as it is now, and the part held to the rest only by links that no
 // longer hold breaks off.
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "common/rng.h"
+#include "correlate/link_graph.h"
 #include "engine/engine.h"
 #include "harvest_fixture.h"
 #include "report/views.h"
@@ -112,6 +115,80 @@ TEST(Split, OperationsMergedOnAPopularSdkSplitOnceItIsPublic) {
     if (id.rfind("op", 0) == 0) EXPECT_EQ(v, Verdict::kBlock) << id;
     if (id.rfind("user", 0) == 0) EXPECT_NE(v, Verdict::kBlock) << id;
   }
+}
+
+// An account keeps at most kMaxEdges links, the strongest; a link is kept
+// on both sides; forgetting an account removes its links and the links
+// back to it from the accounts it held.
+TEST(LinkGraph, KeepsTheStrongestLinksPerAccount) {
+  LinkGraph g;
+  for (uint32_t k = 1; k <= LinkGraph::kMaxEdges; ++k) g.Add(0, k, 1.0f + k, 0, false);
+  ASSERT_NE(g.Find(0), nullptr);
+  EXPECT_EQ(g.Find(0)->n, LinkGraph::kMaxEdges);
+  g.Add(0, 100, 0.5f, 0, false);  // weaker than all: not kept on 0's side
+  g.Add(0, 101, 50.f, 0, true);   // replaces the weakest (0-1)
+  const LinkGraph::Edges* e = g.Find(0);
+  ASSERT_EQ(e->n, LinkGraph::kMaxEdges);
+  bool has1 = false, has100 = false, has101 = false;
+  for (size_t i = 0; i < e->n; ++i) {
+    has1 |= e->e[i].other == 1;
+    has100 |= e->e[i].other == 100;
+    has101 |= e->e[i].other == 101 && e->e[i].paid;
+  }
+  EXPECT_FALSE(has1);
+  EXPECT_FALSE(has100);
+  EXPECT_TRUE(has101);
+  ASSERT_NE(g.Find(100), nullptr);  // 100's side keeps it
+  EXPECT_EQ(g.Find(100)->e[0].other, 0u);
+  g.Update(0, 100, 3.f, 0, false);  // the side that holds it is updated
+  EXPECT_FLOAT_EQ(g.Find(100)->e[0].score, 3.f);
+  g.Remove(0);
+  EXPECT_EQ(g.Find(0), nullptr);
+  EXPECT_EQ(g.Find(101), nullptr);
+  // 100 still names slot 0: edges are pairs to score again, never trusted
+  // as they were (SplitClusters re-scores them on the slot's current account).
+  EXPECT_EQ(g.accounts(), 2u);  // 100 and 1 (whose edge 0 had replaced)
+}
+
+// Two groups, each a clique of `a` and `b` accounts, joined by `joins`
+// links (infrastructure or not).
+std::vector<GraphEdge> TwoGroups(uint32_t a, uint32_t b, int joins, bool infra) {
+  std::vector<GraphEdge> edges;
+  for (uint32_t base : {0u, a}) {
+    const uint32_t size = base == 0 ? a : b;
+    for (uint32_t i = 0; i < size; ++i) {
+      for (uint32_t j = i + 1; j < size; ++j) edges.push_back({base + i, base + j, true});
+    }
+  }
+  for (int k = 0; k < joins; ++k) edges.push_back({static_cast<uint32_t>(k), a + static_cast<uint32_t>(k), infra});
+  return edges;
+}
+
+size_t Cuts(const std::vector<uint8_t>& cut) { return static_cast<size_t>(std::count(cut.begin(), cut.end(), 1)); }
+
+TEST(SelfStandingBridges, OnlyAContentLinkBetweenTwoGroupsThatEachBlockIsCut) {
+  // One content link between two groups of five: cut (the last edge).
+  auto edges = TwoGroups(5, 5, 1, false);
+  auto cut = SelfStandingBridges(10, edges, 5);
+  EXPECT_EQ(Cuts(cut), 1u);
+  EXPECT_EQ(cut.back(), 1);
+  // The same on infrastructure (a shared card): one operation, kept.
+  EXPECT_EQ(Cuts(SelfStandingBridges(10, TwoGroups(5, 5, 1, true), 5)), 0u);
+  // A side too small to block on its own: kept (the link may be what
+  // makes it a campaign that blocks).
+  EXPECT_EQ(Cuts(SelfStandingBridges(9, TwoGroups(5, 4, 1, false), 5)), 0u);
+  // Two links between them: not a bridge.
+  EXPECT_EQ(Cuts(SelfStandingBridges(10, TwoGroups(5, 5, 2, false), 5)), 0u);
+  // A chain (a path) has bridges everywhere; only the middle one leaves
+  // five on each side.
+  std::vector<GraphEdge> path;
+  for (uint32_t i = 0; i + 1 < 10; ++i) path.push_back({i, i + 1, false});
+  cut = SelfStandingBridges(10, path, 5);
+  EXPECT_EQ(Cuts(cut), 1u);
+  EXPECT_EQ(cut[4], 1);
+  // Isolated nodes and an empty graph.
+  EXPECT_EQ(Cuts(SelfStandingBridges(12, TwoGroups(5, 5, 1, false), 5)), 1u);
+  EXPECT_TRUE(SelfStandingBridges(0, {}, 5).empty());
 }
 
 TEST(Split, SameInputSameSplit) {
