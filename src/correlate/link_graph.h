@@ -69,7 +69,7 @@ struct GraphEdge {
 // parts (a bridge) which each have min_side accounts or more, and that
 // rests on content and client configuration alone. One pair of accounts
 // alike in public-ish ways does not make two groups that each block on
-// their own (min_side: campaign_block_min_accounts) one operation -- the
+// their own (min_side: what a group needs to block on its own) one operation -- the
 // rule TryLink applies to two self-standing campaigns, applied to groups
 // that grew after the link was made. A link on infrastructure is never
 // cut. Iterative (Tarjan's bridges, no recursion); O(n + edges) time and

@@ -512,7 +512,10 @@ void Correlator::SplitClusters(TimeMs now, RefreshFn refresh) {
     std::vector<GraphEdge> ends;
     ends.reserve(held.size());
     for (const Held& h : held) ends.push_back({h.x, h.y, h.infra});
-    const std::vector<uint8_t> cut = SelfStandingBridges(n, ends, static_cast<uint32_t>(policy_.campaign_block_min_accounts));
+    // Each side must block on its own whatever ties it: twice the block
+    // size, what a group tied by content alone needs where ages are
+    // unknown (BlockMinAccounts).
+    const std::vector<uint8_t> cut = SelfStandingBridges(n, ends, 2 * static_cast<uint32_t>(policy_.campaign_block_min_accounts));
     for (size_t e = 0; e < held.size(); ++e) {
       if (cut[e]) continue;
       const auto [lx, ly, reasons, paid, infra] = held[e];
