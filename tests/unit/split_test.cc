@@ -112,8 +112,12 @@ TEST(Split, OperationsMergedOnAPopularSdkSplitOnceItIsPublic) {
   EXPECT_NE(b.id, a.id);
   // Blocks are sticky; no customer is blocked.
   for (const auto& [id, v] : r.verdicts) {
-    if (id.rfind("op", 0) == 0) EXPECT_EQ(v, Verdict::kBlock) << id;
-    if (id.rfind("user", 0) == 0) EXPECT_NE(v, Verdict::kBlock) << id;
+    if (id.rfind("op", 0) == 0) {
+      EXPECT_EQ(v, Verdict::kBlock) << id;
+    }
+    if (id.rfind("user", 0) == 0) {
+      EXPECT_NE(v, Verdict::kBlock) << id;
+    }
   }
 }
 
