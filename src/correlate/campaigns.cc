@@ -1,6 +1,7 @@
 #include "correlate/campaigns.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace dg {
 
@@ -72,6 +73,58 @@ uint32_t CampaignSet::Union(uint32_t a, uint32_t b, double score_a, double score
   ga->infra_linked = ga->infra_linked || gb->infra_linked;
   aggs_.erase(rb);
   return ra;
+}
+
+std::vector<uint32_t> CampaignSet::Split(uint32_t root, const std::vector<std::vector<uint32_t>>& parts,
+                                         const std::vector<double>& share) {
+  std::vector<uint32_t> roots;
+  const auto it = aggs_.find(root);
+  if (it == aggs_.end() || parts.empty()) return roots;
+  CampaignAggregate core = std::move(it->second);
+  aggs_.erase(it);
+  const auto portion = [](uint64_t n, double s) { return static_cast<uint64_t>(std::floor(static_cast<double>(n) * s)); };
+  std::vector<CampaignAggregate> made(parts.size());
+  for (size_t p = 1; p < parts.size(); ++p) {
+    CampaignAggregate& g = made[p];
+    const double s = std::clamp(share[p], 0.0, 1.0);
+    g.interactions = portion(core.interactions, s);
+    for (const auto& [day, n] : core.per_day) {
+      if (const uint64_t k = portion(n, s)) g.per_day[day] = k;
+    }
+    for (const auto& [model, n] : core.models) {
+      if (const uint64_t k = portion(n, s)) g.models[model] = k;
+    }
+    for (const auto& [key, n] : core.day_models) {
+      if (const uint64_t k = portion(n, s)) g.day_models[key] = k;
+    }
+  }
+  // What the other parts took leaves the core.
+  for (size_t p = 1; p < parts.size(); ++p) {
+    const CampaignAggregate& g = made[p];
+    core.interactions -= std::min(core.interactions, g.interactions);
+    for (const auto& [day, n] : g.per_day) core.per_day[day] -= std::min(core.per_day[day], n);
+    for (const auto& [model, n] : g.models) core.models[model] -= std::min(core.models[model], n);
+    for (const auto& [key, n] : g.day_models) core.day_models[key] -= std::min(core.day_models[key], n);
+  }
+  std::erase_if(core.per_day, [](const auto& e) { return e.second == 0; });
+  std::erase_if(core.models, [](const auto& e) { return e.second == 0; });
+  std::erase_if(core.day_models, [](const auto& e) { return e.second == 0; });
+  made[0] = std::move(core);
+  for (size_t p = 0; p < parts.size(); ++p) {
+    const std::vector<uint32_t>& part = parts[p];
+    if (part.empty()) {
+      roots.push_back(root);
+      continue;
+    }
+    const bool has_old_root = std::find(part.begin(), part.end(), root) != part.end();
+    const uint32_t r = has_old_root ? root : *std::min_element(part.begin(), part.end());
+    for (const uint32_t m : part) parent_[m] = r;
+    roots.push_back(r);
+    if (part.size() < 2 && p != 0) continue;
+    made[p].members = part;
+    aggs_.emplace(r, std::move(made[p]));
+  }
+  return roots;
 }
 
 bool CampaignSet::MaybeConfirm(uint32_t root, size_t min_accounts, TimeMs now) {

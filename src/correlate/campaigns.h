@@ -3,9 +3,16 @@
 // their clusters and their aggregates; a cluster becomes a campaign (gets an
 // id "camp_N", N in order of confirmation) once it holds enough accounts.
 //
+// Clusters can also be split (Split): Correlator::Reexamine re-examines the
+// links inside each cluster once a day (correlate/link_graph.h) and breaks
+// off the parts held to the rest only by links that no longer hold. The
+// part that keeps the aggregate keeps the campaign id; the others start as
+// unconfirmed clusters and get new ids when they qualify.
+//
 // Memory: 4 bytes per account for the forest, plus one aggregate per cluster
 // with more than one member (member list, per-day volume, models, samples).
-// Union is O(smaller member list); Find is ~O(1) amortised.
+// Union is O(smaller member list); Find is ~O(1) amortised; Split is
+// O(members + per-day and per-model entries x parts).
 #pragma once
 
 #include <cstdint>
@@ -52,6 +59,17 @@ class CampaignSet {
   CampaignAggregate& AggregateFor(uint32_t root, double own_score);
   // Gives the cluster an id if it now qualifies; true when newly confirmed.
   bool MaybeConfirm(uint32_t root, size_t min_accounts, TimeMs now);
+  // Splits the cluster of `root` into `parts`, which together hold exactly
+  // its members (each part in the order it should keep). parts[0] keeps the
+  // aggregate -- id, confirmation, samples, link reasons -- under a root of
+  // its own; every other part of two or more accounts gets a new,
+  // unconfirmed aggregate; a part of one account is a singleton again.
+  // `share[p]` is part p's share of the cluster's volume: per-day and
+  // per-model counts and interactions are divided accordingly (what is not
+  // given away stays with parts[0]); first/last seen, score sums and link
+  // reasons are the caller's to set. Returns each part's new root.
+  std::vector<uint32_t> Split(uint32_t root, const std::vector<std::vector<uint32_t>>& parts,
+                              const std::vector<double>& share);
   const absl::flat_hash_map<uint32_t, CampaignAggregate>& aggregates() const { return aggs_; }
   uint32_t confirmed() const { return next_seq_ - 1; }
 

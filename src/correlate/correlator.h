@@ -21,11 +21,16 @@
 // `refresh` is called with that account (in a fixed order) so the decide
 // stage can re-decide it; the correlator never decides a verdict itself.
 //
+//   Reexamine     once a day: clusters split where the links between their
+//                 parts no longer hold (SplitClusters), campaign scores
+//                 recomputed
+//
 // Cost: O(values) per Record; TryLink examines <= kMaxMembers candidates per
 // pure value, when an account turns suspicious and every 16 interactions or
 // new value after. Memory: IndicatorIndex (~150 B per value, capped),
-// CampaignSet (4 B per account + one aggregate per linked cluster), ~60 B
-// per imported indicator.
+// CampaignSet (4 B per account + one aggregate per linked cluster),
+// LinkGraph (<= 8 edges, ~140 B, per linked account), ~60 B per imported
+// indicator.
 #pragma once
 
 #include <array>
@@ -43,6 +48,7 @@
 #include "content/analyzer.h"
 #include "correlate/campaigns.h"
 #include "correlate/indicator_index.h"
+#include "correlate/link_graph.h"
 #include "ingest/interaction.h"
 #include "policy/policy.h"
 
@@ -127,10 +133,29 @@ class Correlator {
 
   void TryLink(AccountState& a, TimeMs now, RefreshFn refresh);
   bool MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh);
-  // Once a day of stream time: every campaign's score is recomputed from its
+  // Once a day of stream time: clusters are re-examined and split where
+  // their parts are held together only by links that no longer hold
+  // (SplitClusters); then every campaign's score is recomputed from its
   // members' current evidence (scores given at linking go stale as accounts
   // keep sending); members of campaigns that now block are refreshed.
   void Reexamine(TimeMs now, RefreshFn refresh);
+  // Every cluster of campaign_min_accounts or more, in order of its root:
+  // each recorded link between two members (LinkGraph) is re-evaluated
+  // against the index as it is now (EdgeHolds: a value that has since
+  // turned public or impure weighs less); the members fall into the
+  // connected parts of the links that still hold. A member with no
+  // recorded link inside the cluster (it joined on the campaign's values as
+  // a whole) stays with the core. The largest part (ties: the one holding
+  // the lowest account index) is the core and keeps the campaign id; if it
+  // has fewer than campaign_min_accounts members nothing is split (no core
+  // survives to say which part is the campaign). Every other part of two or
+  // more becomes a cluster of its own and is confirmed when it qualifies;
+  // a part of one leaves. Members of every part are refreshed (hints and
+  // verdicts); a member already blocked stays blocked -- blocks are sticky,
+  // and the links that merged it were true when it was blocked -- but is no
+  // longer shown as a member. Cost: O(members x LinkGraph::kMaxEdges)
+  // LinkScore evaluations per day; no recursion; deterministic.
+  void SplitClusters(TimeMs now, RefreshFn refresh);
   // Campaign volume, models, days and samples.
   void NoteActivity(AccountState& a, const Interaction& in, const EventFeatures& f);
 
@@ -199,6 +224,7 @@ class Correlator {
 
   const IndicatorIndex& index() const { return index_; }
   const CampaignSet& campaigns() const { return campaigns_; }
+  const LinkGraph& graph() const { return graph_; }
   CampaignSet& campaigns() { return campaigns_; }
 
  private:
@@ -206,7 +232,17 @@ class Correlator {
   void AddIndicator(AccountState& a, IndicatorKind kind, uint64_t value, DisplayFn display);
   // Summed evidence of the values a and b share; *infra is set when one of
   // them is operator infrastructure rather than content or configuration.
-  double LinkScore(const AccountState& a, const AccountState& b, uint32_t* reasons, bool* infra, bool* paid = nullptr) const;
+  double LinkScore(const AccountState& a, const AccountState& b, uint32_t* reasons, bool* infra, bool* paid = nullptr,
+                   std::array<double, kIndicatorKinds>* per_kind_out = nullptr) const;
+  // Whether a link between a and b holds on the index as it is now: their
+  // LinkScore reaches policy.link_threshold (or they share a payment
+  // instrument with at least half its kind's weight: cards are personal,
+  // the rule MatchCampaign joins on), and a link without infrastructure
+  // passes TryLink's guards (accounts that may link on content, acting in
+  // lockstep, neither on a network of its own). *score, *reasons, *paid get
+  // the link's figures either way.
+  bool EdgeHolds(const AccountState& a, const AccountState& b, double* score, uint32_t* reasons, bool* paid,
+                 bool* infra = nullptr) const;
   // Per confirmed campaign (root), the best evidence per indicator kind.
   using CampaignScores = std::vector<std::pair<uint32_t, std::array<double, kIndicatorKinds>>>;
   void AddCampaignEvidence(size_t kind, uint64_t key, CampaignScores* scores) const;
@@ -221,6 +257,9 @@ class Correlator {
   // content: a real lab or team may declare one unverified org.
   double CombineKinds(const std::array<double, kIndicatorKinds>& per_kind, bool* infra, bool* paid = nullptr) const;
   void OnConfirmed(uint32_t root, TimeMs now, RefreshFn refresh);
+  // An account that joined the campaign of `root` on its values: its links
+  // to the members it shares values with, where they hold, into graph_.
+  void RecordMatchEdges(const AccountState& a, uint32_t root);
   // Campaign hints on the members' indicators, and the members refreshed.
   void RefreshMembers(uint32_t root, const std::vector<uint32_t>& members, TimeMs now, RefreshFn refresh);
   // Accounts a cluster needs to be confirmed: policy.campaign_min_accounts,
@@ -256,6 +295,7 @@ class Correlator {
   CorrelatorOptions options_;
   IndicatorIndex index_;
   CampaignSet campaigns_;
+  LinkGraph graph_;  // the links between accounts, weighted (SplitClusters)
   absl::flat_hash_map<uint64_t, SharedEntry> shared_;  // indicator key -> source and trust
   std::vector<int> shared_v4_lengths_, shared_v6_lengths_;  // prefix lengths of shared networks, longest first
   // The event's redacted text for `use` (from texts_ on replay; built from

@@ -89,7 +89,10 @@ Correlator::Correlator(const Policy& policy, AccountTable& accounts, CorrelatorO
     : policy_(policy), accounts_(accounts), options_(options), index_(options.max_indicator_values) {}
 
 void Correlator::OnNewAccount(const AccountTable::Slot& slot, size_t slots) {
-  if (slot.reused) campaigns_.Reset(slot.index);
+  if (slot.reused) {
+    campaigns_.Reset(slot.index);
+    graph_.Remove(slot.index);
+  }
   campaigns_.EnsureAccounts(slots);
 }
 

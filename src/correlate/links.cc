@@ -39,7 +39,8 @@ double Correlator::CombineKinds(const std::array<double, kIndicatorKinds>& per_k
   return other + std::min(content, policy_.content_cap);
 }
 
-double Correlator::LinkScore(const AccountState& a, const AccountState& b, uint32_t* reasons, bool* infra, bool* paid) const {
+double Correlator::LinkScore(const AccountState& a, const AccountState& b, uint32_t* reasons, bool* infra, bool* paid,
+                             std::array<double, kIndicatorKinds>* per_kind_out) const {
   std::array<double, kIndicatorKinds> per_kind{};
   // An org ties accounts that harvest, not bots that only automate: an
   // enterprise's batch and CI accounts share its org for their own reasons.
@@ -55,7 +56,24 @@ double Correlator::LinkScore(const AccountState& a, const AccountState& b, uint3
     }
     if (per_kind[k] > 0.1 && reasons != nullptr) *reasons |= Bit(LinkReason(static_cast<IndicatorKind>(k)));
   }
+  if (per_kind_out != nullptr) *per_kind_out = per_kind;
   return CombineKinds(per_kind, infra, paid);
+}
+
+bool Correlator::EdgeHolds(const AccountState& a, const AccountState& b, double* score, uint32_t* reasons, bool* paid,
+                           bool* infra_out) const {
+  std::array<double, kIndicatorKinds> per_kind{};
+  bool infra = false;
+  *reasons = 0;
+  *paid = false;
+  *score = LinkScore(a, b, reasons, &infra, paid, &per_kind);
+  if (infra_out != nullptr) *infra_out = infra;
+  constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
+  const bool card = per_kind[kp] > 0 && per_kind[kp] >= 0.5 * policy_.links[kp];
+  if (*score < policy_.link_threshold && !card) return false;
+  if (infra) return true;
+  return a.MayLinkOnContent() && b.MayLinkOnContent() && ActInLockstep(a, b) && NetworkOf(a) == Network::kNone &&
+         NetworkOf(b) == Network::kNone;
 }
 
 double Correlator::CampaignScore(const CampaignAggregate& g) const {
@@ -206,10 +224,13 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     // hydra declares one for all its heads. Only the provider's account
     // data (scan --accounts, PUT /v1/accounts) can say it is verified.
     if (!a.org.empty() && a.org == b.org && a.org_verified == 1 && b.org_verified == 1) continue;
-    if (campaigns_.Find(a.index) == campaigns_.Find(b.index)) continue;
+    // Links inside a cluster are recorded too (LinkGraph): they are what
+    // holds its parts together when it is re-examined (SplitClusters).
+    const bool same_cluster = campaigns_.Find(a.index) == campaigns_.Find(b.index);
     uint32_t reasons = 0;
     bool infra = false, paid = false;
-    if (LinkScore(a, b, &reasons, &infra, &paid) < policy_.link_threshold) continue;
+    const double link = LinkScore(a, b, &reasons, &infra, &paid);
+    if (link < policy_.link_threshold) continue;
     // Shared content or client configuration alone ties young accounts
     // only: established customers of different orgs legitimately share
     // public templates and popular apps.
@@ -220,6 +241,8 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     if (!infra && !ActInLockstep(a, b)) continue;
     // An organisation on a network of its own is tied by infrastructure only.
     if (!infra && (NetworkOf(a) != Network::kNone || NetworkOf(b) != Network::kNone)) continue;
+    graph_.Add(a.index, b.index, static_cast<float>(link), reasons, paid);
+    if (same_cluster) continue;
     // Two confirmed campaigns that each block on their own are not merged on
     // content or client configuration alone: operators share public
     // tooling (the popular SDK at its defaults, a copied instruction), and
@@ -270,6 +293,34 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
         RefreshMembers(root, joined, now, refresh);
       }
     }
+  }
+}
+
+void Correlator::RecordMatchEdges(const AccountState& a, uint32_t root) {
+  // The members the account shares values with (the index's last
+  // kMaxMembers suspicious users of each), at most kMaxMatchPeers of them,
+  // in index order: the links that hold are recorded. None may hold -- the
+  // account joined on the campaign's values as a whole -- and then it has
+  // no link inside the cluster and stays with its core when it is split.
+  constexpr size_t kMaxMatchPeers = 32;
+  std::vector<uint32_t> peers;
+  for (size_t k = 0; k < kIndicatorKinds && peers.size() < kMaxMatchPeers; ++k) {
+    for (size_t idx = 0; idx < a.indicator_count[k] && peers.size() < kMaxMatchPeers; ++idx) {
+      const IndicatorStats* s = index_.Find(a.indicators[k][idx]);
+      if (s == nullptr) continue;
+      for (size_t mi = 0; mi < s->nmembers && peers.size() < kMaxMatchPeers; ++mi) {
+        const uint32_t m = s->members[mi];
+        if (m == a.index || std::find(peers.begin(), peers.end(), m) != peers.end()) continue;
+        if (campaigns_.Find(m) == root) peers.push_back(m);
+      }
+    }
+  }
+  std::sort(peers.begin(), peers.end());
+  for (const uint32_t m : peers) {
+    double score = 0;
+    uint32_t reasons = 0;
+    bool paid = false;
+    if (EdgeHolds(a, accounts_[m], &score, &reasons, &paid)) graph_.Add(a.index, m, static_cast<float>(score), reasons, paid);
   }
 }
 
@@ -362,6 +413,7 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
   campaigns_.Aggregate(root)->link_reasons |= best_reasons;
   campaigns_.Aggregate(root)->infra_linked = campaigns_.Aggregate(root)->infra_linked || best_infra;
   if (!a.suspicious) MarkSuspicious(a);
+  RecordMatchEdges(a, root);
   if ((score_before < policy_.campaign_block_score && CampaignScore(*campaigns_.Aggregate(root)) >= policy_.campaign_block_score) ||
       CrossesBlockSize(size_before, infra_before, *campaigns_.Aggregate(root))) {
     OnConfirmed(root, now, refresh);
@@ -402,7 +454,167 @@ Correlator::RequestMatch Correlator::MatchRequest(const std::string& payment, co
   return out;
 }
 
+void Correlator::SplitClusters(TimeMs now, RefreshFn refresh) {
+  const auto min_core = static_cast<size_t>(policy_.campaign_min_accounts);
+  std::vector<uint32_t> roots;
+  for (const auto& [root, g] : campaigns_.aggregates()) {
+    if (g.members.size() >= min_core) roots.push_back(root);
+  }
+  std::sort(roots.begin(), roots.end());
+  for (const uint32_t root : roots) {
+    const CampaignAggregate* g = campaigns_.Aggregate(root);
+    if (g == nullptr) continue;
+    const std::vector<uint32_t> members = g->members;  // in the cluster's order
+    const size_t n = members.size();
+    absl::flat_hash_map<uint32_t, uint32_t> local;
+    local.reserve(n);
+    for (size_t i = 0; i < n; ++i) local.emplace(members[i], static_cast<uint32_t>(i));
+    // Each recorded link between two members, once, in sorted order.
+    std::vector<std::pair<uint32_t, uint32_t>> pairs;
+    for (const uint32_t m : members) {
+      const LinkGraph::Edges* es = graph_.Find(m);
+      if (es == nullptr) continue;
+      for (size_t e = 0; e < es->n; ++e) {
+        const uint32_t o = es->e[e].other;
+        if (local.contains(o)) pairs.emplace_back(std::min(m, o), std::max(m, o));
+      }
+    }
+    std::sort(pairs.begin(), pairs.end());
+    pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+    if (pairs.empty()) continue;
+    // Parts: connected by the links that hold today (iterative union-find
+    // over the cluster's members).
+    std::vector<uint32_t> up(n);
+    for (size_t i = 0; i < n; ++i) up[i] = static_cast<uint32_t>(i);
+    const auto find = [&](uint32_t x) {
+      while (up[x] != x) x = up[x] = up[up[x]];
+      return x;
+    };
+    std::vector<uint8_t> linked(n, 0);  // has a recorded link inside the cluster
+    std::vector<uint32_t> part_reasons(n, 0);
+    std::vector<uint8_t> part_paid(n, 0);
+    struct Held {
+      uint32_t x, y;  // local indices
+      uint32_t reasons;
+      bool paid, infra;
+    };
+    std::vector<Held> held;
+    for (const auto& [x, y] : pairs) {
+      double score = 0;
+      uint32_t reasons = 0;
+      bool paid = false, infra = false;
+      const bool holds = EdgeHolds(accounts_[x], accounts_[y], &score, &reasons, &paid, &infra);
+      graph_.Update(x, y, static_cast<float>(score), reasons, paid);
+      const uint32_t lx = local[x], ly = local[y];
+      linked[lx] = linked[ly] = 1;
+      if (holds) held.push_back({lx, ly, reasons, paid, infra});
+    }
+    std::vector<GraphEdge> ends;
+    ends.reserve(held.size());
+    for (const Held& h : held) ends.push_back({h.x, h.y, h.infra});
+    // Each side must block on its own whatever ties it: twice the block
+    // size, what a group tied by content alone needs where ages are
+    // unknown (BlockMinAccounts).
+    const std::vector<uint8_t> cut = SelfStandingBridges(n, ends, 2 * static_cast<uint32_t>(policy_.campaign_block_min_accounts));
+    for (size_t e = 0; e < held.size(); ++e) {
+      if (cut[e]) continue;
+      const auto [lx, ly, reasons, paid, infra] = held[e];
+      uint32_t rx = find(lx), ry = find(ly);
+      if (rx != ry) {
+        if (ry < rx) std::swap(rx, ry);
+        up[ry] = rx;
+        part_reasons[rx] |= part_reasons[ry];
+        part_paid[rx] |= part_paid[ry];
+      }
+      part_reasons[rx] |= reasons;
+      part_paid[rx] |= paid ? 1 : 0;
+    }
+    // Group members by part (unlinked members: no part of their own yet).
+    absl::flat_hash_map<uint32_t, size_t> part_of;  // union-find root -> part number
+    std::vector<std::vector<uint32_t>> parts;
+    std::vector<uint32_t> part_root;
+    for (size_t i = 0; i < n; ++i) {
+      if (!linked[i]) continue;
+      const uint32_t r = find(static_cast<uint32_t>(i));
+      const auto [it, added] = part_of.emplace(r, parts.size());
+      if (added) {
+        parts.emplace_back();
+        part_root.push_back(r);
+      }
+      parts[it->second].push_back(members[i]);
+    }
+    if (parts.size() < 2) continue;
+    // The core: the largest part; ties to the one holding the lowest account.
+    size_t core = 0;
+    for (size_t p = 1; p < parts.size(); ++p) {
+      const auto low = [](const std::vector<uint32_t>& v) { return *std::min_element(v.begin(), v.end()); };
+      if (parts[p].size() > parts[core].size() || (parts[p].size() == parts[core].size() && low(parts[p]) < low(parts[core]))) {
+        core = p;
+      }
+    }
+    if (parts[core].size() < min_core) continue;
+    // Core first, members without a link inside the cluster with it, in the
+    // cluster's order; then the other parts by their lowest member.
+    std::vector<std::vector<uint32_t>> split;
+    std::vector<uint32_t> split_reasons;
+    std::vector<uint8_t> split_paid;
+    split.emplace_back();
+    split_reasons.push_back(part_reasons[part_root[core]]);
+    split_paid.push_back(part_paid[part_root[core]]);
+    for (size_t i = 0; i < n; ++i) {
+      if (!linked[i] || find(static_cast<uint32_t>(i)) == part_root[core]) split[0].push_back(members[i]);
+    }
+    std::vector<size_t> others;
+    for (size_t p = 0; p < parts.size(); ++p) {
+      if (p != core) others.push_back(p);
+    }
+    std::sort(others.begin(), others.end(), [&](size_t x, size_t y) {
+      return *std::min_element(parts[x].begin(), parts[x].end()) < *std::min_element(parts[y].begin(), parts[y].end());
+    });
+    for (const size_t p : others) {
+      std::sort(parts[p].begin(), parts[p].end());
+      split.push_back(parts[p]);
+      split_reasons.push_back(part_reasons[part_root[p]]);
+      split_paid.push_back(part_paid[part_root[p]]);
+    }
+    // Volume is shared out by the members' interactions.
+    std::vector<double> weight(split.size(), 0);
+    double total = 0;
+    for (size_t p = 0; p < split.size(); ++p) {
+      for (const uint32_t m : split[p]) weight[p] += accounts_[m].n;
+      total += weight[p];
+    }
+    for (double& w : weight) w = total > 0 ? w / total : 0;
+    const bool had_unlinked = split[0].size() > parts[core].size();
+    const uint32_t core_reasons_before = g->link_reasons;
+    const bool core_infra_before = g->infra_linked;
+    const std::vector<uint32_t> new_roots = campaigns_.Split(root, split, weight);
+    for (size_t p = 0; p < split.size(); ++p) {
+      CampaignAggregate* pg = campaigns_.Aggregate(new_roots[p]);
+      if (pg == nullptr) continue;
+      pg->score_sum = 0;
+      pg->first_seen = pg->last_seen = -1;
+      for (const uint32_t m : split[p]) {
+        const AccountState& b = accounts_[m];
+        pg->score_sum += std::max<double>(b.own_score, policy_.suspicious_score);
+        if (pg->first_seen < 0 || b.first_ts < pg->first_seen) pg->first_seen = b.first_ts;
+        pg->last_seen = std::max(pg->last_seen, b.last_ts);
+      }
+      // Link reasons and infrastructure from the links that hold; the core
+      // keeps its own as well when members joined it on its values as a
+      // whole (no link of theirs is recorded).
+      pg->link_reasons = split_reasons[p] | (p == 0 && had_unlinked ? core_reasons_before : 0);
+      pg->infra_linked = split_paid[p] != 0 || (p == 0 && had_unlinked && core_infra_before);
+      if (p != 0) campaigns_.MaybeConfirm(new_roots[p], CampaignMinAccounts(*pg), now);
+    }
+    // Refreshed last to first, so that the hints of values the core shares
+    // with a part that broke off point to the core.
+    for (size_t p = split.size(); p-- > 0;) RefreshMembers(new_roots[p], split[p], now, refresh);
+  }
+}
+
 void Correlator::Reexamine(TimeMs now, RefreshFn refresh) {
+  SplitClusters(now, refresh);
   std::vector<uint32_t> crossed;
   for (const auto& [root, g] : campaigns_.aggregates()) {
     if (g.confirmed_seq == 0) continue;

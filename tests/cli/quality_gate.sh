@@ -12,8 +12,9 @@
 #   evade-all       every evasion at once (issue #16): recall >= 95% for every
 #                   campaign that harvests (its clean "-decoys" accounts are
 #                   not held to recall), FPR <= 0.05%, no archetype above 0.5%,
-#                   at most 25% of the harvest requests served (measured ~19%);
-#                   leakage and purity are not gated (missed: docs/QUALITY.md)
+#                   at most 25% of the harvest requests served (measured ~19%),
+#                   purity >= 0.95 (measured 0.9995 since campaigns split,
+#                   issue #15); leakage is not gated (missed: docs/QUALITY.md)
 set -euo pipefail
 BIN=$1
 SEED=$2
@@ -33,7 +34,7 @@ case "$PROFILE" in
     GATE=(--min-recall 0.99 --max-fpr 0.0005 --max-archetype-fpr 0.005 --max-leakage 0.03 --min-purity 0.95) ;;
   evade-all)
     SIM=(--evade all)
-    GATE=(--min-recall 0.95 --ungated-suffix -decoys --max-fpr 0.0005 --max-archetype-fpr 0.005 --max-harvest-served 0.25) ;;
+    GATE=(--min-recall 0.95 --ungated-suffix -decoys --max-fpr 0.0005 --max-archetype-fpr 0.005 --max-harvest-served 0.25 --min-purity 0.95) ;;
   *) echo "unknown profile $PROFILE" >&2; exit 2 ;;
 esac
 "$BIN" simulate --scenario standard --seed "$SEED" "${SIM[@]}" --out - --labels "$WORK/labels.jsonl" \

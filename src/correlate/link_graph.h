@@ -1,0 +1,79 @@
+// LinkGraph: the links that built the campaigns, kept as weighted edges of
+// the account graph so that a cluster can be re-examined and split
+// (Correlator::Reexamine). The union-find (CampaignSet) only says who is
+// together; the edges say why, and how strongly.
+//
+// Each edge is the pair's LinkScore when it was last seen (TryLink, a
+// campaign match, or the daily re-examination), its Reason bits and whether
+// it rested on paid infrastructure. Every account keeps at most kMaxEdges
+// edges; a new edge to a full account replaces its weakest one if it is
+// stronger (an account's K strongest ties survive). Edges are stored per
+// endpoint, so one side may have dropped an edge the other keeps: readers
+// take the union.
+//
+// Memory: 16 bytes per edge, at most kMaxEdges = 8 per account: ~140 bytes
+// per linked account (8 edges, a count, the hash map slot); nothing for an
+// account never linked. Add is O(kMaxEdges); Remove(account) is
+// O(kMaxEdges^2) (its edges and its neighbours' edges back to it).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include <absl/container/flat_hash_map.h>
+
+namespace dg {
+
+struct LinkEdge {
+  uint32_t other = 0;
+  float score = 0;       // LinkScore when last evaluated
+  uint32_t reasons = 0;  // Reason bits of the kinds that carried it
+  bool paid = false;     // rested on paid infrastructure (card, address block, sign-up wave, mail domain)
+};
+
+class LinkGraph {
+ public:
+  static constexpr size_t kMaxEdges = 8;
+  struct Edges {
+    std::array<LinkEdge, kMaxEdges> e{};
+    uint8_t n = 0;
+  };
+
+  // Records (or updates) the edge a-b on both sides.
+  void Add(uint32_t a, uint32_t b, float score, uint32_t reasons, bool paid);
+  // Updates the edge's score on the sides that still hold it.
+  void Update(uint32_t a, uint32_t b, float score, uint32_t reasons, bool paid);
+  // An account slot is reused: its edges go, and the edges back to it from
+  // the accounts it held. An account that holds an edge the other side had
+  // dropped keeps it: it names the slot, and whoever reads it scores the
+  // pair again on the slot's current account (SplitClusters does), so a
+  // stale edge is a pair to look at, never a link.
+  void Remove(uint32_t account);
+  // Null when the account has no edges.
+  const Edges* Find(uint32_t account) const;
+  size_t accounts() const { return edges_.size(); }
+
+ private:
+  void AddOneSide(uint32_t from, const LinkEdge& edge);
+  absl::flat_hash_map<uint32_t, Edges> edges_;
+};
+
+// A link among n accounts numbered 0..n-1, for SelfStandingBridges.
+struct GraphEdge {
+  uint32_t x = 0, y = 0;
+  bool infra = false;  // rests on infrastructure (Correlator::CombineKinds' sense)
+};
+
+// The links to cut (1 per edge): a link that is the only one between two
+// parts (a bridge) which each have min_side accounts or more, and that
+// rests on content and client configuration alone. One pair of accounts
+// alike in public-ish ways does not make two groups that each block on
+// their own (min_side: what a group needs to block on its own) one operation -- the
+// rule TryLink applies to two self-standing campaigns, applied to groups
+// that grew after the link was made. A link on infrastructure is never
+// cut. Iterative (Tarjan's bridges, no recursion); O(n + edges) time and
+// memory; the result depends only on the input order.
+std::vector<uint8_t> SelfStandingBridges(size_t n, const std::vector<GraphEdge>& edges, uint32_t min_side);
+
+}  // namespace dg

@@ -1,0 +1,209 @@
+// Campaigns that split (issue #15): a cluster merged on values that were
+// pure when the link was made -- a popular SDK at its defaults, used so far
+// only by suspicious accounts -- is re-examined once a day against the
+// index as it is now, and the part held to the rest only by links that no
+// longer hold breaks off.
+#include <algorithm>
+
+#include <gtest/gtest.h>
+
+#include "common/rng.h"
+#include "correlate/link_graph.h"
+#include "engine/engine.h"
+#include "harvest_fixture.h"
+#include "report/views.h"
+
+namespace dg {
+namespace {
+
+using testing::kT0;
+
+constexpr const char* kWrapperA = "Our internal curriculum pipeline, batch item follows; reply in the house format. ";
+constexpr const char* kWrapperB = "QA harvest job -- respond verbosely and mark the answer with ANSWER: ";
+
+// Operation A (6 accounts) and operation B (4), each on its own cards,
+// address block, sign-up wave and system prompt, both on the same SDK at
+// the same settings from their first request: they link on it at once.
+Interaction OperationRequest(int group, int k, TimeMs ts, Rng& rng) {
+  const std::string g = group == 0 ? "a" : "b";
+  Interaction in = testing::HarvestRequest("op" + g + std::to_string(k), ts, rng, "pm_" + g + std::to_string(k % 2),
+                                           (group == 0 ? "198.51.100." : "203.0.113.") + std::to_string(10 + k),
+                                           group == 0 ? kWrapperA : kWrapperB);
+  in.account_created_at = kT0 - (group == 0 ? 2 : 40) * kMsPerHour;
+  return in;
+}
+
+// An established customer on the same SDK at the same settings, asking
+// its own questions of the same kind: the SDK is what everyone uses.
+Interaction SdkUser(int k, TimeMs ts, Rng& rng) {
+  Interaction in;
+  in.ts = ts;
+  in.request_id = "u" + std::to_string(rng.Next());
+  in.account_id = "user" + std::to_string(k);
+  in.org_id = "org_user" + std::to_string(k);
+  in.ip = "192.0.2." + std::to_string(k + 1);
+  in.user_agent = "python-httpx/0.27.2";
+  in.account_created_at = kT0 - 400 * kMsPerDay;
+  in.model = "m";
+  in.max_tokens = 8192;
+  in.temperature = 0.7;
+  in.messages.push_back({Role::kUser,
+                         "Please solve this problem from my kid's math homework: " + std::to_string(rng.Next() % 50) +
+                             " apples and " + std::to_string(rng.Next() % 50) + " pears, how many fruits?",
+                         0, 0, 0});
+  if (rng.Chance(0.5)) {
+    in.messages.push_back({Role::kAssistant, "Add them up.", 0, 0, 0});
+    in.messages.push_back({Role::kUser, "thanks, and if she eats two?", 0, 0, 0});
+  }
+  return in;
+}
+
+struct Outcome {
+  std::vector<CampaignView> before, after;
+  std::vector<std::pair<std::string, Verdict>> verdicts;
+};
+
+Outcome Play() {
+  Engine engine(Policy::Defaults());
+  Rng rng(15);
+  TimeMs ts = kT0 + kMsPerHour;
+  // A first; B half an hour later, at its own minutes of the hour.
+  for (int round = 0; round < 25; ++round) {
+    for (int k = 0; k < 6; ++k) engine.Observe(OperationRequest(0, k, ts += 3000, rng));
+  }
+  ts = kT0 + kMsPerHour + 30 * kMsPerMinute;
+  for (int round = 0; round < 25; ++round) {
+    for (int k = 0; k < 4; ++k) engine.Observe(OperationRequest(1, k, ts += 3000, rng));
+  }
+  // The same day, sixty customers use the SDK at those settings, each
+  // observed long enough to be cleared.
+  ts = kT0 + 3 * kMsPerHour;
+  for (int round = 0; round < 12; ++round) {
+    for (int k = 0; k < 60; ++k) engine.Observe(SdkUser(k, ts += 20000, rng));
+  }
+  Outcome out;
+  out.before = Campaigns(engine);
+  // The next day: one request each, and the daily re-examination.
+  ts = kT0 + kMsPerDay + kMsPerHour;
+  for (int k = 0; k < 6; ++k) {
+    engine.Observe(OperationRequest(0, k, ts += 3000, rng));
+    if (k < 4) engine.Observe(OperationRequest(1, k, ts += 3000, rng));
+  }
+  engine.Finish();
+  out.after = Campaigns(engine);
+  for (const auto& a : engine.accounts()) {
+    if (!a.id.empty()) out.verdicts.emplace_back(a.id, a.verdict);
+  }
+  return out;
+}
+
+TEST(Split, OperationsMergedOnAPopularSdkSplitOnceItIsPublic) {
+  const Outcome r = Play();
+  // Merged while the SDK was theirs alone.
+  ASSERT_EQ(r.before.size(), 1u);
+  EXPECT_EQ(r.before[0].members.size(), 10u);
+  // Split once the SDK's users are known: A, the larger part, keeps the id.
+  ASSERT_EQ(r.after.size(), 2u);
+  const auto& a = r.after[0].id == r.before[0].id ? r.after[0] : r.after[1];
+  const auto& b = r.after[0].id == r.before[0].id ? r.after[1] : r.after[0];
+  EXPECT_EQ(a.id, r.before[0].id);
+  EXPECT_EQ(a.members.size(), 6u);
+  EXPECT_EQ(b.members.size(), 4u);
+  EXPECT_NE(b.id, a.id);
+  // Blocks are sticky; no customer is blocked.
+  for (const auto& [id, v] : r.verdicts) {
+    if (id.rfind("op", 0) == 0) {
+      EXPECT_EQ(v, Verdict::kBlock) << id;
+    }
+    if (id.rfind("user", 0) == 0) {
+      EXPECT_NE(v, Verdict::kBlock) << id;
+    }
+  }
+}
+
+// An account keeps at most kMaxEdges links, the strongest; a link is kept
+// on both sides; forgetting an account removes its links and the links
+// back to it from the accounts it held.
+TEST(LinkGraph, KeepsTheStrongestLinksPerAccount) {
+  LinkGraph g;
+  for (uint32_t k = 1; k <= LinkGraph::kMaxEdges; ++k) g.Add(0, k, 1.0f + k, 0, false);
+  ASSERT_NE(g.Find(0), nullptr);
+  EXPECT_EQ(g.Find(0)->n, LinkGraph::kMaxEdges);
+  g.Add(0, 100, 0.5f, 0, false);  // weaker than all: not kept on 0's side
+  g.Add(0, 101, 50.f, 0, true);   // replaces the weakest (0-1)
+  const LinkGraph::Edges* e = g.Find(0);
+  ASSERT_EQ(e->n, LinkGraph::kMaxEdges);
+  bool has1 = false, has100 = false, has101 = false;
+  for (size_t i = 0; i < e->n; ++i) {
+    has1 |= e->e[i].other == 1;
+    has100 |= e->e[i].other == 100;
+    has101 |= e->e[i].other == 101 && e->e[i].paid;
+  }
+  EXPECT_FALSE(has1);
+  EXPECT_FALSE(has100);
+  EXPECT_TRUE(has101);
+  ASSERT_NE(g.Find(100), nullptr);  // 100's side keeps it
+  EXPECT_EQ(g.Find(100)->e[0].other, 0u);
+  g.Update(0, 100, 3.f, 0, false);  // the side that holds it is updated
+  EXPECT_FLOAT_EQ(g.Find(100)->e[0].score, 3.f);
+  g.Remove(0);
+  EXPECT_EQ(g.Find(0), nullptr);
+  EXPECT_EQ(g.Find(101), nullptr);
+  // 100 still names slot 0: edges are pairs to score again, never trusted
+  // as they were (SplitClusters re-scores them on the slot's current account).
+  EXPECT_EQ(g.accounts(), 2u);  // 100 and 1 (whose edge 0 had replaced)
+}
+
+// Two groups, each a clique of `a` and `b` accounts, joined by `joins`
+// links (infrastructure or not).
+std::vector<GraphEdge> TwoGroups(uint32_t a, uint32_t b, int joins, bool infra) {
+  std::vector<GraphEdge> edges;
+  for (uint32_t base : {0u, a}) {
+    const uint32_t size = base == 0 ? a : b;
+    for (uint32_t i = 0; i < size; ++i) {
+      for (uint32_t j = i + 1; j < size; ++j) edges.push_back({base + i, base + j, true});
+    }
+  }
+  for (int k = 0; k < joins; ++k) edges.push_back({static_cast<uint32_t>(k), a + static_cast<uint32_t>(k), infra});
+  return edges;
+}
+
+size_t Cuts(const std::vector<uint8_t>& cut) { return static_cast<size_t>(std::count(cut.begin(), cut.end(), 1)); }
+
+TEST(SelfStandingBridges, OnlyAContentLinkBetweenTwoGroupsThatEachBlockIsCut) {
+  // One content link between two groups of five: cut (the last edge).
+  auto edges = TwoGroups(5, 5, 1, false);
+  auto cut = SelfStandingBridges(10, edges, 5);
+  EXPECT_EQ(Cuts(cut), 1u);
+  EXPECT_EQ(cut.back(), 1);
+  // The same on infrastructure (a shared card): one operation, kept.
+  EXPECT_EQ(Cuts(SelfStandingBridges(10, TwoGroups(5, 5, 1, true), 5)), 0u);
+  // A side too small to block on its own: kept (the link may be what
+  // makes it a campaign that blocks).
+  EXPECT_EQ(Cuts(SelfStandingBridges(9, TwoGroups(5, 4, 1, false), 5)), 0u);
+  // Two links between them: not a bridge.
+  EXPECT_EQ(Cuts(SelfStandingBridges(10, TwoGroups(5, 5, 2, false), 5)), 0u);
+  // A chain (a path) has bridges everywhere; only the middle one leaves
+  // five on each side.
+  std::vector<GraphEdge> path;
+  for (uint32_t i = 0; i + 1 < 10; ++i) path.push_back({i, i + 1, false});
+  cut = SelfStandingBridges(10, path, 5);
+  EXPECT_EQ(Cuts(cut), 1u);
+  EXPECT_EQ(cut[4], 1);
+  // Isolated nodes and an empty graph.
+  EXPECT_EQ(Cuts(SelfStandingBridges(12, TwoGroups(5, 5, 1, false), 5)), 1u);
+  EXPECT_TRUE(SelfStandingBridges(0, {}, 5).empty());
+}
+
+TEST(Split, SameInputSameSplit) {
+  const Outcome x = Play(), y = Play();
+  ASSERT_EQ(x.after.size(), y.after.size());
+  for (size_t i = 0; i < x.after.size(); ++i) {
+    EXPECT_EQ(x.after[i].id, y.after[i].id);
+    EXPECT_EQ(x.after[i].members, y.after[i].members);
+  }
+  EXPECT_EQ(x.verdicts, y.verdicts);
+}
+
+}  // namespace
+}  // namespace dg
