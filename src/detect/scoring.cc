@@ -10,7 +10,7 @@ constexpr double kDayMs = static_cast<double>(kMsPerDay);
 // The sliding window's rates count once it holds this many interactions.
 constexpr uint32_t kMinWindowInteractions = 10;
 // History needed before the window to call a change of behaviour.
-constexpr uint32_t kMinHistory = 20;
+constexpr uint32_t kMinHistory = 10;
 // Harvest evidence below this is none at all (a stray keyword or two).
 constexpr double kNoHarvest = 0.1;
 
@@ -119,9 +119,11 @@ OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
   sum += rate(kMaxOutputCapRate);
   sum += rate(kUnservedRate);
   // Tokens per active day against the population's 99th percentile
-  // (TokenBaseline): zero at it, full strength at four times it. It counts
-  // towards the harvest score only: heavy real users (coding agents, batch
-  // jobs) take as much, so it never makes an account a candidate.
+  // (TokenBaseline): zero at it, full strength at four times it. It stands
+  // in for the automation signals an operator can evade -- it lets harvest
+  // content count in full -- and adds nothing on top of them: heavy real
+  // users (coding agents, batch jobs, people who script reasoning prompts)
+  // take as much, so it never makes a candidate or a solo block.
   const double token_part = set(Reason::kTokenVolume, a.token_excess, a.token_excess / 2.0);
   sum += token_part;
   take(&e.automation);
@@ -136,11 +138,11 @@ OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
   // Harvesting is programmatic extraction: content counts in full only
   // with some automation, automation only with harvesting content, and
   // youth only with automation.
+  const double bot = e.automation - token_part;  // automation without token volume
   const double automated = std::min(1.0, e.automation / 0.4);
   const double harvesting = std::min(1.0, e.harvest / 0.5);
-  const double bot = e.automation - token_part;  // automation without token volume
   const double youth = e.youth * std::min(1.0, bot / 0.6);
-  e.score = 1.0 - std::exp(-(e.harvest * automated + (e.automation + youth) * harvesting));
+  e.score = 1.0 - std::exp(-(e.harvest * automated + (bot + youth) * harvesting));
   const double automation_score = 1.0 - std::exp(-(bot + youth));
   if (e.young) {
     e.automation_score = automation_score;
