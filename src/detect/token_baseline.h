@@ -10,10 +10,12 @@
 // month, so it is not a constant: it is the population's own upper quantile,
 // learnt from the log.
 //
-// Every time an account starts a new active day (UTC), the engine adds the
-// account's mean tokens per completed active day to a histogram with eight
-// buckets per doubling (1 token to 2^40); the quantile is read from it.
-// Samples from accounts whose log carries no token counts are not added.
+// Every time a cleared account that is not suspicious starts a newer active
+// day (UTC), the engine adds the total of the day it completed to a
+// histogram with eight buckets per doubling (1 token to 2^40); the quantile
+// is read from it. Harvesting accounts never add to it (they must not raise
+// the bar they are read against), nor do accounts whose log carries no
+// token counts.
 // The same stream gives the same histogram, so verdicts stay reproducible.
 //
 // Cost: Add O(1); Quantile O(buckets) = 320 steps, cached and recomputed
