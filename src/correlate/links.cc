@@ -354,7 +354,6 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
   uint32_t best_reasons = 0;
   double best = 0;
   bool best_infra = false;
-  bool best_has_infra = false;
   const Network network = NetworkOf(a);
   // The payment rule below: one of the account's cards is used by at least
   // two other suspicious accounts and is mostly theirs -- counted without
@@ -393,7 +392,6 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
       best = total;
       best_root = root;
       best_infra = paid;
-      best_has_infra = has_infra;
       best_reasons = 0;
       for (size_t k = 0; k < kIndicatorKinds; ++k) {
         if (per_kind[k] > 0.1) best_reasons |= Bit(LinkReason(static_cast<IndicatorKind>(k)));
@@ -406,13 +404,6 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
   if (a.n > static_cast<uint32_t>(3 * policy_.min_interactions) && a.own_score < 0.6 * policy_.suspicious_score) {
     return false;
   }
-  // Nor is an account with a history that is not suspicious on its own
-  // pulled in by content and client settings alone: a young person who asks
-  // puzzles through the most popular SDK at its defaults shares a template
-  // cluster, its frames and that client with a campaign that copied them
-  // (issue #16, collateral). Within its first requests such a match still
-  // holds -- a new head of a known campaign is caught at once.
-  if (a.n > static_cast<uint32_t>(3 * policy_.min_interactions) && !a.suspicious && !best_has_infra) return false;
   const double score_before = CampaignScore(*campaigns_.Aggregate(best_root));
   const size_t size_before = campaigns_.Aggregate(best_root)->members.size();
   const bool infra_before = campaigns_.Aggregate(best_root)->infra_linked;
