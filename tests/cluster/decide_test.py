@@ -16,7 +16,6 @@ usage: decide_test.py DISTILLGUARD     (exit 77: no nats-server)
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,13 +23,7 @@ import time
 import urllib.error
 import urllib.request
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from natstest import start_nats, stop_all, wait_port_file
 
 
 def http(port, path, body=None):
@@ -41,17 +34,6 @@ def http(port, path, body=None):
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
-
-
-def wait_port_file(path, proc, seconds=60):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if os.path.exists(path):
-            return int(open(path).read())
-        if proc.poll() is not None:
-            raise RuntimeError(f"exited {proc.returncode} before listening")
-        time.sleep(0.05)
-    raise RuntimeError("no port file")
 
 
 def main():
@@ -66,10 +48,7 @@ def main():
         subprocess.run([dg, "simulate", "--scenario", "demo", "--seed", "7", "--out", data], check=True,
                        stdout=subprocess.DEVNULL)
         events = os.path.join(data, "events.jsonl")
-        port = free_port()
-        nats = subprocess.Popen(["nats-server", "-js", "-sd", os.path.join(work, "js"), "-a", "127.0.0.1", "-p", str(port)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(nats)
+        port = start_nats(work, procs)
         url = f"nats://127.0.0.1:{port}"
         common = ["--nats", url, "--replicas", "1", "--partitions", "4"]
         out = os.path.join(work, "out")
@@ -137,14 +116,7 @@ def main():
             print("FAIL:", f)
         return 1 if failures or blocked == 0 else 0
     finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+        stop_all(procs)
         shutil.rmtree(work, ignore_errors=True)
 
 

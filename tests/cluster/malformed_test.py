@@ -29,24 +29,7 @@ import tempfile
 import time
 import urllib.request
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port_file(path, proc, seconds=60):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if os.path.exists(path):
-            return int(open(path).read())
-        if proc.poll() is not None:
-            raise RuntimeError(f"exited {proc.returncode} before listening")
-        time.sleep(0.05)
-    raise RuntimeError("no port file")
+from natstest import start_nats, stop_all, wait_port_file
 
 
 def nats_publish(port, messages):
@@ -93,10 +76,7 @@ def main():
         scan = os.path.join(work, "scan")
         subprocess.run([dg, "scan", events, "--out", scan, "--no-samples", "--quiet"], check=True,
                        stdout=subprocess.DEVNULL)
-        port = free_port()
-        nats = subprocess.Popen(["nats-server", "-js", "-sd", os.path.join(work, "js"), "-a", "127.0.0.1", "-p", str(port)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(nats)
+        port = start_nats(work, procs)
         common = ["--nats", f"nats://127.0.0.1:{port}", "--replicas", "1", "--partitions", "4"]
         out = os.path.join(work, "out")
         os.makedirs(out)
@@ -171,14 +151,7 @@ def main():
             print("FAIL:", f)
         return 1 if failures else 0
     finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+        stop_all(procs)
         shutil.rmtree(work, ignore_errors=True)
 
 
