@@ -23,52 +23,50 @@ std::string Lines(int n) {
   return out;
 }
 
-class ScanPipelineErrors : public ::testing::TestWithParam<int> {};
+// 3,000 lines in a file and an engine, scanned on GetParam() threads.
+class ScanPipelineErrors : public ::testing::TestWithParam<int> {
+ protected:
+  void SetUp() override {
+    testing::WriteText(dir_.File("e.jsonl"), Lines(3000));
+    options_.threads = GetParam();
+  }
+  ScanResult Scan(const ScanHooks& hooks) { return ScanFiles({dir_.File("e.jsonl")}, options_, &engine_, hooks); }
+
+ private:
+  testing::TempDir dir_;
+  Engine engine_{Policy::Defaults()};
+  ScanOptions options_;
+};
 
 // A hook that throws on the engine's thread stops the reader and reaches
 // the caller, instead of std::terminate with the reader still running.
 TEST_P(ScanPipelineErrors, AThrowOnTheEngineSideReachesTheCaller) {
-  testing::TempDir dir;
-  testing::WriteText(dir.File("e.jsonl"), Lines(3000));
-  Engine engine(Policy::Defaults());
-  ScanOptions options;
-  options.threads = GetParam();
   int seen = 0;
   ScanHooks hooks;
   hooks.observed = [&](const Interaction&, const ContentDigest&) {
     if (++seen == 10) throw std::runtime_error("sink full");
   };
-  EXPECT_THROW(ScanFiles({dir.File("e.jsonl")}, options, &engine, hooks), std::runtime_error);
+  EXPECT_THROW(Scan(hooks), std::runtime_error);
   EXPECT_EQ(seen, 10);
 }
 
 // A throw on the reading thread (here from prepare) is rethrown on the
 // caller's thread after the reader is joined.
 TEST_P(ScanPipelineErrors, AThrowOnTheReadingSideReachesTheCaller) {
-  testing::TempDir dir;
-  testing::WriteText(dir.File("e.jsonl"), Lines(3000));
-  Engine engine(Policy::Defaults());
-  ScanOptions options;
-  options.threads = GetParam();
   int prepared = 0;
   ScanHooks hooks;
   hooks.prepare = [&](Interaction&) {
     if (++prepared == 1000) throw std::runtime_error("enrichment failed");
   };
-  EXPECT_THROW(ScanFiles({dir.File("e.jsonl")}, options, &engine, hooks), std::runtime_error);
+  EXPECT_THROW(Scan(hooks), std::runtime_error);
   EXPECT_EQ(prepared, 1000);
 }
 
 TEST_P(ScanPipelineErrors, WithoutAThrowEveryLineReachesTheEngine) {
-  testing::TempDir dir;
-  testing::WriteText(dir.File("e.jsonl"), Lines(3000));
-  Engine engine(Policy::Defaults());
-  ScanOptions options;
-  options.threads = GetParam();
   int seen = 0;
   ScanHooks hooks;
   hooks.observed = [&](const Interaction&, const ContentDigest&) { ++seen; };
-  const ScanResult result = ScanFiles({dir.File("e.jsonl")}, options, &engine, hooks);
+  const ScanResult result = Scan(hooks);
   EXPECT_EQ(seen, 3000);
   EXPECT_EQ(result.stats.accepted, 3000u);
 }
