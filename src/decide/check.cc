@@ -25,50 +25,91 @@ Decision ReviewDecision(uint32_t reasons, uint32_t prompt_flags) {
   return (reasons & kReasoning) || reasoning_prompt ? Decision::kWithholdReasoning : Decision::kThrottle;
 }
 
+AccountInputs EngineCheckInputs::Account(const std::string& account_id) const {
+  AccountInputs out;
+  const AccountState* a = accounts_.Find(account_id);
+  if (a != nullptr) {
+    out.source = AccountInputs::Source::kLive;
+    out.verdict = a->verdict;
+    out.score = a->score;
+    out.reasons = a->reasons;
+    out.interactions = a->n;
+    out.analyst_allow = a->override_verdict == static_cast<int8_t>(Verdict::kAllow);
+    if (const CampaignAggregate* g = correlator_.ConfirmedCampaignConst(a->index)) out.campaign_id = g->id;
+    return out;
+  }
+  if (const auto o = overrides_.find(account_id); o != overrides_.end()) {
+    out.source = AccountInputs::Source::kOverride;
+    out.verdict = o->second;
+    return out;
+  }
+  if (const auto it = summaries_.find(account_id); it != summaries_.end()) {
+    out.source = AccountInputs::Source::kSummary;
+    out.verdict = it->second.verdict;
+    out.score = it->second.score;
+    out.reasons = it->second.reasons;
+  }
+  return out;
+}
+
+std::optional<SharedTrust> EngineCheckInputs::Shared(const std::string& payment, const std::string& ip) const {
+  if (const SharedEntry* shared = correlator_.MatchesShared(payment, ip)) return shared->trust;
+  return std::nullopt;
+}
+
+std::optional<CampaignMatch> EngineCheckInputs::MatchCampaign(const std::string& payment, const std::string& ip) const {
+  const Correlator::RequestMatch m = correlator_.MatchRequest(payment, ip);
+  if (m.campaign == nullptr) return std::nullopt;
+  return CampaignMatch{m.campaign->id, correlator_.CampaignScore(*m.campaign), m.total, m.reasons};
+}
+
 CheckResult Check(const CheckRequest& r, const AccountTable& accounts, const Correlator& correlator, const Policy& policy,
                   const absl::flat_hash_map<std::string, Verdict>& overrides,
                   const absl::flat_hash_map<std::string, AccountSummary>& summaries) {
+  return Check(r, EngineCheckInputs(accounts, correlator, overrides, summaries), policy);
+}
+
+CheckResult Check(const CheckRequest& r, const CheckInputs& inputs, const Policy& policy) {
   CheckResult out;
-  const AccountState* a = accounts.Find(r.account_id);
-  if (a == nullptr) {
-    if (const auto o = overrides.find(r.account_id); o != overrides.end()) {
-      out.reasons = Bit(Reason::kAnalystOverride);
-      if (o->second == Verdict::kBlock) {
-        out.decision = Decision::kBlock;
-        out.score = 1.0;
-        out.ttl_s = 3600;
-      }
-      return out;
+  AccountInputs a = inputs.Account(r.account_id);
+  using Source = AccountInputs::Source;
+  if (a.source == Source::kOverride) {
+    out.reasons = Bit(Reason::kAnalystOverride);
+    if (a.verdict == Verdict::kBlock) {
+      out.decision = Decision::kBlock;
+      out.score = 1.0;
+      out.ttl_s = 3600;
     }
-    if (const auto it = summaries.find(r.account_id); it != summaries.end() && it->second.verdict == Verdict::kReview) {
-      out.score = it->second.score;
-      out.reasons = it->second.reasons;
-      out.decision = ReviewDecision(it->second.reasons, r.prompt_flags);
-      out.ttl_s = 300;
-      return out;
-    }
+    return out;
   }
-  if (a != nullptr) {
-    out.score = a->score;
-    out.reasons = a->reasons;
-    if (const CampaignAggregate* g = correlator.ConfirmedCampaignConst(a->index)) out.campaign_id = g->id;
-    if (a->verdict == Verdict::kBlock) {
+  if (a.source == Source::kSummary && a.verdict == Verdict::kReview) {
+    out.score = a.score;
+    out.reasons = a.reasons;
+    out.decision = ReviewDecision(a.reasons, r.prompt_flags);
+    out.ttl_s = 300;
+    return out;
+  }
+  if (a.source == Source::kLive) {
+    out.score = a.score;
+    out.reasons = a.reasons;
+    out.campaign_id = std::move(a.campaign_id);
+    if (a.verdict == Verdict::kBlock) {
       out.decision = Decision::kBlock;
       out.ttl_s = 3600;
       return out;
     }
-    if (a->override_verdict == static_cast<int8_t>(Verdict::kAllow)) return out;
-    if (a->verdict == Verdict::kReview) {
-      out.decision = ReviewDecision(a->reasons, r.prompt_flags);
+    if (a.analyst_allow) return out;
+    if (a.verdict == Verdict::kReview) {
+      out.decision = ReviewDecision(a.reasons, r.prompt_flags);
       out.ttl_s = 300;
       return out;
     }
     // An established account is not judged on the infrastructure it shares.
-    if (a->n > static_cast<uint32_t>(3 * policy.min_interactions)) return out;
+    if (a.interactions > static_cast<uint32_t>(3 * policy.min_interactions)) return out;
   }
-  if (const SharedEntry* shared = correlator.MatchesShared(r.payment_fingerprint, r.ip)) {
+  if (const auto trust = inputs.Shared(r.payment_fingerprint, r.ip)) {
     out.reasons |= Bit(Reason::kSharedIndicator);
-    if (shared->trust == SharedTrust::kBlock) {
+    if (*trust == SharedTrust::kBlock) {
       out.decision = Decision::kBlock;
       out.score = std::max(out.score, 0.9);
       out.ttl_s = 3600;
@@ -81,12 +122,12 @@ CheckResult Check(const CheckRequest& r, const AccountTable& accounts, const Cor
   }
   // The request's indicators against confirmed campaigns, as MatchCampaign
   // does for an account's first interactions.
-  const Correlator::RequestMatch m = correlator.MatchRequest(r.payment_fingerprint, r.ip);
-  if (m.campaign == nullptr) return out;
-  out.campaign_id = m.campaign->id;
-  out.reasons |= Bit(Reason::kCampaignIndicatorMatch) | m.reasons;
-  out.score = std::max(out.score, std::min(1.0, correlator.CampaignScore(*m.campaign) * std::min(1.0, m.total / policy.link_threshold)));
-  out.decision = m.total >= policy.link_threshold ? Decision::kBlock : Decision::kChallenge;
+  const auto m = inputs.MatchCampaign(r.payment_fingerprint, r.ip);
+  if (!m) return out;
+  out.campaign_id = m->campaign_id;
+  out.reasons |= Bit(Reason::kCampaignIndicatorMatch) | m->reasons;
+  out.score = std::max(out.score, std::min(1.0, m->campaign_score * std::min(1.0, m->total / policy.link_threshold)));
+  out.decision = m->total >= policy.link_threshold ? Decision::kBlock : Decision::kChallenge;
   out.ttl_s = out.decision == Decision::kBlock ? 3600 : 300;
   return out;
 }
