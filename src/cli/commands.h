@@ -105,6 +105,9 @@ struct ServeArgs {
   int decision_log_days = 90;     // decision log retention (0: for ever)
   uint64_t console_scan_records = 200000;
   bool console_secure_cookie = false;
+  // serve --nats: a decision and ingest node of the cluster (docs/SCALE.md).
+  std::string nats;
+  int replicas = 3;
 };
 void AddServeOptions(CLI::App& cmd, ServeArgs& args);
 int RunServe(ServeArgs args);

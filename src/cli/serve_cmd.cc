@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -17,6 +18,7 @@
 #include "common/parse_int.h"
 #include "common/toml_int.h"
 #include "cli/commands.h"
+#include "cluster/serve_link.h"
 #include "serve/console.h"
 #include "serve/http_server.h"
 #include "serve/service.h"
@@ -74,6 +76,13 @@ void AddServeOptions(CLI::App& cmd, ServeArgs& args) {
       ->capture_default_str();
   cmd.add_option("--console-scan-records", args.console_scan_records,
                  "Newest logged events an account timeline or campaign page reads at most")
+      ->capture_default_str();
+  cmd.add_option("--nats", args.nats,
+                 "Run as a cluster node (docs/SCALE.md): NATS server URLs, comma-separated. /v1/check answers from the "
+                 "cluster's verdicts and overrides held in memory, /v1/events publishes to the cluster, overrides are "
+                 "stored in the cluster");
+  cmd.add_option("--replicas", args.replicas, "With --nats: copies of the streams and buckets this node creates")
+      ->check(CLI::Range(1, 5))
       ->capture_default_str();
   cmd.add_flag("--console-secure-cookie", args.console_secure_cookie,
                "Mark the console's session cookie Secure (serve behind an HTTPS proxy)");
@@ -250,6 +259,23 @@ int RunServe(ServeArgs args) {
   sigaddset(&signals, SIGHUP);  // reloads the access rules
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // After the signal mask: the link starts threads, which inherit it.
+  if (!args.nats.empty()) {
+    if (!args.follow.empty()) {
+      fmt::print(stderr, "serve: --follow and --nats: a cluster node ingests through POST /v1/events (or distillguard publish)\n");
+      return 2;
+    }
+    ClusterOptions cluster;
+    cluster.nats = args.nats;
+    cluster.replicas = args.replicas;
+    // The node's part of its intake message ids: unique per process.
+    std::random_device random;
+    const uint64_t nonce = (static_cast<uint64_t>(random()) << 32) ^ random();
+    auto link = NatsServeLink::Open(cluster, nonce);
+    if (!link.ok()) return PrintError("serve", link.status());
+    so.cluster = std::move(*link);
+    fmt::print(stderr, "serve: cluster node on {} (decisions from the watched dg_verdicts and dg_overrides buckets)\n", args.nats);
+  }
 
   const auto t0 = std::chrono::steady_clock::now();
   auto opened = Service::Open(std::move(so));

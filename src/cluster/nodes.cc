@@ -23,6 +23,7 @@
 #include "cluster/event_codec.h"
 #include "cluster/jetstream.h"
 #include "cluster/ops_http.h"
+#include "cluster/serve_link.h"
 #include "common/hash.h"
 #include "common/json_out.h"
 #include "common/parse_int.h"
@@ -466,6 +467,11 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
   auto verdicts = KvBucket::Open(link->get(), kVerdictBucket, options.cluster.replicas);
   if (!verdicts.ok()) return verdicts.status();
   if (auto s = CheckPartitions(meta->get(), options.cluster.partitions, false); !s.ok()) return s;
+  // serve --nats (cluster/serve_link.h): the sequencer numbers the events
+  // decision nodes publish; analysts' overrides are applied between runs.
+  SequencerThread sequencer(link->get(), options.cluster);
+  auto override_feed = OverrideFeed::Start(link->get(), options.cluster.replicas);
+  if (!override_feed.ok()) return override_feed.status();
 
   // The digest stream carries no text, so there is none to keep: campaigns
   // show content indicators as fingerprints, as scan --no-samples does.
@@ -647,6 +653,10 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
     }
     applied += run.size();
     m.applied = applied;
+    (*override_feed)->Drain([&](const std::string& id, Verdict v) {
+      engine.SetOverride(id, v);
+      if (const AccountState* a = engine.FindAccount(id)) dirty.insert(a->index);
+    });
     if (SecondsSince(last_meta) * 1000 > options.flush_ms) {
       if (auto stored = (*meta)->Get("published"); stored.ok()) m.published = ParseDecimal<uint64_t>(*stored).value_or(0);
       if (auto s = flush_verdicts(); !s.ok()) {
@@ -705,37 +715,27 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
 absl::Status RunDecisionNode(const DecisionOptions& options) {
   auto link = NatsLink::Connect(options.cluster.nats, "distillguard-decision");
   if (!link.ok()) return link.status();
-  auto verdicts = KvBucket::Open(link->get(), kVerdictBucket, options.cluster.replicas);
-  if (!verdicts.ok()) return verdicts.status();
-  struct Known {
-    Verdict verdict = Verdict::kAllow;
-    double score = 0;
-    uint32_t reasons = 0;  // Reason bits
-    std::string campaign;
-  };
-  std::shared_mutex mu;
-  absl::flat_hash_map<std::string, Known> known;
-  std::atomic<bool> initial_done{false};
-  std::atomic<uint64_t> updates{0}, checks{0};
-
+  // The watched buckets and the answer rule are serve --nats' own
+  // (cluster/serve_link.h, decide/check.h); this node is the minimal HTTP
+  // front end over them, without a data directory.
+  auto view = ClusterView::Start(link->get(), options.cluster.replicas);
+  if (!view.ok()) return view.status();
+  std::atomic<uint64_t> checks{0};
+  const Policy policy = Policy::Defaults();
   auto started = OpsServer::Start(options.listen, [&](const std::string& method, const std::string& path,
                                                       const std::string& body) {
     if (path == "/healthz") return OpsResponse{200, "text/plain; charset=utf-8", "ok\n"};
     if (path == "/readyz") {
-      return initial_done ? OpsResponse{200, "text/plain; charset=utf-8", "ready\n"}
-                          : OpsResponse{503, "text/plain; charset=utf-8", "loading verdicts\n"};
+      return (*view)->ready() ? OpsResponse{200, "text/plain; charset=utf-8", "ready\n"}
+                              : OpsResponse{503, "text/plain; charset=utf-8", "loading verdicts\n"};
     }
     if (path == "/metrics") {
-      std::shared_lock lock(mu);
       return OpsResponse{200, "text/plain; version=0.0.4",
-                         fmt::format("dg_decision_accounts {}\ndg_decision_updates_total {}\ndg_decision_checks_total {}\n",
-                                     known.size(), updates.load(), checks.load())};
+                         fmt::format("dg_decision_accounts {}\ndg_decision_overrides {}\ndg_decision_updates_total {}\n"
+                                     "dg_decision_checks_total {}\n",
+                                     (*view)->accounts(), (*view)->overrides(), (*view)->updates(), checks.load())};
     }
     if (path == "/v1/check" && method == "POST") {
-      // serve's request body (serve/requests.h: account_id required; the
-      // prompt read for its lexicon flags) and the known-account half of
-      // serve's decision (decide/check.h); see docs/SCALE.md for what is
-      // not answered here.
       CheckRequest request;
       if (absl::Status parsed = ParseCheckBody(body, &request); !parsed.ok()) {
         std::string error = "{\"error\":";
@@ -743,22 +743,7 @@ absl::Status RunDecisionNode(const DecisionOptions& options) {
         return OpsResponse{400, "application/json", error + "}\n"};
       }
       ++checks;
-      Known k;
-      {
-        std::shared_lock lock(mu);
-        if (auto it = known.find(request.account_id); it != known.end()) k = it->second;
-      }
-      CheckResult r;
-      r.score = k.score;
-      r.reasons = k.reasons;
-      r.campaign_id = k.campaign;
-      if (k.verdict == Verdict::kBlock) {
-        r.decision = Decision::kBlock;
-        r.ttl_s = 3600;
-      } else if (k.verdict == Verdict::kReview) {
-        r.decision = ReviewDecision(k.reasons, request.prompt_flags);
-        r.ttl_s = 300;
-      }
+      const CheckResult r = Check(request, **view, policy);
       std::string out = fmt::format("{{\"decision\":\"{}\",\"score\":{:.4f},\"campaign_id\":", DecisionName(r.decision),
                                     r.score);
       if (r.campaign_id.empty()) out += "null";
@@ -778,45 +763,8 @@ absl::Status RunDecisionNode(const DecisionOptions& options) {
   });
   if (!started.ok()) return started.status();
   if (auto s = WritePortFile(options.port_file, (*started)->port()); !s.ok()) return s;
-
-  kvWatcher* watcher = nullptr;
-  if (natsStatus s = kvStore_WatchAll(&watcher, (*verdicts)->store(), nullptr); s != NATS_OK) {
-    return absl::UnavailableError(fmt::format("watch {}: {}", kVerdictBucket, natsStatus_GetText(s)));
-  }
-  simdjson::dom::parser parser;
-  while (!Stopped(options.stop)) {
-    kvEntry* e = nullptr;
-    const natsStatus s = kvWatcher_Next(&e, watcher, 200);
-    if (s == NATS_TIMEOUT) continue;
-    if (s != NATS_OK) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      continue;
-    }
-    if (e == nullptr) {  // the end of the initial values
-      initial_done = true;
-      continue;
-    }
-    std::string account;
-    if (kvEntry_Operation(e) == kvOp_Put && AccountFromKey(kvEntry_Key(e), &account)) {
-      simdjson::padded_string padded(static_cast<const char*>(kvEntry_Value(e)), static_cast<size_t>(kvEntry_ValueLen(e)));
-      auto doc = parser.parse(padded);
-      std::string_view verdict, campaign;
-      double score = 0;
-      uint64_t reasons = 0;
-      if (!doc.error() && doc["verdict"].get_string().get(verdict) == simdjson::SUCCESS) {
-        if (doc["score"].get_double().get(score) != simdjson::SUCCESS) score = 0;
-        if (doc["campaign_id"].get_string().get(campaign) != simdjson::SUCCESS) campaign = {};
-        if (doc["reasons"].get_uint64().get(reasons) != simdjson::SUCCESS) reasons = 0;  // a value from before reasons
-        Known k{verdict == "block" ? Verdict::kBlock : verdict == "review" ? Verdict::kReview : Verdict::kAllow, score,
-                static_cast<uint32_t>(reasons), std::string(campaign)};
-        std::unique_lock lock(mu);
-        known[account] = std::move(k);
-        ++updates;
-      }
-    }
-    kvEntry_Destroy(e);
-  }
-  kvWatcher_Destroy(watcher);
+  while (!Stopped(options.stop)) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  started->reset();  // the handler reads the view: stopped first
   return absl::OkStatus();
 }
 

@@ -314,6 +314,10 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
       accounts_.Apply(&in);  // the provider's account data, never erased by an empty log field
     }
     coverage.Observe(in);
+    if (options_.cluster) {  // the cluster's workers digest it
+      events.push_back(std::move(in));
+      continue;
+    }
     ContentDigest d;
     DigestContent(in, &scratch, &d);  // with the response's signature, for traceback
     records.push_back(EncodeRecord(in, d));
@@ -329,6 +333,7 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return events[a].ts < events[b].ts; });
 
+  if (options_.cluster) return PublishToCluster(events, order, std::move(result), t0);
   // 2. Under the ingest lock: dedup, durable append, then apply.
   std::lock_guard<std::mutex> ingest(ingest_mu_);
   std::vector<size_t> fresh;
@@ -399,11 +404,42 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
   return result;
 }
 
+IngestResult Service::PublishToCluster(const std::vector<Interaction>& events, const std::vector<size_t>& order,
+                                       IngestResult result, std::chrono::steady_clock::time_point t0) {
+  // A request id repeated within the request is dropped here; across
+  // requests and nodes, by the cluster's sequencer (docs/SCALE.md).
+  absl::flat_hash_set<std::string> in_batch;
+  std::vector<const Interaction*> fresh;
+  fresh.reserve(order.size());
+  for (const size_t idx : order) {
+    if (!in_batch.insert(DedupKey(events[idx])).second) {
+      ++result.duplicates;
+      continue;
+    }
+    fresh.push_back(&events[idx]);
+  }
+  if (!fresh.empty()) {
+    if (absl::Status published = options_.cluster->Publish(fresh); !published.ok()) {
+      cluster_publish_failures_.fetch_add(1, std::memory_order_relaxed);
+      result.stored = false;
+      result.store_error = absl::UnavailableError("the cluster did not store the events: " + std::string(StatusMessage(published)));
+      return result;
+    }
+  }
+  result.accepted = fresh.size();
+  events_accepted_.fetch_add(result.accepted, std::memory_order_relaxed);
+  events_duplicate_.fetch_add(result.duplicates, std::memory_order_relaxed);
+  events_rejected_.fetch_add(result.rejected, std::memory_order_relaxed);
+  ingest_latency_.Record(MicrosSince(t0));
+  return result;
+}
+
 bool Service::Ready(std::string* why) {
   if (!ready_.load()) {
     *why = "replaying the log";
     return false;
   }
+  if (options_.cluster) return options_.cluster->Ready(why);
   if (store_ok_.load()) return true;
   // The last write failed: probe (at most every 5 s) with as many bytes as
   // the failed batch, so that readiness comes back with room on the disk.
@@ -466,6 +502,11 @@ std::optional<CheckResult> DecisionCache::Get(uint64_t key) {
 }
 
 CheckResult Service::Check(const CheckRequest& request) {
+  if (options_.cluster) {  // the watched copy has its own lock; nothing here is held
+    CheckResult r = dg::Check(request, options_.cluster->inputs(), options_.policy);
+    ApplyAccessRules(request, &r);
+    return r;
+  }
   const uint64_t key = DecisionCache::Key(request);
   std::shared_lock<std::shared_mutex> lock(engine_mu_, std::try_to_lock);
   if (!lock.owns_lock()) {
@@ -715,6 +756,14 @@ absl::Status Service::Override(const std::string& account_id, const std::string&
     return absl::InvalidArgumentError("field 'action': must be \"allow\", \"block\" or \"clear\"");
   }
   OverrideRecord o{account_id, action, by, reason, FormatRfc3339(options_.clock()), std::nullopt};
+  if (options_.cluster) {
+    // Stored in the cluster (every node and the correlator watch it); the
+    // local history is what this node's account view shows.
+    DG_RETURN_IF_ERROR(options_.cluster->Override(o));
+    std::unique_lock<std::shared_mutex> lock(engine_mu_);
+    override_history_[account_id].push_back(std::move(o));
+    return absl::OkStatus();
+  }
   std::lock_guard<std::mutex> ingest(ingest_mu_);
   DG_RETURN_IF_ERROR(store_->AddOverride(o));
   std::unique_lock<std::shared_mutex> lock(engine_mu_);
@@ -925,6 +974,11 @@ std::string Service::Metrics() {
   counter("distillguard_checks_from_cache_total", "Decisions answered from the last-decision cache while the engine was busy",
           checks_from_cache_.load());
   counter("distillguard_store_failures_total", "Batches not stored (and not acknowledged)", store_failures_.load());
+  if (options_.cluster) {
+    counter("distillguard_cluster_publish_failures_total", "Batches the cluster did not store (answered 503)",
+            cluster_publish_failures_.load());
+    out += options_.cluster->Metrics();
+  }
   counter("distillguard_side_failures_total",
           "Writes and reads that failed without failing their request: event texts not stored, retention not run, stored "
           "accounts that did not read back (each also logged)",

@@ -18,6 +18,9 @@
 //   Override       durable first, then applied; never overwritten.
 //   Follow(file)   tails a growing log file; the consumed offset is stored
 //                  in the same transaction as the events it covered.
+// With options.cluster (serve --nats): Check reads the cluster's watched
+// state, Ingest publishes and returns once the cluster stored the events,
+// Override is stored in the cluster (serve/cluster_link.h).
 //
 // Restart: Open() replays the store's log through Engine::ObserveDigest (the
 // log keeps digests, never text), with each override applied where it was
@@ -38,6 +41,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -58,6 +62,7 @@
 #include "ingest/mapping.h"
 #include "ingest/pipeline.h"
 #include "serve/access_audit.h"
+#include "serve/cluster_link.h"
 #include "serve/store.h"
 #include "serve/verdict_history.h"
 
@@ -84,6 +89,14 @@ struct ServiceOptions {
   // decision a rule changed and every load go to DIR/access_audit.db.
   std::string access_rules;
   size_t access_audit_queue = 65536;
+  // serve --nats (serve/cluster_link.h): Check answers from the cluster's
+  // watched buckets, Ingest publishes to the cluster (parsed and checked
+  // here, digested and applied by the cluster's workers and correlator),
+  // Override is stored in the cluster's override bucket. The local engine
+  // and event log stay empty; the analyst reads (campaigns, accounts, the
+  // console's views of them) show only what this process holds: the
+  // overrides it took. Null: the single-process serve.
+  std::shared_ptr<ClusterLink> cluster;
 };
 
 struct IngestResult {
@@ -242,6 +255,9 @@ class Service {
   absl::Status Replay();
   IngestResult IngestLines(std::string_view jsonl, const std::string& origin,
                            const std::vector<std::pair<std::string, std::string>>& meta);
+  // serve --nats: the parsed events (in `order`) published to the cluster.
+  IngestResult PublishToCluster(const std::vector<Interaction>& events, const std::vector<size_t>& order, IngestResult result,
+                                std::chrono::steady_clock::time_point t0);
   void FollowLoop(std::string path, uint64_t offset);
   // The access rules' outcome applied to the detector's answer (and audited).
   void ApplyAccessRules(const CheckRequest& request, CheckResult* r);
@@ -280,6 +296,7 @@ class Service {
   LatencyHistogram check_latency_, ingest_latency_, apply_lock_;
   DecisionCache decision_cache_;
   std::atomic<uint64_t> checks_from_cache_{0};
+  std::atomic<uint64_t> cluster_publish_failures_{0};
   // access rules
   std::atomic<std::shared_ptr<const AccessRuleSet>> access_rules_;
   std::atomic<uint64_t> accounts_generation_{0};  // bumped when attributes change (outcome cache key)

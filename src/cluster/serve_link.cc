@@ -1,0 +1,453 @@
+#include "cluster/serve_link.h"
+
+#include <chrono>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include "cluster/event_codec.h"
+#include "common/hash.h"
+#include "common/json_out.h"
+#include "common/parse_int.h"
+#include "ingest/pipeline.h"
+
+namespace dg {
+namespace {
+
+constexpr uint64_t kReportedBadInputs = 20;  // described on stderr; all are counted
+
+std::optional<Verdict> OverrideVerdict(std::string_view action) {
+  if (action == "allow") return Verdict::kAllow;
+  if (action == "block") return Verdict::kBlock;
+  if (action == "clear") return Verdict::kReview;  // Engine::SetOverride's "no override"
+  return std::nullopt;
+}
+
+// The action of an override value ({"account_id","action","by","reason","at"}).
+std::optional<Verdict> ParseOverrideValue(simdjson::dom::parser& parser, std::string_view value) {
+  simdjson::padded_string padded(value.data(), value.size());
+  auto doc = parser.parse(padded);
+  std::string_view action;
+  if (doc.error() || doc["action"].get_string().get(action) != simdjson::SUCCESS) return std::nullopt;
+  return OverrideVerdict(action);
+}
+
+}  // namespace
+
+// --- KvWatch -------------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<KvWatch>> KvWatch::Start(KvBucket* bucket, OnEntry on_entry) {
+  std::unique_ptr<KvWatch> w(new KvWatch());
+  w->on_entry_ = std::move(on_entry);
+  if (natsStatus s = kvStore_WatchAll(&w->watcher_, bucket->store(), nullptr); s != NATS_OK) {
+    return absl::UnavailableError(fmt::format("watch a key-value bucket: {}", natsStatus_GetText(s)));
+  }
+  w->thread_ = std::thread([p = w.get()] { p->Loop(); });
+  return w;
+}
+
+KvWatch::~KvWatch() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+  kvWatcher_Destroy(watcher_);
+}
+
+void KvWatch::Loop() {
+  while (!stop_.load()) {
+    kvEntry* e = nullptr;
+    const natsStatus s = kvWatcher_Next(&e, watcher_, 200);
+    if (s == NATS_TIMEOUT) continue;
+    if (s != NATS_OK) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    if (e == nullptr) {  // the end of the values the bucket held at start
+      initial_done_ = true;
+      continue;
+    }
+    const kvOperation op = kvEntry_Operation(e);
+    const std::string key = kvEntry_Key(e);
+    on_entry_(key, std::string_view(static_cast<const char*>(kvEntry_Value(e)), static_cast<size_t>(kvEntry_ValueLen(e))),
+              op == kvOp_Delete || op == kvOp_Purge);
+    kvEntry_Destroy(e);
+  }
+}
+
+// --- ClusterView ---------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<ClusterView>> ClusterView::Start(NatsLink* link, int replicas) {
+  std::unique_ptr<ClusterView> v(new ClusterView());
+  auto verdicts = KvBucket::Open(link, kVerdictBucket, replicas);
+  if (!verdicts.ok()) return verdicts.status();
+  v->verdicts_ = std::move(*verdicts);
+  auto overrides = KvBucket::Open(link, kOverrideBucket, replicas);
+  if (!overrides.ok()) return overrides.status();
+  v->overrides_ = std::move(*overrides);
+  ClusterView* self = v.get();
+  auto vw = KvWatch::Start(v->verdicts_.get(), [self](const std::string& k, std::string_view value, bool deleted) {
+    self->OnVerdict(k, value, deleted);
+  });
+  if (!vw.ok()) return vw.status();
+  v->verdict_watch_ = std::move(*vw);
+  auto ow = KvWatch::Start(v->overrides_.get(), [self](const std::string& k, std::string_view value, bool deleted) {
+    self->OnOverride(k, value, deleted);
+  });
+  if (!ow.ok()) return ow.status();
+  v->override_watch_ = std::move(*ow);
+  return v;
+}
+
+ClusterView::~ClusterView() {
+  override_watch_.reset();  // the threads call into this object: stopped before its maps go
+  verdict_watch_.reset();
+}
+
+void ClusterView::OnVerdict(const std::string& key, std::string_view value, bool deleted) {
+  std::string account;
+  if (!AccountFromKey(key, &account)) {
+    ++bad_values_;
+    return;
+  }
+  if (deleted) {
+    std::unique_lock lock(mu_);
+    known_.erase(account);
+    return;
+  }
+  // The correlator's value: the account's accounts.jsonl fields plus its
+  // reason bits (cluster/nodes.cc, VerdictValue).
+  thread_local simdjson::dom::parser parser;
+  simdjson::padded_string padded(value.data(), value.size());
+  auto doc = parser.parse(padded);
+  std::string_view verdict, campaign;
+  double score = 0;
+  uint64_t reasons = 0, interactions = 0;
+  if (doc.error() || doc["verdict"].get_string().get(verdict) != simdjson::SUCCESS) {
+    ++bad_values_;
+    return;
+  }
+  if (doc["score"].get_double().get(score) != simdjson::SUCCESS) score = 0;
+  if (doc["campaign_id"].get_string().get(campaign) != simdjson::SUCCESS) campaign = {};
+  if (doc["reasons"].get_uint64().get(reasons) != simdjson::SUCCESS) reasons = 0;  // a value from before reasons
+  if (doc["interactions"].get_uint64().get(interactions) != simdjson::SUCCESS) interactions = 0;
+  Known k{verdict == "block" ? Verdict::kBlock : verdict == "review" ? Verdict::kReview : Verdict::kAllow, score,
+          static_cast<uint32_t>(reasons), static_cast<uint32_t>(std::min<uint64_t>(interactions, UINT32_MAX)), std::string(campaign)};
+  std::unique_lock lock(mu_);
+  known_[account] = std::move(k);
+  ++updates_;
+}
+
+void ClusterView::OnOverride(const std::string& key, std::string_view value, bool deleted) {
+  std::string account;
+  if (!AccountFromKey(key, &account)) {
+    ++bad_values_;
+    return;
+  }
+  thread_local simdjson::dom::parser parser;
+  const std::optional<Verdict> v = deleted ? std::optional(Verdict::kReview) : ParseOverrideValue(parser, value);
+  if (!v) {
+    ++bad_values_;
+    return;
+  }
+  std::unique_lock lock(mu_);
+  if (*v == Verdict::kReview) overridden_.erase(account);
+  else overridden_[account] = *v;
+  ++updates_;
+}
+
+void ClusterView::ApplyOverride(const std::string& account_id, std::string_view action) {
+  const auto v = OverrideVerdict(action);
+  if (!v) return;
+  std::unique_lock lock(mu_);
+  if (*v == Verdict::kReview) overridden_.erase(account_id);
+  else overridden_[account_id] = *v;
+}
+
+AccountInputs ClusterView::Account(const std::string& account_id) const {
+  AccountInputs out;
+  std::shared_lock lock(mu_);
+  const auto o = overridden_.find(account_id);
+  const auto k = known_.find(account_id);
+  if (k == known_.end()) {
+    if (o != overridden_.end()) {
+      out.source = AccountInputs::Source::kOverride;
+      out.verdict = o->second;
+    }
+    return out;
+  }
+  out.source = AccountInputs::Source::kLive;
+  out.verdict = k->second.verdict;
+  out.score = k->second.score;
+  out.reasons = k->second.reasons;
+  out.interactions = k->second.interactions;
+  out.campaign_id = k->second.campaign;
+  // The analyst's decision holds here at once, whatever the correlator
+  // last wrote (it follows once it has applied the override).
+  if (o != overridden_.end()) {
+    out.reasons |= Bit(Reason::kAnalystOverride);
+    out.verdict = o->second;
+    out.analyst_allow = o->second == Verdict::kAllow;
+  }
+  return out;
+}
+
+bool ClusterView::ready() const { return verdict_watch_->initial_done() && override_watch_->initial_done(); }
+
+size_t ClusterView::accounts() const {
+  std::shared_lock lock(mu_);
+  return known_.size();
+}
+
+size_t ClusterView::overrides() const {
+  std::shared_lock lock(mu_);
+  return overridden_.size();
+}
+
+// --- NatsServeLink ---------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<NatsServeLink>> NatsServeLink::Open(const ClusterOptions& cluster, uint64_t nonce) {
+  std::unique_ptr<NatsServeLink> l(new NatsServeLink());
+  l->nonce_ = nonce;
+  auto link = NatsLink::Connect(cluster.nats, "distillguard-serve");
+  if (!link.ok()) return link.status();
+  l->link_ = std::move(*link);
+  if (auto s = l->link_->EnsureStream(kIntakeStream, kIntakeSubject, cluster.replicas, cluster.dedup_window_ms); !s.ok()) return s;
+  auto view = ClusterView::Start(l->link_.get(), cluster.replicas);
+  if (!view.ok()) return view.status();
+  l->view_ = std::move(*view);
+  l->pub_ = std::make_unique<ReliablePublisher>(l->link_.get(), 64);
+  return l;
+}
+
+NatsServeLink::~NatsServeLink() {
+  pub_.reset();
+  view_.reset();
+}
+
+absl::Status NatsServeLink::Publish(const std::vector<const Interaction*>& events) {
+  std::lock_guard lock(publish_mu_);
+  BatchBuilder batch;
+  uint64_t messages = 0;
+  auto send = [&]() -> absl::Status {
+    if (batch.count() == 0) return absl::OkStatus();
+    ++messages;
+    return pub_->Add(kIntakeSubject, batch.Take(), fmt::format("i-{:016x}-{}", nonce_, next_msg_++));
+  };
+  for (const Interaction* in : events) {
+    const std::string record = EncodeEvent(0, *in);  // the sequencer numbers it
+    if (batch.count() > 0 && batch.bytes() + record.size() + sizeof(uint32_t) > limits_.max_bytes) {
+      if (auto s = send(); !s.ok()) return s;
+    }
+    batch.Add(record);
+    if (batch.count() >= limits_.max_records) {
+      if (auto s = send(); !s.ok()) return s;
+    }
+  }
+  absl::Status s = send();
+  if (s.ok()) s = pub_->Flush();  // stored (R copies): only now may the request be acknowledged
+  if (!s.ok()) {
+    ++publish_failures_;
+    return s;
+  }
+  events_published_ += events.size();
+  messages_published_ += messages;
+  return absl::OkStatus();
+}
+
+absl::Status NatsServeLink::Override(const OverrideRecord& o) {
+  std::string value = "{\"account_id\":";
+  AppendJsonString(value, o.account_id);
+  value += ",\"action\":";
+  AppendJsonString(value, o.action);
+  value += ",\"by\":";
+  AppendJsonString(value, o.by);
+  value += ",\"reason\":";
+  AppendJsonString(value, o.reason);
+  value += ",\"at\":";
+  AppendJsonString(value, o.at);
+  value += "}";
+  DG_RETURN_IF_ERROR(view_->overrides_bucket()->Put(AccountKey(o.account_id), value));
+  view_->ApplyOverride(o.account_id, o.action);
+  return absl::OkStatus();
+}
+
+bool NatsServeLink::Ready(std::string* why) const {
+  if (view_->ready()) return true;
+  *why = "loading the cluster's verdicts and overrides";
+  return false;
+}
+
+std::string NatsServeLink::Metrics() const {
+  std::string out;
+  auto line = [&](const char* name, const char* type, const char* help, uint64_t v) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, v);
+  };
+  line("distillguard_cluster_accounts", "gauge", "Accounts with a verdict in the watched dg_verdicts bucket", view_->accounts());
+  line("distillguard_cluster_overrides", "gauge", "Analysts' overrides in force from the dg_overrides bucket", view_->overrides());
+  line("distillguard_cluster_updates_total", "counter", "Changes received from the watched buckets", view_->updates());
+  line("distillguard_cluster_bad_values_total", "counter", "Bucket values not understood (skipped)", view_->bad_values());
+  line("distillguard_cluster_events_published_total", "counter", "Events stored in the cluster's intake stream",
+       events_published_.load());
+  line("distillguard_cluster_messages_published_total", "counter", "Intake messages stored (up to 64 events each)",
+       messages_published_.load());
+  line("distillguard_cluster_publish_errors_total", "counter", "Publishes the cluster did not confirm", publish_failures_.load());
+  line("distillguard_cluster_ready", "gauge", "1 once the watches replayed every key", view_->ready() ? 1 : 0);
+  return out;
+}
+
+// --- Sequencer -------------------------------------------------------------------
+
+absl::Status RunSequencer(NatsLink* link, const ClusterOptions& cluster, const std::atomic<bool>* stop,
+                          SequencerMetrics* m) {
+  auto stopped = [&] { return stop != nullptr && stop->load(); };
+  DG_RETURN_IF_ERROR(link->EnsureStream(kIntakeStream, kIntakeSubject, cluster.replicas, cluster.dedup_window_ms));
+  auto meta = KvBucket::Open(link, kMetaBucket, cluster.replicas);
+  if (!meta.ok()) return meta.status();
+  // Where the last round ended: the next sequence number and the intake
+  // stream position it had consumed through.
+  uint64_t next = 0, intake_pos = 0;
+  if (auto stored = (*meta)->Get("sequencer"); stored.ok()) {
+    const size_t space = stored->find(' ');
+    const auto n = ParseDecimal<uint64_t>(std::string_view(*stored).substr(0, space));
+    const auto pos = space == std::string::npos ? std::nullopt : ParseDecimal<uint64_t>(std::string_view(*stored).substr(space + 1));
+    if (!n || !pos) return absl::DataLossError(fmt::format("dg_meta sequencer: '{}' is not '<next> <position>'", *stored));
+    next = *n;
+    intake_pos = *pos;
+  } else if (!absl::IsNotFound(stored.status())) {
+    return stored.status();
+  }
+  auto consumer = PullConsumer::Create(link, kIntakeStream, "sequencer", kIntakeSubject, intake_pos == 0 ? 0 : intake_pos + 1);
+  if (!consumer.ok()) return consumer.status();
+  ReliablePublisher pub(link, 64);
+  RequestIdDedup dedup(4u << 20);
+  const uint64_t partitions = static_cast<uint64_t>(cluster.partitions);
+  const BatchLimits limits;
+  struct Open {
+    BatchBuilder batch;
+    uint64_t first = 0, last = 0;
+  };
+  std::vector<Open> open(partitions);
+  auto send = [&](uint64_t p) -> absl::Status {
+    Open& o = open[p];
+    if (o.batch.count() == 0) return absl::OkStatus();
+    return pub.Add(fmt::format("dg.events.{}", p), o.batch.Take(), fmt::format("e-{}-{}", o.first, o.last));
+  };
+  std::vector<NatsMsgPtr> msgs;
+  std::vector<std::string_view> records;
+  Interaction in;
+  std::string key;
+  while (!stopped()) {
+    msgs.clear();
+    if (auto f = (*consumer)->Fetch(16, 200, &msgs); !f.ok()) {
+      ++m->errors;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    if (msgs.empty()) continue;
+    // A file `publish` that ran since the last round moved `published` on.
+    if (auto stored = (*meta)->Get("published"); stored.ok()) {
+      next = std::max(next, ParseDecimal<uint64_t>(*stored).value_or(0));
+    } else if (!absl::IsNotFound(stored.status())) {
+      return stored.status();
+    }
+    for (const NatsMsgPtr& msg : msgs) {
+      const std::string_view data(natsMsg_GetData(msg.get()), static_cast<size_t>(natsMsg_GetDataLength(msg.get())));
+      if (auto s = DecodeBatch(data, &records); !s.ok()) {
+        if (++m->bad_batches <= kReportedBadInputs) {
+          fmt::print(stderr, "sequencer: intake stream sequence {}: {}\n", StreamSequence(msg.get()), std::string(s.message()));
+        }
+        continue;
+      }
+      for (const std::string_view record : records) {
+        uint64_t ignored = 0;
+        if (!DecodeEvent(record, &ignored, &in)) {
+          if (++m->bad_records <= kReportedBadInputs) {
+            fmt::print(stderr, "sequencer: intake stream sequence {}: an undecodable event record ({} bytes)\n",
+                       StreamSequence(msg.get()), record.size());
+          }
+          continue;
+        }
+        // The same request sent to two nodes (a gateway's retry) counts once.
+        key.assign(in.account_id);
+        key += '\x1f';
+        key += in.request_id;
+        if (dedup.SeenBefore(key)) {
+          ++m->duplicates;
+          continue;
+        }
+        const uint64_t p = Hash64(in.account_id) % partitions;
+        const std::string encoded = EncodeEvent(next, in);
+        Open& o = open[p];
+        if (o.batch.count() > 0 && o.batch.bytes() + encoded.size() + sizeof(uint32_t) > limits.max_bytes) {
+          DG_RETURN_IF_ERROR(send(p));
+        }
+        if (o.batch.count() == 0) o.first = next;
+        o.batch.Add(encoded);
+        o.last = next;
+        ++next;
+        ++m->events;
+        if (o.batch.count() >= limits.max_records) DG_RETURN_IF_ERROR(send(p));
+      }
+    }
+    for (uint64_t p = 0; p < partitions; ++p) DG_RETURN_IF_ERROR(send(p));
+    DG_RETURN_IF_ERROR(pub.Flush());
+    // Only now is the round visible: the position first (a restart resumes
+    // after it), then the count the correlator waits for.
+    intake_pos = StreamSequence(msgs.back().get());
+    DG_RETURN_IF_ERROR((*meta)->Put("sequencer", fmt::format("{} {}", next, intake_pos)));
+    DG_RETURN_IF_ERROR((*meta)->Put("published", std::to_string(next)));
+    if (auto s = (*consumer)->AckThrough(msgs.back().get()); !s.ok()) ++m->errors;  // the key above is the position
+  }
+  return absl::OkStatus();
+}
+
+SequencerThread::SequencerThread(NatsLink* link, ClusterOptions cluster)
+    : thread_([this, link, cluster = std::move(cluster)] {
+        while (!stop_.load()) {
+          const absl::Status s = RunSequencer(link, cluster, &stop_, &metrics_);
+          if (stop_.load()) break;
+          ++metrics_.errors;
+          // A round that failed is redone from the stored position, with the same numbers.
+          fmt::print(stderr, "sequencer: {}; restarting from the stored position in 1 s\n", std::string(s.message()));
+          for (int tick = 0; tick < 10 && !stop_.load(); ++tick) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+      }) {}
+
+SequencerThread::~SequencerThread() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+// --- OverrideFeed ----------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<OverrideFeed>> OverrideFeed::Start(NatsLink* link, int replicas) {
+  std::unique_ptr<OverrideFeed> f(new OverrideFeed());
+  auto bucket = KvBucket::Open(link, kOverrideBucket, replicas);
+  if (!bucket.ok()) return bucket.status();
+  f->bucket_ = std::move(*bucket);
+  OverrideFeed* self = f.get();
+  auto watch = KvWatch::Start(f->bucket_.get(), [self](const std::string& key, std::string_view value, bool deleted) {
+    std::string account;
+    if (!AccountFromKey(key, &account)) return;
+    thread_local simdjson::dom::parser parser;
+    const std::optional<Verdict> v = deleted ? std::optional(Verdict::kReview) : ParseOverrideValue(parser, value);
+    if (!v) return;
+    std::lock_guard lock(self->mu_);
+    self->pending_.emplace_back(std::move(account), *v);
+  });
+  if (!watch.ok()) return watch.status();
+  f->watch_ = std::move(*watch);
+  return f;
+}
+
+void OverrideFeed::Drain(const std::function<void(const std::string&, Verdict)>& fn) {
+  std::vector<std::pair<std::string, Verdict>> taken;
+  {
+    std::lock_guard lock(mu_);
+    taken.swap(pending_);
+  }
+  for (const auto& [account, verdict] : taken) fn(account, verdict);
+  applied_ += taken.size();
+}
+
+}  // namespace dg

@@ -1,0 +1,193 @@
+// The cluster side of `serve --nats` (docs/SCALE.md): decision nodes that
+// answer from memory, ingest that publishes, analysts' overrides that hold on
+// every node, and the one sequencer that numbers what the nodes publish.
+//
+//   ClusterView      watches the KV buckets dg_verdicts (the correlator's
+//                    account verdicts) and dg_overrides (analysts'
+//                    decisions) into hash maps; Check's inputs
+//                    (decide/check.h) for serve --nats and `decide`. Ready
+//                    once both watches have replayed every key. A check
+//                    costs a hash look-up under a shared lock; memory ~150 B
+//                    per account with a verdict.
+//   NatsServeLink    serve's ClusterLink (serve/cluster_link.h): the view,
+//                    Publish -- events (text included, event_codec.h, no
+//                    sequence number) in batches of at most 64 events /
+//                    256 KiB to the replicated stream DG_INTAKE, subject
+//                    dg.intake, Nats-Msg-Id "i-<node nonce>-<n>"; returns
+//                    when the stream stored every message (R copies) --
+//                    and Override -- a put to dg_overrides, applied to the
+//                    local view at once.
+//   Sequencer        (a thread of the correlator, the cluster's one
+//                    singleton): reads DG_INTAKE in stream order -- the
+//                    order JetStream gave the nodes' publishes -- drops
+//                    repeated request ids (per account, RequestIdDedup),
+//                    gives each event the next global sequence number and
+//                    publishes it to DG_EVENTS exactly as `publish` does
+//                    (partition hash(account) mod P, batches, ids
+//                    "e-<first>-<last>"); then stores "<next seq> <intake
+//                    position>" in dg_meta/sequencer, `published`, and
+//                    acknowledges. A restart resumes from that key: the
+//                    same intake messages get the same numbers, so a round
+//                    cut short is re-sent under the same sequence numbers and
+//                    dropped by the stream's de-duplication or the
+//                    correlator's sequence check.
+//   OverrideFeed     the correlator's watch of dg_overrides: queued by a
+//                    watching thread, applied by the correlator's thread
+//                    (Engine::SetOverride) between runs of events.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <absl/container/flat_hash_map.h>
+#include <absl/status/statusor.h>
+
+#include "cluster/batch_codec.h"
+#include "cluster/jetstream.h"
+#include "cluster/nodes.h"
+#include "decide/check.h"
+#include "serve/cluster_link.h"
+
+namespace dg {
+
+inline constexpr char kIntakeStream[] = "DG_INTAKE";
+inline constexpr char kIntakeSubject[] = "dg.intake";
+inline constexpr char kOverrideBucket[] = "dg_overrides";
+
+// Watches one bucket on a thread: on_entry(key, value, deleted) for every
+// value at start and every change after; `initial_done` is set once the
+// start's values are all delivered. Stops (and joins) on destruction.
+class KvWatch {
+ public:
+  using OnEntry = std::function<void(const std::string& key, std::string_view value, bool deleted)>;
+  static absl::StatusOr<std::unique_ptr<KvWatch>> Start(KvBucket* bucket, OnEntry on_entry);
+  ~KvWatch();
+  KvWatch(const KvWatch&) = delete;  // the thread holds `this`
+  KvWatch& operator=(const KvWatch&) = delete;
+  bool initial_done() const { return initial_done_.load(); }
+
+ private:
+  KvWatch() = default;
+  void Loop();
+  kvWatcher* watcher_ = nullptr;
+  OnEntry on_entry_;
+  std::atomic<bool> initial_done_{false}, stop_{false};
+  std::thread thread_;
+};
+
+class ClusterView final : public CheckInputs {
+ public:
+  static absl::StatusOr<std::unique_ptr<ClusterView>> Start(NatsLink* link, int replicas);
+  ~ClusterView() override;
+
+  AccountInputs Account(const std::string& account_id) const override;
+  // Imported indicators and campaigns' pure indicators are not in the
+  // cluster's buckets yet (docs/SCALE.md, "Not done"): no match.
+  std::optional<SharedTrust> Shared(const std::string&, const std::string&) const override { return std::nullopt; }
+  std::optional<CampaignMatch> MatchCampaign(const std::string&, const std::string&) const override { return std::nullopt; }
+
+  bool ready() const;
+  // An override made through this node: holds here before the watch echoes it.
+  void ApplyOverride(const std::string& account_id, std::string_view action);
+  KvBucket* overrides_bucket() const { return overrides_.get(); }
+  size_t accounts() const;
+  size_t overrides() const;
+  uint64_t updates() const { return updates_.load(); }
+  uint64_t bad_values() const { return bad_values_.load(); }
+
+ private:
+  ClusterView() = default;
+  struct Known {
+    Verdict verdict = Verdict::kAllow;
+    double score = 0;
+    uint32_t reasons = 0;
+    uint32_t interactions = 0;
+    std::string campaign;
+  };
+  void OnVerdict(const std::string& key, std::string_view value, bool deleted);
+  void OnOverride(const std::string& key, std::string_view value, bool deleted);
+  std::unique_ptr<KvBucket> verdicts_, overrides_;
+  mutable std::shared_mutex mu_;
+  absl::flat_hash_map<std::string, Known> known_;          // under mu_
+  absl::flat_hash_map<std::string, Verdict> overridden_;   // under mu_: allow or block
+  std::atomic<uint64_t> updates_{0}, bad_values_{0};
+  std::unique_ptr<KvWatch> verdict_watch_, override_watch_;  // last: stopped first
+};
+
+class NatsServeLink final : public ClusterLink {
+ public:
+  // nonce: this node's part of its message ids (unique per process; the
+  // caller draws it, so tests can fix it).
+  static absl::StatusOr<std::unique_ptr<NatsServeLink>> Open(const ClusterOptions& cluster, uint64_t nonce);
+  ~NatsServeLink() override;
+
+  const CheckInputs& inputs() const override { return *view_; }
+  absl::Status Publish(const std::vector<const Interaction*>& events) override;
+  absl::Status Override(const OverrideRecord& record) override;
+  bool Ready(std::string* why) const override;
+  std::string Metrics() const override;
+
+ private:
+  NatsServeLink() = default;
+  std::unique_ptr<NatsLink> link_;
+  std::unique_ptr<ClusterView> view_;
+  std::mutex publish_mu_;  // one publisher: its window is one request's messages
+  std::unique_ptr<ReliablePublisher> pub_;
+  uint64_t nonce_ = 0;
+  uint64_t next_msg_ = 0;  // under publish_mu_
+  BatchLimits limits_;
+  std::atomic<uint64_t> events_published_{0}, messages_published_{0}, publish_failures_{0};
+};
+
+// The intake sequencer's counters (the correlator's /metrics).
+struct SequencerMetrics {
+  std::atomic<uint64_t> events{0}, duplicates{0}, bad_batches{0}, bad_records{0}, errors{0};
+};
+
+// Runs the sequencer until *stop (or a fatal error, returned). Shares the
+// caller's connection; its own publisher and consumer.
+absl::Status RunSequencer(NatsLink* link, const ClusterOptions& cluster, const std::atomic<bool>* stop,
+                          SequencerMetrics* metrics);
+
+// The sequencer on its own thread, restarted from its stored position
+// after an error; stopped and joined on destruction.
+class SequencerThread {
+ public:
+  SequencerThread(NatsLink* link, ClusterOptions cluster);
+  ~SequencerThread();
+  const SequencerMetrics& metrics() const { return metrics_; }
+
+ private:
+  std::atomic<bool> stop_{false};
+  SequencerMetrics metrics_;
+  std::thread thread_;
+};
+
+// The correlator's watch of analysts' overrides. Drain runs fn(account,
+// verdict) for each change since the last call, in arrival order, on the
+// caller's thread (verdict kReview: the override was cleared, as
+// Engine::SetOverride takes it).
+class OverrideFeed {
+ public:
+  static absl::StatusOr<std::unique_ptr<OverrideFeed>> Start(NatsLink* link, int replicas);
+  void Drain(const std::function<void(const std::string&, Verdict)>& fn);
+  uint64_t applied() const { return applied_.load(); }
+
+ private:
+  OverrideFeed() = default;
+  std::unique_ptr<KvBucket> bucket_;
+  std::mutex mu_;
+  std::vector<std::pair<std::string, Verdict>> pending_;  // under mu_
+  std::atomic<uint64_t> applied_{0};
+  std::unique_ptr<KvWatch> watch_;  // last: stopped first
+};
+
+}  // namespace dg

@@ -1,0 +1,48 @@
+// ClusterLink: what `serve` needs from a cluster when it runs as one of the
+// cluster's decision nodes (`serve --nats`, docs/SCALE.md). serve keeps its
+// HTTP stack (Beast, /v1/check, ext_authz, health, metrics, the decision log,
+// access rules and their audit); with a link, Service sends these three
+// things to the cluster instead of its own engine and store:
+//
+//   inputs()   Check's inputs (decide/check.h) from a watched, in-memory copy
+//              of the cluster's verdict and override buckets: a decision
+//              never waits on the network.
+//   Publish    POST /v1/events: the parsed events, stored by the cluster
+//              (replicated) before it returns; the cluster digests and
+//              applies them (the correlator), not this process.
+//   Override   an analyst's decision, stored in the replicated override
+//              bucket that every decision node and the correlator watch.
+//
+// The implementation lives in cluster/ (cluster/serve_link.h): the serve
+// library does not link libnats. Every method may be called from any
+// thread, concurrently.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <absl/status/status.h>
+
+#include "decide/check.h"
+#include "ingest/interaction.h"
+#include "serve/store.h"
+
+namespace dg {
+
+class ClusterLink {
+ public:
+  virtual ~ClusterLink() = default;
+  virtual const CheckInputs& inputs() const = 0;
+  // Ok once the cluster stored every event (acknowledged by the stream);
+  // Unavailable when it could not (nothing may be assumed stored then:
+  // the client retries, and request-id de-duplication drops what was).
+  virtual absl::Status Publish(const std::vector<const Interaction*>& events) = 0;
+  // Ok once the override is stored in the cluster (and holds on this node).
+  virtual absl::Status Override(const OverrideRecord& record) = 0;
+  // The watched copy holds every value the cluster had at start; else *why.
+  virtual bool Ready(std::string* why) const = 0;
+  // Prometheus text about the link (watched accounts, updates, publishes).
+  virtual std::string Metrics() const = 0;
+};
+
+}  // namespace dg
