@@ -1,0 +1,271 @@
+#!/usr/bin/env python3
+"""Two `serve --nats` decision nodes in front of a cluster.
+
+A real nats-server (one node, R=1: the failover test is cluster_scan_test.py),
+a correlator (which runs the intake sequencer) and a worker; two serve nodes,
+A and B, on port 0 with a bearer token. The demo scenario's events go in
+through POST /v1/events on A only (in time order, 1,000 lines a request);
+one request is sent again to B, as a gateway retrying on another node would.
+Then:
+  - every request is answered 200 only once the cluster stored it, and the
+    cluster numbers each event once (`published` == the file's events: the
+    request sent twice is dropped by the sequencer's request-id check), and
+    the correlator applies them all;
+  - node B, which received nothing but the retried request, answers
+    /v1/check from its watched copy: `block` for accounts scan blocks as
+    members of a campaign (at least 80% with a campaign id: the live
+    correlator has not run Engine::Finish), and `allow` for accounts
+    scan finds clean; over every account, B's decisions agree with scan's
+    verdicts (block -> block, review -> throttle / withhold_reasoning,
+    allow -> allow) for at least 95% (the live correlator has not run
+    Engine::Finish, and the events arrive in 1,000-line requests);
+  - an override set on A (block a clean account, allow a blocked one, block
+    an account never seen) holds on B within 2 s; a `clear` on B gives the
+    clean account back to the detector on A;
+  - the correlator applied the overrides too (Engine::SetOverride): the
+    clean account's value in dg_verdicts (read with a plain JetStream API
+    request) turns block, and allow again after the clear.
+  - /readyz is 200 on both nodes, /metrics counts the published events.
+
+usage: serve_nats_test.py DISTILLGUARD     (exit 77: no nats-server)
+"""
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+from natstest import start_nats, stop_all, wait_port_file
+
+TOKEN = "serve-nats-test-token"
+
+
+def http(port, path, body=None, method=None, token=TOKEN):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, headers=headers,
+                                 method=method or ("POST" if body is not None else "GET"))
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def metric(port, name, token=TOKEN):
+    status, body = http(port, "/metrics", token=token)
+    if status != 200:
+        return None
+    return next((float(l.split()[1]) for l in body.splitlines() if l.startswith(name + " ")), None)
+
+
+def kv_get(nats_port, bucket, account):
+    """The value of an account's key in a KV bucket, by a plain NATS request
+    to the JetStream API (no client library needed); None if absent."""
+    key = "a." + account.encode().hex()
+    with socket.create_connection(("127.0.0.1", nats_port), timeout=10) as s:
+        f = s.makefile("rb")
+        if not f.readline().startswith(b"INFO "):
+            raise RuntimeError("not a NATS server")
+        req = json.dumps({"last_by_subj": f"$KV.{bucket}.{key}"}).encode()
+        s.sendall(b'CONNECT {"verbose":false,"pedantic":false}\r\nSUB _INBOX.kvget 1\r\n'
+                  b"PUB $JS.API.STREAM.MSG.GET.KV_%s _INBOX.kvget %d\r\n%s\r\n" % (bucket.encode(), len(req), req))
+        while True:
+            line = f.readline()
+            if not line:
+                return None
+            if line.startswith(b"PING"):
+                s.sendall(b"PONG\r\n")
+            if line.startswith(b"MSG "):
+                size = int(line.split()[-1])
+                answer = json.loads(f.read(size + 2)[:size])
+                if "message" not in answer:
+                    return None
+                return json.loads(base64.b64decode(answer["message"]["data"]))
+
+
+def check(port, account):
+    status, body = http(port, "/v1/check", json.dumps({"account_id": account}).encode())
+    return json.loads(body) if status == 200 else {"status": status, "body": body}
+
+
+def wait_for(what, fn, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if fn():
+            return True
+        time.sleep(0.1)
+    print("FAIL: timed out waiting for", what)
+    return False
+
+
+def main():
+    dg = sys.argv[1]
+    if shutil.which("nats-server") is None:
+        print("nats-server not installed (scripts/install-deps.sh)")
+        return 77
+    work = tempfile.mkdtemp(prefix="dg-serve-nats-test.")
+    procs = []
+    try:
+        sim = os.path.join(work, "sim")
+        subprocess.run([dg, "simulate", "--scenario", "demo", "--seed", "7", "--out", sim], check=True,
+                       stdout=subprocess.DEVNULL)
+        events = os.path.join(sim, "events.jsonl")
+        scan_out = os.path.join(work, "scan")
+        subprocess.run([dg, "scan", events, "--out", scan_out, "--no-samples"], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        with open(os.path.join(scan_out, "accounts.jsonl")) as f:
+            scanned = [json.loads(line) for line in f]
+        with open(events) as f:
+            lines = [l for l in f if l.strip()]
+        lines.sort(key=lambda l: json.loads(l)["ts"])
+
+        port = start_nats(work, procs)
+        common = ["--nats", f"nats://127.0.0.1:{port}", "--replicas", "1"]
+        token_file = os.path.join(work, "token")
+        with open(token_file, "w") as f:
+            f.write(TOKEN + "\n")
+        cpf = os.path.join(work, "correlator.port")
+        correlator = subprocess.Popen([dg, "correlator", *common, "--partitions", "4", "--listen", "127.0.0.1:0",
+                                       "--port-file", cpf])
+        procs.append(correlator)
+        cport = wait_port_file(cpf, correlator)
+        procs.append(subprocess.Popen([dg, "worker", *common, "--partitions", "4"], stderr=subprocess.DEVNULL))
+        nodes = []
+        for name in ("a", "b"):
+            pf = os.path.join(work, f"serve-{name}.port")
+            p = subprocess.Popen([dg, "serve", *common, "--data", os.path.join(work, f"data-{name}"), "--listen",
+                                  "127.0.0.1:0", "--port-file", pf, "--token-file", token_file])
+            procs.append(p)
+            nodes.append(wait_port_file(pf, p))
+        a, b = nodes
+        for n in nodes:
+            if not wait_for(f"/readyz on port {n}", lambda: http(n, "/readyz")[0] == 200, 60):
+                return 1
+        failures = []
+
+        # Ingest through A; one request again through B (a retry elsewhere).
+        chunk = 1000
+        accepted = 0
+        t0 = time.time()
+        for start in range(0, len(lines), chunk):
+            body = "".join(lines[start:start + chunk]).encode()
+            status, answer = http(a, "/v1/events", body)
+            if status != 200:
+                failures.append(f"POST /v1/events on A: {status} {answer.strip()}")
+                break
+            accepted += json.loads(answer)["accepted"]
+        ingest_s = time.time() - t0
+        status, answer = http(b, "/v1/events", "".join(lines[:chunk]).encode())
+        if status != 200:
+            failures.append(f"the retried request on B: {status} {answer.strip()}")
+        if accepted != len(lines):
+            failures.append(f"A accepted {accepted} of {len(lines)} events")
+        if metric(a, "distillguard_cluster_events_published_total") != len(lines):
+            failures.append(f"A's distillguard_cluster_events_published_total is "
+                            f"{metric(a, 'distillguard_cluster_events_published_total')}, not {len(lines)}")
+        # Every event numbered once and applied.
+        wait_for("the correlator to apply every event", lambda: metric(cport, "dg_correlator_published", None) == len(lines)
+                 and metric(cport, "dg_correlator_applied_total", None) == len(lines), 120)
+        published = metric(cport, "dg_correlator_published", None)
+        applied = metric(cport, "dg_correlator_applied_total", None)
+        if published != len(lines) or applied != len(lines):
+            failures.append(f"published {published}, applied {applied}: expected {len(lines)} each (the retried request "
+                            f"must count once)")
+        # B answers from the verdicts the correlator flushes (every 500 ms).
+        blocked = [s for s in scanned if s["verdict"] == "block" and s["campaign_id"]]
+        clean = [s for s in scanned if s["verdict"] == "allow" and not s["campaign_id"] and not s["reasons"]]
+        if not blocked or not clean:
+            failures.append(f"the scenario has {len(blocked)} blocked campaign members and {len(clean)} clean accounts")
+            raise SystemExit(report(failures))
+        # The correlator writes an account's value when its verdict changes:
+        # wait until B has received no change for 2 s.
+        seen = {"updates": -1, "since": time.time()}
+
+        def settled():
+            now = metric(b, "distillguard_cluster_updates_total")
+            if now != seen["updates"]:
+                seen.update(updates=now, since=time.time())
+            return now and time.time() - seen["since"] > 2
+
+        wait_for("B's watched copy to settle", settled, 60)
+        harvest = {"cot_elicitation", "reasoning_reconstruction"}
+        agree = 0
+        for s in scanned:
+            got = check(b, s["account_id"])
+            if s["verdict"] == "review":
+                ok = got.get("decision") in ("throttle", "withhold_reasoning")
+            else:
+                ok = got.get("decision") == s["verdict"]
+            agree += ok
+        with_campaign = 0
+        for s in blocked:
+            got = check(b, s["account_id"])
+            if got.get("decision") != "block":
+                failures.append(f"B on {s['account_id']} (blocked by scan in {s['campaign_id']}): {got}")
+            with_campaign += bool(got.get("campaign_id"))
+        # Without Engine::Finish a campaign may not be confirmed yet for every member.
+        if with_campaign < 0.8 * len(blocked):
+            failures.append(f"B names a campaign for {with_campaign} of {len(blocked)} blocked campaign members")
+        for s in clean[:20]:
+            got = check(b, s["account_id"])
+            if got.get("decision") != "allow":
+                failures.append(f"B on clean {s['account_id']}: {got}")
+        if agree < 0.95 * len(scanned):
+            failures.append(f"B agrees with scan on {agree} of {len(scanned)} accounts (< 95%)")
+
+        # Overrides: set on one node, hold on the other at once.
+        victim, freed, unseen = clean[0]["account_id"], blocked[0]["account_id"], "acct-never-seen-zz"
+
+        def override(node, account, action):
+            status, answer = http(node, f"/v1/accounts/{account}/override",
+                                  json.dumps({"action": action, "by": "test", "reason": "serve --nats test"}).encode())
+            if status != 200:
+                failures.append(f"override {action} {account}: {status} {answer.strip()}")
+
+        t_override = time.time()
+        override(a, victim, "block")
+        override(a, freed, "allow")
+        override(a, unseen, "block")
+        for account, want in ((victim, "block"), (freed, "allow"), (unseen, "block")):
+            if not wait_for(f"B to answer {want} for {account}", lambda: check(b, account).get("decision") == want, 2):
+                failures.append(f"override {want} on A for {account}: B says {check(b, account)} after 2 s")
+        held_s = time.time() - t_override
+        # The correlator applied the block too (Engine::SetOverride): its own
+        # value for the account in dg_verdicts says block.
+        if not wait_for(f"the correlator's verdict for {victim} to be block",
+                        lambda: (kv_get(port, "dg_verdicts", victim) or {}).get("verdict") == "block", 10):
+            failures.append(f"dg_verdicts for {victim} after the block override: {kv_get(port, 'dg_verdicts', victim)}")
+        override(b, victim, "clear")
+        if not wait_for(f"A to give {victim} back to the detector",
+                        lambda: check(a, victim).get("decision") == "allow", 5):
+            failures.append(f"clear on B: A says {check(a, victim)}")
+        if not wait_for(f"the correlator's verdict for {victim} to be allow again",
+                        lambda: (kv_get(port, "dg_verdicts", victim) or {}).get("verdict") == "allow", 10):
+            failures.append(f"dg_verdicts for {victim} after the clear: {kv_get(port, 'dg_verdicts', victim)}")
+        status, answer = http(a, "/readyz")
+        if status != 200:
+            failures.append(f"A /readyz: {status} {answer}")
+        print(f"{len(lines)} events through A in {ingest_s:.2f}s ({len(lines) / ingest_s:.0f}/s); "
+              f"B agrees with scan on {agree}/{len(scanned)} accounts ({len(blocked)} blocked campaign members, "
+              f"{with_campaign} of them with their campaign, "
+              f"{len(clean)} clean); three overrides held on B within {held_s:.2f}s")
+        return report(failures)
+    finally:
+        stop_all(procs)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def report(failures):
+    for f in failures[:20]:
+        print("FAIL:", f)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
