@@ -27,12 +27,14 @@
 //               ObserveDigest, exactly scan's order; verdict changes to the
 //               KV bucket dg_verdicts (key AccountKey, value the account's
 //               accounts.jsonl line); state = a replay of DG_DIGESTS.
-//   decision    watches dg_verdicts into memory; POST /v1/check (serve's
-//               body) answers from it without a network call, with serve's
-//               rule for a known account: block, withhold_reasoning or
-//               throttle for review (decide/check.h), allow. Not answered:
-//               access rules, analysts' overrides, the new-account check
-//               against indicators (docs/SCALE.md, "Not done").
+//   decision    `decide`: the minimal decision node -- ClusterView
+//               (cluster/serve_link.h: dg_verdicts and dg_overrides watched
+//               into memory) and decide/check.h's rule behind an OpsServer;
+//               `serve --nats` is the full one (cluster/serve_link.h). Not
+//               answered: the new-account check against indicators
+//               (docs/SCALE.md, "Not done").
+//   The correlator also runs the intake sequencer for serve --nats nodes
+//   and applies analysts' overrides from dg_overrides (serve_link.h).
 //
 // Exactly-once: the publisher's RequestIdDedup (per account and id), the
 // streams' de-duplication window on Nats-Msg-Id (a resend after a lost
