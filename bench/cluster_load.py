@@ -2,12 +2,14 @@
 """The cluster under a steady publish rate (BENCHMARKS.md, "Scale-out on NATS").
 
 Starts a 3-node nats-server cluster (JetStream, R=3) on free loopback ports,
-the correlator, WORKERS workers and a decision node; publishes EVENTS at
+the correlator, WORKERS workers and two decision nodes -- `decide` (the
+minimal one) and `serve --nats` (serve's HTTP stack); publishes EVENTS at
 RATE events/s; meanwhile samples the workers' and the correlator's consumer
-lag from /metrics every 0.5 s and sends POST /v1/check to the decision node
-in a loop (one connection per request, from this script: the latency
-includes Python's HTTP client). Prints the lag (median, max) and the check
-latency (p50, p99, max). Stops everything it started.
+lag from /metrics every 0.5 s and sends POST /v1/check to the decision
+nodes in a loop, alternating between them (one connection per request, from
+this script: the latency includes Python's HTTP client). Prints the lag
+(median, max) and each node's check latency (p50, p99, max). Stops
+everything it started.
 
 usage: cluster_load.py DISTILLGUARD EVENTS RATE [WORKERS]
 """
@@ -84,7 +86,10 @@ def main():
                                            "127.0.0.1:0", "--port-file", f"{work}/w{w}.port"], stdout=log, stderr=log))
         procs.append(subprocess.Popen([dg, "decide", *common, "--listen", "127.0.0.1:0", "--port-file", f"{work}/d.port"],
                                       stdout=log, stderr=log))
+        procs.append(subprocess.Popen([dg, "serve", *common, "--data", f"{work}/serve", "--listen", "127.0.0.1:0",
+                                       "--port-file", f"{work}/s.port"], stdout=log, stderr=log))
         cport = wait_file(f"{work}/c.port")
+        sport = wait_file(f"{work}/s.port")
         wports = [wait_file(f"{work}/w{w}.port") for w in range(workers)]
         dport = wait_file(f"{work}/d.port")
         with open(events) as f:
@@ -93,19 +98,21 @@ def main():
         lines = sum(1 for _ in open(events))
         publisher = subprocess.Popen([dg, "publish", *common, "--rate", str(rate), events], stdout=log, stderr=log)
         procs.append(publisher)
-        lags, clags, latencies = [], [], []
+        lags, clags = [], []
+        latencies = {"decide": [], "serve --nats": []}
         done = threading.Event()
 
         def checker():
             rng = random.Random(1)
             while not done.is_set():
                 body = json.dumps({"account_id": rng.choice(accounts)})
-                t = time.perf_counter()
-                c = http.client.HTTPConnection("127.0.0.1", dport, timeout=5)
-                c.request("POST", "/v1/check", body, {"Content-Type": "application/json"})
-                c.getresponse().read()
-                latencies.append((time.perf_counter() - t) * 1000)
-                c.close()
+                for name, port in (("decide", dport), ("serve --nats", sport)):
+                    t = time.perf_counter()
+                    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                    c.request("POST", "/v1/check", body, {"Content-Type": "application/json"})
+                    c.getresponse().read()
+                    latencies[name].append((time.perf_counter() - t) * 1000)
+                    c.close()
 
         th = threading.Thread(target=checker)
         th.start()
@@ -126,8 +133,6 @@ def main():
         elapsed = time.time() - t0
         done.set()
         th.join()
-        latencies.sort()
-        q = lambda p: latencies[min(len(latencies) - 1, int(p * len(latencies)))]
         print(f"events {lines} at --rate {rate:.0f}/s, {workers} worker(s): all applied {elapsed:.1f}s after the "
               f"publish started ({lines / elapsed:.0f} events/s end to end)")
         if lags:
@@ -135,8 +140,11 @@ def main():
                   f"({len(lags)} samples)")
         if clags:
             print(f"correlator consumer lag while publishing: median {statistics.median(clags):.0f}, max {max(clags):.0f}")
-        print(f"/v1/check on the decision node while ingesting: {len(latencies)} requests, p50 {q(0.5):.2f} ms, "
-              f"p99 {q(0.99):.2f} ms, max {latencies[-1]:.2f} ms")
+        for name, lat in latencies.items():
+            lat.sort()
+            q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))]
+            print(f"/v1/check on {name} while ingesting: {len(lat)} requests, p50 {q(0.5):.2f} ms, "
+                  f"p99 {q(0.99):.2f} ms, max {lat[-1]:.2f} ms")
         return 0
     finally:
         for p in reversed(procs):

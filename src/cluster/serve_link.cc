@@ -316,10 +316,46 @@ absl::Status RunSequencer(NatsLink* link, const ClusterOptions& cluster, const s
   } else if (!absl::IsNotFound(stored.status())) {
     return stored.status();
   }
+  // The request ids numbered before the stored position, so that a retry
+  // sent after a restart still counts once: the intake read once more up
+  // to the position (the same ids in the same order give the same memory).
+  RequestIdDedup dedup(4u << 20);
+  std::vector<NatsMsgPtr> msgs;
+  std::vector<std::string_view> records;
+  Interaction in;
+  std::string key;
+  auto remember = [&](const NatsMsgPtr& msg) {
+    const std::string_view data(natsMsg_GetData(msg.get()), static_cast<size_t>(natsMsg_GetDataLength(msg.get())));
+    if (!DecodeBatch(data, &records).ok()) return;
+    for (const std::string_view record : records) {
+      uint64_t ignored = 0;
+      if (!DecodeEvent(record, &ignored, &in)) continue;
+      key.assign(in.account_id);
+      key += '\x1f';
+      key += in.request_id;
+      dedup.SeenBefore(key);
+    }
+  };
+  if (intake_pos > 0) {
+    auto replay = PullConsumer::Create(link, kIntakeStream, "sequencer", kIntakeSubject, 0);
+    if (!replay.ok()) return replay.status();
+    for (bool more = true; more && !stopped();) {
+      msgs.clear();
+      if (auto f = (*replay)->Fetch(64, 500, &msgs); !f.ok()) return f;
+      if (msgs.empty()) break;  // the stream holds less than the position (retention): what it holds
+      for (const NatsMsgPtr& msg : msgs) {
+        if (StreamSequence(msg.get()) > intake_pos) {
+          more = false;
+          break;
+        }
+        remember(msg);
+      }
+      (void)(*replay)->AckThrough(msgs.back().get());
+    }
+  }
   auto consumer = PullConsumer::Create(link, kIntakeStream, "sequencer", kIntakeSubject, intake_pos == 0 ? 0 : intake_pos + 1);
   if (!consumer.ok()) return consumer.status();
   ReliablePublisher pub(link, 64);
-  RequestIdDedup dedup(4u << 20);
   const uint64_t partitions = static_cast<uint64_t>(cluster.partitions);
   const BatchLimits limits;
   struct Open {
@@ -332,10 +368,6 @@ absl::Status RunSequencer(NatsLink* link, const ClusterOptions& cluster, const s
     if (o.batch.count() == 0) return absl::OkStatus();
     return pub.Add(fmt::format("dg.events.{}", p), o.batch.Take(), fmt::format("e-{}-{}", o.first, o.last));
   };
-  std::vector<NatsMsgPtr> msgs;
-  std::vector<std::string_view> records;
-  Interaction in;
-  std::string key;
   while (!stopped()) {
     msgs.clear();
     if (auto f = (*consumer)->Fetch(16, 200, &msgs); !f.ok()) {

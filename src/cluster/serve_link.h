@@ -30,7 +30,10 @@
 //                    same intake messages get the same numbers, so a round
 //                    cut short is re-sent under the same sequence numbers and
 //                    dropped by the stream's de-duplication or the
-//                    correlator's sequence check.
+//                    correlator's sequence check. It first reads the intake
+//                    up to the stored position once more, to remember the
+//                    request ids already numbered (O(intake) at restart,
+//                    as the correlator's replay is O(digests)).
 //   OverrideFeed     the correlator's watch of dg_overrides: queued by a
 //                    watching thread, applied by the correlator's thread
 //                    (Engine::SetOverride) between runs of events.

@@ -6,11 +6,13 @@ a correlator (which runs the intake sequencer) and a worker; two serve nodes,
 A and B, on port 0 with a bearer token. The demo scenario's events go in
 through POST /v1/events on A only (in time order, 1,000 lines a request);
 one request is sent again to B, as a gateway retrying on another node would.
-Then:
+Half-way through, the correlator (which runs the sequencer) is killed with
+SIGKILL and a new one started. Then:
   - every request is answered 200 only once the cluster stored it, and the
     cluster numbers each event once (`published` == the file's events: the
-    request sent twice is dropped by the sequencer's request-id check), and
-    the correlator applies them all;
+    request sent twice is dropped by the sequencer's request-id check, and
+    the restarted sequencer neither skips nor repeats a number), and the
+    correlator applies them all;
   - node B, which received nothing but the retried request, answers
     /v1/check from its watched copy: `block` for accounts scan blocks as
     members of a campaign (at least 80% with a campaign id: the live
@@ -153,7 +155,21 @@ def main():
         chunk = 1000
         accepted = 0
         t0 = time.time()
-        for start in range(0, len(lines), chunk):
+        starts = list(range(0, len(lines), chunk))
+        for start in starts:
+            if start == starts[len(starts) // 2]:
+                # The correlator (and its sequencer) dies mid-ingest: the nodes
+                # go on storing requests in the intake stream; a new correlator
+                # resumes numbering from dg_meta/sequencer.
+                wait_for("the sequencer to number something", lambda: (metric(cport, "dg_correlator_published", None)
+                                                                        or 0) > 0, 60)
+                correlator.kill()
+                correlator.wait()
+                os.remove(cpf)
+                correlator = subprocess.Popen([dg, "correlator", *common, "--partitions", "4", "--listen",
+                                               "127.0.0.1:0", "--port-file", cpf])
+                procs.append(correlator)
+                cport = wait_port_file(cpf, correlator)
             body = "".join(lines[start:start + chunk]).encode()
             status, answer = http(a, "/v1/events", body)
             if status != 200:
