@@ -16,6 +16,8 @@ namespace dg {
 namespace {
 
 constexpr uint64_t kReportedBadInputs = 20;  // described on stderr; all are counted
+constexpr size_t kPublishWindow = 64;        // intake messages in flight per request
+constexpr std::chrono::seconds kRequestPatience{15};
 
 std::optional<Verdict> OverrideVerdict(std::string_view action) {
   if (action == "allow") return Verdict::kAllow;
@@ -215,7 +217,10 @@ absl::StatusOr<std::unique_ptr<NatsServeLink>> NatsServeLink::Open(const Cluster
   auto view = ClusterView::Start(l->link_.get(), cluster.replicas);
   if (!view.ok()) return view.status();
   l->view_ = std::move(*view);
-  l->pub_ = std::make_unique<ReliablePublisher>(l->link_.get(), 64);
+  // A request waits at most this long for the cluster (a leader election
+  // after a node died takes seconds), then is answered 503 and retried.
+  l->link_->patience = kRequestPatience;
+  l->pub_ = std::make_unique<ReliablePublisher>(l->link_.get(), kPublishWindow);
   return l;
 }
 
@@ -246,7 +251,10 @@ absl::Status NatsServeLink::Publish(const std::vector<const Interaction*>& event
   absl::Status s = send();
   if (s.ok()) s = pub_->Flush();  // stored (R copies): only now may the request be acknowledged
   if (!s.ok()) {
+    // The request is answered 503 and retried by its client: its unsent
+    // messages must not ride along with the next request's.
     ++publish_failures_;
+    pub_ = std::make_unique<ReliablePublisher>(link_.get(), kPublishWindow);
     return s;
   }
   events_published_ += events.size();

@@ -14,7 +14,8 @@
 //                    sequence number) in batches of at most 64 events /
 //                    256 KiB to the replicated stream DG_INTAKE, subject
 //                    dg.intake, Nats-Msg-Id "i-<node nonce>-<n>"; returns
-//                    when the stream stored every message (R copies) --
+//                    when the stream stored every message (R copies), or
+//                    an error after 15 s (one request at a time) --
 //                    and Override -- a put to dg_overrides, applied to the
 //                    local view at once.
 //   Sequencer        (a thread of the correlator, the cluster's one

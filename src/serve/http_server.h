@@ -20,6 +20,10 @@
 //   /ui/..., /v1/console/..., /v1/cases..., /v1/decisions, /v1/review...,
 //   /v1/policy-hints, /v1/audit   the analyst console (serve/console.h:
 //                                 its own sessions, CSRF and answers)
+// serve --nats (serve/cluster_link.h): /v1/check and ext_authz answer from
+// the cluster's watched buckets, /v1/events is 200 once the cluster stored
+// the events, overrides are stored in the cluster; the analyst reads show
+// this node's (empty) engine.
 // {id} is percent-decoded (bob%20smith; a bad escape or %00 is a 400).
 // /readyz is 503 while replaying or while the store refuses writes.
 //
