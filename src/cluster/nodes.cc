@@ -530,7 +530,8 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
                                        "# TYPE dg_correlator_seconds_since_flush gauge\ndg_correlator_seconds_since_flush {:.3f}\n",
                                        m.applied.load(), m.duplicates.load(), m.bad_batches.load(), m.bad_records.load(),
                                        m.fetch_errors.load(), m.verdict_puts.load(), published, m.buffered.load(), consumer_lag, partitions,
-                                       (SteadyMs() - m.last_flush_ms.load()) / 1000.0)};
+                                       (SteadyMs() - m.last_flush_ms.load()) / 1000.0) +
+                               SequencerMetricsText(sequencer.metrics(), (*override_feed)->applied())};
       }
       return OpsResponse{404, "text/plain; charset=utf-8", "not found\n"};
     });

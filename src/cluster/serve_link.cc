@@ -441,6 +441,17 @@ absl::Status RunSequencer(NatsLink* link, const ClusterOptions& cluster, const s
   return absl::OkStatus();
 }
 
+std::string SequencerMetricsText(const SequencerMetrics& m, uint64_t overrides_applied) {
+  return fmt::format(
+      "# TYPE dg_sequencer_events_total counter\ndg_sequencer_events_total {}\n"
+      "# TYPE dg_sequencer_duplicates_total counter\ndg_sequencer_duplicates_total {}\n"
+      "# TYPE dg_sequencer_bad_batches_total counter\ndg_sequencer_bad_batches_total {}\n"
+      "# TYPE dg_sequencer_bad_records_total counter\ndg_sequencer_bad_records_total {}\n"
+      "# TYPE dg_sequencer_errors_total counter\ndg_sequencer_errors_total {}\n"
+      "# TYPE dg_correlator_overrides_applied_total counter\ndg_correlator_overrides_applied_total {}\n",
+      m.events.load(), m.duplicates.load(), m.bad_batches.load(), m.bad_records.load(), m.errors.load(), overrides_applied);
+}
+
 SequencerThread::SequencerThread(NatsLink* link, ClusterOptions cluster)
     : thread_([this, link, cluster = std::move(cluster)] {
         while (!stop_.load()) {

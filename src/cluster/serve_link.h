@@ -156,6 +156,10 @@ struct SequencerMetrics {
   std::atomic<uint64_t> events{0}, duplicates{0}, bad_batches{0}, bad_records{0}, errors{0};
 };
 
+// Prometheus text of the sequencer's counters and the overrides the
+// correlator applied (the correlator's /metrics).
+std::string SequencerMetricsText(const SequencerMetrics& m, uint64_t overrides_applied);
+
 // Runs the sequencer until *stop (or a fatal error, returned). Shares the
 // caller's connection; its own publisher and consumer.
 absl::Status RunSequencer(NatsLink* link, const ClusterOptions& cluster, const std::atomic<bool>* stop,

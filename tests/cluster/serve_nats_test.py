@@ -190,6 +190,9 @@ def main():
                  and metric(cport, "dg_correlator_applied_total", None) == len(lines), 120)
         published = metric(cport, "dg_correlator_published", None)
         applied = metric(cport, "dg_correlator_applied_total", None)
+        duplicates = metric(cport, "dg_sequencer_duplicates_total", None)
+        if duplicates != chunk:
+            failures.append(f"the sequencer dropped {duplicates} repeated request ids, not the retried {chunk}")
         if published != len(lines) or applied != len(lines):
             failures.append(f"published {published}, applied {applied}: expected {len(lines)} each (the retried request "
                             f"must count once)")
