@@ -1,7 +1,8 @@
 // libFuzzer: the cluster's event records (src/cluster/event_codec.h) as a
 // worker receives them from the stream -- any bytes are decoded or refused,
-// never half-read; a decoded record encodes back to the same bytes; and the
-// KV account keys a decision node watches.
+// never half-read; a decoded record encodes back to the same bytes; the
+// KV account keys a decision node watches, and the values of its watched
+// buckets (dg_verdicts, dg_overrides).
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -16,5 +17,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (dg::DecodeEvent(bytes, &seq, &in) && dg::EncodeEvent(seq, in) != bytes) std::abort();
   std::string account;
   if (dg::AccountFromKey(bytes, &account) && dg::AccountKey(account) != bytes) std::abort();
+  // A bucket value: parsed or refused; an accepted one holds nothing longer than the value.
+  dg::VerdictEntry entry;
+  if (dg::ParseVerdictEntry(bytes, &entry) && entry.campaign_id.size() > size) std::abort();
+  (void)dg::ParseOverrideEntry(bytes);
   return 0;
 }

@@ -1,6 +1,9 @@
 #include "cluster/event_codec.h"
 
+#include <algorithm>
 #include <cstring>
+
+#include <simdjson.h>
 
 #include "common/byte_io.h"
 
@@ -115,6 +118,43 @@ bool AccountFromKey(std::string_view key, std::string* account_id) {
     account_id->push_back(static_cast<char>(hi << 4 | lo));
   }
   return true;
+}
+
+bool ParseVerdictEntry(std::string_view value, VerdictEntry* out) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::padded_string padded(value.data(), value.size());
+  auto doc = parser.parse(padded);
+  std::string_view verdict, campaign;
+  if (doc.error() || doc["verdict"].get_string().get(verdict) != simdjson::SUCCESS) return false;
+  if (verdict == "block") out->verdict = Verdict::kBlock;
+  else if (verdict == "review") out->verdict = Verdict::kReview;
+  else if (verdict == "allow") out->verdict = Verdict::kAllow;
+  else return false;
+  uint64_t reasons = 0, interactions = 0;
+  if (doc["score"].get_double().get(out->score) != simdjson::SUCCESS) out->score = 0;
+  if (doc["campaign_id"].get_string().get(campaign) != simdjson::SUCCESS) campaign = {};
+  if (doc["reasons"].get_uint64().get(reasons) != simdjson::SUCCESS) reasons = 0;
+  if (doc["interactions"].get_uint64().get(interactions) != simdjson::SUCCESS) interactions = 0;
+  out->reasons = static_cast<uint32_t>(reasons);
+  out->interactions = static_cast<uint32_t>(std::min<uint64_t>(interactions, UINT32_MAX));
+  out->campaign_id.assign(campaign);
+  return true;
+}
+
+std::optional<Verdict> OverrideActionVerdict(std::string_view action) {
+  if (action == "allow") return Verdict::kAllow;
+  if (action == "block") return Verdict::kBlock;
+  if (action == "clear") return Verdict::kReview;
+  return std::nullopt;
+}
+
+std::optional<Verdict> ParseOverrideEntry(std::string_view value) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::padded_string padded(value.data(), value.size());
+  auto doc = parser.parse(padded);
+  std::string_view action;
+  if (doc.error() || doc["action"].get_string().get(action) != simdjson::SUCCESS) return std::nullopt;
+  return OverrideActionVerdict(action);
 }
 
 }  // namespace dg

@@ -14,9 +14,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "account/account_state.h"
 #include "ingest/interaction.h"
 
 namespace dg {
@@ -36,5 +38,25 @@ bool DecodeEvent(std::string_view record, uint64_t* global_seq, Interaction* in)
 // allow only [-/_=.a-zA-Z0-9]). AccountFromKey inverts it (false if not one).
 std::string AccountKey(std::string_view account_id);
 bool AccountFromKey(std::string_view key, std::string* account_id);
+
+// The values of the KV buckets decision nodes watch (cluster/serve_link.h),
+// as the correlator (dg_verdicts) and serve --nats (dg_overrides) write
+// them; anyone on the bus can put other bytes there, so both are fuzzed
+// (fuzz_cluster_codec). O(value size).
+struct VerdictEntry {
+  Verdict verdict = Verdict::kAllow;
+  double score = 0;
+  uint32_t reasons = 0;       // Reason bits (0 in values written before them)
+  uint32_t interactions = 0;
+  std::string campaign_id;    // empty: none
+};
+// {"verdict":"allow"|"review"|"block","score","campaign_id","interactions",
+// "reasons"}: false when it is not JSON or has no known verdict.
+bool ParseVerdictEntry(std::string_view value, VerdictEntry* out);
+// An override's action: allow, block, or clear (kReview: no override, as
+// Engine::SetOverride takes it); nullopt for anything else.
+std::optional<Verdict> OverrideActionVerdict(std::string_view action);
+// {"account_id","action","by","reason","at"} -> its action's verdict.
+std::optional<Verdict> ParseOverrideEntry(std::string_view value);
 
 }  // namespace dg

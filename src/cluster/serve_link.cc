@@ -4,7 +4,6 @@
 #include <cstring>
 
 #include <fmt/format.h>
-#include <simdjson.h>
 
 #include "cluster/event_codec.h"
 #include "common/hash.h"
@@ -18,22 +17,6 @@ namespace {
 constexpr uint64_t kReportedBadInputs = 20;  // described on stderr; all are counted
 constexpr size_t kPublishWindow = 64;        // intake messages in flight per request
 constexpr std::chrono::seconds kRequestPatience{15};
-
-std::optional<Verdict> OverrideVerdict(std::string_view action) {
-  if (action == "allow") return Verdict::kAllow;
-  if (action == "block") return Verdict::kBlock;
-  if (action == "clear") return Verdict::kReview;  // Engine::SetOverride's "no override"
-  return std::nullopt;
-}
-
-// The action of an override value ({"account_id","action","by","reason","at"}).
-std::optional<Verdict> ParseOverrideValue(simdjson::dom::parser& parser, std::string_view value) {
-  simdjson::padded_string padded(value.data(), value.size());
-  auto doc = parser.parse(padded);
-  std::string_view action;
-  if (doc.error() || doc["action"].get_string().get(action) != simdjson::SUCCESS) return std::nullopt;
-  return OverrideVerdict(action);
-}
 
 }  // namespace
 
@@ -118,22 +101,12 @@ void ClusterView::OnVerdict(const std::string& key, std::string_view value, bool
   }
   // The correlator's value: the account's accounts.jsonl fields plus its
   // reason bits (cluster/nodes.cc, VerdictValue).
-  thread_local simdjson::dom::parser parser;
-  simdjson::padded_string padded(value.data(), value.size());
-  auto doc = parser.parse(padded);
-  std::string_view verdict, campaign;
-  double score = 0;
-  uint64_t reasons = 0, interactions = 0;
-  if (doc.error() || doc["verdict"].get_string().get(verdict) != simdjson::SUCCESS) {
+  VerdictEntry e;
+  if (!ParseVerdictEntry(value, &e)) {
     ++bad_values_;
     return;
   }
-  if (doc["score"].get_double().get(score) != simdjson::SUCCESS) score = 0;
-  if (doc["campaign_id"].get_string().get(campaign) != simdjson::SUCCESS) campaign = {};
-  if (doc["reasons"].get_uint64().get(reasons) != simdjson::SUCCESS) reasons = 0;  // a value from before reasons
-  if (doc["interactions"].get_uint64().get(interactions) != simdjson::SUCCESS) interactions = 0;
-  Known k{verdict == "block" ? Verdict::kBlock : verdict == "review" ? Verdict::kReview : Verdict::kAllow, score,
-          static_cast<uint32_t>(reasons), static_cast<uint32_t>(std::min<uint64_t>(interactions, UINT32_MAX)), std::string(campaign)};
+  Known k{e.verdict, e.score, e.reasons, e.interactions, std::move(e.campaign_id)};
   std::unique_lock lock(mu_);
   known_[account] = std::move(k);
   ++updates_;
@@ -145,8 +118,7 @@ void ClusterView::OnOverride(const std::string& key, std::string_view value, boo
     ++bad_values_;
     return;
   }
-  thread_local simdjson::dom::parser parser;
-  const std::optional<Verdict> v = deleted ? std::optional(Verdict::kReview) : ParseOverrideValue(parser, value);
+  const std::optional<Verdict> v = deleted ? std::optional(Verdict::kReview) : ParseOverrideEntry(value);
   if (!v) {
     ++bad_values_;
     return;
@@ -158,7 +130,7 @@ void ClusterView::OnOverride(const std::string& key, std::string_view value, boo
 }
 
 void ClusterView::ApplyOverride(const std::string& account_id, std::string_view action) {
-  const auto v = OverrideVerdict(action);
+  const auto v = OverrideActionVerdict(action);
   if (!v) return;
   std::unique_lock lock(mu_);
   if (*v == Verdict::kReview) overridden_.erase(account_id);
@@ -480,8 +452,7 @@ absl::StatusOr<std::unique_ptr<OverrideFeed>> OverrideFeed::Start(NatsLink* link
   auto watch = KvWatch::Start(f->bucket_.get(), [self](const std::string& key, std::string_view value, bool deleted) {
     std::string account;
     if (!AccountFromKey(key, &account)) return;
-    thread_local simdjson::dom::parser parser;
-    const std::optional<Verdict> v = deleted ? std::optional(Verdict::kReview) : ParseOverrideValue(parser, value);
+    const std::optional<Verdict> v = deleted ? std::optional(Verdict::kReview) : ParseOverrideEntry(value);
     if (!v) return;
     std::lock_guard lock(self->mu_);
     self->pending_.emplace_back(std::move(account), *v);

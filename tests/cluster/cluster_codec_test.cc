@@ -209,5 +209,33 @@ TEST(AccountKey, RoundTripsAnyIdAndRejectsOtherKeys) {
   EXPECT_FALSE(AccountFromKey("", &back));
 }
 
+TEST(BucketValues, VerdictValuesParseAndForeignBytesAreRefused) {
+  VerdictEntry e;
+  ASSERT_TRUE(ParseVerdictEntry(
+      R"({"account_id":"a","verdict":"block","score":0.91,"campaign_id":"camp_2","interactions":40,"reasons":5})", &e));
+  EXPECT_EQ(e.verdict, Verdict::kBlock);
+  EXPECT_DOUBLE_EQ(e.score, 0.91);
+  EXPECT_EQ(e.campaign_id, "camp_2");
+  EXPECT_EQ(e.interactions, 40u);
+  EXPECT_EQ(e.reasons, 5u);
+  VerdictEntry old;
+  ASSERT_TRUE(ParseVerdictEntry(R"({"verdict":"review","score":0.5,"campaign_id":null})", &old));
+  EXPECT_EQ(old.verdict, Verdict::kReview);
+  EXPECT_EQ(old.reasons, 0u) << "a value from before reason bits";
+  EXPECT_TRUE(old.campaign_id.empty());
+  for (const char* bad : {"", "{", "null", R"({"verdict":"maybe"})", R"({"verdict":1})", "\xff\xfe"}) {
+    VerdictEntry x;
+    EXPECT_FALSE(ParseVerdictEntry(bad, &x)) << bad;
+  }
+}
+
+TEST(BucketValues, OverrideActions) {
+  EXPECT_EQ(ParseOverrideEntry(R"({"account_id":"a","action":"block","by":"ann","reason":"r","at":"t"})"), Verdict::kBlock);
+  EXPECT_EQ(ParseOverrideEntry(R"({"action":"allow"})"), Verdict::kAllow);
+  EXPECT_EQ(ParseOverrideEntry(R"({"action":"clear"})"), Verdict::kReview);
+  EXPECT_EQ(ParseOverrideEntry(R"({"action":"ban"})"), std::nullopt);
+  EXPECT_EQ(ParseOverrideEntry("not json"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace dg
