@@ -555,7 +555,9 @@ absl::StatusOr<std::unique_ptr<Engine>> LoadNewestSnapshot(KvBucket* bucket, siz
   if (!text.ok()) return text.status();
   if (auto s = ParseHead(*text, partitions, head); !s.ok()) return s;
   std::string bytes;
-  bytes.reserve(std::min<uint64_t>(head->bytes, uint64_t{1} << 34));
+  // The manifest's size is not trusted for an allocation: the bytes grow
+  // with the chunks actually read, and stop at the size it claims.
+  bytes.reserve(std::min<uint64_t>(head->bytes, uint64_t{64} << 20));
   for (uint64_t c = 0; c < head->chunks; ++c) {
     auto chunk = bucket->Get(ChunkKey(head->slot, c));
     if (!chunk.ok()) {
@@ -836,10 +838,16 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
     h.xxh3 = XXH3_64bits(bytes.data(), bytes.size());
     const size_t chunk = std::max<size_t>(options.snapshot_chunk, 1024);
     h.chunks = (bytes.size() + chunk - 1) / chunk;
-    for (uint64_t c = 0; s.ok() && c < h.chunks; ++c) {
-      s = kv_pub.Add(snap_bucket->Subject(ChunkKey(h.slot, c)), bytes.substr(c * chunk, chunk), "");
+    {
+      // A publisher of its own, dropped after each snapshot: a failed
+      // snapshot leaves nothing queued behind for the verdict puts, and at
+      // most 64 chunks (16 MiB) are in flight.
+      ReliablePublisher chunk_pub(link->get(), 64);
+      for (uint64_t c = 0; s.ok() && c < h.chunks; ++c) {
+        s = chunk_pub.Add(snap_bucket->Subject(ChunkKey(h.slot, c)), bytes.substr(c * chunk, chunk), "");
+      }
+      if (s.ok()) s = chunk_pub.Flush();
     }
-    if (s.ok()) s = kv_pub.Flush();
     if (s.ok()) s = snap_bucket->Put("head", FormatHead(h));
     last_snapshot = Clock::now();
     if (!s.ok()) {

@@ -790,8 +790,11 @@ struct SnapshotAccess {
   // ContentAnalyzer: two template indexes plus scratch buffers (not saved).
   static_assert(sizeof(ContentAnalyzer) == 2 * sizeof(TemplateIndex) + sizeof(DigestScratch) + sizeof(ContentDigest),
                 "ContentAnalyzer changed: update its snapshot encoder");
-  // Engine: the policy (fingerprinted, not saved) plus the members below.
-  static_assert(sizeof(Engine) == sizeof(Policy) + 14696, "Engine changed: update its snapshot encoder");
+  // Engine: the policy and options (fingerprinted, not saved), the stages
+  // (asserted above) and 184 bytes of its own members, saved below.
+  static_assert(sizeof(Engine) == sizeof(Policy) + sizeof(EngineOptions) + sizeof(ContentAnalyzer) + sizeof(AccountTable) +
+                                      sizeof(Correlator) + sizeof(TokenBaseline) + 184,
+                "Engine changed: update its snapshot encoder");
   static void Save(Out& w, const Engine& e) {
     w.Tag("POLI");
     w.Put(Fingerprint(e.policy_, e.options_));
