@@ -3,7 +3,6 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <cinttypes>
 #include <condition_variable>
 #include <chrono>
 #include <cstring>
@@ -24,11 +23,11 @@
 #include "cluster/event_codec.h"
 #include "cluster/jetstream.h"
 #include "cluster/ops_http.h"
+#include "cluster/snapshot_store.h"
 #include "common/hash.h"
 #include "common/json_out.h"
 #include "common/parse_int.h"
 #include "content/analyzer.h"
-#include "engine/snapshot.h"
 #include "report/views.h"
 #include "report/writers.h"
 #include "decide/check.h"
@@ -473,112 +472,6 @@ std::string VerdictValue(const Engine& engine, const AccountState& a) {
   return out;
 }
 
-// The manifest of the current snapshot, the value of "head" in
-// dg_snapshots: "v1 gen=G slot=S next=N bytes=B chunks=K xxh3=X pos=P0,P1,..".
-// The snapshot's chunks are the keys s<S>.0 .. s<S>.<K-1>; a new snapshot
-// goes to the other slot and "head" is put last, so a correlator that dies
-// while writing one leaves the previous one whole. next: the global
-// sequence number the engine has applied through (exclusive); pos[p]: the
-// digest stream sequence partition p's consumer restarts from (every
-// digest at or after `next` lies at or after it; earlier ones are dropped
-// as duplicates).
-struct SnapshotHead {
-  uint64_t gen = 0, slot = 0, next = 0, bytes = 0, chunks = 0, xxh3 = 0;
-  std::vector<uint64_t> pos;
-};
-
-std::string FormatHead(const SnapshotHead& h) {
-  std::string pos;
-  for (const uint64_t p : h.pos) pos += (pos.empty() ? "" : ",") + std::to_string(p);
-  return fmt::format("v1 gen={} slot={} next={} bytes={} chunks={} xxh3={:016x} pos={}", h.gen, h.slot, h.next, h.bytes,
-                     h.chunks, h.xxh3, pos);
-}
-
-absl::Status ParseHead(std::string_view text, size_t partitions, SnapshotHead* h) {
-  auto bad = [&](std::string_view why) {
-    return absl::InvalidArgumentError(fmt::format("snapshot manifest '{}': {}", text.substr(0, 200), why));
-  };
-  if (text.substr(0, 3) != "v1 ") return bad("not a v1 manifest");
-  size_t fields = 0;
-  for (size_t at = 3; at < text.size();) {
-    size_t end = text.find(' ', at);
-    if (end == std::string_view::npos) end = text.size();
-    const std::string_view field = text.substr(at, end - at);
-    at = end + 1;
-    const size_t eq = field.find('=');
-    if (eq == std::string_view::npos) return bad("a field without '='");
-    const std::string_view key = field.substr(0, eq), value = field.substr(eq + 1);
-    if (key == "pos") {
-      h->pos.clear();
-      for (size_t p = 0; p <= value.size();) {
-        size_t comma = value.find(',', p);
-        if (comma == std::string_view::npos) comma = value.size();
-        const auto n = ParseDecimal<uint64_t>(value.substr(p, comma - p));
-        if (!n || h->pos.size() >= partitions) return bad("bad partition positions");
-        h->pos.push_back(*n);
-        p = comma + 1;
-      }
-      ++fields;
-      continue;
-    }
-    uint64_t n = 0;
-    if (key == "xxh3") {
-      if (value.size() != 16 || std::sscanf(std::string(value).c_str(), "%16" SCNx64, &n) != 1) return bad("bad xxh3");
-    } else {
-      const auto d = ParseDecimal<uint64_t>(value);
-      if (!d) return bad(fmt::format("'{}' is not a count", key));
-      n = *d;
-    }
-    if (key == "gen") h->gen = n;
-    else if (key == "slot") h->slot = n;
-    else if (key == "next") h->next = n;
-    else if (key == "bytes") h->bytes = n;
-    else if (key == "chunks") h->chunks = n;
-    else if (key == "xxh3") h->xxh3 = n;
-    else return bad(fmt::format("unknown field '{}'", key));
-    ++fields;
-  }
-  if (fields != 7) return bad("missing fields");
-  if (h->pos.size() != partitions) return bad(fmt::format("{} partition positions, the cluster has {}", h->pos.size(), partitions));
-  if (h->slot > 1) return bad("slot is not 0 or 1");
-  if (h->chunks == 0 || h->chunks > (h->bytes >> 10) + 1024) return bad("chunk count does not fit the size");
-  return absl::OkStatus();
-}
-
-std::string ChunkKey(uint64_t slot, uint64_t chunk) { return fmt::format("s{}.{}", slot, chunk); }
-
-// The engine of the newest snapshot, and its manifest. NotFound: there is
-// none; any other error: it is unusable (the caller replays from the start).
-absl::StatusOr<std::unique_ptr<Engine>> LoadNewestSnapshot(KvBucket* bucket, size_t partitions, const Policy& policy,
-                                                           const EngineOptions& options, SnapshotHead* head) {
-  auto text = bucket->Get("head");
-  if (!text.ok()) return text.status();
-  if (auto s = ParseHead(*text, partitions, head); !s.ok()) return s;
-  std::string bytes;
-  // The manifest's size is not trusted for an allocation: the bytes grow
-  // with the chunks actually read, and stop at the size it claims.
-  bytes.reserve(std::min<uint64_t>(head->bytes, uint64_t{64} << 20));
-  for (uint64_t c = 0; c < head->chunks; ++c) {
-    auto chunk = bucket->Get(ChunkKey(head->slot, c));
-    if (!chunk.ok()) {
-      return absl::DataLossError(fmt::format("snapshot gen {}: chunk {} of {}: {}", head->gen, c, head->chunks,
-                                             std::string(chunk.status().message())));
-    }
-    if (bytes.size() + chunk->size() > head->bytes) break;
-    bytes += *chunk;
-  }
-  if (bytes.size() != head->bytes || XXH3_64bits(bytes.data(), bytes.size()) != head->xxh3) {
-    return absl::DataLossError(fmt::format("snapshot gen {}: its chunks give {} bytes that do not match the manifest "
-                                           "({} bytes, xxh3 {:016x}): torn or overwritten",
-                                           head->gen, bytes.size(), head->bytes, head->xxh3));
-  }
-  auto engine = LoadSnapshot(bytes, policy, options);
-  if (!engine.ok()) {
-    return absl::Status(engine.status().code(), fmt::format("snapshot gen {}: {}", head->gen, std::string(engine.status().message())));
-  }
-  return engine;
-}
-
 }  // namespace
 
 absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
@@ -607,11 +500,11 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
   }
   // The engine: the newest valid snapshot, else empty (a full replay).
   std::unique_ptr<Engine> engine_owner;
-  SnapshotHead head;
+  SnapshotManifest head;
   head.pos.assign(static_cast<size_t>(partitions), 0);
   if (options.resume) {
     const auto t_load = Clock::now();
-    SnapshotHead loaded_head;
+    SnapshotManifest loaded_head;
     auto loaded = LoadNewestSnapshot(snap_bucket.get(), static_cast<size_t>(partitions), options.policy, engine_options,
                                      &loaded_head);
     if (loaded.ok()) {
@@ -628,7 +521,7 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
       ++m.snapshot_load_errors;
       fmt::print(stderr, "correlator: snapshot unusable: {}; replaying {} from the start\n",
                  std::string(loaded.status().message()), kDigestsStream);
-      head = SnapshotHead{};
+      head = SnapshotManifest{};
       head.pos.assign(static_cast<size_t>(partitions), 0);
     }
   }
@@ -819,7 +712,7 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
   auto last_snapshot = Clock::now();
   auto write_snapshot = [&]() {
     const auto t_snap = Clock::now();
-    SnapshotHead h;
+    SnapshotManifest h;
     h.gen = head.gen + 1;
     h.slot = head.chunks == 0 ? 0 : 1 - head.slot;
     h.pos.resize(static_cast<size_t>(partitions));
@@ -832,23 +725,11 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
       }
     }
     absl::Status s = flush_verdicts();
-    std::string bytes;
-    SaveSnapshot(engine, &bytes);
-    h.bytes = bytes.size();
-    h.xxh3 = XXH3_64bits(bytes.data(), bytes.size());
-    const size_t chunk = std::max<size_t>(options.snapshot_chunk, 1024);
-    h.chunks = (bytes.size() + chunk - 1) / chunk;
-    {
-      // A publisher of its own, dropped after each snapshot: a failed
-      // snapshot leaves nothing queued behind for the verdict puts, and at
-      // most 64 chunks (16 MiB) are in flight.
-      ReliablePublisher chunk_pub(link->get(), 64);
-      for (uint64_t c = 0; s.ok() && c < h.chunks; ++c) {
-        s = chunk_pub.Add(snap_bucket->Subject(ChunkKey(h.slot, c)), bytes.substr(c * chunk, chunk), "");
-      }
-      if (s.ok()) s = chunk_pub.Flush();
+    if (s.ok()) {
+      std::string bytes;
+      SaveSnapshot(engine, &bytes);
+      s = StoreSnapshot(link->get(), snap_bucket.get(), bytes, options.snapshot_chunk, &h);
     }
-    if (s.ok()) s = snap_bucket->Put("head", FormatHead(h));
     last_snapshot = Clock::now();
     if (!s.ok()) {
       ++m.snapshot_write_errors;
