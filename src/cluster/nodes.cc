@@ -705,12 +705,13 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
   };
   // A snapshot of the engine through `next`, with each partition's restart
   // position, to the slot the current head does not name; "head" last.
-  // Verdicts are flushed first, so dg_verdicts is never behind a snapshot.
-  // A failure is counted and reported; the node goes on (the previous
-  // snapshot stays valid).
+  // Verdicts are flushed first, so dg_verdicts is never behind a snapshot
+  // (a failed flush is the node's failure, as in the main loop). A failure
+  // to store the snapshot is counted and reported, and the node goes on
+  // (the previous snapshot stays valid).
   uint64_t snapshot_applied = head.next;
   auto last_snapshot = Clock::now();
-  auto write_snapshot = [&]() {
+  auto write_snapshot = [&]() -> absl::Status {
     const auto t_snap = Clock::now();
     SnapshotManifest h;
     h.gen = head.gen + 1;
@@ -724,17 +725,15 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
         h.pos[static_cast<size_t>(item.p)] = std::min(h.pos[static_cast<size_t>(item.p)], item.stream_seq);
       }
     }
-    absl::Status s = flush_verdicts();
-    if (s.ok()) {
-      std::string bytes;
-      SaveSnapshot(engine, &bytes);
-      s = StoreSnapshot(link->get(), snap_bucket.get(), bytes, options.snapshot_chunk, &h);
-    }
+    if (auto flushed = flush_verdicts(); !flushed.ok()) return flushed;
+    std::string bytes;
+    SaveSnapshot(engine, &bytes);
+    const absl::Status s = StoreSnapshot(link->get(), snap_bucket.get(), bytes, options.snapshot_chunk, &h);
     last_snapshot = Clock::now();
     if (!s.ok()) {
       ++m.snapshot_write_errors;
       fmt::print(stderr, "correlator: snapshot gen {} not written: {}\n", h.gen, std::string(s.message()));
-      return;
+      return absl::OkStatus();
     }
     head = h;
     snapshot_applied = h.next;
@@ -742,6 +741,7 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
     m.snapshot_bytes = h.bytes;
     m.snapshot_us = static_cast<uint64_t>(SecondsSince(t_snap) * 1e6);
     m.snapshot_at_ms = SteadyMs();
+    return absl::OkStatus();
   };
   auto snapshot_due = [&](uint64_t applied_now) {
     if (!snapshots_on || applied_now <= snapshot_applied) return false;
@@ -796,7 +796,12 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
       }
       last_meta = Clock::now();
     }
-    if (snapshot_due(applied)) write_snapshot();
+    if (snapshot_due(applied)) {
+      if (auto s = write_snapshot(); !s.ok()) {
+        failure = s;
+        break;
+      }
+    }
     const uint64_t published = m.published.load();
     if (options.until_done && published > 0 && applied >= published) {
       finished = true;
@@ -805,7 +810,7 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
   }
   // A last snapshot on the way out (stopped, or done before Finish), so a
   // restart replays nothing that was applied.
-  if (failure.ok() && snapshots_on && applied > snapshot_applied) write_snapshot();
+  if (failure.ok() && snapshots_on && applied > snapshot_applied) failure = write_snapshot();
   quit = true;
   held_cv.notify_all();
   for (std::thread& t : fetchers) t.join();

@@ -37,9 +37,11 @@
 // section; the engine is then not returned (the caller replays instead).
 // No recursion. Fuzzed: fuzz/fuzz_snapshot.cc.
 //
-// Cost: Save is O(state) with a sort of each hash map's keys, ~0.6 KB per
-// account plus ~150 B per indicator value (BENCHMARKS.md, "Engine
-// snapshots"); Load is O(state) plus the hash map inserts.
+// Cost: Save and Load are O(state) (Save sorts each hash map's keys).
+// Size: ~1.5 KB per account slot, ~110 B per indicator value, ~230 B per
+// template cluster -- on the standard scenario x0.3, 45.6 MB for 6,029
+// accounts, two thirds of it the prompt template index; ~0.9 s of CPU to
+// save and ~1 s to load there (BENCHMARKS.md, "Engine snapshots").
 #pragma once
 
 #include <cstdint>

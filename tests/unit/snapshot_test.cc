@@ -123,7 +123,11 @@ TEST_P(SnapshotResume, ResumedRunEqualsTheUninterruptedOne) {
 
 INSTANTIATE_TEST_SUITE_P(Points, SnapshotResume,
                          ::testing::Values(ResumeCase{0.5, 2u << 20}, ResumeCase{0.3, 2u << 20}, ResumeCase{0.8, 2u << 20},
-                                           ResumeCase{0.5, 300}));
+                                           ResumeCase{0.5, 300}),
+                         [](const ::testing::TestParamInfo<ResumeCase>& info) {
+                           return "At" + std::to_string(static_cast<int>(info.param.share * 100)) +
+                                  (info.param.max_accounts < 1000 ? "Evicting" : "");
+                         });
 
 // Overrides and imported indicators are state too.
 TEST(Snapshot, OverridesAndSharedIndicatorsSurvive) {
