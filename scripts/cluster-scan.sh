@@ -13,7 +13,8 @@
 #                  (it stays dead: the streams keep a quorum of 2 of 3)
 #   --kill-worker  kill -9 worker 0 once half are applied, start a replacement
 #   --replay       afterwards, start a second correlator that rebuilds the
-#                  engine from the digest stream alone (a correlator restart)
+#                  engine from the digest stream alone, ignoring the first
+#                  one's snapshot (--no-resume; a correlator restart)
 #                  into OUTDIR/replay, and print its rate
 #   --rate R       publish at most R events/s (so that the kills above land
 #                  mid-stream on a small file: batches make the cluster fast)
@@ -214,7 +215,7 @@ grep -h "published:" "$out/logs/publish.log" >&2 || true
 if [ $replay = 1 ]; then
   mkdir -p "$out/replay"
   r0=$(date +%s.%N)
-  "$DG" correlator "${common[@]}" --until-done --out "$out/replay" > "$out/logs/correlator-replay.log" 2>&1 || {
+  "$DG" correlator "${common[@]}" --no-resume --until-done --out "$out/replay" > "$out/logs/correlator-replay.log" 2>&1 || {
     echo "cluster-scan: the replaying correlator failed" >&2; exit 1; }
   r1=$(date +%s.%N)
   python3 -c "import sys; print(f'replay: {int(sys.argv[3]) / (float(sys.argv[2]) - float(sys.argv[1])):.0f} events/s (correlator restart from the digest stream)', file=sys.stderr)" "$r0" "$r1" "$lines"

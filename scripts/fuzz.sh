@@ -9,7 +9,7 @@ set -euo pipefail
 SECONDS_PER=${1:-60}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(fuzz_record_parser fuzz_config fuzz_http_bodies fuzz_stix fuzz_mapping fuzz_access_rules fuzz_console fuzz_cluster_codec fuzz_cluster_batch)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(fuzz_record_parser fuzz_config fuzz_http_bodies fuzz_stix fuzz_mapping fuzz_access_rules fuzz_console fuzz_cluster_codec fuzz_cluster_batch fuzz_snapshot)
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD="$ROOT/build-fuzz"
 "$ROOT/scripts/install-deps.sh" --fuzz

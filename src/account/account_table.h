@@ -31,6 +31,7 @@ namespace dg {
 
 class AccountTable {
  public:
+  friend struct SnapshotAccess;  // engine/snapshot.cc
   explicit AccountTable(size_t max_accounts) : max_accounts_(max_accounts) {}
   AccountTable(const AccountTable&) = delete;
   AccountTable& operator=(const AccountTable&) = delete;

@@ -84,6 +84,15 @@ void AddClusterOptions(CLI::App& publish, CLI::App& worker, CLI::App& correlator
   correlator.add_option("--out", args.out, "With --until-done: write accounts.jsonl and campaigns.jsonl here");
   correlator.add_flag("--until-done", args.until_done,
                       "Stop once every published event is applied: Finish, write --out, exit (batch runs)");
+  correlator
+      .add_option("--snapshot-every", args.snapshot_every_s,
+                  "Seconds between engine snapshots to the KV bucket dg_snapshots (0: none on a timer)")
+      ->check(CLI::Range(0, 86400))
+      ->capture_default_str();
+  correlator.add_option("--snapshot-every-events", args.snapshot_every_events,
+                        "Also snapshot after this many applied events (0: no event trigger)");
+  correlator.add_flag("!--no-resume", args.resume,
+                      "Ignore any snapshot and rebuild the engine by replaying the digest stream from the start");
 }
 
 int RunPublishCmd(const ClusterArgs& args) {
@@ -133,6 +142,9 @@ int RunCorrelatorCmd(const ClusterArgs& args) {
   }
   o.out = args.out;
   o.until_done = args.until_done;
+  o.snapshot_every_s = args.snapshot_every_s;
+  o.snapshot_every_events = args.snapshot_every_events;
+  o.resume = args.resume;
   o.listen = args.listen;
   o.port_file = args.port_file;
   o.stop = &g_stop;

@@ -33,6 +33,8 @@ struct ScanArgs {
   int threads = 2;
   std::string now;             // --now: the scan's clock (RFC 3339 or epoch ms); empty: the wall clock
   int64_t max_future_hours = 24;  // events dated further past the clock are rejected (0: no bound)
+  std::string resume;        // --resume FILE: start from this engine snapshot (engine/snapshot.h)
+  std::string snapshot_out;  // --snapshot-out FILE: the engine's snapshot after the input, before Finish
 };
 void AddScanOptions(CLI::App& cmd, ScanArgs& args);
 int RunScan(const ScanArgs& args);
@@ -149,6 +151,9 @@ struct ClusterArgs {
   std::string listen, port_file;
   std::string policy, out;  // correlator
   bool until_done = false;
+  int snapshot_every_s = 60;              // correlator: engine snapshots to dg_snapshots
+  uint64_t snapshot_every_events = 0;
+  bool resume = true;
 };
 void AddClusterOptions(CLI::App& publish, CLI::App& worker, CLI::App& correlator, CLI::App& decide, ClusterArgs& args);
 int RunPublishCmd(const ClusterArgs& args);

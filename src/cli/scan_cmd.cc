@@ -16,6 +16,7 @@
 #include "content/analyzer.h"
 #include "engine/engine.h"
 #include "engine/scan_pipeline.h"
+#include "engine/snapshot.h"
 #include "ingest/accounts.h"
 #include "ingest/batch_input.h"
 #include "ingest/coverage.h"
@@ -70,6 +71,12 @@ void AddScanOptions(CLI::App& cmd, ScanArgs& args) {
                  "How far past the scan's clock an event may be dated (0: no bound)")
       ->check(CLI::Range(int64_t{0}, int64_t{24} * 365 * 200))
       ->capture_default_str();
+  cmd.add_option("--resume", args.resume,
+                 "Start from an engine snapshot written by --snapshot-out (same policy and options) instead of an "
+                 "empty engine: the inputs continue the earlier run");
+  cmd.add_option("--snapshot-out", args.snapshot_out,
+                 "Write the engine's snapshot to FILE after the inputs (before end-of-input processing), for a later "
+                 "--resume");
 }
 
 int RunScan(const ScanArgs& args) {
@@ -134,7 +141,24 @@ int RunScan(const ScanArgs& args) {
   EngineOptions eo;
   eo.keep_samples = args.keep_samples;
   eo.max_accounts = args.max_accounts;
-  Engine engine(policy, eo);
+  std::unique_ptr<Engine> engine_owner;
+  if (!args.resume.empty()) {
+    const auto t_load = std::chrono::steady_clock::now();
+    std::ifstream in(args.resume, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) return PrintError("scan", absl::NotFoundError(args.resume + ": cannot read"));
+    auto loaded = LoadSnapshot(bytes, policy, eo);
+    if (!loaded.ok()) {
+      return PrintError("scan", absl::Status(loaded.status().code(), args.resume + ": " + std::string(loaded.status().message())));
+    }
+    engine_owner = std::move(*loaded);
+    fmt::print(stderr, "scan: resumed from {} ({} bytes, {} interactions, {} accounts) in {:.3f}s\n", args.resume,
+               bytes.size(), engine_owner->interactions(), engine_owner->live_accounts(),
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count());
+  } else {
+    engine_owner = std::make_unique<Engine>(policy, eo);
+  }
+  Engine& engine = *engine_owner;
   const bool tty = !args.quiet && isatty(STDERR_FILENO);
   const auto t0 = std::chrono::steady_clock::now();
   std::atomic<uint64_t> seen{0};  // read by the error callback on the reading thread
@@ -171,6 +195,24 @@ int RunScan(const ScanArgs& args) {
                   fmt::print(stderr, "{}{}\n", tty && seen.load(std::memory_order_relaxed) > 0 ? "\n" : "", msg);
                 }});
   const bool ok = !run.stopped;
+  if (!args.snapshot_out.empty() && ok) {
+    const auto t_save = std::chrono::steady_clock::now();
+    std::string bytes;
+    SaveSnapshot(engine, &bytes);
+    const double encode_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_save).count();
+    const std::string tmp = args.snapshot_out + ".tmp";
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    std::error_code ec;
+    if (!out || (std::filesystem::rename(tmp, args.snapshot_out, ec), ec)) {
+      return PrintError("scan", absl::UnavailableError(args.snapshot_out + ": cannot write the snapshot"));
+    }
+    fmt::print(stderr, "scan: wrote snapshot {} ({} bytes, {} accounts, {} indicator values; encoded in {:.3f}s, {:.3f}s "
+                       "with the write)\n",
+               args.snapshot_out, bytes.size(), engine.live_accounts(), engine.indicator_values(), encode_s,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t_save).count());
+  }
   engine.Finish();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (tty) fmt::print(stderr, "\r\033[K");

@@ -54,6 +54,12 @@ std::string EncodeEvent(uint64_t global_seq, const Interaction& in) {
   return out;
 }
 
+bool PeekEventSequence(std::string_view record, uint64_t* global_seq) {
+  Reader r(record);
+  uint8_t version = 0;
+  return r.Get(&version) && version == kEventCodecVersion && r.Get(global_seq);
+}
+
 bool DecodeEvent(std::string_view record, uint64_t* global_seq, Interaction* in) {
   Reader r(record);
   uint8_t version = 0;

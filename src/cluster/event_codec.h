@@ -33,6 +33,12 @@ std::string EncodeEvent(uint64_t global_seq, const Interaction& in);
 // Fills *in (every field, texts included) and *global_seq; false on any
 // inconsistency.
 bool DecodeEvent(std::string_view record, uint64_t* global_seq, Interaction* in);
+// The global sequence number of a record DecodeEvent refuses, when its
+// version byte and sequence number are intact (a record damaged further on):
+// the worker then still tells the correlator that this number will never
+// come (a "skipped" digest), so an --until-done correlator does not wait for
+// it. False when not even the header is readable.
+bool PeekEventSequence(std::string_view record, uint64_t* global_seq);
 
 // A KV key for any account id: "a." and the id's bytes in hex (KV keys
 // allow only [-/_=.a-zA-Z0-9]). AccountFromKey inverts it (false if not one).

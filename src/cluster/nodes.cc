@@ -24,6 +24,7 @@
 #include "cluster/jetstream.h"
 #include "cluster/ops_http.h"
 #include "cluster/serve_link.h"
+#include "cluster/snapshot_store.h"
 #include "common/hash.h"
 #include "common/json_out.h"
 #include "common/parse_int.h"
@@ -362,19 +363,30 @@ absl::Status RunWorker(const WorkerOptions& options) {
         uint64_t first = 0, last = 0;
         for (const std::string_view record : records) {
           uint64_t seq = 0;
-          if (!DecodeEvent(record, &seq, &in)) {
+          const bool decoded = DecodeEvent(record, &seq, &in);
+          // An undecodable record whose sequence number is still readable
+          // becomes a "skipped" digest (the sequence number alone, no
+          // body): the correlator counts it and moves on instead of waiting
+          // for that number for ever.
+          const bool skipped = !decoded && PeekEventSequence(record, &seq);
+          if (!decoded) {
             ++m.bad_records;
             if (m.bad_records <= kReportedBadInputs) {
-              fmt::print(stderr, "worker {}: partition {}, event stream sequence {}: an undecodable event record ({} bytes)\n",
-                         options.index, o.p, stream_seq, record.size());
+              fmt::print(stderr, "worker {}: partition {}, event stream sequence {}: an undecodable event record ({} bytes){}\n",
+                         options.index, o.p, stream_seq, record.size(),
+                         skipped ? fmt::format("; sequence number {} passed on as skipped", seq) : "");
             }
-            continue;
+            if (!skipped) continue;
           }
-          DigestContent(in, &scratch, &digest);
           char seq_bytes[sizeof(seq)];
           std::memcpy(seq_bytes, &seq, sizeof(seq));
           if (out.count() == 0) first = seq;
           last = seq;
+          if (skipped) {
+            out.Add(std::string_view(), std::string_view(seq_bytes, sizeof(seq_bytes)));
+            continue;
+          }
+          DigestContent(in, &scratch, &digest);
           out.Add(EncodeRecord(in, digest), std::string_view(seq_bytes, sizeof(seq_bytes)));
           ++events;
         }
@@ -436,6 +448,12 @@ namespace {
 
 struct CorrelatorMetrics {
   std::atomic<uint64_t> applied{0}, duplicates{0}, bad_batches{0}, bad_records{0}, fetch_errors{0}, verdict_puts{0};
+  std::atomic<uint64_t> skipped{0};  // sequence numbers a worker could not decode (placeholders)
+  // Snapshots: written, failed to write, refused at start; the last one's
+  // size, save-and-store time, and when it was written or loaded (steady ms).
+  std::atomic<uint64_t> snapshots{0}, snapshot_write_errors{0}, snapshot_load_errors{0}, snapshot_bytes{0};
+  std::atomic<uint64_t> snapshot_us{0}, resumed_from{0};
+  std::atomic<int64_t> snapshot_at_ms{-1};
   std::atomic<uint64_t> published{0};  // 0: not known yet
   std::atomic<uint64_t> buffered{0};
   std::atomic<int64_t> last_flush_ms{0};
@@ -477,17 +495,54 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
   // show content indicators as fingerprints, as scan --no-samples does.
   EngineOptions engine_options = options.engine;
   engine_options.keep_samples = false;
-  Engine engine(options.policy, engine_options);
+  CorrelatorMetrics m;
+  const int partitions = options.cluster.partitions;
+  const bool snapshots_on = options.snapshot_every_s > 0 || options.snapshot_every_events > 0;
+  std::unique_ptr<KvBucket> snap_bucket;
+  if (snapshots_on || options.resume) {
+    auto b = KvBucket::Open(link->get(), kSnapshotBucket, options.cluster.replicas);
+    if (!b.ok()) return b.status();
+    snap_bucket = std::move(*b);
+  }
+  // The engine: the newest valid snapshot, else empty (a full replay).
+  std::unique_ptr<Engine> engine_owner;
+  SnapshotManifest head;
+  head.pos.assign(static_cast<size_t>(partitions), 0);
+  if (options.resume) {
+    const auto t_load = Clock::now();
+    SnapshotManifest loaded_head;
+    auto loaded = LoadNewestSnapshot(snap_bucket.get(), static_cast<size_t>(partitions), options.policy, engine_options,
+                                     &loaded_head);
+    if (loaded.ok()) {
+      engine_owner = std::move(*loaded);
+      head = loaded_head;
+      m.resumed_from = head.next;
+      m.snapshot_bytes = head.bytes;
+      m.snapshot_at_ms = SteadyMs();
+      fmt::print(stderr, "correlator: resumed from snapshot gen {} ({} bytes, through sequence number {}) in {:.2f}s\n",
+                 head.gen, head.bytes, head.next, SecondsSince(t_load));
+    } else if (absl::IsNotFound(loaded.status())) {
+      fmt::print(stderr, "correlator: no snapshot in {}; replaying {} from the start\n", kSnapshotBucket, kDigestsStream);
+    } else {
+      ++m.snapshot_load_errors;
+      fmt::print(stderr, "correlator: snapshot unusable: {}; replaying {} from the start\n",
+                 std::string(loaded.status().message()), kDigestsStream);
+      head = SnapshotManifest{};
+      head.pos.assign(static_cast<size_t>(partitions), 0);
+    }
+  }
+  if (engine_owner == nullptr) engine_owner = std::make_unique<Engine>(options.policy, engine_options);
+  Engine& engine = *engine_owner;
   absl::flat_hash_set<uint32_t> dirty;  // account slots whose verdict changed since the last flush
   engine.SetVerdictObserver([&](const AccountState& a, const VerdictRecord&) { dirty.insert(a.index); });
 
-  const int partitions = options.cluster.partitions;
   std::vector<std::unique_ptr<PullConsumer>> consumers(static_cast<size_t>(partitions));
-  // The engine's state is a replay of the digest stream from its start;
-  // the consumers are made side by side (as the worker's).
+  // The engine's state is the snapshot's plus a replay of the digest stream
+  // after its positions (from the start without one); the consumers are
+  // made side by side (as the worker's).
   if (auto s = ForEachParallel(consumers.size(), [&](size_t p) -> absl::Status {
         auto c = PullConsumer::Create(link->get(), kDigestsStream, fmt::format("c{}", p),
-                                      DigestsSubject(static_cast<int>(p)), 0);
+                                      DigestsSubject(static_cast<int>(p)), head.pos[p]);
         if (!c.ok()) return c.status();
         consumers[p] = std::move(*c);
         return absl::OkStatus();
@@ -496,7 +551,6 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
     return s;
   }
 
-  CorrelatorMetrics m;
   m.last_flush_ms = SteadyMs();
   std::mutex lag_mu;
   uint64_t lag = 0;
@@ -527,10 +581,22 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
                                        "# TYPE dg_correlator_buffered gauge\ndg_correlator_buffered {}\n"
                                        "# TYPE dg_correlator_consumer_lag gauge\ndg_correlator_consumer_lag {}\n"
                                        "# TYPE dg_correlator_partitions_owned gauge\ndg_correlator_partitions_owned {}\n"
-                                       "# TYPE dg_correlator_seconds_since_flush gauge\ndg_correlator_seconds_since_flush {:.3f}\n",
+                                       "# TYPE dg_correlator_seconds_since_flush gauge\ndg_correlator_seconds_since_flush {:.3f}\n"
+                                       "# TYPE dg_correlator_skipped_total counter\ndg_correlator_skipped_total {}\n"
+                                       "# TYPE dg_correlator_snapshots_total counter\ndg_correlator_snapshots_total {}\n"
+                                       "# TYPE dg_correlator_snapshot_write_errors_total counter\ndg_correlator_snapshot_write_errors_total {}\n"
+                                       "# TYPE dg_correlator_snapshot_load_errors_total counter\ndg_correlator_snapshot_load_errors_total {}\n"
+                                       "# TYPE dg_correlator_snapshot_bytes gauge\ndg_correlator_snapshot_bytes {}\n"
+                                       "# TYPE dg_correlator_snapshot_seconds gauge\ndg_correlator_snapshot_seconds {:.3f}\n"
+                                       "# TYPE dg_correlator_snapshot_age_seconds gauge\ndg_correlator_snapshot_age_seconds {:.3f}\n"
+                                       "# TYPE dg_correlator_resumed_from gauge\ndg_correlator_resumed_from {}\n",
                                        m.applied.load(), m.duplicates.load(), m.bad_batches.load(), m.bad_records.load(),
                                        m.fetch_errors.load(), m.verdict_puts.load(), published, m.buffered.load(), consumer_lag, partitions,
-                                       (SteadyMs() - m.last_flush_ms.load()) / 1000.0) +
+                                       (SteadyMs() - m.last_flush_ms.load()) / 1000.0, m.skipped.load(), m.snapshots.load(),
+                                       m.snapshot_write_errors.load(), m.snapshot_load_errors.load(), m.snapshot_bytes.load(),
+                                       m.snapshot_us.load() / 1e6,
+                                       m.snapshot_at_ms.load() < 0 ? -1.0 : (SteadyMs() - m.snapshot_at_ms.load()) / 1000.0,
+                                       m.resumed_from.load()) +
                                SequencerMetricsText(sequencer.metrics(), (*override_feed)->applied())};
       }
       return OpsResponse{404, "text/plain; charset=utf-8", "not found\n"};
@@ -546,14 +612,19 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
   // reachable). One fetching thread per partition fills it (round trips
   // overlap); this thread takes the contiguous run and applies it, in order.
   struct Held {
-    std::string record;
+    std::string record;  // empty: a placeholder for a record the worker could not decode
     int p;
+    uint64_t stream_seq;  // of the digest message it came in
   };
   std::mutex held_mu;
   std::condition_variable held_cv;
   std::map<uint64_t, Held> held;
   std::vector<size_t> held_per(static_cast<size_t>(partitions), 0);
-  uint64_t next = 0;  // under held_mu
+  // Per partition, the digest stream sequence of the last message taken
+  // into `held` (or skipped); a snapshot's restart position follows from it.
+  std::vector<uint64_t> fetched_through(static_cast<size_t>(partitions), 0);
+  for (size_t p = 0; p < fetched_through.size(); ++p) fetched_through[p] = head.pos[p] > 0 ? head.pos[p] - 1 : 0;
+  uint64_t next = head.next;  // under held_mu
   std::atomic<bool> quit{false};
   auto fetch_partition = [&](int p) {
     std::vector<NatsMsgPtr> msgs;
@@ -579,6 +650,8 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
         std::lock_guard lock(held_mu);
         for (const NatsMsgPtr& msg : msgs) {
           const std::string_view data(natsMsg_GetData(msg.get()), static_cast<size_t>(natsMsg_GetDataLength(msg.get())));
+          const uint64_t stream_seq = StreamSequence(msg.get());
+          fetched_through[static_cast<size_t>(p)] = std::max(fetched_through[static_cast<size_t>(p)], stream_seq);
           if (auto s = DecodeBatch(data, &records); !s.ok()) {
             ++m.bad_batches;  // counted and acknowledged; its events never come (the correlator waits for them)
             if (m.bad_batches <= kReportedBadInputs) {
@@ -594,11 +667,23 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
               continue;
             }
             std::memcpy(&seq, record.data(), sizeof(seq));
-            if (seq < next || held.contains(seq)) {
+            const std::string_view body = record.substr(sizeof(seq));
+            if (seq < next) {
               ++m.duplicates;  // a resend or a redelivery: applied once
               continue;
             }
-            held.emplace(seq, Held{std::string(record.substr(sizeof(seq))), p});
+            if (auto it = held.find(seq); it != held.end()) {
+              // A placeholder never displaces a digest, and a digest replaces
+              // a placeholder (whose sequence number may have been damaged).
+              if (it->second.record.empty() && !body.empty()) {
+                --held_per[static_cast<size_t>(it->second.p)];
+                it->second = Held{std::string(body), p, stream_seq};
+                ++held_per[static_cast<size_t>(p)];
+              }
+              ++m.duplicates;
+              continue;
+            }
+            held.emplace(seq, Held{std::string(body), p, stream_seq});
             ++held_per[static_cast<size_t>(p)];
           }
         }
@@ -625,11 +710,57 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
     m.last_flush_ms = SteadyMs();
     return absl::OkStatus();
   };
+  // A snapshot of the engine through `next`, with each partition's restart
+  // position, to the slot the current head does not name; "head" last.
+  // Verdicts are flushed first, so dg_verdicts is never behind a snapshot
+  // (a failed flush is the node's failure, as in the main loop). A failure
+  // to store the snapshot is counted and reported, and the node goes on
+  // (the previous snapshot stays valid).
+  uint64_t snapshot_applied = head.next;
+  auto last_snapshot = Clock::now();
+  auto write_snapshot = [&]() -> absl::Status {
+    const auto t_snap = Clock::now();
+    SnapshotManifest h;
+    h.gen = head.gen + 1;
+    h.slot = head.chunks == 0 ? 0 : 1 - head.slot;
+    h.pos.resize(static_cast<size_t>(partitions));
+    {
+      std::lock_guard lock(held_mu);
+      h.next = next;
+      for (size_t p = 0; p < h.pos.size(); ++p) h.pos[p] = fetched_through[p] + 1;
+      for (const auto& [seq, item] : held) {
+        h.pos[static_cast<size_t>(item.p)] = std::min(h.pos[static_cast<size_t>(item.p)], item.stream_seq);
+      }
+    }
+    if (auto flushed = flush_verdicts(); !flushed.ok()) return flushed;
+    std::string bytes;
+    SaveSnapshot(engine, &bytes);
+    const absl::Status s = StoreSnapshot(link->get(), snap_bucket.get(), bytes, options.snapshot_chunk, &h);
+    last_snapshot = Clock::now();
+    if (!s.ok()) {
+      ++m.snapshot_write_errors;
+      fmt::print(stderr, "correlator: snapshot gen {} not written: {}\n", h.gen, std::string(s.message()));
+      return absl::OkStatus();
+    }
+    head = h;
+    snapshot_applied = h.next;
+    ++m.snapshots;
+    m.snapshot_bytes = h.bytes;
+    m.snapshot_us = static_cast<uint64_t>(SecondsSince(t_snap) * 1e6);
+    m.snapshot_at_ms = SteadyMs();
+    return absl::OkStatus();
+  };
+  auto snapshot_due = [&](uint64_t applied_now) {
+    if (!snapshots_on || applied_now <= snapshot_applied) return false;
+    if (options.snapshot_every_events > 0 && applied_now - snapshot_applied >= options.snapshot_every_events) return true;
+    return options.snapshot_every_s > 0 && SecondsSince(last_snapshot) >= options.snapshot_every_s;
+  };
   auto last_meta = Clock::now() - std::chrono::seconds(10);
   bool finished = false;
   absl::Status failure;
   std::vector<std::string> run;  // the contiguous records taken at once
-  uint64_t applied = 0;          // == next, read without the lock
+  uint64_t applied = head.next;  // == next, read without the lock
+  m.applied = applied;
   while (!Stopped(options.stop)) {
     run.clear();
     {
@@ -646,7 +777,9 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
     }
     if (!run.empty()) held_cv.notify_all();
     for (const std::string& record : run) {
-      if (DecodeRecord(record, &in, &digest)) {
+      if (record.empty()) {
+        ++m.skipped;  // a worker could not decode this event; it is counted, never applied
+      } else if (DecodeRecord(record, &in, &digest)) {
         engine.ObserveDigest(in, digest);
       } else {
         ++m.bad_records;  // counted, never half-applied; the sequence moves on
@@ -674,12 +807,21 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
       }
       last_meta = Clock::now();
     }
+    if (snapshot_due(applied)) {
+      if (auto s = write_snapshot(); !s.ok()) {
+        failure = s;
+        break;
+      }
+    }
     const uint64_t published = m.published.load();
     if (options.until_done && published > 0 && applied >= published) {
       finished = true;
       break;
     }
   }
+  // A last snapshot on the way out (stopped, or done before Finish), so a
+  // restart replays nothing that was applied.
+  if (failure.ok() && snapshots_on && applied > snapshot_applied) failure = write_snapshot();
   quit = true;
   held_cv.notify_all();
   for (std::thread& t : fetchers) t.join();
@@ -699,8 +841,10 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
       std::ofstream summary(options.out + "/cluster_summary.json");
       summary << fmt::format(
           "{{\"published\":{},\"applied\":{},\"duplicates_dropped\":{},\"bad_batches\":{},\"bad_records\":{},"
+          "\"skipped\":{},\"resumed_from\":{},\"snapshots\":{},\"snapshot_load_errors\":{},"
           "\"fetch_errors\":{},\"verdict_puts\":{},\"accounts\":{},\"campaigns\":{},\"seconds\":{:.3f}}}\n",
           m.published.load(), m.applied.load(), m.duplicates.load(), m.bad_batches.load(), m.bad_records.load(),
+          m.skipped.load(), m.resumed_from.load(), m.snapshots.load(), m.snapshot_load_errors.load(),
           m.fetch_errors.load(),
           m.verdict_puts.load(), engine.live_accounts(), campaigns.size(), SecondsSince(t0));
       if (!summary) return absl::UnavailableError(fmt::format("{}/cluster_summary.json: cannot write", options.out));

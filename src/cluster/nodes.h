@@ -26,7 +26,11 @@
 //               number) -> Engine::
 //               ObserveDigest, exactly scan's order; verdict changes to the
 //               KV bucket dg_verdicts (key AccountKey, value the account's
-//               accounts.jsonl line); state = a replay of DG_DIGESTS.
+//               accounts.jsonl line); state = the newest engine snapshot
+//               in the KV bucket dg_snapshots (chunked; a manifest under
+//               "head" names the slot, the sequence number applied through
+//               and each partition's digest stream position) plus a replay
+//               of DG_DIGESTS after it; no snapshot: a replay from the start.
 //   decision    `decide`: the minimal decision node -- ClusterView
 //               (cluster/serve_link.h: dg_verdicts and dg_overrides watched
 //               into memory) and decide/check.h's rule behind an OpsServer;
@@ -80,6 +84,7 @@ inline constexpr char kEventsStream[] = "DG_EVENTS";
 inline constexpr char kDigestsStream[] = "DG_DIGESTS";
 inline constexpr char kVerdictBucket[] = "dg_verdicts";
 inline constexpr char kMetaBucket[] = "dg_meta";
+inline constexpr char kSnapshotBucket[] = "dg_snapshots";
 
 struct ClusterOptions {
   std::string nats;      // comma-separated server URLs
@@ -123,6 +128,16 @@ struct CorrelatorNodeOptions {
   bool until_done = false;  // stop (Finish, write) once every published event is applied
   int flush_ms = 500;     // verdict changes to dg_verdicts at most this late
   size_t partition_buffer = 8192;  // digests held per partition while waiting for an earlier one
+  // Engine snapshots to the KV bucket dg_snapshots (docs/SCALE.md, "Correlator
+  // snapshots"): one every snapshot_every_s seconds or every
+  // snapshot_every_events applied events, whichever comes first (0: that
+  // trigger off; both 0: no snapshots), and one when stopped. At start the
+  // newest valid snapshot is loaded (resume) and the digest stream replayed
+  // from the position saved with it; a missing or bad one: full replay.
+  int snapshot_every_s = 60;
+  uint64_t snapshot_every_events = 0;
+  bool resume = true;
+  size_t snapshot_chunk = 256u << 10;  // bytes per KV value (the server's max_payload is 1 MiB by default)
   std::string listen;
   std::string port_file;
   const std::atomic<bool>* stop = nullptr;

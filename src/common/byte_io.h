@@ -49,6 +49,8 @@ class ByteReader {
     return true;
   }
   bool done() const { return pos_ == in_.size(); }
+  size_t pos() const { return pos_; }
+  size_t remaining() const { return in_.size() - pos_; }
 
  private:
   std::string_view in_;

@@ -130,6 +130,7 @@ void DigestContent(const Interaction& in, DigestScratch* scratch, ContentDigest*
 
 class ContentAnalyzer {
  public:
+  friend struct SnapshotAccess;  // engine/snapshot.cc
   ContentAnalyzer(size_t max_clusters = 1u << 20);
   ContentAnalyzer(const ContentAnalyzer&) = delete;  // owns large indexes
   ContentAnalyzer& operator=(const ContentAnalyzer&) = delete;

@@ -38,6 +38,7 @@ double EstimateJaccard(const Signature& a, const Signature& b);
 
 class TemplateIndex {
  public:
+  friend struct SnapshotAccess;  // engine/snapshot.cc
   explicit TemplateIndex(size_t max_clusters = 1u << 20, double join_threshold = 0.5);
   TemplateIndex(const TemplateIndex&) = delete;  // large; share by reference
   TemplateIndex& operator=(const TemplateIndex&) = delete;

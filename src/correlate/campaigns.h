@@ -46,6 +46,7 @@ struct CampaignAggregate {
 
 class CampaignSet {
  public:
+  friend struct SnapshotAccess;  // engine/snapshot.cc
   void EnsureAccounts(size_t n);
   // A reused account slot (never linked) becomes its own cluster again.
   void Reset(uint32_t account) { parent_[account] = account; }

@@ -113,6 +113,7 @@ struct CorrelatorOptions {
 
 class Correlator {
  public:
+  friend struct SnapshotAccess;  // engine/snapshot.cc
   // Called with an account whose campaign standing changed, and the time
   // of the change, so that its verdict is re-decided.
   using RefreshFn = absl::FunctionRef<void(AccountState&, TimeMs)>;

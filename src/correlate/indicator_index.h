@@ -76,6 +76,7 @@ struct IndicatorStats {
 
 class IndicatorIndex {
  public:
+  friend struct SnapshotAccess;  // engine/snapshot.cc
   explicit IndicatorIndex(size_t max_values = 16u << 20) : max_values_(max_values) {}
   IndicatorIndex(const IndicatorIndex&) = delete;  // large
   IndicatorIndex& operator=(const IndicatorIndex&) = delete;

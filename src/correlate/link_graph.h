@@ -34,6 +34,7 @@ struct LinkEdge {
 
 class LinkGraph {
  public:
+  friend struct SnapshotAccess;  // engine/snapshot.cc
   static constexpr size_t kMaxEdges = 8;
   struct Edges {
     std::array<LinkEdge, kMaxEdges> e{};

@@ -30,6 +30,7 @@ namespace dg {
 
 class TokenBaseline {
  public:
+  friend struct SnapshotAccess;  // engine/snapshot.cc
   static constexpr int kPerDoubling = 8;
   static constexpr int kDoublings = 40;
   static constexpr size_t kBuckets = static_cast<size_t>(kPerDoubling * kDoublings);

@@ -69,6 +69,7 @@ struct EngineOptions {
 
 class Engine {
  public:
+  friend struct SnapshotAccess;  // engine/snapshot.cc: saves and restores every member
   explicit Engine(Policy policy, EngineOptions options = {});
   Engine(const Engine&) = delete;  // owns all state
   Engine& operator=(const Engine&) = delete;

@@ -6,11 +6,17 @@ is published, foreign bytes are put on the streams' subjects with a plain
 NATS publish (anyone on the bus can): on dg.events.0 a message that is no
 batch, two torn batches, a batch with a zero count, a batch whose count exceeds
 its bytes, and a well-formed batch holding a record that is no event; on
-dg.digests.1 a message that is no batch. Then:
+dg.digests.1 a message that is no batch; and one published event damaged
+after its header: the log is published from sequence number 1 and a
+well-formed batch on dg.events.0 carries a record with an intact header for
+sequence number 0 and a damaged body. Then:
   - the worker and the correlator keep running and finish the log, and
     accounts.jsonl equals scan's on the same file;
-  - the worker counts 5 malformed messages and 1 malformed event on /metrics
+  - the worker counts 5 malformed messages and 2 malformed events on /metrics
     and says why on stderr; the correlator counts 1 malformed message;
+  - the damaged event does not stall the correlator: the worker passes its
+    sequence number on as skipped, and the correlator counts 1 skipped and
+    finishes;
   - a re-run of the same publish from the same first sequence number (as
     after a publisher crash before it recorded its count) cuts the same
     batches with the same message ids, and the stream drops every one.
@@ -93,12 +99,17 @@ def main():
             ("dg.events.0", batch([b"r"], count=0)),          # zero records
             ("dg.events.0", batch([b"r"], count=4096)),       # more records than bytes
             ("dg.events.0", batch([b"no event record"])),     # framed, but no event inside
+            # sequence number 0 with an intact header and a damaged body
+            ("dg.events.0", batch([bytes([1]) + struct.pack("<Q", 0) + b"damaged"])),
             ("dg.digests.1", b"not a batch either"),
+            ("$KV.dg_meta.published", b"1"),                  # the log follows sequence number 0
         ])
+        first = subprocess.run([dg, "publish", *common, events], check=True, capture_output=True, text=True, timeout=300)
+        # Started after the publish: before it, dg_meta/published says 1 (the
+        # damaged event alone), and a correlator would be done at once.
         correlator = subprocess.Popen([dg, "correlator", *common, "--until-done", "--out", out],
                                       stderr=subprocess.PIPE, text=True)
         procs.append(correlator)
-        first = subprocess.run([dg, "publish", *common, events], check=True, capture_output=True, text=True, timeout=300)
         try:
             _, cerr = correlator.communicate(timeout=300)
         except subprocess.TimeoutExpired:
@@ -114,25 +125,29 @@ def main():
             summary = json.load(f)
         if summary["bad_batches"] != 1:
             failures.append(f"correlator: {summary['bad_batches']} malformed messages counted, expected 1")
+        if summary["skipped"] != 1 or summary["applied"] != summary["published"]:
+            failures.append(f"correlator: {summary['skipped']} skipped (expected 1), applied {summary['applied']} of "
+                            f"{summary['published']}")
         if "digest stream sequence" not in cerr or "version byte" not in cerr:
             failures.append(f"correlator stderr does not report the malformed message: {cerr[-500:]!r}")
         deadline = time.time() + 30
         while metric(wport, "dg_worker_bad_batches_total") != 5 and time.time() < deadline:
             time.sleep(0.1)
         bad_batches, bad_records = metric(wport, "dg_worker_bad_batches_total"), metric(wport, "dg_worker_bad_records_total")
-        if (bad_batches, bad_records) != (5, 1):
+        if (bad_batches, bad_records) != (5, 2):
             failures.append(f"worker counted {bad_batches} malformed messages and {bad_records} malformed events, "
-                            "expected 5 and 1")
+                            "expected 5 and 2")
         if worker.poll() is not None:
             failures.append(f"the worker exited ({worker.returncode})")
         werr.flush()
         wtext = open(os.path.join(work, "worker.err")).read()
-        for reason in ("version byte", "claims", "torn length", "0 records", "cannot fit", "undecodable event record"):
+        for reason in ("version byte", "claims", "torn length", "0 records", "cannot fit", "undecodable event record",
+                       "sequence number 0 passed on as skipped"):
             if reason not in wtext:
                 failures.append(f"worker stderr does not say {reason!r}")
         # A re-run from the same first sequence number: the same batches, the
         # same message ids, every one dropped by the stream's de-duplication.
-        nats_publish(port, [("$KV.dg_meta.published", b"0")])
+        nats_publish(port, [("$KV.dg_meta.published", b"1")])
         again = subprocess.run([dg, "publish", *common, events], check=True, capture_output=True, text=True, timeout=300)
         pat = re.compile(r"published: (\d+) events \(sequence (\d+)\.\.\d+\) in (\d+) messages, \d+ resent, (\d+) dropped")
         m1, m2 = pat.search(first.stdout), pat.search(again.stdout)
@@ -146,7 +161,7 @@ def main():
                                 f"for {events1} events), {dropped2} dropped as duplicates (expected all)")
             print(f"{events1} events in {msgs1} messages; re-run: {dropped2} of {msgs2} dropped by the stream; "
                   f"worker: {bad_batches} malformed messages, {bad_records} malformed events; correlator: "
-                  f"{summary['bad_batches']} malformed messages")
+                  f"{summary['bad_batches']} malformed messages, {summary['skipped']} skipped event")
         for f in failures:
             print("FAIL:", f)
         return 1 if failures else 0
