@@ -53,6 +53,14 @@ def iso(t):
     return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def personal_hours(rng):
+    """One person's day: the population curve shifted by a chronotype, with a sleep
+    window in which they are almost never active."""
+    shift = rng.randint(-2, 3)
+    base = [HUMAN_HOURS[(h - shift) % 24] for h in range(24)]
+    return Chooser(range(24), [b * (0.05 if b < 0.7 else 1.0) for b in base])
+
+
 def zipf_weights(n, s=1.1):
     return [1.0 / (k + 1) ** s for k in range(n)]
 
@@ -375,7 +383,7 @@ def lognorm_int(rng, median, sigma, lo=1, hi=10 ** 7):
 
 class Account:
     __slots__ = ("key", "rng", "label", "campaign", "archetype", "tz", "created", "card",
-                 "email", "org", "org_verified", "ua", "home_ip", "keys", "events", "idx")
+                 "email", "org", "org_verified", "ua", "home_ip", "keys", "events", "idx", "hours")
 
     def __init__(self, world, key, label, archetype, campaign=None):
         self.key = key
@@ -394,6 +402,7 @@ class Account:
         self.keys = ["key_" + world.hexid(self.rng, 10)]
         self.events = []
         self.idx = 0
+        self.hours = personal_hours(self.rng)
 
 
 class World:
@@ -562,11 +571,11 @@ def human_prompt(w, rng, cats=None):
     return turns
 
 
-def human_user(w, a, n_sessions, first_day=0, last_day=DAYS, hours=HUMAN_HOUR_CHOOSER,
+def human_user(w, a, n_sessions, first_day=0, last_day=DAYS, hours=None,
                system=None, cats=None, cot_rate=0.04, ip_fn=None, **kw):
     rng = a.rng
     for d in active_days(rng, n_sessions, first_day, last_day):
-        t = local_time(rng, a.tz, d, hours)
+        t = local_time(rng, a.tz, d, hours or a.hours)
         turns = human_prompt(w, rng, cats)
         if rng.random() < cot_rate:
             u = turns[0] if isinstance(turns[0], str) else turns[0][0]
@@ -626,7 +635,7 @@ def build_legit(w, n):
         first = max(0, int((a.created - T0S) / DAY))
         tpl = [w.tutorial[w.tut_chooser.pick(a.rng)] for _ in range(2)]
         for d in active_days(a.rng, lognorm_int(a.rng, 3, 0.8, 1, 40), first):
-            t = local_time(a.rng, a.tz, d, HUMAN_HOUR_CHOOSER)
+            t = local_time(a.rng, a.tz, d, a.hours)
             for _ in range(a.rng.randint(1, 8)):
                 x, r = w.texts.any(a.rng, ["chat", "analysis"])
                 w.emit(a, t, a.rng.choice(tpl).replace("{x}", x), resp_src=r,
@@ -826,7 +835,7 @@ def build_legit(w, n):
         a = acct("multilingual")
         lang = a.rng.randrange(8, len(COT_SUFFIX))
         for d in active_days(a.rng, lognorm_int(a.rng, 6, 0.8, 1, 50)):
-            t = local_time(a.rng, a.tz, d, HUMAN_HOUR_CHOOSER)
+            t = local_time(a.rng, a.tz, d, a.hours)
             p, r = w.texts.any(a.rng, ["chat", "analysis", "math"])
             u = p + ("\n" + COT_SUFFIX[lang] if a.rng.random() < 0.4 else "")
             w.session(a, t, [(u, r)] + (["?"] if a.rng.random() < 0.3 else []))
@@ -928,7 +937,7 @@ def build_slow(w, n, camp):
         j = 0
         while j < total:
             d = a.rng.randrange(DAYS)
-            t = local_time(a.rng, a.tz, d, HUMAN_HOUR_CHOOSER, 0.8)
+            t = local_time(a.rng, a.tz, d, a.hours, 0.8)
             ip = residential_ip(a.rng)
             hist = []
             conv = "conv_" + w.hexid(a.rng, 12)
@@ -1073,7 +1082,7 @@ def build_mimic(w, n, camp):
         total = lognorm_int(a.rng, 180, 0.3, 60, 500)
         for j in range(total):
             d = a.rng.randrange(DAYS)
-            t = local_time(a.rng, a.tz, d, HUMAN_HOUR_CHOOSER, 0.9)
+            t = local_time(a.rng, a.tz, d, a.hours, 0.9)
             p, r = w.texts.any(a.rng, ["analysis", "code", "math", "roleplay"])
             u, hist, _ = cot_wrap(w, a.rng, paraphrase(p, a.rng), "earlier_fake")
             w.emit(a, t, u, history=hist, system=sp, ip=a.rng.choice(ips), temperature=0.7,
