@@ -31,7 +31,7 @@ def main():
         assert kinds == {"legit", "attack"}, kinds
         assert all(set(l) == {"account_id", "label", "campaign", "archetype"} for l in labels)
         camps = {l["campaign"] for l in labels if l["label"] == "attack"}
-        assert len(camps) == 6, camps
+        assert len(camps) == 7, camps
         last = ""
         for line in open(os.path.join(a, "events.jsonl")):
             ev = json.loads(line)

@@ -38,7 +38,7 @@ RELEASE = T0S + 15 * DAY + 17 * HOUR  # the new model appears (a Tuesday, 17:00 
 OLD_MODELS = ["atlas-3", "atlas-3", "atlas-3", "atlas-3-mini", "atlas-3-mini"]
 NEW_MODEL = "atlas-4"
 
-ALL_TACTICS = ["split", "slow", "rubric", "rush", "hydra", "mimic"]
+ALL_TACTICS = ["split", "slow", "rubric", "rush", "hydra", "mimic", "agent"]
 CAMPAIGN_OF = {
     "split": "c-split",
     "slow": "c-slow",
@@ -46,6 +46,7 @@ CAMPAIGN_OF = {
     "rush": "c-rush",
     "hydra": "c-hydra",
     "mimic": "c-mimic",
+    "agent": "c-agent",
 }
 
 
@@ -618,11 +619,14 @@ def build_legit(w, n):
         a = acct("app_builder")
         sp, ua = w.apps[w.app_chooser.pick(a.rng)]
         a.ua = ua
+        if a.rng.random() < 0.15:  # young builders of a popular app (framing victims)
+            a.created = T0S + a.rng.uniform(0, DAYS - 3) * DAY
+        first_app_day = max(0, int((a.created - T0S) / DAY) + 1)
         a.home_ip = cloud_ip(a.rng)
         server_ips = [cloud_ip(a.rng) for _ in range(a.rng.randint(1, 3))]
         n = lognorm_int(a.rng, 12, 1.2, 2, 800)
         for _ in range(n):
-            d = a.rng.randrange(DAYS)
+            d = a.rng.randrange(min(first_app_day, DAYS - 1), DAYS)
             t = local_time(a.rng, a.tz, d, HUMAN_HOUR_CHOOSER, 0.9)
             w.session(a, t, human_prompt(w, a.rng), system=sp, ip=a.rng.choice(server_ips),
                       temperature=0.7, max_tokens=1024)
@@ -1090,8 +1094,50 @@ def build_mimic(w, n, camp):
                    out_tokens=lognorm_int(a.rng, 900, 0.4, 80, 4096))
 
 
+def build_agent(w, n, camp):
+    """Tool-use trajectory harvesting dressed as an agent product: cloud servers, an agent
+    system prompt with tools, multi-step tasks whose tool results the client writes itself,
+    each account its own card, steady round-the-clock pace like a product's backend."""
+    rng = random.Random("agent/%d" % w.seed)
+    sp_base = rng.choice(["You are an autonomous agent. Use the tools to complete the user's task. ",
+                          "You are a helpful assistant with access to tools. "])
+    cats = [c for c in ["tool", "code", "analysis"] if c in w.texts.pools] or w.texts.cats
+    for i in range(n):
+        a = w.new_account("A-agent-%d" % i, "attack", "tool_trajectory", camp)
+        a.created = T0S - a.rng.uniform(10, 90) * DAY
+        a.home_ip = cloud_ip(a.rng)
+        tools = make_tools(a.rng)
+        sp = sp_base + a.rng.choice(["Think before each tool call.", "Explain your plan, then act.",
+                                     "Reason step by step about which tool to use."])
+        tasks = lognorm_int(a.rng, 90, 0.3, 30, 250)
+        for _ in range(tasks):
+            t = T0S + a.rng.uniform(0, DAYS * DAY)
+            p, r = w.texts.any(a.rng, cats)
+            conv = "conv_" + w.hexid(a.rng, 12)
+            hist = []
+            steps = a.rng.randint(2, 5)
+            for step in range(steps):
+                if step == 0:
+                    r1 = w.emit(a, t, p, system=sp, tools=tools, conv=conv, resp_src=r,
+                                temperature=0.7, max_tokens=4096,
+                                out_tokens=lognorm_int(a.rng, 700, 0.4, 60, 4096))
+                    hist = [{"role": "user", "content": p}]
+                else:
+                    blocks = [{"type": "tool_result", "tool_use_id": "tu_" + w.hexid(a.rng, 8),
+                               "content": response_text(a.rng, w.texts.any(a.rng)[1], 20)}]
+                    r1 = w.emit(a, t, None, tool_blocks=blocks, history=hist, system=sp, tools=tools,
+                                conv=conv, temperature=0.7, max_tokens=4096,
+                                out_tokens=lognorm_int(a.rng, 700, 0.4, 60, 4096))
+                    hist = hist + [{"role": "user", "content": blocks}]
+                if r1 is None:
+                    break
+                hist = hist + [{"role": "assistant", "content": r1}]
+                t += a.rng.uniform(2, 25)
+
+
 BUILDERS = {"split": (build_split, 60), "slow": (build_slow, 250), "rubric": (build_rubric, 40),
-            "rush": (build_rush, 80), "hydra": (build_hydra, 150), "mimic": (build_mimic, 50)}
+            "rush": (build_rush, 80), "hydra": (build_hydra, 150), "mimic": (build_mimic, 50),
+            "agent": (build_agent, 60)}
 
 
 # --------------------------------------------------------------------------
