@@ -100,6 +100,17 @@ def main():
     for pc, cnt in sorted(pred.items(), key=lambda x: -sum(x[1].values()))[:15]:
         print("  %s: %s" % (pc, dict(cnt.most_common())))
     print()
+    print("PREDICTED CAMPAIGNS by true archetype:verdict (every campaign with a legit or mixed membership)")
+    comp = collections.defaultdict(collections.Counter)
+    for aid, v in verdicts.items():
+        if v.get("campaign_id") and aid in labels:
+            comp[v["campaign_id"]]["%s:%s" % (labels[aid]["archetype"], v.get("verdict"))] += 1
+    out["composition"] = {k: dict(c) for k, c in comp.items()}
+    for pc, c in sorted(comp.items(), key=lambda x: -sum(x[1].values())):
+        truth = pred[pc]
+        if "legit" in truth or len(truth) > 1:
+            print("  %s: %s" % (pc, dict(c.most_common())))
+    print()
     print("FALSE POSITIVES (legit blocked), reasons by archetype")
     for k in sorted(fps):
         rc = collections.Counter(r for _, v in fps[k] for r in v.get("reasons", []))
