@@ -120,9 +120,14 @@ HOSTING_NETS = ["45.%d", "185.%d", "159.%d", "167.%d", "188.%d", "5.%d", "95.%d"
 CGNAT_NETS = ["172.56.%d", "100.37.%d", "174.224.%d", "223.104.%d", "39.52.%d"]
 
 
+_R16 = random.Random("residential-pools")
+# each ISP hands out addresses from a few large pools: legitimate homes and residential
+# proxies (which are homes too) share them
+RESIDENTIAL_16 = [n % o for n in RESIDENTIAL_NETS for o in _R16.sample(range(256), 8)]
+
+
 def residential_ip(rng):
-    net = rng.choice(RESIDENTIAL_NETS) % rng.randrange(0, 256)
-    return "%s.%d.%d" % (net, rng.randrange(0, 256), rng.randrange(1, 255))
+    return "%s.%d.%d" % (rng.choice(RESIDENTIAL_16), rng.randrange(0, 256), rng.randrange(1, 255))
 
 
 def cloud_ip(rng, nets=CLOUD_NETS):
@@ -131,7 +136,8 @@ def cloud_ip(rng, nets=CLOUD_NETS):
 
 
 def subnet24(rng, nets):
-    net = rng.choice(nets) % rng.randrange(0, 256)
+    n = rng.choice(nets)
+    net = rng.choice(RESIDENTIAL_16) if n in RESIDENTIAL_NETS else n % rng.randrange(0, 256)
     return "%s.%d" % (net, rng.randrange(0, 256))
 
 
@@ -572,9 +578,14 @@ def human_prompt(w, rng, cats=None):
     return turns
 
 
+TEMPS = [None, None, None, 0.7, 0.7, 1.0, 0.2, 0.5, 0.8, 0.6, 0.3, 0.9, 0.0]
+MAXTOK = [None, 512, 1024, 1024, 1500, 2048, 4096, 8192]
+
+
 def human_user(w, a, n_sessions, first_day=0, last_day=DAYS, hours=None,
                system=None, cats=None, cot_rate=0.04, ip_fn=None, **kw):
     rng = a.rng
+    temp = rng.choice(TEMPS)
     for d in active_days(rng, n_sessions, first_day, last_day):
         t = local_time(rng, a.tz, d, hours or a.hours)
         turns = human_prompt(w, rng, cats)
@@ -584,7 +595,7 @@ def human_user(w, a, n_sessions, first_day=0, last_day=DAYS, hours=None,
         ip = ip_fn(rng) if ip_fn else None
         sys_p = system if system is not None else (rng.choice(w.common_systems) or None)
         w.session(a, t, turns, system=sys_p, ip=ip,
-                  temperature=rng.choice([None, None, 0.7, 1.0, 0.2]), **kw)
+                  temperature=temp if rng.random() < 0.8 else rng.choice(TEMPS), **kw)
 
 
 def build_legit(w, n):
@@ -624,12 +635,13 @@ def build_legit(w, n):
         first_app_day = max(0, int((a.created - T0S) / DAY) + 1)
         a.home_ip = cloud_ip(a.rng)
         server_ips = [cloud_ip(a.rng) for _ in range(a.rng.randint(1, 3))]
+        app_temp, app_mt = a.rng.choice(TEMPS), a.rng.choice(MAXTOK)
         n = lognorm_int(a.rng, 12, 1.2, 2, 800)
         for _ in range(n):
             d = a.rng.randrange(min(first_app_day, DAYS - 1), DAYS)
             t = local_time(a.rng, a.tz, d, HUMAN_HOUR_CHOOSER, 0.9)
             w.session(a, t, human_prompt(w, a.rng), system=sp, ip=a.rng.choice(server_ips),
-                      temperature=0.7, max_tokens=1024)
+                      temperature=app_temp, max_tokens=app_mt)
 
     # tutorial users: the same copied templates
     for _ in range(budget["tutorial_user"]):
@@ -655,7 +667,9 @@ def build_legit(w, n):
         job_hour = a.rng.randrange(24)
         cats = a.rng.sample(w.texts.cats, k=min(len(w.texts.cats), a.rng.randint(1, 3)))
         tpl = a.rng.choice(w.tutorial + ["{x}", "{x}", "Answer thoroughly:\n{x}"])
-        mt = a.rng.choice([2048, 4096, 4096, 8192, 1024])
+        mt = a.rng.choice([2048, 4096, 4096, 8192, 1024, 1500])
+        s_temp = a.rng.choice([0.0, 0.0, 0.0, 0.2, 0.5, 0.7, 0.8, 0.6])
+        s_sys = a.rng.choice(JSON_REASONING) if a.rng.random() < 0.2 else None
         total = lognorm_int(a.rng, 150, 0.9, 30, 3000)
         runs = a.rng.randint(3, 20)
         cot = a.rng.random() < 0.2
@@ -667,7 +681,7 @@ def build_legit(w, n):
                 u = tpl.replace("{x}", p)
                 if cot:
                     u += " Think step by step."
-                w.emit(a, t, u, resp_src=r, max_tokens=mt, temperature=0.0,
+                w.emit(a, t, u, resp_src=r, max_tokens=mt, temperature=s_temp, system=s_sys,
                        out_tokens=lognorm_int(a.rng, mt / 4, 0.6, 20, mt))
                 t += a.rng.uniform(0.5, 8)
 
@@ -729,8 +743,11 @@ def build_legit(w, n):
         a = acct("agent_product")
         a.home_ip = cloud_ip(a.rng)
         tools = make_tools(a.rng)
-        sp = "You are an autonomous agent. Use the tools to complete the user's task. " + \
-            a.rng.choice(["Be efficient.", "Think before each tool call.", "Cite sources."])
+        sp = a.rng.choice(["You are an autonomous agent. Use the tools to complete the user's task. ",
+                           "You are a helpful assistant with access to tools. "]) + \
+            a.rng.choice(["Be efficient.", "Think before each tool call.", "Cite sources.",
+                          "Explain your plan, then act.", "Reason step by step about which tool to use."])
+        ag_temp, ag_mt = a.rng.choice([0.2, 0.0, 0.7, 0.5, None]), a.rng.choice([2048, 4096, 1024])
         n = lognorm_int(a.rng, 35, 1.0, 5, 800)
         for _ in range(n):
             t = T0S + a.rng.uniform(0, DAYS * DAY)
@@ -740,13 +757,13 @@ def build_legit(w, n):
             for step in range(a.rng.randint(1, 5)):
                 if step == 0:
                     r1 = w.emit(a, t, p, system=sp, tools=tools, conv=conv, resp_src=r,
-                                temperature=0.2, max_tokens=2048)
+                                temperature=ag_temp, max_tokens=ag_mt)
                     hist = [{"role": "user", "content": p}]
                 else:
                     blocks = [{"type": "tool_result", "tool_use_id": "tu_" + w.hexid(a.rng, 8),
                                "content": response_text(a.rng, "", 20)}]
                     r1 = w.emit(a, t, None, tool_blocks=blocks, history=hist, system=sp, tools=tools,
-                                conv=conv, temperature=0.2, max_tokens=2048)
+                                conv=conv, temperature=ag_temp, max_tokens=ag_mt)
                     hist = hist + [{"role": "user", "content": blocks}]
                 if r1 is None:
                     break
@@ -1002,7 +1019,7 @@ def build_rubric(w, n, camp):
                     sp = None
                     u = a.rng.choice(own_rubrics).replace("{q}", q).replace(
                         "{a}", (ans or q2)[:1200]).replace("{b}", (ans2 or q)[:1200])
-                w.emit(a, t, u, system=sp, ip=ip, temperature=0.0, max_tokens=1500,
+                w.emit(a, t, u, system=sp, ip=ip, temperature=0.0, max_tokens=2048,
                        out_tokens=lognorm_int(a.rng, 500, 0.3, 80, 1500))
                 t += a.rng.uniform(2, 15)
 
