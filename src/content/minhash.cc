@@ -13,7 +13,12 @@ namespace {
 // element-wise half of the signature, with no dependence between shingles,
 // so that it vectorises (the avx2 clone is chosen at load time where the
 // CPU has it; both compute the same values).
-__attribute__((target_clones("avx2", "default"))) void ShingleHashes(const uint64_t* t, size_t count, uint64_t* out) {
+#if defined(__x86_64__) && defined(__GNUC__)
+#define DG_SHINGLE_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define DG_SHINGLE_CLONES
+#endif
+DG_SHINGLE_CLONES void ShingleHashes(const uint64_t* t, size_t count, uint64_t* out) {
   for (size_t pos = 0; pos < count; ++pos) out[pos] = Mix64(HashCombine(HashCombine(t[pos], t[pos + 1]), t[pos + 2]));
 }
 
