@@ -3,6 +3,10 @@
 #include <array>
 #include <cstring>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "common/hash.h"
 
 namespace dg {
@@ -104,6 +108,80 @@ inline void LowerAscii(const char* src, size_t len, char* dst) {
   }
 }
 
+// Hash64(word, kWordSeed) with XXH3's short-input path called directly for
+// words of up to 16 bytes (almost all of them): the same function XXH3
+// dispatches to, inlined here, without the call and the length dispatch.
+inline uint64_t HashWord(const char* p, size_t len) {
+  if (len <= 16) return XXH3_len_0to16_64b(reinterpret_cast<const xxh_u8*>(p), len, XXH3_kSecret, kWordSeed);
+  return Hash64(std::string_view(p, len), kWordSeed);
+}
+
+#ifdef __SSE2__
+// The classes of 16 bytes at once, as bit masks (bit i = byte i): what
+// kClass says of each byte, for the word-byte, letter and digit classes.
+struct Masks16 {
+  uint32_t word, alpha, digit;
+};
+// Whether each byte of x is in [lo, hi] (ASCII bounds): x - lo, shifted so
+// that lo lands on -128, is below -128 + (hi - lo + 1) as a signed byte
+// exactly then (one add and one compare).
+inline __m128i InRange(__m128i x, char lo, char hi) {
+  return _mm_cmplt_epi8(_mm_add_epi8(x, _mm_set1_epi8(static_cast<char>(0x80 - lo))),
+                        _mm_set1_epi8(static_cast<char>(-128 + (hi - lo + 1))));
+}
+inline Masks16 Classify16(__m128i v) {
+  const __m128i digit = InRange(v, '0', '9');
+  // v | 0x20 maps A-Z onto a-z and no other byte into a-z.
+  const __m128i alpha = InRange(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
+  const __m128i high = _mm_cmplt_epi8(v, _mm_setzero_si128());
+  const __m128i under = _mm_cmpeq_epi8(v, _mm_set1_epi8('_'));
+  const __m128i word = _mm_or_si128(_mm_or_si128(digit, alpha), _mm_or_si128(high, under));
+  return {static_cast<uint32_t>(_mm_movemask_epi8(word)), static_cast<uint32_t>(_mm_movemask_epi8(alpha)),
+          static_cast<uint32_t>(_mm_movemask_epi8(digit))};
+}
+#endif
+
+// Advances `end` over word bytes (kWordByte), noting whether any was a
+// letter and whether all were digits. Sixteen bytes at a time while that
+// many remain, then byte by byte: the same bytes as the byte-class loop.
+inline size_t ScanWordBytes(const char* s, size_t end, size_t n, bool* has_alpha, bool* all_digits) {
+#ifdef __SSE2__
+  while (n - end >= 16) {
+    const Masks16 m = Classify16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + end)));
+    const uint32_t stop = ~m.word & 0xffffu;
+    const unsigned run = stop == 0 ? 16u : static_cast<unsigned>(__builtin_ctz(stop));
+    const uint32_t bits = (1u << run) - 1u;
+    *has_alpha |= (m.alpha & bits) != 0;
+    *all_digits &= (m.digit & bits) == bits;
+    end += run;
+    if (run < 16) return end;
+  }
+#endif
+  uint8_t k;
+  while (end < n && ((k = Class(s[end])) & kWordByte)) {
+    *has_alpha |= (k & kAlphaByte) != 0;
+    *all_digits &= (k & kDigitByte) != 0;
+    ++end;
+  }
+  return end;
+}
+
+// Hash of the lower-cased first min(len, kWordBytes) bytes of a token at
+// tok (`avail` bytes readable from tok).
+inline uint64_t LowerHash(const char* tok, size_t len, size_t avail, char* word) {
+  const size_t hashed = std::min(len, kWordBytes);
+#ifdef __SSE2__
+  if (hashed <= 16 && avail >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(tok));
+    const __m128i upper = InRange(v, 'A', 'Z');
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(word), _mm_add_epi8(v, _mm_and_si128(upper, _mm_set1_epi8(0x20))));
+    return HashWord(word, hashed);
+  }
+#endif
+  LowerAscii(tok, hashed, word);
+  return HashWord(word, hashed);
+}
+
 // One pass over `text`. kWordsOnly: the words inside a quoted slot, which
 // only feed the lexicon stream (no masked tokens, no counts of numbers or
 // code blocks) -- what the tokenizer has always done with them.
@@ -119,7 +197,7 @@ void TokenizeInto(std::string_view text, TokenStream* out) {
   const size_t n = text.size();
   std::vector<uint64_t>& words = out->words;
   std::vector<uint64_t>& masked = out->masked;
-  char word[kWordBytes];
+  alignas(16) char word[kWordBytes];
   bool sentence_start = true;
   size_t pos = 0;
   auto emit = [&](uint64_t w, uint64_t m) {
@@ -190,15 +268,10 @@ void TokenizeInto(std::string_view text, TokenStream* out) {
     // digits = AND has kDigitByte (joined punctuation counts for neither).
     size_t end = pos;
     bool has_at = false;
-    uint8_t any = 0;
-    uint8_t all = kDigitByte;
+    bool has_alpha = false;
+    bool all_digits = true;
     for (;;) {
-      uint8_t k;
-      while (end < n && ((k = Class(s[end])) & kWordByte)) {
-        any |= k;
-        all &= k;
-        ++end;
-      }
+      end = ScanWordBytes(s, end, n, &has_alpha, &all_digits);
       if (end + 1 >= n) break;
       // Keep e-mail / decimal punctuation inside the token: '.' and '-'
       // join inside e-mails and numbers, '/' and ':' only after a bare
@@ -208,15 +281,13 @@ void TokenizeInto(std::string_view text, TokenStream* out) {
       if (b == '@') {
         has_at = true;
       } else if (b == '.' || b == '-') {
-        if (!has_at && !(all & kDigitByte)) break;
+        if (!has_at && !all_digits) break;
       } else {  // '/' or ':'
         const size_t so_far = end - pos;
         if (!((so_far == 4 || (so_far == 5 && s[pos + 4] == 's')) && std::memcmp(s + pos, "http", 4) == 0)) break;
       }
       ++end;
     }
-    const bool all_digits = (all & kDigitByte) != 0;
-    const bool has_alpha = (any & kAlphaByte) != 0;
     const size_t len = end - pos;
     const char* const tok = s + pos;
     const bool was_sentence_start = sentence_start;
@@ -230,12 +301,10 @@ void TokenizeInto(std::string_view text, TokenStream* out) {
     if (all_digits || !has_alpha) {
       // No ASCII letter: the lower-cased bytes are the bytes themselves.
       if constexpr (!kWordsOnly) ++out->numbers;
-      emit(Hash64(std::string_view(tok, std::min(len, kWordBytes - 1)), kWordSeed), kNumToken);
+      emit(HashWord(tok, std::min(len, kWordBytes - 1)), kNumToken);
       continue;
     }
-    const size_t hashed = std::min(len, kWordBytes);
-    LowerAscii(tok, hashed, word);
-    const uint64_t w = Hash64(std::string_view(word, hashed), kWordSeed);
+    const uint64_t w = LowerHash(tok, len, static_cast<size_t>(s + n - tok), word);
     emit(w, (capitalised && !was_sentence_start) ? kNameToken : w);
   }
 }

@@ -8,7 +8,10 @@
 //     fingerprints: numbers -> <num>, quoted text -> <q>, fenced or inline
 //     code -> <code>, URLs -> <url>, e-mail addresses -> <email>,
 //     capitalised words inside a sentence (names) -> <name>.
-// Cost: O(bytes), bounded by kMaxTokens tokens (the head and tail of very
+// Cost: O(bytes) -- word bytes are classified 16 at a time (SSE2 masks) and
+// words of up to 16 bytes are lower-cased in one vector operation and hashed
+// with XXH3's short-input path inline (~35 instructions a byte of prose,
+// hashes included) -- bounded by kMaxTokens tokens (the head and tail of very
 // long prompts are kept, the middle is skipped). No allocation beyond the
 // two output vectors, which callers reuse.
 #pragma once

@@ -33,8 +33,9 @@
 //
 // Loading validates every key; errors name the file, line and key.
 //
-// Cost: a field with only pointers costs one JSON pointer lookup per
-// pointer tried (the canonical path does nothing more). A transform costs
+// Cost: one pass over a record's top-level keys, then a field with only
+// pointers costs a slot lookup per pointer tried, plus the path below the
+// first segment (the canonical path does nothing more). A transform costs
 // O(value length); `json` parses the embedded JSON once per record and
 // source string (memory: one more simdjson buffer, sized to that string).
 #pragma once

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <cmath>
 
+#include <absl/container/flat_hash_map.h>
 #include <fmt/format.h>
 #include <simdjson.h>
 
@@ -225,6 +226,64 @@ struct RecordParser::Impl {
     }
     out->Clear(kMaxSpareBytes);
   }
+  // The mapping's pointers resolved through one pass over the record's
+  // top-level keys instead of a linear at_key scan per pointer tried: each
+  // pointer's first segment is a slot; Index() fills the slots with the
+  // first occurrence of each key (what at_key finds) and Lookup() goes on
+  // from there with the rest of the pointer, exactly as at_pointer would.
+  struct CompiledPointer {
+    int32_t slot = -1;   // -1: not indexable (empty, no leading '/', '~' escape): plain at_pointer
+    std::string rest;    // after the first segment: "" or "/..."
+    std::string full;
+  };
+  absl::flat_hash_map<std::string, uint32_t> top_slots;
+  std::vector<element> top_vals;
+  std::vector<uint8_t> top_found;
+  std::array<std::vector<CompiledPointer>, kFieldCount> field_pointers;
+  CompiledPointer filter_pointer;
+
+  CompiledPointer Compile(const std::string& ptr) {
+    CompiledPointer cp;
+    cp.full = ptr;
+    if (ptr.empty() || ptr[0] != '/') return cp;
+    const size_t slash = ptr.find('/', 1);
+    const std::string key = ptr.substr(1, slash == std::string::npos ? std::string::npos : slash - 1);
+    if (key.find('~') != std::string::npos) return cp;
+    cp.rest = slash == std::string::npos ? std::string() : ptr.substr(slash);
+    const auto [it, added] = top_slots.try_emplace(key, static_cast<uint32_t>(top_slots.size()));
+    cp.slot = static_cast<int32_t>(it->second);
+    return cp;
+  }
+  void CompileMapping(const FieldMapping& m) {
+    for (size_t f = 0; f < kFieldCount; ++f) {
+      for (const auto& ptr : m.pointers[f]) field_pointers[f].push_back(Compile(ptr));
+    }
+    if (m.filter.Active()) filter_pointer = Compile(m.filter.pointer);
+    top_vals.resize(top_slots.size());
+    top_found.resize(top_slots.size());
+  }
+  // One pass over the record's keys; stops once every slot is found. O(keys).
+  void Index(simdjson::dom::object doc) {
+    std::fill(top_found.begin(), top_found.end(), 0);
+    size_t left = top_found.size();
+    if (left == 0) return;
+    for (const auto field : doc) {
+      const auto it = top_slots.find(absl::string_view(field.key.data(), field.key.size()));
+      if (it == top_slots.end() || top_found[it->second]) continue;
+      top_found[it->second] = 1;
+      top_vals[it->second] = field.value;
+      if (--left == 0) break;
+    }
+  }
+  // doc.at_pointer(cp.full), through the index.
+  simdjson::simdjson_result<element> Lookup(element doc, const CompiledPointer& cp) const {
+    if (cp.slot < 0) return doc.at_pointer(cp.full);
+    const auto slot = static_cast<size_t>(cp.slot);
+    if (!top_found[slot]) return simdjson::NO_SUCH_FIELD;
+    if (cp.rest.empty()) return element(top_vals[slot]);
+    return top_vals[slot].at_pointer(cp.rest);
+  }
+
   // An empty string with a recycled buffer, if there is one.
   void TakeSpare(std::string* text) {
     if (spare_texts.empty()) return;
@@ -242,7 +301,9 @@ struct Resolved {
   double num = 0;
 };
 
-RecordParser::RecordParser(FieldMapping mapping) : mapping_(std::move(mapping)), impl_(std::make_unique<Impl>()) {}
+RecordParser::RecordParser(FieldMapping mapping) : mapping_(std::move(mapping)), impl_(std::make_unique<Impl>()) {
+  impl_->CompileMapping(mapping_);
+}
 RecordParser::~RecordParser() = default;
 
 std::optional<ParseError> RecordParser::Parse(std::string_view line, bool padded, Interaction* out) {
@@ -261,12 +322,13 @@ std::optional<ParseError> RecordParser::Parse(std::string_view line, bool padded
     return Err(Reject::kNotObject, "", fmt::format("a record must be a JSON object, got {}", TypeName(doc.type())));
   }
   impl_->inner_src = nullptr;  // the previous record's embedded document is gone
+  impl_->Index(simdjson::dom::object(doc));
 
   if (const auto& filter = mapping_.filter; filter.Active()) {
     element e;
     std::string_view v;
     std::string num;
-    bool has = doc.at_pointer(filter.pointer).get(e) == simdjson::SUCCESS;
+    bool has = impl_->Lookup(doc, impl_->filter_pointer).get(e) == simdjson::SUCCESS;
     if (has && e.type() == element_type::STRING) {
       v = std::string_view(e);
     } else if (has && (e.type() == element_type::INT64 || e.type() == element_type::UINT64)) {
@@ -290,9 +352,9 @@ std::optional<ParseError> RecordParser::Parse(std::string_view line, bool padded
   const bool dash_is_empty = mapping_.dash_is_empty;
   // Finds the first present, non-empty pointer for a field (plain fields).
   auto find = [&](Field f, element* found) -> bool {
-    for (const auto& ptr : mapping_.PointersFor(f)) {
+    for (const auto& ptr : impl_->field_pointers[static_cast<size_t>(f)]) {
       element e;
-      if (doc.at_pointer(ptr).get(e) == simdjson::SUCCESS && !IsEmptyValue(e) && !(dash_is_empty && IsDash(e))) {
+      if (impl_->Lookup(doc, ptr).get(e) == simdjson::SUCCESS && !IsEmptyValue(e) && !(dash_is_empty && IsDash(e))) {
         *found = e;
         return true;
       }
@@ -315,8 +377,9 @@ std::optional<ParseError> RecordParser::Parse(std::string_view line, bool padded
     }
     element e;
     bool found = false;
-    for (const auto& ptr : mapping_.PointersFor(f)) {
-      if (doc.at_pointer(ptr).get(e) != simdjson::SUCCESS || IsEmptyValue(e) || (dash_is_empty && IsDash(e))) continue;
+    for (const auto& cp : impl_->field_pointers[static_cast<size_t>(f)]) {
+      const std::string& ptr = cp.full;
+      if (impl_->Lookup(doc, cp).get(e) != simdjson::SUCCESS || IsEmptyValue(e) || (dash_is_empty && IsDash(e))) continue;
       if (rule.json_in_string) {
         element inner;
         if (e.type() == element_type::STRING) {
@@ -609,8 +672,10 @@ std::optional<ParseError> RecordParser::Parse(std::string_view line, bool padded
       for (element m : simdjson::dom::array(r.e)) {
         // "messages[N]" and "messages[N].content" without a heap string:
         // they are only read when the message is bad.
-        char field_buf[48];
-        const auto field_end = fmt::format_to_n(field_buf, sizeof field_buf - 16, "messages[{}]", msg_idx++).out;
+        // (std::to_chars, not fmt: this runs for every message.)
+        char field_buf[48] = "messages[";
+        char* field_end = std::to_chars(field_buf + 9, field_buf + 30, msg_idx++).ptr;
+        *field_end++ = ']';
         const std::string_view field(field_buf, static_cast<size_t>(field_end - field_buf));
         std::memcpy(field_buf + field.size(), ".content", 8);
         const std::string_view content_field(field_buf, field.size() + 8);

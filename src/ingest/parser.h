@@ -1,7 +1,10 @@
 // RecordParser: one JSONL line to an Interaction, through a FieldMapping.
 //
 // Uses simdjson's DOM parser (one tape per line, reused; ~1 GB/s on typical
-// records). Accepts both SCHEMA.md shapes with the canonical mapping. On a
+// records). The mapping's pointers are compiled at construction: each
+// record's top-level keys are indexed in one pass (first occurrence wins, as
+// at_key), and a pointer costs a slot lookup plus at_pointer for whatever
+// follows its first segment. Accepts both SCHEMA.md shapes with the canonical mapping. On a
 // bad record returns a ParseError naming the reason, the field and what was
 // wrong; the Interaction is then unspecified and must not be used.
 // Not thread-safe: use one parser per thread.

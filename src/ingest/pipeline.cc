@@ -125,24 +125,25 @@ bool IngestPipeline::ReadOne(Source& src) {
              fmt::format("line_too_long: line exceeds {} bytes and was skipped", options_.max_line_bytes));
     } else if (line.find_first_not_of(" \t\r") == std::string_view::npos) {
       ++stats_.blank_lines;
-    } else if (auto err = parser_.Parse(line, true, &parsed_)) {
+    } else if (auto err = parser_.Parse(line, true, &SpareSlot())) {
       if (err->filtered) {
         ++stats_.filtered;
       } else {
         Reject(err->reason, fmt::format("{}:{}", src.origin, reader.line_number()), err->Message());
       }
-    } else if (options_.now != kNoTime && options_.max_future_ms > 0 && parsed_.ts > options_.now + options_.max_future_ms) {
+    } else if (Interaction& parsed = slots_[spare_slot_];
+               options_.now != kNoTime && options_.max_future_ms > 0 && parsed.ts > options_.now + options_.max_future_ms) {
       Reject(dg::Reject::kOutOfRange, fmt::format("{}:{}", src.origin, reader.line_number()),
              ParseError{dg::Reject::kOutOfRange, "ts",
-                        fmt::format("{} is more than {} h after the scan's clock ({}; --now sets it)", FormatRfc3339(parsed_.ts),
+                        fmt::format("{} is more than {} h after the scan's clock ({}; --now sets it)", FormatRfc3339(parsed.ts),
                                     options_.max_future_ms / kMsPerHour, FormatRfc3339(options_.now))}
                  .Message());
-    } else if (std::string key = parsed_.account_id + '\x1f' + parsed_.request_id; dedup_.SeenBefore(key)) {
+    } else if (DedupKey(parsed), dedup_.SeenBefore(dedup_key_)) {
       ++stats_.duplicates;
     } else {
-      parsed_.line = reader.line_number();
-      parsed_.source_index = src.index;
-      Push(src, std::move(parsed_), line.size());
+      parsed.line = reader.line_number();
+      parsed.source_index = src.index;
+      Push(src, line.size());
       return true;
     }
   }
@@ -239,19 +240,31 @@ bool IngestPipeline::AddFiles(const std::vector<std::string>& paths) {
   return !stopped_;
 }
 
-void IngestPipeline::Push(Source& src, Interaction&& interaction, size_t bytes) {
-  ++stats_.accepted;
-  interaction.seq = arrival_seq_++;
-  uint32_t slot;
-  if (free_slots_.empty()) {
-    slot = static_cast<uint32_t>(slots_.size());
-    slots_.push_back(std::move(interaction));
-  } else {
-    slot = free_slots_.back();
-    free_slots_.pop_back();
-    std::swap(slots_[slot], interaction);  // the old buffers go back to the parser's object
+Interaction& IngestPipeline::SpareSlot() {
+  if (spare_slot_ == kNoSlot) {
+    if (free_slots_.empty()) {
+      spare_slot_ = static_cast<uint32_t>(slots_.size());
+      slots_.emplace_back();
+    } else {
+      spare_slot_ = free_slots_.back();
+      free_slots_.pop_back();
+    }
   }
-  const Interaction& in = slots_[slot];
+  return slots_[spare_slot_];
+}
+
+void IngestPipeline::DedupKey(const Interaction& in) {
+  dedup_key_.assign(in.account_id);
+  dedup_key_.push_back('\x1f');
+  dedup_key_.append(in.request_id);
+}
+
+void IngestPipeline::Push(Source& src, size_t bytes) {
+  ++stats_.accepted;
+  const uint32_t slot = spare_slot_;
+  spare_slot_ = kNoSlot;
+  Interaction& in = slots_[slot];
+  in.seq = arrival_seq_++;
   const uint64_t key = Hash64(in.request_id, Hash64(in.account_id, 0x0de7));
   const auto b = static_cast<uint32_t>(std::min<size_t>(bytes, UINT32_MAX));
   src.heap.push_back({in.ts, key, in.seq, slot, b});

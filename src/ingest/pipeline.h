@@ -143,7 +143,12 @@ class IngestPipeline {
   // the end of the input (or when strict mode stopped the run).
   bool ReadOne(Source& src);
   void Reject(dg::Reject reason, const std::string& where, const std::string& message);
-  void Push(Source& src, Interaction&& interaction, size_t bytes);
+  // The slot the parser fills next (a released one, its buffers reused).
+  Interaction& SpareSlot();
+  // dedup_key_ = account id, 0x1f, request id (no allocation once grown).
+  void DedupKey(const Interaction& in);
+  // Queues the spare slot, just parsed and accepted.
+  void Push(Source& src, size_t bytes);
   void Release(Source& src);
   uint32_t NewOrigin(const std::string& origin);
   void UpdateLateByFile();
@@ -166,7 +171,11 @@ class IngestPipeline {
   TimeMs released_until_ = kNoTime;
   uint64_t errors_shown_ = 0;
   bool stopped_ = false;
-  Interaction parsed_;  // the parser's target, swapped into a slot when kept
+  // The parser writes straight into slots_[spare_slot_]: a kept record
+  // becomes a heap entry without moving the Interaction.
+  static constexpr uint32_t kNoSlot = UINT32_MAX;
+  uint32_t spare_slot_ = kNoSlot;
+  std::string dedup_key_;
 };
 
 }  // namespace dg

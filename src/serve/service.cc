@@ -24,6 +24,7 @@
 #include "common/parse_int.h"
 #include "content/features.h"
 #include "content/tokens.h"
+#include "ingest/line_reader.h"
 #include "ingest/parser.h"
 #include "report/stix.h"
 #include "report/traceback.h"
@@ -273,7 +274,9 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
   IngestResult result;
   // 1. Parse and digest, without any lock.
   RecordParser parser(options_.mapping);
-  TokenStream scratch;
+  // Token buffers and the digests of repeated system prompts (exact: the
+  // same digest computing would give), for this batch.
+  auto scratch = std::make_unique<DigestScratch>();
   std::vector<Interaction> events;
   std::vector<ContentDigest> digests;
   std::vector<std::string> records;
@@ -293,7 +296,10 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
     Interaction in;
-    if (auto err = parser.Parse(line, false, &in)) {
+    // Parsed in place when kLinePadding bytes of the body follow the line
+    // (every line but the last few): no copy of the line.
+    const bool padded = static_cast<size_t>(jsonl.data() + jsonl.size() - (line.data() + line.size())) >= kLinePadding;
+    if (auto err = parser.Parse(line, padded, &in)) {
       if (err->filtered) continue;  // the mapping's [filter] excluded it: not an error
       ++result.rejected;
       if (result.errors.size() < options_.max_errors_returned) result.errors.push_back(fmt::format("{}:{}: {}", origin, line_no, err->Message()));
@@ -319,7 +325,7 @@ IngestResult Service::IngestLines(std::string_view jsonl, const std::string& ori
       continue;
     }
     ContentDigest d;
-    DigestContent(in, &scratch, &d);  // with the response's signature, for traceback
+    DigestContent(in, scratch.get(), &d);  // with the response's signature, for traceback
     records.push_back(EncodeRecord(in, d));
     events.push_back(std::move(in));
     digests.push_back(d);

@@ -77,6 +77,41 @@ org_id = "default-org"
   EXPECT_EQ(in.org_id, "default-org");
 }
 
+// The parser resolves pointers through an index of the record's top-level
+// keys; what it finds must be what simdjson's at_pointer finds: the first of
+// duplicate keys, escaped segments (~1 = '/', ~0 = '~'), the empty key, and
+// the rest of the path below the first segment (arrays included).
+TEST(Mapping, PointersResolveAsAtPointer) {
+  auto m = FieldMapping::FromToml(R"(version = 1
+name = "ptr"
+[fields]
+request_id = ["/missing", "/x~1y"]
+account_id = ["/"]
+org_id = ["/t~0u"]
+ts = "/meta/0/time"
+model = ["/meta/1/model", "/model"]
+)", "ptr.toml");
+  ASSERT_TRUE(m.ok()) << m.status();
+  RecordParser parser(*m);
+  Interaction in;
+  const std::string line = R"({"model":"first","x/y":"r1","":"acct","t~u":"org","meta":[{"time":"2026-04-22T10:00:00Z"},{}],)"
+                           R"("model":"second","x/y":"r2","messages":[{"role":"user","content":"x"}]})";
+  auto err = parser.Parse(line, false, &in);
+  ASSERT_FALSE(err) << err->Message();
+  EXPECT_EQ(in.request_id, "r1");
+  EXPECT_EQ(in.account_id, "acct");
+  EXPECT_EQ(in.org_id, "org");
+  EXPECT_EQ(in.ts, 1776852000000LL);
+  EXPECT_EQ(in.model, "first");  // /meta/1/model is absent; the first "model" key wins
+  // The next record has other keys: nothing of the previous one is left.
+  err = parser.Parse(R"({"x/y":"r3","":"a2","meta":[{"time":"2026-04-22T10:00:00Z"}],"messages":[{"role":"user","content":"x"}]})",
+                     false, &in);
+  ASSERT_FALSE(err) << err->Message();
+  EXPECT_EQ(in.request_id, "r3");
+  EXPECT_EQ(in.org_id, "");
+  EXPECT_EQ(in.model, "");
+}
+
 TEST(Mapping, TomlErrorsNameFileLineAndKey) {
   std::string error;
   error = ErrorOf(FieldMapping::FromToml("version = 1\n[fields]\naccount = \"/x\"\n", "m.toml"));
