@@ -160,7 +160,7 @@ struct AccountState {
   // Flags as bit-fields: the state stays within its documented size.
   bool suspicious : 1 = false;
   bool young : 1 = false;            // first used soon after creation (policy.young_account_days)
-  bool changed : 1 = false;          // took up harvesting after a history without it (sticky)
+  bool changed : 1 = false;          // took up harvesting after a history without it (sticky; changed_hour)
   bool cleared : 1 = false;          // observed long enough without turning suspicious
   bool automation_only : 1 = false;  // candidate by bot-like behaviour alone, no harvest content: links through infrastructure only
   bool shared_match : 1 = false;     // uses an indicator another provider shared (sticky)
@@ -181,6 +181,8 @@ struct AccountState {
   uint32_t harvest_at_flag = 0;
   uint64_t tokens_at_flag = 0;   // output + reasoning tokens
   uint32_t last_link_check = 0;
+  // Hours since the epoch at which `changed` was first seen, or -1.
+  int32_t changed_hour = -1;
 
   // Not known to be an established customer: young, put to a new use, or
   // of unknown age (a gateway's log has no sign-up time). Shared content

@@ -16,6 +16,11 @@
 // accounts still clean after a week and 100 interactions) mark a value as
 // public whatever its purity (IndicatorStats::Publicness).
 //
+// A value of infrastructure, client configuration or timing is also weighed
+// by its base rate in the whole population (IndicatorStats::Rarity): the
+// share of all cleared accounts that use it, whatever its purity among the
+// accounts judged (links.cc, Evidence).
+//
 // Memory: ~150 bytes per distinct value (128-byte IndicatorStats + key in a
 // flat hash map at 7/8 load; a suspicious value also keeps its display
 // string, <= 200 bytes), capped at max_values (new values
@@ -72,6 +77,22 @@ struct IndicatorStats {
   double Publicness() const {
     return 1.0 / (1.0 + veterans / (kPublicVeterans + suspicious / kSuspiciousPerVeteran));
   }
+  // Purity and publicness read the value's own users; what they cannot see
+  // is how common the value is in the whole population. When a campaign
+  // adopts the most popular SDK at its defaults, its thousands of accounts
+  // make that value look "pure" while a fifth of all ordinary customers use
+  // it too -- and two strangers sharing a value a fifth of everyone uses is
+  // no evidence at all (issue #15). The base rate: the share of the cleared
+  // population (cleared accounts, and passers-by at their weight) that uses
+  // it. Evidence halves at kPopularShare and is ~0 past a few times it.
+  // A campaign cannot make its own values common this way without running
+  // that share of the platform's clean accounts. `population`:
+  // IndicatorIndex::Population().
+  static constexpr double kPopularShare = 0.02;
+  double Rarity(double population) const {
+    const double share = (cleared + kPasserbyWeight * passersby) / population / kPopularShare;
+    return 1.0 / (1.0 + share * share);
+  }
 };
 
 class IndicatorIndex {
@@ -106,10 +127,21 @@ class IndicatorIndex {
   IndicatorStats* FindMutable(uint64_t key);
   size_t size() const { return values_.size(); }
   uint64_t dropped() const { return dropped_; }
+  // Accounts cleared (observed long enough without turning suspicious), in
+  // the whole population: an account cleared (+1) and found suspicious
+  // after all (-1).
+  void CountCleared(int delta) { cleared_accounts_ += delta; }
+  // The population a value's share is read against (IndicatorStats::Rarity):
+  // the cleared accounts, at least kMinPopulation -- until the platform has
+  // seen that many, a value's users are counted against as many strangers
+  // as a small deployment has (a value 20 cleared accounts use is then 2%).
+  static constexpr double kMinPopulation = 1000;
+  double Population() const { return std::max(kMinPopulation, static_cast<double>(cleared_accounts_)); }
 
  private:
   size_t max_values_;
   uint64_t dropped_ = 0;
+  int64_t cleared_accounts_ = 0;
   absl::flat_hash_map<uint64_t, IndicatorStats> values_;
 };
 

@@ -207,6 +207,7 @@ bool Correlator::Record(AccountState& a, const Interaction& in, const EventFeatu
 
 void Correlator::MarkSuspicious(AccountState& a) {
   const bool was_cleared = a.cleared;
+  if (was_cleared) index_.CountCleared(-1);
   a.cleared = false;
   a.suspicious = true;
   // Its one-off uses were a campaign account's first requests, not an
@@ -236,6 +237,7 @@ void Correlator::MarkVeteran(AccountState& a) {
 
 void Correlator::MarkCleared(AccountState& a) {
   a.cleared = true;
+  index_.CountCleared(+1);
   for (size_t k = 0; k < kIndicatorKinds; ++k) {
     for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) index_.AddCleared(a.indicators[k][idx]);
   }

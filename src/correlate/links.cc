@@ -16,11 +16,24 @@ constexpr double kLockstepMinOverlap = 0.4;
 
 bool ActInLockstep(const AccountState& a, const AccountState& b) { return a.ActiveDayOverlap(b, nullptr) >= kLockstepMinOverlap; }
 
+// Joint onset: two accounts that each took up harvesting after a clean
+// history (AccountState::changed) within this many hours of each other.
+constexpr int32_t kOnsetWindowHours = 24;
+
+bool JointOnset(const AccountState& a, const AccountState& b) {
+  return a.changed_hour >= 0 && b.changed_hour >= 0 && std::abs(a.changed_hour - b.changed_hour) <= kOnsetWindowHours;
+}
+
 // A value's evidence of coordination: its kind's weight, times how pure it
-// is among judged accounts, times how far from public, times how much of
-// its kind's minimum support it has.
-double Evidence(const IndicatorStats& s, size_t kind, double weight) {
-  return weight * s.Purity() * s.Publicness() * std::min(1.0, s.suspicious / kIndicatorSpecs[kind].min_support);
+// is among judged accounts, times how far from public, times -- for
+// infrastructure, client configuration and timing -- how rare it is in the
+// whole population (IndicatorStats::Rarity), times how much of its kind's
+// minimum support it has. Prompt content has its base rate in its purity
+// already: it enters the index only once an account repeats it, one-off
+// uses count as passers-by, and it never links alone (content_cap).
+double Evidence(const IndicatorStats& s, size_t kind, double weight, double population) {
+  const double rarity = IsContent(static_cast<IndicatorKind>(kind)) ? 1.0 : s.Rarity(population);
+  return weight * s.Purity() * s.Publicness() * rarity * std::min(1.0, s.suspicious / kIndicatorSpecs[kind].min_support);
 }
 
 }  // namespace
@@ -52,12 +65,23 @@ double Correlator::LinkScore(const AccountState& a, const AccountState& b, uint3
       const uint64_t key = a.indicators[k][idx];
       if (!b.HasIndicator(static_cast<IndicatorKind>(k), key)) continue;
       const IndicatorStats* s = index_.Find(key);
-      if (s != nullptr) per_kind[k] = std::max(per_kind[k], Evidence(*s, k, policy_.links[k]));
+      if (s != nullptr) per_kind[k] = std::max(per_kind[k], Evidence(*s, k, policy_.links[k], index_.Population()));
     }
     if (per_kind[k] > 0.1 && reasons != nullptr) *reasons |= Bit(LinkReason(static_cast<IndicatorKind>(k)));
   }
   if (per_kind_out != nullptr) *per_kind_out = per_kind;
-  return CombineKinds(per_kind, infra, paid);
+  // Bought or aged accounts are put to work in batches: a group that turns
+  // from ordinary use to harvesting on the same day, as CopyCatch's
+  // lockstep. A stranger's change of use falls on any day of the log, so
+  // a shared day is a coincidence of about one in the log's length in
+  // days; it adds to what the pair shares, and never links alone
+  // (policy.onset < link_threshold).
+  double onset = 0;
+  if (JointOnset(a, b)) {
+    onset = policy_.onset;
+    if (reasons != nullptr) *reasons |= Bit(Reason::kSharedOnset);
+  }
+  return CombineKinds(per_kind, infra, paid) + onset;
 }
 
 bool Correlator::EdgeHolds(const AccountState& a, const AccountState& b, double* score, uint32_t* reasons, bool* paid,
@@ -87,7 +111,7 @@ uint32_t Correlator::OwnLinkReasons(const AccountState& a) const {
     if (reasons & Bit(LinkReason(static_cast<IndicatorKind>(k)))) continue;
     for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) {
       const IndicatorStats* s = index_.Find(a.indicators[k][idx]);
-      if (s != nullptr && s->suspicious >= 2 && Evidence(*s, k, policy_.links[k]) > 0.1) {
+      if (s != nullptr && s->suspicious >= 2 && Evidence(*s, k, policy_.links[k], index_.Population()) > 0.1) {
         reasons |= Bit(LinkReason(static_cast<IndicatorKind>(k)));
         break;
       }
@@ -335,7 +359,7 @@ void Correlator::AddCampaignEvidence(size_t kind, uint64_t key, CampaignScores* 
     scores->push_back({root, {}});
     it = scores->end() - 1;
   }
-  it->second[kind] = std::max(it->second[kind], Evidence(*s, kind, policy_.links[kind]));
+  it->second[kind] = std::max(it->second[kind], Evidence(*s, kind, policy_.links[kind], index_.Population()));
 }
 
 bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {

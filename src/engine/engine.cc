@@ -164,6 +164,7 @@ Verdict Engine::ObserveFeatures(const Interaction& in, const EventFeatures& f) {
     const OwnEvidence ev = ScoreAccount(a, policy_);
     a.own_score = static_cast<float>(std::max(ev.score, ev.automation_score));
     a.young = ev.young;
+    if (ev.changed && !a.changed) a.changed_hour = static_cast<int32_t>(in.ts / kMsPerHour);
     a.changed = a.changed || ev.changed;
     a.automation_only = ev.automation_only;
     a.reviewable = a.reviewable || ev.score >= policy_.suspicious_score ||

@@ -139,7 +139,7 @@ bool ValidVerdict(Verdict v) { return static_cast<uint8_t>(v) <= static_cast<uin
 // and the build stops here until the field is saved and loaded.
 struct SnapshotAccess {
   // --- policy and options (not saved, fingerprinted) -------------------------
-  static_assert(sizeof(Policy) == 536, "Policy changed: update SnapshotConfigFingerprint");
+  static_assert(sizeof(Policy) == 552, "Policy changed: update SnapshotConfigFingerprint");
   static_assert(sizeof(EngineOptions) == 40, "EngineOptions changed: update SnapshotConfigFingerprint");
   static uint64_t Fingerprint(const Policy& p, const EngineOptions& o) {
     std::string s;
@@ -162,6 +162,7 @@ struct SnapshotAccess {
     w.Arr(p.weights);
     w.Arr(p.links);
     w.Put(p.content_cap);
+    w.Put(p.onset);
     for (const auto* set : {&p.allow_orgs, &p.allow_accounts}) {
       std::vector<std::string> sorted(set->begin(), set->end());
       std::sort(sorted.begin(), sorted.end());
@@ -285,6 +286,7 @@ struct SnapshotAccess {
     w.Put(a.harvest_at_flag);
     w.Put(a.tokens_at_flag);
     w.Put(a.last_link_check);
+    w.Put(a.changed_hour);
   }
   static bool Load(In& r, AccountState* a) {
     if (!(r.Str(&a->id, "account id") && r.Str(&a->org, "account org") && r.Get(&a->org_verified, "org_verified") &&
@@ -319,7 +321,7 @@ struct SnapshotAccess {
           Load(r, &a->passersby) && r.Get(&a->reasons, "reasons") && r.Get(&a->link_reasons, "link_reasons") &&
           r.Get(&a->flagged_at, "flagged_at") && r.Get(&a->n_at_flag, "n_at_flag") &&
           r.Get(&a->harvest_at_flag, "harvest_at_flag") && r.Get(&a->tokens_at_flag, "tokens_at_flag") &&
-          r.Get(&a->last_link_check, "last_link_check"))) {
+          r.Get(&a->last_link_check, "last_link_check") && r.Get(&a->changed_hour, "changed_hour"))) {
       return false;
     }
     a->suspicious = flags & 1u;
@@ -456,10 +458,11 @@ struct SnapshotAccess {
            r.Check(s->campaign_hint <= slots, "campaign hint", "names an account slot that does not exist");
   }
 
-  static_assert(sizeof(IndicatorIndex) == 56, "IndicatorIndex changed: update its snapshot encoder");
+  static_assert(sizeof(IndicatorIndex) == 64, "IndicatorIndex changed: update its snapshot encoder");
   static void Save(Out& w, const IndicatorIndex& x) {
     w.Tag("INDX");
     w.Put(x.dropped_);
+    w.Put(x.cleared_accounts_);
     w.Count(x.values_.size());
     for (const uint64_t key : SortedKeys(x.values_)) {
       w.Put(key);
@@ -468,7 +471,7 @@ struct SnapshotAccess {
   }
   static bool Load(In& r, IndicatorIndex* x, size_t slots) {
     size_t n = 0;
-    if (!(r.Tag("INDX") && r.Get(&x->dropped_, "dropped values") && r.Count(&n, 8 + 94, "indicator values"))) return false;
+    if (!(r.Tag("INDX") && r.Get(&x->dropped_, "dropped values") && r.Get(&x->cleared_accounts_, "cleared accounts") && r.Count(&n, 8 + 94, "indicator values"))) return false;
     x->values_.reserve(n);
     uint64_t prev = 0;
     for (size_t vi = 0; vi < n; ++vi) {
@@ -667,7 +670,7 @@ struct SnapshotAccess {
   }
 
   static_assert(sizeof(SharedEntry) == 40, "SharedEntry changed: update its snapshot encoder");
-  static_assert(sizeof(Correlator) == 296, "Correlator changed: update its snapshot encoder");
+  static_assert(sizeof(Correlator) == 304, "Correlator changed: update its snapshot encoder");
   static void Save(Out& w, const Correlator& c) {
     Save(w, c.index_);
     Save(w, c.campaigns_);

@@ -76,6 +76,7 @@ absl::StatusOr<Policy> Policy::FromToml(std::string_view text, const std::string
       {"thresholds.min_indicator_purity", number(&p.min_indicator_purity, 0, 1)},
       {"thresholds.high_max_tokens", integer(&p.high_max_tokens, 1, 10000000)},
       {"links.content_cap", number(&p.content_cap, 0, 10)},
+      {"links.onset", number(&p.onset, 0, 10)},
       {"allowlist.orgs", string_set(&p.allow_orgs)},
       {"allowlist.accounts", string_set(&p.allow_accounts)},
   };

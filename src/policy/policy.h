@@ -57,6 +57,10 @@ struct Policy {
   // two operators drawing on the same public prompt set share content and
   // nothing else.
   double content_cap = 0.8;
+  // Two accounts that each took up harvesting after a clean history, within
+  // kOnsetWindowHours of each other (Correlator::JointOnset): timing
+  // evidence added to their link, never enough alone.
+  double onset = 0.5;
   double weight(Reason r) const { return weights[static_cast<size_t>(r)]; }
   double link(IndicatorKind k) const { return links[static_cast<size_t>(k)]; }
   absl::flat_hash_set<std::string> allow_orgs;
