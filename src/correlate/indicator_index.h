@@ -85,9 +85,11 @@ struct IndicatorStats {
   // no evidence at all (issue #15). The base rate: the share of the cleared
   // population (cleared accounts, and passers-by at their weight) that uses
   // it. Evidence halves at kPopularShare and is ~0 past a few times it.
-  // A campaign cannot make its own values common this way without running
-  // that share of the platform's clean accounts. `population`:
-  // IndicatorIndex::Population().
+  // To make its own value common, a campaign must run that share of the
+  // platform's clean accounts on it (cleared after 10 requests or a day).
+  // Discounting the campaign's own size, as Publicness does, was tried: it
+  // gave the popular SDK back to campaigns that adopt it by the thousand
+  // (docs/QUALITY.md). `population`: IndicatorIndex::Population().
   static constexpr double kPopularShare = 0.02;
   double Rarity(double population) const {
     const double share = (cleared + kPasserbyWeight * passersby) / population / kPopularShare;
@@ -131,6 +133,7 @@ class IndicatorIndex {
   // the whole population: an account cleared (+1) and found suspicious
   // after all (-1).
   void CountCleared(int delta) { cleared_accounts_ += delta; }
+  int64_t cleared_accounts() const { return cleared_accounts_; }
   // The population a value's share is read against (IndicatorStats::Rarity):
   // the cleared accounts, at least kMinPopulation -- until the platform has
   // seen that many, a value's users are counted against as many strangers

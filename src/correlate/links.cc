@@ -76,8 +76,12 @@ double Correlator::LinkScore(const AccountState& a, const AccountState& b, uint3
   // a shared day is a coincidence of about one in the log's length in
   // days; it adds to what the pair shares, and never links alone
   // (policy.onset < link_threshold).
+  // Only beside a value that is evidence on its own (> 0.1, a reason the
+  // link is reported with): a link is never made of weak values and a
+  // shared day.
+  const bool some_kind = std::any_of(per_kind.begin(), per_kind.end(), [](double v) { return v > 0.1; });
   double onset = 0;
-  if (JointOnset(a, b)) {
+  if (some_kind && JointOnset(a, b)) {
     onset = policy_.onset;
     if (reasons != nullptr) *reasons |= Bit(Reason::kSharedOnset);
   }

@@ -471,7 +471,8 @@ struct SnapshotAccess {
   }
   static bool Load(In& r, IndicatorIndex* x, size_t slots) {
     size_t n = 0;
-    if (!(r.Tag("INDX") && r.Get(&x->dropped_, "dropped values") && r.Get(&x->cleared_accounts_, "cleared accounts") && r.Count(&n, 8 + 94, "indicator values"))) return false;
+    if (!(r.Tag("INDX") && r.Get(&x->dropped_, "dropped values") && r.Get(&x->cleared_accounts_, "cleared accounts") &&
+          r.Check(x->cleared_accounts_ >= 0, "cleared accounts", "is negative") && r.Count(&n, 8 + 94, "indicator values"))) return false;
     x->values_.reserve(n);
     uint64_t prev = 0;
     for (size_t vi = 0; vi < n; ++vi) {

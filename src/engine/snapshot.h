@@ -55,7 +55,7 @@
 
 namespace dg {
 
-inline constexpr uint32_t kSnapshotVersion = 1;
+inline constexpr uint32_t kSnapshotVersion = 2;  // 2: changed_hour, the cleared population
 inline constexpr size_t kSnapshotHeaderBytes = 32;
 
 // Appends the engine's snapshot to *out. Const: safe while nothing observes.

@@ -57,11 +57,12 @@ enum class Reason : uint8_t {
   kSharedBehaviour,
   kSharedSchedule,
   kSharedOrg,
-  kSharedOnset,  // took up harvesting within a day of each other (links.onset)
   // outcomes decided outside the evidence
   kAllowlisted,
   kAnalystOverride,  // a person allowed or blocked the account
   kSharedIndicator,  // matches an indicator shared by another provider (STIX import)
+  // coordination, added last so that stored reason masks keep their bits
+  kSharedOnset,  // took up harvesting within a day of each other (links.onset)
   kCount
 };
 inline constexpr size_t kReasonCount = static_cast<size_t>(Reason::kCount);
@@ -112,10 +113,10 @@ inline constexpr std::array<SignalSpec, kReasonCount> kSignals = {{
     {Reason::kSharedBehaviour, "shared_behaviour", Family::kCoordination, 0},
     {Reason::kSharedSchedule, "shared_schedule", Family::kCoordination, 0},
     {Reason::kSharedOrg, "shared_org", Family::kCoordination, 0},
-    {Reason::kSharedOnset, "shared_onset", Family::kCoordination, 0},
     {Reason::kAllowlisted, "allowlisted", Family::kOutcome, 0},
     {Reason::kAnalystOverride, "analyst_override", Family::kOutcome, 0},
     {Reason::kSharedIndicator, "shared_indicator", Family::kOutcome, 0},
+    {Reason::kSharedOnset, "shared_onset", Family::kCoordination, 0},
 }};
 
 constexpr const SignalSpec& Signal(Reason r) { return kSignals[static_cast<size_t>(r)]; }

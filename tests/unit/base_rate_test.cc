@@ -117,12 +117,19 @@ OnsetOutcome PlayOnset(bool together, double onset = Policy::Defaults().onset) {
   std::stable_sort(all.begin(), all.end(), [](const Interaction& x, const Interaction& y) { return x.ts < y.ts; });
   for (const auto& in : all) engine.Observe(in);
   engine.Finish();
+  // Every aged account was cleared during its ordinary days and counted in
+  // the population, then withdrawn from it when it turned suspicious.
+  size_t cleared = 0;
+  for (const auto& a : engine.accounts()) cleared += !a.id.empty() && a.cleared;
+  EXPECT_EQ(cleared, 0u);
+  EXPECT_EQ(engine.correlator().index().cleared_accounts(), 0);
   OnsetOutcome out;
   for (int k = 0; k < kAccounts; ++k) {
     const AccountState* a = engine.FindAccount("aged" + std::to_string(k));
     EXPECT_NE(a, nullptr);
     if (a == nullptr) continue;
     EXPECT_TRUE(a->changed) << a->id;
+    EXPECT_GE(a->changed_hour, static_cast<int32_t>(kT0 / kMsPerHour + 4 * 24)) << a->id;  // not before its first harvest day
     out.campaign.push_back(engine.CampaignOf(a->index));
     out.link_reasons.push_back(a->link_reasons);
   }
