@@ -35,7 +35,7 @@ import tempfile
 import time
 import urllib.request
 
-from natstest import start_nats, stop_all, wait_port_file
+from natstest import demo_and_scan, start_nats, stop_all, wait_port_file
 
 
 def nats_publish(port, messages):
@@ -75,13 +75,7 @@ def main():
     procs = []
     failures = []
     try:
-        data = os.path.join(work, "data")
-        subprocess.run([dg, "simulate", "--scenario", "demo", "--seed", "7", "--out", data], check=True,
-                       stdout=subprocess.DEVNULL)
-        events = os.path.join(data, "events.jsonl")
-        scan = os.path.join(work, "scan")
-        subprocess.run([dg, "scan", events, "--out", scan, "--no-samples", "--quiet"], check=True,
-                       stdout=subprocess.DEVNULL)
+        events, scan = demo_and_scan(dg, work)
         port = start_nats(work, procs)
         common = ["--nats", f"nats://127.0.0.1:{port}", "--replicas", "1", "--partitions", "4"]
         out = os.path.join(work, "out")

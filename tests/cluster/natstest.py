@@ -44,3 +44,16 @@ def stop_all(procs):
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+
+
+def demo_and_scan(dg, work):
+    """The demo scenario (seed 7) in WORK/data and `scan --no-samples` of it
+    in WORK/scan -- what a cluster run is compared with. Returns (events, scan)."""
+    data = os.path.join(work, "data")
+    subprocess.run([dg, "simulate", "--scenario", "demo", "--seed", "7", "--out", data], check=True,
+                   stdout=subprocess.DEVNULL)
+    events = os.path.join(data, "events.jsonl")
+    scan = os.path.join(work, "scan")
+    subprocess.run([dg, "scan", events, "--out", scan, "--no-samples", "--quiet"], check=True,
+                   stdout=subprocess.DEVNULL)
+    return events, scan

@@ -28,7 +28,7 @@ import time
 import urllib.request
 
 from malformed_test import metric, nats_publish
-from natstest import start_nats, stop_all, wait_port_file
+from natstest import demo_and_scan, start_nats, stop_all, wait_port_file
 
 
 def read(path):
@@ -45,13 +45,7 @@ def main():
     procs = []
     failures = []
     try:
-        data = os.path.join(work, "data")
-        subprocess.run([dg, "simulate", "--scenario", "demo", "--seed", "7", "--out", data], check=True,
-                       stdout=subprocess.DEVNULL)
-        events = os.path.join(data, "events.jsonl")
-        scan = os.path.join(work, "scan")
-        subprocess.run([dg, "scan", events, "--out", scan, "--no-samples", "--quiet"], check=True,
-                       stdout=subprocess.DEVNULL)
+        events, scan = demo_and_scan(dg, work)
         port = start_nats(work, procs)
         common = ["--nats", f"nats://127.0.0.1:{port}", "--replicas", "1", "--partitions", "4"]
         wpf = os.path.join(work, "worker.port")
