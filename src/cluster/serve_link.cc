@@ -235,17 +235,8 @@ absl::Status NatsServeLink::Publish(const std::vector<const Interaction*>& event
 }
 
 absl::Status NatsServeLink::Override(const OverrideRecord& o) {
-  std::string value = "{\"account_id\":";
-  AppendJsonString(value, o.account_id);
-  value += ",\"action\":";
-  AppendJsonString(value, o.action);
-  value += ",\"by\":";
-  AppendJsonString(value, o.by);
-  value += ",\"reason\":";
-  AppendJsonString(value, o.reason);
-  value += ",\"at\":";
-  AppendJsonString(value, o.at);
-  value += "}";
+  std::string value;
+  AppendOverrideJson(value, o, /*with_account=*/true);
   DG_RETURN_IF_ERROR(view_->overrides_bucket()->Put(AccountKey(o.account_id), value));
   view_->ApplyOverride(o.account_id, o.action);
   return absl::OkStatus();

@@ -741,15 +741,7 @@ std::optional<std::string> Service::AccountJson(const std::string& id) {
     for (size_t idx = 0; idx < hist->second.size(); ++idx) {
       const auto& o = hist->second[idx];
       if (idx) out += ",";
-      out += "{\"action\":";
-      AppendJsonString(out, o.action);
-      out += ",\"by\":";
-      AppendJsonString(out, o.by);
-      out += ",\"reason\":";
-      AppendJsonString(out, o.reason);
-      out += ",\"at\":";
-      AppendJsonString(out, o.at);
-      out += "}";
+      AppendOverrideJson(out, o, /*with_account=*/false);
     }
   }
   out += "]}";

@@ -1,5 +1,7 @@
 #include "serve/store.h"
 
+#include "common/json_out.h"
+
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -496,6 +498,24 @@ std::optional<std::string> Store::GetMeta(const std::string& key) {
   BindText(q.s, 1, key);
   if (sqlite3_step(q.s) != SQLITE_ROW) return std::nullopt;
   return Column(q.s, 0);
+}
+
+void AppendOverrideJson(std::string& out, const OverrideRecord& o, bool with_account) {
+  out += '{';
+  if (with_account) {
+    out += "\"account_id\":";
+    AppendJsonString(out, o.account_id);
+    out += ',';
+  }
+  out += "\"action\":";
+  AppendJsonString(out, o.action);
+  out += ",\"by\":";
+  AppendJsonString(out, o.by);
+  out += ",\"reason\":";
+  AppendJsonString(out, o.reason);
+  out += ",\"at\":";
+  AppendJsonString(out, o.at);
+  out += '}';
 }
 
 }  // namespace dg

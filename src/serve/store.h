@@ -53,6 +53,10 @@ struct OverrideRecord {
   // reads it back).
   std::optional<int64_t> after_batch;
 };
+// The override as a JSON object: {"account_id" (with_account), "action",
+// "by", "reason", "at"} -- a dg_overrides value, an entry of an account's
+// override history.
+void AppendOverrideJson(std::string& out, const OverrideRecord& o, bool with_account);
 
 // A redacted text a logged event gave to the analyst view (EventTexts in
 // correlate/correlator.h): the event is record `index` of batch `batch`.
