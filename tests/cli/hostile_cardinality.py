@@ -14,7 +14,7 @@ suspicious, so the first eviction tier cannot forget them.
 
 Checks: with --max-accounts M the engine keeps at most M accounts (the rest
 forgotten; on D the suspicious ones are kept as summaries and listed with
-their verdict), peak memory stays under a bound, throughput on A and C stays
+their verdict), peak memory stays under a bound, CPU time on A and C stays
 within 2x of B, and the hydra's verdicts are the same in all four.
 
 Usage: hostile_cardinality.py DISTILLGUARD [N] [--max-accounts M]
@@ -85,6 +85,10 @@ def scan(path, out):
         raise SystemExit(r.stderr)
     rate = float(re.search(r"throughput: (\d+) interactions/s", r.stdout).group(1))
     rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", r.stderr).group(1))
+    # CPU seconds (user + system, all threads) per million interactions: unlike wall time it does not
+    # move when ctest runs other tests beside this one on a 2-core machine (CI saw a wall ratio of 0.44
+    # where an idle machine measures 0.76).
+    cpu = sum(float(re.search(rf"{k} time \(seconds\): ([\d.]+)", r.stderr).group(1)) for k in ("User", "System"))
     state = re.search(r"state: (\d+) accounts \((\d+) forgotten", r.stdout)
     verdicts = {}
     summaries = {}
@@ -94,7 +98,7 @@ def scan(path, out):
             verdicts[a["account_id"]] = a["verdict"]
         if a.get("forgotten"):
             summaries[a["account_id"]] = a["verdict"]
-    return rate, rss_kb, int(state.group(1)), int(state.group(2)), verdicts, summaries
+    return rate, rss_kb, int(state.group(1)), int(state.group(2)), verdicts, summaries, cpu
 
 
 results = {}
@@ -103,8 +107,8 @@ for kind in ("normal", "wide", "one", "suspicious"):
     write(path, kind)
     results[kind] = scan(path, os.path.join(work, kind + "_out"))
     os.remove(path)
-    rate, rss, live, forgotten, _, _ = results[kind]
-    print(f"     {kind:<7} {N} interactions: {rate:.0f}/s, peak RSS {rss / 1024:.0f} MiB, {live} accounts kept, {forgotten} forgotten")
+    rate, rss, live, forgotten, _, _, cpu = results[kind]
+    print(f"     {kind:<7} {N} interactions: {rate:.0f}/s, {cpu:.2f} s CPU, peak RSS {rss / 1024:.0f} MiB, {live} accounts kept, {forgotten} forgotten")
 
 normal, wide, one, sus = results["normal"], results["wide"], results["one"], results["suspicious"]
 check(wide[2] <= MAX_ACCOUNTS, f"wide: accounts kept ({wide[2]}) within --max-accounts {MAX_ACCOUNTS}")
@@ -112,8 +116,10 @@ check(wide[3] >= N * 0.9 - MAX_ACCOUNTS, f"wide: the rest forgotten ({wide[3]})"
 # AccountState ~1.2 KB + index entries; indicator index and template clusters are capped separately.
 check(wide[1] < normal[1] + 400 * 1024, f"wide: peak memory {wide[1] // 1024} MiB stays near normal's {normal[1] // 1024} MiB (+400)")
 check(one[1] < normal[1] + 400 * 1024, f"one account: peak memory {one[1] // 1024} MiB stays near normal's")
-check(wide[0] >= normal[0] / 2, f"wide: throughput {wide[0]:.0f}/s within 2x of normal {normal[0]:.0f}/s")
-check(one[0] >= normal[0] / 2, f"one account: throughput {one[0]:.0f}/s within 2x of normal")
+# A complexity guard (no per-account or per-value cost that grows with cardinality), not a benchmark:
+# CPU time, with 2x of slack.
+check(wide[6] <= normal[6] * 2, f"wide: CPU {wide[6]:.2f} s within 2x of normal's {normal[6]:.2f} s")
+check(one[6] <= normal[6] * 2, f"one account: CPU {one[6]:.2f} s within 2x of normal's")
 check(normal[4] and all(v == "block" for v in normal[4].values()), "normal: the planted hydra is blocked")
 check(wide[4] == normal[4], "wide: the hydra's verdicts are unchanged")
 check(one[4] == normal[4], "one account: the hydra's verdicts are unchanged")
