@@ -49,6 +49,7 @@ struct SimulateArgs {
   std::vector<std::string> evade;
   double days = 0;
   std::string fields = "full";
+  bool realistic_labs = false;
 };
 void AddSimulateOptions(CLI::App& cmd, SimulateArgs& args);
 int RunSimulate(const SimulateArgs& args);

@@ -44,6 +44,9 @@ void AddSimulateOptions(CLI::App& cmd, SimulateArgs& args) {
                  "no-ua, no-ip (no address, no user agent), content-only")
       ->capture_default_str();
   cmd.add_option("--labels", args.labels, "With --out - or --out FILE.zst: write labels.jsonl to this file");
+  cmd.add_flag("--realistic-labs", args.realistic_labs,
+               "Research labs of 3-12 researchers on one org, card and office network that re-run fixed benchmark "
+               "items on every model (default: labs of 2-4 accounts asking fresh items)");
 }
 
 int RunSimulate(const SimulateArgs& args) {
@@ -55,6 +58,7 @@ int RunSimulate(const SimulateArgs& args) {
   options.evasions = args.evade;
   options.days = args.days;
   options.fields = args.fields;
+  options.realistic_labs = args.realistic_labs;
   auto created = sim::Simulator::Create(options);
   if (!created.ok()) return PrintError("simulate", created.status());
   std::unique_ptr<sim::Simulator> simulator = std::move(*created);

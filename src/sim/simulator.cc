@@ -55,7 +55,8 @@ struct Shared {  // infrastructure and content shared by a group of accounts
   std::string system;
   std::string tools_json;
   std::vector<std::string> wrappers;  // "{TASK}" templates
-  std::vector<std::string> questions; // shared question list (homework)
+  std::vector<std::string> questions; // shared question list (homework, a lab's benchmark items)
+  std::vector<std::pair<std::string, std::string>> shots;  // few-shot (question, written answer) pairs
   std::string ua;
   std::string email_domain;
   std::string org;
@@ -428,31 +429,88 @@ struct Simulator::Impl {
         if (rng.Chance(0.5)) a.payment = "";
       }
     }
-    // research labs running benchmarks with "think step by step"
-    const int labs = Scaled(4);
+    // Research labs running benchmarks with "think step by step": by
+    // default two to four accounts each (below a campaign's block size);
+    // with --realistic-labs, labs of the size and habits below instead.
+    auto labs_small = [&] {
+      const int labs = Scaled(4);
+      for (int l = 0; l < labs; ++l) {
+        auto sh = std::make_shared<Shared>();
+        sh->ip_pool = IpPool(rng, 1, 4);
+        sh->org = "org_" + Hex(rng, 10);
+        sh->payments = {"pm_" + Hex(rng, 20)};
+        sh->wrappers = {"Question: {TASK}\nLet's think step by step, then give the final answer on the last line.",
+                        "{TASK}\n\nThink step by step and show your reasoning before the answer."};
+        const int members = static_cast<int>(rng.Range(2, 4));
+        for (int m = 0; m < members; ++m) {
+          Account& a = NewAccount("research_lab_benchmark", false, "");
+          a.shared = sh;
+          a.style = Style::kBenchmark;
+          a.schedule = Schedule::kRuns;
+          a.topic = rng.Chance(0.5) ? TopicKind::kMaths : TopicKind::kReasoning;
+          a.org = sh->org;
+          a.payment = sh->payments[0];
+          a.ip = sh->ip_pool[static_cast<size_t>(m) % sh->ip_pool.size()];
+          a.rate_per_day = 1;  // runs per ~3 days handled by the schedule
+          a.max_tokens = 4096;
+          a.temperature = 0;
+          a.vary_settings = false;
+          a.p_continue = 0;
+          a.ua = "python-httpx/0.27.2";
+        }
+      }
+    };
+    // --realistic-labs: a handful of researchers (3-12), each with
+    // an account, under one org, one card, one office /24 and the lab's own
+    // mail domain. They run public benchmarks -- a fixed item set, asked again
+    // in every run, by every researcher and on every model -- at temperature 0
+    // with "think step by step" or in a few-shot format whose exemplar answers
+    // the lab wrote (assistant turns the model never produced); most run a new
+    // model within hours of its release. Sized like the labs and eval teams
+    // that run model comparisons; a campaign-sized group on one card to the
+    // linker.
+    const int labs = options.realistic_labs ? Scaled(5) : 0;
+    if (!options.realistic_labs) labs_small();
     for (int l = 0; l < labs; ++l) {
       auto sh = std::make_shared<Shared>();
-      sh->ip_pool = IpPool(rng, 1, 4);
+      sh->ip_pool = IpPool(rng, 1, 2);
       sh->org = "org_" + Hex(rng, 10);
       sh->payments = {"pm_" + Hex(rng, 20)};
+      sh->email_domain = "lab-" + Hex(rng, 4) + (rng.Chance(0.5) ? ".ai" : ".edu");
       sh->wrappers = {"Question: {TASK}\nLet's think step by step, then give the final answer on the last line.",
                       "{TASK}\n\nThink step by step and show your reasoning before the answer."};
-      const int members = static_cast<int>(rng.Range(2, 4));
+      const TopicKind topic = rng.Chance(0.5) ? TopicKind::kMaths : TopicKind::kReasoning;
+      const int items = static_cast<int>(rng.Range(150, 600));
+      for (int q = 0; q < items; ++q) sh->questions.push_back(text->TaskPrompt(topic, rng));
+      if (rng.Chance(0.4)) {  // few-shot: worked examples the lab wrote
+        for (int k = 0; k < 3; ++k) {
+          const std::string q = text->TaskPrompt(topic, rng);
+          sh->shots.emplace_back(q, "Let's work through it. " + text->Response(q, topic, rng).substr(0, 240));
+        }
+      }
+      const bool early = rng.Chance(0.7);
+      const std::string ua = std::string(rng.Pick(std::vector<std::string_view>{"python-httpx/0.27.2", "openai-python/1.51.0"}));
+      const int members = static_cast<int>(rng.Range(3, 12));
       for (int m = 0; m < members; ++m) {
         Account& a = NewAccount("research_lab_benchmark", false, "");
         a.shared = sh;
         a.style = Style::kBenchmark;
         a.schedule = Schedule::kRuns;
-        a.topic = rng.Chance(0.5) ? TopicKind::kMaths : TopicKind::kReasoning;
+        a.topic = topic;
         a.org = sh->org;
         a.payment = sh->payments[0];
+        a.email_domain = sh->email_domain;
         a.ip = sh->ip_pool[static_cast<size_t>(m) % sh->ip_pool.size()];
         a.rate_per_day = 1;  // runs per ~3 days handled by the schedule
-        a.max_tokens = 4096;
+        a.max_tokens = rng.Chance(0.5) ? 4096 : 2048;
         a.temperature = 0;
         a.vary_settings = false;
         a.p_continue = 0;
-        a.ua = "python-httpx/0.27.2";
+        a.ua = ua;
+        if (early) {
+          a.adopt_at_day = Day(release) + rng.Uniform(0.05, 0.5);
+          a.adopt_share = 0.8;
+        }
       }
     }
     // SaaS chatbots: persona system prompt, multi-turn, many end users
@@ -765,7 +823,11 @@ struct Simulator::Impl {
           --a.run_left;
           return now + static_cast<TimeMs>(rng.Uniform(2, 8) * 1000);
         }
-        a.run_left = static_cast<int>(rng.Range(300, 1500));
+        // A lab's run is one pass over its benchmark's items; other runs
+        // (batch jobs) are a few hundred to 1,500 requests.
+        a.run_left = a.style == Style::kBenchmark && a.shared && !a.shared->questions.empty()
+                         ? static_cast<int>(a.shared->questions.size())
+                         : static_cast<int>(rng.Range(300, 1500));
         const int hour_base = static_cast<int>(rng.Range(9, 16));
         const double days_ahead = rng.Uniform(1.5, 5.0);
         const TimeMs day0 = ((now + static_cast<TimeMs>(days_ahead * kSecondsPerDay * 1000)) / kMsPerDay) * kMsPerDay;
@@ -883,7 +945,23 @@ struct Simulator::Impl {
         }
         break;
       }
-      case Style::kBenchmark: r.messages.emplace_back(true, Wrap(*sh, text->TaskPrompt(a.topic, rng))); break;
+      case Style::kBenchmark: {
+        if (sh->questions.empty()) {  // the default small labs: a fresh item each time
+          r.messages.emplace_back(true, Wrap(*sh, text->TaskPrompt(a.topic, rng)));
+          break;
+        }
+        const std::string& item = sh->questions[rng.Below(sh->questions.size())];
+        if (sh->shots.empty()) {
+          r.messages.emplace_back(true, Wrap(*sh, item));
+          break;
+        }
+        for (const auto& [q, ans] : sh->shots) {
+          r.messages.emplace_back(true, "Question: " + q);
+          r.messages.emplace_back(false, ans);
+        }
+        r.messages.emplace_back(true, "Question: " + item);
+        break;
+      }
       case Style::kSupportBot:
         r.system = sh->system;
         human_turn(TopicKind::kSupport);

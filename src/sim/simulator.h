@@ -39,6 +39,13 @@ struct SimOptions {
   // what a gateway sees without billing data), "no-ua", "no-ip" (no address
   // and no user agent, as in a Helicone export), "content-only".
   std::string fields = "full";
+  // Research labs as large as real ones (3-12 researchers on one org, card,
+  // office /24 and mail domain) that re-run a fixed benchmark item set on
+  // every model, some few-shot with answers they wrote, most on a new model
+  // within hours -- instead of the default 2-4 accounts that ask fresh
+  // items. A hard negative the default gates do not include yet
+  // (docs/QUALITY.md, "Evaluation labs").
+  bool realistic_labs = false;
 };
 
 struct SimStats {
