@@ -113,6 +113,12 @@ uint32_t AccountState::SynchronizedBins() const {
   return 0;
 }
 
+uint64_t AccountState::TokensOf(const EventFeatures& f) {
+  uint64_t served = f.input_tokens >= 0 && f.output_tokens >= 0 ? static_cast<uint64_t>(f.output_tokens) : 0;
+  if (f.reasoning_tokens > 0) served += static_cast<uint64_t>(f.reasoning_tokens);
+  return served;
+}
+
 void AccountState::Observe(const EventFeatures& f, int64_t high_max_tokens, HistoryCheck history) {
   if (n == 0) {
     first_ts = f.ts;
@@ -169,11 +175,7 @@ void AccountState::Observe(const EventFeatures& f, int64_t high_max_tokens, Hist
     output_tokens += static_cast<uint64_t>(f.output_tokens);
   }
   if (f.reasoning_tokens > 0) reasoning_tokens += static_cast<uint64_t>(f.reasoning_tokens);
-  {
-    uint64_t served = f.input_tokens >= 0 && f.output_tokens >= 0 ? static_cast<uint64_t>(f.output_tokens) : 0;
-    if (f.reasoning_tokens > 0) served += static_cast<uint64_t>(f.reasoning_tokens);
-    tokens_cur_day = static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, tokens_cur_day + served));
-  }
+  tokens_cur_day = static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, tokens_cur_day + TokensOf(f)));
   harvest_n += (f.flags & (kFlagCot | kFlagRecon | kFlagRubric | kFlagDataGen)) != 0;
   ++capability[static_cast<size_t>(f.capability)];
   if (f.prompt_cluster != 0) templates.Add(f.prompt_cluster);

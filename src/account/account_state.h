@@ -110,6 +110,10 @@ struct AccountState {
   RateCounts life, window_cur, window_prev;
   TimeMs window_start = 0;
   uint32_t tools = 0;
+  // Output + reasoning tokens served on requests this account had sent
+  // before, unchanged, at temperature 0 (RepeatTable; saturating): answers
+  // it already had. In the padding after `tools`.
+  uint32_t repeat_tokens = 0;
   uint64_t input_tokens = 0, output_tokens = 0;  // where the log reports them
   uint64_t reasoning_tokens = 0;                 // extended thinking, where reported
   uint32_t harvest_n = 0;                        // requests carrying any harvest flag
@@ -204,6 +208,14 @@ struct AccountState {
   }
   // Output + reasoning tokens served so far.
   uint64_t TokensServed() const { return output_tokens + reasoning_tokens; }
+  // What one interaction adds to TokensServed (output + reasoning tokens,
+  // where the log reports them).
+  static uint64_t TokensOf(const EventFeatures& f);
+  // Share of the tokens served that were deterministic repeats, in [0, 1].
+  double RepeatShare() const {
+    const uint64_t t = TokensServed();
+    return t == 0 ? 0.0 : std::min(1.0, static_cast<double>(repeat_tokens) / static_cast<double>(t));
+  }
   // Records a use of the value: kKnown (already held), kAdded (a free slot),
   // kReplaced (took the slot of a value used once; *evicted gets that
   // value), kOverflow (every slot holds a value used more than once).

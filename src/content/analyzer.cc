@@ -73,6 +73,34 @@ void SystemDigestCache::Store(size_t slot, std::string_view text, const LexiconH
   e.sig = sig;
 }
 
+uint64_t RequestFingerprint(const Interaction& in) {
+  if (!(in.temperature == 0.0)) return 0;  // also NaN (not given): sampling may differ
+  XXH3_state_t state;
+  XXH3_INITSTATE(&state);
+  XXH3_64bits_reset_withSeed(&state, 0x7265715f6670ULL);
+  // Every field is length-prefixed so that moving bytes between fields
+  // changes the hash.
+  const auto put = [&state](const void* p, size_t n) { XXH3_64bits_update(&state, p, n); };
+  const auto str = [&put](std::string_view s) {
+    const uint64_t n = s.size();
+    put(&n, sizeof n);
+    put(s.data(), s.size());
+  };
+  str(in.model);
+  str(in.system);
+  for (const Message& m : in.messages) {
+    const uint8_t role = static_cast<uint8_t>(m.role);
+    put(&role, 1);
+    const std::array<uint16_t, 3> blocks{m.tool_use_blocks, m.tool_result_blocks, m.other_blocks};
+    put(blocks.data(), sizeof blocks);
+    str(m.text);
+  }
+  put(&in.tools_hash, sizeof in.tools_hash);
+  put(&in.max_tokens, sizeof in.max_tokens);
+  const uint64_t fp = XXH3_64bits_digest(&state);
+  return fp == 0 ? 1 : fp;
+}
+
 namespace {
 
 void Digest(const Interaction& in, TokenStream* scratch, SystemDigestCache* systems, ContentDigest* digest,
@@ -90,6 +118,7 @@ void Digest(const Interaction& in, TokenStream* scratch, SystemDigestCache* syst
   out->reasoning_tokens = in.reasoning_tokens;
   out->tools_hash = in.tools_hash;
   if (in.has_response) out->response_fp = TurnFingerprint(in.response_text);
+  out->request_fp = RequestFingerprint(in);
   // History: the assistant turns before the last user turn (one after it is
   // a prefill the client wrote for this answer, not history). Only a turn
   // with text or a tool call makes the request a conversation -- an empty

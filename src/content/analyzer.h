@@ -48,6 +48,11 @@ struct EventFeatures {
   uint64_t response_fp = 0;         // 0 = the log has no response text
   uint8_t history_turns = 0;
   std::array<uint64_t, 4> history_fp{};
+  // Deterministic requests only (temperature 0): a hash of everything that
+  // decides the answer -- model, system prompt, every turn, tools, max_tokens
+  // -- so the same request sent again is known as a repeat, which yields
+  // nothing new (RequestFingerprint). 0 for any other request.
+  uint64_t request_fp = 0;
 };
 inline constexpr size_t kHistoryFingerprints = 4;
 
@@ -56,6 +61,13 @@ inline constexpr size_t kHistoryFingerprints = 4;
 // with no text. Robust to the re-wrapping and trimming clients do and to a
 // client keeping only the start of a long answer. O(128).
 uint64_t TurnFingerprint(std::string_view text);
+
+// The request_fp of an interaction: nonzero only for a deterministic request
+// (temperature exactly 0); any byte of the model, system prompt, turns (role
+// and text, tool blocks), tools or max_tokens that differs gives another
+// value, so a request that can bring a different answer is never the "same
+// request again". O(request bytes), XXH3 streaming.
+uint64_t RequestFingerprint(const Interaction& in);
 
 // What the text of one interaction leaves behind once read: features with
 // the cluster ids still unassigned, and the MinHash signatures that assign

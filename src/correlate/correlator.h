@@ -119,6 +119,7 @@ class Correlator {
   using RefreshFn = absl::FunctionRef<void(AccountState&, TimeMs)>;
 
   Correlator(const Policy& policy, AccountTable& accounts, CorrelatorOptions options);
+  const Policy& policy() const { return policy_; }
   Correlator(const Correlator&) = delete;
   Correlator& operator=(const Correlator&) = delete;
 
@@ -180,6 +181,17 @@ class Correlator {
   // its campaign only when that many others are not its colleagues (the
   // org was verified after the campaign formed). O(members) at worst.
   size_t MembersOutsideOrg(const CampaignAggregate& g, const AccountState& a, size_t enough) const;
+  // Members' tokens that answered deterministic requests their customer had
+  // sent before (AccountState::repeat_tokens), over all their tokens: an
+  // evaluation group re-running its items, whose member on its first pass is
+  // judged with the group. 0 for a campaign of more than kMeasuredMembers
+  // (a group that size is no lab; and the sum stays O(64)).
+  static constexpr size_t kMeasuredMembers = 64;
+  double CampaignRepeatShare(const CampaignAggregate& g) const;
+  // Whether the campaign's members are measuring the model rather than
+  // harvesting it (policy.evaluation_repeat_share): the account's own share
+  // or its campaign's. O(kMeasuredMembers).
+  bool Measuring(const CampaignAggregate& g, const AccountState& a) const;
   size_t BlockMinAccounts(bool infra_linked, const CampaignAggregate& g) const;
   // The account's own coordination reasons: the links it was made or
   // matched on, and the kinds of which it holds a value that other
@@ -285,6 +297,9 @@ class Correlator {
   // infrastructure only. While pending, content links wait. Only for
   // accounts of unknown age: with a sign-up time, youth decides instead.
   enum class Network : uint8_t { kNone, kPending, kOwn };
+  // The account's own unverified org id is held by at least the org kind's
+  // min_support suspicious accounts: a group that declares itself. O(1).
+  bool OrgGroup(const AccountState& a) const;
   Network NetworkOf(const AccountState& a) const;
   // Most of the campaign's first 16 members work from networks of their
   // own, or may yet (kOwn, kPending): shared content does not bring others

@@ -60,7 +60,8 @@ std::optional<SharedTrust> EngineCheckInputs::Shared(const std::string& payment,
 std::optional<CampaignMatch> EngineCheckInputs::MatchCampaign(const std::string& payment, const std::string& ip) const {
   const Correlator::RequestMatch m = correlator_.MatchRequest(payment, ip);
   if (m.campaign == nullptr) return std::nullopt;
-  return CampaignMatch{m.campaign->id, correlator_.CampaignScore(*m.campaign), m.total, m.reasons};
+  return CampaignMatch{m.campaign->id, correlator_.CampaignScore(*m.campaign), m.total, m.reasons,
+                       correlator_.CampaignRepeatShare(*m.campaign) >= correlator_.policy().evaluation_repeat_share};
 }
 
 CheckResult Check(const CheckRequest& r, const AccountTable& accounts, const Correlator& correlator, const Policy& policy,
@@ -127,7 +128,7 @@ CheckResult Check(const CheckRequest& r, const CheckInputs& inputs, const Policy
   out.campaign_id = m->campaign_id;
   out.reasons |= Bit(Reason::kCampaignIndicatorMatch) | m->reasons;
   out.score = std::max(out.score, std::min(1.0, m->campaign_score * std::min(1.0, m->total / policy.link_threshold)));
-  out.decision = m->total >= policy.link_threshold ? Decision::kBlock : Decision::kChallenge;
+  out.decision = m->total >= policy.link_threshold && !m->measuring ? Decision::kBlock : Decision::kChallenge;
   out.ttl_s = out.decision == Decision::kBlock ? 3600 : 300;
   return out;
 }

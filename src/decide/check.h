@@ -84,6 +84,10 @@ struct CampaignMatch {
   double campaign_score = 0;  // Correlator::CampaignScore
   double total = 0;           // summed link evidence
   uint32_t reasons = 0;       // Reason bits of the kinds that matched
+  // The campaign's members are measuring the model (Correlator::Measuring
+  // over the campaign): a new account on its values is challenged, not
+  // blocked -- as its members are reviewed, not blocked.
+  bool measuring = false;
 };
 
 // Check's inputs. Implementations are read concurrently by every checking

@@ -48,7 +48,10 @@ void Apply(AccountState& a, const Policy& policy, Correlator& correlator, TimeMs
     // A verified org is one customer: its members are not a campaign of
     // each other, even when the verification came after the campaign formed.
     const bool colleagues_only = a.org_verified == 1 && !a.org.empty() && correlator.MembersOutsideOrg(*g, a, need) < need;
-    if (cs >= policy.campaign_block_score && a.suspicious && g->members.size() >= need && !colleagues_only) {
+    // An account, or a group, whose answers are mostly ones it already had
+    // (the same deterministic request again) is evaluating, not harvesting.
+    const bool measuring = correlator.Measuring(*g, a);
+    if (cs >= policy.campaign_block_score && a.suspicious && g->members.size() >= need && !colleagues_only && !measuring) {
       block = true;
     }
   }

@@ -5,7 +5,8 @@
 // Per interaction (ObserveFeatures, engine.cc):
 //   content    ContentAnalyzer assigns template clusters (text is dropped)
 //   account    AccountTable slot; AccountState counters (account/); the
-//              population's tokens per active day (detect/token_baseline.h)
+//              population's tokens per active day (detect/token_baseline.h);
+//              repeats of deterministic requests (account/repeat_table.h)
 //   indicators Correlator::Record -- the account's values into the index
 //   score      ScoreAccount -- own evidence (detect/scoring.h)
 //   lifecycle  suspicious / cleared / veteran (correlate/)
@@ -21,7 +22,8 @@
 // check (<= 16 candidates per value) when an account turns suspicious and
 // every 16 interactions after. Memory: ~1.59 KB per account (1,536-byte
 // AccountState + id map), ~150 B per indicator value, bounded template
-// indexes, a 1.3 KB token baseline, one 72-byte VerdictRecord per account
+// indexes, a 1.3 KB token baseline, a repeat table of 64 KiB growing to
+// 64 MiB (8 B per temperature-0 request kept), one 72-byte VerdictRecord per account
 // whose verdict changed
 // (docs/ARCHITECTURE.md, "Costs and bounds"). Deterministic:
 // the same input in the same order gives the same output.
@@ -37,6 +39,7 @@
 
 #include "account/account_state.h"
 #include "account/account_table.h"
+#include "account/repeat_table.h"
 #include "content/analyzer.h"
 #include "correlate/correlator.h"
 #include "decide/check.h"
@@ -142,6 +145,9 @@ class Engine {
   AccountState& AccountFor(const Interaction& in);
   // Re-decides an account and keeps the record of a change.
   void Decide(AccountState& a, TimeMs now, const OwnEvidence* known = nullptr);
+  // Who gets the answer of a repeated request (RepeatTable's key): the
+  // payment instrument, else the address block, else the account. O(1).
+  static uint64_t CustomerKey(const Interaction& in);
   // Takes a later verification of the account's org (see engine.cc).
   void NoteOrgVerified(AccountState& a, const Interaction& in);
   // Adds the account's completed active day to the population's token
@@ -163,6 +169,7 @@ class Engine {
   TimeMs now_ = 0;
   int64_t last_reexamined_day_ = -1;
   TokenBaseline token_baseline_;  // the population's tokens per active day
+  RepeatTable repeats_;           // (account, deterministic request) pairs sent before
 };
 
 }  // namespace dg

@@ -1,6 +1,7 @@
 #include "engine/snapshot.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <type_traits>
 #include <utility>
@@ -139,7 +140,7 @@ bool ValidVerdict(Verdict v) { return static_cast<uint8_t>(v) <= static_cast<uin
 // and the build stops here until the field is saved and loaded.
 struct SnapshotAccess {
   // --- policy and options (not saved, fingerprinted) -------------------------
-  static_assert(sizeof(Policy) == 552, "Policy changed: update SnapshotConfigFingerprint");
+  static_assert(sizeof(Policy) == 560, "Policy changed: update SnapshotConfigFingerprint");
   static_assert(sizeof(EngineOptions) == 40, "EngineOptions changed: update SnapshotConfigFingerprint");
   static uint64_t Fingerprint(const Policy& p, const EngineOptions& o) {
     std::string s;
@@ -159,6 +160,7 @@ struct SnapshotAccess {
     w.Put(p.link_threshold);
     w.Put(p.min_indicator_purity);
     w.Put(p.high_max_tokens);
+    w.Put(p.evaluation_repeat_share);
     w.Arr(p.weights);
     w.Arr(p.links);
     w.Put(p.content_cap);
@@ -287,6 +289,7 @@ struct SnapshotAccess {
     w.Put(a.tokens_at_flag);
     w.Put(a.last_link_check);
     w.Put(a.changed_hour);
+    w.Put(a.repeat_tokens);  // in padding: not caught by the size check above
   }
   static bool Load(In& r, AccountState* a) {
     if (!(r.Str(&a->id, "account id") && r.Str(&a->org, "account org") && r.Get(&a->org_verified, "org_verified") &&
@@ -321,7 +324,8 @@ struct SnapshotAccess {
           Load(r, &a->passersby) && r.Get(&a->reasons, "reasons") && r.Get(&a->link_reasons, "link_reasons") &&
           r.Get(&a->flagged_at, "flagged_at") && r.Get(&a->n_at_flag, "n_at_flag") &&
           r.Get(&a->harvest_at_flag, "harvest_at_flag") && r.Get(&a->tokens_at_flag, "tokens_at_flag") &&
-          r.Get(&a->last_link_check, "last_link_check") && r.Get(&a->changed_hour, "changed_hour"))) {
+          r.Get(&a->last_link_check, "last_link_check") && r.Get(&a->changed_hour, "changed_hour") &&
+          r.Get(&a->repeat_tokens, "repeat_tokens"))) {
       return false;
     }
     a->suspicious = flags & 1u;
@@ -790,6 +794,51 @@ struct SnapshotAccess {
            r.Get(&b->upper_, "token upper quantile");
   }
 
+  static_assert(sizeof(RepeatTable) == sizeof(std::vector<uint64_t>) + 40, "RepeatTable changed: update its snapshot encoder");
+  // Only the keys held, each with its slot; the table's size is its shift.
+  static void Save(Out& w, const RepeatTable& t) {
+    w.Tag("REPT");
+    w.Put(t.shift_);
+    w.Put(t.replaced_);
+    w.Put(t.victim_);
+    w.Count(t.used_);
+    for (size_t i = 0; i < t.slots_.size(); ++i) {
+      if (t.slots_[i] == 0) continue;
+      w.Put<uint64_t>(i);
+      w.Put(t.slots_[i]);
+    }
+  }
+  static bool Load(In& r, RepeatTable* t) {
+    uint32_t shift = 0;
+    size_t n = 0;
+    if (!(r.Tag("REPT") && r.Get(&shift, "repeat table shift") && r.Get(&t->replaced_, "repeats replaced") &&
+          r.Get(&t->victim_, "repeat victim"))) {
+      return false;
+    }
+    const uint32_t min_shift = 64 - static_cast<uint32_t>(std::countr_zero(t->max_buckets_));
+    if (!r.Check(shift >= min_shift && shift <= 64 - std::countr_zero(RepeatTable::kMinBuckets), "repeat table shift",
+                 "outside this engine's table sizes")) {
+      return false;
+    }
+    if (!r.Count(&n, 16, "repeat keys")) return false;
+    t->shift_ = shift;
+    t->slots_.assign((size_t{1} << (64 - shift)) * RepeatTable::kWays, 0);
+    if (!r.Check(n <= t->slots_.size(), "repeat keys", "more than the table holds")) return false;
+    uint64_t prev = 0;
+    for (size_t ki = 0; ki < n; ++ki) {
+      uint64_t pos = 0, key = 0;
+      if (!(r.Get(&pos, "repeat slot") && r.Ascending(ki, prev, pos, "repeat slot") && r.Get(&key, "repeat key") &&
+            r.Check(pos < t->slots_.size() && key != 0 && t->BucketOf(key) == pos / RepeatTable::kWays, "repeat key",
+                    "not in its bucket"))) {
+        return false;
+      }
+      t->slots_[pos] = key;
+      prev = pos;
+    }
+    t->used_ = n;
+    return true;
+  }
+
   // --- the engine ------------------------------------------------------------
   // ContentAnalyzer: two template indexes plus scratch buffers (not saved).
   static_assert(sizeof(ContentAnalyzer) == 2 * sizeof(TemplateIndex) + sizeof(DigestScratch) + sizeof(ContentDigest),
@@ -797,7 +846,7 @@ struct SnapshotAccess {
   // Engine: the policy and options (fingerprinted, not saved), the stages
   // (asserted above) and 184 bytes of its own members, saved below.
   static_assert(sizeof(Engine) == sizeof(Policy) + sizeof(EngineOptions) + sizeof(ContentAnalyzer) + sizeof(AccountTable) +
-                                      sizeof(Correlator) + sizeof(TokenBaseline) + 184,
+                                      sizeof(Correlator) + sizeof(TokenBaseline) + sizeof(RepeatTable) + 184,
                 "Engine changed: update its snapshot encoder");
   static void Save(Out& w, const Engine& e) {
     w.Tag("POLI");
@@ -812,6 +861,7 @@ struct SnapshotAccess {
     Save(w, e.accounts_);
     Save(w, e.correlator_);
     Save(w, e.token_baseline_);
+    Save(w, e.repeats_);
     w.Tag("OVRD");
     w.Count(e.overrides_.size());
     for (const std::string& id : SortedKeys(e.overrides_)) {
@@ -844,7 +894,7 @@ struct SnapshotAccess {
       return false;
     }
     const size_t slots = e->accounts_.accounts_.size();
-    if (!(Load(r, &e->correlator_, slots) && Load(r, &e->token_baseline_))) return false;
+    if (!(Load(r, &e->correlator_, slots) && Load(r, &e->token_baseline_) && Load(r, &e->repeats_))) return false;
     size_t n = 0;
     if (!(r.Tag("OVRD") && r.Count(&n, 5, "overrides"))) return false;
     std::string prev_id;

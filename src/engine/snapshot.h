@@ -55,7 +55,7 @@
 
 namespace dg {
 
-inline constexpr uint32_t kSnapshotVersion = 2;  // 2: changed_hour, the cleared population
+inline constexpr uint32_t kSnapshotVersion = 3;  // 2: changed_hour, the cleared population; 3: repeats
 inline constexpr size_t kSnapshotHeaderBytes = 32;
 
 // Appends the engine's snapshot to *out. Const: safe while nothing observes.

@@ -75,6 +75,7 @@ absl::StatusOr<Policy> Policy::FromToml(std::string_view text, const std::string
       {"thresholds.link_threshold", number(&p.link_threshold, 0.01, 100)},
       {"thresholds.min_indicator_purity", number(&p.min_indicator_purity, 0, 1)},
       {"thresholds.high_max_tokens", integer(&p.high_max_tokens, 1, 10000000)},
+      {"thresholds.evaluation_repeat_share", number(&p.evaluation_repeat_share, 0.05, 1.01)},
       {"links.content_cap", number(&p.content_cap, 0, 10)},
       {"links.onset", number(&p.onset, 0, 10)},
       {"allowlist.orgs", string_set(&p.allow_orgs)},

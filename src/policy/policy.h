@@ -48,6 +48,12 @@ struct Policy {
   double link_threshold = 1.0;       // summed indicator weight that links two accounts
   double min_indicator_purity = 0.5; // share of an indicator's accounts that must be suspicious to match a campaign
   int64_t high_max_tokens = 8000;
+  // An account at least this share of whose tokens were served on
+  // deterministic requests it had sent before (RepeatShare) is measuring the
+  // model -- an evaluation re-asks its fixed items on every run -- not
+  // harvesting it: campaign membership reviews it instead of blocking it.
+  // 1.01 switches this off.
+  double evaluation_repeat_share = 0.5;
   // Own-behaviour evidence weights by Reason (kSignals' defaults; policy
   // [weights] keys are the signal names) and link weights by indicator kind
   // (kIndicatorSpecs' defaults; [links] keys are the kind names).

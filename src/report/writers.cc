@@ -132,6 +132,9 @@ void AppendAccountJson(std::string& out, const Engine& engine, const AccountStat
   // What the account was served: the attacker's yield, before the block.
   out += fmt::format(",\"active_days\":{},\"harvest_requests\":{},\"output_tokens\":{},\"reasoning_tokens\":{}", a.days_active,
                      a.harvest_n, a.output_tokens, a.reasoning_tokens);
+  // Share of those tokens that were answers it already had (the same
+  // temperature-0 request again): evaluation, not harvest.
+  out += fmt::format(",\"repeat_share\":{:.3f}", a.RepeatShare());
   if (a.flagged_at < 0) out += ",\"harvest_before_flag\":null,\"tokens_before_flag\":null";
   else out += fmt::format(",\"harvest_before_flag\":{},\"tokens_before_flag\":{}", a.harvest_at_flag, a.tokens_at_flag);
   const auto evidence = Explain(engine, a);

@@ -48,6 +48,7 @@ std::string EncodeRecord(const Interaction& in, const ContentDigest& d) {
   w.Put<uint64_t>(f.response_fp);
   w.Put<uint8_t>(f.history_turns);
   for (size_t t = 0; t < f.history_turns; ++t) w.Put<uint64_t>(f.history_fp[t]);
+  w.Put<uint64_t>(f.request_fp);
   return out;
 }
 
@@ -101,6 +102,7 @@ bool DecodeRecord(std::string_view record, Interaction* in, ContentDigest* d) {
       if (!r.Get(&f.history_fp[t])) return false;
     }
   }
+  if (version >= 3 && !r.Get(&f.request_fp)) return false;
   return r.done();
 }
 

@@ -21,8 +21,10 @@ namespace dg {
 
 // Version 2 adds reasoning tokens and the turn fingerprints (response and
 // history, content/analyzer.h) at the end; version 1 records still decode
-// (without them: their histories are not checked on replay).
-inline constexpr uint8_t kWireVersion = 2;
+// (without them: their histories are not checked on replay). Version 3 adds
+// the request fingerprint of deterministic requests (older records replay
+// without it: their repeats are not counted).
+inline constexpr uint8_t kWireVersion = 3;
 
 // The digest's response signature (for traceback) rides with the record
 // when the interaction carried a response.

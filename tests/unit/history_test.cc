@@ -59,7 +59,7 @@ TEST(TurnFingerprint, AnEmptyAssistantTurnIsNoHistoryAndAPrefillIsNotHistory) {
   EXPECT_EQ(d.features.history_fp[0], TurnFingerprint("Hello! How can I help?")) << "the prefill is not history";
 }
 
-TEST(Wire, CarriesTurnFingerprintsAndStillReadsVersionOne) {
+TEST(Wire, CarriesTurnFingerprintsAndStillReadsVersionsOneAndTwo) {
   Interaction in;
   in.ts = kT0;
   in.request_id = "r1";
@@ -69,6 +69,7 @@ TEST(Wire, CarriesTurnFingerprintsAndStillReadsVersionOne) {
   d.features.response_fp = 77;
   d.features.history_turns = 2;
   d.features.history_fp = {5, 6, 0, 0};
+  d.features.request_fp = 99;
   const std::string rec = EncodeRecord(in, d);
   Interaction out;
   ContentDigest d2;
@@ -77,9 +78,16 @@ TEST(Wire, CarriesTurnFingerprintsAndStillReadsVersionOne) {
   EXPECT_EQ(d2.features.response_fp, 77u);
   ASSERT_EQ(d2.features.history_turns, 2);
   EXPECT_EQ(d2.features.history_fp[1], 6u);
-  // A version 1 record (written before the fingerprints): the same bytes
-  // without the tail.
-  std::string v1 = rec.substr(0, rec.size() - (8 + 8 + 1 + 2 * 8));
+  EXPECT_EQ(d2.features.request_fp, 99u);
+  // A version 2 record (written before the request fingerprint): the same
+  // bytes without its 8; its repeats are not counted on replay.
+  std::string v2 = rec.substr(0, rec.size() - 8);
+  v2[0] = 2;
+  ASSERT_TRUE(DecodeRecord(v2, &out, &d2));
+  EXPECT_EQ(d2.features.response_fp, 77u);
+  EXPECT_EQ(d2.features.request_fp, 0u);
+  // A version 1 record (written before the fingerprints): without the tail.
+  std::string v1 = v2.substr(0, v2.size() - (8 + 8 + 1 + 2 * 8));
   v1[0] = 1;
   ASSERT_TRUE(DecodeRecord(v1, &out, &d2));
   EXPECT_EQ(d2.features.response_fp, 0u);
@@ -87,8 +95,10 @@ TEST(Wire, CarriesTurnFingerprintsAndStillReadsVersionOne) {
   EXPECT_EQ(d2.features.reasoning_tokens, -1);
   // A history count past the maximum is a foreign record, not read.
   std::string bad = rec;
-  bad[rec.size() - 2 * 8 - 1] = 9;
+  bad[rec.size() - 8 - 2 * 8 - 1] = 9;
   EXPECT_FALSE(DecodeRecord(bad, &out, &d2));
+  // A version 3 record cut before its request fingerprint is refused.
+  EXPECT_FALSE(DecodeRecord(rec.substr(0, rec.size() - 8), &out, &d2));
 }
 
 // A person continuing chats sends back what was served; a harvester writes
