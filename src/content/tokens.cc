@@ -188,20 +188,13 @@ inline uint64_t LowerHash(const char* tok, size_t len, size_t avail, char* word)
 // stack and appended to the vectors kBuf at a time: a push_back per token
 // reloads the vector's fields from memory and checks its capacity, which
 // costs about as much as the rest of a short word. `words` counts every
-// word emitted (what words.size() would be).
+// word emitted (what words.size() would be). TokenizeInto fills the arrays
+// through locals and keeps nw, nm and words up to date here whenever it
+// hands the sink on (a quoted slot) or returns.
 struct TokenSink {
   static constexpr size_t kBuf = 128;
   explicit TokenSink(TokenStream* stream) : out(stream), words(stream->words.size()), first(words) {}
 
-  void Emit(uint64_t w) {
-    if (nw == kBuf) FlushWords();
-    wbuf[nw++] = w;
-    ++words;
-  }
-  void Masked(uint64_t m) {
-    if (nm == kBuf) FlushMasked();
-    mbuf[nm++] = m;
-  }
   void FlushWords() {
     out->words.insert(out->words.end(), wbuf, wbuf + nw);
     nw = 0;
@@ -261,15 +254,36 @@ void TokenizeInto(std::string_view text, TokenSink& sink) {
   alignas(16) char word[kWordBytes];
   bool sentence_start = true;
   size_t pos = 0;
+  // The sink's fill levels and word count in locals for the loop (the
+  // compiler keeps them in registers; as fields they went to memory and
+  // back for every token); written back around a quoted slot and at the end.
+  size_t nw = sink.nw, nm = sink.nm, words = sink.words;
+  auto emit = [&](uint64_t w) {
+    if (nw == TokenSink::kBuf) {
+      sink.nw = nw;
+      sink.FlushWords();
+      nw = 0;
+    }
+    sink.wbuf[nw++] = w;
+    ++words;
+  };
+  auto emit_masked = [&](uint64_t m) {
+    if (nm == TokenSink::kBuf) {
+      sink.nm = nm;
+      sink.FlushMasked();
+      nm = 0;
+    }
+    sink.mbuf[nm++] = m;
+  };
   while (pos < n) {
     if constexpr (!kWordsOnly) {
-      if (sink.words >= kHeadTokens && n - pos > kTailBytes) {
+      if (words >= kHeadTokens && n - pos > kTailBytes) {
         // Skip the middle of a very long prompt; keep its tail.
         size_t jump = n - kTailBytes;
         while (jump < n && (Class(s[jump]) & kWordByte)) ++jump;
         pos = jump;
         sentence_start = false;
-        if (sink.words >= kMaxTokens) break;
+        if (words >= kMaxTokens) break;
         if (pos >= n) break;
       }
     }
@@ -291,8 +305,8 @@ void TokenizeInto(std::string_view text, TokenSink& sink) {
             pos = close + 1;
           }
           if constexpr (!kWordsOnly) ++sink.code_blocks;
-          sink.Emit(kCodeToken);
-          if constexpr (!kWordsOnly) sink.Masked(kCodeToken);
+          emit(kCodeToken);
+          if constexpr (!kWordsOnly) emit_masked(kCodeToken);
           continue;
         }
         // '"': a quoted slot of 1..kMaxQuoteLen-1 bytes is one <q> token;
@@ -300,8 +314,14 @@ void TokenizeInto(std::string_view text, TokenSink& sink) {
         const size_t close = FindWithin(text, pos + 1, kMaxQuoteLen, '"');
         if constexpr (!kWordsOnly) {
           if (close != std::string_view::npos && close > pos + 1) {
+            sink.nw = nw;
+            sink.nm = nm;
+            sink.words = words;
             TokenizeInto<true>(text.substr(pos + 1, close - pos - 1), sink);
-            sink.Masked(kQuoteToken);
+            nw = sink.nw;
+            nm = sink.nm;
+            words = sink.words;
+            emit_masked(kQuoteToken);
             pos = close + 1;
             continue;
           }
@@ -363,13 +383,16 @@ void TokenizeInto(std::string_view text, TokenSink& sink) {
         m = (capitalised && !was_sentence_start) ? kNameToken : w;
       }
     }
-    sink.Emit(w);
+    emit(w);
     if constexpr (!kWordsOnly) {
-      sink.Masked(m);
-      if (sink.words >= kHeadTokens) continue;  // the loop's head/tail check may fire next
+      emit_masked(m);
+      if (words >= kHeadTokens) continue;  // the loop's head/tail check may fire next
     }
     pos = SkipSeparators(s, pos, n, &sentence_start);
   }
+  sink.nw = nw;
+  sink.nm = nm;
+  sink.words = words;
 }
 
 }  // namespace
