@@ -195,18 +195,19 @@ struct TokenSink {
   static constexpr size_t kBuf = 128;
   explicit TokenSink(TokenStream* stream) : out(stream), words(stream->words.size()), first(words) {}
 
-  void FlushWords() {
-    out->words.insert(out->words.end(), wbuf, wbuf + nw);
-    nw = 0;
+  // buf[*fill] = v, after appending a full buf to `dst`.
+  static void Put(uint64_t v, uint64_t* buf, size_t* fill, std::vector<uint64_t>* dst) {
+    if (*fill == kBuf) Flush(buf, fill, dst);
+    buf[(*fill)++] = v;
   }
-  void FlushMasked() {
-    out->masked.insert(out->masked.end(), mbuf, mbuf + nm);
-    nm = 0;
+  static void Flush(uint64_t* buf, size_t* fill, std::vector<uint64_t>* dst) {
+    dst->insert(dst->end(), buf, buf + *fill);
+    *fill = 0;
   }
   // Appends what is gathered and the counts to `out`.
   void Finish() {
-    FlushWords();
-    FlushMasked();
+    Flush(wbuf, &nw, &out->words);
+    Flush(mbuf, &nm, &out->masked);
     out->total_tokens += words - first;  // every token emitted is one word
     out->code_blocks += code_blocks;
     out->numbers += numbers;
@@ -259,22 +260,10 @@ void TokenizeInto(std::string_view text, TokenSink& sink) {
   // back for every token); written back around a quoted slot and at the end.
   size_t nw = sink.nw, nm = sink.nm, words = sink.words;
   auto emit = [&](uint64_t w) {
-    if (nw == TokenSink::kBuf) {
-      sink.nw = nw;
-      sink.FlushWords();
-      nw = 0;
-    }
-    sink.wbuf[nw++] = w;
+    TokenSink::Put(w, sink.wbuf, &nw, &sink.out->words);
     ++words;
   };
-  auto emit_masked = [&](uint64_t m) {
-    if (nm == TokenSink::kBuf) {
-      sink.nm = nm;
-      sink.FlushMasked();
-      nm = 0;
-    }
-    sink.mbuf[nm++] = m;
-  };
+  auto emit_masked = [&](uint64_t m) { TokenSink::Put(m, sink.mbuf, &nm, &sink.out->masked); };
   while (pos < n) {
     if constexpr (!kWordsOnly) {
       if (words >= kHeadTokens && n - pos > kTailBytes) {
