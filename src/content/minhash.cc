@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <limits>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "common/hash.h"
 
 namespace dg {
@@ -26,6 +30,46 @@ constexpr size_t kShingleChunk = 256;
 
 }  // namespace
 
+void DensifySignature(Signature* sig) {
+  constexpr uint32_t kEmpty = std::numeric_limits<uint32_t>::max();
+  static_assert(kMinHashBins == 32, "the bin masks are 32-bit words");
+  Signature& s = *sig;
+  // Bit b of `empty`: bin b is kEmpty. Bit b of `donors`: bin b holds a
+  // value a later bin may borrow (neither kEmpty nor kEmpty - 1, i.e.
+  // (v | 1) != kEmpty), kept up to date as bins are filled -- the scan "next
+  // bin, step by step" of each empty bin is one rotate and one count of
+  // trailing zeros.
+  uint32_t empty = 0, donors = 0;
+#ifdef __SSE2__
+  const __m128i ones = _mm_set1_epi32(-1);
+  for (unsigned k = 0; k < kMinHashBins / 4; ++k) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + 4 * k));
+    empty |= static_cast<uint32_t>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(v, ones)))) << (4 * k);
+    donors |= static_cast<uint32_t>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_or_si128(v, _mm_set1_epi32(1)), ones))))
+              << (4 * k);
+  }
+  donors = ~donors;
+#else
+  for (size_t bin = 0; bin < kMinHashBins; ++bin) {
+    empty |= static_cast<uint32_t>(s[bin] == kEmpty) << bin;
+    donors |= static_cast<uint32_t>((s[bin] | 1u) != kEmpty) << bin;
+  }
+#endif
+  while (empty != 0) {  // the empty bins in ascending order, each once
+    const auto bin = static_cast<size_t>(__builtin_ctz(empty));
+    empty &= empty - 1;
+    // Bit i of `ahead`: bin (bin + 1 + i) % 32, i.e. step i + 1; bit 31 is
+    // this bin itself, which is empty and so never a donor.
+    const unsigned shift = static_cast<unsigned>(bin + 1) % 32;
+    const uint32_t ahead = shift == 0 ? donors : (donors >> shift) | (donors << (32 - shift));
+    if (ahead == 0) continue;  // no bin to borrow from: stays empty
+    const size_t step = static_cast<size_t>(__builtin_ctz(ahead)) + 1;
+    const uint32_t v = s[(bin + step) % kMinHashBins];
+    s[bin] = static_cast<uint32_t>(Mix64(v + step * 0x9e3779b9ULL)) | 1u;
+    donors |= static_cast<uint32_t>(s[bin] != kEmpty) << bin;  // odd, so never kEmpty - 1
+  }
+}
+
 bool ComputeSignature(const std::vector<uint64_t>& tokens, Signature* sig) {
   if (tokens.empty()) return false;
   constexpr uint32_t kEmpty = std::numeric_limits<uint32_t>::max();
@@ -47,18 +91,7 @@ bool ComputeSignature(const std::vector<uint64_t>& tokens, Signature* sig) {
       for (size_t idx = 0; idx < count; ++idx) add_mixed(mixed[idx]);
     }
   }
-  // Rotation densification: an empty bin borrows the next non-empty one,
-  // salted by distance, so short prompts still give full signatures.
-  for (size_t bin = 0; bin < kMinHashBins; ++bin) {
-    if (s[bin] != kEmpty) continue;
-    for (size_t step = 1; step < kMinHashBins; ++step) {
-      const uint32_t v = s[(bin + step) % kMinHashBins];
-      if (v != kEmpty && v != kEmpty - 1) {
-        s[bin] = static_cast<uint32_t>(Mix64(v + step * 0x9e3779b9ULL)) | 1u;
-        break;
-      }
-    }
-  }
+  DensifySignature(&s);
   *sig = s;
   return true;
 }

@@ -33,6 +33,13 @@ using Signature = std::array<uint32_t, kMinHashBins>;
 // Returns false (and leaves *sig untouched) for an empty token stream.
 bool ComputeSignature(const std::vector<uint64_t>& tokens, Signature* sig);
 
+// The rotation densification ComputeSignature ends with: each empty bin
+// (UINT32_MAX), in order, borrows the value of the first bin after it
+// (cyclically) that holds one -- bins filled earlier in this pass included,
+// UINT32_MAX - 1 never -- mixed with the distance. O(bins): a 32-bit mask of
+// the bins that can lend, one count of trailing zeros per empty bin.
+void DensifySignature(Signature* sig);
+
 // Share of bins on which the signatures agree: an estimate of Jaccard.
 double EstimateJaccard(const Signature& a, const Signature& b);
 

@@ -30,6 +30,7 @@ enum ByteClass : uint8_t {
   kSentenceByte = 16,  // . ? ! \n : -- the next word starts a sentence
   kJoinByte = 32,      // @ . / : - -- may continue a URL, e-mail or number
   kSpecialByte = 64,   // ` " -- code and quoted slots
+  kUrlStartByte = 128, // h w -- may start "http://", "https://" or "www."
 };
 
 constexpr std::array<uint8_t, 256> MakeClasses() {
@@ -46,6 +47,7 @@ constexpr std::array<uint8_t, 256> MakeClasses() {
     if (c == '.' || c == '?' || c == '!' || c == '\n' || c == ':') k |= kSentenceByte;
     if (c == '@' || c == '.' || c == '/' || c == ':' || c == '-') k |= kJoinByte;
     if (c == '`' || c == '"') k |= kSpecialByte;
+    if (c == 'h' || c == 'w') k |= kUrlStartByte;
     t[static_cast<size_t>(c)] = k;
   }
   return t;
@@ -182,6 +184,56 @@ inline uint64_t LowerHash(const char* tok, size_t len, size_t avail, char* word)
   return HashWord(word, hashed);
 }
 
+// The streams under construction. Tokens are gathered in small arrays on the
+// stack and appended to the vectors kBuf at a time: a push_back per token
+// reloads the vector's fields from memory and checks its capacity, which
+// costs about as much as the rest of a short word. `words` counts every
+// word emitted (what words.size() would be). TokenizeInto fills the arrays
+// through locals and keeps nw, nm and words up to date here whenever it
+// hands the sink on (a quoted slot) or returns.
+struct TokenSink {
+  static constexpr size_t kBuf = 128;
+  explicit TokenSink(TokenStream* stream) : out(stream), words(stream->words.size()), first(words) {}
+
+  // buf[*fill] = v, after appending a full buf to `dst`.
+  static void Put(uint64_t v, uint64_t* buf, size_t* fill, std::vector<uint64_t>* dst) {
+    if (*fill == kBuf) Flush(buf, fill, dst);
+    buf[(*fill)++] = v;
+  }
+  static void Flush(uint64_t* buf, size_t* fill, std::vector<uint64_t>* dst) {
+    dst->insert(dst->end(), buf, buf + *fill);
+    *fill = 0;
+  }
+  // Appends what is gathered and the counts to `out`.
+  void Finish() {
+    Flush(wbuf, &nw, &out->words);
+    Flush(mbuf, &nm, &out->masked);
+    out->total_tokens += words - first;  // every token emitted is one word
+    out->code_blocks += code_blocks;
+    out->numbers += numbers;
+  }
+
+  TokenStream* out;
+  size_t words;  // out->words.size() once flushed
+  size_t first;  // out->words.size() at the start
+  size_t code_blocks = 0, numbers = 0;
+  size_t nw = 0, nm = 0;
+  uint64_t wbuf[kBuf];
+  uint64_t mbuf[kBuf];
+};
+
+// Skips a run of plain separators -- bytes that are neither word bytes nor
+// '`' / '"' -- from `pos`; the only thing they do is start a sentence
+// ('.', '?', '!', '\n', ':').
+inline size_t SkipSeparators(const char* s, size_t pos, size_t n, bool* sentence_start) {
+  uint8_t cls;
+  while (pos < n && !((cls = Class(s[pos])) & (kWordByte | kSpecialByte))) {
+    if (cls & kSentenceByte) *sentence_start = true;
+    ++pos;
+  }
+  return pos;
+}
+
 // One pass over `text`. kWordsOnly: the words inside a quoted slot, which
 // only feed the lexicon stream (no masked tokens, no counts of numbers or
 // code blocks) -- what the tokenizer has always done with them.
@@ -190,30 +242,37 @@ inline uint64_t LowerHash(const char* tok, size_t len, size_t avail, char* word)
 // tokens_equivalence_test.cc checks the whole against the earlier
 // implementation): a joined punctuation byte is always followed by a word
 // byte, so no token contains "://"; a quoted slot holds no '"' and is at
-// most kMaxQuoteLen bytes, so it never reaches the head/tail skip.
+// most kMaxQuoteLen bytes, so it never reaches the head/tail skip. The
+// separators after a token are skipped right after it (not by another turn
+// of the loop): the head/tail check at the top of the loop cannot fire
+// inside a run of separators unless it fires at the run's first byte (the
+// word count does not change there and the bytes left only shrink), so the
+// shortcut is taken only when it cannot fire at all.
 template <bool kWordsOnly>
-void TokenizeInto(std::string_view text, TokenStream* out) {
+void TokenizeInto(std::string_view text, TokenSink& sink) {
   const char* const s = text.data();
   const size_t n = text.size();
-  std::vector<uint64_t>& words = out->words;
-  std::vector<uint64_t>& masked = out->masked;
   alignas(16) char word[kWordBytes];
   bool sentence_start = true;
   size_t pos = 0;
-  auto emit = [&](uint64_t w, uint64_t m) {
-    ++out->total_tokens;
-    words.push_back(w);
-    if constexpr (!kWordsOnly) masked.push_back(m);
+  // The sink's fill levels and word count in locals for the loop (the
+  // compiler keeps them in registers; as fields they went to memory and
+  // back for every token); written back around a quoted slot and at the end.
+  size_t nw = sink.nw, nm = sink.nm, words = sink.words;
+  auto emit = [&](uint64_t w) {
+    TokenSink::Put(w, sink.wbuf, &nw, &sink.out->words);
+    ++words;
   };
+  auto emit_masked = [&](uint64_t m) { TokenSink::Put(m, sink.mbuf, &nm, &sink.out->masked); };
   while (pos < n) {
     if constexpr (!kWordsOnly) {
-      if (words.size() >= kHeadTokens && n - pos > kTailBytes) {
+      if (words >= kHeadTokens && n - pos > kTailBytes) {
         // Skip the middle of a very long prompt; keep its tail.
         size_t jump = n - kTailBytes;
         while (jump < n && (Class(s[jump]) & kWordByte)) ++jump;
         pos = jump;
         sentence_start = false;
-        if (words.size() >= kMaxTokens) break;
+        if (words >= kMaxTokens) break;
         if (pos >= n) break;
       }
     }
@@ -234,8 +293,9 @@ void TokenizeInto(std::string_view text, TokenStream* out) {
             }
             pos = close + 1;
           }
-          if constexpr (!kWordsOnly) ++out->code_blocks;
-          emit(kCodeToken, kCodeToken);
+          if constexpr (!kWordsOnly) ++sink.code_blocks;
+          emit(kCodeToken);
+          if constexpr (!kWordsOnly) emit_masked(kCodeToken);
           continue;
         }
         // '"': a quoted slot of 1..kMaxQuoteLen-1 bytes is one <q> token;
@@ -243,8 +303,14 @@ void TokenizeInto(std::string_view text, TokenStream* out) {
         const size_t close = FindWithin(text, pos + 1, kMaxQuoteLen, '"');
         if constexpr (!kWordsOnly) {
           if (close != std::string_view::npos && close > pos + 1) {
-            TokenizeInto<true>(text.substr(pos + 1, close - pos - 1), out);
-            masked.push_back(kQuoteToken);
+            sink.nw = nw;
+            sink.nm = nm;
+            sink.words = words;
+            TokenizeInto<true>(text.substr(pos + 1, close - pos - 1), sink);
+            nw = sink.nw;
+            nm = sink.nm;
+            words = sink.words;
+            emit_masked(kQuoteToken);
             pos = close + 1;
             continue;
           }
@@ -252,61 +318,70 @@ void TokenizeInto(std::string_view text, TokenStream* out) {
         ++pos;
         continue;
       }
-      if (cls & kSentenceByte) sentence_start = true;
-      ++pos;
+      pos = SkipSeparators(s, pos, n, &sentence_start);
       continue;
     }
-    // URLs run to the next whitespace: one <url> token.
-    if ((c == 'h' || c == 'w') && StartsUrl(s + pos, n - pos)) {
+    uint64_t w, m;
+    if ((cls & kUrlStartByte) && StartsUrl(s + pos, n - pos)) {
+      // URLs run to the next whitespace: one <url> token.
       while (pos < n && s[pos] != ' ' && s[pos] != '\n' && s[pos] != '\t' && s[pos] != ')') ++pos;
       sentence_start = false;
-      emit(kUrlToken, kUrlToken);
-      continue;
-    }
-    // A word, an e-mail address or a number. The classes of its word bytes
-    // are OR-ed and AND-ed together: has a letter = OR has kAlphaByte, all
-    // digits = AND has kDigitByte (joined punctuation counts for neither).
-    size_t end = pos;
-    bool has_at = false;
-    bool has_alpha = false;
-    bool all_digits = true;
-    for (;;) {
-      end = ScanWordBytes(s, end, n, &has_alpha, &all_digits);
-      if (end + 1 >= n) break;
-      // Keep e-mail / decimal punctuation inside the token: '.' and '-'
-      // join inside e-mails and numbers, '/' and ':' only after a bare
-      // "http" / "https"; each only before another word byte.
-      const char b = s[end];
-      if (!(Class(b) & kJoinByte) || !(Class(s[end + 1]) & kWordByte)) break;
-      if (b == '@') {
-        has_at = true;
-      } else if (b == '.' || b == '-') {
-        if (!has_at && !all_digits) break;
-      } else {  // '/' or ':'
-        const size_t so_far = end - pos;
-        if (!((so_far == 4 || (so_far == 5 && s[pos + 4] == 's')) && std::memcmp(s + pos, "http", 4) == 0)) break;
+      w = m = kUrlToken;
+    } else {
+      // A word, an e-mail address or a number. The classes of its word
+      // bytes are OR-ed and AND-ed together: has a letter = OR has
+      // kAlphaByte, all digits = AND has kDigitByte (joined punctuation
+      // counts for neither).
+      size_t end = pos;
+      bool has_at = false;
+      bool has_alpha = false;
+      bool all_digits = true;
+      for (;;) {
+        end = ScanWordBytes(s, end, n, &has_alpha, &all_digits);
+        if (end + 1 >= n) break;
+        // Keep e-mail / decimal punctuation inside the token: '.' and '-'
+        // join inside e-mails and numbers, '/' and ':' only after a bare
+        // "http" / "https"; each only before another word byte.
+        const char b = s[end];
+        if (!(Class(b) & kJoinByte) || !(Class(s[end + 1]) & kWordByte)) break;
+        if (b == '@') {
+          has_at = true;
+        } else if (b == '.' || b == '-') {
+          if (!has_at && !all_digits) break;
+        } else {  // '/' or ':'
+          const size_t so_far = end - pos;
+          if (!((so_far == 4 || (so_far == 5 && s[pos + 4] == 's')) && std::memcmp(s + pos, "http", 4) == 0)) break;
+        }
+        ++end;
       }
-      ++end;
+      const size_t len = end - pos;
+      const char* const tok = s + pos;
+      const bool was_sentence_start = sentence_start;
+      sentence_start = false;
+      pos = end;
+      if (has_at) {
+        w = m = kEmailToken;
+      } else if (all_digits || !has_alpha) {
+        // No ASCII letter: the lower-cased bytes are the bytes themselves.
+        if constexpr (!kWordsOnly) ++sink.numbers;
+        w = HashWord(tok, std::min(len, kWordBytes - 1));
+        m = kNumToken;
+      } else {
+        const bool capitalised = len > 1 && tok[0] >= 'A' && tok[0] <= 'Z' && tok[1] >= 'a' && tok[1] <= 'z';
+        w = LowerHash(tok, len, static_cast<size_t>(s + n - tok), word);
+        m = (capitalised && !was_sentence_start) ? kNameToken : w;
+      }
     }
-    const size_t len = end - pos;
-    const char* const tok = s + pos;
-    const bool was_sentence_start = sentence_start;
-    sentence_start = false;
-    const bool capitalised = len > 1 && tok[0] >= 'A' && tok[0] <= 'Z' && tok[1] >= 'a' && tok[1] <= 'z';
-    pos = end;
-    if (has_at) {
-      emit(kEmailToken, kEmailToken);
-      continue;
+    emit(w);
+    if constexpr (!kWordsOnly) {
+      emit_masked(m);
+      if (words >= kHeadTokens) continue;  // the loop's head/tail check may fire next
     }
-    if (all_digits || !has_alpha) {
-      // No ASCII letter: the lower-cased bytes are the bytes themselves.
-      if constexpr (!kWordsOnly) ++out->numbers;
-      emit(HashWord(tok, std::min(len, kWordBytes - 1)), kNumToken);
-      continue;
-    }
-    const uint64_t w = LowerHash(tok, len, static_cast<size_t>(s + n - tok), word);
-    emit(w, (capitalised && !was_sentence_start) ? kNameToken : w);
+    pos = SkipSeparators(s, pos, n, &sentence_start);
   }
+  sink.nw = nw;
+  sink.nm = nm;
+  sink.words = words;
 }
 
 }  // namespace
@@ -315,7 +390,9 @@ uint64_t WordHash(std::string_view lower_word) { return Hash64(lower_word, kWord
 
 void Tokenize(std::string_view text, TokenStream* out) {
   out->Clear();
-  TokenizeInto<false>(text, out);
+  TokenSink sink(out);
+  TokenizeInto<false>(text, sink);
+  sink.Finish();
 }
 
 }  // namespace dg

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "common/hash.h"
 #include "common/rng.h"
 #include "content/analyzer.h"
 #include "content/features.h"
@@ -68,6 +69,54 @@ TEST(MinHash, SimilarityTracksJaccard) {
   EXPECT_LT(EstimateJaccard(sa, sc), 0.2);
   Signature empty;
   EXPECT_FALSE(ComputeSignature({}, &empty));
+}
+
+// The densification loop as it was before the donor mask: each empty bin
+// scans forward, step by step, for a bin to borrow from.
+void ReferenceDensify(Signature* sig) {
+  constexpr uint32_t kEmpty = UINT32_MAX;
+  Signature& s = *sig;
+  for (size_t bin = 0; bin < kMinHashBins; ++bin) {
+    if (s[bin] != kEmpty) continue;
+    for (size_t step = 1; step < kMinHashBins; ++step) {
+      const uint32_t v = s[(bin + step) % kMinHashBins];
+      if (v != kEmpty && v != kEmpty - 1) {
+        s[bin] = static_cast<uint32_t>(Mix64(v + step * 0x9e3779b9ULL)) | 1u;
+        break;
+      }
+    }
+  }
+}
+
+TEST(MinHash, DensifyAsTheStepByStepScan) {
+  Rng rng(32);
+  auto check = [](const Signature& in) {
+    Signature got = in, want = in;
+    DensifySignature(&got);
+    ReferenceDensify(&want);
+    ASSERT_EQ(got, want);
+  };
+  for (int round = 0; round < 50000; ++round) {
+    Signature s;
+    const uint64_t empty_share = rng.Next() % 101;  // from no empty bin to all of them
+    for (auto& v : s) {
+      const uint64_t r = rng.Next() % 100;
+      v = r < empty_share ? UINT32_MAX : r % 17 == 0 ? UINT32_MAX - 1 : static_cast<uint32_t>(rng.Next());
+    }
+    check(s);
+  }
+  Signature s;
+  s.fill(UINT32_MAX);
+  check(s);  // nothing to borrow: stays empty
+  s.fill(UINT32_MAX - 1);
+  check(s);
+  for (size_t donor = 0; donor < kMinHashBins; ++donor) {  // one bin lends to all, across the wrap
+    s.fill(UINT32_MAX);
+    s[donor] = 12345;
+    check(s);
+    s[(donor + 1) % kMinHashBins] = UINT32_MAX - 1;
+    check(s);
+  }
 }
 
 TEST(TemplateIndex, ParaphrasedPromptsJoinOneClusterAndStrangersDoNot) {

@@ -82,5 +82,72 @@ TEST(TokenizerEquivalence, LongPromptsSkipTheirMiddleAlike) {
   ExpectSame(words + std::string(5000, 'z'));
 }
 
+// Tokens reach the streams in batches (content/tokens.cc gathers 128 at a
+// time): counts around and across a batch, inside and outside quoted slots.
+TEST(TokenizerEquivalence, BatchBoundaries) {
+  for (size_t words : {size_t{1}, size_t{127}, size_t{128}, size_t{129}, size_t{255}, size_t{256}, size_t{257}, size_t{1000}}) {
+    std::string text;
+    for (size_t idx = 0; idx < words; ++idx) text += idx % 5 == 0 ? "Word " : "x ";
+    ExpectSame(text);
+    // A quoted slot of 140 one-letter words: the lexicon stream gets them
+    // all, the masked stream one <q>, whatever the batch holds already.
+    std::string quoted = "\"";
+    for (int idx = 0; idx < 140; ++idx) quoted += "q ";
+    quoted += "\" ";
+    ExpectSame(text + quoted + text);
+    ExpectSame(quoted + text + quoted);
+  }
+}
+
+// The separators after a token are skipped right after it, except when the
+// word count has reached the head limit: runs of separators (sentence ends,
+// spaces, new lines, tabs, brackets) next to capitalised words, numbers,
+// URLs and words that start like a URL, with the head limit reached at
+// every position of such a run.
+TEST(TokenizerEquivalence, SeparatorRunsAndTheHeadLimit) {
+  const char* const kSeparators[] = {" ", "  ", ". ", ".\n\n", " ? ", "!", ":\t", " (", ") ", ",", " ; ", "\r\n", "...", " - ", "\n"};
+  const char* const kWords[] = {"Name", "name", "http", "https", "www", "what", "hello", "12", "3.5", "a@b.c", "http://x.y/z", "www.a.b", "W", "h"};
+  Rng rng(42);
+  for (int round = 0; round < 3000; ++round) {
+    std::string text;
+    const size_t pieces = 1 + rng.Next() % 60;
+    for (size_t idx = 0; idx < pieces; ++idx) {
+      text += kWords[rng.Next() % (sizeof(kWords) / sizeof(kWords[0]))];
+      text += kSeparators[rng.Next() % (sizeof(kSeparators) / sizeof(kSeparators[0]))];
+    }
+    ExpectSame(text);
+  }
+  const size_t head = kMaxTokens * 3 / 4;
+  for (size_t before = head - 3; before <= head + 2; ++before) {
+    for (const char* sep : kSeparators) {
+      std::string text;
+      for (size_t idx = 0; idx < before; ++idx) text += "w ";
+      text += "last";
+      text += sep;
+      text += "Name middle ";
+      std::string tail;
+      for (int idx = 0; tail.size() < 5000; ++idx) tail += idx % 3 == 0 ? ". Then " : "word ";
+      ExpectSame(text + tail);
+      ExpectSame(text + sep + tail + sep);
+    }
+  }
+  // The head limit reached by the word before a run of separators that
+  // straddles the start of the kept tail (the last 4096 bytes): the skip
+  // lands inside the run, after its sentence end.
+  for (size_t before = head - 1; before <= head; ++before) {
+    std::string text;
+    for (size_t idx = 0; idx < before; ++idx) text += "w ";
+    text += "last";
+    for (const std::string run : {".  \n  ", "!\t\t\t", ":         "}) {
+      for (size_t rest = 4086; rest <= 4100; ++rest) {
+        std::string tail = "Name";
+        while (tail.size() + 2 <= rest) tail += " z";
+        tail.resize(rest, 'z');
+        ExpectSame(text + run + tail);
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace dg
