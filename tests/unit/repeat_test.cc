@@ -107,35 +107,32 @@ struct Group {
 std::vector<const AccountState*> RunGroup(const Group& g, Engine* engine) {
   Rng rng(11);
   TimeMs t = kT0;
+  // One account's request at time t; item >= 0: that item of the set.
+  const auto ask = [&](int acct, int64_t item) {
+    Interaction in = testing::HarvestRequest("h" + std::to_string(acct), t, rng, acct % 2 ? "cardA" : "cardB",
+                                             "198.51.100." + std::to_string(acct + 1));
+    in.temperature = g.temperature;
+    in.input_tokens = 100;
+    in.output_tokens = 800;
+    if (item >= 0) {
+      in.messages.back().text = "Solve the following problem. Think step by step and show your complete reasoning. Problem: " +
+                                std::to_string(item * 37 % 1000) + " apples and " + std::to_string(item) + " pears";
+    }
+    engine->Observe(in);
+    return in;
+  };
   // An evaluation's first pass over its items: one account per card runs
   // them before the group's runs.
   for (int item = 0; item < g.items; ++item) {
     for (const int acct : {0, 1}) {
       t += 30000;
-      Interaction in = testing::HarvestRequest("h" + std::to_string(acct), t, rng, acct % 2 ? "cardA" : "cardB",
-                                               "198.51.100." + std::to_string(acct + 1));
-      in.temperature = g.temperature;
-      in.input_tokens = 100;
-      in.output_tokens = 800;
-      in.messages.back().text = "Solve the following problem. Think step by step and show your complete reasoning. Problem: " +
-                                std::to_string(item * 37 % 1000) + " apples and " + std::to_string(item) + " pears";
-      engine->Observe(in);
+      ask(acct, item);
     }
   }
   for (int round = 0; round < 60; ++round) {
     for (int acct = 0; acct < 10; ++acct) {
       t += 2000;
-      Interaction in = testing::HarvestRequest("h" + std::to_string(acct), t, rng, acct % 2 ? "cardA" : "cardB",
-                                               "198.51.100." + std::to_string(acct + 1));
-      in.temperature = g.temperature;
-      in.input_tokens = 100;
-      in.output_tokens = 800;
-      if (g.items > 0) {
-        const uint64_t item = rng.Next() % static_cast<uint64_t>(g.items);
-        in.messages.back().text = "Solve the following problem. Think step by step and show your complete reasoning. Problem: " +
-                                  std::to_string(item * 37 % 1000) + " apples and " + std::to_string(item) + " pears";
-      }
-      engine->Observe(in);
+      const Interaction in = ask(acct, g.items > 0 ? static_cast<int64_t>(rng.Next() % static_cast<uint64_t>(g.items)) : -1);
       for (int p = 0; p < g.padding; ++p) {
         Interaction pad = in;
         pad.request_id = "r" + std::to_string(rng.Next());
