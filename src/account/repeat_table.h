@@ -8,9 +8,11 @@
 // table is set-associative: buckets of 8 keys (one 64-byte cache line),
 // the bucket chosen by the key's high bits. It starts at 1,024 buckets
 // (64 KiB) and doubles whenever half its slots are used or a key's bucket
-// is full, up to `max_bytes`; once there, a new key in a full bucket takes the place of
-// one of its keys (round robin), so the oldest memory of repeats fades
-// first. A forgotten key makes a later repeat look new: the error is
+// is full, up to `max_bytes`; once there, a new key in a full bucket takes
+// the place of one of its keys, chosen by one round-robin counter for the
+// whole table (not the bucket's oldest: a key just stored can go next).
+// Keys are hashes with public seeds, so an attacker can aim keys at one
+// bucket to make it grow sooner (to max_bytes at most). A forgotten key makes a later repeat look new: the error is
 // towards "not a repeat", i.e. towards blocking, never towards exempting.
 // A key is never reported seen unless it was inserted (no false positives
 // but for 64-bit collisions).

@@ -75,29 +75,23 @@ void SystemDigestCache::Store(size_t slot, std::string_view text, const LexiconH
 
 uint64_t RequestFingerprint(const Interaction& in) {
   if (!(in.temperature == 0.0)) return 0;  // also NaN (not given): sampling may differ
-  XXH3_state_t state;
-  XXH3_INITSTATE(&state);
-  XXH3_64bits_reset_withSeed(&state, 0x7265715f6670ULL);
-  // Every field is length-prefixed so that moving bytes between fields
-  // changes the hash.
-  const auto put = [&state](const void* p, size_t n) { XXH3_64bits_update(&state, p, n); };
-  const auto str = [&put](std::string_view s) {
-    const uint64_t n = s.size();
-    put(&n, sizeof n);
-    put(s.data(), s.size());
-  };
-  str(in.model);
-  str(in.system);
+  // A request with content the engine does not read -- an image, a
+  // document, a tool call's arguments or a tool result's blocks -- could
+  // carry a new task behind a fixed text: never "the same request again"
+  // (review finding: a new problem in an attached document each time).
   for (const Message& m : in.messages) {
-    const uint8_t role = static_cast<uint8_t>(m.role);
-    put(&role, 1);
-    const std::array<uint16_t, 3> blocks{m.tool_use_blocks, m.tool_result_blocks, m.other_blocks};
-    put(blocks.data(), sizeof blocks);
-    str(m.text);
+    if (m.other_blocks != 0 || m.tool_use_blocks != 0 || m.tool_result_blocks != 0) return 0;
   }
-  put(&in.tools_hash, sizeof in.tools_hash);
-  put(&in.max_tokens, sizeof in.max_tokens);
-  const uint64_t fp = XXH3_64bits_digest(&state);
+  // Each field hashed on its own (one XXH3 call each, cheaper than a
+  // streaming state on short fields) and chained, so that moving bytes
+  // between fields changes the result.
+  uint64_t fp = Hash64(in.model, 0x7265715f6670ULL);
+  fp = HashCombine(fp, Hash64(in.system, 1));
+  for (const Message& m : in.messages) {
+    fp = HashCombine(fp, Hash64(m.text, 2 + static_cast<uint64_t>(m.role)));
+  }
+  fp = HashCombine(fp, in.tools_hash);
+  fp = HashCombine(fp, static_cast<uint64_t>(in.max_tokens));
   return fp == 0 ? 1 : fp;
 }
 

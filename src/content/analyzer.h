@@ -63,10 +63,11 @@ inline constexpr size_t kHistoryFingerprints = 4;
 uint64_t TurnFingerprint(std::string_view text);
 
 // The request_fp of an interaction: nonzero only for a deterministic request
-// (temperature exactly 0); any byte of the model, system prompt, turns (role
-// and text, tool blocks), tools or max_tokens that differs gives another
-// value, so a request that can bring a different answer is never the "same
-// request again". O(request bytes), XXH3 streaming.
+// (temperature exactly 0) whose turns are all text (no image, document or
+// tool blocks, whose content the engine does not read); any byte of the
+// model, system prompt, turns (role and text), tools or max_tokens that
+// differs gives another value, so a request that can bring a different answer is never the "same
+// request again". O(request bytes): one XXH3 per field, chained.
 uint64_t RequestFingerprint(const Interaction& in);
 
 // What the text of one interaction leaves behind once read: features with

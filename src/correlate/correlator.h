@@ -186,8 +186,9 @@ class Correlator {
   // evaluation group re-running its items, whose member on its first pass is
   // judged with the group. 0 for a campaign of more than kMeasuredMembers
   // (a group that size is no lab; and the sum stays O(64)).
+  // `blocked`, when given: how many members are blocked.
   static constexpr size_t kMeasuredMembers = 64;
-  double CampaignRepeatShare(const CampaignAggregate& g) const;
+  double CampaignRepeatShare(const CampaignAggregate& g, size_t* blocked = nullptr) const;
   // Whether the campaign's members are measuring the model rather than
   // harvesting it (policy.evaluation_repeat_share): the account's own share
   // or its campaign's. O(kMeasuredMembers).
@@ -297,9 +298,6 @@ class Correlator {
   // infrastructure only. While pending, content links wait. Only for
   // accounts of unknown age: with a sign-up time, youth decides instead.
   enum class Network : uint8_t { kNone, kPending, kOwn };
-  // The account's own unverified org id is held by at least the org kind's
-  // min_support suspicious accounts: a group that declares itself. O(1).
-  bool OrgGroup(const AccountState& a) const;
   Network NetworkOf(const AccountState& a) const;
   // Most of the campaign's first 16 members work from networks of their
   // own, or may yet (kOwn, kPending): shared content does not bring others

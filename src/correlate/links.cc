@@ -153,13 +153,6 @@ void Correlator::RefreshMembers(uint32_t root, const std::vector<uint32_t>& memb
   }
 }
 
-bool Correlator::OrgGroup(const AccountState& a) const {
-  constexpr size_t k = static_cast<size_t>(IndicatorKind::kOrg);
-  if (a.org.empty() || a.org_verified == 1 || a.indicator_count[k] == 0) return false;
-  const IndicatorStats* s = index_.Find(a.indicators[k][0]);
-  return s != nullptr && s->suspicious >= static_cast<uint32_t>(kIndicatorSpecs[k].min_support);
-}
-
 Correlator::Network Correlator::NetworkOf(const AccountState& a) const {
   constexpr size_t k = static_cast<size_t>(IndicatorKind::kIpPrefix);
   constexpr uint8_t kSteadyUses = 20;
@@ -218,12 +211,14 @@ size_t Correlator::MembersOutsideOrg(const CampaignAggregate& g, const AccountSt
   return outside;
 }
 
-double Correlator::CampaignRepeatShare(const CampaignAggregate& g) const {
+double Correlator::CampaignRepeatShare(const CampaignAggregate& g, size_t* blocked) const {
+  if (blocked != nullptr) *blocked = 0;
   if (g.members.size() > kMeasuredMembers) return 0;
   uint64_t repeats = 0, tokens = 0;
   for (const uint32_t m : g.members) {
     repeats += accounts_[m].repeat_tokens;
     tokens += accounts_[m].TokensServed();
+    if (blocked != nullptr && accounts_[m].verdict == Verdict::kBlock) ++*blocked;
   }
   return tokens == 0 ? 0.0 : std::min(1.0, static_cast<double>(repeats) / static_cast<double>(tokens));
 }
@@ -291,12 +286,6 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     if (!infra && !ActInLockstep(a, b)) continue;
     // An organisation on a network of its own is tied by infrastructure only.
     if (!infra && (NetworkOf(a) != Network::kNone || NetworkOf(b) != Network::kNone)) continue;
-    // So is a declared organisation that is a group: its org id already ties
-    // its accounts, and an account of another org alike in content, client
-    // and the day it started -- another operator, or a lab's look-alike --
-    // is still someone else. Only something paid for (a card, address
-    // block, sign-up wave, mail domain) ties an org group to another org.
-    if (!paid && !a.org.empty() && !b.org.empty() && a.org != b.org && (OrgGroup(a) || OrgGroup(b))) continue;
     graph_.Add(a.index, b.index, static_cast<float>(link), reasons, paid);
     if (same_cluster) continue;
     // Two confirmed campaigns that each block on their own are not merged on
@@ -435,12 +424,6 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     bool has_infra = false, paid = false;
     double total = CombineKinds(per_kind, &has_infra, &paid);
     if (!has_infra && !(a.MayLinkOnContent() && network == Network::kNone && !OwnNetworkCampaign(root))) continue;
-    // An org group and an account of another org: only something paid for
-    // ties them (as in TryLink).
-    if (const AccountState& r = accounts_[root];
-        !paid && !a.org.empty() && !r.org.empty() && a.org != r.org && (OrgGroup(a) || OrgGroup(r))) {
-      continue;
-    }
     // A payment instrument that is mostly the campaign's, used by an account
     // that harvests on its own evidence: two independent pieces of evidence,
     // enough to join -- however old the account (a bought or aged account put

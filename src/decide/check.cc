@@ -60,8 +60,14 @@ std::optional<SharedTrust> EngineCheckInputs::Shared(const std::string& payment,
 std::optional<CampaignMatch> EngineCheckInputs::MatchCampaign(const std::string& payment, const std::string& ip) const {
   const Correlator::RequestMatch m = correlator_.MatchRequest(payment, ip);
   if (m.campaign == nullptr) return std::nullopt;
+  // Measuring, as its members are judged -- and as most of them were: a
+  // campaign whose members are mostly blocked already (blocks are sticky)
+  // does not get challenges for its new accounts by padding its share
+  // afterwards; a lab whose first-pass runner was blocked still does.
+  size_t blocked = 0;
+  const double share = correlator_.CampaignRepeatShare(*m.campaign, &blocked);
   return CampaignMatch{m.campaign->id, correlator_.CampaignScore(*m.campaign), m.total, m.reasons,
-                       correlator_.CampaignRepeatShare(*m.campaign) >= correlator_.policy().evaluation_repeat_share};
+                       2 * blocked < m.campaign->members.size() && share >= correlator_.policy().evaluation_repeat_share};
 }
 
 CheckResult Check(const CheckRequest& r, const AccountTable& accounts, const Correlator& correlator, const Policy& policy,

@@ -50,8 +50,9 @@ void Apply(AccountState& a, const Policy& policy, Correlator& correlator, TimeMs
     const bool colleagues_only = a.org_verified == 1 && !a.org.empty() && correlator.MembersOutsideOrg(*g, a, need) < need;
     // An account, or a group, whose answers are mostly ones it already had
     // (the same deterministic request again) is evaluating, not harvesting.
-    const bool measuring = correlator.Measuring(*g, a);
-    if (cs >= policy.campaign_block_score && a.suspicious && g->members.size() >= need && !colleagues_only && !measuring) {
+    // (Checked last: it reads up to 64 members.)
+    if (cs >= policy.campaign_block_score && a.suspicious && g->members.size() >= need && !colleagues_only &&
+        !correlator.Measuring(*g, a)) {
       block = true;
     }
   }

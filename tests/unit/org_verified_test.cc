@@ -117,35 +117,36 @@ TEST(OrgVerified, ALaterVerificationLiftsABlockThatRestedOnTheOrg) {
   }
 }
 
-// Two declared organisations, each a group of harvesting accounts, alike in
-// everything but what is paid for (the same persona, template and client,
-// running in step; each group signed up in its own hour): two campaigns, not
-// one -- unless they share a card (TryLink, OrgGroup).
-size_t LargestOfTwoOrgs(bool shared_card) {
+// "Org cells" (review finding): a hydra split into cells of nine accounts,
+// each cell declaring its own org and sharing nothing paid for with the
+// others -- its own cards, /24s and sign-up hours -- but the same persona,
+// template and client, run in step. The cells are still one operation: a
+// rule that tied org groups to each other only through paid values let
+// each cell stay under the ten accounts an org-only campaign needs to block.
+TEST(OrgVerified, CellsOfDeclaredOrgsAreStillOneCampaign) {
   Engine engine(Policy::Defaults());
   Rng rng(5);
   TimeMs t = kT0;
   for (int round = 0; round < 40; ++round) {
-    for (int acct = 0; acct < 12; ++acct) {
+    for (int acct = 0; acct < 36; ++acct) {
       t += 2000;
-      const bool first = acct < 6;
-      const std::string card = shared_card ? "card_shared" : "card_" + std::to_string(acct);
-      Interaction in = testing::HarvestRequest("g" + std::to_string(acct), t, rng, card,
-                                               "203.0." + std::to_string(acct * 16) + ".7");
-      in.org_id = first ? "org_first" : "org_second";
-      if (!first) in.account_created_at = kT0 - 6 * kMsPerHour;
+      Interaction in = testing::HarvestRequest("c" + std::to_string(acct), t, rng, "card_" + std::to_string(acct),
+                                               "203.0." + std::to_string(acct * 4) + ".7");
+      in.org_id = "org_cell" + std::to_string(acct / 9);
+      in.account_created_at = kT0 - (1 + 3 * (acct / 9)) * kMsPerHour;
       engine.Observe(in);
     }
   }
   engine.Finish();
   size_t largest = 0;
   for (const auto& c : Campaigns(engine)) largest = std::max(largest, c.members.size());
-  return largest;
-}
-
-TEST(OrgVerified, TwoDeclaredOrgsAreTwoCampaignsUnlessSomethingPaidTiesThem) {
-  EXPECT_EQ(LargestOfTwoOrgs(false), 6u);
-  EXPECT_EQ(LargestOfTwoOrgs(true), 12u);
+  EXPECT_EQ(largest, 36u);
+  size_t blocked = 0;
+  for (int acct = 0; acct < 36; ++acct) {
+    const AccountState* a = engine.FindAccount("c" + std::to_string(acct));
+    blocked += a != nullptr && a->verdict == Verdict::kBlock;
+  }
+  EXPECT_EQ(blocked, 36u);
 }
 
 }  // namespace

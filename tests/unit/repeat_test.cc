@@ -85,6 +85,15 @@ TEST(RequestFingerprint, OnlyDeterministicRequestsAndEveryFieldThatDecidesTheAns
   a.messages.insert(a.messages.begin(), {Role::kUser, "Task 1: prove the lemma", 0, 0, 0});
   b.messages.insert(b.messages.begin(), {Role::kUser, "Task 2: prove the lemma", 0, 0, 0});
   EXPECT_NE(RequestFingerprint(a), RequestFingerprint(b));
+  // Content the engine does not read (a document, an image, tool blocks)
+  // could carry a new task behind a fixed text: no fingerprint at all.
+  Interaction doc = Ask("Solve the problem in the attached document. Think step by step.", 0);
+  EXPECT_NE(RequestFingerprint(doc), 0u);
+  doc.messages.back().other_blocks = 1;
+  EXPECT_EQ(RequestFingerprint(doc), 0u);
+  doc.messages.back().other_blocks = 0;
+  doc.messages.back().tool_result_blocks = 1;
+  EXPECT_EQ(RequestFingerprint(doc), 0u);
   // Bytes moved between fields change it.
   Interaction c = Ask("ab", 0), d = Ask("b", 0);
   c.system = "x";
@@ -100,6 +109,8 @@ TEST(RequestFingerprint, OnlyDeterministicRequestsAndEveryFieldThatDecidesTheAns
 struct Group {
   int items = 0;
   int padding = 0;
+  int64_t pad_tokens = 5;  // each padding repeat's output tokens
+  std::string pad_model;   // its model (empty: the harvest's)
   double temperature = 0;
   double repeat_share_policy = -1;  // < 0: the default policy's
 };
@@ -137,7 +148,8 @@ std::vector<const AccountState*> RunGroup(const Group& g, Engine* engine) {
         Interaction pad = in;
         pad.request_id = "r" + std::to_string(rng.Next());
         pad.messages.back().text = "Say OK. Think step by step.";
-        pad.output_tokens = 5;
+        pad.output_tokens = g.pad_tokens;
+        if (!g.pad_model.empty()) pad.model = g.pad_model;
         t += 10;
         pad.ts = t;
         engine->Observe(pad);
@@ -209,6 +221,18 @@ TEST(EvaluationRepeats, CheapRepeatsDoNotBuyTheExemption) {
   double share = 1;
   EXPECT_EQ(Blocked({.items = 0, .padding = 5}, &share), 8u);
   EXPECT_LT(share, 0.1);
+}
+
+TEST(EvaluationRepeats, PaddingAfterTheBlocksBuysNoChallengeAtTheGateway) {
+  // A long fixed repeat on another model after every harvest request: the
+  // members are blocked before the share passes one half (blocks are
+  // sticky); once it has, /v1/check still blocks a new account on their
+  // card, as the members were (review finding).
+  double share = 0;
+  Decision gate = Decision::kAllow;
+  EXPECT_EQ(Blocked({.items = 0, .padding = 1, .pad_tokens = 900, .pad_model = "cheap-small"}, &share, &gate), 8u);
+  EXPECT_GT(share, 0.5);
+  EXPECT_EQ(gate, Decision::kBlock);
 }
 
 TEST(EvaluationRepeats, SampledRepeatsAreNotRepeats) {
