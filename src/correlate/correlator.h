@@ -174,7 +174,8 @@ class Correlator {
   // settings is what independent teams share, and without sign-up times
   // nothing says its accounts are new. With sign-up times, content links
   // only young or repurposed accounts (MayLinkOnContent) and the size
-  // stays. O(16).
+  // stays. Past the campaign's own size for one customer in the open
+  // (OneCustomer): one_customer_max_accounts + 1. O(16 + members × 8).
   size_t BlockMinAccounts(const CampaignAggregate& g) const { return BlockMinAccounts(g.infra_linked, g); }
   // How many of the campaign's members are not of the account's own org,
   // counting up to `enough`: a member of a verified org is blocked with
@@ -194,6 +195,29 @@ class Correlator {
   // or its campaign's. O(kMeasuredMembers).
   bool Measuring(const CampaignAggregate& g, const AccountState& a) const;
   size_t BlockMinAccounts(bool infra_linked, const CampaignAggregate& g) const;
+  // Whether the campaign is one customer in the open: from
+  // policy.campaign_min_accounts to policy.one_customer_max_accounts
+  // members, every one paying with the same one card and nothing else,
+  // declaring one organisation or none, and all their addresses within two
+  // address blocks (an office, a VPN) -- a
+  // lab's or a team's accounts on the org's card and network. Such a group
+  // is judged as one customer: membership does not block it
+  // (BlockMinAccounts is past its size; its own evidence still can), and a
+  // new account on its values is challenged at the gateway. Without cards
+  // (a gateway's log and no account table) no group is: an address block
+  // is what a hydra's heads behind one proxy share too. A hydra hides many
+  // customers; an operator that puts every account of a cell on one card
+  // and one network can be stopped by that card. O(members × 8).
+  bool OneCustomer(const CampaignAggregate& g) const;
+  // Whether the account belongs to a customer in the open: its group is
+  // OneCustomer, or, not grouped yet, it pays with one card that
+  // campaign_min_accounts .. one_customer_max_accounts accounts use and
+  // works from at most two address blocks. Such an account is tied to
+  // accounts outside its group only by infrastructure, never by content,
+  // client configuration or timing alone (TryLink, MatchCampaign): labs
+  // that run the same public benchmark with the same SDK share those with
+  // each other and with whoever copies them. O(members × 8).
+  bool OpenCustomer(const AccountState& a) const;
   // The account's own coordination reasons: the links it was made or
   // matched on, and the kinds of which it holds a value that other
   // suspicious accounts share with evidence -- never its campaign's union.

@@ -187,8 +187,65 @@ bool Correlator::OwnNetworkCampaign(uint32_t root) const {
   return seen > 0 && 2 * own > seen;
 }
 
+bool Correlator::OpenCustomer(const AccountState& a) const {
+  constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
+  constexpr size_t ki = static_cast<size_t>(IndicatorKind::kIpPrefix);
+  const auto cap = static_cast<size_t>(policy_.one_customer_max_accounts);
+  const auto min = static_cast<size_t>(policy_.campaign_min_accounts);
+  if (const CampaignAggregate* g = campaigns_.Aggregate(campaigns_.Root(a.index)); g != nullptr && g->members.size() >= 2) {
+    return OneCustomer(*g);
+  }
+  // Not grouped yet: one of a few accounts (a campaign's minimum to the
+  // cap) on its one card, from at most two networks.
+  if (a.indicator_count[kp] != 1 || a.indicator_overflow[kp] != 0) return false;
+  if (a.indicator_count[ki] == 0 || a.indicator_count[ki] > 2 || a.indicator_overflow[ki] != 0) return false;
+  const IndicatorStats* s = index_.Find(a.indicators[kp][0]);
+  return s != nullptr && s->accounts >= min && s->accounts <= cap;
+}
+
+bool Correlator::OneCustomer(const CampaignAggregate& g) const {
+  constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
+  constexpr size_t ki = static_cast<size_t>(IndicatorKind::kIpPrefix);
+  constexpr size_t kMaxNetworks = 2;
+  const auto cap = static_cast<size_t>(policy_.one_customer_max_accounts);
+  // A pair on one card is no group to speak of (and would let an operator
+  // buy openness two accounts at a time): from a campaign's minimum size.
+  if (g.members.size() > cap || g.members.size() < static_cast<size_t>(policy_.campaign_min_accounts)) return false;
+  uint64_t card = 0;
+  std::array<uint64_t, kMaxNetworks> networks{};
+  size_t nnet = 0;
+  const std::string* org = nullptr;
+  for (const uint32_t m : g.members) {
+    const AccountState& a = accounts_[m];
+    // What it declares agrees with the others: one organisation or none (a
+    // card behind accounts of many declared orgs is multi-accounting).
+    if (!a.org.empty()) {
+      if (org == nullptr) org = &a.org;
+      if (a.org != *org) return false;
+    }
+    // Its one card, the same as everyone's. Without cards (a gateway's
+    // log with no account table) nothing shows the group is one customer:
+    // an address block is what a hydra's heads behind one proxy share too.
+    if (a.indicator_count[kp] != 1 || a.indicator_overflow[kp] != 0) return false;
+    if (card == 0) card = a.indicators[kp][0];
+    if (a.indicators[kp][0] != card) return false;
+    // Its addresses: among the group's few networks (an office, a VPN).
+    if (a.indicator_count[ki] == 0 || a.indicator_overflow[ki] != 0) return false;
+    for (size_t idx = 0; idx < a.indicator_count[ki]; ++idx) {
+      const uint64_t v = a.indicators[ki][idx];
+      if (std::find(networks.begin(), networks.begin() + nnet, v) != networks.begin() + nnet) continue;
+      if (nnet == kMaxNetworks) return false;
+      networks[nnet++] = v;
+    }
+  }
+  return true;
+}
+
 size_t Correlator::BlockMinAccounts(bool infra_linked, const CampaignAggregate& g) const {
   const auto min = static_cast<size_t>(policy_.campaign_block_min_accounts);
+  // One customer in the open -- one card, an office's networks -- is judged
+  // as one customer: its accounts are not a campaign of each other.
+  if (OneCustomer(g)) return static_cast<size_t>(policy_.one_customer_max_accounts) + 1;
   if (infra_linked) return min;
   // Tied by an org id (and content), not by anything paid for: a real lab
   // or evaluation team may declare one org nobody verified.
@@ -286,6 +343,12 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     if (!infra && !ActInLockstep(a, b)) continue;
     // An organisation on a network of its own is tied by infrastructure only.
     if (!infra && (NetworkOf(a) != Network::kNone || NetworkOf(b) != Network::kNone)) continue;
+    // A customer in the open -- a group on its own card and office network
+    // -- is not tied to accounts outside it because they look alike: labs
+    // that run the same public benchmark with the same SDK after the same
+    // model release share content, settings, minutes and days with each
+    // other and with whoever copies them, and nothing paid for.
+    if (!infra && !same_cluster && (OpenCustomer(a) || OpenCustomer(b))) continue;
     graph_.Add(a.index, b.index, static_cast<float>(link), reasons, paid);
     if (same_cluster) continue;
     // Two confirmed campaigns that each block on their own are not merged on
@@ -424,6 +487,9 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     bool has_infra = false, paid = false;
     double total = CombineKinds(per_kind, &has_infra, &paid);
     if (!has_infra && !(a.MayLinkOnContent() && network == Network::kNone && !OwnNetworkCampaign(root))) continue;
+    // Nor into a customer in the open (OneCustomer): looking like a lab's
+    // accounts does not make an account one of them.
+    if (!has_infra && OneCustomer(*campaigns_.Aggregate(root))) continue;
     // A payment instrument that is mostly the campaign's, used by an account
     // that harvests on its own evidence: two independent pieces of evidence,
     // enough to join -- however old the account (a bought or aged account put

@@ -67,7 +67,8 @@ std::optional<CampaignMatch> EngineCheckInputs::MatchCampaign(const std::string&
   size_t blocked = 0;
   const double share = correlator_.CampaignRepeatShare(*m.campaign, &blocked);
   return CampaignMatch{m.campaign->id, correlator_.CampaignScore(*m.campaign), m.total, m.reasons,
-                       2 * blocked < m.campaign->members.size() && share >= correlator_.policy().evaluation_repeat_share};
+                       2 * blocked < m.campaign->members.size() && share >= correlator_.policy().evaluation_repeat_share,
+                       correlator_.OneCustomer(*m.campaign)};
 }
 
 CheckResult Check(const CheckRequest& r, const AccountTable& accounts, const Correlator& correlator, const Policy& policy,
@@ -134,7 +135,7 @@ CheckResult Check(const CheckRequest& r, const CheckInputs& inputs, const Policy
   out.campaign_id = m->campaign_id;
   out.reasons |= Bit(Reason::kCampaignIndicatorMatch) | m->reasons;
   out.score = std::max(out.score, std::min(1.0, m->campaign_score * std::min(1.0, m->total / policy.link_threshold)));
-  out.decision = m->total >= policy.link_threshold && !m->measuring ? Decision::kBlock : Decision::kChallenge;
+  out.decision = m->total >= policy.link_threshold && !m->measuring && !m->one_customer ? Decision::kBlock : Decision::kChallenge;
   out.ttl_s = out.decision == Decision::kBlock ? 3600 : 300;
   return out;
 }

@@ -88,6 +88,11 @@ struct CampaignMatch {
   // over the campaign): a new account on its values is challenged, not
   // blocked -- as its members are reviewed, not blocked.
   bool measuring = false;
+  // The campaign is one customer in the open (Correlator::OneCustomer: a
+  // lab's accounts on its card and office network): a new account on its
+  // values is challenged, not blocked -- as its members are not blocked by
+  // membership.
+  bool one_customer = false;
 };
 
 // Check's inputs. Implementations are read concurrently by every checking

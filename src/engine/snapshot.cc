@@ -157,6 +157,7 @@ struct SnapshotAccess {
     w.Put(p.min_interactions);
     w.Put(p.campaign_min_accounts);
     w.Put(p.campaign_block_min_accounts);
+    w.Put(p.one_customer_max_accounts);
     w.Put(p.link_threshold);
     w.Put(p.min_indicator_purity);
     w.Put(p.high_max_tokens);

@@ -45,6 +45,11 @@ struct Policy {
   // Members a campaign needs before membership alone blocks: a smaller group
   // (a lab's or a team's few accounts on one card or network) is reviewed.
   int campaign_block_min_accounts = 5;
+  // A group of campaign_min_accounts to this many accounts on one card and
+  // at most two address blocks is one customer in the open
+  // (Correlator::OneCustomer): membership does not block it and likeness
+  // does not tie it to others. 0 switches this off.
+  int one_customer_max_accounts = 16;
   double link_threshold = 1.0;       // summed indicator weight that links two accounts
   double min_indicator_purity = 0.5; // share of an indicator's accounts that must be suspicious to match a campaign
   int64_t high_max_tokens = 8000;

@@ -15,6 +15,10 @@
 #                   at most 25% of the harvest requests served (measured ~19%),
 #                   purity >= 0.95 (measured 0.9995 since campaigns split,
 #                   issue #15); leakage is not gated (missed: docs/QUALITY.md)
+#   labs            full fields with realistic evaluation labs (--realistic-labs:
+#                   3-12 researchers on one org, card and office network
+#                   running benchmarks at temperature 0): the full bar, so no
+#                   more than 0.5% of lab accounts blocked (issue #15)
 set -euo pipefail
 BIN=$1
 SEED=$2
@@ -32,6 +36,7 @@ case "$PROFILE" in
   gateway)
     SIM=(--fields gateway)
     GATE=(--min-recall 0.99 --max-fpr 0.0005 --max-archetype-fpr 0.005 --max-leakage 0.03 --min-purity 0.95) ;;
+  labs) SIM=(--realistic-labs) ;;
   evade-all)
     SIM=(--evade all)
     GATE=(--min-recall 0.95 --ungated-suffix -decoys --max-fpr 0.0005 --max-archetype-fpr 0.005 --max-harvest-served 0.25 --min-purity 0.95) ;;
