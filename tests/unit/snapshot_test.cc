@@ -269,5 +269,28 @@ TEST_F(SnapshotErrors, ResealedByteChangesLoadOrFailCleanly) {
   EXPECT_GT(loaded_ok, 0u);  // most bytes are counters and scores: any value is a valid state
 }
 
+// The fuzzer's seeds (fuzz/corpus/fuzz_snapshot) must be snapshots the
+// current code accepts under the default policy, or fuzz_snapshot only
+// ever reaches the refusal of a version or policy it no longer has: this
+// fails when the format or the policy changes and the seeds were not
+// regenerated (docs/RELIABILITY.md says how).
+TEST(Snapshot, FuzzSeedsLoadWithTheDefaultPolicy) {
+  const std::string dir = std::string(DG_TEST_DATA) + "/../../fuzz/corpus/fuzz_snapshot/";
+  for (const char* name : {"engine_0.payload", "engine_20.payload", "engine_60.payload"}) {
+    const std::string payload = ReadFile(dir + name);
+    ASSERT_FALSE(payload.empty()) << name;
+    std::string sealed("DGSNAPv1", 8);
+    const uint32_t version = kSnapshotVersion, reserved = 0;
+    const uint64_t length = payload.size(), sum = XXH3_64bits(payload.data(), payload.size());
+    sealed.append(reinterpret_cast<const char*>(&version), 4);
+    sealed.append(reinterpret_cast<const char*>(&reserved), 4);
+    sealed.append(reinterpret_cast<const char*>(&length), 8);
+    sealed.append(reinterpret_cast<const char*>(&sum), 8);
+    sealed.append(payload);
+    const auto loaded = LoadSnapshot(sealed, Policy::Defaults(), {});
+    EXPECT_TRUE(loaded.ok()) << name << ": " << loaded.status();
+  }
+}
+
 }  // namespace
 }  // namespace dg
