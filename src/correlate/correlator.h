@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -198,25 +199,58 @@ class Correlator {
   // Whether the campaign is one customer in the open: from
   // policy.campaign_min_accounts to policy.one_customer_max_accounts
   // members, every one paying with the same one card and nothing else,
-  // declaring one organisation or none, and all their addresses within two
-  // address blocks (an office, a VPN) -- a
-  // lab's or a team's accounts on the org's card and network. Such a group
+  // declaring one organisation or none, and their addresses within two
+  // address blocks (an office, a VPN) but for at most a quarter of the
+  // members (at least one: a researcher travelling) -- a lab's or a team's
+  // accounts on the org's card and network. Such a group
   // is judged as one customer: membership does not block it
   // (BlockMinAccounts is past its size; its own evidence still can), and a
   // new account on its values is challenged at the gateway. Without cards
   // (a gateway's log and no account table) no group is: an address block
   // is what a hydra's heads behind one proxy share too. A hydra hides many
   // customers; an operator that puts every account of a cell on one card
-  // and one network can be stopped by that card. O(members × 8).
+  // and one network can be stopped by that card. O(members × 8 × 2 blocks).
   bool OneCustomer(const CampaignAggregate& g) const;
-  // Whether the account belongs to a customer in the open: its group is
-  // OneCustomer, or, not grouped yet, it pays with one card that
-  // campaign_min_accounts .. one_customer_max_accounts accounts use and
-  // works from at most two address blocks. Such an account is tied to
-  // accounts outside its group only by infrastructure, never by content,
-  // client configuration or timing alone (TryLink, MatchCampaign): labs
-  // that run the same public benchmark with the same SDK share those with
-  // each other and with whoever copies them. O(members × 8).
+  // Whether the account pays with one card whose suspicious holders -- at
+  // least campaign_min_accounts of them, at most one_customer_max_accounts
+  // holders in all, whatever cluster each is in -- pass OneCustomer's rule
+  // (a hydra head's card touched by a few decoys is not a team's: they are
+  // not suspicious). The account counts as one of them whether or not it
+  // is suspicious yet: the lab's third researcher is judged with the
+  // first two before it is judged at all. Another card's team on the same
+  // address blocks closes it (an operator with a card per cell behind one
+  // proxy block); heads on a card each do not. Cluster-free, so that
+  // EdgeHolds can tell a lab's account in a cluster it was merged into.
+  // O(16 × 8 blocks × 16 + 8 other cards × 16 × 8).
+  bool OnOpenCard(const AccountState& a) const;
+  // A card's suspicious holders (and `with`, if given, as one of them).
+  struct CardGroup {
+    std::array<uint32_t, kMaxMembers + 1> members{};
+    size_t n = 0;
+  };
+  // Whether the card's group is a campaign's minimum or more, of at most
+  // one_customer_max_accounts holders in all, and passes OneCustomerMembers.
+  // O(16 × 8 × 2 blocks).
+  bool OpenCardGroup(uint64_t card, const AccountState* with, CardGroup* group) const;
+  // OneCustomer's rule on a list of accounts: one card each and the same,
+  // one declared org or none, addresses within two blocks but for a
+  // quarter of them. O(members × 8 × 2 blocks).
+  bool OneCustomerMembers(std::span<const uint32_t> members) const;
+  // Whether the cluster at root holds an account not paying with card
+  // alone. O(members), stopping at the first.
+  bool OutsideCard(uint32_t root, uint64_t card) const;
+  // Whether the per-kind evidence of a link holds a shared card with at
+  // least half its kind's weight. O(1).
+  bool CardEvidence(const std::array<double, kIndicatorKinds>& per_kind) const;
+  // Whether the account belongs to a customer in the open: its group (a
+  // campaign's minimum or more) is OneCustomer, or, alone or in a pair on
+  // its card only, OnOpenCard. Such an account is tied to accounts outside
+  // its group only by its card -- never by content, client configuration,
+  // timing or a shared address block alone (TryLink, MatchCampaign,
+  // EdgeHolds): labs that run the same public benchmark with the same SDK
+  // share those with each other and with whoever copies them, and a hydra
+  // can rent addresses in a lab's cloud /24 (two card teams on one block
+  // are no customers in the open: OnOpenCard). O(members × 8).
   bool OpenCustomer(const AccountState& a) const;
   // The account's own coordination reasons: the links it was made or
   // matched on, and the kinds of which it holds a value that other

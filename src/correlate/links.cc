@@ -1,6 +1,7 @@
 // The correlator's linking half: evidence of a shared value, links between
 // suspicious accounts, campaigns confirmed and matched (correlate/correlator.h).
 #include <algorithm>
+#include <span>
 #include <cmath>
 
 #include "common/hash.h"
@@ -96,9 +97,13 @@ bool Correlator::EdgeHolds(const AccountState& a, const AccountState& b, double*
   *paid = false;
   *score = LinkScore(a, b, reasons, &infra, paid, &per_kind);
   if (infra_out != nullptr) *infra_out = infra;
-  constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
-  const bool card = per_kind[kp] > 0 && per_kind[kp] >= 0.5 * policy_.links[kp];
+  const bool card = CardEvidence(per_kind);
   if (*score < policy_.link_threshold && !card) return false;
+  // An account of a customer in the open is tied to others by its card
+  // only (TryLink): a link made before its card showed it open -- the lab's
+  // first accounts looked like a hydra's young heads and moved in step
+  // with them -- does not hold once it does, and the lab splits off.
+  if (!card && (OnOpenCard(a) || OnOpenCard(b))) return false;
   if (infra) return true;
   return a.MayLinkOnContent() && b.MayLinkOnContent() && ActInLockstep(a, b) && NetworkOf(a) == Network::kNone &&
          NetworkOf(b) == Network::kNone;
@@ -188,34 +193,106 @@ bool Correlator::OwnNetworkCampaign(uint32_t root) const {
 }
 
 bool Correlator::OpenCustomer(const AccountState& a) const {
+  // Grouped into a campaign's minimum or more: the group is judged. A pair
+  // is no group yet, and its card is -- a lab's first two researchers --
+  // if the pair is on that card alone (two accounts tied across two cards
+  // are what a customer in the open is not).
+  const uint32_t root = campaigns_.Root(a.index);
+  const CampaignAggregate* g = campaigns_.Aggregate(root);
+  if (g != nullptr && g->members.size() >= static_cast<size_t>(policy_.campaign_min_accounts)) return OneCustomer(*g);
+  return OnOpenCard(a) && !OutsideCard(root, a.indicators[static_cast<size_t>(IndicatorKind::kPayment)][0]);
+}
+
+bool Correlator::OnOpenCard(const AccountState& a) const {
   constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
   constexpr size_t ki = static_cast<size_t>(IndicatorKind::kIpPrefix);
+  if (a.indicator_count[kp] != 1 || a.indicator_overflow[kp] != 0) return false;
+  const uint64_t card = a.indicators[kp][0];
+  CardGroup group;
+  if (!OpenCardGroup(card, &a, &group)) return false;
+  // Another card's team on the same address blocks makes neither one
+  // customer in the open: an operator paying with a card per cell of its
+  // accounts behind one proxy block (TryLink ties them; THREAT_MODEL,
+  // cells). Heads on a card each are no team: a hydra renting addresses
+  // in a lab's /24 does not close the lab's card. The first kMaxCards
+  // other cards seen are looked at: O(members × 8 blocks × 16 + 8 ×
+  // members × 8).
+  constexpr size_t kMaxCards = 8;
+  std::array<uint64_t, kMaxCards> seen{};
+  size_t nseen = 0;
+  for (size_t gi = 0; gi < group.n; ++gi) {
+    const AccountState& m = accounts_[group.members[gi]];
+    for (size_t idx = 0; idx < m.indicator_count[ki]; ++idx) {
+      const IndicatorStats* net = index_.Find(m.indicators[ki][idx]);
+      if (net == nullptr) continue;
+      for (size_t oi = 0; oi < net->nmembers; ++oi) {
+        const AccountState& o = accounts_[net->members[oi]];
+        if (o.indicator_count[kp] != 1 || o.indicators[kp][0] == card) continue;
+        const uint64_t other = o.indicators[kp][0];
+        if (std::find(seen.begin(), seen.begin() + nseen, other) != seen.begin() + nseen) continue;
+        if (nseen == kMaxCards) return true;
+        seen[nseen++] = other;
+        CardGroup theirs;
+        if (OpenCardGroup(other, nullptr, &theirs)) return false;
+      }
+    }
+  }
+  return true;
+}
+
+bool Correlator::OpenCardGroup(uint64_t card, const AccountState* with, CardGroup* group) const {
   const auto cap = static_cast<size_t>(policy_.one_customer_max_accounts);
   const auto min = static_cast<size_t>(policy_.campaign_min_accounts);
-  if (const CampaignAggregate* g = campaigns_.Aggregate(campaigns_.Root(a.index)); g != nullptr && g->members.size() >= 2) {
-    return OneCustomer(*g);
-  }
-  // Not grouped yet: one of a few accounts (a campaign's minimum to the
-  // cap) on its one card, from at most two networks.
-  if (a.indicator_count[kp] != 1 || a.indicator_overflow[kp] != 0) return false;
-  if (a.indicator_count[ki] == 0 || a.indicator_count[ki] > 2 || a.indicator_overflow[ki] != 0) return false;
-  const IndicatorStats* s = index_.Find(a.indicators[kp][0]);
-  return s != nullptr && s->accounts >= min && s->accounts <= cap;
+  // The card's group -- its suspicious holders, whatever cluster each is in
+  // -- is a customer in the open by the rule for a campaign (OneCustomer).
+  // Its suspicious holders, not all of them: accounts that merely touch a
+  // hydra head's card (a request each, to make it look like a team's) do
+  // not make it one -- an operator that wants its heads open must make
+  // every holder harvest, and a card's cell of harvesters is what it then
+  // is (THREAT_MODEL, cells).
+  const IndicatorStats* s = index_.Find(card);
+  if (s == nullptr || s->accounts > cap) return false;
+  std::copy_n(s->members.begin(), s->nmembers, group->members.begin());
+  group->n = s->nmembers;
+  const auto end = group->members.begin() + group->n;
+  if (with != nullptr && std::find(group->members.begin(), end, with->index) == end) group->members[group->n++] = with->index;
+  if (group->n < min) return false;
+  return OneCustomerMembers(std::span<const uint32_t>(group->members.data(), group->n));
+}
+
+bool Correlator::OutsideCard(uint32_t root, uint64_t card) const {
+  constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
+  const CampaignAggregate* g = campaigns_.Aggregate(root);
+  if (g == nullptr) return false;
+  return std::any_of(g->members.begin(), g->members.end(), [&](uint32_t m) {
+    const AccountState& o = accounts_[m];
+    return o.indicator_count[kp] != 1 || o.indicators[kp][0] != card;
+  });
+}
+
+bool Correlator::CardEvidence(const std::array<double, kIndicatorKinds>& per_kind) const {
+  constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
+  return per_kind[kp] > 0 && per_kind[kp] >= 0.5 * policy_.links[kp];
 }
 
 bool Correlator::OneCustomer(const CampaignAggregate& g) const {
-  constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
-  constexpr size_t ki = static_cast<size_t>(IndicatorKind::kIpPrefix);
-  constexpr size_t kMaxNetworks = 2;
   const auto cap = static_cast<size_t>(policy_.one_customer_max_accounts);
   // A pair on one card is no group to speak of (and would let an operator
   // buy openness two accounts at a time): from a campaign's minimum size.
   if (g.members.size() > cap || g.members.size() < static_cast<size_t>(policy_.campaign_min_accounts)) return false;
+  return OneCustomerMembers(g.members);
+}
+
+bool Correlator::OneCustomerMembers(std::span<const uint32_t> members) const {
+  constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
+  constexpr size_t ki = static_cast<size_t>(IndicatorKind::kIpPrefix);
+  constexpr size_t kMaxNetworks = 2;
   uint64_t card = 0;
-  std::array<uint64_t, kMaxNetworks> networks{};
-  size_t nnet = 0;
   const std::string* org = nullptr;
-  for (const uint32_t m : g.members) {
+  // Per address block, the members that used it (at most cap × slots
+  // blocks: bounded by the cap).
+  std::vector<std::pair<uint64_t, uint32_t>> networks;
+  for (const uint32_t m : members) {
     const AccountState& a = accounts_[m];
     // What it declares agrees with the others: one organisation or none (a
     // card behind accounts of many declared orgs is multi-accounting).
@@ -229,14 +306,37 @@ bool Correlator::OneCustomer(const CampaignAggregate& g) const {
     if (a.indicator_count[kp] != 1 || a.indicator_overflow[kp] != 0) return false;
     if (card == 0) card = a.indicators[kp][0];
     if (a.indicators[kp][0] != card) return false;
-    // Its addresses: among the group's few networks (an office, a VPN).
-    if (a.indicator_count[ki] == 0 || a.indicator_overflow[ki] != 0) return false;
     for (size_t idx = 0; idx < a.indicator_count[ki]; ++idx) {
       const uint64_t v = a.indicators[ki][idx];
-      if (std::find(networks.begin(), networks.begin() + nnet, v) != networks.begin() + nnet) continue;
-      if (nnet == kMaxNetworks) return false;
-      networks[nnet++] = v;
+      auto it = std::find_if(networks.begin(), networks.end(), [v](const auto& p) { return p.first == v; });
+      if (it == networks.end()) {
+        networks.emplace_back(v, 1);
+      } else {
+        ++it->second;
+      }
     }
+  }
+  // Its addresses: the group's two main networks (an office, a VPN) --
+  // most used, ties to the lower value; past the first, a block only one
+  // member used is that member's, not the group's. A member or two seen
+  // elsewhere too (a researcher on a train, at a conference) does not turn
+  // the lab into a campaign overnight: a quarter of the members (none of
+  // three) may have an address outside them. A hydra behind proxies has
+  // most of its heads outside any two blocks.
+  std::sort(networks.begin(), networks.end(),
+            [](const auto& x, const auto& y) { return x.second != y.second ? x.second > y.second : x.first < y.first; });
+  size_t main = std::min(networks.size(), kMaxNetworks);
+  while (main > 1 && networks[main - 1].second < 2) --main;
+  const size_t allowed = members.size() / 4;
+  size_t outside = 0;
+  for (const uint32_t m : members) {
+    const AccountState& a = accounts_[m];
+    bool away = a.indicator_count[ki] == 0 || a.indicator_overflow[ki] != 0;
+    for (size_t idx = 0; idx < a.indicator_count[ki] && !away; ++idx) {
+      const uint64_t v = a.indicators[ki][idx];
+      away = std::none_of(networks.begin(), networks.begin() + main, [v](const auto& p) { return p.first == v; });
+    }
+    if (away && ++outside > allowed) return false;
   }
   return true;
 }
@@ -331,7 +431,8 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     const bool same_cluster = campaigns_.Find(a.index) == campaigns_.Find(b.index);
     uint32_t reasons = 0;
     bool infra = false, paid = false;
-    const double link = LinkScore(a, b, &reasons, &infra, &paid);
+    std::array<double, kIndicatorKinds> per_kind{};
+    const double link = LinkScore(a, b, &reasons, &infra, &paid, &per_kind);
     if (link < policy_.link_threshold) continue;
     // Shared content or client configuration alone ties young accounts
     // only: established customers of different orgs legitimately share
@@ -347,8 +448,22 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     // -- is not tied to accounts outside it because they look alike: labs
     // that run the same public benchmark with the same SDK after the same
     // model release share content, settings, minutes and days with each
-    // other and with whoever copies them, and nothing paid for.
-    if (!infra && !same_cluster && (OpenCustomer(a) || OpenCustomer(b))) continue;
+    // other and with whoever copies them, and nothing paid for. Nor by an
+    // address block alone: a hydra that rents addresses in the lab's
+    // cloud or co-working /24 would otherwise pull the lab into its
+    // campaign. Only its card ties it to others.
+    // (Two card teams on one address block are neither: OnOpenCard.)
+    if (!CardEvidence(per_kind) && !same_cluster && (OpenCustomer(a) || OpenCustomer(b))) continue;
+    // And its card does not carry it into a cluster that holds others: a
+    // colleague there was tied to them before the card showed the lab
+    // (its first accounts looked like a hydra's young heads, in step with
+    // them). The daily re-examination splits that cluster (EdgeHolds); the
+    // lab joins its colleague then, not the hydra now.
+    if (CardEvidence(per_kind) && !same_cluster) {
+      constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
+      if (OnOpenCard(a) && OutsideCard(campaigns_.Find(b.index), a.indicators[kp][0])) continue;
+      if (OnOpenCard(b) && OutsideCard(campaigns_.Find(a.index), b.indicators[kp][0])) continue;
+    }
     graph_.Add(a.index, b.index, static_cast<float>(link), reasons, paid);
     if (same_cluster) continue;
     // Two confirmed campaigns that each block on their own are not merged on
@@ -463,6 +578,7 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
   double best = 0;
   bool best_infra = false;
   const Network network = NetworkOf(a);
+  const bool open = OpenCustomer(a);
   // The payment rule below: one of the account's cards is used by at least
   // two other suspicious accounts and is mostly theirs -- counted without
   // the account itself, whose own suspicion is the other half of the
@@ -487,9 +603,20 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     bool has_infra = false, paid = false;
     double total = CombineKinds(per_kind, &has_infra, &paid);
     if (!has_infra && !(a.MayLinkOnContent() && network == Network::kNone && !OwnNetworkCampaign(root))) continue;
-    // Nor into a customer in the open (OneCustomer): looking like a lab's
-    // accounts does not make an account one of them.
-    if (!has_infra && OneCustomer(*campaigns_.Aggregate(root))) continue;
+    // Nor into a customer in the open (OpenCustomer of any of its members:
+    // its group, or its first two on the card), nor a customer in the
+    // open's account into anything, but on the card: looking like a lab's
+    // accounts, or working from its address block, does not make an
+    // account one of them -- nor the lab part of a hydra next door.
+    // A colleague of the account's in a cluster with others is no way in
+    // either (TryLink): the re-examination gives the colleague back.
+    if (open) {
+      constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
+      if (!CardEvidence(per_kind) || OutsideCard(root, a.indicators[kp][0])) continue;
+    } else if (const CampaignAggregate* g = campaigns_.Aggregate(root);
+               !CardEvidence(per_kind) && !g->members.empty() && OpenCustomer(accounts_[g->members.front()])) {
+      continue;
+    }
     // A payment instrument that is mostly the campaign's, used by an account
     // that harvests on its own evidence: two independent pieces of evidence,
     // enough to join -- however old the account (a bought or aged account put
@@ -663,7 +790,10 @@ void Correlator::SplitClusters(TimeMs now, RefreshFn refresh) {
         core = p;
       }
     }
-    if (parts[core].size() < min_core) continue;
+    // A core of a pair still splits: the cluster of two labs' first two
+    // researchers each, tied on a benchmark before either lab's card
+    // showed a team, is two pairs (each then joins its lab on the card).
+    if (parts[core].size() < 2) continue;
     // Core first, members without a link inside the cluster with it, in the
     // cluster's order; then the other parts by their lowest member.
     std::vector<std::vector<uint32_t>> split;

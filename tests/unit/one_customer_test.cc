@@ -8,6 +8,7 @@
 // is a campaign as before.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 
 #include "common/rng.h"
@@ -28,23 +29,32 @@ struct Group {
   std::function<std::string(int)> card = [](int) { return std::string("card_lab"); };
   std::function<std::string(int, int)> ip = [](int i, int) { return "198.51.100." + std::to_string(10 + i % 3); };
   TimeMs created = kT0 - kMsPerHour;  // sign-up (groups made days apart share no sign-up wave)
+  std::function<TimeMs(int)> created_of;  // per account, when set
+  std::string org = "";               // declared org; empty: org_<prefix>
+  int start_round = 0;                // rounds before this group's accounts begin
 };
 
-void Play(Engine& engine, const std::vector<Group>& groups, int rounds = 40) {
-  Rng rng(7);
-  TimeMs t = kT0;
+// Each round, every account of every group sends one harvesting request,
+// 2 s apart; `gap` between rounds.
+void Play(Engine& engine, const std::vector<Group>& groups, int rounds = 40, TimeMs gap = 0, bool finish = true,
+          TimeMs start = kT0, uint64_t seed = 7) {
+  Rng rng(seed);
+  TimeMs t = start;
   for (int round = 0; round < rounds; ++round) {
     for (const Group& g : groups) {
+      if (round < g.start_round) continue;
       for (int i = 0; i < g.accounts; ++i) {
         t += 2000;
         Interaction in = testing::HarvestRequest(g.prefix + std::to_string(i), t, rng, g.card(i), g.ip(i, round));
-        in.org_id = "org_" + g.prefix;
-        in.account_created_at = g.created;
+        in.org_id = g.org.empty() ? "org_" + g.prefix : g.org;
+        if (g.org == "-") in.org_id.clear();
+        in.account_created_at = g.created_of ? g.created_of(i) : g.created;
         engine.Observe(in);
       }
     }
+    t += gap;
   }
-  engine.Finish();
+  if (finish) engine.Finish();
 }
 
 size_t Count(const Engine& engine, const Group& g, Verdict v) {
@@ -156,6 +166,139 @@ TEST(OneCustomer, ANewAccountOnTheLabsCardIsChallengedNotBlocked) {
   const CheckResult out = engine.Check(r);
   EXPECT_EQ(out.decision, Decision::kChallenge);
   EXPECT_TRUE(out.reasons & Bit(Reason::kCampaignIndicatorMatch));
+}
+
+// A hydra of young heads, each on a card and an address block of its own,
+// signed up hours apart, tied by what they send and when: a campaign that
+// blocks. `decoys`
+// accounts per head touch its card once with an ordinary question first.
+Group Hydra(const std::string& prefix, int accounts) {
+  Group h{prefix};
+  h.accounts = accounts;
+  h.org = "-";
+  h.card = [prefix](int i) { return "card_" + prefix + std::to_string(i); };
+  h.ip = [](int i, int) { return "100." + std::to_string(64 + i) + ".21.9"; };
+  // Signed up hours apart: no sign-up wave ties them; what they send and
+  // when does.
+  h.created_of = [](int i) { return kT0 - 3 * 24 * kMsPerHour + i * 9 * kMsPerHour; };
+  return h;
+}
+
+void Decoys(Engine& engine, const Group& heads, int per_head) {
+  TimeMs t = kT0 - 10 * 60 * 1000;
+  for (int i = 0; i < heads.accounts; ++i) {
+    for (int d = 0; d < per_head; ++d) {
+      Interaction in;
+      in.ts = t += 1000;
+      in.request_id = "decoy" + std::to_string(i) + "_" + std::to_string(d);
+      in.account_id = heads.prefix + "_decoy" + std::to_string(i) + "_" + std::to_string(d);
+      in.ip = "81.2." + std::to_string(i) + "." + std::to_string(d + 1);
+      in.user_agent = "Mozilla/5.0";
+      in.payment_fingerprint = heads.card(i);
+      in.account_created_at = kT0 - 30 * 24 * kMsPerHour;
+      in.model = "m";
+      in.messages.push_back({Role::kUser, "what is a good name for a grey cat", 0, 0, 0});
+      engine.Observe(in);
+    }
+  }
+}
+
+TEST(OneCustomer, AHydraIsACampaignThatBlocks) {
+  // The baseline of the decoy test below: without decoys the heads block.
+  Engine engine(Policy::Defaults());
+  const Group hydra = Hydra("hd", 8);
+  Play(engine, {hydra});
+  EXPECT_EQ(Count(engine, hydra, Verdict::kBlock), 8u);
+}
+
+TEST(OneCustomer, DecoysOnAHydraHeadsCardsDoNotMakeItACustomerInTheOpen) {
+  // Two one-request accounts on each head's card put three holders on it,
+  // as on a team's: only suspicious holders make a card a team's.
+  Engine engine(Policy::Defaults());
+  const Group hydra = Hydra("hd", 8);
+  Decoys(engine, hydra, 2);
+  Play(engine, {hydra});
+  EXPECT_EQ(Count(engine, hydra, Verdict::kBlock), 8u);
+}
+
+TEST(OneCustomer, AHydraOnTheLabsAddressBlockDoesNotPullTheLabIn) {
+  // The hydra rents addresses in the lab's /24 (a cloud region, a
+  // co-working space) and copies its persona, template and client: an
+  // address block alone does not tie a customer in the open to others.
+  Engine engine(Policy::Defaults());
+  const Group lab{"lab"};
+  Group hydra = Hydra("hd", 8);
+  hydra.ip = [](int i, int) { return "198.51.100." + std::to_string(100 + i); };
+  Play(engine, {lab, hydra});
+  EXPECT_EQ(Count(engine, lab, Verdict::kBlock), 0u);
+  EXPECT_EQ(Count(engine, lab, Verdict::kReview), 12u);
+  EXPECT_EQ(Count(engine, hydra, Verdict::kBlock), 8u);
+}
+
+TEST(OneCustomer, AResearcherOnTheRoadKeepsTheLabOneCustomer) {
+  // From round 20 two researchers work from a hotel and a train: a lab is
+  // not turned into a campaign overnight by a third network.
+  Engine engine(Policy::Defaults());
+  Group lab{"lab"};
+  lab.ip = [](int i, int round) {
+    if (round >= 20 && i == 0) return std::string("203.0.113.50");
+    if (round >= 25 && i == 1) return std::string("100.99.1.7");
+    return "198.51.100." + std::to_string(10 + i % 3);
+  };
+  Play(engine, {lab});
+  EXPECT_EQ(Count(engine, lab, Verdict::kBlock), 0u);
+  EXPECT_EQ(Count(engine, lab, Verdict::kReview), 12u);
+}
+
+TEST(OneCustomer, MostOfACellAwayFromItsNetworksIsACampaign) {
+  // Where the quarter ends: four of twelve on addresses of their own.
+  Engine engine(Policy::Defaults());
+  Group cell{"cl"};
+  cell.ip = [](int i, int round) {
+    if (round >= 20 && i < 4) return "100." + std::to_string(70 + i) + ".3.3";
+    return "198.51.100." + std::to_string(10 + i % 3);
+  };
+  Play(engine, {cell});
+  EXPECT_EQ(Count(engine, cell, Verdict::kBlock), 12u);
+}
+
+TEST(OneCustomer, ALabWhoseFirstAccountsMovedWithAHydraSplitsOffIt) {
+  // The lab's first two researchers start in step with a hydra that
+  // copies them, before the lab's card shows a team: they are tied to the
+  // hydra on content. The rest of the lab is not carried in on the card,
+  // and the next day's re-examination gives the lab back its first two.
+  Engine engine(Policy::Defaults());
+  const Group hydra = Hydra("hd", 8);
+  Group first{"lab"};
+  first.accounts = 2;
+  Group rest{"labr"};
+  rest.org = "org_lab";
+  rest.accounts = 10;
+  rest.start_round = 20;
+  rest.card = first.card;
+  rest.ip = first.ip;
+  Play(engine, {hydra, first, rest}, 40, 30 * 60 * 1000, false);
+  // The next day (re-examined at the day boundary), a few more rounds.
+  Group rest_next = rest;
+  rest_next.start_round = 0;
+  Play(engine, {hydra, first, rest_next}, 20, 0, true, kT0 + 25 * kMsPerHour, 8);
+  EXPECT_EQ(Count(engine, rest, Verdict::kBlock), 0u);
+  EXPECT_EQ(Count(engine, hydra, Verdict::kBlock), 8u);
+  // Blocks are sticky: the first two may stay blocked (THREAT_MODEL), but
+  // the lab's campaign is the lab's twelve and nobody else.
+  const AccountState* labr0 = engine.FindAccount("labr0");
+  const AccountState* hd0 = engine.FindAccount("hd0");
+  ASSERT_NE(labr0, nullptr);
+  ASSERT_NE(hd0, nullptr);
+  size_t lab_campaign = 0, with_hydra = 0;
+  for (const auto& c : Campaigns(engine)) {
+    const bool has_rest = std::find(c.members.begin(), c.members.end(), labr0->index) != c.members.end();
+    const bool has_hydra = std::find(c.members.begin(), c.members.end(), hd0->index) != c.members.end();
+    if (has_rest) lab_campaign = c.members.size();
+    if (has_rest && has_hydra) ++with_hydra;
+  }
+  EXPECT_EQ(with_hydra, 0u);
+  EXPECT_EQ(lab_campaign, 12u);
 }
 
 }  // namespace
