@@ -209,7 +209,7 @@ class Correlator {
   // (a gateway's log and no account table) no group is: an address block
   // is what a hydra's heads behind one proxy share too. A hydra hides many
   // customers; an operator that puts every account of a cell on one card
-  // and one network can be stopped by that card. O(members × 8 × 2 blocks).
+  // and one network can be stopped by that card. OneCustomerMembers' cost.
   bool OneCustomer(const CampaignAggregate& g) const;
   // Whether the account pays with one card whose suspicious holders -- at
   // least campaign_min_accounts of them, at most one_customer_max_accounts
@@ -219,9 +219,10 @@ class Correlator {
   // is suspicious yet: the lab's third researcher is judged with the
   // first two before it is judged at all. Another card's team on the same
   // address blocks closes it (an operator with a card per cell behind one
-  // proxy block); heads on a card each do not. Cluster-free, so that
+  // proxy block), and so do more than 8 other cards' suspicious holders
+  // there; a few heads on a card each do not. Cluster-free, so that
   // EdgeHolds can tell a lab's account in a cluster it was merged into.
-  // O(16 × 8 blocks × 16 + 8 other cards × 16 × 8).
+  // O(17 members × 6 blocks × 16 holders) plus up to 9 OpenCardGroup.
   bool OnOpenCard(const AccountState& a) const;
   // A card's suspicious holders (and `with`, if given, as one of them).
   struct CardGroup {
@@ -230,11 +231,12 @@ class Correlator {
   };
   // Whether the card's group is a campaign's minimum or more, of at most
   // one_customer_max_accounts holders in all, and passes OneCustomerMembers.
-  // O(16 × 8 × 2 blocks).
+  // OneCustomerMembers' cost, no allocation.
   bool OpenCardGroup(uint64_t card, const AccountState* with, CardGroup* group) const;
   // OneCustomer's rule on a list of accounts: one card each and the same,
   // one declared org or none, addresses within two blocks but for a
-  // quarter of them. O(members × 8 × 2 blocks).
+  // quarter of them. At most 17 members (else false); O(members² × 36)
+  // block comparisons in the worst case (~10k), on the stack.
   bool OneCustomerMembers(std::span<const uint32_t> members) const;
   // Whether the cluster at root holds an account not paying with card
   // alone. O(members), stopping at the first.
@@ -242,16 +244,22 @@ class Correlator {
   // Whether the per-kind evidence of a link holds a shared card with at
   // least half its kind's weight. O(1).
   bool CardEvidence(const std::array<double, kIndicatorKinds>& per_kind) const;
+  // CardEvidence, or an address block shared with half its kind's weight:
+  // what ties a customer in the open to others. O(1).
+  bool PaidEvidence(const std::array<double, kIndicatorKinds>& per_kind) const;
   // Whether the account belongs to a customer in the open: its group (a
   // campaign's minimum or more) is OneCustomer, or, alone or in a pair on
   // its card only, OnOpenCard. Such an account is tied to accounts outside
-  // its group only by its card -- never by content, client configuration,
-  // timing or a shared address block alone (TryLink, MatchCampaign,
-  // EdgeHolds): labs that run the same public benchmark with the same SDK
-  // share those with each other and with whoever copies them, and a hydra
-  // can rent addresses in a lab's cloud /24 (two card teams on one block
-  // are no customers in the open: OnOpenCard). O(members × 8).
-  bool OpenCustomer(const AccountState& a) const;
+  // its group only by its card or address block -- never by content,
+  // client configuration, timing, a sign-up wave or a declared org
+  // (TryLink, MatchCampaign, EdgeHolds): labs that run the same public
+  // benchmark with the same SDK share those with each other and with
+  // whoever copies them. The block ties it so that a hydra's cell on one
+  // card behind the hydra's proxy block stays in its campaign (two card
+  // teams on one block are no customers in the open at all: OnOpenCard).
+  // `on_open_card`, when given, is OnOpenCard(a) already computed.
+  // OneCustomer's cost for a group, OnOpenCard's for a single or a pair.
+  bool OpenCustomer(const AccountState& a, const bool* on_open_card = nullptr) const;
   // The account's own coordination reasons: the links it was made or
   // matched on, and the kinds of which it holds a value that other
   // suspicious accounts share with evidence -- never its campaign's union.

@@ -1,8 +1,9 @@
 // The correlator's linking half: evidence of a shared value, links between
 // suspicious accounts, campaigns confirmed and matched (correlate/correlator.h).
 #include <algorithm>
-#include <span>
 #include <cmath>
+#include <optional>
+#include <span>
 
 #include "common/hash.h"
 #include "correlate/correlator.h"
@@ -97,13 +98,13 @@ bool Correlator::EdgeHolds(const AccountState& a, const AccountState& b, double*
   *paid = false;
   *score = LinkScore(a, b, reasons, &infra, paid, &per_kind);
   if (infra_out != nullptr) *infra_out = infra;
-  const bool card = CardEvidence(per_kind);
-  if (*score < policy_.link_threshold && !card) return false;
-  // An account of a customer in the open is tied to others by its card
-  // only (TryLink): a link made before its card showed it open -- the lab's
-  // first accounts looked like a hydra's young heads and moved in step
-  // with them -- does not hold once it does, and the lab splits off.
-  if (!card && (OnOpenCard(a) || OnOpenCard(b))) return false;
+  if (*score < policy_.link_threshold && !CardEvidence(per_kind)) return false;
+  // An account of a customer in the open is tied to others by its card or
+  // address block only (TryLink): a link made before its card showed it
+  // open -- the lab's first accounts looked like a hydra's young heads and
+  // moved in step with them -- does not hold once it does, and the lab
+  // splits off.
+  if (!PaidEvidence(per_kind) && (OnOpenCard(a) || OnOpenCard(b))) return false;
   if (infra) return true;
   return a.MayLinkOnContent() && b.MayLinkOnContent() && ActInLockstep(a, b) && NetworkOf(a) == Network::kNone &&
          NetworkOf(b) == Network::kNone;
@@ -192,7 +193,7 @@ bool Correlator::OwnNetworkCampaign(uint32_t root) const {
   return seen > 0 && 2 * own > seen;
 }
 
-bool Correlator::OpenCustomer(const AccountState& a) const {
+bool Correlator::OpenCustomer(const AccountState& a, const bool* on_open_card) const {
   // Grouped into a campaign's minimum or more: the group is judged. A pair
   // is no group yet, and its card is -- a lab's first two researchers --
   // if the pair is on that card alone (two accounts tied across two cards
@@ -200,7 +201,8 @@ bool Correlator::OpenCustomer(const AccountState& a) const {
   const uint32_t root = campaigns_.Root(a.index);
   const CampaignAggregate* g = campaigns_.Aggregate(root);
   if (g != nullptr && g->members.size() >= static_cast<size_t>(policy_.campaign_min_accounts)) return OneCustomer(*g);
-  return OnOpenCard(a) && !OutsideCard(root, a.indicators[static_cast<size_t>(IndicatorKind::kPayment)][0]);
+  return (on_open_card != nullptr ? *on_open_card : OnOpenCard(a)) &&
+         !OutsideCard(root, a.indicators[static_cast<size_t>(IndicatorKind::kPayment)][0]);
 }
 
 bool Correlator::OnOpenCard(const AccountState& a) const {
@@ -214,9 +216,11 @@ bool Correlator::OnOpenCard(const AccountState& a) const {
   // customer in the open: an operator paying with a card per cell of its
   // accounts behind one proxy block (TryLink ties them; THREAT_MODEL,
   // cells). Heads on a card each are no team: a hydra renting addresses
-  // in a lab's /24 does not close the lab's card. The first kMaxCards
-  // other cards seen are looked at: O(members × 8 blocks × 16 + 8 ×
-  // members × 8).
+  // in a lab's /24 does not close the lab's card -- unless there are more
+  // of them than are looked at (kMaxCards other cards): a block that
+  // crowded with suspicious accounts on other cards is nobody's office,
+  // and padding it with heads must not reopen a cell's card.
+  // O(members × 6 blocks × 16 + 8 × OpenCardGroup).
   constexpr size_t kMaxCards = 8;
   std::array<uint64_t, kMaxCards> seen{};
   size_t nseen = 0;
@@ -230,7 +234,7 @@ bool Correlator::OnOpenCard(const AccountState& a) const {
         if (o.indicator_count[kp] != 1 || o.indicators[kp][0] == card) continue;
         const uint64_t other = o.indicators[kp][0];
         if (std::find(seen.begin(), seen.begin() + nseen, other) != seen.begin() + nseen) continue;
-        if (nseen == kMaxCards) return true;
+        if (nseen == kMaxCards) return false;
         seen[nseen++] = other;
         CardGroup theirs;
         if (OpenCardGroup(other, nullptr, &theirs)) return false;
@@ -275,6 +279,11 @@ bool Correlator::CardEvidence(const std::array<double, kIndicatorKinds>& per_kin
   return per_kind[kp] > 0 && per_kind[kp] >= 0.5 * policy_.links[kp];
 }
 
+bool Correlator::PaidEvidence(const std::array<double, kIndicatorKinds>& per_kind) const {
+  constexpr size_t ki = static_cast<size_t>(IndicatorKind::kIpPrefix);
+  return CardEvidence(per_kind) || (per_kind[ki] > 0 && per_kind[ki] >= 0.5 * policy_.links[ki]);
+}
+
 bool Correlator::OneCustomer(const CampaignAggregate& g) const {
   const auto cap = static_cast<size_t>(policy_.one_customer_max_accounts);
   // A pair on one card is no group to speak of (and would let an operator
@@ -289,9 +298,11 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members) const {
   constexpr size_t kMaxNetworks = 2;
   uint64_t card = 0;
   const std::string* org = nullptr;
-  // Per address block, the members that used it (at most cap × slots
-  // blocks: bounded by the cap).
-  std::vector<std::pair<uint64_t, uint32_t>> networks;
+  // Per address block, the members that used it: at most (cap + 1) × 6
+  // blocks, on the stack.
+  std::array<std::pair<uint64_t, uint32_t>, (kMaxMembers + 1) * kMaxValuesPerKind> networks{};
+  size_t nnet = 0;
+  if (members.size() > kMaxMembers + 1) return false;
   for (const uint32_t m : members) {
     const AccountState& a = accounts_[m];
     // What it declares agrees with the others: one organisation or none (a
@@ -308,9 +319,10 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members) const {
     if (a.indicators[kp][0] != card) return false;
     for (size_t idx = 0; idx < a.indicator_count[ki]; ++idx) {
       const uint64_t v = a.indicators[ki][idx];
-      auto it = std::find_if(networks.begin(), networks.end(), [v](const auto& p) { return p.first == v; });
-      if (it == networks.end()) {
-        networks.emplace_back(v, 1);
+      const auto end = networks.begin() + nnet;
+      auto it = std::find_if(networks.begin(), end, [v](const auto& p) { return p.first == v; });
+      if (it == end) {
+        networks[nnet++] = {v, 1};
       } else {
         ++it->second;
       }
@@ -323,9 +335,9 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members) const {
   // the lab into a campaign overnight: a quarter of the members (none of
   // three) may have an address outside them. A hydra behind proxies has
   // most of its heads outside any two blocks.
-  std::sort(networks.begin(), networks.end(),
+  std::sort(networks.begin(), networks.begin() + nnet,
             [](const auto& x, const auto& y) { return x.second != y.second ? x.second > y.second : x.first < y.first; });
-  size_t main = std::min(networks.size(), kMaxNetworks);
+  size_t main = std::min(nnet, kMaxNetworks);
   while (main > 1 && networks[main - 1].second < 2) --main;
   const size_t allowed = members.size() / 4;
   size_t outside = 0;
@@ -418,6 +430,13 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     }
   }
   std::sort(candidates.begin(), candidates.end());  // deterministic order
+  // Whether a's card is a team's: cluster-free, so the same for every
+  // candidate (computed once, when first needed).
+  std::optional<bool> a_open_card;
+  const auto a_on_open_card = [&]() -> const bool& {
+    if (!a_open_card) a_open_card = OnOpenCard(a);
+    return *a_open_card;
+  };
   for (const uint32_t m : candidates) {
     AccountState& b = accounts_[m];
     if (!b.suspicious) continue;
@@ -448,12 +467,11 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     // -- is not tied to accounts outside it because they look alike: labs
     // that run the same public benchmark with the same SDK after the same
     // model release share content, settings, minutes and days with each
-    // other and with whoever copies them, and nothing paid for. Nor by an
-    // address block alone: a hydra that rents addresses in the lab's
-    // cloud or co-working /24 would otherwise pull the lab into its
-    // campaign. Only its card ties it to others.
-    // (Two card teams on one address block are neither: OnOpenCard.)
-    if (!CardEvidence(per_kind) && !same_cluster && (OpenCustomer(a) || OpenCustomer(b))) continue;
+    // other and with whoever copies them, and nothing paid for. Its card
+    // and its address block do: a cell of a hydra on one card, behind the
+    // hydra's proxy block, is tied to the heads there (the price: a lab
+    // whose /24 a hydra rents addresses in is tied to it too, THREAT_MODEL).
+    if (!PaidEvidence(per_kind) && !same_cluster && (OpenCustomer(a, &a_on_open_card()) || OpenCustomer(b))) continue;
     // And its card does not carry it into a cluster that holds others: a
     // colleague there was tied to them before the card showed the lab
     // (its first accounts looked like a hydra's young heads, in step with
@@ -461,7 +479,7 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     // lab joins its colleague then, not the hydra now.
     if (CardEvidence(per_kind) && !same_cluster) {
       constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
-      if (OnOpenCard(a) && OutsideCard(campaigns_.Find(b.index), a.indicators[kp][0])) continue;
+      if (a_on_open_card() && OutsideCard(campaigns_.Find(b.index), a.indicators[kp][0])) continue;
       if (OnOpenCard(b) && OutsideCard(campaigns_.Find(a.index), b.indicators[kp][0])) continue;
     }
     graph_.Add(a.index, b.index, static_cast<float>(link), reasons, paid);
@@ -578,7 +596,7 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
   double best = 0;
   bool best_infra = false;
   const Network network = NetworkOf(a);
-  const bool open = OpenCustomer(a);
+  const bool open = !scores.empty() && OpenCustomer(a);
   // The payment rule below: one of the account's cards is used by at least
   // two other suspicious accounts and is mostly theirs -- counted without
   // the account itself, whose own suspicion is the other half of the
@@ -605,16 +623,16 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     if (!has_infra && !(a.MayLinkOnContent() && network == Network::kNone && !OwnNetworkCampaign(root))) continue;
     // Nor into a customer in the open (OpenCustomer of any of its members:
     // its group, or its first two on the card), nor a customer in the
-    // open's account into anything, but on the card: looking like a lab's
-    // accounts, or working from its address block, does not make an
-    // account one of them -- nor the lab part of a hydra next door.
-    // A colleague of the account's in a cluster with others is no way in
-    // either (TryLink): the re-examination gives the colleague back.
+    // open's account into anything, but on the card or address block:
+    // looking like a lab's accounts does not make an account one of them
+    // -- nor the lab part of a hydra next door. Its card does not carry it
+    // to a colleague in a cluster with others either (TryLink): the
+    // re-examination gives the colleague back.
     if (open) {
       constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
-      if (!CardEvidence(per_kind) || OutsideCard(root, a.indicators[kp][0])) continue;
+      if (!PaidEvidence(per_kind) || (CardEvidence(per_kind) && OutsideCard(root, a.indicators[kp][0]))) continue;
     } else if (const CampaignAggregate* g = campaigns_.Aggregate(root);
-               !CardEvidence(per_kind) && !g->members.empty() && OpenCustomer(accounts_[g->members.front()])) {
+               !PaidEvidence(per_kind) && !g->members.empty() && OpenCustomer(accounts_[g->members.front()])) {
       continue;
     }
     // A payment instrument that is mostly the campaign's, used by an account
@@ -790,10 +808,13 @@ void Correlator::SplitClusters(TimeMs now, RefreshFn refresh) {
         core = p;
       }
     }
-    // A core of a pair still splits: the cluster of two labs' first two
-    // researchers each, tied on a benchmark before either lab's card
-    // showed a team, is two pairs (each then joins its lab on the card).
-    if (parts[core].size() < 2) continue;
+    // A core smaller than a campaign leaves the cluster whole -- unless a
+    // part is a customer in the open's first accounts: the cluster of two
+    // labs' first two researchers each, tied on a benchmark before either
+    // lab's card showed a team, is two pairs (each then joins its lab on
+    // the card).
+    const bool open_part = std::any_of(parts.begin(), parts.end(), [&](const auto& p) { return OnOpenCard(accounts_[p[0]]); });
+    if (parts[core].size() < (open_part ? 2 : min_core)) continue;
     // Core first, members without a link inside the cluster with it, in the
     // cluster's order; then the other parts by their lowest member.
     std::vector<std::vector<uint32_t>> split;

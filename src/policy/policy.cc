@@ -72,7 +72,7 @@ absl::StatusOr<Policy> Policy::FromToml(std::string_view text, const std::string
       {"thresholds.min_interactions", integer(&p.min_interactions, 1, 100000)},
       {"thresholds.campaign_min_accounts", integer(&p.campaign_min_accounts, 2, 100000)},
       {"thresholds.campaign_block_min_accounts", integer(&p.campaign_block_min_accounts, 2, 100000)},
-      {"thresholds.one_customer_max_accounts", integer(&p.one_customer_max_accounts, 0, 1000)},
+      {"thresholds.one_customer_max_accounts", integer(&p.one_customer_max_accounts, 0, 16)},
       {"thresholds.link_threshold", number(&p.link_threshold, 0.01, 100)},
       {"thresholds.min_indicator_purity", number(&p.min_indicator_purity, 0, 1)},
       {"thresholds.high_max_tokens", integer(&p.high_max_tokens, 1, 10000000)},

@@ -48,7 +48,8 @@ struct Policy {
   // A group of campaign_min_accounts to this many accounts on one card and
   // at most two address blocks is one customer in the open
   // (Correlator::OneCustomer): membership does not block it and likeness
-  // does not tie it to others. 0 switches this off.
+  // does not tie it to others. 0 switches this off; at most 16 (the
+  // indicator index keeps a value's last 16 suspicious holders).
   int one_customer_max_accounts = 16;
   double link_threshold = 1.0;       // summed indicator weight that links two accounts
   double min_indicator_purity = 0.5; // share of an indicator's accounts that must be suspicious to match a campaign

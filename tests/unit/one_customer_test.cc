@@ -180,7 +180,7 @@ Group Hydra(const std::string& prefix, int accounts) {
   h.ip = [](int i, int) { return "100." + std::to_string(64 + i) + ".21.9"; };
   // Signed up hours apart: no sign-up wave ties them; what they send and
   // when does.
-  h.created_of = [](int i) { return kT0 - 3 * 24 * kMsPerHour + i * 9 * kMsPerHour; };
+  h.created_of = [](int i) { return kT0 - 3 * 24 * kMsPerHour + (i % 8) * 9 * kMsPerHour; };
   return h;
 }
 
@@ -221,18 +221,31 @@ TEST(OneCustomer, DecoysOnAHydraHeadsCardsDoNotMakeItACustomerInTheOpen) {
   EXPECT_EQ(Count(engine, hydra, Verdict::kBlock), 8u);
 }
 
-TEST(OneCustomer, AHydraOnTheLabsAddressBlockDoesNotPullTheLabIn) {
-  // The hydra rents addresses in the lab's /24 (a cloud region, a
-  // co-working space) and copies its persona, template and client: an
-  // address block alone does not tie a customer in the open to others.
+TEST(OneCustomer, ACellOnTheHydrasProxyBlockIsTiedToIt) {
+  // Four of the hydra's accounts on one card of their own, behind the
+  // proxy /24 its heads use: a card team, but not one customer in the
+  // open -- the block ties it to the heads, and the whole is a campaign.
   Engine engine(Policy::Defaults());
-  const Group lab{"lab"};
   Group hydra = Hydra("hd", 8);
-  hydra.ip = [](int i, int) { return "198.51.100." + std::to_string(100 + i); };
-  Play(engine, {lab, hydra});
-  EXPECT_EQ(Count(engine, lab, Verdict::kBlock), 0u);
-  EXPECT_EQ(Count(engine, lab, Verdict::kReview), 12u);
+  hydra.ip = [](int i, int) { return "100.64.21." + std::to_string(10 + i); };
+  Group cell = Hydra("cl", 4);
+  cell.card = [](int) { return std::string("card_cell"); };
+  cell.ip = [](int i, int) { return "100.64.21." + std::to_string(100 + i); };
+  Play(engine, {hydra, cell});
   EXPECT_EQ(Count(engine, hydra, Verdict::kBlock), 8u);
+  EXPECT_EQ(Count(engine, cell, Verdict::kBlock), 4u);
+}
+
+TEST(OneCustomer, AHydraInCellsOfThreeBehindOneBlockIsACampaign) {
+  // A card per three heads, every head on an address of its own in one
+  // proxy /24: eight card teams on one block are one operator, not eight
+  // customers in the open.
+  Engine engine(Policy::Defaults());
+  Group cells = Hydra("hc", 24);
+  cells.card = [](int i) { return "card_c" + std::to_string(i / 3); };
+  cells.ip = [](int i, int) { return "100.70.5." + std::to_string(10 + i); };
+  Play(engine, {cells});
+  EXPECT_EQ(Count(engine, cells, Verdict::kBlock), 24u);
 }
 
 TEST(OneCustomer, AResearcherOnTheRoadKeepsTheLabOneCustomer) {
