@@ -209,7 +209,9 @@ class Correlator {
   // (a gateway's log and no account table) no group is: an address block
   // is what a hydra's heads behind one proxy share too. A hydra hides many
   // customers; an operator that puts every account of a cell on one card
-  // and one network can be stopped by that card. OneCustomerMembers' cost.
+  // and one network can be stopped by that card. Another card's team on
+  // its blocks makes it none (OtherTeamOnBlocks). OneCustomerMembers' and
+  // OtherTeamOnBlocks' cost.
   bool OneCustomer(const CampaignAggregate& g) const;
   // Whether the account pays with one card whose suspicious holders -- at
   // least campaign_min_accounts of them, at most one_customer_max_accounts
@@ -217,13 +219,16 @@ class Correlator {
   // (a hydra head's card touched by a few decoys is not a team's: they are
   // not suspicious). The account counts as one of them whether or not it
   // is suspicious yet: the lab's third researcher is judged with the
-  // first two before it is judged at all. Another card's team on the same
-  // address blocks closes it (an operator with a card per cell behind one
-  // proxy block), and so do more than 8 other cards' suspicious holders
-  // there; a few heads on a card each do not. Cluster-free, so that
-  // EdgeHolds can tell a lab's account in a cluster it was merged into.
-  // O(17 members × 6 blocks × 16 holders) plus up to 9 OpenCardGroup.
+  // first two before it is judged at all. OtherTeamOnBlocks closes it.
+  // Cluster-free, so that EdgeHolds can tell a lab's account in a cluster
+  // it was merged into. OpenCardGroup's and OtherTeamOnBlocks' cost.
   bool OnOpenCard(const AccountState& a) const;
+  // Whether another card's team (OpenCardGroup), or more than 8 other
+  // cards' or card-less suspicious holders, work from the blocks of
+  // `members` (who pay with `card`): then they are no customer in the open.
+  // Reads the blocks' rings of suspicious holders only. O(17 members × 6
+  // blocks × 16 holders) plus up to 8 OpenCardGroup.
+  bool OtherTeamOnBlocks(std::span<const uint32_t> members, uint64_t card) const;
   // A card's suspicious holders (and `with`, if given, as one of them).
   struct CardGroup {
     std::array<uint32_t, kMaxMembers + 1> members{};

@@ -207,41 +207,49 @@ bool Correlator::OpenCustomer(const AccountState& a, const bool* on_open_card) c
 
 bool Correlator::OnOpenCard(const AccountState& a) const {
   constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
-  constexpr size_t ki = static_cast<size_t>(IndicatorKind::kIpPrefix);
   if (a.indicator_count[kp] != 1 || a.indicator_overflow[kp] != 0) return false;
   const uint64_t card = a.indicators[kp][0];
   CardGroup group;
   if (!OpenCardGroup(card, &a, &group)) return false;
+  return !OtherTeamOnBlocks(std::span<const uint32_t>(group.members.data(), group.n), card);
+}
+
+bool Correlator::OtherTeamOnBlocks(std::span<const uint32_t> members, uint64_t card) const {
+  constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
+  constexpr size_t ki = static_cast<size_t>(IndicatorKind::kIpPrefix);
   // Another card's team on the same address blocks makes neither one
   // customer in the open: an operator paying with a card per cell of its
-  // accounts behind one proxy block (TryLink ties them; THREAT_MODEL,
-  // cells). Heads on a card each are no team: a hydra renting addresses
-  // in a lab's /24 does not close the lab's card -- unless there are more
-  // of them than are looked at (kMaxCards other cards): a block that
-  // crowded with suspicious accounts on other cards is nobody's office,
-  // and padding it with heads must not reopen a cell's card.
-  // O(members × 6 blocks × 16 + 8 × OpenCardGroup).
-  constexpr size_t kMaxCards = 8;
-  std::array<uint64_t, kMaxCards> seen{};
+  // accounts behind one proxy block (THREAT_MODEL, cells). Heads on a card
+  // each are no team: a hydra renting addresses in a lab's /24 does not
+  // close the lab's card -- unless there are more of them than are looked
+  // at (kMaxOthers other cards, or suspicious holders with no one card): a
+  // block that crowded with suspicious accounts is nobody's office, and
+  // padding it with heads must not reopen a cell's card. Only suspicious
+  // holders are read (the index's ring), so ordinary customers on the
+  // block -- a busy VPN exit, or the hydra's own padding -- change nothing.
+  constexpr size_t kMaxOthers = 8;
+  std::array<uint64_t, kMaxOthers> seen{};
   size_t nseen = 0;
-  for (size_t gi = 0; gi < group.n; ++gi) {
-    const AccountState& m = accounts_[group.members[gi]];
+  for (const uint32_t mi : members) {
+    const AccountState& m = accounts_[mi];
     for (size_t idx = 0; idx < m.indicator_count[ki]; ++idx) {
       const IndicatorStats* net = index_.Find(m.indicators[ki][idx]);
       if (net == nullptr) continue;
       for (size_t oi = 0; oi < net->nmembers; ++oi) {
         const AccountState& o = accounts_[net->members[oi]];
-        if (o.indicator_count[kp] != 1 || o.indicators[kp][0] == card) continue;
-        const uint64_t other = o.indicators[kp][0];
+        const bool one_card = o.indicator_count[kp] == 1 && o.indicator_overflow[kp] == 0;
+        if (one_card && o.indicators[kp][0] == card) continue;
+        // A holder with no card or several counts as one other of its own.
+        const uint64_t other = one_card ? o.indicators[kp][0] : (uint64_t{1} << 63) | o.index;
         if (std::find(seen.begin(), seen.begin() + nseen, other) != seen.begin() + nseen) continue;
-        if (nseen == kMaxCards) return false;
+        if (nseen == kMaxOthers) return true;
         seen[nseen++] = other;
         CardGroup theirs;
-        if (OpenCardGroup(other, nullptr, &theirs)) return false;
+        if (one_card && OpenCardGroup(other, nullptr, &theirs)) return true;
       }
     }
   }
-  return true;
+  return false;
 }
 
 bool Correlator::OpenCardGroup(uint64_t card, const AccountState* with, CardGroup* group) const {
@@ -289,7 +297,11 @@ bool Correlator::OneCustomer(const CampaignAggregate& g) const {
   // A pair on one card is no group to speak of (and would let an operator
   // buy openness two accounts at a time): from a campaign's minimum size.
   if (g.members.size() > cap || g.members.size() < static_cast<size_t>(policy_.campaign_min_accounts)) return false;
-  return OneCustomerMembers(g.members);
+  if (!OneCustomerMembers(g.members)) return false;
+  // Nor is a group with another card's team on its blocks (OtherTeamOnBlocks):
+  // cells of one operator behind one proxy /24 that share no content.
+  constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
+  return !OtherTeamOnBlocks(g.members, accounts_[g.members.front()].indicators[kp][0]);
 }
 
 bool Correlator::OneCustomerMembers(std::span<const uint32_t> members) const {

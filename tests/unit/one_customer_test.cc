@@ -314,5 +314,104 @@ TEST(OneCustomer, ALabWhoseFirstAccountsMovedWithAHydraSplitsOffIt) {
   EXPECT_EQ(lab_campaign, 12u);
 }
 
+// `n` ordinary customers on addresses of `ip(i)`, each sending 12 ordinary
+// questions (cleared after 10), before kT0.
+void Bystanders(Engine& engine, const std::string& prefix, int n, std::function<std::string(int)> ip,
+                std::function<std::string(int)> card = nullptr) {
+  TimeMs t = kT0 - 20 * 60 * 60 * 1000;
+  for (int r = 0; r < 12; ++r) {
+    for (int i = 0; i < n; ++i) {
+      Interaction in;
+      in.ts = t += 1000;
+      in.request_id = prefix + std::to_string(i) + "_" + std::to_string(r);
+      in.account_id = prefix + std::to_string(i);
+      in.ip = ip(i);
+      in.user_agent = "Mozilla/5.0";
+      if (card) in.payment_fingerprint = card(i);
+      in.account_created_at = kT0 - 90 * 24 * kMsPerHour;
+      in.model = "m";
+      in.messages.push_back({Role::kUser, "tell me something about topic " + std::to_string(i * 37 + r * 101) +
+                                              " for a school essay, person " + std::to_string(i), 0, 0, 0});
+      engine.Observe(in);
+    }
+  }
+}
+
+TEST(OneCustomer, CellsBehindOneBusyBlockAreACampaign) {
+  // AHydraInCellsOfThreeBehindOneBlockIsACampaign, with ordinary customers
+  // on the proxy /24 too (a busy VPN exit, or the hydra's own padding):
+  // the block is impure and ties nobody, but eight card teams on one block
+  // are still no customers in the open (OtherTeamOnBlocks reads suspicious
+  // holders only).
+  Engine engine(Policy::Defaults());
+  Bystanders(engine, "by", 30, [](int i) { return "100.70.5." + std::to_string(100 + i); });
+  Group cells = Hydra("hc", 24);
+  cells.card = [](int i) { return "card_c" + std::to_string(i / 3); };
+  cells.ip = [](int i, int) { return "100.70.5." + std::to_string(10 + i); };
+  Play(engine, {cells});
+  EXPECT_EQ(Count(engine, cells, Verdict::kBlock), 24u);
+}
+
+// Like Play, but group after group (each its rounds in turn), each with
+// its own persona, template, client and settings: cells of one operator
+// that share no content and no minutes.
+void PlayOwnContent(Engine& engine, const std::vector<Group>& groups, int rounds = 40) {
+  static const char* kPersona[] = {"You are Professor Sage, a world-class expert tutor.",
+                                   "Act as a meticulous competition mathematician who never skips a step.",
+                                   "You are a friendly physics coach for high school olympiad students."};
+  static const char* kAsk[] = {"Solve the following problem. Think step by step and show your complete reasoning. Problem: ",
+                               "Give a rigorous derivation, every intermediate line included, for this exercise: ",
+                               "Walk me through, in numbered stages, how you would work out the answer to: "};
+  static const char* kUa[] = {"python-httpx/0.27.2", "node-fetch/3.3.2", "Go-http-client/2.0"};
+  Rng rng(7);
+  TimeMs t = kT0;
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    for (int round = 0; round < rounds; ++round) {
+      const Group& g = groups[gi];
+      for (int i = 0; i < g.accounts; ++i) {
+        t += 2000;
+        Interaction in = testing::HarvestRequest(g.prefix + std::to_string(i), t, rng, g.card(i), g.ip(i, round));
+        in.system = kPersona[gi % 3];
+        in.messages[0].text = std::string(kAsk[gi % 3]) + std::to_string(rng.Next() % 1000) + " apples and " +
+                              std::to_string(rng.Next() % 1000) + " pears";
+        in.user_agent = kUa[gi % 3];
+        in.max_tokens = 4096 * static_cast<int>(gi + 1);
+        in.temperature = 0.3 + 0.2 * static_cast<double>(gi);
+        in.org_id = g.org.empty() ? "org_" + g.prefix : g.org;
+        if (g.org == "-") in.org_id.clear();
+        in.account_created_at = g.created_of ? g.created_of(i) : g.created;
+        engine.Observe(in);
+      }
+    }
+  }
+  engine.Finish();
+}
+
+
+TEST(OneCustomer, CellsOneAfterAnotherBehindOneProxyBlockAreACampaign) {
+  // Three cells of eight, a card each, every head on an address of its own
+  // in one proxy /24, each cell with its own persona, template and client,
+  // started one after another: nothing but the block ties the cells, and
+  // the block alone (0.6) is no link. Each cell is a campaign of its own
+  // card -- and not one customer in the open, with other card teams on its
+  // block: blocked, as with the rule switched off (cap 0).
+  for (int cap : {16, 0}) {
+    Policy p = Policy::Defaults();
+    p.one_customer_max_accounts = cap;
+    Engine engine(p);
+    std::vector<Group> cells;
+    for (int c = 0; c < 3; ++c) {
+      Group g = Hydra("c" + std::to_string(c) + "_", 8);
+      g.card = [c](int) { return "card_cell" + std::to_string(c); };
+      g.ip = [c](int i, int) { return "100.70.5." + std::to_string(10 + 8 * c + i); };
+      cells.push_back(g);
+    }
+    PlayOwnContent(engine, cells);
+    size_t blocked = 0, review = 0;
+    for (const Group& g : cells) blocked += Count(engine, g, Verdict::kBlock), review += Count(engine, g, Verdict::kReview);
+    EXPECT_EQ(blocked, 24u) << "cap " << cap;
+  }
+}
+
 }  // namespace
 }  // namespace dg
