@@ -215,7 +215,7 @@ class Correlator {
   bool OneCustomer(const CampaignAggregate& g) const;
   // Whether the account pays with one card whose suspicious holders -- at
   // least campaign_min_accounts of them, at most one_customer_max_accounts
-  // holders in all, whatever cluster each is in -- pass OneCustomer's rule
+  // of them, whatever cluster each is in -- pass OneCustomer's rule
   // (a hydra head's card touched by a few decoys is not a team's: they are
   // not suspicious). The account counts as one of them whether or not it
   // is suspicious yet: the lab's third researcher is judged with the
@@ -223,11 +223,11 @@ class Correlator {
   // Cluster-free, so that EdgeHolds can tell a lab's account in a cluster
   // it was merged into. OpenCardGroup's and OtherTeamOnBlocks' cost.
   bool OnOpenCard(const AccountState& a) const;
-  // Whether another card's team (OpenCardGroup), or more than 8 other
-  // cards' or card-less suspicious holders, work from the blocks of
+  // Whether another card's team (OpenCardGroup), or more than 8 cards with
+  // a team's number of suspicious holders, work from the blocks of
   // `members` (who pay with `card`): then they are no customer in the open.
-  // Reads the blocks' rings of suspicious holders only. O(17 members × 6
-  // blocks × 16 holders) plus up to 8 OpenCardGroup.
+  // Reads the blocks' rings of suspicious holders only, each block once.
+  // O(distinct blocks × 16) lookups plus up to 8 OpenCardGroup.
   bool OtherTeamOnBlocks(std::span<const uint32_t> members, uint64_t card) const;
   // A card's suspicious holders (and `with`, if given, as one of them).
   struct CardGroup {
@@ -235,7 +235,7 @@ class Correlator {
     size_t n = 0;
   };
   // Whether the card's group is a campaign's minimum or more, of at most
-  // one_customer_max_accounts holders in all, and passes OneCustomerMembers.
+  // one_customer_max_accounts suspicious holders, and passes OneCustomerMembers.
   // OneCustomerMembers' cost, no allocation.
   bool OpenCardGroup(uint64_t card, const AccountState* with, CardGroup* group) const;
   // OneCustomer's rule on a list of accounts: one card each and the same,

@@ -217,35 +217,45 @@ bool Correlator::OnOpenCard(const AccountState& a) const {
 bool Correlator::OtherTeamOnBlocks(std::span<const uint32_t> members, uint64_t card) const {
   constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
   constexpr size_t ki = static_cast<size_t>(IndicatorKind::kIpPrefix);
+  const auto cap = static_cast<size_t>(policy_.one_customer_max_accounts);
+  const auto min = static_cast<size_t>(policy_.campaign_min_accounts);
   // Another card's team on the same address blocks makes neither one
   // customer in the open: an operator paying with a card per cell of its
-  // accounts behind one proxy block (THREAT_MODEL, cells). Heads on a card
-  // each are no team: a hydra renting addresses in a lab's /24 does not
-  // close the lab's card -- unless there are more of them than are looked
-  // at (kMaxOthers other cards, or suspicious holders with no one card): a
-  // block that crowded with suspicious accounts is nobody's office, and
-  // padding it with heads must not reopen a cell's card. Only suspicious
-  // holders are read (the index's ring), so ordinary customers on the
-  // block -- a busy VPN exit, or the hydra's own padding -- change nothing.
-  constexpr size_t kMaxOthers = 8;
-  std::array<uint64_t, kMaxOthers> seen{};
-  size_t nseen = 0;
+  // accounts behind one proxy block (THREAT_MODEL, cells). Only cards with
+  // a team's number of suspicious holders are looked at: heads on a card
+  // each, or a busy cloud /24's unrelated suspicious accounts, neither
+  // close a lab's card nor use up the budget; more than kMaxTeams such
+  // cards on the blocks is nobody's office. Only suspicious holders are
+  // read (the blocks' rings), so ordinary customers on a block -- a busy
+  // VPN exit, or an operator's padding -- change nothing, and decoys on a
+  // card do not make it less of a team (OpenCardGroup counts suspicious
+  // holders). Each of the group's blocks once: O(blocks × 16) lookups
+  // plus up to kMaxTeams OpenCardGroup.
+  constexpr size_t kMaxTeams = 8;
+  std::array<uint64_t, kMaxTeams> checked{};
+  size_t nchecked = 0;
+  std::array<uint64_t, (kMaxMembers + 1) * kMaxValuesPerKind> blocks{};
+  size_t nblocks = 0;
   for (const uint32_t mi : members) {
     const AccountState& m = accounts_[mi];
     for (size_t idx = 0; idx < m.indicator_count[ki]; ++idx) {
-      const IndicatorStats* net = index_.Find(m.indicators[ki][idx]);
+      const uint64_t block = m.indicators[ki][idx];
+      if (std::find(blocks.begin(), blocks.begin() + nblocks, block) != blocks.begin() + nblocks) continue;
+      if (nblocks == blocks.size()) return true;
+      blocks[nblocks++] = block;
+      const IndicatorStats* net = index_.Find(block);
       if (net == nullptr) continue;
       for (size_t oi = 0; oi < net->nmembers; ++oi) {
         const AccountState& o = accounts_[net->members[oi]];
-        const bool one_card = o.indicator_count[kp] == 1 && o.indicator_overflow[kp] == 0;
-        if (one_card && o.indicators[kp][0] == card) continue;
-        // A holder with no card or several counts as one other of its own.
-        const uint64_t other = one_card ? o.indicators[kp][0] : (uint64_t{1} << 63) | o.index;
-        if (std::find(seen.begin(), seen.begin() + nseen, other) != seen.begin() + nseen) continue;
-        if (nseen == kMaxOthers) return true;
-        seen[nseen++] = other;
+        if (o.indicator_count[kp] != 1 || o.indicator_overflow[kp] != 0) continue;  // on no one card: no team's
+        const uint64_t other = o.indicators[kp][0];
+        if (other == card || std::find(checked.begin(), checked.begin() + nchecked, other) != checked.begin() + nchecked) continue;
+        const IndicatorStats* cs = index_.Find(other);
+        if (cs == nullptr || cs->suspicious < min || cs->suspicious > cap) continue;
+        if (nchecked == kMaxTeams) return true;
+        checked[nchecked++] = other;
         CardGroup theirs;
-        if (one_card && OpenCardGroup(other, nullptr, &theirs)) return true;
+        if (OpenCardGroup(other, nullptr, &theirs)) return true;
       }
     }
   }
@@ -263,7 +273,9 @@ bool Correlator::OpenCardGroup(uint64_t card, const AccountState* with, CardGrou
   // every holder harvest, and a card's cell of harvesters is what it then
   // is (THREAT_MODEL, cells).
   const IndicatorStats* s = index_.Find(card);
-  if (s == nullptr || s->accounts > cap) return false;
+  // Suspicious holders against the cap: ordinary colleagues on a lab's
+  // card, or decoys an operator puts on a cell's, change nothing.
+  if (s == nullptr || s->suspicious > cap) return false;
   std::copy_n(s->members.begin(), s->nmembers, group->members.begin());
   group->n = s->nmembers;
   const auto end = group->members.begin() + group->n;

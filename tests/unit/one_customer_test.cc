@@ -413,5 +413,115 @@ TEST(OneCustomer, CellsOneAfterAnotherBehindOneProxyBlockAreACampaign) {
   }
 }
 
+// Like Play, interleaved, but each group with content of its own (persona,
+// template, client, settings) chosen by `style[gi]`.
+void PlayMixed(Engine& engine, const std::vector<Group>& groups, const std::vector<int>& style, int rounds = 40,
+               bool finish = true, TimeMs start = kT0, uint64_t seed = 7) {
+  static const char* kPersona[] = {"You are Professor Sage, a world-class expert tutor.",
+                                   "Act as a meticulous competition mathematician who never skips a step.",
+                                   "You are a friendly physics coach for high school olympiad students.",
+                                   "You are a terse senior software engineer reviewing code."};
+  static const char* kAsk[] = {"Solve the following problem. Think step by step and show your complete reasoning. Problem: ",
+                               "Give a rigorous derivation, every intermediate line included, for this exercise: ",
+                               "Walk me through, in numbered stages, how you would work out the answer to: ",
+                               "Explain line by line what this function computes and why, for input: "};
+  static const char* kUa[] = {"python-httpx/0.27.2", "node-fetch/3.3.2", "Go-http-client/2.0", "curl/8.5.0"};
+  Rng rng(seed);
+  TimeMs t = start;
+  for (int round = 0; round < rounds; ++round) {
+    for (size_t gi = 0; gi < groups.size(); ++gi) {
+      const Group& g = groups[gi];
+      const int s = style[gi] % 4;
+      if (round < g.start_round) continue;
+      for (int i = 0; i < g.accounts; ++i) {
+        t += 2000;
+        Interaction in = testing::HarvestRequest(g.prefix + std::to_string(i), t, rng, g.card(i), g.ip(i, round));
+        in.system = kPersona[s];
+        in.messages[0].text = std::string(kAsk[s]) + std::to_string(rng.Next() % 1000) + " apples and " +
+                              std::to_string(rng.Next() % 1000) + " pears";
+        in.user_agent = kUa[s];
+        in.max_tokens = 4096 * (s + 1);
+        in.temperature = 0.3 + 0.2 * s;
+        in.org_id = g.org.empty() ? "org_" + g.prefix : g.org;
+        if (g.org == "-") in.org_id.clear();
+        in.account_created_at = g.created_of ? g.created_of(i) : g.created;
+        engine.Observe(in);
+      }
+    }
+  }
+  if (finish) engine.Finish();
+}
+
+bool SameCampaign(const Engine& engine, const std::string& x, const std::string& y) {
+  const AccountState* a = engine.FindAccount(x);
+  const AccountState* b = engine.FindAccount(y);
+  if (a == nullptr || b == nullptr) return false;
+  for (const auto& c : Campaigns(engine)) {
+    if (std::find(c.members.begin(), c.members.end(), a->index) != c.members.end() &&
+        std::find(c.members.begin(), c.members.end(), b->index) != c.members.end())
+      return true;
+  }
+  return false;
+}
+
+TEST(OneCustomer, UnrelatedHeadsOnALabsCloudBlockDoNotCloseItsCard) {
+  // A lab's eval jobs in a cloud /24, and an unrelated hydra's heads (a
+  // card each, or none; nothing sent in common with the lab) on other
+  // addresses in it: heads are no card team, however many.
+  for (const bool cards : {true, false}) {
+    Engine engine(Policy::Defaults());
+    Group lab{"lab"};
+    Group hydra = Hydra("hd", 12);
+    hydra.card = [cards](int i) { return cards ? "card_hd" + std::to_string(i) : std::string(); };
+    hydra.ip = [](int i, int) { return "198.51.100." + std::to_string(100 + i); };
+    PlayMixed(engine, {lab, hydra}, {0, 1});
+    EXPECT_EQ(Count(engine, lab, Verdict::kBlock), 0u) << "cards " << cards;
+    EXPECT_EQ(Count(engine, lab, Verdict::kReview), 12u) << "cards " << cards;
+    EXPECT_FALSE(SameCampaign(engine, "lab0", "hd0"));
+  }
+}
+
+TEST(OneCustomer, DecoysOnCellsCardsDoNotReopenCellsBehindOneBlock) {
+  // CellsOneAfterAnotherBehindOneProxyBlockAreACampaign, with two one-
+  // request decoys per head on each cell's card (25 holders a card): a
+  // card's team is counted by its suspicious holders.
+  Engine engine(Policy::Defaults());
+  std::vector<Group> cells;
+  for (int c = 0; c < 3; ++c) {
+    Group g = Hydra("c" + std::to_string(c) + "_", 8);
+    g.card = [c](int) { return "card_cell" + std::to_string(c); };
+    g.ip = [c](int i, int) { return "100.70.5." + std::to_string(10 + 8 * c + i); };
+    cells.push_back(g);
+  }
+  for (const Group& g : cells) Decoys(engine, g, 2);
+  PlayOwnContent(engine, cells);
+  size_t blocked = 0;
+  for (const Group& g : cells) blocked += Count(engine, g, Verdict::kBlock);
+  EXPECT_EQ(blocked, 24u);
+}
+
+TEST(OneCustomer, OrdinaryColleaguesOnTheLabsCardKeepItOpen) {
+  // ALabWhoseFirstAccountsMovedWithAHydraSplitsOffIt with five colleagues
+  // who pay with the lab's card and ask ordinary questions (17 holders):
+  // the rest of the lab is still not carried into the hydra.
+  Engine engine(Policy::Defaults());
+  Bystanders(engine, "col", 5, [](int i) { return "198.51.100." + std::to_string(10 + i % 3); },
+             [](int) { return std::string("card_lab"); });
+  const Group hydra = Hydra("hd", 8);
+  Group first{"lab"};
+  first.accounts = 2;
+  Group rest{"labr"};
+  rest.org = "org_lab";
+  rest.accounts = 10;
+  rest.start_round = 20;
+  Play(engine, {hydra, first, rest}, 40, 30 * 60 * 1000, false);
+  Group rest_next = rest;
+  rest_next.start_round = 0;
+  Play(engine, {hydra, first, rest_next}, 20, 0, true, kT0 + 25 * kMsPerHour, 8);
+  EXPECT_EQ(Count(engine, rest, Verdict::kBlock), 0u);
+  EXPECT_FALSE(SameCampaign(engine, "labr0", "hd0"));
+  EXPECT_FALSE(SameCampaign(engine, "lab0", "hd0"));
+}
+
 }  // namespace
 }  // namespace dg
