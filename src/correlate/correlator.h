@@ -238,13 +238,16 @@ class Correlator {
   // one_customer_max_accounts suspicious holders, and passes OneCustomerMembers.
   // OneCustomerMembers' cost, no allocation.
   bool OpenCardGroup(uint64_t card, const AccountState* with, CardGroup* group) const;
-  // OneCustomer's rule on a list of accounts: one card each and the same,
-  // one declared org or none, addresses within two blocks but for a
-  // quarter of them. At most 17 members (else false); O(members² × 36)
+  // OneCustomer's rule on a list of accounts: one card every member pays
+  // with (a quarter may pay with another as well), one declared org or
+  // none, addresses within two blocks but for a quarter of them. At most 17 members (else false); O(members² × 36)
   // block comparisons in the worst case (~10k), on the stack.
-  bool OneCustomerMembers(std::span<const uint32_t> members) const;
-  // Whether the cluster at root holds an account not paying with card
-  // alone. O(members), stopping at the first.
+  // `card_out`, if given, gets the group's card.
+  bool OneCustomerMembers(std::span<const uint32_t> members, uint64_t* card_out = nullptr) const;
+  // Whether the account pays with `card` (among its cards). O(6).
+  static bool HoldsCard(const AccountState& a, uint64_t card);
+  // Whether the cluster at root holds an account not paying with card.
+  // O(members), stopping at the first.
   bool OutsideCard(uint32_t root, uint64_t card) const;
   // Whether the per-kind evidence of a link holds a shared card with at
   // least half its kind's weight. O(1).

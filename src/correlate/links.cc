@@ -288,10 +288,13 @@ bool Correlator::OutsideCard(uint32_t root, uint64_t card) const {
   constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
   const CampaignAggregate* g = campaigns_.Aggregate(root);
   if (g == nullptr) return false;
-  return std::any_of(g->members.begin(), g->members.end(), [&](uint32_t m) {
-    const AccountState& o = accounts_[m];
-    return o.indicator_count[kp] != 1 || o.indicators[kp][0] != card;
-  });
+  return std::any_of(g->members.begin(), g->members.end(), [&](uint32_t m) { return !HoldsCard(accounts_[m], card); });
+}
+
+bool Correlator::HoldsCard(const AccountState& a, uint64_t card) {
+  constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
+  return std::find(a.indicators[kp].begin(), a.indicators[kp].begin() + a.indicator_count[kp], card) !=
+         a.indicators[kp].begin() + a.indicator_count[kp];
 }
 
 bool Correlator::CardEvidence(const std::array<double, kIndicatorKinds>& per_kind) const {
@@ -309,24 +312,43 @@ bool Correlator::OneCustomer(const CampaignAggregate& g) const {
   // A pair on one card is no group to speak of (and would let an operator
   // buy openness two accounts at a time): from a campaign's minimum size.
   if (g.members.size() > cap || g.members.size() < static_cast<size_t>(policy_.campaign_min_accounts)) return false;
-  if (!OneCustomerMembers(g.members)) return false;
+  uint64_t card = 0;
+  if (!OneCustomerMembers(g.members, &card)) return false;
   // Nor is a group with another card's team on its blocks (OtherTeamOnBlocks):
   // cells of one operator behind one proxy /24 that share no content.
-  constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
-  return !OtherTeamOnBlocks(g.members, accounts_[g.members.front()].indicators[kp][0]);
+  return !OtherTeamOnBlocks(g.members, card);
 }
 
-bool Correlator::OneCustomerMembers(std::span<const uint32_t> members) const {
+bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t* card_out) const {
   constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
   constexpr size_t ki = static_cast<size_t>(IndicatorKind::kIpPrefix);
   constexpr size_t kMaxNetworks = 2;
-  uint64_t card = 0;
   const std::string* org = nullptr;
   // Per address block, the members that used it: at most (cap + 1) × 6
   // blocks, on the stack.
   std::array<std::pair<uint64_t, uint32_t>, (kMaxMembers + 1) * kMaxValuesPerKind> networks{};
   size_t nnet = 0;
-  if (members.size() > kMaxMembers + 1) return false;
+  if (members.empty() || members.size() > kMaxMembers + 1) return false;
+  // The group's card: one that every member pays with. Without cards (a
+  // gateway's log with no account table) nothing shows the group is one
+  // customer: an address block is what a hydra's heads behind one proxy
+  // share too. A quarter of the members may pay with another card as well
+  // (a researcher's personal card, once); none may overflow its slots.
+  uint64_t card = 0;
+  const AccountState& first = accounts_[members.front()];
+  for (size_t idx = 0; idx < first.indicator_count[kp] && card == 0; ++idx) {
+    const uint64_t c = first.indicators[kp][idx];
+    if (std::all_of(members.begin(), members.end(), [&](uint32_t m) { return HoldsCard(accounts_[m], c); })) card = c;
+  }
+  if (card == 0) return false;
+  size_t more_cards = 0;
+  for (const uint32_t m : members) {
+    const AccountState& a = accounts_[m];
+    if (a.indicator_overflow[kp] != 0) return false;
+    more_cards += a.indicator_count[kp] > 1;
+  }
+  if (more_cards > members.size() / 4) return false;
+  if (card_out != nullptr) *card_out = card;
   for (const uint32_t m : members) {
     const AccountState& a = accounts_[m];
     // What it declares agrees with the others: one organisation or none (a
@@ -335,12 +357,6 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members) const {
       if (org == nullptr) org = &a.org;
       if (a.org != *org) return false;
     }
-    // Its one card, the same as everyone's. Without cards (a gateway's
-    // log with no account table) nothing shows the group is one customer:
-    // an address block is what a hydra's heads behind one proxy share too.
-    if (a.indicator_count[kp] != 1 || a.indicator_overflow[kp] != 0) return false;
-    if (card == 0) card = a.indicators[kp][0];
-    if (a.indicators[kp][0] != card) return false;
     for (size_t idx = 0; idx < a.indicator_count[ki]; ++idx) {
       const uint64_t v = a.indicators[ki][idx];
       const auto end = networks.begin() + nnet;

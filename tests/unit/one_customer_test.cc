@@ -523,5 +523,32 @@ TEST(OneCustomer, OrdinaryColleaguesOnTheLabsCardKeepItOpen) {
   EXPECT_FALSE(SameCampaign(engine, "lab0", "hd0"));
 }
 
+TEST(OneCustomer, AResearcherWhoPaysOnceWithAPersonalCardKeepsTheLabOpen) {
+  // One of twelve pays once with a personal card: a quarter of the group
+  // may hold another card besides the lab's.
+  Engine engine(Policy::Defaults());
+  const Group lab{"lab"};
+  Play(engine, {lab}, 20, 0, false);
+  Group lab2 = lab;
+  lab2.card = [](int i) { return i == 0 ? std::string("card_personal") : std::string("card_lab"); };
+  Play(engine, {lab2}, 1, 0, false, kT0 + 2 * kMsPerHour, 9);
+  Play(engine, {lab}, 20, 0, true, kT0 + 3 * kMsPerHour, 10);
+  EXPECT_EQ(Count(engine, lab, Verdict::kBlock), 0u);
+  EXPECT_EQ(Count(engine, lab, Verdict::kReview), 12u);
+}
+
+TEST(OneCustomer, AThirdOfACellOnOtherCardsIsACampaign) {
+  // Where the quarter ends for cards: four of twelve also pay with cards
+  // of their own.
+  Engine engine(Policy::Defaults());
+  const Group lab{"cl"};
+  Play(engine, {lab}, 20, 0, false);
+  Group lab2 = lab;
+  lab2.card = [](int i) { return i < 4 ? "card_own" + std::to_string(i) : std::string("card_lab"); };
+  Play(engine, {lab2}, 1, 0, false, kT0 + 2 * kMsPerHour, 9);
+  Play(engine, {lab}, 20, 0, true, kT0 + 3 * kMsPerHour, 10);
+  EXPECT_EQ(Count(engine, lab, Verdict::kBlock), 12u);
+}
+
 }  // namespace
 }  // namespace dg
