@@ -29,10 +29,40 @@ struct Group {
   std::function<std::string(int)> card = [](int) { return std::string("card_lab"); };
   std::function<std::string(int, int)> ip = [](int i, int) { return "198.51.100." + std::to_string(10 + i % 3); };
   TimeMs created = kT0 - kMsPerHour;  // sign-up (groups made days apart share no sign-up wave)
-  std::function<TimeMs(int)> created_of;  // per account, when set
+  std::function<TimeMs(int)> created_of = nullptr;  // per account, when set
   std::string org = "";               // declared org; empty: org_<prefix>
   int start_round = 0;                // rounds before this group's accounts begin
 };
+
+// Account i of g at `round`, sent at t: the harvesting request every group
+// shares (style < 0), or one with persona, instruction, client and
+// settings of its own (style 0-3): cells of one operator that share no
+// content.
+Interaction Request(const Group& g, int i, int round, TimeMs t, Rng& rng, int style = -1) {
+  static const char* kPersona[] = {"You are Professor Sage, a world-class expert tutor.",
+                                   "Act as a meticulous competition mathematician who never skips a step.",
+                                   "You are a friendly physics coach for high school olympiad students.",
+                                   "You are a terse senior software engineer reviewing code."};
+  static const char* kAsk[] = {"Solve the following problem. Think step by step and show your complete reasoning. Problem: ",
+                               "Give a rigorous derivation, every intermediate line included, for this exercise: ",
+                               "Walk me through, in numbered stages, how you would work out the answer to: ",
+                               "Explain line by line what this function computes and why, for input: "};
+  static const char* kUa[] = {"python-httpx/0.27.2", "node-fetch/3.3.2", "Go-http-client/2.0", "curl/8.5.0"};
+  Interaction in = testing::HarvestRequest(g.prefix + std::to_string(i), t, rng, g.card(i), g.ip(i, round));
+  if (style >= 0) {
+    const int s = style % 4;
+    in.system = kPersona[s];
+    in.messages[0].text = std::string(kAsk[s]) + std::to_string(rng.Next() % 1000) + " apples and " +
+                          std::to_string(rng.Next() % 1000) + " pears";
+    in.user_agent = kUa[s];
+    in.max_tokens = 4096 * (s + 1);
+    in.temperature = 0.3 + 0.2 * s;
+  }
+  in.org_id = g.org.empty() ? "org_" + g.prefix : g.org;
+  if (g.org == "-") in.org_id.clear();
+  in.account_created_at = g.created_of ? g.created_of(i) : g.created;
+  return in;
+}
 
 // Each round, every account of every group sends one harvesting request,
 // 2 s apart; `gap` between rounds.
@@ -45,11 +75,7 @@ void Play(Engine& engine, const std::vector<Group>& groups, int rounds = 40, Tim
       if (round < g.start_round) continue;
       for (int i = 0; i < g.accounts; ++i) {
         t += 2000;
-        Interaction in = testing::HarvestRequest(g.prefix + std::to_string(i), t, rng, g.card(i), g.ip(i, round));
-        in.org_id = g.org.empty() ? "org_" + g.prefix : g.org;
-        if (g.org == "-") in.org_id.clear();
-        in.account_created_at = g.created_of ? g.created_of(i) : g.created;
-        engine.Observe(in);
+        engine.Observe(Request(g, i, round, t, rng));
       }
     }
     t += gap;
@@ -275,26 +301,33 @@ TEST(OneCustomer, MostOfACellAwayFromItsNetworksIsACampaign) {
   EXPECT_EQ(Count(engine, cell, Verdict::kBlock), 12u);
 }
 
+// The lab's first two researchers (lab0, lab1) in step with a hydra that
+// copies them, the rest of the lab (labr0-9, same card and network) from
+// round 20, half an hour a round; then, the next day (re-examined at the
+// day boundary), 20 more rounds.
+struct LabAfterAHydra {
+  Group hydra, first, rest;
+};
+LabAfterAHydra PlayLabAfterAHydra(Engine& engine) {
+  LabAfterAHydra s{Hydra("hd", 8), Group{"lab"}, Group{"labr"}};
+  s.first.accounts = 2;
+  s.rest.org = "org_lab";
+  s.rest.accounts = 10;
+  s.rest.start_round = 20;
+  Play(engine, {s.hydra, s.first, s.rest}, 40, 30 * 60 * 1000, false);
+  Group rest_next = s.rest;
+  rest_next.start_round = 0;
+  Play(engine, {s.hydra, s.first, rest_next}, 20, 0, true, kT0 + 25 * kMsPerHour, 8);
+  return s;
+}
+
 TEST(OneCustomer, ALabWhoseFirstAccountsMovedWithAHydraSplitsOffIt) {
   // The lab's first two researchers start in step with a hydra that
   // copies them, before the lab's card shows a team: they are tied to the
   // hydra on content. The rest of the lab is not carried in on the card,
   // and the next day's re-examination gives the lab back its first two.
   Engine engine(Policy::Defaults());
-  const Group hydra = Hydra("hd", 8);
-  Group first{"lab"};
-  first.accounts = 2;
-  Group rest{"labr"};
-  rest.org = "org_lab";
-  rest.accounts = 10;
-  rest.start_round = 20;
-  rest.card = first.card;
-  rest.ip = first.ip;
-  Play(engine, {hydra, first, rest}, 40, 30 * 60 * 1000, false);
-  // The next day (re-examined at the day boundary), a few more rounds.
-  Group rest_next = rest;
-  rest_next.start_round = 0;
-  Play(engine, {hydra, first, rest_next}, 20, 0, true, kT0 + 25 * kMsPerHour, 8);
+  const auto [hydra, first, rest] = PlayLabAfterAHydra(engine);
   EXPECT_EQ(Count(engine, rest, Verdict::kBlock), 0u);
   EXPECT_EQ(Count(engine, hydra, Verdict::kBlock), 8u);
   // Blocks are sticky: the first two may stay blocked (THREAT_MODEL), but
@@ -352,41 +385,35 @@ TEST(OneCustomer, CellsBehindOneBusyBlockAreACampaign) {
   EXPECT_EQ(Count(engine, cells, Verdict::kBlock), 24u);
 }
 
-// Like Play, but group after group (each its rounds in turn), each with
-// its own persona, template, client and settings: cells of one operator
-// that share no content and no minutes.
+// Like Play, but group after group (each its rounds in turn), group gi in
+// style gi (Request): cells of one operator that share no content and no
+// minutes.
 void PlayOwnContent(Engine& engine, const std::vector<Group>& groups, int rounds = 40) {
-  static const char* kPersona[] = {"You are Professor Sage, a world-class expert tutor.",
-                                   "Act as a meticulous competition mathematician who never skips a step.",
-                                   "You are a friendly physics coach for high school olympiad students."};
-  static const char* kAsk[] = {"Solve the following problem. Think step by step and show your complete reasoning. Problem: ",
-                               "Give a rigorous derivation, every intermediate line included, for this exercise: ",
-                               "Walk me through, in numbered stages, how you would work out the answer to: "};
-  static const char* kUa[] = {"python-httpx/0.27.2", "node-fetch/3.3.2", "Go-http-client/2.0"};
   Rng rng(7);
   TimeMs t = kT0;
   for (size_t gi = 0; gi < groups.size(); ++gi) {
     for (int round = 0; round < rounds; ++round) {
-      const Group& g = groups[gi];
-      for (int i = 0; i < g.accounts; ++i) {
+      for (int i = 0; i < groups[gi].accounts; ++i) {
         t += 2000;
-        Interaction in = testing::HarvestRequest(g.prefix + std::to_string(i), t, rng, g.card(i), g.ip(i, round));
-        in.system = kPersona[gi % 3];
-        in.messages[0].text = std::string(kAsk[gi % 3]) + std::to_string(rng.Next() % 1000) + " apples and " +
-                              std::to_string(rng.Next() % 1000) + " pears";
-        in.user_agent = kUa[gi % 3];
-        in.max_tokens = 4096 * static_cast<int>(gi + 1);
-        in.temperature = 0.3 + 0.2 * static_cast<double>(gi);
-        in.org_id = g.org.empty() ? "org_" + g.prefix : g.org;
-        if (g.org == "-") in.org_id.clear();
-        in.account_created_at = g.created_of ? g.created_of(i) : g.created;
-        engine.Observe(in);
+        engine.Observe(Request(groups[gi], i, round, t, rng, static_cast<int>(gi)));
       }
     }
   }
   engine.Finish();
 }
 
+// Three cells of eight heads, a card each, every head on an address of
+// its own in one proxy /24.
+std::vector<Group> CellsBehindOneBlock() {
+  std::vector<Group> cells;
+  for (int c = 0; c < 3; ++c) {
+    Group g = Hydra("c" + std::to_string(c) + "_", 8);
+    g.card = [c](int) { return "card_cell" + std::to_string(c); };
+    g.ip = [c](int i, int) { return "100.70.5." + std::to_string(10 + 8 * c + i); };
+    cells.push_back(g);
+  }
+  return cells;
+}
 
 TEST(OneCustomer, CellsOneAfterAnotherBehindOneProxyBlockAreACampaign) {
   // Three cells of eight, a card each, every head on an address of its own
@@ -399,13 +426,7 @@ TEST(OneCustomer, CellsOneAfterAnotherBehindOneProxyBlockAreACampaign) {
     Policy p = Policy::Defaults();
     p.one_customer_max_accounts = cap;
     Engine engine(p);
-    std::vector<Group> cells;
-    for (int c = 0; c < 3; ++c) {
-      Group g = Hydra("c" + std::to_string(c) + "_", 8);
-      g.card = [c](int) { return "card_cell" + std::to_string(c); };
-      g.ip = [c](int i, int) { return "100.70.5." + std::to_string(10 + 8 * c + i); };
-      cells.push_back(g);
-    }
+    const std::vector<Group> cells = CellsBehindOneBlock();
     PlayOwnContent(engine, cells);
     size_t blocked = 0, review = 0;
     for (const Group& g : cells) blocked += Count(engine, g, Verdict::kBlock), review += Count(engine, g, Verdict::kReview);
@@ -413,43 +434,20 @@ TEST(OneCustomer, CellsOneAfterAnotherBehindOneProxyBlockAreACampaign) {
   }
 }
 
-// Like Play, interleaved, but each group with content of its own (persona,
-// template, client, settings) chosen by `style[gi]`.
-void PlayMixed(Engine& engine, const std::vector<Group>& groups, const std::vector<int>& style, int rounds = 40,
-               bool finish = true, TimeMs start = kT0, uint64_t seed = 7) {
-  static const char* kPersona[] = {"You are Professor Sage, a world-class expert tutor.",
-                                   "Act as a meticulous competition mathematician who never skips a step.",
-                                   "You are a friendly physics coach for high school olympiad students.",
-                                   "You are a terse senior software engineer reviewing code."};
-  static const char* kAsk[] = {"Solve the following problem. Think step by step and show your complete reasoning. Problem: ",
-                               "Give a rigorous derivation, every intermediate line included, for this exercise: ",
-                               "Walk me through, in numbered stages, how you would work out the answer to: ",
-                               "Explain line by line what this function computes and why, for input: "};
-  static const char* kUa[] = {"python-httpx/0.27.2", "node-fetch/3.3.2", "Go-http-client/2.0", "curl/8.5.0"};
-  Rng rng(seed);
-  TimeMs t = start;
+// Like Play, interleaved, but group gi in style[gi] (Request).
+void PlayMixed(Engine& engine, const std::vector<Group>& groups, const std::vector<int>& style, int rounds = 40) {
+  Rng rng(7);
+  TimeMs t = kT0;
   for (int round = 0; round < rounds; ++round) {
     for (size_t gi = 0; gi < groups.size(); ++gi) {
-      const Group& g = groups[gi];
-      const int s = style[gi] % 4;
-      if (round < g.start_round) continue;
-      for (int i = 0; i < g.accounts; ++i) {
+      if (round < groups[gi].start_round) continue;
+      for (int i = 0; i < groups[gi].accounts; ++i) {
         t += 2000;
-        Interaction in = testing::HarvestRequest(g.prefix + std::to_string(i), t, rng, g.card(i), g.ip(i, round));
-        in.system = kPersona[s];
-        in.messages[0].text = std::string(kAsk[s]) + std::to_string(rng.Next() % 1000) + " apples and " +
-                              std::to_string(rng.Next() % 1000) + " pears";
-        in.user_agent = kUa[s];
-        in.max_tokens = 4096 * (s + 1);
-        in.temperature = 0.3 + 0.2 * s;
-        in.org_id = g.org.empty() ? "org_" + g.prefix : g.org;
-        if (g.org == "-") in.org_id.clear();
-        in.account_created_at = g.created_of ? g.created_of(i) : g.created;
-        engine.Observe(in);
+        engine.Observe(Request(groups[gi], i, round, t, rng, style[gi]));
       }
     }
   }
-  if (finish) engine.Finish();
+  engine.Finish();
 }
 
 bool SameCampaign(const Engine& engine, const std::string& x, const std::string& y) {
@@ -486,13 +484,7 @@ TEST(OneCustomer, DecoysOnCellsCardsDoNotReopenCellsBehindOneBlock) {
   // request decoys per head on each cell's card (25 holders a card): a
   // card's team is counted by its suspicious holders.
   Engine engine(Policy::Defaults());
-  std::vector<Group> cells;
-  for (int c = 0; c < 3; ++c) {
-    Group g = Hydra("c" + std::to_string(c) + "_", 8);
-    g.card = [c](int) { return "card_cell" + std::to_string(c); };
-    g.ip = [c](int i, int) { return "100.70.5." + std::to_string(10 + 8 * c + i); };
-    cells.push_back(g);
-  }
+  const std::vector<Group> cells = CellsBehindOneBlock();
   for (const Group& g : cells) Decoys(engine, g, 2);
   PlayOwnContent(engine, cells);
   size_t blocked = 0;
@@ -507,17 +499,7 @@ TEST(OneCustomer, OrdinaryColleaguesOnTheLabsCardKeepItOpen) {
   Engine engine(Policy::Defaults());
   Bystanders(engine, "col", 5, [](int i) { return "198.51.100." + std::to_string(10 + i % 3); },
              [](int) { return std::string("card_lab"); });
-  const Group hydra = Hydra("hd", 8);
-  Group first{"lab"};
-  first.accounts = 2;
-  Group rest{"labr"};
-  rest.org = "org_lab";
-  rest.accounts = 10;
-  rest.start_round = 20;
-  Play(engine, {hydra, first, rest}, 40, 30 * 60 * 1000, false);
-  Group rest_next = rest;
-  rest_next.start_round = 0;
-  Play(engine, {hydra, first, rest_next}, 20, 0, true, kT0 + 25 * kMsPerHour, 8);
+  const Group rest = PlayLabAfterAHydra(engine).rest;
   EXPECT_EQ(Count(engine, rest, Verdict::kBlock), 0u);
   EXPECT_FALSE(SameCampaign(engine, "labr0", "hd0"));
   EXPECT_FALSE(SameCampaign(engine, "lab0", "hd0"));
