@@ -285,7 +285,6 @@ bool Correlator::OpenCardGroup(uint64_t card, const AccountState* with, CardGrou
 }
 
 bool Correlator::OutsideCard(uint32_t root, uint64_t card) const {
-  constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
   const CampaignAggregate* g = campaigns_.Aggregate(root);
   if (g == nullptr) return false;
   return std::any_of(g->members.begin(), g->members.end(), [&](uint32_t m) { return !HoldsCard(accounts_[m], card); });
@@ -346,11 +345,6 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t*
     const AccountState& a = accounts_[m];
     if (a.indicator_overflow[kp] != 0) return false;
     more_cards += a.indicator_count[kp] > 1;
-  }
-  if (more_cards > members.size() / 4) return false;
-  if (card_out != nullptr) *card_out = card;
-  for (const uint32_t m : members) {
-    const AccountState& a = accounts_[m];
     // What it declares agrees with the others: one organisation or none (a
     // card behind accounts of many declared orgs is multi-accounting).
     if (!a.org.empty()) {
@@ -368,6 +362,7 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t*
       }
     }
   }
+  if (more_cards > members.size() / 4) return false;
   // Its addresses: the group's two main networks (an office, a VPN) --
   // most used, ties to the lower value; past the first, a block only one
   // member used is that member's, not the group's. A member or two seen
@@ -390,6 +385,7 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t*
     }
     if (away && ++outside > allowed) return false;
   }
+  if (card_out != nullptr) *card_out = card;
   return true;
 }
 
