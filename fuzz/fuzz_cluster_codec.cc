@@ -1,8 +1,10 @@
 // libFuzzer: the cluster's event records (src/cluster/event_codec.h) as a
 // worker receives them from the stream -- any bytes are decoded or refused,
 // never half-read; a decoded record encodes back to the same bytes; the
-// KV account keys a decision node watches, and the values of its watched
-// buckets (dg_verdicts, dg_overrides).
+// KV keys a decision node watches (accounts, campaigns, matched values),
+// and the values of its watched buckets (dg_verdicts, dg_overrides,
+// dg_indicators, dg_campaigns); an accepted value of the last two formats
+// back to a value that parses to the same entry.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -21,5 +23,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   dg::VerdictEntry entry;
   if (dg::ParseVerdictEntry(bytes, &entry) && entry.campaign_id.size() > size) std::abort();
   (void)dg::ParseOverrideEntry(bytes);
+  std::string campaign;
+  if (dg::CampaignFromKey(bytes, &campaign) && dg::CampaignKey(campaign) != bytes) std::abort();
+  uint64_t index_key = 0;
+  if (dg::RequestValueFromKey(bytes, &index_key) && dg::RequestValueKey(index_key) != bytes) std::abort();
+  dg::RequestValueEntry value, again;
+  if (dg::ParseRequestValueEntry(bytes, &value)) {
+    if (!dg::ParseRequestValueEntry(dg::FormatRequestValueEntry(value.campaign_id, value.value), &again) ||
+        again.campaign_id != value.campaign_id || again.value.kind != value.value.kind ||
+        again.value.root != value.value.root || again.value.evidence != value.value.evidence) {
+      std::abort();
+    }
+  }
+  dg::CampaignMatch c, c2;
+  uint64_t members = 0, members2 = 0;
+  if (dg::ParseCampaignEntry(bytes, &c, &members)) {
+    if (!dg::ParseCampaignEntry(dg::FormatCampaignEntry(c, members), &c2, &members2) || c2.campaign_id != c.campaign_id ||
+        c2.campaign_score != c.campaign_score || c2.measuring != c.measuring || c2.one_customer != c.one_customer ||
+        members2 != members) {
+      std::abort();
+    }
+  }
   return 0;
 }

@@ -1,11 +1,15 @@
 #include "cluster/event_codec.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+
+#include <fmt/format.h>
 
 #include <simdjson.h>
 
 #include "common/byte_io.h"
+#include "common/json_out.h"
 
 namespace dg {
 namespace {
@@ -99,30 +103,120 @@ bool DecodeEvent(std::string_view record, uint64_t* global_seq, Interaction* in)
   return r.done();
 }
 
-std::string AccountKey(std::string_view account_id) {
+namespace {
+
+std::string HexKey(std::string_view prefix, std::string_view id) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string key = "a.";
-  key.reserve(2 + 2 * account_id.size());
-  for (const unsigned char c : account_id) {
+  std::string key(prefix);
+  key.reserve(prefix.size() + 2 * id.size());
+  for (const unsigned char c : id) {
     key.push_back(kHex[c >> 4]);
     key.push_back(kHex[c & 15]);
   }
   return key;
 }
 
-bool AccountFromKey(std::string_view key, std::string* account_id) {
-  if (key.size() < 2 || key.substr(0, 2) != "a." || key.size() % 2 != 0) return false;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  account_id->clear();
-  for (size_t pos = 2; pos < key.size(); pos += 2) {
-    const int hi = nibble(key[pos]), lo = nibble(key[pos + 1]);
-    if (hi < 0 || lo < 0) return false;
-    account_id->push_back(static_cast<char>(hi << 4 | lo));
+int Nibble(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+bool FromHexKey(std::string_view prefix, std::string_view key, std::string* id) {
+  if (key.size() < prefix.size() || key.substr(0, prefix.size()) != prefix || (key.size() - prefix.size()) % 2 != 0) {
+    return false;
   }
+  id->clear();
+  for (size_t pos = prefix.size(); pos < key.size(); pos += 2) {
+    const int hi = Nibble(key[pos]), lo = Nibble(key[pos + 1]);
+    if (hi < 0 || lo < 0) return false;
+    id->push_back(static_cast<char>(hi << 4 | lo));
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string AccountKey(std::string_view account_id) { return HexKey("a.", account_id); }
+
+bool AccountFromKey(std::string_view key, std::string* account_id) { return FromHexKey("a.", key, account_id); }
+
+std::string CampaignKey(std::string_view campaign_id) { return HexKey("c.", campaign_id); }
+
+bool CampaignFromKey(std::string_view key, std::string* campaign_id) {
+  return FromHexKey("c.", key, campaign_id) && !campaign_id->empty();
+}
+
+std::string RequestValueKey(uint64_t index_key) { return fmt::format("k.{:016x}", index_key); }
+
+bool RequestValueFromKey(std::string_view key, uint64_t* index_key) {
+  if (key.size() != 18 || key.substr(0, 2) != "k.") return false;
+  uint64_t v = 0;
+  for (size_t pos = 2; pos < key.size(); ++pos) {
+    const int d = Nibble(key[pos]);
+    if (d < 0) return false;
+    v = v << 4 | static_cast<uint64_t>(d);
+  }
+  *index_key = v;
+  return true;
+}
+
+std::string FormatRequestValueEntry(const std::string& campaign_id, const ValueEvidence& v) {
+  std::string out = "{\"campaign_id\":";
+  AppendJsonString(out, campaign_id);
+  out += fmt::format(",\"kind\":\"{}\",\"root\":{},\"evidence\":{}}}", IndicatorKindName(v.kind), v.root, v.evidence);
+  return out;
+}
+
+bool ParseRequestValueEntry(std::string_view value, RequestValueEntry* out) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::padded_string padded(value.data(), value.size());
+  auto doc = parser.parse(padded);
+  std::string_view campaign, kind;
+  uint64_t root = 0;
+  double evidence = 0;
+  if (doc.error() || doc["campaign_id"].get_string().get(campaign) != simdjson::SUCCESS || campaign.empty() ||
+      doc["kind"].get_string().get(kind) != simdjson::SUCCESS || doc["root"].get_uint64().get(root) != simdjson::SUCCESS ||
+      root > UINT32_MAX || doc["evidence"].get_double().get(evidence) != simdjson::SUCCESS || !std::isfinite(evidence) ||
+      evidence < 0) {
+    return false;
+  }
+  const std::optional<IndicatorKind> k = IndicatorKindByName(kind);
+  if (!k || (*k != IndicatorKind::kPayment && *k != IndicatorKind::kIpPrefix)) return false;
+  out->campaign_id.assign(campaign);
+  out->value = ValueEvidence{*k, static_cast<uint32_t>(root), evidence};
+  return true;
+}
+
+std::string FormatCampaignEntry(const CampaignMatch& c, size_t members) {
+  std::string out = "{\"campaign_id\":";
+  AppendJsonString(out, c.campaign_id);
+  out += fmt::format(",\"members\":{},\"score\":{},\"measuring\":{},\"one_customer\":{}}}", members, c.campaign_score,
+                     c.measuring, c.one_customer);
+  return out;
+}
+
+bool ParseCampaignEntry(std::string_view value, CampaignMatch* out, uint64_t* members) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::padded_string padded(value.data(), value.size());
+  auto doc = parser.parse(padded);
+  std::string_view campaign;
+  double score = 0;
+  if (doc.error() || doc["campaign_id"].get_string().get(campaign) != simdjson::SUCCESS || campaign.empty() ||
+      doc["score"].get_double().get(score) != simdjson::SUCCESS || !std::isfinite(score)) {
+    return false;
+  }
+  bool measuring = false, one_customer = false;
+  if (doc["measuring"].get_bool().get(measuring) != simdjson::SUCCESS) measuring = false;
+  if (doc["one_customer"].get_bool().get(one_customer) != simdjson::SUCCESS) one_customer = false;
+  uint64_t n = 0;
+  if (doc["members"].get_uint64().get(n) != simdjson::SUCCESS) n = 0;
+  if (members != nullptr) *members = n;
+  *out = CampaignMatch{};
+  out->campaign_id.assign(campaign);
+  out->campaign_score = score;
+  out->measuring = measuring;
+  out->one_customer = one_customer;
   return true;
 }
 

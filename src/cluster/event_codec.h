@@ -19,6 +19,8 @@
 #include <string_view>
 
 #include "account/account_state.h"
+#include "correlate/correlator.h"
+#include "decide/check.h"
 #include "ingest/interaction.h"
 
 namespace dg {
@@ -64,5 +66,35 @@ bool ParseVerdictEntry(std::string_view value, VerdictEntry* out);
 std::optional<Verdict> OverrideActionVerdict(std::string_view action);
 // {"account_id","action","by","reason","at"} -> its action's verdict.
 std::optional<Verdict> ParseOverrideEntry(std::string_view value);
+
+// The new-account check's tables (decide/check.h, CheckInputs::MatchCampaign)
+// as the correlator publishes them for decision nodes:
+//   dg_indicators  "k.<16 hex digits of the IndicatorIndex key>" ->
+//                  {"campaign_id","kind":"payment"|"ip_prefix","root","evidence"}
+//                  (Correlator::ForEachRequestValue: the values a new
+//                  account's request is matched on)
+//   dg_campaigns   CampaignKey(id) -> {"campaign_id","members","score",
+//                  "measuring","one_customer"} (CampaignMatchOf)
+// Numbers are written in full (shortest round-trip form), so a decision
+// node's sums and threshold comparisons are the engine's.
+struct RequestValueEntry {
+  std::string campaign_id;
+  ValueEvidence value;
+};
+std::string RequestValueKey(uint64_t index_key);
+bool RequestValueFromKey(std::string_view key, uint64_t* index_key);
+std::string FormatRequestValueEntry(const std::string& campaign_id, const ValueEvidence& v);
+// False unless a JSON object with a non-empty campaign_id, kind payment or
+// ip_prefix, a root and a finite evidence >= 0.
+bool ParseRequestValueEntry(std::string_view value, RequestValueEntry* out);
+
+// "c." and the campaign id's bytes in hex; CampaignFromKey inverts it.
+std::string CampaignKey(std::string_view campaign_id);
+bool CampaignFromKey(std::string_view key, std::string* campaign_id);
+// `members` is reported, not used by the check.
+std::string FormatCampaignEntry(const CampaignMatch& c, size_t members);
+// Fills campaign_id, campaign_score, measuring and one_customer; false
+// unless a JSON object with a non-empty campaign_id and a finite score.
+bool ParseCampaignEntry(std::string_view value, CampaignMatch* out, uint64_t* members = nullptr);
 
 }  // namespace dg

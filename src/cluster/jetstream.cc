@@ -431,4 +431,25 @@ absl::StatusOr<std::string> KvBucket::Get(const std::string& key) {
   }
 }
 
+absl::StatusOr<std::vector<std::string>> KvBucket::Keys() {
+  const auto deadline = Clock::now() + link_->patience;
+  for (int attempt = 0;; ++attempt) {
+    kvKeysList list{};
+    kvWatchOptions opts;
+    kvWatchOptions_Init(&opts);
+    opts.Timeout = 10000;
+    const natsStatus s = kvStore_Keys(&list, kv_, &opts);
+    if (s == NATS_OK || s == NATS_NOT_FOUND) {  // NOT_FOUND: no keys
+      std::vector<std::string> keys;
+      keys.reserve(static_cast<size_t>(std::max(0, list.Count)));
+      for (int i = 0; i < list.Count; ++i) keys.emplace_back(list.Keys[i]);
+      kvKeysList_Destroy(&list);
+      return keys;
+    }
+    kvKeysList_Destroy(&list);
+    if (Clock::now() > deadline) return NatsError("list the keys", s);
+    Backoff(attempt);
+  }
+}
+
 }  // namespace dg

@@ -166,6 +166,8 @@ class KvBucket {
   absl::Status Put(const std::string& key, std::string_view value);
   // The value, or NotFound.
   absl::StatusOr<std::string> Get(const std::string& key);
+  // Every key with a value (deleted ones not), read with a watcher: O(keys).
+  absl::StatusOr<std::vector<std::string>> Keys();
   // The subject a put of `key` is published on (for ReliablePublisher).
   std::string Subject(const std::string& key) const { return "$KV." + bucket_ + "." + key; }
   kvStore* store() const { return kv_; }

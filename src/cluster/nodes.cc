@@ -448,6 +448,7 @@ namespace {
 
 struct CorrelatorMetrics {
   std::atomic<uint64_t> applied{0}, duplicates{0}, bad_batches{0}, bad_records{0}, fetch_errors{0}, verdict_puts{0};
+  std::atomic<uint64_t> table_puts{0};  // dg_indicators and dg_campaigns puts and deletes
   std::atomic<uint64_t> skipped{0};  // sequence numbers a worker could not decode (placeholders)
   // Snapshots: written, failed to write, refused at start; the last one's
   // size, save-and-store time, and when it was written or loaded (steady ms).
@@ -473,6 +474,80 @@ std::string VerdictValue(const Engine& engine, const AccountState& a) {
   return out;
 }
 
+// The new-account check's tables as the engine has them now, against what
+// was last published: puts for what changed, deletes for what went.
+// O(confirmed members × their payment and address slots) per call; memory
+// the last published values (~100 B per value and per campaign).
+constexpr std::chrono::seconds kCheckTablesEvery{2};
+
+class CheckTables {
+ public:
+  absl::Status Publish(const Engine& engine, ReliablePublisher* pub, const KvBucket& values_bucket,
+                       const KvBucket& campaigns_bucket, uint64_t* puts) {
+    const Correlator& c = engine.correlator();
+    absl::flat_hash_map<uint64_t, RequestValueEntry> values;
+    absl::flat_hash_map<std::string, std::string> campaigns;
+    c.ForEachRequestValue([&](uint64_t key, const ValueEvidence& v) {
+      const CampaignAggregate* g = c.campaigns().Aggregate(v.root);
+      if (g == nullptr || g->id.empty()) return;
+      values.emplace(key, RequestValueEntry{g->id, v});
+      if (!campaigns.contains(g->id)) campaigns.emplace(g->id, FormatCampaignEntry(CampaignMatchOf(c, *g), g->members.size()));
+    });
+    auto same_value = [](const RequestValueEntry& x, const RequestValueEntry& y) {
+      return x.campaign_id == y.campaign_id && x.value.kind == y.value.kind && x.value.root == y.value.root &&
+             x.value.evidence == y.value.evidence;
+    };
+    DG_RETURN_IF_ERROR(Diff(
+        values, &values_, same_value, pub, values_bucket, [](uint64_t k) { return RequestValueKey(k); },
+        [](const RequestValueEntry& e) { return FormatRequestValueEntry(e.campaign_id, e.value); }, puts));
+    return Diff(
+        campaigns, &campaigns_, std::equal_to<std::string>(), pub, campaigns_bucket,
+        [](const std::string& id) { return CampaignKey(id); }, [](const std::string& v) { return v; }, puts);
+  }
+
+ private:
+  template <typename K, typename V, typename Same, typename KeyFn, typename ValueFn>
+  static absl::Status Diff(const absl::flat_hash_map<K, V>& now, absl::flat_hash_map<K, V>* last, Same same,
+                           ReliablePublisher* pub, const KvBucket& bucket, KeyFn key_of, ValueFn value_of,
+                           uint64_t* puts) {
+    for (const auto& [k, value] : now) {
+      const auto it = last->find(k);
+      if (it != last->end() && same(it->second, value)) continue;
+      DG_RETURN_IF_ERROR(pub->Add(bucket.Subject(key_of(k)), value_of(value), ""));
+      ++*puts;
+    }
+    for (const auto& [k, value] : *last) {
+      if (now.contains(k)) continue;
+      // A KV delete: an empty message marked as one.
+      DG_RETURN_IF_ERROR(pub->Add(bucket.Subject(key_of(k)), "", "", {NatsHeader{"KV-Operation", "DEL"}}));
+      ++*puts;
+    }
+    *last = now;
+    return absl::OkStatus();
+  }
+  absl::flat_hash_map<uint64_t, RequestValueEntry> values_;  // as last published
+  absl::flat_hash_map<std::string, std::string> campaigns_;
+
+ public:
+  // The keys the buckets hold at start (another run's, or this node's
+  // before a restart): the first Publish puts each again or deletes it.
+  absl::Status Seed(KvBucket* values_bucket, KvBucket* campaigns_bucket) {
+    auto vk = values_bucket->Keys();
+    if (!vk.ok()) return vk.status();
+    for (const std::string& key : *vk) {
+      uint64_t k = 0;
+      if (RequestValueFromKey(key, &k)) values_.emplace(k, RequestValueEntry{});  // matches no value: rewritten
+    }
+    auto ck = campaigns_bucket->Keys();
+    if (!ck.ok()) return ck.status();
+    for (const std::string& key : *ck) {
+      std::string id;
+      if (CampaignFromKey(key, &id)) campaigns_.emplace(std::move(id), std::string());
+    }
+    return absl::OkStatus();
+  }
+};
+
 }  // namespace
 
 absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
@@ -484,6 +559,10 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
   if (!meta.ok()) return meta.status();
   auto verdicts = KvBucket::Open(link->get(), kVerdictBucket, options.cluster.replicas);
   if (!verdicts.ok()) return verdicts.status();
+  auto value_bucket = KvBucket::Open(link->get(), kIndicatorBucket, options.cluster.replicas);
+  if (!value_bucket.ok()) return value_bucket.status();
+  auto campaign_bucket = KvBucket::Open(link->get(), kCampaignBucket, options.cluster.replicas);
+  if (!campaign_bucket.ok()) return campaign_bucket.status();
   if (auto s = CheckPartitions(meta->get(), options.cluster.partitions, false); !s.ok()) return s;
   // serve --nats (cluster/serve_link.h): the sequencer numbers the events
   // decision nodes publish; analysts' overrides are applied between runs.
@@ -577,6 +656,7 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
                                        "# TYPE dg_correlator_bad_records_total counter\ndg_correlator_bad_records_total {}\n"
                                        "# TYPE dg_correlator_fetch_errors_total counter\ndg_correlator_fetch_errors_total {}\n"
                                        "# TYPE dg_correlator_verdict_puts_total counter\ndg_correlator_verdict_puts_total {}\n"
+                                       "# TYPE dg_correlator_check_table_puts_total counter\ndg_correlator_check_table_puts_total {}\n"
                                        "# TYPE dg_correlator_published gauge\ndg_correlator_published {}\n"
                                        "# TYPE dg_correlator_buffered gauge\ndg_correlator_buffered {}\n"
                                        "# TYPE dg_correlator_consumer_lag gauge\ndg_correlator_consumer_lag {}\n"
@@ -591,7 +671,7 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
                                        "# TYPE dg_correlator_snapshot_age_seconds gauge\ndg_correlator_snapshot_age_seconds {:.3f}\n"
                                        "# TYPE dg_correlator_resumed_from gauge\ndg_correlator_resumed_from {}\n",
                                        m.applied.load(), m.duplicates.load(), m.bad_batches.load(), m.bad_records.load(),
-                                       m.fetch_errors.load(), m.verdict_puts.load(), published, m.buffered.load(), consumer_lag, partitions,
+                                       m.fetch_errors.load(), m.verdict_puts.load(), m.table_puts.load(), published, m.buffered.load(), consumer_lag, partitions,
                                        (SteadyMs() - m.last_flush_ms.load()) / 1000.0, m.skipped.load(), m.snapshots.load(),
                                        m.snapshot_write_errors.load(), m.snapshot_load_errors.load(), m.snapshot_bytes.load(),
                                        m.snapshot_us.load() / 1e6,
@@ -698,6 +778,13 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
   Interaction in;
   ContentDigest digest;
   ReliablePublisher kv_pub(link->get(), 1024);
+  CheckTables tables;
+  if (auto s = tables.Seed(value_bucket->get(), campaign_bucket->get()); !s.ok()) return s;
+  // At start every value is put once more (the buckets may hold another
+  // run's), then only changes; an override can change a campaign's state.
+  uint64_t tables_applied = 0, flushed_applied = 0;
+  bool tables_stale = true;
+  auto tables_at = Clock::now();
   auto flush_verdicts = [&]() -> absl::Status {
     for (const uint32_t idx : dirty) {
       const AccountState& a = engine.accounts()[idx];
@@ -706,6 +793,21 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
       ++m.verdict_puts;
     }
     dirty.clear();
+    // The new-account check's tables, when the engine moved since: a walk
+    // over the whole indicator index, so at most every kCheckTablesEvery
+    // while events stream in, and at once when they pause (or an override
+    // came).
+    const uint64_t applied_now = m.applied.load();
+    const bool paused = applied_now == flushed_applied;
+    flushed_applied = applied_now;
+    if (tables_stale || (applied_now != tables_applied && (paused || Clock::now() - tables_at >= kCheckTablesEvery))) {
+      uint64_t puts = 0;
+      if (auto s = tables.Publish(engine, &kv_pub, **value_bucket, **campaign_bucket, &puts); !s.ok()) return s;
+      m.table_puts += puts;
+      tables_applied = applied_now;
+      tables_at = Clock::now();
+      tables_stale = false;
+    }
     if (auto s = kv_pub.Flush(); !s.ok()) return s;
     m.last_flush_ms = SteadyMs();
     return absl::OkStatus();
@@ -790,6 +892,7 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
     (*override_feed)->Drain([&](const std::string& id, Verdict v) {
       engine.SetOverride(id, v);
       if (const AccountState* a = engine.FindAccount(id)) dirty.insert(a->index);
+      tables_stale = true;
     });
     if (SecondsSince(last_meta) * 1000 > options.flush_ms) {
       if (auto stored = (*meta)->Get("published"); stored.ok()) m.published = ParseDecimal<uint64_t>(*stored).value_or(0);

@@ -34,9 +34,11 @@
 //   decision    `decide`: the minimal decision node -- ClusterView
 //               (cluster/serve_link.h: dg_verdicts and dg_overrides watched
 //               into memory) and decide/check.h's rule behind an OpsServer;
-//               `serve --nats` is the full one (cluster/serve_link.h). Not
-//               answered: the new-account check against indicators
-//               (docs/SCALE.md, "Not done").
+//               `serve --nats` is the full one (cluster/serve_link.h). The
+//               new-account check reads dg_indicators and dg_campaigns,
+//               which the correlator rewrites where they changed at each
+//               verdict flush (the payment and address-block values of
+//               confirmed campaigns' members, and those campaigns' state).
 //   The correlator also runs the intake sequencer for serve --nats nodes
 //   and applies analysts' overrides from dg_overrides (serve_link.h).
 //
@@ -85,6 +87,10 @@ inline constexpr char kDigestsStream[] = "DG_DIGESTS";
 inline constexpr char kVerdictBucket[] = "dg_verdicts";
 inline constexpr char kMetaBucket[] = "dg_meta";
 inline constexpr char kSnapshotBucket[] = "dg_snapshots";
+// The new-account check's tables (cluster/event_codec.h): the values a new
+// account's request is matched on, and the campaigns they point to.
+inline constexpr char kIndicatorBucket[] = "dg_indicators";
+inline constexpr char kCampaignBucket[] = "dg_campaigns";
 
 struct ClusterOptions {
   std::string nats;      // comma-separated server URLs

@@ -1,7 +1,9 @@
 #include "cluster/serve_link.h"
 
+#include <array>
 #include <chrono>
 #include <cstring>
+#include <span>
 
 #include <fmt/format.h>
 
@@ -59,6 +61,62 @@ void KvWatch::Loop() {
   }
 }
 
+// --- RequestTable --------------------------------------------------------------
+
+bool RequestTable::OnValue(std::string_view key, std::string_view value, bool deleted) {
+  uint64_t k = 0;
+  if (!RequestValueFromKey(key, &k)) return false;
+  if (deleted) {
+    values_.erase(k);
+    return true;
+  }
+  RequestValueEntry e;
+  if (!ParseRequestValueEntry(value, &e)) return false;
+  if (values_.size() >= max_ && !values_.contains(k)) return false;  // a flood: the table stays bounded
+  values_[k] = std::move(e);
+  return true;
+}
+
+bool RequestTable::OnCampaign(std::string_view key, std::string_view value, bool deleted) {
+  std::string id;
+  if (!CampaignFromKey(key, &id)) return false;
+  if (deleted) {
+    campaigns_.erase(id);
+    return true;
+  }
+  CampaignMatch c;
+  if (!ParseCampaignEntry(value, &c) || c.campaign_id != id) return false;
+  if (campaigns_.size() >= max_ && !campaigns_.contains(id)) return false;
+  campaigns_[id] = std::move(c);
+  return true;
+}
+
+std::optional<CampaignMatch> RequestTable::Match(const std::string& payment, const std::string& ip) const {
+  if (values_.empty()) return std::nullopt;
+  std::array<ValueEvidence, 2> found{};
+  std::array<const std::string*, 2> ids{};
+  size_t n = 0;
+  for (const uint64_t key : {Correlator::PaymentRequestKey(payment), Correlator::AddressRequestKey(ip)}) {
+    if (key == 0) continue;
+    const auto it = values_.find(key);
+    if (it == values_.end()) continue;
+    found[n] = it->second.value;
+    ids[n++] = &it->second.campaign_id;
+  }
+  const CombinedRequestEvidence c = CombineRequestEvidence(std::span(found.data(), n));
+  if (c.total <= 0) return std::nullopt;
+  const std::string* id = nullptr;
+  for (size_t i = 0; i < n; ++i) {
+    if (found[i].root == c.root) id = ids[i];
+  }
+  const auto g = campaigns_.find(*id);
+  if (g == campaigns_.end()) return std::nullopt;  // its campaign's value not here yet: as no match
+  CampaignMatch out = g->second;
+  out.total = c.total;
+  out.reasons = c.reasons;
+  return out;
+}
+
 // --- ClusterView ---------------------------------------------------------------
 
 absl::StatusOr<std::unique_ptr<ClusterView>> ClusterView::Start(NatsLink* link, int replicas) {
@@ -80,12 +138,54 @@ absl::StatusOr<std::unique_ptr<ClusterView>> ClusterView::Start(NatsLink* link, 
   });
   if (!ow.ok()) return ow.status();
   v->override_watch_ = std::move(*ow);
+  auto values = KvBucket::Open(link, kIndicatorBucket, replicas);
+  if (!values.ok()) return values.status();
+  v->request_values_ = std::move(*values);
+  auto campaigns = KvBucket::Open(link, kCampaignBucket, replicas);
+  if (!campaigns.ok()) return campaigns.status();
+  v->campaigns_ = std::move(*campaigns);
+  auto xw = KvWatch::Start(v->request_values_.get(), [self](const std::string& k, std::string_view value, bool deleted) {
+    self->OnRequestValue(k, value, deleted);
+  });
+  if (!xw.ok()) return xw.status();
+  v->value_watch_ = std::move(*xw);
+  auto cw = KvWatch::Start(v->campaigns_.get(), [self](const std::string& k, std::string_view value, bool deleted) {
+    self->OnCampaign(k, value, deleted);
+  });
+  if (!cw.ok()) return cw.status();
+  v->campaign_watch_ = std::move(*cw);
   return v;
 }
 
 ClusterView::~ClusterView() {
-  override_watch_.reset();  // the threads call into this object: stopped before its maps go
+  // The threads call into this object: stopped before its maps go.
+  campaign_watch_.reset();
+  value_watch_.reset();
+  override_watch_.reset();
   verdict_watch_.reset();
+}
+
+void ClusterView::OnRequestValue(const std::string& key, std::string_view value, bool deleted) {
+  std::unique_lock lock(mu_);
+  if (!table_.OnValue(key, value, deleted)) {
+    ++bad_values_;
+    return;
+  }
+  ++updates_;
+}
+
+void ClusterView::OnCampaign(const std::string& key, std::string_view value, bool deleted) {
+  std::unique_lock lock(mu_);
+  if (!table_.OnCampaign(key, value, deleted)) {
+    ++bad_values_;
+    return;
+  }
+  ++updates_;
+}
+
+std::optional<CampaignMatch> ClusterView::MatchCampaign(const std::string& payment, const std::string& ip) const {
+  std::shared_lock lock(mu_);
+  return table_.Match(payment, ip);
 }
 
 void ClusterView::OnVerdict(const std::string& key, std::string_view value, bool deleted) {
@@ -165,7 +265,20 @@ AccountInputs ClusterView::Account(const std::string& account_id) const {
   return out;
 }
 
-bool ClusterView::ready() const { return verdict_watch_->initial_done() && override_watch_->initial_done(); }
+bool ClusterView::ready() const {
+  return verdict_watch_->initial_done() && override_watch_->initial_done() && value_watch_->initial_done() &&
+         campaign_watch_->initial_done();
+}
+
+size_t ClusterView::request_values() const {
+  std::shared_lock lock(mu_);
+  return table_.values();
+}
+
+size_t ClusterView::campaigns() const {
+  std::shared_lock lock(mu_);
+  return table_.campaigns();
+}
 
 size_t ClusterView::accounts() const {
   std::shared_lock lock(mu_);
@@ -244,7 +357,7 @@ absl::Status NatsServeLink::Override(const OverrideRecord& o) {
 
 bool NatsServeLink::Ready(std::string* why) const {
   if (view_->ready()) return true;
-  *why = "loading the cluster's verdicts and overrides";
+  *why = "loading the cluster's verdicts, overrides, indicators and campaigns";
   return false;
 }
 
@@ -255,6 +368,10 @@ std::string NatsServeLink::Metrics() const {
   };
   line("distillguard_cluster_accounts", "gauge", "Accounts with a verdict in the watched dg_verdicts bucket", view_->accounts());
   line("distillguard_cluster_overrides", "gauge", "Analysts' overrides in force from the dg_overrides bucket", view_->overrides());
+  line("distillguard_cluster_request_values", "gauge",
+       "Payment and address-block values of confirmed campaigns (dg_indicators) new accounts are matched on",
+       view_->request_values());
+  line("distillguard_cluster_campaigns", "gauge", "Confirmed campaigns with matched values (dg_campaigns)", view_->campaigns());
   line("distillguard_cluster_updates_total", "counter", "Changes received from the watched buckets", view_->updates());
   line("distillguard_cluster_bad_values_total", "counter", "Bucket values not understood (skipped)", view_->bad_values());
   line("distillguard_cluster_events_published_total", "counter", "Events stored in the cluster's intake stream",

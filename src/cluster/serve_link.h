@@ -3,12 +3,16 @@
 // every node, and the one sequencer that numbers what the nodes publish.
 //
 //   ClusterView      watches the KV buckets dg_verdicts (the correlator's
-//                    account verdicts) and dg_overrides (analysts'
-//                    decisions) into hash maps; Check's inputs
+//                    account verdicts), dg_overrides (analysts'
+//                    decisions), dg_indicators and dg_campaigns (what a
+//                    new account's payment and address block are matched
+//                    against) into hash maps; Check's inputs
 //                    (decide/check.h) for serve --nats and `decide`. Ready
-//                    once both watches have replayed every key. A check
-//                    costs a hash look-up under a shared lock; memory ~150 B
-//                    per account with a verdict.
+//                    once every watch has replayed every key. A check
+//                    costs three hash look-ups under a shared lock; memory
+//                    ~150 B per account with a verdict, ~80 B per matched
+//                    value (RequestTable, capped; past the cap a value is
+//                    counted as bad, not kept).
 //   NatsServeLink    serve's ClusterLink (serve/cluster_link.h): the view,
 //                    Publish -- events (text included, event_codec.h, no
 //                    sequence number) in batches of at most 64 events /
@@ -55,6 +59,7 @@
 #include <absl/status/statusor.h>
 
 #include "cluster/batch_codec.h"
+#include "cluster/event_codec.h"
 #include "cluster/jetstream.h"
 #include "cluster/nodes.h"
 #include "decide/check.h"
@@ -87,16 +92,43 @@ class KvWatch {
   std::thread thread_;
 };
 
+// The new-account check's tables as a decision node holds them: the
+// dg_indicators and dg_campaigns values by key, and the match over them
+// that Correlator::MatchRequest makes over the live index (the same sum,
+// CombineRequestEvidence, on the same numbers). Not synchronised: the
+// caller locks. Bounded: at most `max` values and `max` campaigns (~80 B
+// each); a value past that is refused, as is one not understood.
+class RequestTable {
+ public:
+  explicit RequestTable(size_t max = 2u << 20) : max_(max) {}
+  // False: a key or value not understood, or the table full (not kept).
+  bool OnValue(std::string_view key, std::string_view value, bool deleted);
+  bool OnCampaign(std::string_view key, std::string_view value, bool deleted);
+  // The confirmed campaign a request's payment / address block links to.
+  // Two hash look-ups.
+  std::optional<CampaignMatch> Match(const std::string& payment, const std::string& ip) const;
+  size_t values() const { return values_.size(); }
+  size_t campaigns() const { return campaigns_.size(); }
+
+ private:
+  size_t max_;
+  absl::flat_hash_map<uint64_t, RequestValueEntry> values_;
+  absl::flat_hash_map<std::string, CampaignMatch> campaigns_;
+};
+
 class ClusterView final : public CheckInputs {
  public:
   static absl::StatusOr<std::unique_ptr<ClusterView>> Start(NatsLink* link, int replicas);
   ~ClusterView() override;
 
   AccountInputs Account(const std::string& account_id) const override;
-  // Imported indicators and campaigns' pure indicators are not in the
-  // cluster's buckets yet (docs/SCALE.md, "Not done"): no match.
+  // Imported (STIX) indicators are not in the cluster's buckets yet
+  // (docs/SCALE.md, "Not done"): no match.
   std::optional<SharedTrust> Shared(const std::string&, const std::string&) const override { return std::nullopt; }
-  std::optional<CampaignMatch> MatchCampaign(const std::string&, const std::string&) const override { return std::nullopt; }
+  // The request's payment and address block against the watched
+  // dg_indicators and dg_campaigns, summed as Correlator::MatchRequest sums
+  // them (CombineRequestEvidence). Two hash look-ups.
+  std::optional<CampaignMatch> MatchCampaign(const std::string& payment, const std::string& ip) const override;
 
   bool ready() const;
   // An override made through this node: holds here before the watch echoes it.
@@ -104,6 +136,8 @@ class ClusterView final : public CheckInputs {
   KvBucket* overrides_bucket() const { return overrides_.get(); }
   size_t accounts() const;
   size_t overrides() const;
+  size_t request_values() const;
+  size_t campaigns() const;
   uint64_t updates() const { return updates_.load(); }
   uint64_t bad_values() const { return bad_values_.load(); }
 
@@ -118,12 +152,16 @@ class ClusterView final : public CheckInputs {
   };
   void OnVerdict(const std::string& key, std::string_view value, bool deleted);
   void OnOverride(const std::string& key, std::string_view value, bool deleted);
-  std::unique_ptr<KvBucket> verdicts_, overrides_;
+  void OnRequestValue(const std::string& key, std::string_view value, bool deleted);
+  void OnCampaign(const std::string& key, std::string_view value, bool deleted);
+  std::unique_ptr<KvBucket> verdicts_, overrides_, request_values_, campaigns_;
   mutable std::shared_mutex mu_;
   absl::flat_hash_map<std::string, Known> known_;          // under mu_
   absl::flat_hash_map<std::string, Verdict> overridden_;   // under mu_: allow or block
+  RequestTable table_;                                     // under mu_: dg_indicators, dg_campaigns
   std::atomic<uint64_t> updates_{0}, bad_values_{0};
-  std::unique_ptr<KvWatch> verdict_watch_, override_watch_;  // last: stopped first
+  // last: stopped first
+  std::unique_ptr<KvWatch> verdict_watch_, override_watch_, value_watch_, campaign_watch_;
 };
 
 class NatsServeLink final : public ClusterLink {

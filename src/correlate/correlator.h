@@ -112,6 +112,26 @@ struct CorrelatorOptions {
   size_t max_indicator_values = 16u << 20;
 };
 
+// One value of a request -- a payment fingerprint or an address block -- as
+// evidence for the confirmed campaign it is pure to: a term of
+// Correlator::MatchRequest.
+struct ValueEvidence {
+  IndicatorKind kind = IndicatorKind::kPayment;  // kPayment or kIpPrefix
+  uint32_t root = 0;                             // the campaign's cluster root
+  double evidence = 0;
+};
+
+// MatchRequest's sum over a request's values: per campaign the strongest
+// value of each kind, added (both kinds are infrastructure, which
+// CombineKinds adds); the campaign with the most, the lower root on a tie.
+// `total` 0: no campaign. O(values²), values <= a handful.
+struct CombinedRequestEvidence {
+  uint32_t root = 0;
+  double total = 0;
+  uint32_t reasons = 0;  // Reason bits of the kinds that matched
+};
+CombinedRequestEvidence CombineRequestEvidence(std::span<const ValueEvidence> values);
+
 class Correlator {
  public:
   friend struct SnapshotAccess;  // engine/snapshot.cc
@@ -281,6 +301,21 @@ class Correlator {
     uint32_t reasons = 0;  // Reason bits of the kinds that matched
   };
   RequestMatch MatchRequest(const std::string& payment, const std::string& ip) const;
+  // The request keys MatchRequest looks up: a payment fingerprint's and an
+  // address block's IndicatorIndex keys (0: the field is empty or the
+  // address unusable). O(1).
+  static uint64_t PaymentRequestKey(const std::string& payment);
+  static uint64_t AddressRequestKey(const std::string& ip);
+  // What one such value says for the confirmed campaign it is pure to
+  // (MatchRequest's terms, CombineRequestEvidence sums them), or nullopt.
+  // O(1).
+  std::optional<ValueEvidence> RequestValueEvidence(IndicatorKind kind, uint64_t key) const;
+  // Every payment and address-block value that RequestValueEvidence
+  // answers for, once each: the table a cluster correlator publishes so
+  // that decision nodes match new accounts as MatchRequest does
+  // (docs/SCALE.md, dg_indicators). O(indicator index): a walk over every
+  // value (~10 ns each), so callers space the calls out.
+  void ForEachRequestValue(absl::FunctionRef<void(uint64_t key, const ValueEvidence&)> fn) const;
 
   // Indicators shared by another provider: kind + raw value (payment
   // fingerprint; a network "a.b.c.0/24" or an address, matched with its own

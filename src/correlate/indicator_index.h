@@ -49,6 +49,10 @@ struct IndicatorStats {
   uint32_t passersby = 0;      // cleared accounts that used it without repeating it (content values; PasserbyLog)
   uint8_t nmembers = 0;
   uint8_t next_member = 0;
+  // The IndicatorKind of the value (kNoKind in snapshots before format 4
+  // until an account records it again): what the index key cannot say.
+  static constexpr uint8_t kNoKind = 0xff;
+  uint8_t kind = kNoKind;
   std::array<uint32_t, kMaxMembers> members{};
   std::string display;  // human-readable value, kept only once suspicious
   double Purity() const {
@@ -127,6 +131,11 @@ class IndicatorIndex {
   void RemoveVeteran(uint64_t key);
   const IndicatorStats* Find(uint64_t key) const;
   IndicatorStats* FindMutable(uint64_t key);
+  // fn(key, stats) for every value, in no particular order. O(values).
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    for (const auto& [key, stats] : values_) fn(key, stats);
+  }
   size_t size() const { return values_.size(); }
   uint64_t dropped() const { return dropped_; }
   // Accounts cleared (observed long enough without turning suspicious), in

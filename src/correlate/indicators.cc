@@ -104,6 +104,7 @@ void Correlator::AddIndicator(AccountState& a, IndicatorKind kind, uint64_t valu
   const AccountState::Slot slot = a.AddIndicator(kind, key);
   if (slot == AccountState::Slot::kAdded || slot == AccountState::Slot::kReplaced) {
     IndicatorStats* s = index_.AddAccount(key);
+    if (s != nullptr) s->kind = static_cast<uint8_t>(kind);
     if (s != nullptr && a.suspicious) {
       const uint32_t root = campaigns_.Find(a.index);
       const CampaignAggregate* g = campaigns_.Aggregate(root);

@@ -601,18 +601,25 @@ void Correlator::RecordMatchEdges(const AccountState& a, uint32_t root) {
   }
 }
 
-void Correlator::AddCampaignEvidence(size_t kind, uint64_t key, CampaignScores* scores) const {
+std::optional<ValueEvidence> Correlator::RequestValueEvidence(IndicatorKind kind, uint64_t key) const {
   const IndicatorStats* s = index_.Find(key);
-  if (s == nullptr || s->campaign_hint == 0 || s->Purity() < policy_.min_indicator_purity) return;
+  if (s == nullptr || s->campaign_hint == 0 || s->Purity() < policy_.min_indicator_purity) return std::nullopt;
   const uint32_t root = campaigns_.Root(s->campaign_hint - 1);
   const CampaignAggregate* g = campaigns_.Aggregate(root);
-  if (g == nullptr || g->confirmed_seq == 0) return;
-  auto it = std::find_if(scores->begin(), scores->end(), [&](const auto& p) { return p.first == root; });
+  if (g == nullptr || g->confirmed_seq == 0) return std::nullopt;
+  const auto k = static_cast<size_t>(kind);
+  return ValueEvidence{kind, root, Evidence(*s, k, policy_.links[k], index_.Population())};
+}
+
+void Correlator::AddCampaignEvidence(size_t kind, uint64_t key, CampaignScores* scores) const {
+  const std::optional<ValueEvidence> v = RequestValueEvidence(static_cast<IndicatorKind>(kind), key);
+  if (!v) return;
+  auto it = std::find_if(scores->begin(), scores->end(), [&](const auto& p) { return p.first == v->root; });
   if (it == scores->end()) {
-    scores->push_back({root, {}});
+    scores->push_back({v->root, {}});
     it = scores->end() - 1;
   }
-  it->second[kind] = std::max(it->second[kind], Evidence(*s, kind, policy_.links[kind], index_.Population()));
+  it->second[kind] = std::max(it->second[kind], v->evidence);
 }
 
 bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
@@ -715,35 +722,71 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
   return true;
 }
 
+uint64_t Correlator::PaymentRequestKey(const std::string& payment) {
+  return payment.empty() ? 0 : IndicatorIndex::Key(IndicatorKind::kPayment, Hash64(payment));
+}
+
+uint64_t Correlator::AddressRequestKey(const std::string& ip) {
+  if (ip.empty()) return 0;
+  const uint64_t p = IpPrefixKey(ip, nullptr);
+  return p == 0 ? 0 : IndicatorIndex::Key(IndicatorKind::kIpPrefix, p);
+}
+
+CombinedRequestEvidence CombineRequestEvidence(std::span<const ValueEvidence> values) {
+  CombinedRequestEvidence out;
+  for (size_t i = 0; i < values.size(); ++i) {
+    const uint32_t root = values[i].root;
+    bool first = true;  // each campaign once, at its first value
+    for (size_t j = 0; j < i && first; ++j) first = values[j].root != root;
+    if (!first) continue;
+    std::array<double, kIndicatorKinds> per_kind{};
+    for (size_t j = i; j < values.size(); ++j) {
+      if (values[j].root != root) continue;
+      const auto k = static_cast<size_t>(values[j].kind);
+      per_kind[k] = std::max(per_kind[k], values[j].evidence);
+    }
+    double total = 0;
+    uint32_t reasons = 0;
+    for (size_t k = 0; k < kIndicatorKinds; ++k) {
+      total += per_kind[k];
+      if (per_kind[k] > 0) reasons |= Bit(LinkReason(static_cast<IndicatorKind>(k)));
+    }
+    if (total > out.total || (total == out.total && total > 0 && root < out.root)) out = {root, total, reasons};
+  }
+  return out;
+}
+
 Correlator::RequestMatch Correlator::MatchRequest(const std::string& payment, const std::string& ip) const {
   RequestMatch out;
   if (campaigns_.confirmed() == 0) return out;
-  std::array<std::pair<IndicatorKind, uint64_t>, 2> keys{};
-  size_t nkeys = 0;
-  if (!payment.empty()) keys[nkeys++] = {IndicatorKind::kPayment, Hash64(payment)};
-  if (!ip.empty()) {
-    if (const uint64_t p = IpPrefixKey(ip, nullptr)) keys[nkeys++] = {IndicatorKind::kIpPrefix, p};
+  std::array<ValueEvidence, 2> values{};
+  size_t n = 0;
+  if (const uint64_t key = PaymentRequestKey(payment)) {
+    if (auto v = RequestValueEvidence(IndicatorKind::kPayment, key)) values[n++] = *v;
   }
-  CampaignScores scores;
-  for (size_t idx = 0; idx < nkeys; ++idx) {
-    const auto [kind, value] = keys[idx];
-    AddCampaignEvidence(static_cast<size_t>(kind), IndicatorIndex::Key(kind, value), &scores);
+  if (const uint64_t key = AddressRequestKey(ip)) {
+    if (auto v = RequestValueEvidence(IndicatorKind::kIpPrefix, key)) values[n++] = *v;
   }
-  uint32_t best_root = 0;
-  for (const auto& [root, per_kind] : scores) {
-    bool infra = false;
-    const double total = CombineKinds(per_kind, &infra);
-    if (total > out.total || (total == out.total && root < best_root)) {
-      out.total = total;
-      best_root = root;
-      out.reasons = 0;
-      for (size_t k = 0; k < kIndicatorKinds; ++k) {
-        if (per_kind[k] > 0) out.reasons |= Bit(LinkReason(static_cast<IndicatorKind>(k)));
-      }
-    }
+  const CombinedRequestEvidence c = CombineRequestEvidence(std::span(values.data(), n));
+  if (c.total > 0) {
+    out.campaign = campaigns_.Aggregate(c.root);
+    out.total = c.total;
+    out.reasons = c.reasons;
   }
-  if (out.total > 0) out.campaign = campaigns_.Aggregate(best_root);
   return out;
+}
+
+void Correlator::ForEachRequestValue(absl::FunctionRef<void(uint64_t key, const ValueEvidence&)> fn) const {
+  if (campaigns_.confirmed() == 0) return;
+  // The whole index, not the members' slots: a value a member has since
+  // evicted from its slots (a proxy's rotating /24s) still points to its
+  // campaign, and MatchRequest still counts it.
+  constexpr auto kPayment = static_cast<uint8_t>(IndicatorKind::kPayment);
+  constexpr auto kIp = static_cast<uint8_t>(IndicatorKind::kIpPrefix);
+  index_.ForEach([&](uint64_t key, const IndicatorStats& s) {
+    if (s.campaign_hint == 0 || (s.kind != kPayment && s.kind != kIp)) return;
+    if (const auto v = RequestValueEvidence(static_cast<IndicatorKind>(s.kind), key)) fn(key, *v);
+  });
 }
 
 void Correlator::SplitClusters(TimeMs now, RefreshFn refresh) {

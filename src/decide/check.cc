@@ -57,18 +57,28 @@ std::optional<SharedTrust> EngineCheckInputs::Shared(const std::string& payment,
   return std::nullopt;
 }
 
-std::optional<CampaignMatch> EngineCheckInputs::MatchCampaign(const std::string& payment, const std::string& ip) const {
-  const Correlator::RequestMatch m = correlator_.MatchRequest(payment, ip);
-  if (m.campaign == nullptr) return std::nullopt;
+CampaignMatch CampaignMatchOf(const Correlator& correlator, const CampaignAggregate& campaign) {
   // Measuring, as its members are judged -- and as most of them were: a
   // campaign whose members are mostly blocked already (blocks are sticky)
   // does not get challenges for its new accounts by padding its share
   // afterwards; a lab whose first-pass runner was blocked still does.
   size_t blocked = 0;
-  const double share = correlator_.CampaignRepeatShare(*m.campaign, &blocked);
-  return CampaignMatch{m.campaign->id, correlator_.CampaignScore(*m.campaign), m.total, m.reasons,
-                       2 * blocked < m.campaign->members.size() && share >= correlator_.policy().evaluation_repeat_share,
-                       correlator_.OneCustomer(*m.campaign)};
+  const double share = correlator.CampaignRepeatShare(campaign, &blocked);
+  CampaignMatch out;
+  out.campaign_id = campaign.id;
+  out.campaign_score = correlator.CampaignScore(campaign);
+  out.measuring = 2 * blocked < campaign.members.size() && share >= correlator.policy().evaluation_repeat_share;
+  out.one_customer = correlator.OneCustomer(campaign);
+  return out;
+}
+
+std::optional<CampaignMatch> EngineCheckInputs::MatchCampaign(const std::string& payment, const std::string& ip) const {
+  const Correlator::RequestMatch m = correlator_.MatchRequest(payment, ip);
+  if (m.campaign == nullptr) return std::nullopt;
+  CampaignMatch out = CampaignMatchOf(correlator_, *m.campaign);
+  out.total = m.total;
+  out.reasons = m.reasons;
+  return out;
 }
 
 CheckResult Check(const CheckRequest& r, const AccountTable& accounts, const Correlator& correlator, const Policy& policy,

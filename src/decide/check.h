@@ -95,6 +95,12 @@ struct CampaignMatch {
   bool one_customer = false;
 };
 
+// The campaign side of a CampaignMatch -- everything but total and reasons
+// -- as the live engine judges the campaign now: what EngineCheckInputs
+// answers, and what a cluster correlator publishes per campaign for
+// decision nodes (dg_campaigns). O(members).
+CampaignMatch CampaignMatchOf(const Correlator& correlator, const CampaignAggregate& campaign);
+
 // Check's inputs. Implementations are read concurrently by every checking
 // thread: each call must be safe against the others (and return copies).
 class CheckInputs {

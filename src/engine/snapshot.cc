@@ -445,6 +445,7 @@ struct SnapshotAccess {
     w.Put(s.passersby);
     w.Put(s.nmembers);
     w.Put(s.next_member);
+    w.Put(s.kind);
     w.Arr(s.members);
     w.Str(s.display);
   }
@@ -453,14 +454,15 @@ struct SnapshotAccess {
           r.Get(&s->cleared, "value cleared") && r.Get(&s->campaign_hint, "campaign hint") &&
           r.Get(&s->veterans, "value veterans") && r.Get(&s->passersby, "value passers-by") &&
           r.Get(&s->nmembers, "value members") && r.Get(&s->next_member, "value member cursor") &&
-          r.Arr(&s->members, "value member list") && r.Str(&s->display, "value display"))) {
+          r.Get(&s->kind, "value kind") && r.Arr(&s->members, "value member list") && r.Str(&s->display, "value display"))) {
       return false;
     }
     bool members_ok = true;
     for (size_t mi = 0; mi < s->nmembers && mi < kMaxMembers; ++mi) members_ok = members_ok && s->members[mi] < slots;
     return r.Check(s->nmembers <= kMaxMembers && s->next_member < kMaxMembers, "value members", "over kMaxMembers") &&
            r.Check(members_ok, "value member list", "names an account slot that does not exist") &&
-           r.Check(s->campaign_hint <= slots, "campaign hint", "names an account slot that does not exist");
+           r.Check(s->campaign_hint <= slots, "campaign hint", "names an account slot that does not exist") &&
+           r.Check(s->kind < kIndicatorKinds || s->kind == IndicatorStats::kNoKind, "value kind", "not an indicator kind");
   }
 
   static_assert(sizeof(IndicatorIndex) == 64, "IndicatorIndex changed: update its snapshot encoder");

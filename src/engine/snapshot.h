@@ -55,7 +55,7 @@
 
 namespace dg {
 
-inline constexpr uint32_t kSnapshotVersion = 3;  // 2: changed_hour, the cleared population; 3: repeats
+inline constexpr uint32_t kSnapshotVersion = 4;  // 2: changed_hour, the cleared population; 3: repeats; 4: value kinds
 inline constexpr size_t kSnapshotHeaderBytes = 32;
 
 // Appends the engine's snapshot to *out. Const: safe while nothing observes.

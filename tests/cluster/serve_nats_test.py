@@ -21,6 +21,11 @@ SIGKILL and a new one started. Then:
     verdicts (block -> block, review -> throttle / withhold_reasoning,
     allow -> allow) for at least 95% (the live correlator has not run
     Engine::Finish, and the events arrive in 1,000-line requests);
+  - a never-seen account on any scanned account's card and address gets
+    from B what a single-process `serve` (C, fed the same requests) answers
+    -- block, challenge or allow, with the same campaign: B matches it
+    against the correlator's dg_indicators and dg_campaigns as serve's
+    engine matches it against its own index;
   - an override set on A (block a clean account, allow a blocked one, block
     an account never seen) holds on B within 2 s; a `clear` on B gives the
     clean account back to the detector on A;
@@ -146,6 +151,13 @@ def main():
             procs.append(p)
             nodes.append(wait_port_file(pf, p))
         a, b = nodes
+        # C: single-process serve fed the same requests -- the answers a
+        # decision node must give for accounts it has never seen.
+        cpf_single = os.path.join(work, "serve-c.port")
+        single = subprocess.Popen([dg, "serve", "--data", os.path.join(work, "data-c"), "--listen", "127.0.0.1:0",
+                                   "--port-file", cpf_single, "--token-file", token_file])
+        procs.append(single)
+        c = wait_port_file(cpf_single, single)
         for n in nodes:
             if not wait_for(f"/readyz on port {n}", lambda: http(n, "/readyz")[0] == 200, 60):
                 return 1
@@ -171,6 +183,10 @@ def main():
                 procs.append(correlator)
                 cport = wait_port_file(cpf, correlator)
             body = "".join(lines[start:start + chunk]).encode()
+            status, answer = http(c, "/v1/events", body)
+            if status != 200:
+                failures.append(f"POST /v1/events on C (single process): {status} {answer.strip()}")
+                break
             status, answer = http(a, "/v1/events", body)
             if status != 200:
                 failures.append(f"POST /v1/events on A: {status} {answer.strip()}")
@@ -238,6 +254,34 @@ def main():
         if agree < 0.95 * len(scanned):
             failures.append(f"B agrees with scan on {agree} of {len(scanned)} accounts (< 95%)")
 
+        # New accounts on known campaigns' values: B answers from the
+        # correlator's dg_indicators / dg_campaigns what C's engine answers
+        # (block, challenge or allow, and the campaign), for a never-seen
+        # account on each scanned account's card and address.
+        first_seen = {}
+        for line in lines:
+            e = json.loads(line)
+            if isinstance(e.get("account_id"), str):  # the demo holds a few malformed lines
+                first_seen.setdefault(e["account_id"], (e.get("payment_fingerprint") or "", e.get("ip") or ""))
+        probes = [first_seen[s["account_id"]] for s in scanned if s["account_id"] in first_seen]
+        new_same, new_blocked, new_challenged = 0, 0, 0
+        mismatches = []
+        for i, (card, ip) in enumerate(probes):
+            req = json.dumps({"account_id": f"new-probe-{i}", "payment_fingerprint": card, "ip": ip}).encode()
+            got_b = json.loads(http(b, "/v1/check", req)[1])
+            got_c = json.loads(http(c, "/v1/check", req)[1])
+            same = (got_b.get("decision"), got_b.get("campaign_id")) == (got_c.get("decision"), got_c.get("campaign_id"))
+            new_same += same
+            new_blocked += got_c.get("decision") == "block"
+            new_challenged += got_c.get("decision") == "challenge"
+            if not same:
+                mismatches.append(f"{card} {ip}: B {got_b.get('decision')} {got_b.get('campaign_id')}, "
+                                  f"C {got_c.get('decision')} {got_c.get('campaign_id')}")
+        if new_same < len(probes) or new_blocked == 0:
+            failures.append(f"new accounts: B answers as single-process serve for {new_same} of {len(probes)} "
+                            f"({new_blocked} blocked by serve): {mismatches[:5]}")
+        table_values = metric(b, "distillguard_cluster_request_values")
+
         # Overrides: set on one node, hold on the other at once.
         victim, freed, unseen = clean[0]["account_id"], blocked[0]["account_id"], "acct-never-seen-zz"
 
@@ -273,7 +317,9 @@ def main():
         print(f"{len(lines)} events through A in {ingest_s:.2f}s ({len(lines) / ingest_s:.0f}/s); "
               f"B agrees with scan on {agree}/{len(scanned)} accounts ({len(blocked)} blocked campaign members, "
               f"{with_campaign} of them with their campaign, "
-              f"{len(clean)} clean); three overrides held on B within {held_s:.2f}s")
+              f"{len(clean)} clean); new accounts on {len(probes)} accounts' card and address: B answers as "
+              f"single-process serve for {new_same} ({new_blocked} block, {new_challenged} challenge; "
+              f"{table_values:.0f} values watched); three overrides held on B within {held_s:.2f}s")
         return report(failures)
     finally:
         stop_all(procs)
