@@ -3,8 +3,8 @@
 // never half-read; a decoded record encodes back to the same bytes; the
 // KV keys a decision node watches (accounts, campaigns, matched values),
 // and the values of its watched buckets (dg_verdicts, dg_overrides,
-// dg_indicators, dg_campaigns); an accepted value of the last two formats
-// back to a value that parses to the same entry.
+// dg_indicators, dg_campaigns, dg_shared); an accepted value of the last
+// three formats back to a value that parses to the same entry.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -41,6 +41,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!dg::ParseCampaignEntry(dg::FormatCampaignEntry(c, members), &c2, &members2) || c2.campaign_id != c.campaign_id ||
         c2.campaign_score != c.campaign_score || c2.measuring != c.measuring || c2.one_customer != c.one_customer ||
         members2 != members) {
+      std::abort();
+    }
+  }
+  std::string kind, shared_value;
+  if (dg::SharedIndicatorFromKey(bytes, &kind, &shared_value) && dg::SharedIndicatorKey(kind, shared_value) != bytes) {
+    std::abort();
+  }
+  dg::SharedIndicatorRecord row, row2;
+  dg::IndicatorKind k{}, k2{};
+  if (dg::ParseSharedIndicator(bytes, &row, &k)) {
+    if (!dg::ParseSharedIndicator(dg::FormatSharedIndicator(row), &row2, &k2) || k2 != k || row2.value != row.value ||
+        row2.trust != row.trust || row2.source != row.source) {
       std::abort();
     }
   }

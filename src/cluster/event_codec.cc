@@ -147,6 +147,70 @@ bool CampaignFromKey(std::string_view key, std::string* campaign_id) {
   return FromHexKey("c.", key, campaign_id) && !campaign_id->empty();
 }
 
+std::optional<IndicatorKind> SharedKindByName(std::string_view name) {
+  const std::optional<IndicatorKind> k = name == "user_agent" ? std::optional(IndicatorKind::kClient) : IndicatorKindByName(name);
+  if (k && (*k == IndicatorKind::kPayment || *k == IndicatorKind::kIpPrefix || *k == IndicatorKind::kClient)) return k;
+  return std::nullopt;
+}
+
+std::string SharedIndicatorKey(std::string_view kind, std::string_view value) {
+  std::string raw(kind);
+  raw += '\x1f';
+  raw += value;
+  return HexKey("s.", raw);
+}
+
+bool SharedIndicatorFromKey(std::string_view key, std::string* kind, std::string* value) {
+  std::string raw;
+  if (!FromHexKey("s.", key, &raw)) return false;
+  const size_t sep = raw.find('\x1f');
+  if (sep == std::string::npos || sep == 0 || sep + 1 == raw.size()) return false;
+  kind->assign(raw, 0, sep);
+  value->assign(raw, sep + 1);
+  return true;
+}
+
+std::string FormatSharedIndicator(const SharedIndicatorRecord& r) {
+  std::string out = "{\"kind\":";
+  AppendJsonString(out, r.kind);
+  out += ",\"value\":";
+  AppendJsonString(out, r.value);
+  out += ",\"source\":";
+  AppendJsonString(out, r.source);
+  out += ",\"trust\":";
+  AppendJsonString(out, r.trust);
+  out += ",\"imported_at\":";
+  AppendJsonString(out, r.imported_at);
+  out += "}";
+  return out;
+}
+
+bool ParseSharedIndicator(std::string_view value, SharedIndicatorRecord* out, IndicatorKind* kind_out) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::padded_string padded(value.data(), value.size());
+  auto doc = parser.parse(padded);
+  std::string_view kind, v, source, trust, at;
+  if (doc.error() || doc["kind"].get_string().get(kind) != simdjson::SUCCESS ||
+      doc["value"].get_string().get(v) != simdjson::SUCCESS || doc["trust"].get_string().get(trust) != simdjson::SUCCESS ||
+      !SharedTrustByName(trust)) {
+    return false;
+  }
+  if (doc["source"].get_string().get(source) != simdjson::SUCCESS) source = {};
+  if (doc["imported_at"].get_string().get(at) != simdjson::SUCCESS) at = {};
+  const std::optional<IndicatorKind> k = SharedKindByName(kind);
+  if (!k) return false;
+  const std::string raw(v);
+  const std::optional<std::string> canonical = SharedIndicators::Canonical(*k, raw);
+  if (!canonical || *canonical != raw) return false;
+  out->kind.assign(kind);
+  out->value = raw;
+  out->source.assign(source);
+  out->trust.assign(trust);
+  out->imported_at.assign(at);
+  *kind_out = *k;
+  return true;
+}
+
 std::string RequestValueKey(uint64_t index_key) { return fmt::format("k.{:016x}", index_key); }
 
 bool RequestValueFromKey(std::string_view key, uint64_t* index_key) {

@@ -22,6 +22,7 @@
 #include "correlate/correlator.h"
 #include "decide/check.h"
 #include "ingest/interaction.h"
+#include "serve/store.h"
 
 namespace dg {
 
@@ -96,5 +97,21 @@ std::string FormatCampaignEntry(const CampaignMatch& c, size_t members);
 // Fills campaign_id, campaign_score, measuring and one_customer; false
 // unless a JSON object with a non-empty campaign_id and a finite score.
 bool ParseCampaignEntry(std::string_view value, CampaignMatch* out, uint64_t* members = nullptr);
+
+// Imported (STIX) indicators, shared by every node of a cluster:
+//   dg_shared  SharedIndicatorKey(kind, canonical value) -> {"kind","value",
+//              "source","trust","imported_at"} (serve's SharedIndicatorRecord)
+// The key is "s." and the bytes of kind, 0x1f, value in hex.
+std::string SharedIndicatorKey(std::string_view kind, std::string_view value);
+// The kinds an imported indicator may have: payment, ip_prefix, and client
+// (stored as "user_agent" by serve's store, or "client").
+std::optional<IndicatorKind> SharedKindByName(std::string_view name);
+bool SharedIndicatorFromKey(std::string_view key, std::string* kind, std::string* value);
+std::string FormatSharedIndicator(const SharedIndicatorRecord& r);
+// False unless a JSON object whose kind is payment, ip_prefix or
+// user_agent / client, whose value is that kind's canonical form
+// (SharedIndicators::Canonical) and whose trust is block or review; the
+// kind is returned as *kind_out.
+bool ParseSharedIndicator(std::string_view value, SharedIndicatorRecord* out, IndicatorKind* kind_out);
 
 }  // namespace dg

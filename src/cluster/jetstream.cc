@@ -415,6 +415,16 @@ absl::Status KvBucket::Put(const std::string& key, std::string_view value) {
   }
 }
 
+absl::Status KvBucket::Delete(const std::string& key) {
+  const auto deadline = Clock::now() + link_->patience;
+  for (int attempt = 0;; ++attempt) {
+    const natsStatus s = kvStore_Delete(kv_, key.c_str());
+    if (s == NATS_OK) return absl::OkStatus();
+    if (Clock::now() > deadline) return NatsError(fmt::format("delete {}", key), s);
+    Backoff(attempt);
+  }
+}
+
 absl::StatusOr<std::string> KvBucket::Get(const std::string& key) {
   const auto deadline = Clock::now() + link_->patience;
   for (int attempt = 0;; ++attempt) {

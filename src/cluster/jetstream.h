@@ -166,6 +166,8 @@ class KvBucket {
   absl::Status Put(const std::string& key, std::string_view value);
   // The value, or NotFound.
   absl::StatusOr<std::string> Get(const std::string& key);
+  // A delete marker for the key (watchers see it deleted).
+  absl::Status Delete(const std::string& key);
   // Every key with a value (deleted ones not), read with a watcher: O(keys).
   absl::StatusOr<std::vector<std::string>> Keys();
   // The subject a put of `key` is published on (for ReliablePublisher).

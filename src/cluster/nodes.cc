@@ -449,6 +449,7 @@ namespace {
 struct CorrelatorMetrics {
   std::atomic<uint64_t> applied{0}, duplicates{0}, bad_batches{0}, bad_records{0}, fetch_errors{0}, verdict_puts{0};
   std::atomic<uint64_t> table_puts{0};  // dg_indicators and dg_campaigns puts and deletes
+  std::atomic<uint64_t> overrides_applied{0}, shared_applied{0}, bad_bucket_values{0};
   std::atomic<uint64_t> skipped{0};  // sequence numbers a worker could not decode (placeholders)
   // Snapshots: written, failed to write, refused at start; the last one's
   // size, save-and-store time, and when it was written or loaded (steady ms).
@@ -567,8 +568,11 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
   // serve --nats (cluster/serve_link.h): the sequencer numbers the events
   // decision nodes publish; analysts' overrides are applied between runs.
   SequencerThread sequencer(link->get(), options.cluster);
-  auto override_feed = OverrideFeed::Start(link->get(), options.cluster.replicas);
+  auto override_feed = BucketFeed::Start(link->get(), kOverrideBucket, options.cluster.replicas);
   if (!override_feed.ok()) return override_feed.status();
+  // Imported (STIX) indicators any serve --nats node stored (dg_shared).
+  auto shared_feed = BucketFeed::Start(link->get(), kSharedBucket, options.cluster.replicas);
+  if (!shared_feed.ok()) return shared_feed.status();
 
   // The digest stream carries no text, so there is none to keep: campaigns
   // show content indicators as fingerprints, as scan --no-samples does.
@@ -677,7 +681,10 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
                                        m.snapshot_us.load() / 1e6,
                                        m.snapshot_at_ms.load() < 0 ? -1.0 : (SteadyMs() - m.snapshot_at_ms.load()) / 1000.0,
                                        m.resumed_from.load()) +
-                               SequencerMetricsText(sequencer.metrics(), (*override_feed)->applied())};
+                               SequencerMetricsText(sequencer.metrics(), m.overrides_applied.load()) +
+                               fmt::format("# TYPE dg_correlator_shared_applied_total counter\ndg_correlator_shared_applied_total {}\n"
+                                           "# TYPE dg_correlator_bad_bucket_values_total counter\ndg_correlator_bad_bucket_values_total {}\n",
+                                           m.shared_applied.load(), m.bad_bucket_values.load())};
       }
       return OpsResponse{404, "text/plain; charset=utf-8", "not found\n"};
     });
@@ -889,10 +896,36 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
     }
     applied += run.size();
     m.applied = applied;
-    (*override_feed)->Drain([&](const std::string& id, Verdict v) {
-      engine.SetOverride(id, v);
+    (*override_feed)->Drain([&](const std::string& key, const std::string& value, bool deleted) {
+      std::string id;
+      // A cleared override (deleted, or "clear") is kReview, as Engine::SetOverride takes it.
+      const std::optional<Verdict> v = deleted ? std::optional(Verdict::kReview) : ParseOverrideEntry(value);
+      if (!AccountFromKey(key, &id) || !v) {
+        ++m.bad_bucket_values;
+        return;
+      }
+      engine.SetOverride(id, *v);
+      ++m.overrides_applied;
       if (const AccountState* a = engine.FindAccount(id)) dirty.insert(a->index);
       tables_stale = true;
+    });
+    // Imported indicators: the bucket's value replaces the engine's (a
+    // restart's replay of every key is idempotent). They take effect on
+    // each matching account's next event, as an import in serve does.
+    (*shared_feed)->Drain([&](const std::string& key, const std::string& value, bool deleted) {
+      std::string kind_name, canonical;
+      SharedIndicatorRecord row;
+      IndicatorKind kind{};
+      const std::optional<IndicatorKind> key_kind =
+          SharedIndicatorFromKey(key, &kind_name, &canonical) ? SharedKindByName(kind_name) : std::nullopt;
+      if (!key_kind || (!deleted && (!ParseSharedIndicator(value, &row, &kind) || row.kind != kind_name ||
+                                     row.value != canonical))) {
+        ++m.bad_bucket_values;
+        return;
+      }
+      engine.RemoveSharedIndicator(*key_kind, canonical);
+      if (!deleted) engine.AddSharedIndicator(kind, row.value, row.source, *SharedTrustByName(row.trust));
+      ++m.shared_applied;
     });
     if (SecondsSince(last_meta) * 1000 > options.flush_ms) {
       if (auto stored = (*meta)->Get("published"); stored.ok()) m.published = ParseDecimal<uint64_t>(*stored).value_or(0);

@@ -19,6 +19,7 @@ namespace {
 constexpr uint64_t kReportedBadInputs = 20;  // described on stderr; all are counted
 constexpr size_t kPublishWindow = 64;        // intake messages in flight per request
 constexpr std::chrono::seconds kRequestPatience{15};
+constexpr size_t kMaxSharedRows = 1u << 20;  // imported indicators a decision node holds
 
 }  // namespace
 
@@ -154,11 +155,20 @@ absl::StatusOr<std::unique_ptr<ClusterView>> ClusterView::Start(NatsLink* link, 
   });
   if (!cw.ok()) return cw.status();
   v->campaign_watch_ = std::move(*cw);
+  auto shared = KvBucket::Open(link, kSharedBucket, replicas);
+  if (!shared.ok()) return shared.status();
+  v->shared_bucket_ = std::move(*shared);
+  auto sw = KvWatch::Start(v->shared_bucket_.get(), [self](const std::string& k, std::string_view value, bool deleted) {
+    self->OnShared(k, value, deleted);
+  });
+  if (!sw.ok()) return sw.status();
+  v->shared_watch_ = std::move(*sw);
   return v;
 }
 
 ClusterView::~ClusterView() {
   // The threads call into this object: stopped before its maps go.
+  shared_watch_.reset();
   campaign_watch_.reset();
   value_watch_.reset();
   override_watch_.reset();
@@ -186,6 +196,62 @@ void ClusterView::OnCampaign(const std::string& key, std::string_view value, boo
 std::optional<CampaignMatch> ClusterView::MatchCampaign(const std::string& payment, const std::string& ip) const {
   std::shared_lock lock(mu_);
   return table_.Match(payment, ip);
+}
+
+void ClusterView::OnShared(const std::string& key, std::string_view value, bool deleted) {
+  std::string kind_name, canonical;
+  if (!SharedIndicatorFromKey(key, &kind_name, &canonical)) {
+    ++bad_values_;
+    return;
+  }
+  SharedIndicatorRecord row;
+  IndicatorKind kind{};
+  if (!deleted && (!ParseSharedIndicator(value, &row, &kind) || row.kind != kind_name || row.value != canonical)) {
+    ++bad_values_;
+    return;
+  }
+  std::unique_lock lock(mu_);
+  if (deleted) {
+    if (const auto k = SharedKindByName(kind_name)) shared_.Remove(*k, canonical);
+    shared_rows_.erase(key);
+  } else {
+    if (!shared_rows_.contains(key) && shared_rows_.size() >= kMaxSharedRows) {
+      ++bad_values_;  // a flood: bounded
+      return;
+    }
+    // The bucket's value is the truth: replaced, not merged (the "never
+    // lowered" rule is the writer's, NatsServeLink::Share).
+    shared_.Remove(kind, row.value);
+    shared_.Add(kind, row.value, row.source, *SharedTrustByName(row.trust));
+    shared_rows_[key] = std::move(row);
+  }
+  ++updates_;
+}
+
+std::optional<SharedTrust> ClusterView::Shared(const std::string& payment, const std::string& ip) const {
+  std::shared_lock lock(mu_);
+  if (const SharedEntry* e = shared_.Match(payment, ip)) return e->trust;
+  return std::nullopt;
+}
+
+std::vector<SharedIndicatorRecord> ClusterView::SharedList() const {
+  std::shared_lock lock(mu_);
+  std::vector<SharedIndicatorRecord> out;
+  out.reserve(shared_rows_.size());
+  for (const auto& [key, row] : shared_rows_) out.push_back(row);
+  return out;
+}
+
+std::optional<SharedTrust> ClusterView::SharedTrustOf(const std::string& kind, const std::string& value) const {
+  std::shared_lock lock(mu_);
+  const auto it = shared_rows_.find(SharedIndicatorKey(kind, value));
+  if (it == shared_rows_.end()) return std::nullopt;
+  return SharedTrustByName(it->second.trust);
+}
+
+size_t ClusterView::shared() const {
+  std::shared_lock lock(mu_);
+  return shared_rows_.size();
 }
 
 void ClusterView::OnVerdict(const std::string& key, std::string_view value, bool deleted) {
@@ -267,7 +333,7 @@ AccountInputs ClusterView::Account(const std::string& account_id) const {
 
 bool ClusterView::ready() const {
   return verdict_watch_->initial_done() && override_watch_->initial_done() && value_watch_->initial_done() &&
-         campaign_watch_->initial_done();
+         campaign_watch_->initial_done() && shared_watch_->initial_done();
 }
 
 size_t ClusterView::request_values() const {
@@ -355,9 +421,23 @@ absl::Status NatsServeLink::Override(const OverrideRecord& o) {
   return absl::OkStatus();
 }
 
+absl::Status NatsServeLink::Share(const std::vector<SharedIndicatorRecord>& rows) {
+  for (const SharedIndicatorRecord& row : rows) {
+    // A review import never lowers a block one (as the engine's own import).
+    if (row.trust == "review" && view_->SharedTrustOf(row.kind, row.value) == SharedTrust::kBlock) continue;
+    DG_RETURN_IF_ERROR(view_->shared_bucket()->Put(SharedIndicatorKey(row.kind, row.value), FormatSharedIndicator(row)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NatsServeLink::Unshare(const std::string& kind, const std::string& value) {
+  if (!view_->SharedTrustOf(kind, value)) return absl::NotFoundError("no such indicator");
+  return view_->shared_bucket()->Delete(SharedIndicatorKey(kind, value));
+}
+
 bool NatsServeLink::Ready(std::string* why) const {
   if (view_->ready()) return true;
-  *why = "loading the cluster's verdicts, overrides, indicators and campaigns";
+  *why = "loading the cluster's verdicts, overrides, campaigns' indicators and imported indicators";
   return false;
 }
 
@@ -372,6 +452,7 @@ std::string NatsServeLink::Metrics() const {
        "Payment and address-block values of confirmed campaigns (dg_indicators) new accounts are matched on",
        view_->request_values());
   line("distillguard_cluster_campaigns", "gauge", "Confirmed campaigns with matched values (dg_campaigns)", view_->campaigns());
+  line("distillguard_cluster_shared_indicators", "gauge", "Imported indicators in force (dg_shared)", view_->shared());
   line("distillguard_cluster_updates_total", "counter", "Changes received from the watched buckets", view_->updates());
   line("distillguard_cluster_bad_values_total", "counter", "Bucket values not understood (skipped)", view_->bad_values());
   line("distillguard_cluster_events_published_total", "counter", "Events stored in the cluster's intake stream",
@@ -549,35 +630,31 @@ SequencerThread::~SequencerThread() {
   if (thread_.joinable()) thread_.join();
 }
 
-// --- OverrideFeed ----------------------------------------------------------------
+// --- BucketFeed ------------------------------------------------------------------
 
-absl::StatusOr<std::unique_ptr<OverrideFeed>> OverrideFeed::Start(NatsLink* link, int replicas) {
-  std::unique_ptr<OverrideFeed> f(new OverrideFeed());
-  auto bucket = KvBucket::Open(link, kOverrideBucket, replicas);
-  if (!bucket.ok()) return bucket.status();
-  f->bucket_ = std::move(*bucket);
-  OverrideFeed* self = f.get();
+absl::StatusOr<std::unique_ptr<BucketFeed>> BucketFeed::Start(NatsLink* link, const char* bucket, int replicas) {
+  std::unique_ptr<BucketFeed> f(new BucketFeed());
+  auto b = KvBucket::Open(link, bucket, replicas);
+  if (!b.ok()) return b.status();
+  f->bucket_ = std::move(*b);
+  BucketFeed* self = f.get();
   auto watch = KvWatch::Start(f->bucket_.get(), [self](const std::string& key, std::string_view value, bool deleted) {
-    std::string account;
-    if (!AccountFromKey(key, &account)) return;
-    const std::optional<Verdict> v = deleted ? std::optional(Verdict::kReview) : ParseOverrideEntry(value);
-    if (!v) return;
     std::lock_guard lock(self->mu_);
-    self->pending_.emplace_back(std::move(account), *v);
+    self->pending_.push_back(Change{key, std::string(value), deleted});
   });
   if (!watch.ok()) return watch.status();
   f->watch_ = std::move(*watch);
   return f;
 }
 
-void OverrideFeed::Drain(const std::function<void(const std::string&, Verdict)>& fn) {
-  std::vector<std::pair<std::string, Verdict>> taken;
+void BucketFeed::Drain(const std::function<void(const std::string& key, const std::string& value, bool deleted)>& fn) {
+  std::vector<Change> taken;
   {
     std::lock_guard lock(mu_);
     taken.swap(pending_);
   }
-  for (const auto& [account, verdict] : taken) fn(account, verdict);
-  applied_ += taken.size();
+  for (const Change& c : taken) fn(c.key, c.value, c.deleted);
+  drained_ += taken.size();
 }
 
 }  // namespace dg

@@ -20,8 +20,9 @@
 //                    dg.intake, Nats-Msg-Id "i-<node nonce>-<n>"; returns
 //                    when the stream stored every message (R copies), or
 //                    an error after 15 s (one request at a time) --
-//                    and Override -- a put to dg_overrides, applied to the
-//                    local view at once.
+//                    Override -- a put to dg_overrides, applied to the
+//                    local view at once -- and Share / Unshare -- puts and
+//                    deletes in dg_shared (imported indicators).
 //   Sequencer        (a thread of the correlator, the cluster's one
 //                    singleton): reads DG_INTAKE in stream order -- the
 //                    order JetStream gave the nodes' publishes -- drops
@@ -39,14 +40,16 @@
 //                    up to the stored position once more, to remember the
 //                    request ids already numbered (O(intake) at restart,
 //                    as the correlator's replay is O(digests)).
-//   OverrideFeed     the correlator's watch of dg_overrides: queued by a
-//                    watching thread, applied by the correlator's thread
-//                    (Engine::SetOverride) between runs of events.
+//   BucketFeed       the correlator's watch of dg_overrides and dg_shared:
+//                    queued by a watching thread, applied by the
+//                    correlator's thread (Engine::SetOverride,
+//                    Add/RemoveSharedIndicator) between runs of events.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -70,6 +73,7 @@ namespace dg {
 inline constexpr char kIntakeStream[] = "DG_INTAKE";
 inline constexpr char kIntakeSubject[] = "dg.intake";
 inline constexpr char kOverrideBucket[] = "dg_overrides";
+inline constexpr char kSharedBucket[] = "dg_shared";
 
 // Watches one bucket on a thread: on_entry(key, value, deleted) for every
 // value at start and every change after; `initial_done` is set once the
@@ -122,9 +126,12 @@ class ClusterView final : public CheckInputs {
   ~ClusterView() override;
 
   AccountInputs Account(const std::string& account_id) const override;
-  // Imported (STIX) indicators are not in the cluster's buckets yet
-  // (docs/SCALE.md, "Not done"): no match.
-  std::optional<SharedTrust> Shared(const std::string&, const std::string&) const override { return std::nullopt; }
+  // Imported (STIX) indicators from the watched dg_shared bucket, matched
+  // as the engine matches its own (SharedIndicators).
+  std::optional<SharedTrust> Shared(const std::string& payment, const std::string& ip) const override;
+  // The watched dg_shared rows, in key order; the trust of one, if held.
+  std::vector<SharedIndicatorRecord> SharedList() const;
+  std::optional<SharedTrust> SharedTrustOf(const std::string& kind, const std::string& value) const;
   // The request's payment and address block against the watched
   // dg_indicators and dg_campaigns, summed as Correlator::MatchRequest sums
   // them (CombineRequestEvidence). Two hash look-ups.
@@ -138,6 +145,8 @@ class ClusterView final : public CheckInputs {
   size_t overrides() const;
   size_t request_values() const;
   size_t campaigns() const;
+  size_t shared() const;
+  KvBucket* shared_bucket() const { return shared_bucket_.get(); }
   uint64_t updates() const { return updates_.load(); }
   uint64_t bad_values() const { return bad_values_.load(); }
 
@@ -154,14 +163,17 @@ class ClusterView final : public CheckInputs {
   void OnOverride(const std::string& key, std::string_view value, bool deleted);
   void OnRequestValue(const std::string& key, std::string_view value, bool deleted);
   void OnCampaign(const std::string& key, std::string_view value, bool deleted);
-  std::unique_ptr<KvBucket> verdicts_, overrides_, request_values_, campaigns_;
+  void OnShared(const std::string& key, std::string_view value, bool deleted);
+  std::unique_ptr<KvBucket> verdicts_, overrides_, request_values_, campaigns_, shared_bucket_;
   mutable std::shared_mutex mu_;
   absl::flat_hash_map<std::string, Known> known_;          // under mu_
   absl::flat_hash_map<std::string, Verdict> overridden_;   // under mu_: allow or block
   RequestTable table_;                                     // under mu_: dg_indicators, dg_campaigns
+  SharedIndicators shared_;                                // under mu_: dg_shared, matched
+  std::map<std::string, SharedIndicatorRecord> shared_rows_;  // under mu_: dg_shared by key, listed
   std::atomic<uint64_t> updates_{0}, bad_values_{0};
   // last: stopped first
-  std::unique_ptr<KvWatch> verdict_watch_, override_watch_, value_watch_, campaign_watch_;
+  std::unique_ptr<KvWatch> verdict_watch_, override_watch_, value_watch_, campaign_watch_, shared_watch_;
 };
 
 class NatsServeLink final : public ClusterLink {
@@ -174,6 +186,9 @@ class NatsServeLink final : public ClusterLink {
   const CheckInputs& inputs() const override { return *view_; }
   absl::Status Publish(const std::vector<const Interaction*>& events) override;
   absl::Status Override(const OverrideRecord& record) override;
+  absl::Status Share(const std::vector<SharedIndicatorRecord>& rows) override;
+  absl::Status Unshare(const std::string& kind, const std::string& value) override;
+  std::vector<SharedIndicatorRecord> SharedIndicatorList() const override { return view_->SharedList(); }
   bool Ready(std::string* why) const override;
   std::string Metrics() const override;
 
@@ -217,22 +232,27 @@ class SequencerThread {
   std::thread thread_;
 };
 
-// The correlator's watch of analysts' overrides. Drain runs fn(account,
-// verdict) for each change since the last call, in arrival order, on the
-// caller's thread (verdict kReview: the override was cleared, as
-// Engine::SetOverride takes it).
-class OverrideFeed {
+// A bucket the correlator follows (dg_overrides: analysts' decisions;
+// dg_shared: imported indicators): every change queued by a watching
+// thread, in arrival order -- the values the bucket held at start first --
+// and handed to the correlator's thread by Drain(fn(key, value, deleted))
+// between runs of events. Memory: the changes not yet drained.
+class BucketFeed {
  public:
-  static absl::StatusOr<std::unique_ptr<OverrideFeed>> Start(NatsLink* link, int replicas);
-  void Drain(const std::function<void(const std::string&, Verdict)>& fn);
-  uint64_t applied() const { return applied_.load(); }
+  static absl::StatusOr<std::unique_ptr<BucketFeed>> Start(NatsLink* link, const char* bucket, int replicas);
+  void Drain(const std::function<void(const std::string& key, const std::string& value, bool deleted)>& fn);
+  uint64_t drained() const { return drained_.load(); }
 
  private:
-  OverrideFeed() = default;
+  BucketFeed() = default;
+  struct Change {
+    std::string key, value;
+    bool deleted = false;
+  };
   std::unique_ptr<KvBucket> bucket_;
   std::mutex mu_;
-  std::vector<std::pair<std::string, Verdict>> pending_;  // under mu_
-  std::atomic<uint64_t> applied_{0};
+  std::vector<Change> pending_;  // under mu_
+  std::atomic<uint64_t> drained_{0};
   std::unique_ptr<KvWatch> watch_;  // last: stopped first
 };
 

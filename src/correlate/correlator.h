@@ -50,6 +50,7 @@
 #include "correlate/campaigns.h"
 #include "correlate/indicator_index.h"
 #include "correlate/link_graph.h"
+#include "correlate/shared_indicators.h"
 #include "ingest/interaction.h"
 #include "policy/policy.h"
 
@@ -72,19 +73,6 @@ uint64_t IpPrefixKey(const std::string& ip, std::string* display);
 // indicator's key -- stable for the same input, and no prompt text.
 inline constexpr std::string_view kFingerprintPrefix = "fingerprint ";
 std::string IndicatorFingerprint(uint64_t key);
-
-// How far an imported (partner) indicator is trusted. kReview: a match
-// sends the account to review at most, never a block. kBlock: a new or
-// barely seen account matching it is blocked (an established one reviewed).
-enum class SharedTrust : uint8_t { kReview, kBlock };
-std::string_view SharedTrustName(SharedTrust t);
-std::optional<SharedTrust> SharedTrustByName(std::string_view name);
-
-// One imported indicator as the correlator holds it.
-struct SharedEntry {
-  std::string source;
-  SharedTrust trust = SharedTrust::kReview;
-};
 
 // The redacted text one interaction gave to the analyst view: the shown
 // value of a content indicator (system prompt, or prompt template / frame)
@@ -325,17 +313,22 @@ class Correlator {
   // again replaces its source and trust, except that a kReview import never
   // lowers a kBlock one (a second, less trusted feed cannot disarm the first;
   // remove it to lower it).
-  bool AddShared(IndicatorKind kind, const std::string& value, const std::string& source, SharedTrust trust);
+  // (SharedIndicators, correlate/shared_indicators.h.)
+  bool AddShared(IndicatorKind kind, const std::string& value, const std::string& source, SharedTrust trust) {
+    return shared_.Add(kind, value, source, trust);
+  }
   // Forgets an imported indicator (the value as given to AddShared, or any
   // form with the same canonical value). False if it was not there.
-  bool RemoveShared(IndicatorKind kind, const std::string& value);
-  // The form a value is keyed by: networks as "a.b.c.0/24" (masked, IPv4-
-  // mapped as IPv4, host addresses with /32 or /128), others unchanged;
-  // nullopt for a value AddShared would refuse.
-  static std::optional<std::string> CanonicalShared(IndicatorKind kind, const std::string& value);
+  bool RemoveShared(IndicatorKind kind, const std::string& value) { return shared_.Remove(kind, value); }
+  // The form a value is keyed by (SharedIndicators::Canonical).
+  static std::optional<std::string> CanonicalShared(IndicatorKind kind, const std::string& value) {
+    return SharedIndicators::Canonical(kind, value);
+  }
   // The shared indicator this payment / address matches (a kBlock one when
   // both kinds match), or null.
-  const SharedEntry* MatchesShared(const std::string& payment, const std::string& ip) const;
+  const SharedEntry* MatchesShared(const std::string& payment, const std::string& ip) const {
+    return shared_.Match(payment, ip);
+  }
   size_t shared_count() const { return shared_.size(); }
 
   // A sample stored by versions that kept samples per campaign (serve's
@@ -419,8 +412,7 @@ class Correlator {
   IndicatorIndex index_;
   CampaignSet campaigns_;
   LinkGraph graph_;  // the links between accounts, weighted (SplitClusters)
-  absl::flat_hash_map<uint64_t, SharedEntry> shared_;  // indicator key -> source and trust
-  std::vector<int> shared_v4_lengths_, shared_v6_lengths_;  // prefix lengths of shared networks, longest first
+  SharedIndicators shared_;
   // The event's redacted text for `use` (from texts_ on replay; built from
   // `in` and noted in texts_ live).
   std::string EventText(TextUse use, const Interaction& in);

@@ -684,14 +684,14 @@ struct SnapshotAccess {
     Save(w, c.campaigns_);
     Save(w, c.graph_);
     w.Tag("SHRD");
-    w.Count(c.shared_.size());
-    for (const uint64_t key : SortedKeys(c.shared_)) {
-      const SharedEntry& e = c.shared_.at(key);
+    w.Count(c.shared_.entries_.size());
+    for (const uint64_t key : SortedKeys(c.shared_.entries_)) {
+      const SharedEntry& e = c.shared_.entries_.at(key);
       w.Put(key);
       w.Str(e.source);
       w.Put(e.trust);
     }
-    for (const auto* lengths : {&c.shared_v4_lengths_, &c.shared_v6_lengths_}) {
+    for (const auto* lengths : {&c.shared_.v4_lengths_, &c.shared_.v6_lengths_}) {
       w.Count(lengths->size());
       for (const int len : *lengths) w.Put(len);
     }
@@ -702,7 +702,7 @@ struct SnapshotAccess {
           r.Count(&n, 13, "shared indicators"))) {
       return false;
     }
-    c->shared_.reserve(n);
+    c->shared_.entries_.reserve(n);
     uint64_t prev = 0;
     for (size_t si = 0; si < n; ++si) {
       uint64_t key = 0;
@@ -711,10 +711,10 @@ struct SnapshotAccess {
             r.Check(e.trust == SharedTrust::kReview || e.trust == SharedTrust::kBlock, "shared trust", "unknown"))) {
         return false;
       }
-      c->shared_.emplace(key, std::move(e));
+      c->shared_.entries_.emplace(key, std::move(e));
       prev = key;
     }
-    for (auto* lengths : {&c->shared_v4_lengths_, &c->shared_v6_lengths_}) {
+    for (auto* lengths : {&c->shared_.v4_lengths_, &c->shared_.v6_lengths_}) {
       if (!r.Count(&n, 4, "shared prefix lengths")) return false;
       lengths->resize(n);
       for (int& len : *lengths) {

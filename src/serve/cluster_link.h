@@ -12,6 +12,9 @@
 //              applies them (the correlator), not this process.
 //   Override   an analyst's decision, stored in the replicated override
 //              bucket that every decision node and the correlator watch.
+//   Share      imported (STIX) indicators, stored in the replicated bucket
+//              every decision node and the correlator watch (Unshare,
+//              SharedIndicatorList: removal and listing from any node).
 //
 // The implementation lives in cluster/ (cluster/serve_link.h): the serve
 // library does not link libnats. Every method may be called from any
@@ -39,6 +42,15 @@ class ClusterLink {
   virtual absl::Status Publish(const std::vector<const Interaction*>& events) = 0;
   // Ok once the override is stored in the cluster (and holds on this node).
   virtual absl::Status Override(const OverrideRecord& record) = 0;
+  // Imported (STIX) indicators, canonical rows: ok once the cluster stored
+  // them (every node and the correlator follow its bucket). A review row
+  // never replaces a block one already there (as the engine's import).
+  virtual absl::Status Share(const std::vector<SharedIndicatorRecord>& rows) = 0;
+  // Ok once the cluster forgot it (NotFound if it was not there).
+  virtual absl::Status Unshare(const std::string& kind, const std::string& value) = 0;
+  // The cluster's imported indicators as this node's watched copy holds
+  // them, in key order.
+  virtual std::vector<SharedIndicatorRecord> SharedIndicatorList() const = 0;
   // The watched copy holds every value the cluster had at start; else *why.
   virtual bool Ready(std::string* why) const = 0;
   // Prometheus text about the link (watched accounts, updates, publishes).

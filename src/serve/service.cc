@@ -805,8 +805,12 @@ absl::StatusOr<bool> Service::ImportIndicator(IndicatorKind kind, const std::str
   const std::string name(IndicatorKindName(kind));
   const auto canonical = Engine::CanonicalSharedIndicator(kind, value);
   if (!canonical) return absl::InvalidArgumentError(fmt::format("indicator {} '{}' cannot be used", name, Printable(value, 200)));
-  std::lock_guard<std::mutex> ingest(ingest_mu_);
   const SharedIndicatorRecord row{name, *canonical, source, std::string(SharedTrustName(trust)), FormatRfc3339(options_.clock())};
+  if (options_.cluster) {
+    DG_RETURN_IF_ERROR(options_.cluster->Share({row}));  // every node and the correlator follow
+    return true;
+  }
+  std::lock_guard<std::mutex> ingest(ingest_mu_);
   DG_RETURN_IF_ERROR(store_->AddSharedIndicators({row}));
   std::unique_lock<std::shared_mutex> lock(engine_mu_);
   return engine_.AddSharedIndicator(kind, *canonical, source, trust);
@@ -834,6 +838,15 @@ absl::StatusOr<Service::IndicatorImport> Service::ImportStix(std::string_view bu
     rows.push_back({ind.kind, *canonical, ind.source, trust_name, now});
     kinds.push_back(*kind);
   }
+  if (options_.cluster) {
+    if (absl::Status stored = options_.cluster->Share(rows); !stored.ok()) {
+      result.stored = false;
+      result.store_error = std::move(stored);
+      return result;
+    }
+    result.imported = rows.size();
+    return result;
+  }
   std::lock_guard<std::mutex> ingest(ingest_mu_);
   if (absl::Status stored = store_->AddSharedIndicators(rows); !stored.ok()) {
     result.stored = false;
@@ -850,32 +863,43 @@ absl::StatusOr<Service::IndicatorImport> Service::ImportStix(std::string_view bu
 absl::StatusOr<std::string> Service::IndicatorsJson() {
   std::string out = "{\"indicators\":[";
   bool first = true;
-  std::lock_guard<std::mutex> ingest(ingest_mu_);  // the store has one user at a time
-  DG_RETURN_IF_ERROR(store_->ForEachSharedIndicator(
-      [&](const SharedIndicatorRecord& r) {
-        const auto kind = StoredKind(r.kind);
-        const std::string kind_name = kind ? std::string(IndicatorKindName(*kind)) : r.kind;
-        out += first ? "{\"id\":" : ",{\"id\":";
-        first = false;
-        AppendJsonString(out, IndicatorId(kind_name, r.value));
-        out += ",\"kind\":";
-        AppendJsonString(out, kind_name);
-        out += ",\"value\":";
-        AppendJsonString(out, r.value);
-        out += ",\"source\":";
-        AppendJsonString(out, r.source);
-        out += ",\"trust\":";
-        AppendJsonString(out, r.trust);
-        out += ",\"imported_at\":";
-        if (r.imported_at.empty()) out += "null";
-        else AppendJsonString(out, r.imported_at);
-        out += "}";
-      }));
+  auto add = [&](const SharedIndicatorRecord& r) {
+    const auto kind = StoredKind(r.kind);
+    const std::string kind_name = kind ? std::string(IndicatorKindName(*kind)) : r.kind;
+    out += first ? "{\"id\":" : ",{\"id\":";
+    first = false;
+    AppendJsonString(out, IndicatorId(kind_name, r.value));
+    out += ",\"kind\":";
+    AppendJsonString(out, kind_name);
+    out += ",\"value\":";
+    AppendJsonString(out, r.value);
+    out += ",\"source\":";
+    AppendJsonString(out, r.source);
+    out += ",\"trust\":";
+    AppendJsonString(out, r.trust);
+    out += ",\"imported_at\":";
+    if (r.imported_at.empty()) out += "null";
+    else AppendJsonString(out, r.imported_at);
+    out += "}";
+  };
+  if (options_.cluster) {
+    for (const SharedIndicatorRecord& r : options_.cluster->SharedIndicatorList()) add(r);
+  } else {
+    std::lock_guard<std::mutex> ingest(ingest_mu_);  // the store has one user at a time
+    DG_RETURN_IF_ERROR(store_->ForEachSharedIndicator(add));
+  }
   out += "]}";
   return out;
 }
 
 absl::Status Service::RemoveIndicator(const std::string& id) {
+  if (options_.cluster) {
+    for (const SharedIndicatorRecord& r : options_.cluster->SharedIndicatorList()) {
+      const auto kind = StoredKind(r.kind);
+      if (kind && IndicatorId(IndicatorKindName(*kind), r.value) == id) return options_.cluster->Unshare(r.kind, r.value);
+    }
+    return absl::NotFoundError("no such indicator");
+  }
   std::lock_guard<std::mutex> ingest(ingest_mu_);
   std::optional<SharedIndicatorRecord> found;
   const absl::Status read = store_->ForEachSharedIndicator([&](const SharedIndicatorRecord& r) {

@@ -237,5 +237,36 @@ TEST(BucketValues, OverrideActions) {
   EXPECT_EQ(ParseOverrideEntry("not json"), std::nullopt);
 }
 
+// Imported indicators in dg_shared: the key names kind and canonical value,
+// the value is serve's row; only canonical values of the shareable kinds
+// with a known trust are accepted.
+TEST(BucketValues, SharedIndicatorsRoundTripAndOnlyCanonicalValuesAreAccepted) {
+  const SharedIndicatorRecord row{"ip_prefix", "203.0.113.0/24", "partner \"x\"", "block", "2026-12-04T00:00:00Z"};
+  const std::string key = SharedIndicatorKey(row.kind, row.value);
+  std::string kind, value;
+  ASSERT_TRUE(SharedIndicatorFromKey(key, &kind, &value));
+  EXPECT_EQ(kind, "ip_prefix");
+  EXPECT_EQ(value, "203.0.113.0/24");
+  SharedIndicatorRecord back;
+  IndicatorKind k{};
+  ASSERT_TRUE(ParseSharedIndicator(FormatSharedIndicator(row), &back, &k));
+  EXPECT_EQ(k, IndicatorKind::kIpPrefix);
+  EXPECT_EQ(back.source, row.source);
+  EXPECT_EQ(back.trust, "block");
+  EXPECT_EQ(back.imported_at, row.imported_at);
+  ASSERT_TRUE(ParseSharedIndicator(R"({"kind":"user_agent","value":"evil-bot/1","trust":"review"})", &back, &k));
+  EXPECT_EQ(k, IndicatorKind::kClient);
+  for (const char* bad : {R"({"kind":"ip_prefix","value":"203.0.113.77/24","trust":"block"})",  // not canonical
+                          R"({"kind":"ip_prefix","value":"10.0.0.0/8","trust":"block"})",       // wider than /16
+                          R"({"kind":"payment","value":"pm","trust":"maybe"})",
+                          R"({"kind":"system_prompt","value":"x","trust":"block"})",
+                          R"({"kind":"payment","value":"","trust":"block"})", "{}", "not json"}) {
+    EXPECT_FALSE(ParseSharedIndicator(bad, &back, &k)) << bad;
+  }
+  for (const char* bad_key : {"s.", "s.7061796d656e74", "s.1f70", "a.00", "s.zz"}) {
+    EXPECT_FALSE(SharedIndicatorFromKey(bad_key, &kind, &value)) << bad_key;
+  }
+}
+
 }  // namespace
 }  // namespace dg

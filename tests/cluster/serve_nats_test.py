@@ -26,6 +26,10 @@ SIGKILL and a new one started. Then:
     -- block, challenge or allow, with the same campaign: B matches it
     against the correlator's dg_indicators and dg_campaigns as serve's
     engine matches it against its own index;
+  - an indicator imported through A (STIX, block trust) blocks a new
+    account on its card on B, is listed on B, makes the correlator block an
+    account that then uses the card, and removed through B no longer
+    matches on A;
   - an override set on A (block a clean account, allow a blocked one, block
     an account never seen) holds on B within 2 s; a `clear` on B gives the
     clean account back to the detector on A;
@@ -202,8 +206,11 @@ def main():
             failures.append(f"A's distillguard_cluster_events_published_total is "
                             f"{metric(a, 'distillguard_cluster_events_published_total')}, not {len(lines)}")
         # Every event numbered once and applied.
+        # The retried request was stored in the intake when B answered; the
+        # sequencer drops its events asynchronously, so wait for that too.
         wait_for("the correlator to apply every event", lambda: metric(cport, "dg_correlator_published", None) == len(lines)
-                 and metric(cport, "dg_correlator_applied_total", None) == len(lines), 120)
+                 and metric(cport, "dg_correlator_applied_total", None) == len(lines)
+                 and metric(cport, "dg_sequencer_duplicates_total", None) == chunk, 120)
         published = metric(cport, "dg_correlator_published", None)
         applied = metric(cport, "dg_correlator_applied_total", None)
         duplicates = metric(cport, "dg_sequencer_duplicates_total", None)
@@ -281,6 +288,52 @@ def main():
             failures.append(f"new accounts: B answers as single-process serve for {new_same} of {len(probes)} "
                             f"({new_blocked} blocked by serve): {mismatches[:5]}")
         table_values = metric(b, "distillguard_cluster_request_values")
+
+        # Imported (STIX) indicators: imported through A with block trust,
+        # they hold on B for a never-seen account, are applied by the
+        # correlator (an account that then uses the card is blocked in
+        # dg_verdicts), are listed on B, and removed through B they stop
+        # matching on A.
+        shared_card = "pm_shared_by_partner_0001"
+        bundle = {"type": "bundle", "id": "bundle--0b6d6b9e-6c1a-4b1e-9d0e-3b8c0e1f2a3c", "objects": [{
+            "type": "indicator", "id": "indicator--0b6d6b9e-6c1a-4b1e-9d0e-3b8c0e1f2a3c", "spec_version": "2.1",
+            "created": "2026-01-01T00:00:00Z", "modified": "2026-01-01T00:00:00Z",
+            "pattern": f"[x-distillguard-payment:fingerprint = '{shared_card}']", "pattern_type": "stix",
+            "valid_from": "2026-01-01T00:00:00Z"}]}
+        status, answer = http(a, "/v1/indicators?trust=block", json.dumps(bundle).encode())
+        if status != 200 or json.loads(answer).get("imported") != 1:
+            failures.append(f"import on A: {status} {answer.strip()}")
+
+        def check_card(node, account):
+            req = json.dumps({"account_id": account, "payment_fingerprint": shared_card}).encode()
+            return json.loads(http(node, "/v1/check", req)[1])
+
+        if not wait_for("B to block a new account on the imported card",
+                        lambda: check_card(b, "acct-shared-probe-1").get("decision") == "block", 5):
+            failures.append(f"imported card: B says {check_card(b, 'acct-shared-probe-1')}")
+        elif "shared_indicator" not in check_card(b, "acct-shared-probe-1").get("reasons", []):
+            failures.append(f"imported card: B blocks without shared_indicator: {check_card(b, 'acct-shared-probe-1')}")
+        status, listed = http(b, "/v1/indicators")
+        if status != 200 or shared_card not in listed:
+            failures.append(f"B's /v1/indicators does not list the card imported on A: {status} {listed[:300]}")
+        probe_event = json.loads(lines[-1])
+        probe_event.update({"account_id": "acct-shared-probe-2", "request_id": "req-shared-probe-2",
+                            "payment_fingerprint": shared_card})
+        status, answer = http(a, "/v1/events", (json.dumps(probe_event) + "\n").encode())
+        if status != 200:
+            failures.append(f"the probe event on A: {status} {answer.strip()}")
+        if not wait_for("the correlator to block the account that used the imported card",
+                        lambda: (kv_get(port, "dg_verdicts", "acct-shared-probe-2") or {}).get("verdict") == "block", 20):
+            failures.append(f"dg_verdicts for the account on the imported card: "
+                            f"{kv_get(port, 'dg_verdicts', 'acct-shared-probe-2')}")
+        ids = [i["id"] for i in json.loads(listed).get("indicators", []) if i.get("value") == shared_card] if status == 200 else []
+        if ids:
+            status, answer = http(b, f"/v1/indicators/{ids[0]}", method="DELETE")
+            if status != 200:
+                failures.append(f"DELETE on B: {status} {answer.strip()}")
+            if not wait_for("A to stop matching the removed card",
+                            lambda: check_card(a, "acct-shared-probe-3").get("decision") == "allow", 5):
+                failures.append(f"removed card: A says {check_card(a, 'acct-shared-probe-3')}")
 
         # Overrides: set on one node, hold on the other at once.
         victim, freed, unseen = clean[0]["account_id"], blocked[0]["account_id"], "acct-never-seen-zz"

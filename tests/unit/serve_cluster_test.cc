@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "content/features.h"
 #include "serve/service.h"
 #include "status_util.h"
@@ -130,6 +132,23 @@ class FakeLink final : public ClusterLink {
     overrides.push_back(record);
     return absl::OkStatus();
   }
+  std::vector<SharedIndicatorRecord> shared;  // what the cluster holds
+  absl::Status Share(const std::vector<SharedIndicatorRecord>& rows) override {
+    std::lock_guard lock(mu);
+    for (const auto& r : rows) shared.push_back(r);
+    return absl::OkStatus();
+  }
+  absl::Status Unshare(const std::string& kind, const std::string& value) override {
+    std::lock_guard lock(mu);
+    const auto it = std::find_if(shared.begin(), shared.end(), [&](const auto& r) { return r.kind == kind && r.value == value; });
+    if (it == shared.end()) return absl::NotFoundError("no such indicator");
+    shared.erase(it);
+    return absl::OkStatus();
+  }
+  std::vector<SharedIndicatorRecord> SharedIndicatorList() const override {
+    std::lock_guard lock(const_cast<std::mutex&>(mu));
+    return shared;
+  }
   bool Ready(std::string* why) const override {
     if (!ready) *why = "loading";
     return ready;
@@ -205,6 +224,38 @@ TEST_F(ServiceOnCluster, ChecksReadTheLinkAndOverridesGoToIt) {
   EXPECT_NE(account->find("\"action\":\"block\""), std::string::npos);
   EXPECT_EQ(service_->Override("x", "maybe", "ann", "r").code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(link_->overrides.size(), 1u);
+}
+
+// Imported indicators go to the cluster (every node and the correlator
+// follow it), are listed and removed from it -- not kept in this node's
+// store or engine, where no other node would see them.
+TEST_F(ServiceOnCluster, ImportedIndicatorsGoToTheClusterAndAreListedFromIt) {
+  const auto one = service_->ImportIndicator(IndicatorKind::kIpPrefix, "203.0.113.77/24", "partner", SharedTrust::kBlock);
+  ASSERT_TRUE(one.ok()) << one.status();
+  const std::string bundle =
+      R"({"type":"bundle","id":"bundle--0b6d6b9e-6c1a-4b1e-9d0e-3b8c0e1f2a3b","objects":[{"type":"indicator",)"
+      R"("id":"indicator--0b6d6b9e-6c1a-4b1e-9d0e-3b8c0e1f2a3b","spec_version":"2.1","created":"2026-01-01T00:00:00Z",)"
+      R"("modified":"2026-01-01T00:00:00Z","pattern":"[x-distillguard-payment:fingerprint = 'pm_evil']",)"
+      R"("pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}]})";
+  const auto imported = service_->ImportStix(bundle, "request", SharedTrust::kReview);
+  ASSERT_TRUE(imported.ok()) << imported.status();
+  ASSERT_EQ(link_->shared.size(), 2u);
+  EXPECT_EQ(link_->shared[0].kind, "ip_prefix");
+  EXPECT_EQ(link_->shared[0].value, "203.0.113.0/24") << "canonical before it leaves the node";
+  EXPECT_EQ(link_->shared[0].trust, "block");
+  EXPECT_EQ(link_->shared[1].value, "pm_evil");
+  EXPECT_EQ(link_->shared[1].trust, "review");
+  EXPECT_EQ(imported->imported, 1u);
+  bool local = false;
+  service_->Read([&](const Service::EngineView& v) { local = v.engine.shared_indicators() > 0; });
+  EXPECT_FALSE(local) << "the node's own engine keeps none";
+  const auto list = service_->IndicatorsJson();
+  ASSERT_TRUE(list.ok());
+  EXPECT_NE(list->find("\"value\":\"203.0.113.0/24\""), std::string::npos) << *list;
+  EXPECT_NE(list->find("\"value\":\"pm_evil\""), std::string::npos) << *list;
+  ASSERT_TRUE(service_->RemoveIndicator(Service::IndicatorId("payment", "pm_evil")).ok());
+  EXPECT_EQ(link_->shared.size(), 1u);
+  EXPECT_EQ(service_->RemoveIndicator(Service::IndicatorId("payment", "pm_evil")).code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(ServiceOnCluster, ReadyOnlyOnceTheLinkIs) {
