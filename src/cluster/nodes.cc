@@ -20,6 +20,7 @@
 #include <simdjson.h>
 
 #include "cluster/batch_codec.h"
+#include "cluster/digest_merger.h"
 #include "cluster/event_codec.h"
 #include "cluster/jetstream.h"
 #include "cluster/ops_http.h"
@@ -44,7 +45,6 @@ using Clock = std::chrono::steady_clock;
 double SecondsSince(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 std::string EventsSubject(int p) { return fmt::format("dg.events.{}", p); }
-std::string DigestsSubject(int p) { return fmt::format("dg.digests.{}", p); }
 
 absl::Status Prepare(NatsLink* link, const ClusterOptions& c) {
   if (c.partitions < 1 || c.partitions > 4096) return absl::InvalidArgumentError("--partitions: 1 to 4096");
@@ -81,20 +81,6 @@ absl::Status WritePortFile(const std::string& path, int port) {
 }
 
 bool Stopped(const std::atomic<bool>* stop) { return stop != nullptr && stop->load(); }
-
-// Runs fn(0..n-1) on a thread each (n is a node's partition count: small)
-// and returns the first error.
-absl::Status ForEachParallel(size_t n, const std::function<absl::Status(size_t)>& fn) {
-  std::vector<absl::Status> results(n);
-  std::vector<std::thread> threads;
-  threads.reserve(n);
-  for (size_t i = 0; i < n; ++i) threads.emplace_back([&, i] { results[i] = fn(i); });
-  for (std::thread& t : threads) t.join();
-  for (absl::Status& s : results) {
-    if (!s.ok()) return s;
-  }
-  return absl::OkStatus();
-}
 
 // This process's CPU time (user + system, every thread), for the cost per event.
 double CpuSeconds() {
@@ -447,8 +433,10 @@ absl::Status RunWorker(const WorkerOptions& options) {
 namespace {
 
 struct CorrelatorMetrics {
-  std::atomic<uint64_t> applied{0}, duplicates{0}, bad_batches{0}, bad_records{0}, fetch_errors{0}, verdict_puts{0};
+  std::atomic<uint64_t> applied{0}, verdict_puts{0};
+  DigestMerger::Counters merge;  // duplicates, malformed digests, fetch errors, held
   std::atomic<uint64_t> table_puts{0};  // dg_indicators and dg_campaigns puts and deletes
+  std::atomic<uint64_t> table_us{0};    // time spent building and queueing them
   std::atomic<uint64_t> overrides_applied{0}, shared_applied{0}, bad_bucket_values{0};
   std::atomic<uint64_t> skipped{0};  // sequence numbers a worker could not decode (placeholders)
   // Snapshots: written, failed to write, refused at start; the last one's
@@ -457,7 +445,6 @@ struct CorrelatorMetrics {
   std::atomic<uint64_t> snapshot_us{0}, resumed_from{0};
   std::atomic<int64_t> snapshot_at_ms{-1};
   std::atomic<uint64_t> published{0};  // 0: not known yet
-  std::atomic<uint64_t> buffered{0};
   std::atomic<int64_t> last_flush_ms{0};
   std::atomic<bool> done{false};
 };
@@ -619,20 +606,12 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
   absl::flat_hash_set<uint32_t> dirty;  // account slots whose verdict changed since the last flush
   engine.SetVerdictObserver([&](const AccountState& a, const VerdictRecord&) { dirty.insert(a.index); });
 
-  std::vector<std::unique_ptr<PullConsumer>> consumers(static_cast<size_t>(partitions));
   // The engine's state is the snapshot's plus a replay of the digest stream
-  // after its positions (from the start without one); the consumers are
-  // made side by side (as the worker's).
-  if (auto s = ForEachParallel(consumers.size(), [&](size_t p) -> absl::Status {
-        auto c = PullConsumer::Create(link->get(), kDigestsStream, fmt::format("c{}", p),
-                                      DigestsSubject(static_cast<int>(p)), head.pos[p]);
-        if (!c.ok()) return c.status();
-        consumers[p] = std::move(*c);
-        return absl::OkStatus();
-      });
-      !s.ok()) {
-    return s;
-  }
+  // after its positions (from the start without one).
+  auto merged = DigestMerger::Start(link->get(), partitions, "c", head.pos, head.next, options.partition_buffer,
+                                    "correlator", &m.merge);
+  if (!merged.ok()) return merged.status();
+  std::unique_ptr<DigestMerger> merger = std::move(*merged);
 
   m.last_flush_ms = SteadyMs();
   std::mutex lag_mu;
@@ -661,6 +640,7 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
                                        "# TYPE dg_correlator_fetch_errors_total counter\ndg_correlator_fetch_errors_total {}\n"
                                        "# TYPE dg_correlator_verdict_puts_total counter\ndg_correlator_verdict_puts_total {}\n"
                                        "# TYPE dg_correlator_check_table_puts_total counter\ndg_correlator_check_table_puts_total {}\n"
+                                       "# TYPE dg_correlator_check_table_seconds_total counter\ndg_correlator_check_table_seconds_total {:.3f}\n"
                                        "# TYPE dg_correlator_published gauge\ndg_correlator_published {}\n"
                                        "# TYPE dg_correlator_buffered gauge\ndg_correlator_buffered {}\n"
                                        "# TYPE dg_correlator_consumer_lag gauge\ndg_correlator_consumer_lag {}\n"
@@ -674,8 +654,8 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
                                        "# TYPE dg_correlator_snapshot_seconds gauge\ndg_correlator_snapshot_seconds {:.3f}\n"
                                        "# TYPE dg_correlator_snapshot_age_seconds gauge\ndg_correlator_snapshot_age_seconds {:.3f}\n"
                                        "# TYPE dg_correlator_resumed_from gauge\ndg_correlator_resumed_from {}\n",
-                                       m.applied.load(), m.duplicates.load(), m.bad_batches.load(), m.bad_records.load(),
-                                       m.fetch_errors.load(), m.verdict_puts.load(), m.table_puts.load(), published, m.buffered.load(), consumer_lag, partitions,
+                                       m.applied.load(), m.merge.duplicates.load(), m.merge.bad_batches.load(), m.merge.bad_records.load(),
+                                       m.merge.fetch_errors.load(), m.verdict_puts.load(), m.table_puts.load(), m.table_us.load() / 1e6, published, m.merge.buffered.load(), consumer_lag, partitions,
                                        (SteadyMs() - m.last_flush_ms.load()) / 1000.0, m.skipped.load(), m.snapshots.load(),
                                        m.snapshot_write_errors.load(), m.snapshot_load_errors.load(), m.snapshot_bytes.load(),
                                        m.snapshot_us.load() / 1e6,
@@ -692,95 +672,6 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
     ops = std::move(*started);
     if (auto s = WritePortFile(options.port_file, ops->port()); !s.ok()) return s;
   }
-
-  // Digests fetched ahead of the next sequence number, by sequence number;
-  // at most partition_buffer per partition (a partition's digests are out
-  // of order by at most a publish window, so the next one is always
-  // reachable). One fetching thread per partition fills it (round trips
-  // overlap); this thread takes the contiguous run and applies it, in order.
-  struct Held {
-    std::string record;  // empty: a placeholder for a record the worker could not decode
-    int p;
-    uint64_t stream_seq;  // of the digest message it came in
-  };
-  std::mutex held_mu;
-  std::condition_variable held_cv;
-  std::map<uint64_t, Held> held;
-  std::vector<size_t> held_per(static_cast<size_t>(partitions), 0);
-  // Per partition, the digest stream sequence of the last message taken
-  // into `held` (or skipped); a snapshot's restart position follows from it.
-  std::vector<uint64_t> fetched_through(static_cast<size_t>(partitions), 0);
-  for (size_t p = 0; p < fetched_through.size(); ++p) fetched_through[p] = head.pos[p] > 0 ? head.pos[p] - 1 : 0;
-  uint64_t next = head.next;  // under held_mu
-  std::atomic<bool> quit{false};
-  auto fetch_partition = [&](int p) {
-    std::vector<NatsMsgPtr> msgs;
-    std::vector<std::string_view> records;
-    while (!quit && !Stopped(options.stop)) {
-      {
-        std::unique_lock lock(held_mu);
-        if (held_per[static_cast<size_t>(p)] >= options.partition_buffer) {
-          held_cv.wait_for(lock, std::chrono::milliseconds(50));
-          continue;
-        }
-      }
-      msgs.clear();
-      // 16 messages of up to 64 digests each: the buffer's bound is exceeded
-      // by at most one fetch.
-      if (auto f = consumers[static_cast<size_t>(p)]->Fetch(16, 200, &msgs); !f.ok()) {
-        ++m.fetch_errors;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        continue;
-      }
-      if (msgs.empty()) continue;
-      {
-        std::lock_guard lock(held_mu);
-        for (const NatsMsgPtr& msg : msgs) {
-          const std::string_view data(natsMsg_GetData(msg.get()), static_cast<size_t>(natsMsg_GetDataLength(msg.get())));
-          const uint64_t stream_seq = StreamSequence(msg.get());
-          fetched_through[static_cast<size_t>(p)] = std::max(fetched_through[static_cast<size_t>(p)], stream_seq);
-          if (auto s = DecodeBatch(data, &records); !s.ok()) {
-            ++m.bad_batches;  // counted and acknowledged; its events never come (the correlator waits for them)
-            if (m.bad_batches <= kReportedBadInputs) {
-              fmt::print(stderr, "correlator: partition {}, digest stream sequence {}: {}\n", p, StreamSequence(msg.get()),
-                         std::string(s.message()));
-            }
-            continue;
-          }
-          for (const std::string_view record : records) {
-            uint64_t seq = 0;
-            if (record.size() < sizeof(seq)) {
-              ++m.bad_records;
-              continue;
-            }
-            std::memcpy(&seq, record.data(), sizeof(seq));
-            const std::string_view body = record.substr(sizeof(seq));
-            if (seq < next) {
-              ++m.duplicates;  // a resend or a redelivery: applied once
-              continue;
-            }
-            if (auto it = held.find(seq); it != held.end()) {
-              // A placeholder never displaces a digest, and a digest replaces
-              // a placeholder (whose sequence number may have been damaged).
-              if (it->second.record.empty() && !body.empty()) {
-                --held_per[static_cast<size_t>(it->second.p)];
-                it->second = Held{std::string(body), p, stream_seq};
-                ++held_per[static_cast<size_t>(p)];
-              }
-              ++m.duplicates;
-              continue;
-            }
-            held.emplace(seq, Held{std::string(body), p, stream_seq});
-            ++held_per[static_cast<size_t>(p)];
-          }
-        }
-      }
-      held_cv.notify_all();
-      (void)consumers[static_cast<size_t>(p)]->AckThrough(msgs.back().get());
-    }
-  };
-  std::vector<std::thread> fetchers;
-  for (int p = 0; p < partitions; ++p) fetchers.emplace_back(fetch_partition, p);
 
   Interaction in;
   ContentDigest digest;
@@ -809,8 +700,10 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
     flushed_applied = applied_now;
     if (tables_stale || (applied_now != tables_applied && (paused || Clock::now() - tables_at >= kCheckTablesEvery))) {
       uint64_t puts = 0;
+      const auto t_tables = Clock::now();
       if (auto s = tables.Publish(engine, &kv_pub, **value_bucket, **campaign_bucket, &puts); !s.ok()) return s;
       m.table_puts += puts;
+      m.table_us += static_cast<uint64_t>(SecondsSince(t_tables) * 1e6);
       tables_applied = applied_now;
       tables_at = Clock::now();
       tables_stale = false;
@@ -832,15 +725,7 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
     SnapshotManifest h;
     h.gen = head.gen + 1;
     h.slot = head.chunks == 0 ? 0 : 1 - head.slot;
-    h.pos.resize(static_cast<size_t>(partitions));
-    {
-      std::lock_guard lock(held_mu);
-      h.next = next;
-      for (size_t p = 0; p < h.pos.size(); ++p) h.pos[p] = fetched_through[p] + 1;
-      for (const auto& [seq, item] : held) {
-        h.pos[static_cast<size_t>(item.p)] = std::min(h.pos[static_cast<size_t>(item.p)], item.stream_seq);
-      }
-    }
+    h.next = merger->Positions(&h.pos);
     if (auto flushed = flush_verdicts(); !flushed.ok()) return flushed;
     std::string bytes;
     SaveSnapshot(engine, &bytes);
@@ -872,26 +757,14 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
   m.applied = applied;
   while (!Stopped(options.stop)) {
     run.clear();
-    {
-      std::unique_lock lock(held_mu);
-      if (held.empty() || held.begin()->first != next) held_cv.wait_for(lock, std::chrono::milliseconds(50));
-      while (!held.empty() && held.begin()->first == next) {
-        auto it = held.begin();
-        --held_per[static_cast<size_t>(it->second.p)];
-        run.push_back(std::move(it->second.record));
-        held.erase(it);
-        ++next;
-      }
-      m.buffered = held.size();
-    }
-    if (!run.empty()) held_cv.notify_all();
+    merger->Take(&run, 50);
     for (const std::string& record : run) {
       if (record.empty()) {
         ++m.skipped;  // a worker could not decode this event; it is counted, never applied
       } else if (DecodeRecord(record, &in, &digest)) {
         engine.ObserveDigest(in, digest);
       } else {
-        ++m.bad_records;  // counted, never half-applied; the sequence moves on
+        ++m.merge.bad_records;  // counted, never half-applied; the sequence moves on
       }
     }
     applied += run.size();
@@ -933,13 +806,9 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
         failure = s;
         break;
       }
-      uint64_t total_lag = 0;
-      for (auto& c : consumers) {
-        if (const uint64_t pending = c->lag(); pending != UINT64_MAX) total_lag += pending;
-      }
       {
         std::lock_guard<std::mutex> lock(lag_mu);
-        lag = total_lag;
+        lag = merger->Lag();
       }
       last_meta = Clock::now();
     }
@@ -958,9 +827,7 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
   // A last snapshot on the way out (stopped, or done before Finish), so a
   // restart replays nothing that was applied.
   if (failure.ok() && snapshots_on && applied > snapshot_applied) failure = write_snapshot();
-  quit = true;
-  held_cv.notify_all();
-  for (std::thread& t : fetchers) t.join();
+  merger.reset();  // its fetching threads stopped
   if (!failure.ok()) return failure;
   if (finished) {
     engine.Finish();
@@ -978,15 +845,16 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
       summary << fmt::format(
           "{{\"published\":{},\"applied\":{},\"duplicates_dropped\":{},\"bad_batches\":{},\"bad_records\":{},"
           "\"skipped\":{},\"resumed_from\":{},\"snapshots\":{},\"snapshot_load_errors\":{},"
-          "\"fetch_errors\":{},\"verdict_puts\":{},\"accounts\":{},\"campaigns\":{},\"seconds\":{:.3f}}}\n",
-          m.published.load(), m.applied.load(), m.duplicates.load(), m.bad_batches.load(), m.bad_records.load(),
+          "\"fetch_errors\":{},\"verdict_puts\":{},\"check_table_puts\":{},\"check_table_seconds\":{:.3f},"
+          "\"accounts\":{},\"campaigns\":{},\"seconds\":{:.3f}}}\n",
+          m.published.load(), m.applied.load(), m.merge.duplicates.load(), m.merge.bad_batches.load(), m.merge.bad_records.load(),
           m.skipped.load(), m.resumed_from.load(), m.snapshots.load(), m.snapshot_load_errors.load(),
-          m.fetch_errors.load(),
-          m.verdict_puts.load(), engine.live_accounts(), campaigns.size(), SecondsSince(t0));
+          m.merge.fetch_errors.load(), m.verdict_puts.load(), m.table_puts.load(), m.table_us.load() / 1e6,
+          engine.live_accounts(), campaigns.size(), SecondsSince(t0));
       if (!summary) return absl::UnavailableError(fmt::format("{}/cluster_summary.json: cannot write", options.out));
     }
     fmt::print(stderr, "correlator: applied {} events ({} duplicate deliveries dropped) in {:.2f}s, {:.2f}s of CPU\n",
-               m.applied.load(), m.duplicates.load(), SecondsSince(t0), CpuSeconds());
+               m.applied.load(), m.merge.duplicates.load(), SecondsSince(t0), CpuSeconds());
   }
   return absl::OkStatus();
 }

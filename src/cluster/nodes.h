@@ -76,6 +76,7 @@
 #include <absl/status/status.h>
 
 #include "cluster/batch_codec.h"
+#include "cluster/digest_merger.h"
 #include "engine/engine.h"
 #include "ingest/pipeline.h"
 #include "policy/policy.h"
@@ -83,7 +84,6 @@
 namespace dg {
 
 inline constexpr char kEventsStream[] = "DG_EVENTS";
-inline constexpr char kDigestsStream[] = "DG_DIGESTS";
 inline constexpr char kVerdictBucket[] = "dg_verdicts";
 inline constexpr char kMetaBucket[] = "dg_meta";
 inline constexpr char kSnapshotBucket[] = "dg_snapshots";
