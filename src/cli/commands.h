@@ -110,6 +110,7 @@ struct ServeArgs {
   bool console_secure_cookie = false;
   // serve --nats: a decision and ingest node of the cluster (docs/SCALE.md).
   std::string nats;
+  bool replica = false;  // with nats: follow the cluster's engine for the analyst reads
   int replicas = 3;
 };
 void AddServeOptions(CLI::App& cmd, ServeArgs& args);

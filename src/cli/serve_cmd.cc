@@ -81,6 +81,9 @@ void AddServeOptions(CLI::App& cmd, ServeArgs& args) {
                  "Run as a cluster node (docs/SCALE.md): NATS server URLs, comma-separated. /v1/check answers from the "
                  "cluster's verdicts and overrides held in memory, /v1/events publishes to the cluster, overrides are "
                  "stored in the cluster");
+  cmd.add_flag("--replica", args.replica,
+               "With --nats: follow the cluster's engine on this node (the correlator's snapshot, then its digests) "
+               "so that the analyst API and console show the cluster's campaigns and accounts; costs a whole engine");
   cmd.add_option("--replicas", args.replicas, "With --nats: copies of the streams and buckets this node creates")
       ->check(CLI::Range(1, 5))
       ->capture_default_str();
@@ -260,6 +263,10 @@ int RunServe(ServeArgs args) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   // After the signal mask: the link starts threads, which inherit it.
+  if (args.replica && args.nats.empty()) {
+    fmt::print(stderr, "serve: --replica follows a cluster: it needs --nats\n");
+    return 2;
+  }
   if (!args.nats.empty()) {
     if (!args.follow.empty()) {
       fmt::print(stderr, "serve: --follow and --nats: a cluster node ingests through POST /v1/events (or distillguard publish)\n");
@@ -274,7 +281,9 @@ int RunServe(ServeArgs args) {
     auto link = NatsServeLink::Open(cluster, nonce);
     if (!link.ok()) return PrintError("serve", link.status());
     so.cluster = std::move(*link);
-    fmt::print(stderr, "serve: cluster node on {} (decisions from the watched dg_verdicts and dg_overrides buckets)\n", args.nats);
+    so.cluster_replica = args.replica;
+    fmt::print(stderr, "serve: cluster node on {} (decisions from the watched buckets{})\n", args.nats,
+               args.replica ? "; analyst reads from a replica of the cluster's engine" : "");
   }
 
   const auto t0 = std::chrono::steady_clock::now();

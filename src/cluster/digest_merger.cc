@@ -33,7 +33,7 @@ absl::StatusOr<std::unique_ptr<DigestMerger>> DigestMerger::Start(NatsLink* link
                                                                   const std::string& durable_prefix,
                                                                   const std::vector<uint64_t>& pos, uint64_t next,
                                                                   size_t per_partition, std::string who,
-                                                                  Counters* counters) {
+                                                                  Counters* counters, int64_t inactive_s) {
   std::unique_ptr<DigestMerger> d(new DigestMerger());
   const auto n = static_cast<size_t>(partitions);
   d->who_ = std::move(who);
@@ -47,7 +47,7 @@ absl::StatusOr<std::unique_ptr<DigestMerger>> DigestMerger::Start(NatsLink* link
   // Made side by side (a consumer costs a round trip or two).
   DG_RETURN_IF_ERROR(ForEachParallel(n, [&](size_t p) -> absl::Status {
     auto c = PullConsumer::Create(link, kDigestsStream, durable_prefix + std::to_string(p),
-                                  DigestsSubject(static_cast<int>(p)), p < pos.size() ? pos[p] : 0);
+                                  DigestsSubject(static_cast<int>(p)), p < pos.size() ? pos[p] : 0, inactive_s);
     if (!c.ok()) return c.status();
     d->consumers_[p] = std::move(*c);
     return absl::OkStatus();

@@ -54,9 +54,12 @@ class DigestMerger {
   // Consumers "<durable_prefix><p>", each made again at stream sequence
   // pos[p] (0: the start); `next`: the first sequence number expected.
   // `who` names the node in what it reports. Counters outlive the merger.
+  // inactive_s > 0: consumers the server deletes once unused that long
+  // (PullConsumer::Create), for a node whose consumers are its own.
   static absl::StatusOr<std::unique_ptr<DigestMerger>> Start(NatsLink* link, int partitions, const std::string& durable_prefix,
                                                              const std::vector<uint64_t>& pos, uint64_t next,
-                                                             size_t per_partition, std::string who, Counters* counters);
+                                                             size_t per_partition, std::string who, Counters* counters,
+                                                             int64_t inactive_s = 0);
   ~DigestMerger();  // stops and joins the fetching threads
   DigestMerger(const DigestMerger&) = delete;
   DigestMerger& operator=(const DigestMerger&) = delete;

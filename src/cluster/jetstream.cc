@@ -216,9 +216,11 @@ absl::Status ReliablePublisher::Flush() {
 
 absl::StatusOr<std::unique_ptr<PullConsumer>> PullConsumer::Create(NatsLink* link, const std::string& stream,
                                                                    const std::string& durable,
-                                                                   const std::string& subject, uint64_t start_seq) {
+                                                                   const std::string& subject, uint64_t start_seq,
+                                                                   int64_t inactive_s) {
   std::unique_ptr<PullConsumer> c(new PullConsumer());
   c->link_ = link;
+  c->inactive_s_ = inactive_s;
   c->stream_ = stream;
   c->durable_ = durable;
   c->subject_ = subject;
@@ -267,6 +269,7 @@ absl::Status PullConsumer::Subscribe(uint64_t start_seq) {
   cc.MaxAckPending = 1 << 16;
   cc.DeliverPolicy = start_seq > 0 ? js_DeliverByStartSequence : js_DeliverAll;
   cc.OptStartSeq = start_seq;
+  cc.InactiveThreshold = inactive_s_ * 1000000000;
   for (int attempt = 0;; ++attempt) {
     jsErrCode jerr = static_cast<jsErrCode>(0);
     const natsStatus s = js_AddConsumer(nullptr, link_->js(), stream_.c_str(), &cc, nullptr, &jerr);

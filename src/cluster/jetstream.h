@@ -109,9 +109,11 @@ class PullConsumer {
  public:
   // Deletes any consumer `durable` on `stream` and creates it again on
   // `subject`, delivering from stream sequence start_seq (0: from the start).
+  // inactive_s > 0: the server deletes the consumer once nobody has pulled
+  // from it for that long (a consumer named after one process).
   static absl::StatusOr<std::unique_ptr<PullConsumer>> Create(NatsLink* link, const std::string& stream,
                                                               const std::string& durable, const std::string& subject,
-                                                              uint64_t start_seq);
+                                                              uint64_t start_seq, int64_t inactive_s = 0);
   // The stream sequence of the last message `durable` had acknowledged
   // (its ack floor), 0 if none or no such consumer.
   static absl::StatusOr<uint64_t> AckFloor(NatsLink* link, const std::string& stream, const std::string& durable);
@@ -146,6 +148,7 @@ class PullConsumer {
   uint64_t last_stream_seq_ = 0;
   uint64_t acked_stream_seq_ = 0;   // everything up to it is acknowledged
   uint64_t start_seq_ = 0;
+  int64_t inactive_s_ = 0;
   int failures_ = 0;                // consecutive fetch errors
   std::atomic<uint64_t> recreated_{0};
   std::atomic<uint64_t> lag_{UINT64_MAX};

@@ -551,7 +551,7 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
   if (!value_bucket.ok()) return value_bucket.status();
   auto campaign_bucket = KvBucket::Open(link->get(), kCampaignBucket, options.cluster.replicas);
   if (!campaign_bucket.ok()) return campaign_bucket.status();
-  if (auto s = CheckPartitions(meta->get(), options.cluster.partitions, false); !s.ok()) return s;
+  if (auto s = CheckPartitions(meta->get(), options.cluster.partitions, true); !s.ok()) return s;
   // serve --nats (cluster/serve_link.h): the sequencer numbers the events
   // decision nodes publish; analysts' overrides are applied between runs.
   SequencerThread sequencer(link->get(), options.cluster);
@@ -771,33 +771,19 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
     m.applied = applied;
     (*override_feed)->Drain([&](const std::string& key, const std::string& value, bool deleted) {
       std::string id;
-      // A cleared override (deleted, or "clear") is kReview, as Engine::SetOverride takes it.
-      const std::optional<Verdict> v = deleted ? std::optional(Verdict::kReview) : ParseOverrideEntry(value);
-      if (!AccountFromKey(key, &id) || !v) {
+      if (!ApplyOverrideChange(engine, key, value, deleted, &id)) {
         ++m.bad_bucket_values;
         return;
       }
-      engine.SetOverride(id, *v);
       ++m.overrides_applied;
       if (const AccountState* a = engine.FindAccount(id)) dirty.insert(a->index);
       tables_stale = true;
     });
-    // Imported indicators: the bucket's value replaces the engine's (a
-    // restart's replay of every key is idempotent). They take effect on
-    // each matching account's next event, as an import in serve does.
     (*shared_feed)->Drain([&](const std::string& key, const std::string& value, bool deleted) {
-      std::string kind_name, canonical;
-      SharedIndicatorRecord row;
-      IndicatorKind kind{};
-      const std::optional<IndicatorKind> key_kind =
-          SharedIndicatorFromKey(key, &kind_name, &canonical) ? SharedKindByName(kind_name) : std::nullopt;
-      if (!key_kind || (!deleted && (!ParseSharedIndicator(value, &row, &kind) || row.kind != kind_name ||
-                                     row.value != canonical))) {
+      if (!ApplySharedChange(engine, key, value, deleted)) {
         ++m.bad_bucket_values;
         return;
       }
-      engine.RemoveSharedIndicator(*key_kind, canonical);
-      if (!deleted) engine.AddSharedIndicator(kind, row.value, row.source, *SharedTrustByName(row.trust));
       ++m.shared_applied;
     });
     if (SecondsSince(last_meta) * 1000 > options.flush_ms) {

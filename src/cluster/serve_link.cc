@@ -11,7 +11,9 @@
 #include "common/hash.h"
 #include "common/json_out.h"
 #include "common/parse_int.h"
+#include "cluster/snapshot_store.h"
 #include "ingest/pipeline.h"
+#include "serve/wire.h"
 
 namespace dg {
 namespace {
@@ -376,8 +378,16 @@ absl::StatusOr<std::unique_ptr<NatsServeLink>> NatsServeLink::Open(const Cluster
 }
 
 NatsServeLink::~NatsServeLink() {
+  replica_.reset();
   pub_.reset();
   view_.reset();
+}
+
+absl::Status NatsServeLink::StartReplica(std::shared_mutex* mu, Engine::VerdictObserver observer, const Policy& policy,
+                                         const EngineOptions& options) {
+  if (replica_) return absl::FailedPreconditionError("the replica is already running");
+  replica_ = std::make_unique<EngineReplica>(link_.get(), nonce_, mu, std::move(observer), policy, options);
+  return absl::OkStatus();
 }
 
 absl::Status NatsServeLink::Publish(const std::vector<const Interaction*>& events) {
@@ -435,6 +445,142 @@ absl::Status NatsServeLink::Unshare(const std::string& kind, const std::string& 
   return view_->shared_bucket()->Delete(SharedIndicatorKey(kind, value));
 }
 
+// --- EngineReplica ---------------------------------------------------------------
+
+namespace {
+constexpr size_t kReplicaRun = 4096;        // digests applied per hold of the writer lock
+constexpr int64_t kReplicaInactiveS = 3600;  // its consumers outlive a stopped node this long
+}  // namespace
+
+EngineReplica::EngineReplica(NatsLink* link, uint64_t nonce, std::shared_mutex* mu, Engine::VerdictObserver observer,
+                             Policy policy, EngineOptions options)
+    : link_(link), nonce_(nonce), mu_(mu), observer_(std::move(observer)), policy_(std::move(policy)), options_(options) {
+  // The digests carry no text: as the correlator, it keeps no samples.
+  options_.keep_samples = false;
+  thread_ = std::thread([this] { Run(); });
+}
+
+EngineReplica::~EngineReplica() { Stop(); }
+
+void EngineReplica::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void EngineReplica::Run() {
+  while (!stop_.load()) {
+    const absl::Status s = Follow();
+    if (stop_.load()) break;
+    ++errors_;
+    fmt::print(stderr, "serve: replica: {}; starting again in 2 s\n", std::string(s.message()));
+    for (int tick = 0; tick < 20 && !stop_.load(); ++tick) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+absl::Status EngineReplica::Follow() {
+  auto meta = KvBucket::Open(link_, kMetaBucket, 1);
+  if (!meta.ok()) return meta.status();
+  // The partition count the correlator records; until it has, nothing to follow.
+  int partitions = 0;
+  while (!stop_.load()) {
+    auto stored = (*meta)->Get("partitions");
+    if (stored.ok()) {
+      partitions = ParseDecimal<int>(*stored).value_or(0);
+      if (partitions < 1 || partitions > 4096) return absl::DataLossError(fmt::format("dg_meta partitions: '{}'", *stored));
+      break;
+    }
+    if (!absl::IsNotFound(stored.status())) return stored.status();
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  if (stop_.load()) return absl::OkStatus();
+  std::unique_ptr<Engine> engine;
+  SnapshotManifest head;
+  if (!loaded_.load()) {
+    // The newest snapshot, else the whole digest stream.
+    auto snaps = KvBucket::Open(link_, kSnapshotBucket, 1);
+    if (!snaps.ok()) return snaps.status();
+    auto loaded = LoadNewestSnapshot(snaps->get(), static_cast<size_t>(partitions), policy_, options_, &head);
+    if (loaded.ok()) {
+      engine = std::move(*loaded);
+      resumed_from_ = head.next;
+    } else {
+      if (!absl::IsNotFound(loaded.status())) {
+        fmt::print(stderr, "serve: replica: snapshot unusable ({}); following the digests from the start\n",
+                   std::string(loaded.status().message()));
+      }
+      engine = std::make_unique<Engine>(policy_, options_);
+      head = SnapshotManifest{};
+    }
+    head.pos.resize(static_cast<size_t>(partitions), 0);
+    engine->SetVerdictObserver(observer_);
+    std::unique_lock lock(*mu_);
+    engine_ = std::move(engine);
+    loaded_ = true;
+  } else {
+    // After an error: the engine goes on from where it is.
+    std::shared_lock lock(*mu_);
+    head.next = applied_.load() + resumed_from_.load();
+    head.pos.assign(static_cast<size_t>(partitions), 0);  // from the start; numbers before `next` are dropped as duplicates
+  }
+  auto merged = DigestMerger::Start(link_, partitions, fmt::format("r{:016x}-", nonce_), head.pos, head.next, 8192,
+                                    "serve: replica", &counters_, kReplicaInactiveS);
+  if (!merged.ok()) return merged.status();
+  auto overrides = BucketFeed::Start(link_, kOverrideBucket, 1);
+  if (!overrides.ok()) return overrides.status();
+  auto shared = BucketFeed::Start(link_, kSharedBucket, 1);
+  if (!shared.ok()) return shared.status();
+  std::vector<std::string> run;
+  Interaction in;
+  ContentDigest digest;
+  auto last_lag = std::chrono::steady_clock::now();
+  while (!stop_.load()) {
+    run.clear();
+    (*merged)->Take(&run, 100);
+    std::unique_lock lock(*mu_);
+    for (size_t i = 0; i < run.size(); ++i) {
+      if (i > 0 && i % kReplicaRun == 0) {  // let readers in between runs
+        lock.unlock();
+        lock.lock();
+      }
+      const std::string& record = run[i];
+      if (!record.empty() && DecodeRecord(record, &in, &digest)) engine_->ObserveDigest(in, digest);
+      else ++counters_.bad_records;  // counted by the correlator too; never half-applied
+    }
+    applied_ += run.size();
+    (*overrides)->Drain([&](const std::string& key, const std::string& value, bool deleted) {
+      std::string id;
+      if (!ApplyOverrideChange(*engine_, key, value, deleted, &id)) ++bad_values_;
+    });
+    (*shared)->Drain([&](const std::string& key, const std::string& value, bool deleted) {
+      if (!ApplySharedChange(*engine_, key, value, deleted)) ++bad_values_;
+    });
+    lock.unlock();
+    if (std::chrono::steady_clock::now() - last_lag > std::chrono::seconds(1)) {
+      lag_ = (*merged)->Lag();
+      last_lag = std::chrono::steady_clock::now();
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string EngineReplica::Metrics() const {
+  return fmt::format(
+      "# HELP distillguard_cluster_replica_loaded 1 once the replica's engine is loaded (snapshot or empty)\n"
+      "# TYPE distillguard_cluster_replica_loaded gauge\ndistillguard_cluster_replica_loaded {}\n"
+      "# HELP distillguard_cluster_replica_applied_total Digests the replica applied since it started\n"
+      "# TYPE distillguard_cluster_replica_applied_total counter\ndistillguard_cluster_replica_applied_total {}\n"
+      "# HELP distillguard_cluster_replica_resumed_from Sequence number of the snapshot it loaded (0: none)\n"
+      "# TYPE distillguard_cluster_replica_resumed_from gauge\ndistillguard_cluster_replica_resumed_from {}\n"
+      "# HELP distillguard_cluster_replica_lag Digest messages not yet fetched by the replica\n"
+      "# TYPE distillguard_cluster_replica_lag gauge\ndistillguard_cluster_replica_lag {}\n"
+      "# HELP distillguard_cluster_replica_errors_total Restarts of the replica's follower after an error\n"
+      "# TYPE distillguard_cluster_replica_errors_total counter\ndistillguard_cluster_replica_errors_total {}\n"
+      "# HELP distillguard_cluster_replica_bad_total Digests and bucket values the replica could not apply\n"
+      "# TYPE distillguard_cluster_replica_bad_total counter\ndistillguard_cluster_replica_bad_total {}\n",
+      loaded_.load() ? 1 : 0, applied_.load(), resumed_from_.load(), lag_.load(), errors_.load(),
+      counters_.bad_records.load() + counters_.bad_batches.load() + bad_values_.load());
+}
+
 bool NatsServeLink::Ready(std::string* why) const {
   if (view_->ready()) return true;
   *why = "loading the cluster's verdicts, overrides, campaigns' indicators and imported indicators";
@@ -461,6 +607,7 @@ std::string NatsServeLink::Metrics() const {
        messages_published_.load());
   line("distillguard_cluster_publish_errors_total", "counter", "Publishes the cluster did not confirm", publish_failures_.load());
   line("distillguard_cluster_ready", "gauge", "1 once the watches replayed every key", view_->ready() ? 1 : 0);
+  if (replica_) out += replica_->Metrics();
   return out;
 }
 
@@ -628,6 +775,35 @@ SequencerThread::SequencerThread(NatsLink* link, ClusterOptions cluster)
 SequencerThread::~SequencerThread() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
+}
+
+// --- bucket changes applied to an engine ---------------------------------------
+
+bool ApplyOverrideChange(Engine& engine, const std::string& key, const std::string& value, bool deleted,
+                         std::string* account_out) {
+  // A cleared override (deleted, or "clear") is kReview, as Engine::SetOverride takes it.
+  const std::optional<Verdict> v = deleted ? std::optional(Verdict::kReview) : ParseOverrideEntry(value);
+  if (!AccountFromKey(key, account_out) || !v) return false;
+  engine.SetOverride(*account_out, *v);
+  return true;
+}
+
+bool ApplySharedChange(Engine& engine, const std::string& key, const std::string& value, bool deleted) {
+  std::string kind_name, canonical;
+  SharedIndicatorRecord row;
+  IndicatorKind kind{};
+  const std::optional<IndicatorKind> key_kind =
+      SharedIndicatorFromKey(key, &kind_name, &canonical) ? SharedKindByName(kind_name) : std::nullopt;
+  if (!key_kind ||
+      (!deleted && (!ParseSharedIndicator(value, &row, &kind) || row.kind != kind_name || row.value != canonical))) {
+    return false;
+  }
+  // The bucket's value replaces the engine's (a restart's replay of every
+  // key is idempotent); it takes effect on each matching account's next
+  // event, as an import in serve does.
+  engine.RemoveSharedIndicator(*key_kind, canonical);
+  if (!deleted) engine.AddSharedIndicator(kind, row.value, row.source, *SharedTrustByName(row.trust));
+  return true;
 }
 
 // --- BucketFeed ------------------------------------------------------------------

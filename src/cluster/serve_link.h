@@ -62,6 +62,7 @@
 #include <absl/status/statusor.h>
 
 #include "cluster/batch_codec.h"
+#include "cluster/digest_merger.h"
 #include "cluster/event_codec.h"
 #include "cluster/jetstream.h"
 #include "cluster/nodes.h"
@@ -176,6 +177,43 @@ class ClusterView final : public CheckInputs {
   std::unique_ptr<KvWatch> verdict_watch_, override_watch_, value_watch_, campaign_watch_, shared_watch_;
 };
 
+// The analyst replica behind NatsServeLink::StartReplica (serve/cluster_link.h).
+// One thread: waits for dg_meta/partitions (the correlator writes it),
+// loads the newest engine snapshot from dg_snapshots (a policy or options
+// other than the correlator's: a replay from the start instead), then
+// follows the digest partitions through a DigestMerger of its own
+// consumers ("r<nonce>-<p>", deleted by the server an hour after the node
+// stops pulling) and applies them, with dg_overrides and dg_shared, under
+// the caller's lock in runs of at most 4,096 digests (readers wait at most
+// one run). Memory: a whole engine, as the correlator's; CPU: the
+// correlator's per event.
+class EngineReplica {
+ public:
+  EngineReplica(NatsLink* link, uint64_t nonce, std::shared_mutex* mu, Engine::VerdictObserver observer, Policy policy,
+                EngineOptions options);
+  ~EngineReplica();  // stops and joins
+  void Stop();       // the same, idempotent; the engine stays readable
+  EngineReplica(const EngineReplica&) = delete;
+  EngineReplica& operator=(const EngineReplica&) = delete;
+  const Engine* engine() const { return loaded_.load() ? engine_.get() : nullptr; }  // under *mu shared
+  std::string Metrics() const;
+
+ private:
+  void Run();
+  absl::Status Follow();
+  NatsLink* link_;
+  uint64_t nonce_;
+  std::shared_mutex* mu_;
+  Engine::VerdictObserver observer_;
+  Policy policy_;
+  EngineOptions options_;
+  std::unique_ptr<Engine> engine_;  // set once, under *mu_
+  std::atomic<bool> loaded_{false}, stop_{false};
+  DigestMerger::Counters counters_;
+  std::atomic<uint64_t> applied_{0}, resumed_from_{0}, lag_{0}, bad_values_{0}, errors_{0};
+  std::thread thread_;
+};
+
 class NatsServeLink final : public ClusterLink {
  public:
   // nonce: this node's part of its message ids (unique per process; the
@@ -189,6 +227,12 @@ class NatsServeLink final : public ClusterLink {
   absl::Status Share(const std::vector<SharedIndicatorRecord>& rows) override;
   absl::Status Unshare(const std::string& kind, const std::string& value) override;
   std::vector<SharedIndicatorRecord> SharedIndicatorList() const override { return view_->SharedList(); }
+  absl::Status StartReplica(std::shared_mutex* mu, Engine::VerdictObserver observer, const Policy& policy,
+                            const EngineOptions& options) override;
+  const Engine* ReplicaEngine() const override { return replica_ ? replica_->engine() : nullptr; }
+  void StopReplica() override {
+    if (replica_) replica_->Stop();
+  }
   bool Ready(std::string* why) const override;
   std::string Metrics() const override;
 
@@ -202,6 +246,7 @@ class NatsServeLink final : public ClusterLink {
   uint64_t next_msg_ = 0;  // under publish_mu_
   BatchLimits limits_;
   std::atomic<uint64_t> events_published_{0}, messages_published_{0}, publish_failures_{0};
+  std::unique_ptr<EngineReplica> replica_;  // before view_ and link_ go (declared after: destroyed first)
 };
 
 // The intake sequencer's counters (the correlator's /metrics).
@@ -231,6 +276,14 @@ class SequencerThread {
   SequencerMetrics metrics_;
   std::thread thread_;
 };
+
+// A change of dg_overrides / dg_shared applied to an engine, as the
+// correlator (and an analyst replica) applies them: false when the key or
+// value is not understood (the caller counts it). *account_out: the
+// overridden account.
+bool ApplyOverrideChange(Engine& engine, const std::string& key, const std::string& value, bool deleted,
+                         std::string* account_out);
+bool ApplySharedChange(Engine& engine, const std::string& key, const std::string& value, bool deleted);
 
 // A bucket the correlator follows (dg_overrides: analysts' decisions;
 // dg_shared: imported indicators): every change queued by a watching

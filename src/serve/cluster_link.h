@@ -21,12 +21,14 @@
 // thread, concurrently.
 #pragma once
 
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
 #include <absl/status/status.h>
 
 #include "decide/check.h"
+#include "engine/engine.h"
 #include "ingest/interaction.h"
 #include "serve/store.h"
 
@@ -51,6 +53,25 @@ class ClusterLink {
   // The cluster's imported indicators as this node's watched copy holds
   // them, in key order.
   virtual std::vector<SharedIndicatorRecord> SharedIndicatorList() const = 0;
+  // An analyst replica (serve --nats --replica): the cluster's engine
+  // followed on this node -- the correlator's newest snapshot, then the
+  // digest partitions merged in sequence and applied, overrides and
+  // imported indicators as the correlator applies them -- so that the
+  // analyst reads (campaigns, accounts, the console) show the cluster's
+  // state. It loads in the background and applies under *mu held
+  // exclusively; `observer` sees each verdict change (serve's history).
+  // Unimplemented by links without one.
+  virtual absl::Status StartReplica(std::shared_mutex* mu, Engine::VerdictObserver observer, const Policy& policy,
+                                    const EngineOptions& options) {
+    (void)mu, (void)observer, (void)policy, (void)options;
+    return absl::UnimplementedError("this cluster link keeps no replica");
+  }
+  // The replica's engine (read under *mu held shared), or null: none, or
+  // not loaded yet.
+  virtual const Engine* ReplicaEngine() const { return nullptr; }
+  // Stops the replica's thread (it no longer touches *mu or the observer);
+  // its engine stays readable. Idempotent.
+  virtual void StopReplica() {}
   // The watched copy holds every value the cluster had at start; else *why.
   virtual bool Ready(std::string* why) const = 0;
   // Prometheus text about the link (watched accounts, updates, publishes).

@@ -133,9 +133,16 @@ Service::Service(ServiceOptions options)
   engine_.SetVerdictObserver([this](const AccountState& a, const VerdictRecord& r) { verdict_history_.Record(a.id, r); });
 }
 
+const Engine& Service::ReadEngine() const {
+  if (options_.cluster) {
+    if (const Engine* replica = options_.cluster->ReplicaEngine()) return *replica;
+  }
+  return engine_;
+}
+
 void Service::Read(const std::function<void(const EngineView&)>& fn) const {
   std::shared_lock<std::shared_mutex> lock(engine_mu_);
-  fn(EngineView{engine_, verdict_history_, override_history_});
+  fn(EngineView{ReadEngine(), verdict_history_, override_history_});
 }
 
 Service::~Service() {
@@ -156,6 +163,12 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Open(ServiceOptions options) {
   s->store_ = std::move(*store);
   s->MaybePrune();  // retention applies before replay: replay sees the retained history only
   DG_RETURN_IF_ERROR(s->Replay());
+  if (s->options_.cluster && s->options_.cluster_replica) {
+    Service* self = s.get();
+    DG_RETURN_IF_ERROR(s->options_.cluster->StartReplica(
+        &s->engine_mu_, [self](const AccountState& a, const VerdictRecord& r) { self->verdict_history_.Record(a.id, r); },
+        s->options_.policy, EngineOptions{false}));
+  }
   if (!s->options_.access_rules.empty()) {
     auto audit = AccessAudit::Open(s->options_.data_dir, s->options_.clock, s->options_.access_audit_queue);
     if (!audit.ok()) return audit.status();
@@ -683,11 +696,12 @@ void Service::RecordDecision(Decision d, double us) {
 
 std::string Service::CampaignsJson() {
   std::shared_lock<std::shared_mutex> lock(engine_mu_);
+  const Engine& reader = ReadEngine();
   std::string out = "{\"campaigns\":[";
-  const auto campaigns = Campaigns(engine_);
+  const auto campaigns = Campaigns(reader);
   for (size_t idx = 0; idx < campaigns.size(); ++idx) {
     if (idx) out += ",";
-    AppendCampaignJson(out, campaigns[idx], engine_);
+    AppendCampaignJson(out, campaigns[idx], reader);
   }
   out += "]}";
   return out;
@@ -695,24 +709,26 @@ std::string Service::CampaignsJson() {
 
 absl::Status Service::WriteReport(const std::string& path) {
   std::shared_lock<std::shared_mutex> lock(engine_mu_);
+  const Engine& reader = ReadEngine();
   RunInfo info;
   info.inputs = options_.data_dir;
-  info.interactions = engine_.interactions();
+  info.interactions = reader.interactions();
   FieldCoverage coverage;  // of the events parsed since this process started
   {
     std::lock_guard<std::mutex> cov_lock(coverage_mu_);
     coverage = coverage_;
   }
   info.coverage = &coverage;
-  return dg::WriteReport(Campaigns(engine_), engine_, info, path);
+  return dg::WriteReport(Campaigns(reader), reader, info, path);
 }
 
 std::optional<std::string> Service::CampaignJson(const std::string& id) {
   std::shared_lock<std::shared_mutex> lock(engine_mu_);
-  for (const auto& c : Campaigns(engine_)) {
+  const Engine& reader = ReadEngine();
+  for (const auto& c : Campaigns(reader)) {
     if (c.id != id) continue;
     std::string out;
-    AppendCampaignJson(out, c, engine_);
+    AppendCampaignJson(out, c, reader);
     return out;
   }
   return std::nullopt;
@@ -720,12 +736,13 @@ std::optional<std::string> Service::CampaignJson(const std::string& id) {
 
 std::optional<std::string> Service::AccountJson(const std::string& id) {
   std::shared_lock<std::shared_mutex> lock(engine_mu_);
-  const AccountState* a = engine_.FindAccount(id);
+  const Engine& reader = ReadEngine();
+  const AccountState* a = reader.FindAccount(id);
   const auto hist = override_history_.find(id);
   if (a == nullptr && hist == override_history_.end()) return std::nullopt;
   std::string out;
   if (a != nullptr) {
-    AppendAccountJson(out, engine_, *a);
+    AppendAccountJson(out, reader, *a);
     out.pop_back();  // reopen the object
     out += ",\"first_seen\":";
     AppendJsonString(out, FormatRfc3339(a->first_ts));
@@ -980,6 +997,9 @@ void Service::FollowLoop(std::string path, uint64_t offset) {
 void Service::Stop() {
   stop_ = true;
   if (follower_.joinable()) follower_.join();
+  // The replica applies under engine_mu_ and records verdict_history_:
+  // stopped before they go (the link may outlive this object).
+  if (options_.cluster) options_.cluster->StopReplica();
 }
 
 std::string Service::Metrics() {
@@ -1014,10 +1034,11 @@ std::string Service::Metrics() {
   apply_lock_.AppendPrometheus(out, "distillguard_apply_lock_seconds", "Engine held exclusively per applied chunk (decisions wait this long at most)");
   {
     std::shared_lock<std::shared_mutex> lock(engine_mu_);
-    gauge("distillguard_campaigns", "Confirmed campaigns", engine_.confirmed_campaigns());
-    gauge("distillguard_accounts", "Accounts in the engine", static_cast<double>(engine_.live_accounts()));
-    gauge("distillguard_indicator_values", "Distinct indicator values indexed", static_cast<double>(engine_.indicator_values()));
-    gauge("distillguard_engine_interactions", "Interactions applied to the engine", static_cast<double>(engine_.interactions()));
+    const Engine& reader = ReadEngine();
+    gauge("distillguard_campaigns", "Confirmed campaigns", reader.confirmed_campaigns());
+    gauge("distillguard_accounts", "Accounts in the engine", static_cast<double>(reader.live_accounts()));
+    gauge("distillguard_indicator_values", "Distinct indicator values indexed", static_cast<double>(reader.indicator_values()));
+    gauge("distillguard_engine_interactions", "Interactions applied to the engine", static_cast<double>(reader.interactions()));
   }
   gauge("distillguard_resident_memory_bytes", "Resident set size", static_cast<double>(ResidentBytes()));
   {

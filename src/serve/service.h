@@ -94,9 +94,11 @@ struct ServiceOptions {
   // here, digested and applied by the cluster's workers and correlator),
   // Override is stored in the cluster's override bucket. The local engine
   // and event log stay empty; the analyst reads (campaigns, accounts, the
-  // console's views of them) show only what this process holds: the
-  // overrides it took. Null: the single-process serve.
+  // console's views of them) show the cluster's engine when cluster_replica
+  // (ClusterLink::StartReplica: followed on this node), else only what this
+  // process holds: the overrides it took. Null: the single-process serve.
   std::shared_ptr<ClusterLink> cluster;
+  bool cluster_replica = false;
 };
 
 struct IngestResult {
@@ -247,6 +249,9 @@ class Service {
     const std::unordered_map<std::string, std::vector<OverrideRecord>>& overrides;
   };
   void Read(const std::function<void(const EngineView&)>& fn) const;
+  // The engine the analyst reads show, under engine_mu_ held (shared): the
+  // cluster's replica once loaded, else this process's own.
+  const Engine& ReadEngine() const;
   const std::string& data_dir() const { return options_.data_dir; }
   int policy_version() const { return options_.policy.version; }
 

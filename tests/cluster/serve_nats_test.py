@@ -26,6 +26,10 @@ SIGKILL and a new one started. Then:
     -- block, challenge or allow, with the same campaign: B matches it
     against the correlator's dg_indicators and dg_campaigns as serve's
     engine matches it against its own index;
+  - B, started with --replica, follows the cluster's engine: its
+    /v1/campaigns lists the campaigns single-process serve (C) lists, and
+    /v1/accounts/{id} gives C's verdict and campaign; A (no replica) lists
+    none;
   - an indicator imported through A (STIX, block trust) blocks a new
     account on its card on B, is listed on B, makes the correlator block an
     account that then uses the card, and removed through B no longer
@@ -150,7 +154,9 @@ def main():
         nodes = []
         for name in ("a", "b"):
             pf = os.path.join(work, f"serve-{name}.port")
-            p = subprocess.Popen([dg, "serve", *common, "--data", os.path.join(work, f"data-{name}"), "--listen",
+            # B is also an analyst node: it follows the cluster's engine (--replica).
+            extra = ["--replica"] if name == "b" else []
+            p = subprocess.Popen([dg, "serve", *common, *extra, "--data", os.path.join(work, f"data-{name}"), "--listen",
                                   "127.0.0.1:0", "--port-file", pf, "--token-file", token_file])
             procs.append(p)
             nodes.append(wait_port_file(pf, p))
@@ -289,6 +295,26 @@ def main():
                             f"({new_blocked} blocked by serve): {mismatches[:5]}")
         table_values = metric(b, "distillguard_cluster_request_values")
 
+        # The analyst replica on B: /v1/campaigns and /v1/accounts show the
+        # cluster's engine -- the same campaigns and verdicts as the
+        # single-process serve C (fed the same requests), A's own (no
+        # replica) shows none.
+        wait_for("B's replica to apply every event",
+                 lambda: metric(b, "distillguard_cluster_replica_applied_total") is not None
+                 and metric(b, "distillguard_engine_interactions") == len(lines), 60)
+        camps_b = sorted(x["campaign_id"] for x in json.loads(http(b, "/v1/campaigns")[1])["campaigns"])
+        camps_c = sorted(x["campaign_id"] for x in json.loads(http(c, "/v1/campaigns")[1])["campaigns"])
+        camps_a = json.loads(http(a, "/v1/campaigns")[1])["campaigns"]
+        if not camps_c or camps_b != camps_c or camps_a:
+            failures.append(f"campaigns: B (replica) {camps_b[:10]}, C (serve) {camps_c[:10]}, A (no replica) {len(camps_a)}")
+        replica_same = 0
+        for s in scanned[:200]:
+            got_b = json.loads(http(b, f"/v1/accounts/{s['account_id']}")[1])
+            got_c = json.loads(http(c, f"/v1/accounts/{s['account_id']}")[1])
+            replica_same += (got_b.get("verdict"), got_b.get("campaign_id")) == (got_c.get("verdict"), got_c.get("campaign_id"))
+        if replica_same < 200:
+            failures.append(f"accounts: B's replica and C agree on {replica_same} of 200")
+
         # Imported (STIX) indicators: imported through A with block trust,
         # they hold on B for a never-seen account, are applied by the
         # correlator (an account that then uses the card is blocked in
@@ -372,7 +398,8 @@ def main():
               f"{with_campaign} of them with their campaign, "
               f"{len(clean)} clean); new accounts on {len(probes)} accounts' card and address: B answers as "
               f"single-process serve for {new_same} ({new_blocked} block, {new_challenged} challenge; "
-              f"{table_values:.0f} values watched); three overrides held on B within {held_s:.2f}s")
+              f"{table_values:.0f} values watched); B's replica: {len(camps_b)} campaigns as C, accounts as C for "
+              f"{replica_same}/200; three overrides held on B within {held_s:.2f}s")
         return report(failures)
     finally:
         stop_all(procs)
