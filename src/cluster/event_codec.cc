@@ -148,7 +148,8 @@ bool CampaignFromKey(std::string_view key, std::string* campaign_id) {
 }
 
 std::optional<IndicatorKind> SharedKindByName(std::string_view name) {
-  const std::optional<IndicatorKind> k = name == "user_agent" ? std::optional(IndicatorKind::kClient) : IndicatorKindByName(name);
+  // Only the names serve writes: one key per (kind, value).
+  const std::optional<IndicatorKind> k = IndicatorKindByName(name);
   if (k && (*k == IndicatorKind::kPayment || *k == IndicatorKind::kIpPrefix || *k == IndicatorKind::kClient)) return k;
   return std::nullopt;
 }
@@ -196,6 +197,7 @@ bool ParseSharedIndicator(std::string_view value, SharedIndicatorRecord* out, In
     return false;
   }
   if (doc["source"].get_string().get(source) != simdjson::SUCCESS) source = {};
+  if (v.size() > kMaxSharedValueBytes || source.size() > kMaxSharedValueBytes) return false;
   if (doc["imported_at"].get_string().get(at) != simdjson::SUCCESS) at = {};
   const std::optional<IndicatorKind> k = SharedKindByName(kind);
   if (!k) return false;
@@ -242,7 +244,7 @@ bool ParseRequestValueEntry(std::string_view value, RequestValueEntry* out) {
   if (doc.error() || doc["campaign_id"].get_string().get(campaign) != simdjson::SUCCESS || campaign.empty() ||
       doc["kind"].get_string().get(kind) != simdjson::SUCCESS || doc["root"].get_uint64().get(root) != simdjson::SUCCESS ||
       root > UINT32_MAX || doc["evidence"].get_double().get(evidence) != simdjson::SUCCESS || !std::isfinite(evidence) ||
-      evidence < 0) {
+      evidence < 0 || campaign.size() > kMaxCampaignIdBytes) {
     return false;
   }
   const std::optional<IndicatorKind> k = IndicatorKindByName(kind);
@@ -267,7 +269,8 @@ bool ParseCampaignEntry(std::string_view value, CampaignMatch* out, uint64_t* me
   std::string_view campaign;
   double score = 0;
   if (doc.error() || doc["campaign_id"].get_string().get(campaign) != simdjson::SUCCESS || campaign.empty() ||
-      doc["score"].get_double().get(score) != simdjson::SUCCESS || !std::isfinite(score)) {
+      doc["score"].get_double().get(score) != simdjson::SUCCESS || !std::isfinite(score) ||
+      campaign.size() > kMaxCampaignIdBytes) {
     return false;
   }
   bool measuring = false, one_customer = false;

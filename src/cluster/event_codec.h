@@ -78,6 +78,10 @@ std::optional<Verdict> ParseOverrideEntry(std::string_view value);
 //                  "measuring","one_customer"} (CampaignMatchOf)
 // Numbers are written in full (shortest round-trip form), so a decision
 // node's sums and threshold comparisons are the engine's.
+// Bounds on what a node keeps from a bucket value (a hostile writer's
+// value is refused past them, not stored at the bus's 1 MiB).
+inline constexpr size_t kMaxCampaignIdBytes = 256;
+inline constexpr size_t kMaxSharedValueBytes = 1024;
 struct RequestValueEntry {
   std::string campaign_id;
   ValueEvidence value;
@@ -103,13 +107,12 @@ bool ParseCampaignEntry(std::string_view value, CampaignMatch* out, uint64_t* me
 //              "source","trust","imported_at"} (serve's SharedIndicatorRecord)
 // The key is "s." and the bytes of kind, 0x1f, value in hex.
 std::string SharedIndicatorKey(std::string_view kind, std::string_view value);
-// The kinds an imported indicator may have: payment, ip_prefix, and client
-// (stored as "user_agent" by serve's store, or "client").
+// The kinds an imported indicator may have: payment, ip_prefix, client.
 std::optional<IndicatorKind> SharedKindByName(std::string_view name);
 bool SharedIndicatorFromKey(std::string_view key, std::string* kind, std::string* value);
 std::string FormatSharedIndicator(const SharedIndicatorRecord& r);
-// False unless a JSON object whose kind is payment, ip_prefix or
-// user_agent / client, whose value is that kind's canonical form
+// False unless a JSON object whose kind is payment, ip_prefix or client
+// (value and source at most kMaxSharedValueBytes), whose value is that kind's canonical form
 // (SharedIndicators::Canonical) and whose trust is block or review; the
 // kind is returned as *kind_out.
 bool ParseSharedIndicator(std::string_view value, SharedIndicatorRecord* out, IndicatorKind* kind_out);

@@ -418,6 +418,29 @@ absl::Status KvBucket::Put(const std::string& key, std::string_view value) {
   }
 }
 
+absl::StatusOr<bool> KvBucket::PutUnless(const std::string& key, std::string_view value,
+                                          const std::function<bool(std::string_view current)>& keep) {
+  const auto deadline = Clock::now() + link_->patience;
+  for (int attempt = 0;; ++attempt) {
+    kvEntry* e = nullptr;
+    natsStatus s = kvStore_Get(&e, kv_, key.c_str());
+    if (s == NATS_OK) {
+      const std::string_view current(static_cast<const char*>(kvEntry_Value(e)), static_cast<size_t>(kvEntry_ValueLen(e)));
+      const uint64_t rev = kvEntry_Revision(e);
+      const bool kept = keep(current);
+      kvEntry_Destroy(e);
+      if (kept) return false;
+      s = kvStore_Update(nullptr, kv_, key.c_str(), value.data(), static_cast<int>(value.size()), rev);
+    } else if (s == NATS_NOT_FOUND) {
+      s = kvStore_Create(nullptr, kv_, key.c_str(), value.data(), static_cast<int>(value.size()));
+    }
+    if (s == NATS_OK) return true;
+    // A conflict (another writer in between) or a transient error: read again.
+    if (Clock::now() > deadline) return NatsError(fmt::format("put {}", key), s);
+    Backoff(attempt);
+  }
+}
+
 absl::Status KvBucket::Delete(const std::string& key) {
   const auto deadline = Clock::now() + link_->patience;
   for (int attempt = 0;; ++attempt) {

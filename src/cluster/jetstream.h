@@ -28,6 +28,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -169,6 +170,11 @@ class KvBucket {
   absl::Status Put(const std::string& key, std::string_view value);
   // The value, or NotFound.
   absl::StatusOr<std::string> Get(const std::string& key);
+  // Puts `value` unless keep(current value) says to keep what is there,
+  // atomically against other writers (create when absent, else update at
+  // the revision read; read again on a conflict). True: written.
+  absl::StatusOr<bool> PutUnless(const std::string& key, std::string_view value,
+                                 const std::function<bool(std::string_view current)>& keep);
   // A delete marker for the key (watchers see it deleted).
   absl::Status Delete(const std::string& key);
   // Every key with a value (deleted ones not), read with a watcher: O(keys).

@@ -464,7 +464,7 @@ std::string VerdictValue(const Engine& engine, const AccountState& a) {
 
 // The new-account check's tables as the engine has them now, against what
 // was last published: puts for what changed, deletes for what went.
-// O(confirmed members × their payment and address slots) per call; memory
+// O(indicator index) per call (a walk over every value); memory
 // the last published values (~100 B per value and per campaign).
 constexpr std::chrono::seconds kCheckTablesEvery{2};
 
@@ -698,7 +698,14 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
     const uint64_t applied_now = m.applied.load();
     const bool paused = applied_now == flushed_applied;
     flushed_applied = applied_now;
-    if (tables_stale || (applied_now != tables_applied && (paused || Clock::now() - tables_at >= kCheckTablesEvery))) {
+    // Only once the engine has caught up with what was published: a
+    // restarted correlator replaying the digests would otherwise delete (or
+    // roll back) every node's tables until its replay confirms the
+    // campaigns again.
+    const uint64_t published_now = m.published.load();
+    const bool caught_up = published_now > 0 && applied_now >= published_now;
+    if (caught_up &&
+        (tables_stale || (applied_now != tables_applied && (paused || Clock::now() - tables_at >= kCheckTablesEvery)))) {
       uint64_t puts = 0;
       const auto t_tables = Clock::now();
       if (auto s = tables.Publish(engine, &kv_pub, **value_bucket, **campaign_bucket, &puts); !s.ok()) return s;
@@ -817,6 +824,7 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
   if (!failure.ok()) return failure;
   if (finished) {
     engine.Finish();
+    tables_stale = true;  // what Finish changed (and the last events) reach the nodes too
     for (const AccountState& a : engine.accounts()) {
       if (!a.id.empty()) dirty.insert(a.index);
     }

@@ -433,9 +433,20 @@ absl::Status NatsServeLink::Override(const OverrideRecord& o) {
 
 absl::Status NatsServeLink::Share(const std::vector<SharedIndicatorRecord>& rows) {
   for (const SharedIndicatorRecord& row : rows) {
-    // A review import never lowers a block one (as the engine's own import).
-    if (row.trust == "review" && view_->SharedTrustOf(row.kind, row.value) == SharedTrust::kBlock) continue;
-    DG_RETURN_IF_ERROR(view_->shared_bucket()->Put(SharedIndicatorKey(row.kind, row.value), FormatSharedIndicator(row)));
+    const std::string key = SharedIndicatorKey(row.kind, row.value), value = FormatSharedIndicator(row);
+    if (row.trust != "review") {
+      DG_RETURN_IF_ERROR(view_->shared_bucket()->Put(key, value));
+      continue;
+    }
+    // A review import never lowers a block one (as the engine's own
+    // import) -- checked against the bucket and written at the revision
+    // read, so a block stored meanwhile by another node is kept too.
+    auto written = view_->shared_bucket()->PutUnless(key, value, [](std::string_view current) {
+      SharedIndicatorRecord held;
+      IndicatorKind k{};
+      return ParseSharedIndicator(current, &held, &k) && held.trust == "block";
+    });
+    if (!written.ok()) return written.status();
   }
   return absl::OkStatus();
 }
@@ -802,7 +813,9 @@ bool ApplySharedChange(Engine& engine, const std::string& key, const std::string
   // key is idempotent); it takes effect on each matching account's next
   // event, as an import in serve does.
   engine.RemoveSharedIndicator(*key_kind, canonical);
-  if (!deleted) engine.AddSharedIndicator(kind, row.value, row.source, *SharedTrustByName(row.trust));
+  if (deleted) return true;
+  if (engine.shared_indicators() >= kMaxSharedRows) return false;  // bounded as a decision node's copy
+  engine.AddSharedIndicator(kind, row.value, row.source, *SharedTrustByName(row.trust));
   return true;
 }
 

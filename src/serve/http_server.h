@@ -22,8 +22,9 @@
 //                                 its own sessions, CSRF and answers)
 // serve --nats (serve/cluster_link.h): /v1/check and ext_authz answer from
 // the cluster's watched buckets, /v1/events is 200 once the cluster stored
-// the events, overrides are stored in the cluster; the analyst reads show
-// this node's (empty) engine.
+// the events, overrides and imported indicators are stored in the cluster;
+// the analyst reads show the cluster's engine with --replica, else this
+// node's (empty) one.
 // {id} is percent-decoded (bob%20smith; a bad escape or %00 is a 400).
 // /readyz is 503 while replaying or while the store refuses writes.
 //

@@ -254,15 +254,25 @@ TEST(BucketValues, SharedIndicatorsRoundTripAndOnlyCanonicalValuesAreAccepted) {
   EXPECT_EQ(back.source, row.source);
   EXPECT_EQ(back.trust, "block");
   EXPECT_EQ(back.imported_at, row.imported_at);
-  ASSERT_TRUE(ParseSharedIndicator(R"({"kind":"user_agent","value":"evil-bot/1","trust":"review"})", &back, &k));
+  ASSERT_TRUE(ParseSharedIndicator(R"({"kind":"client","value":"evil-bot/1","trust":"review"})", &back, &k));
   EXPECT_EQ(k, IndicatorKind::kClient);
   for (const char* bad : {R"({"kind":"ip_prefix","value":"203.0.113.77/24","trust":"block"})",  // not canonical
                           R"({"kind":"ip_prefix","value":"10.0.0.0/8","trust":"block"})",       // wider than /16
                           R"({"kind":"payment","value":"pm","trust":"maybe"})",
                           R"({"kind":"system_prompt","value":"x","trust":"block"})",
-                          R"({"kind":"payment","value":"","trust":"block"})", "{}", "not json"}) {
+                          R"({"kind":"payment","value":"","trust":"block"})",
+                          // one key per (kind, value): the store's old name for client is not a bucket kind
+                          R"({"kind":"user_agent","value":"evil-bot/1","trust":"review"})", "{}", "not json"}) {
     EXPECT_FALSE(ParseSharedIndicator(bad, &back, &k)) << bad;
   }
+  const std::string long_source = R"({"kind":"payment","value":"pm","trust":"block","source":")" + std::string(2000, 'x') + "\"}";
+  EXPECT_FALSE(ParseSharedIndicator(long_source, &back, &k)) << "a source past kMaxSharedValueBytes";
+  RequestValueEntry e;
+  EXPECT_FALSE(ParseRequestValueEntry(
+      R"({"campaign_id":")" + std::string(300, 'c') + R"(","kind":"payment","root":1,"evidence":1})", &e))
+      << "a campaign id past kMaxCampaignIdBytes";
+  CampaignMatch c;
+  EXPECT_FALSE(ParseCampaignEntry(R"({"campaign_id":")" + std::string(300, 'c') + R"(","score":1})", &c));
   for (const char* bad_key : {"s.", "s.7061796d656e74", "s.1f70", "a.00", "s.zz"}) {
     EXPECT_FALSE(SharedIndicatorFromKey(bad_key, &kind, &value)) << bad_key;
   }
