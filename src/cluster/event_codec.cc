@@ -105,6 +105,19 @@ bool DecodeEvent(std::string_view record, uint64_t* global_seq, Interaction* in)
 
 namespace {
 
+// A bucket value as a JSON document, parsed by this thread's parser (the
+// element lives until this thread parses the next value).
+simdjson::simdjson_result<simdjson::dom::element> ParseBucketValue(std::string_view value) {
+  thread_local simdjson::dom::parser parser;
+  return parser.parse(value.data(), value.size());  // copies into the parser's padded buffer
+}
+
+// A value's "campaign_id": present, non-empty and at most kMaxCampaignIdBytes.
+bool CampaignIdField(simdjson::simdjson_result<simdjson::dom::element>& doc, std::string_view* campaign) {
+  return doc["campaign_id"].get_string().get(*campaign) == simdjson::SUCCESS && !campaign->empty() &&
+         campaign->size() <= kMaxCampaignIdBytes;
+}
+
 std::string HexKey(std::string_view prefix, std::string_view id) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string key(prefix);
@@ -187,9 +200,7 @@ std::string FormatSharedIndicator(const SharedIndicatorRecord& r) {
 }
 
 bool ParseSharedIndicator(std::string_view value, SharedIndicatorRecord* out, IndicatorKind* kind_out) {
-  thread_local simdjson::dom::parser parser;
-  simdjson::padded_string padded(value.data(), value.size());
-  auto doc = parser.parse(padded);
+  auto doc = ParseBucketValue(value);
   std::string_view kind, v, source, trust, at;
   if (doc.error() || doc["kind"].get_string().get(kind) != simdjson::SUCCESS ||
       doc["value"].get_string().get(v) != simdjson::SUCCESS || doc["trust"].get_string().get(trust) != simdjson::SUCCESS ||
@@ -235,16 +246,13 @@ std::string FormatRequestValueEntry(const std::string& campaign_id, const ValueE
 }
 
 bool ParseRequestValueEntry(std::string_view value, RequestValueEntry* out) {
-  thread_local simdjson::dom::parser parser;
-  simdjson::padded_string padded(value.data(), value.size());
-  auto doc = parser.parse(padded);
+  auto doc = ParseBucketValue(value);
   std::string_view campaign, kind;
   uint64_t root = 0;
   double evidence = 0;
-  if (doc.error() || doc["campaign_id"].get_string().get(campaign) != simdjson::SUCCESS || campaign.empty() ||
-      doc["kind"].get_string().get(kind) != simdjson::SUCCESS || doc["root"].get_uint64().get(root) != simdjson::SUCCESS ||
-      root > UINT32_MAX || doc["evidence"].get_double().get(evidence) != simdjson::SUCCESS || !std::isfinite(evidence) ||
-      evidence < 0 || campaign.size() > kMaxCampaignIdBytes) {
+  if (doc.error() || !CampaignIdField(doc, &campaign) || doc["kind"].get_string().get(kind) != simdjson::SUCCESS ||
+      doc["root"].get_uint64().get(root) != simdjson::SUCCESS || root > UINT32_MAX ||
+      doc["evidence"].get_double().get(evidence) != simdjson::SUCCESS || !std::isfinite(evidence) || evidence < 0) {
     return false;
   }
   const std::optional<IndicatorKind> k = IndicatorKindByName(kind);
@@ -263,14 +271,11 @@ std::string FormatCampaignEntry(const CampaignMatch& c, size_t members) {
 }
 
 bool ParseCampaignEntry(std::string_view value, CampaignMatch* out, uint64_t* members) {
-  thread_local simdjson::dom::parser parser;
-  simdjson::padded_string padded(value.data(), value.size());
-  auto doc = parser.parse(padded);
+  auto doc = ParseBucketValue(value);
   std::string_view campaign;
   double score = 0;
-  if (doc.error() || doc["campaign_id"].get_string().get(campaign) != simdjson::SUCCESS || campaign.empty() ||
-      doc["score"].get_double().get(score) != simdjson::SUCCESS || !std::isfinite(score) ||
-      campaign.size() > kMaxCampaignIdBytes) {
+  if (doc.error() || !CampaignIdField(doc, &campaign) || doc["score"].get_double().get(score) != simdjson::SUCCESS ||
+      !std::isfinite(score)) {
     return false;
   }
   bool measuring = false, one_customer = false;
@@ -288,9 +293,7 @@ bool ParseCampaignEntry(std::string_view value, CampaignMatch* out, uint64_t* me
 }
 
 bool ParseVerdictEntry(std::string_view value, VerdictEntry* out) {
-  thread_local simdjson::dom::parser parser;
-  simdjson::padded_string padded(value.data(), value.size());
-  auto doc = parser.parse(padded);
+  auto doc = ParseBucketValue(value);
   std::string_view verdict, campaign;
   if (doc.error() || doc["verdict"].get_string().get(verdict) != simdjson::SUCCESS) return false;
   if (verdict == "block") out->verdict = Verdict::kBlock;
@@ -316,9 +319,7 @@ std::optional<Verdict> OverrideActionVerdict(std::string_view action) {
 }
 
 std::optional<Verdict> ParseOverrideEntry(std::string_view value) {
-  thread_local simdjson::dom::parser parser;
-  simdjson::padded_string padded(value.data(), value.size());
-  auto doc = parser.parse(padded);
+  auto doc = ParseBucketValue(value);
   std::string_view action;
   if (doc.error() || doc["action"].get_string().get(action) != simdjson::SUCCESS) return std::nullopt;
   return OverrideActionVerdict(action);

@@ -486,16 +486,16 @@ class CheckTables {
              x.value.evidence == y.value.evidence;
     };
     DG_RETURN_IF_ERROR(Diff(
-        values, &values_, same_value, pub, values_bucket, [](uint64_t k) { return RequestValueKey(k); },
+        std::move(values), &values_, same_value, pub, values_bucket, [](uint64_t k) { return RequestValueKey(k); },
         [](const RequestValueEntry& e) { return FormatRequestValueEntry(e.campaign_id, e.value); }, puts));
     return Diff(
-        campaigns, &campaigns_, std::equal_to<std::string>(), pub, campaigns_bucket,
+        std::move(campaigns), &campaigns_, std::equal_to<std::string>(), pub, campaigns_bucket,
         [](const std::string& id) { return CampaignKey(id); }, [](const std::string& v) { return v; }, puts);
   }
 
  private:
   template <typename K, typename V, typename Same, typename KeyFn, typename ValueFn>
-  static absl::Status Diff(const absl::flat_hash_map<K, V>& now, absl::flat_hash_map<K, V>* last, Same same,
+  static absl::Status Diff(absl::flat_hash_map<K, V>&& now, absl::flat_hash_map<K, V>* last, Same same,
                            ReliablePublisher* pub, const KvBucket& bucket, KeyFn key_of, ValueFn value_of,
                            uint64_t* puts) {
     for (const auto& [k, value] : now) {
@@ -510,7 +510,7 @@ class CheckTables {
       DG_RETURN_IF_ERROR(pub->Add(bucket.Subject(key_of(k)), "", "", {NatsHeader{"KV-Operation", "DEL"}}));
       ++*puts;
     }
-    *last = now;
+    *last = std::move(now);
     return absl::OkStatus();
   }
   absl::flat_hash_map<uint64_t, RequestValueEntry> values_;  // as last published
