@@ -18,6 +18,9 @@
 #                  into OUTDIR/replay, and print its rate
 #   --rate R       publish at most R events/s (so that the kills above land
 #                  mid-stream on a small file: batches make the cluster fast)
+#   --deadline S   give up after S seconds of waiting for the correlator
+#                  (default 0: wait as long as it takes): print how far it got
+#                  and the logs' tails, exit 1 -- a hang becomes a diagnosis
 #   --prepublish   publish everything first, then start the correlator and
 #                  the workers: the catch-up rate of the workers alone
 #                  (BENCHMARKS.md), printed as "catch-up: N events/s" and,
@@ -32,6 +35,7 @@ kill_node=0
 kill_worker=0
 prepublish=0
 replay=0
+deadline=0
 publish_flags=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -42,7 +46,8 @@ while [ $# -gt 0 ]; do
     --prepublish) prepublish=1; shift ;;
     --rate) publish_flags+=(--rate "$2"); shift 2 ;;
     --replay) replay=1; shift ;;
-    -h|--help) sed -n 2,26p "$0"; exit 0 ;;
+    --deadline) deadline="$2"; shift 2 ;;
+    -h|--help) sed -n 2,29p "$0"; exit 0 ;;
     --*) echo "cluster-scan: unknown option $1" >&2; exit 2 ;;
     *) break ;;
   esac
@@ -142,6 +147,7 @@ start_worker() {
 for w in $(seq 0 $((workers - 1))); do start_worker "$w"; done
 
 t0=$(date +%s.%N)
+started=$SECONDS
 publisher=""
 if [ $prepublish = 0 ]; then
   # The nodes first have their consumers (a port file each once they have):
@@ -175,6 +181,11 @@ node_killed=0
 worker_killed=0
 t_first=""  # when the first node had made its consumers (a port file is written after)
 while kill -0 "$correlator" 2>/dev/null; do
+  if [ "$deadline" != 0 ] && [ $((SECONDS - started)) -gt "$deadline" ]; then
+    echo "cluster-scan: deadline of ${deadline}s passed with $(applied) of $lines applied (publisher $( [ -n "$publish_rc" ] && echo "done, exit $publish_rc" || echo running))" >&2
+    for f in "$out"/logs/*.log; do echo "--- $(basename "$f") (tail)" >&2; tail -25 "$f" >&2; done
+    exit 1
+  fi
   if [ -z "$publish_rc" ] && ! kill -0 "$publisher" 2>/dev/null; then
     publish_rc=0
     wait "$publisher" || publish_rc=$?

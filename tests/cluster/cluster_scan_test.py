@@ -49,8 +49,12 @@ def main():
         # few seconds, and the node kill stalls the cluster for seconds
         # (elections, timed-out API calls) while the publish goes on; at
         # 5,000/s the worker kill came after the last event in 2 of 6 runs.
+        # The script's own deadline comes before ctest's timeout (600 s), so
+        # that a hang is reported with how far the cluster got and every
+        # node's log instead of a kill that prints nothing.
         run = subprocess.run([os.path.join(scripts, "cluster-scan.sh"), "--workers", "2", "--kill-node", "--kill-worker",
-                              "--rate", "2500", events, out], env=env, capture_output=True, text=True, timeout=600)
+                              "--rate", "2500", "--deadline", "360", events, out], env=env, capture_output=True,
+                             text=True, timeout=540)
         sys.stderr.write(run.stderr)
         if run.returncode != 0:
             for name in sorted(os.listdir(os.path.join(out, "logs"))):
