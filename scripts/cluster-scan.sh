@@ -56,6 +56,9 @@ if [ $# -ne 2 ]; then
   echo "usage: cluster-scan.sh [--workers N] [--partitions P] [--kill-node] [--kill-worker] EVENTS OUTDIR" >&2
   exit 2
 fi
+case "$deadline" in
+  ''|*[!0-9]*) echo "cluster-scan: --deadline takes whole seconds (0: none), not '$deadline'" >&2; exit 2 ;;
+esac
 events="$1"
 out="$2"
 here="$(cd "$(dirname "$0")" && pwd)"
