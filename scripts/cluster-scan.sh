@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # cluster-scan.sh: scan a log on a real NATS JetStream cluster (docs/SCALE.md).
 #
-#   scripts/cluster-scan.sh [--workers N] [--partitions P] [--kill-node] [--kill-worker] EVENTS OUTDIR
+#   scripts/cluster-scan.sh [--workers N] [--partitions P] [--kill-node] [--kill-worker] [--replay] [--rate R] [--deadline S] [--prepublish] EVENTS OUTDIR
 #
 # Starts a 3-node nats-server cluster with JetStream on free loopback ports
 # (R=3 streams), the correlator and N workers, publishes EVENTS, waits until
@@ -53,7 +53,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ $# -ne 2 ]; then
-  echo "usage: cluster-scan.sh [--workers N] [--partitions P] [--kill-node] [--kill-worker] EVENTS OUTDIR" >&2
+  echo "usage: cluster-scan.sh [--workers N] [--partitions P] [--kill-node] [--kill-worker] [--replay] [--rate R] [--deadline S] [--prepublish] EVENTS OUTDIR" >&2
   exit 2
 fi
 case "$deadline" in
