@@ -209,19 +209,32 @@ AccountState::Slot AccountState::AddIndicator(IndicatorKind kind, uint64_t value
     return Slot::kAdded;
   }
   ++indicator_overflow[k];
-  // The oldest value used only once gives way (a cursor turning over the
-  // slots): a value the account uses again before kMaxValuesPerKind other
-  // newcomers arrive stays, whatever was sent first to fill the slots.
-  for (size_t step = 0; step < kMaxValuesPerKind; ++step) {
-    const size_t idx = (indicator_cursor[k] + step) % kMaxValuesPerKind;
-    if (hits[idx] <= 1) {
-      if (evicted != nullptr) *evicted = vals[idx];
-      vals[idx] = value;
-      hits[idx] = 1;
-      indicator_cursor[k] = static_cast<uint8_t>((idx + 1) % kMaxValuesPerKind);
-      return Slot::kReplaced;
+  // Misra-Gries (frequent items): a full kind admits a newcomer into a slot
+  // whose count has worn down to zero, the first from a cursor that turns
+  // over the slots. When no slot has, every held value wears down by one
+  // and the newcomer takes the first slot that reached zero, if any. Every
+  // wearing step costs kMaxValuesPerKind counts, so a value that makes up
+  // more than 1/kMaxValuesPerKind of the account's uses of the kind is
+  // always held, whatever was sent before it: values used twice at the
+  // start no longer pin the slots against the ones the account goes on to
+  // use (issue #16). A flood of one-off values turns over the one-off slots
+  // in arrival order, as before.
+  auto take_zero = [&]() -> bool {
+    for (size_t step = 0; step < kMaxValuesPerKind; ++step) {
+      const size_t idx = (indicator_cursor[k] + step) % kMaxValuesPerKind;
+      if (hits[idx] == 0) {
+        if (evicted != nullptr) *evicted = vals[idx];
+        vals[idx] = value;
+        hits[idx] = 1;
+        indicator_cursor[k] = static_cast<uint8_t>((idx + 1) % kMaxValuesPerKind);
+        return true;
+      }
     }
-  }
+    return false;
+  };
+  if (take_zero()) return Slot::kReplaced;
+  for (auto& h : hits) h = static_cast<uint8_t>(h - 1);  // none is zero here
+  if (take_zero()) return Slot::kReplaced;
   return Slot::kOverflow;
 }
 

@@ -148,11 +148,14 @@ struct AccountState {
   std::array<std::array<uint64_t, kMaxValuesPerKind>, kIndicatorKinds> indicators{};
   std::array<uint8_t, kIndicatorKinds> indicator_count{};
   std::array<uint32_t, kIndicatorKinds> indicator_overflow{};
-  // Uses of each slot's value (saturating). A full kind admits a newcomer
-  // only in place of a value used once: values an account keeps using are
-  // never pushed out by a flood of one-off values sent to pin the slots.
+  // Each slot's count (saturating): its uses, less one for every newcomer
+  // that found the kind full and no count at zero (Misra-Gries; a lower
+  // bound on the uses). A newcomer takes a slot worn down to zero, so a
+  // value that makes up more than 1/kMaxValuesPerKind of the account's uses
+  // of a kind is always held: neither values used a few times at the start
+  // nor a flood of one-off values can keep it out (issue #16).
   std::array<std::array<uint8_t, kMaxValuesPerKind>, kIndicatorKinds> indicator_hits{};
-  std::array<uint8_t, kIndicatorKinds> indicator_cursor{};  // where the next newcomer looks first (FIFO over one-offs)
+  std::array<uint8_t, kIndicatorKinds> indicator_cursor{};  // where the next newcomer looks first (FIFO over worn-out slots)
   // decision state
   float own_score = 0;
   float score = 0;
@@ -217,8 +220,9 @@ struct AccountState {
     return t == 0 ? 0.0 : std::min(1.0, static_cast<double>(repeat_tokens) / static_cast<double>(t));
   }
   // Records a use of the value: kKnown (already held), kAdded (a free slot),
-  // kReplaced (took the slot of a value used once; *evicted gets that
-  // value), kOverflow (every slot holds a value used more than once).
+  // kReplaced (took the slot of a value whose count wore down to zero;
+  // *evicted gets that value), kOverflow (not held this time: every held
+  // value wore down by one instead). O(kMaxValuesPerKind).
   enum class Slot : uint8_t { kKnown, kAdded, kReplaced, kOverflow };
   Slot AddIndicator(IndicatorKind kind, uint64_t value, uint64_t* evicted = nullptr);
   bool HasIndicator(IndicatorKind kind, uint64_t value) const;

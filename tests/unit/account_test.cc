@@ -28,10 +28,57 @@ TEST(AccountState, OneOffValuesCannotPinTheSlots) {
     a.AddIndicator(kind, 5000 + r);
   }
   EXPECT_TRUE(a.HasIndicator(kind, 42)) << "the card is held";
-  // Values used again stay; a flood of one-offs turns over the other slots only.
-  for (uint64_t r = 0; r < 1000; ++r) a.AddIndicator(kind, 90000 + r);
+  // A flood of one-offs in which the card still makes a quarter of the uses
+  // turns over the other slots only.
+  for (uint64_t r = 0; r < 1000; ++r) a.AddIndicator(kind, r % 4 == 0 ? 42 : 90000 + r);
   EXPECT_TRUE(a.HasIndicator(kind, 42));
   EXPECT_EQ(a.indicator_count[static_cast<size_t>(kind)], kMaxValuesPerKind);
+}
+
+// White-box evasion (#16): values used many times at the start (the slots
+// used to keep any value used twice, for good) must not keep out a value the
+// account then goes on to use, even alternated with one-off values. What is
+// guaranteed: a value making up more than 1/kMaxValuesPerKind of the
+// kind's uses is held (Misra-Gries).
+TEST(AccountState, ValuesUsedOftenAtTheStartCannotPinTheSlots) {
+  for (const int opening_uses : {2, 40, 250}) {
+    AccountState a;
+    const auto kind = IndicatorKind::kIpPrefix;
+    for (int use = 0; use < opening_uses; ++use) {
+      for (uint64_t v = 1; v <= kMaxValuesPerKind; ++v) a.AddIndicator(kind, 1000 + v);
+    }
+    int rounds_until_held = -1;
+    for (int r = 0; r < 1000; ++r) {
+      a.AddIndicator(kind, 42);                                // the hydra's /24
+      a.AddIndicator(kind, 5000 + static_cast<uint64_t>(r));   // a fresh proxy address
+      if (rounds_until_held < 0 && a.HasIndicator(kind, 42)) rounds_until_held = r;
+    }
+    EXPECT_TRUE(a.HasIndicator(kind, 42)) << opening_uses;
+    // 42 is a third or more of the uses once it has been sent
+    // opening_uses * 6 / 2 times; Misra-Gries takes it in by then.
+    EXPECT_GE(rounds_until_held, 0) << opening_uses;
+    EXPECT_LE(rounds_until_held, opening_uses * static_cast<int>(kMaxValuesPerKind) / 2 + 1) << opening_uses;
+  }
+}
+
+// Counts are a lower bound on the uses: exact while the kind has room.
+TEST(AccountState, SlotCountsAreUsesWhileThereIsRoom) {
+  AccountState a;
+  const auto kind = IndicatorKind::kClient;
+  const size_t k = static_cast<size_t>(kind);
+  for (int use = 0; use < 7; ++use) a.AddIndicator(kind, 7);
+  a.AddIndicator(kind, 8);
+  EXPECT_EQ(a.indicator_hits[k][0], 7);
+  EXPECT_EQ(a.indicator_hits[k][1], 1);
+  for (uint64_t v = 100; v < 104; ++v) a.AddIndicator(kind, v);  // fills the kind
+  EXPECT_EQ(a.indicator_overflow[k], 0u);
+  // A newcomer to a full kind with no count at zero: every count wears down
+  // by one, and it takes the first slot that reached zero.
+  EXPECT_EQ(a.AddIndicator(kind, 200), AccountState::Slot::kReplaced);
+  EXPECT_EQ(a.indicator_hits[k][0], 6);
+  EXPECT_TRUE(a.HasIndicator(kind, 200));
+  EXPECT_FALSE(a.HasIndicator(kind, 8));
+  EXPECT_EQ(a.indicator_overflow[k], 1u);
 }
 
 // Lockstep (#15): days of activity compared over the last 64 days.
