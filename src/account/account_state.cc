@@ -34,19 +34,37 @@ void TopK::Add(uint32_t k) {
 
 uint32_t RepeatCounter::Add(uint64_t k) {
   for (size_t idx = 0; idx < kSlots; ++idx) {
-    if (key[idx] == k && count[idx] > 0) return ++count[idx];
+    if (key[idx] == k && count[idx] > 0) {
+      ages_ = static_cast<uint16_t>(ages_ & ~(3u << (2 * idx)));
+      return ++count[idx];
+    }
+  }
+  if (++newcomers_ >= kSlots) {  // a sweep: every value not used since ages by one
+    newcomers_ = 0;
+    for (size_t idx = 0; idx < kSlots; ++idx) {
+      if (Age(idx) < 3) ages_ = static_cast<uint16_t>(ages_ + (1u << (2 * idx)));
+    }
   }
   // Unlike space-saving, a newcomer starts at 1: a value must really recur
-  // to count as repeated. It replaces the least-used slot, the oldest among
-  // equals (round robin), so a value seen once survives the next
-  // kSlots - 1 newcomers: enough for a template used every few requests.
-  size_t victim = next_;
+  // to count as repeated. It replaces the least-used stale slot if there is
+  // one, else the least-used slot, the oldest among equals (round robin),
+  // so a value seen once survives the next kSlots - 1 newcomers: enough for
+  // a template used every few requests.
+  size_t victim = kSlots;
   for (size_t step = 0; step < kSlots; ++step) {
     const size_t idx = (next_ + step) % kSlots;
-    if (count[idx] < count[victim]) victim = idx;
+    if (Age(idx) >= kStaleSweeps && (victim == kSlots || count[idx] < count[victim])) victim = idx;
+  }
+  if (victim == kSlots) {
+    victim = next_;
+    for (size_t step = 0; step < kSlots; ++step) {
+      const size_t idx = (next_ + step) % kSlots;
+      if (count[idx] < count[victim]) victim = idx;
+    }
   }
   key[victim] = k;
   count[victim] = 1;
+  ages_ = static_cast<uint16_t>(ages_ & ~(3u << (2 * victim)));
   next_ = static_cast<uint8_t>((victim + 1) % kSlots);
   return 1;
 }

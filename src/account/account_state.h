@@ -29,13 +29,27 @@ std::string_view VerdictName(Verdict v);
 inline constexpr size_t kMaxValuesPerKind = 6;
 inline constexpr size_t kTopTemplates = 4;
 
-// Counter of the 64-bit values an account repeats (8 slots; a new value
-// takes the least-used slot with count 1).
+// Counter of the 64-bit values an account repeats (system prompts, prompt
+// clusters, frames, client configurations: 8 slots for all of them, up to
+// six keys a request). A newcomer takes the least-used slot, the oldest
+// among equals (round robin) -- but first a slot whose value went unused
+// for kStaleSweeps sweeps, a sweep being every kSlots newcomers. Without
+// that, values used many times at the start held seven slots for good and
+// left the values the account went on to use to take the eighth from each
+// other, so none of them was ever counted as repeated (issue #16): now a
+// value holds its slot only while the account keeps using it, at least
+// once in about kStaleSweeps * kSlots newcomers. A value seen once
+// survives the next kSlots - 1 newcomers, and one-off values turn over in
+// arrival order, as before. 104 bytes; O(kSlots) per call.
 struct RepeatCounter {
   static constexpr size_t kSlots = 8;
+  static constexpr uint32_t kStaleSweeps = 3;
   std::array<uint64_t, kSlots> key{};
   std::array<uint32_t, kSlots> count{};
-  uint8_t next_ = 0;  // round-robin start among equally used slots
+  uint8_t next_ = 0;       // round-robin start among equally used slots
+  uint8_t newcomers_ = 0;  // newcomers since the last sweep (< kSlots)
+  uint16_t ages_ = 0;      // 2 bits per slot: sweeps since the value was last used (saturating at 3)
+  uint32_t Age(size_t idx) const { return (ages_ >> (2 * idx)) & 3u; }
   // Returns the key's count after adding it.
   uint32_t Add(uint64_t k);
   uint32_t TopCount() const;

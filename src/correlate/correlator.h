@@ -384,6 +384,11 @@ class Correlator {
   // The account is in a confirmed campaign tied by paid infrastructure that
   // blocks on its own (big enough, and scoring over the block line).
   bool SelfStandingCampaign(uint32_t account) const;
+  // Members of the cluster with this root (1 for an account in none).
+  size_t ClusterSize(uint32_t root) const;
+  // The account holds a recorded link (LinkGraph) to a member of the
+  // cluster `root` other than `except`. O(LinkGraph::kMaxEdges).
+  bool OtherLinkInto(uint32_t account, uint32_t root, uint32_t except) const;
   // A campaign grew to its block size (BlockMinAccounts, from its size and
   // link reasons before and after a merge): every member's verdict may change.
   bool CrossesBlockSize(size_t size_before, bool infra_before, const CampaignAggregate& after) const;

@@ -133,4 +133,76 @@ std::vector<uint8_t> SelfStandingBridges(size_t n, const std::vector<GraphEdge>&
   return cut;
 }
 
+std::vector<uint8_t> UncorroboratedTies(size_t n, const std::vector<GraphEdge>& edges, uint32_t min_side) {
+  const size_t m = edges.size();
+  std::vector<uint8_t> cut(m, 0);
+  if (n < 2 * static_cast<size_t>(min_side)) return cut;
+  // Sorted neighbour lists (a pair linked twice counts once).
+  std::vector<std::vector<uint32_t>> adj(n);
+  for (const GraphEdge& e : edges) {
+    if (e.x == e.y) continue;
+    adj[e.x].push_back(e.y);
+    adj[e.y].push_back(e.x);
+  }
+  for (auto& a : adj) {
+    std::sort(a.begin(), a.end());
+    a.erase(std::unique(a.begin(), a.end()), a.end());
+  }
+  const auto corroborated = [&](uint32_t x, uint32_t y) {
+    const auto& a = adj[x];
+    const auto& b = adj[y];
+    size_t i = 0, j = 0;
+    while (i < a.size() && j < b.size()) {
+      if (a[i] == b[j]) return true;
+      if (a[i] < b[j]) {
+        ++i;
+      } else {
+        ++j;
+      }
+    }
+    return false;
+  };
+  std::vector<uint8_t> weak(m, 0);
+  bool any = false;
+  for (size_t e = 0; e < m; ++e) {
+    weak[e] = !edges[e].infra && edges[e].x != edges[e].y && !corroborated(edges[e].x, edges[e].y);
+    any = any || weak[e];
+  }
+  if (!any) return cut;
+  // Parts: the other links' components (iterative union-find).
+  std::vector<uint32_t> up(n), size(n, 1);
+  for (size_t v = 0; v < n; ++v) up[v] = static_cast<uint32_t>(v);
+  const auto find = [&](uint32_t x) {
+    while (up[x] != x) x = up[x] = up[up[x]];
+    return x;
+  };
+  const auto unite = [&](uint32_t x, uint32_t y) {
+    x = find(x);
+    y = find(y);
+    if (x == y) return false;
+    if (y < x) std::swap(x, y);
+    up[y] = x;
+    size[x] += size[y];
+    return true;
+  };
+  for (size_t e = 0; e < m; ++e) {
+    if (!weak[e]) unite(edges[e].x, edges[e].y);
+  }
+  // A weak link that touches a part too small to stand alone holds: it is
+  // how that part belongs. Repeated until nothing changes (each pass either
+  // joins two parts or stops: at most n passes, each O(m)).
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t e = 0; e < m; ++e) {
+      if (!weak[e]) continue;
+      const uint32_t rx = find(edges[e].x), ry = find(edges[e].y);
+      if (rx != ry && (size[rx] < min_side || size[ry] < min_side)) changed = unite(rx, ry) || changed;
+    }
+  }
+  for (size_t e = 0; e < m; ++e) {
+    if (weak[e] && find(edges[e].x) != find(edges[e].y)) cut[e] = 1;
+  }
+  return cut;
+}
+
 }  // namespace dg

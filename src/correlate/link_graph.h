@@ -77,4 +77,19 @@ struct GraphEdge {
 // memory; the result depends only on the input order.
 std::vector<uint8_t> SelfStandingBridges(size_t n, const std::vector<GraphEdge>& edges, uint32_t min_side);
 
+// The links to cut (1 per edge) that SelfStandingBridges misses when two
+// groups are joined by two or more stray links: a link that rests on
+// content and client configuration alone and that no third account
+// corroborates (its two accounts have no linked account in common) is a
+// tie between groups, not within one, when the groups it joins -- the
+// parts the other links make, small parts taken into their neighbours
+// first -- each have min_side accounts or more. Accounts of one operation
+// are tied by many overlapping links (shared cards, blocks, waves, or one
+// value shared by many of them, so linked pairs share neighbours); two
+// operations that adopted the same public template touch in a few pairs
+// that share nobody. O(edges x kMaxEdges) time after sorting adjacency,
+// O(n + edges) memory, no recursion; the result depends only on the input
+// order.
+std::vector<uint8_t> UncorroboratedTies(size_t n, const std::vector<GraphEdge>& edges, uint32_t min_side);
+
 }  // namespace dg

@@ -433,6 +433,21 @@ bool Correlator::Measuring(const CampaignAggregate& g, const AccountState& a) co
   return a.RepeatShare() >= t || CampaignRepeatShare(g) >= t;
 }
 
+size_t Correlator::ClusterSize(uint32_t root) const {
+  const CampaignAggregate* g = campaigns_.Aggregate(root);
+  return g != nullptr ? g->members.size() : 1;
+}
+
+bool Correlator::OtherLinkInto(uint32_t account, uint32_t root, uint32_t except) const {
+  const LinkGraph::Edges* es = graph_.Find(account);
+  if (es == nullptr) return false;
+  for (size_t e = 0; e < es->n; ++e) {
+    const uint32_t o = es->e[e].other;
+    if (o != except && campaigns_.Root(o) == root) return true;
+  }
+  return false;
+}
+
 bool Correlator::SelfStandingCampaign(uint32_t account) const {
   const CampaignAggregate* g = campaigns_.Aggregate(campaigns_.Root(account));
   return g != nullptr && g->confirmed_seq != 0 && g->infra_linked && g->members.size() >= BlockMinAccounts(*g) &&
@@ -520,6 +535,21 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     }
     graph_.Add(a.index, b.index, static_cast<float>(link), reasons, paid);
     if (same_cluster) continue;
+    // A large cluster is not joined through one pair alike in content and
+    // client configuration: an account outside a group that blocks on its
+    // own is tied to it on those alone only when it holds another link
+    // into it -- a second member that shares its values. Heads of one
+    // operation share them with many members; a stranger who matches one
+    // member on a public template and the minutes of the hour does not
+    // (issue #15). Links already recorded count (LinkGraph), whichever
+    // side looked first.
+    if (!infra) {
+      const uint32_t ra = campaigns_.Find(a.index), rb = campaigns_.Find(b.index);
+      const size_t na = ClusterSize(ra), nb = ClusterSize(rb);
+      const size_t big = 2 * static_cast<size_t>(policy_.campaign_block_min_accounts);
+      if (na >= big && nb < big && !OtherLinkInto(b.index, ra, a.index)) continue;
+      if (na < big && nb >= big && !OtherLinkInto(a.index, rb, b.index)) continue;
+    }
     // Two confirmed campaigns that each block on their own are not merged on
     // content or client configuration alone: operators share public
     // tooling (the popular SDK at its defaults, a copied instruction), and
@@ -608,7 +638,20 @@ std::optional<ValueEvidence> Correlator::RequestValueEvidence(IndicatorKind kind
   const CampaignAggregate* g = campaigns_.Aggregate(root);
   if (g == nullptr || g->confirmed_seq == 0) return std::nullopt;
   const auto k = static_cast<size_t>(kind);
-  return ValueEvidence{kind, root, Evidence(*s, k, policy_.links[k], index_.Population())};
+  // Prompt content counts towards a campaign by the share of the value's
+  // last suspicious users (the index's ring) that are the campaign's: a
+  // template or task shape that many lone suspicious accounts repeat too --
+  // scripters running data sets through a public template -- is public
+  // among harvesters, not the campaign's (issue #15). Infrastructure,
+  // client and timing values are weighed by their base rate instead
+  // (IndicatorStats::Rarity).
+  double share = 1.0;
+  if (IsContent(kind)) {
+    int in_campaign = 0;
+    for (size_t m = 0; m < s->nmembers; ++m) in_campaign += campaigns_.Root(s->members[m]) == root ? 1 : 0;
+    share = (in_campaign + 1.0) / (s->nmembers + 1.0);
+  }
+  return ValueEvidence{kind, root, share * Evidence(*s, k, policy_.links[k], index_.Population())};
 }
 
 void Correlator::AddCampaignEvidence(size_t kind, uint64_t key, CampaignScores* scores) const {
@@ -850,7 +893,12 @@ void Correlator::SplitClusters(TimeMs now, RefreshFn refresh) {
     // Each side must block on its own whatever ties it: twice the block
     // size, what a group tied by content alone needs where ages are
     // unknown (BlockMinAccounts).
-    const std::vector<uint8_t> cut = SelfStandingBridges(n, ends, 2 * static_cast<uint32_t>(policy_.campaign_block_min_accounts));
+    const auto min_side = 2 * static_cast<uint32_t>(policy_.campaign_block_min_accounts);
+    std::vector<uint8_t> cut = SelfStandingBridges(n, ends, min_side);
+    // Two or more stray links between such groups are no bridge: cut the
+    // content-only ones that no third account corroborates as well.
+    const std::vector<uint8_t> weak = UncorroboratedTies(n, ends, min_side);
+    for (size_t e = 0; e < cut.size(); ++e) cut[e] = static_cast<uint8_t>(cut[e] | weak[e]);
     for (size_t e = 0; e < held.size(); ++e) {
       if (cut[e]) continue;
       const auto [lx, ly, reasons, paid, infra] = held[e];

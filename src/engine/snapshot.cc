@@ -205,10 +205,14 @@ struct SnapshotAccess {
     w.Arr(c.key);
     w.Arr(c.count);
     w.Put(c.next_);
+    w.Put(c.newcomers_);
+    w.Put(c.ages_);
   }
   static bool Load(In& r, RepeatCounter* c) {
     return r.Arr(&c->key, "repeat keys") && r.Arr(&c->count, "repeat counts") && r.Get(&c->next_, "repeat cursor") &&
-           r.Check(c->next_ < RepeatCounter::kSlots, "repeat cursor", "out of range");
+           r.Get(&c->newcomers_, "repeat newcomers") && r.Get(&c->ages_, "repeat ages") &&
+           r.Check(c->next_ < RepeatCounter::kSlots, "repeat cursor", "out of range") &&
+           r.Check(c->newcomers_ < RepeatCounter::kSlots, "repeat newcomers", "out of range");
   }
 
   static_assert(sizeof(PasserbyLog) == 56, "PasserbyLog changed: update its snapshot encoder");

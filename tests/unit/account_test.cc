@@ -120,6 +120,45 @@ TEST(RepeatCounter, OnlyRecurringValuesCountAsRepeated) {
   EXPECT_EQ(r.Add(42), 2u);
 }
 
+// White-box evasion (#16): seven values used many times at the start used
+// to hold seven of the eight slots for good, leaving the values an account
+// goes on to use (its system prompt, template, frames, client: six a
+// request) to take the eighth from each other, so none was ever repeated.
+TEST(RepeatCounter, ValuesUsedOftenAtTheStartCannotPinTheSlots) {
+  for (const uint32_t opening_uses : {2u, 20u, 300u}) {
+    RepeatCounter r;
+    for (uint32_t use = 0; use < opening_uses; ++use) {
+      for (uint64_t v = 1; v <= 7; ++v) r.Add(1000 + v);
+    }
+    uint32_t system_prompt = 0, template_count = 0;
+    for (uint64_t request = 0; request < 50; ++request) {
+      system_prompt = r.Add(42);
+      template_count = r.Add(43);
+      r.Add(50000 + request);  // head frame: new on every request
+      r.Add(60000 + request);  // tail frame
+      r.Add(44);               // client
+      r.Add(45);               // behaviour
+    }
+    EXPECT_GE(system_prompt, 40u) << opening_uses;
+    EXPECT_GE(template_count, 40u) << opening_uses;
+  }
+}
+
+// A value the account keeps using stays among one-off values, and its
+// count is its uses.
+TEST(RepeatCounter, CountsAValueUsedOnEveryRequestInFull) {
+  RepeatCounter r;
+  for (uint64_t request = 0; request < 500; ++request) {
+    r.Add(7);                 // client configuration
+    r.Add(100000 + request);  // prompt cluster
+    r.Add(200000 + request);  // frames
+    r.Add(300000 + request);
+    if (request % 2 == 0) r.Add(8);  // a template used every other request
+  }
+  EXPECT_EQ(r.TopCount(), 500u);
+  EXPECT_EQ(r.Add(8), 251u);
+}
+
 // A passer-by counts once per value, a few values per account, and can
 // take back what it counted.
 TEST(PasserbyLog, CountsEachValueOnceAndCanWithdraw) {

@@ -195,6 +195,39 @@ TEST(SelfStandingBridges, OnlyAContentLinkBetweenTwoGroupsThatEachBlockIsCut) {
   EXPECT_TRUE(SelfStandingBridges(0, {}, 5).empty());
 }
 
+TEST(UncorroboratedTies, ContentLinksBetweenTwoGroupsThatShareNoOneAreCut) {
+  // Two content links between two groups of five, from different accounts
+  // to different accounts: no bridge, but no third account corroborates
+  // either -- both cut.
+  auto cut = UncorroboratedTies(10, TwoGroups(5, 5, 2, false), 5);
+  EXPECT_EQ(Cuts(cut), 2u);
+  EXPECT_EQ(cut[cut.size() - 1], 1);
+  EXPECT_EQ(cut[cut.size() - 2], 1);
+  EXPECT_EQ(Cuts(SelfStandingBridges(10, TwoGroups(5, 5, 2, false), 5)), 0u);
+  // On infrastructure: kept.
+  EXPECT_EQ(Cuts(UncorroboratedTies(10, TwoGroups(5, 5, 2, true), 5)), 0u);
+  // Groups held together by content alone, many links each: their own
+  // links are corroborated (linked pairs share neighbours), the joins not.
+  auto content_only = TwoGroups(5, 5, 2, false);
+  for (auto& e : content_only) e.infra = false;
+  EXPECT_EQ(Cuts(UncorroboratedTies(10, content_only, 5)), 2u);
+  // A side too small to block on its own keeps its links.
+  EXPECT_EQ(Cuts(UncorroboratedTies(9, TwoGroups(5, 4, 2, false), 5)), 0u);
+  // A join that a third account corroborates: two accounts of one group
+  // both tied to the same account of the other -- kept.
+  auto triangle = TwoGroups(5, 5, 0, false);
+  triangle.push_back({0, 5, false});
+  triangle.push_back({1, 5, false});
+  EXPECT_EQ(Cuts(UncorroboratedTies(10, triangle, 5)), 0u);
+  // A sparse campaign tied by content alone (a chain: no link has a
+  // neighbour in common) is not shattered: parts too small to stand alone
+  // are taken back into their neighbours.
+  std::vector<GraphEdge> path;
+  for (uint32_t i = 0; i + 1 < 30; ++i) path.push_back({i, i + 1, false});
+  EXPECT_EQ(Cuts(UncorroboratedTies(30, path, 5)), 0u);
+  EXPECT_TRUE(UncorroboratedTies(0, {}, 5).empty());
+}
+
 TEST(Split, SameInputSameSplit) {
   const Outcome x = Play(), y = Play();
   ASSERT_EQ(x.after.size(), y.after.size());
