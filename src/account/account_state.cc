@@ -50,18 +50,13 @@ uint32_t RepeatCounter::Add(uint64_t k) {
   // one, else the least-used slot, the oldest among equals (round robin),
   // so a value seen once survives the next kSlots - 1 newcomers: enough for
   // a template used every few requests.
-  size_t victim = kSlots;
+  size_t stale = kSlots, least = next_;
   for (size_t step = 0; step < kSlots; ++step) {
     const size_t idx = (next_ + step) % kSlots;
-    if (Age(idx) >= kStaleSweeps && (victim == kSlots || count[idx] < count[victim])) victim = idx;
+    if (Age(idx) >= kStaleSweeps && (stale == kSlots || count[idx] < count[stale])) stale = idx;
+    if (count[idx] < count[least]) least = idx;
   }
-  if (victim == kSlots) {
-    victim = next_;
-    for (size_t step = 0; step < kSlots; ++step) {
-      const size_t idx = (next_ + step) % kSlots;
-      if (count[idx] < count[victim]) victim = idx;
-    }
-  }
+  const size_t victim = stale != kSlots ? stale : least;
   key[victim] = k;
   count[victim] = 1;
   ages_ = static_cast<uint16_t>(ages_ & ~(3u << (2 * victim)));
