@@ -213,9 +213,12 @@ class Correlator {
   // accounts on the org's card and network. Such a group
   // is judged as one customer: membership does not block it
   // (BlockMinAccounts is past its size; its own evidence still can), and a
-  // new account on its values is challenged at the gateway. Without cards
-  // (a gateway's log and no account table) no group is: an address block
-  // is what a hydra's heads behind one proxy share too. A hydra hides many
+  // new account on its values is challenged at the gateway. In a log with
+  // no card at all (a gateway's, no account table) a group is one only as
+  // a closed office: every suspicious account on its main blocks is a
+  // member (a hydra's proxy block holds more heads than that, or other
+  // clusters' heads). Where the log has cards, a group without a common
+  // one is none. A hydra hides many
   // customers; an operator that puts every account of a cell on one card
   // and one network can be stopped by that card. Another card's team on
   // its blocks makes it none (OtherTeamOnBlocks). OneCustomerMembers' and
@@ -231,6 +234,11 @@ class Correlator {
   // Cluster-free, so that EdgeHolds can tell a lab's account in a cluster
   // it was merged into. OpenCardGroup's and OtherTeamOnBlocks' cost.
   bool OnOpenCard(const AccountState& a) const;
+  // The value a customer in the open is known by: the account's one card
+  // (exactly one, no overflow); in a log that has carried no card at all,
+  // the address block it used most (its office); else 0. "Card" in the
+  // rules of a customer in the open means this key. O(6).
+  uint64_t CustomerKey(const AccountState& a) const;
   // Whether another card's team (OpenCardGroup), or more than 8 cards with
   // a team's number of suspicious holders, work from the blocks of
   // `members` (who pay with `card`): then they are no customer in the open.
@@ -252,7 +260,8 @@ class Correlator {
   // block comparisons in the worst case (~10k), on the stack.
   // `card_out`, if given, gets the group's card.
   bool OneCustomerMembers(std::span<const uint32_t> members, uint64_t* card_out = nullptr) const;
-  // Whether the account pays with `card` (among its cards). O(6).
+  // Whether the account pays with `card` (among its cards), or works from
+  // it when it is an office block (CustomerKey). O(12).
   static bool HoldsCard(const AccountState& a, uint64_t card);
   // Whether the cluster at root holds an account not paying with card.
   // O(members), stopping at the first.
@@ -418,6 +427,12 @@ class Correlator {
   CampaignSet campaigns_;
   LinkGraph graph_;  // the links between accounts, weighted (SplitClusters)
   SharedIndicators shared_;
+  // Whether any record so far carried a payment fingerprint (its own, or
+  // the account table's). Until one does, the log is a gateway's: a group
+  // can be one customer by a closed office block instead of a card
+  // (CustomerKey, OneCustomerMembers). Never reset; a snapshot does not
+  // store it: Load derives it from the index's payment values.
+  bool cards_seen_ = false;
   // The event's redacted text for `use` (from texts_ on replay; built from
   // `in` and noted in texts_ live).
   std::string EventText(TextUse use, const Interaction& in);

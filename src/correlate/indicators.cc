@@ -110,6 +110,7 @@ bool Correlator::Record(AccountState& a, const Interaction& in, const EventFeatu
   uint32_t before = 0;
   for (const auto c : a.indicator_count) before += c;
   if (!in.payment_fingerprint.empty()) {
+    cards_seen_ = true;
     AddIndicator(a, IndicatorKind::kPayment, Hash64(in.payment_fingerprint), [&] { return in.payment_fingerprint; });
   }
   if (!in.ip.empty()) {

@@ -201,14 +201,25 @@ bool Correlator::OpenCustomer(const AccountState& a, const bool* on_open_card) c
   const uint32_t root = campaigns_.Root(a.index);
   const CampaignAggregate* g = campaigns_.Aggregate(root);
   if (g != nullptr && g->members.size() >= static_cast<size_t>(policy_.campaign_min_accounts)) return OneCustomer(*g);
-  return (on_open_card != nullptr ? *on_open_card : OnOpenCard(a)) &&
-         !OutsideCard(root, a.indicators[static_cast<size_t>(IndicatorKind::kPayment)][0]);
+  return (on_open_card != nullptr ? *on_open_card : OnOpenCard(a)) && !OutsideCard(root, CustomerKey(a));
+}
+
+uint64_t Correlator::CustomerKey(const AccountState& a) const {
+  constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
+  constexpr size_t ki = static_cast<size_t>(IndicatorKind::kIpPrefix);
+  if (a.indicator_count[kp] == 1 && a.indicator_overflow[kp] == 0) return a.indicators[kp][0];
+  if (cards_seen_ || a.indicator_count[kp] != 0 || a.indicator_count[ki] == 0 || a.indicator_overflow[ki] != 0) return 0;
+  // The office: the block it used most (the lower slot on a tie).
+  size_t best = 0;
+  for (size_t idx = 1; idx < a.indicator_count[ki]; ++idx) {
+    if (a.indicator_hits[ki][idx] > a.indicator_hits[ki][best]) best = idx;
+  }
+  return a.indicators[ki][best];
 }
 
 bool Correlator::OnOpenCard(const AccountState& a) const {
-  constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
-  if (a.indicator_count[kp] != 1 || a.indicator_overflow[kp] != 0) return false;
-  const uint64_t card = a.indicators[kp][0];
+  const uint64_t card = CustomerKey(a);
+  if (card == 0) return false;
   CardGroup group;
   if (!OpenCardGroup(card, &a, &group)) return false;
   return !OtherTeamOnBlocks(std::span<const uint32_t>(group.members.data(), group.n), card);
@@ -291,9 +302,14 @@ bool Correlator::OutsideCard(uint32_t root, uint64_t card) const {
 }
 
 bool Correlator::HoldsCard(const AccountState& a, uint64_t card) {
-  constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
-  return std::find(a.indicators[kp].begin(), a.indicators[kp].begin() + a.indicator_count[kp], card) !=
-         a.indicators[kp].begin() + a.indicator_count[kp];
+  // A card, or an office block (CustomerKey): the index keys of the two
+  // kinds never collide, so both slot sets are searched.
+  for (const IndicatorKind kind : {IndicatorKind::kPayment, IndicatorKind::kIpPrefix}) {
+    const auto k = static_cast<size_t>(kind);
+    const auto end = a.indicators[k].begin() + a.indicator_count[k];
+    if (std::find(a.indicators[k].begin(), end, card) != end) return true;
+  }
+  return false;
 }
 
 bool Correlator::CardEvidence(const std::array<double, kIndicatorKinds>& per_kind) const {
@@ -328,18 +344,25 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t*
   std::array<std::pair<uint64_t, uint32_t>, (kMaxMembers + 1) * kMaxValuesPerKind> networks{};
   size_t nnet = 0;
   if (members.empty() || members.size() > kMaxMembers + 1) return false;
-  // The group's card: one that every member pays with. Without cards (a
-  // gateway's log with no account table) nothing shows the group is one
-  // customer: an address block is what a hydra's heads behind one proxy
-  // share too. A quarter of the members may pay with another card as well
-  // (a researcher's personal card, once); none may overflow its slots.
+  // The group's card: one that every member pays with. A quarter of the
+  // members may pay with another card as well (a researcher's personal
+  // card, once); none may overflow its slots. In a log that carries no
+  // card at all (a gateway's, with no account table) the group is one
+  // customer only as an office is: its main blocks closed -- every
+  // suspicious account that works from them is one of its members, at
+  // most one_customer_max_accounts of them (below). A hydra's heads behind
+  // a proxy block are more than that, or share it with heads of other
+  // clusters; an operator that gives every cell of at most 16 accounts a
+  // block of its own, and ties none to another by anything but public
+  // content, gets each cell reviewed, not blocked (THREAT_MODEL 3.4).
   uint64_t card = 0;
   const AccountState& first = accounts_[members.front()];
   for (size_t idx = 0; idx < first.indicator_count[kp] && card == 0; ++idx) {
     const uint64_t c = first.indicators[kp][idx];
     if (std::all_of(members.begin(), members.end(), [&](uint32_t m) { return HoldsCard(accounts_[m], c); })) card = c;
   }
-  if (card == 0) return false;
+  const bool office = card == 0 && !cards_seen_;
+  if (card == 0 && !office) return false;
   size_t more_cards = 0;
   for (const uint32_t m : members) {
     const AccountState& a = accounts_[m];
@@ -384,6 +407,67 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t*
       away = std::none_of(networks.begin(), networks.begin() + main, [v](const auto& p) { return p.first == v; });
     }
     if (away && ++outside > allowed) return false;
+  }
+  if (office) {
+    // Closed: every other suspicious account that works from its main
+    // blocks is of the office too -- it works from those blocks only, is
+    // tied to nobody who does not, and with the group it is still at most
+    // one_customer_max_accounts (a colleague not linked yet, or a lab's
+    // second team). Strangers seen there once or twice are passers-by (a
+    // residential proxy's exit that fell in the office's block). More
+    // suspicious accounts than a block's ring holds cannot all be seen:
+    // no office. And grown, not switched on: its accounts were first seen
+    // more than a day apart (researchers join a lab over time; an
+    // operator brings a cell's accounts up together, and a cell brought up
+    // over days has harvested that much less meanwhile).
+    // O(blocks × 16 × (slots + a cluster of <= 16)).
+    const auto cap = static_cast<size_t>(policy_.one_customer_max_accounts);
+    constexpr uint8_t kPasserbyUses = 2;
+    constexpr TimeMs kOfficeSpanMs = 24LL * 3600 * 1000;
+    const auto on_main = [&](const AccountState& o) {
+      if (o.indicator_count[ki] == 0 || o.indicator_overflow[ki] != 0) return false;
+      for (size_t idx = 0; idx < o.indicator_count[ki]; ++idx) {
+        const uint64_t v = o.indicators[ki][idx];
+        if (std::none_of(networks.begin(), networks.begin() + main, [v](const auto& p) { return p.first == v; })) return false;
+      }
+      return true;
+    };
+    std::array<uint32_t, kMaxMembers + 1> others{};
+    size_t nothers = 0;
+    TimeMs first_seen = first.first_ts, last_seen = first.first_ts;
+    for (const uint32_t m : members) {
+      first_seen = std::min(first_seen, accounts_[m].first_ts);
+      last_seen = std::max(last_seen, accounts_[m].first_ts);
+    }
+    for (size_t ni = 0; ni < main; ++ni) {
+      const uint64_t block = networks[ni].first;
+      const IndicatorStats* s = index_.Find(block);
+      if (s == nullptr || s->suspicious > kMaxMembers) return false;
+      for (size_t oi = 0; oi < s->nmembers; ++oi) {
+        const uint32_t oidx = s->members[oi];
+        if (std::find(members.begin(), members.end(), oidx) != members.end() ||
+            std::find(others.begin(), others.begin() + nothers, oidx) != others.begin() + nothers) {
+          continue;
+        }
+        const AccountState& o = accounts_[oidx];
+        bool passerby = true;
+        for (size_t idx = 0; idx < o.indicator_count[ki]; ++idx) {
+          if (o.indicators[ki][idx] == block && o.indicator_hits[ki][idx] > kPasserbyUses) passerby = false;
+        }
+        if (passerby) continue;
+        if (members.size() + nothers + 1 > cap || !on_main(o)) return false;
+        others[nothers++] = oidx;
+        first_seen = std::min(first_seen, o.first_ts);
+        last_seen = std::max(last_seen, o.first_ts);
+        const CampaignAggregate* og = campaigns_.Aggregate(campaigns_.Root(oidx));
+        if (og == nullptr) continue;
+        if (og->members.size() > cap) return false;
+        for (const uint32_t m : og->members) {
+          if (std::find(members.begin(), members.end(), m) == members.end() && !on_main(accounts_[m])) return false;
+        }
+      }
+    }
+    if (last_seen - first_seen < kOfficeSpanMs) return false;
   }
   if (card_out != nullptr) *card_out = card;
   return true;
@@ -529,9 +613,8 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     // them). The daily re-examination splits that cluster (EdgeHolds); the
     // lab joins its colleague then, not the hydra now.
     if (CardEvidence(per_kind) && !same_cluster) {
-      constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
-      if (a_on_open_card() && OutsideCard(campaigns_.Find(b.index), a.indicators[kp][0])) continue;
-      if (OnOpenCard(b) && OutsideCard(campaigns_.Find(a.index), b.indicators[kp][0])) continue;
+      if (a_on_open_card() && OutsideCard(campaigns_.Find(b.index), CustomerKey(a))) continue;
+      if (OnOpenCard(b) && OutsideCard(campaigns_.Find(a.index), CustomerKey(b))) continue;
     }
     graph_.Add(a.index, b.index, static_cast<float>(link), reasons, paid);
     if (same_cluster) continue;
@@ -715,8 +798,7 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     // to a colleague in a cluster with others either (TryLink): the
     // re-examination gives the colleague back.
     if (open) {
-      constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
-      if (!PaidEvidence(per_kind) || (CardEvidence(per_kind) && OutsideCard(root, a.indicators[kp][0]))) continue;
+      if (!PaidEvidence(per_kind) || (CardEvidence(per_kind) && OutsideCard(root, CustomerKey(a)))) continue;
     } else if (const CampaignAggregate* g = campaigns_.Aggregate(root);
                !PaidEvidence(per_kind) && !g->members.empty() && OpenCustomer(accounts_[g->members.front()])) {
       continue;

@@ -682,7 +682,7 @@ struct SnapshotAccess {
   }
 
   static_assert(sizeof(SharedEntry) == 40, "SharedEntry changed: update its snapshot encoder");
-  static_assert(sizeof(Correlator) == 304, "Correlator changed: update its snapshot encoder");
+  static_assert(sizeof(Correlator) == 312, "Correlator changed: update its snapshot encoder (cards_seen_ is derived on load)");
   static void Save(Out& w, const Correlator& c) {
     Save(w, c.index_);
     Save(w, c.campaigns_);
@@ -727,6 +727,12 @@ struct SnapshotAccess {
         }
       }
     }
+    // Whether the log carried cards: any payment value in the index (the
+    // flag is set with the first one and never reset).
+    c->cards_seen_ = false;
+    c->index_.ForEach([&](uint64_t, const IndicatorStats& st) {
+      c->cards_seen_ = c->cards_seen_ || st.kind == static_cast<uint8_t>(IndicatorKind::kPayment);
+    });
     return true;
   }
 

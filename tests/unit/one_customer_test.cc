@@ -32,6 +32,7 @@ struct Group {
   std::function<TimeMs(int)> created_of = nullptr;  // per account, when set
   std::string org = "";               // declared org; empty: org_<prefix>
   int start_round = 0;                // rounds before this group's accounts begin
+  int style = -1;                     // Request's style: -1 the shared request, 0-3 one of its own
 };
 
 // Account i of g at `round`, sent at t: the harvesting request every group
@@ -75,7 +76,7 @@ void Play(Engine& engine, const std::vector<Group>& groups, int rounds = 40, Tim
       if (round < g.start_round) continue;
       for (int i = 0; i < g.accounts; ++i) {
         t += 2000;
-        engine.Observe(Request(g, i, round, t, rng));
+        engine.Observe(Request(g, i, round, t, rng, g.style));
       }
     }
     t += gap;
@@ -530,6 +531,118 @@ TEST(OneCustomer, AThirdOfACellOnOtherCardsIsACampaign) {
   Play(engine, {lab2}, 1, 0, false, kT0 + 2 * kMsPerHour, 9);
   Play(engine, {lab}, 20, 0, true, kT0 + 3 * kMsPerHour, 10);
   EXPECT_EQ(Count(engine, lab, Verdict::kBlock), 12u);
+}
+
+// A gateway's log: no card, no sign-up time, no org. A group is one
+// customer only as an office: its accounts on at most two blocks nobody
+// else suspicious works from, first seen more than a day apart.
+Group Gateway(Group g) {
+  g.card = [](int) { return std::string(); };
+  g.created = kNoTime;
+  g.org = "-";
+  return g;
+}
+
+// A lab of twelve in a gateway log: four researchers from the start
+// (fewer than a campaign that blocks), eight more joining 30 hours later,
+// all on the office's block.
+constexpr int kOfficeRounds = 60;
+constexpr TimeMs kOfficeGap = kMsPerHour;
+
+struct Office {
+  Group first = Gateway(Group{"ofa", 4});
+  Group later = Gateway(Group{"ofb", 8});
+  Office() { later.start_round = 30; }
+  size_t Count(const Engine& engine, Verdict v) const { return dg::Count(engine, first, v) + dg::Count(engine, later, v); }
+  // Both teams, and `others` beside them, an hour between rounds.
+  void Run(Engine& engine, std::vector<Group> others = {}) const {
+    others.insert(others.begin(), {first, later});
+    Play(engine, others, kOfficeRounds, kOfficeGap);
+  }
+};
+
+// Harvesting accounts of their own kind (style 1-3) that start at `start`
+// and work from ip(i, round), next to an office.
+Group Visitors(const std::string& prefix, int accounts, int style, int start, std::function<std::string(int, int)> ip) {
+  Group g = Gateway(Group{prefix, accounts});
+  g.style = style;
+  g.start_round = start;
+  g.ip = std::move(ip);
+  return g;
+}
+
+TEST(OneCustomer, ALabInAGatewayLogIsOneCustomerByItsOffice) {
+  Engine engine(Policy::Defaults());
+  const Office lab;
+  lab.Run(engine);
+  EXPECT_EQ(lab.Count(engine, Verdict::kBlock), 0u);
+  EXPECT_EQ(lab.Count(engine, Verdict::kReview), 12u);
+}
+
+TEST(OneCustomer, ACellBroughtUpTogetherInAGatewayLogIsACampaign) {
+  // The same twelve on one block, all first seen within the hour: switched
+  // on, not grown.
+  Engine engine(Policy::Defaults());
+  Office cell;
+  cell.later.start_round = 0;
+  cell.Run(engine);
+  EXPECT_EQ(cell.Count(engine, Verdict::kBlock), 12u);
+}
+
+TEST(OneCustomer, AnyCardInTheLogMeansNoGroupIsAnOffice) {
+  // Where the log carries cards (anyone's), a group without a common card
+  // is no customer in the open: the lab is a campaign again.
+  Engine engine(Policy::Defaults());
+  Rng rng(3);
+  Interaction paid = testing::HarvestRequest("somebody", kT0, rng, "card_somebody", "192.0.2.1");
+  paid.system = "You are a helpful assistant.";
+  paid.messages[0].text = "what should I cook tonight?";
+  engine.Observe(paid);
+  const Office lab;
+  Play(engine, {lab.first, lab.later}, kOfficeRounds, kOfficeGap, true, kT0 + 1000);
+  EXPECT_EQ(lab.Count(engine, Verdict::kBlock), 12u);
+}
+
+TEST(OneCustomer, HarvestersMovingIntoTheOfficeBlockEndIt) {
+  // Six harvesting accounts of their own kind that work half from the
+  // lab's block and half from another, once the lab is an office: the
+  // block ties them to it, and eighteen accounts on it are more than one
+  // customer -- the price of sharing a block with harvesters (framing
+  // from inside the block, THREAT_MODEL).
+  Engine engine(Policy::Defaults());
+  const Office lab;
+  const Group heads = Visitors("roam", 6, 2, 35, [](int i, int round) {
+    return round % 2 == 0 ? "198.51.100." + std::to_string(40 + i) : "203.0.113." + std::to_string(40 + i);
+  });
+  lab.Run(engine, {heads});
+  EXPECT_GT(lab.Count(engine, Verdict::kBlock), 0u);
+  EXPECT_EQ(Count(engine, heads, Verdict::kBlock), 6u);
+}
+
+TEST(OneCustomer, APasserByOnTheOfficeBlockLeavesItAnOffice) {
+  // A harvesting stranger of its own kind whose rotating proxy exit fell
+  // once into the lab's block, once the lab is an office: a passer-by,
+  // not a tenant.
+  Engine engine(Policy::Defaults());
+  const Office lab;
+  const Group stranger = Visitors("passer", 1, 1, 10, [](int, int round) {
+    return round == 40 ? std::string("198.51.100.99") : "100." + std::to_string(64 + round) + ".7.9";
+  });
+  lab.Run(engine, {stranger});
+  const AccountState* s = engine.FindAccount("passer0");
+  ASSERT_NE(s, nullptr);
+  EXPECT_TRUE(s->suspicious);  // in the block's ring: the rule is exercised
+  EXPECT_EQ(lab.Count(engine, Verdict::kBlock), 0u);
+}
+
+TEST(OneCustomer, MoreThanALabOnOneBlockInAGatewayLogIsACampaign) {
+  // Twenty accounts behind one block, grown over days: more than one
+  // customer's accounts (one_customer_max_accounts).
+  Engine engine(Policy::Defaults());
+  Office big;
+  big.later.accounts = 16;
+  big.Run(engine);
+  EXPECT_EQ(big.Count(engine, Verdict::kBlock), 20u);
 }
 
 }  // namespace
