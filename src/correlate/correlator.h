@@ -263,12 +263,21 @@ class Correlator {
   // Whether the account pays with `card` (among its cards), or works from
   // it when it is an office block (CustomerKey). O(12).
   static bool HoldsCard(const AccountState& a, uint64_t card);
+  // Whether the account used the address block at most twice while
+  // working as much from elsewhere, or no longer holds it: a passer-by there,
+  // not a tenant (a newcomer with a request or two, all from the block,
+  // is not a passer-by). O(6).
+  static bool PassesBy(const AccountState& a, uint64_t block);
   // Whether the cluster at root holds an account not paying with card.
   // O(members), stopping at the first.
   bool OutsideCard(uint32_t root, uint64_t card) const;
   // Whether the per-kind evidence of a link holds a shared card with at
   // least half its kind's weight. O(1).
   bool CardEvidence(const std::array<double, kIndicatorKinds>& per_kind) const;
+  // The evidence of the value a customer in the open is known by
+  // (CustomerKey): CardEvidence where the log has carried a card, else an
+  // address block shared with half its kind's weight. O(1).
+  bool KeyEvidence(const std::array<double, kIndicatorKinds>& per_kind) const;
   // CardEvidence, or an address block shared with half its kind's weight:
   // what ties a customer in the open to others. O(1).
   bool PaidEvidence(const std::array<double, kIndicatorKinds>& per_kind) const;
@@ -348,6 +357,9 @@ class Correlator {
   void set_event_texts(EventTexts* texts) { texts_ = texts; }
 
   const IndicatorIndex& index() const { return index_; }
+  // Whether any record so far carried a payment fingerprint: until one
+  // does, a group can be one customer by its office block. O(1).
+  bool cards_seen() const { return cards_seen_; }
   const CampaignSet& campaigns() const { return campaigns_; }
   const LinkGraph& graph() const { return graph_; }
   CampaignSet& campaigns() { return campaigns_; }
@@ -369,8 +381,10 @@ class Correlator {
   bool EdgeHolds(const AccountState& a, const AccountState& b, double* score, uint32_t* reasons, bool* paid,
                  bool* infra = nullptr) const;
   // Per confirmed campaign (root), the best evidence per indicator kind.
+  // A block `a` works from counts by the share of the campaign's members
+  // there that work from it too (not passers-by). O(16 × 6) for a block.
   using CampaignScores = std::vector<std::pair<uint32_t, std::array<double, kIndicatorKinds>>>;
-  void AddCampaignEvidence(size_t kind, uint64_t key, CampaignScores* scores) const;
+  void AddCampaignEvidence(const AccountState& a, size_t kind, uint64_t key, CampaignScores* scores) const;
   // Sum of per-kind evidence, prompt-content kinds together capped at
   // policy.content_cap: two operators drawing on the same public prompt set
   // share content and nothing else.
@@ -430,8 +444,8 @@ class Correlator {
   // Whether any record so far carried a payment fingerprint (its own, or
   // the account table's). Until one does, the log is a gateway's: a group
   // can be one customer by a closed office block instead of a card
-  // (CustomerKey, OneCustomerMembers). Never reset; a snapshot does not
-  // store it: Load derives it from the index's payment values.
+  // (CustomerKey, OneCustomerMembers). Never reset; a snapshot stores it
+  // (a card that came when the index was full is in no index entry).
   bool cards_seen_ = false;
   // The event's redacted text for `use` (from texts_ on replay; built from
   // `in` and noted in texts_ live).

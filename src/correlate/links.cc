@@ -287,12 +287,40 @@ bool Correlator::OpenCardGroup(uint64_t card, const AccountState* with, CardGrou
   // Suspicious holders against the cap: ordinary colleagues on a lab's
   // card, or decoys an operator puts on a cell's, change nothing.
   if (s == nullptr || s->suspicious > cap) return false;
-  std::copy_n(s->members.begin(), s->nmembers, group->members.begin());
-  group->n = s->nmembers;
+  // An office block's group is its tenants: a suspicious account that
+  // used the block twice or less passed by (a rotating exit, or a head
+  // renting an address there now and then) -- its other blocks are not
+  // the office's, and OneCustomerMembers judges it as a passer-by.
+  const bool office = s->kind == static_cast<uint8_t>(IndicatorKind::kIpPrefix);
+  group->n = 0;
+  for (size_t mi = 0; mi < s->nmembers; ++mi) {
+    if (office && PassesBy(accounts_[s->members[mi]], card)) continue;
+    group->members[group->n++] = s->members[mi];
+  }
   const auto end = group->members.begin() + group->n;
   if (with != nullptr && std::find(group->members.begin(), end, with->index) == end) group->members[group->n++] = with->index;
   if (group->n < min) return false;
   return OneCustomerMembers(std::span<const uint32_t>(group->members.data(), group->n));
+}
+
+bool Correlator::PassesBy(const AccountState& a, uint64_t block) {
+  constexpr size_t ki = static_cast<size_t>(IndicatorKind::kIpPrefix);
+  constexpr uint32_t kPasserbyUses = 2;
+  // Used once or twice while working as much from elsewhere; or used and
+  // given up (the slot went to other blocks: it moves on). An account new
+  // to the log, with a request or two all from this block, is a newcomer
+  // here, not a passer-by.
+  uint32_t here = 0, elsewhere = a.indicator_overflow[ki];
+  bool held = false;
+  for (size_t idx = 0; idx < a.indicator_count[ki]; ++idx) {
+    if (a.indicators[ki][idx] == block) {
+      held = true;
+      here = a.indicator_hits[ki][idx];
+    } else {
+      elsewhere += a.indicator_hits[ki][idx];
+    }
+  }
+  return !held || (here <= kPasserbyUses && elsewhere >= here);
 }
 
 bool Correlator::OutsideCard(uint32_t root, uint64_t card) const {
@@ -315,6 +343,17 @@ bool Correlator::HoldsCard(const AccountState& a, uint64_t card) {
 bool Correlator::CardEvidence(const std::array<double, kIndicatorKinds>& per_kind) const {
   constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
   return per_kind[kp] > 0 && per_kind[kp] >= 0.5 * policy_.links[kp];
+}
+
+bool Correlator::KeyEvidence(const std::array<double, kIndicatorKinds>& per_kind) const {
+  constexpr size_t ki = static_cast<size_t>(IndicatorKind::kIpPrefix);
+  // Where the log carries cards, a customer in the open is known by its
+  // card; where it carries none, by its office block (CustomerKey) -- and
+  // a link on that block is what must not carry it into a cluster that
+  // holds others (issue #15 review: a hydra that copies a lab's first two
+  // researchers and rents an address in its block).
+  if (cards_seen_) return CardEvidence(per_kind);
+  return per_kind[ki] > 0 && per_kind[ki] >= 0.5 * policy_.links[ki];
 }
 
 bool Correlator::PaidEvidence(const std::array<double, kIndicatorKinds>& per_kind) const {
@@ -414,15 +453,14 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t*
     // tied to nobody who does not, and with the group it is still at most
     // one_customer_max_accounts (a colleague not linked yet, or a lab's
     // second team). Strangers seen there once or twice are passers-by (a
-    // residential proxy's exit that fell in the office's block). More
-    // suspicious accounts than a block's ring holds cannot all be seen:
-    // no office. And grown, not switched on: its accounts were first seen
-    // more than a day apart (researchers join a lab over time; an
+    // residential proxy's exit that fell in the office's block). The
+    // suspicious accounts a block's ring no longer shows cannot be told
+    // apart: each counts as a member would. And grown, not switched on:
+    // its accounts were first seen more than a day apart (researchers join a lab over time; an
     // operator brings a cell's accounts up together, and a cell brought up
     // over days has harvested that much less meanwhile).
     // O(blocks × 16 × (slots + a cluster of <= 16)).
     const auto cap = static_cast<size_t>(policy_.one_customer_max_accounts);
-    constexpr uint8_t kPasserbyUses = 2;
     constexpr TimeMs kOfficeSpanMs = 24LL * 3600 * 1000;
     const auto on_main = [&](const AccountState& o) {
       if (o.indicator_count[ki] == 0 || o.indicator_overflow[ki] != 0) return false;
@@ -442,7 +480,24 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t*
     for (size_t ni = 0; ni < main; ++ni) {
       const uint64_t block = networks[ni].first;
       const IndicatorStats* s = index_.Find(block);
-      if (s == nullptr || s->suspicious > kMaxMembers) return false;
+      if (s == nullptr) return false;
+      // The block's suspicious users the ring no longer shows: its count
+      // less the group's own suspicious members there and the strangers
+      // the ring still holds. They may be anyone, so they count against
+      // the cap as members would; the passers-by the ring shows do not (a
+      // few strangers with a request each do not make the office a crowd,
+      // issue #15 review), nor do evicted members of the group.
+      size_t own = 0, strangers = 0;
+      for (const uint32_t m : members) {
+        const AccountState& ma = accounts_[m];
+        const auto end = ma.indicators[ki].begin() + ma.indicator_count[ki];
+        own += ma.suspicious && std::find(ma.indicators[ki].begin(), end, block) != end;
+      }
+      for (size_t oi = 0; oi < s->nmembers; ++oi) {
+        strangers += std::find(members.begin(), members.end(), s->members[oi]) == members.end();
+      }
+      const size_t unseen = s->suspicious > own + strangers ? s->suspicious - own - strangers : 0;
+      if (members.size() + nothers + unseen > cap) return false;
       for (size_t oi = 0; oi < s->nmembers; ++oi) {
         const uint32_t oidx = s->members[oi];
         if (std::find(members.begin(), members.end(), oidx) != members.end() ||
@@ -450,12 +505,8 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t*
           continue;
         }
         const AccountState& o = accounts_[oidx];
-        bool passerby = true;
-        for (size_t idx = 0; idx < o.indicator_count[ki]; ++idx) {
-          if (o.indicators[ki][idx] == block && o.indicator_hits[ki][idx] > kPasserbyUses) passerby = false;
-        }
-        if (passerby) continue;
-        if (members.size() + nothers + 1 > cap || !on_main(o)) return false;
+        if (PassesBy(o, block)) continue;
+        if (members.size() + nothers + unseen + 1 > cap || !on_main(o)) return false;
         others[nothers++] = oidx;
         first_seen = std::min(first_seen, o.first_ts);
         last_seen = std::max(last_seen, o.first_ts);
@@ -612,7 +663,7 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     // (its first accounts looked like a hydra's young heads, in step with
     // them). The daily re-examination splits that cluster (EdgeHolds); the
     // lab joins its colleague then, not the hydra now.
-    if (CardEvidence(per_kind) && !same_cluster) {
+    if (KeyEvidence(per_kind) && !same_cluster) {
       if (a_on_open_card() && OutsideCard(campaigns_.Find(b.index), CustomerKey(a))) continue;
       if (OnOpenCard(b) && OutsideCard(campaigns_.Find(a.index), CustomerKey(b))) continue;
     }
@@ -737,9 +788,28 @@ std::optional<ValueEvidence> Correlator::RequestValueEvidence(IndicatorKind kind
   return ValueEvidence{kind, root, share * Evidence(*s, k, policy_.links[k], index_.Population())};
 }
 
-void Correlator::AddCampaignEvidence(size_t kind, uint64_t key, CampaignScores* scores) const {
-  const std::optional<ValueEvidence> v = RequestValueEvidence(static_cast<IndicatorKind>(kind), key);
+void Correlator::AddCampaignEvidence(const AccountState& a, size_t kind, uint64_t key, CampaignScores* scores) const {
+  std::optional<ValueEvidence> v = RequestValueEvidence(static_cast<IndicatorKind>(kind), key);
   if (!v) return;
+  if (kind == static_cast<size_t>(IndicatorKind::kIpPrefix) && !PassesBy(a, key)) {
+    // An account that works from the block is tied to a campaign there by
+    // the share of the block's other suspicious users (its ring) that work
+    // from it too (more than twice): a campaign on rotating residential
+    // exits passes through thousands of /24s once or twice each, and a
+    // person who lives on one of them -- a heavy scripter at home -- is not
+    // its member for that (issue #15). A hydra's own blocks, used by its
+    // heads all day, count in full; a head passing through, as the
+    // campaign does, too. The ring, not the campaign's members in it: the
+    // value's campaign may since have split from the accounts that gave it.
+    const IndicatorStats* s = index_.Find(key);
+    int others = 0, tenants = 0;
+    for (size_t m = 0; m < s->nmembers; ++m) {
+      if (s->members[m] == a.index) continue;
+      ++others;
+      tenants += PassesBy(accounts_[s->members[m]], key) ? 0 : 1;
+    }
+    if (others > 0) v->evidence *= static_cast<double>(tenants) / others;
+  }
   auto it = std::find_if(scores->begin(), scores->end(), [&](const auto& p) { return p.first == v->root; });
   if (it == scores->end()) {
     scores->push_back({v->root, {}});
@@ -758,7 +828,7 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     if (k == static_cast<size_t>(IndicatorKind::kOrg) && (!a.suspicious || a.automation_only || a.org_verified == 1)) {
       continue;
     }
-    for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) AddCampaignEvidence(k, a.indicators[k][idx], &scores);
+    for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) AddCampaignEvidence(a, k, a.indicators[k][idx], &scores);
   }
   uint32_t best_root = 0;
   uint32_t best_reasons = 0;
@@ -798,7 +868,7 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     // to a colleague in a cluster with others either (TryLink): the
     // re-examination gives the colleague back.
     if (open) {
-      if (!PaidEvidence(per_kind) || (CardEvidence(per_kind) && OutsideCard(root, CustomerKey(a)))) continue;
+      if (!PaidEvidence(per_kind) || (KeyEvidence(per_kind) && OutsideCard(root, CustomerKey(a)))) continue;
     } else if (const CampaignAggregate* g = campaigns_.Aggregate(root);
                !PaidEvidence(per_kind) && !g->members.empty() && OpenCustomer(accounts_[g->members.front()])) {
       continue;

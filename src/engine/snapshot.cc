@@ -682,7 +682,7 @@ struct SnapshotAccess {
   }
 
   static_assert(sizeof(SharedEntry) == 40, "SharedEntry changed: update its snapshot encoder");
-  static_assert(sizeof(Correlator) == 312, "Correlator changed: update its snapshot encoder (cards_seen_ is derived on load)");
+  static_assert(sizeof(Correlator) == 312, "Correlator changed: update its snapshot encoder");
   static void Save(Out& w, const Correlator& c) {
     Save(w, c.index_);
     Save(w, c.campaigns_);
@@ -699,6 +699,7 @@ struct SnapshotAccess {
       w.Count(lengths->size());
       for (const int len : *lengths) w.Put(len);
     }
+    w.Put<uint8_t>(c.cards_seen_ ? 1 : 0);
   }
   static bool Load(In& r, Correlator* c, size_t slots) {
     size_t n = 0;
@@ -727,12 +728,11 @@ struct SnapshotAccess {
         }
       }
     }
-    // Whether the log carried cards: any payment value in the index (the
-    // flag is set with the first one and never reset).
-    c->cards_seen_ = false;
-    c->index_.ForEach([&](uint64_t, const IndicatorStats& st) {
-      c->cards_seen_ = c->cards_seen_ || st.kind == static_cast<uint8_t>(IndicatorKind::kPayment);
-    });
+    // Whether the log has carried a card: kept, not derived from the
+    // index -- a card that came when the index was full is in no entry.
+    uint8_t cards_seen = 0;
+    if (!(r.Get(&cards_seen, "cards seen") && r.Check(cards_seen <= 1, "cards seen", "not 0 or 1"))) return false;
+    c->cards_seen_ = cards_seen == 1;
     return true;
   }
 

@@ -635,6 +635,117 @@ TEST(OneCustomer, APasserByOnTheOfficeBlockLeavesItAnOffice) {
   EXPECT_EQ(lab.Count(engine, Verdict::kBlock), 0u);
 }
 
+TEST(OneCustomer, PassersByOnTheOfficeBlockDoNotMakeItACrowd) {
+  // Five harvesting strangers whose rotating exits each fell once into
+  // the lab's block: with the lab's twelve, seventeen suspicious users of
+  // the block -- more than its ring holds -- but the ring shows five
+  // passers-by and no one it lost but the lab's own.
+  Engine engine(Policy::Defaults());
+  const Office lab;
+  const Group strangers = Visitors("passers", 5, 1, 10, [](int i, int round) {
+    return round == 40 + i ? "198.51.100." + std::to_string(90 + i)
+                           : "100." + std::to_string(64 + round) + "." + std::to_string(i) + ".9";
+  });
+  lab.Run(engine, {strangers});
+  for (int i = 0; i < strangers.accounts; ++i) {
+    const AccountState* s = engine.FindAccount("passers" + std::to_string(i));
+    ASSERT_NE(s, nullptr);
+    EXPECT_TRUE(s->suspicious) << i;  // in the block's ring: the rule is exercised
+  }
+  EXPECT_EQ(lab.Count(engine, Verdict::kBlock), 0u);
+  EXPECT_EQ(lab.Count(engine, Verdict::kReview), 12u);
+}
+
+TEST(OneCustomer, AStrangerComingBackToTheOfficeBlockIsOneStranger) {
+  // One harvesting stranger whose exits rotate through more blocks than
+  // an account keeps, back in the lab's block every seventh round: its
+  // slot for the block is given up and taken again each time, so the
+  // block counts it as a new suspicious user on each return -- but each
+  // return is in the block's ring, seen as the passer-by it is, not
+  // counted as an unseen tenant.
+  Engine engine(Policy::Defaults());
+  const Office lab;
+  const Group stranger = Visitors("returner", 1, 1, 8, [](int, int round) {
+    return round % 7 == 0 ? std::string("198.51.100.99") : "100." + std::to_string(64 + round) + ".7.9";
+  });
+  lab.Run(engine, {stranger});
+  const AccountState* s = engine.FindAccount("returner0");
+  ASSERT_NE(s, nullptr);
+  EXPECT_TRUE(s->suspicious);
+  EXPECT_GT(s->indicator_overflow[static_cast<size_t>(IndicatorKind::kIpPrefix)], 0u);  // its slots turned over
+  EXPECT_EQ(lab.Count(engine, Verdict::kBlock), 0u);
+}
+
+TEST(OneCustomer, AHydraThatCopiesTheOfficeAndPassesThroughItsBlockDoesNotCarryItIn) {
+  // A hydra of eight on a proxy block that sends what the lab sends; two
+  // of its heads pass through the lab's block twice once the lab is an
+  // office. The block ties those heads to the lab's accounts, but the
+  // office block is the lab's card in a log without cards: a link on it
+  // does not carry the lab into a cluster that holds accounts off it
+  // (issue #15 review).
+  Engine engine(Policy::Defaults());
+  const Office lab;
+  const Group hydra = Visitors("copy", 8, -1, 35, [](int i, int round) {
+    return i < 2 && (round == 45 || round == 46) ? "198.51.100." + std::to_string(60 + i)
+                                                 : "203.0.113." + std::to_string(10 + i);
+  });
+  lab.Run(engine, {hydra});
+  EXPECT_EQ(Count(engine, hydra, Verdict::kBlock), 8u);
+  EXPECT_EQ(lab.Count(engine, Verdict::kBlock), 0u);
+  EXPECT_EQ(lab.Count(engine, Verdict::kReview), 12u);
+}
+
+TEST(OneCustomer, AResidentDoesNotJoinAHydraWhoseExitsPassedThroughItsBlock) {
+  // A person at home on its own /24 asks ordinary questions every two
+  // hours. A hydra on its proxy pool's two /24s, whose exits also rotate
+  // through fresh residential /24s, passes through the person's block
+  // once per head (six heads) and moves on: those exits leave the heads'
+  // slots, but the block's ring still names the heads, and its campaign.
+  // Days later the person starts scripting -- its own prompts, with the
+  // SDK and settings the hydra uses. Block, client and settings would add
+  // up to a campaign match, but the person works from the block and the
+  // hydra only passed through it: the block says nothing of the person
+  // (issue #15: heavy scripters at home matched into a campaign on
+  // residential proxies). The client's weight is raised so that block and
+  // client alone reach the link threshold: the rule, not the default
+  // weights, is under test.
+  Policy policy = Policy::Defaults();
+  policy.links[static_cast<size_t>(IndicatorKind::kClient)] = 0.6;
+  Engine engine(policy);
+  const Group hydra = Visitors("rot", 8, -1, 36, [](int i, int round) {
+    if (i < 6 && round == 60 + i) return "192.0.2." + std::to_string(200 + i);
+    return round % 2 == 0 ? "100.64." + std::to_string(i % 2) + ".9"
+                          : "100." + std::to_string(100 + round) + "." + std::to_string(i) + ".9";
+  });
+  Rng rng(7);
+  TimeMs t = kT0;
+  for (int round = 0; round < 96; ++round) {
+    Interaction mine = testing::HarvestRequest("home", t, rng, "", "192.0.2.7");
+    mine.org_id.clear();
+    mine.account_created_at = kNoTime;
+    if (round < 80) {
+      mine.system.clear();
+      mine.messages[0].text = "what should I cook tonight with " + std::to_string(rng.Next() % 50) + " eggs?";
+      mine.temperature = 1.0;
+    } else {
+      mine.system = "You clean address records for a shipping database.";
+      mine.messages[0].text = "Normalise this record, reasoning step by step: " + std::to_string(rng.Next() % 100000) +
+                              " Harbour Road, unit " + std::to_string(rng.Next() % 500);
+    }
+    engine.Observe(mine);
+    if (round >= hydra.start_round) {
+      for (int i = 0; i < hydra.accounts; ++i) engine.Observe(Request(hydra, i, round, t += 2000, rng, -1));
+    }
+    t += 2 * kMsPerHour;
+  }
+  engine.Finish();
+  const AccountState* resident = engine.FindAccount("home");
+  ASSERT_NE(resident, nullptr);
+  EXPECT_TRUE(resident->suspicious);  // in the block's ring: the match is examined
+  EXPECT_EQ(Count(engine, hydra, Verdict::kBlock), 8u);
+  EXPECT_NE(resident->verdict, Verdict::kBlock);
+}
+
 TEST(OneCustomer, MoreThanALabOnOneBlockInAGatewayLogIsACampaign) {
   // Twenty accounts behind one block, grown over days: more than one
   // customer's accounts (one_customer_max_accounts).

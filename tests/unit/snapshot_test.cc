@@ -16,6 +16,7 @@
 
 #include "common/hash.h"
 #include "engine/scan_pipeline.h"
+#include "harvest_fixture.h"
 #include "report/views.h"
 #include "report/writers.h"
 #include "sim/simulator.h"
@@ -267,6 +268,29 @@ TEST_F(SnapshotErrors, ResealedByteChangesLoadOrFailCleanly) {
   }
   EXPECT_GT(refused, 0u);
   EXPECT_GT(loaded_ok, 0u);  // most bytes are counters and scores: any value is a valid state
+}
+
+// Whether the log has carried a card decides whether a group can be one
+// customer by its office block: a card that came when the index was full
+// is in no index entry, so the flag is state of its own and a restored
+// engine must not treat the log as card-less.
+TEST(Snapshot, ACardSeenWhenTheIndexWasFullSurvives) {
+  const Policy policy = Policy::Defaults();
+  EngineOptions options;
+  options.max_indicator_values = 2;
+  Engine e(policy, options);
+  Rng rng(5);
+  e.Observe(testing::HarvestRequest("gateway-only", testing::kT0, rng, "", "198.51.100.7"));
+  e.Observe(testing::HarvestRequest("gateway-too", testing::kT0 + 1000, rng, "", "203.0.113.9"));
+  ASSERT_FALSE(e.correlator().cards_seen());
+  e.Observe(testing::HarvestRequest("paying", testing::kT0 + 2000, rng, "card-late", "192.0.2.4"));
+  ASSERT_TRUE(e.correlator().cards_seen());
+  ASSERT_GT(e.correlator().index().dropped(), 0u);  // the card is in no entry
+  std::string bytes;
+  SaveSnapshot(e, &bytes);
+  auto loaded = LoadSnapshot(bytes, policy, options);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_TRUE((*loaded)->correlator().cards_seen());
 }
 
 // The fuzzer's seeds (fuzz/corpus/fuzz_snapshot) must be snapshots the
