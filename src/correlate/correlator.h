@@ -381,8 +381,8 @@ class Correlator {
   bool EdgeHolds(const AccountState& a, const AccountState& b, double* score, uint32_t* reasons, bool* paid,
                  bool* infra = nullptr) const;
   // Per confirmed campaign (root), the best evidence per indicator kind.
-  // A block `a` works from counts by the share of the campaign's members
-  // there that work from it too (not passers-by). O(16 × 6) for a block.
+  // A block `a` works from (not PassesBy) counts by the share of the
+  // block's other ring members that still hold it. O(16 × 6) for a block.
   using CampaignScores = std::vector<std::pair<uint32_t, std::array<double, kIndicatorKinds>>>;
   void AddCampaignEvidence(const AccountState& a, size_t kind, uint64_t key, CampaignScores* scores) const;
   // Sum of per-kind evidence, prompt-content kinds together capped at

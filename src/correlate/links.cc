@@ -284,14 +284,17 @@ bool Correlator::OpenCardGroup(uint64_t card, const AccountState* with, CardGrou
   // every holder harvest, and a card's cell of harvesters is what it then
   // is (THREAT_MODEL, cells).
   const IndicatorStats* s = index_.Find(card);
-  // Suspicious holders against the cap: ordinary colleagues on a lab's
-  // card, or decoys an operator puts on a cell's, change nothing.
-  if (s == nullptr || s->suspicious > cap) return false;
+  if (s == nullptr) return false;
   // An office block's group is its tenants: a suspicious account that
   // used the block twice or less passed by (a rotating exit, or a head
   // renting an address there now and then) -- its other blocks are not
-  // the office's, and OneCustomerMembers judges it as a passer-by.
+  // the office's, and OneCustomerMembers judges it as a passer-by. Its
+  // suspicious users past the ring are counted there too (unseen), so
+  // passers-by do not end an office here by their number either.
   const bool office = s->kind == static_cast<uint8_t>(IndicatorKind::kIpPrefix);
+  // A card's suspicious holders against the cap: ordinary colleagues on a
+  // lab's card, or decoys an operator puts on a cell's, change nothing.
+  if (!office && s->suspicious > cap) return false;
   group->n = 0;
   for (size_t mi = 0; mi < s->nmembers; ++mi) {
     if (office && PassesBy(accounts_[s->members[mi]], card)) continue;
@@ -793,20 +796,26 @@ void Correlator::AddCampaignEvidence(const AccountState& a, size_t kind, uint64_
   if (!v) return;
   if (kind == static_cast<size_t>(IndicatorKind::kIpPrefix) && !PassesBy(a, key)) {
     // An account that works from the block is tied to a campaign there by
-    // the share of the block's other suspicious users (its ring) that work
-    // from it too (more than twice): a campaign on rotating residential
-    // exits passes through thousands of /24s once or twice each, and a
+    // the share of the block's other suspicious users (its ring) that
+    // still hold it: a campaign on rotating residential exits passes
+    // through thousands of /24s once or twice each and moves on, and a
     // person who lives on one of them -- a heavy scripter at home -- is not
     // its member for that (issue #15). A hydra's own blocks, used by its
     // heads all day, count in full; a head passing through, as the
     // campaign does, too. The ring, not the campaign's members in it: the
     // value's campaign may since have split from the accounts that gave it.
+    // A ring member counts as having passed through when it has given
+    // the block's slot up: its use counter can wear down while it still
+    // works from the block now and then (Misra-Gries), so heads that mix
+    // rotating exits into their own block's traffic stay its tenants.
     const IndicatorStats* s = index_.Find(key);
     int others = 0, tenants = 0;
     for (size_t m = 0; m < s->nmembers; ++m) {
       if (s->members[m] == a.index) continue;
       ++others;
-      tenants += PassesBy(accounts_[s->members[m]], key) ? 0 : 1;
+      const AccountState& o = accounts_[s->members[m]];
+      const auto end = o.indicators[static_cast<size_t>(kind)].begin() + o.indicator_count[kind];
+      tenants += std::find(o.indicators[static_cast<size_t>(kind)].begin(), end, key) != end ? 1 : 0;
     }
     if (others > 0) v->evidence *= static_cast<double>(tenants) / others;
   }

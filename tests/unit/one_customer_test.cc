@@ -673,7 +673,13 @@ TEST(OneCustomer, AStrangerComingBackToTheOfficeBlockIsOneStranger) {
   ASSERT_NE(s, nullptr);
   EXPECT_TRUE(s->suspicious);
   EXPECT_GT(s->indicator_overflow[static_cast<size_t>(IndicatorKind::kIpPrefix)], 0u);  // its slots turned over
+  // Past the ring's 16: the unseen count, not the raw one, is what is read.
+  const IndicatorStats* block = engine.correlator().index().Find(
+      IndicatorIndex::Key(IndicatorKind::kIpPrefix, IpPrefixKey("198.51.100.99", nullptr)));
+  ASSERT_NE(block, nullptr);
+  EXPECT_GT(block->suspicious, kMaxMembers);
   EXPECT_EQ(lab.Count(engine, Verdict::kBlock), 0u);
+  EXPECT_EQ(lab.Count(engine, Verdict::kReview), 12u);
 }
 
 TEST(OneCustomer, AHydraThatCopiesTheOfficeAndPassesThroughItsBlockDoesNotCarryItIn) {
@@ -744,6 +750,33 @@ TEST(OneCustomer, AResidentDoesNotJoinAHydraWhoseExitsPassedThroughItsBlock) {
   EXPECT_TRUE(resident->suspicious);  // in the block's ring: the match is examined
   EXPECT_EQ(Count(engine, hydra, Verdict::kBlock), 8u);
   EXPECT_NE(resident->verdict, Verdict::kBlock);
+}
+
+TEST(OneCustomer, PassersByDoNotOpenTheOfficeToAHydraThatCopiesIt) {
+  // The hydra above, and five harvesting strangers of their own kind
+  // whose exits fell once each into the lab's block: more suspicious users
+  // of the block than the cap, which asked of a card's group before the
+  // office's count (OpenCardGroup) ended the office for every account not
+  // yet judged with its group -- and the guard with it (second review).
+  Engine engine(Policy::Defaults());
+  const Office lab;
+  const Group hydra = Visitors("copy", 8, -1, 35, [](int i, int round) {
+    return i < 2 && (round == 45 || round == 46) ? "198.51.100." + std::to_string(60 + i)
+                                                 : "203.0.113." + std::to_string(10 + i);
+  });
+  const Group strangers = Visitors("passers", 5, 1, 10, [](int i, int round) {
+    return round == 40 + i ? "198.51.100." + std::to_string(90 + i)
+                           : "100." + std::to_string(64 + round) + "." + std::to_string(i) + ".9";
+  });
+  lab.Run(engine, {hydra, strangers});
+  for (int i = 0; i < strangers.accounts; ++i) {
+    const AccountState* s = engine.FindAccount("passers" + std::to_string(i));
+    ASSERT_NE(s, nullptr);
+    EXPECT_TRUE(s->suspicious) << i;
+  }
+  EXPECT_EQ(Count(engine, hydra, Verdict::kBlock), 8u);
+  EXPECT_EQ(lab.Count(engine, Verdict::kBlock), 0u);
+  EXPECT_EQ(lab.Count(engine, Verdict::kReview), 12u);
 }
 
 TEST(OneCustomer, MoreThanALabOnOneBlockInAGatewayLogIsACampaign) {
