@@ -491,11 +491,7 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t*
       // few strangers with a request each do not make the office a crowd,
       // issue #15 review), nor do evicted members of the group.
       size_t own = 0, strangers = 0;
-      for (const uint32_t m : members) {
-        const AccountState& ma = accounts_[m];
-        const auto end = ma.indicators[ki].begin() + ma.indicator_count[ki];
-        own += ma.suspicious && std::find(ma.indicators[ki].begin(), end, block) != end;
-      }
+      for (const uint32_t m : members) own += accounts_[m].suspicious && HoldsCard(accounts_[m], block);
       for (size_t oi = 0; oi < s->nmembers; ++oi) {
         strangers += std::find(members.begin(), members.end(), s->members[oi]) == members.end();
       }
@@ -813,9 +809,7 @@ void Correlator::AddCampaignEvidence(const AccountState& a, size_t kind, uint64_
     for (size_t m = 0; m < s->nmembers; ++m) {
       if (s->members[m] == a.index) continue;
       ++others;
-      const AccountState& o = accounts_[s->members[m]];
-      const auto end = o.indicators[static_cast<size_t>(kind)].begin() + o.indicator_count[kind];
-      tenants += std::find(o.indicators[static_cast<size_t>(kind)].begin(), end, key) != end ? 1 : 0;
+      tenants += HoldsCard(accounts_[s->members[m]], key) ? 1 : 0;
     }
     if (others > 0) v->evidence *= static_cast<double>(tenants) / others;
   }

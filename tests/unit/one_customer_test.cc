@@ -571,6 +571,24 @@ Group Visitors(const std::string& prefix, int accounts, int style, int start, st
   return g;
 }
 
+// Five harvesting strangers of their own kind whose rotating exits fall
+// once each into the office's block (rounds 40-44).
+Group PassersBy() {
+  return Visitors("passers", 5, 1, 10, [](int i, int round) {
+    return round == 40 + i ? "198.51.100." + std::to_string(90 + i)
+                           : "100." + std::to_string(64 + round) + "." + std::to_string(i) + ".9";
+  });
+}
+
+// A hydra of eight on a proxy block that sends what the office sends, from
+// round 35; two heads pass through the office's block twice (rounds 45, 46).
+Group CopyingHydra() {
+  return Visitors("copy", 8, -1, 35, [](int i, int round) {
+    return i < 2 && (round == 45 || round == 46) ? "198.51.100." + std::to_string(60 + i)
+                                                 : "203.0.113." + std::to_string(10 + i);
+  });
+}
+
 TEST(OneCustomer, ALabInAGatewayLogIsOneCustomerByItsOffice) {
   Engine engine(Policy::Defaults());
   const Office lab;
@@ -642,10 +660,7 @@ TEST(OneCustomer, PassersByOnTheOfficeBlockDoNotMakeItACrowd) {
   // passers-by and no one it lost but the lab's own.
   Engine engine(Policy::Defaults());
   const Office lab;
-  const Group strangers = Visitors("passers", 5, 1, 10, [](int i, int round) {
-    return round == 40 + i ? "198.51.100." + std::to_string(90 + i)
-                           : "100." + std::to_string(64 + round) + "." + std::to_string(i) + ".9";
-  });
+  const Group strangers = PassersBy();
   lab.Run(engine, {strangers});
   for (int i = 0; i < strangers.accounts; ++i) {
     const AccountState* s = engine.FindAccount("passers" + std::to_string(i));
@@ -691,10 +706,7 @@ TEST(OneCustomer, AHydraThatCopiesTheOfficeAndPassesThroughItsBlockDoesNotCarryI
   // (issue #15 review).
   Engine engine(Policy::Defaults());
   const Office lab;
-  const Group hydra = Visitors("copy", 8, -1, 35, [](int i, int round) {
-    return i < 2 && (round == 45 || round == 46) ? "198.51.100." + std::to_string(60 + i)
-                                                 : "203.0.113." + std::to_string(10 + i);
-  });
+  const Group hydra = CopyingHydra();
   lab.Run(engine, {hydra});
   EXPECT_EQ(Count(engine, hydra, Verdict::kBlock), 8u);
   EXPECT_EQ(lab.Count(engine, Verdict::kBlock), 0u);
@@ -760,14 +772,8 @@ TEST(OneCustomer, PassersByDoNotOpenTheOfficeToAHydraThatCopiesIt) {
   // yet judged with its group -- and the guard with it (second review).
   Engine engine(Policy::Defaults());
   const Office lab;
-  const Group hydra = Visitors("copy", 8, -1, 35, [](int i, int round) {
-    return i < 2 && (round == 45 || round == 46) ? "198.51.100." + std::to_string(60 + i)
-                                                 : "203.0.113." + std::to_string(10 + i);
-  });
-  const Group strangers = Visitors("passers", 5, 1, 10, [](int i, int round) {
-    return round == 40 + i ? "198.51.100." + std::to_string(90 + i)
-                           : "100." + std::to_string(64 + round) + "." + std::to_string(i) + ".9";
-  });
+  const Group hydra = CopyingHydra();
+  const Group strangers = PassersBy();
   lab.Run(engine, {hydra, strangers});
   for (int i = 0; i < strangers.accounts; ++i) {
     const AccountState* s = engine.FindAccount("passers" + std::to_string(i));
