@@ -274,11 +274,14 @@ class Correlator {
   // Whether the per-kind evidence of a link holds a shared card with at
   // least half its kind's weight. O(1).
   bool CardEvidence(const std::array<double, kIndicatorKinds>& per_kind) const;
+  // Whether the per-kind evidence of a link holds a shared address block
+  // with at least half its kind's weight. O(1).
+  bool BlockEvidence(const std::array<double, kIndicatorKinds>& per_kind) const;
   // The evidence of the value a customer in the open is known by
-  // (CustomerKey): CardEvidence where the log has carried a card, else an
-  // address block shared with half its kind's weight. O(1).
+  // (CustomerKey): CardEvidence where the log has carried a card, else
+  // BlockEvidence. O(1).
   bool KeyEvidence(const std::array<double, kIndicatorKinds>& per_kind) const;
-  // CardEvidence, or an address block shared with half its kind's weight:
+  // CardEvidence or BlockEvidence:
   // what ties a customer in the open to others. O(1).
   bool PaidEvidence(const std::array<double, kIndicatorKinds>& per_kind) const;
   // Whether the account belongs to a customer in the open: its group (a

@@ -348,20 +348,22 @@ bool Correlator::CardEvidence(const std::array<double, kIndicatorKinds>& per_kin
   return per_kind[kp] > 0 && per_kind[kp] >= 0.5 * policy_.links[kp];
 }
 
-bool Correlator::KeyEvidence(const std::array<double, kIndicatorKinds>& per_kind) const {
+bool Correlator::BlockEvidence(const std::array<double, kIndicatorKinds>& per_kind) const {
   constexpr size_t ki = static_cast<size_t>(IndicatorKind::kIpPrefix);
+  return per_kind[ki] > 0 && per_kind[ki] >= 0.5 * policy_.links[ki];
+}
+
+bool Correlator::KeyEvidence(const std::array<double, kIndicatorKinds>& per_kind) const {
   // Where the log carries cards, a customer in the open is known by its
   // card; where it carries none, by its office block (CustomerKey) -- and
   // a link on that block is what must not carry it into a cluster that
   // holds others (issue #15 review: a hydra that copies a lab's first two
   // researchers and rents an address in its block).
-  if (cards_seen_) return CardEvidence(per_kind);
-  return per_kind[ki] > 0 && per_kind[ki] >= 0.5 * policy_.links[ki];
+  return cards_seen_ ? CardEvidence(per_kind) : BlockEvidence(per_kind);
 }
 
 bool Correlator::PaidEvidence(const std::array<double, kIndicatorKinds>& per_kind) const {
-  constexpr size_t ki = static_cast<size_t>(IndicatorKind::kIpPrefix);
-  return CardEvidence(per_kind) || (per_kind[ki] > 0 && per_kind[ki] >= 0.5 * policy_.links[ki]);
+  return CardEvidence(per_kind) || BlockEvidence(per_kind);
 }
 
 bool Correlator::OneCustomer(const CampaignAggregate& g) const {
