@@ -159,7 +159,8 @@ void BM_MatchLexicon(benchmark::State& state) {
   size_t idx = 0;
   for (auto _ : state) {
     dg::LexiconHits hits;
-    dg::MatchLexicon(streams[idx++ % streams.size()], &hits);
+    const size_t at = idx++ % streams.size();
+    dg::MatchLexicon(texts[at], streams[at], &hits);
     benchmark::DoNotOptimize(hits);
   }
   state.SetItemsProcessed(state.iterations());

@@ -17,11 +17,27 @@ constexpr size_t kMinFramedPrompt = 2 * kFrameTokens + 4;
 constexpr size_t kHistoryBudget = 2048;
 
 // Whether an instruction says it holds beyond its own turn. ASCII
-// case-insensitive substring search over <= kHistoryBudget bytes.
+// case-insensitive substring search over <= kHistoryBudget bytes, in the
+// languages of the lexicon (features.cc): a standing instruction in
+// Spanish or Chinese is as standing as one in English.
 bool NamesStandingScope(std::string_view text) {
-  static constexpr std::string_view kScopes[] = {"every ", "each ", "from now on", "always", "all of your", "all your",
-                                                 "this chat", "this conversation", "this session", "rest of",
-                                                 "any question", "any task", "following tasks", "following questions"};
+  static constexpr std::string_view kScopes[] = {
+      "every ", "each ", "from now on", "always", "all of your", "all your", "this chat", "this conversation",
+      "this session", "rest of", "any question", "any task", "following tasks", "following questions",
+      // es, pt, it
+      "siempre", "cada ", "esta conversación", "este chat", "a partir de ahora", "de ahora en adelante", "sempre",
+      "esta conversa", "a partir de agora", "ogni ", "questa conversazione", "d'ora in poi", "da ora in poi",
+      // fr, de, nl, pl, tr, id, vi
+      "toujours", "chaque", "cette conversation", "désormais", "à partir de maintenant", "immer ", "jede ", "jeden ",
+      "jedes ", "diesem gespräch", "diesem chat", "ab jetzt", "von nun an", "altijd", "elke ", "zawsze", "każd",
+      "her zaman", "selalu", "setiap", "luôn", "mỗi",
+      // ru, ar, hi
+      "всегда", "Всегда", "кажд", "Кажд", "этом чате", "этом разговоре", "с этого момента", "دائما", "هميشा",
+      "हमेशा", "हर ",
+      // zh, ja, ko
+      "每个", "每一", "每次", "始终", "總是", "总是", "接下来", "接下來", "本次对话", "这次对话", "此后", "以后",
+      "常に", "毎回", "すべての", "全ての", "この会話", "このチャット", "以降", "これから", "항상", "모든 ", "이 대화",
+      "앞으로", "매번"};
   std::string lower(text);
   for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
   for (const std::string_view scope : kScopes) {
@@ -155,7 +171,7 @@ void Digest(const Interaction& in, TokenStream* scratch, SystemDigestCache* syst
       if (cached->has_sig) digest->system_sig = cached->sig;
     } else {
       Tokenize(in.system, scratch);
-      MatchLexicon(*scratch, &hits);
+      MatchLexicon(in.system, *scratch, &hits);
       digest->has_system_sig = ComputeSignature(scratch->masked, &digest->system_sig);
       if (systems != nullptr) systems->Store(slot, in.system, hits, digest->has_system_sig, digest->system_sig);
     }
@@ -164,7 +180,7 @@ void Digest(const Interaction& in, TokenStream* scratch, SystemDigestCache* syst
   size_t code_blocks = 0, numbers = 0, ntokens = 0;
   if (!user.empty()) {
     Tokenize(user, scratch);
-    MatchLexicon(*scratch, &hits);
+    MatchLexicon(user, *scratch, &hits);
     code_blocks = scratch->code_blocks;
     numbers = scratch->numbers;
     ntokens = scratch->total_tokens;
@@ -191,7 +207,7 @@ void Digest(const Interaction& in, TokenStream* scratch, SystemDigestCache* syst
       budget -= text.size();
       Tokenize(text, scratch);
       LexiconHits turn;
-      MatchLexicon(*scratch, &turn);
+      MatchLexicon(text, *scratch, &turn);
       // Only a standing instruction -- one that names its scope ("for every
       // task", "from now on", "in this chat") -- asks for the reasoning of
       // later answers; a person's earlier "solve this step by step" was

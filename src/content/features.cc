@@ -8,6 +8,10 @@
 #include <absl/container/flat_hash_map.h>
 #include <absl/container/flat_hash_set.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 namespace dg {
 namespace {
 
@@ -167,6 +171,269 @@ const Phrase kPhrases[] = {
     {"imagine you are", Mark::kCapability, Cap(Capability::kRoleplay)},
 };
 
+// The same families in the languages most API traffic outside English is
+// written in, for scripts that separate words with spaces (matched like the
+// phrases above: UTF-8 stays inside words; only ASCII capitals are
+// lower-cased, so a phrase that often opens a sentence with a non-ASCII
+// capital is listed capitalised too). Why: the reported campaigns were run
+// by operators whose own language is not English, and a lexicon that reads
+// English only is evaded for free by asking in another language. Each
+// entry is the plain rendering of an English phrase above ("step by
+// step", "your reasoning", "chain of thought", "before answering", "on a
+// scale of 1 to 10", "training data"); as in English, each is evidence,
+// never a verdict -- people ask for steps in every language.
+const Phrase kSpacedForeignPhrases[] = {
+    // Spanish
+    {"paso a paso", Mark::kFlag, kFlagCot},
+    {"tu razonamiento", Mark::kFlag, kFlagCot},
+    {"su razonamiento", Mark::kFlag, kFlagCot},
+    {"razonamiento completo", Mark::kFlag, kFlagCot},
+    {"razonamiento detallado", Mark::kFlag, kFlagCot},
+    {"proceso de razonamiento", Mark::kFlag, kFlagCot},
+    {"cadena de pensamiento", Mark::kFlag, kFlagCot},
+    {"piensa detenidamente", Mark::kFlag, kFlagCot},
+    {"antes de responder", Mark::kFlag, kFlagCot},
+    {"antes de contestar", Mark::kFlag, kFlagCot},
+    {"juez imparcial", Mark::kFlag, kFlagRubric},
+    {"rúbrica", Mark::kFlag, kFlagRubric},
+    {"escala del 1 al 10", Mark::kFlag, kFlagRubric},
+    {"escala de 1 a 10", Mark::kFlag, kFlagRubric},
+    {"datos de entrenamiento", Mark::kFlag, kFlagDataGen},
+    {"datos sintéticos", Mark::kFlag, kFlagDataGen},
+    // Portuguese
+    {"passo a passo", Mark::kFlag, kFlagCot},
+    {"seu raciocínio", Mark::kFlag, kFlagCot},
+    {"teu raciocínio", Mark::kFlag, kFlagCot},
+    {"raciocínio completo", Mark::kFlag, kFlagCot},
+    {"raciocínio detalhado", Mark::kFlag, kFlagCot},
+    {"cadeia de pensamento", Mark::kFlag, kFlagCot},
+    {"pense com cuidado", Mark::kFlag, kFlagCot},
+    {"juiz imparcial", Mark::kFlag, kFlagRubric},
+    {"rubrica", Mark::kFlag, kFlagRubric},
+    {"escala de 1 a 10", Mark::kFlag, kFlagRubric},
+    {"dados de treinamento", Mark::kFlag, kFlagDataGen},
+    {"dados sintéticos", Mark::kFlag, kFlagDataGen},
+    // French
+    {"étape par étape", Mark::kFlag, kFlagCot},
+    {"Étape par étape", Mark::kFlag, kFlagCot},
+    {"pas à pas", Mark::kFlag, kFlagCot},
+    {"ton raisonnement", Mark::kFlag, kFlagCot},
+    {"votre raisonnement", Mark::kFlag, kFlagCot},
+    {"raisonnement complet", Mark::kFlag, kFlagCot},
+    {"raisonnement détaillé", Mark::kFlag, kFlagCot},
+    {"chaîne de pensée", Mark::kFlag, kFlagCot},
+    {"avant de répondre", Mark::kFlag, kFlagCot},
+    {"juge impartial", Mark::kFlag, kFlagRubric},
+    {"grille d évaluation", Mark::kFlag, kFlagRubric},
+    {"échelle de 1 à 10", Mark::kFlag, kFlagRubric},
+    {"données d entraînement", Mark::kFlag, kFlagDataGen},
+    {"données synthétiques", Mark::kFlag, kFlagDataGen},
+    // German
+    {"schritt für schritt", Mark::kFlag, kFlagCot},
+    {"schrittweise", Mark::kFlag, kFlagCot},
+    {"gedankengang", Mark::kFlag, kFlagCot},
+    {"gedankengänge", Mark::kFlag, kFlagCot},
+    {"denkprozess", Mark::kFlag, kFlagCot},
+    {"lösungsweg", Mark::kFlag, kFlagCot},
+    {"rechenweg", Mark::kFlag, kFlagCot},
+    {"bevor du antwortest", Mark::kFlag, kFlagCot},
+    {"bevor sie antworten", Mark::kFlag, kFlagCot},
+    {"unparteiischer richter", Mark::kFlag, kFlagRubric},
+    {"bewertungskriterien", Mark::kFlag, kFlagRubric},
+    {"bewertungsschema", Mark::kFlag, kFlagRubric},
+    {"skala von 1 bis 10", Mark::kFlag, kFlagRubric},
+    {"trainingsdaten", Mark::kFlag, kFlagDataGen},
+    {"synthetische daten", Mark::kFlag, kFlagDataGen},
+    // Italian
+    {"passo dopo passo", Mark::kFlag, kFlagCot},
+    {"tuo ragionamento", Mark::kFlag, kFlagCot},
+    {"ragionamento completo", Mark::kFlag, kFlagCot},
+    {"catena di pensiero", Mark::kFlag, kFlagCot},
+    {"prima di rispondere", Mark::kFlag, kFlagCot},
+    {"giudice imparziale", Mark::kFlag, kFlagRubric},
+    {"dati di addestramento", Mark::kFlag, kFlagDataGen},
+    // Dutch, Polish, Turkish, Indonesian, Vietnamese
+    {"stap voor stap", Mark::kFlag, kFlagCot},
+    {"krok po kroku", Mark::kFlag, kFlagCot},
+    {"adım adım", Mark::kFlag, kFlagCot},
+    {"langkah demi langkah", Mark::kFlag, kFlagCot},
+    {"từng bước", Mark::kFlag, kFlagCot},
+    {"Từng bước", Mark::kFlag, kFlagCot},
+    // Russian (Cyrillic capitals are not lower-cased: sentence openers twice)
+    {"шаг за шагом", Mark::kFlag, kFlagCot},
+    {"Шаг за шагом", Mark::kFlag, kFlagCot},
+    {"пошагово", Mark::kFlag, kFlagCot},
+    {"Пошагово", Mark::kFlag, kFlagCot},
+    {"ход рассуждений", Mark::kFlag, kFlagCot},
+    {"ход мыслей", Mark::kFlag, kFlagCot},
+    {"свои рассуждения", Mark::kFlag, kFlagCot},
+    {"цепочку рассуждений", Mark::kFlag, kFlagCot},
+    {"ход решения", Mark::kFlag, kFlagCot},
+    {"рассуждай", Mark::kFlag, kFlagCot},
+    {"Рассуждай", Mark::kFlag, kFlagCot},
+    {"беспристрастный судья", Mark::kFlag, kFlagRubric},
+    {"критерии оценки", Mark::kFlag, kFlagRubric},
+    {"шкале от 1 до 10", Mark::kFlag, kFlagRubric},
+    {"обучающие данные", Mark::kFlag, kFlagDataGen},
+    {"синтетические данные", Mark::kFlag, kFlagDataGen},
+    // Arabic, Hindi
+    {"خطوة بخطوة", Mark::kFlag, kFlagCot},
+    {"चरण दर चरण", Mark::kFlag, kFlagCot},
+    {"कदम दर कदम", Mark::kFlag, kFlagCot},
+};
+
+// Scripts written without spaces between words (Chinese, Japanese), or with
+// particles attached to them (Korean), are one "word" to Tokenize: these
+// phrases are found as byte substrings of the text (MatchUnspaced). The
+// same families and the same renderings as above.
+const Phrase kUnspacedPhrases[] = {
+    // Chinese, simplified and traditional
+    {"一步一步", Mark::kFlag, kFlagCot},
+    {"一步步", Mark::kFlag, kFlagCot},
+    {"逐步推理", Mark::kFlag, kFlagCot},
+    {"逐步思考", Mark::kFlag, kFlagCot},
+    {"逐步分析", Mark::kFlag, kFlagCot},
+    {"逐步解答", Mark::kFlag, kFlagCot},
+    {"逐步解释", Mark::kFlag, kFlagCot},
+    {"分步骤", Mark::kFlag, kFlagCot},
+    {"思考过程", Mark::kFlag, kFlagCot},
+    {"推理过程", Mark::kFlag, kFlagCot},
+    {"思维链", Mark::kFlag, kFlagCot},
+    {"详细推理", Mark::kFlag, kFlagCot},
+    {"解题过程", Mark::kFlag, kFlagCot},
+    {"解题步骤", Mark::kFlag, kFlagCot},
+    {"回答之前", Mark::kFlag, kFlagCot},
+    {"思考過程", Mark::kFlag, kFlagCot},  // also Japanese
+    {"推理過程", Mark::kFlag, kFlagCot},
+    {"思維鏈", Mark::kFlag, kFlagCot},
+    {"評分標準", Mark::kFlag, kFlagRubric},
+    {"评分标准", Mark::kFlag, kFlagRubric},
+    {"公正的裁判", Mark::kFlag, kFlagRubric},
+    {"公正的评委", Mark::kFlag, kFlagRubric},
+    {"哪个回答更好", Mark::kFlag, kFlagRubric},
+    {"哪個回答更好", Mark::kFlag, kFlagRubric},
+    {"1到10分", Mark::kFlag, kFlagRubric},
+    {"打分", Mark::kFlag, kFlagRubric},
+    {"训练数据", Mark::kFlag, kFlagDataGen},
+    {"訓練資料", Mark::kFlag, kFlagDataGen},
+    {"合成数据", Mark::kFlag, kFlagDataGen},
+    {"微调数据", Mark::kFlag, kFlagDataGen},
+    {"问答对", Mark::kFlag, kFlagDataGen},
+    // Japanese
+    {"ステップバイステップ", Mark::kFlag, kFlagCot},
+    {"段階的に", Mark::kFlag, kFlagCot},
+    {"一歩ずつ", Mark::kFlag, kFlagCot},
+    {"順を追って", Mark::kFlag, kFlagCot},
+    {"思考プロセス", Mark::kFlag, kFlagCot},
+    {"推論過程", Mark::kFlag, kFlagCot},
+    {"推論プロセス", Mark::kFlag, kFlagCot},
+    {"答える前に", Mark::kFlag, kFlagCot},
+    {"評価基準", Mark::kFlag, kFlagRubric},
+    {"採点", Mark::kFlag, kFlagRubric},
+    {"公平な審査員", Mark::kFlag, kFlagRubric},
+    {"学習データ", Mark::kFlag, kFlagDataGen},
+    {"訓練データ", Mark::kFlag, kFlagDataGen},
+    {"合成データ", Mark::kFlag, kFlagDataGen},
+    // Korean
+    {"단계별로", Mark::kFlag, kFlagCot},
+    {"단계적으로", Mark::kFlag, kFlagCot},
+    {"차근차근", Mark::kFlag, kFlagCot},
+    {"추론 과정", Mark::kFlag, kFlagCot},
+    {"사고 과정", Mark::kFlag, kFlagCot},
+    {"생각의 사슬", Mark::kFlag, kFlagCot},
+    {"답하기 전에", Mark::kFlag, kFlagCot},
+    {"평가 기준", Mark::kFlag, kFlagRubric},
+    {"채점", Mark::kFlag, kFlagRubric},
+    {"공정한 심사위원", Mark::kFlag, kFlagRubric},
+    {"학습 데이터", Mark::kFlag, kFlagDataGen},
+    {"훈련 데이터", Mark::kFlag, kFlagDataGen},
+    {"합성 데이터", Mark::kFlag, kFlagDataGen},
+};
+
+// The first character of a phrase above (a three-byte UTF-8 sequence: every
+// entry starts with one) as a 24-bit key.
+inline uint32_t Lead3(const char* p) {
+  return static_cast<uint32_t>(static_cast<unsigned char>(p[0])) << 16 |
+         static_cast<uint32_t>(static_cast<unsigned char>(p[1])) << 8 | static_cast<unsigned char>(p[2]);
+}
+
+struct UnspacedLexicon {
+  absl::flat_hash_map<uint32_t, std::vector<std::string_view>> phrases;  // by Lead3
+  absl::flat_hash_map<std::string_view, uint32_t> flags;                 // phrase -> flag
+  std::array<uint64_t, 64> filter{};                                     // bits over Lead3 % 4096
+  static size_t Slot(uint32_t k) { return (k % 4096) / 64; }
+  static uint64_t Bit(uint32_t k) { return uint64_t{1} << (k % 64); }
+};
+
+const UnspacedLexicon& Unspaced() {
+  static const auto* lex = [] {
+    auto* out = new UnspacedLexicon();
+    for (const auto& p : kUnspacedPhrases) {
+      const std::string_view text = p.text;
+      const uint32_t key = Lead3(text.data());
+      out->phrases[key].push_back(text);
+      out->flags[text] |= p.value;
+      out->filter[UnspacedLexicon::Slot(key)] |= UnspacedLexicon::Bit(key);
+    }
+    return out;
+  }();
+  return *lex;
+}
+
+// Bytes of a text searched for unspaced phrases: its head and its tail, so
+// that a huge prompt costs a bounded scan (Tokenize also keeps a long
+// prompt's head and tail).
+constexpr size_t kUnspacedHead = 16 * 1024;
+constexpr size_t kUnspacedTail = 4 * 1024;
+
+void MatchUnspacedRange(std::string_view text, size_t from, size_t to, LexiconHits* hits) {
+  const UnspacedLexicon& lex = Unspaced();
+  const char* s = text.data();
+  size_t pos = from;
+  while (pos < to) {
+#ifdef __SSE2__
+    // Sixteen bytes at a time until one begins a three-byte sequence
+    // (0xE0-0xEF): ASCII and two-byte scripts cost a load and a compare.
+    if (to - pos >= 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + pos));
+      const __m128i lead = _mm_cmpeq_epi8(_mm_and_si128(v, _mm_set1_epi8(static_cast<char>(0xF0))),
+                                          _mm_set1_epi8(static_cast<char>(0xE0)));
+      const auto mask = static_cast<uint32_t>(_mm_movemask_epi8(lead));
+      if (mask == 0) {
+        pos += 16;
+        continue;
+      }
+      pos += static_cast<size_t>(__builtin_ctz(mask));
+    }
+#endif
+    const auto byte = static_cast<unsigned char>(s[pos]);
+    if ((byte & 0xF0) != 0xE0 || text.size() - pos < 3) {
+      ++pos;
+      continue;
+    }
+    const uint32_t key = Lead3(s + pos);
+    if ((lex.filter[UnspacedLexicon::Slot(key)] & UnspacedLexicon::Bit(key)) != 0) {
+      if (const auto it = lex.phrases.find(key); it != lex.phrases.end()) {
+        for (const std::string_view phrase : it->second) {
+          if (text.size() - pos >= phrase.size() && text.compare(pos, phrase.size(), phrase) == 0) {
+            hits->flags |= lex.flags.at(phrase);
+          }
+        }
+      }
+    }
+    pos += 3;
+  }
+}
+
+void MatchUnspaced(std::string_view text, LexiconHits* hits) {
+  if (text.size() <= kUnspacedHead + kUnspacedTail) {
+    MatchUnspacedRange(text, 0, text.size(), hits);
+    return;
+  }
+  MatchUnspacedRange(text, 0, kUnspacedHead, hits);
+  MatchUnspacedRange(text, text.size() - kUnspacedTail, text.size(), hits);
+}
+
 struct CompiledPhrase {
   std::vector<uint64_t> rest;  // tokens after the first
   Mark mark;
@@ -189,12 +456,14 @@ std::vector<uint64_t> PhraseTokens(std::string_view phrase) {
 const absl::flat_hash_map<uint64_t, std::vector<CompiledPhrase>>& Lexicon() {
   static const auto* lexicon = [] {
     auto* m = new absl::flat_hash_map<uint64_t, std::vector<CompiledPhrase>>();
-    for (const auto& p : kPhrases) {
+    auto add = [m](const Phrase& p) {
       auto toks = PhraseTokens(p.text);
       const uint64_t first = toks.front();
       toks.erase(toks.begin());
       (*m)[first].push_back(CompiledPhrase{std::move(toks), p.mark, p.value});
-    }
+    };
+    for (const auto& p : kPhrases) add(p);
+    for (const auto& p : kSpacedForeignPhrases) add(p);
     return m;
   }();
   return *lexicon;
@@ -271,7 +540,8 @@ bool ExpositionOfReasoning(const std::vector<uint64_t>& words) {
 
 std::string_view CapabilityName(Capability c) { return kCapabilityNames[static_cast<size_t>(c)]; }
 
-void MatchLexicon(const TokenStream& tokens, LexiconHits* hits) {
+void MatchLexicon(std::string_view text, const TokenStream& tokens, LexiconHits* hits) {
+  MatchUnspaced(text, hits);
   const auto& lexicon = Lexicon();
   const WordFilter& starts = Words().phrase_filter;
   const auto& words = tokens.words;

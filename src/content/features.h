@@ -9,8 +9,11 @@
 //                          on a scale of 1 to 10", "[[rating]]" ...
 //   data_generation        "generate 20 examples", "synthetic dataset" ...
 // and scores the capability area (coding, maths, reasoning, agentic,
-// writing, roleplay, general). The lexicon lives in features.cc with the
-// reason each phrase family exists; nothing here is fitted to the simulator.
+// writing, roleplay, general). The harvest families are also listed in
+// Spanish, Portuguese, French, German, Italian, Russian, Chinese, Japanese,
+// Korean and a few more languages. The lexicon lives in features.cc with
+// the reason each phrase family exists; nothing here is fitted to the
+// simulator.
 #pragma once
 
 #include <cstdint>
@@ -38,8 +41,15 @@ struct LexiconHits {
   uint16_t capability_hits[kCapabilityCount] = {};
 };
 
-// Scans a token stream's `words` for lexicon phrases, adding to *hits.
-void MatchLexicon(const TokenStream& tokens, LexiconHits* hits);
+// Scans `text` for lexicon phrases, adding to *hits: `tokens` must be
+// Tokenize(text). Phrases of spaced scripts (English and the other
+// languages listed in features.cc) are matched on `tokens.words`, O(tokens);
+// phrases of scripts without spaces (Chinese, Japanese, Korean) as byte
+// substrings of the text's first 16 KB and last 4 KB -- sixteen bytes per
+// step until a byte opens a three-byte UTF-8 sequence, then one filtered
+// lookup per character, so ASCII text costs about one instruction per four
+// bytes.
+void MatchLexicon(std::string_view text, const TokenStream& tokens, LexiconHits* hits);
 
 // Dominant capability from lexicon hits and structure.
 Capability ClassifyCapability(const LexiconHits& hits, bool has_tools, size_t code_blocks, size_t numbers,

@@ -685,7 +685,7 @@ uint32_t Service::PromptFlags(std::string_view prompt) {
   TokenStream tokens;
   Tokenize(prompt, &tokens);
   LexiconHits hits;
-  MatchLexicon(tokens, &hits);
+  MatchLexicon(prompt, tokens, &hits);
   return hits.flags;
 }
 

@@ -66,6 +66,7 @@ struct Shared {  // infrastructure and content shared by a group of accounts
   double cot_rate = 0;
   double multi_turn_fake = 0;
   bool hidden_cot = false;      // reasoning asked for in an earlier turn the model "accepted"
+  int language = -1;            // foreign-cot: index into kForeignCot, -1 English
   // synchronized windows
   double window_period_s = 3600;
   double window_len_s = 900;
@@ -259,6 +260,35 @@ const std::vector<std::string>& KnownFieldProfiles() {
   return kNames;
 }
 
+// foreign-cot: how an operator who does not write English asks for
+// reasoning -- two task wrappers (the task itself stays the corpus text) and
+// a standing instruction with its acknowledgement, per language. Written as
+// sentences, not as the engine's lexicon entries: the second Japanese
+// wrapper ("推論の過程") is a rendering the lexicon does not list.
+struct ForeignCot {
+  std::vector<std::string> wrappers;
+  std::string_view standing, ack;
+};
+const std::vector<ForeignCot>& ForeignCotTable() {
+  static const std::vector<ForeignCot> kTable = {
+      {{"请一步一步地推理，写出完整的思考过程，然后给出最终答案。\n\n{TASK}", "{TASK}\n\n请详细说明你的推理过程。"},
+       "在这次对话中，每个问题都请一步一步地思考，并写出完整的推理过程。", "好的。"},
+      {{"Resuelve lo siguiente. Piensa paso a paso y muestra todo tu razonamiento antes de la respuesta final.\n\n{TASK}",
+        "{TASK}\n\nExplica tu razonamiento con detalle."},
+       "En esta conversación, razona siempre paso a paso y muestra tu razonamiento completo.", "Entendido."},
+      {{"Реши задачу. Рассуждай шаг за шагом и покажи весь ход решения.\n\n{TASK}", "{TASK}\n\nПодробно объясни свои рассуждения."},
+       "В этом чате всегда рассуждай шаг за шагом и показывай ход решения.", "Хорошо."},
+      {{"Löse die folgende Aufgabe Schritt für Schritt und zeige deinen vollständigen Lösungsweg.\n\n{TASK}",
+        "{TASK}\n\nErkläre deinen Gedankengang ausführlich."},
+       "Von nun an erkläre bei jeder Aufgabe deinen Gedankengang Schritt für Schritt.", "Verstanden."},
+      {{"次の問題をステップバイステップで解き、思考過程をすべて書いてください。\n\n{TASK}", "{TASK}\n\n推論の過程を詳しく説明してください。"},
+       "この会話では、常にステップバイステップで考え、思考過程を示してください。", "承知しました。"},
+      {{"다음 문제를 단계별로 풀고 전체 추론 과정을 보여 주세요.\n\n{TASK}", "{TASK}\n\n답하기 전에 생각을 차근차근 설명해 주세요."},
+       "이 대화에서는 항상 단계별로 생각하고 추론 과정을 보여 주세요.", "알겠습니다."},
+  };
+  return kTable;
+}
+
 const std::vector<std::pair<std::string, std::string>>& KnownEvasions() {
   static const std::vector<std::pair<std::string, std::string>> kList = {
       {"no-shared-payment", "every attack account has its own payment instrument"},
@@ -273,6 +303,7 @@ const std::vector<std::pair<std::string, std::string>>& KnownEvasions() {
       {"public-decoys", "each campaign also runs 30 aged accounts on its cards, addresses and client that only ever send ordinary traffic, to make those values look public"},
       {"hidden-cot", "the reasoning instruction moves into an earlier user turn, followed by an assistant turn the model never produced (\"Understood.\"); the last turn is the bare task"},
       {"one-org", "every account of a campaign declares the same org_id (self-service organisations)"},
+      {"foreign-cot", "each campaign asks for reasoning in another language (Chinese, Spanish, Russian, German, Japanese or Korean) around the English task, and in that language for hidden-cot"},
   };
   return kList;
 }
@@ -642,6 +673,10 @@ struct Simulator::Impl {
     if (Evade("multi-turn")) sh->multi_turn_fake = 0.5;
     if (Evade("hidden-cot")) sh->hidden_cot = true;
     if (Evade("one-org")) sh->org = "org_" + Hex(rng, 10);
+    if (Evade("foreign-cot")) {
+      sh->language = static_cast<int>(rng.Below(ForeignCotTable().size()));
+      if (sh->cot_rate > 0) sh->wrappers = ForeignCotTable()[static_cast<size_t>(sh->language)].wrappers;
+    }
     if (Evade("diurnal")) plan.schedule = Schedule::kDiurnal;
     if (Evade("common-ua")) {
       sh->ua = std::string(kCommonUas[0]);
@@ -1018,8 +1053,14 @@ struct Simulator::Impl {
       static const std::vector<std::string_view> kAck = {"Understood.", "Sure, I will do that.", "Okay."};
       const std::string task = a.style == Style::kRecon || a.style == Style::kRubric ? r.messages.back().second : text->TaskPrompt(a.topic, rng);
       r.messages.clear();
-      r.messages.emplace_back(true, std::string(rng.Pick(kStanding)));
-      r.messages.emplace_back(false, std::string(rng.Pick(kAck)));
+      if (sh->language >= 0) {
+        const ForeignCot& f = ForeignCotTable()[static_cast<size_t>(sh->language)];
+        r.messages.emplace_back(true, std::string(f.standing));
+        r.messages.emplace_back(false, std::string(f.ack));
+      } else {
+        r.messages.emplace_back(true, std::string(rng.Pick(kStanding)));
+        r.messages.emplace_back(false, std::string(rng.Pick(kAck)));
+      }
       r.messages.emplace_back(true, task);
     }
     if (sh != nullptr && sh->multi_turn_fake > 0 && a.attack && r.messages.size() == 1 && rng.Chance(sh->multi_turn_fake)) {

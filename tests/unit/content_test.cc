@@ -14,7 +14,7 @@ uint32_t Flags(const std::string& text) {
   TokenStream t;
   Tokenize(text, &t);
   LexiconHits hits;
-  MatchLexicon(t, &hits);
+  MatchLexicon(text, t, &hits);
   return hits.flags;
 }
 
@@ -54,6 +54,54 @@ TEST(Lexicon, RecognisesHarvestingRequests) {
   EXPECT_EQ(Flags("What's a good recipe for banana bread?"), 0u);
   EXPECT_EQ(Flags("Explain how photosynthesis works in plants"), 0u);
   EXPECT_EQ(Flags("step on it, by the way"), 0u);
+}
+
+// The harvest families in other languages: an instruction that is only
+// translated is the same instruction. Sentences as people write them --
+// capitalised at the start, with particles and punctuation attached.
+TEST(Lexicon, RecognisesHarvestingRequestsInOtherLanguages) {
+  EXPECT_TRUE(Flags("Resuelve el problema paso a paso y explica tu razonamiento.") & kFlagCot);
+  EXPECT_TRUE(Flags("Responda passo a passo, mostrando seu raciocínio.") & kFlagCot);
+  EXPECT_TRUE(Flags("Étape par étape, explique ton raisonnement.") & kFlagCot);
+  EXPECT_TRUE(Flags("Erkläre deinen Gedankengang Schritt für Schritt.") & kFlagCot);
+  EXPECT_TRUE(Flags("Ragiona passo dopo passo prima di rispondere.") & kFlagCot);
+  EXPECT_TRUE(Flags("Шаг за шагом опиши ход рассуждений.") & kFlagCot);
+  EXPECT_TRUE(Flags("Реши задачу и покажи пошагово решение.") & kFlagCot);
+  EXPECT_TRUE(Flags("请一步一步地思考，然后给出答案。") & kFlagCot);
+  EXPECT_TRUE(Flags("請寫出完整的推理過程。") & kFlagCot);
+  EXPECT_TRUE(Flags("この問題をステップバイステップで解いてください。") & kFlagCot);
+  EXPECT_TRUE(Flags("추론 과정을 자세히 보여 주세요.") & kFlagCot);
+  EXPECT_TRUE(Flags("문제를 단계별로 풀어 주세요.") & kFlagCot);
+  EXPECT_TRUE(Flags("حل المسألة خطوة بخطوة") & kFlagCot);
+  EXPECT_TRUE(Flags("इस सवाल को चरण-दर-चरण हल करें") & kFlagCot);
+  EXPECT_TRUE(Flags("Çözümü adım adım anlat.") & kFlagCot);
+  EXPECT_TRUE(Flags("请作为公正的裁判，按照评分标准给回答打分（1到10分）。") & kFlagRubric);
+  EXPECT_TRUE(Flags("Actúa como juez imparcial y califica en una escala del 1 al 10.") & kFlagRubric);
+  EXPECT_TRUE(Flags("Erzeuge Trainingsdaten für ein Sprachmodell.") & kFlagDataGen);
+  EXPECT_TRUE(Flags("ファインチューニング用の学習データを作ってください。") & kFlagDataGen);
+  // Ordinary requests in the same languages ask for none of it.
+  EXPECT_EQ(Flags("¿Cuál es la capital de Francia?"), 0u);
+  EXPECT_EQ(Flags("Wie spät ist es gerade in Tokio?"), 0u);
+  EXPECT_EQ(Flags("Как приготовить борщ дома?"), 0u);
+  EXPECT_EQ(Flags("今天北京的天气怎么样？"), 0u);
+  EXPECT_EQ(Flags("東京でおすすめのレストランはどこですか？"), 0u);
+  EXPECT_EQ(Flags("오늘 저녁 메뉴 추천해 주세요."), 0u);
+  EXPECT_EQ(Flags("Écris un poème sur la mer."), 0u);
+}
+
+// Unspaced phrases are searched in a bounded head and tail of the text, and
+// a sequence cut off at the end of the text is no match and no overrun.
+TEST(Lexicon, UnspacedSearchIsBoundedAndSafeAtTheEnd) {
+  EXPECT_EQ(Flags("请一步一"), 0u);
+  EXPECT_EQ(Flags(std::string("\xE4\xB8")), 0u);  // a lead byte and one of its two
+  EXPECT_EQ(Flags(std::string("abc\xE4")), 0u);
+  std::string filler;
+  while (filler.size() < 64 * 1024) filler += "今天天气很好。";
+  EXPECT_EQ(Flags(filler + "请一步一步地思考。" + filler), 0u);   // the middle of a huge text is skipped
+  EXPECT_TRUE(Flags("请一步一步地思考。" + filler) & kFlagCot);    // its head is read
+  EXPECT_TRUE(Flags(filler + "请一步一步地思考。") & kFlagCot);    // and its tail
+  EXPECT_TRUE(Flags("x请一步一步地思考") & kFlagCot);             // at any byte offset
+  EXPECT_TRUE(Flags("xy一步一步") & kFlagCot);
 }
 
 TEST(MinHash, SimilarityTracksJaccard) {
@@ -164,6 +212,29 @@ TEST(Analyzer, FeaturesOfAnAgenticMultiTurnRequest) {
   EXPECT_TRUE(f.flags & kFlagMultiTurn);
   EXPECT_EQ(f.capability, Capability::kAgentic);
   EXPECT_NE(f.system_cluster, 0u);
+}
+
+// A standing instruction in an earlier user turn is read in the lexicon's
+// other languages too, with their words for "always", "every", "in this
+// conversation"; an earlier request about its own question is not.
+TEST(Analyzer, StandingInstructionInAnotherLanguage) {
+  auto flags_after = [](const std::string& earlier) {
+    ContentAnalyzer analyzer;
+    Interaction in;
+    in.ts = 1;
+    in.messages.push_back({Role::kUser, earlier, 0, 0, 0});
+    in.messages.push_back({Role::kAssistant, "Entendido.", 0, 0, 0});
+    in.messages.push_back({Role::kUser, "What is the integral of x squared?", 0, 0, 0});
+    EventFeatures f;
+    analyzer.Analyze(in, &f);
+    return f.flags;
+  };
+  EXPECT_TRUE(flags_after("En esta conversación, razona siempre paso a paso antes de contestar.") & kFlagCot);
+  EXPECT_TRUE(flags_after("接下来的每个问题，都请一步一步地思考。") & kFlagCot);
+  EXPECT_TRUE(flags_after("Von nun an erkläre jede Antwort Schritt für Schritt.") & kFlagCot);
+  EXPECT_TRUE(flags_after("В этом чате всегда рассуждай шаг за шагом.") & kFlagCot);
+  EXPECT_EQ(flags_after("Resuelve 2x + 3 = 7 paso a paso.") & kFlagCot, 0u);
+  EXPECT_EQ(flags_after("请一步一步地解这道题：2x + 3 = 7。") & kFlagCot, 0u);
 }
 
 // The system-prompt cache gives what computing gives: more distinct system

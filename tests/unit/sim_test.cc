@@ -174,7 +174,7 @@ uint32_t FlagsOf(const Interaction& in) {
   TokenStream t;
   Tokenize(in.LastUserText(), &t);
   LexiconHits hits;
-  MatchLexicon(t, &hits);
+  MatchLexicon(in.LastUserText(), t, &hits);
   return hits.flags;
 }
 
