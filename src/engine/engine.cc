@@ -20,6 +20,17 @@ constexpr uint32_t kTokenVolumeMinInteractions = 10;
 // veteran: its values are used in the open (IndicatorStats::Publicness).
 constexpr uint32_t kVeteranAfterInteractions = 100;
 constexpr TimeMs kVeteranAfterMs = 7 * kMsPerDay;
+// Review is sticky (AccountState::reviewable) only for an account that
+// reached the suspicious score after this many requests. Before that the
+// score rests on a handful of requests -- four of four asking for steps,
+// all single-turn, one template -- which is what most people's first
+// session looks like; such an account is reviewed while its score holds
+// and returns to allow when its later requests bring the score down. An
+// operator that harvests fewer requests than this from an account and then
+// dilutes it with cover traffic gets out of review: a harvest of < 20
+// requests per account, and linking (campaigns) still sees it. A young
+// account that automates stays reviewable from its first requests.
+constexpr uint32_t kStickyReviewAfter = 20;
 
 }  // namespace
 
@@ -185,7 +196,7 @@ Verdict Engine::ObserveFeatures(const Interaction& in, const EventFeatures& f) {
     if (ev.changed && !a.changed) a.changed_hour = static_cast<int32_t>(in.ts / kMsPerHour);
     a.changed = a.changed || ev.changed;
     a.automation_only = ev.automation_only;
-    a.reviewable = a.reviewable || ev.score >= policy_.suspicious_score ||
+    a.reviewable = a.reviewable || (a.n >= kStickyReviewAfter && ev.score >= policy_.suspicious_score) ||
                    (ev.young && ev.automation_score >= policy_.automation_score);
     const bool suspicious_now = ev.score >= policy_.suspicious_score ||
                                 (ev.young && ev.automation_score >= policy_.automation_score) ||
