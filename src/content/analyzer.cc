@@ -21,24 +21,28 @@ constexpr size_t kHistoryBudget = 2048;
 // languages of the lexicon (features.cc): a standing instruction in
 // Spanish or Chinese is as standing as one in English.
 bool NamesStandingScope(std::string_view text) {
+  // Searched in " " + the lower-cased text, so that a scope that must start a
+  // word can say so with a leading space (" cada " is not "década").
   static constexpr std::string_view kScopes[] = {
       "every ", "each ", "from now on", "always", "all of your", "all your", "this chat", "this conversation",
       "this session", "rest of", "any question", "any task", "following tasks", "following questions",
       // es, pt, it
-      "siempre", "cada ", "esta conversación", "este chat", "a partir de ahora", "de ahora en adelante", "sempre",
-      "esta conversa", "a partir de agora", "ogni ", "questa conversazione", "d'ora in poi", "da ora in poi",
+      "siempre", " cada ", "esta conversación", "este chat", "a partir de ahora", "de ahora en adelante",
+      " sempre", "esta conversa", "a partir de agora", " ogni ", "questa conversazione", "d'ora in poi",
+      "da ora in poi",
       // fr, de, nl, pl, tr, id, vi
-      "toujours", "chaque", "cette conversation", "désormais", "à partir de maintenant", "immer ", "jede ", "jeden ",
-      "jedes ", "diesem gespräch", "diesem chat", "ab jetzt", "von nun an", "altijd", "elke ", "zawsze", "każd",
-      "her zaman", "selalu", "setiap", "luôn", "mỗi",
+      " chaque ", "cette conversation", "désormais", "à partir de maintenant", "À partir de maintenant",
+      " jede ", " jeder ", " jedes ", "diesem gespräch", "diesem chat", "ab jetzt", "von nun an", " altijd",
+      " elke ", " zawsze", " każd", "her zaman", " selalu", " setiap ", " luôn", " mỗi ",
       // ru, ar, hi
-      "всегда", "Всегда", "кажд", "Кажд", "этом чате", "этом разговоре", "с этого момента", "دائما", "هميشा",
-      "हमेशा", "हर ",
-      // zh, ja, ko
-      "每个", "每一", "每次", "始终", "總是", "总是", "接下来", "接下來", "本次对话", "这次对话", "此后", "以后",
-      "常に", "毎回", "すべての", "全ての", "この会話", "このチャット", "以降", "これから", "항상", "모든 ", "이 대화",
-      "앞으로", "매번"};
-  std::string lower(text);
+      "всегда", "Всегда", " кажд", " Кажд", "этом чате", "этом разговоре", "с этого момента", "С этого момента",
+      "دائما", "हमेशा",
+      // zh (simplified, traditional), ja, ko: scope nouns, not bare time words
+      "每个问题", "每個問題", "每道题", "每个任务", "每次回答", "始终", "始終", "总是", "總是", "本次对话", "这次对话",
+      "這次對話", "以后的每", "以後的每", "常に", "毎回", "この会話", "このチャット", "すべての質問", "全ての質問",
+      "以降の質問", "항상", "매번", "이 대화", "모든 질문", "앞으로의 모든"};
+  std::string lower(" ");
+  lower.append(text);
   for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
   for (const std::string_view scope : kScopes) {
     if (lower.find(scope) != std::string::npos) return true;

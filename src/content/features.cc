@@ -209,8 +209,6 @@ const Phrase kSpacedForeignPhrases[] = {
     {"cadeia de pensamento", Mark::kFlag, kFlagCot},
     {"pense com cuidado", Mark::kFlag, kFlagCot},
     {"juiz imparcial", Mark::kFlag, kFlagRubric},
-    {"rubrica", Mark::kFlag, kFlagRubric},
-    {"escala de 1 a 10", Mark::kFlag, kFlagRubric},
     {"dados de treinamento", Mark::kFlag, kFlagDataGen},
     {"dados sintéticos", Mark::kFlag, kFlagDataGen},
     // French
@@ -227,10 +225,12 @@ const Phrase kSpacedForeignPhrases[] = {
     {"grille d évaluation", Mark::kFlag, kFlagRubric},
     {"échelle de 1 à 10", Mark::kFlag, kFlagRubric},
     {"données d entraînement", Mark::kFlag, kFlagDataGen},
+    {"données d’entraînement", Mark::kFlag, kFlagDataGen},  // typographic apostrophe: one word to Tokenize
     {"données synthétiques", Mark::kFlag, kFlagDataGen},
     // German
     {"schritt für schritt", Mark::kFlag, kFlagCot},
-    {"schrittweise", Mark::kFlag, kFlagCot},
+    {"erkläre schrittweise", Mark::kFlag, kFlagCot},
+    {"denke schrittweise", Mark::kFlag, kFlagCot},
     {"gedankengang", Mark::kFlag, kFlagCot},
     {"gedankengänge", Mark::kFlag, kFlagCot},
     {"denkprozess", Mark::kFlag, kFlagCot},
@@ -258,7 +258,6 @@ const Phrase kSpacedForeignPhrases[] = {
     {"adım adım", Mark::kFlag, kFlagCot},
     {"langkah demi langkah", Mark::kFlag, kFlagCot},
     {"từng bước", Mark::kFlag, kFlagCot},
-    {"Từng bước", Mark::kFlag, kFlagCot},
     // Russian (Cyrillic capitals are not lower-cased: sentence openers twice)
     {"шаг за шагом", Mark::kFlag, kFlagCot},
     {"Шаг за шагом", Mark::kFlag, kFlagCot},
@@ -280,13 +279,14 @@ const Phrase kSpacedForeignPhrases[] = {
     {"خطوة بخطوة", Mark::kFlag, kFlagCot},
     {"चरण दर चरण", Mark::kFlag, kFlagCot},
     {"कदम दर कदम", Mark::kFlag, kFlagCot},
+    {"चरण दर चरण।", Mark::kFlag, kFlagCot},  // the danda is glued to the word
 };
 
 // Scripts written without spaces between words (Chinese, Japanese), or with
 // particles attached to them (Korean), are one "word" to Tokenize: these
 // phrases are found as byte substrings of the text (MatchUnspaced). The
 // same families and the same renderings as above.
-const Phrase kUnspacedPhrases[] = {
+constexpr Phrase kUnspacedPhrases[] = {
     // Chinese, simplified and traditional
     {"一步一步", Mark::kFlag, kFlagCot},
     {"一步步", Mark::kFlag, kFlagCot},
@@ -295,7 +295,8 @@ const Phrase kUnspacedPhrases[] = {
     {"逐步分析", Mark::kFlag, kFlagCot},
     {"逐步解答", Mark::kFlag, kFlagCot},
     {"逐步解释", Mark::kFlag, kFlagCot},
-    {"分步骤", Mark::kFlag, kFlagCot},
+    {"分步骤解答", Mark::kFlag, kFlagCot},
+    {"分步骤思考", Mark::kFlag, kFlagCot},
     {"思考过程", Mark::kFlag, kFlagCot},
     {"推理过程", Mark::kFlag, kFlagCot},
     {"思维链", Mark::kFlag, kFlagCot},
@@ -312,16 +313,18 @@ const Phrase kUnspacedPhrases[] = {
     {"公正的评委", Mark::kFlag, kFlagRubric},
     {"哪个回答更好", Mark::kFlag, kFlagRubric},
     {"哪個回答更好", Mark::kFlag, kFlagRubric},
-    {"1到10分", Mark::kFlag, kFlagRubric},
+    {"到10分", Mark::kFlag, kFlagRubric},
     {"打分", Mark::kFlag, kFlagRubric},
     {"训练数据", Mark::kFlag, kFlagDataGen},
     {"訓練資料", Mark::kFlag, kFlagDataGen},
     {"合成数据", Mark::kFlag, kFlagDataGen},
     {"微调数据", Mark::kFlag, kFlagDataGen},
-    {"问答对", Mark::kFlag, kFlagDataGen},
+    {"问答对数据", Mark::kFlag, kFlagDataGen},
+    {"生成问答对", Mark::kFlag, kFlagDataGen},
     // Japanese
     {"ステップバイステップ", Mark::kFlag, kFlagCot},
-    {"段階的に", Mark::kFlag, kFlagCot},
+    {"段階的に考え", Mark::kFlag, kFlagCot},
+    {"段階的に説明", Mark::kFlag, kFlagCot},
     {"一歩ずつ", Mark::kFlag, kFlagCot},
     {"順を追って", Mark::kFlag, kFlagCot},
     {"思考プロセス", Mark::kFlag, kFlagCot},
@@ -336,7 +339,8 @@ const Phrase kUnspacedPhrases[] = {
     {"合成データ", Mark::kFlag, kFlagDataGen},
     // Korean
     {"단계별로", Mark::kFlag, kFlagCot},
-    {"단계적으로", Mark::kFlag, kFlagCot},
+    {"단계적으로 생각", Mark::kFlag, kFlagCot},
+    {"단계적으로 설명", Mark::kFlag, kFlagCot},
     {"차근차근", Mark::kFlag, kFlagCot},
     {"추론 과정", Mark::kFlag, kFlagCot},
     {"사고 과정", Mark::kFlag, kFlagCot},
@@ -349,6 +353,18 @@ const Phrase kUnspacedPhrases[] = {
     {"훈련 데이터", Mark::kFlag, kFlagDataGen},
     {"합성 데이터", Mark::kFlag, kFlagDataGen},
 };
+
+// MatchUnspaced stops only at bytes that open a three-byte UTF-8 sequence:
+// a phrase that starts otherwise (a digit, a two-byte letter) would never
+// be found.
+constexpr bool StartsWithThreeByteCharacter() {
+  for (const Phrase& p : kUnspacedPhrases) {
+    const auto lead = static_cast<unsigned char>(p.text[0]);
+    if ((lead & 0xF0) != 0xE0 || p.text[1] == 0 || p.text[2] == 0) return false;
+  }
+  return true;
+}
+static_assert(StartsWithThreeByteCharacter(), "every unspaced phrase must start with a three-byte UTF-8 character");
 
 // The first character of a phrase above (a three-byte UTF-8 sequence: every
 // entry starts with one) as a 24-bit key.

@@ -83,7 +83,11 @@ void Apply(AccountState& a, const Policy& policy, Correlator& correlator, TimeMs
       a.harvest_at_flag = a.harvest_n;
       a.tokens_at_flag = a.TokensServed();
     }
-  } else if (block || in_campaign || a.reviewable || in_review_by_indicator || ev.score >= policy.review_score) {
+  } else if (block || in_campaign || a.reviewable || in_review_by_indicator ||
+             // An account suspicious on its own is reviewed while it is (its
+             // review turns sticky from its 20th request: Engine::Observe),
+             // whichever of the two bars the policy sets lower.
+             ev.score >= std::min(policy.review_score, policy.suspicious_score)) {
     a.verdict = Verdict::kReview;
   } else {
     a.verdict = Verdict::kAllow;

@@ -27,8 +27,11 @@ constexpr TimeMs kVeteranAfterMs = 7 * kMsPerDay;
 // session looks like; such an account is reviewed while its score holds
 // and returns to allow when its later requests bring the score down. An
 // operator that harvests fewer requests than this from an account and then
-// dilutes it with cover traffic gets out of review: a harvest of < 20
-// requests per account, and linking (campaigns) still sees it. A young
+// dilutes it with cover traffic gets out of review: a harvest of fewer than
+// 20 requests per account -- in practice fewer (a review found 7 harvest
+// requests and 13 cover requests by the 20th end at allow; 8 stay in
+// review) -- throttled and without reasoning while it lasts, and linking
+// (campaigns) still sees it. A young
 // account that automates stays reviewable from its first requests.
 constexpr uint32_t kStickyReviewAfter = 20;
 
@@ -83,7 +86,10 @@ AccountState& Engine::AccountFor(const Interaction& in) {
     if (const auto o = overrides_.find(in.account_id); o != overrides_.end()) {
       a.override_verdict = static_cast<int8_t>(o->second);
     }
-    // A summarised account that returns starts afresh but stays reviewable.
+    // A summarised account that returns starts afresh but stays reviewable:
+    // its summary is all that is left of the evidence, so even an early,
+    // not yet sticky review carries over (else flooding the table with
+    // accounts would wipe a harvester's review).
     if (!summaries_.empty()) {
       if (const auto it = summaries_.find(in.account_id); it != summaries_.end()) {
         a.reviewable = it->second.verdict != Verdict::kAllow;

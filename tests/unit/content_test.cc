@@ -10,7 +10,7 @@
 namespace dg {
 namespace {
 
-uint32_t Flags(const std::string& text) {
+uint32_t Flags(std::string_view text) {
   TokenStream t;
   Tokenize(text, &t);
   LexiconHits hits;
@@ -87,14 +87,30 @@ TEST(Lexicon, RecognisesHarvestingRequestsInOtherLanguages) {
   EXPECT_EQ(Flags("東京でおすすめのレストランはどこですか？"), 0u);
   EXPECT_EQ(Flags("오늘 저녁 메뉴 추천해 주세요."), 0u);
   EXPECT_EQ(Flags("Écris un poème sur la mer."), 0u);
+  // Phrases that begin with a digit or a two-byte letter, and the short
+  // forms that also mean "gradually" or "some steps", are not entries.
+  EXPECT_TRUE(Flags("请给这个回答评1到10分。") & kFlagRubric);
+  EXPECT_EQ(Flags("这是项目的部分步骤说明。"), 0u);
+  EXPECT_EQ(Flags("気温が段階的に下がる。"), 0u);
+  EXPECT_EQ(Flags("Die schrittweise Einführung beginnt im Mai."), 0u);
+  EXPECT_EQ(Flags("Cerca il numero nella rubrica del telefono."), 0u);
+  EXPECT_TRUE(Flags("Génère des données d’entraînement.") & kFlagDataGen);
+  EXPECT_TRUE(Flags("इसे चरण दर चरण।") & kFlagCot);
 }
 
 // Unspaced phrases are searched in a bounded head and tail of the text, and
 // a sequence cut off at the end of the text is no match and no overrun.
 TEST(Lexicon, UnspacedSearchIsBoundedAndSafeAtTheEnd) {
   EXPECT_EQ(Flags("请一步一"), 0u);
-  EXPECT_EQ(Flags(std::string("\xE4\xB8")), 0u);  // a lead byte and one of its two
-  EXPECT_EQ(Flags(std::string("abc\xE4")), 0u);
+  // Views that end inside a phrase whose bytes go on in memory: a read past
+  // the view's end would complete the phrase (and ASan would not see it).
+  const std::string whole = "请一步一步地思考";
+  const std::string_view cut(whole.data(), whole.find("步地") + 2);  // ends inside the second 步
+  EXPECT_EQ(Flags(cut), 0u);
+  EXPECT_TRUE(Flags(std::string_view(whole.data(), whole.find("地"))) & kFlagCot);
+  const std::string lead = "abc\xE4\xB8\x80\xE6\xAD\xA5\xE4\xB8\x80\xE6\xAD\xA5";  // abc一步一步
+  for (size_t len = 3; len < lead.size(); ++len) EXPECT_EQ(Flags(std::string_view(lead.data(), len)), 0u) << len;
+  EXPECT_TRUE(Flags(lead) & kFlagCot);
   std::string filler;
   while (filler.size() < 64 * 1024) filler += "今天天气很好。";
   EXPECT_EQ(Flags(filler + "请一步一步地思考。" + filler), 0u);   // the middle of a huge text is skipped
@@ -233,8 +249,17 @@ TEST(Analyzer, StandingInstructionInAnotherLanguage) {
   EXPECT_TRUE(flags_after("接下来的每个问题，都请一步一步地思考。") & kFlagCot);
   EXPECT_TRUE(flags_after("Von nun an erkläre jede Antwort Schritt für Schritt.") & kFlagCot);
   EXPECT_TRUE(flags_after("В этом чате всегда рассуждай шаг за шагом.") & kFlagCot);
+  EXPECT_TRUE(flags_after("С этого момента рассуждай шаг за шагом.") & kFlagCot);
   EXPECT_EQ(flags_after("Resuelve 2x + 3 = 7 paso a paso.") & kFlagCot, 0u);
   EXPECT_EQ(flags_after("请一步一步地解这道题：2x + 3 = 7。") & kFlagCot, 0u);
+  // Ordinary words that only look like scopes: "still", "next", "decade",
+  // "city", "each step".
+  EXPECT_EQ(flags_after("Ich verstehe es immer noch nicht, erkläre es Schritt für Schritt.") & kFlagCot, 0u);
+  EXPECT_EQ(flags_after("接下来请一步一步地解这道题。") & kFlagCot, 0u);
+  EXPECT_EQ(flags_after("En la década pasada, ¿cómo se resolvía? Explícalo paso a paso.") & kFlagCot, 0u);
+  EXPECT_EQ(flags_after("Je ne comprends toujours pas, explique étape par étape.") & kFlagCot, 0u);
+  EXPECT_EQ(flags_after("शहर के बारे में चरण दर चरण बताओ") & kFlagCot, 0u);
+  EXPECT_EQ(flags_after("请展示每一步的推理过程。") & kFlagCot, 0u);
 }
 
 // The system-prompt cache gives what computing gives: more distinct system
