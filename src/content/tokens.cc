@@ -363,9 +363,17 @@ void TokenizeInto(std::string_view text, TokenSink& sink) {
         w = m = kEmailToken;
       } else if (all_digits || !has_alpha) {
         // No ASCII letter: the lower-cased bytes are the bytes themselves.
-        if constexpr (!kWordsOnly) ++sink.numbers;
+        // Only digits (with joined '.' / '-') are a number slot; a word of
+        // another script ("привет", "思考") is a word, not <num>: masked
+        // as one, every Cyrillic or Chinese prompt of a shape was one
+        // template, and counted as numbers they made it maths.
         w = HashWord(tok, std::min(len, kWordBytes - 1));
-        m = kNumToken;
+        if (all_digits) {
+          if constexpr (!kWordsOnly) ++sink.numbers;
+          m = kNumToken;
+        } else {
+          m = w;
+        }
       } else {
         const bool capitalised = len > 1 && tok[0] >= 'A' && tok[0] <= 'Z' && tok[1] >= 'a' && tok[1] <= 'z';
         w = LowerHash(tok, len, static_cast<size_t>(s + n - tok), word);

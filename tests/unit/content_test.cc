@@ -34,6 +34,22 @@ TEST(Tokens, NamesInsideSentencesAreMasked) {
   EXPECT_EQ(a.masked, b.masked);
 }
 
+// Words of other scripts are words: two different Russian or Chinese
+// prompts are two templates, not one run of <num>, and they are no maths.
+TEST(Tokens, WordsOfOtherScriptsAreNotNumbers) {
+  TokenStream a, b;
+  Tokenize("Как приготовить борщ дома?", &a);
+  Tokenize("Где купить билеты сегодня?", &b);  // as many words
+  EXPECT_NE(a.masked, b.masked);
+  EXPECT_EQ(a.numbers, 0u);
+  Tokenize("今天北京的天气怎么样？ 明天呢？", &a);
+  Tokenize("推荐一本好书吧。 谢谢！", &b);
+  EXPECT_NE(a.masked, b.masked);
+  EXPECT_EQ(a.numbers, 0u);
+  Tokenize("Итого 42 и 3.14", &a);
+  EXPECT_EQ(a.numbers, 2u);
+}
+
 TEST(Tokens, HugeInputIsBounded) {
   TokenStream t;
   std::string huge;

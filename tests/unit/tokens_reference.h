@@ -143,9 +143,14 @@ inline void Tokenize(std::string_view text, TokenStream* out) {
       emit(kEmailToken, kEmailToken);
       continue;
     }
-    if (all_digits || !has_alpha) {
+    if (all_digits) {
       ++out->numbers;
       emit(WordHash(tok.substr(0, 63)), kNumToken);
+      continue;
+    }
+    if (!has_alpha) {  // a word of another script: itself, not <num>
+      const uint64_t h = WordHash(tok.substr(0, 63));
+      emit(h, h);
       continue;
     }
     const size_t len = std::min(tok.size(), sizeof(word));
