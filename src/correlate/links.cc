@@ -862,9 +862,18 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     // not one that works from a network of its own (NetworkOf).
     // Nor into a campaign of accounts that each work from a network of
     // their own: a small organisation's cluster (see OwnNetworkCampaign).
+    // And only one that is suspicious on its own: a system prompt, a client
+    // string and sampling settings are all the client writes, and a
+    // campaign that copies a popular app's pulled the app's young users in
+    // at their first requests (holdout seed 14, gateway fields: two app
+    // builders blocked with no harvest of their own). A new head of the
+    // campaign joins once its own requests make it suspicious.
     bool has_infra = false, paid = false;
     double total = CombineKinds(per_kind, &has_infra, &paid);
-    if (!has_infra && !(a.MayLinkOnContent() && network == Network::kNone && !OwnNetworkCampaign(root))) continue;
+    if (!has_infra &&
+        !(a.suspicious && a.MayLinkOnContent() && network == Network::kNone && !OwnNetworkCampaign(root))) {
+      continue;
+    }
     // Nor into a customer in the open (OpenCustomer of any of its members:
     // its group, or its first two on the card), nor a customer in the
     // open's account into anything, but on the card or address block:
