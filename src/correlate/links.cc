@@ -864,10 +864,16 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     // their own: a small organisation's cluster (see OwnNetworkCampaign).
     // And only one that is suspicious on its own: a system prompt, a client
     // string and sampling settings are all the client writes, and a
-    // campaign that copies a popular app's pulled the app's young users in
-    // at their first requests (holdout seed 14, gateway fields: two app
-    // builders blocked with no harvest of their own). A new head of the
-    // campaign joins once its own requests make it suspicious.
+    // campaign that copies a popular app's pulled the app's users (of
+    // unknown age in a gateway's log) in at their 2nd and 4th requests,
+    // before any evidence of their own existed (holdout seed 14, gateway
+    // fields: two app builders blocked with no harvest of their own). A new
+    // head of the campaign joins once its own requests make it suspicious;
+    // one that never does -- plain tasks, or reasoning diluted to about a
+    // quarter of its requests, which leaves it a bot by automation alone
+    // (automation_only: infrastructure links only) -- is not linked without
+    // infrastructure: a known gap (docs/THREAT_MODEL.md), the price of not
+    // framing the app's users.
     bool has_infra = false, paid = false;
     double total = CombineKinds(per_kind, &has_infra, &paid);
     if (!has_infra &&
