@@ -191,6 +191,12 @@ struct AccountState {
   bool shared_match_established : 1 = false;  // first matched an imported indicator when already established
   bool shared_match_review : 1 = false;       // matched only imported indicators of review trust (never blocks)
   bool responses_logged : 1 = false;          // the log has carried a response text for this account
+  // A candidate on its own evidence as of its latest request: own score at
+  // the suspicious bar, or young and automating. Not sticky (unlike
+  // `suspicious`): content links read it, so that an account that was a
+  // bot by automation alone for a while, or harvested once, is not tied on
+  // what the client writes after it has stopped.
+  bool harvesting : 1 = false;
   int8_t override_verdict = -1;      // a person's allow / block (Verdict), never changed by the engine
   RepeatCounter repeats;         // template / frame values this account repeats
   PasserbyLog passersby;         // values whose one-off use it counted as a passer-by's
@@ -210,8 +216,9 @@ struct AccountState {
   // and client configuration link only such accounts.
   bool NotKnownEstablished() const { return young || changed || created_at < 0; }
   // May be linked on shared content and client configuration alone: not
-  // known to be established, and a candidate for more than automation.
-  bool MayLinkOnContent() const { return NotKnownEstablished() && !automation_only; }
+  // known to be established, and a candidate on its own evidence now (not
+  // by automation alone).
+  bool MayLinkOnContent() const { return NotKnownEstablished() && !automation_only && harvesting; }
 
   // Records one interaction's features. `history` says what the engine
   // found of the request's latest assistant turn (WasServed). O(1).

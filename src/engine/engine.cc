@@ -204,9 +204,8 @@ Verdict Engine::ObserveFeatures(const Interaction& in, const EventFeatures& f) {
     a.automation_only = ev.automation_only;
     a.reviewable = a.reviewable || (a.n >= kStickyReviewAfter && ev.score >= policy_.suspicious_score) ||
                    (ev.young && ev.automation_score >= policy_.automation_score);
-    const bool suspicious_now = ev.score >= policy_.suspicious_score ||
-                                (ev.young && ev.automation_score >= policy_.automation_score) ||
-                                ev.automation_only;
+    a.harvesting = ev.score >= policy_.suspicious_score || (ev.young && ev.automation_score >= policy_.automation_score);
+    const bool suspicious_now = a.harvesting || ev.automation_only;
     // lifecycle and link
     if (!a.suspicious && suspicious_now) {
       correlator_.MarkSuspicious(a);

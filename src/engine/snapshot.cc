@@ -281,7 +281,8 @@ struct SnapshotAccess {
     const uint32_t flags = (a.suspicious ? 1u : 0) | (a.young ? 2u : 0) | (a.changed ? 4u : 0) | (a.cleared ? 8u : 0) |
                            (a.automation_only ? 16u : 0) | (a.shared_match ? 32u : 0) | (a.reviewable ? 64u : 0) |
                            (a.recent ? 128u : 0) | (a.veteran ? 256u : 0) | (a.shared_match_established ? 512u : 0) |
-                           (a.shared_match_review ? 1024u : 0) | (a.responses_logged ? 2048u : 0);
+                           (a.shared_match_review ? 1024u : 0) | (a.responses_logged ? 2048u : 0) |
+                           (a.harvesting ? 4096u : 0);
     w.Put(flags);
     w.Put(a.override_verdict);
     Save(w, a.repeats);
@@ -345,11 +346,12 @@ struct SnapshotAccess {
     a->shared_match_established = flags & 512u;
     a->shared_match_review = flags & 1024u;
     a->responses_logged = flags & 2048u;
+    a->harvesting = flags & 4096u;
     bool counts_ok = true;
     for (size_t k = 0; k < kIndicatorKinds; ++k) {
       counts_ok = counts_ok && a->indicator_count[k] <= kMaxValuesPerKind && a->indicator_cursor[k] < kMaxValuesPerKind;
     }
-    return r.Check(flags < 4096u, "flags", "unknown bits") &&
+    return r.Check(flags < 8192u, "flags", "unknown bits") &&
            r.Check(a->served_next < AccountState::kServedRing, "served cursor", "out of range") &&
            r.Check(ValidVerdict(a->verdict), "verdict", "not a verdict") &&
            r.Check(a->override_verdict >= -1 && a->override_verdict <= static_cast<int8_t>(Verdict::kBlock), "override",
