@@ -862,7 +862,8 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     // not one that works from a network of its own (NetworkOf).
     // Nor into a campaign of accounts that each work from a network of
     // their own: a small organisation's cluster (see OwnNetworkCampaign).
-    // And only one that is suspicious on its own: a system prompt, a client
+    // And only one that is a candidate on its own evidence now
+    // (MayLinkOnContent reads AccountState::harvesting): a system prompt, a client
     // string and sampling settings are all the client writes, and a
     // campaign that copies a popular app's pulled the app's users (of
     // unknown age in a gateway's log) in at their 2nd and 4th requests,
@@ -876,10 +877,7 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     // framing the app's users.
     bool has_infra = false, paid = false;
     double total = CombineKinds(per_kind, &has_infra, &paid);
-    if (!has_infra &&
-        !(a.suspicious && a.MayLinkOnContent() && network == Network::kNone && !OwnNetworkCampaign(root))) {
-      continue;
-    }
+    if (!has_infra && !(a.MayLinkOnContent() && network == Network::kNone && !OwnNetworkCampaign(root))) continue;
     // Nor into a customer in the open (OpenCustomer of any of its members:
     // its group, or its first two on the card), nor a customer in the
     // open's account into anything, but on the card or address block:

@@ -31,8 +31,8 @@ constexpr TimeMs kVeteranAfterMs = 7 * kMsPerDay;
 // 20 requests per account -- in practice fewer (a review found 7 harvest
 // requests and 13 cover requests by the 20th end at allow; 8 stay in
 // review) -- throttled and without reasoning while it lasts, and linking
-// (campaigns) still sees it. A young
-// account that automates stays reviewable from its first requests.
+// (campaigns) still sees it. A young account that automates stays
+// reviewable from its first requests.
 constexpr uint32_t kStickyReviewAfter = 20;
 
 }  // namespace
