@@ -102,6 +102,26 @@ void RateCounts::Add(const RateCounts& o) {
   unserved += o.unserved;
 }
 
+void NetworkLog::Note(uint32_t network) {
+  if (network == 0 || network == last) return;
+  const bool first_network = last == 0;
+  last = network;
+  if (!first_network && changes < UINT16_MAX) ++changes;
+  if (const auto it = std::find(ring.begin(), ring.end(), network); it != ring.end()) {
+    used = static_cast<uint16_t>(used | (1u << (it - ring.begin())));
+    return;
+  }
+  // CLOCK: pass over (and clear) slots returned to since the last pass;
+  // at most kRing steps, then the hand's slot whatever it holds.
+  for (size_t step = 0; step < kRing && (used & (1u << next)) != 0; ++step) {
+    used = static_cast<uint16_t>(used & ~(1u << next));
+    next = static_cast<uint8_t>((next + 1) % kRing);
+  }
+  ring[next] = network;
+  next = static_cast<uint8_t>((next + 1) % kRing);
+  if (!first_network && first_visits < UINT16_MAX) ++first_visits;
+}
+
 RateCounts AccountState::Recent() const {
   RateCounts r = window_cur;
   r.Add(window_prev);

@@ -1,5 +1,5 @@
 // AccountState: everything the engine remembers about one account, in a
-// fixed-size record (1,536 bytes, `sizeof(AccountState)`) no matter how many interactions it sends.
+// fixed-size record (1,624 bytes, `sizeof(AccountState)`) no matter how many interactions it sends.
 //
 // Rate counters are kept twice: over the account's life and over a sliding
 // window of the last one to two days (two day-long buckets, the older one
@@ -90,6 +90,31 @@ struct TopK {
   uint32_t TopKey() const;
 };
 
+// The networks an account sends from (NetworkKey: IPv4 /16, IPv6 /32) and
+// how it moves between them. A person moves between a few networks --
+// home, office, a carrier's pool of egress addresses, a hotel now and then
+// -- and comes back to them; an account behind a rotating residential
+// proxy sends each session from a network it has not used before. Kept:
+// kRing distinct networks (a newcomer takes the slot of one not returned
+// to since the hand last passed it: CLOCK, so home is never pushed out by
+// a trip), the latest one, and two counts over the account's life
+// (saturating): changes of network between consecutive requests, and of
+// those, changes to a network not held (first visits). A pool of up to
+// kRing networks, cycled through, shows as returns, not first visits.
+// 76 bytes; O(kRing) per change of network.
+struct NetworkLog {
+  static constexpr size_t kRing = 16;
+  std::array<uint32_t, kRing> ring{};
+  uint32_t last = 0;          // network of the latest request with an address (0: none yet)
+  uint16_t changes = 0;       // requests from another network than the request before
+  uint16_t first_visits = 0;  // of those, to a network not held
+  uint16_t used = 0;          // bit per slot: returned to since the hand last passed
+  uint8_t next = 0;           // the CLOCK hand
+  void Note(uint32_t network);
+  // Share of the changes of network that went somewhere new, in [0, 1].
+  double FirstVisitShare() const { return changes == 0 ? 0.0 : static_cast<double>(first_visits) / changes; }
+};
+
 // Counts behind the rate-based evidence.
 struct RateCounts {
   uint32_t n = 0;
@@ -144,6 +169,7 @@ struct AccountState {
   std::array<uint64_t, kServedRing> served_fp{};
   uint8_t served_next = 0;
   std::array<uint32_t, kCapabilityCount> capability{};
+  NetworkLog networks;
   TopK templates;
   TopK systems;
   // sampling settings: first seen and how often repeated
@@ -200,8 +226,8 @@ struct AccountState {
   int8_t override_verdict = -1;      // a person's allow / block (Verdict), never changed by the engine
   RepeatCounter repeats;         // template / frame values this account repeats
   PasserbyLog passersby;         // values whose one-off use it counted as a passer-by's
-  uint32_t reasons = 0;          // bit per Reason (signals/signals.h)
-  uint32_t link_reasons = 0;     // Reason bits of this account's own links and campaign matches
+  ReasonMask reasons = 0;          // bit per Reason (signals/signals.h)
+  ReasonMask link_reasons = 0;     // Reason bits of this account's own links and campaign matches
   TimeMs flagged_at = -1;        // first block
   uint32_t n_at_flag = 0;
   // What the account had been served when first blocked (attacker yield).
@@ -261,11 +287,11 @@ struct AccountState {
 
 // What the engine still knows of a suspicious account it had to forget to
 // stay within max_accounts (it was outside any campaign): its verdict and the
-// figures an analyst needs. ~100 bytes with its id, against ~1.59 KB.
+// figures an analyst needs. ~110 bytes with its id, against ~1.68 KB.
 struct AccountSummary {
   Verdict verdict = Verdict::kAllow;
   float score = 0;
-  uint32_t reasons = 0;
+  ReasonMask reasons = 0;
   uint32_t n = 0;
   TimeMs first_ts = 0, last_ts = 0, flagged_at = -1;
 };

@@ -305,7 +305,7 @@ bool ParseVerdictEntry(std::string_view value, VerdictEntry* out) {
   if (doc["campaign_id"].get_string().get(campaign) != simdjson::SUCCESS) campaign = {};
   if (doc["reasons"].get_uint64().get(reasons) != simdjson::SUCCESS) reasons = 0;
   if (doc["interactions"].get_uint64().get(interactions) != simdjson::SUCCESS) interactions = 0;
-  out->reasons = static_cast<uint32_t>(reasons);
+  out->reasons = reasons;
   out->interactions = static_cast<uint32_t>(std::min<uint64_t>(interactions, UINT32_MAX));
   out->campaign_id.assign(campaign);
   return true;

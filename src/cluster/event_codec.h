@@ -55,7 +55,7 @@ bool AccountFromKey(std::string_view key, std::string* account_id);
 struct VerdictEntry {
   Verdict verdict = Verdict::kAllow;
   double score = 0;
-  uint32_t reasons = 0;       // Reason bits (0 in values written before them)
+  ReasonMask reasons = 0;       // Reason bits (0 in values written before them)
   uint32_t interactions = 0;
   std::string campaign_id;    // empty: none
 };

@@ -894,7 +894,7 @@ absl::Status RunDecisionNode(const DecisionOptions& options) {
       out += ",\"reasons\":[";
       bool first = true;
       for (size_t b = 0; b < kReasonCount; ++b) {
-        if ((r.reasons & (1u << b)) == 0) continue;
+        if (!HasReason(r.reasons, b)) continue;
         if (!first) out += ",";
         first = false;
         AppendJsonString(out, ReasonName(static_cast<Reason>(b)));

@@ -156,7 +156,7 @@ class ClusterView final : public CheckInputs {
   struct Known {
     Verdict verdict = Verdict::kAllow;
     double score = 0;
-    uint32_t reasons = 0;
+    ReasonMask reasons = 0;
     uint32_t interactions = 0;
     std::string campaign;
   };

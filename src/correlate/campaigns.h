@@ -23,6 +23,7 @@
 #include <absl/container/flat_hash_map.h>
 
 #include "common/time.h"
+#include "signals/signals.h"
 
 namespace dg {
 
@@ -37,7 +38,7 @@ struct CampaignAggregate {
   std::map<std::string, uint64_t> models;    // model -> interactions
   std::map<std::pair<int64_t, std::string>, uint64_t> day_models;  // (day, model) -> interactions (models <= 64)
   std::vector<std::string> samples;          // redacted prompt samples (<= 3)
-  uint32_t link_reasons = 0;                 // Reason bits of the links that built it
+  ReasonMask link_reasons = 0;                 // Reason bits of the links that built it
   // A link or match in it rested on infrastructure (evidence on a card,
   // address block, creation burst or e-mail domain of at least half the
   // kind's weight -- what CombineKinds calls infrastructure).

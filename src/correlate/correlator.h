@@ -29,7 +29,7 @@
 // pure value, when an account turns suspicious and every 16 interactions or
 // new value after. Memory: IndicatorIndex (~150 B per value, capped),
 // CampaignSet (4 B per account + one aggregate per linked cluster),
-// LinkGraph (<= 8 edges, ~140 B, per linked account), ~60 B per imported
+// LinkGraph (<= 8 edges, ~200 B, per linked account), ~60 B per imported
 // indicator.
 #pragma once
 
@@ -67,6 +67,10 @@ bool ParseAddress(std::string_view text, IpAddress* out);
 // for IPv6; 0 if unparsable, loopback or unspecified. *display gets
 // "a.b.c.0/24" when not null.
 uint64_t IpPrefixKey(const std::string& ip, std::string* display);
+// Key of an address's network, wider than its block: /16 for IPv4, /32 for
+// IPv6 (an ISP's allocation); 0 if unparsable, loopback or unspecified.
+// What AccountState::networks counts. One parse, O(1).
+uint32_t NetworkKey(std::string_view ip);
 
 // What an analyst sees of a prompt-content indicator (system prompt,
 // template, frame) when samples are off: "fingerprint <16 hex digits>", the
@@ -116,7 +120,7 @@ struct ValueEvidence {
 struct CombinedRequestEvidence {
   uint32_t root = 0;
   double total = 0;
-  uint32_t reasons = 0;  // Reason bits of the kinds that matched
+  ReasonMask reasons = 0;  // Reason bits of the kinds that matched
 };
 CombinedRequestEvidence CombineRequestEvidence(std::span<const ValueEvidence> values);
 
@@ -301,13 +305,13 @@ class Correlator {
   // matched on, and the kinds of which it holds a value that other
   // suspicious accounts share with evidence -- never its campaign's union.
   // O(indicator slots).
-  uint32_t OwnLinkReasons(const AccountState& a) const;
+  ReasonMask OwnLinkReasons(const AccountState& a) const;
 
   // A request's payment and address block against confirmed campaigns.
   struct RequestMatch {
     const CampaignAggregate* campaign = nullptr;
     double total = 0;      // summed link evidence
-    uint32_t reasons = 0;  // Reason bits of the kinds that matched
+    ReasonMask reasons = 0;  // Reason bits of the kinds that matched
   };
   RequestMatch MatchRequest(const std::string& payment, const std::string& ip) const;
   // The request keys MatchRequest looks up: a payment fingerprint's and an
@@ -372,7 +376,7 @@ class Correlator {
   void AddIndicator(AccountState& a, IndicatorKind kind, uint64_t value, DisplayFn display);
   // Summed evidence of the values a and b share; *infra is set when one of
   // them is operator infrastructure rather than content or configuration.
-  double LinkScore(const AccountState& a, const AccountState& b, uint32_t* reasons, bool* infra, bool* paid = nullptr,
+  double LinkScore(const AccountState& a, const AccountState& b, ReasonMask* reasons, bool* infra, bool* paid = nullptr,
                    std::array<double, kIndicatorKinds>* per_kind_out = nullptr) const;
   // Whether a link between a and b holds on the index as it is now: their
   // LinkScore reaches policy.link_threshold (or they share a payment
@@ -381,7 +385,7 @@ class Correlator {
   // passes TryLink's guards (accounts that may link on content, acting in
   // lockstep, neither on a network of its own). *score, *reasons, *paid get
   // the link's figures either way.
-  bool EdgeHolds(const AccountState& a, const AccountState& b, double* score, uint32_t* reasons, bool* paid,
+  bool EdgeHolds(const AccountState& a, const AccountState& b, double* score, ReasonMask* reasons, bool* paid,
                  bool* infra = nullptr) const;
   // Per confirmed campaign (root), the best evidence per indicator kind.
   // A block `a` works from (not PassesBy) counts by the share of the

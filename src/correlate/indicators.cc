@@ -66,6 +66,20 @@ uint64_t IpPrefixKey(const std::string& ip, std::string* display) {
   return Hash64(std::string_view(reinterpret_cast<const char*>(b), 3), 4);
 }
 
+uint32_t NetworkKey(std::string_view ip) {
+  IpAddress addr;
+  if (!ParseAddress(ip, &addr)) return 0;
+  const unsigned char* b = addr.bytes.data();
+  if (!addr.v4) {
+    static constexpr unsigned char kZero[15] = {};
+    if (std::equal(kZero, kZero + 15, b) && (b[15] == 0 || b[15] == 1)) return 0;
+  } else if (b[0] == 0 || b[0] == 127) {
+    return 0;
+  }
+  const uint64_t h = Hash64(std::string_view(reinterpret_cast<const char*>(b), addr.v4 ? 2 : 4), addr.v4 ? 16 : 32);
+  return static_cast<uint32_t>(h) | 1u;  // never 0
+}
+
 Correlator::Correlator(const Policy& policy, AccountTable& accounts, CorrelatorOptions options)
     : policy_(policy), accounts_(accounts), options_(options), index_(options.max_indicator_values) {}
 

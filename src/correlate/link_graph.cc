@@ -23,13 +23,13 @@ void LinkGraph::AddOneSide(uint32_t from, const LinkEdge& edge) {
   }
 }
 
-void LinkGraph::Add(uint32_t a, uint32_t b, float score, uint32_t reasons, bool paid) {
+void LinkGraph::Add(uint32_t a, uint32_t b, float score, ReasonMask reasons, bool paid) {
   if (a == b) return;
   AddOneSide(a, LinkEdge{b, score, reasons, paid});
   AddOneSide(b, LinkEdge{a, score, reasons, paid});
 }
 
-void LinkGraph::Update(uint32_t a, uint32_t b, float score, uint32_t reasons, bool paid) {
+void LinkGraph::Update(uint32_t a, uint32_t b, float score, ReasonMask reasons, bool paid) {
   for (const auto& [from, to] : {std::pair{a, b}, std::pair{b, a}}) {
     const auto it = edges_.find(from);
     if (it == edges_.end()) continue;

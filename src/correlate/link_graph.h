@@ -23,12 +23,14 @@
 
 #include <absl/container/flat_hash_map.h>
 
+#include "signals/signals.h"
+
 namespace dg {
 
 struct LinkEdge {
   uint32_t other = 0;
   float score = 0;       // LinkScore when last evaluated
-  uint32_t reasons = 0;  // Reason bits of the kinds that carried it
+  ReasonMask reasons = 0;  // Reason bits of the kinds that carried it
   bool paid = false;     // rested on paid infrastructure (card, address block, sign-up wave, mail domain)
 };
 
@@ -42,9 +44,9 @@ class LinkGraph {
   };
 
   // Records (or updates) the edge a-b on both sides.
-  void Add(uint32_t a, uint32_t b, float score, uint32_t reasons, bool paid);
+  void Add(uint32_t a, uint32_t b, float score, ReasonMask reasons, bool paid);
   // Updates the edge's score on the sides that still hold it.
-  void Update(uint32_t a, uint32_t b, float score, uint32_t reasons, bool paid);
+  void Update(uint32_t a, uint32_t b, float score, ReasonMask reasons, bool paid);
   // An account slot is reused: its edges go, and the edges back to it from
   // the accounts it held. An account that holds an edge the other side had
   // dropped keeps it: it names the slot, and whoever reads it scores the

@@ -54,7 +54,7 @@ double Correlator::CombineKinds(const std::array<double, kIndicatorKinds>& per_k
   return other + std::min(content, policy_.content_cap);
 }
 
-double Correlator::LinkScore(const AccountState& a, const AccountState& b, uint32_t* reasons, bool* infra, bool* paid,
+double Correlator::LinkScore(const AccountState& a, const AccountState& b, ReasonMask* reasons, bool* infra, bool* paid,
                              std::array<double, kIndicatorKinds>* per_kind_out) const {
   std::array<double, kIndicatorKinds> per_kind{};
   // An org ties accounts that harvest, not bots that only automate: an
@@ -90,7 +90,7 @@ double Correlator::LinkScore(const AccountState& a, const AccountState& b, uint3
   return CombineKinds(per_kind, infra, paid) + onset;
 }
 
-bool Correlator::EdgeHolds(const AccountState& a, const AccountState& b, double* score, uint32_t* reasons, bool* paid,
+bool Correlator::EdgeHolds(const AccountState& a, const AccountState& b, double* score, ReasonMask* reasons, bool* paid,
                            bool* infra_out) const {
   std::array<double, kIndicatorKinds> per_kind{};
   bool infra = false;
@@ -115,8 +115,8 @@ double Correlator::CampaignScore(const CampaignAggregate& g) const {
   return std::clamp(g.score_sum / m + 0.05 * std::log2(m), 0.0, 1.0);
 }
 
-uint32_t Correlator::OwnLinkReasons(const AccountState& a) const {
-  uint32_t reasons = a.link_reasons;
+ReasonMask Correlator::OwnLinkReasons(const AccountState& a) const {
+  ReasonMask reasons = a.link_reasons;
   for (size_t k = 0; k < kIndicatorKinds; ++k) {
     if (reasons & Bit(LinkReason(static_cast<IndicatorKind>(k)))) continue;
     for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) {
@@ -635,7 +635,7 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     // Links inside a cluster are recorded too (LinkGraph): they are what
     // holds its parts together when it is re-examined (SplitClusters).
     const bool same_cluster = campaigns_.Find(a.index) == campaigns_.Find(b.index);
-    uint32_t reasons = 0;
+    ReasonMask reasons = 0;
     bool infra = false, paid = false;
     std::array<double, kIndicatorKinds> per_kind{};
     const double link = LinkScore(a, b, &reasons, &infra, &paid, &per_kind);
@@ -760,7 +760,7 @@ void Correlator::RecordMatchEdges(const AccountState& a, uint32_t root) {
   std::sort(peers.begin(), peers.end());
   for (const uint32_t m : peers) {
     double score = 0;
-    uint32_t reasons = 0;
+    ReasonMask reasons = 0;
     bool paid = false;
     if (EdgeHolds(a, accounts_[m], &score, &reasons, &paid)) graph_.Add(a.index, m, static_cast<float>(score), reasons, paid);
   }
@@ -836,7 +836,7 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) AddCampaignEvidence(a, k, a.indicators[k][idx], &scores);
   }
   uint32_t best_root = 0;
-  uint32_t best_reasons = 0;
+  ReasonMask best_reasons = 0;
   double best = 0;
   bool best_infra = false;
   const Network network = NetworkOf(a);
@@ -959,7 +959,7 @@ CombinedRequestEvidence CombineRequestEvidence(std::span<const ValueEvidence> va
       per_kind[k] = std::max(per_kind[k], values[j].evidence);
     }
     double total = 0;
-    uint32_t reasons = 0;
+    ReasonMask reasons = 0;
     for (size_t k = 0; k < kIndicatorKinds; ++k) {
       total += per_kind[k];
       if (per_kind[k] > 0) reasons |= Bit(LinkReason(static_cast<IndicatorKind>(k)));
@@ -1039,17 +1039,17 @@ void Correlator::SplitClusters(TimeMs now, RefreshFn refresh) {
       return x;
     };
     std::vector<uint8_t> linked(n, 0);  // has a recorded link inside the cluster
-    std::vector<uint32_t> part_reasons(n, 0);
+    std::vector<ReasonMask> part_reasons(n, 0);
     std::vector<uint8_t> part_paid(n, 0);
     struct Held {
       uint32_t x, y;  // local indices
-      uint32_t reasons;
+      ReasonMask reasons;
       bool paid, infra;
     };
     std::vector<Held> held;
     for (const auto& [x, y] : pairs) {
       double score = 0;
-      uint32_t reasons = 0;
+      ReasonMask reasons = 0;
       bool paid = false, infra = false;
       const bool holds = EdgeHolds(accounts_[x], accounts_[y], &score, &reasons, &paid, &infra);
       graph_.Update(x, y, static_cast<float>(score), reasons, paid);
@@ -1115,7 +1115,7 @@ void Correlator::SplitClusters(TimeMs now, RefreshFn refresh) {
     // Core first, members without a link inside the cluster with it, in the
     // cluster's order; then the other parts by their lowest member.
     std::vector<std::vector<uint32_t>> split;
-    std::vector<uint32_t> split_reasons;
+    std::vector<ReasonMask> split_reasons;
     std::vector<uint8_t> split_paid;
     split.emplace_back();
     split_reasons.push_back(part_reasons[part_root[core]]);
@@ -1145,7 +1145,7 @@ void Correlator::SplitClusters(TimeMs now, RefreshFn refresh) {
     }
     for (double& w : weight) w = total > 0 ? w / total : 0;
     const bool had_unlinked = split[0].size() > parts[core].size();
-    const uint32_t core_reasons_before = g->link_reasons;
+    const ReasonMask core_reasons_before = g->link_reasons;
     const bool core_infra_before = g->infra_linked;
     const std::vector<uint32_t> new_roots = campaigns_.Split(root, split, weight);
     for (size_t p = 0; p < split.size(); ++p) {

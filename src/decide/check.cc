@@ -19,8 +19,8 @@ std::string_view DecisionName(Decision d) {
 
 // An account in review is served without its reasoning trace when its
 // evidence (or this prompt) is reasoning harvest, else throttled.
-Decision ReviewDecision(uint32_t reasons, uint32_t prompt_flags) {
-  constexpr uint32_t kReasoning = Bit(Reason::kCotElicitation) | Bit(Reason::kReasoningReconstruction);
+Decision ReviewDecision(ReasonMask reasons, uint32_t prompt_flags) {
+  constexpr ReasonMask kReasoning = Bit(Reason::kCotElicitation) | Bit(Reason::kReasoningReconstruction);
   const bool reasoning_prompt = (prompt_flags & (kFlagCot | kFlagRecon)) != 0;
   return (reasons & kReasoning) || reasoning_prompt ? Decision::kWithholdReasoning : Decision::kThrottle;
 }

@@ -44,7 +44,7 @@ struct CheckResult {
   Decision decision = Decision::kAllow;
   std::string campaign_id;
   double score = 0;
-  uint32_t reasons = 0;  // Reason bits
+  ReasonMask reasons = 0;  // Reason bits
   int ttl_s = 60;        // how long the gateway may cache the answer
   // Set when an access rule (decide/access_rules.h) decided or capped the
   // request: its id, its customer-facing text, and whether the customer
@@ -58,7 +58,7 @@ struct CheckResult {
 // An account in review: withhold_reasoning when its evidence (`reasons`,
 // Reason bits) or this prompt (`prompt_flags`, ContentFlag bits) is
 // reasoning harvest, else throttle.
-Decision ReviewDecision(uint32_t reasons, uint32_t prompt_flags);
+Decision ReviewDecision(ReasonMask reasons, uint32_t prompt_flags);
 
 // What Check reads about the account a request names.
 struct AccountInputs {
@@ -71,7 +71,7 @@ struct AccountInputs {
   Source source = Source::kNone;
   Verdict verdict = Verdict::kAllow;
   double score = 0;
-  uint32_t reasons = 0;       // Reason bits
+  ReasonMask reasons = 0;       // Reason bits
   uint32_t interactions = 0;  // kLive
   bool analyst_allow = false; // kLive: an analyst allowed it
   std::string campaign_id;    // kLive: its confirmed campaign, if any
@@ -83,7 +83,7 @@ struct CampaignMatch {
   std::string campaign_id;
   double campaign_score = 0;  // Correlator::CampaignScore
   double total = 0;           // summed link evidence
-  uint32_t reasons = 0;       // Reason bits of the kinds that matched
+  ReasonMask reasons = 0;       // Reason bits of the kinds that matched
   // The campaign's members are measuring the model (Correlator::Measuring
   // over the campaign): a new account on its values is challenged, not
   // blocked -- as its members are reviewed, not blocked.

@@ -33,7 +33,7 @@ struct VerdictRecord {
   TimeMs at = -1;
   Verdict verdict = Verdict::kAllow;
   float score = 0;
-  uint32_t reasons = 0;
+  ReasonMask reasons = 0;
   std::array<float, kOwnSignals> values{};  // measured value of each own signal then
 };
 

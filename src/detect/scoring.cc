@@ -13,6 +13,8 @@ constexpr uint32_t kMinWindowInteractions = 10;
 constexpr uint32_t kMinHistory = 10;
 // Harvest evidence below this is none at all (a stray keyword or two).
 constexpr double kNoHarvest = 0.1;
+// First visits to a network before address rotation is evidence at all.
+constexpr double kRotationMinFirstVisits = 8;
 
 double Clamp01(double x) { return std::clamp(x, 0.0, 1.0); }
 
@@ -124,6 +126,21 @@ OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
   // content count in full -- and adds nothing on top of them: heavy real
   // users (coding agents, batch jobs, people who script reasoning prompts)
   // take as much, so it never makes a candidate or a solo block.
+  // Address rotation: a new network at most changes of network, many
+  // times over (NetworkLog). Strength is the weaker of how many first
+  // visits (from kRotationMinFirstVisits, full at twice that) and how
+  // much of its moving they are (from 0.6, full at 0.9): a person's
+  // excursions from home return home, which holds the share near one
+  // half; a carrier's pool, cycled through, is returns.
+  double rotation_part = 0;
+  {
+    const double visits = a.networks.first_visits;
+    const double share = a.networks.FirstVisitShare();
+    const double strength =
+        std::min((visits - kRotationMinFirstVisits) / kRotationMinFirstVisits, (share - 0.6) / 0.3);
+    rotation_part = set(Reason::kAddressRotation, visits, strength);
+    sum += rotation_part;
+  }
   const double token_part = set(Reason::kTokenVolume, a.token_excess, a.token_excess / 2.0);
   sum += token_part;
   take(&e.automation);
@@ -143,7 +160,11 @@ OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
   const double harvesting = std::min(1.0, e.harvest / 0.5);
   const double youth = e.youth * std::min(1.0, bot / 0.6);
   e.score = 1.0 - std::exp(-(e.harvest * automated + (bot + youth) * harvesting));
-  const double automation_score = 1.0 - std::exp(-(bot + youth));
+  // Candidacy by automation alone reads bot-likeness only: a rotating
+  // address is how a harvester hides, not what a bot is (a traveller's or
+  // a VPN user's single-turn requests must not make it a candidate).
+  const double machine = bot - rotation_part;
+  const double automation_score = 1.0 - std::exp(-(machine + e.youth * std::min(1.0, machine / 0.6)));
   if (e.young) {
     e.automation_score = automation_score;
     // A young bot that asks for nothing a harvester asks for is a person's

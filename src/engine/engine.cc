@@ -177,6 +177,7 @@ Verdict Engine::ObserveFeatures(const Interaction& in, const EventFeatures& f) {
   if (const uint64_t t = AccountState::TokensOf(f); f.request_fp != 0 && t > 0 && repeats_.SeenBefore(HashCombine(CustomerKey(in), f.request_fp))) {
     a.repeat_tokens = static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, a.repeat_tokens + t));
   }
+  a.networks.Note(NetworkKey(in.ip));
   a.Observe(f, policy_.high_max_tokens, history);
   NoteTokenVolume(a, newer_day);
   // indicators

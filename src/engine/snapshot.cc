@@ -140,7 +140,7 @@ bool ValidVerdict(Verdict v) { return static_cast<uint8_t>(v) <= static_cast<uin
 // and the build stops here until the field is saved and loaded.
 struct SnapshotAccess {
   // --- policy and options (not saved, fingerprinted) -------------------------
-  static_assert(sizeof(Policy) == 560, "Policy changed: update SnapshotConfigFingerprint");
+  static_assert(sizeof(Policy) == 568, "Policy changed: update SnapshotConfigFingerprint");
   static_assert(sizeof(EngineOptions) == 40, "EngineOptions changed: update SnapshotConfigFingerprint");
   static uint64_t Fingerprint(const Policy& p, const EngineOptions& o) {
     std::string s;
@@ -232,8 +232,23 @@ struct SnapshotAccess {
     w.Arr(t.count);
   }
   static bool Load(In& r, TopK* t) { return r.Arr(&t->key, "top-k keys") && r.Arr(&t->count, "top-k counts"); }
+  static void Save(Out& w, const NetworkLog& l) {
+    w.Arr(l.ring);
+    w.Put(l.last);
+    w.Put(l.changes);
+    w.Put(l.first_visits);
+    w.Put(l.used);
+    w.Put(l.next);
+  }
+  static bool Load(In& r, NetworkLog* l) {
+    return r.Arr(&l->ring, "network ring") && r.Get(&l->last, "network last") && r.Get(&l->changes, "network changes") &&
+           r.Get(&l->first_visits, "network first visits") && r.Get(&l->used, "network used") &&
+           r.Get(&l->next, "network next") &&
+           r.Check(l->next < NetworkLog::kRing, "network next", "out of range") &&
+           r.Check(l->first_visits <= l->changes, "network first visits", "more than changes");
+  }
 
-  static_assert(sizeof(AccountState) == 1536, "AccountState changed: update its snapshot encoder");
+  static_assert(sizeof(AccountState) == 1624, "AccountState changed: update its snapshot encoder");
   static void Save(Out& w, const AccountState& a) {
     w.Str(a.id);
     w.Str(a.org);
@@ -258,6 +273,7 @@ struct SnapshotAccess {
     w.Arr(a.served_fp);
     w.Put(a.served_next);
     w.Arr(a.capability);
+    Save(w, a.networks);
     Save(w, a.templates);
     Save(w, a.systems);
     w.Put(a.sampling_key);
@@ -307,7 +323,7 @@ struct SnapshotAccess {
           r.Get(&a->harvest_n, "harvest_n") && r.Get(&a->days_active, "days_active") &&
           r.Get(&a->tokens_cur_day, "tokens_cur_day") && r.Get(&a->tokens_prev_day, "tokens_prev_day") &&
           r.Arr(&a->served_fp, "served fingerprints") && r.Get(&a->served_next, "served cursor") &&
-          r.Arr(&a->capability, "capability") && Load(r, &a->templates) && Load(r, &a->systems) &&
+          r.Arr(&a->capability, "capability") && Load(r, &a->networks) && Load(r, &a->templates) && Load(r, &a->systems) &&
           r.Get(&a->sampling_key, "sampling_key") && r.Get(&a->sampling_same, "sampling_same") &&
           r.Arr(&a->hours, "hours") && r.Arr(&a->minute_bins, "minute bins") && r.Get(&a->gap_sum, "gap_sum") &&
           r.Get(&a->gap_sq, "gap_sq") && r.Get(&a->gaps, "gaps") && r.Get(&a->active_days, "active_days") &&
@@ -360,7 +376,7 @@ struct SnapshotAccess {
            r.Check(counts_ok, "indicator counts", "over kMaxValuesPerKind");
   }
 
-  static_assert(sizeof(AccountSummary) == 40, "AccountSummary changed: update its snapshot encoder");
+  static_assert(sizeof(AccountSummary) == 48, "AccountSummary changed: update its snapshot encoder");
   static void Save(Out& w, const AccountSummary& s) {
     w.Put(s.verdict);
     w.Put(s.score);
@@ -377,7 +393,7 @@ struct SnapshotAccess {
            r.Check(ValidVerdict(s->verdict), "summary verdict", "not a verdict");
   }
 
-  static_assert(sizeof(VerdictRecord) == 80, "VerdictRecord changed: update its snapshot encoder");
+  static_assert(sizeof(VerdictRecord) == 88, "VerdictRecord changed: update its snapshot encoder");
   static void Save(Out& w, const VerdictRecord& v) {
     w.Put(v.at);
     w.Put(v.verdict);
@@ -498,7 +514,7 @@ struct SnapshotAccess {
     return true;
   }
 
-  static_assert(sizeof(CampaignAggregate) == 280, "CampaignAggregate changed: update its snapshot encoder");
+  static_assert(sizeof(CampaignAggregate) == 288, "CampaignAggregate changed: update its snapshot encoder");
   static void Save(Out& w, const CampaignAggregate& g) {
     w.Str(g.id);
     w.Put(g.confirmed_seq);
@@ -637,7 +653,7 @@ struct SnapshotAccess {
            r.Check(n == slots, "campaign forest", "not one node per account slot");
   }
 
-  static_assert(sizeof(LinkEdge) == 16, "LinkEdge changed: update its snapshot encoder");
+  static_assert(sizeof(LinkEdge) == 24, "LinkEdge changed: update its snapshot encoder");
   static_assert(sizeof(LinkGraph) == 40, "LinkGraph changed: update its snapshot encoder");
   static void Save(Out& w, const LinkGraph& g) {
     w.Tag("LINK");

@@ -38,7 +38,7 @@
 // No recursion. Fuzzed: fuzz/fuzz_snapshot.cc.
 //
 // Cost: Save and Load are O(state) (Save sorts each hash map's keys).
-// Size: ~1.5 KB per account slot, ~110 B per indicator value, ~230 B per
+// Size: ~1.6 KB per account slot, ~110 B per indicator value, ~230 B per
 // template cluster -- on the standard scenario x0.3, 45.6 MB for 6,029
 // accounts, two thirds of it the prompt template index; ~0.9 s of CPU to
 // save and ~1 s to load there (BENCHMARKS.md, "Engine snapshots").
@@ -55,7 +55,7 @@
 
 namespace dg {
 
-inline constexpr uint32_t kSnapshotVersion = 6;  // 2: changed_hour, the cleared population; 3: repeats; 4: value kinds; 5: repeat ages; 6: cards seen
+inline constexpr uint32_t kSnapshotVersion = 7;  // 2: changed_hour, the cleared population; 3: repeats; 4: value kinds; 5: repeat ages; 6: cards seen; 7: 64-bit reason masks, networks
 inline constexpr size_t kSnapshotHeaderBytes = 32;
 
 // Appends the engine's snapshot to *out. Const: safe while nothing observes.

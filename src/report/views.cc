@@ -12,11 +12,11 @@ std::vector<std::pair<std::string, double>> Explain(const Engine& engine, const 
   const OwnEvidence ev = ScoreAccount(a, engine.policy());
   // A member's links as they stand now (its verdict's reasons are frozen
   // when it is blocked; `decided` keeps those).
-  uint32_t bits = a.reasons;
+  ReasonMask bits = a.reasons;
   if (bits & Bit(Reason::kCampaignMember)) bits = (bits & ~LinkReasonMask()) | engine.correlator().OwnLinkReasons(a);
   std::vector<std::pair<std::string, double>> out;
   for (size_t r = 0; r < kReasonCount; ++r) {
-    if ((bits & (1u << r)) == 0) continue;
+    if (!HasReason(bits, r)) continue;
     const double v = r < kOwnSignals ? ev.value[r] : 1.0;
     out.emplace_back(std::string(ReasonName(static_cast<Reason>(r))), std::round(v * 1000) / 1000);
   }
@@ -26,7 +26,7 @@ std::vector<std::pair<std::string, double>> Explain(const Engine& engine, const 
 std::vector<std::pair<std::string, double>> Explain(const VerdictRecord& rec) {
   std::vector<std::pair<std::string, double>> out;
   for (size_t r = 0; r < kReasonCount; ++r) {
-    if ((rec.reasons & (1u << r)) == 0) continue;
+    if (!HasReason(rec.reasons, r)) continue;
     const double v = r < kOwnSignals ? rec.values[r] : 1.0;
     out.emplace_back(std::string(ReasonName(static_cast<Reason>(r))), std::round(v * 1000) / 1000);
   }
@@ -52,7 +52,7 @@ std::vector<CampaignView> Campaigns(const Engine& engine) {
     v.day_models = g.day_models;
     v.samples = g.samples;
     for (size_t r = 0; r < kReasonCount; ++r) {
-      if (g.link_reasons & (1u << r)) v.reasons.emplace_back(ReasonName(static_cast<Reason>(r)));
+      if (HasReason(g.link_reasons, r)) v.reasons.emplace_back(ReasonName(static_cast<Reason>(r)));
     }
     // Aggregate member behaviour and the indicators the members share.
     absl::flat_hash_map<uint64_t, std::pair<size_t, uint32_t>> shared;  // key -> (kind, members)

@@ -193,7 +193,7 @@ absl::Status WriteAccounts(const Engine& engine, const std::string& path) {
     out += fmt::format(",\"interactions\":{},\"interactions_before_flag\":null,\"reasons\":[", m.n);
     bool first = true;
     for (size_t r = 0; r < kReasonCount; ++r) {
-      if ((m.reasons & (1u << r)) == 0) continue;
+      if (!HasReason(m.reasons, r)) continue;
       if (!first) out += ",";
       first = false;
       AppendJsonString(out, ReasonName(static_cast<Reason>(r)));

@@ -145,10 +145,10 @@ std::vector<std::string_view> Segments(std::string_view path, std::string_view p
   return out;
 }
 
-std::string ReasonList(uint32_t bits) {
+std::string ReasonList(ReasonMask bits) {
   std::string out;
   for (size_t b = 0; b < kReasonCount; ++b) {
-    if ((bits & (1u << b)) == 0) continue;
+    if (!HasReason(bits, b)) continue;
     if (!out.empty()) out += ",";
     out += ReasonName(static_cast<Reason>(b));
   }

@@ -66,7 +66,7 @@ std::string DecisionJson(const CheckResult& r, std::optional<int> retry_after_s)
   out += fmt::format(",\"score\":{:.4f},\"reasons\":[", r.score);
   bool first = true;
   for (size_t b = 0; b < kReasonCount; ++b) {
-    if ((r.reasons & (1u << b)) == 0) continue;
+    if (!HasReason(r.reasons, b)) continue;
     if (!first) out += ",";
     first = false;
     out += "\"";

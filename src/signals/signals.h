@@ -42,6 +42,7 @@ enum class Reason : uint8_t {
   kMaxOutputCap,
   kUnservedHistory,
   kTokenVolume,
+  kAddressRotation,  // sends session after session from a network it has not used before
   // coordination
   kCampaignMember,
   kCampaignIndicatorMatch,
@@ -66,8 +67,11 @@ enum class Reason : uint8_t {
   kCount
 };
 inline constexpr size_t kReasonCount = static_cast<size_t>(Reason::kCount);
-static_assert(kReasonCount <= 32, "reasons are kept in a 32-bit mask");
-inline constexpr uint32_t Bit(Reason r) { return 1u << static_cast<uint32_t>(r); }
+// A set of reasons: bit per Reason.
+using ReasonMask = uint64_t;
+static_assert(kReasonCount <= 64, "reasons are kept in a 64-bit mask");
+inline constexpr ReasonMask Bit(Reason r) { return ReasonMask{1} << static_cast<uint32_t>(r); }
+inline constexpr bool HasReason(ReasonMask m, size_t r) { return (m >> r) & 1u; }
 
 enum class Family : uint8_t {
   kHarvest,       // what is being extracted (content)
@@ -99,6 +103,7 @@ inline constexpr std::array<SignalSpec, kReasonCount> kSignals = {{
     {Reason::kMaxOutputCap, "max_output_cap", Family::kAutomation, 0.2},
     {Reason::kUnservedHistory, "unserved_history", Family::kAutomation, 0.2},
     {Reason::kTokenVolume, "token_volume", Family::kAutomation, 0.3},
+    {Reason::kAddressRotation, "address_rotation", Family::kAutomation, 0.8},
     {Reason::kCampaignMember, "campaign_member", Family::kCoordination, 0},
     {Reason::kCampaignIndicatorMatch, "campaign_indicator_match", Family::kCoordination, 0},
     {Reason::kSharedPayment, "shared_payment", Family::kCoordination, 0},
@@ -184,15 +189,15 @@ constexpr bool IsInfrastructure(IndicatorKind k) { return Spec(k).cls == Indicat
 constexpr bool IsContent(IndicatorKind k) { return Spec(k).cls == IndicatorClass::kContent; }
 std::optional<IndicatorKind> IndicatorKindByName(std::string_view name);
 // Reason bits of every indicator kind's link reason.
-constexpr uint32_t LinkReasonMask() {
-  uint32_t m = 0;
+constexpr ReasonMask LinkReasonMask() {
+  ReasonMask m = 0;
   for (const auto& s : kIndicatorSpecs) m |= Bit(s.reason);
   return m;
 }
 
 // Reason bits of the infrastructure kinds' link reasons.
-constexpr uint32_t InfrastructureLinkMask() {
-  uint32_t m = 0;
+constexpr ReasonMask InfrastructureLinkMask() {
+  ReasonMask m = 0;
   for (const auto& s : kIndicatorSpecs) {
     if (s.cls == IndicatorClass::kInfrastructure) m |= Bit(s.reason);
   }

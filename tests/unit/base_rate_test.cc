@@ -99,7 +99,7 @@ std::vector<Interaction> AgedAccount(const std::string& id, int k, int turn_day,
 
 struct OnsetOutcome {
   std::vector<std::string> campaign;  // per account
-  std::vector<uint32_t> link_reasons;
+  std::vector<ReasonMask> link_reasons;
 };
 
 OnsetOutcome PlayOnset(bool together, double onset = Policy::Defaults().onset) {

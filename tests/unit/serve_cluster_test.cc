@@ -40,7 +40,7 @@ CheckRequest Req(const std::string& account, uint32_t prompt_flags = 0) {
   return r;
 }
 
-AccountInputs Live(Verdict v, uint32_t interactions, uint32_t reasons = 0) {
+AccountInputs Live(Verdict v, uint32_t interactions, ReasonMask reasons = 0) {
   AccountInputs a;
   a.source = AccountInputs::Source::kLive;
   a.verdict = v;

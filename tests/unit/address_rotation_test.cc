@@ -1,0 +1,143 @@
+// Address rotation (issues #15, #16): an account behind a rotating
+// residential proxy sends session after session from a network it has not
+// used before; a person moves between a few networks and comes back.
+// NetworkLog counts it, NetworkKey says what a network is, ScoreAccount
+// weighs it as automation: beside harvest content, never alone.
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "account/account_state.h"
+#include "correlate/correlator.h"
+#include "engine/engine.h"
+#include "harvest_fixture.h"
+
+namespace dg {
+namespace {
+
+using testing::kT0;
+
+TEST(NetworkKey, SixteenBitsOfIpv4AndThirtyTwoOfIpv6) {
+  EXPECT_NE(NetworkKey("81.2.69.160"), 0u);
+  EXPECT_EQ(NetworkKey("81.2.69.160"), NetworkKey("81.2.200.7")) << "one /16";
+  EXPECT_NE(NetworkKey("81.2.69.160"), NetworkKey("81.3.69.160"));
+  EXPECT_EQ(NetworkKey("::ffff:81.2.1.1"), NetworkKey("81.2.9.9")) << "IPv4-mapped IPv6 is the IPv4 address";
+  EXPECT_EQ(NetworkKey("2001:db8:1:2::1"), NetworkKey("2001:db8:ffff::9")) << "one /32";
+  EXPECT_NE(NetworkKey("2001:db8::1"), NetworkKey("2001:db9::1"));
+  EXPECT_NE(NetworkKey("2001:db8::1"), NetworkKey("32.1.13.184")) << "a v6 /32 is not the v4 /16 of the same bytes";
+  for (const char* none : {"", "not an address", "127.0.0.1", "0.0.0.0", "::1", "::", "999.1.1.1", "1.2.3"}) {
+    EXPECT_EQ(NetworkKey(none), 0u) << none;
+  }
+}
+
+TEST(NetworkLog, APersonReturnsARotatorDoesNot) {
+  // Home, with an evening on the phone's carrier pool (12 /16s, cycled)
+  // and a trip of five hotel networks: every excursion returns home.
+  NetworkLog person;
+  const uint32_t home = NetworkKey("81.2.69.1");
+  for (int day = 0; day < 60; ++day) {
+    person.Note(home);
+    person.Note(NetworkKey("172." + std::to_string(56 + day % 12) + ".3.4"));
+    if (day % 12 == 5) {
+      person.Note(NetworkKey("93." + std::to_string(day) + ".1.1"));
+      person.Note(home);
+    }
+  }
+  EXPECT_GE(person.changes, 120);
+  EXPECT_LE(person.first_visits, 12 + 5);
+  EXPECT_LT(person.FirstVisitShare(), 0.2);
+
+  NetworkLog rotator;
+  for (int session = 0; session < 30; ++session) {
+    for (int r = 0; r < 4; ++r) rotator.Note(NetworkKey(std::to_string(20 + session) + "." + std::to_string(session * 7) + ".1." + std::to_string(r)));
+  }
+  EXPECT_EQ(rotator.changes, 29) << "the first network is no change; repeats within a session are none";
+  EXPECT_EQ(rotator.first_visits, 29);
+  EXPECT_DOUBLE_EQ(rotator.FirstVisitShare(), 1.0);
+
+  NetworkLog none;
+  for (int k = 0; k < 10; ++k) none.Note(0);  // no address in the log
+  EXPECT_EQ(none.changes, 0);
+  EXPECT_EQ(none.FirstVisitShare(), 0);
+}
+
+TEST(NetworkLog, CountsSaturate) {
+  NetworkLog l;
+  for (uint32_t k = 1; k < 70000; ++k) l.Note(k * 2 + 1);
+  EXPECT_EQ(l.changes, UINT16_MAX);
+  EXPECT_EQ(l.first_visits, UINT16_MAX);
+  EXPECT_LT(l.next, NetworkLog::kRing);
+}
+
+// An aged account (sign-up 300 days before), sessions of four requests an
+// evening, one in three asking for step-by-step reasoning, from one home
+// address or from a new network every session; a second account does the
+// same rotation with ordinary requests only.
+class AddressRotation : public ::testing::Test {
+ protected:
+  Interaction Request(const std::string& account, TimeMs ts, bool reasoning, const std::string& ip) {
+    Interaction in;
+    in.ts = ts;
+    in.request_id = account + "-" + std::to_string(ts);
+    in.account_id = account;
+    in.ip = ip;
+    in.user_agent = "OpenAI/Python 1.54.3";
+    in.account_created_at = kT0 - 300 * kMsPerDay;
+    in.model = "m";
+    const std::string task = "How would a city of " + std::to_string(ts / kMsPerMinute % 997) + "k people plan its buses?";
+    in.messages.push_back({Role::kUser, reasoning ? "Think step by step and show your full reasoning. " + task : task, 0, 0, 0});
+    return in;
+  }
+  void Play(const std::string& account, bool rotate, bool harvest) { Play(engine, account, rotate, harvest); }
+  void Play(Engine& e, const std::string& account, bool rotate, bool harvest) {
+    for (int session = 0; session < 24; ++session) {
+      const std::string ip = rotate ? std::to_string(30 + session * 5) + "." + std::to_string(session * 11 % 250) + ".7.9"
+                                    : "81.2.69.160";
+      for (int r = 0; r < 4; ++r) {
+        // Evenings at a person's irregular times and gaps.
+        const TimeMs ts = kT0 + session * kMsPerDay + (18 + session % 5) * kMsPerHour + (session * 37 % 50) * kMsPerMinute +
+                          r * (2 + (session * 7 + r * 13) % 17) * kMsPerMinute;
+        e.Observe(Request(account, ts, harvest && (session * 4 + r) % 3 == 0, ip));
+      }
+    }
+  }
+  Engine engine{Policy::Defaults()};
+};
+
+TEST_F(AddressRotation, BesideReasoningRequestsItIsReviewed) {
+  Play("home", false, true);
+  Play("rotating", true, true);
+  const AccountState* home = engine.FindAccount("home");
+  const AccountState* rotating = engine.FindAccount("rotating");
+  ASSERT_NE(home, nullptr);
+  ASSERT_NE(rotating, nullptr);
+  EXPECT_EQ(home->verdict, Verdict::kAllow) << home->own_score;
+  EXPECT_FALSE(home->reasons & Bit(Reason::kAddressRotation));
+  EXPECT_EQ(rotating->networks.first_visits, 23);
+  EXPECT_EQ(rotating->verdict, Verdict::kReview) << rotating->own_score;
+  EXPECT_TRUE(rotating->reasons & Bit(Reason::kAddressRotation));
+  EXPECT_TRUE(rotating->reasons & Bit(Reason::kCotElicitation));
+}
+
+TEST_F(AddressRotation, AloneItFlagsNobody) {
+  // A traveller, a VPN user: a new network every evening, ordinary requests.
+  Play("traveller", true, false);
+  const AccountState* a = engine.FindAccount("traveller");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->verdict, Verdict::kAllow);
+  EXPECT_EQ(a->own_score, 0) << "automation counts only beside harvest content";
+  EXPECT_FALSE(a->suspicious);
+}
+
+TEST_F(AddressRotation, TheWeightIsThePolicys) {
+  Policy p = Policy::Defaults();
+  p.weights[static_cast<size_t>(Reason::kAddressRotation)] = 0;
+  Engine off(p);
+  Play(off, "rotating", true, true);
+  const AccountState* a = off.FindAccount("rotating");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->verdict, Verdict::kAllow) << "without the signal the account reads as a person asking for steps";
+}
+
+}  // namespace
+}  // namespace dg
