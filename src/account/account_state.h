@@ -110,9 +110,16 @@ struct NetworkLog {
   uint16_t first_visits = 0;  // of those, to a network not held
   uint16_t used = 0;          // bit per slot: returned to since the hand last passed
   uint8_t next = 0;           // the CLOCK hand
+  // Where moving reads as rotation at all (address_rotation starts there):
+  // this many first visits, and this share of the changes of network.
+  static constexpr uint16_t kRotatingFirstVisits = 8;
+  static constexpr double kRotatingShare = 0.6;
   void Note(uint32_t network);
   // Share of the changes of network that went somewhere new, in [0, 1].
   double FirstVisitShare() const { return changes == 0 ? 0.0 : static_cast<double>(first_visits) / changes; }
+  // Whether the account moves like a rotating exit: each network a stop,
+  // not a home.
+  bool Rotating() const { return first_visits > kRotatingFirstVisits && FirstVisitShare() > kRotatingShare; }
 };
 
 // Counts behind the rate-based evidence.

@@ -306,24 +306,49 @@ bool Correlator::OpenCardGroup(uint64_t card, const AccountState* with, CardGrou
   return OneCustomerMembers(std::span<const uint32_t>(group->members.data(), group->n));
 }
 
-bool Correlator::PassesBy(const AccountState& a, uint64_t block) {
+namespace {
+
+// How much the account used the address block, and everything else.
+struct BlockUse {
+  bool held = false;
+  uint32_t here = 0, elsewhere = 0;
+};
+
+BlockUse UseOfBlock(const AccountState& a, uint64_t block) {
   constexpr size_t ki = static_cast<size_t>(IndicatorKind::kIpPrefix);
+  BlockUse u;
+  u.elsewhere = a.indicator_overflow[ki];
+  for (size_t idx = 0; idx < a.indicator_count[ki]; ++idx) {
+    if (a.indicators[ki][idx] == block) {
+      u.held = true;
+      u.here = a.indicator_hits[ki][idx];
+    } else {
+      u.elsewhere += a.indicator_hits[ki][idx];
+    }
+  }
+  return u;
+}
+
+}  // namespace
+
+bool Correlator::PassesBy(const AccountState& a, uint64_t block) {
   constexpr uint32_t kPasserbyUses = 2;
   // Used once or twice while working as much from elsewhere; or used and
   // given up (the slot went to other blocks: it moves on). An account new
   // to the log, with a request or two all from this block, is a newcomer
   // here, not a passer-by.
-  uint32_t here = 0, elsewhere = a.indicator_overflow[ki];
-  bool held = false;
-  for (size_t idx = 0; idx < a.indicator_count[ki]; ++idx) {
-    if (a.indicators[ki][idx] == block) {
-      held = true;
-      here = a.indicator_hits[ki][idx];
-    } else {
-      elsewhere += a.indicator_hits[ki][idx];
-    }
-  }
-  return !held || (here <= kPasserbyUses && elsewhere >= here);
+  const BlockUse u = UseOfBlock(a, block);
+  return !u.held || (u.here <= kPasserbyUses && u.elsewhere >= u.here);
+}
+
+bool Correlator::StopsBy(const AccountState& a, uint64_t block) {
+  if (PassesBy(a, block)) return true;
+  // An account on rotating exits makes a session's stop at each block: a
+  // stop, however busy, that is at most a quarter of what it did, is not
+  // tenancy.
+  if (!a.networks.Rotating()) return false;
+  const BlockUse u = UseOfBlock(a, block);
+  return u.here * 3 <= u.elsewhere;
 }
 
 bool Correlator::OutsideCard(uint32_t root, uint64_t card) const {
@@ -458,7 +483,9 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t*
     // tied to nobody who does not, and with the group it is still at most
     // one_customer_max_accounts (a colleague not linked yet, or a lab's
     // second team). Strangers seen there once or twice are passers-by (a
-    // residential proxy's exit that fell in the office's block). The
+    // residential proxy's exit that fell in the office's block), and so is
+    // an account on rotating exits that made one of its stops there
+    // (StopsBy: a session of requests, a small share of its work). The
     // suspicious accounts a block's ring no longer shows cannot be told
     // apart: each counts as a member would. And grown, not switched on:
     // its accounts were first seen more than a day apart (researchers join a lab over time; an
@@ -506,7 +533,7 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t*
           continue;
         }
         const AccountState& o = accounts_[oidx];
-        if (PassesBy(o, block)) continue;
+        if (StopsBy(o, block)) continue;
         if (members.size() + nothers + unseen + 1 > cap || !on_main(o)) return false;
         others[nothers++] = oidx;
         first_seen = std::min(first_seen, o.first_ts);

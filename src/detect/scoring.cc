@@ -13,8 +13,6 @@ constexpr uint32_t kMinWindowInteractions = 10;
 constexpr uint32_t kMinHistory = 10;
 // Harvest evidence below this is none at all (a stray keyword or two).
 constexpr double kNoHarvest = 0.1;
-// First visits to a network before address rotation is evidence at all.
-constexpr double kRotationMinFirstVisits = 8;
 
 double Clamp01(double x) { return std::clamp(x, 0.0, 1.0); }
 
@@ -126,18 +124,18 @@ OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
   // content count in full -- and adds nothing on top of them: heavy real
   // users (coding agents, batch jobs, people who script reasoning prompts)
   // take as much, so it never makes a candidate or a solo block.
-  // Address rotation: a new network at most changes of network, many
-  // times over (NetworkLog). Strength is the weaker of how many first
-  // visits (from kRotationMinFirstVisits, full at twice that) and how
-  // much of its moving they are (from 0.6, full at 0.9): a person's
+  // Address rotation: most changes of network go to a network the account
+  // has not used, many times over (NetworkLog). Strength is the weaker of how many first
+  // visits (from NetworkLog::kRotatingFirstVisits, full at twice that)
+  // and how much of its moving they are (from 0.6, full at 0.9): a person's
   // excursions from home return home, which holds the share near one
   // half; a carrier's pool, cycled through, is returns.
   double rotation_part = 0;
   {
     const double visits = a.networks.first_visits;
     const double share = a.networks.FirstVisitShare();
-    const double strength =
-        std::min((visits - kRotationMinFirstVisits) / kRotationMinFirstVisits, (share - 0.6) / 0.3);
+    constexpr double kMin = NetworkLog::kRotatingFirstVisits;
+    const double strength = std::min((visits - kMin) / kMin, (share - NetworkLog::kRotatingShare) / 0.3);
     rotation_part = set(Reason::kAddressRotation, visits, strength);
     sum += rotation_part;
   }

@@ -69,6 +69,43 @@ TEST(NetworkLog, CountsSaturate) {
   EXPECT_LT(l.next, NetworkLog::kRing);
 }
 
+// A rotating exit's stop at a block is not tenancy (the office check's
+// strangers): at most a quarter of the account's work, and only for an
+// account that rotates.
+TEST(StopsBy, ARotatorsSessionIsAStopAPersonsHomeIsNot) {
+  constexpr size_t ki = static_cast<size_t>(IndicatorKind::kIpPrefix);
+  constexpr uint64_t kBlock = 77;
+  AccountState a;
+  a.indicator_count[ki] = 3;
+  a.indicators[ki][0] = kBlock;
+  a.indicator_hits[ki][0] = 6;  // a session of six requests
+  a.indicators[ki][1] = 78;
+  a.indicator_hits[ki][1] = 6;
+  a.indicators[ki][2] = 79;
+  a.indicator_hits[ki][2] = 6;
+  a.indicator_overflow[ki] = 6;  // 18 elsewhere: the block is a quarter
+  EXPECT_FALSE(Correlator::PassesBy(a, kBlock)) << "six uses are no passer-by's";
+  EXPECT_FALSE(Correlator::StopsBy(a, kBlock)) << "a person who does not rotate lives where it works";
+  for (uint32_t k = 1; k <= 12; ++k) a.networks.Note(k * 2 + 1);
+  ASSERT_TRUE(a.networks.Rotating());
+  EXPECT_TRUE(Correlator::StopsBy(a, kBlock));
+  a.indicator_overflow[ki] = 5;  // 17 elsewhere: more than a quarter here
+  EXPECT_FALSE(Correlator::StopsBy(a, kBlock));
+  a.indicators[ki][0] = 80;  // the block given up: passes by, rotating or not
+  EXPECT_TRUE(Correlator::StopsBy(a, kBlock));
+}
+
+TEST(NetworkLog, RotatingNeedsManyFirstVisitsAndMostMoves) {
+  NetworkLog l;
+  for (uint32_t k = 1; k <= NetworkLog::kRotatingFirstVisits + 1; ++k) l.Note(k * 2 + 1);
+  EXPECT_EQ(l.first_visits, NetworkLog::kRotatingFirstVisits);
+  EXPECT_FALSE(l.Rotating()) << "the first network is no visit";
+  l.Note(1001);
+  EXPECT_TRUE(l.Rotating());
+  for (int r = 0; r < 10; ++r) l.Note(r % 2 ? 1001 : 3);  // back and forth between two held networks
+  EXPECT_FALSE(l.Rotating()) << "returns are no rotation: share " << l.FirstVisitShare();
+}
+
 // An aged account (sign-up 300 days before), sessions of four requests an
 // evening, one in three asking for step-by-step reasoning, from one home
 // address or from a new network every session; a second account does the
