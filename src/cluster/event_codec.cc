@@ -10,6 +10,7 @@
 
 #include "common/byte_io.h"
 #include "common/json_out.h"
+#include "signals/signals.h"
 
 namespace dg {
 namespace {
@@ -300,12 +301,22 @@ bool ParseVerdictEntry(std::string_view value, VerdictEntry* out) {
   else if (verdict == "review") out->verdict = Verdict::kReview;
   else if (verdict == "allow") out->verdict = Verdict::kAllow;
   else return false;
-  uint64_t reasons = 0, interactions = 0;
+  uint64_t interactions = 0;
   if (doc["score"].get_double().get(out->score) != simdjson::SUCCESS) out->score = 0;
   if (doc["campaign_id"].get_string().get(campaign) != simdjson::SUCCESS) campaign = {};
-  if (doc["reasons"].get_uint64().get(reasons) != simdjson::SUCCESS) reasons = 0;
+  // Reasons by name; a name this version does not know is skipped, and a
+  // number (the bits of a version before names) is read as none: bits
+  // renumber when a reason is added.
+  out->reasons = 0;
+  simdjson::dom::array names;
+  if (doc["reasons"].get_array().get(names) == simdjson::SUCCESS) {
+    for (simdjson::dom::element item : names) {
+      std::string_view name;
+      if (item.get_string().get(name) != simdjson::SUCCESS) continue;
+      if (const auto r = ReasonByName(name)) out->reasons |= Bit(*r);
+    }
+  }
   if (doc["interactions"].get_uint64().get(interactions) != simdjson::SUCCESS) interactions = 0;
-  out->reasons = reasons;
   out->interactions = static_cast<uint32_t>(std::min<uint64_t>(interactions, UINT32_MAX));
   out->campaign_id.assign(campaign);
   return true;

@@ -456,9 +456,19 @@ std::string VerdictValue(const Engine& engine, const AccountState& a) {
   const std::string camp = engine.CampaignOf(a.index);
   if (camp.empty()) out += "null";
   else AppendJsonString(out, camp);
-  // The reason bits: a decision node needs them to tell withhold_reasoning
-  // from throttle (decide/check.h, ReviewDecision).
-  out += fmt::format(",\"interactions\":{},\"reasons\":{}}}", a.n, a.reasons);
+  // The reasons, by name: a decision node needs them to tell
+  // withhold_reasoning from throttle (decide/check.h, ReviewDecision).
+  // Names, not bits, because nodes of two versions may share the bucket
+  // and a new reason renumbers the bits after it.
+  out += fmt::format(",\"interactions\":{},\"reasons\":[", a.n);
+  bool first = true;
+  for (size_t r = 0; r < kReasonCount; ++r) {
+    if (!HasReason(a.reasons, r)) continue;
+    if (!first) out += ',';
+    first = false;
+    AppendJsonString(out, ReasonName(static_cast<Reason>(r)));
+  }
+  out += "]}";
   return out;
 }
 

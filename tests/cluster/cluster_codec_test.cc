@@ -212,12 +212,18 @@ TEST(AccountKey, RoundTripsAnyIdAndRejectsOtherKeys) {
 TEST(BucketValues, VerdictValuesParseAndForeignBytesAreRefused) {
   VerdictEntry e;
   ASSERT_TRUE(ParseVerdictEntry(
-      R"({"account_id":"a","verdict":"block","score":0.91,"campaign_id":"camp_2","interactions":40,"reasons":5})", &e));
+      R"({"account_id":"a","verdict":"block","score":0.91,"campaign_id":"camp_2","interactions":40,)"
+      R"("reasons":["cot_elicitation","shared_onset","a_reason_of_a_later_version",7]})",
+      &e));
   EXPECT_EQ(e.verdict, Verdict::kBlock);
   EXPECT_DOUBLE_EQ(e.score, 0.91);
   EXPECT_EQ(e.campaign_id, "camp_2");
   EXPECT_EQ(e.interactions, 40u);
-  EXPECT_EQ(e.reasons, 5u);
+  EXPECT_EQ(e.reasons, Bit(Reason::kCotElicitation) | Bit(Reason::kSharedOnset))
+      << "names this version knows, a bit past 32 among them; the rest skipped";
+  VerdictEntry bits;
+  ASSERT_TRUE(ParseVerdictEntry(R"({"verdict":"review","score":0.6,"reasons":5})", &bits));
+  EXPECT_EQ(bits.reasons, 0u) << "bits from a version before names renumber: read as none";
   VerdictEntry old;
   ASSERT_TRUE(ParseVerdictEntry(R"({"verdict":"review","score":0.5,"campaign_id":null})", &old));
   EXPECT_EQ(old.verdict, Verdict::kReview);
