@@ -102,15 +102,25 @@ void RateCounts::Add(const RateCounts& o) {
   unserved += o.unserved;
 }
 
-void NetworkLog::Note(uint32_t network) {
+void NetworkLog::Note(uint32_t network, bool session_break) {
   if (network == 0 || network == last) return;
   const bool first_network = last == 0;
   last = network;
-  if (!first_network && changes < UINT16_MAX) ++changes;
+  if (changes >= kHalveAt) {
+    // Both halve together: the share keeps, and the counts read the
+    // account's recent moving rather than its whole life.
+    changes /= 2;
+    first_visits /= 2;
+  }
   if (const auto it = std::find(ring.begin(), ring.end(), network); it != ring.end()) {
     used = static_cast<uint16_t>(used | (1u << (it - ring.begin())));
+    // A return counts only when it opens a session: flapping between two
+    // networks inside one (a phone between Wi-Fi and its carrier, or an
+    // operator padding its moves with returns) is one move at most.
+    if (session_break) ++changes;
     return;
   }
+  if (!first_network) ++changes;
   // CLOCK: pass over (and clear) slots returned to since the last pass;
   // at most kRing steps, then the hand's slot whatever it holds.
   for (size_t step = 0; step < kRing && (used & (1u << next)) != 0; ++step) {
@@ -119,7 +129,7 @@ void NetworkLog::Note(uint32_t network) {
   }
   ring[next] = network;
   next = static_cast<uint8_t>((next + 1) % kRing);
-  if (!first_network && first_visits < UINT16_MAX) ++first_visits;
+  if (!first_network) ++first_visits;
 }
 
 RateCounts AccountState::Recent() const {

@@ -97,11 +97,14 @@ struct TopK {
 // proxy sends each session from a network it has not used before. Kept:
 // kRing distinct networks (a newcomer takes the slot of one not returned
 // to since the hand last passed it: CLOCK, so home is never pushed out by
-// a trip), the latest one, and two counts over the account's life
-// (saturating): changes of network between consecutive requests, and of
-// those, changes to a network not held (first visits). A pool of up to
-// kRing networks, cycled through, shows as returns, not first visits.
-// 76 bytes; O(kRing) per change of network.
+// a trip), the latest one, and two counts: changes of network between
+// consecutive requests, and of those, changes to a network not held (first
+// visits). A return to a held network counts only when it opens a session
+// (the engine's kSessionBreakMs since the account's previous request), so
+// returns inside a session cannot dilute the first visits; both counts
+// halve together at kHalveAt. A pool of up to kRing networks, cycled
+// through, shows as returns, not first visits. 76 bytes; O(kRing) per
+// change of network.
 struct NetworkLog {
   static constexpr size_t kRing = 16;
   std::array<uint32_t, kRing> ring{};
@@ -114,7 +117,10 @@ struct NetworkLog {
   // this many first visits, and this share of the changes of network.
   static constexpr uint16_t kRotatingFirstVisits = 8;
   static constexpr double kRotatingShare = 0.6;
-  void Note(uint32_t network);
+  static constexpr uint16_t kHalveAt = 1024;
+  // The request's network (NetworkKey; 0: none), and whether it opens a
+  // session (a long enough gap since the account's previous request).
+  void Note(uint32_t network, bool session_break);
   // Share of the changes of network that went somewhere new, in [0, 1].
   double FirstVisitShare() const { return changes == 0 ? 0.0 : static_cast<double>(first_visits) / changes; }
   // Whether the account moves like a rotating exit: each network a stop,

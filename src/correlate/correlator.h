@@ -272,11 +272,13 @@ class Correlator {
   // not a tenant (a newcomer with a request or two, all from the block,
   // is not a passer-by). O(6).
   static bool PassesBy(const AccountState& a, uint64_t block);
-  // PassesBy, or the account rotates its exits (NetworkLog::Rotating) and
-  // did at most a quarter of its work from the block: a stranger an office
-  // does not count among its block's tenants. Only the office check reads
-  // it; a campaign match still counts a rotator's busy stop (a hydra's
-  // accounts share their pool's blocks). O(6).
+  // PassesBy, or the account rotates its exits (NetworkLog::Rotating, with
+  // at most 16 requests per change of network over its life) and sent at
+  // most a session (16 requests) and a quarter of its requests from the
+  // block: a stranger an office does not count among its block's tenants.
+  // Only the office check reads it; a campaign match still counts a
+  // rotator's busy stop (a hydra's accounts share their pool's blocks).
+  // O(6).
   static bool StopsBy(const AccountState& a, uint64_t block);
   // Whether the cluster at root holds an account not paying with card.
   // O(members), stopping at the first.

@@ -343,12 +343,18 @@ bool Correlator::PassesBy(const AccountState& a, uint64_t block) {
 
 bool Correlator::StopsBy(const AccountState& a, uint64_t block) {
   if (PassesBy(a, block)) return true;
-  // An account on rotating exits makes a session's stop at each block: a
-  // stop, however busy, that is at most a quarter of what it did, is not
-  // tenancy.
+  // An account on rotating exits makes a session's stop at each block. A
+  // stop is a session's worth of requests (kStopUses at most), at most a
+  // quarter of everything the account sent, by an account that rotates
+  // now: its requests per change of network are a session's too. (The
+  // block's hit count is a Misra-Gries count, worn down by other blocks,
+  // so it is read against the account's request count, not against the
+  // other slots.)
+  constexpr uint32_t kStopUses = 16;
   if (!a.networks.Rotating()) return false;
   const BlockUse u = UseOfBlock(a, block);
-  return u.here * 3 <= u.elsewhere;
+  return u.here <= kStopUses && uint64_t{u.here} * 4 <= a.n &&
+         a.n <= uint64_t{kStopUses} * (uint64_t{a.networks.changes} + 1);
 }
 
 bool Correlator::OutsideCard(uint32_t root, uint64_t card) const {

@@ -35,22 +35,6 @@ void Apply(AccountState& a, const Policy& policy, Correlator& correlator, TimeMs
   for (size_t r = 0; r < kOwnSignals; ++r) {
     if (ev.strength[r] >= 0.5) reasons |= ReasonMask{1} << r;
   }
-  // An account its own evidence puts in review is shown with what it
-  // harvests, even where that is below half strength on its own (a third of
-  // the requests asking for the steps, from a new network every session):
-  // the strongest harvest signal.
-  if (ev.score >= policy.review_score) {
-    size_t top = kOwnSignals;
-    for (size_t r = 0; r < kOwnSignals; ++r) {
-      if (Signal(static_cast<Reason>(r)).family != Family::kHarvest || ev.strength[r] <= 0) continue;
-      if (HasReason(reasons, r)) {
-        top = kOwnSignals;
-        break;
-      }
-      if (top == kOwnSignals || ev.strength[r] > ev.strength[top]) top = r;
-    }
-    if (top < kOwnSignals) reasons |= ReasonMask{1} << top;
-  }
   double score = a.own_score;
   bool block = ev.score >= policy.solo_block_score;
   bool in_review_by_indicator = false;

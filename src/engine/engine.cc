@@ -177,7 +177,9 @@ Verdict Engine::ObserveFeatures(const Interaction& in, const EventFeatures& f) {
   if (const uint64_t t = AccountState::TokensOf(f); f.request_fp != 0 && t > 0 && repeats_.SeenBefore(HashCombine(CustomerKey(in), f.request_fp))) {
     a.repeat_tokens = static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, a.repeat_tokens + t));
   }
-  a.networks.Note(NetworkKey(in.ip));
+  // A gap this long opens a new session (NetworkLog: returns count there).
+  constexpr TimeMs kSessionBreakMs = 30 * kMsPerMinute;
+  a.networks.Note(NetworkKey(in.ip), a.n == 0 || in.ts - a.last_ts >= kSessionBreakMs);
   a.Observe(f, policy_.high_max_tokens, history);
   NoteTokenVolume(a, newer_day);
   // indicators

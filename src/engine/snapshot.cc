@@ -245,7 +245,8 @@ struct SnapshotAccess {
            r.Get(&l->first_visits, "network first visits") && r.Get(&l->used, "network used") &&
            r.Get(&l->next, "network next") &&
            r.Check(l->next < NetworkLog::kRing, "network next", "out of range") &&
-           r.Check(l->first_visits <= l->changes, "network first visits", "more than changes");
+           r.Check(l->first_visits <= l->changes, "network first visits", "more than changes") &&
+           r.Check(l->changes <= NetworkLog::kHalveAt, "network changes", "above the halving point");
   }
 
   static_assert(sizeof(AccountState) == 1624, "AccountState changed: update its snapshot encoder");

@@ -32,40 +32,85 @@ TEST(NetworkKey, SixteenBitsOfIpv4AndThirtyTwoOfIpv6) {
 
 TEST(NetworkLog, APersonReturnsARotatorDoesNot) {
   // Home, with an evening on the phone's carrier pool (12 /16s, cycled)
-  // and a trip of five hotel networks: every excursion returns home.
+  // and a trip of five hotel networks: every excursion returns home. Each
+  // move opens a session.
   NetworkLog person;
   const uint32_t home = NetworkKey("81.2.69.1");
   for (int day = 0; day < 60; ++day) {
-    person.Note(home);
-    person.Note(NetworkKey("172." + std::to_string(56 + day % 12) + ".3.4"));
+    person.Note(home, true);
+    person.Note(NetworkKey("172." + std::to_string(56 + day % 12) + ".3.4"), true);
     if (day % 12 == 5) {
-      person.Note(NetworkKey("93." + std::to_string(day) + ".1.1"));
-      person.Note(home);
+      person.Note(NetworkKey("93." + std::to_string(day) + ".1.1"), true);
+      person.Note(home, true);
     }
   }
   EXPECT_GE(person.changes, 120);
   EXPECT_LE(person.first_visits, 12 + 5);
   EXPECT_LT(person.FirstVisitShare(), 0.2);
+  EXPECT_FALSE(person.Rotating());
 
   NetworkLog rotator;
   for (int session = 0; session < 30; ++session) {
-    for (int r = 0; r < 4; ++r) rotator.Note(NetworkKey(std::to_string(20 + session) + "." + std::to_string(session * 7) + ".1." + std::to_string(r)));
+    for (int r = 0; r < 4; ++r) {
+      rotator.Note(NetworkKey(std::to_string(20 + session) + "." + std::to_string(session * 7) + ".1." + std::to_string(r)), r == 0);
+    }
   }
   EXPECT_EQ(rotator.changes, 29) << "the first network is no change; repeats within a session are none";
   EXPECT_EQ(rotator.first_visits, 29);
   EXPECT_DOUBLE_EQ(rotator.FirstVisitShare(), 1.0);
+  EXPECT_TRUE(rotator.Rotating());
 
   NetworkLog none;
-  for (int k = 0; k < 10; ++k) none.Note(0);  // no address in the log
+  for (int k = 0; k < 10; ++k) none.Note(0, true);  // no address in the log
   EXPECT_EQ(none.changes, 0);
   EXPECT_EQ(none.FirstVisitShare(), 0);
 }
 
-TEST(NetworkLog, CountsSaturate) {
+TEST(NetworkLog, ReturnsInsideASessionDoNotDiluteTheFirstVisits) {
+  // An operator pads each session with quick moves between two networks it
+  // holds (or a phone flaps between Wi-Fi and its carrier): only a return
+  // that opens a session counts.
+  NetworkLog padded;
+  const uint32_t a = NetworkKey("81.2.1.1"), b = NetworkKey("82.2.1.1");
+  padded.Note(a, true);
+  for (int r = 0; r < 60; ++r) padded.Note(r % 2 ? a : b, false);
+  EXPECT_EQ(padded.changes, 1) << "b once, then flapping";
+  for (int session = 0; session < 20; ++session) {
+    padded.Note(NetworkKey(std::to_string(30 + session) + ".9.1.1"), true);
+    for (int r = 0; r < 6; ++r) padded.Note(r % 2 ? a : b, false);
+  }
+  EXPECT_TRUE(padded.Rotating()) << padded.first_visits << " of " << padded.changes;
+  // The same returns, each opening a session of its own, do count.
+  NetworkLog home;
+  home.Note(a, true);
+  for (int r = 0; r < 60; ++r) home.Note(r % 2 ? a : b, true);
+  for (int session = 0; session < 20; ++session) home.Note(NetworkKey(std::to_string(30 + session) + ".9.1.1"), true);
+  EXPECT_FALSE(home.Rotating()) << home.first_visits << " of " << home.changes;
+}
+
+TEST(NetworkLog, TheClockForgetsWhatIsNotReturnedTo) {
   NetworkLog l;
-  for (uint32_t k = 1; k < 70000; ++k) l.Note(k * 2 + 1);
-  EXPECT_EQ(l.changes, UINT16_MAX);
-  EXPECT_EQ(l.first_visits, UINT16_MAX);
+  for (uint32_t k = 0; k < NetworkLog::kRing; ++k) l.Note(k * 2 + 1, true);
+  const uint32_t kept = 1;
+  l.Note(kept, true);  // a return: its slot is passed over once
+  ASSERT_EQ(l.first_visits, NetworkLog::kRing - 1);
+  l.Note(1001, true);
+  l.Note(kept, false);
+  EXPECT_EQ(l.first_visits, NetworkLog::kRing) << "the returned-to network kept its slot";
+  // Forty new networks and no return: the hand clears the mark as it
+  // passes, and the network is forgotten.
+  for (uint32_t k = 0; k < 40; ++k) l.Note(2001 + 2 * k, true);
+  const uint16_t before = l.first_visits;
+  l.Note(kept, true);
+  EXPECT_EQ(l.first_visits, before + 1) << "a network not returned to since the hand passed is a first visit again";
+}
+
+TEST(NetworkLog, CountsHalveTogether) {
+  NetworkLog l;
+  for (uint32_t k = 1; k < 70000; ++k) l.Note(k * 2 + 1, true);
+  EXPECT_LE(l.changes, NetworkLog::kHalveAt);
+  EXPECT_GE(l.changes, NetworkLog::kHalveAt / 2);
+  EXPECT_EQ(l.first_visits, l.changes) << "every move a first visit";
   EXPECT_LT(l.next, NetworkLog::kRing);
 }
 
@@ -86,23 +131,35 @@ TEST(StopsBy, ARotatorsSessionIsAStopAPersonsHomeIsNot) {
   a.indicator_overflow[ki] = 6;  // 18 elsewhere: the block is a quarter
   EXPECT_FALSE(Correlator::PassesBy(a, kBlock)) << "six uses are no passer-by's";
   EXPECT_FALSE(Correlator::StopsBy(a, kBlock)) << "a person who does not rotate lives where it works";
-  for (uint32_t k = 1; k <= 12; ++k) a.networks.Note(k * 2 + 1);
+  a.n = 24;  // six here, a quarter
+  for (uint32_t k = 1; k <= 12; ++k) a.networks.Note(k * 2 + 1, true);
   ASSERT_TRUE(a.networks.Rotating());
   EXPECT_TRUE(Correlator::StopsBy(a, kBlock));
-  a.indicator_overflow[ki] = 5;  // 17 elsewhere: more than a quarter here
+  a.n = 23;  // more than a quarter here
   EXPECT_FALSE(Correlator::StopsBy(a, kBlock));
+  a.n = 400;  // 400 requests over 11 moves: it stays, it does not rotate now
+  EXPECT_FALSE(Correlator::StopsBy(a, kBlock));
+  a.n = 24;
+  a.indicator_hits[ki][0] = 17;  // more than a session's worth here
+  a.n = 17 * 4;
+  EXPECT_FALSE(Correlator::StopsBy(a, kBlock));
+  a.indicator_hits[ki][0] = 255;  // a saturated count is tenancy whatever the rest
+  a.n = 60000;
+  EXPECT_FALSE(Correlator::StopsBy(a, kBlock));
+  a.indicator_hits[ki][0] = 6;
+  a.n = 24;
   a.indicators[ki][0] = 80;  // the block given up: passes by, rotating or not
   EXPECT_TRUE(Correlator::StopsBy(a, kBlock));
 }
 
 TEST(NetworkLog, RotatingNeedsManyFirstVisitsAndMostMoves) {
   NetworkLog l;
-  for (uint32_t k = 1; k <= NetworkLog::kRotatingFirstVisits + 1; ++k) l.Note(k * 2 + 1);
+  for (uint32_t k = 1; k <= NetworkLog::kRotatingFirstVisits + 1; ++k) l.Note(k * 2 + 1, true);
   EXPECT_EQ(l.first_visits, NetworkLog::kRotatingFirstVisits);
   EXPECT_FALSE(l.Rotating()) << "the first network is no visit";
-  l.Note(1001);
+  l.Note(1001, true);
   EXPECT_TRUE(l.Rotating());
-  for (int r = 0; r < 10; ++r) l.Note(r % 2 ? 1001 : 3);  // back and forth between two held networks
+  for (int r = 0; r < 10; ++r) l.Note(r % 2 ? 1001 : 3, true);  // back and forth between two held networks, a session each
   EXPECT_FALSE(l.Rotating()) << "returns are no rotation: share " << l.FirstVisitShare();
 }
 
@@ -153,7 +210,8 @@ TEST_F(AddressRotation, BesideReasoningRequestsItIsReviewed) {
   EXPECT_EQ(rotating->networks.first_visits, 23);
   EXPECT_EQ(rotating->verdict, Verdict::kReview) << rotating->own_score;
   EXPECT_TRUE(rotating->reasons & Bit(Reason::kAddressRotation));
-  EXPECT_TRUE(rotating->reasons & Bit(Reason::kCotElicitation));
+  EXPECT_FALSE(rotating->reasons & Bit(Reason::kCotElicitation))
+      << "a third of requests asking for steps is below half strength: the gateway throttles, it does not withhold";
 }
 
 TEST_F(AddressRotation, AloneItFlagsNobody) {
