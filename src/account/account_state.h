@@ -109,8 +109,8 @@ struct NetworkLog {
   static constexpr size_t kRing = 16;
   std::array<uint32_t, kRing> ring{};
   uint32_t last = 0;          // network of the latest request with an address (0: none yet)
-  uint16_t changes = 0;       // requests from another network than the request before
-  uint16_t first_visits = 0;  // of those, to a network not held
+  uint16_t changes = 0;       // moves to another network than the request before's (a return to a held one only when it opens a session)
+  uint16_t first_visits = 0;  // of those, to a network not held (both halve together at kHalveAt)
   uint16_t used = 0;          // bit per slot: returned to since the hand last passed
   uint8_t next = 0;           // the CLOCK hand
   // Where moving reads as rotation at all (address_rotation starts there):
