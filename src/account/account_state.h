@@ -236,6 +236,7 @@ struct AccountState {
   // bot by automation alone for a while, or harvested once, is not tied on
   // what the client writes after it has stopped.
   bool harvesting : 1 = false;
+  bool counted_rotating : 1 = false;  // cleared and Rotating: counted in IndicatorIndex::rotating_cleared
   int8_t override_verdict = -1;      // a person's allow / block (Verdict), never changed by the engine
   RepeatCounter repeats;         // template / frame values this account repeats
   PasserbyLog passersby;         // values whose one-off use it counted as a passer-by's

@@ -143,6 +143,24 @@ class Correlator {
   void MarkSuspicious(AccountState& a);
   void MarkCleared(AccountState& a);
   void MarkVeteran(AccountState& a);
+  // Keeps the count of cleared accounts that rotate their exits (the base
+  // rate RotationRarity reads) in step with the account. O(1); call after
+  // every observation's lifecycle step.
+  void NoteRotation(AccountState& a);
+  // How rare rotating exits are among cleared accounts, in (0, 1]: halves
+  // when 2% of them rotate (IndicatorStats::kPopularShare), as a value's
+  // Rarity does. O(1).
+  double RotationRarity() const;
+  // Whether shared content and client configuration may tie a and b:
+  // both candidates on their own evidence (AccountState::harvesting, not
+  // automation alone) and each not known to be established -- or both on
+  // rotating exits (NetworkLog::Rotating), whose paper age is no history.
+  // O(1).
+  static bool ContentMayTie(const AccountState& a, const AccountState& b);
+  // Whether the cluster at root is one of accounts on rotating exits: more
+  // than half of its first 16 members rotate. Content and client values
+  // bring into it only accounts that rotate too (MatchCampaign). O(16).
+  bool RotatorsCampaign(uint32_t root) const;
   // Whether an account may be forgotten: not in any cluster.
   bool Unlinked(uint32_t account);
 

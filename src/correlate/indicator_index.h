@@ -143,6 +143,12 @@ class IndicatorIndex {
   // after all (-1).
   void CountCleared(int delta) { cleared_accounts_ += delta; }
   int64_t cleared_accounts() const { return cleared_accounts_; }
+  // Of the cleared accounts, those that send from rotating exits
+  // (NetworkLog::Rotating): the base rate of rotation among ordinary
+  // customers (Correlator::RotationRarity). Evicted accounts stay counted,
+  // as they stay counted among the cleared.
+  void CountRotating(int delta) { rotating_cleared_ += delta; }
+  int64_t rotating_cleared() const { return rotating_cleared_; }
   // The population a value's share is read against (IndicatorStats::Rarity):
   // the cleared accounts, at least kMinPopulation -- until the platform has
   // seen that many, a value's users are counted against as many strangers
@@ -154,6 +160,7 @@ class IndicatorIndex {
   size_t max_values_;
   uint64_t dropped_ = 0;
   int64_t cleared_accounts_ = 0;
+  int64_t rotating_cleared_ = 0;
   absl::flat_hash_map<uint64_t, IndicatorStats> values_;
 };
 

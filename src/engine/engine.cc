@@ -77,6 +77,7 @@ AccountState& Engine::AccountFor(const Interaction& in) {
       }
     } else if (!a.cleared) {
       correlator_.MarkCleared(a);  // observed and never suspicious: counts as cleared in its values
+      correlator_.NoteRotation(a);
     }
     decisions_.erase(a.index);
   };
@@ -220,6 +221,7 @@ Verdict Engine::ObserveFeatures(const Interaction& in, const EventFeatures& f) {
     } else if (a.suspicious && (new_indicator || a.n - a.last_link_check >= kRelinkEvery)) {
       correlator_.TryLink(a, in.ts, refresh);
     }
+    correlator_.NoteRotation(a);
     // match a known campaign
     const bool in_campaign = correlator_.ConfirmedCampaign(a.index) != nullptr;
     const uint32_t rematch_every = a.n < 64 ? 1 : kRematchEvery;

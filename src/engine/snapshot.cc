@@ -140,7 +140,7 @@ bool ValidVerdict(Verdict v) { return static_cast<uint8_t>(v) <= static_cast<uin
 // and the build stops here until the field is saved and loaded.
 struct SnapshotAccess {
   // --- policy and options (not saved, fingerprinted) -------------------------
-  static_assert(sizeof(Policy) == 568, "Policy changed: update SnapshotConfigFingerprint");
+  static_assert(sizeof(Policy) == 584, "Policy changed: update SnapshotConfigFingerprint");
   static_assert(sizeof(EngineOptions) == 40, "EngineOptions changed: update SnapshotConfigFingerprint");
   static uint64_t Fingerprint(const Policy& p, const EngineOptions& o) {
     std::string s;
@@ -166,6 +166,7 @@ struct SnapshotAccess {
     w.Arr(p.links);
     w.Put(p.content_cap);
     w.Put(p.onset);
+    w.Put(p.rotation);
     for (const auto* set : {&p.allow_orgs, &p.allow_accounts}) {
       std::vector<std::string> sorted(set->begin(), set->end());
       std::sort(sorted.begin(), sorted.end());
@@ -299,7 +300,7 @@ struct SnapshotAccess {
                            (a.automation_only ? 16u : 0) | (a.shared_match ? 32u : 0) | (a.reviewable ? 64u : 0) |
                            (a.recent ? 128u : 0) | (a.veteran ? 256u : 0) | (a.shared_match_established ? 512u : 0) |
                            (a.shared_match_review ? 1024u : 0) | (a.responses_logged ? 2048u : 0) |
-                           (a.harvesting ? 4096u : 0);
+                           (a.harvesting ? 4096u : 0) | (a.counted_rotating ? 8192u : 0);
     w.Put(flags);
     w.Put(a.override_verdict);
     Save(w, a.repeats);
@@ -364,11 +365,12 @@ struct SnapshotAccess {
     a->shared_match_review = flags & 1024u;
     a->responses_logged = flags & 2048u;
     a->harvesting = flags & 4096u;
+    a->counted_rotating = flags & 8192u;
     bool counts_ok = true;
     for (size_t k = 0; k < kIndicatorKinds; ++k) {
       counts_ok = counts_ok && a->indicator_count[k] <= kMaxValuesPerKind && a->indicator_cursor[k] < kMaxValuesPerKind;
     }
-    return r.Check(flags < 8192u, "flags", "unknown bits") &&
+    return r.Check(flags < 16384u, "flags", "unknown bits") &&
            r.Check(a->served_next < AccountState::kServedRing, "served cursor", "out of range") &&
            r.Check(ValidVerdict(a->verdict), "verdict", "not a verdict") &&
            r.Check(a->override_verdict >= -1 && a->override_verdict <= static_cast<int8_t>(Verdict::kBlock), "override",
@@ -488,11 +490,12 @@ struct SnapshotAccess {
            r.Check(s->kind < kIndicatorKinds || s->kind == IndicatorStats::kNoKind, "value kind", "not an indicator kind");
   }
 
-  static_assert(sizeof(IndicatorIndex) == 64, "IndicatorIndex changed: update its snapshot encoder");
+  static_assert(sizeof(IndicatorIndex) == 72, "IndicatorIndex changed: update its snapshot encoder");
   static void Save(Out& w, const IndicatorIndex& x) {
     w.Tag("INDX");
     w.Put(x.dropped_);
     w.Put(x.cleared_accounts_);
+    w.Put(x.rotating_cleared_);
     w.Count(x.values_.size());
     for (const uint64_t key : SortedKeys(x.values_)) {
       w.Put(key);
@@ -502,7 +505,9 @@ struct SnapshotAccess {
   static bool Load(In& r, IndicatorIndex* x, size_t slots) {
     size_t n = 0;
     if (!(r.Tag("INDX") && r.Get(&x->dropped_, "dropped values") && r.Get(&x->cleared_accounts_, "cleared accounts") &&
-          r.Check(x->cleared_accounts_ >= 0, "cleared accounts", "is negative") && r.Count(&n, 8 + 94, "indicator values"))) return false;
+          r.Check(x->cleared_accounts_ >= 0, "cleared accounts", "is negative") &&
+          r.Get(&x->rotating_cleared_, "rotating cleared accounts") &&
+          r.Check(x->rotating_cleared_ >= 0, "rotating cleared accounts", "is negative") && r.Count(&n, 8 + 94, "indicator values"))) return false;
     x->values_.reserve(n);
     uint64_t prev = 0;
     for (size_t vi = 0; vi < n; ++vi) {
@@ -701,7 +706,7 @@ struct SnapshotAccess {
   }
 
   static_assert(sizeof(SharedEntry) == 40, "SharedEntry changed: update its snapshot encoder");
-  static_assert(sizeof(Correlator) == 312, "Correlator changed: update its snapshot encoder");
+  static_assert(sizeof(Correlator) == 320, "Correlator changed: update its snapshot encoder");
   static void Save(Out& w, const Correlator& c) {
     Save(w, c.index_);
     Save(w, c.campaigns_);

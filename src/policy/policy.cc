@@ -79,6 +79,7 @@ absl::StatusOr<Policy> Policy::FromToml(std::string_view text, const std::string
       {"thresholds.evaluation_repeat_share", number(&p.evaluation_repeat_share, 0.05, 1.01)},
       {"links.content_cap", number(&p.content_cap, 0, 10)},
       {"links.onset", number(&p.onset, 0, 10)},
+      {"links.rotation", number(&p.rotation, 0, 10)},
       {"allowlist.orgs", string_set(&p.allow_orgs)},
       {"allowlist.accounts", string_set(&p.allow_accounts)},
   };

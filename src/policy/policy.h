@@ -73,6 +73,11 @@ struct Policy {
   // kOnsetWindowHours of each other (Correlator::JointOnset): timing
   // evidence added to their link, never enough alone.
   double onset = 0.5;
+  // Two accounts that both send from a new network most sessions
+  // (NetworkLog::Rotating) and share a value that is evidence on its own:
+  // added to their link, weighed by how rare rotation is among cleared
+  // accounts (Correlator::JointRotation), never enough alone.
+  double rotation = 0.5;
   double weight(Reason r) const { return weights[static_cast<size_t>(r)]; }
   double link(IndicatorKind k) const { return links[static_cast<size_t>(k)]; }
   absl::flat_hash_set<std::string> allow_orgs;

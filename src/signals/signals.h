@@ -64,6 +64,7 @@ enum class Reason : uint8_t {
   kSharedIndicator,  // matches an indicator shared by another provider (STIX import)
   // coordination, added last so that stored reason masks keep their bits
   kSharedOnset,  // took up harvesting within a day of each other (links.onset)
+  kSharedRotation,  // both send from rotating exits, beside a shared value (links.rotation)
   kCount
 };
 inline constexpr size_t kReasonCount = static_cast<size_t>(Reason::kCount);
@@ -122,6 +123,7 @@ inline constexpr std::array<SignalSpec, kReasonCount> kSignals = {{
     {Reason::kAnalystOverride, "analyst_override", Family::kOutcome, 0},
     {Reason::kSharedIndicator, "shared_indicator", Family::kOutcome, 0},
     {Reason::kSharedOnset, "shared_onset", Family::kCoordination, 0},
+    {Reason::kSharedRotation, "shared_rotation", Family::kCoordination, 0},
 }};
 
 constexpr const SignalSpec& Signal(Reason r) { return kSignals[static_cast<size_t>(r)]; }

@@ -234,5 +234,42 @@ TEST_F(AddressRotation, TheWeightIsThePolicys) {
   EXPECT_EQ(a->verdict, Verdict::kAllow) << "without the signal the account reads as a person asking for steps";
 }
 
+// The base rate of rotation: how many cleared accounts rotate their exits.
+// Where privacy VPNs are common, two accounts that both rotate is no
+// coincidence worth much (Correlator::RotationRarity halves at 2%).
+TEST_F(AddressRotation, RotationAmongClearedAccountsIsItsBaseRate) {
+  EXPECT_DOUBLE_EQ(engine.correlator().RotationRarity(), 1.0) << "nobody rotates yet";
+  for (int t = 0; t < 20; ++t) Play("traveller" + std::to_string(t), true, false);
+  for (int h = 0; h < 5; ++h) Play("home" + std::to_string(h), false, false);
+  // 20 of a population read as at least 1,000 (IndicatorIndex::kMinPopulation): 2%.
+  EXPECT_NEAR(engine.correlator().RotationRarity(), 0.5, 1e-9);
+  for (int t = 20; t < 40; ++t) Play("traveller" + std::to_string(t), true, false);
+  EXPECT_NEAR(engine.correlator().RotationRarity(), 0.2, 1e-9) << "4%: a fifth of the weight";
+  // A rotating account that turns to harvesting leaves the base rate.
+  Play("traveller0", true, true);
+  EXPECT_TRUE(engine.FindAccount("traveller0")->suspicious);
+  EXPECT_FALSE(engine.FindAccount("traveller0")->counted_rotating);
+  EXPECT_NEAR(engine.correlator().RotationRarity(), 1.0 / (1.0 + 1.95 * 1.95), 1e-9);
+}
+
+// Aged accounts share public prompts and tools with strangers, so content
+// does not tie them -- unless both hide behind rotating exits, where paper
+// age is no history. One that rotates is still not tied to one at home.
+TEST(ContentMayTie, AgedAccountsOnlyWhenBothRotate) {
+  AccountState aged_a, aged_b, unknown;
+  for (AccountState* x : {&aged_a, &aged_b, &unknown}) x->harvesting = true;
+  aged_a.created_at = aged_b.created_at = 0;  // sign-up known, not young, not changed
+  unknown.created_at = -1;                    // a gateway's log: age unknown
+  EXPECT_FALSE(Correlator::ContentMayTie(aged_a, aged_b));
+  for (uint32_t k = 1; k <= 12; ++k) aged_a.networks.Note(k * 2 + 1, true);
+  ASSERT_TRUE(aged_a.networks.Rotating());
+  EXPECT_FALSE(Correlator::ContentMayTie(aged_a, aged_b)) << "one rotates, the other lives somewhere";
+  EXPECT_FALSE(Correlator::ContentMayTie(aged_a, unknown)) << "a person at home is not tied to a rotator on content";
+  for (uint32_t k = 1; k <= 12; ++k) aged_b.networks.Note(k * 2 + 1001, true);
+  EXPECT_TRUE(Correlator::ContentMayTie(aged_a, aged_b));
+  aged_b.harvesting = false;
+  EXPECT_FALSE(Correlator::ContentMayTie(aged_a, aged_b)) << "only accounts that harvest on their own evidence";
+}
+
 }  // namespace
 }  // namespace dg
