@@ -460,15 +460,9 @@ std::string VerdictValue(const Engine& engine, const AccountState& a) {
   // withhold_reasoning from throttle (decide/check.h, ReviewDecision).
   // Names, not bits, because nodes of two versions may share the bucket
   // and a new reason renumbers the bits after it.
-  out += fmt::format(",\"interactions\":{},\"reasons\":[", a.n);
-  bool first = true;
-  for (size_t r = 0; r < kReasonCount; ++r) {
-    if (!HasReason(a.reasons, r)) continue;
-    if (!first) out += ',';
-    first = false;
-    AppendJsonString(out, ReasonName(static_cast<Reason>(r)));
-  }
-  out += "]}";
+  out += fmt::format(",\"interactions\":{},\"reasons\":", a.n);
+  AppendReasonNames(out, a.reasons);
+  out += '}';
   return out;
 }
 
@@ -901,15 +895,9 @@ absl::Status RunDecisionNode(const DecisionOptions& options) {
                                     r.score);
       if (r.campaign_id.empty()) out += "null";
       else AppendJsonString(out, r.campaign_id);
-      out += ",\"reasons\":[";
-      bool first = true;
-      for (size_t b = 0; b < kReasonCount; ++b) {
-        if (!HasReason(r.reasons, b)) continue;
-        if (!first) out += ",";
-        first = false;
-        AppendJsonString(out, ReasonName(static_cast<Reason>(b)));
-      }
-      out += fmt::format("],\"ttl_s\":{}}}\n", r.ttl_s);
+      out += ",\"reasons\":";
+      AppendReasonNames(out, r.reasons);
+      out += fmt::format(",\"ttl_s\":{}}}\n", r.ttl_s);
       return OpsResponse{200, "application/json", out};
     }
     return OpsResponse{404, "text/plain; charset=utf-8", "not found\n"};

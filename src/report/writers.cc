@@ -190,15 +190,9 @@ absl::Status WriteAccounts(const Engine& engine, const std::string& path) {
     AppendJsonString(out, e->first);
     out += fmt::format(",\"verdict\":\"{}\",\"score\":{:.4f},\"campaign_id\":null,\"first_flagged_at\":", VerdictName(m.verdict), m.score);
     AppendTimeOrNull(out, m.flagged_at);
-    out += fmt::format(",\"interactions\":{},\"interactions_before_flag\":null,\"reasons\":[", m.n);
-    bool first = true;
-    for (size_t r = 0; r < kReasonCount; ++r) {
-      if (!HasReason(m.reasons, r)) continue;
-      if (!first) out += ",";
-      first = false;
-      AppendJsonString(out, ReasonName(static_cast<Reason>(r)));
-    }
-    out += "],\"evidence\":{},\"decided\":null,\"forgotten\":true}\n";
+    out += fmt::format(",\"interactions\":{},\"interactions_before_flag\":null,\"reasons\":", m.n);
+    AppendReasonNames(out, m.reasons);
+    out += ",\"evidence\":{},\"decided\":null,\"forgotten\":true}\n";
   }
   return WriteFile(path, out);
 }

@@ -1,5 +1,7 @@
 #include "signals/signals.h"
 
+#include "common/json_out.h"
+
 namespace dg {
 
 std::optional<Reason> ReasonByName(std::string_view name) {
@@ -7,6 +9,18 @@ std::optional<Reason> ReasonByName(std::string_view name) {
     if (s.name == name) return s.reason;
   }
   return std::nullopt;
+}
+
+void AppendReasonNames(std::string& out, ReasonMask m) {
+  out += '[';
+  bool first = true;
+  for (size_t r = 0; r < kReasonCount; ++r) {
+    if (!HasReason(m, r)) continue;
+    if (!first) out += ',';
+    first = false;
+    AppendJsonString(out, ReasonName(static_cast<Reason>(r)));
+  }
+  out += ']';
 }
 
 std::optional<IndicatorKind> IndicatorKindByName(std::string_view name) {

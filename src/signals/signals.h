@@ -135,6 +135,9 @@ constexpr bool IsOwnBehaviour(Reason r) {
   return f == Family::kHarvest || f == Family::kAutomation || f == Family::kYouth;
 }
 std::optional<Reason> ReasonByName(std::string_view name);
+// Appends the names of the reasons in m as a JSON array (["a","b"]), in
+// Reason order. O(kReasonCount).
+void AppendReasonNames(std::string& out, ReasonMask m);
 // Own-behaviour signals come first: Reasons below this are what
 // ScoreAccount measures (checked below).
 inline constexpr size_t kOwnSignals = static_cast<size_t>(Reason::kCampaignMember);
