@@ -11,7 +11,10 @@
 # everything it started, by pid, on every exit path.
 #   --kill-node    kill -9 one NATS node once a fifth of the events are applied
 #                  (it stays dead: the streams keep a quorum of 2 of 3)
-#   --kill-worker  kill -9 worker 0 once half are applied, start a replacement
+#   --kill-worker  kill -9 worker 0 once half are applied -- or, with --rate,
+#                  once half are published, if the node kill stalled the
+#                  workers (they then catch up faster than this script
+#                  polls) -- and start a replacement
 #   --replay       afterwards, start a second correlator that rebuilds the
 #                  engine from the digest stream alone, ignoring the first
 #                  one's snapshot (--no-resume; a correlator restart)
@@ -33,6 +36,8 @@ workers=1
 partitions=8
 kill_node=0
 kill_worker=0
+rate=0
+published_half_at=1000000000
 prepublish=0
 replay=0
 deadline=0
@@ -44,7 +49,7 @@ while [ $# -gt 0 ]; do
     --kill-node) kill_node=1; shift ;;
     --kill-worker) kill_worker=1; shift ;;
     --prepublish) prepublish=1; shift ;;
-    --rate) publish_flags+=(--rate "$2"); shift 2 ;;
+    --rate) publish_flags+=(--rate "$2"); rate=${2%%.*}; rate=${rate:-0}; shift 2 ;;
     --replay) replay=1; shift ;;
     --deadline) deadline="$2"; shift 2 ;;
     -h|--help) sed -n 2,29p "$0"; exit 0 ;;
@@ -168,6 +173,9 @@ if [ $prepublish = 0 ]; then
   "$DG" publish "${common[@]}" ${DG_PUBLISH_FLAGS:-} ${publish_flags[@]+"${publish_flags[@]}"} "$events" > "$out/logs/publish.log" 2>&1 &
   publisher=$!
   pids+=($publisher)
+  # When half the events are out at --rate (the publisher does not burst
+  # to catch up after a stall).
+  if [ "$rate" -gt 0 ]; then published_half_at=$((SECONDS + ($(wc -l < "$events") + 2 * rate - 1) / (2 * rate))); fi
 fi
 
 applied() {
@@ -200,7 +208,8 @@ while kill -0 "$correlator" 2>/dev/null; do
     kill -9 "${node_pids[2]}"
     node_killed=1
     echo "cluster-scan: killed NATS node dg2 (pid ${node_pids[2]}) at $a applied" >&2
-  elif [ $kill_worker = 1 ] && [ $worker_killed = 0 ] && [ "$a" -ge $((lines / 2)) ]; then
+  elif [ $kill_worker = 1 ] && [ $worker_killed = 0 ] && { [ "$a" -ge $((lines / 2)) ] ||
+        { [ $node_killed = 1 ] && [ -z "$publish_rc" ] && [ $SECONDS -ge "$published_half_at" ]; }; }; then
     kill -9 "${worker_pids[0]}"
     wait "${worker_pids[0]}" 2>/dev/null || true
     echo "cluster-scan: killed worker 0 (pid ${worker_pids[0]}) at $a applied; starting a replacement" >&2

@@ -95,6 +95,7 @@ double CpuSeconds() {
 
 absl::Status RunPublish(const PublishOptions& options, PublishReport* report) {
   const auto t0 = Clock::now();
+  auto pace_from = t0;  // --rate: when event `base` was due
   auto link = NatsLink::Connect(options.cluster.nats, "distillguard-publish");
   if (!link.ok()) return link.status();
   if (auto s = Prepare(link->get(), options.cluster); !s.ok()) return s;
@@ -172,9 +173,17 @@ absl::Status RunPublish(const PublishOptions& options, PublishReport* report) {
         }
         if (options.rate > 0) {
           // Paced: the publisher now waits for its input, so batches do not
-          // wait for it past the linger (a slow stream is not held).
-          const auto due = t0 + std::chrono::duration_cast<Clock::duration>(
-                                    std::chrono::duration<double>(static_cast<double>(seq - base) / options.rate));
+          // wait for it past the linger (a slow stream is not held). A
+          // ceiling, not a schedule to keep: after a stall (a node lost, the
+          // stream electing a leader) it goes on at the rate from where it
+          // is rather than bursting to catch up -- a steady load is what a
+          // measurement or a failover test asks for.
+          const auto elapsed = std::chrono::duration_cast<Clock::duration>(
+              std::chrono::duration<double>(static_cast<double>(seq - base) / options.rate));
+          if (const auto now = Clock::now(); now - (pace_from + elapsed) > std::chrono::seconds(1)) {
+            pace_from = now - elapsed;
+          }
+          const auto due = pace_from + elapsed;
           for (auto now = Clock::now(); due > now; now = Clock::now()) {
             Clock::time_point next_due;
             if (failed = send_lingering(now, &next_due); !failed.ok()) return;

@@ -298,6 +298,14 @@ class Correlator {
   // rotator's busy stop (a hydra's accounts share their pool's blocks).
   // O(6).
   static bool StopsBy(const AccountState& a, uint64_t block);
+  // A suspicious account that no longer harvests on its own evidence
+  // (AccountState::harvesting, as of its last request) and is in no
+  // cluster: a student on the campus network whose first requests looked
+  // like a template run. The office check does not count it among its
+  // block's tenants: an operator's heads that harvest, or are tied to
+  // anyone, still count, and one that does neither takes nothing to hide
+  // behind the office. O(1) amortised (a cluster lookup).
+  bool Bystander(const AccountState& a) const;
   // Whether the cluster at root holds an account not paying with card.
   // O(members), stopping at the first.
   bool OutsideCard(uint32_t root, uint64_t card) const;

@@ -371,6 +371,10 @@ bool Correlator::StopsBy(const AccountState& a, uint64_t block) {
          a.n <= uint64_t{kStopUses} * (uint64_t{a.networks.changes} + 1);
 }
 
+bool Correlator::Bystander(const AccountState& a) const {
+  return !a.harvesting && campaigns_.Aggregate(campaigns_.Root(a.index)) == nullptr;
+}
+
 bool Correlator::ContentMayTie(const AccountState& a, const AccountState& b) {
   // Paper age is no history for an account that rotates its exits: the
   // platform cannot tie its sessions to a place, so an aged account on
@@ -525,7 +529,9 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t*
     // second team). Strangers seen there once or twice are passers-by (a
     // residential proxy's exit that fell in the office's block), and so is
     // an account on rotating exits that made one of its stops there
-    // (StopsBy: a session of requests, a small share of its work). The
+    // (StopsBy: a session of requests, a small share of its work) and one
+    // that neither harvests now nor is tied to anyone (Bystander: a student
+    // on the campus network the lab shares, issue #15 seed 17). The
     // suspicious accounts a block's ring no longer shows cannot be told
     // apart: each counts as a member would. And grown, not switched on:
     // its accounts were first seen more than a day apart (researchers join a lab over time; an
@@ -573,7 +579,7 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t*
           continue;
         }
         const AccountState& o = accounts_[oidx];
-        if (StopsBy(o, block)) continue;
+        if (StopsBy(o, block) || Bystander(o)) continue;
         if (members.size() + nothers + unseen + 1 > cap || !on_main(o)) return false;
         others[nothers++] = oidx;
         first_seen = std::min(first_seen, o.first_ts);
