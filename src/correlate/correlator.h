@@ -294,9 +294,9 @@ class Correlator {
   // at most 16 requests per change of network over its life) and sent at
   // most a session (16 requests) and a quarter of its requests from the
   // block: a stranger an office does not count among its block's tenants.
-  // Only the office check reads it; a campaign match still counts a
-  // rotator's busy stop (a hydra's accounts share their pool's blocks).
-  // O(6).
+  // A campaign match reads it the other way: such a stop is a pass
+  // through, as the campaign's own heads made there, and counts in full
+  // (AddCampaignEvidence). O(6).
   static bool StopsBy(const AccountState& a, uint64_t block);
   // A suspicious account that no longer harvests on its own evidence
   // (AccountState::harvesting, as of its last request) and is in no

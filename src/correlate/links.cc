@@ -865,7 +865,7 @@ std::optional<ValueEvidence> Correlator::RequestValueEvidence(IndicatorKind kind
 void Correlator::AddCampaignEvidence(const AccountState& a, size_t kind, uint64_t key, CampaignScores* scores) const {
   std::optional<ValueEvidence> v = RequestValueEvidence(static_cast<IndicatorKind>(kind), key);
   if (!v) return;
-  if (kind == static_cast<size_t>(IndicatorKind::kIpPrefix) && !PassesBy(a, key)) {
+  if (kind == static_cast<size_t>(IndicatorKind::kIpPrefix) && !StopsBy(a, key)) {
     // An account that works from the block is tied to a campaign there by
     // the share of the block's other suspicious users (its ring) that
     // still hold it: a campaign on rotating residential exits passes
@@ -879,6 +879,9 @@ void Correlator::AddCampaignEvidence(const AccountState& a, size_t kind, uint64_
     // the block's slot up: its use counter can wear down while it still
     // works from the block now and then (Misra-Gries), so heads that mix
     // rotating exits into their own block's traffic stay its tenants.
+    // An account on rotating exits that made a stop there (StopsBy: a
+    // session, a small share of its work) passes through as the campaign's
+    // heads do, and counts in full too.
     const IndicatorStats* s = index_.Find(key);
     int others = 0, tenants = 0;
     for (size_t m = 0; m < s->nmembers; ++m) {
@@ -980,6 +983,11 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     // not suspicious.
     if (card_mostly_others && per_kind[static_cast<size_t>(IndicatorKind::kPayment)] >= 0.5 * policy_.links[static_cast<size_t>(IndicatorKind::kPayment)]) {
       total = std::max(total, policy_.link_threshold);
+    }
+    // As between two accounts (LinkScore): an account on rotating exits
+    // beside a campaign of rotators, with a value that is half a link.
+    if (total >= 0.5 * policy_.link_threshold && a.networks.Rotating() && RotatorsCampaign(root)) {
+      total += policy_.rotation * RotationRarity();
     }
     if (total > best || (total == best && root < best_root)) {
       best = total;
