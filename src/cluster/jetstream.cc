@@ -68,9 +68,35 @@ NatsLink::~NatsLink() {
   jsCtx_Destroy(js_);
   if (conn_ != nullptr) {
     natsConnection_FlushTimeout(conn_, 2000);
-    natsConnection_Destroy(conn_);
+    natsConnection_Close(conn_);  // joins the read loop: nothing can reach a retired subscription now
   }
+  for (natsSubscription* sub : retired_) natsSubscription_Destroy(sub);
+  natsConnection_Destroy(conn_);
   natsOptions_Destroy(opts_);
+}
+
+void NatsLink::Retire(natsSubscription* sub, bool free_now) {
+  if (sub == nullptr) return;
+  // Out of the connection's table, so no later message finds it; our
+  // reference keeps it alive for a delivery the read loop already holds
+  // (it finds it closed and drops the message).
+  (void)natsSubscription_Unsubscribe(sub);
+  std::vector<natsSubscription*> parked;
+  {
+    std::lock_guard<std::mutex> lock(retired_mu_);
+    retired_.push_back(sub);
+    if (!free_now) return;
+    parked.swap(retired_);
+  }
+  // The read loop handles one message at a time: once the PONG to a PING
+  // sent after these were unsubscribed is read (on this connection or, after
+  // a reconnect, once the old read loop was joined), no delivery holds them.
+  if (natsConnection_FlushTimeout(conn_, 1000) == NATS_OK) {
+    for (natsSubscription* s : parked) natsSubscription_Destroy(s);
+    return;
+  }
+  std::lock_guard<std::mutex> lock(retired_mu_);
+  retired_.insert(retired_.end(), parked.begin(), parked.end());
 }
 
 absl::Status NatsLink::EnsureStream(const std::string& name, const std::string& subjects, int replicas,
@@ -118,8 +144,13 @@ ReliablePublisher::~ReliablePublisher() {
     jsPubOptions_Init(&po);
     po.MaxWait = 2000;
     if (js_PublishAsyncComplete(js_, &po) != NATS_OK) {
-      natsMsgList pending;
+      natsMsgList pending{};
       if (js_PublishAsyncGetPendingList(&pending, js_) == NATS_OK) natsMsgList_Destroy(&pending);
+      // An ack handler already past the pending map (it took its message
+      // out) may still be in OnAck on `this`; libnats counts it pending
+      // until it returns, so this waits for those calls only.
+      for (int i = 0; i < 5 && js_PublishAsyncComplete(js_, &po) == NATS_TIMEOUT; ++i) {
+      }
     }
     jsCtx_Destroy(js_);
   }
@@ -156,7 +187,10 @@ absl::Status ReliablePublisher::Send(const Item& item, size_t index, bool sync) 
     jsPubAck* pa = nullptr;
     po.MaxWait = 5000;
     if (s == NATS_OK) s = js_PublishMsg(&pa, js_, msg, &po, &jerr);
-    if (pa != nullptr && pa->Duplicate) ++duplicates_;
+    if (pa != nullptr && pa->Duplicate) {
+      std::lock_guard<std::mutex> lock(mu_);  // OnAck counts too, on the library's thread
+      ++duplicates_;
+    }
     jsPubAck_Destroy(pa);
   } else {
     const std::string tag = fmt::format("{}:{}", generation_, index);
@@ -187,7 +221,7 @@ absl::Status ReliablePublisher::Flush() {
   jsPubOptions_Init(&po);
   po.MaxWait = 5000;
   if (js_PublishAsyncComplete(js_, &po) != NATS_OK) {
-    natsMsgList pending;  // unanswered: resent below (the stream drops a copy it already has)
+    natsMsgList pending{};  // unanswered: resent below (the stream drops a copy it already has)
     if (js_PublishAsyncGetPendingList(&pending, js_) == NATS_OK) natsMsgList_Destroy(&pending);
   }
   std::vector<char> acked;
@@ -247,8 +281,9 @@ absl::StatusOr<uint64_t> PullConsumer::AckFloor(NatsLink* link, const std::strin
 
 absl::Status PullConsumer::Subscribe(uint64_t start_seq) {
   // A fresh inbox each time: deliveries still in flight for the consumer
-  // being replaced go nowhere.
-  natsSubscription_Destroy(sub_);
+  // being replaced go nowhere. Retired, not destroyed: they may be
+  // arriving right now (a gap leaves the rest of the batch on the way).
+  link_->Retire(sub_, /*free_now=*/true);
   sub_ = nullptr;
   const auto deadline = Clock::now() + link_->patience;
   for (int attempt = 0;; ++attempt) {
@@ -298,7 +333,9 @@ absl::Status PullConsumer::Subscribe(uint64_t start_seq) {
 }
 
 PullConsumer::~PullConsumer() {
-  natsSubscription_Destroy(sub_);  // the durable stays for the next owner to re-create
+  // The durable stays for the next owner to re-create. The inbox may still
+  // get a delivery (a request cut short): freed with the connection.
+  link_->Retire(sub_, /*free_now=*/false);
 }
 
 absl::Status PullConsumer::Fetch(int batch, int wait_ms, std::vector<NatsMsgPtr>* out) {

@@ -63,11 +63,23 @@ class NatsLink {
   // de-duplicating Nats-Msg-Id over `dedup_window_ms`; kept if it exists.
   absl::Status EnsureStream(const std::string& name, const std::string& subjects, int replicas, int64_t dedup_window_ms);
 
+  // Ends a subscription that deliveries may still be arriving for, without
+  // freeing it under the connection's read loop: libnats 3.4's
+  // natsConn_processMsg looks the subscription up, lets go of the lock,
+  // then locks the subscription's mutex, so one freed in between is a use
+  // after free (SIGSEGV on the read loop; nats.c #637, fixed in 3.6.0).
+  // Unsubscribed now; freed once a PING/PONG shows that the read loop has
+  // finished every message it had started on (free_now), else when the
+  // connection is closed. Thread-safe.
+  void Retire(natsSubscription* sub, bool free_now);
+
  private:
   NatsLink() = default;
   natsOptions* opts_ = nullptr;
   natsConnection* conn_ = nullptr;
   jsCtx* js_ = nullptr;
+  std::mutex retired_mu_;
+  std::vector<natsSubscription*> retired_;  // unsubscribed, not yet freed
 };
 
 class ReliablePublisher {

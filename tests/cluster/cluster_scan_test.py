@@ -11,7 +11,14 @@ replaced mid-stream, on a real 3-node nats-server cluster, and checks against
   - eval's quality figures are within 0.1 percentage points;
   - campaigns.jsonl equals scan --no-samples' (the digest stream carries no text).
 
-usage: cluster_scan_test.py DISTILLGUARD SCRIPTS_DIR     (exit 77: no nats-server)
+With a third argument, the fault injector tests/cluster/lose_deliveries.cc
+(a shared library): no kills; the workers run with it preloaded and lose
+2% of their deliveries (ten each at most), so each re-creates its consumer
+while pulls are still arriving (the path on which libnats 3.4 used a freed
+subscription, NatsLink::Retire); the same checks hold, and the workers'
+logs must show deliveries lost.
+
+usage: cluster_scan_test.py DISTILLGUARD SCRIPTS_DIR [LOSE_DELIVERIES_SO]     (exit 77: no nats-server)
 """
 import json
 import os
@@ -29,6 +36,7 @@ def load_accounts(path):
 
 def main():
     dg, scripts = sys.argv[1], sys.argv[2]
+    lose = sys.argv[3] if len(sys.argv) > 3 else None
     if shutil.which("nats-server") is None:
         print("nats-server not installed (scripts/install-deps.sh)")
         return 77
@@ -44,6 +52,18 @@ def main():
         accepted = int(scan_run.stdout.split("interactions accepted:")[1].split()[0])
         out = os.path.join(work, "cluster")
         env = dict(os.environ, DG=dg)
+        kills = ["--kill-node", "--kill-worker"]
+        if lose:
+            # Every node through a wrapper that preloads the injector; it
+            # acts in worker processes only.
+            wrapper = os.path.join(work, "dg-lose.sh")
+            with open(wrapper, "w") as f:
+                f.write(f'#!/bin/sh\nLD_PRELOAD="{lose}" exec "{dg}" "$@"\n')
+            os.chmod(wrapper, 0o755)
+            # Each loss costs its worker a consumer re-creation (seconds):
+            # ten per worker, early in the stream.
+            env.update(DG=wrapper, DG_TEST_LOSE="0.02", DG_TEST_LOSE_SEED="7", DG_TEST_LOSE_MAX="10")
+            kills = []
         # Paced, so that both kills land mid-stream: with 64 events per
         # message the cluster would otherwise finish a file this small in a
         # few seconds, and the node kill stalls the cluster for seconds
@@ -52,7 +72,7 @@ def main():
         # The script's own deadline comes before ctest's timeout (600 s), so
         # that a hang is reported with how far the cluster got and every
         # node's log instead of a kill that prints nothing.
-        run = subprocess.run([os.path.join(scripts, "cluster-scan.sh"), "--workers", "2", "--kill-node", "--kill-worker",
+        run = subprocess.run([os.path.join(scripts, "cluster-scan.sh"), "--workers", "2", *kills,
                               "--rate", "2500", "--deadline", "360", events, out], env=env, capture_output=True,
                              text=True, timeout=540)
         sys.stderr.write(run.stderr)
@@ -63,9 +83,19 @@ def main():
             print(f"FAIL: cluster-scan.sh exited {run.returncode}")
             return 1
         failures = []
-        kills = re.findall(r"killed (NATS node|worker 0).* at (\d+) applied", run.stderr)
-        if sorted(k for k, _ in kills) != ["NATS node", "worker 0"] or any(int(n) >= accepted for _, n in kills):
-            failures.append(f"the node and the worker were not both killed mid-stream: {kills} of {accepted}")
+        if lose:
+            lost = 0
+            for name in os.listdir(os.path.join(out, "logs")):
+                if name.startswith("worker"):
+                    with open(os.path.join(out, "logs", name)) as f:
+                        lost += sum(1 for line in f if line.startswith("lose_deliveries: lost"))
+            print(f"deliveries lost on their way to the workers: {lost}")
+            if lost < 10:
+                failures.append(f"only {lost} deliveries lost: the injector did not act (LD_PRELOAD?)")
+        else:
+            done = re.findall(r"killed (NATS node|worker 0).* at (\d+) applied", run.stderr)
+            if sorted(k for k, _ in done) != ["NATS node", "worker 0"] or any(int(n) >= accepted for _, n in done):
+                failures.append(f"the node and the worker were not both killed mid-stream: {done} of {accepted}")
         with open(os.path.join(out, "cluster_summary.json")) as f:
             summary = json.load(f)
         if not (summary["published"] == summary["applied"] == accepted):
