@@ -151,6 +151,12 @@ class Correlator {
   // when 2% of them rotate (IndicatorStats::kPopularShare), as a value's
   // Rarity does. O(1).
   double RotationRarity() const;
+  // What joint rotation adds to `shared` (what two sides share, in link
+  // weight) when both sides rotate their exits: links.rotation times
+  // RotationRarity, and only beside at least half a link -- never a link
+  // alone. Between two accounts (LinkScore) and between an account and a
+  // campaign of rotators (MatchCampaign). O(1).
+  double JointRotation(double shared, bool both_rotate) const;
   // Whether shared content and client configuration may tie a and b:
   // both candidates on their own evidence (AccountState::harvesting, not
   // automation alone) and each not known to be established -- or both on

@@ -239,6 +239,10 @@ double Correlator::RotationRarity() const {
   return 1.0 / (1.0 + share * share);
 }
 
+double Correlator::JointRotation(double shared, bool both_rotate) const {
+  return both_rotate && shared >= 0.5 * policy_.link_threshold ? policy_.rotation * RotationRarity() : 0.0;
+}
+
 void Correlator::MarkVeteran(AccountState& a) {
   a.veteran = true;
   for (size_t k = 0; k < kIndicatorKinds; ++k) {

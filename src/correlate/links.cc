@@ -96,11 +96,8 @@ double Correlator::LinkScore(const AccountState& a, const AccountState& b, Reaso
   // (policy.rotation < link_threshold), and only beside a value that is
   // evidence on its own, as onset.
   const double shared = CombineKinds(per_kind, infra, paid) + onset;
-  double rotation = 0;
-  if (shared >= 0.5 * policy_.link_threshold && a.networks.Rotating() && b.networks.Rotating()) {
-    rotation = policy_.rotation * RotationRarity();
-    if (rotation > 0.1 && reasons != nullptr) *reasons |= Bit(Reason::kSharedRotation);
-  }
+  const double rotation = JointRotation(shared, a.networks.Rotating() && b.networks.Rotating());
+  if (rotation > 0.1 && reasons != nullptr) *reasons |= Bit(Reason::kSharedRotation);
   return shared + rotation;
 }
 
@@ -992,9 +989,7 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     }
     // As between two accounts (LinkScore): an account on rotating exits
     // beside a campaign of rotators, with a value that is half a link.
-    if (total >= 0.5 * policy_.link_threshold && a.networks.Rotating() && RotatorsCampaign(root)) {
-      total += policy_.rotation * RotationRarity();
-    }
+    total += JointRotation(total, a.networks.Rotating() && RotatorsCampaign(root));
     if (total > best || (total == best && root < best_root)) {
       best = total;
       best_root = root;
