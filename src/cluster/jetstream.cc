@@ -48,6 +48,10 @@ absl::StatusOr<std::unique_ptr<NatsLink>> NatsLink::Connect(const std::string& u
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(link->opts_, -1);
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(link->opts_, 100);
   if (s == NATS_OK) s = natsOptions_SetTimeout(link->opts_, 2000);
+  // libnats writes to a blocking socket by default: a node that stops
+  // reading (frozen, or its disk full) would hold a publish in send() for
+  // ever. With a deadline the write fails and the link reconnects elsewhere.
+  if (s == NATS_OK) s = natsOptions_SetWriteDeadline(link->opts_, 10000);
   if (s != NATS_OK) return NatsError("nats options", s);
   const auto deadline = Clock::now() + link->patience;
   for (int attempt = 0;; ++attempt) {
@@ -70,9 +74,29 @@ NatsLink::~NatsLink() {
     natsConnection_FlushTimeout(conn_, 2000);
     natsConnection_Close(conn_);  // joins the read loop: nothing can reach a retired subscription now
   }
-  for (natsSubscription* sub : retired_) natsSubscription_Destroy(sub);
+  for (auto& free : flushable_) free();
+  for (auto& free : at_close_) free();
   natsConnection_Destroy(conn_);
   natsOptions_Destroy(opts_);
+}
+
+void NatsLink::ParkAndFree(std::function<void()> free, bool after_flush) {
+  std::vector<std::function<void()>> parked;
+  {
+    std::lock_guard<std::mutex> lock(retired_mu_);
+    (after_flush ? flushable_ : at_close_).push_back(std::move(free));
+    if (!after_flush) return;
+    parked.swap(flushable_);
+  }
+  // The read loop handles one message at a time: once the PONG to a PING
+  // sent after these were unsubscribed is read (on this connection or, after
+  // a reconnect, once the old read loop was joined), no delivery holds them.
+  if (natsConnection_FlushTimeout(conn_, 1000) == NATS_OK) {
+    for (auto& f : parked) f();
+    return;
+  }
+  std::lock_guard<std::mutex> lock(retired_mu_);
+  for (auto& f : parked) flushable_.push_back(std::move(f));
 }
 
 void NatsLink::Retire(natsSubscription* sub, bool free_now) {
@@ -81,22 +105,23 @@ void NatsLink::Retire(natsSubscription* sub, bool free_now) {
   // reference keeps it alive for a delivery the read loop already holds
   // (it finds it closed and drops the message).
   (void)natsSubscription_Unsubscribe(sub);
-  std::vector<natsSubscription*> parked;
-  {
+  if (free_now) {
+    ParkAndFree([sub] { natsSubscription_Destroy(sub); }, true);
+  } else {
     std::lock_guard<std::mutex> lock(retired_mu_);
-    retired_.push_back(sub);
-    if (!free_now) return;
-    parked.swap(retired_);
+    flushable_.push_back([sub] { natsSubscription_Destroy(sub); });
   }
-  // The read loop handles one message at a time: once the PONG to a PING
-  // sent after these were unsubscribed is read (on this connection or, after
-  // a reconnect, once the old read loop was joined), no delivery holds them.
-  if (natsConnection_FlushTimeout(conn_, 1000) == NATS_OK) {
-    for (natsSubscription* s : parked) natsSubscription_Destroy(s);
-    return;
-  }
-  std::lock_guard<std::mutex> lock(retired_mu_);
-  retired_.insert(retired_.end(), parked.begin(), parked.end());
+}
+
+void NatsLink::Retire(kvWatcher* watcher) {
+  if (watcher == nullptr) return;
+  (void)kvWatcher_Stop(watcher);
+  ParkAndFree([watcher] { kvWatcher_Destroy(watcher); }, true);
+}
+
+void NatsLink::Retire(jsCtx* js) {
+  if (js == nullptr) return;
+  ParkAndFree([js] { jsCtx_Destroy(js); }, false);
 }
 
 absl::Status NatsLink::EnsureStream(const std::string& name, const std::string& subjects, int replicas,
@@ -152,8 +177,22 @@ ReliablePublisher::~ReliablePublisher() {
       for (int i = 0; i < 5 && js_PublishAsyncComplete(js_, &po) == NATS_TIMEOUT; ++i) {
       }
     }
-    jsCtx_Destroy(js_);
+    // Nothing is pending now, so no answer reaches OnAck (libnats drops an
+    // ack it has no pending message for); the context itself is freed at
+    // close, when no late answer can find its reply subscription.
+    link_->Retire(js_);
   }
+}
+
+void ReliablePublisher::Discard() {
+  if (js_ != nullptr) {
+    natsMsgList pending{};  // their answers, if any come, find nothing pending: dropped
+    if (js_PublishAsyncGetPendingList(&pending, js_) == NATS_OK) natsMsgList_Destroy(&pending);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  ++generation_;
+  acked_.clear();
+  items_.clear();
 }
 
 void ReliablePublisher::OnAck(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr*, void* closure) {
@@ -505,21 +544,32 @@ absl::StatusOr<std::string> KvBucket::Get(const std::string& key) {
 }
 
 absl::StatusOr<std::vector<std::string>> KvBucket::Keys() {
+  // kvStore_Keys reads a watcher of its own and destroys it while the
+  // bucket may still be delivering to it (NatsLink::Retire): the same walk
+  // here, with the watcher retired instead.
   const auto deadline = Clock::now() + link_->patience;
   for (int attempt = 0;; ++attempt) {
-    kvKeysList list{};
     kvWatchOptions opts;
     kvWatchOptions_Init(&opts);
-    opts.Timeout = 10000;
-    const natsStatus s = kvStore_Keys(&list, kv_, &opts);
-    if (s == NATS_OK || s == NATS_NOT_FOUND) {  // NOT_FOUND: no keys
-      std::vector<std::string> keys;
-      keys.reserve(static_cast<size_t>(std::max(0, list.Count)));
-      for (int i = 0; i < list.Count; ++i) keys.emplace_back(list.Keys[i]);
-      kvKeysList_Destroy(&list);
-      return keys;
+    opts.IgnoreDeletes = true;
+    opts.MetaOnly = true;
+    kvWatcher* w = nullptr;
+    natsStatus s = kvStore_WatchAll(&w, kv_, &opts);
+    std::vector<std::string> keys;
+    const auto walk_deadline = Clock::now() + std::chrono::seconds(10);
+    while (s == NATS_OK) {
+      kvEntry* e = nullptr;
+      s = kvWatcher_Next(&e, w, 1000);
+      if (s == NATS_TIMEOUT && Clock::now() < walk_deadline) {
+        s = NATS_OK;
+        continue;
+      }
+      if (s != NATS_OK || e == nullptr) break;  // nullptr: every key the bucket held at start
+      keys.emplace_back(kvEntry_Key(e));
+      kvEntry_Destroy(e);
     }
-    kvKeysList_Destroy(&list);
+    link_->Retire(w);
+    if (s == NATS_OK) return keys;
     if (Clock::now() > deadline) return NatsError("list the keys", s);
     Backoff(attempt);
   }

@@ -72,14 +72,27 @@ class NatsLink {
   // finished every message it had started on (free_now), else when the
   // connection is closed. Thread-safe.
   void Retire(natsSubscription* sub, bool free_now);
+  // The same for a key-value watcher (stopped now: kvWatcher_Stop
+  // unsubscribes its subscription; freed after a PING/PONG or at close).
+  void Retire(kvWatcher* watcher);
+  // A JetStream context whose asynchronous-publish reply subscription may
+  // still receive a late ack (a resent message's first answer, routed from
+  // the stream leader, can come after any PONG): freed only once the
+  // connection is closed. A context is retired once per publisher, and
+  // publishers live as long as the node's loop, so these stay few.
+  void Retire(jsCtx* js);
 
  private:
   NatsLink() = default;
+  // Frees what was parked; after_flush: only what a PING/PONG makes safe.
+  void ParkAndFree(std::function<void()> free, bool after_flush);
   natsOptions* opts_ = nullptr;
   natsConnection* conn_ = nullptr;
   jsCtx* js_ = nullptr;
   std::mutex retired_mu_;
-  std::vector<natsSubscription*> retired_;  // unsubscribed, not yet freed
+  // Unsubscribed, not yet freed: run after a flush (flushable_) or only at
+  // close (at_close_).
+  std::vector<std::function<void()>> flushable_, at_close_;
 };
 
 class ReliablePublisher {
@@ -93,6 +106,9 @@ class ReliablePublisher {
   absl::Status Add(std::string subject, std::string payload, std::string msg_id, std::vector<NatsHeader> headers = {});
   // Returns when every queued message is stored (or an error after patience).
   absl::Status Flush();
+  // Drops the current window unsent (after a failed Flush: its messages
+  // must not ride along with the next caller's). The publisher stays usable.
+  void Discard();
   uint64_t published() const { return published_; }
   uint64_t resent() const { return resent_; }
   uint64_t duplicates() const { return duplicates_; }  // dropped by the stream as already stored
@@ -194,6 +210,7 @@ class KvBucket {
   // The subject a put of `key` is published on (for ReliablePublisher).
   std::string Subject(const std::string& key) const { return "$KV." + bucket_ + "." + key; }
   kvStore* store() const { return kv_; }
+  NatsLink* link() const { return link_; }
 
  private:
   KvBucket() = default;

@@ -689,6 +689,7 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
   Interaction in;
   ContentDigest digest;
   ReliablePublisher kv_pub(link->get(), 1024);
+  ReliablePublisher snap_pub(link->get(), 64);  // its own: a failed snapshot drops only its chunks
   CheckTables tables;
   if (auto s = tables.Seed(value_bucket->get(), campaign_bucket->get()); !s.ok()) return s;
   // At start every value is put once more (the buckets may hold another
@@ -749,7 +750,7 @@ absl::Status RunCorrelator(const CorrelatorNodeOptions& options) {
     if (auto flushed = flush_verdicts(); !flushed.ok()) return flushed;
     std::string bytes;
     SaveSnapshot(engine, &bytes);
-    const absl::Status s = StoreSnapshot(link->get(), snap_bucket.get(), bytes, options.snapshot_chunk, &h);
+    const absl::Status s = StoreSnapshot(&snap_pub, snap_bucket.get(), bytes, options.snapshot_chunk, &h);
     last_snapshot = Clock::now();
     if (!s.ok()) {
       ++m.snapshot_write_errors;

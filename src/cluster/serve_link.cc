@@ -30,6 +30,7 @@ constexpr size_t kMaxSharedRows = 1u << 20;  // imported indicators a decision n
 absl::StatusOr<std::unique_ptr<KvWatch>> KvWatch::Start(KvBucket* bucket, OnEntry on_entry) {
   std::unique_ptr<KvWatch> w(new KvWatch());
   w->on_entry_ = std::move(on_entry);
+  w->link_ = bucket->link();
   if (natsStatus s = kvStore_WatchAll(&w->watcher_, bucket->store(), nullptr); s != NATS_OK) {
     return absl::UnavailableError(fmt::format("watch a key-value bucket: {}", natsStatus_GetText(s)));
   }
@@ -40,7 +41,7 @@ absl::StatusOr<std::unique_ptr<KvWatch>> KvWatch::Start(KvBucket* bucket, OnEntr
 KvWatch::~KvWatch() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
-  kvWatcher_Destroy(watcher_);
+  link_->Retire(watcher_);  // not kvWatcher_Destroy: a delivery may be under way (NatsLink::Retire)
 }
 
 void KvWatch::Loop() {
@@ -415,7 +416,7 @@ absl::Status NatsServeLink::Publish(const std::vector<const Interaction*>& event
     // The request is answered 503 and retried by its client: its unsent
     // messages must not ride along with the next request's.
     ++publish_failures_;
-    pub_ = std::make_unique<ReliablePublisher>(link_.get(), kPublishWindow);
+    pub_->Discard();
     return s;
   }
   events_published_ += events.size();

@@ -91,6 +91,7 @@ class KvWatch {
  private:
   KvWatch() = default;
   void Loop();
+  NatsLink* link_ = nullptr;
   kvWatcher* watcher_ = nullptr;
   OnEntry on_entry_;
   std::atomic<bool> initial_done_{false}, stop_{false};

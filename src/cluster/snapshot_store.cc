@@ -101,26 +101,26 @@ absl::StatusOr<std::unique_ptr<Engine>> LoadNewestSnapshot(KvBucket* bucket, siz
   return engine;
 }
 
-absl::Status StoreSnapshot(NatsLink* link, KvBucket* bucket, std::string_view snapshot, size_t chunk_bytes,
+absl::Status StoreSnapshot(ReliablePublisher* pub, KvBucket* bucket, std::string_view snapshot, size_t chunk_bytes,
                            SnapshotManifest* manifest) {
   const size_t chunk = std::max<size_t>(chunk_bytes, 1024);
   manifest->bytes = snapshot.size();
   manifest->xxh3 = XXH3_64bits(snapshot.data(), snapshot.size());
   manifest->chunks = std::max<uint64_t>(1, (snapshot.size() + chunk - 1) / chunk);
-  {
-    // A publisher of its own, dropped after each snapshot: a failed write
-    // leaves nothing queued behind for the caller's other publishes.
-    ReliablePublisher pub(link, 64);
-    for (uint64_t c = 0; c < manifest->chunks; ++c) {
-      const size_t at = static_cast<size_t>(c) * chunk;
-      if (auto s = pub.Add(bucket->Subject(SnapshotChunkKey(manifest->slot, c)),
-                           std::string(snapshot.substr(std::min(at, snapshot.size()), chunk)), "");
-          !s.ok()) {
-        return s;
-      }
+  // A failed write leaves nothing queued behind for the next snapshot.
+  auto fail = [pub](absl::Status s) {
+    pub->Discard();
+    return s;
+  };
+  for (uint64_t c = 0; c < manifest->chunks; ++c) {
+    const size_t at = static_cast<size_t>(c) * chunk;
+    if (auto s = pub->Add(bucket->Subject(SnapshotChunkKey(manifest->slot, c)),
+                          std::string(snapshot.substr(std::min(at, snapshot.size()), chunk)), "");
+        !s.ok()) {
+      return fail(s);
     }
-    if (auto s = pub.Flush(); !s.ok()) return s;
   }
+  if (auto s = pub->Flush(); !s.ok()) return fail(s);
   return bucket->Put("head", FormatManifest(*manifest));
 }
 

@@ -63,8 +63,10 @@ absl::StatusOr<std::unique_ptr<Engine>> LoadNewestSnapshot(KvBucket* bucket, siz
 
 // Stores `snapshot` (SaveSnapshot's bytes) as the manifest's slot in chunks
 // of chunk_bytes (at least 1 KiB), then the manifest (its bytes, xxh3 and
-// chunks filled in here; gen, slot, next and pos are the caller's).
-absl::Status StoreSnapshot(NatsLink* link, KvBucket* bucket, std::string_view snapshot, size_t chunk_bytes,
+// chunks filled in here; gen, slot, next and pos are the caller's),
+// through `pub`: a publisher the caller keeps for its snapshots (one per
+// node, not one per snapshot: see NatsLink::Retire), empty on return.
+absl::Status StoreSnapshot(ReliablePublisher* pub, KvBucket* bucket, std::string_view snapshot, size_t chunk_bytes,
                            SnapshotManifest* manifest);
 
 }  // namespace dg
