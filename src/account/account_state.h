@@ -293,6 +293,12 @@ struct AccountState {
   // activity when it is concentrated (>= 80% in at most 3 bins after 20
   // interactions), else 0: scheduler-driven, synchronized traffic.
   uint32_t SynchronizedBins() const;
+  // Hours of the day (of 24) the account has been active in. O(24).
+  size_t HoursOfDaySeen() const {
+    size_t seen = 0;
+    for (const auto c : hours) seen += c > 0;
+    return seen;
+  }
   // Jaccard similarity of two accounts' active days over the last 64 days
   // (0 when their newest days are 64 or more apart); *days gets the
   // number of days either was active.

@@ -21,6 +21,9 @@ bool ActInLockstep(const AccountState& a, const AccountState& b) { return a.Acti
 // Joint onset: two accounts that each took up harvesting after a clean
 // history (AccountState::changed) within this many hours of each other.
 constexpr int32_t kOnsetWindowHours = 24;
+// A schedule (minutes of the hour) counts towards joining a campaign only
+// once the account was active in this many hours of the day.
+constexpr size_t kScheduleMinHours = 4;
 
 bool JointOnset(const AccountState& a, const AccountState& b) {
   return a.changed_hour >= 0 && b.changed_hour >= 0 && std::abs(a.changed_hour - b.changed_hour) <= kOnsetWindowHours;
@@ -906,6 +909,11 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     if (k == static_cast<size_t>(IndicatorKind::kOrg) && (!a.suspicious || a.automation_only || a.org_verified == 1)) {
       continue;
     }
+    // The minutes of the hour say "one scheduler" only when seen in several
+    // hours: a batch run inside one hour of the day (a person's script at
+    // 15:00) is concentrated in a bin or two by construction, and joining a
+    // campaign on that is a coincidence of one in a few dozen values.
+    if (k == static_cast<size_t>(IndicatorKind::kSchedule) && a.HoursOfDaySeen() < kScheduleMinHours) continue;
     for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) AddCampaignEvidence(a, k, a.indicators[k][idx], &scores);
   }
   uint32_t best_root = 0;
