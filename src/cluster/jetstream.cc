@@ -168,7 +168,7 @@ ReliablePublisher::~ReliablePublisher() {
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MaxWait = 2000;
-    if (js_PublishAsyncComplete(js_, &po) != NATS_OK) {
+    if (async_sent_ && js_PublishAsyncComplete(js_, &po) != NATS_OK) {
       natsMsgList pending{};
       if (js_PublishAsyncGetPendingList(&pending, js_) == NATS_OK) natsMsgList_Destroy(&pending);
       // An ack handler already past the pending map (it took its message
@@ -185,7 +185,9 @@ ReliablePublisher::~ReliablePublisher() {
 }
 
 void ReliablePublisher::Discard() {
-  if (js_ != nullptr) {
+  // libnats 3.4 makes the pending map at the first asynchronous publish and
+  // js_PublishAsyncGetPendingList reads it unchecked: not before one.
+  if (js_ != nullptr && async_sent_) {
     natsMsgList pending{};  // their answers, if any come, find nothing pending: dropped
     if (js_PublishAsyncGetPendingList(&pending, js_) == NATS_OK) natsMsgList_Destroy(&pending);
   }
@@ -235,6 +237,7 @@ absl::Status ReliablePublisher::Send(const Item& item, size_t index, bool sync) 
     const std::string tag = fmt::format("{}:{}", generation_, index);
     if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Dg-Pub", tag.c_str());
     if (s == NATS_OK) s = js_PublishMsgAsync(js_, &msg, &po);  // takes the message on success
+    if (s == NATS_OK) async_sent_ = true;
   }
   natsMsg_Destroy(msg);
   return s == NATS_OK ? absl::OkStatus() : NatsError(fmt::format("publish {}", item.subject), s, jerr);
@@ -259,7 +262,7 @@ absl::Status ReliablePublisher::Flush() {
   jsPubOptions po;
   jsPubOptions_Init(&po);
   po.MaxWait = 5000;
-  if (js_PublishAsyncComplete(js_, &po) != NATS_OK) {
+  if (async_sent_ && js_PublishAsyncComplete(js_, &po) != NATS_OK) {
     natsMsgList pending{};  // unanswered: resent below (the stream drops a copy it already has)
     if (js_PublishAsyncGetPendingList(&pending, js_) == NATS_OK) natsMsgList_Destroy(&pending);
   }
@@ -276,7 +279,13 @@ absl::Status ReliablePublisher::Flush() {
       ++resent_;
       absl::Status sent = Send(items_[idx], idx, true);
       if (sent.ok()) break;
-      if (Clock::now() > deadline) return sent;
+      if (Clock::now() > deadline) {
+        // acked_ was swapped out above: keeping items_ would pair the next
+        // window's acks with this one's items (an out-of-bounds read, and
+        // a request acknowledged that was never stored).
+        Discard();
+        return sent;
+      }
       Backoff(attempt);
     }
   }

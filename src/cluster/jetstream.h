@@ -79,7 +79,8 @@ class NatsLink {
   // still receive a late ack (a resent message's first answer, routed from
   // the stream leader, can come after any PONG): freed only once the
   // connection is closed. A context is retired once per publisher, and
-  // publishers live as long as the node's loop, so these stay few.
+  // publishers live as long as the node (or its sequencer thread), not one
+  // per request or round, so these stay few.
   void Retire(jsCtx* js);
 
  private:
@@ -104,7 +105,9 @@ class ReliablePublisher {
 
   // Queues one message; flushes when the window is full.
   absl::Status Add(std::string subject, std::string payload, std::string msg_id, std::vector<NatsHeader> headers = {});
-  // Returns when every queued message is stored (or an error after patience).
+  // Returns when every queued message is stored, or an error after
+  // patience -- then the window is dropped (Discard): the caller redoes
+  // its work from its own stored position, with the same message ids.
   absl::Status Flush();
   // Drops the current window unsent (after a failed Flush: its messages
   // must not ride along with the next caller's). The publisher stays usable.
@@ -129,6 +132,7 @@ class ReliablePublisher {
   std::vector<char> acked_;  // per item of the current window
   uint64_t generation_ = 0;
   uint64_t published_ = 0, resent_ = 0, duplicates_ = 0;
+  bool async_sent_ = false;  // the context has a pending map (Discard)
 };
 
 // A JetStream message received from a pull consumer.

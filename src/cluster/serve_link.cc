@@ -400,17 +400,16 @@ absl::Status NatsServeLink::Publish(const std::vector<const Interaction*>& event
     ++messages;
     return pub_->Add(kIntakeSubject, batch.Take(), fmt::format("i-{:016x}-{}", nonce_, next_msg_++));
   };
+  absl::Status s = absl::OkStatus();
   for (const Interaction* in : events) {
     const std::string record = EncodeEvent(0, *in);  // the sequencer numbers it
-    if (batch.count() > 0 && batch.bytes() + record.size() + sizeof(uint32_t) > limits_.max_bytes) {
-      if (auto s = send(); !s.ok()) return s;
-    }
+    if (batch.count() > 0 && batch.bytes() + record.size() + sizeof(uint32_t) > limits_.max_bytes) s = send();
+    if (!s.ok()) break;
     batch.Add(record);
-    if (batch.count() >= limits_.max_records) {
-      if (auto s = send(); !s.ok()) return s;
-    }
+    if (batch.count() >= limits_.max_records) s = send();
+    if (!s.ok()) break;
   }
-  absl::Status s = send();
+  if (s.ok()) s = send();
   if (s.ok()) s = pub_->Flush();  // stored (R copies): only now may the request be acknowledged
   if (!s.ok()) {
     // The request is answered 503 and retried by its client: its unsent
@@ -625,8 +624,8 @@ std::string NatsServeLink::Metrics() const {
 
 // --- Sequencer -------------------------------------------------------------------
 
-absl::Status RunSequencer(NatsLink* link, const ClusterOptions& cluster, const std::atomic<bool>* stop,
-                          SequencerMetrics* m) {
+absl::Status RunSequencer(NatsLink* link, ReliablePublisher* pub_in, const ClusterOptions& cluster,
+                          const std::atomic<bool>* stop, SequencerMetrics* m) {
   auto stopped = [&] { return stop != nullptr && stop->load(); };
   DG_RETURN_IF_ERROR(link->EnsureStream(kIntakeStream, kIntakeSubject, cluster.replicas, cluster.dedup_window_ms));
   auto meta = KvBucket::Open(link, kMetaBucket, cluster.replicas);
@@ -683,7 +682,8 @@ absl::Status RunSequencer(NatsLink* link, const ClusterOptions& cluster, const s
   }
   auto consumer = PullConsumer::Create(link, kIntakeStream, "sequencer", kIntakeSubject, intake_pos == 0 ? 0 : intake_pos + 1);
   if (!consumer.ok()) return consumer.status();
-  ReliablePublisher pub(link, 64);
+  ReliablePublisher& pub = *pub_in;
+  pub.Discard();  // a window the last round left behind is redone from the stored position
   const uint64_t partitions = static_cast<uint64_t>(cluster.partitions);
   const BatchLimits limits;
   struct Open {
@@ -774,8 +774,9 @@ std::string SequencerMetricsText(const SequencerMetrics& m, uint64_t overrides_a
 
 SequencerThread::SequencerThread(NatsLink* link, ClusterOptions cluster)
     : thread_([this, link, cluster = std::move(cluster)] {
+        ReliablePublisher pub(link, 64);
         while (!stop_.load()) {
-          const absl::Status s = RunSequencer(link, cluster, &stop_, &metrics_);
+          const absl::Status s = RunSequencer(link, &pub, cluster, &stop_, &metrics_);
           if (stop_.load()) break;
           ++metrics_.errors;
           // A round that failed is redone from the stored position, with the same numbers.

@@ -260,9 +260,10 @@ struct SequencerMetrics {
 std::string SequencerMetricsText(const SequencerMetrics& m, uint64_t overrides_applied);
 
 // Runs the sequencer until *stop (or a fatal error, returned). Shares the
-// caller's connection; its own publisher and consumer.
-absl::Status RunSequencer(NatsLink* link, const ClusterOptions& cluster, const std::atomic<bool>* stop,
-                          SequencerMetrics* metrics);
+// caller's connection and publisher (kept across restarts: a publisher's
+// context is freed only when the connection closes); its own consumer.
+absl::Status RunSequencer(NatsLink* link, ReliablePublisher* pub, const ClusterOptions& cluster,
+                          const std::atomic<bool>* stop, SequencerMetrics* metrics);
 
 // The sequencer on its own thread, restarted from its stored position
 // after an error; stopped and joined on destruction.
