@@ -3,6 +3,7 @@
 #include <bit>
 
 #include <algorithm>
+#include <functional>
 #include <cmath>
 
 #include "common/hash.h"
@@ -154,6 +155,17 @@ uint32_t AccountState::SynchronizedBins() const {
     if (held * 10 >= total * 8) return mask;
   }
   return 0;
+}
+
+size_t AccountState::HoursHoldingActivity() const {
+  std::array<uint32_t, 24> sorted = hours;
+  std::sort(sorted.begin(), sorted.end(), std::greater<>());
+  uint64_t total = 0;
+  for (const auto c : sorted) total += c;
+  uint64_t held = 0;
+  size_t n = 0;
+  while (n < sorted.size() && held * 10 < total * 8) held += sorted[n++];
+  return n;
 }
 
 uint64_t AccountState::TokensOf(const EventFeatures& f) {

@@ -293,12 +293,10 @@ struct AccountState {
   // activity when it is concentrated (>= 80% in at most 3 bins after 20
   // interactions), else 0: scheduler-driven, synchronized traffic.
   uint32_t SynchronizedBins() const;
-  // Hours of the day (of 24) the account has been active in. O(24).
-  size_t HoursOfDaySeen() const {
-    size_t seen = 0;
-    for (const auto c : hours) seen += c > 0;
-    return seen;
-  }
+  // The fewest hours of the day (UTC, of 24) that hold 80% of the
+  // account's activity: 1 for a batch run at 15:00 each day, whatever it
+  // did by hand in other hours. O(24 log 24).
+  size_t HoursHoldingActivity() const;
   // Jaccard similarity of two accounts' active days over the last 64 days
   // (0 when their newest days are 64 or more apart); *days gets the
   // number of days either was active.

@@ -22,7 +22,7 @@ bool ActInLockstep(const AccountState& a, const AccountState& b) { return a.Acti
 // history (AccountState::changed) within this many hours of each other.
 constexpr int32_t kOnsetWindowHours = 24;
 // A schedule (minutes of the hour) counts towards joining a campaign only
-// once the account was active in this many hours of the day.
+// when this many hours of the day hold 80% of the account's activity.
 constexpr size_t kScheduleMinHours = 4;
 
 bool JointOnset(const AccountState& a, const AccountState& b) {
@@ -912,8 +912,10 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     // The minutes of the hour say "one scheduler" only when seen in several
     // hours: a batch run inside one hour of the day (a person's script at
     // 15:00) is concentrated in a bin or two by construction, and joining a
-    // campaign on that is a coincidence of one in a few dozen values.
-    if (k == static_cast<size_t>(IndicatorKind::kSchedule) && a.HoursOfDaySeen() < kScheduleMinHours) continue;
+    // campaign on that is a coincidence of one in a few dozen values. The
+    // hours that hold most of the activity, so a few requests by hand at
+    // other times do not make a batch a schedule.
+    if (k == static_cast<size_t>(IndicatorKind::kSchedule) && a.HoursHoldingActivity() < kScheduleMinHours) continue;
     for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) AddCampaignEvidence(a, k, a.indicators[k][idx], &scores);
   }
   uint32_t best_root = 0;

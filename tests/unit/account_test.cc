@@ -227,5 +227,19 @@ TEST(AccountState, SynchronizedBinsNeedConcentratedActivity) {
   EXPECT_EQ(spread.SynchronizedBins(), 0u);
 }
 
+TEST(AccountState, HoursHoldingActivityIgnoresAFewStrayRequests) {
+  AccountState batch, scheduler, empty;
+  const TimeMs t0 = 1775001600000LL;  // midnight UTC
+  for (int day = 0; day < 3; ++day) {
+    // 42 requests at 15:00-15:07 each day, and one by hand at another hour.
+    for (int idx = 0; idx < 42; ++idx) batch.Observe(At(t0 + day * kMsPerDay + 15 * kMsPerHour + idx * 10000, 0), 8000);
+    batch.Observe(At(t0 + day * kMsPerDay + (9 + 3 * day) * kMsPerHour, 0), 8000);
+  }
+  for (int idx = 0; idx < 48; ++idx) scheduler.Observe(At(t0 + idx * kMsPerHour + 2 * kMsPerMinute, 0), 8000);
+  EXPECT_EQ(batch.HoursHoldingActivity(), 1u) << "the batch hour holds 126 of 129 requests";
+  EXPECT_EQ(scheduler.HoursHoldingActivity(), 20u) << "every hour alike: 80% needs 20 of 24";
+  EXPECT_EQ(empty.HoursHoldingActivity(), 0u);
+}
+
 }  // namespace
 }  // namespace dg
