@@ -499,6 +499,17 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t*
     }
   }
   if (more_cards > members.size() / 4) return false;
+  // A log that carries no addresses (or none for these accounts) says
+  // nothing about where the group works: the card and the org decide, as
+  // they do beside an office. Not "every member away" -- that blocked
+  // research labs on their own card and org in address-less logs
+  // (simulator seed 57 --fields no-ip: 15 of 38 lab accounts).
+  if (nnet == 0 && std::none_of(members.begin(), members.end(),
+                                [&](uint32_t m) { return accounts_[m].indicator_overflow[ki] != 0; })) {
+    if (office) return false;
+    if (card_out != nullptr) *card_out = card;
+    return true;
+  }
   // Its addresses: the group's two main networks (an office, a VPN) --
   // most used, ties to the lower value; past the first, a block only one
   // member used is that member's, not the group's. A member or two seen
