@@ -118,7 +118,7 @@ bool Correlator::EdgeHolds(const AccountState& a, const AccountState& b, double*
   // open -- the lab's first accounts looked like a hydra's young heads and
   // moved in step with them -- does not hold once it does, and the lab
   // splits off.
-  if (!PaidEvidence(per_kind) && (OnOpenCard(a) || OnOpenCard(b))) return false;
+  if (!OpenTie(a, b, per_kind) && (OnOpenCard(a) || OnOpenCard(b))) return false;
   if (infra) return true;
   return ContentMayTie(a, b) && ActInLockstep(a, b) && NetworkOf(a) == Network::kNone &&
          NetworkOf(b) == Network::kNone;
@@ -435,6 +435,25 @@ bool Correlator::PaidEvidence(const std::array<double, kIndicatorKinds>& per_kin
   return CardEvidence(per_kind) || BlockEvidence(per_kind);
 }
 
+bool Correlator::OpenTie(const AccountState& a, const AccountState& b,
+                         const std::array<double, kIndicatorKinds>& per_kind) const {
+  if (CardEvidence(per_kind)) return true;
+  if (!BlockEvidence(per_kind)) return false;
+  // A block both work from: not one that either passed by or made one
+  // stop in. A head on rotating exits that stopped once in a lab's office
+  // /24 shares the block, not the customer (holdout seed 21 at scale 2,
+  // full fields: a new-model-rush head tied a lab of six into its
+  // campaign of 64 on the block and the public "think step by step"
+  // frame, and the lab was blocked with it).
+  constexpr size_t ki = static_cast<size_t>(IndicatorKind::kIpPrefix);
+  for (size_t idx = 0; idx < a.indicator_count[ki]; ++idx) {
+    const uint64_t v = a.indicators[ki][idx];
+    if (!b.HasIndicator(IndicatorKind::kIpPrefix, v)) continue;
+    if (!PassesBy(a, v) && !StopsBy(a, v) && !PassesBy(b, v) && !StopsBy(b, v)) return true;
+  }
+  return false;
+}
+
 bool Correlator::OneCustomer(const CampaignAggregate& g) const {
   const auto cap = static_cast<size_t>(policy_.one_customer_max_accounts);
   // A pair on one card is no group to speak of (and would let an operator
@@ -742,7 +761,7 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     // and its address block do: a cell of a hydra on one card, behind the
     // hydra's proxy block, is tied to the heads there (the price: a lab
     // whose /24 a hydra rents addresses in is tied to it too, THREAT_MODEL).
-    if (!PaidEvidence(per_kind) && !same_cluster && (OpenCustomer(a, &a_on_open_card()) || OpenCustomer(b))) continue;
+    if (!OpenTie(a, b, per_kind) && !same_cluster && (OpenCustomer(a, &a_on_open_card()) || OpenCustomer(b))) continue;
     // And its card does not carry it into a cluster that holds others: a
     // colleague there was tied to them before the card showed the lab
     // (its first accounts looked like a hydra's young heads, in step with
