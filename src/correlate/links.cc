@@ -945,7 +945,10 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     // campaign on that is a coincidence of one in a few dozen values. The
     // hours that hold most of the activity, so a few requests by hand at
     // other times do not make a batch a schedule.
-    if (k == static_cast<size_t>(IndicatorKind::kSchedule) && a.HoursHoldingActivity() < kScheduleMinHours) continue;
+    if (k == static_cast<size_t>(IndicatorKind::kSchedule) && a.indicator_count[k] > 0 &&
+        a.HoursHoldingActivity() < kScheduleMinHours) {
+      continue;
+    }
     for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) AddCampaignEvidence(a, k, a.indicators[k][idx], &scores);
   }
   uint32_t best_root = 0;
