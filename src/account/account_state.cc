@@ -3,8 +3,8 @@
 #include <bit>
 
 #include <algorithm>
-#include <functional>
 #include <cmath>
+#include <functional>
 
 #include "common/hash.h"
 

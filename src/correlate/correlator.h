@@ -325,13 +325,12 @@ class Correlator {
   // (CustomerKey): CardEvidence where the log has carried a card, else
   // BlockEvidence. O(1).
   bool KeyEvidence(const std::array<double, kIndicatorKinds>& per_kind) const;
-  // CardEvidence or BlockEvidence:
-  // what ties a customer in the open to others. O(1).
+  // CardEvidence or BlockEvidence: what the operator pays for. O(1).
+  bool PaidEvidence(const std::array<double, kIndicatorKinds>& per_kind) const;
   // What ties a customer in the open (OneCustomer, OnOpenCard) to an
   // account outside it: a shared card, or a shared address block that both
   // work from (neither passes by it nor only stopped there). O(6 × 12).
   bool OpenTie(const AccountState& a, const AccountState& b, const std::array<double, kIndicatorKinds>& per_kind) const;
-  bool PaidEvidence(const std::array<double, kIndicatorKinds>& per_kind) const;
   // Whether the account belongs to a customer in the open: its group (a
   // campaign's minimum or more) is OneCustomer, or, alone or in a pair on
   // its card only, OnOpenCard. Such an account is tied to accounts outside

@@ -758,9 +758,10 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     // that run the same public benchmark with the same SDK after the same
     // model release share content, settings, minutes and days with each
     // other and with whoever copies them, and nothing paid for. Its card
-    // and its address block do: a cell of a hydra on one card, behind the
-    // hydra's proxy block, is tied to the heads there (the price: a lab
-    // whose /24 a hydra rents addresses in is tied to it too, THREAT_MODEL).
+    // and an address block both work from do (OpenTie): a cell of a hydra
+    // on one card, behind the hydra's proxy block, is tied to the heads
+    // there (the price: a lab whose /24 a hydra's heads work from is tied
+    // to it too, THREAT_MODEL); a head that only passed by is not.
     if (!OpenTie(a, b, per_kind) && !same_cluster && (OpenCustomer(a, &a_on_open_card()) || OpenCustomer(b))) continue;
     // And its card does not carry it into a cluster that holds others: a
     // colleague there was tied to them before the card showed the lab
