@@ -126,6 +126,10 @@ struct NetworkLog {
   // Whether the account moves like a rotating exit: each network a stop,
   // not a home.
   bool Rotating() const { return first_visits > kRotatingFirstVisits && FirstVisitShare() > kRotatingShare; }
+  // Whether it has begun to move so: two first visits or more, most of its
+  // moves somewhere new -- a rotating exit's first sessions, before
+  // Rotating() can tell (a person's one trip away and back is not).
+  bool Moving() const { return first_visits >= 2 && FirstVisitShare() > kRotatingShare; }
 };
 
 // Counts behind the rate-based evidence.
@@ -237,6 +241,13 @@ struct AccountState {
   // what the client writes after it has stopped.
   bool harvesting : 1 = false;
   bool counted_rotating : 1 = false;  // cleared and Rotating: counted in IndicatorIndex::rotating_cleared
+  // Harvested from its first observed use: a candidate on harvest content
+  // with fewer than kMinHistory requests before its sliding window (the
+  // last one to two days): no history the platform saw to change from
+  // (Engine::ObserveFeatures; sticky). A sign-up long ago is no history
+  // the platform saw: a bought aged account that harvests from its first
+  // request is as unknown as an account of unknown age.
+  bool harvested_from_start : 1 = false;
   int8_t override_verdict = -1;      // a person's allow / block (Verdict), never changed by the engine
   RepeatCounter repeats;         // template / frame values this account repeats
   PasserbyLog passersby;         // values whose one-off use it counted as a passer-by's
@@ -254,7 +265,12 @@ struct AccountState {
   // Not known to be an established customer: young, put to a new use, or
   // of unknown age (a gateway's log has no sign-up time). Shared content
   // and client configuration link only such accounts.
-  bool NotKnownEstablished() const { return young || changed || created_at < 0; }
+  bool NotKnownEstablished() const { return young || changed || HistoryUnknown(); }
+  // Nothing says how long the platform has known the account: no sign-up
+  // time, or an old one that predates any use the platform saw (it
+  // harvested from its first observed requests: harvested_from_start). A
+  // recent sign-up does say something: the account is new.
+  bool HistoryUnknown() const { return created_at < 0 || (harvested_from_start && !young); }
   // May be linked on shared content and client configuration alone: not
   // known to be established, and a candidate on its own evidence now (not
   // by automation alone).

@@ -167,6 +167,21 @@ class Correlator {
   // than half of its first 16 members rotate. Content and client values
   // bring into it only accounts that rotate too (MatchCampaign). O(16).
   bool RotatorsCampaign(uint32_t root) const;
+  // The same read early (NetworkLog::Moving): more than half of its first
+  // 16 members have begun to move from network to network. O(16).
+  bool MoversCampaign(uint32_t root) const;
+  // An account at home -- one network, never changed, over kHomeUses
+  // requests or more -- beside an account that moves from network to
+  // network or is in a cluster of such (MoversCampaign): content and client
+  // values alone do not tie the two (TryLink, MatchCampaign; EdgeHolds
+  // reads the pair only). A crew on rotating exits that copies a person's
+  // public prompt and client cannot pull the person in before its own
+  // rotation shows. O(16).
+  bool HomeBesideMovers(const AccountState& home, const AccountState& other);
+  static bool AtHome(const AccountState& a);
+  // Whether more than half of the first 16 members of the cluster at root
+  // move as `moves` says (RotatorsCampaign, MoversCampaign). O(16).
+  bool MostFirstMembers(uint32_t root, bool (NetworkLog::*moves)() const) const;
   // Whether an account may be forgotten: not in any cluster.
   bool Unlinked(uint32_t account);
 

@@ -120,6 +120,10 @@ bool Correlator::EdgeHolds(const AccountState& a, const AccountState& b, double*
   // splits off.
   if (!OpenTie(a, b, per_kind) && (OnOpenCard(a) || OnOpenCard(b))) return false;
   if (infra) return true;
+  // As TryLink: an account at home and one that moves from network to
+  // network are not tied on content alone (the pair only: both are in the
+  // cluster being re-examined).
+  if ((AtHome(a) && b.networks.Moving()) || (AtHome(b) && a.networks.Moving())) return false;
   return ContentMayTie(a, b) && ActInLockstep(a, b) && NetworkOf(a) == Network::kNone &&
          NetworkOf(b) == Network::kNone;
 }
@@ -179,8 +183,9 @@ Correlator::Network Correlator::NetworkOf(const AccountState& a) const {
   constexpr uint16_t kSteadyDays = 2;
   // A known sign-up time already says whether content may tie the account
   // (young, or put to a new use: AccountState::MayLinkOnContent); the
-  // network stands in for it where the log has none (a gateway's).
-  if (a.created_at >= 0) return Network::kNone;
+  // network stands in for it where the log has none (a gateway's), or
+  // where it says nothing: an old account whose first use was harvesting.
+  if (!a.HistoryUnknown()) return Network::kNone;
   if (a.indicator_count[k] != 1 || a.indicator_overflow[k] != 0) return Network::kNone;
   const IndicatorStats* s = index_.Find(a.indicators[k][0]);
   if (s != nullptr && s->accounts >= static_cast<uint32_t>(policy_.campaign_block_min_accounts)) return Network::kNone;
@@ -386,13 +391,26 @@ bool Correlator::ContentMayTie(const AccountState& a, const AccountState& b) {
   return may(a) && may(b);
 }
 
-bool Correlator::RotatorsCampaign(uint32_t root) const {
+bool Correlator::MostFirstMembers(uint32_t root, bool (NetworkLog::*moves)() const) const {
   const CampaignAggregate* g = campaigns_.Aggregate(root);
   if (g == nullptr || g->members.empty()) return false;
   const size_t n = std::min<size_t>(g->members.size(), 16);
-  size_t rotating = 0;
-  for (size_t i = 0; i < n; ++i) rotating += accounts_[g->members[i]].networks.Rotating() ? 1 : 0;
-  return 2 * rotating > n;
+  size_t k = 0;
+  for (size_t i = 0; i < n; ++i) k += (accounts_[g->members[i]].networks.*moves)() ? 1 : 0;
+  return 2 * k > n;
+}
+
+bool Correlator::RotatorsCampaign(uint32_t root) const { return MostFirstMembers(root, &NetworkLog::Rotating); }
+
+bool Correlator::MoversCampaign(uint32_t root) const { return MostFirstMembers(root, &NetworkLog::Moving); }
+
+bool Correlator::AtHome(const AccountState& a) {
+  constexpr uint32_t kHomeUses = 10;
+  return a.networks.last != 0 && a.networks.changes == 0 && a.n >= kHomeUses;
+}
+
+bool Correlator::HomeBesideMovers(const AccountState& home, const AccountState& other) {
+  return AtHome(home) && (other.networks.Moving() || MoversCampaign(campaigns_.Find(other.index)));
 }
 
 bool Correlator::OutsideCard(uint32_t root, uint64_t card) const {
@@ -641,7 +659,11 @@ size_t Correlator::BlockMinAccounts(bool infra_linked, const CampaignAggregate& 
   for (const uint32_t m : g.members) {
     if (seen == 16) break;
     ++seen;
-    unknown_age += accounts_[m].created_at < 0;
+    // An old sign-up the platform never saw used counts as no sign-up time
+    // -- unless the account rotates its exits, which ties it beside the
+    // content (ContentMayTie) as before.
+    const AccountState& x = accounts_[m];
+    unknown_age += x.created_at < 0 || (x.HistoryUnknown() && !x.networks.Rotating());
   }
   return 2 * unknown_age > seen ? 2 * min : min;
 }
@@ -753,6 +775,17 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     if (!infra && !ActInLockstep(a, b)) continue;
     // An organisation on a network of its own is tied by infrastructure only.
     if (!infra && (NetworkOf(a) != Network::kNone || NetworkOf(b) != Network::kNone)) continue;
+    // Nor is an account at home tied on content alone to a cluster of
+    // accounts on rotating exits (as in MatchCampaign): a public JSON
+    // reasoning prompt and the popular SDK at its settings, which a rush of
+    // rotating heads shares, are a heavy scripter's too (holdout seed 21 at
+    // scale 2, full fields).
+    if (!infra && a.networks.Rotating() != b.networks.Rotating() &&
+        RotatorsCampaign(campaigns_.Find(a.networks.Rotating() ? a.index : b.index))) {
+      continue;
+    }
+    // Nor before their rotation shows (HomeBesideMovers).
+    if (!infra && (HomeBesideMovers(a, b) || HomeBesideMovers(b, a))) continue;
     // A customer in the open -- a group on its own card and office network
     // -- is not tied to accounts outside it because they look alike: labs
     // that run the same public benchmark with the same SDK after the same
@@ -1009,6 +1042,8 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     // 16: three heavy scripters). An account that rotates too, or one on
     // its card or block, still joins.
     if (!has_infra && !a.networks.Rotating() && RotatorsCampaign(root)) continue;
+    // Nor an account at home before the campaign's rotation shows.
+    if (!has_infra && AtHome(a) && MoversCampaign(root)) continue;
     // Nor into a customer in the open (OpenCustomer of any of its members:
     // its group, or its first two on the card), nor a customer in the
     // open's account into anything, but on the card or address block:

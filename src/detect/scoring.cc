@@ -9,8 +9,6 @@ namespace {
 constexpr double kDayMs = static_cast<double>(kMsPerDay);
 // The sliding window's rates count once it holds this many interactions.
 constexpr uint32_t kMinWindowInteractions = 10;
-// History needed before the window to call a change of behaviour.
-constexpr uint32_t kMinHistory = 10;
 // Harvest evidence below this is none at all (a stray keyword or two).
 constexpr double kNoHarvest = 0.1;
 

@@ -30,6 +30,13 @@
 
 namespace dg {
 
+// Requests an account must have made before its sliding window (the last
+// one to two days) for a change of behaviour to be called
+// (OwnEvidence::changed) -- and for its sign-up to count as a history the
+// platform saw: an account that harvests with fewer behind it is
+// AccountState::harvested_from_start.
+inline constexpr uint32_t kMinHistory = 10;
+
 struct OwnEvidence {
   std::array<double, kReasonCount> strength{};  // own-behaviour reasons only
   std::array<double, kReasonCount> value{};     // the measured value behind it

@@ -210,6 +210,12 @@ Verdict Engine::ObserveFeatures(const Interaction& in, const EventFeatures& f) {
                    (ev.young && ev.automation_score >= policy_.automation_score);
     a.harvesting = ev.score >= policy_.suspicious_score || (ev.young && ev.automation_score >= policy_.automation_score);
     const bool suspicious_now = a.harvesting || ev.automation_only;
+    // Harvesting with fewer than kMinHistory requests behind its sliding
+    // window: the platform never saw the account used otherwise (with them,
+    // a turn to harvesting is a change of use: OwnEvidence::changed).
+    if (!a.harvested_from_start && ev.score >= policy_.suspicious_score && a.life.n - a.Recent().n < kMinHistory) {
+      a.harvested_from_start = true;
+    }
     // lifecycle and link
     if (!a.suspicious && suspicious_now) {
       correlator_.MarkSuspicious(a);

@@ -300,7 +300,8 @@ struct SnapshotAccess {
                            (a.automation_only ? 16u : 0) | (a.shared_match ? 32u : 0) | (a.reviewable ? 64u : 0) |
                            (a.recent ? 128u : 0) | (a.veteran ? 256u : 0) | (a.shared_match_established ? 512u : 0) |
                            (a.shared_match_review ? 1024u : 0) | (a.responses_logged ? 2048u : 0) |
-                           (a.harvesting ? 4096u : 0) | (a.counted_rotating ? 8192u : 0);
+                           (a.harvesting ? 4096u : 0) | (a.counted_rotating ? 8192u : 0) |
+                           (a.harvested_from_start ? 16384u : 0);
     w.Put(flags);
     w.Put(a.override_verdict);
     Save(w, a.repeats);
@@ -366,11 +367,12 @@ struct SnapshotAccess {
     a->responses_logged = flags & 2048u;
     a->harvesting = flags & 4096u;
     a->counted_rotating = flags & 8192u;
+    a->harvested_from_start = flags & 16384u;
     bool counts_ok = true;
     for (size_t k = 0; k < kIndicatorKinds; ++k) {
       counts_ok = counts_ok && a->indicator_count[k] <= kMaxValuesPerKind && a->indicator_cursor[k] < kMaxValuesPerKind;
     }
-    return r.Check(flags < 16384u, "flags", "unknown bits") &&
+    return r.Check(flags < 32768u, "flags", "unknown bits") &&
            r.Check(a->served_next < AccountState::kServedRing, "served cursor", "out of range") &&
            r.Check(ValidVerdict(a->verdict), "verdict", "not a verdict") &&
            r.Check(a->override_verdict >= -1 && a->override_verdict <= static_cast<int8_t>(Verdict::kBlock), "override",

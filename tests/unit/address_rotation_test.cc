@@ -163,6 +163,29 @@ TEST(NetworkLog, RotatingNeedsManyFirstVisitsAndMostMoves) {
   EXPECT_FALSE(l.Rotating()) << "returns are no rotation: share " << l.FirstVisitShare();
 }
 
+// Moving reads a rotator's first sessions, before Rotating can: two first
+// visits, most moves somewhere new. A person's one trip away and back is
+// not moving; nor is a first network alone.
+TEST(NetworkLog, MovingReadsTheFirstSessionsOfARotator) {
+  NetworkLog rotator;
+  rotator.Note(3, true);
+  EXPECT_FALSE(rotator.Moving()) << "the first network is no visit";
+  rotator.Note(5, true);
+  EXPECT_FALSE(rotator.Moving()) << "one first visit";
+  rotator.Note(7, true);
+  EXPECT_TRUE(rotator.Moving());
+  EXPECT_FALSE(rotator.Rotating());
+  NetworkLog person;
+  for (int day = 0; day < 6; ++day) person.Note(3, true);  // home
+  person.Note(5, true);                                    // a trip
+  person.Note(3, true);                                    // and back
+  person.Note(3, true);
+  EXPECT_FALSE(person.Moving()) << "share " << person.FirstVisitShare();
+  person.Note(9, true);  // a second trip, and back
+  person.Note(3, true);
+  EXPECT_FALSE(person.Moving()) << "two first visits, but half the moves are returns: share " << person.FirstVisitShare();
+}
+
 // An aged account (sign-up 300 days before), sessions of four requests an
 // evening, one in three asking for step-by-step reasoning, from one home
 // address or from a new network every session; a second account does the

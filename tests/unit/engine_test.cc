@@ -127,6 +127,67 @@ TEST(Engine, EstablishedAccountsSharingOnlyATemplateAreNotLinked) {
   }
 }
 
+// A sign-up long ago is history only when the platform saw the account used
+// before it harvested: kMinHistory requests behind its sliding window (the
+// last one to two days). An old account that harvests with fewer -- from its
+// first request, or after a dozen ordinary ones sent just before -- is of
+// unknown history (as an account of unknown age in a gateway's log); one
+// whose ordinary use lies days back is not, nor is a new account (its
+// sign-up says it is new).
+TEST(Engine, AnOldSignUpIsNoHistoryWhenTheFirstUseIsHarvesting) {
+  Engine engine(Policy::Defaults());
+  Rng rng(11);
+  const char* questions[] = {"how do I fix a leaky tap", "a good name for a grey cat?", "what should I cook with leftover rice",
+                             "is Porto nice in March", "explain the offside rule", "gift ideas for my sister"};
+  TimeMs t = kT0;
+  for (int i = 0; i < 12; ++i) {
+    t += (3 + static_cast<TimeMs>(rng.Next() % 90)) * kMsPerMinute;  // a person's gaps
+    Interaction casual = Casual("with_history", t, rng, "198.51.100.7");
+    casual.messages.back().text = std::string(questions[i % 6]) + " " + std::to_string(i);
+    engine.Observe(casual);
+  }
+  ASSERT_TRUE(engine.FindAccount("with_history")->cleared);
+  t += 3 * kMsPerDay;  // the history is now days behind the sliding window
+  for (int i = 0; i < 12; ++i) {  // warmed_up: a dozen ordinary requests just before it harvests
+    t += kMsPerMinute;
+    Interaction casual = Casual("warmed_up", t, rng, "198.51.100.8");
+    casual.messages.back().text = std::string(questions[i % 6]) + " " + std::to_string(i);
+    engine.Observe(casual);
+  }
+  for (int i = 0; i < 30; ++i) {
+    t += 5 * kMsPerMinute;
+    Interaction bought = Harvest("bought", t, rng, "card_bought", "203.0.113.9");
+    bought.account_created_at = kT0 - 400 * kMsPerDay;
+    engine.Observe(bought);
+    Interaction later = Harvest("with_history", t + 1000, rng, "card_history", "198.51.100.7");
+    later.account_created_at = kT0 - 300 * kMsPerDay;
+    engine.Observe(later);
+    Interaction warmed = Harvest("warmed_up", t + 1500, rng, "card_warmed", "198.51.100.8");
+    warmed.account_created_at = kT0 - 300 * kMsPerDay;
+    engine.Observe(warmed);
+    engine.Observe(Harvest("young", t + 2000, rng, "card_young", "192.0.2.4"));
+  }
+  const AccountState* bought = engine.FindAccount("bought");
+  const AccountState* history = engine.FindAccount("with_history");
+  const AccountState* warmed = engine.FindAccount("warmed_up");
+  const AccountState* young = engine.FindAccount("young");
+  ASSERT_NE(bought, nullptr);
+  ASSERT_NE(history, nullptr);
+  ASSERT_NE(warmed, nullptr);
+  ASSERT_NE(young, nullptr);
+  EXPECT_TRUE(bought->harvested_from_start);
+  EXPECT_TRUE(bought->HistoryUnknown());
+  EXPECT_TRUE(bought->NotKnownEstablished());
+  EXPECT_FALSE(history->harvested_from_start);
+  EXPECT_FALSE(history->HistoryUnknown());
+  EXPECT_TRUE(warmed->harvested_from_start);
+  EXPECT_TRUE(warmed->HistoryUnknown());
+  EXPECT_TRUE(young->young);
+  EXPECT_TRUE(young->harvested_from_start);
+  EXPECT_FALSE(young->HistoryUnknown());  // its sign-up says it is new
+  EXPECT_TRUE(young->NotKnownEstablished());
+}
+
 // Aged accounts that ask for nothing special but behave wholly like bots
 // (single-turn, one template, fixed settings, maximal output cap, paced
 // round the clock). A few of them on one card are left alone -- a customer
