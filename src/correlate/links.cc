@@ -16,6 +16,21 @@ constexpr double kCandidatePurity = 0.2;    // values below this cannot link any
 // been active on mostly the same days (Jaccard over the last 64 days).
 constexpr double kLockstepMinOverlap = 0.4;
 
+// An account at home that is not new: a customer's setup as much as a
+// head's. System prompt, client string and settings (and the behaviour
+// they make) are what a popular app or SDK hands everyone who uses it;
+// without infrastructure, such an account is tied on content only by what
+// it asks alike -- a prompt template or frame (AsksAlike) -- in TryLink,
+// MatchCampaign and EdgeHolds. Holdout seed 22 (and seed 21 at scale 2):
+// heavy scripters at home pair-linked into a campaign on system prompt +
+// client + behaviour alone. A new account at home (a fresh head on a
+// sticky exit) still links on them: its sign-up is evidence too.
+bool ConfiguredAtHome(const AccountState& a) { return !a.young && Correlator::AtHome(a); }
+
+bool AsksAlike(const std::array<double, kIndicatorKinds>& per_kind) {
+  return per_kind[static_cast<size_t>(IndicatorKind::kPromptTemplate)] > 0.1 || per_kind[static_cast<size_t>(IndicatorKind::kPromptFrame)] > 0.1;
+}
+
 bool ActInLockstep(const AccountState& a, const AccountState& b) { return a.ActiveDayOverlap(b, nullptr) >= kLockstepMinOverlap; }
 
 // Joint onset: two accounts that each took up harvesting after a clean
@@ -124,6 +139,7 @@ bool Correlator::EdgeHolds(const AccountState& a, const AccountState& b, double*
   // network are not tied on content alone (the pair only: both are in the
   // cluster being re-examined).
   if ((AtHome(a) && b.networks.Moving()) || (AtHome(b) && a.networks.Moving())) return false;
+  if ((ConfiguredAtHome(a) || ConfiguredAtHome(b)) && !AsksAlike(per_kind)) return false;
   return ContentMayTie(a, b) && ActInLockstep(a, b) && NetworkOf(a) == Network::kNone &&
          NetworkOf(b) == Network::kNone;
 }
@@ -786,6 +802,7 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     }
     // Nor before their rotation shows (HomeBesideMovers).
     if (!infra && (HomeBesideMovers(a, b) || HomeBesideMovers(b, a))) continue;
+    if (!infra && (ConfiguredAtHome(a) || ConfiguredAtHome(b)) && !AsksAlike(per_kind)) continue;
     // A customer in the open -- a group on its own card and office network
     // -- is not tied to accounts outside it because they look alike: labs
     // that run the same public benchmark with the same SDK after the same
@@ -1044,6 +1061,7 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     if (!has_infra && !a.networks.Rotating() && RotatorsCampaign(root)) continue;
     // Nor an account at home before the campaign's rotation shows.
     if (!has_infra && AtHome(a) && MoversCampaign(root)) continue;
+    if (!has_infra && ConfiguredAtHome(a) && !AsksAlike(per_kind)) continue;
     // Nor into a customer in the open (OpenCustomer of any of its members:
     // its group, or its first two on the card), nor a customer in the
     // open's account into anything, but on the card or address block:
