@@ -135,6 +135,10 @@ void AppendAccountJson(std::string& out, const Engine& engine, const AccountStat
   // Share of those tokens that were answers it already had (the same
   // temperature-0 request again): evaluation, not harvest.
   out += fmt::format(",\"repeat_share\":{:.3f}", a.RepeatShare());
+  // No sign-up time, or an old one the platform never saw used before the
+  // account harvested (AccountState::HistoryUnknown): why an old account
+  // may be tied on shared content, as any account is in a gateway's log.
+  out += fmt::format(",\"history_unknown\":{}", a.HistoryUnknown() ? "true" : "false");
   if (a.flagged_at < 0) out += ",\"harvest_before_flag\":null,\"tokens_before_flag\":null";
   else out += fmt::format(",\"harvest_before_flag\":{},\"tokens_before_flag\":{}", a.harvest_at_flag, a.tokens_at_flag);
   const auto evidence = Explain(engine, a);

@@ -1,5 +1,6 @@
 #include "content/redact.h"
 #include "report/views.h"
+#include "report/writers.h"
 
 #include <gtest/gtest.h>
 
@@ -186,6 +187,13 @@ TEST(Engine, AnOldSignUpIsNoHistoryWhenTheFirstUseIsHarvesting) {
   EXPECT_TRUE(young->harvested_from_start);
   EXPECT_FALSE(young->HistoryUnknown());  // its sign-up says it is new
   EXPECT_TRUE(young->NotKnownEstablished());
+  // accounts.jsonl says which reading the account had.
+  std::string json;
+  AppendAccountJson(json, engine, *bought);
+  EXPECT_NE(json.find("\"history_unknown\":true"), std::string::npos) << json;
+  json.clear();
+  AppendAccountJson(json, engine, *history);
+  EXPECT_NE(json.find("\"history_unknown\":false"), std::string::npos) << json;
 }
 
 // Aged accounts that ask for nothing special but behave wholly like bots
