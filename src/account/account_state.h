@@ -243,10 +243,9 @@ struct AccountState {
   bool counted_rotating : 1 = false;  // cleared and Rotating: counted in IndicatorIndex::rotating_cleared
   // Harvested from its first observed use: a candidate on harvest content
   // with fewer than kMinHistory requests before its sliding window (the
-  // last one to two days): no history the platform saw to change from
-  // (Engine::ObserveFeatures; sticky). A sign-up long ago is no history
-  // the platform saw: a bought aged account that harvests from its first
-  // request is as unknown as an account of unknown age.
+  // last one to two days), so no history the platform saw to change from
+  // (Engine::ObserveFeatures; sticky). A bought aged account that harvests
+  // from its first request is then as unknown as one of unknown age.
   bool harvested_from_start : 1 = false;
   int8_t override_verdict = -1;      // a person's allow / block (Verdict), never changed by the engine
   RepeatCounter repeats;         // template / frame values this account repeats
@@ -263,8 +262,8 @@ struct AccountState {
   int32_t changed_hour = -1;
 
   // Not known to be an established customer: young, put to a new use, or
-  // of unknown age (a gateway's log has no sign-up time). Shared content
-  // and client configuration link only such accounts.
+  // of unknown history (HistoryUnknown: a gateway's log has no sign-up
+  // time). Shared content and client configuration link only such accounts.
   bool NotKnownEstablished() const { return young || changed || HistoryUnknown(); }
   // Nothing says how long the platform has known the account: no sign-up
   // time, or an old one that predates any use the platform saw (it
