@@ -346,6 +346,13 @@ class Correlator {
   // account outside it: a shared card, or a shared address block that both
   // work from (neither passes by it nor only stopped there). O(6 × 12).
   bool OpenTie(const AccountState& a, const AccountState& b, const std::array<double, kIndicatorKinds>& per_kind) const;
+  // Whether the infrastructure a pair shares is only an address block one
+  // of them passed by or made a stop in (no card, no other paid value, no
+  // block both work from: !OpenTie), while the other is at home (AtHome):
+  // a residential or rotating exit that fell into a person's home /24 is
+  // not a shared place, and the pair is judged as if it shared no
+  // infrastructure (TryLink, EdgeHolds). O(6 × 12).
+  bool StopInHome(const AccountState& a, const AccountState& b, const std::array<double, kIndicatorKinds>& per_kind) const;
   // Whether the account belongs to a customer in the open: its group (a
   // campaign's minimum or more) is OneCustomer, or, alone or in a pair on
   // its card only, OnOpenCard. Such an account is tied to accounts outside

@@ -126,6 +126,7 @@ bool Correlator::EdgeHolds(const AccountState& a, const AccountState& b, double*
   *reasons = 0;
   *paid = false;
   *score = LinkScore(a, b, reasons, &infra, paid, &per_kind);
+  if (infra && StopInHome(a, b, per_kind)) infra = *paid = false;
   if (infra_out != nullptr) *infra_out = infra;
   if (*score < policy_.link_threshold && !CardEvidence(per_kind)) return false;
   // An account of a customer in the open is tied to others by its card or
@@ -488,6 +489,17 @@ bool Correlator::OpenTie(const AccountState& a, const AccountState& b,
   return false;
 }
 
+bool Correlator::StopInHome(const AccountState& a, const AccountState& b,
+                            const std::array<double, kIndicatorKinds>& per_kind) const {
+  if (!AtHome(a) && !AtHome(b)) return false;
+  for (size_t k = 0; k < kIndicatorKinds; ++k) {
+    const auto kind = static_cast<IndicatorKind>(k);
+    if (kind == IndicatorKind::kIpPrefix || !IsInfrastructure(kind)) continue;
+    if (per_kind[k] > 0 && per_kind[k] >= 0.5 * policy_.links[k]) return false;
+  }
+  return BlockEvidence(per_kind) && !OpenTie(a, b, per_kind);
+}
+
 bool Correlator::OneCustomer(const CampaignAggregate& g) const {
   const auto cap = static_cast<size_t>(policy_.one_customer_max_accounts);
   // A pair on one card is no group to speak of (and would let an operator
@@ -781,6 +793,8 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     std::array<double, kIndicatorKinds> per_kind{};
     const double link = LinkScore(a, b, &reasons, &infra, &paid, &per_kind);
     if (link < policy_.link_threshold) continue;
+    // A stranger's stop in a person's home block is no shared place.
+    if (infra && StopInHome(a, b, per_kind)) infra = paid = false;
     // Shared content or client configuration alone ties young accounts
     // only: established customers of different orgs legitimately share
     // public templates and popular apps.
@@ -946,31 +960,41 @@ std::optional<ValueEvidence> Correlator::RequestValueEvidence(IndicatorKind kind
 void Correlator::AddCampaignEvidence(const AccountState& a, size_t kind, uint64_t key, CampaignScores* scores) const {
   std::optional<ValueEvidence> v = RequestValueEvidence(static_cast<IndicatorKind>(kind), key);
   if (!v) return;
-  if (kind == static_cast<size_t>(IndicatorKind::kIpPrefix) && !StopsBy(a, key)) {
-    // An account that works from the block is tied to a campaign there by
-    // the share of the block's other suspicious users (its ring) that
-    // still hold it: a campaign on rotating residential exits passes
-    // through thousands of /24s once or twice each and moves on, and a
-    // person who lives on one of them -- a heavy scripter at home -- is not
-    // its member for that (issue #15). A hydra's own blocks, used by its
-    // heads all day, count in full; a head passing through, as the
-    // campaign does, too. The ring, not the campaign's members in it: the
+  if (kind == static_cast<size_t>(IndicatorKind::kIpPrefix)) {
+    // An account is tied to a campaign through an address block by the
+    // share of the block's other suspicious users (its ring) that use the
+    // block as it does. The ring, not the campaign's members in it: the
     // value's campaign may since have split from the accounts that gave it.
-    // A ring member counts as having passed through when it has given
-    // the block's slot up: its use counter can wear down while it still
-    // works from the block now and then (Misra-Gries), so heads that mix
-    // rotating exits into their own block's traffic stay its tenants.
-    // An account on rotating exits that made a stop there (StopsBy: a
-    // session, a small share of its work) passes through as the campaign's
-    // heads do, and counts in full too.
+    // - One that works from the block, by those that still hold it: a
+    //   campaign on rotating residential exits passes through thousands of
+    //   /24s once or twice each and moves on, and a person who lives on one
+    //   of them -- a heavy scripter at home -- is not its member for that
+    //   (issue #15). A hydra's own blocks, used by its heads all day, count
+    //   in full. A ring member counts as having passed through when it has
+    //   given the block's slot up: its use counter can wear down while it
+    //   still works from the block now and then (Misra-Gries), so heads
+    //   that mix rotating exits into their own block's traffic stay its
+    //   tenants. For an account at home (AtHome) a ring member that only
+    //   made a stop there (StopsBy) is no tenant either: a rotating head's
+    //   session in a person's /24 does not make it the person's place.
+    // - One that passed by or made a stop there (StopsBy), by those that
+    //   did the same: a head passing through as the campaign's heads did
+    //   counts in full; a stranger whose exit fell once into an office or a
+    //   person's home block -- its tenants at home there -- does not join
+    //   their cluster for it (TryLink reads the pair the same way:
+    //   StopInHome).
+    const bool stop = StopsBy(a, key);
+    const bool home = !stop && AtHome(a);
     const IndicatorStats* s = index_.Find(key);
-    int others = 0, tenants = 0;
+    int others = 0, alike = 0;
     for (size_t m = 0; m < s->nmembers; ++m) {
       if (s->members[m] == a.index) continue;
       ++others;
-      tenants += HoldsCard(accounts_[s->members[m]], key) ? 1 : 0;
+      const AccountState& o = accounts_[s->members[m]];
+      const bool o_stops = StopsBy(o, key);
+      alike += (stop ? o_stops : HoldsCard(o, key) && !(home && o_stops)) ? 1 : 0;
     }
-    if (others > 0) v->evidence *= static_cast<double>(tenants) / others;
+    if (others > 0) v->evidence *= static_cast<double>(alike) / others;
   }
   auto it = std::find_if(scores->begin(), scores->end(), [&](const auto& p) { return p.first == v->root; });
   if (it == scores->end()) {
