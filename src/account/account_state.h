@@ -226,7 +226,7 @@ struct AccountState {
   bool young : 1 = false;            // first used soon after creation (policy.young_account_days)
   bool changed : 1 = false;          // took up harvesting after a history without it (sticky; changed_hour)
   bool cleared : 1 = false;          // observed long enough without turning suspicious
-  bool automation_only : 1 = false;  // candidate by bot-like behaviour alone, no harvest content: links through infrastructure only
+  bool infra_only : 1 = false;  // candidate linked through infrastructure only: bot-like without harvest content, or (new or of unknown age) harvest content without automation
   bool shared_match : 1 = false;     // uses an indicator another provider shared (sticky)
   bool reviewable : 1 = false;       // was a candidate on its own content or youth (sticky)
   bool recent : 1 = false;           // active since the eviction sweep last passed (CLOCK bit)
@@ -273,7 +273,7 @@ struct AccountState {
   // May be linked on shared content and client configuration alone: not
   // known to be established, and a candidate on its own evidence now (not
   // by automation alone).
-  bool MayLinkOnContent() const { return NotKnownEstablished() && !automation_only && harvesting; }
+  bool MayLinkOnContent() const { return NotKnownEstablished() && !infra_only && harvesting; }
 
   // Records one interaction's features. `history` says what the engine
   // found of the request's latest assistant turn (WasServed). O(1).

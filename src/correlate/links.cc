@@ -78,7 +78,7 @@ double Correlator::LinkScore(const AccountState& a, const AccountState& b, Reaso
   // An org ties accounts that harvest, not bots that only automate: an
   // enterprise's batch and CI accounts share its org for their own reasons.
   // Nor accounts whose org the provider has verified (since linking).
-  const bool org_counts = !a.automation_only && !b.automation_only && a.org_verified != 1 && b.org_verified != 1;
+  const bool org_counts = !a.infra_only && !b.infra_only && a.org_verified != 1 && b.org_verified != 1;
   for (size_t k = 0; k < kIndicatorKinds; ++k) {
     if (k == static_cast<size_t>(IndicatorKind::kOrg) && !org_counts) continue;
     for (size_t idx = 0; idx < a.indicator_count[k]; ++idx) {
@@ -403,7 +403,7 @@ bool Correlator::ContentMayTie(const AccountState& a, const AccountState& b) {
   // rotating exits is open to content links -- with another that rotates.
   const bool rotators = a.networks.Rotating() && b.networks.Rotating();
   const auto may = [rotators](const AccountState& x) {
-    return (x.NotKnownEstablished() || rotators) && !x.automation_only && x.harvesting;
+    return (x.NotKnownEstablished() || rotators) && !x.infra_only && x.harvesting;
   };
   return may(a) && may(b);
 }
@@ -751,7 +751,7 @@ size_t Correlator::CampaignMinAccounts(const CampaignAggregate& g) const {
   const auto min = static_cast<size_t>(policy_.campaign_min_accounts);
   if (g.members.size() < min || g.members.size() >= 2 * min) return min;
   for (const uint32_t m : g.members) {
-    if (!accounts_[m].automation_only) return min;
+    if (!accounts_[m].infra_only) return min;
   }
   return 2 * min;
 }
@@ -1011,7 +1011,7 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     // An organisation's members share its id for their own reasons: only a
     // member that harvests on its own evidence joins the org's campaign
     // (a colleague asking ordinary questions does not).
-    if (k == static_cast<size_t>(IndicatorKind::kOrg) && (!a.suspicious || a.automation_only || a.org_verified == 1)) {
+    if (k == static_cast<size_t>(IndicatorKind::kOrg) && (!a.suspicious || a.infra_only || a.org_verified == 1)) {
       continue;
     }
     // The minutes of the hour say "one scheduler" only when seen in several
@@ -1037,7 +1037,7 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
   // the account itself, whose own suspicion is the other half of the
   // evidence (a stolen card's holder is one account, not three).
   bool card_mostly_others = false;
-  if (a.suspicious && !a.automation_only) {
+  if (a.suspicious && !a.infra_only) {
     constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
     for (size_t idx = 0; idx < a.indicator_count[kp] && !card_mostly_others; ++idx) {
       const IndicatorStats* s = index_.Find(a.indicators[kp][idx]);
@@ -1063,7 +1063,7 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     // head of the campaign joins once its own requests make it suspicious;
     // one that never does -- plain tasks, or reasoning diluted to about a
     // quarter of its requests, which leaves it a bot by automation alone
-    // (automation_only: infrastructure links only) -- is not linked without
+    // (infra_only: infrastructure links only) -- is not linked without
     // infrastructure: a known gap (docs/THREAT_MODEL.md), the price of not
     // framing the app's users.
     bool has_infra = false, paid = false;
@@ -1074,7 +1074,7 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     // thousands use, signed up in the hour a hydra's heads were made (holdout
     // seed 18, full fields) -- is brought in by a card or an address block.
     if (has_infra && !a.harvesting && !PaidEvidence(per_kind)) has_infra = false;
-    const bool may_tie = a.MayLinkOnContent() || (a.networks.Rotating() && a.harvesting && !a.automation_only && RotatorsCampaign(root));
+    const bool may_tie = a.MayLinkOnContent() || (a.networks.Rotating() && a.harvesting && !a.infra_only && RotatorsCampaign(root));
     if (!has_infra && !(may_tie && network == Network::kNone && !OwnNetworkCampaign(root))) continue;
     // A campaign of accounts on rotating exits is tied by that beside what
     // they share (shared_rotation): content and client values -- a public

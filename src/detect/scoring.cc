@@ -11,6 +11,9 @@ constexpr double kDayMs = static_cast<double>(kMsPerDay);
 constexpr uint32_t kMinWindowInteractions = 10;
 // Harvest evidence below this is none at all (a stray keyword or two).
 constexpr double kNoHarvest = 0.1;
+// Harvest evidence at which content counts in full (the score's
+// `harvesting` factor saturates).
+constexpr double kStrongHarvest = 0.5;
 
 double Clamp01(double x) { return std::clamp(x, 0.0, 1.0); }
 
@@ -153,7 +156,7 @@ OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
   // youth only with automation.
   const double bot = e.automation - token_part;  // automation without token volume
   const double automated = std::min(1.0, e.automation / 0.4);
-  const double harvesting = std::min(1.0, e.harvest / 0.5);
+  const double harvesting = std::min(1.0, e.harvest / kStrongHarvest);
   const double youth = e.youth * std::min(1.0, bot / 0.6);
   e.score = 1.0 - std::exp(-(e.harvest * automated + (bot + youth) * harvesting));
   // Candidacy by automation alone reads bot-likeness only: a rotating
@@ -169,11 +172,23 @@ OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
     // users share public templates, popular SDKs and their default
     // settings with hundreds of strangers, and those values alone must not
     // make them a campaign.
-    e.automation_only = automation_score >= policy.automation_score && e.score < policy.suspicious_score &&
+    e.infra_only = automation_score >= policy.automation_score && e.score < policy.suspicious_score &&
                         e.harvest < kNoHarvest;
   } else if (automation_score >= policy.established_automation_score) {
     e.automation_score = automation_score;
-    e.automation_only = e.score < policy.suspicious_score;
+    e.infra_only = e.score < policy.suspicious_score;
+  }
+  // Harvest content without automation: a new account (or one that turned
+  // to harvesting after a clean history) asking what a harvester asks in
+  // most of its requests, with nothing bot-like to corroborate it -- every
+  // automation signal is the client's to avoid (a user agent per request,
+  // default settings, follow-up turns it was served, a night's pause).
+  // People ask for reasoning too, so it is not reviewed on its own; it is a
+  // candidate linked through operator infrastructure only, as a bot is: a
+  // student on a card and address of its own links to nobody, forty new
+  // accounts on one card or one proxy block are one operator's.
+  if ((e.young || e.changed || a.created_at < 0) && e.harvest >= kStrongHarvest && e.score < policy.suspicious_score) {
+    e.infra_only = true;
   }
   return e;
 }

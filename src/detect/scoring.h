@@ -7,7 +7,8 @@
 //      histories the platform never served, tokens per active day over the
 //      population's 99th percentile (AccountState::token_excess) -- how;
 //   Y  a young account (created shortly before its first use).
-// score = 1 - exp(-(H + (A + Y) * min(1, H / 0.5))): automation amplifies
+// score = 1 - exp(-(H * min(1, A / 0.4) + (A + Y) * min(1, H / 0.5))), with
+// youth counted only beside bot-like automation: automation amplifies
 // harvesting but never creates it, because real customers automate too (an
 // enterprise batch job is single-turn, templated, paced and round the
 // clock). automation_score = 1 - exp(-(A + Y)) makes a young account a
@@ -18,6 +19,10 @@
 // operator infrastructure (payment, address block, creation burst): many
 // bot accounts paid by one card are multi-accounting around per-account
 // limits whatever they ask, while one busy customer is just a customer.
+// Every automation signal is the client's to avoid, so harvest content
+// without automation makes a new account (or one of unknown age) a
+// candidate the same way: linked through infrastructure only, never
+// reviewed on its own (OwnEvidence::infra_only).
 // Rates are shrunk towards zero for small samples (count / (n + 2)).
 // Cost: ~100 arithmetic operations per call; called once per interaction.
 #pragma once
@@ -47,12 +52,16 @@ struct OwnEvidence {
   // Started harvesting recently after a history without it: an aged or
   // bought account put to work. Treated like a young account for linking.
   bool changed = false;
-  // A candidate by automation alone, with no harvest content: it may be
-  // linked through operator infrastructure only (payment, address block,
-  // creation burst, e-mail domain), never on shared content or client
-  // configuration. An established one is not reviewed on its own; a young
-  // one is (policy.automation_score).
-  bool automation_only = false;
+  // A candidate linked through operator infrastructure only (payment,
+  // address block, creation burst, e-mail domain), never on shared content
+  // or client configuration: one by automation alone, with no harvest
+  // content (an established one is not reviewed on its own; a young one is,
+  // policy.automation_score); or one whose requests are mostly harvest
+  // content with too little automation to score as suspicious, when it is
+  // young, changed or of unknown age (no sign-up time) -- not reviewed on
+  // its own: people ask for reasoning too, forty such accounts on one card
+  // or proxy block are one operator's.
+  bool infra_only = false;
 };
 
 OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy);

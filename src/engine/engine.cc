@@ -205,11 +205,11 @@ Verdict Engine::ObserveFeatures(const Interaction& in, const EventFeatures& f) {
     a.young = ev.young;
     if (ev.changed && !a.changed) a.changed_hour = static_cast<int32_t>(in.ts / kMsPerHour);
     a.changed = a.changed || ev.changed;
-    a.automation_only = ev.automation_only;
+    a.infra_only = ev.infra_only;
     a.reviewable = a.reviewable || (a.n >= kStickyReviewAfter && ev.score >= policy_.suspicious_score) ||
                    (ev.young && ev.automation_score >= policy_.automation_score);
     a.harvesting = ev.score >= policy_.suspicious_score || (ev.young && ev.automation_score >= policy_.automation_score);
-    const bool suspicious_now = a.harvesting || ev.automation_only;
+    const bool suspicious_now = a.harvesting || ev.infra_only;
     // Harvesting with fewer than kMinHistory requests behind its sliding
     // window: the platform never saw the account used otherwise (with them,
     // a turn to harvesting is a change of use: OwnEvidence::changed).

@@ -297,7 +297,7 @@ struct SnapshotAccess {
     w.Put(a.token_excess);
     w.Put(a.verdict);
     const uint32_t flags = (a.suspicious ? 1u : 0) | (a.young ? 2u : 0) | (a.changed ? 4u : 0) | (a.cleared ? 8u : 0) |
-                           (a.automation_only ? 16u : 0) | (a.shared_match ? 32u : 0) | (a.reviewable ? 64u : 0) |
+                           (a.infra_only ? 16u : 0) | (a.shared_match ? 32u : 0) | (a.reviewable ? 64u : 0) |
                            (a.recent ? 128u : 0) | (a.veteran ? 256u : 0) | (a.shared_match_established ? 512u : 0) |
                            (a.shared_match_review ? 1024u : 0) | (a.responses_logged ? 2048u : 0) |
                            (a.harvesting ? 4096u : 0) | (a.counted_rotating ? 8192u : 0) |
@@ -357,7 +357,7 @@ struct SnapshotAccess {
     a->young = flags & 2u;
     a->changed = flags & 4u;
     a->cleared = flags & 8u;
-    a->automation_only = flags & 16u;
+    a->infra_only = flags & 16u;
     a->shared_match = flags & 32u;
     a->reviewable = flags & 64u;
     a->recent = flags & 128u;

@@ -166,6 +166,51 @@ TEST_F(HistoryEngine, WithoutResponsesInTheLogNothingIsChecked) {
   EXPECT_EQ(Unserved("writer"), 0.0);
 }
 
+// Harvest content without automation (issue #16 review: forty new accounts
+// on one card asked for reasoning in every request, continued the chats
+// they were served, picked a user agent per request and kept default
+// settings and irregular gaps -- nothing bot-like, so none was ever a
+// candidate and the card was never read). A new account, or one of unknown
+// age, that asks for reasoning in most requests is a candidate linked
+// through infrastructure only; an established customer asking the same is
+// not; and none of them is suspicious on its own evidence.
+TEST_F(HistoryEngine, HarvestWithoutAutomationIsAnInfrastructureCandidateWhenNewOrOfUnknownAge) {
+  const std::vector<std::string> agents = {"Mozilla/5.0 (Windows NT 10.0)", "OpenAI/Python 1.54.3", "curl/8.5.0",
+                                           "Mozilla/5.0 (iPhone)", "okhttp/4.12.0"};
+  const auto run = [&](const std::string& id, TimeMs created_at) {
+    std::string last;
+    TimeMs ts = kT0;
+    for (int k = 0; k < 40; ++k) {
+      ts += 60'000 + (static_cast<TimeMs>(k) * k * 7919) % 240'000;  // irregular gaps, within a day
+      Interaction in = Turn(id, ts, last.empty() ? std::vector<std::string>{} : std::vector<std::string>{last}, "");
+      in.account_created_at = created_at;
+      in.user_agent = agents[(k * 7) % agents.size()];
+      static const char* const kAsks[] = {"Think step by step and", "Reason it through step by step, then", "Show your full reasoning and",
+                                          "Walk me through your reasoning and", "Work it out step by step and"};
+      static const char* const kTasks[] = {"find the drain time of a tank of", "bound the lookup cost of a trie with",
+                                           "estimate the lateness of a job shop with", "count the rolls until six sixes among",
+                                           "decide the deadlock risk of a queue with", "plan the shortest tour of"};
+      in.messages.back().text = std::string(kAsks[(k * 3) % 5]) + " " + kTasks[(k * 5) % 6] + " " + std::to_string(17 + k * 13) + " items.";
+      in.response_text = "Step one for tide " + std::to_string(k) + ": the moon pulls the water.";
+      last = in.response_text;
+      engine.Observe(in);
+    }
+    const AccountState* a = engine.FindAccount(id);
+    EXPECT_NE(a, nullptr);
+    return ScoreAccount(*a, engine.policy());
+  };
+  const OwnEvidence fresh = run("fresh", kT0 - 3'600'000);
+  EXPECT_GE(fresh.harvest, 0.5);
+  EXPECT_LT(fresh.score, engine.policy().suspicious_score) << "no automation: not suspicious on its own";
+  EXPECT_TRUE(fresh.infra_only);
+  const OwnEvidence unknown = run("unknown", -1);
+  EXPECT_TRUE(unknown.infra_only) << "a gateway's log: no sign-up time";
+  const OwnEvidence customer = run("customer", kT0 - 400 * kMsPerDay);
+  EXPECT_GE(customer.harvest, 0.5);
+  EXPECT_FALSE(customer.infra_only) << "an established customer asking for reasoning is a customer";
+  EXPECT_FALSE(engine.FindAccount("fresh")->reviewable) << "never reviewed on this alone";
+}
+
 TEST_F(HistoryEngine, ServedAndHarvestCountsAreKeptForTheYield) {
   Rng rng(3);
   for (int k = 0; k < 5; ++k) {
