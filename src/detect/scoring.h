@@ -58,7 +58,8 @@ struct OwnEvidence {
   // content (an established one is not reviewed on its own; a young one is,
   // policy.automation_score); or one whose requests are mostly harvest
   // content with too little automation to score as suspicious, when it is
-  // young, changed or of unknown age (no sign-up time) -- not reviewed on
+  // young, changed or of unknown age (no sign-up time; on one network only
+  // with ten harvest requests per active day) -- not reviewed on
   // its own: people ask for reasoning too, forty such accounts on one card
   // or proxy block are one operator's.
   bool infra_only = false;

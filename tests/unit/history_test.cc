@@ -177,13 +177,15 @@ TEST_F(HistoryEngine, WithoutResponsesInTheLogNothingIsChecked) {
 TEST_F(HistoryEngine, HarvestWithoutAutomationIsAnInfrastructureCandidateWhenNewOrOfUnknownAge) {
   const std::vector<std::string> agents = {"Mozilla/5.0 (Windows NT 10.0)", "OpenAI/Python 1.54.3", "curl/8.5.0",
                                            "Mozilla/5.0 (iPhone)", "okhttp/4.12.0"};
-  const auto run = [&](const std::string& id, TimeMs created_at) {
+  const auto run = [&](const std::string& id, TimeMs created_at, int per_day = 40, bool moves = false) {
     std::string last;
     TimeMs ts = kT0;
     for (int k = 0; k < 40; ++k) {
-      ts += 60'000 + (static_cast<TimeMs>(k) * k * 7919) % 240'000;  // irregular gaps, within a day
+      ts += 60'000 + (static_cast<TimeMs>(k) * k * 7919) % 240'000;  // irregular gaps
+      if (k > 0 && k % per_day == 0) ts += kMsPerDay;                // the next day
       Interaction in = Turn(id, ts, last.empty() ? std::vector<std::string>{} : std::vector<std::string>{last}, "");
       in.account_created_at = created_at;
+      if (moves) in.ip = "203." + std::to_string(10 + k % 4) + ".0.9";  // four networks (/16s), in turn
       in.user_agent = agents[(k * 7) % agents.size()];
       static const char* const kAsks[] = {"Think step by step and", "Reason it through step by step, then", "Show your full reasoning and",
                                           "Walk me through your reasoning and", "Work it out step by step and"};
@@ -205,6 +207,15 @@ TEST_F(HistoryEngine, HarvestWithoutAutomationIsAnInfrastructureCandidateWhenNew
   EXPECT_TRUE(fresh.infra_only);
   const OwnEvidence unknown = run("unknown", -1);
   EXPECT_TRUE(unknown.infra_only) << "a gateway's log: no sign-up time";
+  // Of unknown age, on one network, at four requests a day: a member of
+  // staff behind an office NAT asking for reasoning looks like this -- not
+  // a candidate without harvest volume (kHomeHarvestPerDay) ...
+  const OwnEvidence staff = run("staff", -1, 4);
+  EXPECT_GE(staff.harvest, 0.5);
+  EXPECT_FALSE(staff.infra_only);
+  // ... unless it moves from network to network.
+  const OwnEvidence mover = run("mover", -1, 4, true);
+  EXPECT_TRUE(mover.infra_only);
   const OwnEvidence customer = run("customer", kT0 - 400 * kMsPerDay);
   EXPECT_GE(customer.harvest, 0.5);
   EXPECT_FALSE(customer.infra_only) << "an established customer asking for reasoning is a customer";
