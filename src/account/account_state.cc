@@ -33,7 +33,7 @@ void TopK::Add(uint32_t k) {
   ++count[min_idx];
 }
 
-uint32_t RepeatCounter::Add(uint64_t k) {
+uint32_t RepeatCounter::Add(uint64_t k, bool system_prompt) {
   for (size_t idx = 0; idx < kSlots; ++idx) {
     if (key[idx] == k && count[idx] > 0) {
       ages_ = static_cast<uint16_t>(ages_ & ~(3u << (2 * idx)));
@@ -61,6 +61,7 @@ uint32_t RepeatCounter::Add(uint64_t k) {
   key[victim] = k;
   count[victim] = 1;
   ages_ = static_cast<uint16_t>(ages_ & ~(3u << (2 * victim)));
+  system_ = static_cast<uint8_t>(system_prompt ? system_ | (1u << victim) : system_ & ~(1u << victim));
   next_ = static_cast<uint8_t>((victim + 1) % kSlots);
   return 1;
 }
@@ -87,6 +88,14 @@ bool PasserbyLog::Withdraw(uint64_t k) {
 }
 
 uint32_t RepeatCounter::TopCount() const { return *std::max_element(count.begin(), count.end()); }
+
+uint32_t RepeatCounter::TopCountBesideSystemPrompts() const {
+  uint32_t top = 0;
+  for (size_t idx = 0; idx < kSlots; ++idx) {
+    if ((system_ & (1u << idx)) == 0) top = std::max(top, count[idx]);
+  }
+  return top;
+}
 
 uint32_t TopK::TopCount() const { return *std::max_element(count.begin(), count.end()); }
 uint32_t TopK::TopKey() const { return key[static_cast<size_t>(std::max_element(count.begin(), count.end()) - count.begin())]; }

@@ -99,8 +99,12 @@ OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
   const double fixed = n >= 10 ? static_cast<double>(a.sampling_same) / n : 0;
   sum += set(Reason::kFixedSampling, fixed, (fixed - 0.9) / 0.1);
   // The most repeated prompt cluster, or template frame (fixed opening or
-  // closing words around a variable task).
-  const double top_template = Rate(std::max(a.templates.TopCount(), a.repeats.TopCount()), n);
+  // closing words around a variable task), or client configuration -- not
+  // the system prompt: an app sends its own with every request, so every
+  // user of one app, and every member of an office on its internal one,
+  // "repeated" it (a stress holdout with office staff who ask for
+  // reasoning blocked whole offices on it, docs/QUALITY.md).
+  const double top_template = Rate(std::max(a.templates.TopCount(), a.repeats.TopCountBesideSystemPrompts()), n);
   sum += set(Reason::kTemplateConcentration, top_template, (top_template - 0.2) / 0.5);
   const double span_days = static_cast<double>(a.last_ts - a.first_ts) / kDayMs;
   const int quiet = LongestQuietRun(a.hours);

@@ -208,10 +208,11 @@ struct SnapshotAccess {
     w.Put(c.next_);
     w.Put(c.newcomers_);
     w.Put(c.ages_);
+    w.Put(c.system_);
   }
   static bool Load(In& r, RepeatCounter* c) {
     return r.Arr(&c->key, "repeat keys") && r.Arr(&c->count, "repeat counts") && r.Get(&c->next_, "repeat cursor") &&
-           r.Get(&c->newcomers_, "repeat newcomers") && r.Get(&c->ages_, "repeat ages") &&
+           r.Get(&c->newcomers_, "repeat newcomers") && r.Get(&c->ages_, "repeat ages") && r.Get(&c->system_, "repeat system prompts") &&
            r.Check(c->next_ < RepeatCounter::kSlots, "repeat cursor", "out of range") &&
            r.Check(c->newcomers_ < RepeatCounter::kSlots, "repeat newcomers", "out of range");
   }

@@ -159,6 +159,28 @@ TEST(RepeatCounter, CountsAValueUsedOnEveryRequestInFull) {
   EXPECT_EQ(r.Add(8), 251u);
 }
 
+// An app's system prompt comes with every request; it is counted as a
+// repeat (it links accounts as an indicator) but is no template: the top
+// count beside system prompts reads the templates, frames and clients only
+// (template_concentration). A slot reused by another value takes that
+// value's kind.
+TEST(RepeatCounter, TheTopCountBesideSystemPromptsLeavesTheAppsSystemPromptOut) {
+  RepeatCounter r;
+  for (uint64_t request = 0; request < 100; ++request) {
+    r.Add(5, /*system_prompt=*/true);
+    r.Add(100000 + request);         // prompt cluster: different every time
+    if (request % 4 == 0) r.Add(8);  // a template used every fourth request
+  }
+  EXPECT_EQ(r.TopCount(), 100u);
+  EXPECT_EQ(r.TopCountBesideSystemPrompts(), 25u);
+  RepeatCounter only_system;
+  for (int request = 0; request < 10; ++request) only_system.Add(5, true);
+  EXPECT_EQ(only_system.TopCountBesideSystemPrompts(), 0u);
+  for (uint64_t v = 1000; v < 1000 + 3 * RepeatCounter::kSlots * (RepeatCounter::kStaleSweeps + 1); ++v) only_system.Add(v);
+  only_system.Add(1000 + 3 * RepeatCounter::kSlots * (RepeatCounter::kStaleSweeps + 1) - 1);
+  EXPECT_EQ(only_system.TopCountBesideSystemPrompts(), 2u) << "the system prompt's slot went to ordinary values";
+}
+
 // A passer-by counts once per value, a few values per account, and can
 // take back what it counted.
 TEST(PasserbyLog, CountsEachValueOnceAndCanWithdraw) {
