@@ -316,8 +316,9 @@ class Correlator {
   // most a session (16 requests) and a quarter of its requests from the
   // block: a stranger an office does not count among its block's tenants.
   // A campaign match reads it the other way: such a stop is a pass
-  // through, as the campaign's own heads made there, and counts in full
-  // (AddCampaignEvidence). O(6).
+  // through, as the campaign's own heads made there, and counts by the
+  // share of the block's users that passed through too (AddCampaignEvidence).
+  // O(6).
   static bool StopsBy(const AccountState& a, uint64_t block);
   // A suspicious account that no longer harvests on its own evidence
   // (AccountState::harvesting, as of its last request) and is in no
@@ -325,7 +326,12 @@ class Correlator {
   // like a template run. The office check does not count it among its
   // block's tenants: an operator's heads that harvest, or are tied to
   // anyone, still count, and one that does neither takes nothing to hide
-  // behind the office. O(1) amortised (a cluster lookup).
+  // behind the office (a candidate on harvest content without automation,
+  // infra_only, is not harvesting by its score: it counts as a bystander
+  // here until it is tied -- a review finding, not changed: tried together
+  // with a sticky change of use for that candidacy, the pair put eleven
+  // legitimate accounts of holdout seed 18 and six of seed 19 into
+  // campaigns). O(1) amortised (a cluster lookup).
   bool Bystander(const AccountState& a) const;
   // Whether the cluster at root holds an account not paying with card.
   // O(members), stopping at the first.
@@ -348,7 +354,7 @@ class Correlator {
   bool OpenTie(const AccountState& a, const AccountState& b, const std::array<double, kIndicatorKinds>& per_kind) const;
   // Whether the infrastructure a pair shares is only an address block one
   // of them passed by or made a stop in (no card, no other paid value, no
-  // block both work from: !OpenTie), while the other is at home (AtHome):
+  // block both work from: !OpenTie), while one of them is at home (AtHome):
   // a residential or rotating exit that fell into a person's home /24 is
   // not a shared place, and the pair is judged as if it shared no
   // infrastructure (TryLink, EdgeHolds). O(6 × 12).
@@ -474,7 +480,9 @@ class Correlator {
   // Campaign hints on the members' indicators, and the members refreshed.
   void RefreshMembers(uint32_t root, const std::vector<uint32_t>& members, TimeMs now, RefreshFn refresh);
   // Accounts a cluster needs to be confirmed: policy.campaign_min_accounts,
-  // doubled when every member is a candidate by automation alone.
+  // doubled when every member is a candidate linked by infrastructure only
+  // (infra_only: by automation alone, or on harvest content without
+  // automation) -- a group of such is confirmed from six, not three.
   size_t CampaignMinAccounts(const CampaignAggregate& g) const;
   // The account is in a confirmed campaign tied by paid infrastructure that
   // blocks on its own (big enough, and scoring over the block line).

@@ -75,8 +75,10 @@ double Correlator::CombineKinds(const std::array<double, kIndicatorKinds>& per_k
 double Correlator::LinkScore(const AccountState& a, const AccountState& b, ReasonMask* reasons, bool* infra, bool* paid,
                              std::array<double, kIndicatorKinds>* per_kind_out) const {
   std::array<double, kIndicatorKinds> per_kind{};
-  // An org ties accounts that harvest, not bots that only automate: an
-  // enterprise's batch and CI accounts share its org for their own reasons.
+  // An org ties accounts that harvest with automation, not infrastructure-
+  // only candidates (infra_only: bots that only automate, and people-like
+  // accounts that ask for reasoning): an enterprise's batch and CI accounts,
+  // and its staff, share its org for their own reasons.
   // Nor accounts whose org the provider has verified (since linking).
   const bool org_counts = !a.infra_only && !b.infra_only && a.org_verified != 1 && b.org_verified != 1;
   for (size_t k = 0; k < kIndicatorKinds; ++k) {
@@ -1123,8 +1125,11 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
   }
   if (best < policy_.link_threshold) return false;
   // An established account with benign behaviour is not pulled in by
-  // shared infrastructure alone.
-  if (a.n > static_cast<uint32_t>(3 * policy_.min_interactions) && a.own_score < 0.6 * policy_.suspicious_score) {
+  // shared infrastructure alone. A candidate on harvest content without
+  // automation (infra_only, ScoreAccount) has a low own score by
+  // construction and is not benign: infrastructure is what it links by.
+  if (a.n > static_cast<uint32_t>(3 * policy_.min_interactions) && a.own_score < 0.6 * policy_.suspicious_score &&
+      !a.infra_only) {
     return false;
   }
   const double score_before = CampaignScore(*campaigns_.Aggregate(best_root));

@@ -179,6 +179,7 @@ TEST(RepeatCounter, TheTopCountBesideSystemPromptsLeavesTheAppsSystemPromptOut) 
   for (uint64_t v = 1000; v < 1000 + 3 * RepeatCounter::kSlots * (RepeatCounter::kStaleSweeps + 1); ++v) only_system.Add(v);
   only_system.Add(1000 + 3 * RepeatCounter::kSlots * (RepeatCounter::kStaleSweeps + 1) - 1);
   EXPECT_EQ(only_system.TopCountBesideSystemPrompts(), 2u) << "the system prompt's slot went to ordinary values";
+  EXPECT_EQ(only_system.system_, 0u) << "a reused slot takes its new value's kind";
 }
 
 // A passer-by counts once per value, a few values per account, and can

@@ -198,7 +198,10 @@ TEST_F(HistoryEngine, HarvestWithoutAutomationIsAnInfrastructureCandidateWhenNew
       engine.Observe(in);
     }
     const AccountState* a = engine.FindAccount(id);
-    EXPECT_NE(a, nullptr);
+    if (a == nullptr) {
+      ADD_FAILURE() << id << " not found";
+      return OwnEvidence{};
+    }
     return ScoreAccount(*a, engine.policy());
   };
   const OwnEvidence fresh = run("fresh", kT0 - 3'600'000);
