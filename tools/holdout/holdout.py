@@ -803,7 +803,7 @@ def build_legit(w, n):
             a.created = created + a.rng.uniform(0, 2) * HOUR  # accounts provisioned together
             a.home_ip = "%s.%d" % (nat, a.rng.randrange(1, 8))
             human_user(w, a, lognorm_int(a.rng, 12, 0.7, 1, 100), hours=WORK_HOUR_CHOOSER,
-                       system=sp, cats=["code", "analysis", "chat", "math"], cot_rate=0.05)
+                       system=sp, cats=["code", "analysis", "chat", "math"], cot_rate=COT_RATE["company_team"])
 
     # campus students: NAT, created in a burst, homework templates, CoT asks
     campuses = [(subnet24(rng, RESIDENTIAL_NETS), TZS.pick(rng), T0S + rng.uniform(-3, 10) * DAY)
@@ -819,7 +819,7 @@ def build_legit(w, n):
             continue
         home = residential_ip(a.rng)
         human_user(w, a, lognorm_int(a.rng, 8, 0.7, 1, 60), first_day=first,
-                   cats=["math", "analysis", "code", "chat"], cot_rate=0.3,
+                   cats=["math", "analysis", "code", "chat"], cot_rate=COT_RATE["campus_student"],
                    ip_fn=lambda r, a=a, home=home: a.home_ip if r.random() < 0.7 else home)
 
     # mobile users behind carrier CGNAT
@@ -1152,6 +1152,12 @@ def build_agent(w, n, camp):
                 t += a.rng.uniform(2, 25)
 
 
+# How often each of these legitimate archetypes asks for reasoning; --cot-rate
+# changes it for a stress variant (docs/HOLDOUT.md: campus students or company
+# staff who ask for reasoning in most requests).
+COT_RATE = {"campus_student": 0.3, "company_team": 0.05}
+
+
 BUILDERS = {"split": (build_split, 60), "slow": (build_slow, 250), "rubric": (build_rubric, 40),
             "rush": (build_rush, 80), "hydra": (build_hydra, 150), "mimic": (build_mimic, 50),
             "agent": (build_agent, 60)}
@@ -1192,7 +1198,17 @@ def main():
                     help="comma list of %s, or all, or none" % ",".join(ALL_TACTICS))
     ap.add_argument("--shape", choices=["native", "openai-chat"], default="native")
     ap.add_argument("--legit", type=int, default=None, help="legitimate accounts (default 6500*scale)")
+    ap.add_argument("--cot-rate", action="append", default=[], metavar="ARCHETYPE=RATE",
+                    help="stress variant: the share of requests asking for reasoning for %s" % " or ".join(COT_RATE))
     args = ap.parse_args()
+    for spec in args.cot_rate:
+        arch, _, rate = spec.partition("=")
+        if arch not in COT_RATE:
+            ap.error("--cot-rate: unknown archetype %r (known: %s)" % (arch, ", ".join(COT_RATE)))
+        try:
+            COT_RATE[arch] = float(rate)
+        except ValueError:
+            ap.error("--cot-rate: %r is not a number" % rate)
 
     tactics = ALL_TACTICS if args.tactics == "all" else (
         [] if args.tactics == "none" else [t.strip() for t in args.tactics.split(",") if t.strip()])
