@@ -166,7 +166,7 @@ TEST(RequestTable, ForeignKeysAndValuesAreRefusedAndTheTableIsBounded) {
   for (const std::string bad_key : {"k.", "k.0000000000000g2a", "a.00", "k.00000000000000000", "K.000000000000002a", ""}) {
     EXPECT_FALSE(table.OnValue(bad_key, good, false)) << bad_key;
   }
-  for (const std::string bad : {std::string("not json"), std::string("{}"),
+  for (const std::string& bad : {std::string("not json"), std::string("{}"),
                                 std::string(R"({"campaign_id":"","kind":"payment","root":1,"evidence":1})"),
                                 std::string(R"({"campaign_id":"c","kind":"client","root":1,"evidence":1})"),
                                 std::string(R"({"campaign_id":"c","kind":"payment","root":4294967296,"evidence":1})"),

@@ -110,7 +110,7 @@ struct Group {
   int items = 0;
   int padding = 0;
   int64_t pad_tokens = 5;  // each padding repeat's output tokens
-  std::string pad_model;   // its model (empty: the harvest's)
+  std::string pad_model{};  // its model (empty: the harvest's)
   double temperature = 0;
   double repeat_share_policy = -1;  // < 0: the default policy's
 };
