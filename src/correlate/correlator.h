@@ -336,6 +336,9 @@ class Correlator {
   // Whether the cluster at root holds an account not paying with card.
   // O(members), stopping at the first.
   bool OutsideCard(uint32_t root, uint64_t card) const;
+  // Whether the per-kind evidence of a link holds kind k with at least
+  // half its kind's weight (what counts as that kind shared). O(1).
+  bool KindHolds(const std::array<double, kIndicatorKinds>& per_kind, size_t k) const;
   // Whether the per-kind evidence of a link holds a shared card with at
   // least half its kind's weight. O(1).
   bool CardEvidence(const std::array<double, kIndicatorKinds>& per_kind) const;

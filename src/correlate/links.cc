@@ -63,7 +63,7 @@ double Correlator::CombineKinds(const std::array<double, kIndicatorKinds>& per_k
   double other = 0;
   for (size_t k = 0; k < kIndicatorKinds; ++k) {
     const auto kind = static_cast<IndicatorKind>(k);
-    if (per_kind[k] > 0 && per_kind[k] >= 0.5 * policy_.links[k] && IsInfrastructure(kind)) {
+    if (KindHolds(per_kind, k) && IsInfrastructure(kind)) {
       *infra = true;
       if (paid != nullptr && kind != IndicatorKind::kOrg) *paid = true;
     }
@@ -449,14 +449,18 @@ bool Correlator::HoldsCard(const AccountState& a, uint64_t card) {
   return false;
 }
 
+bool Correlator::KindHolds(const std::array<double, kIndicatorKinds>& per_kind, size_t k) const {
+  return per_kind[k] > 0 && per_kind[k] >= 0.5 * policy_.links[k];
+}
+
 bool Correlator::CardEvidence(const std::array<double, kIndicatorKinds>& per_kind) const {
   constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
-  return per_kind[kp] > 0 && per_kind[kp] >= 0.5 * policy_.links[kp];
+  return KindHolds(per_kind, kp);
 }
 
 bool Correlator::BlockEvidence(const std::array<double, kIndicatorKinds>& per_kind) const {
   constexpr size_t ki = static_cast<size_t>(IndicatorKind::kIpPrefix);
-  return per_kind[ki] > 0 && per_kind[ki] >= 0.5 * policy_.links[ki];
+  return KindHolds(per_kind, ki);
 }
 
 bool Correlator::KeyEvidence(const std::array<double, kIndicatorKinds>& per_kind) const {
@@ -497,7 +501,7 @@ bool Correlator::StopInHome(const AccountState& a, const AccountState& b,
   for (size_t k = 0; k < kIndicatorKinds; ++k) {
     const auto kind = static_cast<IndicatorKind>(k);
     if (kind == IndicatorKind::kIpPrefix || !IsInfrastructure(kind)) continue;
-    if (per_kind[k] > 0 && per_kind[k] >= 0.5 * policy_.links[k]) return false;
+    if (KindHolds(per_kind, k)) return false;
   }
   return BlockEvidence(per_kind) && !OpenTie(a, b, per_kind);
 }
