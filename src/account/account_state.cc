@@ -33,7 +33,7 @@ void TopK::Add(uint32_t k) {
   ++count[min_idx];
 }
 
-uint32_t RepeatCounter::Add(uint64_t k, bool system_prompt) {
+uint32_t RepeatCounter::Add(uint64_t k, Kind kind) {
   for (size_t idx = 0; idx < kSlots; ++idx) {
     if (key[idx] == k && count[idx] > 0) {
       ages_ = static_cast<uint16_t>(ages_ & ~(3u << (2 * idx)));
@@ -61,7 +61,11 @@ uint32_t RepeatCounter::Add(uint64_t k, bool system_prompt) {
   key[victim] = k;
   count[victim] = 1;
   ages_ = static_cast<uint16_t>(ages_ & ~(3u << (2 * victim)));
-  system_ = static_cast<uint8_t>(system_prompt ? system_ | (1u << victim) : system_ & ~(1u << victim));
+  const auto mark = [victim](uint8_t bits, bool on) {
+    return static_cast<uint8_t>(on ? bits | (1u << victim) : bits & ~(1u << victim));
+  };
+  system_ = mark(system_, kind == Kind::kSystemPrompt);
+  client_ = mark(client_, kind == Kind::kClient);
   next_ = static_cast<uint8_t>((victim + 1) % kSlots);
   return 1;
 }
@@ -93,6 +97,14 @@ uint32_t RepeatCounter::TopCountBesideSystemPrompts() const {
   uint32_t top = 0;
   for (size_t idx = 0; idx < kSlots; ++idx) {
     if ((system_ & (1u << idx)) == 0) top = std::max(top, count[idx]);
+  }
+  return top;
+}
+
+uint32_t RepeatCounter::TopContentCount() const {
+  uint32_t top = 0;
+  for (size_t idx = 0; idx < kSlots; ++idx) {
+    if (((system_ | client_) & (1u << idx)) == 0) top = std::max(top, count[idx]);
   }
   return top;
 }

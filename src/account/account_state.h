@@ -50,16 +50,20 @@ struct RepeatCounter {
   uint8_t newcomers_ = 0;  // newcomers since the last sweep (< kSlots)
   uint16_t ages_ = 0;      // 2 bits per slot: sweeps since the value was last used (saturating at 3)
   uint8_t system_ = 0;     // bit per slot: the value is a system prompt
+  uint8_t client_ = 0;     // bit per slot: the value is a client configuration
+  // What a value is, for the counts below.
+  enum class Kind : uint8_t { kContent, kSystemPrompt, kClient };
   uint32_t Age(size_t idx) const { return (ages_ >> (2 * idx)) & 3u; }
-  // Returns the key's count after adding it. `system_prompt`: the value is
-  // a system prompt (kept apart for TopCountBesideSystemPrompts).
-  uint32_t Add(uint64_t k, bool system_prompt = false);
+  // Returns the key's count after adding it.
+  uint32_t Add(uint64_t k, Kind kind = Kind::kContent);
   uint32_t TopCount() const;
   // The largest count among the values that are not system prompts:
   // templates, frames, client configurations. An app sends its system
   // prompt with every request, and every user of the app (or every member
   // of an office on its internal one) repeats it; that is no template.
   uint32_t TopCountBesideSystemPrompts() const;
+  // The largest count among prompt templates and frames only.
+  uint32_t TopContentCount() const;
 };
 
 // The values whose one-off use this account counted as a passer-by's

@@ -139,7 +139,10 @@ bool Correlator::Record(AccountState& a, const Interaction& in, const EventFeatu
   auto repeated = [&](IndicatorKind kind, uint64_t value, DisplayFn display) {
     if (value == 0) return;
     const uint64_t key = IndicatorIndex::Key(kind, value);
-    if (a.repeats.Add(key, kind == IndicatorKind::kSystemPrompt) >= 2) {
+    const auto slot_kind = kind == IndicatorKind::kSystemPrompt                              ? RepeatCounter::Kind::kSystemPrompt
+                           : kind == IndicatorKind::kClient || kind == IndicatorKind::kBehaviour ? RepeatCounter::Kind::kClient
+                                                                                                 : RepeatCounter::Kind::kContent;
+    if (a.repeats.Add(key, slot_kind) >= 2) {
       if (a.passersby.Withdraw(key)) index_.RemovePasserby(key);  // it repeats: not a one-off use
       AddIndicator(a, kind, value, display);
     } else if (a.cleared && !a.suspicious && index_.Find(key) != nullptr && a.passersby.Record(key)) {

@@ -17,6 +17,9 @@ constexpr double kStrongHarvest = 0.5;
 // Harvest requests per active day that make an account of unknown age on
 // one network a candidate without automation (the end of ScoreAccount).
 constexpr uint32_t kHomeHarvestPerDay = 10;
+// Requests per active day at which a repeated client configuration counts
+// (fixed_sampling, template_concentration) for an account on one network.
+constexpr uint32_t kClientRequestsPerDay = 10;
 
 double Clamp01(double x) { return std::clamp(x, 0.0, 1.0); }
 
@@ -96,15 +99,30 @@ OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
   for (const RateSignal& sig : kHarvestRates) sum += rate(sig);
   take(&e.harvest);
   sum += rate(kSingleTurnRate);
-  const double fixed = n >= 10 ? static_cast<double>(a.sampling_same) / n : 0;
+  // A client configuration -- its user agent and settings, repeated -- is
+  // one program's mark only at a program's volume: a person on one app, or
+  // a member of staff on the office's internal tool, sends one
+  // configuration with every request too. Below kClientRequestsPerDay
+  // requests per active day, for an account that never left one network,
+  // neither the settings (fixed_sampling) nor the configuration's share
+  // (the client part of template_concentration) count: an operator who
+  // keeps each head under it buys more heads, and one that rotates user
+  // agents and leaves settings at their defaults drops both anyway. One
+  // that moves between networks keeps them, as in the harvest candidacy
+  // below: its place cannot vouch for it.
+  const bool stays_home = a.networks.last != 0 && a.networks.changes == 0;
+  const bool program_volume = n >= kClientRequestsPerDay * std::max<uint32_t>(1, a.days_active);
+  const bool client_counts = program_volume || !stays_home;
+  const double fixed = n >= 10 && client_counts ? static_cast<double>(a.sampling_same) / n : 0;
   sum += set(Reason::kFixedSampling, fixed, (fixed - 0.9) / 0.1);
   // The most repeated prompt cluster, or template frame (fixed opening or
-  // closing words around a variable task), or client configuration -- not
-  // the system prompt: an app sends its own with every request, so every
-  // user of one app, and every member of an office on its internal one,
-  // "repeated" it (a stress holdout with office staff who ask for
+  // closing words around a variable task), or client configuration (above)
+  // -- not the system prompt: an app sends its own with every request, so
+  // every user of one app, and every member of an office on its internal
+  // one, "repeated" it (a stress holdout with office staff who ask for
   // reasoning blocked whole offices on it, docs/QUALITY.md).
-  const double top_template = Rate(std::max(a.templates.TopCount(), a.repeats.TopCountBesideSystemPrompts()), n);
+  const uint32_t repeated = client_counts ? a.repeats.TopCountBesideSystemPrompts() : a.repeats.TopContentCount();
+  const double top_template = Rate(std::max(a.templates.TopCount(), repeated), n);
   sum += set(Reason::kTemplateConcentration, top_template, (top_template - 0.2) / 0.5);
   const double span_days = static_cast<double>(a.last_ts - a.first_ts) / kDayMs;
   const int quiet = LongestQuietRun(a.hours);
@@ -205,7 +223,6 @@ OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
   // that moves between networks needs no such volume (its place cannot
   // vouch for it); a young account's sign-up is its own evidence.
   const bool unknown_age = a.created_at < 0;
-  const bool stays_home = a.networks.last != 0 && a.networks.changes == 0;
   const bool harvests_volume = a.harvest_n >= kHomeHarvestPerDay * std::max<uint32_t>(1, a.days_active);
   if ((e.young || e.changed || (unknown_age && (!stays_home || harvests_volume))) && e.harvest >= kStrongHarvest &&
       e.score < policy.suspicious_score) {

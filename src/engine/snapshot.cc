@@ -209,10 +209,12 @@ struct SnapshotAccess {
     w.Put(c.newcomers_);
     w.Put(c.ages_);
     w.Put(c.system_);
+    w.Put(c.client_);
   }
   static bool Load(In& r, RepeatCounter* c) {
     return r.Arr(&c->key, "repeat keys") && r.Arr(&c->count, "repeat counts") && r.Get(&c->next_, "repeat cursor") &&
            r.Get(&c->newcomers_, "repeat newcomers") && r.Get(&c->ages_, "repeat ages") && r.Get(&c->system_, "repeat system prompts") &&
+           r.Get(&c->client_, "repeat client configurations") &&
            r.Check(c->next_ < RepeatCounter::kSlots, "repeat cursor", "out of range") &&
            r.Check(c->newcomers_ < RepeatCounter::kSlots, "repeat newcomers", "out of range");
   }

@@ -167,14 +167,14 @@ TEST(RepeatCounter, CountsAValueUsedOnEveryRequestInFull) {
 TEST(RepeatCounter, TheTopCountBesideSystemPromptsLeavesTheAppsSystemPromptOut) {
   RepeatCounter r;
   for (uint64_t request = 0; request < 100; ++request) {
-    r.Add(5, /*system_prompt=*/true);
+    r.Add(5, RepeatCounter::Kind::kSystemPrompt);
     r.Add(100000 + request);         // prompt cluster: different every time
     if (request % 4 == 0) r.Add(8);  // a template used every fourth request
   }
   EXPECT_EQ(r.TopCount(), 100u);
   EXPECT_EQ(r.TopCountBesideSystemPrompts(), 25u);
   RepeatCounter only_system;
-  for (int request = 0; request < 10; ++request) only_system.Add(5, true);
+  for (int request = 0; request < 10; ++request) only_system.Add(5, RepeatCounter::Kind::kSystemPrompt);
   EXPECT_EQ(only_system.TopCountBesideSystemPrompts(), 0u);
   for (uint64_t v = 1000; v < 1000 + 3 * RepeatCounter::kSlots * (RepeatCounter::kStaleSweeps + 1); ++v) only_system.Add(v);
   only_system.Add(1000 + 3 * RepeatCounter::kSlots * (RepeatCounter::kStaleSweeps + 1) - 1);

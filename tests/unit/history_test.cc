@@ -124,6 +124,15 @@ class HistoryEngine : public ::testing::Test {
     in.input_tokens = 40;
     return in;
   }
+  // The k-th of a person's varied requests for reasoning (no template).
+  static std::string AskForReasoning(int k) {
+    static const char* const kAsks[] = {"Think step by step and", "Reason it through step by step, then", "Show your full reasoning and",
+                                        "Walk me through your reasoning and", "Work it out step by step and"};
+    static const char* const kTasks[] = {"find the drain time of a tank of", "bound the lookup cost of a trie with",
+                                         "estimate the lateness of a job shop with", "count the rolls until six sixes among",
+                                         "decide the deadlock risk of a queue with", "plan the shortest tour of"};
+    return std::string(kAsks[(k * 3) % 5]) + " " + kTasks[(k * 5) % 6] + " " + std::to_string(17 + k * 13) + " items.";
+  }
   double Unserved(const std::string& id) {
     const AccountState* a = engine.FindAccount(id);
     EXPECT_NE(a, nullptr);
@@ -187,12 +196,7 @@ TEST_F(HistoryEngine, HarvestWithoutAutomationIsAnInfrastructureCandidateWhenNew
       in.account_created_at = created_at;
       if (moves) in.ip = "203." + std::to_string(10 + k % 4) + ".0.9";  // four networks (/16s), in turn
       in.user_agent = agents[(k * 7) % agents.size()];
-      static const char* const kAsks[] = {"Think step by step and", "Reason it through step by step, then", "Show your full reasoning and",
-                                          "Walk me through your reasoning and", "Work it out step by step and"};
-      static const char* const kTasks[] = {"find the drain time of a tank of", "bound the lookup cost of a trie with",
-                                           "estimate the lateness of a job shop with", "count the rolls until six sixes among",
-                                           "decide the deadlock risk of a queue with", "plan the shortest tour of"};
-      in.messages.back().text = std::string(kAsks[(k * 3) % 5]) + " " + kTasks[(k * 5) % 6] + " " + std::to_string(17 + k * 13) + " items.";
+      in.messages.back().text = AskForReasoning(k);
       in.response_text = "Step one for tide " + std::to_string(k) + ": the moon pulls the water.";
       last = in.response_text;
       engine.Observe(in);
@@ -223,6 +227,49 @@ TEST_F(HistoryEngine, HarvestWithoutAutomationIsAnInfrastructureCandidateWhenNew
   EXPECT_GE(customer.harvest, 0.5);
   EXPECT_FALSE(customer.infra_only) << "an established customer asking for reasoning is a customer";
   EXPECT_FALSE(engine.FindAccount("fresh")->reviewable) << "never reviewed on this alone";
+}
+
+// A member of staff on the office's internal tool sends one client
+// configuration (user agent and explicit settings) with every request, at
+// a person's pace, from the office's one network: that repeat is no
+// program's mark (neither fixed_sampling nor the client part of
+// template_concentration count). The same configuration at a program's
+// volume, or from an account that moves from network to network, still
+// counts.
+TEST_F(HistoryEngine, OneClientConfigurationIsAProgramsMarkOnlyAtVolumeOrAwayFromHome) {
+  struct Client {
+    double fixed_sampling, template_concentration;
+  };
+  const auto run = [&](const std::string& id, int per_day, bool moves) {
+    TimeMs ts = kT0;
+    for (int k = 0; k < 40; ++k) {
+      ts += 60'000 + (static_cast<TimeMs>(k) * k * 7919) % 240'000;
+      if (k > 0 && k % per_day == 0) ts += kMsPerDay;
+      Interaction in = Turn(id, ts, {}, "");
+      in.account_created_at = -1;
+      if (moves) in.ip = "203." + std::to_string(10 + k % 4) + ".0.9";
+      in.user_agent = "acme-internal-assistant/2.3";
+      in.max_tokens = 2048;
+      in.temperature = 0.2;
+      in.messages.back().text = AskForReasoning(k);
+      engine.Observe(in);
+    }
+    const AccountState* a = engine.FindAccount(id);
+    if (a == nullptr) {
+      ADD_FAILURE() << id << " not found";
+      return Client{};
+    }
+    const OwnEvidence e = ScoreAccount(*a, engine.policy());
+    return Client{e.strength[static_cast<size_t>(Reason::kFixedSampling)],
+                  e.strength[static_cast<size_t>(Reason::kTemplateConcentration)]};
+  };
+  const Client staff = run("staff", 4, false);
+  EXPECT_EQ(staff.fixed_sampling, 0.0) << "one app's settings at a person's pace at one place";
+  EXPECT_LT(staff.template_concentration, 0.2) << "only its own frames, which repeat a little";
+  for (const Client& program : {run("batch", 40, false), run("mover", 4, true)}) {
+    EXPECT_GT(program.fixed_sampling, 0.9) << "at a program's volume, or moving between networks";
+    EXPECT_GT(program.template_concentration, 0.5);
+  }
 }
 
 TEST_F(HistoryEngine, ServedAndHarvestCountsAreKeptForTheYield) {
