@@ -60,6 +60,20 @@ int LongestQuietRun(const std::array<uint32_t, 24>& hours) {
   return std::min(best, 24);
 }
 
+// Days covered by the sliding window (its current and, if any, previous
+// half), at least one.
+double WindowDays(const AccountState& a) {
+  return std::max(1.0, static_cast<double>(a.last_ts - a.window_start) / kDayMs + (a.window_prev.n > 0 ? 1.0 : 0.0));
+}
+
+// Requests per active day: the lifetime average, or the sliding window's
+// rate when that is higher -- twenty quiet days of one request do not
+// dilute a day of a hundred and twenty.
+double RequestsPerActiveDay(const AccountState& a, const RateCounts& recent, bool use_recent) {
+  const double life = static_cast<double>(a.n) / std::max<uint32_t>(1, a.days_active);
+  return use_recent ? std::max(life, recent.n / WindowDays(a)) : life;
+}
+
 }  // namespace
 
 OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
@@ -103,16 +117,19 @@ OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
   // one program's mark only at a program's volume: a person on one app, or
   // a member of staff on the office's internal tool, sends one
   // configuration with every request too. Below kClientRequestsPerDay
-  // requests per active day, for an account that never left one network,
-  // neither the settings (fixed_sampling) nor the configuration's share
-  // (the client part of template_concentration) count: an operator who
-  // keeps each head under it buys more heads, and one that rotates user
-  // agents and leaves settings at their defaults drops both anyway. One
-  // that moves between networks keeps them, as in the harvest candidacy
-  // below: its place cannot vouch for it.
-  const bool stays_home = a.networks.last != 0 && a.networks.changes == 0;
-  const bool program_volume = n >= kClientRequestsPerDay * std::max<uint32_t>(1, a.days_active);
-  const bool client_counts = program_volume || !stays_home;
+  // requests per active day (RequestsPerActiveDay: a burst is not diluted
+  // by a quiet past), for an account seen on fewer than three
+  // networks, neither the settings (fixed_sampling), the configuration's
+  // share (the client part of template_concentration) nor the client's
+  // repeats per kind of task count: an operator who keeps each head under
+  // it buys more heads, and one that rotates user agents and leaves
+  // settings at their defaults drops them anyway. One seen on three
+  // networks or more keeps them, as in the harvest candidacy below: its
+  // place cannot vouch for it. Office and home -- a member of staff who
+  // works from home now and then -- are two.
+  const double per_active_day = RequestsPerActiveDay(a, recent, use_recent);
+  const bool on_the_move = a.networks.first_visits >= 2;
+  const bool client_counts = per_active_day >= kClientRequestsPerDay || on_the_move;
   const double fixed = n >= 10 && client_counts ? static_cast<double>(a.sampling_same) / n : 0;
   sum += set(Reason::kFixedSampling, fixed, (fixed - 0.9) / 0.1);
   // The most repeated prompt cluster, or template frame (fixed opening or
@@ -137,10 +154,7 @@ OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
   sum += set(Reason::kMachinePacing, cv, cv >= 0 ? (0.5 - cv) / 0.3 : 0);
   // Volume: the lifetime daily average, or the sliding window's rate.
   double per_day = n / std::max(1.0, span_days);
-  if (use_recent) {
-    const double window_days = std::max(1.0, static_cast<double>(a.last_ts - a.window_start) / kDayMs + (a.window_prev.n > 0 ? 1.0 : 0.0));
-    per_day = std::max(per_day, recent.n / window_days);
-  }
+  if (use_recent) per_day = std::max(per_day, recent.n / WindowDays(a));
   sum += set(Reason::kHighVolume, per_day, (per_day - 50.0) / 200.0);
   sum += rate(kMaxOutputCapRate);
   sum += rate(kUnservedRate);
@@ -212,19 +226,21 @@ OwnEvidence ScoreAccount(const AccountState& a, const Policy& policy) {
   // candidate linked through operator infrastructure only, as a bot is: a
   // student on a card and address of its own links to nobody, forty new
   // accounts on one card or one proxy block are one operator's.
-  // Of unknown age and never off one network, the account could as well be
+  // Of unknown age and not on the move, the account could as well be
   // a member of staff behind an office NAT -- indistinguishable by the
   // block from a head behind a proxy block, and an office of twenty who
   // ask for reasoning in most requests is as pure a block as a hydra's. What
   // a harvester cannot leave out is volume: it must harvest at least
   // kHomeHarvestPerDay requests on an active day on average (office staff
   // who ask for reasoning in 80% of their requests stayed under 9, p99 3.5,
-  // in holdout seed 32's stress variant; the review's heads took 20-50). One
-  // that moves between networks needs no such volume (its place cannot
-  // vouch for it); a young account's sign-up is its own evidence.
+  // in holdout seed 32's stress variant; the review's heads took 20-50),
+  // read as RequestsPerActiveDay times its harvest share. One seen on three
+  // networks or more needs no such volume (its place cannot vouch for it;
+  // office and home are two); a young account's sign-up is its own
+  // evidence.
   const bool unknown_age = a.created_at < 0;
-  const bool harvests_volume = a.harvest_n >= kHomeHarvestPerDay * std::max<uint32_t>(1, a.days_active);
-  if ((e.young || e.changed || (unknown_age && (!stays_home || harvests_volume))) && e.harvest >= kStrongHarvest &&
+  const bool harvests_volume = n > 0 && static_cast<double>(a.harvest_n) / n * per_active_day >= kHomeHarvestPerDay;
+  if ((e.young || e.changed || (unknown_age && (on_the_move || harvests_volume))) && e.harvest >= kStrongHarvest &&
       e.score < policy.suspicious_score) {
     e.infra_only = true;
   }

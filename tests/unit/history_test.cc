@@ -194,7 +194,7 @@ TEST_F(HistoryEngine, HarvestWithoutAutomationIsAnInfrastructureCandidateWhenNew
       if (k > 0 && k % per_day == 0) ts += kMsPerDay;                // the next day
       Interaction in = Turn(id, ts, last.empty() ? std::vector<std::string>{} : std::vector<std::string>{last}, "");
       in.account_created_at = created_at;
-      if (moves) in.ip = "203." + std::to_string(10 + k % 4) + ".0.9";  // four networks (/16s), in turn
+      if (moves) in.ip = "203." + std::to_string(10 + k / 8) + ".0.9";  // a new network (/16) every 8 requests, never back
       in.user_agent = agents[(k * 7) % agents.size()];
       in.messages.back().text = AskForReasoning(k);
       in.response_text = "Step one for tide " + std::to_string(k) + ": the moon pulls the water.";
@@ -220,7 +220,7 @@ TEST_F(HistoryEngine, HarvestWithoutAutomationIsAnInfrastructureCandidateWhenNew
   const OwnEvidence staff = run("staff", -1, 4);
   EXPECT_GE(staff.harvest, 0.5);
   EXPECT_FALSE(staff.infra_only);
-  // ... unless it moves from network to network.
+  // ... unless it keeps moving to new networks.
   const OwnEvidence mover = run("mover", -1, 4, true);
   EXPECT_TRUE(mover.infra_only);
   const OwnEvidence customer = run("customer", kT0 - 400 * kMsPerDay);
@@ -231,28 +231,42 @@ TEST_F(HistoryEngine, HarvestWithoutAutomationIsAnInfrastructureCandidateWhenNew
 
 // A member of staff on the office's internal tool sends one client
 // configuration (user agent and explicit settings) with every request, at
-// a person's pace, from the office's one network: that repeat is no
-// program's mark (neither fixed_sampling nor the client part of
-// template_concentration count). The same configuration at a program's
-// volume, or from an account that moves from network to network, still
-// counts.
-TEST_F(HistoryEngine, OneClientConfigurationIsAProgramsMarkOnlyAtVolumeOrAwayFromHome) {
+// a person's pace, from the office's network: that repeat is no program's
+// mark (neither fixed_sampling nor the client part of
+// template_concentration count), and a trip home does not change that.
+// The same configuration at a program's volume -- also after a quiet past,
+// which must not dilute it -- or from an account that keeps moving to new
+// networks, still counts; and in a log without addresses volume decides.
+TEST_F(HistoryEngine, OneClientConfigurationIsAProgramsMarkOnlyAtVolumeOrOnTheMove) {
   struct Client {
     double fixed_sampling, template_concentration;
   };
-  const auto run = [&](const std::string& id, int per_day, bool moves) {
+  enum class Where { kOffice, kTripHome, kMoving, kNoAddress };
+  // `quiet_days` days of one request each first, then 40 requests at
+  // `per_day` a day.
+  const auto run = [&](const std::string& id, int per_day, Where where, int quiet_days = 0) {
     TimeMs ts = kT0;
-    for (int k = 0; k < 40; ++k) {
-      ts += 60'000 + (static_cast<TimeMs>(k) * k * 7919) % 240'000;
-      if (k > 0 && k % per_day == 0) ts += kMsPerDay;
+    const auto send = [&](int k) {
       Interaction in = Turn(id, ts, {}, "");
       in.account_created_at = -1;
-      if (moves) in.ip = "203." + std::to_string(10 + k % 4) + ".0.9";
+      if (where == Where::kMoving) in.ip = "203." + std::to_string(10 + (k & 0xff) / 8) + ".0.9";  // on, never back
+      if (where == Where::kTripHome && k == 20) in.ip = "81.2.69.160";
+      if (where == Where::kNoAddress) in.ip.clear();
       in.user_agent = "acme-internal-assistant/2.3";
       in.max_tokens = 2048;
       in.temperature = 0.2;
       in.messages.back().text = AskForReasoning(k);
       engine.Observe(in);
+    };
+    for (int d = 0; d < quiet_days; ++d) {
+      send(1000 + d);
+      ts += kMsPerDay;
+    }
+    for (int k = 0; k < 40; ++k) {
+      ts += 60'000 + (static_cast<TimeMs>(k) * k * 7919) % 240'000;
+      if (k > 0 && k % per_day == 0) ts += kMsPerDay;
+      if (where == Where::kTripHome && (k == 20 || k == 21)) ts += 3'600'000;  // the trip's own session, and back
+      send(k);
     }
     const AccountState* a = engine.FindAccount(id);
     if (a == nullptr) {
@@ -263,11 +277,14 @@ TEST_F(HistoryEngine, OneClientConfigurationIsAProgramsMarkOnlyAtVolumeOrAwayFro
     return Client{e.strength[static_cast<size_t>(Reason::kFixedSampling)],
                   e.strength[static_cast<size_t>(Reason::kTemplateConcentration)]};
   };
-  const Client staff = run("staff", 4, false);
-  EXPECT_EQ(staff.fixed_sampling, 0.0) << "one app's settings at a person's pace at one place";
-  EXPECT_LT(staff.template_concentration, 0.2) << "only its own frames, which repeat a little";
-  for (const Client& program : {run("batch", 40, false), run("mover", 4, true)}) {
-    EXPECT_GT(program.fixed_sampling, 0.9) << "at a program's volume, or moving between networks";
+  for (const Client& person : {run("staff", 4, Where::kOffice), run("staff_trip", 4, Where::kTripHome),
+                               run("staff_no_address", 4, Where::kNoAddress)}) {
+    EXPECT_EQ(person.fixed_sampling, 0.0) << "one app's settings at a person's pace";
+    EXPECT_LT(person.template_concentration, 0.2) << "only its own frames, which repeat a little";
+  }
+  for (const Client& program : {run("batch", 40, Where::kOffice), run("mover", 4, Where::kMoving),
+                                run("burst_after_quiet", 40, Where::kOffice, 20)}) {
+    EXPECT_GT(program.fixed_sampling, 0.9) << "at a program's volume, or on the move";
     EXPECT_GT(program.template_concentration, 0.5);
   }
 }
