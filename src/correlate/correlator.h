@@ -464,7 +464,12 @@ class Correlator {
   // Per confirmed campaign (root), the best evidence per indicator kind.
   // A block `a` works from (not PassesBy) counts by the share of the
   // block's other ring members that still hold it. O(16 × 6) for a block.
-  using CampaignScores = std::vector<std::pair<uint32_t, std::array<double, kIndicatorKinds>>>;
+  struct CampaignEvidenceSum {
+    uint32_t root;
+    std::array<double, kIndicatorKinds> per_kind;  // the best value of each kind
+    double blocks;                                 // address blocks: summed over distinct blocks
+  };
+  using CampaignScores = std::vector<CampaignEvidenceSum>;
   void AddCampaignEvidence(const AccountState& a, size_t kind, uint64_t key, CampaignScores* scores) const;
   // Sum of per-kind evidence, prompt-content kinds together capped at
   // policy.content_cap: two operators drawing on the same public prompt set

@@ -1002,12 +1002,13 @@ void Correlator::AddCampaignEvidence(const AccountState& a, size_t kind, uint64_
     }
     if (others > 0) v->evidence *= static_cast<double>(alike) / others;
   }
-  auto it = std::find_if(scores->begin(), scores->end(), [&](const auto& p) { return p.first == v->root; });
+  auto it = std::find_if(scores->begin(), scores->end(), [&](const auto& p) { return p.root == v->root; });
   if (it == scores->end()) {
-    scores->push_back({v->root, {}});
+    scores->push_back({v->root, {}, 0});
     it = scores->end() - 1;
   }
-  it->second[kind] = std::max(it->second[kind], v->evidence);
+  it->per_kind[kind] = std::max(it->per_kind[kind], v->evidence);
+  if (kind == static_cast<size_t>(IndicatorKind::kIpPrefix)) it->blocks += v->evidence;
 }
 
 bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
@@ -1054,7 +1055,21 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
       card_mostly_others = others.Purity() >= 0.5;
     }
   }
-  for (const auto& [root, per_kind] : scores) {
+  for (auto& [root, per_kind, blocks] : scores) {
+    // Several of the campaign's address blocks, each used as its heads use
+    // it (AddCampaignEvidence): one block in common is a coincidence a
+    // cloud region or an ISP's pool makes every day, which is why a block
+    // alone is less than a link; the same several blocks are not -- each
+    // is another independent coincidence, and their evidence adds (up to
+    // a link). For a candidate on its own evidence only (a bot's
+    // automation, harvest content): the heads of a hydra on a few
+    // datacenter /24s that show no harvest content of their own, or whose
+    // client configuration its cover traffic made common, joined it late
+    // or never (holdout, gateway fields).
+    if (a.suspicious) {
+      constexpr size_t kb = static_cast<size_t>(IndicatorKind::kIpPrefix);
+      per_kind[kb] = std::max(per_kind[kb], std::min(blocks, policy_.link_threshold));
+    }
     // Content and configuration bring in an account of unknown standing --
     // not one that works from a network of its own (NetworkOf).
     // Nor into a campaign of accounts that each work from a network of
