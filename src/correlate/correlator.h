@@ -464,10 +464,13 @@ class Correlator {
   // Per confirmed campaign (root), the best evidence per indicator kind.
   // A block `a` works from (not PassesBy) counts by the share of the
   // block's other ring members that still hold it. O(16 × 6) for a block.
+  // Address blocks that add up towards a campaign (MatchCampaign).
+  static constexpr uint8_t kSummedBlocks = 3;
   struct CampaignEvidenceSum {
     uint32_t root;
     std::array<double, kIndicatorKinds> per_kind;  // the best value of each kind
-    double blocks;                                 // address blocks: summed over distinct blocks
+    double blocks;                                 // address blocks: evidence summed over distinct blocks
+    uint8_t nblocks;                               // ... and how many gave some
   };
   using CampaignScores = std::vector<CampaignEvidenceSum>;
   void AddCampaignEvidence(const AccountState& a, size_t kind, uint64_t key, CampaignScores* scores) const;

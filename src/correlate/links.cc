@@ -1004,11 +1004,14 @@ void Correlator::AddCampaignEvidence(const AccountState& a, size_t kind, uint64_
   }
   auto it = std::find_if(scores->begin(), scores->end(), [&](const auto& p) { return p.root == v->root; });
   if (it == scores->end()) {
-    scores->push_back({v->root, {}, 0});
+    scores->push_back({v->root, {}, 0, 0});
     it = scores->end() - 1;
   }
   it->per_kind[kind] = std::max(it->per_kind[kind], v->evidence);
-  if (kind == static_cast<size_t>(IndicatorKind::kIpPrefix)) it->blocks += v->evidence;
+  if (kind == static_cast<size_t>(IndicatorKind::kIpPrefix) && v->evidence > 0) {
+    it->blocks += v->evidence;
+    ++it->nblocks;
+  }
 }
 
 bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
@@ -1055,21 +1058,7 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
       card_mostly_others = others.Purity() >= 0.5;
     }
   }
-  for (auto& [root, per_kind, blocks] : scores) {
-    // Several of the campaign's address blocks, each used as its heads use
-    // it (AddCampaignEvidence): one block in common is a coincidence a
-    // cloud region or an ISP's pool makes every day, which is why a block
-    // alone is less than a link; the same several blocks are not -- each
-    // is another independent coincidence, and their evidence adds (up to
-    // a link). For a candidate on its own evidence only (a bot's
-    // automation, harvest content): the heads of a hydra on a few
-    // datacenter /24s that show no harvest content of their own, or whose
-    // client configuration its cover traffic made common, joined it late
-    // or never (holdout, gateway fields).
-    if (a.suspicious) {
-      constexpr size_t kb = static_cast<size_t>(IndicatorKind::kIpPrefix);
-      per_kind[kb] = std::max(per_kind[kb], std::min(blocks, policy_.link_threshold));
-    }
+  for (const auto& [root, per_kind, blocks, nblocks] : scores) {
     // Content and configuration bring in an account of unknown standing --
     // not one that works from a network of its own (NetworkOf).
     // Nor into a campaign of accounts that each work from a network of
@@ -1089,6 +1078,23 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     // framing the app's users.
     bool has_infra = false, paid = false;
     double total = CombineKinds(per_kind, &has_infra, &paid);
+    // Every address the account holds is one of the campaign's blocks, and
+    // there are at least kSummedBlocks of them: the blocks' evidence adds
+    // (up to a link), for a candidate on its own evidence. One block in
+    // common is a coincidence a cloud region or an ISP's pool makes every
+    // day, which is why a block alone is less than a link; a hydra's heads
+    // on three datacenter /24s that show no harvest content of their own
+    // joined their blocked campaign late or never (holdout, gateway
+    // fields). Two blocks are not enough (a student on a campus's two NATs,
+    // a scripter with servers in two cloud /24s a hydra rents), nor several
+    // when the account also works from a block of its own (a mobile user's
+    // home): review of be96684, docs/THREAT_MODEL.md. Only the link total
+    // gains: whether the block is infrastructure evidence (KindHolds,
+    // PaidEvidence) is still read on the best block alone.
+    constexpr size_t kb = static_cast<size_t>(IndicatorKind::kIpPrefix);
+    if (a.suspicious && nblocks >= kSummedBlocks && nblocks == a.indicator_count[kb] && blocks > per_kind[kb]) {
+      total += std::min(blocks, policy_.link_threshold) - per_kind[kb];
+    }
     // A sign-up hour or a webmail domain in common is infrastructure only
     // for an account that harvests on its own evidence: one that does not
     // yet -- a hobbyist at its second request, on the system prompt
