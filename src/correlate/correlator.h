@@ -461,7 +461,9 @@ class Correlator {
   // the link's figures either way.
   bool EdgeHolds(const AccountState& a, const AccountState& b, double* score, ReasonMask* reasons, bool* paid,
                  bool* infra = nullptr) const;
-  // Per confirmed campaign (root), the best evidence per indicator kind.
+  // Per confirmed campaign (root), the best evidence per indicator kind,
+  // and the address blocks' evidence summed (MatchCampaign adds it for an
+  // account that works from kSummedBlocks or more of them and nothing else).
   // A block `a` works from (not PassesBy) counts by the share of the
   // block's other ring members that still hold it. O(16 × 6) for a block.
   // Address blocks that add up towards a campaign (MatchCampaign).

@@ -14,11 +14,13 @@ constexpr double kNoHarvest = 0.1;
 // Harvest evidence at which content counts in full (the score's
 // `harvesting` factor saturates).
 constexpr double kStrongHarvest = 0.5;
-// Harvest requests per active day that make an account of unknown age on
-// one network a candidate without automation (the end of ScoreAccount).
+// Harvest requests per active day that make an account of unknown age,
+// seen on fewer than three networks, a candidate without automation (the
+// end of ScoreAccount).
 constexpr uint32_t kHomeHarvestPerDay = 10;
 // Requests per active day at which a repeated client configuration counts
-// (fixed_sampling, template_concentration) for an account on one network.
+// (fixed_sampling, template_concentration) for an account seen on fewer
+// than three networks.
 constexpr uint32_t kClientRequestsPerDay = 10;
 
 double Clamp01(double x) { return std::clamp(x, 0.0, 1.0); }
