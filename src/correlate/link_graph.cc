@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cmath>
+#include <limits>
+#include <numeric>
 #include <tuple>
 
 namespace dg {
@@ -201,6 +204,262 @@ std::vector<uint8_t> UncorroboratedTies(size_t n, const std::vector<GraphEdge>& 
   }
   for (size_t e = 0; e < m; ++e) {
     if (weak[e] && find(edges[e].x) != find(edges[e].y)) cut[e] = 1;
+  }
+  return cut;
+}
+
+namespace {
+
+struct WeightedPair {
+  uint32_t x, y;  // x <= y; x == y: a self loop (a community's inner weight)
+  double w;
+};
+
+// Sorts by (x, y) and adds up repeated pairs.
+void MergePairs(std::vector<WeightedPair>& pairs) {
+  std::sort(pairs.begin(), pairs.end(), [](const WeightedPair& a, const WeightedPair& b) {
+    return std::tie(a.x, a.y) < std::tie(b.x, b.y);
+  });
+  size_t out = 0;
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    if (out > 0 && pairs[out - 1].x == pairs[i].x && pairs[out - 1].y == pairs[i].y) {
+      pairs[out - 1].w += pairs[i].w;
+    } else {
+      pairs[out++] = pairs[i];
+    }
+  }
+  pairs.resize(out);
+}
+
+}  // namespace
+
+std::vector<uint32_t> ModularityCommunities(size_t n, const std::vector<GraphEdge>& edges) {
+  constexpr int kMaxLevels = 16;
+  constexpr int kMaxPasses = 32;
+  constexpr double kEps = 1e-12;
+  std::vector<uint32_t> member(n);
+  std::iota(member.begin(), member.end(), 0u);
+  std::vector<WeightedPair> pairs;
+  pairs.reserve(edges.size());
+  for (const GraphEdge& e : edges) {
+    if (e.x >= n || e.y >= n || e.x == e.y || !(e.weight > 0)) continue;
+    pairs.push_back({std::min(e.x, e.y), std::max(e.x, e.y), static_cast<double>(e.weight)});
+  }
+  MergePairs(pairs);
+  size_t ln = n;  // nodes of this level
+  for (int level = 0; level < kMaxLevels && !pairs.empty(); ++level) {
+    // Adjacency (CSR) without self loops; k: each node's strength, a self
+    // loop counted twice (both of its ends are inside).
+    std::vector<double> k(ln, 0);
+    std::vector<uint32_t> start(ln + 1, 0);
+    for (const WeightedPair& p : pairs) {
+      if (p.x == p.y) {
+        k[p.x] += 2 * p.w;
+        continue;
+      }
+      k[p.x] += p.w;
+      k[p.y] += p.w;
+      ++start[p.x + 1];
+      ++start[p.y + 1];
+    }
+    for (size_t v = 0; v < ln; ++v) start[v + 1] += start[v];
+    std::vector<std::pair<uint32_t, double>> arcs(start[ln]);
+    {
+      std::vector<uint32_t> fill(start.begin(), start.end() - 1);
+      for (const WeightedPair& p : pairs) {
+        if (p.x == p.y) continue;
+        arcs[fill[p.x]++] = {p.y, p.w};
+        arcs[fill[p.y]++] = {p.x, p.w};
+      }
+    }
+    const double m2 = std::accumulate(k.begin(), k.end(), 0.0);
+    if (!(m2 > 0)) break;
+    std::vector<uint32_t> comm(ln);
+    std::iota(comm.begin(), comm.end(), 0u);
+    std::vector<double> tot = k;
+    std::vector<double> wto(ln, 0);
+    std::vector<uint8_t> seen(ln, 0);
+    std::vector<uint32_t> touched;
+    bool any_move = false;
+    for (int pass = 0; pass < kMaxPasses; ++pass) {
+      bool moved = false;
+      for (uint32_t v = 0; v < ln; ++v) {
+        const uint32_t c = comm[v];
+        touched.clear();
+        for (uint32_t a = start[v]; a < start[v + 1]; ++a) {
+          const uint32_t d = comm[arcs[a].first];
+          if (!seen[d]) {
+            seen[d] = 1;
+            touched.push_back(d);
+          }
+          wto[d] += arcs[a].second;
+        }
+        tot[c] -= k[v];
+        const double stay = wto[c] - tot[c] * k[v] / m2;
+        uint32_t best = c;
+        double best_gain = -std::numeric_limits<double>::infinity();
+        for (const uint32_t d : touched) {
+          if (d == c) continue;
+          const double gain = wto[d] - tot[d] * k[v] / m2;
+          if (gain > best_gain + kEps || (std::fabs(gain - best_gain) <= kEps && d < best)) {
+            best_gain = gain;
+            best = d;
+          }
+        }
+        if (best == c || !(best_gain > stay + kEps)) best = c;
+        tot[best] += k[v];
+        if (best != c) {
+          comm[v] = best;
+          moved = true;
+        }
+        for (const uint32_t d : touched) {
+          wto[d] = 0;
+          seen[d] = 0;
+        }
+      }
+      if (!moved) break;
+      any_move = true;
+    }
+    if (!any_move) break;
+    // Communities numbered by their lowest node; the next level's nodes.
+    std::vector<uint32_t> id(ln, UINT32_MAX);
+    uint32_t next = 0;
+    for (size_t v = 0; v < ln; ++v) {
+      if (id[comm[v]] == UINT32_MAX) id[comm[v]] = next++;
+    }
+    for (uint32_t& m : member) m = id[comm[m]];
+    if (next == ln) break;
+    for (WeightedPair& p : pairs) {
+      const uint32_t cx = id[comm[p.x]], cy = id[comm[p.y]];
+      p.x = std::min(cx, cy);
+      p.y = std::max(cx, cy);
+    }
+    MergePairs(pairs);
+    ln = next;
+  }
+  // Number by the lowest original node (levels may have reordered them).
+  std::vector<uint32_t> id(n, UINT32_MAX);
+  uint32_t next = 0;
+  for (uint32_t& m : member) {
+    if (id[m] == UINT32_MAX) id[m] = next++;
+    m = id[m];
+  }
+  return member;
+}
+
+std::vector<uint8_t> SparseCommunityCuts(size_t n, const std::vector<GraphEdge>& edges, uint32_t min_side,
+                                         double max_ratio) {
+  const size_t m = edges.size();
+  std::vector<uint8_t> cut(m, 0);
+  if (n < 2 * static_cast<size_t>(min_side) || m == 0) return cut;
+  const std::vector<uint32_t> comm = ModularityCommunities(n, edges);
+  const uint32_t k = comm.empty() ? 0 : 1 + *std::max_element(comm.begin(), comm.end());
+  if (k < 2) return cut;
+  std::vector<uint32_t> up(k), size(k, 0);
+  std::iota(up.begin(), up.end(), 0u);
+  std::vector<double> vol(k, 0);
+  for (size_t v = 0; v < n; ++v) ++size[comm[v]];
+  const auto find = [&](uint32_t x) {
+    while (up[x] != x) x = up[x] = up[up[x]];
+    return x;
+  };
+  const auto unite = [&](uint32_t x, uint32_t y) {
+    x = find(x);
+    y = find(y);
+    if (x == y) return;
+    if (y < x) std::swap(x, y);
+    up[y] = x;
+    size[x] += size[y];
+    vol[x] += vol[y];
+  };
+  const auto valid = [&](const GraphEdge& e) { return e.x < n && e.y < n && e.x != e.y && e.weight > 0; };
+  double m2 = 0;
+  for (const GraphEdge& e : edges) {
+    if (!valid(e)) continue;
+    vol[comm[e.x]] += e.weight;
+    vol[comm[e.y]] += e.weight;
+    m2 += 2.0 * e.weight;
+  }
+  for (const GraphEdge& e : edges) {
+    if (valid(e) && e.infra) unite(comm[e.x], comm[e.y]);
+  }
+  std::vector<WeightedPair> between;
+  for (uint32_t joins = 0; joins + 1 < k; ++joins) {
+    between.clear();
+    for (const GraphEdge& e : edges) {
+      if (!valid(e)) continue;
+      const uint32_t gx = find(comm[e.x]), gy = find(comm[e.y]);
+      if (gx != gy) between.push_back({std::min(gx, gy), std::max(gx, gy), static_cast<double>(e.weight)});
+    }
+    MergePairs(between);
+    if (between.empty()) break;
+    // A group too small to stand alone joins the group it is most linked
+    // to: the smallest such group first, ties to the lowest numbers.
+    const WeightedPair* join = nullptr;
+    uint32_t small = UINT32_MAX;
+    for (const WeightedPair& p : between) {
+      for (const uint32_t g : {p.x, p.y}) {
+        if (size[g] >= min_side) continue;
+        if (small == UINT32_MAX || size[g] < size[small] || (size[g] == size[small] && g < small)) small = g;
+      }
+    }
+    if (small != UINT32_MAX) {
+      for (const WeightedPair& p : between) {
+        if ((p.x == small || p.y == small) && (join == nullptr || p.w > join->w)) join = &p;
+      }
+    } else {
+      // Otherwise the pair linked most densely against chance, if at least
+      // max_ratio of it.
+      double best = max_ratio;
+      for (const WeightedPair& p : between) {
+        const double expected = vol[p.x] * vol[p.y] / m2;
+        if (!(expected > 0)) continue;
+        const double ratio = p.w / expected;
+        if (ratio >= best && (join == nullptr || ratio > best)) {
+          best = ratio;
+          join = &p;
+        }
+      }
+    }
+    if (join == nullptr) break;
+    unite(join->x, join->y);
+  }
+  for (size_t e = 0; e < m; ++e) {
+    if (valid(edges[e]) && find(comm[edges[e].x]) != find(comm[edges[e].y])) cut[e] = 1;
+  }
+  // A Louvain community need not be connected (a node that joined through
+  // a neighbour that later left): the parts the kept links make, not the
+  // communities, are what splits. A cut link that touches a part too small
+  // to stand alone holds, as in UncorroboratedTies; repeated until nothing
+  // changes (each pass joins two parts or stops).
+  std::vector<uint32_t> pup(n), psize(n, 1);
+  std::iota(pup.begin(), pup.end(), 0u);
+  const auto pfind = [&](uint32_t x) {
+    while (pup[x] != x) x = pup[x] = pup[pup[x]];
+    return x;
+  };
+  const auto punite = [&](uint32_t x, uint32_t y) {
+    x = pfind(x);
+    y = pfind(y);
+    if (x == y) return false;
+    if (y < x) std::swap(x, y);
+    pup[y] = x;
+    psize[x] += psize[y];
+    return true;
+  };
+  for (size_t e = 0; e < m; ++e) {
+    if (valid(edges[e]) && !cut[e]) punite(edges[e].x, edges[e].y);
+  }
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t e = 0; e < m; ++e) {
+      if (!cut[e]) continue;
+      const uint32_t rx = pfind(edges[e].x), ry = pfind(edges[e].y);
+      if (rx == ry || psize[rx] < min_side || psize[ry] < min_side) {
+        cut[e] = 0;
+        changed = punite(rx, ry) || changed;
+      }
+    }
   }
   return cut;
 }

@@ -66,6 +66,7 @@ class LinkGraph {
 struct GraphEdge {
   uint32_t x = 0, y = 0;
   bool infra = false;  // rests on infrastructure (Correlator::CombineKinds' sense)
+  float weight = 1;    // the link's score (SparseCommunityCuts)
 };
 
 // The links to cut (1 per edge): a link that is the only one between two
@@ -93,5 +94,42 @@ std::vector<uint8_t> SelfStandingBridges(size_t n, const std::vector<GraphEdge>&
 // O(n + edges) memory, no recursion; the result depends only on the input
 // order.
 std::vector<uint8_t> UncorroboratedTies(size_t n, const std::vector<GraphEdge>& edges, uint32_t min_side);
+
+// Communities of the weighted graph by modularity: the Louvain method
+// (Blondel, Guillaume, Lambiotte, Lefebvre 2008) -- every node moves to the
+// neighbouring community that gains the most modularity, until none moves;
+// the communities become the nodes of the next level; until a level
+// changes nothing. Deterministic: nodes are visited in index order, a node
+// moves only for a strictly larger gain, ties go to the lowest community,
+// communities are numbered by their lowest node. (igraph's Louvain and
+// Leiden, in Debian, shuffle with the library's global RNG and abort on
+// error by default; this engine's verdicts must depend on its input only.)
+// Returns a community number per node, 0..k-1. O(levels x passes x edges)
+// time (at most 16 levels of at most 32 passes), O(n + edges) memory, no
+// recursion.
+std::vector<uint32_t> ModularityCommunities(size_t n, const std::vector<GraphEdge>& edges);
+
+// The links to cut (1 per edge) between communities of accounts that are
+// linked to each other much less than chance would link them: two
+// operations that adopted the same public template or the popular client at
+// its defaults touch in tens of pairs among thousands of links inside each.
+// Bridges and uncorroborated ties (above) miss that: the touching pairs are
+// many and share neighbours. Communities by ModularityCommunities, then
+// taken back together where the split would not hold:
+//   - a link on infrastructure between two communities joins them (never
+//     cut, as above);
+//   - a community of fewer than min_side accounts joins the one it is most
+//     linked to (what a group needs to block on its own);
+//   - two communities whose links between them weigh at least max_ratio of
+//     what chance gives (w_ab >= max_ratio x vol_a x vol_b / 2m, the
+//     modularity null model) join: one operation that Louvain cut in two
+//     is linked across the cut about as densely as within.
+// Then a cut link that leaves a part (what the kept links connect) of
+// fewer than min_side accounts holds: a community need not be connected.
+// O(edges) per join after the communities (at most one join per
+// community), O(edges) per pass of the last step (each pass joins two parts
+// or ends it), no recursion; the result depends only on the input order.
+std::vector<uint8_t> SparseCommunityCuts(size_t n, const std::vector<GraphEdge>& edges, uint32_t min_side,
+                                         double max_ratio);
 
 }  // namespace dg

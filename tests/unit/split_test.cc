@@ -228,6 +228,65 @@ TEST(UncorroboratedTies, ContentLinksBetweenTwoGroupsThatShareNoOneAreCut) {
   EXPECT_TRUE(UncorroboratedTies(0, {}, 5).empty());
 }
 
+// Two cliques of `a` and `b` accounts whose first `joins` accounts are each
+// linked to the other group's first three: many links across, each
+// corroborated (linked pairs share neighbours), no bridge.
+std::vector<GraphEdge> TouchingGroups(uint32_t a, uint32_t b, uint32_t joins, bool infra) {
+  std::vector<GraphEdge> edges = TwoGroups(a, b, 0, false);
+  for (uint32_t i = 0; i < joins; ++i) {
+    for (uint32_t j = 0; j < 3; ++j) edges.push_back({i, a + j, infra});
+  }
+  return edges;
+}
+
+TEST(ModularityCommunities, TwoCliquesTouchingInAFewPairsAreTwoCommunities) {
+  const auto comm = ModularityCommunities(24, TouchingGroups(12, 12, 2, false));
+  ASSERT_EQ(comm.size(), 24u);
+  for (uint32_t v = 0; v < 12; ++v) EXPECT_EQ(comm[v], 0u) << v;  // numbered by the lowest node
+  for (uint32_t v = 12; v < 24; ++v) EXPECT_EQ(comm[v], 1u) << v;
+  // Isolated nodes are communities of their own; no edges, no merging.
+  const auto alone = ModularityCommunities(3, {});
+  EXPECT_EQ(alone, (std::vector<uint32_t>{0, 1, 2}));
+  EXPECT_TRUE(ModularityCommunities(0, {}).empty());
+}
+
+TEST(SparseCommunityCuts, OperationsTouchingInManyCorroboratedPairsAreCut) {
+  // Six links across, all corroborated: the older rules keep them.
+  const auto edges = TouchingGroups(12, 12, 2, false);
+  EXPECT_EQ(Cuts(SelfStandingBridges(24, edges, 10)), 0u);
+  EXPECT_EQ(Cuts(UncorroboratedTies(24, edges, 10)), 0u);
+  // Across: 6 links against ~69 that chance gives two groups of this
+  // weight (ratio 0.09): each of the six is cut, nothing inside.
+  auto cut = SparseCommunityCuts(24, edges, 10, 0.2);
+  EXPECT_EQ(Cuts(cut), 6u);
+  for (size_t e = 0; e + 6 < edges.size(); ++e) EXPECT_EQ(cut[e], 0) << e;
+  // One of them on infrastructure: one operation, nothing cut.
+  auto paid = edges;
+  paid.back().infra = true;
+  EXPECT_EQ(Cuts(SparseCommunityCuts(24, paid, 10, 0.2)), 0u);
+  // A side too small to block on its own stays with the group it is linked to.
+  EXPECT_EQ(Cuts(SparseCommunityCuts(21, TouchingGroups(12, 9, 2, false), 10, 0.2)), 0u);
+  // With a threshold below the ties' 0.09 of chance, they hold.
+  EXPECT_EQ(Cuts(SparseCommunityCuts(24, edges, 10, 0.05)), 0u);
+  EXPECT_TRUE(SparseCommunityCuts(0, {}, 10, 0.2).empty());
+}
+
+TEST(SparseCommunityCuts, OneDenseOperationIsNotShattered) {
+  // Forty accounts, each linked to about half the others (a fixed
+  // pseudo-random pattern), weights 1..2: whatever Louvain proposes, the
+  // parts are linked across about as densely as within, and stay one.
+  std::vector<GraphEdge> edges;
+  Rng rng(7);
+  for (uint32_t i = 0; i < 40; ++i) {
+    for (uint32_t j = i + 1; j < 40; ++j) {
+      if (rng.Chance(0.5)) edges.push_back({i, j, false, static_cast<float>(1.0 + rng.Uniform())});
+    }
+  }
+  EXPECT_EQ(Cuts(SparseCommunityCuts(40, edges, 10, 0.2)), 0u);
+  // The same input, the same answer.
+  EXPECT_EQ(ModularityCommunities(40, edges), ModularityCommunities(40, edges));
+}
+
 TEST(Split, SameInputSameSplit) {
   const Outcome x = Play(), y = Play();
   ASSERT_EQ(x.after.size(), y.after.size());
