@@ -218,6 +218,9 @@ class Correlator {
   const CampaignAggregate* ConfirmedCampaign(uint32_t account);
   const CampaignAggregate* ConfirmedCampaignConst(uint32_t account) const;
   double CampaignScore(const CampaignAggregate& g) const;
+  // A campaign's score from its members' mean score (each at least
+  // suspicious_score) and its size: the mean plus 0.05 per doubling.
+  static double CampaignScoreOf(double mean, double members);
   // Members a confirmed campaign needs before it blocks them:
   // policy.campaign_block_min_accounts, doubled when no link in it rests on
   // infrastructure (payment, address block, creation burst, e-mail domain)

@@ -172,43 +172,37 @@ std::vector<uint8_t> UncorroboratedTies(size_t n, const std::vector<GraphEdge>& 
     any = any || weak[e];
   }
   if (!any) return cut;
-  // Parts: the other links' components (iterative union-find).
-  std::vector<uint32_t> up(n), size(n, 1);
-  for (size_t v = 0; v < n; ++v) up[v] = static_cast<uint32_t>(v);
-  const auto find = [&](uint32_t x) {
-    while (up[x] != x) x = up[x] = up[up[x]];
-    return x;
-  };
-  const auto unite = [&](uint32_t x, uint32_t y) {
-    x = find(x);
-    y = find(y);
-    if (x == y) return false;
-    if (y < x) std::swap(x, y);
-    up[y] = x;
-    size[x] += size[y];
-    return true;
-  };
-  for (size_t e = 0; e < m; ++e) {
-    if (!weak[e]) unite(edges[e].x, edges[e].y);
-  }
-  // A weak link that touches a part too small to stand alone holds: it is
-  // how that part belongs. Repeated until nothing changes (each pass either
-  // joins two parts or stops: at most n passes, each O(m)).
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (size_t e = 0; e < m; ++e) {
-      if (!weak[e]) continue;
-      const uint32_t rx = find(edges[e].x), ry = find(edges[e].y);
-      if (rx != ry && (size[rx] < min_side || size[ry] < min_side)) changed = unite(rx, ry) || changed;
-    }
-  }
-  for (size_t e = 0; e < m; ++e) {
-    if (weak[e] && find(edges[e].x) != find(edges[e].y)) cut[e] = 1;
-  }
+  // The parts the other links make; a weak link that touches a part too
+  // small to stand alone holds: it is how that part belongs.
+  cut = std::move(weak);
+  HoldSmallParts(n, edges, min_side, cut);
   return cut;
 }
 
 namespace {
+
+// Union-find over 0..n-1 that keeps each set's size and the sum of a
+// value over its members; the lower root wins (the result depends only on
+// the order of Unite calls). Find halves paths: no recursion.
+struct SummingSets {
+  std::vector<uint32_t> up, size;
+  std::vector<double> sum;
+  explicit SummingSets(size_t n) : up(n), size(n, 1), sum(n, 0) { std::iota(up.begin(), up.end(), 0u); }
+  uint32_t Find(uint32_t x) {
+    while (up[x] != x) x = up[x] = up[up[x]];
+    return x;
+  }
+  bool Unite(uint32_t x, uint32_t y) {
+    x = Find(x);
+    y = Find(y);
+    if (x == y) return false;
+    if (y < x) std::swap(x, y);
+    up[y] = x;
+    size[x] += size[y];
+    sum[x] += sum[y];
+    return true;
+  }
+};
 
 struct WeightedPair {
   uint32_t x, y;  // x <= y; x == y: a self loop (a community's inner weight)
@@ -218,7 +212,7 @@ struct WeightedPair {
 // Sorts by (x, y) and adds up repeated pairs.
 void MergePairs(std::vector<WeightedPair>& pairs) {
   std::sort(pairs.begin(), pairs.end(), [](const WeightedPair& a, const WeightedPair& b) {
-    return std::tie(a.x, a.y) < std::tie(b.x, b.y);
+    return std::tie(a.x, a.y, a.w) < std::tie(b.x, b.y, b.w);  // w too: the sums' order is fixed
   });
   size_t out = 0;
   for (size_t i = 0; i < pairs.size(); ++i) {
@@ -242,7 +236,7 @@ std::vector<uint32_t> ModularityCommunities(size_t n, const std::vector<GraphEdg
   std::vector<WeightedPair> pairs;
   pairs.reserve(edges.size());
   for (const GraphEdge& e : edges) {
-    if (e.x >= n || e.y >= n || e.x == e.y || !(e.weight > 0)) continue;
+    if (e.x >= n || e.y >= n || e.x == e.y || !(e.weight > 0) || !std::isfinite(e.weight)) continue;
     pairs.push_back({std::min(e.x, e.y), std::max(e.x, e.y), static_cast<double>(e.weight)});
   }
   MergePairs(pairs);
@@ -355,24 +349,15 @@ std::vector<uint8_t> SparseCommunityCuts(size_t n, const std::vector<GraphEdge>&
   const std::vector<uint32_t> comm = ModularityCommunities(n, edges);
   const uint32_t k = comm.empty() ? 0 : 1 + *std::max_element(comm.begin(), comm.end());
   if (k < 2) return cut;
-  std::vector<uint32_t> up(k), size(k, 0);
-  std::iota(up.begin(), up.end(), 0u);
-  std::vector<double> vol(k, 0);
-  for (size_t v = 0; v < n; ++v) ++size[comm[v]];
-  const auto find = [&](uint32_t x) {
-    while (up[x] != x) x = up[x] = up[up[x]];
-    return x;
-  };
-  const auto unite = [&](uint32_t x, uint32_t y) {
-    x = find(x);
-    y = find(y);
-    if (x == y) return;
-    if (y < x) std::swap(x, y);
-    up[y] = x;
-    size[x] += size[y];
-    vol[x] += vol[y];
-  };
-  const auto valid = [&](const GraphEdge& e) { return e.x < n && e.y < n && e.x != e.y && e.weight > 0; };
+  SummingSets sets(k);  // communities; sum: the volume (links' weight at each end)
+  std::fill(sets.size.begin(), sets.size.end(), 0);
+  for (size_t v = 0; v < n; ++v) ++sets.size[comm[v]];
+  std::vector<uint32_t>& size = sets.size;
+  std::vector<double>& vol = sets.sum;
+  const auto find = [&](uint32_t x) { return sets.Find(x); };
+  const auto unite = [&](uint32_t x, uint32_t y) { sets.Unite(x, y); };
+  const auto in_range = [&](const GraphEdge& e) { return e.x < n && e.y < n && e.x != e.y; };
+  const auto valid = [&](const GraphEdge& e) { return in_range(e) && e.weight > 0 && std::isfinite(e.weight); };
   double m2 = 0;
   for (const GraphEdge& e : edges) {
     if (!valid(e)) continue;
@@ -381,7 +366,7 @@ std::vector<uint8_t> SparseCommunityCuts(size_t n, const std::vector<GraphEdge>&
     m2 += 2.0 * e.weight;
   }
   for (const GraphEdge& e : edges) {
-    if (valid(e) && e.infra) unite(comm[e.x], comm[e.y]);
+    if (in_range(e) && e.infra) unite(comm[e.x], comm[e.y]);  // whatever its weight
   }
   std::vector<WeightedPair> between;
   for (uint32_t joins = 0; joins + 1 < k; ++joins) {
@@ -429,39 +414,40 @@ std::vector<uint8_t> SparseCommunityCuts(size_t n, const std::vector<GraphEdge>&
   }
   // A Louvain community need not be connected (a node that joined through
   // a neighbour that later left): the parts the kept links make, not the
-  // communities, are what splits. A cut link that touches a part too small
-  // to stand alone holds, as in UncorroboratedTies; repeated until nothing
-  // changes (each pass joins two parts or stops).
-  std::vector<uint32_t> pup(n), psize(n, 1);
-  std::iota(pup.begin(), pup.end(), 0u);
-  const auto pfind = [&](uint32_t x) {
-    while (pup[x] != x) x = pup[x] = pup[pup[x]];
-    return x;
-  };
-  const auto punite = [&](uint32_t x, uint32_t y) {
-    x = pfind(x);
-    y = pfind(y);
-    if (x == y) return false;
-    if (y < x) std::swap(x, y);
-    pup[y] = x;
-    psize[x] += psize[y];
-    return true;
-  };
+  // communities, are what splits.
+  HoldSmallParts(n, edges, min_side, cut);
+  return cut;
+}
+
+void HoldParts(size_t n, const std::vector<GraphEdge>& edges, const std::vector<double>& node_value,
+               absl::FunctionRef<bool(size_t size, double sum)> stands, std::vector<uint8_t>& cut) {
+  const size_t m = std::min(edges.size(), cut.size());
+  SummingSets sets(n);  // parts; sum: node_value
+  for (size_t v = 0; v < n && v < node_value.size(); ++v) sets.sum[v] = node_value[v];
+  const std::vector<uint32_t>& size = sets.size;
+  const std::vector<double>& sum = sets.sum;
+  const auto find = [&](uint32_t x) { return sets.Find(x); };
+  const auto unite = [&](uint32_t x, uint32_t y) { return sets.Unite(x, y); };
+  const auto in_range = [&](const GraphEdge& e) { return e.x < n && e.y < n; };
   for (size_t e = 0; e < m; ++e) {
-    if (valid(edges[e]) && !cut[e]) punite(edges[e].x, edges[e].y);
+    if (in_range(edges[e]) && !cut[e]) unite(edges[e].x, edges[e].y);
   }
+  // Repeated until nothing changes: each pass joins two parts or ends it.
   for (bool changed = true; changed;) {
     changed = false;
     for (size_t e = 0; e < m; ++e) {
-      if (!cut[e]) continue;
-      const uint32_t rx = pfind(edges[e].x), ry = pfind(edges[e].y);
-      if (rx == ry || psize[rx] < min_side || psize[ry] < min_side) {
+      if (!cut[e] || !in_range(edges[e])) continue;
+      const uint32_t rx = find(edges[e].x), ry = find(edges[e].y);
+      if (rx == ry || !stands(size[rx], sum[rx]) || !stands(size[ry], sum[ry])) {
         cut[e] = 0;
-        changed = punite(rx, ry) || changed;
+        changed = unite(rx, ry) || changed;
       }
     }
   }
-  return cut;
+}
+
+void HoldSmallParts(size_t n, const std::vector<GraphEdge>& edges, uint32_t min_side, std::vector<uint8_t>& cut) {
+  HoldParts(n, edges, {}, [min_side](size_t size, double) { return size >= min_side; }, cut);
 }
 
 }  // namespace dg

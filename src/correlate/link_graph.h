@@ -22,6 +22,7 @@
 #include <vector>
 
 #include <absl/container/flat_hash_map.h>
+#include <absl/functional/function_ref.h>
 
 #include "signals/signals.h"
 
@@ -124,12 +125,26 @@ std::vector<uint32_t> ModularityCommunities(size_t n, const std::vector<GraphEdg
 //     what chance gives (w_ab >= max_ratio x vol_a x vol_b / 2m, the
 //     modularity null model) join: one operation that Louvain cut in two
 //     is linked across the cut about as densely as within.
-// Then a cut link that leaves a part (what the kept links connect) of
-// fewer than min_side accounts holds: a community need not be connected.
-// O(edges) per join after the communities (at most one join per
-// community), O(edges) per pass of the last step (each pass joins two parts
-// or ends it), no recursion; the result depends only on the input order.
+// Then HoldSmallParts (a community need not be connected).
+// O(edges log edges) per join after the communities (at most one join per
+// community; a review measured 0.95 s for 90 joins at 50,000 accounts and
+// 200,000 links), HoldSmallParts after, no recursion; a weight that is not
+// finite and positive is no link (an infrastructure link still joins its
+// communities); the result depends only on the input order.
 std::vector<uint8_t> SparseCommunityCuts(size_t n, const std::vector<GraphEdge>& edges, uint32_t min_side,
                                          double max_ratio);
+
+// Un-cuts (cut[e] = 0) every cut link that touches a part -- what the
+// links not cut connect -- that cannot stand alone, or that lies inside one
+// part; until nothing changes. Rules that each keep their own sides whole
+// can together leave a small part (an account with a strong link into one
+// group and weaker ones into another, each cut by a different rule); a
+// part of one leaves its campaign and a small one may not block.
+// stands(size, sum) says whether a part of `size` nodes whose node_value
+// add up to `sum` stands alone (HoldSmallParts: size >= min_side).
+// O(edges) per pass, each pass but the last joins two parts; no recursion.
+void HoldParts(size_t n, const std::vector<GraphEdge>& edges, const std::vector<double>& node_value,
+               absl::FunctionRef<bool(size_t size, double sum)> stands, std::vector<uint8_t>& cut);
+void HoldSmallParts(size_t n, const std::vector<GraphEdge>& edges, uint32_t min_side, std::vector<uint8_t>& cut);
 
 }  // namespace dg

@@ -157,9 +157,13 @@ bool Correlator::EdgeHolds(const AccountState& a, const AccountState& b, double*
          NetworkOf(b) == Network::kNone;
 }
 
+double Correlator::CampaignScoreOf(double mean, double members) {
+  return std::clamp(mean + 0.05 * std::log2(members), 0.0, 1.0);
+}
+
 double Correlator::CampaignScore(const CampaignAggregate& g) const {
   const double m = static_cast<double>(g.members.size());
-  return std::clamp(g.score_sum / m + 0.05 * std::log2(m), 0.0, 1.0);
+  return CampaignScoreOf(g.score_sum / m, m);
 }
 
 ReasonMask Correlator::OwnLinkReasons(const AccountState& a) const {
@@ -1326,6 +1330,25 @@ void Correlator::SplitClusters(TimeMs now, RefreshFn refresh) {
     // between parts are only weak or popular values).
     const std::vector<uint8_t> sparse = SparseCommunityCuts(n, ends, min_side, kSparseTieRatio);
     for (size_t e = 0; e < cut.size(); ++e) cut[e] = static_cast<uint8_t>(cut[e] | weak[e] | sparse[e]);
+    // Each rule keeps its own sides whole; together they can still leave a
+    // small part (an account with a strong uncorroborated link into one
+    // community and weaker corroborated ones into another loses both). A
+    // part of one leaves the campaign; and a part of a blocking campaign
+    // whose score, on its own members, is under the block line would stop
+    // blocking (review of 1ee214b: a team of 10-15 at suspicious_score
+    // scores 0.67-0.70 -- teams on rare values of their own, tied to each
+    // other by public values only, would each have escaped). Their cut
+    // links hold.
+    const bool blocking = CampaignScore(*g) >= policy_.campaign_block_score;
+    std::vector<double> node_score(n);
+    for (size_t i = 0; i < n; ++i) node_score[i] = std::max<double>(accounts_[members[i]].own_score, policy_.suspicious_score);
+    HoldParts(
+        n, ends, node_score,
+        [&](size_t size, double sum) {
+          const double m = static_cast<double>(size);
+          return size >= min_side && (!blocking || CampaignScoreOf(sum / m, m) >= policy_.campaign_block_score);
+        },
+        cut);
     for (size_t e = 0; e < held.size(); ++e) {
       if (cut[e]) continue;
       const auto [lx, ly, score, reasons, paid, infra] = held[e];

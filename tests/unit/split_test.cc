@@ -4,6 +4,8 @@
 // index as it is now, and the part held to the rest only by links that no
 // longer hold breaks off.
 #include <algorithm>
+#include <cstdint>
+#include <limits>
 
 #include <gtest/gtest.h>
 
@@ -285,6 +287,100 @@ TEST(SparseCommunityCuts, OneDenseOperationIsNotShattered) {
   EXPECT_EQ(Cuts(SparseCommunityCuts(40, edges, 10, 0.2)), 0u);
   // The same input, the same answer.
   EXPECT_EQ(ModularityCommunities(40, edges), ModularityCommunities(40, edges));
+}
+
+// The parts the kept links connect, and the size of the smallest one that
+// holds two accounts or more or lost a link (an account no link touched is
+// no part).
+size_t SmallestPart(size_t n, const std::vector<GraphEdge>& edges, const std::vector<uint8_t>& cut) {
+  std::vector<uint32_t> up(n);
+  for (uint32_t v = 0; v < n; ++v) up[v] = v;
+  const auto find = [&](uint32_t x) {
+    while (up[x] != x) x = up[x] = up[up[x]];
+    return x;
+  };
+  std::vector<uint8_t> touched(n, 0);
+  for (size_t e = 0; e < edges.size(); ++e) {
+    touched[edges[e].x] = touched[edges[e].y] = 1;
+    if (!cut[e]) up[find(edges[e].x)] = find(edges[e].y);
+  }
+  std::vector<size_t> size(n, 0);
+  for (uint32_t v = 0; v < n; ++v) size[find(v)] += touched[v];
+  size_t smallest = SIZE_MAX;
+  for (uint32_t v = 0; v < n; ++v) {
+    if (touched[v]) smallest = std::min(smallest, size[find(v)]);
+  }
+  return smallest;
+}
+
+TEST(HoldSmallParts, TheRulesTogetherLeaveNoSmallPart) {
+  // From the review of 1ee214b: two cliques of 12 tied by six
+  // uncorroborated links, and account 24 with one strong link into the
+  // first (no neighbour in common) and two weaker ones into the second
+  // (corroborated). Louvain puts 24 with the first, so the community rule
+  // cuts its links into the second; UncorroboratedTies sees it in the
+  // second's part and cuts its strong link. Each rule keeps its own sides
+  // whole; together they left 24 alone -- out of its campaign.
+  std::vector<GraphEdge> es = TwoGroups(12, 12, 0, false);
+  for (auto& e : es) e.infra = false;
+  for (uint32_t i = 0; i < 6; ++i) es.push_back({i, 12 + i, false, 1});
+  es.push_back({24, 7, false, 3});
+  es.push_back({24, 17, false, 1});
+  es.push_back({24, 18, false, 1});
+  const auto s = SparseCommunityCuts(25, es, 10, 0.2);
+  const auto u = UncorroboratedTies(25, es, 10);
+  const auto b = SelfStandingBridges(25, es, 10);
+  std::vector<uint8_t> cut(es.size());
+  for (size_t e = 0; e < es.size(); ++e) cut[e] = static_cast<uint8_t>(s[e] | u[e] | b[e]);
+  EXPECT_EQ(SmallestPart(25, es, cut), 1u);  // the hole
+  HoldSmallParts(25, es, 10, cut);
+  EXPECT_GE(SmallestPart(25, es, cut), 10u);
+  EXPECT_GT(Cuts(cut), 0u);  // the groups still come apart
+}
+
+TEST(HoldSmallParts, RandomGraphsKeepEveryPartWholeAndNeverCutInfrastructure) {
+  // Planted groups of 8 to 40 accounts, dense inside, a few links across,
+  // some on infrastructure; all three rules together, then HoldSmallParts:
+  // no part under min_side, no infrastructure link cut, same answer twice.
+  Rng rng(52);
+  for (int round = 0; round < 200; ++round) {
+    std::vector<GraphEdge> es;
+    std::vector<uint32_t> group;
+    const int groups = 2 + static_cast<int>(rng.Next() % 4);
+    for (int g = 0; g < groups; ++g) {
+      const auto size = 8 + static_cast<uint32_t>(rng.Next() % 33);
+      for (uint32_t i = 0; i < size; ++i) group.push_back(static_cast<uint32_t>(g));
+    }
+    const auto n = static_cast<uint32_t>(group.size());
+    for (uint32_t x = 0; x < n; ++x) {
+      for (uint32_t y = x + 1; y < n; ++y) {
+        const bool same = group[x] == group[y];
+        if (rng.Chance(same ? 0.4 : 0.01)) {
+          es.push_back({x, y, rng.Chance(same ? 0.1 : 0.05), static_cast<float>(rng.Uniform(0.5, 2.0))});
+        }
+      }
+    }
+    const auto s = SparseCommunityCuts(n, es, 16, 0.2);
+    const auto u = UncorroboratedTies(n, es, 10);
+    const auto b = SelfStandingBridges(n, es, 10);
+    std::vector<uint8_t> cut(es.size());
+    for (size_t e = 0; e < es.size(); ++e) cut[e] = static_cast<uint8_t>(s[e] | u[e] | b[e]);
+    HoldSmallParts(n, es, 16, cut);
+    if (!es.empty()) EXPECT_GE(SmallestPart(n, es, cut), std::min<size_t>(16, SmallestPart(n, es, std::vector<uint8_t>(es.size(), 0)))) << round;
+    for (size_t e = 0; e < es.size(); ++e) {
+      if (es[e].infra) EXPECT_EQ(s[e], 0) << round << " " << e;
+    }
+    EXPECT_EQ(SparseCommunityCuts(n, es, 16, 0.2), s) << round;
+  }
+  // Weights that are no weight: not a link, and no crash.
+  std::vector<GraphEdge> odd = TouchingGroups(12, 12, 2, false);
+  odd.push_back({3, 20, true, 0.0f});  // infrastructure at weight 0 still joins
+  odd.push_back({4, 21, false, std::numeric_limits<float>::quiet_NaN()});
+  odd.push_back({5, 22, false, std::numeric_limits<float>::infinity()});
+  odd.push_back({6, 6, false, 1.0f});
+  odd.push_back({30, 1, false, 1.0f});  // out of range
+  const auto c = SparseCommunityCuts(24, odd, 10, 0.2);
+  EXPECT_EQ(Cuts(c), 0u);
 }
 
 TEST(Split, SameInputSameSplit) {
