@@ -15,6 +15,14 @@
 #                   at most 25% of the harvest requests served (measured ~19%),
 #                   purity >= 0.95 (measured 0.9995 since campaigns split,
 #                   issue #15); leakage is not gated (missed: docs/QUALITY.md)
+#   evade-all-but-org  every evasion but one-org (each account its own
+#                   org: the attacker who has read why one-org is caught,
+#                   issue #16): a floor, not the bar -- recall >= 65% for
+#                   every harvesting campaign (measured 0.70-1.0 on seed 58),
+#                   FPR <= 0.05%, no archetype above 0.5%, at most 45% of
+#                   the harvest requests served (measured 36%), purity
+#                   >= 0.75 (measured 0.80 on seed 58; 0.62 before the
+#                   community split of issue #15)
 #   labs            full fields with realistic evaluation labs (--realistic-labs:
 #                   3-12 researchers on one org, card and office network
 #                   running benchmarks at temperature 0): the full bar, so no
@@ -40,6 +48,11 @@ case "$PROFILE" in
   evade-all)
     SIM=(--evade all)
     GATE=(--min-recall 0.95 --ungated-suffix -decoys --max-fpr 0.0005 --max-archetype-fpr 0.005 --max-harvest-served 0.25 --min-purity 0.95) ;;
+  evade-all-but-org)
+    SIM=()
+    for e in no-shared-payment residential-ip paraphrase diurnal multi-turn no-cot common-ua slow aged-accounts \
+             public-decoys hidden-cot; do SIM+=(--evade "$e"); done
+    GATE=(--min-recall 0.65 --ungated-suffix -decoys --max-fpr 0.0005 --max-archetype-fpr 0.005 --max-harvest-served 0.45 --min-purity 0.75) ;;
   *) echo "unknown profile $PROFILE" >&2; exit 2 ;;
 esac
 "$BIN" simulate --scenario standard --seed "$SEED" "${SIM[@]}" --out - --labels "$WORK/labels.jsonl" \
