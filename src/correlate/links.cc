@@ -1339,9 +1339,16 @@ void Correlator::SplitClusters(TimeMs now, RefreshFn refresh) {
     // scores 0.67-0.70 -- teams on rare values of their own, tied to each
     // other by public values only, would each have escaped). Their cut
     // links hold.
-    const bool blocking = CampaignScore(*g) >= policy_.campaign_block_score;
+    // Scores as they are now (the aggregate's score_sum holds them as they
+    // were when each member joined; Reexamine refreshes it after the split).
     std::vector<double> node_score(n);
-    for (size_t i = 0; i < n; ++i) node_score[i] = std::max<double>(accounts_[members[i]].own_score, policy_.suspicious_score);
+    double score_sum = 0;
+    for (size_t i = 0; i < n; ++i) {
+      node_score[i] = std::max<double>(accounts_[members[i]].own_score, policy_.suspicious_score);
+      score_sum += node_score[i];
+    }
+    const bool blocking =
+        CampaignScoreOf(score_sum / static_cast<double>(n), static_cast<double>(n)) >= policy_.campaign_block_score;
     HoldParts(
         n, ends, node_score,
         [&](size_t size, double sum) {
