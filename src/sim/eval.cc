@@ -139,6 +139,25 @@ absl::StatusOr<EvalResult> Evaluate(const std::string& labels_path, const std::s
   }
   out->predicted_campaigns = predicted.size();
   out->purity = total ? double(majority) / total : 1.0;
+  // true campaign -> (predicted campaign -> count), attack accounts only.
+  std::map<std::string, std::map<std::string, uint64_t>> placed;
+  for (const auto& [camp, groups] : predicted) {
+    for (const auto& [g, n] : groups) {
+      if (g != "legit") placed[g][camp] += n;
+    }
+  }
+  uint64_t placed_total = 0, largest = 0;
+  for (const auto& [g, camps] : placed) {
+    uint64_t best = 0;
+    for (const auto& [camp, n] : camps) {
+      best = std::max(best, n);
+      placed_total += n;
+    }
+    largest += best;
+    out->pieces += camps.size();
+  }
+  out->true_campaigns_placed = placed.size();
+  out->completeness = placed_total ? double(largest) / placed_total : 1.0;
   return result;
 }
 
@@ -148,6 +167,8 @@ std::string FormatEval(const EvalResult& r) {
       "campaign purity: {:.4f} ({} campaigns)\n",
       r.Recall(), r.attack.blocked, r.attack.accounts, r.Fpr(), r.legit.blocked, r.legit.accounts, r.Leakage(),
       r.LegitInteractionsBlocked(), r.purity, r.predicted_campaigns);
+  s += fmt::format("campaign completeness: {:.4f} ({} true campaigns in {} predicted pieces)\n", r.completeness,
+                   r.true_campaigns_placed, r.pieces);
   s += fmt::format("{:<26} {:>8} {:>8} {:>8} {:>9} {:>9}\n", "attack campaign", "accounts", "blocked", "review", "recall", "leakage");
   for (const auto& [name, g] : r.campaigns) {
     s += fmt::format("{:<26} {:>8} {:>8} {:>8} {:>9.4f} {:>9.4f}\n", name, g.accounts, g.blocked, g.review,
@@ -188,8 +209,9 @@ std::string FormatEvalJson(const EvalResult& r) {
   };
   std::string s = fmt::format(
       "{{\"recall\":{:.6f},\"fpr\":{:.6f},\"leakage\":{:.6f},\"legit_interactions_blocked\":{:.6f},\"purity\":{:.6f},"
-      "\"predicted_campaigns\":{},\"missing_accounts\":{},\"campaigns\":{{",
-      r.Recall(), r.Fpr(), r.Leakage(), r.LegitInteractionsBlocked(), r.purity, r.predicted_campaigns, r.missing_accounts);
+      "\"completeness\":{:.6f},\"pieces\":{},\"predicted_campaigns\":{},\"missing_accounts\":{},\"campaigns\":{{",
+      r.Recall(), r.Fpr(), r.Leakage(), r.LegitInteractionsBlocked(), r.purity, r.completeness, r.pieces, r.predicted_campaigns,
+      r.missing_accounts);
   bool first = true;
   for (const auto& [name, g] : r.campaigns) {
     s += fmt::format("{}\"{}\":{}", first ? "" : ",", name, group(g));

@@ -1,6 +1,6 @@
 // Quality figures of a scan against labels (SCHEMA.md, "How quality is
 // scored"): account recall, false-positive rate, legit interactions
-// blocked, campaign purity and leakage, overall, per attack campaign and per
+// blocked, campaign purity and completeness and leakage, overall, per attack campaign and per
 // legit archetype. Reads the two JSONL files; O(accounts) memory.
 #pragma once
 
@@ -32,6 +32,13 @@ struct EvalResult {
   std::map<std::string, GroupFigures> archetypes;  // by legit archetype
   double purity = 1.0;           // size-weighted majority share of predicted campaigns
   uint64_t predicted_campaigns = 0;
+  // The other side of purity: of the attack accounts placed in a predicted
+  // campaign, the share that are in the predicted campaign holding most of
+  // their true campaign's (1.0: no true campaign is split; a true campaign
+  // in four equal pieces counts 0.25 of its accounts). pieces: how many
+  // (true campaign, predicted campaign) pairs hold attack accounts.
+  double completeness = 1.0;
+  uint64_t true_campaigns_placed = 0, pieces = 0;
   uint64_t unlabelled_accounts = 0;
   // Labelled accounts the scan did not list at all (counted as allowed,
   // with no interactions known), and the labelled accounts it did list.

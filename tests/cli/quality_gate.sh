@@ -21,7 +21,7 @@
 #                   every harvesting campaign (measured 0.70-1.0 on seed 58),
 #                   FPR <= 0.05%, no archetype above 0.5%, at most 45% of
 #                   the harvest requests served (measured 36%), purity
-#                   >= 0.75 (measured 0.80 on seed 58; 0.62 before the
+#                   >= 0.75 (measured 0.804 on seed 58; 0.622 before the
 #                   community split of issue #15)
 #   labs            full fields with realistic evaluation labs (--realistic-labs:
 #                   3-12 researchers on one org, card and office network

@@ -259,18 +259,18 @@ TEST(SparseCommunityCuts, OperationsTouchingInManyCorroboratedPairsAreCut) {
   EXPECT_EQ(Cuts(UncorroboratedTies(24, edges, 10)), 0u);
   // Across: 6 links against ~69 that chance gives two groups of this
   // weight (ratio 0.09): each of the six is cut, nothing inside.
-  auto cut = SparseCommunityCuts(24, edges, 10, 0.2);
+  auto cut = SparseCommunityCuts(24, edges, 10, 0.1);
   EXPECT_EQ(Cuts(cut), 6u);
   for (size_t e = 0; e + 6 < edges.size(); ++e) EXPECT_EQ(cut[e], 0) << e;
   // One of them on infrastructure: one operation, nothing cut.
   auto paid = edges;
   paid.back().infra = true;
-  EXPECT_EQ(Cuts(SparseCommunityCuts(24, paid, 10, 0.2)), 0u);
+  EXPECT_EQ(Cuts(SparseCommunityCuts(24, paid, 10, 0.1)), 0u);
   // A side too small to block on its own stays with the group it is linked to.
-  EXPECT_EQ(Cuts(SparseCommunityCuts(21, TouchingGroups(12, 9, 2, false), 10, 0.2)), 0u);
+  EXPECT_EQ(Cuts(SparseCommunityCuts(21, TouchingGroups(12, 9, 2, false), 10, 0.1)), 0u);
   // With a threshold below the ties' 0.09 of chance, they hold.
   EXPECT_EQ(Cuts(SparseCommunityCuts(24, edges, 10, 0.05)), 0u);
-  EXPECT_TRUE(SparseCommunityCuts(0, {}, 10, 0.2).empty());
+  EXPECT_TRUE(SparseCommunityCuts(0, {}, 10, 0.1).empty());
 }
 
 TEST(SparseCommunityCuts, OneDenseOperationIsNotShattered) {
@@ -284,7 +284,7 @@ TEST(SparseCommunityCuts, OneDenseOperationIsNotShattered) {
       if (rng.Chance(0.5)) edges.push_back({i, j, false, static_cast<float>(1.0 + rng.Uniform())});
     }
   }
-  EXPECT_EQ(Cuts(SparseCommunityCuts(40, edges, 10, 0.2)), 0u);
+  EXPECT_EQ(Cuts(SparseCommunityCuts(40, edges, 10, 0.1)), 0u);
   // The same input, the same answer.
   EXPECT_EQ(ModularityCommunities(40, edges), ModularityCommunities(40, edges));
 }
@@ -327,7 +327,7 @@ TEST(HoldSmallParts, TheRulesTogetherLeaveNoSmallPart) {
   es.push_back({24, 7, false, 3});
   es.push_back({24, 17, false, 1});
   es.push_back({24, 18, false, 1});
-  const auto s = SparseCommunityCuts(25, es, 10, 0.2);
+  const auto s = SparseCommunityCuts(25, es, 10, 0.2);  // the ratio the review found it at
   const auto u = UncorroboratedTies(25, es, 10);
   const auto b = SelfStandingBridges(25, es, 10);
   std::vector<uint8_t> cut(es.size());
@@ -379,7 +379,7 @@ TEST(HoldSmallParts, RandomGraphsKeepEveryPartWholeAndNeverCutInfrastructure) {
   odd.push_back({5, 22, false, std::numeric_limits<float>::infinity()});
   odd.push_back({6, 6, false, 1.0f});
   odd.push_back({30, 1, false, 1.0f});  // out of range
-  const auto c = SparseCommunityCuts(24, odd, 10, 0.2);
+  const auto c = SparseCommunityCuts(24, odd, 10, 0.1);
   EXPECT_EQ(Cuts(c), 0u);
 }
 
