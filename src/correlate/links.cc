@@ -1301,11 +1301,11 @@ void Correlator::SplitClusters(TimeMs now, RefreshFn refresh) {
     std::vector<uint8_t> part_paid(n, 0);
     struct Held {
       uint32_t x, y;  // local indices
-      double score;
       ReasonMask reasons;
       bool paid, infra;
     };
     std::vector<Held> held;
+    std::vector<GraphEdge> ends;  // the same links, weighted, for the cut rules
     for (const auto& [x, y] : pairs) {
       double score = 0;
       ReasonMask reasons = 0;
@@ -1314,11 +1314,11 @@ void Correlator::SplitClusters(TimeMs now, RefreshFn refresh) {
       graph_.Update(x, y, static_cast<float>(score), reasons, paid);
       const uint32_t lx = local[x], ly = local[y];
       linked[lx] = linked[ly] = 1;
-      if (holds) held.push_back({lx, ly, score, reasons, paid, infra});
+      if (holds) {
+        held.push_back({lx, ly, reasons, paid, infra});
+        ends.push_back({lx, ly, infra, static_cast<float>(score)});
+      }
     }
-    std::vector<GraphEdge> ends;
-    ends.reserve(held.size());
-    for (const Held& h : held) ends.push_back({h.x, h.y, h.infra, static_cast<float>(h.score)});
     // Each side must block on its own whatever ties it: twice the block
     // size, what a group tied by content alone needs where ages are
     // unknown (BlockMinAccounts).
@@ -1361,7 +1361,7 @@ void Correlator::SplitClusters(TimeMs now, RefreshFn refresh) {
         cut);
     for (size_t e = 0; e < held.size(); ++e) {
       if (cut[e]) continue;
-      const auto [lx, ly, score, reasons, paid, infra] = held[e];
+      const auto [lx, ly, reasons, paid, infra] = held[e];
       uint32_t rx = find(lx), ry = find(ly);
       if (rx != ry) {
         if (ry < rx) std::swap(rx, ry);
