@@ -352,10 +352,8 @@ std::vector<uint8_t> SparseCommunityCuts(size_t n, const std::vector<GraphEdge>&
   SummingSets sets(k);  // communities; sum: the volume (links' weight at each end)
   std::fill(sets.size.begin(), sets.size.end(), 0);
   for (size_t v = 0; v < n; ++v) ++sets.size[comm[v]];
-  std::vector<uint32_t>& size = sets.size;
+  const std::vector<uint32_t>& size = sets.size;
   std::vector<double>& vol = sets.sum;
-  const auto find = [&](uint32_t x) { return sets.Find(x); };
-  const auto unite = [&](uint32_t x, uint32_t y) { sets.Unite(x, y); };
   const auto in_range = [&](const GraphEdge& e) { return e.x < n && e.y < n && e.x != e.y; };
   const auto valid = [&](const GraphEdge& e) { return in_range(e) && e.weight > 0 && std::isfinite(e.weight); };
   double m2 = 0;
@@ -366,14 +364,14 @@ std::vector<uint8_t> SparseCommunityCuts(size_t n, const std::vector<GraphEdge>&
     m2 += 2.0 * e.weight;
   }
   for (const GraphEdge& e : edges) {
-    if (in_range(e) && e.infra) unite(comm[e.x], comm[e.y]);  // whatever its weight
+    if (in_range(e) && e.infra) sets.Unite(comm[e.x], comm[e.y]);  // whatever its weight
   }
   std::vector<WeightedPair> between;
   for (uint32_t joins = 0; joins + 1 < k; ++joins) {
     between.clear();
     for (const GraphEdge& e : edges) {
       if (!valid(e)) continue;
-      const uint32_t gx = find(comm[e.x]), gy = find(comm[e.y]);
+      const uint32_t gx = sets.Find(comm[e.x]), gy = sets.Find(comm[e.y]);
       if (gx != gy) between.push_back({std::min(gx, gy), std::max(gx, gy), static_cast<double>(e.weight)});
     }
     MergePairs(between);
@@ -407,10 +405,10 @@ std::vector<uint8_t> SparseCommunityCuts(size_t n, const std::vector<GraphEdge>&
       }
     }
     if (join == nullptr) break;
-    unite(join->x, join->y);
+    sets.Unite(join->x, join->y);
   }
   for (size_t e = 0; e < m; ++e) {
-    if (valid(edges[e]) && find(comm[edges[e].x]) != find(comm[edges[e].y])) cut[e] = 1;
+    if (valid(edges[e]) && sets.Find(comm[edges[e].x]) != sets.Find(comm[edges[e].y])) cut[e] = 1;
   }
   // A Louvain community need not be connected (a node that joined through
   // a neighbour that later left): the parts the kept links make, not the
@@ -426,21 +424,19 @@ void HoldParts(size_t n, const std::vector<GraphEdge>& edges, const std::vector<
   for (size_t v = 0; v < n && v < node_value.size(); ++v) sets.sum[v] = node_value[v];
   const std::vector<uint32_t>& size = sets.size;
   const std::vector<double>& sum = sets.sum;
-  const auto find = [&](uint32_t x) { return sets.Find(x); };
-  const auto unite = [&](uint32_t x, uint32_t y) { return sets.Unite(x, y); };
   const auto in_range = [&](const GraphEdge& e) { return e.x < n && e.y < n; };
   for (size_t e = 0; e < m; ++e) {
-    if (in_range(edges[e]) && !cut[e]) unite(edges[e].x, edges[e].y);
+    if (in_range(edges[e]) && !cut[e]) sets.Unite(edges[e].x, edges[e].y);
   }
   // Repeated until nothing changes: each pass joins two parts or ends it.
   for (bool changed = true; changed;) {
     changed = false;
     for (size_t e = 0; e < m; ++e) {
       if (!cut[e] || !in_range(edges[e])) continue;
-      const uint32_t rx = find(edges[e].x), ry = find(edges[e].y);
+      const uint32_t rx = sets.Find(edges[e].x), ry = sets.Find(edges[e].y);
       if (rx == ry || !stands(size[rx], sum[rx]) || !stands(size[ry], sum[ry])) {
         cut[e] = 0;
-        changed = unite(rx, ry) || changed;
+        changed = sets.Unite(rx, ry) || changed;
       }
     }
   }
