@@ -252,7 +252,9 @@ class Correlator {
   size_t BlockMinAccounts(bool infra_linked, const CampaignAggregate& g) const;
   // Whether the campaign is one customer in the open: from
   // policy.campaign_min_accounts to policy.one_customer_max_accounts
-  // members, every one paying with the same one card and nothing else,
+  // members (to kPacedCustomerMaxAccounts at a person's pace: PersonsPace),
+  // every one paying with the same one card and nothing else (a quarter
+  // may pay with a card of their own instead, from the group's blocks only),
   // declaring one organisation or none, and their addresses within two
   // address blocks (an office, a VPN) but for at most a quarter of the
   // members (at least one: a researcher travelling) -- a lab's or a team's
@@ -270,6 +272,22 @@ class Correlator {
   // its blocks makes it none (OtherTeamOnBlocks). OneCustomerMembers' and
   // OtherTeamOnBlocks' cost.
   bool OneCustomer(const CampaignAggregate& g) const;
+  // A customer in the open past one_customer_max_accounts: a company's
+  // staff on its corporate card and office, every seat at a person's pace
+  // (PersonsPace). Up to this many members (OneCustomer's arrays are sized
+  // for it, on the stack).
+  static constexpr size_t kPacedCustomerMaxAccounts = 64;
+  // Harvest requests per active day a person keeps under: office staff who
+  // ask for reasoning in 80% of their requests stayed under 3 (holdout
+  // seed 32's stress variant, p99 3.5); heads that harvest take 20-50, a
+  // low-and-slow operator's 2-6 per head over hundreds of heads.
+  static constexpr uint32_t kPersonHarvestPerDay = 10;
+  // Whether every account in `members` made fewer than
+  // kPersonHarvestPerDay harvest requests per active day: so many seats
+  // on one card and office yield no more a day than one_customer_max_accounts
+  // seats of a lab at its pace, which OneCustomer already lets through to
+  // review. O(members).
+  bool PersonsPace(std::span<const uint32_t> members) const;
   // Whether the account pays with one card whose suspicious holders -- at
   // least campaign_min_accounts of them, at most one_customer_max_accounts
   // of them, whatever cluster each is in -- pass OneCustomer's rule
@@ -301,9 +319,12 @@ class Correlator {
   // OneCustomerMembers' cost, no allocation.
   bool OpenCardGroup(uint64_t card, const AccountState* with, CardGroup* group) const;
   // OneCustomer's rule on a list of accounts: one card every member pays
-  // with (a quarter may pay with another as well), one declared org or
-  // none, addresses within two blocks but for a quarter of them. At most 17 members (else false); O(members² × 36)
-  // block comparisons in the worst case (~10k), on the stack.
+  // with (a quarter may pay with another as well, or with one of their own
+  // instead when they work from the group's main blocks only), one
+  // declared org or none, addresses within two blocks but for a quarter of
+  // them. At most kPacedCustomerMaxAccounts + 1 members (else false);
+  // O(members² × 36) block comparisons in the worst case (~150k at 65),
+  // on the stack (~6 KB).
   // `card_out`, if given, gets the group's card.
   bool OneCustomerMembers(std::span<const uint32_t> members, uint64_t* card_out = nullptr) const;
   // Whether the account pays with `card` (among its cards), or works from

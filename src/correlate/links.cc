@@ -300,7 +300,7 @@ bool Correlator::OtherTeamOnBlocks(std::span<const uint32_t> members, uint64_t c
   constexpr size_t kMaxTeams = 8;
   std::array<uint64_t, kMaxTeams> checked{};
   size_t nchecked = 0;
-  std::array<uint64_t, (kMaxMembers + 1) * kMaxValuesPerKind> blocks{};
+  std::array<uint64_t, (kPacedCustomerMaxAccounts + 1) * kMaxValuesPerKind> blocks{};
   size_t nblocks = 0;
   for (const uint32_t mi : members) {
     const AccountState& m = accounts_[mi];
@@ -527,12 +527,24 @@ bool Correlator::OneCustomer(const CampaignAggregate& g) const {
   const auto cap = static_cast<size_t>(policy_.one_customer_max_accounts);
   // A pair on one card is no group to speak of (and would let an operator
   // buy openness two accounts at a time): from a campaign's minimum size.
-  if (g.members.size() > cap || g.members.size() < static_cast<size_t>(policy_.campaign_min_accounts)) return false;
+  if (g.members.size() < static_cast<size_t>(policy_.campaign_min_accounts)) return false;
+  // Past the cap, a company's seats at a person's pace (PersonsPace) on its
+  // card: up to kPacedCustomerMaxAccounts of them, never an office known by
+  // its block alone (no card in the log: OneCustomerMembers' office rule
+  // stays within the cap).
+  if (g.members.size() > cap && (g.members.size() > kPacedCustomerMaxAccounts || !PersonsPace(g.members))) return false;
   uint64_t card = 0;
   if (!OneCustomerMembers(g.members, &card)) return false;
   // Nor is a group with another card's team on its blocks (OtherTeamOnBlocks):
   // cells of one operator behind one proxy /24 that share no content.
   return !OtherTeamOnBlocks(g.members, card);
+}
+
+bool Correlator::PersonsPace(std::span<const uint32_t> members) const {
+  return std::all_of(members.begin(), members.end(), [&](uint32_t m) {
+    const AccountState& a = accounts_[m];
+    return a.harvest_n < kPersonHarvestPerDay * std::max<uint32_t>(1, a.days_active);
+  });
 }
 
 bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t* card_out) const {
@@ -542,12 +554,18 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t*
   const std::string* org = nullptr;
   // Per address block, the members that used it: at most (cap + 1) × 6
   // blocks, on the stack.
-  std::array<std::pair<uint64_t, uint32_t>, (kMaxMembers + 1) * kMaxValuesPerKind> networks{};
+  std::array<std::pair<uint64_t, uint32_t>, (kPacedCustomerMaxAccounts + 1) * kMaxValuesPerKind> networks{};
   size_t nnet = 0;
-  if (members.empty() || members.size() > kMaxMembers + 1) return false;
-  // The group's card: one that every member pays with. A quarter of the
-  // members may pay with another card as well (a researcher's personal
-  // card, once); none may overflow its slots. In a log that carries no
+  if (members.empty() || members.size() > kPacedCustomerMaxAccounts + 1) return false;
+  // The group's card: one that every member pays with -- but for a
+  // quarter of the members, each of which pays with one card of its own
+  // and works from the group's main blocks only (a member of staff on a
+  // personal account at the office: holdout seed 32, full fields, an
+  // early adopter at a lab's /24 all its life, tied to the lab by the
+  // block they both work from, made the lab no customer and blocked ten).
+  // A quarter of the members may pay with another card as well (a
+  // researcher's personal card, once); none may overflow its slots. Both
+  // together at most a quarter. In a log that carries no
   // card at all (a gateway's, with no account table) the group is one
   // customer only as an office is: its main blocks closed -- every
   // suspicious account that works from them is one of its members, at
@@ -557,17 +575,30 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t*
   // block of its own, and ties none to another by anything but public
   // content, gets each cell reviewed, not blocked (THREAT_MODEL 3.4).
   uint64_t card = 0;
+  size_t holders = 0;
   const AccountState& first = accounts_[members.front()];
-  for (size_t idx = 0; idx < first.indicator_count[kp] && card == 0; ++idx) {
-    const uint64_t c = first.indicators[kp][idx];
-    if (std::all_of(members.begin(), members.end(), [&](uint32_t m) { return HoldsCard(accounts_[m], c); })) card = c;
+  // The card is the first member's, or -- when the first is the one on a
+  // card of its own -- the second's.
+  for (size_t fi = 0; fi < std::min<size_t>(2, members.size()) && card == 0; ++fi) {
+    const AccountState& f = accounts_[members[fi]];
+    for (size_t idx = 0; idx < f.indicator_count[kp] && card == 0; ++idx) {
+      const uint64_t c = f.indicators[kp][idx];
+      const auto n = static_cast<size_t>(
+          std::count_if(members.begin(), members.end(), [&](uint32_t m) { return HoldsCard(accounts_[m], c); }));
+      if (n + members.size() / 4 >= members.size()) {
+        card = c;
+        holders = n;
+      }
+    }
   }
   const bool office = card == 0 && !cards_seen_;
   if (card == 0 && !office) return false;
+  const size_t own_cards = office ? 0 : members.size() - holders;
   size_t more_cards = 0;
   for (const uint32_t m : members) {
     const AccountState& a = accounts_[m];
     if (a.indicator_overflow[kp] != 0) return false;
+    if (!office && !HoldsCard(a, card) && a.indicator_count[kp] != 1) return false;
     more_cards += a.indicator_count[kp] > 1;
     // What it declares agrees with the others: one organisation or none (a
     // card behind accounts of many declared orgs is multi-accounting).
@@ -586,7 +617,7 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t*
       }
     }
   }
-  if (more_cards > members.size() / 4) return false;
+  if (more_cards + own_cards > members.size() / 4) return false;
   // A log that carries no addresses (or none for these accounts) says
   // nothing about where the group works: the card and the org decide, as
   // they do beside an office. Not "every member away" -- that blocked
@@ -594,7 +625,7 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t*
   // (simulator seed 57 --fields no-ip: 15 of 38 lab accounts).
   if (nnet == 0 && std::none_of(members.begin(), members.end(),
                                 [&](uint32_t m) { return accounts_[m].indicator_overflow[ki] != 0; })) {
-    if (office) return false;
+    if (office || own_cards > 0) return false;
     if (card_out != nullptr) *card_out = card;
     return true;
   }
@@ -618,6 +649,7 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t*
       const uint64_t v = a.indicators[ki][idx];
       away = std::none_of(networks.begin(), networks.begin() + main, [v](const auto& p) { return p.first == v; });
     }
+    if (away && (own_cards > 0 && !HoldsCard(a, card))) return false;  // on a card of its own and elsewhere
     if (away && ++outside > allowed) return false;
   }
   if (office) {
@@ -701,7 +733,7 @@ size_t Correlator::BlockMinAccounts(bool infra_linked, const CampaignAggregate& 
   const auto min = static_cast<size_t>(policy_.campaign_block_min_accounts);
   // One customer in the open -- one card, an office's networks -- is judged
   // as one customer: its accounts are not a campaign of each other.
-  if (OneCustomer(g)) return static_cast<size_t>(policy_.one_customer_max_accounts) + 1;
+  if (OneCustomer(g)) return std::max(static_cast<size_t>(policy_.one_customer_max_accounts), g.members.size()) + 1;
   if (infra_linked) return min;
   // Tied by an org id (and content), not by anything paid for: a real lab
   // or evaluation team may declare one org nobody verified.

@@ -119,6 +119,71 @@ TEST(OneCustomer, MoreAccountsThanALabIsACampaign) {
   EXPECT_EQ(Count(engine, big, Verdict::kBlock), 17u);
 }
 
+// Past the cap, a company's seats at a person's pace (Correlator::
+// PersonsPace): 24 seats on the corporate card and office, a harvest
+// request each every eight hours (3 an active day) for five days.
+constexpr int kPacedRounds = 15;
+constexpr TimeMs kPacedGap = 8 * kMsPerHour;
+
+TEST(OneCustomer, ACompanyPastTheCapAtAPersonsPaceIsOneCustomer) {
+  Engine engine(Policy::Defaults());
+  Group corp{"corp"};
+  corp.accounts = 24;
+  Play(engine, {corp}, kPacedRounds, kPacedGap);
+  ASSERT_EQ(Campaigns(engine).size(), 1u);
+  EXPECT_EQ(Campaigns(engine)[0].members.size(), 24u);
+  EXPECT_EQ(Count(engine, corp, Verdict::kBlock), 0u);
+  EXPECT_EQ(Count(engine, corp, Verdict::kReview), 24u);
+}
+
+TEST(OneCustomer, TheSameSeatsAtAHarvestersPaceAreACampaign) {
+  // Twelve harvest requests a seat an active day: more than a person asks.
+  Engine engine(Policy::Defaults());
+  Group corp{"corp"};
+  corp.accounts = 24;
+  Play(engine, {corp}, 36, 2 * kMsPerHour);
+  EXPECT_EQ(Count(engine, corp, Verdict::kBlock), 24u);
+}
+
+TEST(OneCustomer, PastSixtyFourSeatsPaceMakesNoCustomer) {
+  Engine engine(Policy::Defaults());
+  Group corp{"corp"};
+  corp.accounts = static_cast<int>(Correlator::kPacedCustomerMaxAccounts) + 1;
+  Play(engine, {corp}, kPacedRounds, kPacedGap);
+  EXPECT_EQ(Count(engine, corp, Verdict::kBlock), static_cast<size_t>(corp.accounts));
+}
+
+TEST(OneCustomer, AMemberOfStaffOnAPersonalCardAtTheOfficeLeavesOneCustomer) {
+  // The twelfth account pays with a card of its own, at the lab's office.
+  Engine engine(Policy::Defaults());
+  Group lab{"lab"};
+  lab.card = [](int i) { return std::string(i == 11 ? "card_own" : "card_lab"); };
+  Play(engine, {lab});
+  EXPECT_EQ(Count(engine, lab, Verdict::kBlock), 0u);
+  EXPECT_EQ(Count(engine, lab, Verdict::kReview), 12u);
+}
+
+TEST(OneCustomer, OnAPersonalCardAndElsewhereTooIsNoMemberOfStaff) {
+  // The same account working from a proxy block of its own half the time.
+  Engine engine(Policy::Defaults());
+  Group lab{"lab"};
+  lab.card = [](int i) { return std::string(i == 11 ? "card_own" : "card_lab"); };
+  lab.ip = [](int i, int round) {
+    return i == 11 && round % 2 == 1 ? std::string("203.0.113.77") : "198.51.100." + std::to_string(10 + i % 3);
+  };
+  Play(engine, {lab});
+  EXPECT_EQ(Count(engine, lab, Verdict::kBlock), 12u);
+}
+
+TEST(OneCustomer, MoreThanAQuarterOnCardsOfTheirOwnIsACampaign) {
+  // Four of twelve on cards of their own: more than a quarter.
+  Engine engine(Policy::Defaults());
+  Group lab{"lab"};
+  lab.card = [](int i) { return i >= 8 ? "card_own" + std::to_string(i) : std::string("card_lab"); };
+  Play(engine, {lab});
+  EXPECT_EQ(Count(engine, lab, Verdict::kBlock), 12u);
+}
+
 TEST(OneCustomer, OneCardBehindProxyAddressesIsACampaign) {
   Engine engine(Policy::Defaults());
   Group hidden{"px"};

@@ -366,9 +366,13 @@ TEST(HoldSmallParts, RandomGraphsKeepEveryPartWholeAndNeverCutInfrastructure) {
     std::vector<uint8_t> cut(es.size());
     for (size_t e = 0; e < es.size(); ++e) cut[e] = static_cast<uint8_t>(s[e] | u[e] | b[e]);
     HoldSmallParts(n, es, 16, cut);
-    if (!es.empty()) EXPECT_GE(SmallestPart(n, es, cut), std::min<size_t>(16, SmallestPart(n, es, std::vector<uint8_t>(es.size(), 0)))) << round;
+    if (!es.empty()) {
+      EXPECT_GE(SmallestPart(n, es, cut), std::min<size_t>(16, SmallestPart(n, es, std::vector<uint8_t>(es.size(), 0)))) << round;
+    }
     for (size_t e = 0; e < es.size(); ++e) {
-      if (es[e].infra) EXPECT_EQ(s[e], 0) << round << " " << e;
+      if (es[e].infra) {
+        EXPECT_EQ(s[e], 0) << round << " " << e;
+      }
     }
     EXPECT_EQ(SparseCommunityCuts(n, es, 16, 0.2), s) << round;
   }
