@@ -288,6 +288,14 @@ class Correlator {
   // seats of a lab at its pace, which OneCustomer already lets through to
   // review. O(members).
   bool PersonsPace(std::span<const uint32_t> members) const;
+  // One account: under kPersonHarvestPerDay harvest requests per active day
+  // over its life, and in its sliding window (one to two days). O(1).
+  static bool AtPersonsPace(const AccountState& a);
+  // Whether the suspicious users of the members' address blocks who are
+  // not members number at most a quarter of the group (read from the
+  // index's counts: a group past 16 fills the blocks' rings itself).
+  // O(blocks × members).
+  bool BlocksHeldByMembers(std::span<const uint32_t> members) const;
   // Whether the account pays with one card whose suspicious holders -- at
   // least campaign_min_accounts of them, at most one_customer_max_accounts
   // of them, whatever cluster each is in -- pass OneCustomer's rule

@@ -317,7 +317,15 @@ bool Correlator::OtherTeamOnBlocks(std::span<const uint32_t> members, uint64_t c
         const uint64_t other = o.indicators[kp][0];
         if (other == card || std::find(checked.begin(), checked.begin() + nchecked, other) != checked.begin() + nchecked) continue;
         const IndicatorStats* cs = index_.Find(other);
-        if (cs == nullptr || cs->suspicious < min || cs->suspicious > cap) continue;
+        if (cs == nullptr || cs->suspicious < min) continue;
+        // A card with more suspicious holders than the cap is no team of a
+        // lab's size; but for a group itself past the cap (PersonsPace) it
+        // may be another such group -- paced cells of 17-64 on a card each
+        // behind one proxy block (review of 6a76d50): it closes the blocks.
+        if (cs->suspicious > cap) {
+          if (members.size() > cap) return true;
+          continue;
+        }
         if (nchecked == kMaxTeams) return true;
         checked[nchecked++] = other;
         CardGroup theirs;
@@ -525,6 +533,7 @@ bool Correlator::StopInHome(const AccountState& a, const AccountState& b,
 
 bool Correlator::OneCustomer(const CampaignAggregate& g) const {
   const auto cap = static_cast<size_t>(policy_.one_customer_max_accounts);
+  if (cap == 0) return false;  // switched off
   // A pair on one card is no group to speak of (and would let an operator
   // buy openness two accounts at a time): from a campaign's minimum size.
   if (g.members.size() < static_cast<size_t>(policy_.campaign_min_accounts)) return false;
@@ -535,16 +544,57 @@ bool Correlator::OneCustomer(const CampaignAggregate& g) const {
   if (g.members.size() > cap && (g.members.size() > kPacedCustomerMaxAccounts || !PersonsPace(g.members))) return false;
   uint64_t card = 0;
   if (!OneCustomerMembers(g.members, &card)) return false;
+  if (g.members.size() > cap && !BlocksHeldByMembers(g.members)) return false;
   // Nor is a group with another card's team on its blocks (OtherTeamOnBlocks):
   // cells of one operator behind one proxy /24 that share no content.
   return !OtherTeamOnBlocks(g.members, card);
 }
 
 bool Correlator::PersonsPace(std::span<const uint32_t> members) const {
-  return std::all_of(members.begin(), members.end(), [&](uint32_t m) {
-    const AccountState& a = accounts_[m];
-    return a.harvest_n < kPersonHarvestPerDay * std::max<uint32_t>(1, a.days_active);
-  });
+  return std::all_of(members.begin(), members.end(), [&](uint32_t m) { return AtPersonsPace(accounts_[m]); });
+}
+
+bool Correlator::BlocksHeldByMembers(std::span<const uint32_t> members) const {
+  constexpr size_t ki = static_cast<size_t>(IndicatorKind::kIpPrefix);
+  // The blocks' rings show their last 16 suspicious users only -- a group
+  // past 16 fills them itself -- so the count is read: suspicious users of
+  // each of the group's blocks that are not its members, summed, at most a
+  // quarter of the group (review of 6a76d50: of three paced cells of 20
+  // behind one proxy /24, the last to act saw only its own heads in the
+  // ring). O(blocks × members), blocks <= 6 × members.
+  std::array<uint64_t, (kPacedCustomerMaxAccounts + 1) * kMaxValuesPerKind> seen{};
+  size_t nseen = 0;
+  size_t strangers = 0;
+  for (const uint32_t mi : members) {
+    const AccountState& m = accounts_[mi];
+    for (size_t idx = 0; idx < m.indicator_count[ki]; ++idx) {
+      const uint64_t block = m.indicators[ki][idx];
+      if (std::find(seen.begin(), seen.begin() + nseen, block) != seen.begin() + nseen) continue;
+      if (nseen == seen.size()) return false;
+      seen[nseen++] = block;
+      const IndicatorStats* s = index_.Find(block);
+      if (s == nullptr) continue;
+      const auto own = static_cast<uint32_t>(std::count_if(members.begin(), members.end(), [&](uint32_t o) {
+        return accounts_[o].suspicious && HoldsCard(accounts_[o], block);
+      }));
+      strangers += s->suspicious > own ? s->suspicious - own : 0;
+      if (strangers > members.size() / 4) return false;
+    }
+  }
+  return true;
+}
+
+bool Correlator::AtPersonsPace(const AccountState& a) {
+  // Over its life, and now: the sliding window (one to two days), so that
+  // quiet days banked are not spent in a burst (review of 6a76d50: a
+  // month of one a day, then 200 in three hours). The window's harvest
+  // counts are summed over the harvest kinds -- a request that asks for
+  // two is counted twice, erring towards "not a person's pace".
+  const RateCounts recent = a.Recent();
+  const uint32_t recent_harvest = recent.cot + recent.recon + recent.rubric + recent.datagen;
+  const uint32_t window_days = a.window_prev.n > 0 ? 2 : 1;
+  return a.harvest_n < kPersonHarvestPerDay * std::max<uint32_t>(1, a.days_active) &&
+         recent_harvest < kPersonHarvestPerDay * window_days;
 }
 
 bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t* card_out) const {
@@ -577,19 +627,34 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t*
   uint64_t card = 0;
   size_t holders = 0;
   const AccountState& first = accounts_[members.front()];
-  // The card is the first member's, or -- when the first is the one on a
-  // card of its own -- the second's.
-  for (size_t fi = 0; fi < std::min<size_t>(2, members.size()) && card == 0; ++fi) {
-    const AccountState& f = accounts_[members[fi]];
-    for (size_t idx = 0; idx < f.indicator_count[kp] && card == 0; ++idx) {
-      const uint64_t c = f.indicators[kp][idx];
-      const auto n = static_cast<size_t>(
-          std::count_if(members.begin(), members.end(), [&](uint32_t m) { return HoldsCard(accounts_[m], c); }));
-      if (n + members.size() / 4 >= members.size()) {
+  {
+    // The card most members pay with (the lower value on a tie), whatever
+    // the members' order (review of 6a76d50: the first two members' cards
+    // only made the verdict depend on who joined first). `networks` holds
+    // the counts for now: it is filled with blocks below.
+    size_t ncards = 0;
+    for (const uint32_t m : members) {
+      const AccountState& a = accounts_[m];
+      for (size_t idx = 0; idx < a.indicator_count[kp]; ++idx) {
+        const uint64_t c = a.indicators[kp][idx];
+        const auto end = networks.begin() + ncards;
+        auto it = std::find_if(networks.begin(), end, [c](const auto& p) { return p.first == c; });
+        if (it == end) {
+          networks[ncards++] = {c, 1};
+        } else {
+          ++it->second;
+        }
+      }
+    }
+    for (size_t ci = 0; ci < ncards; ++ci) {
+      const auto& [c, n] = networks[ci];
+      if (n > holders || (n == holders && c < card)) {
         card = c;
         holders = n;
       }
     }
+    networks = {};
+    if (holders + members.size() / 4 < members.size()) card = 0;
   }
   const bool office = card == 0 && !cards_seen_;
   if (card == 0 && !office) return false;
@@ -598,7 +663,10 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t*
   for (const uint32_t m : members) {
     const AccountState& a = accounts_[m];
     if (a.indicator_overflow[kp] != 0) return false;
-    if (!office && !HoldsCard(a, card) && a.indicator_count[kp] != 1) return false;
+    // One on a card of its own pays with that card only, at a person's pace
+    // (review of 6a76d50: heads on cards of their own harvesting from a
+    // lab's /24 at 40 a day were laundered as its staff).
+    if (!office && !HoldsCard(a, card) && (a.indicator_count[kp] != 1 || !AtPersonsPace(a))) return false;
     more_cards += a.indicator_count[kp] > 1;
     // What it declares agrees with the others: one organisation or none (a
     // card behind accounts of many declared orgs is multi-accounting).

@@ -153,14 +153,102 @@ TEST(OneCustomer, PastSixtyFourSeatsPaceMakesNoCustomer) {
   EXPECT_EQ(Count(engine, corp, Verdict::kBlock), static_cast<size_t>(corp.accounts));
 }
 
-TEST(OneCustomer, AMemberOfStaffOnAPersonalCardAtTheOfficeLeavesOneCustomer) {
-  // The twelfth account pays with a card of its own, at the lab's office.
-  Engine engine(Policy::Defaults());
+// Eleven researchers on the lab's card, and a member of staff on a card
+// of its own at the office sending the same requests: at a person's pace
+// (one a round, a round every three hours: eight a day) or at the lab's
+// (40 rounds in one stretch).
+void LabWithStaff(Engine& engine, bool staff_paced) {
   Group lab{"lab"};
-  lab.card = [](int i) { return std::string(i == 11 ? "card_own" : "card_lab"); };
-  Play(engine, {lab});
-  EXPECT_EQ(Count(engine, lab, Verdict::kBlock), 0u);
-  EXPECT_EQ(Count(engine, lab, Verdict::kReview), 12u);
+  lab.accounts = 11;
+  Group staff{"staff"};
+  staff.accounts = 1;
+  staff.card = [](int) { return std::string("card_own"); };
+  staff.org = "-";
+  if (!staff_paced) {
+    Play(engine, {lab, staff});
+    return;
+  }
+  Play(engine, {lab}, 40, 0, false);
+  Play(engine, {staff}, 16, 3 * kMsPerHour, true, kT0 + kMsPerHour, 9);
+}
+
+TEST(OneCustomer, AMemberOfStaffOnAPersonalCardAtTheOfficeLeavesOneCustomer) {
+  Engine engine(Policy::Defaults());
+  LabWithStaff(engine, true);
+  ASSERT_EQ(Campaigns(engine).size(), 1u);
+  EXPECT_EQ(Campaigns(engine)[0].members.size(), 12u);
+  EXPECT_EQ(Count(engine, Group{"lab", 11}, Verdict::kBlock), 0u);
+  EXPECT_EQ(Count(engine, Group{"staff", 1}, Verdict::kBlock), 0u);
+}
+
+TEST(OneCustomer, OnACardOfItsOwnAtAHarvestersPaceIsNoMemberOfStaff) {
+  // Review of 6a76d50: heads on cards of their own in a lab's /24 at the
+  // lab's pace were laundered as its staff.
+  Engine engine(Policy::Defaults());
+  LabWithStaff(engine, false);
+  EXPECT_EQ(Count(engine, Group{"lab", 11}, Verdict::kBlock), 11u);
+  EXPECT_EQ(Count(engine, Group{"staff", 1}, Verdict::kBlock), 1u);
+}
+
+TEST(OneCustomer, TheGroupsCardIsTheOneMostMembersPayWithWhateverTheirOrder) {
+  // Review of 6a76d50: the card was read off the first two members only.
+  // Two members of staff on cards of their own, at a person's pace, join
+  // a lab of ten once it works: one customer whether they come before the
+  // researchers in each round or after them.
+  for (const bool staff_first : {true, false}) {
+    Engine engine(Policy::Defaults());
+    Group lab{"lab"};
+    lab.accounts = 10;
+    Group staff{"staff"};
+    staff.accounts = 2;
+    staff.org = "-";
+    staff.card = [](int i) { return "card_own" + std::to_string(i); };
+    staff.start_round = 3;
+    Play(engine, staff_first ? std::vector<Group>{staff, lab} : std::vector<Group>{lab, staff}, kPacedRounds, kPacedGap);
+    EXPECT_EQ(Count(engine, lab, Verdict::kBlock), 0u) << staff_first;
+    EXPECT_EQ(Count(engine, staff, Verdict::kBlock), 0u) << staff_first;
+  }
+}
+
+TEST(OneCustomer, BankedQuietDaysDoNotPayForABurst) {
+  // Review of 6a76d50: a month of one harvest request a seat a day, then
+  // 200 each within hours -- a person's pace over the life, not now.
+  Engine engine(Policy::Defaults());
+  Group corp{"corp"};
+  corp.accounts = 24;
+  Play(engine, {corp}, 30, 24 * kMsPerHour, false);
+  Play(engine, {corp}, 200, 0, true, kT0 + 31 * 24 * kMsPerHour, 11);
+  EXPECT_EQ(Count(engine, corp, Verdict::kBlock), 24u);
+}
+
+TEST(OneCustomer, PacedCellsPastTheCapBehindOneProxyBlockAreNoCustomers) {
+  // Review of 6a76d50: cells of 20 on a card each behind one /24, paced,
+  // did not close each other's block (a card past 16 holders was no team).
+  Engine engine(Policy::Defaults());
+  std::vector<Group> cells;
+  for (int c = 0; c < 3; ++c) {
+    Group g{"cell" + std::to_string(c)};
+    g.accounts = 20;
+    g.style = c;
+    g.org = "-";
+    const std::string card = "card_cell" + std::to_string(c);
+    g.card = [card](int) { return card; };
+    g.ip = [c](int i, int) { return "100.70.5." + std::to_string(c * 60 + i + 1); };
+    cells.push_back(g);
+  }
+  Play(engine, cells, kPacedRounds, kPacedGap);
+  for (const Group& g : cells) EXPECT_EQ(Count(engine, g, Verdict::kReview), 0u) << g.prefix;
+}
+
+TEST(OneCustomer, SwitchedOffPacedGroupsAreCampaignsToo) {
+  // Review of 6a76d50: one_customer_max_accounts = 0 left paced groups open.
+  Policy p = Policy::Defaults();
+  p.one_customer_max_accounts = 0;
+  Engine engine(p);
+  Group corp{"corp"};
+  corp.accounts = 24;
+  Play(engine, {corp}, kPacedRounds, kPacedGap);
+  EXPECT_EQ(Count(engine, corp, Verdict::kBlock), 24u);
 }
 
 TEST(OneCustomer, OnAPersonalCardAndElsewhereTooIsNoMemberOfStaff) {
