@@ -296,6 +296,13 @@ class Correlator {
   // index's counts: a group past 16 fills the blocks' rings itself).
   // O(blocks × members).
   bool BlocksHeldByMembers(std::span<const uint32_t> members) const;
+  // Calls fn(block) once for each distinct address block the members hold,
+  // until fn returns true; true if it did, or if the members hold more
+  // distinct blocks than (kPacedCustomerMaxAccounts + 1) accounts' slots
+  // (no group that spread is one customer). O(blocks²) comparisons, on
+  // the stack.
+  template <class Fn>
+  bool AnyGroupBlock(std::span<const uint32_t> members, Fn&& fn) const;
   // Whether the account pays with one card whose suspicious holders -- at
   // least campaign_min_accounts of them, at most one_customer_max_accounts
   // of them, whatever cluster each is in -- pass OneCustomer's rule

@@ -280,9 +280,26 @@ bool Correlator::OnOpenCard(const AccountState& a) const {
   return !OtherTeamOnBlocks(std::span<const uint32_t>(group.members.data(), group.n), card);
 }
 
+template <class Fn>
+bool Correlator::AnyGroupBlock(std::span<const uint32_t> members, Fn&& fn) const {
+  constexpr size_t ki = static_cast<size_t>(IndicatorKind::kIpPrefix);
+  std::array<uint64_t, (kPacedCustomerMaxAccounts + 1) * kMaxValuesPerKind> seen{};
+  size_t nseen = 0;
+  for (const uint32_t mi : members) {
+    const AccountState& m = accounts_[mi];
+    for (size_t idx = 0; idx < m.indicator_count[ki]; ++idx) {
+      const uint64_t block = m.indicators[ki][idx];
+      if (std::find(seen.begin(), seen.begin() + nseen, block) != seen.begin() + nseen) continue;
+      if (nseen == seen.size()) return true;
+      seen[nseen++] = block;
+      if (fn(block)) return true;
+    }
+  }
+  return false;
+}
+
 bool Correlator::OtherTeamOnBlocks(std::span<const uint32_t> members, uint64_t card) const {
   constexpr size_t kp = static_cast<size_t>(IndicatorKind::kPayment);
-  constexpr size_t ki = static_cast<size_t>(IndicatorKind::kIpPrefix);
   const auto cap = static_cast<size_t>(policy_.one_customer_max_accounts);
   const auto min = static_cast<size_t>(policy_.campaign_min_accounts);
   // Another card's team on the same address blocks makes neither one
@@ -300,40 +317,31 @@ bool Correlator::OtherTeamOnBlocks(std::span<const uint32_t> members, uint64_t c
   constexpr size_t kMaxTeams = 8;
   std::array<uint64_t, kMaxTeams> checked{};
   size_t nchecked = 0;
-  std::array<uint64_t, (kPacedCustomerMaxAccounts + 1) * kMaxValuesPerKind> blocks{};
-  size_t nblocks = 0;
-  for (const uint32_t mi : members) {
-    const AccountState& m = accounts_[mi];
-    for (size_t idx = 0; idx < m.indicator_count[ki]; ++idx) {
-      const uint64_t block = m.indicators[ki][idx];
-      if (std::find(blocks.begin(), blocks.begin() + nblocks, block) != blocks.begin() + nblocks) continue;
-      if (nblocks == blocks.size()) return true;
-      blocks[nblocks++] = block;
-      const IndicatorStats* net = index_.Find(block);
-      if (net == nullptr) continue;
-      for (size_t oi = 0; oi < net->nmembers; ++oi) {
-        const AccountState& o = accounts_[net->members[oi]];
-        if (o.indicator_count[kp] != 1 || o.indicator_overflow[kp] != 0) continue;  // on no one card: no team's
-        const uint64_t other = o.indicators[kp][0];
-        if (other == card || std::find(checked.begin(), checked.begin() + nchecked, other) != checked.begin() + nchecked) continue;
-        const IndicatorStats* cs = index_.Find(other);
-        if (cs == nullptr || cs->suspicious < min) continue;
-        // A card with more suspicious holders than the cap is no team of a
-        // lab's size; but for a group itself past the cap (PersonsPace) it
-        // may be another such group -- paced cells of 17-64 on a card each
-        // behind one proxy block (review of 6a76d50): it closes the blocks.
-        if (cs->suspicious > cap) {
-          if (members.size() > cap) return true;
-          continue;
-        }
-        if (nchecked == kMaxTeams) return true;
-        checked[nchecked++] = other;
-        CardGroup theirs;
-        if (OpenCardGroup(other, nullptr, &theirs)) return true;
+  return AnyGroupBlock(members, [&](uint64_t block) {
+    const IndicatorStats* net = index_.Find(block);
+    if (net == nullptr) return false;
+    for (size_t oi = 0; oi < net->nmembers; ++oi) {
+      const AccountState& o = accounts_[net->members[oi]];
+      if (o.indicator_count[kp] != 1 || o.indicator_overflow[kp] != 0) continue;  // on no one card: no team's
+      const uint64_t other = o.indicators[kp][0];
+      if (other == card || std::find(checked.begin(), checked.begin() + nchecked, other) != checked.begin() + nchecked) continue;
+      const IndicatorStats* cs = index_.Find(other);
+      if (cs == nullptr || cs->suspicious < min) continue;
+      // A card with more suspicious holders than the cap is no team of a
+      // lab's size; but for a group itself past the cap (PersonsPace) it
+      // may be another such group -- paced cells of 17-64 on a card each
+      // behind one proxy block (review of 6a76d50): it closes the blocks.
+      if (cs->suspicious > cap) {
+        if (members.size() > cap) return true;
+        continue;
       }
+      if (nchecked == kMaxTeams) return true;
+      checked[nchecked++] = other;
+      CardGroup theirs;
+      if (OpenCardGroup(other, nullptr, &theirs)) return true;
     }
-  }
-  return false;
+    return false;
+  });
 }
 
 bool Correlator::OpenCardGroup(uint64_t card, const AccountState* with, CardGroup* group) const {
@@ -555,33 +563,22 @@ bool Correlator::PersonsPace(std::span<const uint32_t> members) const {
 }
 
 bool Correlator::BlocksHeldByMembers(std::span<const uint32_t> members) const {
-  constexpr size_t ki = static_cast<size_t>(IndicatorKind::kIpPrefix);
   // The blocks' rings show their last 16 suspicious users only -- a group
   // past 16 fills them itself -- so the count is read: suspicious users of
   // each of the group's blocks that are not its members, summed, at most a
   // quarter of the group (review of 6a76d50: of three paced cells of 20
   // behind one proxy /24, the last to act saw only its own heads in the
   // ring). O(blocks × members), blocks <= 6 × members.
-  std::array<uint64_t, (kPacedCustomerMaxAccounts + 1) * kMaxValuesPerKind> seen{};
-  size_t nseen = 0;
   size_t strangers = 0;
-  for (const uint32_t mi : members) {
-    const AccountState& m = accounts_[mi];
-    for (size_t idx = 0; idx < m.indicator_count[ki]; ++idx) {
-      const uint64_t block = m.indicators[ki][idx];
-      if (std::find(seen.begin(), seen.begin() + nseen, block) != seen.begin() + nseen) continue;
-      if (nseen == seen.size()) return false;
-      seen[nseen++] = block;
-      const IndicatorStats* s = index_.Find(block);
-      if (s == nullptr) continue;
-      const auto own = static_cast<uint32_t>(std::count_if(members.begin(), members.end(), [&](uint32_t o) {
-        return accounts_[o].suspicious && HoldsCard(accounts_[o], block);
-      }));
-      strangers += s->suspicious > own ? s->suspicious - own : 0;
-      if (strangers > members.size() / 4) return false;
-    }
-  }
-  return true;
+  return !AnyGroupBlock(members, [&](uint64_t block) {
+    const IndicatorStats* s = index_.Find(block);
+    if (s == nullptr) return false;
+    const auto own = static_cast<uint32_t>(std::count_if(members.begin(), members.end(), [&](uint32_t o) {
+      return accounts_[o].suspicious && HoldsCard(accounts_[o], block);
+    }));
+    strangers += s->suspicious > own ? s->suspicious - own : 0;
+    return strangers > members.size() / 4;
+  });
 }
 
 bool Correlator::AtPersonsPace(const AccountState& a) {
