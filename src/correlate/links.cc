@@ -621,6 +621,16 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t*
   // clusters; an operator that gives every cell of at most 16 accounts a
   // block of its own, and ties none to another by anything but public
   // content, gets each cell reviewed, not blocked (THREAT_MODEL 3.4).
+  // Counts one more use of `v` in networks[0, *used).
+  const auto tally = [&networks](uint64_t v, size_t* used) {
+    const auto end = networks.begin() + *used;
+    auto it = std::find_if(networks.begin(), end, [v](const auto& p) { return p.first == v; });
+    if (it == end) {
+      networks[(*used)++] = {v, 1};
+    } else {
+      ++it->second;
+    }
+  };
   uint64_t card = 0;
   size_t holders = 0;
   const AccountState& first = accounts_[members.front()];
@@ -632,16 +642,7 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t*
     size_t ncards = 0;
     for (const uint32_t m : members) {
       const AccountState& a = accounts_[m];
-      for (size_t idx = 0; idx < a.indicator_count[kp]; ++idx) {
-        const uint64_t c = a.indicators[kp][idx];
-        const auto end = networks.begin() + ncards;
-        auto it = std::find_if(networks.begin(), end, [c](const auto& p) { return p.first == c; });
-        if (it == end) {
-          networks[ncards++] = {c, 1};
-        } else {
-          ++it->second;
-        }
-      }
+      for (size_t idx = 0; idx < a.indicator_count[kp]; ++idx) tally(a.indicators[kp][idx], &ncards);
     }
     for (size_t ci = 0; ci < ncards; ++ci) {
       const auto& [c, n] = networks[ci];
@@ -671,16 +672,7 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t*
       if (org == nullptr) org = &a.org;
       if (a.org != *org) return false;
     }
-    for (size_t idx = 0; idx < a.indicator_count[ki]; ++idx) {
-      const uint64_t v = a.indicators[ki][idx];
-      const auto end = networks.begin() + nnet;
-      auto it = std::find_if(networks.begin(), end, [v](const auto& p) { return p.first == v; });
-      if (it == end) {
-        networks[nnet++] = {v, 1};
-      } else {
-        ++it->second;
-      }
-    }
+    for (size_t idx = 0; idx < a.indicator_count[ki]; ++idx) tally(a.indicators[ki][idx], &nnet);
   }
   if (more_cards + own_cards > members.size() / 4) return false;
   // A log that carries no addresses (or none for these accounts) says
