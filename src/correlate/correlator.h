@@ -291,18 +291,18 @@ class Correlator {
   // One account: under kPersonHarvestPerDay harvest requests per active day
   // over its life, and in its sliding window (one to two days). O(1).
   static bool AtPersonsPace(const AccountState& a);
-  // Whether the suspicious users of the members' address blocks who are
-  // not members number at most a quarter of the group (read from the
-  // index's counts: a group past 16 fills the blocks' rings itself).
-  // O(blocks × members).
+  // Whether the group's own address blocks (each used by a quarter of its
+  // members, two at least) have fewer than campaign_min_accounts
+  // suspicious users who are not members (read from the index's counts: a
+  // group past 16 fills the blocks' rings itself). O(blocks × members).
   bool BlocksHeldByMembers(std::span<const uint32_t> members) const;
-  // Calls fn(block) once for each distinct address block the members hold,
-  // until fn returns true; true if it did, or if the members hold more
-  // distinct blocks than (kPacedCustomerMaxAccounts + 1) accounts' slots
-  // (no group that spread is one customer). O(blocks²) comparisons, on
-  // the stack.
+  // Calls fn(block) once for each distinct address block that at least
+  // `min_holders` of the members hold, until fn returns true; true if it
+  // did, or if the members hold more distinct blocks than
+  // (kPacedCustomerMaxAccounts + 1) accounts' slots (no group that spread
+  // is one customer). O(blocks²) comparisons, on the stack.
   template <class Fn>
-  bool AnyGroupBlock(std::span<const uint32_t> members, Fn&& fn) const;
+  bool AnyGroupBlock(std::span<const uint32_t> members, size_t min_holders, Fn&& fn) const;
   // Whether the account pays with one card whose suspicious holders -- at
   // least campaign_min_accounts of them, at most one_customer_max_accounts
   // of them, whatever cluster each is in -- pass OneCustomer's rule

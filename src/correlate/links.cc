@@ -281,19 +281,26 @@ bool Correlator::OnOpenCard(const AccountState& a) const {
 }
 
 template <class Fn>
-bool Correlator::AnyGroupBlock(std::span<const uint32_t> members, Fn&& fn) const {
+bool Correlator::AnyGroupBlock(std::span<const uint32_t> members, size_t min_holders, Fn&& fn) const {
   constexpr size_t ki = static_cast<size_t>(IndicatorKind::kIpPrefix);
-  std::array<uint64_t, (kPacedCustomerMaxAccounts + 1) * kMaxValuesPerKind> seen{};
+  std::array<std::pair<uint64_t, uint32_t>, (kPacedCustomerMaxAccounts + 1) * kMaxValuesPerKind> seen{};
   size_t nseen = 0;
   for (const uint32_t mi : members) {
     const AccountState& m = accounts_[mi];
     for (size_t idx = 0; idx < m.indicator_count[ki]; ++idx) {
       const uint64_t block = m.indicators[ki][idx];
-      if (std::find(seen.begin(), seen.begin() + nseen, block) != seen.begin() + nseen) continue;
+      const auto end = seen.begin() + nseen;
+      auto it = std::find_if(seen.begin(), end, [block](const auto& p) { return p.first == block; });
+      if (it != end) {
+        ++it->second;
+        continue;
+      }
       if (nseen == seen.size()) return true;
-      seen[nseen++] = block;
-      if (fn(block)) return true;
+      seen[nseen++] = {block, 1};
     }
+  }
+  for (size_t bi = 0; bi < nseen; ++bi) {
+    if (seen[bi].second >= min_holders && fn(seen[bi].first)) return true;
   }
   return false;
 }
@@ -317,7 +324,7 @@ bool Correlator::OtherTeamOnBlocks(std::span<const uint32_t> members, uint64_t c
   constexpr size_t kMaxTeams = 8;
   std::array<uint64_t, kMaxTeams> checked{};
   size_t nchecked = 0;
-  return AnyGroupBlock(members, [&](uint64_t block) {
+  return AnyGroupBlock(members, 1, [&](uint64_t block) {
     const IndicatorStats* net = index_.Find(block);
     if (net == nullptr) return false;
     for (size_t oi = 0; oi < net->nmembers; ++oi) {
@@ -326,15 +333,7 @@ bool Correlator::OtherTeamOnBlocks(std::span<const uint32_t> members, uint64_t c
       const uint64_t other = o.indicators[kp][0];
       if (other == card || std::find(checked.begin(), checked.begin() + nchecked, other) != checked.begin() + nchecked) continue;
       const IndicatorStats* cs = index_.Find(other);
-      if (cs == nullptr || cs->suspicious < min) continue;
-      // A card with more suspicious holders than the cap is no team of a
-      // lab's size; but for a group itself past the cap (PersonsPace) it
-      // may be another such group -- paced cells of 17-64 on a card each
-      // behind one proxy block (review of 6a76d50): it closes the blocks.
-      if (cs->suspicious > cap) {
-        if (members.size() > cap) return true;
-        continue;
-      }
+      if (cs == nullptr || cs->suspicious < min || cs->suspicious > cap) continue;
       if (nchecked == kMaxTeams) return true;
       checked[nchecked++] = other;
       CardGroup theirs;
@@ -563,21 +562,27 @@ bool Correlator::PersonsPace(std::span<const uint32_t> members) const {
 }
 
 bool Correlator::BlocksHeldByMembers(std::span<const uint32_t> members) const {
-  // The blocks' rings show their last 16 suspicious users only -- a group
-  // past 16 fills them itself -- so the count is read: suspicious users of
-  // each of the group's blocks that are not its members, summed, at most a
-  // quarter of the group (review of 6a76d50: of three paced cells of 20
-  // behind one proxy /24, the last to act saw only its own heads in the
-  // ring). O(blocks × members), blocks <= 6 × members.
+  // The group's own blocks -- each used by a quarter of its members, two at
+  // least; not a block one seat passed through (a proxy /24 a hydra works
+  // from: second review of b4b6cf0, where one seat's stray request closed
+  // a company of 24) -- hold fewer than campaign_min_accounts suspicious
+  // users who are not its members: no other team works beside it (paced
+  // cells of 20 on a card each behind one proxy /24, and a cell of 16
+  // hidden beside 64, did not close each other: the blocks' rings show
+  // their last 16 suspicious users only, and a group past 16 fills them
+  // itself, so the index's counts are read). Suspicious counts are never
+  // decremented: an error here goes against the group. O(blocks × members).
+  const size_t min_holders = std::max<size_t>(2, members.size() / 4);
+  const auto min = static_cast<size_t>(policy_.campaign_min_accounts);
   size_t strangers = 0;
-  return !AnyGroupBlock(members, [&](uint64_t block) {
+  return !AnyGroupBlock(members, min_holders, [&](uint64_t block) {
     const IndicatorStats* s = index_.Find(block);
     if (s == nullptr) return false;
     const auto own = static_cast<uint32_t>(std::count_if(members.begin(), members.end(), [&](uint32_t o) {
       return accounts_[o].suspicious && HoldsCard(accounts_[o], block);
     }));
     strangers += s->suspicious > own ? s->suspicious - own : 0;
-    return strangers > members.size() / 4;
+    return strangers >= min;
   });
 }
 

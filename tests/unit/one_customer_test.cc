@@ -237,7 +237,7 @@ TEST(OneCustomer, PacedCellsPastTheCapBehindOneProxyBlockAreNoCustomers) {
     cells.push_back(g);
   }
   Play(engine, cells, kPacedRounds, kPacedGap);
-  for (const Group& g : cells) EXPECT_EQ(Count(engine, g, Verdict::kReview), 0u) << g.prefix;
+  for (const Group& g : cells) EXPECT_EQ(Count(engine, g, Verdict::kBlock), 20u) << g.prefix;
 }
 
 TEST(OneCustomer, SwitchedOffPacedGroupsAreCampaignsToo) {
@@ -946,6 +946,67 @@ TEST(OneCustomer, MoreThanALabOnOneBlockInAGatewayLogIsACampaign) {
   big.later.accounts = 16;
   big.Run(engine);
   EXPECT_EQ(big.Count(engine, Verdict::kBlock), 20u);
+}
+
+// A cell of `n` on one card, every head on its own address of one proxy
+// /24 from `ip0`, content style `style`.
+Group ProxyCell(const std::string& prefix, int n, int style, int ip0) {
+  Group g{prefix};
+  g.accounts = n;
+  g.style = style;
+  g.org = "-";
+  const std::string card = "card_" + prefix;
+  g.card = [card](int) { return card; };
+  g.ip = [ip0](int i, int) { return "100.70.5." + std::to_string(ip0 + i); };
+  return g;
+}
+
+TEST(OneCustomer, ACellHiddenBesideAPacedCellPastTheCapClosesItsBlock) {
+  // Second review of b4b6cf0: a cell of 16 on the /24 a cell of 64 moves
+  // onto once it is linked -- a quarter of 64 -- was allowed as strangers.
+  Engine engine(Policy::Defaults());
+  Group big = ProxyCell("big", 64, 0, 2);
+  big.ip = [](int i, int round) { return (round < 5 ? "100.71.9." : "100.70.5.") + std::to_string(2 + i); };
+  const Group small = ProxyCell("sm", 16, 1, 150);
+  Play(engine, {small, big}, kPacedRounds, kPacedGap);
+  EXPECT_EQ(Count(engine, big, Verdict::kBlock), 64u);
+}
+
+TEST(OneCustomer, OneSeatsStrayRequestFromABusyProxyBlockLeavesACompanyOpen) {
+  // Second review of b4b6cf0: one request by one seat from a /24 where an
+  // eight-head hydra works counted the hydra as strangers on the
+  // company's blocks, and all 24 seats were blocked.
+  Engine engine(Policy::Defaults());
+  Group corp{"corp"};
+  corp.accounts = 24;
+  corp.ip = [](int i, int round) {
+    return i == 0 && round == 10 ? std::string("100.64.21.77") : "198.51.100." + std::to_string(10 + i % 3);
+  };
+  Group hydra = Hydra("hd", 8);
+  hydra.ip = [](int i, int) { return "100.64.21." + std::to_string(10 + i); };
+  hydra.style = 3;
+  Play(engine, {hydra}, 40, 0, false);
+  Play(engine, {corp}, kPacedRounds, kPacedGap, true, kT0 + kMsPerHour);
+  EXPECT_EQ(Count(engine, corp, Verdict::kBlock), 0u);
+  EXPECT_EQ(Count(engine, hydra, Verdict::kBlock), 8u);
+}
+
+TEST(OneCustomer, AVisitFromAnotherPacedCompanyClosesNeither) {
+  // Second review of b4b6cf0: a seat of a paced company of 20 visiting the
+  // office of a paced company of 24 blocked all 44.
+  Engine engine(Policy::Defaults());
+  Group corp{"corp"};
+  corp.accounts = 24;
+  Group other{"oth"};
+  other.accounts = 20;
+  other.style = 1;
+  other.card = [](int) { return std::string("card_oth"); };
+  other.ip = [](int i, int round) {
+    return i == 0 && round == 10 ? std::string("198.51.100.77") : "203.0.113." + std::to_string(1 + i % 3);
+  };
+  Play(engine, {corp, other}, kPacedRounds, kPacedGap);
+  EXPECT_EQ(Count(engine, corp, Verdict::kBlock), 0u);
+  EXPECT_EQ(Count(engine, other, Verdict::kBlock), 0u);
 }
 
 }  // namespace
