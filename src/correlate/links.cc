@@ -643,7 +643,8 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t*
     // The card most members pay with (the lower value on a tie), whatever
     // the members' order (review of 6a76d50: the first two members' cards
     // only made the verdict depend on who joined first). `networks` holds
-    // the counts for now: it is filled with blocks below.
+    // the counts for now; the blocks below overwrite it from the start
+    // (tally reads only the entries it has written).
     size_t ncards = 0;
     for (const uint32_t m : members) {
       const AccountState& a = accounts_[m];
@@ -656,7 +657,6 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t*
         holders = n;
       }
     }
-    networks = {};
     if (holders + members.size() / 4 < members.size()) card = 0;
   }
   const bool office = card == 0 && !cards_seen_;
