@@ -280,6 +280,23 @@ bool Correlator::OnOpenCard(const AccountState& a) const {
   return !OtherTeamOnBlocks(std::span<const uint32_t>(group.members.data(), group.n), card);
 }
 
+namespace {
+// Counts one more use of `v` in counts[0, *used): false, with nothing
+// counted, when `v` is new and the array is full.
+template <size_t N>
+bool Tally(std::array<std::pair<uint64_t, uint32_t>, N>& counts, size_t* used, uint64_t v) {
+  const auto end = counts.begin() + *used;
+  auto it = std::find_if(counts.begin(), end, [v](const auto& p) { return p.first == v; });
+  if (it != end) {
+    ++it->second;
+    return true;
+  }
+  if (*used == N) return false;
+  counts[(*used)++] = {v, 1};
+  return true;
+}
+}  // namespace
+
 template <class Fn>
 bool Correlator::AnyGroupBlock(std::span<const uint32_t> members, size_t min_holders, Fn&& fn) const {
   constexpr size_t ki = static_cast<size_t>(IndicatorKind::kIpPrefix);
@@ -288,15 +305,7 @@ bool Correlator::AnyGroupBlock(std::span<const uint32_t> members, size_t min_hol
   for (const uint32_t mi : members) {
     const AccountState& m = accounts_[mi];
     for (size_t idx = 0; idx < m.indicator_count[ki]; ++idx) {
-      const uint64_t block = m.indicators[ki][idx];
-      const auto end = seen.begin() + nseen;
-      auto it = std::find_if(seen.begin(), end, [block](const auto& p) { return p.first == block; });
-      if (it != end) {
-        ++it->second;
-        continue;
-      }
-      if (nseen == seen.size()) return true;
-      seen[nseen++] = {block, 1};
+      if (!Tally(seen, &nseen, m.indicators[ki][idx])) return true;
     }
   }
   for (size_t bi = 0; bi < nseen; ++bi) {
@@ -548,10 +557,11 @@ bool Correlator::OneCustomer(const CampaignAggregate& g) const {
   // card: up to kPacedCustomerMaxAccounts of them, never an office known by
   // its block alone (no card in the log: OneCustomerMembers' office rule
   // stays within the cap).
-  if (g.members.size() > cap && (g.members.size() > kPacedCustomerMaxAccounts || !PersonsPace(g.members))) return false;
+  const bool paced = g.members.size() > cap;
+  if (paced && (g.members.size() > kPacedCustomerMaxAccounts || !PersonsPace(g.members))) return false;
   uint64_t card = 0;
   if (!OneCustomerMembers(g.members, &card)) return false;
-  if (g.members.size() > cap && !BlocksHeldByMembers(g.members)) return false;
+  if (paced && !BlocksHeldByMembers(g.members)) return false;
   // Nor is a group with another card's team on its blocks (OtherTeamOnBlocks):
   // cells of one operator behind one proxy /24 that share no content.
   return !OtherTeamOnBlocks(g.members, card);
@@ -626,16 +636,6 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t*
   // clusters; an operator that gives every cell of at most 16 accounts a
   // block of its own, and ties none to another by anything but public
   // content, gets each cell reviewed, not blocked (THREAT_MODEL 3.4).
-  // Counts one more use of `v` in networks[0, *used).
-  const auto tally = [&networks](uint64_t v, size_t* used) {
-    const auto end = networks.begin() + *used;
-    auto it = std::find_if(networks.begin(), end, [v](const auto& p) { return p.first == v; });
-    if (it == end) {
-      networks[(*used)++] = {v, 1};
-    } else {
-      ++it->second;
-    }
-  };
   uint64_t card = 0;
   size_t holders = 0;
   const AccountState& first = accounts_[members.front()];
@@ -644,11 +644,12 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t*
     // the members' order (review of 6a76d50: the first two members' cards
     // only made the verdict depend on who joined first). `networks` holds
     // the counts for now; the blocks below overwrite it from the start
-    // (tally reads only the entries it has written).
+    // (Tally reads only the entries it has written; the array holds every
+    // member's slots, so it never fills).
     size_t ncards = 0;
     for (const uint32_t m : members) {
       const AccountState& a = accounts_[m];
-      for (size_t idx = 0; idx < a.indicator_count[kp]; ++idx) tally(a.indicators[kp][idx], &ncards);
+      for (size_t idx = 0; idx < a.indicator_count[kp]; ++idx) Tally(networks, &ncards, a.indicators[kp][idx]);
     }
     for (size_t ci = 0; ci < ncards; ++ci) {
       const auto& [c, n] = networks[ci];
@@ -677,7 +678,7 @@ bool Correlator::OneCustomerMembers(std::span<const uint32_t> members, uint64_t*
       if (org == nullptr) org = &a.org;
       if (a.org != *org) return false;
     }
-    for (size_t idx = 0; idx < a.indicator_count[ki]; ++idx) tally(a.indicators[ki][idx], &nnet);
+    for (size_t idx = 0; idx < a.indicator_count[ki]; ++idx) Tally(networks, &nnet, a.indicators[ki][idx]);
   }
   if (more_cards + own_cards > members.size() / 4) return false;
   // A log that carries no addresses (or none for these accounts) says
