@@ -8,6 +8,7 @@ server stays up and keeps what it had.
 Usage: serve_bodies.py DISTILLGUARD_BINARY
 """
 import gzip
+import http.client
 import json
 import os
 import sys
@@ -68,6 +69,46 @@ def main():
     st, body, _ = s.request("GET", "/v1/accounts/acct")
     check(st == 200, f"server up after the bomb, account kept ({st})")
     check(s.metric("distillguard_events_accepted_total") == 13, "13 events accepted in all")
+    s.stop()
+    large_bodies()
+
+
+def large_bodies():
+    """Bodies of many read calls (the server reads up to 64 KiB a call into a
+    body it appends to): every byte arrives once and in order, with a
+    Content-Length and chunked, on one keep-alive connection."""
+    s = dgtest.Server(BIN, WORK, os.path.join(WORK, "data_large"), token=TOKEN)
+    pad = "x" * 700  # ~1 KB a record: a 2 MB body is ~30 reads of 64 KiB
+
+    def big(first, n, account):
+        return "".join(json.dumps(dict(rec(k, account), metadata={"pad": pad + str(k)})) + "\n"
+                       for k in range(first, first + n))
+
+    with_length = big(0, 2000, "big-a").encode()
+    chunks = [with_length[i:i + 7001] for i in range(0, len(with_length), 7001)]  # odd chunk edges
+    chunked = big(0, 2000, "big-b").encode()
+    conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60)
+    h = {"Authorization": "Bearer " + TOKEN, "Content-Type": "application/x-ndjson"}
+    conn.request("POST", "/v1/events", body=with_length, headers=h)
+    r = conn.getresponse()
+    body = json.loads(r.read())
+    check(r.status == 200 and body["accepted"] == 2000 and body["rejected"] == 0,
+          f"{len(with_length)} bytes with a Content-Length: 2000 accepted ({r.status} {body})")
+    conn.request("POST", "/v1/events", body=iter([chunked[i:i + 5003] for i in range(0, len(chunked), 5003)]),
+                 headers=h, encode_chunked=True)
+    r = conn.getresponse()
+    body = json.loads(r.read())
+    check(r.status == 200 and body["accepted"] == 2000 and body["rejected"] == 0,
+          f"{len(chunked)} bytes chunked on the same connection: 2000 accepted ({r.status} {body})")
+    conn.request("POST", "/v1/events", body=iter(chunks), headers=h, encode_chunked=True)
+    r = conn.getresponse()
+    body = json.loads(r.read())
+    check(r.status == 200 and body["duplicates"] == 2000,
+          f"the first body again, chunked: 2000 duplicates, so the same bytes ({r.status} {body})")
+    conn.close()
+    for account in ("big-a", "big-b"):
+        st, body, _ = s.request("GET", "/v1/accounts/" + account)
+        check(st == 200 and body["interactions"] == 2000, f"{account}: 2000 interactions ({st} {body.get('interactions')})")
     s.stop()
 
 
