@@ -18,6 +18,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev  # unit tests
   libbenchmark-dev     # micro-benchmarks
   libsqlite3-dev       # serve persistence
+  libgoogle-perftools-dev  # tcmalloc_minimal, the programs' allocator (DG_TCMALLOC)
   libssl-dev           # SHA-256 (libcrypto) of access-rules files and the access audit's hash chain
   libboost-dev         # serve HTTP (Boost.Beast / Asio, header-only)
   libnats-dev nats-server  # the cluster on NATS JetStream (src/cluster, docs/SCALE.md)
