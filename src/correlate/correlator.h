@@ -272,6 +272,14 @@ class Correlator {
   // its blocks makes it none (OtherTeamOnBlocks). OneCustomerMembers' and
   // OtherTeamOnBlocks' cost.
   bool OneCustomer(const CampaignAggregate& g) const;
+  // Whether the campaign grew after `t` by at least as many members, first
+  // seen after it, as it has members blocked now: an office taking on
+  // people, not a cell cut down to size (LiftOneCustomerBlock). A member
+  // counts when it harvests on its own evidence, made kJoinerMinInteractions
+  // requests and was active on two days; two or more joiners must have
+  // been first seen more than a day apart. O(members).
+  bool GrewSince(const CampaignAggregate& g, TimeMs t) const;
+  static constexpr uint32_t kJoinerMinInteractions = 20;
   // A customer in the open past one_customer_max_accounts: a company's
   // staff on its corporate card and office, every seat at a person's pace
   // (PersonsPace). Up to this many members (OneCustomer's arrays are sized

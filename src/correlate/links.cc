@@ -567,6 +567,27 @@ bool Correlator::OneCustomer(const CampaignAggregate& g) const {
   return !OtherTeamOnBlocks(g.members, card);
 }
 
+bool Correlator::GrewSince(const CampaignAggregate& g, TimeMs t) const {
+  // A joiner is a colleague at work, not a name on the block: first seen
+  // after t, harvesting on its own evidence (not only matched in), with
+  // kJoinerMinInteractions requests over two days or more. Review of the
+  // first version: six accounts that sent two harmless requests each from
+  // the cell's /24 within seconds bought six blocked heads back.
+  size_t joined = 0, blocked = 0;
+  TimeMs first_join = 0, last_join = 0;
+  for (const uint32_t m : g.members) {
+    const AccountState& x = accounts_[m];
+    blocked += x.verdict == Verdict::kBlock;
+    if (x.first_ts <= t || !x.harvesting || x.n < kJoinerMinInteractions || x.days_active < 2) continue;
+    first_join = joined == 0 ? x.first_ts : std::min(first_join, x.first_ts);
+    last_join = joined == 0 ? x.first_ts : std::max(last_join, x.first_ts);
+    ++joined;
+  }
+  // People join an office over time; a batch brought up at once is a cell.
+  if (joined >= 2 && last_join - first_join <= kMsPerDay) return false;
+  return joined > 0 && joined >= blocked;
+}
+
 bool Correlator::PersonsPace(std::span<const uint32_t> members) const {
   return std::all_of(members.begin(), members.end(), [&](uint32_t m) { return AtPersonsPace(accounts_[m]); });
 }

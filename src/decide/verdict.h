@@ -2,7 +2,8 @@
 //
 //   a person's override            -> that verdict, never changed by the engine
 //   an allowlisted account or org  -> allow
-//   already blocked                -> stays blocked (blocks are sticky)
+//   already blocked                -> stays blocked (blocks are sticky),
+//                                     but see LiftOneCustomerBlock
 //   own score >= solo_block_score, or a member (itself suspicious) of a
 //   confirmed campaign whose score >= campaign_block_score, or a new or
 //   barely seen user of an imported indicator of block trust  -> block
@@ -21,6 +22,8 @@
 
 #include <array>
 #include <optional>
+
+#include <absl/container/flat_hash_map.h>
 
 #include "account/account_state.h"
 #include "correlate/correlator.h"
@@ -41,5 +44,27 @@ struct VerdictRecord {
 // computed for this interaction. Returns the record when the verdict changed.
 std::optional<VerdictRecord> Decide(AccountState& a, TimeMs now, const OwnEvidence* known, const Policy& policy,
                                     Correlator& correlator);
+
+// The one way a block is lifted without a person: the block rested on a
+// campaign alone (the account was blocked as a member, not on its own score,
+// an imported indicator or an override), and the campaign is now judged one
+// customer (Correlator::OneCustomer: an office grown over days, one card,
+// at most one_customer_max_accounts seats or 64 at a person's pace). A lab
+// whose first researchers came within a day looks like a cell switched on
+// and is blocked as one; when the office then grows as offices do, its
+// first members would stay blocked for good beside colleagues in review
+// (holdout seed 28, gateway fields: four of a lab of twelve). Such a member
+// goes back to review -- its requests still throttled or without reasoning
+// at the gateway -- and is decided again from its evidence; its first
+// flag is kept. The joiners must be colleagues at work (Correlator::
+// GrewSince). Returns the record when the verdict moved; an account whose
+// own evidence now reaches the solo bar is left as it was.
+// Run once a day over the blocked accounts with one memo (OneCustomer per
+// campaign, cleared by the caller each pass); cost per blocked account:
+// O(1) unless its campaign has campaign_min_accounts..64 members, then
+// O(members) and one ScoreAccount.
+using CampaignVerdictMemo = absl::flat_hash_map<const CampaignAggregate*, bool>;
+std::optional<VerdictRecord> LiftOneCustomerBlock(AccountState& a, TimeMs now, const Policy& policy, Correlator& correlator,
+                                                  CampaignVerdictMemo* memo);
 
 }  // namespace dg

@@ -138,11 +138,13 @@ void Engine::NoteOrgVerified(AccountState& a, const Interaction& in) {
   if (a.verdict == Verdict::kBlock && a.override_verdict < 0 && !a.shared_match) a.verdict = Verdict::kReview;
 }
 
+void Engine::NoteVerdict(const AccountState& a, const VerdictRecord& record) {
+  decisions_[a.index] = record;
+  if (verdict_observer_) verdict_observer_(a, record);
+}
+
 void Engine::Decide(AccountState& a, TimeMs now, const OwnEvidence* known) {
-  if (auto record = dg::Decide(a, now, known, policy_, correlator_)) {
-    decisions_[a.index] = *record;
-    if (verdict_observer_) verdict_observer_(a, *record);
-  }
+  if (auto record = dg::Decide(a, now, known, policy_, correlator_)) NoteVerdict(a, *record);
 }
 
 Verdict Engine::ObserveFeatures(const Interaction& in, const EventFeatures& f) {
@@ -150,7 +152,15 @@ Verdict Engine::ObserveFeatures(const Interaction& in, const EventFeatures& f) {
   now_ = std::max(now_, in.ts);
   auto refresh = [&](AccountState& b, TimeMs at) { Decide(b, at); };
   if (const int64_t day = now_ / kMsPerDay; day != last_reexamined_day_) {
-    if (last_reexamined_day_ >= 0) correlator_.Reexamine(now_, refresh);
+    if (last_reexamined_day_ >= 0) {
+      correlator_.Reexamine(now_, refresh);
+      // A block that rested on a campaign now judged one customer (decide/verdict.h).
+      CampaignVerdictMemo one_customer;
+      for (auto& b : accounts_.slots()) {
+        if (b.verdict != Verdict::kBlock) continue;
+        if (auto record = LiftOneCustomerBlock(b, now_, policy_, correlator_, &one_customer)) NoteVerdict(b, *record);
+      }
+    }
     last_reexamined_day_ = day;
   }
   // account

@@ -144,6 +144,8 @@ class Engine {
   Verdict ObserveFeatures(const Interaction& in, const EventFeatures& f);
   AccountState& AccountFor(const Interaction& in);
   // Re-decides an account and keeps the record of a change.
+  // Keeps a verdict change and tells the observer.
+  void NoteVerdict(const AccountState& a, const VerdictRecord& record);
   void Decide(AccountState& a, TimeMs now, const OwnEvidence* known = nullptr);
   // Who gets the answer of a repeated request (RepeatTable's key): the
   // payment instrument, else the address block, else the account. O(1).
