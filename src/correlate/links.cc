@@ -1228,8 +1228,9 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     if (a.suspicious && nblocks >= kSummedBlocks && nblocks == a.indicator_count[kb] && blocks > per_kind[kb]) {
       total += std::min(blocks, policy_.link_threshold) - per_kind[kb];
     }
-    // A sign-up hour or a webmail domain in common is infrastructure only
-    // for an account that harvests on its own evidence: one that does not
+    // A sign-up hour in common is infrastructure only for an account that
+    // harvests on its own evidence (a mail domain never is one:
+    // IndicatorClass::kIdentity): one that does not
     // yet -- a hobbyist at its second request, on the system prompt
     // thousands use, signed up in the hour a hydra's heads were made (holdout
     // seed 18, full fields) -- is brought in by a card or an address block.

@@ -154,10 +154,20 @@ enum class IndicatorKind : uint8_t {
 inline constexpr size_t kIndicatorKinds = static_cast<size_t>(IndicatorKind::kCount);
 
 enum class IndicatorClass : uint8_t {
-  kInfrastructure,  // what the operator pays for: cards, address blocks, sign-up waves, mail domains
+  kInfrastructure,  // what the operator pays for or the platform records: cards, address blocks, sign-up waves, orgs
   kContent,         // prompt content: shared by anyone drawing on the same public prompts
   kClient,          // client configuration and tools
   kTiming,          // when it runs
+  // What the account says it is: its mail domain, chosen freely at sign-up
+  // -- a free webmail provider's, shared by millions, or a custom domain
+  // for the price of a name. It adds its evidence (weighed by its base
+  // rate, as client values are) but never counts as the shared
+  // infrastructure that lets a pair tie on content and client values
+  // alone: before, a privacy-webmail domain a hydra's heads also used made
+  // a heavy scripter's link to them "infrastructure" at its third request,
+  // early in the log when the domain's base rate was still unknown, and
+  // blocked it (holdout seeds 26 and 28, full fields).
+  kIdentity,
 };
 
 struct IndicatorSpec {
@@ -181,7 +191,7 @@ inline constexpr std::array<IndicatorSpec, kIndicatorKinds> kIndicatorSpecs = {{
     {IndicatorKind::kToolset, "toolset", Reason::kSharedToolset, 0.4, 1, IndicatorClass::kClient},
     {IndicatorKind::kClient, "client", Reason::kSharedClient, 0.5, 1, IndicatorClass::kClient},
     {IndicatorKind::kCreationBurst, "creation_burst", Reason::kSharedCreationBurst, 0.4, 10, IndicatorClass::kInfrastructure},
-    {IndicatorKind::kEmailDomain, "email_domain", Reason::kSharedEmailDomain, 0.3, 5, IndicatorClass::kInfrastructure},
+    {IndicatorKind::kEmailDomain, "email_domain", Reason::kSharedEmailDomain, 0.3, 5, IndicatorClass::kIdentity},
     {IndicatorKind::kBehaviour, "behaviour", Reason::kSharedBehaviour, 0.5, 1, IndicatorClass::kClient},
     {IndicatorKind::kSchedule, "schedule", Reason::kSharedSchedule, 0.4, 5, IndicatorClass::kTiming},
     {IndicatorKind::kOrg, "org", Reason::kSharedOrg, 1.2, 5, IndicatorClass::kInfrastructure},
