@@ -408,7 +408,8 @@ class Correlator {
   // a residential or rotating exit that fell into a person's home /24 is
   // not a shared place, and the pair is judged as if it shared no
   // infrastructure (TryLink, EdgeHolds). O(6 × 12).
-  bool StopInHome(const AccountState& a, const AccountState& b, const std::array<double, kIndicatorKinds>& per_kind) const;
+  bool StopInHome(const AccountState& a, const AccountState& b, const std::array<double, kIndicatorKinds>& per_kind,
+                  bool identity_private = false) const;
   // Whether the account belongs to a customer in the open: its group (a
   // campaign's minimum or more) is OneCustomer, or, alone or in a pair on
   // its card only, OnOpenCard. Such an account is tied to accounts outside
@@ -497,8 +498,10 @@ class Correlator {
   void AddIndicator(AccountState& a, IndicatorKind kind, uint64_t value, DisplayFn display);
   // Summed evidence of the values a and b share; *infra is set when one of
   // them is operator infrastructure rather than content or configuration.
+  // *identity_private (optional): an identity value they share is private
+  // to suspicious accounts (PrivateIdentity), and counted as infrastructure.
   double LinkScore(const AccountState& a, const AccountState& b, ReasonMask* reasons, bool* infra, bool* paid = nullptr,
-                   std::array<double, kIndicatorKinds>* per_kind_out = nullptr) const;
+                   std::array<double, kIndicatorKinds>* per_kind_out = nullptr, bool* identity_private = nullptr) const;
   // Whether a link between a and b holds on the index as it is now: their
   // LinkScore reaches policy.link_threshold (or they share a payment
   // instrument with at least half its kind's weight: cards are personal,
@@ -520,6 +523,7 @@ class Correlator {
     std::array<double, kIndicatorKinds> per_kind;  // the best value of each kind
     double blocks;                                 // address blocks: evidence summed over distinct blocks
     uint8_t nblocks;                               // ... and how many gave some
+    bool identity_private = false;                 // an identity value in it is private (PrivateIdentity)
   };
   using CampaignScores = std::vector<CampaignEvidenceSum>;
   void AddCampaignEvidence(const AccountState& a, size_t kind, uint64_t key, CampaignScores* scores) const;
@@ -529,10 +533,14 @@ class Correlator {
   // *infra: an infrastructure kind carries at least half its weight (the
   // content-link guards do not apply); *paid (optional): one other than the
   // org id -- what the operator pays for (cards, address blocks, sign-up
-  // waves, mail domains), which halves a campaign's block size. A campaign
+  // waves, a mail domain private to suspicious accounts), which halves a
+  // campaign's block size. A campaign
   // tied by an org id alone blocks from twice the size, as one tied by
   // content: a real lab or team may declare one unverified org.
-  double CombineKinds(const std::array<double, kIndicatorKinds>& per_kind, bool* infra, bool* paid = nullptr) const;
+  // An identity value (a mail domain: IndicatorClass::kIdentity) counts as
+  // infrastructure only when `identity_private`.
+  double CombineKinds(const std::array<double, kIndicatorKinds>& per_kind, bool* infra, bool* paid = nullptr,
+                      bool identity_private = false) const;
   void OnConfirmed(uint32_t root, TimeMs now, RefreshFn refresh);
   // An account that joined the campaign of `root` on its values: its links
   // to the members it shares values with, where they hold, into graph_.

@@ -69,14 +69,31 @@ double Evidence(const IndicatorStats& s, size_t kind, double weight, double popu
   return weight * s.Purity() * s.Publicness() * rarity * std::min(1.0, s.suspicious / kIndicatorSpecs[kind].min_support);
 }
 
+// A mail domain stands for infrastructure only where it is private to
+// suspicious accounts: every account that used it is suspicious, and at
+// least its kind's minimum support -- a hydra's catch-all domain, not a
+// webmail provider's, which ordinary customers (cleared, or not judged
+// yet) use too, from the log's first hours (review of bd7bc20: without
+// this, heads on one custom domain that avoid automation and harvest
+// wording on their own cards and blocks were no longer tied at all).
+bool PrivateIdentity(const IndicatorStats& s, size_t kind) {
+  return Spec(static_cast<IndicatorKind>(kind)).cls == IndicatorClass::kIdentity && s.cleared == 0 && s.passersby == 0 &&
+         s.suspicious == s.accounts && s.suspicious >= kIndicatorSpecs[kind].min_support;
+}
+
+bool CountsAsInfrastructure(IndicatorKind kind, bool identity_private) {
+  return IsInfrastructure(kind) || (identity_private && Spec(kind).cls == IndicatorClass::kIdentity);
+}
+
 }  // namespace
 
-double Correlator::CombineKinds(const std::array<double, kIndicatorKinds>& per_kind, bool* infra, bool* paid) const {
+double Correlator::CombineKinds(const std::array<double, kIndicatorKinds>& per_kind, bool* infra, bool* paid,
+                                bool identity_private) const {
   double content = 0;
   double other = 0;
   for (size_t k = 0; k < kIndicatorKinds; ++k) {
     const auto kind = static_cast<IndicatorKind>(k);
-    if (KindHolds(per_kind, k) && IsInfrastructure(kind)) {
+    if (KindHolds(per_kind, k) && CountsAsInfrastructure(kind, identity_private)) {
       *infra = true;
       if (paid != nullptr && kind != IndicatorKind::kOrg) *paid = true;
     }
@@ -86,8 +103,9 @@ double Correlator::CombineKinds(const std::array<double, kIndicatorKinds>& per_k
 }
 
 double Correlator::LinkScore(const AccountState& a, const AccountState& b, ReasonMask* reasons, bool* infra, bool* paid,
-                             std::array<double, kIndicatorKinds>* per_kind_out) const {
+                             std::array<double, kIndicatorKinds>* per_kind_out, bool* identity_private_out) const {
   std::array<double, kIndicatorKinds> per_kind{};
+  bool identity_private = false;
   // An org ties accounts that harvest with automation, not infrastructure-
   // only candidates (infra_only: bots that only automate, and people-like
   // accounts that ask for reasoning): an enterprise's batch and CI accounts,
@@ -100,7 +118,9 @@ double Correlator::LinkScore(const AccountState& a, const AccountState& b, Reaso
       const uint64_t key = a.indicators[k][idx];
       if (!b.HasIndicator(static_cast<IndicatorKind>(k), key)) continue;
       const IndicatorStats* s = index_.Find(key);
-      if (s != nullptr) per_kind[k] = std::max(per_kind[k], Evidence(*s, k, policy_.links[k], index_.Population()));
+      if (s == nullptr) continue;
+      per_kind[k] = std::max(per_kind[k], Evidence(*s, k, policy_.links[k], index_.Population()));
+      identity_private = identity_private || PrivateIdentity(*s, k);
     }
     if (per_kind[k] > 0.1 && reasons != nullptr) *reasons |= Bit(LinkReason(static_cast<IndicatorKind>(k)));
   }
@@ -128,7 +148,8 @@ double Correlator::LinkScore(const AccountState& a, const AccountState& b, Reaso
   // makes it common and this evidence small). Never links alone
   // (policy.rotation < link_threshold), and only beside a value that is
   // evidence on its own, as onset.
-  const double shared = CombineKinds(per_kind, infra, paid) + onset;
+  if (identity_private_out != nullptr) *identity_private_out = identity_private;
+  const double shared = CombineKinds(per_kind, infra, paid, identity_private) + onset;
   const double rotation = JointRotation(shared, a.networks.Rotating() && b.networks.Rotating());
   if (rotation > 0.1 && reasons != nullptr) *reasons |= Bit(Reason::kSharedRotation);
   return shared + rotation;
@@ -140,8 +161,9 @@ bool Correlator::EdgeHolds(const AccountState& a, const AccountState& b, double*
   bool infra = false;
   *reasons = 0;
   *paid = false;
-  *score = LinkScore(a, b, reasons, &infra, paid, &per_kind);
-  if (infra && StopInHome(a, b, per_kind)) infra = *paid = false;
+  bool identity_private = false;
+  *score = LinkScore(a, b, reasons, &infra, paid, &per_kind, &identity_private);
+  if (infra && StopInHome(a, b, per_kind, identity_private)) infra = *paid = false;
   if (infra_out != nullptr) *infra_out = infra;
   if (*score < policy_.link_threshold && !CardEvidence(per_kind)) return false;
   // An account of a customer in the open is tied to others by its card or
@@ -537,11 +559,11 @@ bool Correlator::OpenTie(const AccountState& a, const AccountState& b,
 }
 
 bool Correlator::StopInHome(const AccountState& a, const AccountState& b,
-                            const std::array<double, kIndicatorKinds>& per_kind) const {
+                            const std::array<double, kIndicatorKinds>& per_kind, bool identity_private) const {
   if (!AtHome(a) && !AtHome(b)) return false;
   for (size_t k = 0; k < kIndicatorKinds; ++k) {
     const auto kind = static_cast<IndicatorKind>(k);
-    if (kind == IndicatorKind::kIpPrefix || !IsInfrastructure(kind)) continue;
+    if (kind == IndicatorKind::kIpPrefix || !CountsAsInfrastructure(kind, identity_private)) continue;
     if (KindHolds(per_kind, k)) return false;
   }
   return BlockEvidence(per_kind) && !OpenTie(a, b, per_kind);
@@ -930,10 +952,11 @@ void Correlator::TryLink(AccountState& a, TimeMs now, RefreshFn refresh) {
     ReasonMask reasons = 0;
     bool infra = false, paid = false;
     std::array<double, kIndicatorKinds> per_kind{};
-    const double link = LinkScore(a, b, &reasons, &infra, &paid, &per_kind);
+    bool identity_private = false;
+    const double link = LinkScore(a, b, &reasons, &infra, &paid, &per_kind, &identity_private);
     if (link < policy_.link_threshold) continue;
     // A stranger's stop in a person's home block is no shared place.
-    if (infra && StopInHome(a, b, per_kind)) infra = paid = false;
+    if (infra && StopInHome(a, b, per_kind, identity_private)) infra = paid = false;
     // Shared content or client configuration alone ties young accounts
     // only: established customers of different orgs legitimately share
     // public templates and popular apps.
@@ -1141,6 +1164,7 @@ void Correlator::AddCampaignEvidence(const AccountState& a, size_t kind, uint64_
     it = scores->end() - 1;
   }
   it->per_kind[kind] = std::max(it->per_kind[kind], v->evidence);
+  if (const IndicatorStats* s = index_.Find(key); s != nullptr && PrivateIdentity(*s, kind)) it->identity_private = true;
   if (kind == static_cast<size_t>(IndicatorKind::kIpPrefix) && v->evidence > 0) {
     it->blocks += v->evidence;
     ++it->nblocks;
@@ -1191,7 +1215,7 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
       card_mostly_others = others.Purity() >= 0.5;
     }
   }
-  for (const auto& [root, per_kind, blocks, nblocks] : scores) {
+  for (const auto& [root, per_kind, blocks, nblocks, identity_private] : scores) {
     // Content and configuration bring in an account of unknown standing --
     // not one that works from a network of its own (NetworkOf).
     // Nor into a campaign of accounts that each work from a network of
@@ -1210,7 +1234,7 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     // infrastructure: a known gap (docs/THREAT_MODEL.md), the price of not
     // framing the app's users.
     bool has_infra = false, paid = false;
-    double total = CombineKinds(per_kind, &has_infra, &paid);
+    double total = CombineKinds(per_kind, &has_infra, &paid, identity_private);
     // Every address the account holds is one of the campaign's blocks, and
     // there are at least kSummedBlocks of them: the blocks' evidence adds
     // (up to a link), for a candidate on its own evidence. One block in
@@ -1228,9 +1252,9 @@ bool Correlator::MatchCampaign(AccountState& a, TimeMs now, RefreshFn refresh) {
     if (a.suspicious && nblocks >= kSummedBlocks && nblocks == a.indicator_count[kb] && blocks > per_kind[kb]) {
       total += std::min(blocks, policy_.link_threshold) - per_kind[kb];
     }
-    // A sign-up hour in common is infrastructure only for an account that
-    // harvests on its own evidence (a mail domain never is one:
-    // IndicatorClass::kIdentity): one that does not
+    // A sign-up hour, or a mail domain private to suspicious accounts
+    // (PrivateIdentity), in common is infrastructure only for an account
+    // that harvests on its own evidence: one that does not
     // yet -- a hobbyist at its second request, on the system prompt
     // thousands use, signed up in the hour a hydra's heads were made (holdout
     // seed 18, full fields) -- is brought in by a card or an address block.

@@ -161,12 +161,12 @@ enum class IndicatorClass : uint8_t {
   // What the account says it is: its mail domain, chosen freely at sign-up
   // -- a free webmail provider's, shared by millions, or a custom domain
   // for the price of a name. It adds its evidence (weighed by its base
-  // rate, as client values are) but never counts as the shared
-  // infrastructure that lets a pair tie on content and client values
-  // alone: before, a privacy-webmail domain a hydra's heads also used made
-  // a heavy scripter's link to them "infrastructure" at its third request,
-  // early in the log when the domain's base rate was still unknown, and
-  // blocked it (holdout seeds 26 and 28, full fields).
+  // rate, as client values are) and counts as shared infrastructure only
+  // while it is private to suspicious accounts (PrivateIdentity in
+  // correlate/links.cc): before, a privacy-webmail domain a hydra's heads
+  // also used made a heavy scripter's link to them "infrastructure" at its
+  // third request, early in the log when the domain's base rate was still
+  // unknown, and blocked it (holdout seeds 26 and 28, full fields).
   kIdentity,
 };
 
