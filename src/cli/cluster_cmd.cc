@@ -42,6 +42,7 @@ ClusterOptions Cluster(const ClusterArgs& args) {
   c.nats = args.nats;
   c.partitions = args.partitions;
   c.replicas = args.replicas;
+  c.intake_keep_s = args.intake_keep_s;
   return c;
 }
 
@@ -76,6 +77,9 @@ void AddClusterOptions(CLI::App& publish, CLI::App& worker, CLI::App& correlator
   worker.add_option("--batch", args.batch, "Event messages (each up to --batch-events events) fetched and acknowledged at once")
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
+  worker.add_flag("--keep-events", args.keep_events,
+                  "Keep digested event messages (with their prompt text) in DG_EVENTS; by default they are purged "
+                  "once their digests are stored");
   for (CLI::App* cmd : {&worker, &correlator, &decide}) {
     cmd->add_option("--listen", args.listen, "HOST:PORT for /metrics, /healthz, /readyz (port 0: any free port)");
     cmd->add_option("--port-file", args.port_file, "Write the port listened on to this file");
@@ -91,6 +95,12 @@ void AddClusterOptions(CLI::App& publish, CLI::App& worker, CLI::App& correlator
       ->capture_default_str();
   correlator.add_option("--snapshot-every-events", args.snapshot_every_events,
                         "Also snapshot after this many applied events (0: no event trigger)");
+  correlator
+      .add_option("--intake-keep", args.intake_keep_s,
+                  "Seconds an intake message (serve --nats's events, prompt text included) is kept after the "
+                  "sequencer numbered it: a retry sent within this long of a sequencer restart still counts once")
+      ->check(CLI::Range(0, 30 * 86400))
+      ->capture_default_str();
   correlator.add_flag("!--no-resume", args.resume,
                       "Ignore any snapshot and rebuild the engine by replaying the digest stream from the start");
 }
@@ -124,6 +134,7 @@ int RunWorkerCmd(const ClusterArgs& args) {
   o.index = args.index;
   o.count = args.count;
   o.batch = args.batch;
+  o.keep_events = args.keep_events;
   o.listen = args.listen;
   o.port_file = args.port_file;
   o.stop = &g_stop;

@@ -150,6 +150,8 @@ struct ClusterArgs {
   size_t batch_events = 64, batch_bytes = 256 * 1024;  // publish: events per message
   int linger_ms = 50;
   int index = 0, count = 1, batch = 16;  // worker: event messages per fetch
+  bool keep_events = false;              // worker: keep digested event messages (text) in DG_EVENTS
+  int64_t intake_keep_s = 3600;          // correlator: DG_INTAKE messages kept after they were numbered
   std::string listen, port_file;
   std::string policy, out;  // correlator
   bool until_done = false;

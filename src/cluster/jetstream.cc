@@ -150,6 +150,19 @@ absl::Status NatsLink::EnsureStream(const std::string& name, const std::string& 
   }
 }
 
+absl::Status NatsLink::PurgeBelow(const std::string& stream, const std::string& subject, uint64_t below) {
+  if (below <= 1) return absl::OkStatus();
+  jsOptions o;
+  jsOptions_Init(&o);
+  o.Wait = 5000;
+  o.Stream.Purge.Subject = subject.c_str();
+  o.Stream.Purge.Sequence = below;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  const natsStatus s = js_PurgeStream(js_, stream.c_str(), &o, &jerr);
+  if (s != NATS_OK) return NatsError(fmt::format("purge {} {} below {}", stream, subject, below), s, jerr);
+  return absl::OkStatus();
+}
+
 // --- ReliablePublisher -------------------------------------------------------
 
 ReliablePublisher::ReliablePublisher(NatsLink* link, size_t window) : link_(link), window_(window) {

@@ -63,6 +63,12 @@ class NatsLink {
   // de-duplicating Nats-Msg-Id over `dedup_window_ms`; kept if it exists.
   absl::Status EnsureStream(const std::string& name, const std::string& subjects, int replicas, int64_t dedup_window_ms);
 
+  // Deletes the messages of `stream` on `subject` whose stream sequence is
+  // below `below` (one purge request, one round trip; no retry: the caller
+  // purges again later). The stream's de-duplication window is kept (it
+  // is not the stored messages).
+  absl::Status PurgeBelow(const std::string& stream, const std::string& subject, uint64_t below);
+
   // Ends a subscription that deliveries may still be arriving for, without
   // freeing it under the connection's read loop: libnats 3.4's
   // natsConn_processMsg looks the subscription up, lets go of the lock,

@@ -3,6 +3,7 @@
 #include <array>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <span>
 
 #include <fmt/format.h>
@@ -696,6 +697,31 @@ absl::Status RunSequencer(NatsLink* link, ReliablePublisher* pub_in, const Clust
     if (o.batch.count() == 0) return absl::OkStatus();
     return pub.Add(fmt::format("dg.events.{}", p), o.batch.Take(), fmt::format("e-{}-{}", o.first, o.last));
   };
+  // Positions numbered (one entry a second at most) and when: intake
+  // messages numbered intake_keep_s ago are purged (ClusterOptions).
+  using Steady = std::chrono::steady_clock;
+  struct Numbered {
+    Steady::time_point at;
+    uint64_t pos;
+  };
+  std::deque<Numbered> numbered;
+  uint64_t purged_below = 0;
+  auto purge_old = [&] {
+    const auto horizon = Steady::now() - std::chrono::seconds(cluster.intake_keep_s);
+    uint64_t below = 0;
+    while (!numbered.empty() && numbered.front().at <= horizon) {
+      below = numbered.front().pos + 1;
+      numbered.pop_front();
+    }
+    if (below <= purged_below) return;
+    if (auto s = link->PurgeBelow(kIntakeStream, kIntakeSubject, below); s.ok()) {
+      purged_below = below;
+      ++m->purges;
+    } else {
+      ++m->errors;  // purged on a later round
+      numbered.push_front(Numbered{horizon, below - 1});
+    }
+  };
   while (!stopped()) {
     msgs.clear();
     if (auto f = (*consumer)->Fetch(16, 200, &msgs); !f.ok()) {
@@ -703,7 +729,10 @@ absl::Status RunSequencer(NatsLink* link, ReliablePublisher* pub_in, const Clust
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       continue;
     }
-    if (msgs.empty()) continue;
+    if (msgs.empty()) {
+      purge_old();
+      continue;
+    }
     // A file `publish` that ran since the last round moved `published` on.
     if (auto stored = (*meta)->Get("published"); stored.ok()) {
       next = std::max(next, ParseDecimal<uint64_t>(*stored).value_or(0));
@@ -757,6 +786,12 @@ absl::Status RunSequencer(NatsLink* link, ReliablePublisher* pub_in, const Clust
     DG_RETURN_IF_ERROR((*meta)->Put("sequencer", fmt::format("{} {}", next, intake_pos)));
     DG_RETURN_IF_ERROR((*meta)->Put("published", std::to_string(next)));
     if (auto s = (*consumer)->AckThrough(msgs.back().get()); !s.ok()) ++m->errors;  // the key above is the position
+    if (!numbered.empty() && Steady::now() - numbered.back().at < std::chrono::seconds(1)) {
+      numbered.back().pos = intake_pos;
+    } else {
+      numbered.push_back(Numbered{Steady::now(), intake_pos});
+    }
+    purge_old();
   }
   return absl::OkStatus();
 }
@@ -768,8 +803,10 @@ std::string SequencerMetricsText(const SequencerMetrics& m, uint64_t overrides_a
       "# TYPE dg_sequencer_bad_batches_total counter\ndg_sequencer_bad_batches_total {}\n"
       "# TYPE dg_sequencer_bad_records_total counter\ndg_sequencer_bad_records_total {}\n"
       "# TYPE dg_sequencer_errors_total counter\ndg_sequencer_errors_total {}\n"
+      "# TYPE dg_sequencer_purges_total counter\ndg_sequencer_purges_total {}\n"
       "# TYPE dg_correlator_overrides_applied_total counter\ndg_correlator_overrides_applied_total {}\n",
-      m.events.load(), m.duplicates.load(), m.bad_batches.load(), m.bad_records.load(), m.errors.load(), overrides_applied);
+      m.events.load(), m.duplicates.load(), m.bad_batches.load(), m.bad_records.load(), m.errors.load(), m.purges.load(),
+      overrides_applied);
 }
 
 SequencerThread::SequencerThread(NatsLink* link, ClusterOptions cluster)

@@ -253,6 +253,7 @@ class NatsServeLink final : public ClusterLink {
 // The intake sequencer's counters (the correlator's /metrics).
 struct SequencerMetrics {
   std::atomic<uint64_t> events{0}, duplicates{0}, bad_batches{0}, bad_records{0}, errors{0};
+  std::atomic<uint64_t> purges{0};  // of DG_INTAKE below what was numbered intake_keep_s ago
 };
 
 // Prometheus text of the sequencer's counters and the overrides the

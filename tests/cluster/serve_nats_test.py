@@ -40,7 +40,12 @@ SIGKILL and a new one started. Then:
   - the correlator applied the overrides too (Engine::SetOverride): the
     clean account's value in dg_verdicts (read with a plain JetStream API
     request) turns block, and allow again after the clear.
-  - /readyz is 200 on both nodes, /metrics counts the published events.
+  - /readyz is 200 on both nodes, /metrics counts the published events;
+  - no prompt text stays at rest in the cluster: DG_EVENTS (purged by the
+    workers once digested) and DG_INTAKE (purged by the restarted
+    sequencer, run with --intake-keep 1, a second after numbering) hold
+    no message at the end -- the request retried after the restart still
+    counts once, from the memory the sequencer rebuilt when it started.
 
 usage: serve_nats_test.py DISTILLGUARD     (exit 77: no nats-server)
 """
@@ -79,17 +84,15 @@ def metric(port, name, token=TOKEN):
     return next((float(l.split()[1]) for l in body.splitlines() if l.startswith(name + " ")), None)
 
 
-def kv_get(nats_port, bucket, account):
-    """The value of an account's key in a KV bucket, by a plain NATS request
-    to the JetStream API (no client library needed); None if absent."""
-    key = "a." + account.encode().hex()
+def js_api(nats_port, subject, req):
+    """The JSON answer of a JetStream API request, by a plain NATS request
+    (no client library needed); None if the server closes first."""
     with socket.create_connection(("127.0.0.1", nats_port), timeout=10) as s:
         f = s.makefile("rb")
         if not f.readline().startswith(b"INFO "):
             raise RuntimeError("not a NATS server")
-        req = json.dumps({"last_by_subj": f"$KV.{bucket}.{key}"}).encode()
-        s.sendall(b'CONNECT {"verbose":false,"pedantic":false}\r\nSUB _INBOX.kvget 1\r\n'
-                  b"PUB $JS.API.STREAM.MSG.GET.KV_%s _INBOX.kvget %d\r\n%s\r\n" % (bucket.encode(), len(req), req))
+        s.sendall(b'CONNECT {"verbose":false,"pedantic":false}\r\nSUB _INBOX.api 1\r\n'
+                  b"PUB %s _INBOX.api %d\r\n%s\r\n" % (subject.encode(), len(req), req))
         while True:
             line = f.readline()
             if not line:
@@ -98,10 +101,23 @@ def kv_get(nats_port, bucket, account):
                 s.sendall(b"PONG\r\n")
             if line.startswith(b"MSG "):
                 size = int(line.split()[-1])
-                answer = json.loads(f.read(size + 2)[:size])
-                if "message" not in answer:
-                    return None
-                return json.loads(base64.b64decode(answer["message"]["data"]))
+                return json.loads(f.read(size + 2)[:size])
+
+
+def kv_get(nats_port, bucket, account):
+    """The value of an account's key in a KV bucket; None if absent."""
+    key = "a." + account.encode().hex()
+    req = json.dumps({"last_by_subj": f"$KV.{bucket}.{key}"}).encode()
+    answer = js_api(nats_port, f"$JS.API.STREAM.MSG.GET.KV_{bucket}", req)
+    if answer is None or "message" not in answer:
+        return None
+    return json.loads(base64.b64decode(answer["message"]["data"]))
+
+
+def stream_messages(nats_port, stream):
+    """How many messages a stream holds now (None: no answer)."""
+    answer = js_api(nats_port, f"$JS.API.STREAM.INFO.{stream}", b"")
+    return None if answer is None or "state" not in answer else answer["state"]["messages"]
 
 
 def check(port, account):
@@ -188,8 +204,10 @@ def main():
                 correlator.kill()
                 correlator.wait()
                 os.remove(cpf)
+                # It keeps intake messages one second after numbering them
+                # (not an hour): checked at the end, all are purged.
                 correlator = subprocess.Popen([dg, "correlator", *common, "--partitions", "4", "--listen",
-                                               "127.0.0.1:0", "--port-file", cpf])
+                                               "127.0.0.1:0", "--port-file", cpf, "--intake-keep", "1"])
                 procs.append(correlator)
                 cport = wait_port_file(cpf, correlator)
             body = "".join(lines[start:start + chunk]).encode()
@@ -393,6 +411,12 @@ def main():
         status, answer = http(a, "/readyz")
         if status != 200:
             failures.append(f"A /readyz: {status} {answer}")
+        # Prompt text at rest: the workers purge digested event messages, the
+        # sequencer intake messages numbered --intake-keep (1 s) ago.
+        for stream in ("DG_EVENTS", "DG_INTAKE"):
+            if not wait_for(f"{stream} to be purged", lambda: stream_messages(port, stream) == 0, 15):
+                failures.append(f"{stream} still holds {stream_messages(port, stream)} messages after every event was "
+                                f"applied")
         print(f"{len(lines)} events through A in {ingest_s:.2f}s ({len(lines) / ingest_s:.0f}/s); "
               f"B agrees with scan on {agree}/{len(scanned)} accounts ({len(blocked)} blocked campaign members, "
               f"{with_campaign} of them with their campaign, "
