@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # cluster-scan.sh: scan a log on a real NATS JetStream cluster (docs/SCALE.md).
 #
-#   scripts/cluster-scan.sh [--workers N] [--partitions P] [--kill-node] [--kill-worker] [--replay] [--rate R] [--deadline S] [--prepublish] EVENTS OUTDIR
+#   scripts/cluster-scan.sh [--workers N] [--partitions P] [--kill-node [--restart-node]] [--kill-worker] [--replay] [--rate R] [--deadline S] [--prepublish] EVENTS OUTDIR
 #
 # Starts a 3-node nats-server cluster with JetStream on free loopback ports
 # (R=3 streams), the correlator and N workers, publishes EVENTS, waits until
@@ -11,6 +11,10 @@
 # everything it started, by pid, on every exit path.
 #   --kill-node    kill -9 one NATS node once a fifth of the events are applied
 #                  (it stays dead: the streams keep a quorum of 2 of 3)
+#   --restart-node with --kill-node: start that node again once two fifths
+#                  are applied (it recovers from its Raft log and catches up);
+#                  at the end its copy of DG_DIGESTS must hold what the
+#                  others hold (OUTDIR/restarted_digests: "its count, theirs")
 #   --kill-worker  kill -9 worker 0 once half are applied -- or, with --rate,
 #                  once half are published, if the node kill stalled the
 #                  workers (they then catch up faster than this script
@@ -35,6 +39,8 @@ set -euo pipefail
 workers=1
 partitions=8
 kill_node=0
+restart_node=0
+node_restarted=0
 kill_worker=0
 rate=0
 published_half_at=1000000000
@@ -47,6 +53,7 @@ while [ $# -gt 0 ]; do
     --workers) workers="$2"; shift 2 ;;
     --partitions) partitions="$2"; shift 2 ;;
     --kill-node) kill_node=1; shift ;;
+    --restart-node) restart_node=1; shift ;;
     --kill-worker) kill_worker=1; shift ;;
     --prepublish) prepublish=1; shift ;;
     --rate) publish_flags+=(--rate "$2"); rate=${2%%.*}; rate=${rate:-0}; shift 2 ;;
@@ -58,7 +65,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ $# -ne 2 ]; then
-  echo "usage: cluster-scan.sh [--workers N] [--partitions P] [--kill-node] [--kill-worker] [--replay] [--rate R] [--deadline S] [--prepublish] EVENTS OUTDIR" >&2
+  echo "usage: cluster-scan.sh [--workers N] [--partitions P] [--kill-node [--restart-node]] [--kill-worker] [--replay] [--rate R] [--deadline S] [--prepublish] EVENTS OUTDIR" >&2
   exit 2
 fi
 case "$deadline" in
@@ -126,6 +133,11 @@ CONF
   pids+=($!)
   node_pids+=($!)
 done
+restart_node_2() {
+  nats-server -c "$work/n2.conf" >> "$out/logs/nats-2.log" 2>&1 &
+  pids+=($!)
+  node_pids[2]=$!
+}
 for n in 0 1 2; do
   for _ in $(seq 1 100); do
     (exec 3<>"/dev/tcp/127.0.0.1/${ports[$n]}") 2>/dev/null && break
@@ -209,6 +221,10 @@ while kill -0 "$correlator" 2>/dev/null; do
     kill -9 "${node_pids[2]}"
     node_killed=1
     echo "cluster-scan: killed NATS node dg2 (pid ${node_pids[2]}) at $a applied" >&2
+  elif [ $restart_node = 1 ] && [ $node_killed = 1 ] && [ $node_restarted = 0 ] && [ "$a" -ge $((2 * lines / 5)) ]; then
+    restart_node_2
+    node_restarted=1
+    echo "cluster-scan: restarted NATS node dg2 (pid ${node_pids[2]}) at $a applied" >&2
   elif [ $kill_worker = 1 ] && [ $worker_killed = 0 ] && { [ "$a" -ge $((lines / 2)) ] ||
         { [ $node_killed = 1 ] && [ -z "$publish_rc" ] && [ $SECONDS -ge "$published_half_at" ]; }; }; then
     kill -9 "${worker_pids[0]}"
@@ -235,29 +251,46 @@ fi
 if [ $rc -ne 0 ]; then echo "cluster-scan: correlator failed (exit $rc)" >&2; tail -20 "$out/logs/correlator.log" >&2; exit 1; fi
 if [ $kill_node = 1 ] && [ $node_killed = 0 ]; then echo "cluster-scan: finished before the node kill point" >&2; exit 1; fi
 if [ $kill_worker = 1 ] && [ $worker_killed = 0 ]; then echo "cluster-scan: finished before the worker kill point" >&2; exit 1; fi
+if [ $restart_node = 1 ] && [ $node_restarted = 0 ]; then echo "cluster-scan: finished before the node restart point" >&2; exit 1; fi
 grep -h "published:" "$out/logs/publish.log" >&2 || true
-# What DG_EVENTS still holds (prompt text): the workers purge what they
-# have digested within a second (docs/SCALE.md), so after the last event
-# it should fall to nothing. Asked of a live node's monitoring port.
-events_left() {
+# What DG_EVENTS still holds (prompt text): the workers erase what they
+# have digested, and sweep what was left every 10 s (docs/SCALE.md), so
+# after the last event it should fall to nothing. Asked of a live node's
+# monitoring port, for up to 30 s.
+# stream_messages STREAM PORT...: the messages a node's copy of STREAM
+# holds, from the first of the monitoring ports that answers.
+stream_messages() {
   python3 - "$@" <<'PY' 2>/dev/null || echo unknown
 import json, sys, urllib.request
-for port in sys.argv[1:]:
+for port in sys.argv[2:]:
     try:
         jsz = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/jsz?streams=true", timeout=2))
     except OSError:
         continue
     for acct in jsz.get("account_details", []):
         for st in acct.get("stream_detail", []):
-            if st.get("name") == "DG_EVENTS":
+            if st.get("name") == sys.argv[1]:
                 print(st["state"]["messages"])
                 sys.exit(0)
 print("unknown")
 PY
 }
+if [ $node_restarted = 1 ]; then
+  # The restarted node replayed its Raft log (the erasures among it) and
+  # caught up: its copy of the digests must be the others'.
+  mine=unknown
+  for _ in $(seq 1 200); do
+    theirs=$(stream_messages DG_DIGESTS "${ports[6]}" "${ports[7]}")
+    mine=$(stream_messages DG_DIGESTS "${ports[8]}")
+    [ "$mine" = "$theirs" ] && break
+    sleep 0.1
+  done
+  echo "cluster-scan: DG_DIGESTS on the restarted node: $mine messages, on the others $theirs" >&2
+  echo "$mine $theirs" > "$out/restarted_digests"
+fi
 left=unknown
-for _ in $(seq 1 100); do
-  left=$(events_left "${ports[6]}" "${ports[7]}")
+for _ in $(seq 1 300); do
+  left=$(stream_messages DG_EVENTS "${ports[6]}" "${ports[7]}")
   [ "$left" = 0 ] && break
   sleep 0.1
 done

@@ -78,7 +78,7 @@ void AddClusterOptions(CLI::App& publish, CLI::App& worker, CLI::App& correlator
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
   worker.add_flag("--keep-events", args.keep_events,
-                  "Keep digested event messages (with their prompt text) in DG_EVENTS; by default they are purged "
+                  "Keep digested event messages (with their prompt text) in DG_EVENTS; by default they are erased "
                   "once their digests are stored");
   for (CLI::App* cmd : {&worker, &correlator, &decide}) {
     cmd->add_option("--listen", args.listen, "HOST:PORT for /metrics, /healthz, /readyz (port 0: any free port)");

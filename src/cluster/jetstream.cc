@@ -150,17 +150,125 @@ absl::Status NatsLink::EnsureStream(const std::string& name, const std::string& 
   }
 }
 
-absl::Status NatsLink::PurgeBelow(const std::string& stream, const std::string& subject, uint64_t below) {
-  if (below <= 1) return absl::OkStatus();
+// --- MessageEraser -----------------------------------------------------------
+
+MessageEraser::MessageEraser(NatsLink* link, std::string stream, size_t max_queued)
+    : link_(link), stream_(std::move(stream)), max_queued_(max_queued) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+MessageEraser::~MessageEraser() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+    for (const Task& t : queue_) {
+      if (t.subject.empty()) dropped_ += t.last - t.first + 1;
+    }
+    queue_.clear();
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void MessageEraser::Erase(uint64_t first, uint64_t last) {
+  if (first == 0 || last < first) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_ || queue_.size() >= max_queued_) {
+      dropped_ += last - first + 1;
+      return;
+    }
+    // Consecutive ranges (a sequencer's rounds) become one.
+    if (!queue_.empty() && queue_.back().subject.empty() && queue_.back().last + 1 == first) {
+      queue_.back().last = last;
+    } else {
+      queue_.push_back(Task{first, last, {}});
+    }
+  }
+  cv_.notify_one();
+}
+
+void MessageEraser::Sweep(std::string subject, uint64_t below) {
+  if (below <= 1 || subject.empty()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_ || queue_.size() >= max_queued_) return;  // the next sweep finds it
+    queue_.push_back(Task{1, below - 1, std::move(subject)});
+  }
+  cv_.notify_one();
+}
+
+void MessageEraser::EraseOne(uint64_t seq, jsOptions* o) {
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  const natsStatus s = js_EraseMsg(link_->js(), stream_.c_str(), seq, o, &jerr);
+  if (s == NATS_OK) ++erased_;
+  else if (jerr == static_cast<jsErrCode>(0)) ++errors_;  // no answer: left in the stream
+  // else the server answered that there is no such message: already gone
+}
+
+void MessageEraser::SweepNow(const std::string& subject, uint64_t below) {
   jsOptions o;
   jsOptions_Init(&o);
   o.Wait = 5000;
-  o.Stream.Purge.Subject = subject.c_str();
-  o.Stream.Purge.Sequence = below;
-  jsErrCode jerr = static_cast<jsErrCode>(0);
-  const natsStatus s = js_PurgeStream(js_, stream.c_str(), &o, &jerr);
-  if (s != NATS_OK) return NatsError(fmt::format("purge {} {} below {}", stream, subject, below), s, jerr);
-  return absl::OkStatus();
+  const std::string api = "$JS.API.STREAM.MSG.GET." + stream_;
+  uint64_t from = 1;
+  while (from < below) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_) return;
+    }
+    const std::string req = fmt::format("{{\"seq\":{},\"next_by_subj\":\"{}\"}}", from, subject);
+    natsMsg* reply = nullptr;
+    if (natsConnection_Request(&reply, link_->conn(), api.c_str(), req.data(), static_cast<int>(req.size()), 5000) !=
+        NATS_OK) {
+      ++errors_;  // the next sweep goes on
+      return;
+    }
+    // {"type":...,"message":{"subject":...,"seq":N,...}} or {"error":...}
+    // when there is none: the sequence is read after "message", never a
+    // subject's text (a subject holds no '"').
+    const std::string_view body(natsMsg_GetData(reply), static_cast<size_t>(natsMsg_GetDataLength(reply)));
+    uint64_t seq = 0;
+    const size_t msg = body.find("\"message\"");
+    const size_t at = msg == std::string_view::npos ? msg : body.find("\"seq\":", msg);
+    if (at != std::string_view::npos) {
+      for (size_t i = at + 6; i < body.size() && body[i] >= '0' && body[i] <= '9' && seq < (UINT64_MAX - 9) / 10; ++i) {
+        seq = seq * 10 + static_cast<uint64_t>(body[i] - '0');
+      }
+    }
+    natsMsg_Destroy(reply);
+    if (seq == 0 || seq >= below || seq < from) return;  // none left below (or an answer not understood)
+    EraseOne(seq, &o);
+    from = seq + 1;
+  }
+}
+
+void MessageEraser::Run() {
+  jsOptions o;
+  jsOptions_Init(&o);
+  o.Wait = 5000;
+  for (;;) {
+    uint64_t seq = 0;
+    std::string sweep;
+    uint64_t below = 0;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (stop_) return;
+      Task& t = queue_.front();
+      if (!t.subject.empty()) {
+        sweep = std::move(t.subject);
+        below = t.last + 1;
+        queue_.pop_front();
+      } else {
+        seq = t.first;
+        if (t.first == t.last) queue_.pop_front();
+        else ++t.first;
+      }
+    }
+    if (!sweep.empty()) SweepNow(sweep, below);
+    else EraseOne(seq, &o);
+  }
 }
 
 // --- ReliablePublisher -------------------------------------------------------

@@ -27,12 +27,16 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include <absl/status/status.h>
@@ -63,11 +67,6 @@ class NatsLink {
   // de-duplicating Nats-Msg-Id over `dedup_window_ms`; kept if it exists.
   absl::Status EnsureStream(const std::string& name, const std::string& subjects, int replicas, int64_t dedup_window_ms);
 
-  // Deletes the messages of `stream` on `subject` whose stream sequence is
-  // below `below` (one purge request, one round trip; no retry: the caller
-  // purges again later). The stream's de-duplication window is kept (it
-  // is not the stored messages).
-  absl::Status PurgeBelow(const std::string& stream, const std::string& subject, uint64_t below);
 
   // Ends a subscription that deliveries may still be arriving for, without
   // freeing it under the connection's read loop: libnats 3.4's
@@ -197,6 +196,57 @@ class PullConsumer {
 
 // The message's stream sequence (from its JetStream reply subject), or 0.
 uint64_t StreamSequence(natsMsg* msg);
+
+// Erases messages of one stream one by one, on a thread of its own, in the
+// order given: js_EraseMsg (the content overwritten in the store, R
+// copies). Not a purge by subject and sequence: nats-server before 2.9.18
+// (Debian 12 ships 2.9.10) replays such a purge from its Raft log at a
+// restart as a compaction of the whole stream up to the last sequence it
+// had then -- a node killed and restarted lost every other subject's
+// messages (reproduced on 2.9.10; fixed upstream in 2.9.18) -- while a
+// single message's delete replays as itself. Bounded: at most max_queued
+// sequence ranges wait; what does not fit is counted (dropped) and left
+// in the stream, never anything else removed. A message already gone is
+// no error. Cost: one JetStream request (one Raft round) per message, off
+// the caller's thread. Erase() is thread-safe; stopping leaves what is
+// still queued (counted as dropped).
+class MessageEraser {
+ public:
+  MessageEraser(NatsLink* link, std::string stream, size_t max_queued = 1u << 16);
+  ~MessageEraser();
+  MessageEraser(const MessageEraser&) = delete;  // the thread holds `this`
+  MessageEraser& operator=(const MessageEraser&) = delete;
+
+  // Queues the messages with stream sequences first..last (inclusive).
+  void Erase(uint64_t first, uint64_t last);
+  // Queues a sweep: every message still on `subject` with a sequence below
+  // `below`, found one at a time (the stream's next message on the subject,
+  // a JetStream message-get request) and erased -- what a worker killed
+  // before its erasures, or an erasure the cluster did not answer, left.
+  // One request per message found, plus one.
+  void Sweep(std::string subject, uint64_t below);
+  uint64_t erased() const { return erased_.load(); }
+  uint64_t errors() const { return errors_.load(); }    // the cluster did not answer (left in the stream)
+  uint64_t dropped() const { return dropped_.load(); }  // not queued: the queue was full, or stopped first
+
+ private:
+  void Run();
+  NatsLink* link_;
+  std::string stream_;
+  size_t max_queued_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  struct Task {
+    uint64_t first = 0, last = 0;  // a range to erase, or (sweep) last = below - 1
+    std::string subject;           // non-empty: a sweep of this subject
+  };
+  void SweepNow(const std::string& subject, uint64_t below);
+  void EraseOne(uint64_t seq, jsOptions* o);
+  std::deque<Task> queue_;  // under mu_
+  bool stop_ = false;                                // under mu_
+  std::atomic<uint64_t> erased_{0}, errors_{0}, dropped_{0};
+  std::thread thread_;
+};
 
 class KvBucket {
  public:

@@ -221,7 +221,6 @@ constexpr uint64_t kReportedBadInputs = 20;
 
 struct WorkerMetrics {
   std::atomic<uint64_t> events{0}, messages{0}, bad_batches{0}, bad_records{0}, fetch_errors{0}, resent{0};
-  std::atomic<uint64_t> purges{0}, purge_errors{0};  // of digested event messages (DG_EVENTS)
   std::atomic<uint64_t> fetch_us{0}, digest_us{0}, publish_us{0};  // where the time goes (summed over threads)
   std::atomic<uint64_t> lag{0};
   std::atomic<bool> caught_up{false};
@@ -272,6 +271,10 @@ absl::Status RunWorker(const WorkerOptions& options) {
     return s;
   }
 
+  // Digested event messages are erased from DG_EVENTS (MessageEraser: one
+  // by one, off the partitions' threads) unless --keep-events.
+  std::unique_ptr<MessageEraser> eraser;
+  if (!options.keep_events) eraser = std::make_unique<MessageEraser>(link->get(), kEventsStream);
   WorkerMetrics m;
   m.last_progress_ms = SteadyMs();
   std::unique_ptr<OpsServer> ops;
@@ -290,8 +293,9 @@ absl::Status RunWorker(const WorkerOptions& options) {
                                        "# TYPE dg_worker_bad_records_total counter\ndg_worker_bad_records_total {}\n"
                                        "# TYPE dg_worker_fetch_errors_total counter\ndg_worker_fetch_errors_total {}\n"
                                        "# TYPE dg_worker_resent_total counter\ndg_worker_resent_total {}\n"
-                                       "# TYPE dg_worker_purges_total counter\ndg_worker_purges_total {}\n"
-                                       "# TYPE dg_worker_purge_errors_total counter\ndg_worker_purge_errors_total {}\n"
+                                       "# TYPE dg_worker_erased_total counter\ndg_worker_erased_total {}\n"
+                                       "# TYPE dg_worker_erase_errors_total counter\ndg_worker_erase_errors_total {}\n"
+                                       "# TYPE dg_worker_erase_dropped_total counter\ndg_worker_erase_dropped_total {}\n"
                                        "# TYPE dg_worker_consumer_lag gauge\ndg_worker_consumer_lag {}\n"
                                        "# TYPE dg_worker_partitions_owned gauge\ndg_worker_partitions_owned {}\n"
                                        "# TYPE dg_worker_seconds_since_progress gauge\ndg_worker_seconds_since_progress {:.3f}\n"
@@ -300,7 +304,8 @@ absl::Status RunWorker(const WorkerOptions& options) {
                                        "dg_worker_phase_seconds_total{{phase=\"digest\"}} {:.3f}\n"
                                        "dg_worker_phase_seconds_total{{phase=\"store\"}} {:.3f}\n",
                                        m.events.load(), m.messages.load(), m.bad_batches.load(), m.bad_records.load(),
-                                       m.fetch_errors.load(), m.resent.load(), m.purges.load(), m.purge_errors.load(),
+                                       m.fetch_errors.load(), m.resent.load(), eraser ? eraser->erased() : 0,
+                                       eraser ? eraser->errors() : 0, eraser ? eraser->dropped() : 0,
                                        m.lag.load(), owned.size(), (SteadyMs() - m.last_progress_ms.load()) / 1000.0,
                                        m.fetch_us / 1e6, m.digest_us / 1e6, m.publish_us / 1e6)};
       }
@@ -327,27 +332,6 @@ absl::Status RunWorker(const WorkerOptions& options) {
     std::vector<std::string_view> records;
     BatchBuilder out;
     uint64_t resent_seen = 0;
-    // Digested and acknowledged through this event stream sequence, and
-    // purged below it: the text of an event message is needed only until
-    // its digests are stored (R copies), and acknowledged messages are
-    // never delivered to this consumer, nor to a replacement, again.
-    uint64_t acked_through = 0, purged_below = 0;
-    auto last_purge = Clock::now();
-    auto maybe_purge = [&] {
-      if (options.keep_events || acked_through + 1 <= purged_below ||
-          Clock::now() - last_purge < std::chrono::milliseconds(options.purge_every_ms)) {
-        return;
-      }
-      last_purge = Clock::now();
-      // A failed purge is tried again later; what it would have removed is
-      // removed then (nothing reads it in between).
-      if (auto s = link->get()->PurgeBelow(kEventsStream, EventsSubject(o.p), acked_through + 1); s.ok()) {
-        purged_below = acked_through + 1;
-        ++m.purges;
-      } else if (++m.purge_errors <= kReportedBadInputs) {
-        fmt::print(stderr, "worker {}: partition {}: {}\n", options.index, o.p, std::string(s.message()));
-      }
-    };
     auto fail = [&](absl::Status s) {
       std::lock_guard<std::mutex> lock(failure_mu);
       if (failure.ok()) failure = std::move(s);
@@ -363,10 +347,7 @@ absl::Status RunWorker(const WorkerOptions& options) {
       }
       const auto t_digest = Clock::now();
       m.fetch_us += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(t_digest - t_fetch).count());
-      if (fetched.empty()) {
-        maybe_purge();  // the last messages of a burst, once the partition is idle
-        continue;
-      }
+      if (fetched.empty()) continue;
       uint64_t events = 0;
       for (const NatsMsgPtr& msg : fetched) {
         const std::string_view data(natsMsg_GetData(msg.get()), static_cast<size_t>(natsMsg_GetDataLength(msg.get())));
@@ -428,10 +409,15 @@ absl::Status RunWorker(const WorkerOptions& options) {
       if (auto s = pub.Flush(); !s.ok()) return fail(std::move(s));
       if (auto s = o.consumer->AckThrough(fetched.back().get()); !s.ok()) {
         ++m.fetch_errors;  // redelivery is harmless
-      } else {
-        acked_through = StreamSequence(fetched.back().get());
+      } else if (eraser) {
+        // The text of an event message is needed only until its digests
+        // are stored (R copies, above); acknowledged, it is never delivered
+        // to this consumer, nor to a replacement, again.
+        for (const NatsMsgPtr& msg : fetched) {
+          const uint64_t seq = StreamSequence(msg.get());
+          eraser->Erase(seq, seq);
+        }
       }
-      maybe_purge();
       m.events += events;
       m.publish_us += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t_store).count());
       m.resent += pub.resent() - resent_seen;
@@ -441,8 +427,22 @@ absl::Status RunWorker(const WorkerOptions& options) {
   };
   std::vector<std::thread> threads;
   for (Owned& o : owned) threads.emplace_back(run_partition, std::ref(o));
+  // Every kSweepEvery, each partition's event messages below its ack floor
+  // that are still there are erased: what a predecessor killed before its
+  // erasures left, or an erasure the cluster did not answer (at the first
+  // turn too: a replacement sweeps after the worker it replaces).
+  constexpr auto kSweepEvery = std::chrono::seconds(10);
+  auto last_sweep = Clock::now() - kSweepEvery;
   // The lag, for /metrics and /readyz, once a second.
   while (!Stopped(options.stop) && !failed) {
+    if (eraser && Clock::now() - last_sweep >= kSweepEvery) {
+      last_sweep = Clock::now();
+      for (Owned& o : owned) {
+        if (Stopped(options.stop)) break;
+        auto floor = PullConsumer::AckFloor(link->get(), kEventsStream, fmt::format("w{}", o.p));
+        if (floor.ok() && *floor > 0) eraser->Sweep(EventsSubject(o.p), *floor + 1);
+      }
+    }
     uint64_t lag = 0;
     bool known = true;
     for (Owned& o : owned) {

@@ -22,7 +22,8 @@
 //               (replicated): a replacement resumes after it. One thread
 //               per partition (round trips, not CPU, bound a partition).
 //               The event messages it has digested and acknowledged are
-//               purged from DG_EVENTS (at most once a second a partition):
+//               erased from DG_EVENTS, one by one (MessageEraser: never a
+//               purge by subject, which nats-server 2.9.10 replays wrongly):
 //               prompt text stays in the cluster only until it is digested
 //               (--keep-events keeps it, for a re-digest).
 //   correlator  every dg.digests.<p> (a fetching thread each), merged back
@@ -101,7 +102,7 @@ struct ClusterOptions {
   int partitions = 8;    // dg.events.<p>, dg.digests.<p>; fixed for a stream's life
   int replicas = 3;      // stream and bucket copies (R=3 on a 3-node cluster)
   int64_t dedup_window_ms = 10 * 60 * 1000;
-  // The intake sequencer (in the correlator) purges DG_INTAKE messages it
+  // The intake sequencer (in the correlator) erases DG_INTAKE messages it
   // numbered this long ago: what a restarted sequencer reads back to know
   // the request ids it already numbered (a retry within this horizon of a
   // restart still counts once), and how long serve --nats's prompt text
@@ -130,10 +131,9 @@ struct WorkerOptions {
   int index = 0;  // owns partitions p with p % count == index
   int count = 1;
   int batch = 16;       // event messages (each up to 64 events) fetched, digested and acknowledged at once
-  // Purge what was digested and acknowledged from DG_EVENTS (every
-  // purge_every_ms a partition): text is not kept at rest once digested.
+  // Erase what was digested and acknowledged from DG_EVENTS (one message
+  // at a time, MessageEraser): text is not kept at rest once digested.
   bool keep_events = false;
-  int purge_every_ms = 1000;
   std::string listen;  // HOST:PORT for /metrics, /healthz, /readyz; empty: none
   std::string port_file;
   const std::atomic<bool>* stop = nullptr;

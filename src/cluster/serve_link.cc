@@ -626,7 +626,7 @@ std::string NatsServeLink::Metrics() const {
 // --- Sequencer -------------------------------------------------------------------
 
 absl::Status RunSequencer(NatsLink* link, ReliablePublisher* pub_in, const ClusterOptions& cluster,
-                          const std::atomic<bool>* stop, SequencerMetrics* m) {
+                          const std::atomic<bool>* stop, SequencerMetrics* m, MessageEraser* eraser) {
   auto stopped = [&] { return stop != nullptr && stop->load(); };
   DG_RETURN_IF_ERROR(link->EnsureStream(kIntakeStream, kIntakeSubject, cluster.replicas, cluster.dedup_window_ms));
   auto meta = KvBucket::Open(link, kMetaBucket, cluster.replicas);
@@ -664,6 +664,7 @@ absl::Status RunSequencer(NatsLink* link, ReliablePublisher* pub_in, const Clust
       dedup.SeenBefore(key);
     }
   };
+  uint64_t oldest = 0;  // the intake's first message still held, if numbered before
   if (intake_pos > 0) {
     auto replay = PullConsumer::Create(link, kIntakeStream, "sequencer", kIntakeSubject, 0);
     if (!replay.ok()) return replay.status();
@@ -676,6 +677,7 @@ absl::Status RunSequencer(NatsLink* link, ReliablePublisher* pub_in, const Clust
           more = false;
           break;
         }
+        if (oldest == 0) oldest = StreamSequence(msg.get());
         remember(msg);
       }
       (void)(*replay)->AckThrough(msgs.back().get());
@@ -698,29 +700,28 @@ absl::Status RunSequencer(NatsLink* link, ReliablePublisher* pub_in, const Clust
     return pub.Add(fmt::format("dg.events.{}", p), o.batch.Take(), fmt::format("e-{}-{}", o.first, o.last));
   };
   // Positions numbered (one entry a second at most) and when: intake
-  // messages numbered intake_keep_s ago are purged (ClusterOptions).
+  // messages numbered intake_keep_s ago are erased (ClusterOptions).
   using Steady = std::chrono::steady_clock;
   struct Numbered {
     Steady::time_point at;
     uint64_t pos;
   };
+  // What this run numbered before is as old as now: seeded, so that it is
+  // erased keep_s after a restart even if no new intake comes.
   std::deque<Numbered> numbered;
-  uint64_t purged_below = 0;
-  auto purge_old = [&] {
+  if (intake_pos > 0) numbered.push_back(Numbered{Steady::now(), intake_pos});
+  uint64_t erased_below = oldest > 0 ? oldest : intake_pos + 1;  // below it: already erased
+  auto erase_old = [&] {
+    if (eraser == nullptr) return;
     const auto horizon = Steady::now() - std::chrono::seconds(cluster.intake_keep_s);
     uint64_t below = 0;
     while (!numbered.empty() && numbered.front().at <= horizon) {
       below = numbered.front().pos + 1;
       numbered.pop_front();
     }
-    if (below <= purged_below) return;
-    if (auto s = link->PurgeBelow(kIntakeStream, kIntakeSubject, below); s.ok()) {
-      purged_below = below;
-      ++m->purges;
-    } else {
-      ++m->errors;  // purged on a later round
-      numbered.push_front(Numbered{horizon, below - 1});
-    }
+    if (below <= erased_below) return;
+    eraser->Erase(erased_below, below - 1);  // one intake subject: every sequence is intake
+    erased_below = below;
   };
   while (!stopped()) {
     msgs.clear();
@@ -730,7 +731,7 @@ absl::Status RunSequencer(NatsLink* link, ReliablePublisher* pub_in, const Clust
       continue;
     }
     if (msgs.empty()) {
-      purge_old();
+      erase_old();
       continue;
     }
     // A file `publish` that ran since the last round moved `published` on.
@@ -786,41 +787,51 @@ absl::Status RunSequencer(NatsLink* link, ReliablePublisher* pub_in, const Clust
     DG_RETURN_IF_ERROR((*meta)->Put("sequencer", fmt::format("{} {}", next, intake_pos)));
     DG_RETURN_IF_ERROR((*meta)->Put("published", std::to_string(next)));
     if (auto s = (*consumer)->AckThrough(msgs.back().get()); !s.ok()) ++m->errors;  // the key above is the position
+    // One entry a second: a round joins the newest entry only if that one
+    // is younger than a second, so nothing is erased more than a second
+    // early (and the deque holds at most keep_s entries).
     if (!numbered.empty() && Steady::now() - numbered.back().at < std::chrono::seconds(1)) {
       numbered.back().pos = intake_pos;
     } else {
       numbered.push_back(Numbered{Steady::now(), intake_pos});
     }
-    purge_old();
+    erase_old();
   }
   return absl::OkStatus();
 }
 
 std::string SequencerMetricsText(const SequencerMetrics& m, uint64_t overrides_applied) {
+  const MessageEraser* e = m.eraser.load();
   return fmt::format(
       "# TYPE dg_sequencer_events_total counter\ndg_sequencer_events_total {}\n"
       "# TYPE dg_sequencer_duplicates_total counter\ndg_sequencer_duplicates_total {}\n"
       "# TYPE dg_sequencer_bad_batches_total counter\ndg_sequencer_bad_batches_total {}\n"
       "# TYPE dg_sequencer_bad_records_total counter\ndg_sequencer_bad_records_total {}\n"
       "# TYPE dg_sequencer_errors_total counter\ndg_sequencer_errors_total {}\n"
-      "# TYPE dg_sequencer_purges_total counter\ndg_sequencer_purges_total {}\n"
+      "# TYPE dg_sequencer_intake_erased_total counter\ndg_sequencer_intake_erased_total {}\n"
+      "# TYPE dg_sequencer_intake_erase_errors_total counter\ndg_sequencer_intake_erase_errors_total {}\n"
+      "# TYPE dg_sequencer_intake_erase_dropped_total counter\ndg_sequencer_intake_erase_dropped_total {}\n"
       "# TYPE dg_correlator_overrides_applied_total counter\ndg_correlator_overrides_applied_total {}\n",
-      m.events.load(), m.duplicates.load(), m.bad_batches.load(), m.bad_records.load(), m.errors.load(), m.purges.load(),
+      m.events.load(), m.duplicates.load(), m.bad_batches.load(), m.bad_records.load(), m.errors.load(), e ? e->erased() : 0,
+      e ? e->errors() : 0, e ? e->dropped() : 0,
       overrides_applied);
 }
 
 SequencerThread::SequencerThread(NatsLink* link, ClusterOptions cluster)
-    : thread_([this, link, cluster = std::move(cluster)] {
+    : eraser_(std::make_unique<MessageEraser>(link, kIntakeStream)),
+      thread_([this, link, cluster = std::move(cluster)] {
         ReliablePublisher pub(link, 64);
         while (!stop_.load()) {
-          const absl::Status s = RunSequencer(link, &pub, cluster, &stop_, &metrics_);
+          const absl::Status s = RunSequencer(link, &pub, cluster, &stop_, &metrics_, eraser_.get());
           if (stop_.load()) break;
           ++metrics_.errors;
           // A round that failed is redone from the stored position, with the same numbers.
           fmt::print(stderr, "sequencer: {}; restarting from the stored position in 1 s\n", std::string(s.message()));
           for (int tick = 0; tick < 10 && !stop_.load(); ++tick) std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
-      }) {}
+      }) {
+  metrics_.eraser = eraser_.get();
+}
 
 SequencerThread::~SequencerThread() {
   stop_ = true;

@@ -253,7 +253,9 @@ class NatsServeLink final : public ClusterLink {
 // The intake sequencer's counters (the correlator's /metrics).
 struct SequencerMetrics {
   std::atomic<uint64_t> events{0}, duplicates{0}, bad_batches{0}, bad_records{0}, errors{0};
-  std::atomic<uint64_t> purges{0};  // of DG_INTAKE below what was numbered intake_keep_s ago
+  // DG_INTAKE messages numbered intake_keep_s ago, erased (RunSequencer's
+  // eraser, which also counts what it could not erase).
+  std::atomic<const MessageEraser*> eraser{nullptr};
 };
 
 // Prometheus text of the sequencer's counters and the overrides the
@@ -264,7 +266,7 @@ std::string SequencerMetricsText(const SequencerMetrics& m, uint64_t overrides_a
 // caller's connection and publisher (kept across restarts: a publisher's
 // context is freed only when the connection closes); its own consumer.
 absl::Status RunSequencer(NatsLink* link, ReliablePublisher* pub, const ClusterOptions& cluster,
-                          const std::atomic<bool>* stop, SequencerMetrics* metrics);
+                          const std::atomic<bool>* stop, SequencerMetrics* metrics, MessageEraser* eraser = nullptr);
 
 // The sequencer on its own thread, restarted from its stored position
 // after an error; stopped and joined on destruction.
@@ -277,6 +279,7 @@ class SequencerThread {
  private:
   std::atomic<bool> stop_{false};
   SequencerMetrics metrics_;
+  std::unique_ptr<MessageEraser> eraser_;  // DG_INTAKE, across the sequencer's rounds
   std::thread thread_;
 };
 

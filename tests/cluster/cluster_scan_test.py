@@ -11,7 +11,7 @@ replaced mid-stream, on a real 3-node nats-server cluster, and checks against
   - eval's quality figures are within 0.1 percentage points;
   - campaigns.jsonl equals scan --no-samples' (the digest stream carries no text);
   - DG_EVENTS holds no event message (no prompt text) once all are applied:
-    the workers purge what they digested, through the kills.
+    the workers erase what they digested, through the kills.
 
 With a third argument, the fault injector tests/cluster/lose_deliveries.cc
 (a shared library): no kills; the workers run with it preloaded and lose
@@ -126,9 +126,10 @@ def main():
             if f1.read() != f2.read():
                 failures.append("campaigns.jsonl differs from scan --no-samples'")
         # Prompt text is kept in the cluster only until digested: the workers
-        # (the replacement too) purge what they acknowledged.
+        # (the replacement too) erase what they acknowledged.
         with open(os.path.join(out, "events_left")) as f:
             left = f.read().strip()
+
         if left != "0":
             failures.append(f"DG_EVENTS still holds {left} event messages (prompt text) after every event was applied")
         print(f"accounts {len(a)}, verdicts agree {share:.4%}, events {accepted} published {summary['published']} "

@@ -41,8 +41,8 @@ SIGKILL and a new one started. Then:
     clean account's value in dg_verdicts (read with a plain JetStream API
     request) turns block, and allow again after the clear.
   - /readyz is 200 on both nodes, /metrics counts the published events;
-  - no prompt text stays at rest in the cluster: DG_EVENTS (purged by the
-    workers once digested) and DG_INTAKE (purged by the restarted
+  - no prompt text stays at rest in the cluster: DG_EVENTS (erased by the
+    workers once digested) and DG_INTAKE (erased by the restarted
     sequencer, run with --intake-keep 1, a second after numbering) hold
     no message at the end -- the request retried after the restart still
     counts once, from the memory the sequencer rebuilt when it started.
@@ -205,7 +205,7 @@ def main():
                 correlator.wait()
                 os.remove(cpf)
                 # It keeps intake messages one second after numbering them
-                # (not an hour): checked at the end, all are purged.
+                # (not an hour): checked at the end, all are erased.
                 correlator = subprocess.Popen([dg, "correlator", *common, "--partitions", "4", "--listen",
                                                "127.0.0.1:0", "--port-file", cpf, "--intake-keep", "1"])
                 procs.append(correlator)
@@ -411,10 +411,10 @@ def main():
         status, answer = http(a, "/readyz")
         if status != 200:
             failures.append(f"A /readyz: {status} {answer}")
-        # Prompt text at rest: the workers purge digested event messages, the
+        # Prompt text at rest: the workers erase digested event messages, the
         # sequencer intake messages numbered --intake-keep (1 s) ago.
         for stream in ("DG_EVENTS", "DG_INTAKE"):
-            if not wait_for(f"{stream} to be purged", lambda: stream_messages(port, stream) == 0, 15):
+            if not wait_for(f"{stream} to be erased", lambda: stream_messages(port, stream) == 0, 15):
                 failures.append(f"{stream} still holds {stream_messages(port, stream)} messages after every event was "
                                 f"applied")
         print(f"{len(lines)} events through A in {ingest_s:.2f}s ({len(lines) / ingest_s:.0f}/s); "
