@@ -365,6 +365,7 @@ size_t ClusterView::overrides() const {
 absl::StatusOr<std::unique_ptr<NatsServeLink>> NatsServeLink::Open(const ClusterOptions& cluster, uint64_t nonce) {
   std::unique_ptr<NatsServeLink> l(new NatsServeLink());
   l->nonce_ = nonce;
+  l->replicas_ = cluster.replicas;
   auto link = NatsLink::Connect(cluster.nats, "distillguard-serve");
   if (!link.ok()) return link.status();
   l->link_ = std::move(*link);
@@ -380,6 +381,7 @@ absl::StatusOr<std::unique_ptr<NatsServeLink>> NatsServeLink::Open(const Cluster
 }
 
 NatsServeLink::~NatsServeLink() {
+  account_watch_.reset();  // its thread calls the caller's on_row
   replica_.reset();
   pub_.reset();
   view_.reset();
@@ -449,6 +451,30 @@ absl::Status NatsServeLink::Share(const std::vector<SharedIndicatorRecord>& rows
     });
     if (!written.ok()) return written.status();
   }
+  return absl::OkStatus();
+}
+
+absl::Status NatsServeLink::PutAccounts(const std::vector<std::pair<std::string, std::string>>& rows) {
+  if (accounts_ == nullptr) return absl::FailedPreconditionError("dg_accounts is not followed (FollowAccounts)");
+  for (const auto& [id, row] : rows) DG_RETURN_IF_ERROR(accounts_->Put(AccountKey(id), row));
+  return absl::OkStatus();
+}
+
+absl::Status NatsServeLink::FollowAccounts(std::function<void(std::string_view row)> on_row) {
+  if (account_watch_) return absl::FailedPreconditionError("dg_accounts is already followed");
+  auto bucket = KvBucket::Open(link_.get(), kAccountBucket, replicas_);
+  if (!bucket.ok()) return bucket.status();
+  accounts_ = std::move(*bucket);
+  // A deleted key keeps what the node knows (attributes are only ever
+  // added or updated); the row is the caller's to check.
+  auto watch = KvWatch::Start(accounts_.get(), [this, on_row = std::move(on_row)](const std::string&, std::string_view value,
+                                                                                  bool deleted) {
+    if (deleted) return;
+    ++account_rows_;
+    on_row(value);
+  });
+  if (!watch.ok()) return watch.status();
+  account_watch_ = std::move(*watch);
   return absl::OkStatus();
 }
 
@@ -594,8 +620,8 @@ std::string EngineReplica::Metrics() const {
 }
 
 bool NatsServeLink::Ready(std::string* why) const {
-  if (view_->ready()) return true;
-  *why = "loading the cluster's verdicts, overrides, campaigns' indicators and imported indicators";
+  if (view_->ready() && (account_watch_ == nullptr || account_watch_->initial_done())) return true;
+  *why = "loading the cluster's verdicts, overrides, campaigns' indicators, imported indicators and account attributes";
   return false;
 }
 
@@ -611,6 +637,8 @@ std::string NatsServeLink::Metrics() const {
        view_->request_values());
   line("distillguard_cluster_campaigns", "gauge", "Confirmed campaigns with matched values (dg_campaigns)", view_->campaigns());
   line("distillguard_cluster_shared_indicators", "gauge", "Imported indicators in force (dg_shared)", view_->shared());
+  line("distillguard_cluster_account_rows_total", "counter",
+       "Account attribute rows received from the dg_accounts bucket (any node's PUT /v1/accounts)", account_rows_.load());
   line("distillguard_cluster_updates_total", "counter", "Changes received from the watched buckets", view_->updates());
   line("distillguard_cluster_bad_values_total", "counter", "Bucket values not understood (skipped)", view_->bad_values());
   line("distillguard_cluster_events_published_total", "counter", "Events stored in the cluster's intake stream",

@@ -75,6 +75,9 @@ inline constexpr char kIntakeStream[] = "DG_INTAKE";
 inline constexpr char kIntakeSubject[] = "dg.intake";
 inline constexpr char kOverrideBucket[] = "dg_overrides";
 inline constexpr char kSharedBucket[] = "dg_shared";
+// Account attributes from PUT /v1/accounts on any serve --nats node: key
+// AccountKey(id), value the account's merged row (AccountToJson).
+inline constexpr char kAccountBucket[] = "dg_accounts";
 
 // Watches one bucket on a thread: on_entry(key, value, deleted) for every
 // value at start and every change after; `initial_done` is set once the
@@ -228,6 +231,8 @@ class NatsServeLink final : public ClusterLink {
   absl::Status Share(const std::vector<SharedIndicatorRecord>& rows) override;
   absl::Status Unshare(const std::string& kind, const std::string& value) override;
   std::vector<SharedIndicatorRecord> SharedIndicatorList() const override { return view_->SharedList(); }
+  absl::Status PutAccounts(const std::vector<std::pair<std::string, std::string>>& rows) override;
+  absl::Status FollowAccounts(std::function<void(std::string_view row)> on_row) override;
   absl::Status StartReplica(std::shared_mutex* mu, Engine::VerdictObserver observer, const Policy& policy,
                             const EngineOptions& options) override;
   const Engine* ReplicaEngine() const override { return replica_ ? replica_->engine() : nullptr; }
@@ -244,9 +249,13 @@ class NatsServeLink final : public ClusterLink {
   std::mutex publish_mu_;  // one publisher: its window is one request's messages
   std::unique_ptr<ReliablePublisher> pub_;
   uint64_t nonce_ = 0;
+  int replicas_ = 3;
   uint64_t next_msg_ = 0;  // under publish_mu_
   BatchLimits limits_;
   std::atomic<uint64_t> events_published_{0}, messages_published_{0}, publish_failures_{0};
+  std::unique_ptr<KvBucket> accounts_;          // dg_accounts (FollowAccounts opens it)
+  std::unique_ptr<KvWatch> account_watch_;      // stopped before the rest goes
+  std::atomic<uint64_t> account_rows_{0};
   std::unique_ptr<EngineReplica> replica_;  // before view_ and link_ go (declared after: destroyed first)
 };
 

@@ -15,14 +15,20 @@
 //   Share      imported (STIX) indicators, stored in the replicated bucket
 //              every decision node and the correlator watch (Unshare,
 //              SharedIndicatorList: removal and listing from any node).
+//   PutAccounts account attributes (PUT /v1/accounts), stored in a
+//              replicated bucket every decision node follows
+//              (FollowAccounts): access rules and the events' join read
+//              the same attributes on every node.
 //
 // The implementation lives in cluster/ (cluster/serve_link.h): the serve
 // library does not link libnats. Every method may be called from any
 // thread, concurrently.
 #pragma once
 
+#include <functional>
 #include <shared_mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <absl/status/status.h>
@@ -72,6 +78,20 @@ class ClusterLink {
   // Stops the replica's thread (it no longer touches *mu or the observer);
   // its engine stays readable. Idempotent.
   virtual void StopReplica() {}
+  // Account attributes (PUT /v1/accounts): rows of (account id, the
+  // account's whole merged row as AccountToJson writes it). Ok once the
+  // cluster stored every row; every node follows them (FollowAccounts).
+  virtual absl::Status PutAccounts(const std::vector<std::pair<std::string, std::string>>& rows) {
+    (void)rows;
+    return absl::UnimplementedError("this cluster link shares no account attributes");
+  }
+  // Calls on_row(row) for every account row the cluster holds, then for
+  // each one stored after (by any node, this one included), on the link's
+  // thread; Ready() waits for the first. Call once, before serving.
+  virtual absl::Status FollowAccounts(std::function<void(std::string_view row)> on_row) {
+    (void)on_row;
+    return absl::OkStatus();
+  }
   // The watched copy holds every value the cluster had at start; else *why.
   virtual bool Ready(std::string* why) const = 0;
   // Prometheus text about the link (watched accounts, updates, publishes).

@@ -163,6 +163,22 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Open(ServiceOptions options) {
   s->store_ = std::move(*store);
   s->MaybePrune();  // retention applies before replay: replay sees the retained history only
   DG_RETURN_IF_ERROR(s->Replay());
+  if (s->options_.cluster) {
+    // Account attributes PUT on any node: access rules and the events'
+    // join read the same on every node. A row is the writer's merged one,
+    // checked here as a PUT body is (the bucket is outside input).
+    Service* self = s.get();
+    DG_RETURN_IF_ERROR(s->options_.cluster->FollowAccounts([self](std::string_view row) {
+      std::unique_lock<std::shared_mutex> lock(self->accounts_mu_);
+      if (const absl::Status loaded = self->accounts_.LoadText(row, "dg_accounts"); !loaded.ok()) {
+        if (self->cluster_account_refused_.fetch_add(1) < 20) {
+          fmt::print(stderr, "serve: account attributes from the cluster refused: {}\n", StatusMessage(loaded));
+        }
+        return;
+      }
+      self->accounts_generation_.fetch_add(1, std::memory_order_acq_rel);
+    }));
+  }
   if (s->options_.cluster && s->options_.cluster_replica) {
     Service* self = s.get();
     DG_RETURN_IF_ERROR(s->options_.cluster->StartReplica(
@@ -810,6 +826,9 @@ absl::StatusOr<size_t> Service::PutAccounts(std::string_view body, const std::st
       rows.emplace_back(a.account_id, AccountToJson(*one.Find(a.account_id)));
     });
   }
+  // On a cluster, every node follows the stored rows (this one included):
+  // stored there first, so that a refusal leaves nothing applied anywhere.
+  if (options_.cluster) DG_RETURN_IF_ERROR(options_.cluster->PutAccounts(rows));
   DG_RETURN_IF_ERROR(store_->PutAccounts(rows));  // not durable: not applied
   std::unique_lock<std::shared_mutex> lock(accounts_mu_);
   incoming.ForEach([&](const AccountAttributes& a) { accounts_.Upsert(a); });
@@ -1049,6 +1068,11 @@ std::string Service::Metrics() {
     std::shared_lock<std::shared_mutex> lock(accounts_mu_);
     gauge("distillguard_enrichment_accounts", "Accounts with attributes from PUT /v1/accounts or --accounts",
           static_cast<double>(accounts_.size()));
+  }
+  if (options_.cluster) {
+    counter("distillguard_cluster_account_rows_refused_total",
+            "Account rows from the cluster's dg_accounts bucket not understood or past the bound",
+            cluster_account_refused_.load());
   }
   if (const auto rules = access_rules_.load()) {
     gauge("distillguard_access_rules", "Access rules in force", static_cast<double>(rules->rules().size()));

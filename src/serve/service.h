@@ -305,6 +305,7 @@ class Service {
   // access rules
   std::atomic<std::shared_ptr<const AccessRuleSet>> access_rules_;
   std::atomic<uint64_t> accounts_generation_{0};  // bumped when attributes change (outcome cache key)
+  std::atomic<uint64_t> cluster_account_refused_{0};  // dg_accounts rows not understood or past the bound
   std::unique_ptr<AccessAudit> audit_;
   std::mutex reload_mu_;
   std::atomic<uint64_t> access_enforced_{0}, access_dry_run_{0}, access_reloads_{0}, access_reload_failures_{0};
