@@ -381,7 +381,7 @@ absl::StatusOr<std::unique_ptr<NatsServeLink>> NatsServeLink::Open(const Cluster
 }
 
 NatsServeLink::~NatsServeLink() {
-  account_watch_.reset();  // its thread calls the caller's on_row
+  StopAccounts();  // its thread calls the caller's on_row
   replica_.reset();
   pub_.reset();
   view_.reset();
@@ -460,22 +460,44 @@ absl::Status NatsServeLink::PutAccounts(const std::vector<std::pair<std::string,
   return absl::OkStatus();
 }
 
-absl::Status NatsServeLink::FollowAccounts(std::function<void(std::string_view row)> on_row) {
-  if (account_watch_) return absl::FailedPreconditionError("dg_accounts is already followed");
+absl::Status NatsServeLink::FollowAccounts(
+    std::function<void(std::string_view account_id, std::string_view row)> on_row) {
+  if (accounts_) return absl::FailedPreconditionError("dg_accounts is already followed");
   auto bucket = KvBucket::Open(link_.get(), kAccountBucket, replicas_);
   if (!bucket.ok()) return bucket.status();
   accounts_ = std::move(*bucket);
   // A deleted key keeps what the node knows (attributes are only ever
-  // added or updated); the row is the caller's to check.
-  auto watch = KvWatch::Start(accounts_.get(), [this, on_row = std::move(on_row)](const std::string&, std::string_view value,
-                                                                                  bool deleted) {
+  // added or updated); the row is the caller's to check against the id.
+  auto watch = KvWatch::Start(accounts_.get(), [this, on_row = std::move(on_row)](const std::string& key,
+                                                                                  std::string_view value, bool deleted) {
     if (deleted) return;
     ++account_rows_;
-    on_row(value);
+    std::string id;
+    if (!AccountFromKey(key, &id)) id.clear();
+    on_row(id, value);
   });
   if (!watch.ok()) return watch.status();
-  account_watch_ = std::move(*watch);
+  KvWatch* w = watch->get();
+  {
+    std::lock_guard<std::mutex> lock(account_watch_mu_);
+    account_watch_ = std::move(*watch);
+  }
+  // The rows held now are delivered before serving: a node's own merge
+  // (PUT, --accounts) must start from them.
+  const auto deadline = std::chrono::steady_clock::now() + link_->patience;
+  while (!w->initial_done() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   return absl::OkStatus();
+}
+
+void NatsServeLink::StopAccounts() {
+  std::unique_ptr<KvWatch> stopping;
+  {
+    std::lock_guard<std::mutex> lock(account_watch_mu_);
+    stopping = std::move(account_watch_);
+  }
+  stopping.reset();  // joins the watch's thread: no on_row after this
 }
 
 absl::Status NatsServeLink::Unshare(const std::string& kind, const std::string& value) {
@@ -620,7 +642,12 @@ std::string EngineReplica::Metrics() const {
 }
 
 bool NatsServeLink::Ready(std::string* why) const {
-  if (view_->ready() && (account_watch_ == nullptr || account_watch_->initial_done())) return true;
+  bool accounts_ready = true;
+  {
+    std::lock_guard<std::mutex> lock(account_watch_mu_);
+    accounts_ready = account_watch_ == nullptr || account_watch_->initial_done();
+  }
+  if (view_->ready() && accounts_ready) return true;
   *why = "loading the cluster's verdicts, overrides, campaigns' indicators, imported indicators and account attributes";
   return false;
 }

@@ -232,7 +232,8 @@ class NatsServeLink final : public ClusterLink {
   absl::Status Unshare(const std::string& kind, const std::string& value) override;
   std::vector<SharedIndicatorRecord> SharedIndicatorList() const override { return view_->SharedList(); }
   absl::Status PutAccounts(const std::vector<std::pair<std::string, std::string>>& rows) override;
-  absl::Status FollowAccounts(std::function<void(std::string_view row)> on_row) override;
+  absl::Status FollowAccounts(std::function<void(std::string_view account_id, std::string_view row)> on_row) override;
+  void StopAccounts() override;
   absl::Status StartReplica(std::shared_mutex* mu, Engine::VerdictObserver observer, const Policy& policy,
                             const EngineOptions& options) override;
   const Engine* ReplicaEngine() const override { return replica_ ? replica_->engine() : nullptr; }
@@ -254,7 +255,8 @@ class NatsServeLink final : public ClusterLink {
   BatchLimits limits_;
   std::atomic<uint64_t> events_published_{0}, messages_published_{0}, publish_failures_{0};
   std::unique_ptr<KvBucket> accounts_;          // dg_accounts (FollowAccounts opens it)
-  std::unique_ptr<KvWatch> account_watch_;      // stopped before the rest goes
+  std::unique_ptr<KvWatch> account_watch_;      // stopped before the rest goes (StopAccounts)
+  mutable std::mutex account_watch_mu_;         // StopAccounts against FollowAccounts and Ready
   std::atomic<uint64_t> account_rows_{0};
   std::unique_ptr<EngineReplica> replica_;  // before view_ and link_ go (declared after: destroyed first)
 };

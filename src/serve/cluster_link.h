@@ -79,19 +79,27 @@ class ClusterLink {
   // its engine stays readable. Idempotent.
   virtual void StopReplica() {}
   // Account attributes (PUT /v1/accounts): rows of (account id, the
-  // account's whole merged row as AccountToJson writes it). Ok once the
-  // cluster stored every row; every node follows them (FollowAccounts).
+  // account's whole merged row as AccountToJson writes it), stored one by
+  // one: ok once the cluster stored every row; an error part-way leaves
+  // the rows before it stored (each is the whole row: storing it again is
+  // harmless). Every node follows them (FollowAccounts).
   virtual absl::Status PutAccounts(const std::vector<std::pair<std::string, std::string>>& rows) {
     (void)rows;
     return absl::UnimplementedError("this cluster link shares no account attributes");
   }
-  // Calls on_row(row) for every account row the cluster holds, then for
-  // each one stored after (by any node, this one included), on the link's
-  // thread; Ready() waits for the first. Call once, before serving.
-  virtual absl::Status FollowAccounts(std::function<void(std::string_view row)> on_row) {
+  // Calls on_row(account_id, row) for every account row the cluster holds
+  // -- the id its key names (empty when the key names none), the stored
+  // value, both outside input to check -- then for each one stored after
+  // (by any node, this one included), on the link's thread. Returns once
+  // the rows held at the start were delivered (or after the link's
+  // patience; Ready() says which). Call once, before serving; StopAccounts
+  // before on_row's captures go.
+  virtual absl::Status FollowAccounts(std::function<void(std::string_view account_id, std::string_view row)> on_row) {
     (void)on_row;
     return absl::OkStatus();
   }
+  // No on_row call runs or starts after this returns. Idempotent.
+  virtual void StopAccounts() {}
   // The watched copy holds every value the cluster had at start; else *why.
   virtual bool Ready(std::string* why) const = 0;
   // Prometheus text about the link (watched accounts, updates, publishes).

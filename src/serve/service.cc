@@ -37,6 +37,10 @@ namespace {
 
 constexpr size_t kApplyChunk = 64;  // events applied per exclusive lock (decisions wait at most one chunk)
 constexpr size_t kFollowChunkBytes = 4u << 20;
+// Account attributes from the cluster's dg_accounts bucket (outside input):
+// one row at most this long, and this many accounts at most on a node.
+constexpr size_t kMaxClusterAccountRow = 64u << 10;
+constexpr size_t kMaxClusterAccounts = 2u << 20;
 
 double MicrosSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
@@ -165,17 +169,30 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Open(ServiceOptions options) {
   DG_RETURN_IF_ERROR(s->Replay());
   if (s->options_.cluster) {
     // Account attributes PUT on any node: access rules and the events'
-    // join read the same on every node. A row is the writer's merged one,
-    // checked here as a PUT body is (the bucket is outside input).
+    // join read the same on every node. The bucket is outside input
+    // (anyone on the bus can write it): a row is taken only when it is at
+    // most kMaxClusterAccountRow bytes and holds exactly the one account
+    // its key names, parsed outside the lock; the directory holds at most
+    // kMaxClusterAccounts accounts.
+    s->accounts_.set_max_accounts(kMaxClusterAccounts);
     Service* self = s.get();
-    DG_RETURN_IF_ERROR(s->options_.cluster->FollowAccounts([self](std::string_view row) {
-      std::unique_lock<std::shared_mutex> lock(self->accounts_mu_);
-      if (const absl::Status loaded = self->accounts_.LoadText(row, "dg_accounts"); !loaded.ok()) {
+    DG_RETURN_IF_ERROR(s->options_.cluster->FollowAccounts([self](std::string_view account_id, std::string_view row) {
+      auto refuse = [self](std::string_view why) {
         if (self->cluster_account_refused_.fetch_add(1) < 20) {
-          fmt::print(stderr, "serve: account attributes from the cluster refused: {}\n", StatusMessage(loaded));
+          fmt::print(stderr, "serve: account attributes from the cluster refused: {}\n", why);
         }
-        return;
+      };
+      if (account_id.empty() || row.size() > kMaxClusterAccountRow) return refuse("a key that names no account, or too long");
+      AccountDirectory one;
+      one.set_max_accounts(1);
+      if (const absl::Status loaded = one.LoadText(row, "dg_accounts"); !loaded.ok()) return refuse(StatusMessage(loaded));
+      const AccountAttributes* a = one.Find(std::string(account_id));
+      if (a == nullptr || one.size() != 1) return refuse("the row is not the account its key names");
+      std::unique_lock<std::shared_mutex> lock(self->accounts_mu_);
+      if (self->accounts_.size() >= kMaxClusterAccounts && self->accounts_.Find(a->account_id) == nullptr) {
+        return refuse("more accounts than this node keeps");
       }
+      self->accounts_.Upsert(*a);
       self->accounts_generation_.fetch_add(1, std::memory_order_acq_rel);
     }));
   }
@@ -826,10 +843,12 @@ absl::StatusOr<size_t> Service::PutAccounts(std::string_view body, const std::st
       rows.emplace_back(a.account_id, AccountToJson(*one.Find(a.account_id)));
     });
   }
-  // On a cluster, every node follows the stored rows (this one included):
-  // stored there first, so that a refusal leaves nothing applied anywhere.
+  // On a cluster, every node follows the stored rows (this one included,
+  // through its watch). Stored one by one: an error part-way leaves the
+  // rows before it stored and applied everywhere, and the client's retry
+  // of the body stores the same whole rows again.
   if (options_.cluster) DG_RETURN_IF_ERROR(options_.cluster->PutAccounts(rows));
-  DG_RETURN_IF_ERROR(store_->PutAccounts(rows));  // not durable: not applied
+  DG_RETURN_IF_ERROR(store_->PutAccounts(rows));  // not durable: not applied here (the watch may have)
   std::unique_lock<std::shared_mutex> lock(accounts_mu_);
   incoming.ForEach([&](const AccountAttributes& a) { accounts_.Upsert(a); });
   accounts_generation_.fetch_add(1, std::memory_order_acq_rel);  // cached access outcomes are stale
@@ -1016,6 +1035,8 @@ void Service::FollowLoop(std::string path, uint64_t offset) {
 void Service::Stop() {
   stop_ = true;
   if (follower_.joinable()) follower_.join();
+  // The account watch writes accounts_ (the link outlives this object).
+  if (options_.cluster) options_.cluster->StopAccounts();
   // The replica applies under engine_mu_ and records verdict_history_:
   // stopped before they go (the link may outlive this object).
   if (options_.cluster) options_.cluster->StopReplica();

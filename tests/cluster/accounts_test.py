@@ -9,8 +9,10 @@ allowed countries only: docs/ACCESS.md). Checks:
   - the attributes PUT on A (verified country US, level 3) reach B: B allows
     the newest model within 5 s -- access rules read the same attributes on
     every node -- and B's /metrics counts the row it received;
-  - a row in dg_accounts that is not an account (outside input: anyone on
-    the bus can write it) is refused and counted on B, which goes on;
+  - rows in dg_accounts that are not the one account their key names (not
+    an account, several forged accounts, another account; outside input:
+    anyone on the bus can write it) are refused and counted on B, and
+    change nothing;
   - a third node started afterwards knows the account at once (the bucket
     is replayed before /readyz turns 200).
 
@@ -150,12 +152,23 @@ def main():
         if not received or received < 1:
             failures.append(f"B's distillguard_cluster_account_rows_total is {received}")
 
-        # Outside input on the bucket: refused, counted, B goes on.
-        kv_put_raw(port, "dg_accounts", "a.6a756e6b", b"not an account row")
-        if not wait_for(lambda: (metric(b, "distillguard_cluster_account_rows_refused_total") or 0) >= 1, 5):
-            failures.append("B did not count the row that is not an account")
-        if decision(b, acct, "atlas-4-pro") != "allow":
-            failures.append(f"B after the bad row: {decision(b, acct, 'atlas-4-pro')}")
+        # Outside input on the bucket (anyone on the bus can write it): a row
+        # that is not an account, one that holds many accounts, and one that
+        # names another account than its key are refused, counted, and
+        # change nothing; B goes on.
+        known = metric(b, "distillguard_enrichment_accounts")
+        forged = "".join(json.dumps({"account_id": f"acct-forged-{i}", "verified_country": "US",
+                                     "verification_level": 3}) + "\n" for i in range(3)).encode()
+        kv_put_raw(port, "dg_accounts", "a." + "junk".encode().hex(), b"not an account row")
+        kv_put_raw(port, "dg_accounts", "a." + "acct-forged-0".encode().hex(), forged)
+        kv_put_raw(port, "dg_accounts", "a." + "acct-other".encode().hex(), json.dumps(row).encode())
+        if not wait_for(lambda: (metric(b, "distillguard_cluster_account_rows_refused_total") or 0) >= 3, 5):
+            failures.append(f"B refused {metric(b, 'distillguard_cluster_account_rows_refused_total')} of the 3 bad rows")
+        if metric(b, "distillguard_enrichment_accounts") != known:
+            failures.append(f"B's accounts went from {known} to {metric(b, 'distillguard_enrichment_accounts')} on bad rows")
+        for who, want in ((acct, "allow"), ("acct-forged-1", "block"), ("acct-other", "block")):
+            if decision(b, who, "atlas-4-pro") != want:
+                failures.append(f"B after the bad rows, {who}: {decision(b, who, 'atlas-4-pro')} (want {want})")
 
         # A node started now reads the bucket before it is ready.
         c = node("c", ["--access-rules", rules])
