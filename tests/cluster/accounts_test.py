@@ -29,7 +29,7 @@ import time
 import urllib.error
 import urllib.request
 
-from natstest import start_nats, stop_all, wait_port_file
+from natstest import report, start_nats, stop_all, wait_port_file
 
 TOKEN = "accounts-test-token"
 CATALOGUE = """format = 1
@@ -177,9 +177,7 @@ def main():
 
         print(f"attributes PUT on A held on B within {held:.2f}s; B received {received} rows; "
               f"a new node knew them when ready")
-        for f in failures:
-            print("FAIL:", f)
-        return 1 if failures else 0
+        return report(failures)
     finally:
         stop_all(procs)
         shutil.rmtree(work, ignore_errors=True)

@@ -57,3 +57,10 @@ def demo_and_scan(dg, work):
     subprocess.run([dg, "scan", events, "--out", scan, "--no-samples", "--quiet"], check=True,
                    stdout=subprocess.DEVNULL)
     return events, scan
+
+
+def report(failures):
+    """Prints each failure and returns the test's exit code."""
+    for f in failures:
+        print("FAIL:", f)
+    return 1 if failures else 0
