@@ -1,5 +1,5 @@
 // AccountState: everything the engine remembers about one account, in a
-// fixed-size record (1,624 bytes, `sizeof(AccountState)`) no matter how many interactions it sends.
+// fixed-size record (1,632 bytes, `sizeof(AccountState)`) no matter how many interactions it sends.
 //
 // Rate counters are kept twice: over the account's life and over a sliding
 // window of the last one to two days (two day-long buckets, the older one
@@ -258,6 +258,9 @@ struct AccountState {
   // (Engine::ObserveFeatures; sticky). A bought aged account that harvests
   // from its first request is then as unknown as one of unknown age.
   bool harvested_from_start : 1 = false;
+  // Sticky review was lifted once (Engine: a week clean); the next time the
+  // account reaches the bar its review stays.
+  bool review_released : 1 = false;
   int8_t override_verdict = -1;      // a person's allow / block (Verdict), never changed by the engine
   RepeatCounter repeats;         // template / frame values this account repeats
   PasserbyLog passersby;         // values whose one-off use it counted as a passer-by's
@@ -271,6 +274,11 @@ struct AccountState {
   uint32_t last_link_check = 0;
   // Hours since the epoch at which `changed` was first seen, or -1.
   int32_t changed_hour = -1;
+  // A reviewable account's clean run: the hour since which its own score
+  // has stayed under the suspicious bar, or -1, and its request count then
+  // (Engine::ObserveFeatures lifts sticky review after a long enough run).
+  int32_t clean_since_hour = -1;
+  uint32_t n_at_clean = 0;
 
   // Not known to be an established customer: young, put to a new use, or
   // of unknown history (HistoryUnknown: a gateway's log has no sign-up

@@ -12,7 +12,7 @@
 // table grows by another 5% before sweeping again, so a sweep that finds
 // nothing is not repeated for every new account.
 //
-// Memory: one AccountState (1,624 B, account_state.h) plus ~50 bytes of id
+// Memory: one AccountState (1,632 B, account_state.h) plus ~50 bytes of id
 // map per account. Cost: O(1) per lookup; a sweep is O(slots) and runs at
 // most once per max_accounts / 20 new accounts.
 #pragma once

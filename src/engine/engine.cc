@@ -34,6 +34,35 @@ constexpr TimeMs kVeteranAfterMs = 7 * kMsPerDay;
 // (campaigns) still sees it. A young account that automates stays
 // reviewable from its first requests.
 constexpr uint32_t kStickyReviewAfter = 20;
+// Sticky review is lifted, once, from an account whose own evidence has
+// stayed under the bar for a week of the log and kReleaseAfterRequests of
+// its requests: review throttles and withholds reasoning, and an early
+// adopter who tried a new model with a day of one-shot reasoning questions
+// and then used it as people do should not pay for that for ever (holdout
+// seed 33: 62 of 136 early adopters in review sat under the bar). The
+// cost to an operator: to get out it must keep the account's harvest under
+// the bar for a week and 30 requests, and the next time it reaches the bar
+// its review stays (review_released). Linking and campaigns are not
+// affected: they read `suspicious` and `harvesting`, not review.
+constexpr int32_t kReleaseAfterHours = 7 * 24;
+constexpr uint32_t kReleaseAfterRequests = 30;
+
+// One more request under the bar for a reviewable account: starts or
+// extends its clean run and lifts its review at the end of one.
+void LiftStickyReview(AccountState& a, TimeMs ts) {
+  if (a.review_released) return;
+  const auto hour = static_cast<int32_t>(ts / kMsPerHour);
+  if (a.clean_since_hour < 0) {
+    a.clean_since_hour = hour;
+    a.n_at_clean = a.n;
+    return;
+  }
+  if (hour - a.clean_since_hour >= kReleaseAfterHours && a.n - a.n_at_clean >= kReleaseAfterRequests) {
+    a.reviewable = false;
+    a.review_released = true;
+    a.clean_since_hour = -1;
+  }
+}
 
 }  // namespace
 
@@ -216,8 +245,14 @@ Verdict Engine::ObserveFeatures(const Interaction& in, const EventFeatures& f) {
     if (ev.changed && !a.changed) a.changed_hour = static_cast<int32_t>(in.ts / kMsPerHour);
     a.changed = a.changed || ev.changed;
     a.infra_only = ev.infra_only;
-    a.reviewable = a.reviewable || (a.n >= kStickyReviewAfter && ev.score >= policy_.suspicious_score) ||
-                   (ev.young && ev.automation_score >= policy_.automation_score);
+    const bool at_bar = (a.n >= kStickyReviewAfter && ev.score >= policy_.suspicious_score) ||
+                        (ev.young && ev.automation_score >= policy_.automation_score);
+    if (at_bar) {
+      a.reviewable = true;
+      a.clean_since_hour = -1;
+    } else if (a.reviewable) {
+      LiftStickyReview(a, in.ts);
+    }
     a.harvesting = ev.score >= policy_.suspicious_score || (ev.young && ev.automation_score >= policy_.automation_score);
     const bool suspicious_now = a.harvesting || ev.infra_only;
     // Harvesting with fewer than kMinHistory requests behind its sliding

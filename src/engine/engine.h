@@ -20,7 +20,7 @@
 //
 // Cost: O(prompt length) for content, O(1) amortised for state, plus a link
 // check (<= 16 candidates per value) when an account turns suspicious and
-// every 16 interactions after. Memory: ~1.68 KB per account (1,624-byte
+// every 16 interactions after. Memory: ~1.68 KB per account (1,632-byte
 // AccountState + id map), ~150 B per indicator value, bounded template
 // indexes, a 1.3 KB token baseline, a repeat table of 64 KiB growing to
 // 64 MiB (8 B per temperature-0 request kept), one 88-byte VerdictRecord per account

@@ -253,7 +253,7 @@ struct SnapshotAccess {
            r.Check(l->changes <= NetworkLog::kHalveAt, "network changes", "above the halving point");
   }
 
-  static_assert(sizeof(AccountState) == 1624, "AccountState changed: update its snapshot encoder");
+  static_assert(sizeof(AccountState) == 1632, "AccountState changed: update its snapshot encoder");
   static void Save(Out& w, const AccountState& a) {
     w.Str(a.id);
     w.Str(a.org);
@@ -304,7 +304,7 @@ struct SnapshotAccess {
                            (a.recent ? 128u : 0) | (a.veteran ? 256u : 0) | (a.shared_match_established ? 512u : 0) |
                            (a.shared_match_review ? 1024u : 0) | (a.responses_logged ? 2048u : 0) |
                            (a.harvesting ? 4096u : 0) | (a.counted_rotating ? 8192u : 0) |
-                           (a.harvested_from_start ? 16384u : 0);
+                           (a.harvested_from_start ? 16384u : 0) | (a.review_released ? 32768u : 0);
     w.Put(flags);
     w.Put(a.override_verdict);
     Save(w, a.repeats);
@@ -317,6 +317,8 @@ struct SnapshotAccess {
     w.Put(a.tokens_at_flag);
     w.Put(a.last_link_check);
     w.Put(a.changed_hour);
+    w.Put(a.clean_since_hour);
+    w.Put(a.n_at_clean);
     w.Put(a.repeat_tokens);  // in padding: not caught by the size check above
   }
   static bool Load(In& r, AccountState* a) {
@@ -353,6 +355,7 @@ struct SnapshotAccess {
           r.Get(&a->flagged_at, "flagged_at") && r.Get(&a->n_at_flag, "n_at_flag") &&
           r.Get(&a->harvest_at_flag, "harvest_at_flag") && r.Get(&a->tokens_at_flag, "tokens_at_flag") &&
           r.Get(&a->last_link_check, "last_link_check") && r.Get(&a->changed_hour, "changed_hour") &&
+          r.Get(&a->clean_since_hour, "clean_since_hour") && r.Get(&a->n_at_clean, "n_at_clean") &&
           r.Get(&a->repeat_tokens, "repeat_tokens"))) {
       return false;
     }
@@ -371,11 +374,12 @@ struct SnapshotAccess {
     a->harvesting = flags & 4096u;
     a->counted_rotating = flags & 8192u;
     a->harvested_from_start = flags & 16384u;
+    a->review_released = flags & 32768u;
     bool counts_ok = true;
     for (size_t k = 0; k < kIndicatorKinds; ++k) {
       counts_ok = counts_ok && a->indicator_count[k] <= kMaxValuesPerKind && a->indicator_cursor[k] < kMaxValuesPerKind;
     }
-    return r.Check(flags < 32768u, "flags", "unknown bits") &&
+    return r.Check(flags < 65536u, "flags", "unknown bits") &&
            r.Check(a->served_next < AccountState::kServedRing, "served cursor", "out of range") &&
            r.Check(ValidVerdict(a->verdict), "verdict", "not a verdict") &&
            r.Check(a->override_verdict >= -1 && a->override_verdict <= static_cast<int8_t>(Verdict::kBlock), "override",

@@ -55,7 +55,7 @@
 
 namespace dg {
 
-inline constexpr uint32_t kSnapshotVersion = 10;  // 2: changed_hour, the cleared population; 3: repeats; 4: value kinds; 5: repeat ages; 6: cards seen; 7: 64-bit reason masks, networks; 8: the rotating cleared population; 9: which repeats are system prompts; 10: which are client configurations
+inline constexpr uint32_t kSnapshotVersion = 11;  // 2: changed_hour, the cleared population; 3: repeats; 4: value kinds; 5: repeat ages; 6: cards seen; 7: 64-bit reason masks, networks; 8: the rotating cleared population; 9: which repeats are system prompts; 10: which are client configurations; 11: a reviewable account's clean run
 inline constexpr size_t kSnapshotHeaderBytes = 32;
 
 // Appends the engine's snapshot to *out. Const: safe while nothing observes.

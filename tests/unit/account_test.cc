@@ -8,8 +8,8 @@ namespace dg {
 namespace {
 
 TEST(AccountState, FixedSizeWhateverTheAccountSends) {
-  // docs/ARCHITECTURE.md: 1,624 bytes per account, whatever it sends.
-  EXPECT_LE(sizeof(AccountState), 1624u) << sizeof(AccountState);
+  // docs/ARCHITECTURE.md: 1,632 bytes per account, whatever it sends.
+  EXPECT_LE(sizeof(AccountState), 1632u) << sizeof(AccountState);
   AccountState a;
   for (uint64_t v = 1; v <= 100000; ++v) a.AddIndicator(IndicatorKind::kIpPrefix, v);
   EXPECT_EQ(a.indicator_count[static_cast<size_t>(IndicatorKind::kIpPrefix)], kMaxValuesPerKind);
