@@ -140,14 +140,84 @@ absl::Status NatsLink::EnsureStream(const std::string& name, const std::string& 
   jsOptions quick;
   jsOptions_Init(&quick);
   quick.Wait = 1000;
+  return EnsureCreated(name, [&](jsErrCode* jerr) {
+    const natsStatus s = js_AddStream(nullptr, js_, &cfg, &quick, jerr);
+    return *jerr == JSStreamNameExistErr ? NATS_OK : s;
+  });
+}
+
+absl::Status NatsLink::EnsureCreated(const std::string& name, const std::function<natsStatus(jsErrCode*)>& create) {
+  constexpr auto kRecreateAfter = std::chrono::seconds(5);
+  jsOptions quick;
+  jsOptions_Init(&quick);
+  quick.Wait = 1000;
   const auto deadline = Clock::now() + patience;
+  bool sent = false;  // this call sent a create: the stream may be its
+  Clock::time_point sent_at{};
   for (int attempt = 0;; ++attempt) {
+    jsStreamInfo* si = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
-    const natsStatus s = js_AddStream(nullptr, js_, &cfg, &quick, &jerr);
-    if (s == NATS_OK || jerr == JSStreamNameExistErr) return absl::OkStatus();
+    natsStatus s = js_GetStreamInfo(&si, js_, name.c_str(), &quick, &jerr);
+    if (s == NATS_OK) {
+      absl::Status done = absl::OkStatus();
+      // An R1 stream has no replica to catch up, so no sync subject to agree on.
+      if (sent && si->Config != nullptr && si->Config->Replicas > 1) done = Reannounce(name, si->Config);
+      jsStreamInfo_Destroy(si);
+      return done;
+    }
+    // Missing (not merely leaderless or unanswered): made here, once; again
+    // only if it is still missing well after (the create was lost).
+    if ((jerr == JSStreamNotFoundErr || s == NATS_NOT_FOUND) && (!sent || Clock::now() - sent_at > kRecreateAfter)) {
+      jsErrCode cerr = static_cast<jsErrCode>(0);
+      s = create(&cerr);
+      sent = true;
+      sent_at = Clock::now();
+      if (s == NATS_OK) continue;  // asked again: the re-announcement needs the stream's configuration
+      jerr = cerr;
+    }
     if (Clock::now() > deadline) return NatsError(fmt::format("create stream {}", name), s, jerr);
     Backoff(attempt);
   }
+}
+
+absl::Status NatsLink::Reannounce(const std::string& name, jsStreamConfig* cfg) {
+  jsOptions quick;
+  jsOptions_Init(&quick);
+  quick.Wait = 3000;
+  const auto deadline = Clock::now() + patience;
+  // The same configuration: the meta leader proposes it with the sync
+  // subject its state holds, and every replica takes that assignment.
+  for (int attempt = 0;; ++attempt) {
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    const natsStatus s = js_UpdateStream(nullptr, js_, cfg, &quick, &jerr);
+    if (s == NATS_OK) break;
+    if (Clock::now() > deadline) return NatsError(fmt::format("re-announce stream {}: update", name), s, jerr);
+    Backoff(attempt);
+  }
+  // The leader answered once it had applied the update; the other replicas
+  // apply the same meta entry as soon as the meta leader's heartbeat tells
+  // them it is committed (sent at once on a quorum), within milliseconds.
+  // One of them must have it before it leads (a leader listens on the
+  // subject it held when elected): a margin for a loaded host.
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  const std::string subject = "$JS.API.STREAM.LEADER.STEPDOWN." + name;
+  for (int attempt = 0;; ++attempt) {
+    natsMsg* reply = nullptr;
+    natsStatus s = natsConnection_RequestString(&reply, conn_, subject.c_str(), "", 3000);
+    std::string answer;
+    if (s == NATS_OK) {
+      answer.assign(natsMsg_GetData(reply), static_cast<size_t>(natsMsg_GetDataLength(reply)));
+      natsMsg_Destroy(reply);
+      if (answer.find("\"success\":true") != std::string::npos) break;
+      s = NATS_ERR;  // an error answer, e.g. no leader yet: asked again
+    }
+    if (Clock::now() > deadline) {
+      return absl::UnavailableError(fmt::format("re-announce stream {}: leader stepdown: {} {}", name,
+                                                natsStatus_GetText(s), answer));
+    }
+    Backoff(attempt);
+  }
+  return absl::OkStatus();
 }
 
 // --- MessageEraser -----------------------------------------------------------
@@ -600,11 +670,21 @@ absl::StatusOr<std::unique_ptr<KvBucket>> KvBucket::Open(NatsLink* link, const s
   cfg.History = 1;
   cfg.Replicas = replicas;
   cfg.StorageType = js_FileStorage;
+  // Made through EnsureCreated (a bucket is the stream KV_<bucket>): a
+  // bucket made side by side by several nodes needs the same repair.
+  if (auto made = link->EnsureCreated("KV_" + bucket,
+                                      [&](jsErrCode*) {
+                                        kvStore* fresh = nullptr;
+                                        const natsStatus s = js_CreateKeyValue(&fresh, link->js(), &cfg);
+                                        if (fresh != nullptr) kvStore_Destroy(fresh);
+                                        return s;
+                                      });
+      !made.ok()) {
+    return made;
+  }
   const auto deadline = Clock::now() + link->patience;
   for (int attempt = 0;; ++attempt) {
-    natsStatus s = js_KeyValue(&b->kv_, link->js(), bucket.c_str());
-    if (s == NATS_OK) break;
-    s = js_CreateKeyValue(&b->kv_, link->js(), &cfg);
+    const natsStatus s = js_KeyValue(&b->kv_, link->js(), bucket.c_str());
     if (s == NATS_OK) break;
     if (Clock::now() > deadline) return NatsError(fmt::format("key-value bucket {}", bucket), s);
     Backoff(attempt);

@@ -4,6 +4,9 @@
 //   NatsLink           one connection (every server URL given, reconnecting
 //                      for ever) and its JetStream context
 //   EnsureStream       create a replicated file stream if it is not there
+//   EnsureCreated      the same for any stream (a key-value bucket's): asked
+//                      for first, made only if absent, and then given one
+//                      sync subject cluster-wide (nats-server < 2.10.16)
 //   ReliablePublisher  asynchronous publishes in windows; a window is done
 //                      only when the stream acknowledged every message, the
 //                      failed or unanswered ones resent synchronously, in
@@ -64,9 +67,31 @@ class NatsLink {
   std::chrono::milliseconds patience{60000};
 
   // A file stream of `replicas` copies on `subjects` (e.g. "dg.events.*")
-  // de-duplicating Nats-Msg-Id over `dedup_window_ms`; kept if it exists.
+  // de-duplicating Nats-Msg-Id over `dedup_window_ms`; kept if it exists
+  // (EnsureCreated).
   absl::Status EnsureStream(const std::string& name, const std::string& subjects, int replicas, int64_t dedup_window_ms);
 
+  // Makes stream `name` with create() unless the cluster already has it.
+  // Asked first (stream info), so a node joining a running cluster never
+  // sends a create; create() is sent once, and again only if the stream is
+  // still missing 5 s later. A replicated stream this call made is then
+  // re-announced: the same configuration updated, then its leader stepped
+  // down. Why: nats-server before 2.10.16 (nats-server #5362; Debian 12
+  // ships 2.9.10) gives every create that reaches the meta leader before
+  // the first one is applied an assignment of its own, each with a new
+  // sync subject. The running replicas keep the first; the meta state, and
+  // so a node that restarts, the last: its catchup requests go to a subject
+  // no leader listens on, it retries every 10 s for ever, its copy stays
+  // frozen, and a consumer led from it delivers nothing (the
+  // `--restart-node` stalls). Nodes start side by side and all create:
+  // DG_EVENTS had two or three assignments in 5 of 8 measured starts. The
+  // update makes every replica adopt the meta state's subject; the new
+  // leader listens on it. Cost: one stream-info round trip when the stream
+  // exists; on the call that made it, an update, a 250 ms wait (every
+  // replica applies the update before one of them leads) and a leader
+  // election, ~0.6 s per stream on a new cluster. Errors after `patience`
+  // are returned.
+  absl::Status EnsureCreated(const std::string& name, const std::function<natsStatus(jsErrCode*)>& create);
 
   // Ends a subscription that deliveries may still be arriving for, without
   // freeing it under the connection's read loop: libnats 3.4's
@@ -90,6 +115,8 @@ class NatsLink {
 
  private:
   NatsLink() = default;
+  // The re-announcement of EnsureCreated: update with `cfg`, wait, step down.
+  absl::Status Reannounce(const std::string& name, jsStreamConfig* cfg);
   // Frees what was parked; after_flush: only what a PING/PONG makes safe.
   void ParkAndFree(std::function<void()> free, bool after_flush);
   natsOptions* opts_ = nullptr;
