@@ -537,13 +537,39 @@ const WordSets& Words() {
   return *sets;
 }
 
+// Words around an exposition verb that make the writer its subject: "I
+// will provide you with the basic steps", "let me walk you through the
+// process", "I walk 1700 steps" -- the user describing what it does or
+// gives, not asking the model to lay out its reasoning. The model as the
+// verb's object ("... you ...") or the writer as its subject ("I", "we",
+// "I'll", "I'm going to", "let me").
+struct WriterWords {
+  uint64_t you = WordHash("you"), i = WordHash("i"), we = WordHash("we"), me = WordHash("me"), let = WordHash("let"),
+           to = WordHash("to"), going = WordHash("going"), want = WordHash("want");
+  absl::flat_hash_set<uint64_t> modal;  // between the subject and the verb
+  WriterWords() {
+    for (const std::string_view m : {"will", "shall", "can", "may", "ll", "am", "would", "want", "d"}) {
+      modal.insert(WordHash(m));
+    }
+  }
+};
+
+bool WriterIsSubject(const std::vector<uint64_t>& words, size_t pos) {
+  static const WriterWords* ww = new WriterWords();
+  const uint64_t next = pos + 1 < words.size() ? words[pos + 1] : 0;
+  const uint64_t p1 = pos >= 1 ? words[pos - 1] : 0, p2 = pos >= 2 ? words[pos - 2] : 0;
+  const bool p2_writer = p2 == ww->i || p2 == ww->we;
+  return next == ww->you || p1 == ww->i || p1 == ww->we || (ww->modal.contains(p1) && p2_writer) ||
+         (p1 == ww->me && p2 == ww->let) || (p1 == ww->to && (p2 == ww->going || p2 == ww->want));
+}
+
 bool ExpositionOfReasoning(const std::vector<uint64_t>& words) {
   const WordSets& sets = Words();
   size_t last_verb = SIZE_MAX;
   for (size_t pos = 0; pos < words.size(); ++pos) {
     const uint64_t w = words[pos];
     if (sets.verb_filter.MayContain(w) && sets.verbs.contains(w)) {
-      last_verb = pos;
+      last_verb = WriterIsSubject(words, pos) ? SIZE_MAX : pos;
     } else if (last_verb != SIZE_MAX && pos - last_verb <= kCotWindow && sets.noun_filter.MayContain(w) &&
                sets.nouns.contains(w)) {
       return true;

@@ -72,6 +72,27 @@ TEST(Lexicon, RecognisesHarvestingRequests) {
   EXPECT_EQ(Flags("step on it, by the way"), 0u);
 }
 
+// An exposition verb whose subject is the writer is no request for the
+// model's reasoning: the persona prompts people copy into their apps say
+// what the user will provide ("I will provide you with basic steps of an
+// app functionality", awesome-chatgpt-prompts' tech writer), and every user
+// of an app with that system prompt read as asking for reasoning in each
+// request (holdout seed 34: six of its app's builders blocked with a hydra
+// that copied the app). The model as the verb's object, or the writer as its
+// subject, takes the verb out; the same verbs asked of the model still count.
+TEST(Lexicon, TheWritersOwnStepsAreNoRequestForReasoning) {
+  EXPECT_EQ(Flags("I will provide you with basic steps of an app functionality and you will write a guide") & kFlagCot, 0u);
+  EXPECT_EQ(Flags("I want you to act as a debater. I will provide you my thoughts on the topic") & kFlagCot, 0u);
+  EXPECT_EQ(Flags("Let me walk you through the process we use for refunds") & kFlagCot, 0u);
+  EXPECT_EQ(Flags("I'll describe the process below; summarise it in one line") & kFlagCot, 0u);
+  EXPECT_EQ(Flags("I'm going to explain my thought on it first") & kFlagCot, 0u);
+  EXPECT_EQ(Flags("Every day I walk 1700 steps before lunch") & kFlagCot, 0u);
+  EXPECT_TRUE(Flags("Provide your reasoning before the final answer") & kFlagCot);
+  EXPECT_TRUE(Flags("I will give you a problem. Explain the steps you take to solve it") & kFlagCot);
+  EXPECT_TRUE(Flags("Walk me through the process you used") & kFlagCot);
+  EXPECT_TRUE(Flags("Can you show the steps of the derivation?") & kFlagCot);
+}
+
 // The harvest families in other languages: an instruction that is only
 // translated is the same instruction. Sentences as people write them --
 // capitalised at the start, with particles and punctuation attached.
