@@ -539,10 +539,15 @@ const WordSets& Words() {
 
 // Words around an exposition verb that make the writer its subject: "I
 // will provide you with the basic steps", "let me walk you through the
-// process", "I walk 1700 steps" -- the user describing what it does or
-// gives, not asking the model to lay out its reasoning. The model as the
-// verb's object ("... you ...") or the writer as its subject ("I", "we",
-// "I'll", "I'm going to", "let me").
+// process" -- the user describing what it does or gives, not asking the
+// model to lay out its reasoning. The model as the verb's object ("...
+// you ...") or the writer as its subject ("we", "I will/'ll/can ...", "I'm
+// going to", "I want to", "let me"). A bare "I" before the verb is not
+// taken: exam items number their parts "(i) Explain ...", "Part I: outline
+// ..."; nor "going to" / "want to" without the writer before them ("you
+// are going to explain ..." asks the model). Known misses: an instruction
+// quoted in the first person ("Answer as: I will explain my reasoning
+// ...") reads as the writer's own (docs/SIGNALS.md).
 struct WriterWords {
   uint64_t you = WordHash("you"), i = WordHash("i"), we = WordHash("we"), me = WordHash("me"), let = WordHash("let"),
            to = WordHash("to"), going = WordHash("going"), want = WordHash("want");
@@ -556,11 +561,14 @@ struct WriterWords {
 
 bool WriterIsSubject(const std::vector<uint64_t>& words, size_t pos) {
   static const WriterWords* ww = new WriterWords();
+  auto at = [&](size_t back) { return pos >= back ? words[pos - back] : 0; };  // 0: before the text
+  auto writer = [&](uint64_t w) { return w == ww->i || w == ww->we; };
   const uint64_t next = pos + 1 < words.size() ? words[pos + 1] : 0;
-  const uint64_t p1 = pos >= 1 ? words[pos - 1] : 0, p2 = pos >= 2 ? words[pos - 2] : 0;
-  const bool p2_writer = p2 == ww->i || p2 == ww->we;
-  return next == ww->you || p1 == ww->i || p1 == ww->we || (ww->modal.contains(p1) && p2_writer) ||
-         (p1 == ww->me && p2 == ww->let) || (p1 == ww->to && (p2 == ww->going || p2 == ww->want));
+  const uint64_t p1 = at(1), p2 = at(2);
+  // "I want to", "I'm going to" ("i m going to"), "we're going to".
+  const bool intends = p1 == ww->to && (p2 == ww->going || p2 == ww->want) && (writer(at(3)) || writer(at(4)));
+  return next == ww->you || p1 == ww->we || (ww->modal.contains(p1) && writer(p2)) ||
+         (p1 == ww->me && p2 == ww->let) || intends;
 }
 
 bool ExpositionOfReasoning(const std::vector<uint64_t>& words) {
@@ -569,7 +577,7 @@ bool ExpositionOfReasoning(const std::vector<uint64_t>& words) {
   for (size_t pos = 0; pos < words.size(); ++pos) {
     const uint64_t w = words[pos];
     if (sets.verb_filter.MayContain(w) && sets.verbs.contains(w)) {
-      last_verb = WriterIsSubject(words, pos) ? SIZE_MAX : pos;
+      if (!WriterIsSubject(words, pos)) last_verb = pos;  // the writer's verb leaves an earlier one standing
     } else if (last_verb != SIZE_MAX && pos - last_verb <= kCotWindow && sets.noun_filter.MayContain(w) &&
                sets.nouns.contains(w)) {
       return true;

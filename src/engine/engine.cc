@@ -120,9 +120,12 @@ AccountState& Engine::AccountFor(const Interaction& in) {
     // its summary is all that is left of the evidence, so even an early,
     // not yet sticky review carries over (else flooding the table with
     // accounts would wipe a harvester's review).
+    // Its one lift of sticky review (LiftStickyReview) is spent: a clean
+    // week on a fresh state, after the evidence was forgotten, proves little.
     if (!summaries_.empty()) {
       if (const auto it = summaries_.find(in.account_id); it != summaries_.end()) {
         a.reviewable = it->second.verdict != Verdict::kAllow;
+        a.review_released = a.reviewable;
         summaries_.erase(it);
       }
     }
@@ -237,7 +240,9 @@ Verdict Engine::ObserveFeatures(const Interaction& in, const EventFeatures& f) {
       a.shared_match = true;
     }
   }
-  if (a.verdict != Verdict::kBlock) {
+  if (a.verdict == Verdict::kBlock) {
+    a.clean_since_hour = -1;  // requests not scored are no clean run
+  } else {
     // score
     const OwnEvidence ev = ScoreAccount(a, policy_);
     a.own_score = static_cast<float>(std::max(ev.score, ev.automation_score));
@@ -245,15 +250,16 @@ Verdict Engine::ObserveFeatures(const Interaction& in, const EventFeatures& f) {
     if (ev.changed && !a.changed) a.changed_hour = static_cast<int32_t>(in.ts / kMsPerHour);
     a.changed = a.changed || ev.changed;
     a.infra_only = ev.infra_only;
-    const bool at_bar = (a.n >= kStickyReviewAfter && ev.score >= policy_.suspicious_score) ||
-                        (ev.young && ev.automation_score >= policy_.automation_score);
-    if (at_bar) {
-      a.reviewable = true;
+    a.harvesting = ev.score >= policy_.suspicious_score || (ev.young && ev.automation_score >= policy_.automation_score);
+    if (a.harvesting) {
+      // At the bar: sticky from the 20th request (or young and automating),
+      // and never part of a clean run, whatever the count.
+      a.reviewable = a.reviewable || (a.n >= kStickyReviewAfter && ev.score >= policy_.suspicious_score) ||
+                     (ev.young && ev.automation_score >= policy_.automation_score);
       a.clean_since_hour = -1;
     } else if (a.reviewable) {
       LiftStickyReview(a, in.ts);
     }
-    a.harvesting = ev.score >= policy_.suspicious_score || (ev.young && ev.automation_score >= policy_.automation_score);
     const bool suspicious_now = a.harvesting || ev.infra_only;
     // Harvesting with fewer than kMinHistory requests behind its sliding
     // window: the platform never saw the account used otherwise (with them,

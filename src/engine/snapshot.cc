@@ -381,6 +381,8 @@ struct SnapshotAccess {
     }
     return r.Check(flags < 65536u, "flags", "unknown bits") &&
            r.Check(a->served_next < AccountState::kServedRing, "served cursor", "out of range") &&
+           r.Check(a->clean_since_hour >= -1, "clean_since_hour", "negative") &&
+           r.Check(a->n_at_clean <= a->n, "n_at_clean", "more than the account's interactions") &&
            r.Check(ValidVerdict(a->verdict), "verdict", "not a verdict") &&
            r.Check(a->override_verdict >= -1 && a->override_verdict <= static_cast<int8_t>(Verdict::kBlock), "override",
                    "not a verdict") &&

@@ -86,7 +86,12 @@ TEST(Lexicon, TheWritersOwnStepsAreNoRequestForReasoning) {
   EXPECT_EQ(Flags("Let me walk you through the process we use for refunds") & kFlagCot, 0u);
   EXPECT_EQ(Flags("I'll describe the process below; summarise it in one line") & kFlagCot, 0u);
   EXPECT_EQ(Flags("I'm going to explain my thought on it first") & kFlagCot, 0u);
-  EXPECT_EQ(Flags("Every day I walk 1700 steps before lunch") & kFlagCot, 0u);
+  EXPECT_EQ(Flags("We walk through the process with every new hire") & kFlagCot, 0u);
+  // Not the writer: a numbered part, and the model as the one who is going
+  // to (a review's cases).
+  EXPECT_TRUE(Flags("(i) Explain the process of mitosis. (ii) Name its phases.") & kFlagCot);
+  EXPECT_TRUE(Flags("You are going to explain the logic behind each answer.") & kFlagCot);
+  EXPECT_TRUE(Flags("Do you want to describe the process you followed?") & kFlagCot);
   EXPECT_TRUE(Flags("Provide your reasoning before the final answer") & kFlagCot);
   EXPECT_TRUE(Flags("I will give you a problem. Explain the steps you take to solve it") & kFlagCot);
   EXPECT_TRUE(Flags("Walk me through the process you used") & kFlagCot);
