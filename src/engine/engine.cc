@@ -250,12 +250,13 @@ Verdict Engine::ObserveFeatures(const Interaction& in, const EventFeatures& f) {
     if (ev.changed && !a.changed) a.changed_hour = static_cast<int32_t>(in.ts / kMsPerHour);
     a.changed = a.changed || ev.changed;
     a.infra_only = ev.infra_only;
-    a.harvesting = ev.score >= policy_.suspicious_score || (ev.young && ev.automation_score >= policy_.automation_score);
+    const bool at_score = ev.score >= policy_.suspicious_score;
+    const bool young_bot = ev.young && ev.automation_score >= policy_.automation_score;
+    a.harvesting = at_score || young_bot;
     if (a.harvesting) {
       // At the bar: sticky from the 20th request (or young and automating),
       // and never part of a clean run, whatever the count.
-      a.reviewable = a.reviewable || (a.n >= kStickyReviewAfter && ev.score >= policy_.suspicious_score) ||
-                     (ev.young && ev.automation_score >= policy_.automation_score);
+      a.reviewable = a.reviewable || (a.n >= kStickyReviewAfter && at_score) || young_bot;
       a.clean_since_hour = -1;
     } else if (a.reviewable) {
       LiftStickyReview(a, in.ts);
@@ -264,7 +265,7 @@ Verdict Engine::ObserveFeatures(const Interaction& in, const EventFeatures& f) {
     // Harvesting with fewer than kMinHistory requests behind its sliding
     // window: the platform never saw the account used otherwise (with them,
     // a turn to harvesting is a change of use: OwnEvidence::changed).
-    if (!a.harvested_from_start && ev.score >= policy_.suspicious_score && a.life.n - a.Recent().n < kMinHistory) {
+    if (!a.harvested_from_start && at_score && a.life.n - a.Recent().n < kMinHistory) {
       a.harvested_from_start = true;
     }
     // lifecycle and link
